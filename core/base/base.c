@@ -1,0 +1,211 @@
+/* base: error strings, byte buffers, small safe string helpers, clocks and randomness. */
+#include "base.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+static const char *const err_names[FG_ERR__COUNT] = {
+	[FG_OK] = "success",
+	[FG_ERR_NOMEM] = "out of memory",
+	[FG_ERR_INVAL] = "invalid argument",
+	[FG_ERR_NOTFOUND] = "not found",
+	[FG_ERR_EXISTS] = "already exists",
+	[FG_ERR_TOOBIG] = "too large",
+	[FG_ERR_IO] = "input/output error",
+	[FG_ERR_STORE] = "store error",
+	[FG_ERR_CRYPTO] = "cryptographic operation failed",
+	[FG_ERR_PARSE] = "malformed input",
+	[FG_ERR_BUSY] = "in use",
+	[FG_ERR_PERM] = "not permitted",
+	[FG_ERR_AUTH] = "authentication failed",
+	[FG_ERR_TIMEOUT] = "timed out",
+	[FG_ERR_VERSION] = "unsupported version",
+	[FG_ERR_AGAIN] = "try again later",
+};
+
+const char *fg_strerror(enum fg_err err)
+{
+	if ((int)err < 0 || err >= FG_ERR__COUNT)
+		return "unknown error";
+	return err_names[err];
+}
+
+enum fg_err fg_buf_reserve(struct fg_buf *b, size_t extra)
+{
+	if (extra > SIZE_MAX - b->len - 1)
+		return FG_ERR_TOOBIG;
+	size_t need = b->len + extra + 1; /* room for fg_buf_cstr's NUL */
+	if (need <= b->cap)
+		return FG_OK;
+	size_t cap = b->cap ? b->cap : 64;
+	while (cap < need)
+		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+	uint8_t *p = realloc(b->data, cap);
+	if (!p)
+		return FG_ERR_NOMEM;
+	b->data = p;
+	b->cap = cap;
+	return FG_OK;
+}
+
+enum fg_err fg_buf_append(struct fg_buf *b, const void *data, size_t len)
+{
+	enum fg_err err = fg_buf_reserve(b, len);
+	if (err)
+		return err;
+	if (len)
+		memcpy(b->data + b->len, data, len);
+	b->len += len;
+	return FG_OK;
+}
+
+enum fg_err fg_buf_append_str(struct fg_buf *b, const char *s)
+{
+	return fg_buf_append(b, s, strlen(s));
+}
+
+enum fg_err fg_buf_printf(struct fg_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return FG_ERR_INVAL;
+	enum fg_err err = fg_buf_reserve(b, (size_t)n);
+	if (err)
+		return err;
+	va_start(ap, fmt);
+	vsnprintf((char *)b->data + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+	return FG_OK;
+}
+
+void fg_buf_consume(struct fg_buf *b, size_t n)
+{
+	if (n >= b->len) {
+		b->len = 0;
+		return;
+	}
+	memmove(b->data, b->data + n, b->len - n);
+	b->len -= n;
+}
+
+void fg_buf_reset(struct fg_buf *b)
+{
+	b->len = 0;
+}
+
+void fg_buf_free(struct fg_buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}
+
+const char *fg_buf_cstr(struct fg_buf *b)
+{
+	if (fg_buf_reserve(b, 0) != FG_OK)
+		return "";
+	b->data[b->len] = '\0';
+	return (const char *)b->data;
+}
+
+bool fg_strlcpy(char *dst, const char *src, size_t dstsize)
+{
+	if (dstsize == 0)
+		return false;
+	size_t n = strnlen(src, dstsize);
+	bool fits = n < dstsize;
+	if (!fits)
+		n = dstsize - 1;
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+	return fits;
+}
+
+bool fg_ct_equal(const void *a, const void *b, size_t len)
+{
+	const volatile uint8_t *x = a, *y = b;
+	uint8_t acc = 0;
+	for (size_t i = 0; i < len; i++)
+		acc |= (uint8_t)(x[i] ^ y[i]);
+	return acc == 0;
+}
+
+bool fg_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	if (!s || *s < '0' || *s > '9')
+		return false;
+	uint64_t v = 0;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return false;
+		unsigned d = (unsigned)(*s - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return false;
+		v = v * 10 + d;
+	}
+	if (v < min || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+void fg_random(void *buf, size_t len)
+{
+	uint8_t *p = buf;
+	while (len > 0) {
+		ssize_t n = getrandom(p, len, 0);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			fg__invariant_failed("getrandom", __FILE__, __LINE__);
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+void fg_hex(char *out, const uint8_t *in, size_t len)
+{
+	static const char digits[] = "0123456789abcdef";
+	for (size_t i = 0; i < len; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 15];
+	}
+	out[2 * len] = '\0';
+}
+
+int64_t fg_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t fg_mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void fg_format_utc(char *out, size_t outsize, int64_t ms)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(out, outsize, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+_Noreturn void fg__invariant_failed(const char *cond, const char *file, int line)
+{
+	fprintf(stderr, "fedgw: invariant failed: %s (%s:%d)\n", cond, file, line);
+	abort();
+}

@@ -1,0 +1,122 @@
+/* base: the error enum, growable byte buffers and the logging API every module shares. */
+#ifndef FEDGW_BASE_H
+#define FEDGW_BASE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* One status enum for the whole product; 0 is success. Library errors (MDB_*, BR_ERR_*,
+ * UB_*) are translated where they are called and logged with their own text. */
+enum fg_err {
+	FG_OK = 0,
+	FG_ERR_NOMEM,      /* allocation failed */
+	FG_ERR_INVAL,      /* caller passed an invalid argument or malformed input */
+	FG_ERR_NOTFOUND,   /* no such record / object */
+	FG_ERR_EXISTS,     /* record already exists */
+	FG_ERR_TOOBIG,     /* input exceeds a named limit */
+	FG_ERR_IO,         /* operating system I/O error (see errno in the log) */
+	FG_ERR_STORE,      /* the LMDB store failed (see the log for mdb_strerror) */
+	FG_ERR_CRYPTO,     /* a cryptographic operation failed */
+	FG_ERR_PARSE,      /* malformed encoding (PEM, DER, JSON, XML, SIP) */
+	FG_ERR_BUSY,       /* object in use; refused (e.g. deleting a certificate in use) */
+	FG_ERR_PERM,       /* not allowed */
+	FG_ERR_AUTH,       /* authentication failed */
+	FG_ERR_TIMEOUT,    /* an operation timed out */
+	FG_ERR_VERSION,    /* unsupported format or schema version */
+	FG_ERR_AGAIN,      /* try again later (rate limited, not ready) */
+	FG_ERR__COUNT
+};
+
+const char *fg_strerror(enum fg_err err);
+
+/* Growable byte buffer. Zero-initialise ({0}) before use; fg_buf_free releases it. */
+struct fg_buf {
+	uint8_t *data;
+	size_t len;
+	size_t cap;
+};
+
+enum fg_err fg_buf_reserve(struct fg_buf *b, size_t extra);
+enum fg_err fg_buf_append(struct fg_buf *b, const void *data, size_t len);
+enum fg_err fg_buf_append_str(struct fg_buf *b, const char *s);
+enum fg_err fg_buf_printf(struct fg_buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Removes the first n bytes. */
+void fg_buf_consume(struct fg_buf *b, size_t n);
+void fg_buf_reset(struct fg_buf *b);
+void fg_buf_free(struct fg_buf *b);
+/* Appends a NUL (not counted in len) and returns data as a C string. */
+const char *fg_buf_cstr(struct fg_buf *b);
+
+/* Bounded string copy: always NUL-terminates; returns false if src was truncated. */
+bool fg_strlcpy(char *dst, const char *src, size_t dstsize);
+/* Constant-time comparison of two byte strings of the same length. */
+bool fg_ct_equal(const void *a, const void *b, size_t len);
+/* Strict decimal parse of an unsigned integer in [min,max]; false on junk or overflow. */
+bool fg_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+/* Cryptographically secure random bytes (getrandom); aborts if the kernel cannot supply. */
+void fg_random(void *buf, size_t len);
+/* Lower-case hex of len bytes into out (2*len+1 bytes). */
+void fg_hex(char *out, const uint8_t *in, size_t len);
+
+/* Wall clock in milliseconds since the epoch, and a monotonic clock in milliseconds.
+ * Protocol cores never call these: the I/O edge passes time in. */
+int64_t fg_now_ms(void);
+int64_t fg_mono_ms(void);
+/* "2026-11-21 20:05:42" (UTC) into out (at least 20 bytes). */
+void fg_format_utc(char *out, size_t outsize, int64_t ms);
+
+/* Logging: levels and subsystems. Messages go to every registered sink (stderr for
+ * journald, the store's bounded log). Never log secrets or private keys. */
+enum fg_log_level {
+	FG_LOG_DEBUG = 0,
+	FG_LOG_INFO,
+	FG_LOG_NOTICE,
+	FG_LOG_WARN,
+	FG_LOG_ERR,
+};
+
+#define FG_LOG_SUBSYS_MAX 16
+#define FG_LOG_MSG_MAX 1024
+
+const char *fg_log_level_name(enum fg_log_level level);
+/* Parses "debug", "info", "notice", "warning"/"warn", "error"/"err". */
+bool fg_log_level_parse(const char *s, enum fg_log_level *out);
+
+struct fg_log_record {
+	int64_t time_ms;
+	enum fg_log_level level;
+	const char *subsys;  /* e.g. "core", "store", "console", "xmpp", "sip" */
+	const char *msg;     /* formatted, at most FG_LOG_MSG_MAX - 1 bytes */
+};
+
+typedef void (*fg_log_sink_cb)(void *ctx, const struct fg_log_record *rec);
+
+/* Registers a sink; returns a handle for fg_log_remove_sink (or -1 when full). */
+int fg_log_add_sink(fg_log_sink_cb cb, void *ctx, enum fg_log_level min_level);
+void fg_log_remove_sink(int handle);
+/* Built-in stderr sink: "<level> subsys: message" with a syslog priority prefix that
+ * journald understands ("<3>" etc.) when stderr is not a terminal. */
+void fg_log_stderr_sink(void *ctx, const struct fg_log_record *rec);
+
+void fg_log(enum fg_log_level level, const char *subsys, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void fg_logv(enum fg_log_level level, const char *subsys, const char *fmt, va_list ap);
+
+#define FG_LOGD(sub, ...) fg_log(FG_LOG_DEBUG, sub, __VA_ARGS__)
+#define FG_LOGI(sub, ...) fg_log(FG_LOG_INFO, sub, __VA_ARGS__)
+#define FG_LOGN(sub, ...) fg_log(FG_LOG_NOTICE, sub, __VA_ARGS__)
+#define FG_LOGW(sub, ...) fg_log(FG_LOG_WARN, sub, __VA_ARGS__)
+#define FG_LOGE(sub, ...) fg_log(FG_LOG_ERR, sub, __VA_ARGS__)
+
+/* Invariant check: aborts loudly in every build. Never use on peer input. */
+#define FG_INVARIANT(cond)                                                       \
+	do {                                                                         \
+		if (!(cond))                                                             \
+			fg__invariant_failed(#cond, __FILE__, __LINE__);                     \
+	} while (0)
+_Noreturn void fg__invariant_failed(const char *cond, const char *file, int line);
+
+#endif
