@@ -244,7 +244,7 @@ struct db_status {
 	char state[32];        /* "listening", "failed", "running", "stopped", ... */
 	char reason[DB_TEXT_MAX];
 	int64_t since_ms;
-	char extra[DB_TEXT_MAX]; /* JSON object with kind-specific fields, or "" */
+	char extra[2048];      /* JSON object with kind-specific fields, or "" */
 };
 
 enum fg_err db_status_put(struct db_txn *txn, const struct db_status *st);
