@@ -1,0 +1,119 @@
+/* Unit tests for core/base: buffers, string helpers, parsing, logging sinks. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "base/base.h"
+
+#include <string.h>
+
+static void test_buf_append_and_consume(void **state)
+{
+	(void)state;
+	struct fg_buf b = {0};
+	assert_int_equal(fg_buf_append_str(&b, "hello "), FG_OK);
+	assert_int_equal(fg_buf_printf(&b, "%s %d", "world", 42), FG_OK);
+	assert_string_equal(fg_buf_cstr(&b), "hello world 42");
+	fg_buf_consume(&b, 6);
+	assert_string_equal(fg_buf_cstr(&b), "world 42");
+	fg_buf_consume(&b, 100);
+	assert_int_equal(b.len, 0);
+	for (int i = 0; i < 10000; i++)
+		assert_int_equal(fg_buf_append(&b, "x", 1), FG_OK);
+	assert_int_equal(b.len, 10000);
+	fg_buf_free(&b);
+	assert_null(b.data);
+}
+
+static void test_strlcpy_truncates(void **state)
+{
+	(void)state;
+	char small[4];
+	assert_false(fg_strlcpy(small, "abcdef", sizeof small));
+	assert_string_equal(small, "abc");
+	assert_true(fg_strlcpy(small, "ab", sizeof small));
+	assert_string_equal(small, "ab");
+}
+
+static void test_parse_u64(void **state)
+{
+	(void)state;
+	uint64_t v;
+	assert_true(fg_parse_u64("8443", 1, 65535, &v));
+	assert_int_equal(v, 8443);
+	assert_false(fg_parse_u64("70000", 1, 65535, &v));
+	assert_false(fg_parse_u64("0", 1, 65535, &v));
+	assert_false(fg_parse_u64("12x", 0, 100, &v));
+	assert_false(fg_parse_u64("", 0, 100, &v));
+	assert_false(fg_parse_u64("-1", 0, 100, &v));
+	assert_false(fg_parse_u64("99999999999999999999999", 0, UINT64_MAX, &v));
+	assert_true(fg_parse_u64("18446744073709551615", 0, UINT64_MAX, &v));
+}
+
+static void test_ct_equal_and_hex(void **state)
+{
+	(void)state;
+	assert_true(fg_ct_equal("abc", "abc", 3));
+	assert_false(fg_ct_equal("abc", "abd", 3));
+	char hex[9];
+	fg_hex(hex, (const uint8_t *)"\x00\x1f\xa0\xff", 4);
+	assert_string_equal(hex, "001fa0ff");
+}
+
+static void test_strerror_total(void **state)
+{
+	(void)state;
+	for (int e = 0; e < FG_ERR__COUNT; e++)
+		assert_non_null(fg_strerror((enum fg_err)e));
+	assert_string_equal(fg_strerror((enum fg_err)999), "unknown error");
+}
+
+struct captured {
+	int count;
+	char last[FG_LOG_MSG_MAX];
+	enum fg_log_level level;
+};
+
+static void capture_sink(void *ctx, const struct fg_log_record *rec)
+{
+	struct captured *c = ctx;
+	c->count++;
+	c->level = rec->level;
+	fg_strlcpy(c->last, rec->msg, sizeof c->last);
+}
+
+static void test_log_sinks_filter_and_sanitise(void **state)
+{
+	(void)state;
+	struct captured c = {0};
+	int h = fg_log_add_sink(capture_sink, &c, FG_LOG_NOTICE);
+	assert_true(h >= 0);
+	FG_LOGI("test", "below the sink's level");
+	assert_int_equal(c.count, 0);
+	FG_LOGW("test", "line one\nforged line %d", 2);
+	assert_int_equal(c.count, 1);
+	assert_int_equal(c.level, FG_LOG_WARN);
+	/* A newline from a peer must not forge a second log line. */
+	assert_string_equal(c.last, "line one forged line 2");
+	fg_log_remove_sink(h);
+	FG_LOGE("test", "after removal");
+	assert_int_equal(c.count, 1);
+	enum fg_log_level l;
+	assert_true(fg_log_level_parse("WARNING", &l));
+	assert_int_equal(l, FG_LOG_WARN);
+	assert_false(fg_log_level_parse("loud", &l));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_buf_append_and_consume),
+		cmocka_unit_test(test_strlcpy_truncates),
+		cmocka_unit_test(test_parse_u64),
+		cmocka_unit_test(test_ct_equal_and_hex),
+		cmocka_unit_test(test_strerror_total),
+		cmocka_unit_test(test_log_sinks_filter_and_sanitise),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
