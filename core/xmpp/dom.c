@@ -1,0 +1,323 @@
+/* xmpp DOM: per-stanza arena, node accessors and an escaping serializer (XML 1.0 §2.2, §2.4;
+ * RFC 6120 §11). */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "xmpp/xmpp_internal.h"
+
+/* Chunks are at least this large; a stanza of a few KiB needs one or two. */
+#define ARENA_CHUNK_MIN 8192u
+
+struct xmpp__arena_chunk {
+	struct xmpp__arena_chunk *next;
+	size_t size;
+	size_t off;
+	max_align_t data[];
+};
+
+void *xmpp__arena_alloc(struct xmpp__arena *a, size_t size)
+{
+	const size_t align = sizeof(max_align_t);
+	size = (size + align - 1) / align * align;
+	if (size == 0)
+		size = align;
+	struct xmpp__arena_chunk *c = a->chunks;
+	if (c == NULL || c->size - c->off < size) {
+		size_t want = size > ARENA_CHUNK_MIN ? size : ARENA_CHUNK_MIN;
+		c = malloc(sizeof(*c) + want);
+		if (c == NULL)
+			return NULL;
+		c->size = want;
+		c->off = 0;
+		c->next = a->chunks;
+		a->chunks = c;
+	}
+	void *p = (uint8_t *)c->data + c->off;
+	c->off += size;
+	a->used += size;
+	return p;
+}
+
+char *xmpp__arena_strndup(struct xmpp__arena *a, const char *s, size_t len)
+{
+	char *p = xmpp__arena_alloc(a, len + 1);
+	if (p == NULL)
+		return NULL;
+	memcpy(p, s, len);
+	p[len] = '\0';
+	return p;
+}
+
+void xmpp__arena_reset(struct xmpp__arena *a)
+{
+	struct xmpp__arena_chunk *c = a->chunks;
+	while (c != NULL) {
+		struct xmpp__arena_chunk *next = c->next;
+		free(c);
+		c = next;
+	}
+	a->chunks = NULL;
+	a->used = 0;
+}
+
+/* Decodes one UTF-8 sequence; returns its length or 0 if invalid (overlong, surrogate,
+ * beyond U+10FFFF, truncated). */
+static size_t utf8_decode(const uint8_t *s, size_t len, uint32_t *cp)
+{
+	uint8_t b = s[0];
+	size_t n;
+	uint32_t min;
+	if (b < 0x80) {
+		*cp = b;
+		return 1;
+	} else if ((b & 0xe0) == 0xc0) {
+		n = 2;
+		min = 0x80;
+		*cp = b & 0x1f;
+	} else if ((b & 0xf0) == 0xe0) {
+		n = 3;
+		min = 0x800;
+		*cp = b & 0x0f;
+	} else if ((b & 0xf8) == 0xf0) {
+		n = 4;
+		min = 0x10000;
+		*cp = b & 0x07;
+	} else {
+		return 0;
+	}
+	if (len < n)
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		*cp = (*cp << 6) | (s[i] & 0x3f);
+	}
+	if (*cp < min || *cp > 0x10ffff || (*cp >= 0xd800 && *cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+/* XML 1.0 §2.2 Char: #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF] */
+static bool xml_char_ok(uint32_t cp)
+{
+	if (cp < 0x20)
+		return cp == 0x9 || cp == 0xa || cp == 0xd;
+	return cp != 0xfffe && cp != 0xffff;
+}
+
+bool xmpp__xml_chars_ok(const uint8_t *s, size_t len)
+{
+	size_t i = 0;
+	while (i < len) {
+		uint32_t cp;
+		size_t n = utf8_decode(s + i, len - i, &cp);
+		if (n == 0 || !xml_char_ok(cp))
+			return false;
+		i += n;
+	}
+	return true;
+}
+
+enum fg_err xmpp_escape(struct fg_buf *out, const char *s, size_t len, bool attr)
+{
+	if (!xmpp__xml_chars_ok((const uint8_t *)s, len))
+		return FG_ERR_INVAL;
+	size_t start = out->len;
+	size_t run = 0;
+	enum fg_err err = FG_OK;
+	for (size_t i = 0; i < len; i++) {
+		const char *ent = NULL;
+		switch (s[i]) {
+		case '&':
+			ent = "&amp;";
+			break;
+		case '<':
+			ent = "&lt;";
+			break;
+		case '>':
+			/* XML 1.0 §2.4: "]]>" in text must be escaped; escaping every '>' is
+			 * simpler */
+			ent = "&gt;";
+			break;
+		case '"':
+			ent = attr ? "&quot;" : NULL;
+			break;
+		case '\'':
+			ent = attr ? "&apos;" : NULL;
+			break;
+		case '\r':
+			/* A raw CR would be normalised away by the receiver's parser. */
+			ent = "&#13;";
+			break;
+		case '\t':
+			ent = attr ? "&#9;" : NULL;
+			break;
+		case '\n':
+			/* XML 1.0 §3.3.3: attribute values are whitespace-normalised */
+			ent = attr ? "&#10;" : NULL;
+			break;
+		default:
+			break;
+		}
+		if (ent == NULL)
+			continue;
+		if ((err = fg_buf_append(out, s + run, i - run)) != FG_OK)
+			goto fail;
+		if ((err = fg_buf_append_str(out, ent)) != FG_OK)
+			goto fail;
+		run = i + 1;
+	}
+	if ((err = fg_buf_append(out, s + run, len - run)) != FG_OK)
+		goto fail;
+	return FG_OK;
+fail:
+	out->len = start;
+	return err;
+}
+
+const char *xmpp_node_attr(const struct xmpp_node *n, const char *name)
+{
+	if (n == NULL || n->name == NULL)
+		return NULL;
+	for (const struct xmpp_attr *a = n->attrs; a != NULL; a = a->next) {
+		if (a->ns[0] == '\0' && strcmp(a->name, name) == 0)
+			return a->value;
+	}
+	return NULL;
+}
+
+bool xmpp_node_is(const struct xmpp_node *n, const char *ns, const char *name)
+{
+	return n != NULL && n->name != NULL && strcmp(n->ns, ns) == 0 && strcmp(n->name, name) == 0;
+}
+
+const struct xmpp_node *xmpp_node_child(const struct xmpp_node *n, const char *ns, const char *name)
+{
+	if (n == NULL)
+		return NULL;
+	for (const struct xmpp_node *c = n->children; c != NULL; c = c->next) {
+		if (c->name == NULL)
+			continue;
+		if (ns != NULL && strcmp(c->ns, ns) != 0)
+			continue;
+		if (name != NULL && strcmp(c->name, name) != 0)
+			continue;
+		return c;
+	}
+	return NULL;
+}
+
+enum fg_err xmpp_node_text(const struct xmpp_node *n, struct fg_buf *out)
+{
+	enum fg_err err = fg_buf_reserve(out, 1);
+	if (err != FG_OK)
+		return err;
+	for (const struct xmpp_node *c = n->children; c != NULL; c = c->next) {
+		if (c->name != NULL)
+			continue;
+		if ((err = fg_buf_append(out, c->text, c->text_len)) != FG_OK)
+			return err;
+	}
+	fg_buf_cstr(out);
+	return FG_OK;
+}
+
+static enum fg_err serialize_attr(const struct xmpp_attr *a, unsigned idx, struct fg_buf *out)
+{
+	enum fg_err err;
+	if (a->ns[0] == '\0') {
+		err = fg_buf_printf(out, " %s='", a->name);
+	} else if (strcmp(a->ns, XMPP_NS_XML) == 0) {
+		/* the xml: prefix is bound by definition (Namespaces in XML §3) */
+		err = fg_buf_printf(out, " xml:%s='", a->name);
+	} else {
+		/* other qualified attributes get a private prefix declared on the element */
+		err = fg_buf_printf(out, " xmlns:a%u='", idx);
+		if (err == FG_OK)
+			err = xmpp_escape(out, a->ns, strlen(a->ns), true);
+		if (err == FG_OK)
+			err = fg_buf_printf(out, "' a%u:%s='", idx, a->name);
+	}
+	if (err == FG_OK)
+		err = xmpp_escape(out, a->value, strlen(a->value), true);
+	if (err == FG_OK)
+		err = fg_buf_append_str(out, "'");
+	return err;
+}
+
+static enum fg_err serialize_rec(const struct xmpp_node *n, const char *parent_ns,
+                                 struct fg_buf *out, unsigned depth)
+{
+	enum fg_err err;
+	if (n->name == NULL)
+		return xmpp_escape(out, n->text, n->text_len, false);
+	/* our own DOMs come from the parser (depth-capped); guard anyway */
+	if (depth > XMPP_MAX_DEPTH + 2)
+		return FG_ERR_TOOBIG;
+	if ((err = fg_buf_printf(out, "<%s", n->name)) != FG_OK)
+		return err;
+	if (parent_ns == NULL || strcmp(n->ns, parent_ns) != 0) {
+		if ((err = fg_buf_append_str(out, " xmlns='")) != FG_OK)
+			return err;
+		if ((err = xmpp_escape(out, n->ns, strlen(n->ns), true)) != FG_OK)
+			return err;
+		if ((err = fg_buf_append_str(out, "'")) != FG_OK)
+			return err;
+	}
+	unsigned idx = 0;
+	for (const struct xmpp_attr *a = n->attrs; a != NULL; a = a->next, idx++) {
+		if ((err = serialize_attr(a, idx, out)) != FG_OK)
+			return err;
+	}
+	if (n->children == NULL)
+		return fg_buf_append_str(out, "/>");
+	if ((err = fg_buf_append_str(out, ">")) != FG_OK)
+		return err;
+	for (const struct xmpp_node *c = n->children; c != NULL; c = c->next) {
+		if ((err = serialize_rec(c, n->ns, out, depth + 1)) != FG_OK)
+			return err;
+	}
+	return fg_buf_printf(out, "</%s>", n->name);
+}
+
+enum fg_err xmpp_node_serialize(const struct xmpp_node *n, const char *parent_ns,
+                                struct fg_buf *out)
+{
+	size_t start = out->len;
+	enum fg_err err = serialize_rec(n, parent_ns, out, 0);
+	if (err != FG_OK)
+		out->len = start;
+	return err;
+}
+
+bool xmpp__domain_in(const char *name, const char *const *list, size_t n)
+{
+	if (name == NULL)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (list[i] != NULL && strcasecmp(list[i], name) == 0)
+			return true;
+	}
+	return false;
+}
+
+bool xmpp_jid_domain(const char *jid, char *out, size_t outsize)
+{
+	if (jid == NULL || jid[0] == '\0')
+		return false;
+	/* RFC 7622 §3.1: domainpart follows the first '@' and ends before the first '/' */
+	const char *slash = strchr(jid, '/');
+	size_t end = slash != NULL ? (size_t)(slash - jid) : strlen(jid);
+	const char *at = memchr(jid, '@', end);
+	const char *d = at != NULL ? at + 1 : jid;
+	size_t len = (size_t)(jid + end - d);
+	if (len == 0 || len > XMPP_MAX_DOMAIN || len + 1 > outsize)
+		return false;
+	memcpy(out, d, len);
+	out[len] = '\0';
+	/* a trailing dot is stripped (RFC 7622 §3.2) */
+	if (len > 1 && out[len - 1] == '.')
+		out[len - 1] = '\0';
+	return true;
+}
