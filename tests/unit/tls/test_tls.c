@@ -1,0 +1,423 @@
+/* tls tests: client and server tls_conn wired back to back in memory (RFC 5246 handshake). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tls/tls.h"
+
+#include "test_certs.h"
+
+struct pair {
+	struct tls_conn *client;
+	struct tls_conn *server;
+	struct fg_buf c2s;
+	struct fg_buf s2c;
+};
+
+static struct tls_creds *creds(const char *chain, const char *key)
+{
+	struct tls_creds *c = NULL;
+	assert_int_equal(tls_creds_from_pem(&c, chain, strlen(chain), key, strlen(key)), FG_OK);
+	return c;
+}
+
+static struct tls_trust *trust_ca(void)
+{
+	struct tls_trust *t = NULL;
+	assert_int_equal(tls_trust_from_pem(&t, CA_PEM, strlen(CA_PEM)), FG_OK);
+	return t;
+}
+
+/* One direction of the wire: bytes sent and not yet taken by the receiver. */
+static bool move(struct tls_conn *from, struct tls_conn *to, struct fg_buf *wire)
+{
+	const uint8_t *buf;
+	size_t len, used = 0;
+	bool moved = false;
+	tls_conn_take_output(from, &buf, &len);
+	if (len > 0) {
+		/* Like a socket: everything taken is sent, whatever the peer does with it. */
+		assert_int_equal(fg_buf_append(wire, buf, len), FG_OK);
+		tls_conn_output_done(from, len);
+		moved = true;
+	}
+	if (wire->len > 0) {
+		tls_conn_feed(to, wire->data, wire->len, &used);
+		if (tls_conn_state(to) == TLS_STATE_FAILED)
+			used = wire->len; /* a failed peer has closed its socket */
+		fg_buf_consume(wire, used);
+		moved = moved || used > 0;
+	}
+	return moved;
+}
+
+static void pump(struct pair *p)
+{
+	for (int i = 0; i < 1000; i++) {
+		bool a = move(p->client, p->server, &p->c2s);
+		bool b = move(p->server, p->client, &p->s2c);
+		if (!a && !b)
+			goto settled;
+	}
+	fail_msg("pump did not settle");
+settled:
+	if (getenv("TLS_TEST_DEBUG"))
+		fprintf(stderr, "client %s/%d/%s server %s/%d/%s\n",
+		        tls_conn_state_name(tls_conn_state(p->client)),
+		        tls_conn_error_code(p->client), tls_conn_error_text(p->client),
+		        tls_conn_state_name(tls_conn_state(p->server)),
+		        tls_conn_error_code(p->server), tls_conn_error_text(p->server));
+}
+
+static void pair_free(struct pair *p)
+{
+	tls_conn_free(p->client);
+	tls_conn_free(p->server);
+	fg_buf_free(&p->c2s);
+	fg_buf_free(&p->s2c);
+}
+
+static void pair_new(struct pair *p, const struct tls_config *ccfg, const struct tls_config *scfg)
+{
+	memset(p, 0, sizeof(*p));
+	assert_int_equal(tls_conn_new(&p->client, ccfg), FG_OK);
+	assert_int_equal(tls_conn_new(&p->server, scfg), FG_OK);
+	pump(p);
+	if (getenv("TLS_TEST_DEBUG"))
+		fprintf(stderr, "client %s/%d/%s server %s/%d/%s\n",
+		        tls_conn_state_name(tls_conn_state(p->client)),
+		        tls_conn_error_code(p->client), tls_conn_error_text(p->client),
+		        tls_conn_state_name(tls_conn_state(p->server)),
+		        tls_conn_error_code(p->server), tls_conn_error_text(p->server));
+}
+
+static void send_and_check(struct tls_conn *from, struct tls_conn *to, struct pair *p, size_t size)
+{
+	uint8_t *data = malloc(size), *got = malloc(size);
+	size_t sent = 0, recvd = 0;
+	assert_non_null(data);
+	assert_non_null(got);
+	for (size_t i = 0; i < size; i++)
+		data[i] = (uint8_t)(i * 31 + 7);
+	for (int rounds = 0; recvd < size && rounds < 10000; rounds++) {
+		size_t used = 0, n = 0;
+		if (sent < size) {
+			assert_int_equal(tls_conn_write_app(from, data + sent, size - sent, &used),
+			                 FG_OK);
+			sent += used;
+		}
+		pump(p);
+		assert_int_equal(tls_conn_read_app(to, got + recvd, size - recvd, &n), FG_OK);
+		recvd += n;
+		pump(p);
+	}
+	assert_int_equal(recvd, size);
+	assert_memory_equal(data, got, size);
+	free(data);
+	free(got);
+}
+
+static void close_both(struct pair *p)
+{
+	tls_conn_close(p->client);
+	pump(p);
+	assert_int_equal(tls_conn_state(p->client), TLS_STATE_CLOSED);
+	assert_int_equal(tls_conn_state(p->server), TLS_STATE_CLOSED);
+	assert_string_equal(tls_conn_error_text(p->client), "");
+}
+
+static void handshake_and_talk(const char *chain, const char *key, const char *suite)
+{
+	struct tls_creds *sc = creds(chain, key);
+	struct tls_trust *t = trust_ca();
+	struct tls_config scfg = {.role = TLS_ROLE_SERVER, .creds = sc};
+	struct tls_config ccfg = {
+	    .role = TLS_ROLE_CLIENT, .trust = t, .server_name = "console.test"};
+	struct pair p;
+
+	pair_new(&p, &ccfg, &scfg);
+	/* The connections hold their own references. */
+	tls_creds_free(sc);
+	tls_trust_free(t);
+	assert_int_equal(tls_conn_state(p.client), TLS_STATE_ESTABLISHED);
+	assert_int_equal(tls_conn_state(p.server), TLS_STATE_ESTABLISHED);
+	assert_string_equal(tls_conn_version_name(p.server), "TLS 1.2");
+	assert_string_equal(tls_conn_suite_name(p.server), suite);
+	assert_string_equal(tls_conn_suite_name(p.client), suite);
+	assert_string_equal(tls_conn_server_name(p.server), "console.test");
+	assert_true(tls_conn_peer_verified(p.client));
+	assert_false(tls_conn_peer_verified(p.server));
+	const uint8_t *der;
+	size_t len;
+	tls_conn_peer_cert(p.client, &der, &len);
+	assert_true(len > 100);
+
+	send_and_check(p.client, p.server, &p, 5);
+	send_and_check(p.server, p.client, &p, 5);
+	/* Larger than one record and than the engine's buffers: partial writes and feeds. */
+	send_and_check(p.client, p.server, &p, 100000);
+	send_and_check(p.server, p.client, &p, 100000);
+	close_both(&p);
+	pair_free(&p);
+}
+
+static void test_handshake_ec(void **state)
+{
+	handshake_and_talk(EC_CHAIN_PEM, EC_KEY_PEM, "ECDHE-ECDSA-AES128-GCM-SHA256");
+}
+
+static void test_handshake_rsa(void **state)
+{
+	handshake_and_talk(RSA_CHAIN_PEM, RSA_KEY_PEM, "ECDHE-RSA-AES128-GCM-SHA256");
+}
+
+static void expect_client_failure(struct tls_config *ccfg, struct tls_config *scfg,
+                                  const char *client_text)
+{
+	struct pair p;
+	pair_new(&p, ccfg, scfg);
+	assert_int_equal(tls_conn_state(p.client), TLS_STATE_FAILED);
+	assert_string_equal(tls_conn_error_text(p.client), client_text);
+	/* BearSSL drops the connection without an alert: the server sees the socket close. */
+	tls_conn_feed_eof(p.server);
+	assert_int_equal(tls_conn_state(p.server), TLS_STATE_FAILED);
+	assert_string_equal(tls_conn_error_text(p.server),
+	                    "the peer closed the connection during the handshake");
+	pair_free(&p);
+}
+
+static void test_untrusted(void **state)
+{
+	struct tls_creds *sc = creds(ROGUE_CHAIN_PEM, ROGUE_KEY_PEM);
+	struct tls_trust *t = trust_ca();
+	struct tls_config scfg = {.role = TLS_ROLE_SERVER, .creds = sc};
+	struct tls_config ccfg = {
+	    .role = TLS_ROLE_CLIENT, .trust = t, .server_name = "console.test"};
+	expect_client_failure(&ccfg, &scfg,
+	                      "the peer's certificate is not signed by a trusted authority");
+	tls_creds_free(sc);
+	tls_trust_free(t);
+}
+
+static void test_wrong_name(void **state)
+{
+	struct tls_creds *sc = creds(EC_CHAIN_PEM, EC_KEY_PEM);
+	struct tls_trust *t = trust_ca();
+	struct tls_config scfg = {.role = TLS_ROLE_SERVER, .creds = sc};
+	struct tls_config ccfg = {.role = TLS_ROLE_CLIENT, .trust = t, .server_name = "other.test"};
+	expect_client_failure(&ccfg, &scfg,
+	                      "the peer's certificate does not match the expected name");
+	tls_creds_free(sc);
+	tls_trust_free(t);
+}
+
+static void test_expired(void **state)
+{
+	struct tls_creds *sc = creds(EC_CHAIN_PEM, EC_KEY_PEM);
+	struct tls_trust *t = trust_ca();
+	struct tls_config scfg = {.role = TLS_ROLE_SERVER, .creds = sc};
+	/* Year 2200: past the test certificates' 100 years. */
+	struct tls_config ccfg = {.role = TLS_ROLE_CLIENT,
+	                          .trust = t,
+	                          .server_name = "console.test",
+	                          .now_s = 7258118400LL};
+	expect_client_failure(&ccfg, &scfg, "the peer's certificate is expired (or not yet valid)");
+	tls_creds_free(sc);
+	tls_trust_free(t);
+}
+
+static void test_refuse_tls11(void **state)
+{
+	struct tls_creds *sc = creds(EC_CHAIN_PEM, EC_KEY_PEM);
+	struct tls_trust *t = trust_ca();
+	struct tls_config scfg = {.role = TLS_ROLE_SERVER, .creds = sc};
+	struct tls_config ccfg = {.role = TLS_ROLE_CLIENT,
+	                          .trust = t,
+	                          .server_name = "console.test",
+	                          .min_version = TLS_VERSION_1_1,
+	                          .max_version = TLS_VERSION_1_1};
+	struct pair p;
+	pair_new(&p, &ccfg, &scfg);
+	assert_int_equal(tls_conn_state(p.server), TLS_STATE_FAILED);
+	assert_string_equal(tls_conn_error_text(p.server),
+	                    "the peer offered only TLS versions older than 1.2 (protocol_version)");
+	assert_int_equal(tls_conn_state(p.client), TLS_STATE_FAILED);
+	pair_free(&p);
+	tls_creds_free(sc);
+	tls_trust_free(t);
+}
+
+static void test_mutual_tls(void **state)
+{
+	struct tls_creds *sc = creds(EC_CHAIN_PEM, EC_KEY_PEM);
+	struct tls_creds *cc = creds(CLIENT_CHAIN_PEM, CLIENT_KEY_PEM); /* PKCS#8 key */
+	struct tls_trust *t = trust_ca();
+	struct tls_config scfg = {
+	    .role = TLS_ROLE_SERVER, .creds = sc, .trust = t, .require_client_cert = true};
+	struct tls_config ccfg = {
+	    .role = TLS_ROLE_CLIENT, .trust = t, .creds = cc, .server_name = "console.test"};
+	struct pair p;
+	pair_new(&p, &ccfg, &scfg);
+	assert_int_equal(tls_conn_state(p.server), TLS_STATE_ESTABLISHED);
+	assert_true(tls_conn_peer_verified(p.server));
+	const uint8_t *der;
+	size_t len;
+	tls_conn_peer_cert(p.server, &der, &len);
+	assert_true(len > 100);
+	pair_free(&p);
+
+	/* Without a client certificate a required one fails the handshake. */
+	ccfg.creds = NULL;
+	pair_new(&p, &ccfg, &scfg);
+	assert_int_equal(tls_conn_state(p.server), TLS_STATE_FAILED);
+	assert_string_equal(tls_conn_error_text(p.server),
+	                    "the peer did not send a client certificate");
+	pair_free(&p);
+
+	/* Optional: the handshake completes, unverified. */
+	scfg.require_client_cert = false;
+	pair_new(&p, &ccfg, &scfg);
+	assert_int_equal(tls_conn_state(p.server), TLS_STATE_ESTABLISHED);
+	assert_false(tls_conn_peer_verified(p.server));
+	pair_free(&p);
+
+	tls_creds_free(sc);
+	tls_creds_free(cc);
+	tls_trust_free(t);
+}
+
+struct sni_pick {
+	char seen[64];
+	struct tls_creds *creds;
+};
+
+static struct tls_creds *pick_cb(void *ctx, const char *server_name)
+{
+	struct sni_pick *s = ctx;
+	snprintf(s->seen, sizeof(s->seen), "%s", server_name);
+	return strcmp(server_name, "console.test") == 0 ? s->creds : NULL;
+}
+
+static void test_sni_select(void **state)
+{
+	struct tls_creds *def = creds(EC_CHAIN_PEM, EC_KEY_PEM);
+	struct sni_pick pick = {.creds = creds(RSA_CHAIN_PEM, RSA_KEY_PEM)};
+	struct tls_trust *t = trust_ca();
+	struct tls_config scfg = {
+	    .role = TLS_ROLE_SERVER, .creds = def, .select_creds = pick_cb, .select_ctx = &pick};
+	struct tls_config ccfg = {
+	    .role = TLS_ROLE_CLIENT, .trust = t, .server_name = "console.test"};
+	struct pair p;
+	pair_new(&p, &ccfg, &scfg);
+	assert_string_equal(pick.seen, "console.test");
+	assert_int_equal(tls_conn_state(p.client), TLS_STATE_ESTABLISHED);
+	assert_string_equal(tls_conn_suite_name(p.client), "ECDHE-RSA-AES128-GCM-SHA256");
+	pair_free(&p);
+	tls_creds_free(def);
+	tls_creds_free(pick.creds);
+	tls_trust_free(t);
+}
+
+static void test_eof_during_handshake(void **state)
+{
+	struct tls_creds *sc = creds(EC_CHAIN_PEM, EC_KEY_PEM);
+	struct tls_config scfg = {.role = TLS_ROLE_SERVER, .creds = sc};
+	struct tls_conn *s = NULL;
+	assert_int_equal(tls_conn_new(&s, &scfg), FG_OK);
+	assert_int_equal(tls_conn_state(s), TLS_STATE_HANDSHAKING);
+	tls_conn_feed_eof(s);
+	assert_int_equal(tls_conn_state(s), TLS_STATE_FAILED);
+	assert_string_equal(tls_conn_error_text(s),
+	                    "the peer closed the connection during the handshake");
+	tls_conn_free(s);
+	tls_creds_free(sc);
+}
+
+static void test_not_tls(void **state)
+{
+	struct tls_creds *sc = creds(EC_CHAIN_PEM, EC_KEY_PEM);
+	struct tls_config scfg = {.role = TLS_ROLE_SERVER, .creds = sc};
+	struct tls_conn *s = NULL;
+	static const char req[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+	size_t used;
+	assert_int_equal(tls_conn_new(&s, &scfg), FG_OK);
+	assert_int_equal(tls_conn_feed(s, (const uint8_t *)req, sizeof(req) - 1, &used),
+	                 FG_ERR_CRYPTO);
+	assert_int_equal(tls_conn_state(s), TLS_STATE_FAILED);
+	assert_true(strlen(tls_conn_error_text(s)) > 0);
+	tls_conn_free(s);
+	tls_creds_free(sc);
+}
+
+static void test_creds_errors(void **state)
+{
+	struct tls_creds *c = NULL;
+	/* A key that is not the leaf's. */
+	assert_int_equal(tls_creds_from_pem(&c, EC_CHAIN_PEM, strlen(EC_CHAIN_PEM), ROGUE_KEY_PEM,
+	                                    strlen(ROGUE_KEY_PEM)),
+	                 FG_ERR_INVAL);
+	assert_int_equal(tls_creds_from_pem(&c, RSA_CHAIN_PEM, strlen(RSA_CHAIN_PEM), EC_KEY_PEM,
+	                                    strlen(EC_KEY_PEM)),
+	                 FG_ERR_INVAL);
+	assert_null(c);
+	/* No certificate, no key, junk. */
+	assert_int_equal(tls_creds_from_pem(&c, "junk", 4, EC_KEY_PEM, strlen(EC_KEY_PEM)),
+	                 FG_ERR_PARSE);
+	assert_int_equal(tls_creds_from_pem(&c, EC_CHAIN_PEM, strlen(EC_CHAIN_PEM), "", 0),
+	                 FG_ERR_PARSE);
+	static const char enc[] = "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n"
+	                          "-----END ENCRYPTED PRIVATE KEY-----\n";
+	assert_int_equal(
+	    tls_creds_from_pem(&c, EC_CHAIN_PEM, strlen(EC_CHAIN_PEM), enc, strlen(enc)),
+	    FG_ERR_PERM);
+	/* Key and chain in one text, with a CA appended: accepted. */
+	char both[8192];
+	snprintf(both, sizeof(both), "%s%s", EC_CHAIN_PEM, CA_PEM);
+	assert_int_equal(tls_creds_from_pem(&c, both, strlen(both), EC_KEY_PEM, strlen(EC_KEY_PEM)),
+	                 FG_OK);
+	assert_string_equal(tls_creds_key_type(c), "EC");
+	tls_creds_free(c);
+	tls_creds_free(NULL);
+	struct tls_trust *t = NULL;
+	assert_int_equal(tls_trust_from_pem(&t, "junk", 4), FG_ERR_PARSE);
+	tls_trust_free(NULL);
+}
+
+static void test_error_texts(void **state)
+{
+	assert_string_equal(tls_error_text(16), "no cipher suite in common");
+	assert_string_equal(tls_error_text(54),
+	                    "the peer's certificate is expired (or not yet valid)");
+	assert_string_equal(tls_error_text(256 + 48),
+	                    "the peer does not trust the authority that signed our certificate "
+	                    "(unknown_ca)");
+	assert_string_equal(tls_error_text(512 + 1),
+	                    "we aborted the connection with a fatal alert");
+	assert_string_equal(tls_version_name(TLS_VERSION_1_2), "TLS 1.2");
+	assert_string_equal(tls_suite_name(0xCCA9), "ECDHE-ECDSA-CHACHA20-POLY1305");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_handshake_ec),
+	    cmocka_unit_test(test_handshake_rsa),
+	    cmocka_unit_test(test_untrusted),
+	    cmocka_unit_test(test_wrong_name),
+	    cmocka_unit_test(test_expired),
+	    cmocka_unit_test(test_refuse_tls11),
+	    cmocka_unit_test(test_mutual_tls),
+	    cmocka_unit_test(test_sni_select),
+	    cmocka_unit_test(test_eof_during_handshake),
+	    cmocka_unit_test(test_not_tls),
+	    cmocka_unit_test(test_creds_errors),
+	    cmocka_unit_test(test_error_texts),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
