@@ -181,8 +181,11 @@ static enum fg_err migrate(struct db *db)
 			       (unsigned long long)v, (unsigned long long)v + 1);
 			goto out;
 		}
-		fg_log(FG_LOG_NOTICE, "store", "store migrated from schema %llu to %llu",
-		       (unsigned long long)v, (unsigned long long)v + 1);
+		if (v == 0)
+			fg_log(FG_LOG_NOTICE, "store", "new store created in %s", db->dir);
+		else
+			fg_log(FG_LOG_NOTICE, "store", "store migrated from schema %llu to %llu",
+			       (unsigned long long)v, (unsigned long long)v + 1);
 	}
 	if (version != DB_SCHEMA_VERSION) {
 		rc = meta_set_raw(txn, db->meta, META_SCHEMA, DB_SCHEMA_VERSION);
@@ -352,7 +355,13 @@ static enum fg_err adopt_map_locked(struct db *db, unsigned own_readers)
 		       "another process grew the store; %u read transactions still open", readers);
 		return FG_ERR_AGAIN;
 	}
-	return rc ? db__mdb_fail(NULL, rc, "adopting the grown map") : FG_OK;
+	if (rc)
+		return db__mdb_fail(NULL, rc, "adopting the grown map");
+	MDB_envinfo info;
+	mdb_env_info(db->env, &info);
+	fg_log(FG_LOG_INFO, "store", "another process grew the store map to %llu KiB",
+	       (unsigned long long)(info.me_mapsize >> 10));
+	return FG_OK;
 }
 
 enum fg_err db_txn_begin(struct db *db, struct db_txn **out)

@@ -1,1 +1,357 @@
-int main(void){return 0;}
+/* Unit tests for the db environment: modes, schema versions, map growth, handles, backup. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "db/db.h"
+#include "db/db_internal.h"
+#include "db_test_util.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+struct fixture {
+	char dir[64];
+	char path[128];
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof *f);
+	assert_non_null(f);
+	assert_non_null(tdir_make(f->dir, sizeof f->dir));
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	tdir_remove(f->dir);
+	free(f);
+	return 0;
+}
+
+/* Captures store log lines so tests can check what an operator would read. */
+static char last_log[FG_LOG_MSG_MAX];
+
+static void capture_sink(void *ctx, const struct fg_log_record *rec)
+{
+	(void)ctx;
+	if (strcmp(rec->subsys, "store") == 0 && rec->level >= FG_LOG_WARN)
+		fg_strlcpy(last_log, rec->msg, sizeof last_log);
+}
+
+static mode_t mode_of(const char *path)
+{
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	return st.st_mode & 07777;
+}
+
+static void test_modes(void **state)
+{
+	struct fixture *f = *state;
+	snprintf(f->path, sizeof f->path, "%s/data", f->dir);
+	mode_t old = umask(0);
+	struct db *db;
+	enum fg_err err = db_open(&db, f->path);
+	umask(old);
+	assert_int_equal(err, FG_OK);
+	assert_string_equal(db_dir(db), f->path);
+	assert_int_equal(mode_of(f->path), 0700);
+	char file[192];
+	snprintf(file, sizeof file, "%s/data.mdb", f->path);
+	assert_int_equal(mode_of(file), 0600);
+	snprintf(file, sizeof file, "%s/lock.mdb", f->path);
+	assert_int_equal(mode_of(file), 0600);
+	/* Files left with looser modes are tightened on the next open. */
+	db_close(db);
+	assert_int_equal(chmod(file, 0644), 0);
+	assert_int_equal(db_open(&db, f->path), FG_OK);
+	assert_int_equal(mode_of(file), 0600);
+	db_close(db);
+	db_close(NULL);
+	/* A data directory that is a file is refused. */
+	snprintf(file, sizeof file, "%s/data.mdb", f->path);
+	assert_int_equal(db_open(&db, file), FG_ERR_IO);
+	assert_null(db);
+}
+
+struct meta_op {
+	const char *key;
+	uint64_t value;
+};
+
+static enum fg_err set_meta(struct db_txn *txn, void *ctx)
+{
+	const struct meta_op *m = ctx;
+	return db__meta_set(txn, m->key, m->value);
+}
+
+static void test_newer_schema_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct db *db;
+	assert_int_equal(db_open(&db, f->dir), FG_OK);
+	struct meta_op m = {"schema", DB_SCHEMA_VERSION + 1};
+	assert_int_equal(db_write(db, set_meta, &m), FG_OK);
+	db_close(db);
+	int sink = fg_log_add_sink(capture_sink, NULL, FG_LOG_DEBUG);
+	last_log[0] = '\0';
+	assert_int_equal(db_open(&db, f->dir), FG_ERR_VERSION);
+	fg_log_remove_sink(sink);
+	assert_null(db);
+	assert_non_null(strstr(last_log, "schema version 2"));
+	assert_non_null(strstr(last_log, "refusing"));
+}
+
+static void test_schema_recorded_and_reopen(void **state)
+{
+	struct fixture *f = *state;
+	struct db *db;
+	assert_int_equal(db_open(&db, f->dir), FG_OK);
+	struct db_txn *txn;
+	assert_int_equal(db_txn_begin(db, &txn), FG_OK);
+	uint64_t v;
+	assert_int_equal(db__meta_get(txn, "schema", &v), FG_OK);
+	assert_int_equal(v, DB_SCHEMA_VERSION);
+	db_txn_end(txn);
+	db_close(db);
+	/* Reopening an up-to-date store changes nothing. */
+	assert_int_equal(db_open(&db, f->dir), FG_OK);
+	assert_int_equal(db_generation(db), 0);
+	db_close(db);
+}
+
+/* Forty 4000-byte settings per write: a 256 KiB map must grow several times. */
+struct fill {
+	int round;
+};
+
+static void big_value(char *buf, size_t size, int n)
+{
+	memset(buf, 'a' + n % 26, size - 1);
+	buf[size - 1] = '\0';
+	snprintf(buf, 12, "%010d", n);
+	buf[10] = '-';
+}
+
+static enum fg_err fill_fn(struct db_txn *txn, void *ctx)
+{
+	const struct fill *fl = ctx;
+	char key[32], val[4000];
+	for (int i = 0; i < 40; i++) {
+		int n = fl->round * 40 + i;
+		snprintf(key, sizeof key, "k%d", n);
+		big_value(val, sizeof val, n);
+		enum fg_err err = db_setting_put(txn, key, val);
+		if (err)
+			return err;
+	}
+	return FG_OK;
+}
+
+static void test_map_grows(void **state)
+{
+	struct fixture *f = *state;
+	struct db *db;
+	assert_int_equal(db__open_mapsize(&db, f->dir, 256 * 1024), FG_OK);
+	uint64_t used, map0, map;
+	assert_int_equal(db_usage(db, &used, &map0), FG_OK);
+	assert_int_equal(map0, 256 * 1024);
+	assert_true(used > 0 && used <= map0);
+	for (int r = 0; r < 12; r++) {
+		struct fill fl = {r};
+		assert_int_equal(db_write(db, fill_fn, &fl), FG_OK);
+	}
+	assert_int_equal(db_usage(db, &used, &map), FG_OK);
+	assert_true(map >= 4 * map0);
+	assert_true(used > 12 * 40 * 4000);
+	assert_int_equal(db_generation(db), 12);
+	db_close(db);
+
+	/* The grown size survives a reopen, and every value is intact. */
+	assert_int_equal(db__open_mapsize(&db, f->dir, 0), FG_OK);
+	uint64_t map2;
+	assert_int_equal(db_usage(db, &used, &map2), FG_OK);
+	assert_true(map2 >= map);
+	struct db_txn *txn;
+	assert_int_equal(db_txn_begin(db, &txn), FG_OK);
+	char key[32], want[4000], got[4000];
+	for (int n = 0; n < 12 * 40; n++) {
+		snprintf(key, sizeof key, "k%d", n);
+		big_value(want, sizeof want, n);
+		assert_int_equal(db_setting_get(txn, key, got, sizeof got), FG_OK);
+		assert_string_equal(got, want);
+	}
+	db_txn_end(txn);
+	db_close(db);
+}
+
+static void test_growth_waits_for_readers(void **state)
+{
+	struct fixture *f = *state;
+	struct db *db;
+	assert_int_equal(db__open_mapsize(&db, f->dir, 256 * 1024), FG_OK);
+	struct db_txn *reader;
+	assert_int_equal(db_txn_begin(db, &reader), FG_OK);
+	struct fill fl = {0};
+	enum fg_err err = FG_OK;
+	for (int r = 0; r < 4 && !err; r++) {
+		fl.round = r;
+		err = db_write(db, fill_fn, &fl);
+	}
+	assert_int_equal(err, FG_ERR_AGAIN);
+	db_txn_end(reader);
+	assert_int_equal(db_write(db, fill_fn, &fl), FG_OK);
+	db_close(db);
+}
+
+static enum fg_err put_setting(struct db_txn *txn, void *ctx)
+{
+	return db_setting_put(txn, ctx, "1");
+}
+
+static void test_two_handles(void **state)
+{
+	struct fixture *f = *state;
+	struct db *a, *b;
+	assert_int_equal(db_open(&a, f->dir), FG_OK);
+	assert_int_equal(db_open(&b, f->dir), FG_OK);
+	assert_int_equal(db_generation(a), 0);
+	assert_int_equal(db_write(a, put_setting, "from.a"), FG_OK);
+	assert_int_equal(db_generation(b), 1);
+	assert_int_equal(db_write(b, put_setting, "from.b"), FG_OK);
+	assert_int_equal(db_generation(a), 2);
+	struct db_txn *txn;
+	assert_int_equal(db_txn_begin(a, &txn), FG_OK);
+	char v[8];
+	assert_int_equal(db_setting_get(txn, "from.b", v, sizeof v), FG_OK);
+	db_txn_end(txn);
+	db_close(b);
+	db_close(a);
+}
+
+/* Another handle (as another process would) grows the map past this one's size. */
+static void test_map_grown_elsewhere(void **state)
+{
+	struct fixture *f = *state;
+	struct db *a, *b;
+	assert_int_equal(db__open_mapsize(&a, f->dir, 256 * 1024), FG_OK);
+	assert_int_equal(db__open_mapsize(&b, f->dir, 256 * 1024), FG_OK);
+	for (int r = 0; r < 8; r++) {
+		struct fill fl = {r};
+		assert_int_equal(db_write(b, fill_fn, &fl), FG_OK);
+	}
+	uint64_t used, map_a, map_b;
+	assert_int_equal(db_usage(b, &used, &map_b), FG_OK);
+	assert_true(map_b > 256 * 1024);
+	/* The reader adopts the new size, then the writer can write past the old end. */
+	assert_int_equal(db_generation(a), 8);
+	assert_int_equal(db_usage(a, &used, &map_a), FG_OK);
+	assert_int_equal(map_a, map_b);
+	struct fill fl = {8};
+	assert_int_equal(db_write(a, fill_fn, &fl), FG_OK);
+	assert_int_equal(db_generation(b), 9);
+	db_close(b);
+	db_close(a);
+}
+
+static void test_write_adopts_grown_map(void **state)
+{
+	struct fixture *f = *state;
+	struct db *a, *b;
+	assert_int_equal(db__open_mapsize(&a, f->dir, 256 * 1024), FG_OK);
+	assert_int_equal(db__open_mapsize(&b, f->dir, 256 * 1024), FG_OK);
+	for (int r = 0; r < 8; r++) {
+		struct fill fl = {r};
+		assert_int_equal(db_write(b, fill_fn, &fl), FG_OK);
+	}
+	struct fill fl = {8};
+	assert_int_equal(db_write(a, fill_fn, &fl), FG_OK);
+	assert_int_equal(db_generation(a), 9);
+	db_close(b);
+	db_close(a);
+}
+
+struct nested {
+	struct db *db;
+	enum fg_err inner;
+};
+
+static enum fg_err nested_fn(struct db_txn *txn, void *ctx)
+{
+	struct nested *n = ctx;
+	n->inner = db_write(n->db, put_setting, "inner");
+	return db_setting_put(txn, "outer", "1");
+}
+
+static void test_nested_write_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct nested n = {0};
+	assert_int_equal(db_open(&n.db, f->dir), FG_OK);
+	assert_int_equal(db_write(n.db, nested_fn, &n), FG_OK);
+	assert_int_equal(n.inner, FG_ERR_BUSY);
+	assert_int_equal(db_generation(n.db), 1);
+	db_close(n.db);
+}
+
+static void test_snapshot(void **state)
+{
+	struct fixture *f = *state;
+	struct db *db;
+	snprintf(f->path, sizeof f->path, "%s/live", f->dir);
+	assert_int_equal(db_open(&db, f->path), FG_OK);
+	assert_int_equal(db_write(db, put_setting, "kept"), FG_OK);
+	char copy_dir[128], snap[192];
+	snprintf(copy_dir, sizeof copy_dir, "%s/restored", f->dir);
+	assert_int_equal(mkdir(copy_dir, 0700), 0);
+	snprintf(snap, sizeof snap, "%s/data.mdb", copy_dir);
+	assert_int_equal(db_snapshot(db, snap), FG_OK);
+	assert_int_equal(mode_of(snap), 0600);
+	db_close(db);
+	/* The snapshot is a complete store. */
+	assert_int_equal(db_open(&db, copy_dir), FG_OK);
+	assert_int_equal(db_generation(db), 1);
+	struct db_txn *txn;
+	assert_int_equal(db_txn_begin(db, &txn), FG_OK);
+	char v[8];
+	assert_int_equal(db_setting_get(txn, "kept", v, sizeof v), FG_OK);
+	db_txn_end(txn);
+	db_close(db);
+}
+
+static void test_new_id(void **state)
+{
+	(void)state;
+	char a[DB_ID_MAX], b[DB_ID_MAX];
+	db_new_id(a);
+	db_new_id(b);
+	assert_int_equal(strlen(a), 32);
+	assert_int_equal(strspn(a, "0123456789abcdef"), 32);
+	assert_string_not_equal(a, b);
+}
+
+int main(void)
+{
+	if (getenv("DB_TEST_LOG"))
+		fg_log_add_sink(fg_log_stderr_sink, NULL, FG_LOG_DEBUG);
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_modes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_schema_recorded_and_reopen, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_map_grows, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_growth_waits_for_readers, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_two_handles, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_map_grown_elsewhere, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_write_adopts_grown_map, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_nested_write_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_snapshot, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_new_id, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -62,22 +62,26 @@ static enum fg_err put_sample(struct db_txn *txn, enum db_kind kind, const char 
 		return db_xmpp_domain_put(txn, &d);
 	}
 	case DB_KIND_ALLOW: {
-		struct db_allow_entry e = {
-			.port = 5269, .auth = DB_AUTH_SASL_EXTERNAL, .tls = DB_TLS_REQUIRED, .created_ms = 13};
+		struct db_allow_entry e = {.port = 5269,
+		                           .auth = DB_AUTH_SASL_EXTERNAL,
+		                           .tls = DB_TLS_REQUIRED,
+		                           .created_ms = 13};
 		fg_strlcpy(e.domain, key, sizeof e.domain);
 		fg_strlcpy(e.server, "xmpp.peer.example", sizeof e.server);
 		fg_strlcpy(e.description, "partner \"quoted\" \xc3\xa9", sizeof e.description);
 		return db_allow_put(txn, &e);
 	}
 	case DB_KIND_POLICY: {
-		struct db_policy_rule r = {.allow = true, .direction = DB_DIR_INCOMING, .created_ms = 14};
+		struct db_policy_rule r = {
+		    .allow = true, .direction = DB_DIR_INCOMING, .created_ms = 14};
 		fg_strlcpy(r.id, key, sizeof r.id);
 		fg_strlcpy(r.pattern, "*.example.com", sizeof r.pattern);
 		fg_strlcpy(r.description, "exception", sizeof r.description);
 		return db_policy_put(txn, &r);
 	}
 	case DB_KIND_CERT: {
-		struct db_cert c = {.kind = DB_CERT_LEAF, .pem = (char *)cert_pem, .created_ms = 15};
+		struct db_cert c = {
+		    .kind = DB_CERT_LEAF, .pem = (char *)cert_pem, .created_ms = 15};
 		fg_strlcpy(c.id, key, sizeof c.id);
 		fg_strlcpy(c.name, "console", sizeof c.name);
 		fg_strlcpy(c.key_id, "k1", sizeof c.key_id);
@@ -97,7 +101,8 @@ static enum fg_err put_sample(struct db_txn *txn, enum db_kind kind, const char 
 		return db_bridge_put(txn, &b);
 	}
 	case DB_KIND_ADMIN: {
-		struct db_admin a = {.created_ms = 18, .password_changed_ms = 19, .last_login_ms = 20};
+		struct db_admin a = {
+		    .created_ms = 18, .password_changed_ms = 19, .last_login_ms = 20};
 		fg_strlcpy(a.name, key, sizeof a.name);
 		fg_strlcpy(a.hash, "$argon2id$v=19$m=65536,t=3,p=1$c2FsdA$aGFzaA", sizeof a.hash);
 		return db_admin_put(txn, &a);
@@ -159,13 +164,12 @@ static enum fg_err put_every_kind(struct db_txn *txn, void *ctx)
 {
 	(void)ctx;
 	for (int k = 0; k < DB_KIND__COUNT; k++) {
-		enum fg_err err = put_sample(txn, (enum db_kind)k, k == DB_KIND_SETTING ? "console.port"
-		                                                 : k == DB_KIND_ALLOW ? "Peer.Example"
-		                                                 : k == DB_KIND_SIP_DOMAIN
-		                                                         ? "sip.example"
-		                                                 : k == DB_KIND_XMPP_DOMAIN
-		                                                         ? "xmpp.example"
-		                                                         : "rec1");
+		enum fg_err err = put_sample(txn, (enum db_kind)k,
+		                             k == DB_KIND_SETTING       ? "console.port"
+		                             : k == DB_KIND_ALLOW       ? "Peer.Example"
+		                             : k == DB_KIND_SIP_DOMAIN  ? "sip.example"
+		                             : k == DB_KIND_XMPP_DOMAIN ? "xmpp.example"
+		                                                        : "rec1");
 		if (err)
 			return err;
 	}
@@ -455,10 +459,12 @@ static enum fg_err put_raw_fn(struct db_txn *txn, void *ctx)
 static void test_record_formats(void **state)
 {
 	struct fixture *f = *state;
-	struct raw_rec newer = {DB_KIND_SETTING, "future", "{\"fmt\":2,\"key\":\"future\",\"value\":\"x\"}"};
+	struct raw_rec newer = {DB_KIND_SETTING, "future",
+	                        "{\"fmt\":2,\"key\":\"future\",\"value\":\"x\"}"};
 	struct raw_rec nofmt = {DB_KIND_SETTING, "nofmt", "{\"key\":\"nofmt\",\"value\":\"x\"}"};
 	struct raw_rec junk = {DB_KIND_SETTING, "junk", "not json"};
-	struct raw_rec older = {DB_KIND_ALLOW, "old.example", "{\"fmt\":1,\"domain\":\"old.example\"}"};
+	struct raw_rec older = {DB_KIND_ALLOW, "old.example",
+	                        "{\"fmt\":1,\"domain\":\"old.example\"}"};
 	struct raw_rec toolong = {DB_KIND_XMPP_DOMAIN, "long.example",
 	                          "{\"fmt\":1,\"domain\":\"long.example\",\"cert_id\":"
 	                          "\"0123456789012345678901234567890123456789\"}"};
@@ -525,12 +531,12 @@ static void test_invalid_records_refused(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_round_trip_every_kind, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_lists_and_deletes, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_generation_and_watchers, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_failed_write_leaves_nothing, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_record_formats, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_invalid_records_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_round_trip_every_kind, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_lists_and_deletes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_generation_and_watchers, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_failed_write_leaves_nothing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_record_formats, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_invalid_records_refused, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
