@@ -1,0 +1,793 @@
+/* sip: message parser and stream framing (RFC 3261 §7, §18.3, §20, §25; RFC 5626 §4.4.1). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sip/sip_internal.h"
+
+/* RFC 3261 §7.3.3 compact forms and the canonical spelling of the headers we know. */
+static const struct {
+	char compact;
+	const char *name;
+	bool list; /* RFC 3261 §7.3.1: may be combined as a comma-separated list */
+} known_headers[] = {
+    {'i', "Call-ID", false},
+    {'m', "Contact", true},
+    {'e', "Content-Encoding", true},
+    {'l', "Content-Length", false},
+    {'c', "Content-Type", false},
+    {'f', "From", false},
+    {'s', "Subject", false},
+    {'k', "Supported", true},
+    {'t', "To", false},
+    {'v', "Via", true},
+    {'o', "Event", false},           /* RFC 6665 */
+    {'u', "Allow-Events", true},     /* RFC 6665 */
+    {'r', "Refer-To", false},        /* RFC 3515 */
+    {'b', "Referred-By", false},     /* RFC 3892 */
+    {'x', "Session-Expires", false}, /* RFC 4028 */
+    {'y', "Identity", false},        /* RFC 8224 */
+    {'a', "Accept-Contact", true},   /* RFC 3841 */
+    {'j', "Reject-Contact", true},   /* RFC 3841 */
+    {'d', "Request-Disposition", true},
+    {0, "CSeq", false},
+    {0, "Max-Forwards", false},
+    {0, "Route", true},
+    {0, "Record-Route", true},
+    {0, "Path", true},
+    {0, "Service-Route", true},
+    {0, "Allow", true},
+    {0, "Require", true},
+    {0, "Proxy-Require", true},
+    {0, "Unsupported", true},
+    {0, "Accept", true},
+    {0, "Accept-Encoding", true},
+    {0, "Accept-Language", true},
+    {0, "Content-Language", true},
+    {0, "Alert-Info", true},
+    {0, "Call-Info", true},
+    {0, "Error-Info", true},
+    {0, "In-Reply-To", true},
+    {0, "Warning", true},
+    {0, "Expires", false},
+    {0, "Subscription-State", false},
+    {0, "Date", false},
+    {0, "Retry-After", false},
+    {0, "Content-Disposition", false},
+};
+#define N_KNOWN (sizeof(known_headers) / sizeof(known_headers[0]))
+
+static int header_lookup(const char *name, size_t len)
+{
+	if (len == 1) {
+		for (size_t i = 0; i < N_KNOWN; i++)
+			if (known_headers[i].compact &&
+			    (name[0] | 0x20) == known_headers[i].compact)
+				return (int)i;
+		return -1;
+	}
+	for (size_t i = 0; i < N_KNOWN; i++)
+		if (sip__casecmp(name, len, known_headers[i].name))
+			return (int)i;
+	return -1;
+}
+
+/* Canonical name for a lookup key; returns the key itself when unknown. */
+static const char *canonical(const char *name)
+{
+	int k = header_lookup(name, strlen(name));
+	return k < 0 ? name : known_headers[k].name;
+}
+
+const struct sip_header *sip_msg_header(const struct sip_msg *msg, const char *name, size_t idx)
+{
+	const char *want = canonical(name);
+	for (size_t i = 0; i < msg->nheaders; i++) {
+		const struct sip_header *h = &msg->headers[i];
+		if (sip__casecmp(h->name.p, h->name.len, want) && idx-- == 0)
+			return h;
+	}
+	return NULL;
+}
+
+size_t sip_msg_header_count(const struct sip_msg *msg, const char *name)
+{
+	const char *want = canonical(name);
+	size_t n = 0;
+	for (size_t i = 0; i < msg->nheaders; i++)
+		if (sip__casecmp(msg->headers[i].name.p, msg->headers[i].name.len, want))
+			n++;
+	return n;
+}
+
+void sip_msg_free(struct sip_msg *msg)
+{
+	if (!msg)
+		return;
+	sip__arena_free(msg->arena);
+	free(msg);
+}
+
+static const char *find_crlf(const char *p, const char *end)
+{
+	for (; p + 1 < end; p++)
+		if (p[0] == '\r' && p[1] == '\n')
+			return p;
+	return NULL;
+}
+
+static bool parse_uint(const char *p, size_t len, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+	if (len == 0 || len > 19)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return false;
+		v = v * 10 + (uint64_t)(p[i] - '0');
+	}
+	if (v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+static enum fg_err add_header(struct sip_msg *m, const char *name, const char *v, size_t vlen,
+                              struct sip_error *err, size_t off)
+{
+	if (m->nheaders == SIP_MAX_HEADERS) {
+		sip__set_err(err, off, "more than %d header fields", SIP_MAX_HEADERS);
+		return FG_ERR_TOOBIG;
+	}
+	while (vlen && sip__is_ws((unsigned char)*v)) {
+		v++;
+		vlen--;
+	}
+	while (vlen && sip__is_ws((unsigned char)v[vlen - 1]))
+		vlen--;
+	struct sip_header *h = &m->headers[m->nheaders];
+	h->name.p = name;
+	h->name.len = strlen(name);
+	h->value = sip__arena_str(m->arena, v, vlen);
+	if (!h->value.p)
+		return FG_ERR_NOMEM;
+	m->nheaders++;
+	return FG_OK;
+}
+
+/* Adds one logical header line (already unfolded). */
+static enum fg_err header_line(struct sip_msg *m, const char *line, size_t len,
+                               struct sip_error *err, size_t off)
+{
+	const char *colon = memchr(line, ':', len);
+	if (!colon) {
+		sip__set_err(err, off, "header line without ':'");
+		return FG_ERR_PARSE;
+	}
+	size_t nlen = (size_t)(colon - line);
+	while (nlen && sip__is_ws((unsigned char)line[nlen - 1]))
+		nlen--;
+	if (nlen == 0) {
+		sip__set_err(err, off, "header with empty name");
+		return FG_ERR_PARSE;
+	}
+	for (size_t i = 0; i < nlen; i++)
+		if (!sip__is_token((unsigned char)line[i])) {
+			sip__set_err(err, off + i, "header name: character 0x%02x not allowed",
+			             (unsigned char)line[i]);
+			return FG_ERR_PARSE;
+		}
+	int k = header_lookup(line, nlen);
+	const char *name;
+	if (k >= 0) {
+		name = known_headers[k].name;
+	} else {
+		struct sip_str s = sip__arena_str(m->arena, line, nlen);
+		if (!s.p)
+			return FG_ERR_NOMEM;
+		name = s.p;
+	}
+	const char *v = colon + 1;
+	size_t vlen = len - (size_t)(v - line);
+	size_t voff = off + (size_t)(v - line);
+	if (k < 0 || !known_headers[k].list)
+		return add_header(m, name, v, vlen, err, voff);
+	/* Split at commas outside quotes and <> (RFC 3261 §7.3.1). An empty value is
+	 * allowed only for the whole header (e.g. "Accept:"), never for one element. */
+	size_t s = 0, i = 0;
+	bool inq = false, inangle = false, any = false;
+	for (size_t j = 0; j < vlen; j++)
+		if (!sip__is_ws((unsigned char)v[j]))
+			any = true;
+	if (!any)
+		return add_header(m, name, v, vlen, err, voff);
+	for (i = 0; i <= vlen; i++) {
+		char c = i < vlen ? v[i] : ',';
+		if (inq) {
+			if (c == '\\' && i + 1 < vlen)
+				i++;
+			else if (c == '"')
+				inq = false;
+			continue;
+		}
+		if (c == '"')
+			inq = true;
+		else if (c == '<')
+			inangle = true;
+		else if (c == '>')
+			inangle = false;
+		else if (c == ',' && !inangle) {
+			size_t a = s, b = i;
+			while (a < b && sip__is_ws((unsigned char)v[a]))
+				a++;
+			if (a == b) {
+				sip__set_err(err, voff + s, "%s: empty list element", name);
+				return FG_ERR_PARSE;
+			}
+			enum fg_err e = add_header(m, name, v + s, i - s, err, voff + s);
+			if (e)
+				return e;
+			s = i + 1;
+		}
+	}
+	if (inq) {
+		sip__set_err(err, voff, "%s: unterminated quoted string", name);
+		return FG_ERR_PARSE;
+	}
+	return FG_OK;
+}
+
+static enum fg_err parse_via(struct sip_msg *m, const struct sip_header *h, struct sip_via *via,
+                             struct sip_error *err)
+{
+	const char *p = h->value.p;
+	size_t len = h->value.len, i = 0;
+	const char *parts[3];
+	size_t plen[3];
+	memset(via, 0, sizeof(*via));
+	/* sent-protocol = protocol-name SLASH protocol-version SLASH transport, with
+	 * SLASH = SWS "/" SWS (RFC 3261 §25.1; RFC 4475 wsinv). */
+	for (int k = 0; k < 3; k++) {
+		while (i < len && sip__is_ws((unsigned char)p[i]))
+			i++;
+		size_t s = i;
+		while (i < len && sip__is_token((unsigned char)p[i]))
+			i++;
+		parts[k] = p + s;
+		plen[k] = i - s;
+		if (plen[k] == 0) {
+			sip__set_err(err, 0, "Via: malformed sent-protocol");
+			return FG_ERR_PARSE;
+		}
+		while (i < len && sip__is_ws((unsigned char)p[i]))
+			i++;
+		if (k < 2) {
+			if (i >= len || p[i] != '/') {
+				sip__set_err(err, 0, "Via: expected '/' in sent-protocol");
+				return FG_ERR_PARSE;
+			}
+			i++;
+		}
+	}
+	if (!sip__casecmp(parts[0], plen[0], "SIP") || !sip__casecmp(parts[1], plen[1], "2.0")) {
+		sip__set_err(err, 0, "Via: protocol is not SIP/2.0");
+		return FG_ERR_VERSION;
+	}
+	via->transport = sip__arena_str(m->arena, parts[2], plen[2]);
+	size_t s = i;
+	while (i < len && p[i] != ';' && !sip__is_ws((unsigned char)p[i]))
+		i++;
+	if (i == s) {
+		sip__set_err(err, 0, "Via: no sent-by");
+		return FG_ERR_PARSE;
+	}
+	enum fg_err e = sip__hostport_parse(m->arena, p + s, i - s, &via->host, &via->host_type,
+	                                    &via->port, err, 0);
+	if (e)
+		return e;
+	e = sip__params_parse(m->arena, p + i, len - i, via->params, &via->nparams, "Via", err, 0);
+	if (e)
+		return e;
+	for (size_t k = 0; k < via->nparams; k++) {
+		struct sip_param *pr = &via->params[k];
+		if (sip__casecmp(pr->name.p, pr->name.len, "branch") && pr->value.p)
+			via->branch = pr->value;
+		else if (sip__casecmp(pr->name.p, pr->name.len, "received") && pr->value.p)
+			via->received = pr->value;
+		else if (sip__casecmp(pr->name.p, pr->name.len, "rport"))
+			via->rport = true;
+	}
+	return FG_OK;
+}
+
+enum fg_err sip_msg_parse_addr(struct sip_msg *msg, const struct sip_header *h,
+                               struct sip_addr *out, struct sip_error *err)
+{
+	bool contact = sip__casecmp(h->name.p, h->name.len, "Contact");
+	return sip__addr_parse(msg->arena, h->value.p, h->value.len, contact, out, err, 0);
+}
+
+static void prefix_err(struct sip_error *err, const char *header)
+{
+	if (!err)
+		return;
+	char tmp[sizeof(err->what)];
+	size_t hl = strlen(header);
+	fg_strlcpy(tmp, err->what, sizeof(tmp));
+	/* "<header>: <what>", truncated to fit */
+	if (hl + 2 < sizeof(err->what)) {
+		memcpy(err->what, header, hl);
+		memcpy(err->what + hl, ": ", 2);
+		fg_strlcpy(err->what + hl + 2, tmp, sizeof(err->what) - hl - 2);
+	}
+}
+
+/* Validates the essential headers (RFC 3261 §8.1.1, §8.2.2, §20). */
+static enum fg_err interpret(struct sip_msg *m, struct sip_error *err)
+{
+	static const char *const single[] = {
+	    "To", "From", "Call-ID", "CSeq", "Max-Forwards", "Content-Length", "Content-Type"};
+	for (size_t i = 0; i < sizeof(single) / sizeof(single[0]); i++)
+		if (sip_msg_header_count(m, single[i]) > 1) {
+			sip__set_err(err, 0, "%s appears more than once", single[i]);
+			return FG_ERR_PARSE;
+		}
+	static const char *const required[] = {"To", "From", "Call-ID", "CSeq", "Via"};
+	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++)
+		if (!sip_msg_header(m, required[i], 0)) {
+			sip__set_err(err, 0, "missing %s", required[i]);
+			return FG_ERR_PARSE;
+		}
+	enum fg_err e;
+	const struct sip_header *h;
+	for (size_t i = 0; (h = sip_msg_header(m, "Via", i)) != NULL; i++) {
+		if (m->nvias == SIP_MAX_VIAS) {
+			sip__set_err(err, 0, "more than %d Via values", SIP_MAX_VIAS);
+			return FG_ERR_TOOBIG;
+		}
+		e = parse_via(m, h, &m->vias[m->nvias], err);
+		if (e)
+			return e;
+		m->nvias++;
+	}
+	e = sip__addr_parse(m->arena, sip_msg_header(m, "From", 0)->value.p,
+	                    sip_msg_header(m, "From", 0)->value.len, false, &m->from, err, 0);
+	if (e) {
+		prefix_err(err, "From");
+		return e;
+	}
+	e = sip__addr_parse(m->arena, sip_msg_header(m, "To", 0)->value.p,
+	                    sip_msg_header(m, "To", 0)->value.len, false, &m->to, err, 0);
+	if (e) {
+		prefix_err(err, "To");
+		return e;
+	}
+	/* Contact, Route and Record-Route must parse too: a proxy or dialog uses them. */
+	static const char *const addrs[] = {"Contact", "Route", "Record-Route"};
+	for (size_t k = 0; k < 3; k++)
+		for (size_t i = 0; (h = sip_msg_header(m, addrs[k], i)) != NULL; i++) {
+			struct sip_addr tmp;
+			e = sip_msg_parse_addr(m, h, &tmp, err);
+			if (e)
+				return e;
+		}
+	h = sip_msg_header(m, "Call-ID", 0);
+	if (h->value.len == 0) {
+		sip__set_err(err, 0, "Call-ID: empty");
+		return FG_ERR_PARSE;
+	}
+	for (size_t i = 0; i < h->value.len; i++)
+		if ((unsigned char)h->value.p[i] <= ' ') {
+			sip__set_err(err, i, "Call-ID: whitespace or control character");
+			return FG_ERR_PARSE;
+		}
+	m->call_id = h->value;
+	h = sip_msg_header(m, "CSeq", 0);
+	{
+		const char *p = h->value.p;
+		size_t len = h->value.len, i = 0;
+		uint64_t v;
+		while (i < len && p[i] >= '0' && p[i] <= '9')
+			i++;
+		/* RFC 3261 §8.1.1.5: the sequence number MUST be less than 2^31. */
+		if (!parse_uint(p, i, 0x7fffffffu, &v)) {
+			sip__set_err(err, 0, "CSeq: number missing or not below 2^31");
+			return FG_ERR_PARSE;
+		}
+		m->cseq = (uint32_t)v;
+		size_t s = i;
+		while (i < len && sip__is_ws((unsigned char)p[i]))
+			i++;
+		if (i == s || i == len) {
+			sip__set_err(err, i, "CSeq: no method");
+			return FG_ERR_PARSE;
+		}
+		for (size_t k = i; k < len; k++)
+			if (!sip__is_token((unsigned char)p[k])) {
+				sip__set_err(err, k, "CSeq: bad method character");
+				return FG_ERR_PARSE;
+			}
+		m->cseq_method.p = p + i;
+		m->cseq_method.len = len - i;
+		m->cseq_method_id = sip_method_from_name(p + i, len - i);
+		if (m->is_request && (m->cseq_method.len != m->method.len ||
+		                      memcmp(m->cseq_method.p, m->method.p, m->method.len) != 0)) {
+			sip__set_err(err, 0, "CSeq method differs from the request method");
+			return FG_ERR_PARSE;
+		}
+	}
+	m->max_forwards = -1;
+	h = sip_msg_header(m, "Max-Forwards", 0);
+	if (h) {
+		uint64_t v;
+		if (!parse_uint(h->value.p, h->value.len, 255, &v)) {
+			sip__set_err(err, 0, "Max-Forwards: not a number in 0-255");
+			return FG_ERR_PARSE;
+		}
+		m->max_forwards = (int)v;
+	}
+	h = sip_msg_header(m, "Content-Type", 0);
+	if (h)
+		m->content_type = h->value;
+	return FG_OK;
+}
+
+/* Parses one message. Stream mode returns FG_ERR_AGAIN while incomplete and sets
+ * *need to the total number of bytes wanted when it is known. */
+static enum fg_err parse(const uint8_t *buf, size_t len, enum sip_parse_mode mode,
+                         struct sip_msg **out, size_t *consumed, size_t *need,
+                         struct sip_error *err)
+{
+	const char *start = (const char *)buf, *end = start + len;
+	enum fg_err e = FG_OK;
+	struct sip_msg *m = NULL;
+	*out = NULL;
+	if (need)
+		*need = 0;
+	/* RFC 3261 §7.5: ignore CRLFs before the start line. */
+	const char *p = start;
+	while (p + 1 < end && p[0] == '\r' && p[1] == '\n')
+		p += 2;
+	/* Find the end of the head within the cap. */
+	const char *scan_end = end;
+	if ((size_t)(end - p) > SIP_MAX_HEAD)
+		scan_end = p + SIP_MAX_HEAD;
+	const char *hend = NULL;
+	for (const char *q = p; q + 3 < scan_end; q++)
+		if (q[0] == '\r' && q[1] == '\n' && q[2] == '\r' && q[3] == '\n') {
+			hend = q + 2; /* points at the blank line */
+			break;
+		}
+	if (!hend) {
+		if ((size_t)(end - p) >= SIP_MAX_HEAD) {
+			sip__set_err(err, SIP_MAX_HEAD, "head longer than %d bytes", SIP_MAX_HEAD);
+			return FG_ERR_TOOBIG;
+		}
+		if (mode == SIP_PARSE_STREAM)
+			return FG_ERR_AGAIN;
+		sip__set_err(err, len, "no empty line after the headers");
+		return FG_ERR_PARSE;
+	}
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return FG_ERR_NOMEM;
+	m->arena = sip__arena_new();
+	if (!m->arena) {
+		e = FG_ERR_NOMEM;
+		goto out;
+	}
+	m->content_length = -1;
+	/* ---- start line ---- */
+	const char *sl_end = find_crlf(p, hend + 2);
+	size_t sl_len = (size_t)(sl_end - p);
+	size_t off = (size_t)(p - start);
+	for (size_t i = 0; i < sl_len; i++)
+		if (p[i] == '\0' || p[i] == '\r' || p[i] == '\n') {
+			sip__set_err(err, off + i, "control character in start line");
+			e = FG_ERR_PARSE;
+			goto out;
+		}
+	if (sl_len >= 4 && memcmp(p, "SIP/", 4) == 0) {
+		/* Status-Line = SIP-Version SP Status-Code SP Reason-Phrase CRLF */
+		if (sl_len < 12 || !sip__casecmp(p, 7, "SIP/2.0") || p[7] != ' ') {
+			sip__set_err(err, off, "status line: unsupported SIP version");
+			e = FG_ERR_VERSION;
+			goto out;
+		}
+		uint64_t code;
+		if (!parse_uint(p + 8, 3, 699, &code) || code < 100 || p[11] != ' ') {
+			sip__set_err(err, off + 8,
+			             "status line: status code is not 3 digits in 100-699");
+			e = FG_ERR_PARSE;
+			goto out;
+		}
+		m->status = (unsigned)code;
+		m->reason = sip__arena_str(m->arena, p + 12, sl_len - 12);
+	} else {
+		/* Request-Line = Method SP Request-URI SP SIP-Version CRLF, single SPs. */
+		const char *sp1 = memchr(p, ' ', sl_len);
+		const char *sp2 = NULL;
+		for (const char *q = p + sl_len; q > p; q--)
+			if (q[-1] == ' ') {
+				sp2 = q - 1;
+				break;
+			}
+		if (!sp1 || sp2 == sp1) {
+			sip__set_err(err, off, "request line: expected 'Method SP URI SP SIP/2.0'");
+			e = FG_ERR_PARSE;
+			goto out;
+		}
+		for (const char *q = p; q < sp1; q++)
+			if (!sip__is_token((unsigned char)*q)) {
+				sip__set_err(err, off + (size_t)(q - p),
+				             "request line: bad method character");
+				e = FG_ERR_PARSE;
+				goto out;
+			}
+		if (sp1 == p) {
+			sip__set_err(err, off, "request line: empty method");
+			e = FG_ERR_PARSE;
+			goto out;
+		}
+		size_t vlen = sl_len - (size_t)(sp2 + 1 - p);
+		if (!(vlen == 7 && sip__casecmp(sp2 + 1, 7, "SIP/2.0"))) {
+			sip__set_err(err, off + (size_t)(sp2 + 1 - p),
+			             "request line: version is not SIP/2.0");
+			e = vlen >= 4 && sip__casecmp(sp2 + 1, 4, "SIP/") ? FG_ERR_VERSION
+			                                                  : FG_ERR_PARSE;
+			goto out;
+		}
+		m->is_request = true;
+		m->method = sip__arena_str(m->arena, p, (size_t)(sp1 - p));
+		if (!m->method.p) {
+			e = FG_ERR_NOMEM;
+			goto out;
+		}
+		m->method_id = sip_method_from_name(p, (size_t)(sp1 - p));
+		const char *u = sp1 + 1;
+		size_t ulen = (size_t)(sp2 - u);
+		for (size_t i = 0; i < ulen; i++)
+			if (sip__is_ws((unsigned char)u[i])) {
+				sip__set_err(
+				    err, off + (size_t)(u - p) + i,
+				    "request line: whitespace in or around the Request-URI");
+				e = FG_ERR_PARSE;
+				goto out;
+			}
+		e = sip__uri_parse(m->arena, u, ulen, false, true, &m->ruri, err,
+		                   off + (size_t)(u - p));
+		if (e)
+			goto out;
+	}
+	/* ---- header lines, unfolded (RFC 3261 §7.3.1) ---- */
+	const char *q = sl_end + 2;
+	while (q < hend) {
+		const char *le = find_crlf(q, hend + 2);
+		const char *lend = le;
+		if (sip__is_ws((unsigned char)*q)) {
+			sip__set_err(err, (size_t)(q - start),
+			             "continuation line without a header");
+			e = FG_ERR_PARSE;
+			goto out;
+		}
+		/* extend over continuation lines */
+		while (lend + 2 < hend && sip__is_ws((unsigned char)lend[2]))
+			lend = find_crlf(lend + 2, hend + 2);
+		size_t raw = (size_t)(lend - q);
+		if (raw > SIP_MAX_LINE) {
+			sip__set_err(err, (size_t)(q - start), "header line longer than %d bytes",
+			             SIP_MAX_LINE);
+			e = FG_ERR_TOOBIG;
+			goto out;
+		}
+		char *line = sip__arena_alloc(m->arena, raw + 1);
+		if (!line) {
+			e = FG_ERR_NOMEM;
+			goto out;
+		}
+		size_t n = 0;
+		for (const char *c = q; c < lend; c++) {
+			if (c[0] == '\r' && c + 1 < lend && c[1] == '\n') {
+				/* fold: CRLF + whitespace becomes one SP */
+				line[n++] = ' ';
+				c++;
+				while (c + 1 < lend && sip__is_ws((unsigned char)c[1]))
+					c++;
+				continue;
+			}
+			if (*c == '\r' || *c == '\n') {
+				sip__set_err(err, (size_t)(c - start), "bare CR or LF in a header");
+				e = FG_ERR_PARSE;
+				goto out;
+			}
+			line[n++] = *c;
+		}
+		line[n] = '\0';
+		e = header_line(m, line, n, err, (size_t)(q - start));
+		if (e)
+			goto out;
+		q = lend + 2;
+	}
+	e = interpret(m, err);
+	if (e)
+		goto out;
+	/* ---- body framing (RFC 3261 §18.3, §20.14) ---- */
+	const char *body = hend + 2;
+	size_t avail = (size_t)(end - body);
+	const struct sip_header *cl = sip_msg_header(m, "Content-Length", 0);
+	size_t blen;
+	if (cl) {
+		uint64_t v;
+		if (!parse_uint(cl->value.p, cl->value.len, UINT64_MAX, &v)) {
+			sip__set_err(err, 0, "Content-Length: not a non-negative number");
+			e = FG_ERR_PARSE;
+			goto out;
+		}
+		if (v > SIP_MAX_BODY) {
+			sip__set_err(err, 0, "Content-Length: body larger than %d bytes",
+			             SIP_MAX_BODY);
+			e = FG_ERR_TOOBIG;
+			goto out;
+		}
+		blen = (size_t)v;
+		m->content_length = (long)v;
+		if (blen > avail) {
+			if (mode == SIP_PARSE_STREAM) {
+				if (need)
+					*need = (size_t)(body - start) + blen;
+				e = FG_ERR_AGAIN;
+				goto out;
+			}
+			sip__set_err(err, len, "Content-Length %zu larger than the %zu body bytes",
+			             blen, avail);
+			e = FG_ERR_PARSE;
+			goto out;
+		}
+	} else if (mode == SIP_PARSE_STREAM) {
+		sip__set_err(err, 0, "Content-Length is required on a stream");
+		e = FG_ERR_PARSE;
+		goto out;
+	} else {
+		blen = avail;
+		if (blen > SIP_MAX_BODY) {
+			sip__set_err(err, 0, "body larger than %d bytes", SIP_MAX_BODY);
+			e = FG_ERR_TOOBIG;
+			goto out;
+		}
+	}
+	uint8_t *b = sip__arena_alloc(m->arena, blen + 1);
+	if (!b) {
+		e = FG_ERR_NOMEM;
+		goto out;
+	}
+	memcpy(b, body, blen);
+	b[blen] = 0;
+	m->body = b;
+	m->body_len = blen;
+	if (consumed)
+		*consumed = (size_t)(body - start) + blen;
+	*out = m;
+	m = NULL;
+out:
+	sip_msg_free(m);
+	return e;
+}
+
+enum fg_err sip_msg_parse(const uint8_t *buf, size_t len, enum sip_parse_mode mode,
+                          struct sip_msg **out, size_t *consumed, struct sip_error *err)
+{
+	enum fg_err e = parse(buf, len, mode, out, consumed, NULL, err);
+	if (e == FG_ERR_AGAIN) {
+		sip__set_err(err, len, "message incomplete");
+		e = FG_ERR_PARSE;
+	}
+	return e;
+}
+
+/* ---- stream framing ---- */
+
+struct sip_stream {
+	struct fg_buf in;
+	size_t need;    /* bytes needed before reparsing (0: unknown) */
+	size_t scanned; /* bytes already searched for the end of the head */
+	bool pong_expected;
+	enum fg_err sticky;
+	struct sip_error sticky_err;
+};
+
+struct sip_stream *sip_stream_new(void)
+{
+	return calloc(1, sizeof(struct sip_stream));
+}
+
+void sip_stream_free(struct sip_stream *s)
+{
+	if (!s)
+		return;
+	fg_buf_free(&s->in);
+	free(s);
+}
+
+void sip_stream_expect_pong(struct sip_stream *s)
+{
+	s->pong_expected = true;
+}
+
+enum fg_err sip_stream_feed(struct sip_stream *s, const uint8_t *buf, size_t len)
+{
+	if (s->in.len + len > SIP_MAX_HEAD + SIP_MAX_BODY + 4)
+		return FG_ERR_TOOBIG;
+	return fg_buf_append(&s->in, buf, len);
+}
+
+static bool has_head_end(struct sip_stream *s)
+{
+	const uint8_t *d = s->in.data;
+	size_t i = s->scanned > 3 ? s->scanned - 3 : 0;
+	for (; i + 3 < s->in.len; i++)
+		if (d[i] == '\r' && d[i + 1] == '\n' && d[i + 2] == '\r' && d[i + 3] == '\n')
+			return true;
+	s->scanned = s->in.len;
+	return false;
+}
+
+enum fg_err sip_stream_next(struct sip_stream *s, enum sip_stream_event *ev, struct sip_msg **msg,
+                            struct sip_error *err)
+{
+	*ev = SIP_STREAM_NEED_MORE;
+	*msg = NULL;
+	if (s->sticky) {
+		if (err)
+			*err = s->sticky_err;
+		return s->sticky;
+	}
+	const uint8_t *d = s->in.data;
+	size_t n = s->in.len;
+	/* RFC 5626 §4.4.1: CRLFCRLF is a ping, a lone CRLF the pong. */
+	if (n >= 2 && d[0] == '\r' && d[1] == '\n') {
+		if (n >= 4 && d[2] == '\r' && d[3] == '\n') {
+			fg_buf_consume(&s->in, 4);
+			s->scanned = 0;
+			*ev = SIP_STREAM_PING;
+			return FG_OK;
+		}
+		if (s->pong_expected || (n >= 3 && d[2] != '\r') || (n >= 4 && d[3] != '\n')) {
+			fg_buf_consume(&s->in, 2);
+			s->scanned = 0;
+			s->pong_expected = false;
+			*ev = SIP_STREAM_PONG;
+			return FG_OK;
+		}
+		return FG_OK;
+	}
+	if (n == 0 || (s->need && n < s->need))
+		return FG_OK;
+	if (!s->need && !has_head_end(s)) {
+		if (n >= SIP_MAX_HEAD) {
+			s->sticky = FG_ERR_TOOBIG;
+			sip__set_err(&s->sticky_err, SIP_MAX_HEAD, "head longer than %d bytes",
+			             SIP_MAX_HEAD);
+			if (err)
+				*err = s->sticky_err;
+			return s->sticky;
+		}
+		return FG_OK;
+	}
+	size_t consumed = 0, need = 0;
+	enum fg_err e = parse(d, n, SIP_PARSE_STREAM, msg, &consumed, &need, &s->sticky_err);
+	if (e == FG_ERR_AGAIN) {
+		s->need = need;
+		return FG_OK;
+	}
+	if (e) {
+		s->sticky = e;
+		if (err)
+			*err = s->sticky_err;
+		return e;
+	}
+	fg_buf_consume(&s->in, consumed);
+	s->need = 0;
+	s->scanned = 0;
+	*ev = SIP_STREAM_MESSAGE;
+	return FG_OK;
+}
