@@ -118,7 +118,7 @@ function showSetup() {
 			maxlength: 64, autocapitalize: 'off', spellcheck: 'false' }),
 			'Letters, digits, dot, dash and underscore.'),
 		field('Password', input('password', { type: 'password', autocomplete: 'new-password',
-			required: true }), 'At least 12 characters.'),
+			required: true }), 'At least 10 characters.'),
 		field('Confirm password', input('confirm', { type: 'password',
 			autocomplete: 'new-password', required: true })),
 		msg,
@@ -198,10 +198,11 @@ function setBanner(status) {
 	}
 	const first = active[0];
 	const text = plural(active.length, 'active fault', 'active faults');
+	const what = first.condition || first.cause || '';
 	replace(banner,
 		h('span.banner-icon', { 'aria-hidden': 'true' }, '!'),
-		h('a', { href: '#/status', dataset: { focus: 'faults' } }, text),
-		h('span.banner-detail', null, ': ', first.condition || first.cause || '',
+		h('span', null, h('a', { href: '#/status' }, text),
+			what ? `: ${what}` : '',
 			active.length > 1 ? ` and ${plural(active.length - 1, 'other', 'others')}` : ''));
 	banner.className = active.some((f) => String(f.severity).startsWith('err'))
 		? 'banner banner-bad' : 'banner';

@@ -7,8 +7,8 @@ import { h, replace, timeEl, table, emptyRow, badge, field, input, textarea, sel
 	from './ui.js';
 
 const KEY_TYPES = [
-	['ecdsa-p256', 'ECDSA P-256 (recommended)'],
-	['ecdsa-p384', 'ECDSA P-384'],
+	['ec-p256', 'ECDSA P-256 (recommended)'],
+	['ec-p384', 'ECDSA P-384'],
 	['rsa-2048', 'RSA 2048'],
 	['rsa-3072', 'RSA 3072'],
 ];
@@ -64,7 +64,7 @@ export function render(root) {
 			button('Delete', { class: 'btn-small btn-danger-quiet',
 				'aria-label': `Delete ${c.name}`, on: { click: () => remove(c) } }));
 		return h('tr', null,
-			h('td', null, h('strong', null, c.name || c.id),
+			h('td.name', null, h('strong', null, c.name || c.id),
 				h('div.muted.small', null, KIND_LABEL[c.kind] || c.kind,
 					c.self_signed ? ', self-signed' : '',
 					c.chain_length > 1 ? `, chain of ${c.chain_length}` : '',
@@ -76,7 +76,7 @@ export function render(root) {
 				h('div.small', null, 'from ', timeEl(c.not_before, c.not_before_ms, 'date')),
 				h('div.small', null, 'to ', timeEl(c.not_after, c.not_after_ms, 'date')),
 				daysEl]),
-			h('td.nowrap', null, c.key_type || ''),
+			h('td.nowrap', null, keyLabel(c.key_type)),
 			h('td', null, fp ? [h('code.fp', { title: fp }, abbreviate(fp)), ' ',
 				copyButton(() => fp, 'Copy')] : '—'),
 			h('td', null, roles.length ? roles.map((r) => badge(r, 'info'))
@@ -87,8 +87,8 @@ export function render(root) {
 	async function useForConsole(c) {
 		try {
 			await put('/api/v1/console/certificate', { id: c.id });
-			notice(msg, 'ok', `The console now uses "${c.name}". Browsers will see it on their ` +
-				'next connection; reload this page to check it.');
+			notice(msg, 'ok', `The console now uses "${c.name}". New connections to the ` +
+				'console get it at once; this page keeps working.');
 			load();
 		} catch (err) {
 			notice(msg, 'error', err.message, err.fix);
@@ -127,6 +127,11 @@ export function render(root) {
 	return null;
 }
 
+function keyLabel(kt) {
+	const known = KEY_TYPES.find(([v]) => v === kt);
+	return known ? known[1].replace(/ \(.*\)$/, '') : kt || '';
+}
+
 function lower(s) {
 	s = String(s || '');
 	return s ? s[0].toLowerCase() + s.slice(1) : s;
@@ -157,7 +162,7 @@ function nameFields(withDays) {
 		field('DNS names', textarea('dns_names', { rows: 3, placeholder: 'gateway.example.com' }),
 			'One per line. Peers check these names, not the common name.'),
 		field('IP addresses', textarea('ip_addresses', { rows: 2 }), 'One per line (optional).'),
-		field('Key type', select('key_type', KEY_TYPES, 'ecdsa-p256')),
+		field('Key type', select('key_type', KEY_TYPES, 'ec-p256')),
 		withDays ? field('Valid for (days)', input('days', { type: 'number', min: 1, max: 3650,
 			value: '365', required: true })) : null,
 	];
@@ -245,7 +250,7 @@ function pemField(label, name, hint, required) {
 		placeholder: '-----BEGIN CERTIFICATE-----' });
 	if (name.includes('key')) ta.placeholder = '-----BEGIN PRIVATE KEY-----';
 	const file = h('input', { type: 'file', accept: '.pem,.crt,.cer,.key,.txt',
-		'aria-label': `${label}: read from a file` });
+		'aria-label': `Choose a file with the ${lower(label.replace(/ \(.*\)$/, ''))}` });
 	file.addEventListener('change', () => {
 		const f = file.files && file.files[0];
 		if (!f) return;

@@ -11,11 +11,10 @@ export function render(root) {
 	const body = h('div');
 	const level = select('level', [
 		['', 'All levels'],
-		['error', 'Error'],
-		['warning', 'Warning'],
-		['notice', 'Notice'],
-		['info', 'Info'],
-		['debug', 'Debug'],
+		['info', 'Info and above'],
+		['notice', 'Notice and above'],
+		['warning', 'Warnings and errors'],
+		['error', 'Errors only'],
 	], '');
 	const search = input('q', { type: 'search', placeholder: 'Text in message or subsystem',
 		autocomplete: 'off' });
