@@ -403,12 +403,14 @@ enum fg_err accounts_init_from_file(struct db *db, const char *name, const char 
 	char hash[DB_HASH_MAX];
 	const char *why = NULL;
 	struct stat st;
-	FILE *f = fopen(path, "r");
+	bool from_stdin = strcmp(path, "-") == 0;
+	FILE *f = from_stdin ? stdin : fopen(path, "r");
 	if (!f) {
 		FG_LOGE(SUBSYS, "cannot open password file %s: %s", path, strerror(errno));
 		return FG_ERR_IO;
 	}
-	if (fstat(fileno(f), &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)))
+	if (!from_stdin && fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) &&
+	    (st.st_mode & (S_IRWXG | S_IRWXO)))
 		FG_LOGW(SUBSYS, "password file %s is readable by other users; make it mode 0600",
 		        path);
 	if (!fgets(line, sizeof(line), f)) {
@@ -439,6 +441,7 @@ enum fg_err accounts_init_from_file(struct db *db, const char *name, const char 
 out:
 	explicit_bzero(line, sizeof(line));
 	explicit_bzero(hash, sizeof(hash));
-	fclose(f);
+	if (!from_stdin)
+		fclose(f);
 	return err;
 }

@@ -66,7 +66,8 @@ enum fg_err accounts_login_record(struct db *db, const char *name, const char *s
                                   int64_t now_ms);
 
 /* `fedgw init --admin-password-file F`: creates admin `name` (or sets its password when it
- * exists) from the first line of the file. Warns when the file is group/world readable. */
+ * exists) from the first line of the file ("-": standard input). Warns when the file is
+ * group/world readable. */
 enum fg_err accounts_init_from_file(struct db *db, const char *name, const char *path);
 
 #endif
