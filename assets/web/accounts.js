@@ -1,7 +1,7 @@
 // fedgw console: the Accounts screen (administrators: list, add, change password, delete).
 import { del, enc, get, post } from './api.js';
 import { h, replace, timeEl, table, emptyRow, field, input, button, noticeEl, notice,
-	showError, clearFormErrors, busy, confirmDialog } from './ui.js';
+	showError, clearFormErrors, busy, confirmDialog, sortable } from './ui.js';
 
 export function render(root, ctx) {
 	const msg = noticeEl();
@@ -11,10 +11,12 @@ export function render(root, ctx) {
 		try {
 			const ans = await get('/api/v1/admins');
 			const admins = ans.admins || [];
-			replace(list, table('Administrators', ['Name', 'Created', 'Password changed',
+			const t = table('Administrators', ['Name', 'Created', 'Password changed',
 				'Last login', 'Actions'],
 			admins.length ? admins.map(row)
-				: [emptyRow(5, 'No administrators. Add one below.')]));
+				: [emptyRow(5, 'No administrators. Add one below.')]);
+			t.querySelector('th:last-child').dataset.nosort = '';
+			replace(list, sortable(t));
 		} catch (err) {
 			notice(msg, 'error', err.message, err.fix);
 		}

@@ -1,5 +1,5 @@
 // fedgw console: start-up, first-run setup, login/logout, routing and the fault banner.
-import { api, get, post, setCsrf, setUnauthorizedHandler } from './api.js';
+import { get, post, setCsrf, setUnauthorizedHandler } from './api.js';
 import { h, replace, field, input, noticeEl, notice, showError, clearFormErrors, busy,
 	plural } from './ui.js';
 import * as statusScreen from './status.js';
@@ -38,10 +38,6 @@ const banner = document.getElementById('banner');
 function adminName(a) {
 	if (!a) return '';
 	return typeof a === 'string' ? a : a.name || '';
-}
-
-export function currentAdmin() {
-	return app.admin;
 }
 
 // ---- session ------------------------------------------------------------------------
@@ -295,8 +291,5 @@ async function start() {
 		else showLogin(err.message);
 	}
 }
-
-// Exposed for screens that need the shared request helper.
-export { api };
 
 start();

@@ -3,7 +3,8 @@
 // (RFC 2986); PEM per RFC 7468.
 import { del, enc, get, post, put } from './api.js';
 import { h, replace, timeEl, table, emptyRow, badge, field, input, textarea, select, button,
-	noticeEl, notice, showError, clearFormErrors, busy, confirmDialog, copyButton, plural }
+	noticeEl, notice, showError, clearFormErrors, busy, confirmDialog, copyButton, plural,
+	sortable }
 	from './ui.js';
 
 const KEY_TYPES = [
@@ -38,9 +39,10 @@ export function render(root) {
 				'No certificates yet. Create a key and CSR, or upload a certificate.'));
 			return;
 		}
-		replace(list, table('Certificates', ['Name', 'Subject and names', 'Issuer', 'Valid',
-			'Key', 'Fingerprint (SHA-256)', 'In use by', 'Actions'],
-		certs.map(certRow), 'certs'));
+		const t = table('Certificates', ['Name', 'Subject and names', 'Issuer', 'Valid',
+			'Key', 'Fingerprint (SHA-256)', 'In use by', 'Actions'], certs.map(certRow), 'certs');
+		t.querySelector('th:last-child').dataset.nosort = '';
+		replace(list, sortable(t));
 	}
 
 	function certRow(c) {
@@ -72,7 +74,7 @@ export function render(root) {
 			h('td.wrap', null, h('div', null, c.subject || ''),
 				(c.sans || []).length ? h('div.muted.small', null, (c.sans || []).join(', ')) : null),
 			h('td.wrap', null, isCsr ? h('span.muted', null, 'not yet signed') : c.issuer || ''),
-			h('td.nowrap', null, isCsr ? '—' : [
+			h('td.nowrap', { dataset: { sort: isCsr ? '' : String(days) } }, isCsr ? '—' : [
 				h('div.small', null, 'from ', timeEl(c.not_before, c.not_before_ms, 'date')),
 				h('div.small', null, 'to ', timeEl(c.not_after, c.not_after_ms, 'date')),
 				daysEl]),

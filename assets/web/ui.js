@@ -300,6 +300,39 @@ export function table(caption, headers, rows, cls = '') {
 			h('tbody', null, rows)));
 }
 
+// Lets the admin sort a fully loaded table by any column: a button in each header cell,
+// aria-sort for assistive technology. Cells may carry data-sort with the value to sort by.
+export function sortable(wrap) {
+	const tbl = wrap.querySelector('table');
+	const ths = [...tbl.querySelectorAll('thead th')];
+	ths.forEach((th, col) => {
+		if (th.dataset.nosort !== undefined) return;
+		const b = h('button.th-sort', { type: 'button' }, th.textContent);
+		replace(th, b);
+		b.addEventListener('click', () => {
+			const dir = th.getAttribute('aria-sort') === 'ascending' ? -1 : 1;
+			ths.forEach((t) => t.removeAttribute('aria-sort'));
+			th.setAttribute('aria-sort', dir === 1 ? 'ascending' : 'descending');
+			const body = tbl.tBodies[0];
+			const key = (tr) => {
+				const td = tr.cells[col];
+				return td ? td.dataset.sort ?? td.textContent.trim().toLowerCase() : '';
+			};
+			const rows = [...body.rows].filter((r) => !r.querySelector('td.empty'));
+			rows.sort((a, b2) => {
+				const x = key(a), y = key(b2);
+				if (x === '' || y === '') return (x === '') - (y === ''); // blanks last
+				const nx = Number(x), ny = Number(y);
+				const c = x !== '' && y !== '' && !isNaN(nx) && !isNaN(ny) ? nx - ny
+					: String(x).localeCompare(String(y));
+				return c * dir;
+			});
+			rows.forEach((r) => body.appendChild(r));
+		});
+	});
+	return wrap;
+}
+
 export function debounce(fn, ms) {
 	let t = null;
 	return (...args) => {

@@ -267,6 +267,9 @@ async function run() {
 		await page.locator('table.certs tr', { hasText: 'console-short' })
 			.locator('.badge', { hasText: 'console' }).waitFor();
 		await page.locator('#banner a', { hasText: /active fault/ }).waitFor({ timeout: FAULT_WAIT_MS });
+		await page.locator('table.certs th').getByRole('button', { name: 'Valid' }).click();
+		check((await page.locator('table.certs tbody tr').first().innerText()).includes('console-short'),
+			'sorting by validity puts the soonest expiry first');
 		const bannerText = await page.locator('#banner').innerText();
 		log(`banner: ${bannerText}`);
 		check(/expire/i.test(bannerText), 'the banner names the expiry');
