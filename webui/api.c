@@ -366,35 +366,6 @@ static const struct route routes[] = {
 
 #define API_PREFIX "/api/v1/"
 
-/* Matches path against pattern segment by segment, capturing "*" segments. */
-static bool route_match(const char *pattern, const char *path, char params[2][WEBUI_PARAM_MAX])
-{
-	size_t np = 0;
-	while (*pattern && *path) {
-		size_t plen = strcspn(pattern, "/"), slen = strcspn(path, "/");
-		if (plen == 1 && pattern[0] == '*') {
-			if (slen == 0 || slen >= WEBUI_PARAM_MAX || np >= 2)
-				return false;
-			memcpy(params[np], path, slen);
-			params[np][slen] = '\0';
-			np++;
-		} else if (plen != slen || memcmp(pattern, path, plen) != 0) {
-			return false;
-		}
-		pattern += plen;
-		path += slen;
-		if (*pattern != *path)
-			return false;
-		if (*pattern == '/') {
-			pattern++;
-			path++;
-			if (!*pattern || !*path)
-				return *pattern == *path;
-		}
-	}
-	return !*pattern && !*path;
-}
-
 static const struct route *route_find(const char *url, const char *method, char *allow,
                                       size_t allowsize, char params[2][WEBUI_PARAM_MAX])
 {
@@ -403,7 +374,7 @@ static const struct route *route_find(const char *url, const char *method, char 
 	allow[0] = '\0';
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
 		char tmp[2][WEBUI_PARAM_MAX];
-		if (!route_match(routes[i].pattern, path, tmp))
+		if (!webui__path_match(routes[i].pattern, path, tmp))
 			continue;
 		if (strcmp(routes[i].method, method) == 0) {
 			memcpy(params, tmp, sizeof(tmp));

@@ -91,6 +91,9 @@ bool webui__field_string(json_t *obj, const char *name, bool required, size_t ma
 /* Strict unsigned query parameter: NULL/"" -> def; junk or > max -> 400 "bad_parameter". */
 bool webui__query_uint(const char *value, const char *name, uint64_t max, uint64_t def,
                        uint64_t *out, struct webui_error *e);
+/* Matches an API path (below /api/v1/) against a pattern whose "*" segments match any
+ * one non-empty segment (copied into params, at most 2, each under WEBUI_PARAM_MAX). */
+bool webui__path_match(const char *pattern, const char *path, char params[2][WEBUI_PARAM_MAX]);
 /* A JSON string of s even when s is not valid UTF-8 (bytes >= 0x80 become '?' then);
  * JSON null for NULL. New reference. */
 json_t *webui__json_text(const char *s);

@@ -252,6 +252,35 @@ size_t webui__throttle_count(const struct webui_throttle *t)
 	return t->count;
 }
 
+/* Matches path against pattern segment by segment, capturing "*" segments. */
+bool webui__path_match(const char *pattern, const char *path, char params[2][WEBUI_PARAM_MAX])
+{
+	size_t np = 0;
+	while (*pattern && *path) {
+		size_t plen = strcspn(pattern, "/"), slen = strcspn(path, "/");
+		if (plen == 1 && pattern[0] == '*') {
+			if (slen == 0 || slen >= WEBUI_PARAM_MAX || np >= 2)
+				return false;
+			memcpy(params[np], path, slen);
+			params[np][slen] = '\0';
+			np++;
+		} else if (plen != slen || memcmp(pattern, path, plen) != 0) {
+			return false;
+		}
+		pattern += plen;
+		path += slen;
+		if (*pattern != *path)
+			return false;
+		if (*pattern == '/') {
+			pattern++;
+			path++;
+			if (!*pattern || !*path)
+				return *pattern == *path;
+		}
+	}
+	return !*pattern && !*path;
+}
+
 /* ---- errors and request fields -------------------------------------------------------- */
 
 void webui__error_set(struct webui_error *e, unsigned status, const char *code, const char *field,

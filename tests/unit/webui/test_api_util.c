@@ -223,6 +223,30 @@ static void test_query_and_types(void **state)
 	json_decref(j);
 }
 
+static void test_path_match(void **state)
+{
+	char p[2][WEBUI_PARAM_MAX];
+	assert_true(webui__path_match("admins", "admins", p));
+	assert_false(webui__path_match("admins", "admins/", p));
+	assert_false(webui__path_match("admins", "admin", p));
+	assert_false(webui__path_match("admins", "adminsx", p));
+	assert_true(webui__path_match("admins/*", "admins/bob", p));
+	assert_string_equal(p[0], "bob");
+	assert_false(webui__path_match("admins/*", "admins/", p));
+	assert_false(webui__path_match("admins/*", "admins/bob/", p));
+	assert_false(webui__path_match("admins/*", "admins//x", p));
+	assert_true(webui__path_match("admins/*/password", "admins/x.y/password", p));
+	assert_string_equal(p[0], "x.y");
+	assert_false(webui__path_match("admins/*/password", "admins/bob/passwordx", p));
+	assert_false(webui__path_match("admins/*/password", "admins/bob", p));
+	assert_true(webui__path_match("certificates/*/pem", "certificates/00ff/pem", p));
+	char longseg[300] = "admins/";
+	memset(longseg + 7, 'a', 200);
+	longseg[207] = '\0';
+	assert_false(webui__path_match("admins/*", longseg, p));
+	assert_false(webui__path_match("logs", "", p));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -231,6 +255,7 @@ int main(void)
 	    cmocka_unit_test(test_throttle),   cmocka_unit_test(test_throttle_bounded),
 	    cmocka_unit_test(test_error_json), cmocka_unit_test(test_body_parse),
 	    cmocka_unit_test(test_fields),     cmocka_unit_test(test_query_and_types),
+	    cmocka_unit_test(test_path_match),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
