@@ -43,9 +43,16 @@ function adminName(a) {
 // ---- session ------------------------------------------------------------------------
 
 function signedIn(answer) {
+	lastActivity = Date.now();
 	setCsrf(answer.csrf);
 	app.admin = adminName(answer.admin);
 	app.idleTimeoutS = answer.idle_timeout_s || 0;
+	if (!answer.idle_timeout_s) {
+		// The login answer has no idle time; the session answer has.
+		get('/api/v1/session', { quiet: true })
+			.then((sess) => (app.idleTimeoutS = (sess && sess.idle_timeout_s) || 0))
+			.catch(() => {});
+	}
 	whoName.textContent = app.admin;
 	who.hidden = false;
 	nav.hidden = false;
@@ -83,17 +90,20 @@ setUnauthorizedHandler(() => {
 	showLogin('Your session has ended. Log in again to continue.');
 });
 
-async function logout() {
+async function logout(message) {
 	try {
 		await post('/api/v1/logout', undefined, { quiet: true });
 	} catch {
 		/* logged out either way: the server forgets the session on its side */
 	}
 	signedOut();
-	showLogin('You are logged out.');
+	showLogin(typeof message === 'string' ? message : 'You are logged out.');
 }
 
-document.getElementById('logout').addEventListener('click', logout);
+document.getElementById('logout').addEventListener('click', () => logout());
+document.addEventListener('visibilitychange', () => {
+	if (!document.hidden && app.admin) poll();
+});
 
 // ---- first-run setup and login -------------------------------------------------------
 
@@ -205,7 +215,20 @@ function setBanner(status) {
 	banner.hidden = false;
 }
 
+// The background poll would keep the session alive for ever; the console therefore ends
+// an idle session itself once the admin has not touched it for the server's idle time.
+let lastActivity = Date.now();
+for (const ev of ['pointerdown', 'keydown', 'wheel', 'touchstart'])
+	window.addEventListener(ev, () => (lastActivity = Date.now()), { passive: true });
+
 async function poll() {
+	if (app.admin && app.idleTimeoutS > 0 &&
+	    Date.now() - lastActivity > app.idleTimeoutS * 1000) {
+		await logout(`You were logged out after ${plural(Math.round(app.idleTimeoutS / 60),
+			'minute', 'minutes')} without activity.`);
+		return;
+	}
+	if (document.hidden) return; // nobody looks: save the appliance the work
 	try {
 		const st = await get('/api/v1/status');
 		app.lastStatus = st;
