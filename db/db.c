@@ -226,6 +226,9 @@ static enum fg_err make_dir(const char *dir)
 		fg_log(FG_LOG_ERR, "store", "data directory %s is not a directory", dir);
 		return FG_ERR_IO;
 	}
+	if (st.st_mode & 077)
+		fg_log(FG_LOG_WARN, "store", "data directory %s is open to other users (mode %03o)",
+		       dir, (unsigned)(st.st_mode & 0777));
 	return FG_OK;
 }
 

@@ -28,17 +28,17 @@
 
 #define DB_SCHEMA_VERSION 1
 
-#define DB_ID_MAX 33          /* 128-bit random ids as 32 hex chars */
-#define DB_NAME_MAX 65        /* admin names, certificate names, bridge names */
-#define DB_DOMAIN_MAX 254     /* RFC 1035 domain name, 253 octets */
-#define DB_TEXT_MAX 512       /* descriptions, causes, fixes */
-#define DB_SETTING_KEY_MAX 65
+#define DB_ID_MAX            33  /* 128-bit random ids as 32 hex chars */
+#define DB_NAME_MAX          65  /* admin names, certificate names, bridge names */
+#define DB_DOMAIN_MAX        254 /* RFC 1035 domain name, 253 octets */
+#define DB_TEXT_MAX          512 /* descriptions, causes, fixes */
+#define DB_SETTING_KEY_MAX   65
 #define DB_SETTING_VALUE_MAX 4096
-#define DB_HASH_MAX 256       /* Argon2id encoded hash string */
-#define DB_ADDR_MAX 64        /* textual IP address with port */
+#define DB_HASH_MAX          256 /* Argon2id encoded hash string */
+#define DB_ADDR_MAX          64  /* textual IP address with port */
 
 /* Default bounds of the log and the audit trail (oldest records dropped first). */
-#define DB_LOG_MAX_RECORDS 20000
+#define DB_LOG_MAX_RECORDS   20000
 #define DB_AUDIT_MAX_RECORDS 50000
 /* Cleared faults are kept this long so the console can show "recently cleared". */
 #define DB_FAULT_CLEARED_KEEP_MS (7LL * 24 * 3600 * 1000)
@@ -104,9 +104,9 @@ enum fg_err db_setting_del(struct db_txn *txn, const char *key);
 
 /* ---- certificates and private keys ---------------------------------------------- */
 enum db_cert_kind {
-	DB_CERT_LEAF = 0,   /* a certificate with its chain (leaf first), maybe with a key */
-	DB_CERT_CSR,        /* a certificate signing request waiting for its certificate */
-	DB_CERT_CA_BUNDLE,  /* trusted CA certificates */
+	DB_CERT_LEAF = 0,  /* a certificate with its chain (leaf first), maybe with a key */
+	DB_CERT_CSR,       /* a certificate signing request waiting for its certificate */
+	DB_CERT_CA_BUNDLE, /* trusted CA certificates */
 };
 
 struct db_cert {
@@ -127,8 +127,8 @@ void db_cert_list_free(struct db_cert *certs, size_t count);
 
 struct db_key {
 	char id[DB_ID_MAX];
-	char type[16];   /* "ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096" */
-	char *pem;       /* owned: the private key in PEM; never logged, never sent back */
+	char type[16]; /* "ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096" */
+	char *pem;     /* owned: the private key in PEM; never logged, never sent back */
 	int64_t created_ms;
 };
 
@@ -140,7 +140,7 @@ void db_key_clear(struct db_key *key); /* wipes the PEM before freeing it */
 /* ---- admin accounts and console sessions ------------------------------------------ */
 struct db_admin {
 	char name[DB_NAME_MAX];
-	char hash[DB_HASH_MAX];  /* Argon2id encoded */
+	char hash[DB_HASH_MAX]; /* Argon2id encoded */
 	int64_t created_ms;
 	int64_t password_changed_ms;
 	int64_t last_login_ms;
@@ -154,9 +154,9 @@ void db_admin_list_free(struct db_admin *admins, size_t count);
 enum fg_err db_admin_count(struct db_txn *txn, size_t *count);
 
 struct db_session {
-	char id[65];          /* hex SHA-256 of the cookie token: the token itself is not stored */
+	char id[65]; /* hex SHA-256 of the cookie token: the token itself is not stored */
 	char admin[DB_NAME_MAX];
-	char csrf[65];        /* hex CSRF token handed to the page */
+	char csrf[65]; /* hex CSRF token handed to the page */
 	char source[DB_ADDR_MAX];
 	int64_t created_ms;
 	int64_t last_seen_ms;
@@ -180,10 +180,10 @@ struct db_log_entry {
 };
 
 struct db_log_filter {
-	enum fg_log_level min_level;  /* entries below are skipped */
-	const char *text;             /* case-insensitive substring of subsys or msg; NULL = any */
-	size_t offset;                /* matches to skip, newest first */
-	size_t limit;                 /* at most this many returned (0 = no limit) */
+	enum fg_log_level min_level; /* entries below are skipped */
+	const char *text;            /* case-insensitive substring of subsys or msg; NULL = any */
+	size_t offset;               /* matches to skip, newest first */
+	size_t limit;                /* at most this many returned (0 = no limit) */
 };
 
 /* Appends one record, dropping the oldest past DB_LOG_MAX_RECORDS. */
@@ -198,15 +198,15 @@ void db_log_list_free(struct db_log_entry *entries, size_t count);
 struct db_audit_entry {
 	uint64_t seq;
 	int64_t time_ms;
-	char actor[DB_NAME_MAX];      /* admin name, "cli:<user>", or "-" for unknown */
-	char source[DB_ADDR_MAX];     /* client address, or "cli" */
-	char action[64];              /* "login", "login.failed", "cert.import", ... */
+	char actor[DB_NAME_MAX];  /* admin name, "cli:<user>", or "-" for unknown */
+	char source[DB_ADDR_MAX]; /* client address, or "cli" */
+	char action[64];          /* "login", "login.failed", "cert.import", ... */
 	char detail[DB_TEXT_MAX];
 	bool ok;
 };
 
 struct db_audit_filter {
-	const char *text;   /* substring of actor, action or detail; NULL = any */
+	const char *text; /* substring of actor, action or detail; NULL = any */
 	size_t offset;
 	size_t limit;
 };
@@ -218,15 +218,15 @@ void db_audit_list_free(struct db_audit_entry *entries, size_t count);
 
 /* ---- faults and object status (written by the engine, read by console and CLI) ----- */
 struct db_fault {
-	char id[128];            /* stable condition key, e.g. "console.cert.expiry" */
-	char object[128];        /* what it concerns, e.g. "listener console 0.0.0.0:8443" */
-	char condition[128];     /* short name: "Certificate expires soon" */
-	char cause[DB_TEXT_MAX]; /* plain words */
-	char fix[DB_TEXT_MAX];   /* what the admin should do */
-	char detail[DB_TEXT_MAX];/* technical detail for the expert (error codes) */
+	char id[128];             /* stable condition key, e.g. "console.cert.expiry" */
+	char object[128];         /* what it concerns, e.g. "listener console 0.0.0.0:8443" */
+	char condition[128];      /* short name: "Certificate expires soon" */
+	char cause[DB_TEXT_MAX];  /* plain words */
+	char fix[DB_TEXT_MAX];    /* what the admin should do */
+	char detail[DB_TEXT_MAX]; /* technical detail for the expert (error codes) */
 	enum fg_log_level severity;
 	int64_t raised_ms;
-	int64_t cleared_ms;      /* 0 while active */
+	int64_t cleared_ms; /* 0 while active */
 };
 
 enum fg_err db_fault_put(struct db_txn *txn, const struct db_fault *fault);
@@ -238,13 +238,13 @@ enum fg_err db_fault_prune(struct db_txn *txn, int64_t cleared_before_ms);
 void db_fault_list_free(struct db_fault *faults, size_t count);
 
 struct db_status {
-	char id[128];          /* "listener:console", "daemon" ... */
-	char kind[32];         /* "listener", "daemon", "connection", "domain" */
-	char name[128];        /* human name: "console https 0.0.0.0:8443" */
-	char state[32];        /* "listening", "failed", "running", "stopped", ... */
+	char id[128];   /* "listener:console", "daemon" ... */
+	char kind[32];  /* "listener", "daemon", "connection", "domain" */
+	char name[128]; /* human name: "console https 0.0.0.0:8443" */
+	char state[32]; /* "listening", "failed", "running", "stopped", ... */
 	char reason[DB_TEXT_MAX];
 	int64_t since_ms;
-	char extra[2048];      /* JSON object with kind-specific fields, or "" */
+	char extra[2048]; /* JSON object with kind-specific fields, or "" */
 };
 
 enum fg_err db_status_put(struct db_txn *txn, const struct db_status *st);
@@ -260,17 +260,17 @@ enum db_direction { DB_DIR_BOTH = 0, DB_DIR_INCOMING, DB_DIR_OUTGOING };
 
 struct db_xmpp_domain {
 	char domain[DB_DOMAIN_MAX];
-	char cert_id[DB_ID_MAX];   /* certificate presented for this domain ("" = none) */
+	char cert_id[DB_ID_MAX]; /* certificate presented for this domain ("" = none) */
 	int64_t created_ms;
 };
 
 struct db_sip_domain {
 	char domain[DB_DOMAIN_MAX];
-	char next_hop[DB_DOMAIN_MAX];  /* Access Edge FQDN or address */
+	char next_hop[DB_DOMAIN_MAX]; /* Access Edge FQDN or address */
 	uint16_t next_hop_port;
-	char transport[8];             /* "tls" or "tcp" */
-	char cert_id[DB_ID_MAX];       /* SIP-side certificate */
-	char ca_id[DB_ID_MAX];         /* trusted CA bundle */
+	char transport[8];       /* "tls" or "tcp" */
+	char cert_id[DB_ID_MAX]; /* SIP-side certificate */
+	char ca_id[DB_ID_MAX];   /* trusted CA bundle */
 	char bind[DB_ADDR_MAX];
 	char xmpp_domain[DB_DOMAIN_MAX]; /* mapped XMPP domain; "" = same name */
 	int64_t created_ms;
@@ -278,19 +278,19 @@ struct db_sip_domain {
 
 struct db_allow_entry {
 	char domain[DB_DOMAIN_MAX];
-	char server[DB_DOMAIN_MAX];   /* static route host; "" = use DNS SRV */
-	uint16_t port;                /* 0 = default */
+	char server[DB_DOMAIN_MAX]; /* static route host; "" = use DNS SRV */
+	uint16_t port;              /* 0 = default */
 	enum db_auth_mode auth;
 	enum db_tls_mode tls;
-	char cert_id[DB_ID_MAX];      /* certificate override; "" = the domain's */
+	char cert_id[DB_ID_MAX]; /* certificate override; "" = the domain's */
 	char description[DB_TEXT_MAX];
 	int64_t created_ms;
 };
 
 struct db_policy_rule {
 	char id[DB_ID_MAX];
-	char pattern[DB_DOMAIN_MAX];  /* "example.com", "*.example.com" or a host */
-	bool allow;                   /* the exception's verdict */
+	char pattern[DB_DOMAIN_MAX]; /* "example.com", "*.example.com" or a host */
+	bool allow;                  /* the exception's verdict */
 	enum db_direction direction;
 	char description[DB_TEXT_MAX];
 	int64_t created_ms;
@@ -298,8 +298,8 @@ struct db_policy_rule {
 
 struct db_bridge {
 	char name[DB_NAME_MAX];
-	char domain[DB_DOMAIN_MAX];   /* the component's JID domain */
-	char secret[128];             /* XEP-0114 shared secret; never logged */
+	char domain[DB_DOMAIN_MAX]; /* the component's JID domain */
+	char secret[128];           /* XEP-0114 shared secret; never logged */
 	int64_t created_ms;
 };
 

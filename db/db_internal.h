@@ -20,7 +20,7 @@
 #define DB_KEY_MAX 511
 /* PEM blobs: a large CA bundle (the Mozilla set is ~220 KiB) fits with room to spare. */
 #define DB_PEM_MAX (1024 * 1024)
-/* Current format version of every kind of record ("fmt" inside each JSON object). */
+/* Format version of records ("fmt" inside each JSON object) unless a kind sets its own. */
 #define DB_RECORD_FMT 1
 
 struct db_watch_slot {
@@ -50,6 +50,10 @@ struct db_txn {
 	bool map_full; /* an operation hit MDB_MAP_FULL: db_write grows the map and retries */
 	uint32_t touched;
 };
+
+/* Replaces every byte that does not start a valid UTF-8 sequence with '?' (JSON strings
+ * must be UTF-8; log lines and truncated text may not be). */
+void db__utf8_sanitize(char *s);
 
 /* ---- db.c ---- */
 /* Translates an LMDB error: FG_ERR_NOTFOUND for MDB_NOTFOUND, FG_ERR_STORE otherwise
@@ -94,6 +98,7 @@ struct db_rec_desc {
 	size_t key_size;
 	bool key_lower; /* domain names: RFC 4343, compare case-insensitively */
 	bool wipe;      /* private material: wipe buffers before freeing them */
+	int fmt;        /* this kind's current format version (0: DB_RECORD_FMT) */
 	/* Upgrades a record of an older fmt in place (NULL: nothing changed yet). */
 	enum fg_err (*upgrade)(json_t *obj, int from_fmt);
 };

@@ -160,6 +160,9 @@ enum fg_err db_log_append(struct db_txn *txn, int64_t time_ms, enum fg_log_level
 	/* Log lines are bounded already (FG_LOG_MSG_MAX); a longer one is cut, not refused. */
 	fg_strlcpy(e->subsys, subsys ? subsys : "", sizeof e->subsys);
 	fg_strlcpy(e->msg, msg ? msg : "", sizeof e->msg);
+	/* Peer bytes may reach a log line: never let one make the record unwritable. */
+	db__utf8_sanitize(e->subsys);
+	db__utf8_sanitize(e->msg);
 	char *json = NULL;
 	enum fg_err err = db__rec_encode(&log_desc, e, &json);
 	if (!err)
@@ -236,8 +239,22 @@ enum fg_err db_audit_append(struct db_txn *txn, const struct db_audit_entry *ent
 {
 	if (!txn->write || !entry)
 		return FG_ERR_INVAL;
+	struct db_audit_entry *e = malloc(sizeof *e);
+	if (!e)
+		return FG_ERR_NOMEM;
+	*e = *entry;
+	/* The trail must record even a request with malformed text in it. */
+	e->actor[sizeof e->actor - 1] = '\0';
+	e->source[sizeof e->source - 1] = '\0';
+	e->action[sizeof e->action - 1] = '\0';
+	e->detail[sizeof e->detail - 1] = '\0';
+	db__utf8_sanitize(e->actor);
+	db__utf8_sanitize(e->source);
+	db__utf8_sanitize(e->action);
+	db__utf8_sanitize(e->detail);
 	char *json = NULL;
-	enum fg_err err = db__rec_encode(&audit_desc, entry, &json);
+	enum fg_err err = db__rec_encode(&audit_desc, e, &json);
+	free(e);
 	if (!err)
 		err = seq_append(txn, DB_KIND_AUDIT, META_AUDIT_SEQ, txn->db->audit_max, json);
 	free(json);

@@ -8,6 +8,54 @@
 _Static_assert(sizeof(enum db_cert_kind) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(enum fg_log_level) == sizeof(int), "enums are stored as int");
 
+static int rec_fmt(const struct db_rec_desc *d)
+{
+	return d->fmt ? d->fmt : DB_RECORD_FMT;
+}
+
+/* Length of the valid UTF-8 sequence at p (RFC 3629: no overlongs, no surrogates, at most
+ * U+10FFFF, as jansson checks), or 0 if it is invalid. */
+static size_t utf8_len(const unsigned char *p)
+{
+	unsigned c = p[0], cp;
+	size_t n;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf) {
+		n = 2;
+		cp = c & 0x1f;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		n = 3;
+		cp = c & 0x0f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 4;
+		cp = c & 0x07;
+	} else {
+		return 0;
+	}
+	for (size_t i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80) /* also stops at the terminating NUL */
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+void db__utf8_sanitize(char *s)
+{
+	unsigned char *p = (unsigned char *)s;
+	while (*p) {
+		size_t n = utf8_len(p);
+		if (n == 0)
+			*p++ = '?';
+		else
+			p += n;
+	}
+}
+
 static enum fg_err encode_field(const struct db_field *f, const void *obj, json_t *o)
 {
 	const char *p = (const char *)obj + f->off;
@@ -70,7 +118,7 @@ enum fg_err db__rec_encode(const struct db_rec_desc *d, const void *obj, char **
 	json_t *o = json_object();
 	if (!o)
 		return FG_ERR_NOMEM;
-	if (json_object_set_new(o, "fmt", json_integer(DB_RECORD_FMT))) {
+	if (json_object_set_new(o, "fmt", json_integer(rec_fmt(d)))) {
 		err = FG_ERR_NOMEM;
 		goto out;
 	}
@@ -192,15 +240,15 @@ enum fg_err db__rec_decode(const struct db_rec_desc *d, const void *data, size_t
 		goto out;
 	}
 	json_int_t version = json_integer_value(fmt);
-	if (version > DB_RECORD_FMT) {
+	if (version > rec_fmt(d)) {
 		fg_log(FG_LOG_ERR, "store",
 		       "a %s record has format %lld, newer than the %d this program understands",
-		       db_kind_name(d->kind), (long long)version, DB_RECORD_FMT);
+		       db_kind_name(d->kind), (long long)version, rec_fmt(d));
 		err = FG_ERR_VERSION;
 		goto out;
 	}
 	/* Older records are upgraded in memory; the next put stores the current format. */
-	if (version < DB_RECORD_FMT && d->upgrade) {
+	if (version < rec_fmt(d) && d->upgrade) {
 		err = d->upgrade(o, (int)version);
 		if (err)
 			goto out;

@@ -120,6 +120,36 @@ static void test_log_bounded_and_queried(void **state)
 	db_txn_end(txn);
 }
 
+static enum fg_err append_bad_utf8(struct db_txn *txn, void *ctx)
+{
+	(void)ctx;
+	struct db_audit_entry a = {.time_ms = 1};
+	snprintf(a.actor, sizeof a.actor, "m\xfcller");
+	snprintf(a.action, sizeof a.action, "login.failed");
+	enum fg_err err = db_audit_append(txn, &a);
+	return err ? err : db_log_append(txn, 1, FG_LOG_INFO, "xmpp", "peer sent \xff\x80 bytes");
+}
+
+static void test_malformed_text_still_recorded(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(db_write(f->db, append_bad_utf8, NULL), FG_OK);
+	struct db_txn *txn;
+	size_t n, total;
+	assert_int_equal(db_txn_begin(f->db, &txn), FG_OK);
+	struct db_log_entry *e;
+	assert_int_equal(db_log_query(txn, NULL, &e, &n, &total), FG_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(e[0].msg, "peer sent ?? bytes");
+	db_log_list_free(e, n);
+	struct db_audit_entry *a;
+	assert_int_equal(db_audit_query(txn, NULL, &a, &n, &total), FG_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(a[0].actor, "m?ller");
+	db_audit_list_free(a, n);
+	db_txn_end(txn);
+}
+
 static enum fg_err clear_log(struct db_txn *txn, void *ctx)
 {
 	return db_log_clear(txn, ctx);
@@ -361,6 +391,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_log_bounded_and_queried, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_log_clear_keeps_sequence, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_malformed_text_still_recorded, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_audit_bounded_and_queried, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_fault_order_and_prune, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_session_expiry, setup, teardown),

@@ -494,6 +494,63 @@ static void test_record_formats(void **state)
 	db_txn_end(txn);
 }
 
+/* A kind at format 2 whose format 1 called the field "old_name". */
+struct v2_rec {
+	char name[16];
+	int64_t n;
+};
+
+static const struct db_field v2_fields[] = {
+    DB_FLD(struct v2_rec, name, DB_F_STR, 0),
+    DB_FLD(struct v2_rec, n, DB_F_I64, 0),
+};
+
+static enum fg_err v2_upgrade(json_t *obj, int from_fmt)
+{
+	if (from_fmt == 1) {
+		json_t *old = json_object_get(obj, "old_name");
+		if (old && json_object_set(obj, "name", old))
+			return FG_ERR_NOMEM;
+	}
+	return FG_OK;
+}
+
+static const struct db_rec_desc v2_desc = {
+    .kind = DB_KIND_SETTING,
+    .size = sizeof(struct v2_rec),
+    .fields = v2_fields,
+    .nfields = 2,
+    .key_off = offsetof(struct v2_rec, name),
+    .key_size = 16,
+    .fmt = 2,
+    .upgrade = v2_upgrade,
+};
+
+static void test_older_format_upgraded(void **state)
+{
+	(void)state;
+	struct v2_rec r;
+	const char old[] = "{\"fmt\":1,\"old_name\":\"legacy\",\"n\":7}";
+	assert_int_equal(db__rec_decode(&v2_desc, old, strlen(old), &r), FG_OK);
+	assert_string_equal(r.name, "legacy");
+	assert_int_equal(r.n, 7);
+	const char newer[] = "{\"fmt\":3,\"name\":\"x\"}";
+	assert_int_equal(db__rec_decode(&v2_desc, newer, strlen(newer), &r), FG_ERR_VERSION);
+	char *json;
+	struct v2_rec w = {"now", 9};
+	assert_int_equal(db__rec_encode(&v2_desc, &w, &json), FG_OK);
+	assert_string_equal(json, "{\"fmt\":2,\"name\":\"now\",\"n\":9}");
+	free(json);
+}
+
+static void test_utf8_sanitize(void **state)
+{
+	(void)state;
+	char s[] = "ok \xc3\xa9 bad \xff\xfe over \xc0\xaf sur \xed\xa0\x80 cut \xe2\x82";
+	db__utf8_sanitize(s);
+	assert_string_equal(s, "ok \xc3\xa9 bad ?? over ?? sur ??? cut ??");
+}
+
 static enum fg_err put_invalid(struct db_txn *txn, void *ctx)
 {
 	int which = *(int *)ctx;
@@ -537,6 +594,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_failed_write_leaves_nothing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_record_formats, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_invalid_records_refused, setup, teardown),
+	    cmocka_unit_test(test_older_format_upgraded),
+	    cmocka_unit_test(test_utf8_sanitize),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
