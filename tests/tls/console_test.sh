@@ -1,0 +1,185 @@
+#!/bin/bash
+# tls_console: the console transport against openssl s_client and curl on 127.0.0.1: TLS 1.2
+# with an ECDHE AEAD suite only, TLS 1.0/1.1 and renegotiation refused, plain HTTP redirected,
+# and a bind failure that keeps the process alive with the fault raised.
+set -u
+main=${1:?usage: console_test.sh PATH/TO/tls_console_main}
+work=$(mktemp -d /tmp/fedgw-tls-console.XXXXXX)
+pids=()
+failures=0
+
+cleanup() {
+	for p in "${pids[@]}"; do
+		kill -TERM "$p" 2>/dev/null
+	done
+	for p in "${pids[@]}"; do
+		wait "$p" 2>/dev/null
+	done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+ok() { echo "ok   - $*"; }
+bad() { echo "FAIL - $*"; failures=$((failures + 1)); }
+
+free_port() {
+	local p
+	for _ in $(seq 1 50); do
+		p=$(shuf -i 20000-60000 -n 1)
+		if ! ss -Htln "sport = :$p" | grep -q .; then
+			echo "$p"
+			return
+		fi
+	done
+	echo 0
+}
+
+# Starts console_main NAME BIND PORT; sets $started_pid. Waits until it is ready.
+start() {
+	local name=$1 bind=$2 port=$3
+	"$main" "$work/$name.data" "$bind" "$port" "$work/cert.pem" "$work/key.pem" \
+		"$work/$name.faults" >"$work/$name.log" 2>&1 &
+	started_pid=$!
+	pids+=("$started_pid")
+	for _ in $(seq 1 100); do
+		grep -q "console_main ready" "$work/$name.log" && return 0
+		kill -0 "$started_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "console_main $name did not start:"; cat "$work/$name.log"
+	return 1
+}
+
+# Asks instance PID to write its listener state and faults to NAME.faults.
+faults() {
+	local name=$1 pid=$2
+	rm -f "$work/$name.faults"
+	kill -USR1 "$pid"
+	for _ in $(seq 1 50); do
+		[ -s "$work/$name.faults" ] && break
+		sleep 0.1
+	done
+	cat "$work/$name.faults" 2>/dev/null
+}
+
+# Stops PID and checks a clean exit (LeakSanitizer makes leaks a non-zero exit).
+stop() {
+	local name=$1 pid=$2 rc
+	kill -TERM "$pid"
+	wait "$pid"
+	rc=$?
+	if [ "$rc" -eq 0 ]; then ok "$name stops cleanly without leaks"; else
+		bad "$name exit status $rc"; tail -40 "$work/$name.log"; fi
+}
+
+openssl ecparam -name prime256v1 -genkey -noout -out "$work/key.pem" 2>/dev/null
+openssl req -x509 -new -key "$work/key.pem" -sha256 -days 2 -subj "/CN=localhost" \
+	-addext "subjectAltName=DNS:localhost,IP:127.0.0.1" -out "$work/cert.pem" 2>/dev/null
+
+port=$(free_port)
+start main 127.0.0.1 "$port" || exit 1
+mainpid=$started_pid
+
+# 1. TLS 1.2 with an ECDHE AEAD suite, and the console answers.
+out=$( (printf 'GET /probe HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n'; sleep 1) |
+	timeout 10 openssl s_client -connect "127.0.0.1:$port" -servername localhost -ign_eof 2>&1)
+if grep -q "Protocol *: TLSv1.2" <<<"$out" &&
+	grep -Eq "Cipher is ECDHE-(ECDSA|RSA)-(AES128-GCM-SHA256|AES256-GCM-SHA384|CHACHA20-POLY1305)" <<<"$out"; then
+	ok "TLS 1.2 with an ECDHE AEAD suite ($(grep -o 'Cipher is [^ ]*' <<<"$out" | head -1))"
+else
+	bad "TLS 1.2 ECDHE AEAD handshake"; echo "$out" | tail -20
+fi
+if grep -q "fedgw console test GET /probe" <<<"$out"; then ok "request served over TLS"; else
+	bad "request over TLS"; fi
+
+# 2. Older protocol versions are refused.
+for v in tls1 tls1_1; do
+	out=$(timeout 10 openssl s_client -connect "127.0.0.1:$port" -"$v" </dev/null 2>&1)
+	if grep -q "Cipher is (NONE)" <<<"$out" && ! grep -q "Cipher is ECDHE" <<<"$out"; then
+		ok "-$v refused"
+	else
+		bad "-$v was not refused"; echo "$out" | tail -10
+	fi
+done
+
+# 3. Renegotiation ("R" in s_client) is refused: no request gets through afterwards.
+out=$( (sleep 0.5; printf 'R\n'; sleep 1; printf 'GET /after HTTP/1.1\r\nHost: localhost\r\n\r\n'; sleep 1) |
+	timeout 10 openssl s_client -connect "127.0.0.1:$port" -tls1_2 2>&1)
+if grep -q RENEGOTIATING <<<"$out" && ! grep -q "fedgw console test GET /after" <<<"$out"; then
+	ok "renegotiation refused"
+else
+	bad "renegotiation not refused"; echo "$out" | tail -15
+fi
+
+# 4. Plain HTTP gets a 301 to https, a bad Host a 400 with a sentence.
+hdrs=$(curl -s --max-time 10 -o "$work/body301" -D - "http://127.0.0.1:$port/some/path?x=1")
+if grep -q "^HTTP/1.1 301" <<<"$hdrs" &&
+	grep -qi "^Location: https://127.0.0.1:$port/some/path?x=1" <<<"$hdrs"; then
+	ok "plain HTTP redirected: $(grep -i '^Location' <<<"$hdrs" | tr -d '\r')"
+else
+	bad "plain HTTP redirect"; echo "$hdrs"
+fi
+hdrs=$(curl -s --max-time 10 -o "$work/body400" -D - -H "Host: bad_host!" "http://127.0.0.1:$port/")
+if grep -q "^HTTP/1.1 400" <<<"$hdrs" && grep -q "This is an HTTPS-only port: use https://" "$work/body400"; then
+	ok "bad Host answered 400: $(cat "$work/body400")"
+else
+	bad "bad Host"; echo "$hdrs"; cat "$work/body400"
+fi
+hdrs=$(curl -s --max-time 10 -o /dev/null -D - -H "Host: [::1]:8443" "http://127.0.0.1:$port/a")
+if grep -qi "^Location: https://\[::1\]:8443/a" <<<"$hdrs"; then ok "IPv6 Host kept"; else
+	bad "IPv6 Host"; echo "$hdrs"; fi
+
+# 5. curl over https (keep-alive, two requests on one connection).
+body=$(curl -sk --max-time 10 "https://127.0.0.1:$port/one" "https://127.0.0.1:$port/two")
+if grep -q "GET /one" <<<"$body" && grep -q "GET /two" <<<"$body"; then
+	ok "curl over https, two requests"
+else
+	bad "curl over https"; echo "$body"
+fi
+st=$(faults main "$mainpid")
+if grep -q "listener listening" <<<"$st" && grep -q "console.bind clear" <<<"$st"; then
+	ok "listener state listening"
+else
+	bad "listener state"; echo "$st"
+fi
+
+# 6. A bind address not on this machine: the process lives on with the fault raised.
+# (192.0.2.1 is TEST-NET-1; only bind() is attempted, nothing is sent.)
+start unbound 192.0.2.1 "$port" || exit 1
+unboundpid=$started_pid
+sleep 1
+if kill -0 "$unboundpid" 2>/dev/null; then ok "process alive after a failed bind"; else
+	bad "process died after a failed bind"; fi
+st=$(faults unbound "$unboundpid")
+if grep -q "listener failed" <<<"$st" && grep -q "console.bind active" <<<"$st" &&
+	grep -q "bind address 192.0.2.1:$port is not available on this machine (Cannot assign requested address)" "$work/unbound.log"; then
+	ok "fault console.bind raised"
+else
+	bad "fault console.bind"; echo "$st"; cat "$work/unbound.log"
+fi
+
+# 7. The same port twice: "in use", also survived.
+start busy 127.0.0.1 "$port" || exit 1
+busypid=$started_pid
+st=$(faults busy "$busypid")
+if grep -q "console.bind active" <<<"$st" && grep -q "already in use" "$work/busy.log"; then
+	ok "port in use reported"
+else
+	bad "port in use"; echo "$st"; cat "$work/busy.log"
+fi
+
+stop busy "$busypid"
+stop unbound "$unboundpid"
+stop main "$mainpid"
+pids=()
+if grep -q "TLS handshake with 127.0.0.1:[0-9]* failed: the peer offered only TLS versions older than 1.2" "$work/main.log"; then
+	ok "TLS failures logged with the reason"
+else
+	bad "TLS failure log"; grep console "$work/main.log" | tail -20
+fi
+
+if [ "$failures" -ne 0 ]; then
+	echo "$failures check(s) failed"
+	exit 1
+fi
+echo "all checks passed"
