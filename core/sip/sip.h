@@ -265,11 +265,12 @@ struct sip_txn_actions {
 };
 
 struct sip_txn;
-/* Client transaction: takes a copy of the request bytes and sends them (action SEND).
+/* Client transaction: takes a copy of the request bytes (built by sip_build_request; the
+ * branch is read from its top Via) and sends them (action SEND).
  * reliable: the transport is TCP/TLS (no retransmissions, zero wait timers). */
 enum fg_err sip_txn_client_new(enum sip_method method, const uint8_t *req, size_t len,
-                               const char *branch, bool reliable, int64_t now_ms,
-                               struct sip_txn **out, struct sip_txn_actions *acts);
+                               bool reliable, int64_t now_ms, struct sip_txn **out,
+                               struct sip_txn_actions *acts);
 /* Server transaction for a received request; delivers it to the TU. */
 enum fg_err sip_txn_server_new(const struct sip_msg *req, bool reliable, int64_t now_ms,
                                struct sip_txn **out, struct sip_txn_actions *acts);

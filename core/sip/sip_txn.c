@@ -1,0 +1,432 @@
+/* sip: client and server transaction state machines and matching (RFC 3261 §17). */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "sip/sip_internal.h"
+
+#define NEVER INT64_MAX
+
+enum { TM_RETX = 0, TM_TIMEOUT, TM_WAIT, TM__COUNT };
+
+struct sip_txn {
+	enum sip_txn_kind kind;
+	enum sip_txn_state state;
+	bool reliable;
+	enum sip_method method;
+	struct sip_msg *req;     /* the request (parsed copy) */
+	struct fg_buf req_bytes; /* client: request as sent */
+	struct fg_buf last;      /* server: last response sent; INVITE client: the ACK */
+	int64_t due[TM__COUNT];
+	int64_t retx_interval;
+};
+
+static void act(struct sip_txn_actions *a, enum sip_txn_action_kind k, const struct fg_buf *b,
+                const struct sip_msg *m)
+{
+	/* Invariant: no transition emits more than SIP_TXN_MAX_ACTIONS actions. */
+	FG_INVARIANT(a->n < SIP_TXN_MAX_ACTIONS);
+	struct sip_txn_action *x = &a->act[a->n++];
+	x->kind = k;
+	x->bytes = b ? b->data : NULL;
+	x->len = b ? b->len : 0;
+	x->msg = m;
+}
+
+static void terminate(struct sip_txn *t, struct sip_txn_actions *a)
+{
+	t->state = SIP_TXN_TERMINATED;
+	for (int i = 0; i < TM__COUNT; i++)
+		t->due[i] = NEVER;
+	act(a, SIP_TXN_ACT_TERMINATE, NULL, NULL);
+}
+
+/* Arms the wait timer (D, K, I, J); zero on reliable transports ends the transaction at
+ * once (RFC 3261 §17.1.1.2, §17.1.2.2, §17.2.1, §17.2.2). */
+static void wait_or_end(struct sip_txn *t, int64_t now, int64_t unreliable_ms,
+                        struct sip_txn_actions *a)
+{
+	t->due[TM_RETX] = NEVER;
+	t->due[TM_TIMEOUT] = NEVER;
+	if (t->reliable)
+		terminate(t, a);
+	else
+		t->due[TM_WAIT] = now + unreliable_ms;
+}
+
+static struct sip_txn *txn_alloc(enum sip_txn_kind kind, bool reliable)
+{
+	struct sip_txn *t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->kind = kind;
+	t->reliable = reliable;
+	for (int i = 0; i < TM__COUNT; i++)
+		t->due[i] = NEVER;
+	return t;
+}
+
+void sip_txn_free(struct sip_txn *t)
+{
+	if (!t)
+		return;
+	sip_msg_free(t->req);
+	fg_buf_free(&t->req_bytes);
+	fg_buf_free(&t->last);
+	free(t);
+}
+
+enum fg_err sip_txn_client_new(enum sip_method method, const uint8_t *req, size_t len,
+                               bool reliable, int64_t now_ms, struct sip_txn **out,
+                               struct sip_txn_actions *acts)
+{
+	enum fg_err e;
+	acts->n = 0;
+	*out = NULL;
+	if (method == SIP_METHOD_ACK)
+		return FG_ERR_INVAL; /* RFC 3261 §17.1: ACK for non-2xx belongs to the INVITE txn */
+	struct sip_txn *t = txn_alloc(method == SIP_METHOD_INVITE ? SIP_TXN_INVITE_CLIENT
+	                                                          : SIP_TXN_NON_INVITE_CLIENT,
+	                              reliable);
+	if (!t)
+		return FG_ERR_NOMEM;
+	t->method = method;
+	e = sip_msg_parse(req, len, SIP_PARSE_DATAGRAM, &t->req, NULL, NULL);
+	if (e)
+		goto out;
+	if (t->req->method_id != method || !t->req->vias[0].branch.p) {
+		e = FG_ERR_INVAL;
+		goto out;
+	}
+	e = fg_buf_append(&t->req_bytes, req, len);
+	if (e)
+		goto out;
+	if (t->kind == SIP_TXN_INVITE_CLIENT) {
+		t->state = SIP_TXN_CALLING;
+		if (!reliable) { /* Timer A */
+			t->retx_interval = SIP_T1_MS;
+			t->due[TM_RETX] = now_ms + SIP_T1_MS;
+		}
+	} else {
+		t->state = SIP_TXN_TRYING;
+		if (!reliable) { /* Timer E */
+			t->retx_interval = SIP_T1_MS;
+			t->due[TM_RETX] = now_ms + SIP_T1_MS;
+		}
+	}
+	t->due[TM_TIMEOUT] = now_ms + 64 * SIP_T1_MS; /* Timer B / F */
+	act(acts, SIP_TXN_ACT_SEND, &t->req_bytes, NULL);
+	*out = t;
+	t = NULL;
+out:
+	sip_txn_free(t);
+	return e;
+}
+
+/* RFC 3261 §17.1.1.3: the ACK for a non-2xx final response. */
+static enum fg_err build_ack(struct sip_txn *t, const struct sip_msg *rsp)
+{
+	const struct sip_msg *r = t->req;
+	const struct sip_header *via = sip_msg_header(r, "Via", 0);
+	const struct sip_header *from = sip_msg_header(r, "From", 0);
+	const struct sip_header *to = sip_msg_header(rsp, "To", 0);
+	const struct sip_header *h;
+	fg_buf_reset(&t->last);
+	enum fg_err e =
+	    fg_buf_printf(&t->last, "ACK %.*s SIP/2.0\r\nVia: %.*s\r\nMax-Forwards: %d\r\n",
+	                  (int)r->ruri.text.len, r->ruri.text.p, (int)via->value.len, via->value.p,
+	                  SIP_MAX_FORWARDS_DEFAULT);
+	for (size_t i = 0; !e && (h = sip_msg_header(r, "Route", i)) != NULL; i++)
+		e = fg_buf_printf(&t->last, "Route: %.*s\r\n", (int)h->value.len, h->value.p);
+	if (!e)
+		e = fg_buf_printf(&t->last,
+		                  "From: %.*s\r\nTo: %.*s\r\nCall-ID: %.*s\r\nCSeq: %u ACK\r\n"
+		                  "Content-Length: 0\r\n\r\n",
+		                  (int)from->value.len, from->value.p, (int)to->value.len,
+		                  to->value.p, (int)r->call_id.len, r->call_id.p,
+		                  (unsigned)r->cseq);
+	return e;
+}
+
+enum fg_err sip_txn_on_response(struct sip_txn *t, const struct sip_msg *rsp, int64_t now_ms,
+                                struct sip_txn_actions *acts)
+{
+	acts->n = 0;
+	if (rsp->is_request ||
+	    (t->kind != SIP_TXN_INVITE_CLIENT && t->kind != SIP_TXN_NON_INVITE_CLIENT))
+		return FG_ERR_INVAL;
+	unsigned code = rsp->status;
+	if (t->kind == SIP_TXN_INVITE_CLIENT) {
+		switch (t->state) {
+		case SIP_TXN_CALLING:
+		case SIP_TXN_PROCEEDING:
+			if (code < 200) {
+				t->state = SIP_TXN_PROCEEDING;
+				t->due[TM_RETX] = NEVER; /* stop Timer A */
+				t->due[TM_TIMEOUT] = NEVER;
+				act(acts, SIP_TXN_ACT_DELIVER, NULL, rsp);
+			} else if (code < 300) {
+				/* RFC 3261 §17.1.1.2: 2xx goes to the TU, which ACKs it itself. */
+				act(acts, SIP_TXN_ACT_DELIVER, NULL, rsp);
+				terminate(t, acts);
+			} else {
+				enum fg_err e = build_ack(t, rsp);
+				if (e)
+					return e;
+				t->state = SIP_TXN_COMPLETED;
+				act(acts, SIP_TXN_ACT_SEND, &t->last, NULL);
+				act(acts, SIP_TXN_ACT_DELIVER, NULL, rsp);
+				wait_or_end(t, now_ms, 32000, acts); /* Timer D: >= 32 s */
+			}
+			break;
+		case SIP_TXN_COMPLETED:
+			if (code >= 300) /* retransmitted final: ACK again */
+				act(acts, SIP_TXN_ACT_SEND, &t->last, NULL);
+			break;
+		default:
+			break;
+		}
+		return FG_OK;
+	}
+	switch (t->state) {
+	case SIP_TXN_TRYING:
+	case SIP_TXN_PROCEEDING:
+		act(acts, SIP_TXN_ACT_DELIVER, NULL, rsp);
+		if (code < 200) {
+			t->state = SIP_TXN_PROCEEDING;
+		} else {
+			t->state = SIP_TXN_COMPLETED;
+			wait_or_end(t, now_ms, SIP_T4_MS, acts); /* Timer K */
+		}
+		break;
+	default:
+		break;
+	}
+	return FG_OK;
+}
+
+enum fg_err sip_txn_server_new(const struct sip_msg *req, bool reliable, int64_t now_ms,
+                               struct sip_txn **out, struct sip_txn_actions *acts)
+{
+	acts->n = 0;
+	*out = NULL;
+	if (!req->is_request || req->method_id == SIP_METHOD_ACK || req->nvias == 0)
+		return FG_ERR_INVAL;
+	struct sip_txn *t = txn_alloc(
+	    req->method_id == SIP_METHOD_INVITE ? SIP_TXN_INVITE_SERVER : SIP_TXN_NON_INVITE_SERVER,
+	    reliable);
+	if (!t)
+		return FG_ERR_NOMEM;
+	t->method = req->method_id;
+	/* Keep a private parsed copy of the matching keys: re-serialise minimally. */
+	struct fg_buf b = {0};
+	const struct sip_header *h;
+	enum fg_err e = fg_buf_printf(&b, "%.*s %.*s SIP/2.0\r\n", (int)req->method.len,
+	                              req->method.p, (int)req->ruri.text.len, req->ruri.text.p);
+	for (size_t i = 0; !e && i < req->nheaders; i++) {
+		h = &req->headers[i];
+		if (sip__casecmp(h->name.p, h->name.len, "Content-Length"))
+			continue; /* the copy has no body */
+		e = fg_buf_printf(&b, "%.*s: %.*s\r\n", (int)h->name.len, h->name.p,
+		                  (int)h->value.len, h->value.p);
+	}
+	if (!e)
+		e = fg_buf_append_str(&b, "\r\n");
+	if (!e)
+		e = sip_msg_parse(b.data, b.len, SIP_PARSE_DATAGRAM, &t->req, NULL, NULL);
+	fg_buf_free(&b);
+	if (e) {
+		sip_txn_free(t);
+		return e;
+	}
+	t->state = t->kind == SIP_TXN_INVITE_SERVER ? SIP_TXN_PROCEEDING : SIP_TXN_TRYING;
+	(void)now_ms;
+	act(acts, SIP_TXN_ACT_DELIVER, NULL, req);
+	*out = t;
+	return FG_OK;
+}
+
+enum fg_err sip_txn_send_response(struct sip_txn *t, unsigned status, const uint8_t *rsp,
+                                  size_t len, int64_t now_ms, struct sip_txn_actions *acts)
+{
+	acts->n = 0;
+	if (t->kind != SIP_TXN_INVITE_SERVER && t->kind != SIP_TXN_NON_INVITE_SERVER)
+		return FG_ERR_INVAL;
+	if (status < 100 || status > 699)
+		return FG_ERR_INVAL;
+	bool open = t->state == SIP_TXN_TRYING || t->state == SIP_TXN_PROCEEDING;
+	if (!open)
+		return FG_ERR_BUSY; /* a final response was already sent */
+	fg_buf_reset(&t->last);
+	enum fg_err e = fg_buf_append(&t->last, rsp, len);
+	if (e)
+		return e;
+	act(acts, SIP_TXN_ACT_SEND, &t->last, NULL);
+	if (status < 200) {
+		t->state = SIP_TXN_PROCEEDING;
+		return FG_OK;
+	}
+	if (t->kind == SIP_TXN_INVITE_SERVER) {
+		if (status < 300) {
+			/* RFC 3261 §17.2.1: 2xx retransmission is the TU's job. */
+			terminate(t, acts);
+		} else {
+			t->state = SIP_TXN_COMPLETED;
+			if (!t->reliable) { /* Timer G */
+				t->retx_interval = SIP_T1_MS;
+				t->due[TM_RETX] = now_ms + SIP_T1_MS;
+			}
+			t->due[TM_TIMEOUT] = now_ms + 64 * SIP_T1_MS; /* Timer H */
+		}
+	} else {
+		t->state = SIP_TXN_COMPLETED;
+		wait_or_end(t, now_ms, 64 * SIP_T1_MS, acts); /* Timer J */
+	}
+	return FG_OK;
+}
+
+enum fg_err sip_txn_on_request(struct sip_txn *t, const struct sip_msg *req, int64_t now_ms,
+                               struct sip_txn_actions *acts)
+{
+	acts->n = 0;
+	if (t->kind != SIP_TXN_INVITE_SERVER && t->kind != SIP_TXN_NON_INVITE_SERVER)
+		return FG_ERR_INVAL;
+	if (t->kind == SIP_TXN_INVITE_SERVER && req->method_id == SIP_METHOD_ACK) {
+		if (t->state == SIP_TXN_COMPLETED) {
+			t->state = SIP_TXN_CONFIRMED;
+			t->due[TM_RETX] = NEVER; /* stop G and H */
+			t->due[TM_TIMEOUT] = NEVER;
+			if (t->reliable)
+				terminate(t, acts); /* Timer I = 0 */
+			else
+				t->due[TM_WAIT] = now_ms + SIP_T4_MS;
+		}
+		return FG_OK; /* ACKs in Confirmed are absorbed */
+	}
+	/* retransmitted request: resend the last response, if any */
+	if ((t->state == SIP_TXN_PROCEEDING || t->state == SIP_TXN_COMPLETED) && t->last.len)
+		act(acts, SIP_TXN_ACT_SEND, &t->last, NULL);
+	return FG_OK;
+}
+
+enum fg_err sip_txn_on_timer(struct sip_txn *t, int64_t now_ms, struct sip_txn_actions *acts)
+{
+	acts->n = 0;
+	if (t->state == SIP_TXN_TERMINATED)
+		return FG_OK;
+	if (t->due[TM_TIMEOUT] <= now_ms) {
+		/* Timer B, F or H */
+		act(acts, SIP_TXN_ACT_TIMEOUT, NULL, NULL);
+		terminate(t, acts);
+		return FG_OK;
+	}
+	if (t->due[TM_WAIT] <= now_ms) {
+		/* Timer D, K, I or J */
+		terminate(t, acts);
+		return FG_OK;
+	}
+	if (t->due[TM_RETX] <= now_ms) {
+		switch (t->kind) {
+		case SIP_TXN_INVITE_CLIENT: /* Timer A doubles without cap (§17.1.1.2) */
+			t->retx_interval *= 2;
+			act(acts, SIP_TXN_ACT_SEND, &t->req_bytes, NULL);
+			break;
+		case SIP_TXN_NON_INVITE_CLIENT: /* Timer E: doubles up to T2, T2 when Proceeding */
+			t->retx_interval =
+			    t->state == SIP_TXN_PROCEEDING
+			        ? SIP_T2_MS
+			        : (t->retx_interval * 2 < SIP_T2_MS ? t->retx_interval * 2
+			                                            : SIP_T2_MS);
+			act(acts, SIP_TXN_ACT_SEND, &t->req_bytes, NULL);
+			break;
+		case SIP_TXN_INVITE_SERVER: /* Timer G: doubles up to T2 */
+			t->retx_interval =
+			    t->retx_interval * 2 < SIP_T2_MS ? t->retx_interval * 2 : SIP_T2_MS;
+			act(acts, SIP_TXN_ACT_SEND, &t->last, NULL);
+			break;
+		default:
+			break;
+		}
+		t->due[TM_RETX] = now_ms + t->retx_interval;
+	}
+	return FG_OK;
+}
+
+int64_t sip_txn_next_timer(const struct sip_txn *t)
+{
+	int64_t m = NEVER;
+	for (int i = 0; i < TM__COUNT; i++)
+		if (t->due[i] < m)
+			m = t->due[i];
+	return m;
+}
+
+enum sip_txn_state sip_txn_state(const struct sip_txn *t)
+{
+	return t->state;
+}
+
+enum sip_txn_kind sip_txn_kind(const struct sip_txn *t)
+{
+	return t->kind;
+}
+
+const char *sip_txn_state_name(enum sip_txn_state s)
+{
+	static const char *const names[] = {"calling",   "trying",    "proceeding",
+	                                    "completed", "confirmed", "terminated"};
+	return (size_t)s < sizeof(names) / sizeof(names[0]) ? names[s] : "unknown";
+}
+
+static bool str_eq(struct sip_str a, struct sip_str b)
+{
+	return a.len == b.len && (a.len == 0 || memcmp(a.p, b.p, a.len) == 0);
+}
+
+static bool str_ieq(struct sip_str a, struct sip_str b)
+{
+	return a.p && b.p && a.len == b.len && strncasecmp(a.p, b.p, a.len) == 0;
+}
+
+static bool has_cookie(struct sip_str branch)
+{
+	return branch.len > 7 && memcmp(branch.p, SIP_BRANCH_COOKIE, 7) == 0;
+}
+
+bool sip_txn_match_response(const struct sip_txn *t, const struct sip_msg *rsp)
+{
+	if (rsp->is_request || rsp->nvias == 0)
+		return false;
+	if (t->kind != SIP_TXN_INVITE_CLIENT && t->kind != SIP_TXN_NON_INVITE_CLIENT)
+		return false;
+	/* RFC 3261 §17.1.3: top Via branch and CSeq method. */
+	if (!str_eq(rsp->vias[0].branch, t->req->vias[0].branch))
+		return false;
+	return str_eq(rsp->cseq_method, t->req->method) ||
+	       (rsp->cseq_method_id == t->method && t->method != SIP_METHOD_OTHER);
+}
+
+bool sip_txn_match_request(const struct sip_txn *t, const struct sip_msg *req)
+{
+	if (!req->is_request || req->nvias == 0)
+		return false;
+	if (t->kind != SIP_TXN_INVITE_SERVER && t->kind != SIP_TXN_NON_INVITE_SERVER)
+		return false;
+	const struct sip_msg *o = t->req;
+	bool method_ok = str_eq(req->method, o->method) ||
+	                 (req->method_id == SIP_METHOD_ACK && o->method_id == SIP_METHOD_INVITE);
+	if (!method_ok)
+		return false;
+	const struct sip_via *a = &req->vias[0], *b = &o->vias[0];
+	if (has_cookie(a->branch)) {
+		/* RFC 3261 §17.2.3: branch, sent-by and method. */
+		return str_eq(a->branch, b->branch) && str_ieq(a->host, b->host) &&
+		       a->port == b->port;
+	}
+	/* RFC 2543 peers (§17.2.3, last paragraphs): Request-URI, tags, Call-ID, CSeq, Via. */
+	if (req->method_id != SIP_METHOD_ACK && !str_eq(req->to.tag, o->to.tag))
+		return false;
+	return str_eq(req->ruri.text, o->ruri.text) && str_eq(req->from.tag, o->from.tag) &&
+	       str_eq(req->call_id, o->call_id) && req->cseq == o->cseq &&
+	       str_ieq(a->host, b->host) && a->port == b->port && str_eq(a->branch, b->branch);
+}
