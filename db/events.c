@@ -66,7 +66,8 @@ static enum fg_err seq_append(struct db_txn *txn, enum db_kind kind, const char 
 
 typedef bool (*seq_match_fn)(const void *obj, const void *filter);
 
-/* Newest first: counts every match in *total and keeps [offset, offset + limit). */
+/* Newest first: counts every match in *total and keeps [offset, offset + limit). A NULL
+ * match takes every record: then only the kept page is decoded (the console's default). */
 static enum fg_err seq_query(struct db_txn *txn, const struct db_rec_desc *d, size_t seq_off,
                              seq_match_fn match, const void *filter, size_t offset, size_t limit,
                              void **out, size_t *count, size_t *total)
@@ -78,10 +79,15 @@ static enum fg_err seq_query(struct db_txn *txn, const struct db_rec_desc *d, si
 	enum fg_err err = FG_OK;
 	char *arr = NULL, *obj = NULL;
 	size_t n = 0, cap = 0, matches = 0;
+	bool all = match == NULL;
+	MDB_stat st;
+	int rc = mdb_stat(txn->txn, txn->db->dbi[d->kind], &st);
+	if (rc)
+		return db__mdb_fail(txn, rc, "counting records");
 	obj = malloc(d->size);
 	if (!obj)
 		return FG_ERR_NOMEM;
-	int rc = mdb_cursor_open(txn->txn, txn->db->dbi[d->kind], &cur);
+	rc = mdb_cursor_open(txn->txn, txn->db->dbi[d->kind], &cur);
 	if (rc) {
 		err = db__mdb_fail(txn, rc, "reading records");
 		goto out;
@@ -89,16 +95,24 @@ static enum fg_err seq_query(struct db_txn *txn, const struct db_rec_desc *d, si
 	MDB_val k, v;
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_LAST); rc == 0;
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_PREV)) {
+		if (all) {
+			if (++matches <= offset)
+				continue;
+			if (limit && n >= limit)
+				break;
+		}
 		err = db__rec_decode(d, v.mv_data, v.mv_size, obj);
 		if (err)
 			goto out;
 		uint64_t seq = seq_of(&k);
 		memcpy(obj + seq_off, &seq, sizeof seq);
-		if (!match(obj, filter))
-			continue;
-		matches++;
-		if (matches <= offset || (limit && n >= limit))
-			continue;
+		if (!all) {
+			if (!match(obj, filter))
+				continue;
+			matches++;
+			if (matches <= offset || (limit && n >= limit))
+				continue;
+		}
 		if (n == cap) {
 			size_t ncap = cap ? cap * 2 : 64;
 			char *p = realloc(arr, ncap * d->size);
@@ -112,8 +126,10 @@ static enum fg_err seq_query(struct db_txn *txn, const struct db_rec_desc *d, si
 		memcpy(arr + n * d->size, obj, d->size);
 		n++;
 	}
-	if (rc != MDB_NOTFOUND)
+	if (rc != MDB_NOTFOUND && !(all && rc == 0))
 		err = db__mdb_fail(txn, rc, "reading records");
+	if (all)
+		matches = st.ms_entries;
 out:
 	mdb_cursor_close(cur);
 	free(obj);
@@ -189,8 +205,9 @@ enum fg_err db_log_query(struct db_txn *txn, const struct db_log_filter *filter,
 	static const struct db_log_filter any = {0};
 	if (!filter)
 		filter = &any;
-	return seq_query(txn, &log_desc, offsetof(struct db_log_entry, seq), log_match, filter,
-	                 filter->offset, filter->limit, (void **)out, count, total);
+	bool all = filter->min_level <= FG_LOG_DEBUG && (!filter->text || !*filter->text);
+	return seq_query(txn, &log_desc, offsetof(struct db_log_entry, seq), all ? NULL : log_match,
+	                 filter, filter->offset, filter->limit, (void **)out, count, total);
 }
 
 enum fg_err db_log_clear(struct db_txn *txn, size_t *removed)
@@ -277,8 +294,10 @@ enum fg_err db_audit_query(struct db_txn *txn, const struct db_audit_filter *fil
 	static const struct db_audit_filter any = {0};
 	if (!filter)
 		filter = &any;
-	return seq_query(txn, &audit_desc, offsetof(struct db_audit_entry, seq), audit_match,
-	                 filter, filter->offset, filter->limit, (void **)out, count, total);
+	bool all = !filter->text || !*filter->text;
+	return seq_query(txn, &audit_desc, offsetof(struct db_audit_entry, seq),
+	                 all ? NULL : audit_match, filter, filter->offset, filter->limit,
+	                 (void **)out, count, total);
 }
 
 void db_audit_list_free(struct db_audit_entry *entries, size_t count)

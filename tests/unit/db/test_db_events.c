@@ -111,6 +111,14 @@ static void test_log_bounded_and_queried(void **state)
 	assert_int_equal(total, 0);
 	assert_int_equal(n, 0);
 	db_log_list_free(e, n);
+	/* Unfiltered paging. */
+	struct db_log_filter page = {.offset = 10, .limit = 5};
+	assert_int_equal(db_log_query(txn, &page, &e, &n, &total), FG_OK);
+	assert_int_equal(total, 50);
+	assert_int_equal(n, 5);
+	assert_string_equal(e[0].msg, "line 69 from Peer x");
+	assert_int_equal(e[4].seq, 66);
+	db_log_list_free(e, n);
 	/* Offset past the end. */
 	struct db_log_filter past = {.offset = 500};
 	assert_int_equal(db_log_query(txn, &past, &e, &n, &total), FG_OK);
@@ -212,6 +220,12 @@ static void test_audit_bounded_and_queried(void **state)
 	assert_true(e[0].ok);
 	db_audit_list_free(e, n);
 
+	struct db_audit_filter page = {.offset = 38, .limit = 10};
+	assert_int_equal(db_audit_query(txn, &page, &e, &n, &total), FG_OK);
+	assert_int_equal(total, 40);
+	assert_int_equal(n, 2);
+	assert_string_equal(e[1].detail, "entry 20");
+	db_audit_list_free(e, n);
 	struct db_audit_filter af = {.text = "alice", .limit = 3, .offset = 1};
 	assert_int_equal(db_audit_query(txn, &af, &e, &n, &total), FG_OK);
 	assert_int_equal(total, 20);
