@@ -9,9 +9,9 @@
 #include <string.h>
 #include <uv.h>
 
-/* Usage: console_main DATA_DIR BIND PORT CHAIN.pem KEY.pem [FAULTS_FILE]
+/* Usage: console_main DATA_DIR BIND PORT CHAIN.pem KEY.pem [FAULTS_FILE [NEW_PORT]]
  * Stores the certificate and key, starts the console, and on SIGUSR1 writes the active
- * fault ids and the listener state to FAULTS_FILE. */
+ * fault ids and the listener state to FAULTS_FILE; SIGHUP reconfigures to NEW_PORT. */
 
 struct put_ctx {
 	struct db_cert cert;
@@ -44,7 +44,8 @@ static enum fg_err put_fn(struct db_txn *txn, void *ctx)
 
 static struct webui *console;
 static const char *faults_path;
-static uv_signal_t sig_term, sig_usr1;
+static uv_signal_t sig_term, sig_usr1, sig_hup;
+static struct webui_config new_cfg;
 
 static void close_walk_cb(uv_handle_t *h, void *arg)
 {
@@ -58,7 +59,14 @@ static void term_cb(uv_signal_t *h, int signum)
 	console = NULL;
 	uv_signal_stop(&sig_term);
 	uv_signal_stop(&sig_usr1);
+	uv_signal_stop(&sig_hup);
 	uv_walk(h->loop, close_walk_cb, NULL);
+}
+
+static void hup_cb(uv_signal_t *h, int signum)
+{
+	if (console && new_cfg.port)
+		webui_reconfigure(console, &new_cfg);
 }
 
 static void usr1_cb(uv_signal_t *h, int signum)
@@ -119,6 +127,12 @@ int main(int argc, char **argv)
 	uv_signal_init(&loop, &sig_usr1);
 	uv_signal_start(&sig_term, term_cb, SIGTERM);
 	uv_signal_start(&sig_usr1, usr1_cb, SIGUSR1);
+	new_cfg = cfg;
+	new_cfg.port = 0;
+	if (argc > 7 && fg_parse_u64(argv[7], 1, 65535, &port))
+		new_cfg.port = (uint16_t)port;
+	uv_signal_init(&loop, &sig_hup);
+	uv_signal_start(&sig_hup, hup_cb, SIGHUP);
 	fprintf(stderr, "console_main ready\n");
 	uv_run(&loop, UV_RUN_DEFAULT);
 	int rc = uv_loop_close(&loop);

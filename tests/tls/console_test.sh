@@ -34,11 +34,11 @@ free_port() {
 	echo 0
 }
 
-# Starts console_main NAME BIND PORT; sets $started_pid. Waits until it is ready.
+# Starts console_main NAME BIND PORT [NEW_PORT]; sets $started_pid. Waits until it is ready.
 start() {
-	local name=$1 bind=$2 port=$3
+	local name=$1 bind=$2 port=$3 newport=${4:-0}
 	"$main" "$work/$name.data" "$bind" "$port" "$work/cert.pem" "$work/key.pem" \
-		"$work/$name.faults" >"$work/$name.log" 2>&1 &
+		"$work/$name.faults" "$newport" >"$work/$name.log" 2>&1 &
 	started_pid=$!
 	pids+=("$started_pid")
 	for _ in $(seq 1 100); do
@@ -77,7 +77,8 @@ openssl req -x509 -new -key "$work/key.pem" -sha256 -days 2 -subj "/CN=localhost
 	-addext "subjectAltName=DNS:localhost,IP:127.0.0.1" -out "$work/cert.pem" 2>/dev/null
 
 port=$(free_port)
-start main 127.0.0.1 "$port" || exit 1
+port2=$(free_port)
+start main 127.0.0.1 "$port" "$port2" || exit 1
 mainpid=$started_pid
 
 # 1. TLS 1.2 with an ECDHE AEAD suite, and the console answers.
@@ -166,6 +167,43 @@ if grep -q "console.bind active" <<<"$st" && grep -q "already in use" "$work/bus
 	ok "port in use reported"
 else
 	bad "port in use"; echo "$st"; cat "$work/busy.log"
+fi
+
+# 8. Reconfigure to another port: the old one closes, the new one serves.
+kill -HUP "$mainpid"
+for _ in $(seq 1 50); do
+	grep -q "listening on https://127.0.0.1:$port2/" "$work/main.log" && break
+	sleep 0.1
+done
+body=$(curl -sk --max-time 10 "https://127.0.0.1:$port2/moved")
+if grep -q "GET /moved" <<<"$body" &&
+	! curl -sk --max-time 5 -o /dev/null "https://127.0.0.1:$port/" 2>/dev/null; then
+	ok "reconfigured to port $port2"
+else
+	bad "reconfigure"; echo "$body"; tail -5 "$work/main.log"
+fi
+
+# 9. The instance that found the port busy retries every 10 s: now it gets it and clears
+# the fault.
+for _ in $(seq 1 130); do
+	grep -q "console listening on https://127.0.0.1:$port/" "$work/busy.log" && break
+	sleep 0.1
+done
+st=$(faults busy "$busypid")
+if grep -q "listener listening" <<<"$st" && grep -q "console.bind clear" <<<"$st"; then
+	ok "bind retried, fault cleared"
+else
+	bad "bind retry"; echo "$st"; tail -5 "$work/busy.log"
+fi
+
+if ip -6 addr show dev lo 2>/dev/null | grep -q "::1/128"; then
+	port6=$(free_port)
+	start v6 ::1 "$port6" || exit 1
+	v6pid=$started_pid
+	body=$(curl -sk --max-time 10 "https://[::1]:$port6/six")
+	if grep -q "GET /six" <<<"$body"; then ok "IPv6 listener on [::1]"; else
+		bad "IPv6 listener"; cat "$work/v6.log"; fi
+	stop v6 "$v6pid"
 fi
 
 stop busy "$busypid"
