@@ -386,10 +386,14 @@ enum fg_err db_txn_begin(struct db *db, struct db_txn **out)
 			err = db__mdb_fail(NULL, rc, "starting a read transaction");
 			goto out;
 		}
-		/* Inside db_write on this thread the lock is ours: resizing now is impossible. */
-		if (pthread_mutex_trylock(&db->write_lock) != 0) {
-			err = FG_ERR_AGAIN;
-			goto out;
+		/* Inside db_write on this thread the lock may be ours: never wait for it then. */
+		if (tls_in_write) {
+			if (pthread_mutex_trylock(&db->write_lock) != 0) {
+				err = FG_ERR_AGAIN;
+				goto out;
+			}
+		} else {
+			pthread_mutex_lock(&db->write_lock);
 		}
 		err = adopt_map_locked(db, 1);
 		pthread_mutex_unlock(&db->write_lock);

@@ -8,9 +8,11 @@
 #include "db/db_internal.h"
 #include "db_test_util.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 struct fixture {
 	char dir[64];
@@ -277,6 +279,62 @@ static void test_write_adopts_grown_map(void **state)
 	db_close(a);
 }
 
+struct reader_ctx {
+	struct db *db;
+	volatile bool stop;
+	int reads;
+	int failures;
+};
+
+static void *reader_main(void *arg)
+{
+	struct reader_ctx *r = arg;
+	while (!r->stop) {
+		struct db_txn *txn;
+		enum fg_err err = db_txn_begin(r->db, &txn);
+		if (err) {
+			r->failures++;
+			continue;
+		}
+		char v[4000];
+		err = db_setting_get(txn, "k0", v, sizeof v);
+		if (err != FG_OK && err != FG_ERR_NOTFOUND)
+			r->failures++;
+		db_txn_end(txn);
+		r->reads++;
+		usleep(200); /* a daemon thread reads now and then, not back to back */
+	}
+	return NULL;
+}
+
+/* Threads read while the map grows: a write that finds readers open is told to try again
+ * (FG_ERR_AGAIN) and succeeds on a later attempt; no read ever fails. */
+static void test_threads_read_while_growing(void **state)
+{
+	struct fixture *f = *state;
+	struct reader_ctx r = {0};
+	assert_int_equal(db__open_mapsize(&r.db, f->dir, 256 * 1024), FG_OK);
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, reader_main, &r), 0);
+	int again = 0;
+	for (int round = 0; round < 8; round++) {
+		struct fill fl = {round};
+		enum fg_err err;
+		while ((err = db_write(r.db, fill_fn, &fl)) == FG_ERR_AGAIN)
+			again++;
+		assert_int_equal(err, FG_OK);
+	}
+	r.stop = true;
+	pthread_join(th, NULL);
+	assert_int_equal(r.failures, 0);
+	assert_true(r.reads > 0);
+	assert_int_equal(db_generation(r.db), 8);
+	uint64_t used, map;
+	assert_int_equal(db_usage(r.db, &used, &map), FG_OK);
+	assert_true(map > 256 * 1024);
+	db_close(r.db);
+}
+
 struct nested {
 	struct db *db;
 	enum fg_err inner;
@@ -347,6 +405,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_map_grows, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_growth_waits_for_readers, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_two_handles, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_threads_read_while_growing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_map_grown_elsewhere, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_write_adopts_grown_map, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_nested_write_refused, setup, teardown),
