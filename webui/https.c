@@ -538,8 +538,11 @@ static char *next_line(char **p)
 	return line;
 }
 
-/* Answers a complete plain request head: 301 to the same place over https. */
-static void plain_answer(struct https_conn *c, char *head)
+#define WEBUI_LOCATION_MAX (300 + WEBUI_REDIRECT_PATH_MAX + 32)
+
+/* Pure part of the redirect: from a complete request head (modified in place) and the
+ * listening port, the https URL to send the client to. False: answer 400. */
+static bool redirect_location(char *head, unsigned listen_port, char *location, size_t size)
 {
 	char *cursor = head;
 	char *line = next_line(&cursor);
@@ -547,17 +550,13 @@ static void plain_answer(struct https_conn *c, char *head)
 	int hosts = 0;
 	char path[WEBUI_REDIRECT_PATH_MAX + 1] = "/";
 
-	if (!line) {
-		plain_bad_request(c);
-		return;
-	}
+	if (!line)
+		return false;
 	/* Request line: method SP request-target SP HTTP-version (RFC 9112 §3). */
 	char *sp1 = strchr(line, ' ');
 	char *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
-	if (!sp1 || !sp2 || strncmp(sp2 + 1, "HTTP/", 5) != 0) {
-		plain_bad_request(c);
-		return;
-	}
+	if (!sp1 || !sp2 || strncmp(sp2 + 1, "HTTP/", 5) != 0)
+		return false;
 	*sp2 = '\0';
 	const char *target = sp1 + 1;
 	if (strncasecmp(target, "http://", 7) == 0) {
@@ -585,16 +584,24 @@ static void plain_answer(struct https_conn *c, char *head)
 	}
 	bool has_port = false;
 	/* RFC 9112 §3.2: exactly one valid Host header, or 400. */
-	if (hosts != 1 || !host_valid(host, &has_port)) {
+	if (hosts != 1 || !host_valid(host, &has_port))
+		return false;
+	char port[8] = "";
+	/* Same port for both: without a port in Host, the browser would go to 443. */
+	if (!has_port && listen_port != 443)
+		snprintf(port, sizeof(port), ":%u", listen_port);
+	snprintf(location, size, "https://%s%s%s", host, port, path);
+	return true;
+}
+
+/* Answers a complete plain request head: 301 to the same place over https. */
+static void plain_answer(struct https_conn *c, char *head)
+{
+	char location[WEBUI_LOCATION_MAX];
+	if (!redirect_location(head, c->t->w->cfg.port, location, sizeof(location))) {
 		plain_bad_request(c);
 		return;
 	}
-	char location[sizeof(host) + sizeof(path) + 32];
-	char port[8] = "";
-	/* Same port for both: without a port in Host, the browser would go to 443. */
-	if (!has_port && c->t->w->cfg.port != 443)
-		snprintf(port, sizeof(port), ":%u", (unsigned)c->t->w->cfg.port);
-	snprintf(location, sizeof(location), "https://%s%s%s", host, port, path);
 	char body[sizeof(location) + 64];
 	snprintf(body, sizeof(body), "This console is served over HTTPS only: %s\n", location);
 	fg_log(FG_LOG_DEBUG, SUBSYS, "plain HTTP from %s redirected to https", c->peer_text);

@@ -29,6 +29,16 @@ static void buf_wipe_free(struct fg_buf *b)
 	fg_buf_free(b);
 }
 
+/* With CRLF line ends BearSSL 0.6 leaves "-----" and the CR in the label. */
+static void pem_label_trim(char *name)
+{
+	size_t n = strlen(name);
+	while (n > 0 && (name[n - 1] == '\r' || name[n - 1] == ' '))
+		name[--n] = '\0';
+	if (n >= 5 && strcmp(name + n - 5, "-----") == 0)
+		name[n - 5] = '\0';
+}
+
 /* Calls obj_cb for every PEM object in text; stops at the first error it returns. */
 typedef enum fg_err (*pem_obj_cb)(void *ctx, const char *name, const uint8_t *der, size_t len);
 
@@ -66,6 +76,7 @@ static enum fg_err pem_each(const char *text, size_t len, pem_obj_cb cb, void *c
 		switch (br_pem_decoder_event(&pc)) {
 		case BR_PEM_BEGIN_OBJ:
 			fg_strlcpy(name, br_pem_decoder_name(&pc), sizeof(name));
+			pem_label_trim(name);
 			fg_buf_reset(&sink.der);
 			sink.active = true;
 			break;

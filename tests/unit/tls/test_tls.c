@@ -384,8 +384,41 @@ static void test_creds_errors(void **state)
 	assert_string_equal(tls_creds_key_type(c), "EC");
 	tls_creds_free(c);
 	tls_creds_free(NULL);
+	/* Text around the blocks (openssl x509 -text, Bag Attributes) and CRLF line ends. */
+	char noisy[8192], crlf[8192];
+	snprintf(noisy, sizeof(noisy),
+	         "Bag Attributes\n    friendlyName: x\nsubject=/CN=y\n%s\n"
+	         "trailing words\n",
+	         EC_CHAIN_PEM);
+	size_t j = 0;
+	for (size_t i = 0; EC_KEY_PEM[i] && j + 2 < sizeof(crlf); i++) {
+		if (EC_KEY_PEM[i] == '\n')
+			crlf[j++] = '\r';
+		crlf[j++] = EC_KEY_PEM[i];
+	}
+	crlf[j] = '\0';
+	assert_int_equal(tls_creds_from_pem(&c, noisy, strlen(noisy), crlf, strlen(crlf)), FG_OK);
+	tls_creds_free(c);
+	/* A PEM without its final newline. */
+	char trimmed[8192];
+	snprintf(trimmed, sizeof(trimmed), "%s", EC_CHAIN_PEM);
+	trimmed[strlen(trimmed) - 1] = '\0';
+	assert_int_equal(
+	    tls_creds_from_pem(&c, trimmed, strlen(trimmed), EC_KEY_PEM, strlen(EC_KEY_PEM)),
+	    FG_OK);
+	tls_creds_free(c);
+	/* Truncated: BEGIN without END. */
+	size_t half = strlen(EC_CHAIN_PEM) / 2;
+	assert_int_equal(tls_creds_from_pem(&c, EC_CHAIN_PEM, half, EC_KEY_PEM, strlen(EC_KEY_PEM)),
+	                 FG_ERR_PARSE);
 	struct tls_trust *t = NULL;
 	assert_int_equal(tls_trust_from_pem(&t, "junk", 4), FG_ERR_PARSE);
+	/* A bundle: every certificate becomes an anchor. */
+	char bundle[8192];
+	snprintf(bundle, sizeof(bundle), "%s%s", CA_PEM, ROGUE_CHAIN_PEM);
+	assert_int_equal(tls_trust_from_pem(&t, bundle, strlen(bundle)), FG_OK);
+	assert_int_equal(tls_trust_count(t), 2);
+	tls_trust_free(t);
 	tls_trust_free(NULL);
 }
 
