@@ -81,7 +81,9 @@ enum fg_err db_usage(struct db *db, uint64_t *used_bytes, uint64_t *map_bytes);
 
 typedef void (*db_watch_cb)(void *ctx, uint64_t generation, uint32_t kinds_mask);
 /* Called after each committed write in this process; kinds_mask has bit (1u << kind) for
- * every kind the write touched. Returns a handle for db_unwatch (or -1 when full). */
+ * every kind the write touched (a write that touched nothing is not reported). Watchers of
+ * one handle do not see writes made through another handle or process: poll db_generation.
+ * Returns a handle for db_unwatch (or -1 when full). */
 int db_watch(struct db *db, db_watch_cb cb, void *ctx);
 void db_unwatch(struct db *db, int handle);
 
@@ -93,7 +95,9 @@ void db_txn_end(struct db_txn *txn);
 typedef enum fg_err (*db_write_fn)(struct db_txn *txn, void *ctx);
 /* Runs fn in one write transaction and commits if it returns FG_OK (aborts otherwise and
  * returns fn's error). fn may run more than once (after the map grows): it must not have
- * side effects outside the transaction. */
+ * side effects outside the transaction. Also returns FG_ERR_AGAIN when the map is full and
+ * cannot grow because read transactions of this process are open (retry after they end),
+ * and FG_ERR_BUSY for a nested call from inside a write on the same thread. */
 enum fg_err db_write(struct db *db, db_write_fn fn, void *ctx);
 
 /* ---- settings: key -> string value ------------------------------------------------ */
