@@ -80,6 +80,7 @@ port=$(free_port)
 port2=$(free_port)
 start main 127.0.0.1 "$port" "$port2" || exit 1
 mainpid=$started_pid
+fds_start=$(ls /proc/"$mainpid"/fd | wc -l)
 
 # 1. TLS 1.2 with an ECDHE AEAD suite, and the console answers.
 out=$( (printf 'GET /probe HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n'; sleep 1) |
@@ -183,6 +184,51 @@ else
 	bad "reconfigure"; echo "$body"; tail -5 "$work/main.log"
 fi
 
+# Timeouts, measured while the bind retry below runs: a plain request head that never ends
+# is dropped after 5 s, a handshake that stalls after 10 s.
+stall() { # NAME BYTES: connects to port2, sends BYTES, records seconds until the server closes
+	local start end
+	start=$(date +%s.%N)
+	exec 7<>"/dev/tcp/127.0.0.1/$port2"
+	printf "$2" >&7
+	timeout 20 cat <&7 >/dev/null
+	end=$(date +%s.%N)
+	exec 7>&-
+	echo "$start $end" | awk '{printf "%.1f\n", $2 - $1}' >"$work/stall.$1"
+}
+stall plain 'GET / HTTP/1.1\r\nHost: x\r\n' &
+stallplain=$!
+stall handshake '\x16\x03\x01\x00\x30\x01' &
+stallhs=$!
+
+# The connection limit: 256 open, the next one is closed at once.
+if python3 - "$port2" <<'PY'
+import socket, sys, time
+port = int(sys.argv[1])
+socks = []
+for _ in range(256):
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    socks.append(s)
+time.sleep(0.3)
+extra = socket.create_connection(("127.0.0.1", port), timeout=5)
+extra.settimeout(3)
+try:
+    data = extra.recv(1)
+    closed = data == b""
+except (ConnectionResetError, BrokenPipeError):
+    closed = True
+except socket.timeout:
+    closed = False
+for s in socks:
+    s.close()
+sys.exit(0 if closed else 1)
+PY
+then
+	ok "connection 257 refused at the limit"
+else
+	bad "connection limit"
+fi
+
 # 9. The instance that found the port busy retries every 10 s: now it gets it and clears
 # the fault.
 for _ in $(seq 1 130); do
@@ -196,6 +242,20 @@ else
 	bad "bind retry"; echo "$st"; tail -5 "$work/busy.log"
 fi
 
+wait "$stallplain" "$stallhs"
+t_plain=$(cat "$work/stall.plain" 2>/dev/null || echo 99)
+t_hs=$(cat "$work/stall.handshake" 2>/dev/null || echo 99)
+if awk -v t="$t_plain" 'BEGIN { exit !(t >= 4.5 && t <= 8) }'; then
+	ok "unfinished plain request dropped after ${t_plain}s"
+else
+	bad "plain request timeout (${t_plain}s)"
+fi
+if awk -v t="$t_hs" 'BEGIN { exit !(t >= 9.5 && t <= 13) }'; then
+	ok "stalled handshake dropped after ${t_hs}s"
+else
+	bad "handshake timeout (${t_hs}s)"
+fi
+
 if ip -6 addr show dev lo 2>/dev/null | grep -q "::1/128"; then
 	port6=$(free_port)
 	start v6 ::1 "$port6" || exit 1
@@ -205,6 +265,12 @@ if ip -6 addr show dev lo 2>/dev/null | grep -q "::1/128"; then
 		bad "IPv6 listener"; cat "$work/v6.log"; fi
 	stop v6 "$v6pid"
 fi
+
+# No descriptor outlives its connection (the listener moved: same count as at start).
+sleep 0.5
+fds_end=$(ls /proc/"$mainpid"/fd | wc -l)
+if [ "$fds_end" -eq "$fds_start" ]; then ok "no descriptor leaked ($fds_end open)"; else
+	bad "descriptors: $fds_start at start, $fds_end now"; ls -l /proc/"$mainpid"/fd; fi
 
 stop busy "$busypid"
 stop unbound "$unboundpid"
