@@ -19,7 +19,7 @@
 /* LMDB's default maximum key size (mdb_env_get_maxkeysize). */
 #define DB_KEY_MAX 511
 /* PEM blobs: a large CA bundle (the Mozilla set is ~220 KiB) fits with room to spare. */
-#define DB_PEM_MAX (1024 * 1024)
+#define DB_PEM_MAX ((size_t)1 << 20)
 /* Format version of records ("fmt" inside each JSON object) unless a kind sets its own. */
 #define DB_RECORD_FMT 1
 
