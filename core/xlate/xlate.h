@@ -1,0 +1,203 @@
+/* xlate: SIP <-> XMPP translation: addresses and errors (RFC 7247), messages (RFC 7572), presence
+ * (RFC 8048), chat states (XEP-0085, RFC 3994). */
+#ifndef FEDGW_XLATE_H
+#define FEDGW_XLATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/base.h"
+
+/* Limits on peer-controlled input. */
+#define XLATE_MAX_JID_PART  1023  /* RFC 7622 §3.1: each JID part is at most 1023 bytes */
+#define XLATE_MAX_BODY      65536 /* same cap as a SIP body (SIP_MAX_BODY) */
+#define XLATE_MAX_XML       65536 /* PIDF / isComposing documents */
+#define XLATE_MAX_XML_DEPTH 32    /* PIDF nests 4-5 levels; anything deeper is abuse */
+#define XLATE_MAX_NOTE      8192  /* one status text; longer is refused, never cut */
+
+/* ---- addresses (RFC 7247 §4) ---- */
+
+/* sip:user@domain[;gr=x] -> user@domain[/x]. The user part is percent-decoded; a
+ * character a JID localpart forbids (RFC 7622 §3.3.1: " & ' / : < > @ and space) is
+ * XEP-0106-escaped; control characters and NUL are refused. The domain is lower-cased,
+ * the localpart kept as is. Appends to jid. *why (may be NULL) gets a reason on error. */
+enum fg_err xlate_addr_sip_to_xmpp(const char *uri, size_t len, struct fg_buf *jid,
+                                   const char **why);
+/* user@domain[/res] -> sip:user@domain[;gr=res]: XEP-0106 escapes are undone, then
+ * characters not allowed in a SIP user part (RFC 3261 §25.1) are percent-encoded. */
+enum fg_err xlate_addr_xmpp_to_sip(const char *jid, size_t len, struct fg_buf *uri,
+                                   const char **why);
+
+/* ---- errors (RFC 7247 §5) ---- */
+
+enum xlate_stanza_error {
+	XLATE_ERR_BAD_REQUEST = 0,
+	XLATE_ERR_CONFLICT,
+	XLATE_ERR_FEATURE_NOT_IMPLEMENTED,
+	XLATE_ERR_FORBIDDEN,
+	XLATE_ERR_GONE,
+	XLATE_ERR_INTERNAL_SERVER_ERROR,
+	XLATE_ERR_ITEM_NOT_FOUND,
+	XLATE_ERR_JID_MALFORMED,
+	XLATE_ERR_NOT_ACCEPTABLE,
+	XLATE_ERR_NOT_ALLOWED,
+	XLATE_ERR_NOT_AUTHORIZED,
+	XLATE_ERR_POLICY_VIOLATION,
+	XLATE_ERR_RECIPIENT_UNAVAILABLE,
+	XLATE_ERR_REDIRECT,
+	XLATE_ERR_REGISTRATION_REQUIRED,
+	XLATE_ERR_REMOTE_SERVER_NOT_FOUND,
+	XLATE_ERR_REMOTE_SERVER_TIMEOUT,
+	XLATE_ERR_RESOURCE_CONSTRAINT,
+	XLATE_ERR_SERVICE_UNAVAILABLE,
+	XLATE_ERR_SUBSCRIPTION_REQUIRED,
+	XLATE_ERR_UNDEFINED_CONDITION,
+	XLATE_ERR_UNEXPECTED_REQUEST,
+	XLATE_ERR__COUNT
+};
+
+enum xlate_error_type {
+	XLATE_TYPE_AUTH = 0,
+	XLATE_TYPE_CANCEL,
+	XLATE_TYPE_CONTINUE,
+	XLATE_TYPE_MODIFY,
+	XLATE_TYPE_WAIT,
+};
+
+/* One row of RFC 7247 §5 Table 2 (SIP response -> XMPP condition). code_class rows
+ * ("4xx") have code % 100 == 0 and cover codes not listed. */
+struct xlate_sip_to_xmpp_row {
+	unsigned code;
+	bool is_class;
+	enum xlate_stanza_error cond;
+	enum xlate_error_type type;
+};
+/* One row of RFC 7247 §5 Table 1 (XMPP condition -> SIP response). */
+struct xlate_xmpp_to_sip_row {
+	enum xlate_stanza_error cond;
+	unsigned code;
+};
+extern const struct xlate_sip_to_xmpp_row xlate_sip_to_xmpp_table[];
+extern const size_t xlate_sip_to_xmpp_table_len;
+extern const struct xlate_xmpp_to_sip_row xlate_xmpp_to_sip_table[];
+extern const size_t xlate_xmpp_to_sip_table_len;
+
+/* SIP status (300-699) -> XMPP condition and type; false for codes below 300. */
+bool xlate_error_from_sip(unsigned code, enum xlate_stanza_error *cond,
+                          enum xlate_error_type *type);
+/* XMPP condition -> SIP status code. */
+unsigned xlate_error_to_sip(enum xlate_stanza_error cond);
+const char *xlate_stanza_error_name(enum xlate_stanza_error cond); /* "item-not-found" */
+bool xlate_stanza_error_parse(const char *name, enum xlate_stanza_error *out);
+const char *xlate_error_type_name(enum xlate_error_type type); /* "cancel" */
+
+/* ---- messages (RFC 7572) ---- */
+
+/* An XMPP <message type='chat'/> reduced to what RFC 7572 maps. Strings are owned
+ * (malloc'd), NULL when absent; xlate_im_clear frees them. */
+struct xlate_im {
+	char *body;
+	char *subject;
+	char *thread; /* RFC 7572 §4/§5: <thread/> <-> SIP Call-ID */
+	char *lang;   /* xml:lang <-> Content-Language */
+	char *id;
+};
+void xlate_im_clear(struct xlate_im *im);
+
+/* SIP MESSAGE -> XMPP. content_type: the Content-Type value ("text/plain;charset=UTF-8"
+ * or "message/cpim"); subject/content_language/call_id: header values or NULL. Refuses
+ * other types and charsets with FG_ERR_VERSION (answer 415) and invalid UTF-8 with
+ * FG_ERR_PARSE (answer 400). */
+enum fg_err xlate_im_from_sip(const char *content_type, const uint8_t *body, size_t len,
+                              const char *subject, const char *content_language,
+                              const char *call_id, struct xlate_im *out, const char **why);
+/* XMPP -> SIP MESSAGE: body bytes, content type (always text/plain;charset=UTF-8) and
+ * extra header lines ("Subject: ...\r\nContent-Language: ...\r\n"). Header values are
+ * checked for CR/LF (header injection); the Call-ID to use is im->thread when set. */
+enum fg_err xlate_im_to_sip(const struct xlate_im *im, struct fg_buf *body,
+                            struct fg_buf *extra_headers, const char **content_type);
+/* Serialises <message type='chat' from to [id] [xml:lang]><body/><subject/><thread/>
+ * with XML escaping (for the router and for tests). */
+enum fg_err xlate_im_to_xml(const struct xlate_im *im, const char *from, const char *to,
+                            struct fg_buf *out);
+
+/* ---- presence (RFC 8048, PIDF RFC 3863, RPID RFC 4480) ---- */
+
+enum xlate_show {
+	XLATE_SHOW_NONE = 0, /* available, no <show/> */
+	XLATE_SHOW_AWAY,
+	XLATE_SHOW_CHAT,
+	XLATE_SHOW_DND,
+	XLATE_SHOW_XA,
+};
+
+struct xlate_presence {
+	bool available; /* PIDF basic open/closed <-> no type / type='unavailable' */
+	enum xlate_show show;
+	char *status;      /* <status/> <-> <note/>, owned, NULL when absent */
+	char *status_lang; /* xml:lang of the note, owned, NULL when absent */
+	int priority;      /* -128..127 <-> PIDF <contact priority> 0..1 */
+	bool has_priority;
+};
+void xlate_presence_clear(struct xlate_presence *p);
+
+/* Parses a PIDF document (with RPID activities) into p. DOCTYPE, entity declarations,
+ * processing instructions and comments are refused before anything is expanded. */
+enum fg_err xlate_pidf_parse(const uint8_t *xml, size_t len, struct xlate_presence *p,
+                             const char **why);
+/* Builds a PIDF document for entity ("pres:user@domain" or a sip: URI). contact (may be
+ * NULL) carries the priority. */
+enum fg_err xlate_pidf_build(const struct xlate_presence *p, const char *entity,
+                             const char *contact, struct fg_buf *out);
+const char *xlate_show_name(enum xlate_show show); /* "away"; NULL for NONE */
+bool xlate_show_parse(const char *s, enum xlate_show *out);
+
+/* Subscription handling (RFC 8048 §4, §5; RFC 6665 §4.1.3, §4.2.2). */
+enum xlate_sub {
+	XLATE_SUB_SUBSCRIBE = 0,
+	XLATE_SUB_SUBSCRIBED,
+	XLATE_SUB_UNSUBSCRIBE,
+	XLATE_SUB_UNSUBSCRIBED,
+	XLATE_SUB_PROBE,
+};
+/* One row: an XMPP presence type and the SIP side that carries it. */
+struct xlate_sub_row {
+	enum xlate_sub xmpp;
+	const char *sip_method; /* "SUBSCRIBE" or "NOTIFY" */
+	int expires;            /* SUBSCRIBE: -1 = default period, 0 = Expires: 0; NOTIFY: -1 */
+	const char *state;      /* NOTIFY Subscription-State value, NULL for SUBSCRIBE */
+	const char *reason;     /* ;reason= for terminated, or NULL */
+};
+extern const struct xlate_sub_row xlate_sub_table[];
+extern const size_t xlate_sub_table_len;
+#define XLATE_SUB_DEFAULT_EXPIRES 3600 /* RFC 3856 §6.4 suggests one hour for presence */
+const struct xlate_sub_row *xlate_sub_to_sip(enum xlate_sub sub);
+/* SIP -> XMPP: method SUBSCRIBE with expires (-1 when absent), or NOTIFY with its
+ * Subscription-State value ("active;expires=60", "terminated;reason=rejected").
+ * SUBSCRIBE with Expires 0 is an unsubscribe when a subscription exists, else a fetch
+ * (probe) (RFC 6665 §4.1.2.3). false: nothing to send to XMPP (NOTIFY pending; or
+ * terminated with a reason that asks us to subscribe again, RFC 6665 §4.1.3). */
+bool xlate_sub_from_sip(const char *method, long expires, const char *subscription_state,
+                        bool subscription_exists, enum xlate_sub *out);
+const char *xlate_sub_name(enum xlate_sub sub); /* "subscribe" */
+
+/* ---- chat states (XEP-0085 <-> RFC 3994 isComposing) ---- */
+
+enum xlate_chatstate {
+	XLATE_CS_ACTIVE = 0,
+	XLATE_CS_COMPOSING,
+	XLATE_CS_PAUSED,
+	XLATE_CS_INACTIVE,
+	XLATE_CS_GONE,
+};
+#define XLATE_ISCOMPOSING_TYPE    "application/im-iscomposing+xml"
+#define XLATE_ISCOMPOSING_REFRESH 90 /* RFC 3994 §3.2 recommends 90 s */
+/* Builds an isComposing document: composing -> "active" with refresh, others "idle". */
+enum fg_err xlate_chatstate_to_iscomposing(enum xlate_chatstate cs, struct fg_buf *out);
+/* Parses isComposing: "active" -> composing, "idle" -> paused. */
+enum fg_err xlate_chatstate_from_iscomposing(const uint8_t *xml, size_t len,
+                                             enum xlate_chatstate *out, const char **why);
+const char *xlate_chatstate_name(enum xlate_chatstate cs); /* "composing" */
+
+#endif

@@ -1,0 +1,101 @@
+/* xlate: XEP-0085 chat states <-> RFC 3994 isComposing documents. */
+#include <string.h>
+
+#include "xlate/xlate_internal.h"
+
+#define NS_ISC "urn:ietf:params:xml:ns:im-iscomposing"
+
+const char *xlate_chatstate_name(enum xlate_chatstate cs)
+{
+	static const char *const names[] = {"active", "composing", "paused", "inactive", "gone"};
+	return (size_t)cs < sizeof(names) / sizeof(names[0]) ? names[cs] : "active";
+}
+
+enum fg_err xlate_chatstate_to_iscomposing(enum xlate_chatstate cs, struct fg_buf *out)
+{
+	/* RFC 3994 §3: "active" means the user is composing; the refresh interval tells
+	 * the receiver when to fall back to idle on its own. */
+	if (cs == XLATE_CS_COMPOSING)
+		return fg_buf_printf(out,
+		                     "<?xml version='1.0' encoding='UTF-8'?>\n"
+		                     "<isComposing xmlns='" NS_ISC "'><state>active</state>"
+		                     "<contenttype>text/plain</contenttype><refresh>%d</refresh>"
+		                     "</isComposing>\n",
+		                     XLATE_ISCOMPOSING_REFRESH);
+	return fg_buf_append_str(out, "<?xml version='1.0' encoding='UTF-8'?>\n"
+	                              "<isComposing xmlns='" NS_ISC "'><state>idle</state>"
+	                              "<contenttype>text/plain</contenttype></isComposing>\n");
+}
+
+struct isc_state {
+	struct xlate__xml x;
+	bool root_seen;
+	bool in_state;
+	bool have_state;
+	bool composing;
+	struct fg_buf text;
+};
+
+static void isc_start(struct xlate__xml *x, const char *name, const char **attrs)
+{
+	struct isc_state *st = x->user;
+	if (!st->root_seen) {
+		st->root_seen = true;
+		if (strcmp(name, NS_ISC "|isComposing") != 0)
+			xlate__xml_fail(x, "root element is not isComposing");
+		return;
+	}
+	st->in_state = strcmp(name, NS_ISC "|state") == 0 && x->depth == 2;
+	fg_buf_reset(&st->text);
+}
+
+static void isc_text(struct xlate__xml *x, const char *s, int len)
+{
+	struct isc_state *st = x->user;
+	if (!st->in_state)
+		return;
+	if (st->text.len + (size_t)len > 64) { /* "active" or "idle" */
+		xlate__xml_fail(x, "state too long");
+		return;
+	}
+	if (fg_buf_append(&st->text, s, (size_t)len))
+		xlate__xml_fail(x, "out of memory");
+}
+
+static void isc_end(struct xlate__xml *x, const char *name)
+{
+	struct isc_state *st = x->user;
+	if (st->in_state) {
+		st->in_state = false;
+		const char *t = fg_buf_cstr(&st->text);
+		if (strcmp(t, "active") == 0 || strcmp(t, "idle") == 0) {
+			st->have_state = true;
+			st->composing = t[0] == 'a';
+		} else {
+			xlate__xml_fail(x, "state is neither active nor idle");
+		}
+	}
+}
+
+enum fg_err xlate_chatstate_from_iscomposing(const uint8_t *xml, size_t len,
+                                             enum xlate_chatstate *out, const char **why)
+{
+	struct isc_state st = {0};
+	st.x.user = &st;
+	st.x.start_cb = isc_start;
+	st.x.end_cb = isc_end;
+	st.x.text_cb = isc_text;
+	enum fg_err e = xlate__xml_run(&st.x, xml, len);
+	if (!e && !st.have_state) {
+		st.x.why = "no state element";
+		e = FG_ERR_PARSE;
+	}
+	if (e) {
+		if (why)
+			*why = st.x.why;
+	} else {
+		*out = st.composing ? XLATE_CS_COMPOSING : XLATE_CS_PAUSED;
+	}
+	fg_buf_free(&st.text);
+	return e;
+}

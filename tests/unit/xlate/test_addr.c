@@ -1,0 +1,131 @@
+/* Unit tests: RFC 7247 §4 address mapping with XEP-0106 escaping. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "xlate/xlate.h"
+
+static const struct {
+	const char *sip;
+	const char *jid;
+} to_xmpp[] = {
+    {"sip:juliet@example.com", "juliet@example.com"},
+    {"sips:juliet@example.com", "juliet@example.com"},
+    {"sip:Juliet@EXAMPLE.Com", "Juliet@example.com"}, /* domain lower-cased, local kept */
+    {"sip:juliet@example.com;gr=balcony", "juliet@example.com/balcony"},
+    {"sip:juliet@example.com:5061;transport=tls", "juliet@example.com"},
+    {"sip:juliet%20capulet@example.com", "juliet\\20capulet@example.com"},
+    {"sip:d'artagnan@example.com", "d\\27artagnan@example.com"},
+    {"sip:a%2Fb%3Ac@example.com", "a\\2fb\\3ac@example.com"},
+    {"sip:%E2%98%83@example.com", "\xe2\x98\x83@example.com"},
+    {"sip:example.com", "example.com"},
+    {"sip:x@example.com;gr=urn:uuid:f81d4fae", "x@example.com/urn:uuid:f81d4fae"},
+};
+
+static const char *const refused[] = {
+    "tel:+15551234567",              /* not sip */
+    "sip:null-%00-null@example.com", /* RFC 4475 escnull: NUL cannot be in a JID */
+    "sip:bell%07@example.com",
+    "sip:user@192.0.2.1", /* IP literal */
+    "sip:user@[2001:db8::1]",
+    "sip:%FF@example.com", /* not UTF-8 */
+    "sip:user@",
+};
+
+static const struct {
+	const char *jid;
+	const char *sip;
+} to_sip[] = {
+    {"juliet@example.com", "sip:juliet@example.com"},
+    {"juliet@Example.COM/balcony", "sip:juliet@example.com;gr=balcony"},
+    {"juliet\\20capulet@example.com", "sip:juliet%20capulet@example.com"},
+    {"d\\27artagnan@example.com", "sip:d'artagnan@example.com"},
+    {"\xe2\x98\x83@example.com", "sip:%E2%98%83@example.com"},
+    {"example.com", "sip:example.com"},
+    {"a@example.com/res with space", "sip:a@example.com;gr=res%20with%20space"},
+    {"a\\5cb@example.com", "sip:a%5Cb@example.com"},
+};
+
+static void t_to_xmpp(void **st)
+{
+	for (size_t i = 0; i < sizeof(to_xmpp) / sizeof(to_xmpp[0]); i++) {
+		struct fg_buf b = {0};
+		const char *why = NULL;
+		enum fg_err e =
+		    xlate_addr_sip_to_xmpp(to_xmpp[i].sip, strlen(to_xmpp[i].sip), &b, &why);
+		if (e)
+			fprintf(stderr, "%s: %s\n", to_xmpp[i].sip, why);
+		assert_int_equal(e, FG_OK);
+		assert_string_equal(fg_buf_cstr(&b), to_xmpp[i].jid);
+		fg_buf_free(&b);
+	}
+}
+
+static void t_refused(void **st)
+{
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		struct fg_buf b = {0};
+		const char *why = NULL;
+		enum fg_err e = xlate_addr_sip_to_xmpp(refused[i], strlen(refused[i]), &b, &why);
+		if (!e)
+			fprintf(stderr, "accepted %s\n", refused[i]);
+		assert_int_not_equal(e, FG_OK);
+		assert_non_null(why);
+		assert_int_equal(b.len, 0);
+		fg_buf_free(&b);
+	}
+}
+
+static void t_to_sip(void **st)
+{
+	for (size_t i = 0; i < sizeof(to_sip) / sizeof(to_sip[0]); i++) {
+		struct fg_buf b = {0};
+		assert_int_equal(
+		    xlate_addr_xmpp_to_sip(to_sip[i].jid, strlen(to_sip[i].jid), &b, NULL), FG_OK);
+		assert_string_equal(fg_buf_cstr(&b), to_sip[i].sip);
+		fg_buf_free(&b);
+	}
+	static const char *const bad[] = {"@example.com", "a@", "a@b/", "a@ex ample.com",
+	                                  "a@\xc3\x28"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct fg_buf b = {0};
+		const char *why = NULL;
+		assert_int_not_equal(xlate_addr_xmpp_to_sip(bad[i], strlen(bad[i]), &b, &why),
+		                     FG_OK);
+		assert_non_null(why);
+		fg_buf_free(&b);
+	}
+}
+
+static void t_round_trip(void **st)
+{
+	static const char *const jids[] = {"juliet\\20capulet@example.com", "o'hara@example.com",
+	                                   "x@example.com/home"};
+	for (size_t i = 0; i < sizeof(jids) / sizeof(jids[0]); i++) {
+		struct fg_buf s = {0}, j = {0};
+		assert_int_equal(xlate_addr_xmpp_to_sip(jids[i], strlen(jids[i]), &s, NULL), FG_OK);
+		assert_int_equal(xlate_addr_sip_to_xmpp((const char *)s.data, s.len, &j, NULL),
+		                 FG_OK);
+		const char *want =
+		    strcmp(jids[i], "o'hara@example.com") == 0 ? "o\\27hara@example.com" : jids[i];
+		assert_string_equal(fg_buf_cstr(&j), want);
+		fg_buf_free(&s);
+		fg_buf_free(&j);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(t_to_xmpp),
+	    cmocka_unit_test(t_refused),
+	    cmocka_unit_test(t_to_sip),
+	    cmocka_unit_test(t_round_trip),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,259 @@
+/* Unit tests: PIDF/RPID <-> XMPP presence (RFC 8048), subscription table rows, isComposing. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "xlate/xlate.h"
+
+static enum fg_err parse(const char *xml, struct xlate_presence *p, const char **why)
+{
+	return xlate_pidf_parse((const uint8_t *)xml, strlen(xml), p, why);
+}
+
+static void t_pidf_basic(void **st)
+{
+	const char *doc =
+	    "<?xml version='1.0' encoding='UTF-8'?>\n"
+	    "<presence xmlns='urn:ietf:params:xml:ns:pidf' entity='pres:juliet@example.com'>"
+	    "<tuple id='a'><status><basic> open </basic></status>"
+	    "<contact priority='0.8'>sip:juliet@example.com</contact>"
+	    "<note xml:lang='en'>Wherefore &amp; why</note></tuple></presence>";
+	struct xlate_presence p;
+	assert_int_equal(parse(doc, &p, NULL), FG_OK);
+	assert_true(p.available);
+	assert_int_equal(p.show, XLATE_SHOW_NONE);
+	assert_string_equal(p.status, "Wherefore & why");
+	assert_string_equal(p.status_lang, "en");
+	assert_true(p.has_priority);
+	assert_int_equal(p.priority, 102); /* round(0.8 * 127) */
+	xlate_presence_clear(&p);
+	xlate_presence_clear(NULL);
+}
+
+static void t_pidf_closed_with_note(void **st)
+{
+	/* the status text of an unavailable contact is kept (never lost) */
+	const char *doc = "<presence xmlns='urn:ietf:params:xml:ns:pidf' entity='pres:a@b'>"
+	                  "<tuple id='t'><status><basic>closed</basic></status></tuple>"
+	                  "<note>Gone fishing</note></presence>";
+	struct xlate_presence p;
+	assert_int_equal(parse(doc, &p, NULL), FG_OK);
+	assert_false(p.available);
+	assert_string_equal(p.status, "Gone fishing");
+	xlate_presence_clear(&p);
+}
+
+/* one test per show value: build then parse gives the same show and status */
+static void t_show_row(void **st)
+{
+	enum xlate_show show = (enum xlate_show)(uintptr_t)*st;
+	struct xlate_presence in = {.available = true,
+	                            .show = show,
+	                            .status = "Tea \xe2\x98\x95 <3",
+	                            .status_lang = "en",
+	                            .priority = 5,
+	                            .has_priority = true};
+	struct xlate_presence out;
+	struct fg_buf b = {0};
+	assert_int_equal(
+	    xlate_pidf_build(&in, "pres:juliet@example.com", "sip:juliet@example.com", &b), FG_OK);
+	const char *why = NULL;
+	enum fg_err e = xlate_pidf_parse(b.data, b.len, &out, &why);
+	if (e)
+		fprintf(stderr, "%s\n%s\n", why, fg_buf_cstr(&b));
+	assert_int_equal(e, FG_OK);
+	assert_true(out.available);
+	assert_int_equal(out.show, show);
+	assert_string_equal(out.status, in.status);
+	assert_string_equal(out.status_lang, "en");
+	assert_int_equal(out.priority, 5);
+	xlate_presence_clear(&out);
+	fg_buf_free(&b);
+}
+
+static void t_rpid_activities(void **st)
+{
+	static const struct {
+		const char *activity;
+		enum xlate_show show;
+	} rows[] = {{"busy", XLATE_SHOW_DND},
+	            {"on-the-phone", XLATE_SHOW_DND},
+	            {"vacation", XLATE_SHOW_XA},
+	            {"away", XLATE_SHOW_AWAY},
+	            {"breakfast", XLATE_SHOW_NONE}};
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		char doc[1024];
+		snprintf(doc, sizeof(doc),
+		         "<presence xmlns='urn:ietf:params:xml:ns:pidf' "
+		         "xmlns:dm='urn:ietf:params:xml:ns:pidf:data-model' "
+		         "xmlns:rpid='urn:ietf:params:xml:ns:pidf:rpid' entity='pres:a@b'>"
+		         "<tuple id='t'><status><basic>open</basic></status></tuple>"
+		         "<dm:person id='p'><rpid:activities><rpid:%s/></rpid:activities>"
+		         "<dm:note>person note</dm:note></dm:person></presence>",
+		         rows[i].activity);
+		struct xlate_presence p;
+		assert_int_equal(parse(doc, &p, NULL), FG_OK);
+		assert_int_equal(p.show, rows[i].show);
+		assert_string_equal(p.status, "person note");
+		assert_false(p.has_priority);
+		xlate_presence_clear(&p);
+	}
+}
+
+static void t_pidf_refused(void **st)
+{
+	static const char *const bad[] = {
+	    "<?xml version='1.0'?><!DOCTYPE presence [<!ENTITY a 'aaaa'>]>"
+	    "<presence xmlns='urn:ietf:params:xml:ns:pidf'/>",
+	    "<presence xmlns='urn:ietf:params:xml:ns:pidf'><?pi x?></presence>",
+	    "<presence xmlns='urn:ietf:params:xml:ns:pidf'><!-- c --></presence>",
+	    "<presence xmlns='urn:example:other'/>",
+	    "<presence xmlns='urn:ietf:params:xml:ns:pidf'><tuple id='t'><status>"
+	    "<basic>maybe</basic></status></tuple></presence>",
+	    "<presence xmlns='urn:ietf:params:xml:ns:pidf'><tuple id='t'>"
+	    "<contact priority='2'>sip:a@b</contact></tuple></presence>",
+	    "<presence xmlns='urn:ietf:params:xml:ns:pidf'><tuple>",
+	    "",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct xlate_presence p;
+		const char *why = NULL;
+		enum fg_err e = parse(bad[i], &p, &why);
+		if (!e)
+			fprintf(stderr, "accepted: %s\n", bad[i]);
+		assert_int_not_equal(e, FG_OK);
+		assert_non_null(why);
+	}
+	/* deep nesting refused */
+	struct fg_buf b = {0};
+	fg_buf_append_str(&b, "<presence xmlns='urn:ietf:params:xml:ns:pidf'>");
+	for (int i = 0; i < 40; i++)
+		fg_buf_append_str(&b, "<x>");
+	for (int i = 0; i < 40; i++)
+		fg_buf_append_str(&b, "</x>");
+	fg_buf_append_str(&b, "</presence>");
+	struct xlate_presence p;
+	assert_int_equal(xlate_pidf_parse(b.data, b.len, &p, NULL), FG_ERR_PARSE);
+	/* over-long note refused, not cut */
+	fg_buf_reset(&b);
+	fg_buf_append_str(&b, "<presence xmlns='urn:ietf:params:xml:ns:pidf'><note>");
+	for (int i = 0; i < XLATE_MAX_NOTE + 1; i++)
+		fg_buf_append_str(&b, "n");
+	fg_buf_append_str(&b, "</note></presence>");
+	assert_int_equal(xlate_pidf_parse(b.data, b.len, &p, NULL), FG_ERR_PARSE);
+	fg_buf_free(&b);
+}
+
+/* ---- subscription table: one test per row ---- */
+
+static void t_sub_row(void **st)
+{
+	const struct xlate_sub_row *r = &xlate_sub_table[(size_t)(uintptr_t)*st];
+	assert_ptr_equal(xlate_sub_to_sip(r->xmpp), r);
+	/* what the SIP side sends comes back as the same XMPP type */
+	enum xlate_sub back;
+	char state[64];
+	if (r->state)
+		snprintf(state, sizeof(state), "%s%s%s", r->state, r->reason ? ";reason=" : "",
+		         r->reason ? r->reason : "");
+	long expires = r->expires;
+	bool exists = r->xmpp == XLATE_SUB_UNSUBSCRIBE;
+	assert_true(
+	    xlate_sub_from_sip(r->sip_method, expires, r->state ? state : NULL, exists, &back));
+	assert_int_equal(back, r->xmpp);
+}
+
+static void t_sub_from_sip(void **st)
+{
+	enum xlate_sub s;
+	assert_true(xlate_sub_from_sip("SUBSCRIBE", 3600, NULL, false, &s));
+	assert_int_equal(s, XLATE_SUB_SUBSCRIBE);
+	assert_true(xlate_sub_from_sip("SUBSCRIBE", -1, NULL, true, &s));
+	assert_int_equal(s, XLATE_SUB_SUBSCRIBE);
+	assert_true(xlate_sub_from_sip("NOTIFY", -1, "active;expires=600", true, &s));
+	assert_int_equal(s, XLATE_SUB_SUBSCRIBED);
+	assert_false(xlate_sub_from_sip("NOTIFY", -1, "pending;expires=600", true, &s));
+	assert_false(xlate_sub_from_sip("NOTIFY", -1, "terminated;reason=timeout", true, &s));
+	assert_false(xlate_sub_from_sip("NOTIFY", -1, "terminated;reason=deactivated", true, &s));
+	assert_true(xlate_sub_from_sip("NOTIFY", -1, "terminated;reason=noresource", true, &s));
+	assert_int_equal(s, XLATE_SUB_UNSUBSCRIBED);
+	assert_true(xlate_sub_from_sip("NOTIFY", -1, "terminated", true, &s));
+	assert_int_equal(s, XLATE_SUB_UNSUBSCRIBED);
+	assert_false(xlate_sub_from_sip("NOTIFY", -1, NULL, true, &s));
+	assert_false(xlate_sub_from_sip("MESSAGE", -1, NULL, true, &s));
+	assert_string_equal(xlate_sub_name(XLATE_SUB_PROBE), "probe");
+}
+
+/* ---- chat states: one test per XEP-0085 state ---- */
+
+static void t_chatstate_row(void **st)
+{
+	enum xlate_chatstate cs = (enum xlate_chatstate)(uintptr_t)*st;
+	struct fg_buf b = {0};
+	enum xlate_chatstate back;
+	assert_int_equal(xlate_chatstate_to_iscomposing(cs, &b), FG_OK);
+	assert_int_equal(xlate_chatstate_from_iscomposing(b.data, b.len, &back, NULL), FG_OK);
+	/* RFC 3994 has two states: composing <-> active, everything else <-> idle (paused) */
+	assert_int_equal(back, cs == XLATE_CS_COMPOSING ? XLATE_CS_COMPOSING : XLATE_CS_PAUSED);
+	if (cs == XLATE_CS_COMPOSING)
+		assert_non_null(strstr(fg_buf_cstr(&b), "<refresh>90</refresh>"));
+	fg_buf_free(&b);
+}
+
+static void t_iscomposing_refused(void **st)
+{
+	static const char *const bad[] = {
+	    "<isComposing xmlns='urn:ietf:params:xml:ns:im-iscomposing'><state>typing</state>"
+	    "</isComposing>",
+	    "<isComposing xmlns='urn:ietf:params:xml:ns:im-iscomposing'/>",
+	    "<isComposing><state>active</state></isComposing>",
+	    "<!DOCTYPE x><isComposing xmlns='urn:ietf:params:xml:ns:im-iscomposing'/>",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		enum xlate_chatstate cs;
+		const char *why = NULL;
+		assert_int_not_equal(xlate_chatstate_from_iscomposing((const uint8_t *)bad[i],
+		                                                      strlen(bad[i]), &cs, &why),
+		                     FG_OK);
+		assert_non_null(why);
+	}
+}
+
+int main(void)
+{
+	struct CMUnitTest tests[64];
+	static char names[32][48];
+	size_t n = 0, k = 0;
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(t_pidf_basic);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(t_pidf_closed_with_note);
+	for (int s = XLATE_SHOW_NONE; s <= XLATE_SHOW_XA; s++, k++) {
+		snprintf(names[k], sizeof(names[k]), "show_%s",
+		         xlate_show_name((enum xlate_show)s) ? xlate_show_name((enum xlate_show)s)
+		                                             : "none");
+		tests[n++] =
+		    (struct CMUnitTest){names[k], t_show_row, NULL, NULL, (void *)(uintptr_t)s};
+	}
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(t_rpid_activities);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(t_pidf_refused);
+	for (size_t i = 0; i < xlate_sub_table_len; i++, k++) {
+		snprintf(names[k], sizeof(names[k]), "sub_%s",
+		         xlate_sub_name(xlate_sub_table[i].xmpp));
+		tests[n++] =
+		    (struct CMUnitTest){names[k], t_sub_row, NULL, NULL, (void *)(uintptr_t)i};
+	}
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(t_sub_from_sip);
+	for (int c = XLATE_CS_ACTIVE; c <= XLATE_CS_GONE; c++, k++) {
+		snprintf(names[k], sizeof(names[k]), "chatstate_%s",
+		         xlate_chatstate_name((enum xlate_chatstate)c));
+		tests[n++] = (struct CMUnitTest){names[k], t_chatstate_row, NULL, NULL,
+		                                 (void *)(uintptr_t)c};
+	}
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(t_iscomposing_refused);
+	return _cmocka_run_group_tests("xlate_pres", tests, n, NULL, NULL);
+}
