@@ -615,6 +615,9 @@ enum fg_err db_snapshot(struct db *db, const char *path)
 out:
 	if (close(fd) != 0 && !err)
 		err = FG_ERR_IO;
+	/* A partial snapshot must not be mistaken for a backup. */
+	if (err)
+		unlink(path);
 	return err;
 }
 

@@ -426,6 +426,9 @@ static void test_snapshot(void **state)
 	snprintf(snap, sizeof snap, "%s/data.mdb", copy_dir);
 	assert_int_equal(db_snapshot(db, snap), FG_OK);
 	assert_int_equal(mode_of(snap), 0600);
+	char bad[192];
+	snprintf(bad, sizeof bad, "%s/missing/data.mdb", f->dir);
+	assert_int_equal(db_snapshot(db, bad), FG_ERR_IO);
 	db_close(db);
 	/* The snapshot is a complete store. */
 	assert_int_equal(db_open(&db, copy_dir), FG_OK);
