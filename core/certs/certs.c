@@ -405,6 +405,12 @@ enum fg_err certs_import(struct db *db, const char *actor, const char *source, c
 			err = FG_ERR_INVAL;
 			goto refused;
 		}
+		/* The key of a request made here: reuse its stored key, drop the request. */
+		err = find_csr(db, certs[0], c.del_csr, c.cert.key_id);
+		if (err == FG_OK)
+			goto store;
+		c.del_csr[0] = '\0';
+		c.cert.key_id[0] = '\0';
 		if ((err = pki_key_to_pem(key, &kpem)) != FG_OK) {
 			set_msg(err_msg, "the private key cannot be stored: %s", fg_strerror(err));
 			goto refused;
@@ -433,6 +439,7 @@ enum fg_err certs_import(struct db *db, const char *actor, const char *source, c
 			goto out;
 		}
 	}
+store:
 	if ((err = chain_pem(certs, n, &pem)) != FG_OK)
 		goto out;
 

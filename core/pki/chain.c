@@ -114,6 +114,21 @@ void pki_chain_check(struct pki_cert *const *certs, size_t count, int64_t now_ms
 		     PKI_CHAIN_MAX);
 		return;
 	}
+	/* 0. The same certificate twice confuses every later step: name it first. */
+	for (size_t i = 0; i < count; i++) {
+		for (size_t j = i + 1; j < count; j++) {
+			if (certs[i]->der_len == certs[j]->der_len &&
+			    memcmp(certs[i]->der, certs[j]->der, certs[i]->der_len) == 0) {
+				fail(res, j + 1, "remove the duplicate certificate",
+				     "certificate %zu (%s) is the same as certificate %zu", j + 1,
+				     short_name(certs[j], a, sizeof(a)), i + 1);
+				for (size_t k = 0; k < count; k++)
+					if (k != j)
+						res->order[res->order_len++] = k;
+				return;
+			}
+		}
+	}
 	suggest_order(certs, count, res);
 
 	/* 1. Order: the upload must follow the issuer links. */

@@ -289,6 +289,28 @@ static void test_import_with_key_and_ca_bundle(void **state)
 	assert_int_equal(cr.chain_len, 1);
 	certs_creds_free(&cr);
 
+	/* A key given for a request made here: the request goes, its key is reused. */
+	char csr[DB_ID_MAX], id3[DB_ID_MAX];
+	struct certs_csr_params cp = {.cn = "req.example.com"};
+	assert_int_equal(certs_csr_create(f->db, "admin", "cli", &cp, csr, &err), FG_OK);
+	struct pki_key *rk = stored_key(f, csr);
+	struct fg_buf rleaf = {0}, rkpem = {0};
+	make_cert_pem(&rleaf, "req.example.com", rk, "Root", ca, false, f->now - DAY_MS,
+	              f->now + 10 * DAY_MS);
+	assert_int_equal(pki_key_to_pem(rk, &rkpem), FG_OK);
+	size_t before = count_records(f);
+	assert_int_equal(certs_import(f->db, "admin", "cli", "", fg_buf_cstr(&rleaf),
+	                              fg_buf_cstr(&rkpem), f->now, id3, &err, &fix),
+	                 FG_OK);
+	assert_int_equal(count_records(f), before);
+	json_t *shown = NULL;
+	assert_int_equal(certs_show(f->db, csr, f->now, &shown), FG_ERR_NOTFOUND);
+	assert_int_equal(certs_load_creds(f->db, id3, &cr), FG_OK);
+	certs_creds_free(&cr);
+	pki_key_free(rk);
+	fg_buf_free(&rleaf);
+	pki_buf_wipe(&rkpem);
+
 	/* A CA bundle refuses a leaf and names it. */
 	struct fg_buf bundle = {0};
 	fg_buf_append_str(&bundle, fg_buf_cstr(&root));

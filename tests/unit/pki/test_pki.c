@@ -581,6 +581,11 @@ static void test_chain_cases(void **state)
 	pki_chain_check(root_first, 2, NOW_MS, &r);
 	assert_false(r.ok);
 
+	struct pki_cert *dup[] = {f->leaf, f->inter, f->inter, f->root};
+	pki_chain_check(dup, 4, NOW_MS, &r);
+	expect_msg(&r, 3, "certificate 3 (CN=Intermediate CA) is the same as certificate 2");
+	assert_int_equal(r.order_len, 3);
+
 	pki_chain_check(NULL, 0, NOW_MS, &r);
 	assert_false(r.ok);
 }
