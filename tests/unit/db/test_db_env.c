@@ -82,6 +82,27 @@ static void test_modes(void **state)
 	assert_null(db);
 }
 
+static void test_open_errors(void **state)
+{
+	struct fixture *f = *state;
+	struct db *db;
+	/* Only the last component is created. */
+	snprintf(f->path, sizeof f->path, "%s/no/such", f->dir);
+	assert_int_equal(db_open(&db, f->path), FG_ERR_IO);
+	assert_null(db);
+	/* LMDB's own errors come back as FG_ERR_STORE, logged with LMDB's text. */
+	snprintf(f->path, sizeof f->path, "%s/data.mdb", f->dir);
+	assert_int_equal(mkdir(f->path, 0700), 0);
+	int sink = fg_log_add_sink(capture_sink, NULL, FG_LOG_DEBUG);
+	last_log[0] = '\0';
+	assert_int_equal(db_open(&db, f->dir), FG_ERR_STORE);
+	fg_log_remove_sink(sink);
+	assert_null(db);
+	assert_non_null(strstr(last_log, "cannot open the store"));
+	assert_non_null(strstr(last_log, "Is a directory"));
+	assert_int_equal(db_open(&db, ""), FG_ERR_INVAL);
+}
+
 struct meta_op {
 	const char *key;
 	uint64_t value;
@@ -458,6 +479,7 @@ int main(void)
 		fg_log_add_sink(fg_log_stderr_sink, NULL, FG_LOG_DEBUG);
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_modes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_schema_recorded_and_reopen, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_map_grows, setup, teardown),
