@@ -1064,6 +1064,8 @@ void xmpp_s2s_feed(struct xmpp_s2s *s, const uint8_t *buf, size_t len, int64_t n
 	}
 	if (s->restart_pending)
 		do_restart(s);
+	else
+		send_queued_verifies(s); /* requests queued from inside the action callback */
 }
 
 void xmpp_s2s_tls_started(struct xmpp_s2s *s, bool peer_cert, int64_t now_ms)

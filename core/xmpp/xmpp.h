@@ -226,6 +226,9 @@ struct xmpp_action {
 	int64_t deadline_ms;
 };
 
+/* Called synchronously from the xmpp_s2s_* functions. It must not drive the same machine
+ * (feed, tls_started, dialback_result, on_timer, close are ignored there); send_verify is
+ * queued and sent when the outer call returns. */
 typedef void (*xmpp_action_cb)(void *ctx, const struct xmpp_action *act);
 /* Fills buf with unpredictable bytes (stream ids). */
 typedef void (*xmpp_random_cb)(void *ctx, void *buf, size_t len);

@@ -587,6 +587,86 @@ static void test_authoritative_verify(void **state)
 	peer_fini(&oin);
 }
 
+static void test_close_paths(void **state)
+{
+	/* the peer closes cleanly: we answer </stream:stream> */
+	struct peer rin;
+	peer_init(&rin, XMPP_S2S_RECEIVING, &cfg_r, NULL, NULL);
+	auth_rin(&rin);
+	feed_str(&rin, "</stream:stream>");
+	assert_true(rin.closed);
+	assert_int_equal(find_ev(&rin, XMPP_ACT_CLOSE)->cond, XMPP_SE_NONE);
+	const char *sent = fg_buf_cstr(&rin.sent);
+	assert_string_equal(sent + strlen(sent) - strlen("</stream:stream>"), "</stream:stream>");
+	/* nothing more after close */
+	feed_str(&rin, "<message from='a@origin.example' to='b@recv.example'/>");
+	assert_int_equal(rin.n_delivered, 0);
+	peer_fini(&rin);
+
+	/* the peer sends a stream error */
+	peer_init(&rin, XMPP_S2S_RECEIVING, &cfg_r, NULL, NULL);
+	feed_str(&rin, PEER_HDR "<stream:error><system-shutdown "
+	                        "xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>");
+	assert_int_equal(find_ev(&rin, XMPP_ACT_CLOSE)->cond, XMPP_SE_SYSTEM_SHUTDOWN);
+	peer_fini(&rin);
+
+	/* we close with an error, and the idle timer closes gracefully */
+	peer_init(&rin, XMPP_S2S_RECEIVING, &cfg_r, NULL, NULL);
+	feed_str(&rin, PEER_HDR);
+	xmpp_s2s_close(rin.m, XMPP_SE_SYSTEM_SHUTDOWN, "bye");
+	assert_non_null(
+	    strstr(fg_buf_cstr(&rin.sent),
+	           "<system-shutdown xmlns='urn:ietf:params:xml:ns:xmpp-streams'/><text "
+	           "xmlns='urn:ietf:params:xml:ns:xmpp-streams'>bye</text></stream:error></"
+	           "stream:stream>"));
+	peer_fini(&rin);
+	peer_init(&rin, XMPP_S2S_RECEIVING, &cfg_r, NULL, NULL);
+	feed_str(&rin, PEER_HDR);
+	xmpp_s2s_on_timer(rin.m, XMPP_TIMER_IDLE, now + 600000);
+	assert_true(rin.closed);
+	assert_int_equal(find_ev(&rin, XMPP_ACT_CLOSE)->cond, XMPP_SE_NONE);
+	peer_fini(&rin);
+
+	/* an initiating stream refuses stanzas from the peer */
+	struct peer io;
+	peer_init(&io, XMPP_S2S_INITIATING, &cfg_o, "origin.example", "recv.example");
+	feed_str(&io, "<stream:stream xmlns='jabber:server' "
+	              "xmlns:stream='http://etherx.jabber.org/streams' from='recv.example' id='i1' "
+	              "version='1.0'><message from='x@recv.example' to='y@origin.example'/>");
+	assert_int_equal(find_ev(&io, XMPP_ACT_CLOSE)->cond, XMPP_SE_NOT_AUTHORIZED);
+	peer_fini(&io);
+	/* an answer claiming another domain */
+	peer_init(&io, XMPP_S2S_INITIATING, &cfg_o, "origin.example", "recv.example");
+	feed_str(&io, "<stream:stream xmlns='jabber:server' "
+	              "xmlns:stream='http://etherx.jabber.org/streams' from='evil.example' id='i1' "
+	              "version='1.0'>");
+	assert_int_equal(find_ev(&io, XMPP_ACT_CLOSE)->cond, XMPP_SE_INVALID_FROM);
+	peer_fini(&io);
+}
+
+static void test_verify_queued_from_callback(void **state)
+{
+	/* a verify queued before the stream is ready goes out with the features */
+	struct peer rout, oin;
+	peer_init(&rout, XMPP_S2S_INITIATING, &cfg_r, "recv.example", "origin.example");
+	peer_init(&oin, XMPP_S2S_RECEIVING, &cfg_o, NULL, NULL);
+	assert_int_equal(xmpp_s2s_send_verify(rout.m, "recv.example", "origin.example", "S", "bad"),
+	                 FG_OK);
+	assert_null(strstr(fg_buf_cstr(&rout.sent), "db:verify"));
+	pump(&rout, &oin);
+	const struct ev *vr = find_ev(&rout, XMPP_ACT_VERIFY_RESULT);
+	assert_non_null(vr);
+	assert_false(vr->valid);
+	/* an unanswered verify times out as invalid */
+	assert_int_equal(xmpp_s2s_send_verify(rout.m, "recv.example", "origin.example", "T", "k"),
+	                 FG_OK);
+	int before = rout.n_evs;
+	xmpp_s2s_on_timer(rout.m, XMPP_TIMER_DIALBACK, now + 60000);
+	assert_true(rout.n_evs > before);
+	peer_fini(&rout);
+	peer_fini(&oin);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -602,6 +682,8 @@ int main(void)
 	    cmocka_unit_test_setup(test_proceed_injection, setup),
 	    cmocka_unit_test_setup(test_timers, setup),
 	    cmocka_unit_test_setup(test_authoritative_verify, setup),
+	    cmocka_unit_test_setup(test_close_paths, setup),
+	    cmocka_unit_test_setup(test_verify_queued_from_callback, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
