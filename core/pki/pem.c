@@ -82,6 +82,7 @@ enum fg_err pki_pem_decode(const char *text, size_t len, struct pki_pem *out, ch
 	size_t pos = 0, after_last = 0;
 	bool in_block = false, skipping = false, final_nl = false;
 	char label[64] = "";
+	char *copy = NULL;
 
 	memset(out, 0, sizeof(*out));
 	if (len > PKI_PEM_TEXT_MAX) {
@@ -97,6 +98,16 @@ enum fg_err pki_pem_decode(const char *text, size_t len, struct pki_pem *out, ch
 		         "upload the unencrypted key");
 		return FG_ERR_INVAL;
 	}
+	/* BearSSL's decoder keeps a CR in the BEGIN line's label: read CRLF text as LF text. */
+	copy = malloc(len + 1);
+	if (copy == NULL)
+		return FG_ERR_NOMEM;
+	size_t clen = 0;
+	for (size_t i = 0; i < len; i++)
+		if (text[i] != '\r')
+			copy[clen++] = text[i];
+	text = copy;
+	len = clen;
 	br_pem_decoder_init(&dc);
 	while (pos < len || !final_nl) {
 		size_t n;
@@ -213,6 +224,11 @@ out:
 		memset(sink.buf.data, 0, sink.buf.cap);
 	fg_buf_free(&sink.buf);
 	memset(&dc, 0, sizeof(dc));
+	if (copy != NULL) {
+		/* The text may hold a private key. */
+		memset(copy, 0, len);
+		free(copy);
+	}
 	if (e != FG_OK)
 		pki_pem_clear(out);
 	return e;

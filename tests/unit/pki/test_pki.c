@@ -199,14 +199,15 @@ static void test_pem_roundtrip_and_errors(void **state)
 	pki_pem_clear(&p);
 	fg_buf_free(&b);
 
-	/* Without a final newline, with text before the block, with EC PARAMETERS. */
+	/* Without a final newline, with text before the block, with EC PARAMETERS, CRLF. */
 	const char *good[] = {
 	    "-----BEGIN CERTIFICATE-----\nMAMCAQU=\n-----END CERTIFICATE-----",
 	    "subject=CN = x\n-----BEGIN CERTIFICATE-----\nMAMCAQU=\n-----END CERTIFICATE-----\n\n",
 	    "-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n"
 	    "-----BEGIN CERTIFICATE-----\nMAMCAQU=\n-----END CERTIFICATE-----\n",
+	    "-----BEGIN CERTIFICATE-----\r\nMAMCAQU=\r\n-----END CERTIFICATE-----\r\n",
 	};
-	for (size_t i = 0; i < 3; i++) {
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		assert_int_equal(pki_pem_decode(good[i], strlen(good[i]), &p, err, sizeof(err)),
 		                 FG_OK);
 		assert_int_equal(p.count, 1);
