@@ -95,7 +95,8 @@ struct webui_transport {
 	struct tls_creds *creds; /* console credentials for new connections */
 	struct https_conn *conns;
 	size_t nconns;
-	char bound_text[96]; /* "127.0.0.1:8443" or "[::1]:8443" */
+	char bound_text[96];               /* "127.0.0.1:8443" or "[::1]:8443" */
+	char last_bind_error[DB_TEXT_MAX]; /* logged once per distinct cause, not per retry */
 };
 
 static void conn_pump(struct https_conn *c);
@@ -1038,7 +1039,6 @@ static void retry_timer_cb(uv_timer_t *h);
 
 static void listen_failed(struct webui_transport *t, int uverr, const char *why)
 {
-	struct webui *w = t->w;
 	char cause[DB_TEXT_MAX];
 	char name[160];
 	char object[160];
@@ -1068,9 +1068,11 @@ static void listen_failed(struct webui_transport *t, int uverr, const char *why)
 	};
 	status_set("listener:console", "listener", name, "failed", cause);
 	status_fault_raise("console.bind", &d);
-	fg_log(FG_LOG_WARN, SUBSYS, "cannot listen on %s: %s; retrying every %d s", t->bound_text,
-	       cause, WEBUI_BIND_RETRY_MS / 1000);
-	(void)w;
+	if (strcmp(cause, t->last_bind_error) != 0) {
+		fg_log(FG_LOG_WARN, SUBSYS, "cannot listen on %s: %s; retrying every %d s",
+		       t->bound_text, cause, WEBUI_BIND_RETRY_MS / 1000);
+		fg_strlcpy(t->last_bind_error, cause, sizeof(t->last_bind_error));
+	}
 	uv_timer_start(&t->retry_timer, retry_timer_cb, WEBUI_BIND_RETRY_MS, 0);
 }
 
@@ -1116,6 +1118,7 @@ static void listen_try(struct webui_transport *t)
 	char name[160];
 	snprintf(name, sizeof(name), "console https %s", t->bound_text);
 	status_set("listener:console", "listener", name, "listening", "");
+	t->last_bind_error[0] = '\0';
 	if (status_fault_active("console.bind"))
 		status_fault_clear("console.bind");
 	fg_log(FG_LOG_NOTICE, SUBSYS, "console listening on https://%s/", t->bound_text);
@@ -1155,6 +1158,8 @@ enum fg_err webui_start(struct webui **out, uv_loop_t *loop, struct db *db,
 	enum fg_err err;
 
 	*out = NULL;
+	if (!loop || !db || !cfg)
+		return FG_ERR_INVAL;
 	w = calloc(1, sizeof(*w));
 	t = calloc(1, sizeof(*t));
 	if (!w || !t) {
