@@ -96,6 +96,7 @@ const char *sip_method_name(enum sip_method m); /* NULL for SIP_METHOD_OTHER */
 struct sip_header {
 	struct sip_str name;
 	struct sip_str value; /* unfolded, surrounding whitespace removed */
+	size_t offset;        /* where the header line starts in the parsed input */
 };
 
 struct sip_via {

@@ -1,4 +1,5 @@
 /* sip: request and response builder (RFC 3261 §8.1.1, §8.2.6, §20). */
+#include <stdio.h>
 #include <string.h>
 
 #include "sip/sip_internal.h"
@@ -93,20 +94,26 @@ enum fg_err sip_build_response(struct fg_buf *out, const struct sip_msg *req, un
 	 * with a tag added unless present or the response is 100 (Trying). */
 	const struct sip_header *h;
 	for (size_t i = 0; !e && (h = sip_msg_header(req, "Via", i)) != NULL; i++)
-		e = fg_buf_printf(out, "Via: %.*s\r\n", (int)h->value.len, h->value.p);
+		e = sip__append_hdr(out, "Via", h->value, NULL);
 	h = sip_msg_header(req, "From", 0);
 	if (!e && h)
-		e = fg_buf_printf(out, "From: %.*s\r\n", (int)h->value.len, h->value.p);
+		e = sip__append_hdr(out, "From", h->value, NULL);
 	h = sip_msg_header(req, "To", 0);
 	if (!e && h) {
 		bool add = !req->to.tag.p && status > 100 && to_tag;
-		e = fg_buf_printf(out, "To: %.*s%s%s\r\n", (int)h->value.len, h->value.p,
-		                  add ? ";tag=" : "", add ? to_tag : "");
+		char tag[160];
+		if (add && snprintf(tag, sizeof(tag), ";tag=%s", to_tag) >= (int)sizeof(tag))
+			return FG_ERR_INVAL;
+		e = sip__append_hdr(out, "To", h->value, add ? tag : NULL);
 	}
 	if (!e)
-		e = fg_buf_printf(out, "Call-ID: %.*s\r\nCSeq: %u %.*s\r\n", (int)req->call_id.len,
-		                  req->call_id.p, (unsigned)req->cseq, (int)req->cseq_method.len,
-		                  req->cseq_method.p);
+		e = sip__append_hdr(out, "Call-ID", req->call_id, NULL);
+	if (!e)
+		e = fg_buf_printf(out, "CSeq: %u ", (unsigned)req->cseq);
+	if (!e)
+		e = fg_buf_append(out, req->cseq_method.p, req->cseq_method.len);
+	if (!e)
+		e = fg_buf_append_str(out, "\r\n");
 	if (!e)
 		e = body_part(out, extra_headers, content_type, body, body_len);
 	return e;

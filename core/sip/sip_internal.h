@@ -20,6 +20,10 @@ bool sip__is_alnum(unsigned char c);
 bool sip__is_ws(unsigned char c);
 bool sip__casecmp(const char *a, size_t alen, const char *b); /* equal, ignoring case */
 
+/* Appends "name: value[suffix]\r\n"; value is copied by length (it may hold NUL). */
+enum fg_err sip__append_hdr(struct fg_buf *b, const char *name, struct sip_str value,
+                            const char *suffix);
+
 void sip__set_err(struct sip_error *err, size_t offset, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

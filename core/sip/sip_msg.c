@@ -156,8 +156,8 @@ static enum fg_err add_header(struct sip_msg *m, const char *name, const char *v
 }
 
 /* Adds one logical header line (already unfolded). */
-static enum fg_err header_line(struct sip_msg *m, const char *line, size_t len,
-                               struct sip_error *err, size_t off)
+static enum fg_err header_line_values(struct sip_msg *m, const char *line, size_t len,
+                                      struct sip_error *err, size_t off)
 {
 	const char *colon = memchr(line, ':', len);
 	if (!colon) {
@@ -237,6 +237,16 @@ static enum fg_err header_line(struct sip_msg *m, const char *line, size_t len,
 	return FG_OK;
 }
 
+static enum fg_err header_line(struct sip_msg *m, const char *line, size_t len,
+                               struct sip_error *err, size_t off)
+{
+	size_t first = m->nheaders;
+	enum fg_err e = header_line_values(m, line, len, err, off);
+	for (size_t i = first; i < m->nheaders; i++)
+		m->headers[i].offset = off;
+	return e;
+}
+
 static enum fg_err parse_via(struct sip_msg *m, const struct sip_header *h, struct sip_via *via,
                              struct sip_error *err)
 {
@@ -256,21 +266,21 @@ static enum fg_err parse_via(struct sip_msg *m, const struct sip_header *h, stru
 		parts[k] = p + s;
 		plen[k] = i - s;
 		if (plen[k] == 0) {
-			sip__set_err(err, 0, "Via: malformed sent-protocol");
+			sip__set_err(err, h->offset, "Via: malformed sent-protocol");
 			return FG_ERR_PARSE;
 		}
 		while (i < len && sip__is_ws((unsigned char)p[i]))
 			i++;
 		if (k < 2) {
 			if (i >= len || p[i] != '/') {
-				sip__set_err(err, 0, "Via: expected '/' in sent-protocol");
+				sip__set_err(err, h->offset, "Via: expected '/' in sent-protocol");
 				return FG_ERR_PARSE;
 			}
 			i++;
 		}
 	}
 	if (!sip__casecmp(parts[0], plen[0], "SIP") || !sip__casecmp(parts[1], plen[1], "2.0")) {
-		sip__set_err(err, 0, "Via: protocol is not SIP/2.0");
+		sip__set_err(err, h->offset, "Via: protocol is not SIP/2.0");
 		return FG_ERR_VERSION;
 	}
 	via->transport = sip__arena_str(m->arena, parts[2], plen[2]);
@@ -278,14 +288,15 @@ static enum fg_err parse_via(struct sip_msg *m, const struct sip_header *h, stru
 	while (i < len && p[i] != ';' && !sip__is_ws((unsigned char)p[i]))
 		i++;
 	if (i == s) {
-		sip__set_err(err, 0, "Via: no sent-by");
+		sip__set_err(err, h->offset, "Via: no sent-by");
 		return FG_ERR_PARSE;
 	}
 	enum fg_err e = sip__hostport_parse(m->arena, p + s, i - s, &via->host, &via->host_type,
-	                                    &via->port, err, 0);
+	                                    &via->port, err, h->offset);
 	if (e)
 		return e;
-	e = sip__params_parse(m->arena, p + i, len - i, via->params, &via->nparams, "Via", err, 0);
+	e = sip__params_parse(m->arena, p + i, len - i, via->params, &via->nparams, "Via", err,
+	                      h->offset);
 	if (e)
 		return e;
 	for (size_t k = 0; k < via->nparams; k++) {
@@ -304,7 +315,7 @@ enum fg_err sip_msg_parse_addr(struct sip_msg *msg, const struct sip_header *h,
                                struct sip_addr *out, struct sip_error *err)
 {
 	bool contact = sip__casecmp(h->name.p, h->name.len, "Contact");
-	return sip__addr_parse(msg->arena, h->value.p, h->value.len, contact, out, err, 0);
+	return sip__addr_parse(msg->arena, h->value.p, h->value.len, contact, out, err, h->offset);
 }
 
 static void prefix_err(struct sip_error *err, const char *header)
@@ -329,7 +340,8 @@ static enum fg_err interpret(struct sip_msg *m, struct sip_error *err)
 	    "To", "From", "Call-ID", "CSeq", "Max-Forwards", "Content-Length", "Content-Type"};
 	for (size_t i = 0; i < sizeof(single) / sizeof(single[0]); i++)
 		if (sip_msg_header_count(m, single[i]) > 1) {
-			sip__set_err(err, 0, "%s appears more than once", single[i]);
+			sip__set_err(err, sip_msg_header(m, single[i], 1)->offset,
+			             "%s appears more than once", single[i]);
 			return FG_ERR_PARSE;
 		}
 	static const char *const required[] = {"To", "From", "Call-ID", "CSeq", "Via"};
@@ -342,7 +354,7 @@ static enum fg_err interpret(struct sip_msg *m, struct sip_error *err)
 	const struct sip_header *h;
 	for (size_t i = 0; (h = sip_msg_header(m, "Via", i)) != NULL; i++) {
 		if (m->nvias == SIP_MAX_VIAS) {
-			sip__set_err(err, 0, "more than %d Via values", SIP_MAX_VIAS);
+			sip__set_err(err, h->offset, "more than %d Via values", SIP_MAX_VIAS);
 			return FG_ERR_TOOBIG;
 		}
 		e = parse_via(m, h, &m->vias[m->nvias], err);
@@ -351,13 +363,15 @@ static enum fg_err interpret(struct sip_msg *m, struct sip_error *err)
 		m->nvias++;
 	}
 	e = sip__addr_parse(m->arena, sip_msg_header(m, "From", 0)->value.p,
-	                    sip_msg_header(m, "From", 0)->value.len, false, &m->from, err, 0);
+	                    sip_msg_header(m, "From", 0)->value.len, false, &m->from, err,
+	                    sip_msg_header(m, "From", 0)->offset);
 	if (e) {
 		prefix_err(err, "From");
 		return e;
 	}
 	e = sip__addr_parse(m->arena, sip_msg_header(m, "To", 0)->value.p,
-	                    sip_msg_header(m, "To", 0)->value.len, false, &m->to, err, 0);
+	                    sip_msg_header(m, "To", 0)->value.len, false, &m->to, err,
+	                    sip_msg_header(m, "To", 0)->offset);
 	if (e) {
 		prefix_err(err, "To");
 		return e;
@@ -373,12 +387,12 @@ static enum fg_err interpret(struct sip_msg *m, struct sip_error *err)
 		}
 	h = sip_msg_header(m, "Call-ID", 0);
 	if (h->value.len == 0) {
-		sip__set_err(err, 0, "Call-ID: empty");
+		sip__set_err(err, h->offset, "Call-ID: empty");
 		return FG_ERR_PARSE;
 	}
 	for (size_t i = 0; i < h->value.len; i++)
 		if ((unsigned char)h->value.p[i] <= ' ') {
-			sip__set_err(err, i, "Call-ID: whitespace or control character");
+			sip__set_err(err, h->offset, "Call-ID: whitespace or control character");
 			return FG_ERR_PARSE;
 		}
 	m->call_id = h->value;
@@ -391,7 +405,7 @@ static enum fg_err interpret(struct sip_msg *m, struct sip_error *err)
 			i++;
 		/* RFC 3261 §8.1.1.5: the sequence number MUST be less than 2^31. */
 		if (!parse_uint(p, i, 0x7fffffffu, &v)) {
-			sip__set_err(err, 0, "CSeq: number missing or not below 2^31");
+			sip__set_err(err, h->offset, "CSeq: number missing or not below 2^31");
 			return FG_ERR_PARSE;
 		}
 		m->cseq = (uint32_t)v;
@@ -399,12 +413,12 @@ static enum fg_err interpret(struct sip_msg *m, struct sip_error *err)
 		while (i < len && sip__is_ws((unsigned char)p[i]))
 			i++;
 		if (i == s || i == len) {
-			sip__set_err(err, i, "CSeq: no method");
+			sip__set_err(err, h->offset, "CSeq: no method");
 			return FG_ERR_PARSE;
 		}
 		for (size_t k = i; k < len; k++)
 			if (!sip__is_token((unsigned char)p[k])) {
-				sip__set_err(err, k, "CSeq: bad method character");
+				sip__set_err(err, h->offset, "CSeq: bad method character");
 				return FG_ERR_PARSE;
 			}
 		m->cseq_method.p = p + i;
@@ -412,7 +426,7 @@ static enum fg_err interpret(struct sip_msg *m, struct sip_error *err)
 		m->cseq_method_id = sip_method_from_name(p + i, len - i);
 		if (m->is_request && (m->cseq_method.len != m->method.len ||
 		                      memcmp(m->cseq_method.p, m->method.p, m->method.len) != 0)) {
-			sip__set_err(err, 0, "CSeq method differs from the request method");
+			sip__set_err(err, h->offset, "CSeq method differs from the request method");
 			return FG_ERR_PARSE;
 		}
 	}
@@ -421,7 +435,7 @@ static enum fg_err interpret(struct sip_msg *m, struct sip_error *err)
 	if (h) {
 		uint64_t v;
 		if (!parse_uint(h->value.p, h->value.len, 255, &v)) {
-			sip__set_err(err, 0, "Max-Forwards: not a number in 0-255");
+			sip__set_err(err, h->offset, "Max-Forwards: not a number in 0-255");
 			return FG_ERR_PARSE;
 		}
 		m->max_forwards = (int)v;
@@ -619,12 +633,12 @@ static enum fg_err parse(const uint8_t *buf, size_t len, enum sip_parse_mode mod
 	if (cl) {
 		uint64_t v;
 		if (!parse_uint(cl->value.p, cl->value.len, UINT64_MAX, &v)) {
-			sip__set_err(err, 0, "Content-Length: not a non-negative number");
+			sip__set_err(err, cl->offset, "Content-Length: not a non-negative number");
 			e = FG_ERR_PARSE;
 			goto out;
 		}
 		if (v > SIP_MAX_BODY) {
-			sip__set_err(err, 0, "Content-Length: body larger than %d bytes",
+			sip__set_err(err, cl->offset, "Content-Length: body larger than %d bytes",
 			             SIP_MAX_BODY);
 			e = FG_ERR_TOOBIG;
 			goto out;

@@ -132,18 +132,25 @@ static enum fg_err build_ack(struct sip_txn *t, const struct sip_msg *rsp)
 	const struct sip_header *to = sip_msg_header(rsp, "To", 0);
 	const struct sip_header *h;
 	fg_buf_reset(&t->last);
-	enum fg_err e =
-	    fg_buf_printf(&t->last, "ACK %.*s SIP/2.0\r\nVia: %.*s\r\nMax-Forwards: %d\r\n",
-	                  (int)r->ruri.text.len, r->ruri.text.p, (int)via->value.len, via->value.p,
-	                  SIP_MAX_FORWARDS_DEFAULT);
-	for (size_t i = 0; !e && (h = sip_msg_header(r, "Route", i)) != NULL; i++)
-		e = fg_buf_printf(&t->last, "Route: %.*s\r\n", (int)h->value.len, h->value.p);
+	enum fg_err e = fg_buf_append_str(&t->last, "ACK ");
 	if (!e)
-		e = fg_buf_printf(&t->last,
-		                  "From: %.*s\r\nTo: %.*s\r\nCall-ID: %.*s\r\nCSeq: %u ACK\r\n"
-		                  "Content-Length: 0\r\n\r\n",
-		                  (int)from->value.len, from->value.p, (int)to->value.len,
-		                  to->value.p, (int)r->call_id.len, r->call_id.p,
+		e = fg_buf_append(&t->last, r->ruri.text.p, r->ruri.text.len);
+	if (!e)
+		e = fg_buf_append_str(&t->last, " SIP/2.0\r\n");
+	if (!e)
+		e = sip__append_hdr(&t->last, "Via", via->value, NULL);
+	if (!e)
+		e = fg_buf_printf(&t->last, "Max-Forwards: %d\r\n", SIP_MAX_FORWARDS_DEFAULT);
+	for (size_t i = 0; !e && (h = sip_msg_header(r, "Route", i)) != NULL; i++)
+		e = sip__append_hdr(&t->last, "Route", h->value, NULL);
+	if (!e)
+		e = sip__append_hdr(&t->last, "From", from->value, NULL);
+	if (!e)
+		e = sip__append_hdr(&t->last, "To", to->value, NULL);
+	if (!e)
+		e = sip__append_hdr(&t->last, "Call-ID", r->call_id, NULL);
+	if (!e)
+		e = fg_buf_printf(&t->last, "CSeq: %u ACK\r\nContent-Length: 0\r\n\r\n",
 		                  (unsigned)r->cseq);
 	return e;
 }
@@ -221,14 +228,18 @@ enum fg_err sip_txn_server_new(const struct sip_msg *req, bool reliable, int64_t
 	/* Keep a private parsed copy of the matching keys: re-serialise minimally. */
 	struct fg_buf b = {0};
 	const struct sip_header *h;
-	enum fg_err e = fg_buf_printf(&b, "%.*s %.*s SIP/2.0\r\n", (int)req->method.len,
-	                              req->method.p, (int)req->ruri.text.len, req->ruri.text.p);
+	enum fg_err e = fg_buf_append(&b, req->method.p, req->method.len);
+	if (!e)
+		e = fg_buf_append_str(&b, " ");
+	if (!e)
+		e = fg_buf_append(&b, req->ruri.text.p, req->ruri.text.len);
+	if (!e)
+		e = fg_buf_append_str(&b, " SIP/2.0\r\n");
 	for (size_t i = 0; !e && i < req->nheaders; i++) {
 		h = &req->headers[i];
 		if (sip__casecmp(h->name.p, h->name.len, "Content-Length"))
 			continue; /* the copy has no body */
-		e = fg_buf_printf(&b, "%.*s: %.*s\r\n", (int)h->name.len, h->name.p,
-		                  (int)h->value.len, h->value.p);
+		e = sip__append_hdr(&b, h->name.p, h->value, NULL);
 	}
 	if (!e)
 		e = fg_buf_append_str(&b, "\r\n");

@@ -94,6 +94,21 @@ bool sip__casecmp(const char *a, size_t alen, const char *b)
 	return strlen(b) == alen && strncasecmp(a, b, alen) == 0;
 }
 
+enum fg_err sip__append_hdr(struct fg_buf *b, const char *name, struct sip_str value,
+                            const char *suffix)
+{
+	enum fg_err e = fg_buf_append_str(b, name);
+	if (!e)
+		e = fg_buf_append_str(b, ": ");
+	if (!e)
+		e = fg_buf_append(b, value.p, value.len);
+	if (!e && suffix)
+		e = fg_buf_append_str(b, suffix);
+	if (!e)
+		e = fg_buf_append_str(b, "\r\n");
+	return e;
+}
+
 void sip__set_err(struct sip_error *err, size_t offset, const char *fmt, ...)
 {
 	if (!err)

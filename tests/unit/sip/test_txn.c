@@ -149,6 +149,22 @@ static size_t count(const struct sip_txn_actions *a, enum sip_txn_action_kind k)
 	return n;
 }
 
+/* Found by fuzz_sip_msg: a To display name holding an escaped NUL (RFC 4475 intmeth) was
+ * cut at the NUL when copied into the response. */
+static void t_build_response_nul(void **st)
+{
+	size_t len;
+	uint8_t *buf = read_data("valid/intmeth.dat", &len);
+	struct sip_msg *req;
+	assert_int_equal(sip_msg_parse(buf, len, SIP_PARSE_DATAGRAM, &req, NULL, NULL), FG_OK);
+	free(buf);
+	struct sip_msg *rsp = response_to(req, 400, "t", NULL);
+	assert_int_equal(rsp->to.display.len, req->to.display.len);
+	assert_memory_equal(rsp->to.display.p, req->to.display.p, req->to.display.len);
+	sip_msg_free(rsp);
+	sip_msg_free(req);
+}
+
 static void t_nict_unreliable_timers(void **st)
 {
 	struct fg_buf b = {0};
@@ -593,6 +609,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(t_build_request),
 	    cmocka_unit_test(t_build_response),
+	    cmocka_unit_test(t_build_response_nul),
 	    cmocka_unit_test(t_nict_unreliable_timers),
 	    cmocka_unit_test(t_nict_reliable),
 	    cmocka_unit_test(t_nict_unreliable_timer_k),
