@@ -1,8 +1,10 @@
 /* db: the bounded log and audit trail (sequence-keyed), faults and object status. */
 #include "db/db_internal.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define META_LOG_SEQ   "log.seq"
 #define META_AUDIT_SEQ "audit.seq"
@@ -66,11 +68,36 @@ static enum fg_err seq_append(struct db_txn *txn, enum db_kind kind, const char 
 
 typedef bool (*seq_match_fn)(const void *obj, const void *filter);
 
+/* A text filter can be tried on a record's stored bytes before decoding it when the text
+ * has nothing JSON would escape (jansson escapes only '"', '\\' and control characters). */
+static bool text_prefilterable(const char *text)
+{
+	if (!text || !*text)
+		return false;
+	for (const unsigned char *p = (const unsigned char *)text; *p; p++)
+		if (*p == '"' || *p == '\\' || *p < 0x20)
+			return false;
+	return true;
+}
+
+/* Whether the bytes contain text, ASCII case-insensitively (as strcasestr compares). */
+static bool raw_contains(const char *hay, size_t n, const char *text, size_t tlen)
+{
+	unsigned char lo = (unsigned char)tolower((unsigned char)text[0]);
+	unsigned char up = (unsigned char)toupper((unsigned char)text[0]);
+	for (size_t i = 0; i + tlen <= n; i++) {
+		unsigned char c = (unsigned char)hay[i];
+		if ((c == lo || c == up) && strncasecmp(hay + i, text, tlen) == 0)
+			return true;
+	}
+	return false;
+}
+
 /* Newest first: counts every match in *total and keeps [offset, offset + limit). A NULL
  * match takes every record: then only the kept page is decoded (the console's default). */
 static enum fg_err seq_query(struct db_txn *txn, const struct db_rec_desc *d, size_t seq_off,
-                             seq_match_fn match, const void *filter, size_t offset, size_t limit,
-                             void **out, size_t *count, size_t *total)
+                             seq_match_fn match, const void *filter, const char *text,
+                             size_t offset, size_t limit, void **out, size_t *count, size_t *total)
 {
 	*out = NULL;
 	*count = 0;
@@ -80,6 +107,7 @@ static enum fg_err seq_query(struct db_txn *txn, const struct db_rec_desc *d, si
 	char *arr = NULL, *obj = NULL;
 	size_t n = 0, cap = 0, matches = 0;
 	bool all = match == NULL;
+	size_t tlen = text_prefilterable(text) ? strlen(text) : 0;
 	MDB_stat st;
 	int rc = mdb_stat(txn->txn, txn->db->dbi[d->kind], &st);
 	if (rc)
@@ -101,6 +129,9 @@ static enum fg_err seq_query(struct db_txn *txn, const struct db_rec_desc *d, si
 			if (limit && n >= limit)
 				break;
 		}
+		/* Most records miss a text search: skip those without decoding them. */
+		if (!all && tlen && !raw_contains(v.mv_data, v.mv_size, text, tlen))
+			continue;
 		err = db__rec_decode(d, v.mv_data, v.mv_size, obj);
 		if (err)
 			goto out;
@@ -207,7 +238,8 @@ enum fg_err db_log_query(struct db_txn *txn, const struct db_log_filter *filter,
 		filter = &any;
 	bool all = filter->min_level <= FG_LOG_DEBUG && (!filter->text || !*filter->text);
 	return seq_query(txn, &log_desc, offsetof(struct db_log_entry, seq), all ? NULL : log_match,
-	                 filter, filter->offset, filter->limit, (void **)out, count, total);
+	                 filter, filter->text, filter->offset, filter->limit, (void **)out, count,
+	                 total);
 }
 
 enum fg_err db_log_clear(struct db_txn *txn, size_t *removed)
@@ -296,8 +328,8 @@ enum fg_err db_audit_query(struct db_txn *txn, const struct db_audit_filter *fil
 		filter = &any;
 	bool all = !filter->text || !*filter->text;
 	return seq_query(txn, &audit_desc, offsetof(struct db_audit_entry, seq),
-	                 all ? NULL : audit_match, filter, filter->offset, filter->limit,
-	                 (void **)out, count, total);
+	                 all ? NULL : audit_match, filter, filter->text, filter->offset,
+	                 filter->limit, (void **)out, count, total);
 }
 
 void db_audit_list_free(struct db_audit_entry *entries, size_t count)

@@ -158,6 +158,48 @@ static void test_malformed_text_still_recorded(void **state)
 	db_txn_end(txn);
 }
 
+static enum fg_err append_escaped(struct db_txn *txn, void *ctx)
+{
+	(void)ctx;
+	static const char *const msgs[] = {"path a/b", "caf\xc3\xa9 open", "said \"hi\" back",
+	                                   "tab\there", "back\\slash"};
+	for (int i = 0; i < 5; i++) {
+		enum fg_err err = db_log_append(txn, i, FG_LOG_INFO, "core", msgs[i]);
+		if (err)
+			return err;
+	}
+	return FG_OK;
+}
+
+static size_t log_matches(struct db *db, const char *text)
+{
+	struct db_txn *txn;
+	struct db_log_entry *e;
+	size_t n, total;
+	struct db_log_filter f = {.text = text};
+	assert_int_equal(db_txn_begin(db, &txn), FG_OK);
+	assert_int_equal(db_log_query(txn, &f, &e, &n, &total), FG_OK);
+	db_log_list_free(e, n);
+	db_txn_end(txn);
+	return total;
+}
+
+/* Text search finds what JSON stored escaped, and never matches the record's own keys. */
+static void test_log_text_search_escapes(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(db_write(f->db, append_escaped, NULL), FG_OK);
+	assert_int_equal(log_matches(f->db, "A/B"), 1);
+	assert_int_equal(log_matches(f->db, "CAF\xc3\xa9"), 1);
+	assert_int_equal(log_matches(f->db, "\"hi\""), 1);
+	assert_int_equal(log_matches(f->db, "tab\th"), 1);
+	assert_int_equal(log_matches(f->db, "k\\s"), 1);
+	assert_int_equal(log_matches(f->db, "fmt"), 0);
+	assert_int_equal(log_matches(f->db, "msg"), 0);
+	assert_int_equal(log_matches(f->db, "CORE"), 5);
+	assert_int_equal(log_matches(f->db, "time_ms"), 0);
+}
+
 static enum fg_err clear_log(struct db_txn *txn, void *ctx)
 {
 	return db_log_clear(txn, ctx);
@@ -406,6 +448,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_log_bounded_and_queried, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_log_clear_keeps_sequence, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_malformed_text_still_recorded, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_log_text_search_escapes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_audit_bounded_and_queried, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_fault_order_and_prune, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_session_expiry, setup, teardown),
