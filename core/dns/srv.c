@@ -134,9 +134,6 @@ enum fg_err dns_xmpp_candidates(const struct dns_xmpp_records *in, dns_random_cb
 		return err;
 	if (*n_out > 0) {
 		*result = DNS_XMPP_CANDIDATES;
-	} else if (xmpps_none || xmpp_none) {
-		/* RFC 2782: "." says the service is decidedly not available */
-		*result = DNS_XMPP_NO_SERVICE;
 	} else if (n_xmpps == 0 && in->n_xmpp == 0) {
 		/* RFC 6120 §3.2.2: no SRV records: the domain's A/AAAA on 5269 */
 		*result = DNS_XMPP_FALLBACK;
@@ -147,7 +144,8 @@ enum fg_err dns_xmpp_candidates(const struct dns_xmpp_records *in, dns_random_cb
 			*n_out = 1;
 		}
 	} else {
-		/* records exist but none is usable (port 0, empty targets) */
+		/* RFC 2782: a "." target says the service is decidedly not available; records
+		 * with nothing usable (port 0, empty targets) mean the same for us */
 		*result = DNS_XMPP_NO_SERVICE;
 	}
 	return FG_OK;

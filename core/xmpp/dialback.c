@@ -31,9 +31,10 @@ enum fg_err xmpp_dialback_key(char *out, const uint8_t *secret, size_t secret_le
 	uint8_t mac[br_sha256_SIZE];
 	br_hmac_out(&hc, mac);
 	fg_hex(out, mac, sizeof(mac));
-	memset(digest, 0, sizeof(digest));
-	memset(digest_hex, 0, sizeof(digest_hex));
-	memset(&kc, 0, sizeof(kc));
+	explicit_bzero(digest, sizeof(digest));
+	explicit_bzero(digest_hex, sizeof(digest_hex));
+	explicit_bzero(&kc, sizeof(kc));
+	explicit_bzero(&hc, sizeof(hc));
 	return FG_OK;
 }
 
@@ -46,6 +47,6 @@ bool xmpp_dialback_key_check(const char *key, const uint8_t *secret, size_t secr
 	if (xmpp_dialback_key(want, secret, secret_len, receiving, originating, stream_id) != FG_OK)
 		return false;
 	bool ok = fg_ct_equal(key, want, XMPP_DIALBACK_KEY_HEX);
-	memset(want, 0, sizeof(want));
+	explicit_bzero(want, sizeof(want));
 	return ok;
 }

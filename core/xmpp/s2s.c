@@ -174,7 +174,7 @@ static void free_pending(struct pending *p)
 	free(p->remote);
 	free(p->stream_id);
 	if (p->key != NULL)
-		memset(p->key, 0, strlen(p->key));
+		explicit_bzero(p->key, strlen(p->key));
 	free(p->key);
 	memset(p, 0, sizeof(*p));
 }
@@ -577,7 +577,7 @@ static bool recv_db_result(struct xmpp_s2s *s, const struct xmpp_node *n)
 	go_on = true;
 out:
 	if (key.data != NULL)
-		memset(key.data, 0, key.len);
+		explicit_bzero(key.data, key.len);
 	fg_buf_free(&key);
 	return go_on;
 }
@@ -612,7 +612,7 @@ static bool recv_db_verify_request(struct xmpp_s2s *s, const struct xmpp_node *n
 	go_on = true;
 out:
 	if (key.data != NULL)
-		memset(key.data, 0, key.len);
+		explicit_bzero(key.data, key.len);
 	fg_buf_free(&key);
 	return go_on;
 }
@@ -727,7 +727,7 @@ static void send_our_db_result(struct xmpp_s2s *s)
 	put(s, ">");
 	put(s, key);
 	put(s, "</db:result>");
-	memset(key, 0, sizeof(key));
+	explicit_bzero(key, sizeof(key));
 	flush_out(s);
 	s->db_sent = true;
 	s->db_deadline = s->now + cfg_ms(s->cfg->dialback_timeout_ms, DEFAULT_DIALBACK_TIMEOUT_MS);
