@@ -85,7 +85,9 @@ struct tls_config {
 	/* Client: anchors for the server's chain (required).
 	 * Server: anchors for a client certificate; set to request one (mutual TLS). */
 	struct tls_trust *trust;
-	/* Server with trust: refuse a client that sends no valid certificate. */
+	/* Server with trust: refuse a client that sends no valid certificate. Without it, a
+	 * missing or invalid client certificate is tolerated and tls_conn_peer_verified() is
+	 * false: the protocol decides (e.g. XMPP falls back to dialback). */
 	bool require_client_cert;
 	/* Client: the name sent as SNI and checked against the certificate by BearSSL (a
 	 * baseline; RFC 6125 checks belong to the protocol). NULL: no SNI, no name check. */

@@ -287,6 +287,23 @@ static void test_mutual_tls(void **state)
 	assert_false(tls_conn_peer_verified(p.server));
 	pair_free(&p);
 
+	/* Optional, with an untrusted certificate: tolerated, unverified. */
+	struct tls_creds *rogue = creds(ROGUE_CHAIN_PEM, ROGUE_KEY_PEM);
+	ccfg.creds = rogue;
+	pair_new(&p, &ccfg, &scfg);
+	assert_int_equal(tls_conn_state(p.server), TLS_STATE_ESTABLISHED);
+	assert_false(tls_conn_peer_verified(p.server));
+	pair_free(&p);
+
+	/* Required, with an untrusted certificate: refused with the reason. */
+	scfg.require_client_cert = true;
+	pair_new(&p, &ccfg, &scfg);
+	assert_int_equal(tls_conn_state(p.server), TLS_STATE_FAILED);
+	assert_string_equal(tls_conn_error_text(p.server),
+	                    "the peer's certificate is not signed by a trusted authority");
+	pair_free(&p);
+	tls_creds_free(rogue);
+
 	tls_creds_free(sc);
 	tls_creds_free(cc);
 	tls_trust_free(t);
