@@ -55,7 +55,8 @@ export function render(root) {
 				: `${plural(days, 'day', 'days')} left`;
 			daysEl = h(`span.days.${cls}`, null, text);
 		}
-		const roles = c.roles || [];
+		const roles = Array.isArray(c.roles) ? c.roles
+			: String(c.roles || '').split(',').map((r) => r.trim()).filter(Boolean);
 		const fp = c.fingerprint_sha256 || '';
 		const actions = h('div.row-actions', null,
 			h('a.btn.btn-small', { href: `/api/v1/certificates/${enc(c.id)}/pem`,
@@ -277,12 +278,13 @@ function importForm(reload) {
 	const msg = noticeEl();
 	const form = h('form.form', { novalidate: true },
 		field('Name', input('name', { required: true, maxlength: 64, autocomplete: 'off' }),
-			'Use the name of its CSR to join the certificate to the key made here.'),
+			'How this certificate is called in the console, e.g. "xmpp-2026".'),
 		pemField('Certificate chain (PEM)', 'certificate_pem',
 			'The server certificate first, then each intermediate; the root may be left out.',
 			true),
 		pemField('Private key (PEM, optional)', 'private_key_pem',
-			'Leave empty when the key was made here with "Create key and CSR".', false),
+			'Leave empty when the key was made here with "Create key and CSR": fedgw ' +
+			'finds it by the certificate\'s public key.', false),
 		msg,
 		h('div.actions', null, h('button.btn.btn-primary', { type: 'submit' },
 			'Upload certificate')));
