@@ -1,5 +1,4 @@
-/* certs: creating, importing, selecting and deleting certificates in the store (RFC 2986
- * requests, RFC 5280 certificates and chains), each change one audited db_write. */
+/* certs: creates, imports, selects and deletes certificates in the store (RFC 5280). */
 #include "certs_internal.h"
 
 #include <arpa/inet.h>

@@ -1,5 +1,4 @@
-/* certs: certificate operations on the store shared by the console API and the CLI (CSRs,
- * self-signed and imported certificates, CA bundles, roles, TLS credentials, expiry). */
+/* certs: certificate operations on the store for the console API and the CLI (RFC 5280). */
 #ifndef FEDGW_CERTS_H
 #define FEDGW_CERTS_H
 

@@ -1,5 +1,4 @@
-/* certs view: listing, roles, PEM export, TLS credentials and expiry of stored certificates
- * (RFC 5280 fields shown as the console and CLI need them). */
+/* certs view: listing, roles, PEM export, TLS credentials and expiry (RFC 5280 fields). */
 #include "certs_internal.h"
 
 #include <stdio.h>

@@ -1,5 +1,4 @@
-/* pki chain: checks an uploaded chain (leaf, intermediates, root last; RFC 5246 §7.4.2
- * order) by DN linking and signature (RFC 5280 §6.1), and explains problems in plain words. */
+/* pki chain: orders and checks uploaded chains by DN and signature (RFC 5280 §6.1). */
 #include "pki_internal.h"
 
 #include <stdarg.h>

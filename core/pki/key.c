@@ -1,5 +1,4 @@
-/* pki keys: ECDSA P-256/P-384 and RSA key generation, PKCS#8 (RFC 5958) / SEC1 (RFC 5915) /
- * PKCS#1 (RFC 8017) decoding, PKCS#8 encoding, signing and verification with BearSSL. */
+/* pki keys: EC/RSA generation, PKCS#8/SEC1/PKCS#1 keys (RFC 5958, 5915, 8017), signing. */
 #include "pki_internal.h"
 
 #include <stdarg.h>

@@ -1,5 +1,4 @@
-/* pki parse: reads X.509 certificates (RFC 5280 §4.1) and PKCS#10 requests (RFC 2986) for
- * listing and chain checks: names, validity, SANs (incl. RFC 4985 SRVName), keys. */
+/* pki parse: reads X.509 certificates (RFC 5280 §4.1) and PKCS#10 requests (RFC 2986). */
 #include "pki_internal.h"
 
 #include <arpa/inet.h>

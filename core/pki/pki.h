@@ -1,5 +1,4 @@
-/* pki: DER writer/reader, keys, PKCS#10 CSRs (RFC 2986), X.509 v3 certificates (RFC 5280),
- * PEM (RFC 7468), chain checking and XMPP SANs (RFC 4985, RFC 6120 §13.7.1.4). */
+/* pki: DER, keys, CSRs (RFC 2986), X.509 (RFC 5280), PEM (RFC 7468), XMPP SANs (RFC 4985). */
 #ifndef FEDGW_PKI_H
 #define FEDGW_PKI_H
 

@@ -1,5 +1,4 @@
-/* pki X.509: writes PKCS#10 requests (RFC 2986) and self-signed v3 certificates (RFC 5280),
- * with XMPP SRVName (RFC 4985) and xmppAddr (RFC 6120 §13.7.1.4) subjectAltNames. */
+/* pki X.509: writes PKCS#10 requests (RFC 2986) and self-signed certificates (RFC 5280). */
 #include "pki_internal.h"
 
 #include <arpa/inet.h>

@@ -1,5 +1,4 @@
-/* pki_tool: test driver that writes CSRs/self-signed certificates and runs the chain checker,
- * so tests/pki/pki_openssl.sh can cross-check pki against the openssl CLI. */
+/* pki_tool: test driver writing CSRs/certificates and checking chains for pki_openssl.sh. */
 #include "pki/pki.h"
 
 #include <stdio.h>

@@ -1,5 +1,4 @@
-/* fuzz_pki: libFuzzer target for pki's PEM decoder (RFC 7468), X.509/PKCS#10 DER parsers,
- * private key decoder and chain checker, fed arbitrary bytes. */
+/* fuzz_pki: libFuzzer target for PEM (RFC 7468), X.509, PKCS#10, key and chain parsing. */
 #include "pki/pki.h"
 
 #include <stddef.h>

@@ -1,5 +1,4 @@
-/* Unit tests of certs: CSR to certificate import, chain refusal, CA bundles, roles, delete
- * refused in use, console certificate, TLS credentials and expiry, on a temporary store. */
+/* Unit tests of certs: import from CSR, chains, CA bundles, roles, console, expiry. */
 #include "certs/certs.h"
 #include "pki/pki_internal.h"
 
