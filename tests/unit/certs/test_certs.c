@@ -422,6 +422,20 @@ static void test_roles_delete_console(void **state)
 	err = NULL;
 	assert_int_equal(certs_delete(f->db, "admin", "::1", csr, &err), FG_OK);
 
+	/* Names are checked before anything is generated. */
+	const char *bad_dns[] = {"bad name"};
+	struct certs_csr_params bp = {.cn = "x.example", .dns = bad_dns, .dns_count = 1};
+	assert_int_equal(certs_csr_create(f->db, "admin", "::1", &bp, csr, &err), FG_ERR_INVAL);
+	assert_string_equal(err, "\"bad name\" is not a valid DNS name");
+	free(err);
+	err = NULL;
+	bp.dns_count = 0;
+	bp.key_type = "dsa-1024";
+	assert_int_equal(certs_csr_create(f->db, "admin", "::1", &bp, csr, &err), FG_ERR_INVAL);
+	assert_non_null(strstr(err, "unknown key type"));
+	free(err);
+	err = NULL;
+
 	/* console_ensure keeps a valid setting. */
 	assert_int_equal(certs_console_ensure(f->db, "gw", NULL, 0, f->now), FG_OK);
 	assert_int_equal(db_txn_begin(f->db, &txn), FG_OK);
