@@ -667,6 +667,31 @@ static void test_verify_queued_from_callback(void **state)
 	peer_fini(&oin);
 }
 
+/* RFC 6120 §4.9.3.14: oversized stanzas close the stream; the cap grows after auth. */
+static void test_stanza_size_caps(void **state)
+{
+	struct fg_buf big = {0};
+	fg_buf_append_str(&big, "<message from='a@origin.example' to='b@recv.example'><body>");
+	for (int i = 0; i < 20000; i++)
+		fg_buf_append_str(&big, "x");
+	fg_buf_append_str(&big, "</body></message>");
+	struct peer rin;
+	peer_init(&rin, XMPP_S2S_RECEIVING, &cfg_r, NULL, NULL);
+	feed_str(&rin, PEER_HDR);
+	feed(&rin, big.data, big.len);
+	assert_true(rin.closed);
+	assert_int_equal(find_ev(&rin, XMPP_ACT_CLOSE)->cond, XMPP_SE_POLICY_VIOLATION);
+	assert_non_null(strstr(fg_buf_cstr(&rin.sent), "<policy-violation"));
+	peer_fini(&rin);
+	peer_init(&rin, XMPP_S2S_RECEIVING, &cfg_r, NULL, NULL);
+	auth_rin(&rin);
+	feed(&rin, big.data, big.len);
+	assert_false(rin.closed);
+	assert_int_equal(rin.n_delivered, 1);
+	peer_fini(&rin);
+	fg_buf_free(&big);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -683,6 +708,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_timers, setup),
 	    cmocka_unit_test_setup(test_authoritative_verify, setup),
 	    cmocka_unit_test_setup(test_close_paths, setup),
+	    cmocka_unit_test_setup(test_stanza_size_caps, setup),
 	    cmocka_unit_test_setup(test_verify_queued_from_callback, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
