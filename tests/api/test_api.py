@@ -264,6 +264,45 @@ def run(port, yaml_path):
                                {"name": "<img src=x onerror=alert(1)>", "password": PASSWORD})
     check(st == 422 and b"<img" not in body, "HTML admin name refused, not reflected")
 
+    # -- certificates ---------------------------------------------------------------------
+    req = {"name": "xmpp", "common_name": "gw.example", "dns_names": ["gw.example"],
+           "key_type": "ec-p256", "xmpp_srv_names": ["example.com"]}
+    st, _, doc = c.json("POST", "/api/v1/certificates/csr", req)
+    check(st == 201 and "BEGIN CERTIFICATE REQUEST" in doc.get("pem", ""), "create a CSR")
+    csr_id = doc.get("id") if doc else None
+    st, _, doc = c.json("POST", "/api/v1/certificates/selfsigned", dict(req, name="self", days=30))
+    check(st == 201 and doc.get("id"), "create a self-signed certificate")
+    ss_id = doc.get("id") if doc else None
+    st, _, doc = c.json("POST", "/api/v1/certificates/selfsigned", dict(req, key_type="dsa"))
+    check(st == 422 and doc["error"]["field"] == "key_type", "unknown key type -> 422")
+    st, _, doc = c.json("POST", "/api/v1/certificates/csr", dict(req, dns_names="x"))
+    check(st == 400 and doc["error"]["field"] == "dns_names", "dns_names not a list -> 400")
+    st, _, doc = c.json("GET", "/api/v1/certificates")
+    ids = [x.get("id") for x in doc.get("certificates", [])] if st == 200 else []
+    check(csr_id in ids and ss_id in ids, "both listed")
+    st, _, doc = c.json("GET", "/api/v1/certificates/%s" % ss_id)
+    check(st == 200, "show a certificate")
+    st, resp, body = c.request("GET", "/api/v1/certificates/%s/pem" % ss_id)
+    check(st == 200 and resp.getheader("Content-Type") == "application/x-pem-file" and
+          b"BEGIN CERTIFICATE" in body and b"PRIVATE KEY" not in body,
+          "PEM download without the key")
+    st, _, doc = c.json("GET", "/api/v1/certificates/" + "f" * 32)
+    check(st == 404, "unknown certificate -> 404")
+    st, _, doc = c.json("GET", "/api/v1/certificates/..%2f..%2fetc")
+    check(st == 404, "odd certificate id -> 404")
+    st, _, doc = c.json("PUT", "/api/v1/console/certificate", {"id": ss_id})
+    check(st == 200, "select the console certificate")
+    st, _, doc = c.json("DELETE", "/api/v1/certificates/%s" % ss_id)
+    check(st == 409 and error_code(doc) == "in_use", "deleting the console's certificate -> 409")
+    st, _, doc = c.json("PUT", "/api/v1/console/certificate", {"id": csr_id})
+    check(st in (404, 422), "a CSR cannot be the console certificate (got %d)" % st)
+    st, _, doc = c.json("DELETE", "/api/v1/certificates/%s" % csr_id)
+    check(st == 204, "delete the CSR")
+    st, _, doc = c.json("POST", "/api/v1/certificates/ca", {"name": "ca", "pem": "junk"})
+    check(st == 422, "bad CA bundle -> 422")
+    st, _, doc = c.json("GET", "/api/v1/audit?q=cert")
+    check(st == 200 and doc["total"] >= 3, "certificate changes audited")
+
     # -- static console and path traversal ----------------------------------------------------
     st, resp, body = c.request("GET", "/")
     check(st == 200 and has_security_headers(resp, api=False), "GET / serves the console")
@@ -386,6 +425,8 @@ def main():
         log.seek(0)
         out = log.read()
         log.close()
+        for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+            check(marker not in out, "no %s report from fedgw" % marker)
         if FAILURES:
             print("---- fedgw output (last 60 lines) ----")
             print("\n".join(out.splitlines()[-60:]))
