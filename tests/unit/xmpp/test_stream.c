@@ -179,6 +179,12 @@ static void test_invalid_utf8(void **state)
 	/* declared non-UTF-8 encoding */
 	assert_int_equal(run_str("<?xml version='1.0' encoding='ISO-8859-1'?>" HDR, NULL),
 	                 XMPP_SE_UNSUPPORTED_ENCODING);
+	/* UTF-16 with a byte order mark */
+	assert_int_equal(run_both("\xff\xfe<\0s\0", 6, NULL, NULL), XMPP_SE_UNSUPPORTED_ENCODING);
+	/* a UTF-8 sequence split across reads is fine (covered by run_both), a truncated one
+	 * followed by ASCII is not */
+	assert_int_equal(run_str(HDR "<message><body>\xe2\x98x</body></message>", NULL),
+	                 XMPP_SE_UNSUPPORTED_ENCODING);
 	/* XML-forbidden control character */
 	assert_int_equal(run_str(HDR "<message><body>\x01</body></message>", NULL),
 	                 XMPP_SE_NOT_WELL_FORMED);
