@@ -119,13 +119,13 @@ static int parse_request(int argc, char **argv, struct req_args *r, bool selfsig
 		const char *a = argv[i];
 		uint64_t v;
 		if (strncasecmp(a, "CN:", 3) == 0)
-			r->p.common_name = a + 3;
+			r->p.cn = a + 3;
 		else if (strncasecmp(a, "O:", 2) == 0)
-			r->p.organization = a + 2;
+			r->p.o = a + 2;
 		else if (strncasecmp(a, "OU:", 3) == 0)
-			r->p.org_unit = a + 3;
+			r->p.ou = a + 3;
 		else if (strncasecmp(a, "C:", 2) == 0)
-			r->p.country = a + 2;
+			r->p.c = a + 2;
 		else if (strncasecmp(a, "subAltName:", 11) == 0) {
 			fg_strlcpy(r->san_copy, a + 11, sizeof r->san_copy);
 			char *save = NULL;
@@ -134,20 +134,20 @@ static int parse_request(int argc, char **argv, struct req_args *r, bool selfsig
 				unsigned char raw[16];
 				bool ip = inet_pton(AF_INET, tok, raw) == 1 ||
 				          inet_pton(AF_INET6, tok, raw) == 1;
-				if ((ip ? r->p.n_ip : r->p.n_dns) >= PKI_CLI_NAMES_MAX) {
+				if ((ip ? r->p.ip_count : r->p.dns_count) >= PKI_CLI_NAMES_MAX) {
 					fprintf(stderr, "fedgw pki: too many subAltNames\n");
 					return EXIT_USAGE;
 				}
 				if (ip)
-					r->ips[r->p.n_ip++] = tok;
+					r->ips[r->p.ip_count++] = tok;
 				else
-					r->dns[r->p.n_dns++] = tok;
+					r->dns[r->p.dns_count++] = tok;
 			}
 		} else if (strcmp(a, "--key-type") == 0 && i + 1 < argc)
 			r->p.key_type = argv[++i];
 		else if (strcmp(a, "--xmpp-srv") == 0 && i + 1 < argc &&
-		         r->p.n_srv < PKI_CLI_NAMES_MAX)
-			r->srv[r->p.n_srv++] = argv[++i];
+		         r->p.xmpp_count < PKI_CLI_NAMES_MAX)
+			r->srv[r->p.xmpp_count++] = argv[++i];
 		else if (selfsign && strcmp(a, "--days") == 0 && i + 1 < argc) {
 			if (!fg_parse_u64(argv[++i], 1, 3650, &v)) {
 				fprintf(stderr, "fedgw pki selfsign: --days must be 1-3650\n");
@@ -159,13 +159,13 @@ static int parse_request(int argc, char **argv, struct req_args *r, bool selfsig
 			return EXIT_USAGE;
 		}
 	}
-	if (!r->p.common_name || !*r->p.common_name) {
+	if (!r->p.cn || !*r->p.cn) {
 		fprintf(stderr, "fedgw pki %s: CN:<common name> is required\n", argv[0]);
 		return EXIT_USAGE;
 	}
-	r->p.dns_names = r->dns;
-	r->p.ip_addresses = r->ips;
-	r->p.xmpp_srv_names = r->srv;
+	r->p.dns = r->dns;
+	r->p.ips = r->ips;
+	r->p.xmpp_domains = r->srv;
 	return EXIT_OK;
 }
 
@@ -267,7 +267,7 @@ int daemon_pki_main(const struct daemon_opts *o, int argc, char **argv)
 	char *msg = NULL;
 	enum fg_err err = FG_OK;
 	if (is_csr) {
-		err = certs_csr_create(db, actor, "cli", &req.p, now, id, &msg);
+		err = certs_csr_create(db, actor, "cli", &req.p, id, &msg);
 		rc = report(err, msg, sub);
 		if (rc == EXIT_OK) {
 			char *pem = NULL;
@@ -280,7 +280,8 @@ int daemon_pki_main(const struct daemon_opts *o, int argc, char **argv)
 			        req.p.name, id, req.p.name);
 		}
 	} else if (is_self) {
-		err = certs_selfsigned_create(db, actor, "cli", &req.p, req.days, now, id, &msg);
+		req.p.days = (unsigned)req.days;
+		err = certs_selfsigned_create(db, actor, "cli", &req.p, now, id, &msg);
 		rc = report(err, msg, sub);
 		if (rc == EXIT_OK)
 			printf("Self-signed certificate \"%s\" created (id %s), valid %d days.\n",
@@ -293,8 +294,7 @@ int daemon_pki_main(const struct daemon_opts *o, int argc, char **argv)
 			rc = EXIT_FAIL;
 		} else {
 			char *fix = NULL;
-			err = ca ? certs_import_ca(db, actor, "cli", sargv[1], cert, now, id, &msg,
-			                           &fix)
+			err = ca ? certs_import_ca(db, actor, "cli", sargv[1], cert, id, &msg)
 			         : certs_import(db, actor, "cli", sargv[1], cert, key, now, id, &msg,
 			                        &fix);
 			if (err && fix)

@@ -4,6 +4,7 @@
 #include "db/db.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
 /* Records wait here between a log call and the next flush (at most ~200 ms in `serve`).

@@ -138,8 +138,8 @@ static void expiry_cb(void *ctx, const struct certs_expiry *e)
 		         e->name, e->roles, when);
 	else
 		snprintf(cause, sizeof cause,
-		         "The certificate \"%s\" used by %s expires in %d day%s (%s UTC).", e->name,
-		         e->roles, e->days_left, e->days_left == 1 ? "" : "s", when);
+		         "The certificate \"%s\" used by %s expires in %lld day%s (%s UTC).", e->name,
+		         e->roles, (long long)e->days_left, e->days_left == 1 ? "" : "s", when);
 	snprintf(fix, sizeof fix,
 	         "Create a key and CSR (or renew with your CA), upload the new certificate and "
 	         "select it for %s on the Certificates screen.",
