@@ -13,7 +13,7 @@
  * schema version with migrations run by db_open, and a format version inside every
  * record. Records are stored as JSON objects carrying "fmt" (their format version).
  *
- * Reads happen in a read transaction (db_txn_begin(..., DB_TXN_READ) ... db_txn_end).
+ * Reads happen in a read transaction (db_txn_begin() ... db_txn_end).
  * Writes happen only through db_write(), which runs the caller's function inside one
  * write transaction, commits, and when LMDB reports the map full, grows the map and runs
  * the function again: a full map grows instead of failing. A committed write that touched

@@ -103,7 +103,8 @@ void fg_log_stderr_sink(void *ctx, const struct fg_log_record *rec);
 
 void fg_log(enum fg_log_level level, const char *subsys, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-void fg_logv(enum fg_log_level level, const char *subsys, const char *fmt, va_list ap);
+void fg_logv(enum fg_log_level level, const char *subsys, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
 
 #define FG_LOGD(sub, ...) fg_log(FG_LOG_DEBUG, sub, __VA_ARGS__)
 #define FG_LOGI(sub, ...) fg_log(FG_LOG_INFO, sub, __VA_ARGS__)
