@@ -234,16 +234,18 @@ void status_fault_clear(const char *id)
 	fault_persist(&f->rec);
 }
 
-void status_fault_clear_prefix(const char *prefix, const char *keep_id_or_null)
+void status_fault_clear_prefix(const char *prefix, const char *const *keep, size_t nkeep)
 {
 	size_t plen = strlen(prefix);
 	for (size_t i = 0; i < reg.nfaults; i++) {
 		struct status_fault *f = &reg.faults[i];
 		if (!f->active || strncmp(f->rec.id, prefix, plen) != 0)
 			continue;
-		if (keep_id_or_null && strcmp(f->rec.id, keep_id_or_null) == 0)
-			continue;
-		status_fault_clear(f->rec.id);
+		bool kept = false;
+		for (size_t k = 0; k < nkeep && !kept; k++)
+			kept = strcmp(f->rec.id, keep[k]) == 0;
+		if (!kept)
+			status_fault_clear(f->rec.id);
 	}
 }
 

@@ -45,8 +45,9 @@ struct status_fault_desc {
 void status_fault_raise(const char *id, const struct status_fault_desc *desc);
 /* Clears an active fault (no-op when not active); logs the clearing. */
 void status_fault_clear(const char *id);
-/* Clears every active fault whose id starts with prefix (e.g. "cert.expiry."). */
-void status_fault_clear_prefix(const char *prefix, const char *keep_id_or_null);
+/* Clears every active fault whose id starts with prefix (e.g. "cert.expiry.") except the
+ * nkeep ids in keep: what a periodic check found still true. */
+void status_fault_clear_prefix(const char *prefix, const char *const *keep, size_t nkeep);
 bool status_fault_active(const char *id);
 size_t status_fault_active_count(void);
 
