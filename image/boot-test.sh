@@ -3,8 +3,10 @@
 # the console API, a self-signed certificate, a clean power-down and a second boot that
 # must still have the administrator and the certificate. See docs/image.md.
 #
-#   image/boot-test.sh [--image QCOW2] [--port N] [--timeout SECONDS] [--keep]
+#   image/boot-test.sh [--image QCOW2] [--upgrade NEW_IMAGE] [--port N] [--timeout S] [--keep]
 #
+# --upgrade: after the second boot, replace the system partition with NEW_IMAGE's
+# (image/upgrade.sh) and boot a third time; the data must still be there.
 # The image itself is never modified: the VM runs on a qcow2 overlay in a temp dir.
 set -euo pipefail
 
@@ -13,6 +15,7 @@ IMAGE=$SRC/image/out/fedgw.qcow2
 PORT=
 BOOT_TIMEOUT=300
 KEEP=0
+UPGRADE=
 SCHEME=${FEDGW_BOOT_TEST_SCHEME:-https}
 OVMF_CODE=${OVMF_CODE:-/usr/share/OVMF/OVMF_CODE_4M.fd}
 OVMF_VARS=${OVMF_VARS:-/usr/share/OVMF/OVMF_VARS_4M.fd}
@@ -20,10 +23,11 @@ OVMF_VARS=${OVMF_VARS:-/usr/share/OVMF/OVMF_VARS_4M.fd}
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--image) IMAGE=$(realpath "$2"); shift 2 ;;
+	--upgrade) UPGRADE=$(realpath "$2"); shift 2 ;;
 	--port) PORT=$2; shift 2 ;;
 	--timeout) BOOT_TIMEOUT=$2; shift 2 ;;
 	--keep) KEEP=1; shift ;;
-	-h|--help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "boot-test.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -162,22 +166,35 @@ grep -q 'Console: https://' "$SERIAL" && log "banner on the serial console: $(gr
 powerdown
 BOOT1=$(now)
 
-# ---- boot 2: everything must have survived ------------------------------------------
-rm -f "$JAR"
-CSRF=
-start_vm 2
-wait_console
-echo "$SETUP_BODY" | jq -e '.needed == false' >/dev/null || fail "setup needed again after reboot"
-BODY=$(jq -cn --arg p "$PASSWORD" '{name: "admin", password: $p}')
-api POST /api/v1/login "$BODY"
-case "$CODE" in 200|201) ;; *) fail "login after reboot: HTTP $CODE $R" ;; esac
-CSRF=$(echo "$R" | jq -r '.csrf // empty')
-api GET /api/v1/admins
-echo "$R" | jq -e '.admins | any(.name == "admin")' >/dev/null || fail "admin missing after reboot: $R"
-api GET /api/v1/certificates
-echo "$R" | jq -e --arg id "$CERT_ID" '.certificates | any(.id == $id and .name == "boot-test")' >/dev/null ||
-	fail "certificate missing after reboot: $R"
-log "admin and certificate $CERT_ID present after reboot"
-powerdown
+# ---- boot 2 (and 3, after an upgrade): everything must have survived -----------------
+check_persisted() {
+	rm -f "$JAR"
+	CSRF=
+	start_vm "$1"
+	wait_console
+	echo "$SETUP_BODY" | jq -e '.needed == false' >/dev/null || fail "setup needed again after reboot"
+	BODY=$(jq -cn --arg p "$PASSWORD" '{name: "admin", password: $p}')
+	api POST /api/v1/login "$BODY"
+	case "$CODE" in 200|201) ;; *) fail "login after reboot: HTTP $CODE $R" ;; esac
+	CSRF=$(echo "$R" | jq -r '.csrf // empty')
+	api GET /api/v1/admins
+	echo "$R" | jq -e '.admins | any(.name == "admin")' >/dev/null || fail "admin missing after reboot: $R"
+	api GET /api/v1/certificates
+	echo "$R" | jq -e --arg id "$CERT_ID" '.certificates | any(.id == $id and .name == "boot-test")' \
+		>/dev/null || fail "certificate missing after reboot: $R"
+	log "boot $1: admin and certificate $CERT_ID present"
+	if grep -a -q 'FAILED' "$SERIAL"; then
+		log "WARNING: failed units on boot $1:"
+		grep -a 'FAILED' "$SERIAL" | tr -d '\r' | sed 's/\x1b\[[0-9;?]*[A-Za-z]//g'
+	fi
+	powerdown
+}
+check_persisted 2
+BOOT2=$(now)
+if [ -n "$UPGRADE" ]; then
+	log "upgrading the system partition from $UPGRADE"
+	"$SRC/image/upgrade.sh" "$TMP/disk.qcow2" "$UPGRADE" | sed 's/^/    /'
+	check_persisted 3
+fi
 
-log "PASS: boot test (first boot cycle ${BOOT1} s, total $(now) s)"
+log "PASS: boot test (boot 1 cycle ${BOOT1} s, boot 2 cycle $((BOOT2 - BOOT1)) s, total $(now) s)"
