@@ -80,8 +80,16 @@ struct https_conn {
 	uint8_t rbuf[WEBUI_READ_CHUNK];
 };
 
+/* Every connection libmicrohttpd holds, so that webui_stop can resume the suspended ones:
+ * stopping MHD with a suspended connection aborts the process. */
+struct mhd_tracked {
+	struct mhd_tracked *prev, *next;
+	struct MHD_Connection *conn;
+};
+
 struct webui_transport {
 	struct webui *w;
+	struct mhd_tracked *mhd_conns;
 	uv_tcp_t *listener; /* NULL while not listening */
 	uv_timer_t retry_timer;
 	uv_timer_t reload_timer;
@@ -151,6 +159,44 @@ __attribute__((format(printf, 2, 0))) static void mhd_log_cb(void *cls, const ch
 	fg_log(noise ? FG_LOG_DEBUG : FG_LOG_INFO, SUBSYS, "http: %s", msg);
 }
 
+static void mhd_notify_cb(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+	struct webui_transport *t = cls;
+	struct mhd_tracked *n = *socket_context;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		n = calloc(1, sizeof(*n));
+		if (!n)
+			return; /* not tracked: only matters if suspended at shutdown */
+		n->conn = conn;
+		n->next = t->mhd_conns;
+		if (t->mhd_conns)
+			t->mhd_conns->prev = n;
+		t->mhd_conns = n;
+		*socket_context = n;
+	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED && n) {
+		if (n->prev)
+			n->prev->next = n->next;
+		else
+			t->mhd_conns = n->next;
+		if (n->next)
+			n->next->prev = n->prev;
+		free(n);
+		*socket_context = NULL;
+	}
+}
+
+/* MHD's documented contract: resume every suspended connection before MHD_stop_daemon. */
+static void mhd_resume_all(struct webui_transport *t)
+{
+	for (struct mhd_tracked *n = t->mhd_conns; n; n = n->next) {
+		const union MHD_ConnectionInfo *info =
+		    MHD_get_connection_info(n->conn, MHD_CONNECTION_INFO_CONNECTION_SUSPENDED);
+		if (info && info->suspended == MHD_YES)
+			MHD_resume_connection(n->conn);
+	}
+}
+
 static enum fg_err mhd_start(struct webui_transport *t)
 {
 	struct webui *w = t->w;
@@ -158,8 +204,8 @@ static enum fg_err mhd_start(struct webui_transport *t)
 	    MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ERROR_LOG,
 	    0, NULL, NULL, webui_http_handler, w,
 	    /* First, so that every message goes through fg_log. */
-	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log_cb, w, MHD_OPTION_NOTIFY_COMPLETED,
-	    webui_http_completed, w, MHD_OPTION_CONNECTION_TIMEOUT,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log_cb, w, MHD_OPTION_NOTIFY_CONNECTION, mhd_notify_cb,
+	    t, MHD_OPTION_NOTIFY_COMPLETED, webui_http_completed, w, MHD_OPTION_CONNECTION_TIMEOUT,
 	    (unsigned int)WEBUI_MHD_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 	    WEBUI_MHD_MEMORY_LIMIT, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)WEBUI_CONN_MAX,
 	    MHD_OPTION_END);
@@ -1232,6 +1278,7 @@ void webui_stop(struct webui *w)
 	uv_close((uv_handle_t *)&t->mhd_timer, transport_handle_closed_cb);
 	uv_close((uv_handle_t *)&t->kick, transport_handle_closed_cb);
 	/* Our socketpair ends are closed: MHD finishes and frees every request now. */
+	mhd_resume_all(t);
 	MHD_stop_daemon(w->mhd);
 	w->mhd = NULL;
 	webui__api_free(w->api);

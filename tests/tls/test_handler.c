@@ -14,6 +14,12 @@ enum MHD_Result webui_http_handler(void *cls, struct MHD_Connection *conn, const
 		*req_cls = &first_call_marker;
 		return MHD_YES;
 	}
+	if (strcmp(url, "/suspend") == 0 && *req_cls == &first_call_marker) {
+		/* Parks the request as the API does while a password hashes. */
+		*req_cls = (void *)url;
+		MHD_suspend_connection(conn);
+		return MHD_YES;
+	}
 	if (*upload_data_size > 0) {
 		*upload_data_size = 0; /* consume and ignore bodies */
 		return MHD_YES;
