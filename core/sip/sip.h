@@ -243,6 +243,7 @@ enum sip_txn_state {
 	SIP_TXN_PROCEEDING,
 	SIP_TXN_COMPLETED,
 	SIP_TXN_CONFIRMED, /* INVITE server */
+	SIP_TXN_ACCEPTED,  /* INVITE client and server after a 2xx (RFC 6026 §7.1, §7.2) */
 	SIP_TXN_TERMINATED,
 };
 

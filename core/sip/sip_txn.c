@@ -173,9 +173,14 @@ enum fg_err sip_txn_on_response(struct sip_txn *t, const struct sip_msg *rsp, in
 				t->due[TM_TIMEOUT] = NEVER;
 				act(acts, SIP_TXN_ACT_DELIVER, NULL, rsp);
 			} else if (code < 300) {
-				/* RFC 3261 §17.1.1.2: 2xx goes to the TU, which ACKs it itself. */
+				/* RFC 6026 §8.4: 2xx goes to the TU, which ACKs it itself; the
+				 * transaction stays Accepted for Timer M (64*T1) so that 2xx
+				 * retransmissions from other forks reach the TU too. */
 				act(acts, SIP_TXN_ACT_DELIVER, NULL, rsp);
-				terminate(t, acts);
+				t->state = SIP_TXN_ACCEPTED;
+				t->due[TM_RETX] = NEVER;
+				t->due[TM_TIMEOUT] = NEVER;
+				t->due[TM_WAIT] = now_ms + 64 * SIP_T1_MS;
 			} else {
 				enum fg_err e = build_ack(t, rsp);
 				if (e)
@@ -189,6 +194,10 @@ enum fg_err sip_txn_on_response(struct sip_txn *t, const struct sip_msg *rsp, in
 		case SIP_TXN_COMPLETED:
 			if (code >= 300) /* retransmitted final: ACK again */
 				act(acts, SIP_TXN_ACT_SEND, &t->last, NULL);
+			break;
+		case SIP_TXN_ACCEPTED:
+			if (code >= 200 && code < 300) /* RFC 6026 §8.4 */
+				act(acts, SIP_TXN_ACT_DELIVER, NULL, rsp);
 			break;
 		default:
 			break;
@@ -265,7 +274,8 @@ enum fg_err sip_txn_send_response(struct sip_txn *t, unsigned status, const uint
 		return FG_ERR_INVAL;
 	if (status < 100 || status > 699)
 		return FG_ERR_INVAL;
-	bool open = t->state == SIP_TXN_TRYING || t->state == SIP_TXN_PROCEEDING;
+	bool open = t->state == SIP_TXN_TRYING || t->state == SIP_TXN_PROCEEDING ||
+	            (t->state == SIP_TXN_ACCEPTED && status >= 200 && status < 300);
 	if (!open)
 		return FG_ERR_BUSY; /* a final response was already sent */
 	fg_buf_reset(&t->last);
@@ -279,8 +289,12 @@ enum fg_err sip_txn_send_response(struct sip_txn *t, unsigned status, const uint
 	}
 	if (t->kind == SIP_TXN_INVITE_SERVER) {
 		if (status < 300) {
-			/* RFC 3261 §17.2.1: 2xx retransmission is the TU's job. */
-			terminate(t, acts);
+			/* RFC 6026 §8.5-8.7: Accepted for Timer L (64*T1); the TU
+			 * retransmits the 2xx through us, request retransmissions are
+			 * absorbed. */
+			if (t->state != SIP_TXN_ACCEPTED)
+				t->due[TM_WAIT] = now_ms + 64 * SIP_T1_MS;
+			t->state = SIP_TXN_ACCEPTED;
 		} else {
 			t->state = SIP_TXN_COMPLETED;
 			if (!t->reliable) { /* Timer G */
@@ -312,6 +326,8 @@ enum fg_err sip_txn_on_request(struct sip_txn *t, const struct sip_msg *req, int
 			else
 				t->due[TM_WAIT] = now_ms + SIP_T4_MS;
 		}
+		if (t->state == SIP_TXN_ACCEPTED) /* RFC 6026 §8.7: the ACK goes to the TU */
+			act(acts, SIP_TXN_ACT_DELIVER, NULL, req);
 		return FG_OK; /* ACKs in Confirmed are absorbed */
 	}
 	/* retransmitted request: resend the last response, if any */
@@ -384,8 +400,8 @@ enum sip_txn_kind sip_txn_kind(const struct sip_txn *t)
 
 const char *sip_txn_state_name(enum sip_txn_state s)
 {
-	static const char *const names[] = {"calling",   "trying",    "proceeding",
-	                                    "completed", "confirmed", "terminated"};
+	static const char *const names[] = {"calling",   "trying",   "proceeding", "completed",
+	                                    "confirmed", "accepted", "terminated"};
 	return (size_t)s < sizeof(names) / sizeof(names[0]) ? names[s] : "unknown";
 }
 

@@ -326,6 +326,12 @@ static void t_ict_reliable_timeout_and_2xx(void **st)
 	assert_int_equal(sip_txn_on_response(t, r, 10, &a), FG_OK);
 	assert_false(has(&a, SIP_TXN_ACT_SEND)); /* the TU ACKs a 2xx */
 	assert_true(has(&a, SIP_TXN_ACT_DELIVER));
+	/* RFC 6026: Accepted, further 2xx delivered, Timer M = 64*T1 */
+	assert_int_equal(sip_txn_state(t), SIP_TXN_ACCEPTED);
+	assert_int_equal(sip_txn_next_timer(t), 10 + 64 * SIP_T1_MS);
+	assert_int_equal(sip_txn_on_response(t, r, 20, &a), FG_OK);
+	assert_true(has(&a, SIP_TXN_ACT_DELIVER));
+	assert_int_equal(sip_txn_on_timer(t, 10 + 64 * SIP_T1_MS, &a), FG_OK);
 	assert_int_equal(sip_txn_state(t), SIP_TXN_TERMINATED);
 	sip_txn_free(t);
 	sip_msg_free(r);
@@ -388,11 +394,22 @@ static void t_ist(void **st)
 	assert_true(has(&a, SIP_TXN_ACT_TERMINATE));
 	sip_txn_free(t);
 
-	/* 2xx ends the INVITE server transaction at once */
+	/* RFC 6026: 2xx moves the INVITE server transaction to Accepted (Timer L) */
 	assert_int_equal(sip_txn_server_new(req, true, 0, &t, &a), FG_OK);
 	assert_int_equal(sip_txn_send_response(t, 200, rb.data, rb.len, 0, &a), FG_OK);
+	assert_int_equal(sip_txn_state(t), SIP_TXN_ACCEPTED);
+	assert_int_equal(sip_txn_next_timer(t), 64 * SIP_T1_MS);
+	/* the TU retransmits its 2xx through the transaction; a 486 is refused */
+	assert_int_equal(sip_txn_send_response(t, 200, rb.data, rb.len, 500, &a), FG_OK);
+	assert_true(has(&a, SIP_TXN_ACT_SEND));
+	assert_int_equal(sip_txn_send_response(t, 486, rb.data, rb.len, 600, &a), FG_ERR_BUSY);
+	/* a retransmitted INVITE is absorbed, a matching ACK goes to the TU */
+	assert_int_equal(sip_txn_on_request(t, req, 700, &a), FG_OK);
+	assert_int_equal(a.n, 0);
+	assert_int_equal(sip_txn_on_request(t, ack, 800, &a), FG_OK);
+	assert_true(has(&a, SIP_TXN_ACT_DELIVER));
+	assert_int_equal(sip_txn_on_timer(t, 64 * SIP_T1_MS, &a), FG_OK);
 	assert_int_equal(sip_txn_state(t), SIP_TXN_TERMINATED);
-	assert_int_equal(sip_txn_send_response(t, 200, rb.data, rb.len, 0, &a), FG_ERR_BUSY);
 	sip_txn_free(t);
 
 	sip_msg_free(ack);
