@@ -306,15 +306,15 @@ static bool session_load(struct webui_req *req)
 	if (err)
 		return false;
 	int64_t now = fg_now_ms();
-	int64_t idle =
-	    req->w->cfg.session_idle_ms > 0 ? req->w->cfg.session_idle_ms : 1800LL * 1000;
+	enum webui_session_state state =
+	    webui__session_state(req->session.last_seen_ms, now, req->w->cfg.session_idle_ms);
 	struct session_touch_ctx c = {id, now, false};
-	if (now - req->session.last_seen_ms > idle) {
+	if (state == WEBUI_SESSION_EXPIRED) {
 		c.expired = true;
 		(void)db_write(req->w->db, session_touch_fn, &c);
 		return false;
 	}
-	if (now - req->session.last_seen_ms >= WEBUI_SESSION_TOUCH_MS) {
+	if (state == WEBUI_SESSION_TOUCH) {
 		if (db_write(req->w->db, session_touch_fn, &c) == FG_OK)
 			req->session.last_seen_ms = now;
 	}

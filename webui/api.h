@@ -56,6 +56,14 @@ bool webui__session_id_from_token(const char *token_hex, char id[65]);
 /* A new random token, its session id and a CSRF token. */
 void webui__session_new(char token[WEBUI_TOKEN_HEX], char id[65], char csrf[65]);
 
+enum webui_session_state {
+	WEBUI_SESSION_FRESH,   /* valid, last_seen recent enough */
+	WEBUI_SESSION_TOUCH,   /* valid, write last_seen now (WEBUI_SESSION_TOUCH_MS passed) */
+	WEBUI_SESSION_EXPIRED, /* idle longer than idle_ms (<= 0: the 1800 s default) */
+};
+enum webui_session_state webui__session_state(int64_t last_seen_ms, int64_t now_ms,
+                                              int64_t idle_ms);
+
 struct webui_throttle;
 struct webui_throttle *webui__throttle_new(void);
 void webui__throttle_free(struct webui_throttle *t);

@@ -148,6 +148,18 @@ void webui__session_new(char token[WEBUI_TOKEN_HEX], char id[65], char csrf[65])
 	fg_hex(csrf, raw, sizeof(raw));
 }
 
+enum webui_session_state webui__session_state(int64_t last_seen_ms, int64_t now_ms, int64_t idle_ms)
+{
+	if (idle_ms <= 0)
+		idle_ms = 1800LL * 1000;
+	if (now_ms - last_seen_ms > idle_ms)
+		return WEBUI_SESSION_EXPIRED;
+	/* A clock that stepped back counts as recent use, not as a reason to write. */
+	if (now_ms - last_seen_ms >= WEBUI_SESSION_TOUCH_MS)
+		return WEBUI_SESSION_TOUCH;
+	return WEBUI_SESSION_FRESH;
+}
+
 /* ---- login throttle ------------------------------------------------------------------ */
 
 struct throttle_entry {

@@ -83,6 +83,22 @@ static void test_session_tokens(void **state)
 	assert_false(webui__session_id_from_token(zeros, id2));
 }
 
+static void test_session_state(void **state)
+{
+	const int64_t idle = 600000;
+	assert_int_equal(webui__session_state(1000, 1000, idle), WEBUI_SESSION_FRESH);
+	assert_int_equal(webui__session_state(1000, 1000 + WEBUI_SESSION_TOUCH_MS - 1, idle),
+	                 WEBUI_SESSION_FRESH);
+	assert_int_equal(webui__session_state(1000, 1000 + WEBUI_SESSION_TOUCH_MS, idle),
+	                 WEBUI_SESSION_TOUCH);
+	assert_int_equal(webui__session_state(1000, 1000 + idle, idle), WEBUI_SESSION_TOUCH);
+	assert_int_equal(webui__session_state(1000, 1001 + idle, idle), WEBUI_SESSION_EXPIRED);
+	assert_int_equal(webui__session_state(5000, 1000, idle), WEBUI_SESSION_FRESH);
+	/* Unset idle time: the 30-minute default. */
+	assert_int_equal(webui__session_state(0, 1800000, 0), WEBUI_SESSION_TOUCH);
+	assert_int_equal(webui__session_state(0, 1800001, 0), WEBUI_SESSION_EXPIRED);
+}
+
 static void test_throttle(void **state)
 {
 	struct webui_throttle *t = webui__throttle_new();
@@ -255,7 +271,7 @@ int main(void)
 	    cmocka_unit_test(test_throttle),   cmocka_unit_test(test_throttle_bounded),
 	    cmocka_unit_test(test_error_json), cmocka_unit_test(test_body_parse),
 	    cmocka_unit_test(test_fields),     cmocka_unit_test(test_query_and_types),
-	    cmocka_unit_test(test_path_match),
+	    cmocka_unit_test(test_path_match), cmocka_unit_test(test_session_state),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
