@@ -324,6 +324,9 @@ enum fg_err sip_dialog_new_uac(const struct sip_msg *req, const struct sip_msg *
 enum fg_err sip_dialog_new_uas(const struct sip_msg *req, const char *local_tag,
                                struct sip_dialog **out);
 void sip_dialog_free(struct sip_dialog *d);
+/* UAC: a 2xx for the request that created an early dialog confirms it; the route set
+ * and remote target are taken again from the 2xx (RFC 3261 §12.1.2, §13.2.2.4). */
+enum fg_err sip_dialog_confirm(struct sip_dialog *d, const struct sip_msg *rsp);
 /* Does an in-dialog request belong to this dialog (Call-ID, tags)? Checks CSeq order
  * (RFC 3261 §12.2.2: a lower CSeq gets 500) and updates remote_cseq. */
 enum fg_err sip_dialog_on_request(struct sip_dialog *d, const struct sip_msg *req);

@@ -168,6 +168,26 @@ out:
 	return e;
 }
 
+enum fg_err sip_dialog_confirm(struct sip_dialog *d, const struct sip_msg *rsp)
+{
+	if (rsp->is_request || rsp->status < 200 || rsp->status > 299 ||
+	    !str_tag_eq(rsp->to.tag, d->remote_tag) || !str_tag_eq(rsp->from.tag, d->local_tag))
+		return FG_ERR_INVAL;
+	if (!d->early)
+		return FG_OK; /* a retransmitted 2xx changes nothing */
+	for (size_t i = 0; i < d->nroutes; i++) {
+		free(d->routes[i]);
+		d->routes[i] = NULL;
+	}
+	d->nroutes = 0;
+	enum fg_err e = set_routes(d, rsp, true);
+	if (!e)
+		e = set_target(d, rsp);
+	if (!e)
+		d->early = false;
+	return e;
+}
+
 static bool is_target_refresh(enum sip_method m)
 {
 	/* RFC 3261 §12.2.2 (re-INVITE), RFC 3311 UPDATE, RFC 6665 §4.1.2.1/§4.2.1 */

@@ -586,6 +586,39 @@ static void t_dialog_invite(void **st)
 	fg_buf_free(&nb);
 }
 
+static void t_dialog_early_confirm(void **st)
+{
+	struct fg_buf b = {0}, r1 = {0}, r2 = {0};
+	build_req(&b, "INVITE", "e1", 3);
+	struct sip_msg *req = parse_buf(&b);
+	assert_int_equal(sip_build_response(&r1, req, 183, NULL, "bt",
+	                                    "Record-Route: <sip:early.example.com;lr>\r\n"
+	                                    "Contact: <sip:bob@early.example.com>\r\n",
+	                                    NULL, NULL, 0),
+	                 FG_OK);
+	assert_int_equal(sip_build_response(&r2, req, 200, NULL, "bt",
+	                                    "Contact: <sip:bob@final.example.com>\r\n", NULL, NULL,
+	                                    0),
+	                 FG_OK);
+	struct sip_msg *p183 = parse_buf(&r1), *ok = parse_buf(&r2);
+	struct sip_dialog *d;
+	assert_int_equal(sip_dialog_new_uac(req, p183, &d), FG_OK);
+	assert_true(d->early);
+	assert_int_equal(d->nroutes, 1);
+	assert_int_equal(sip_dialog_confirm(d, ok), FG_OK);
+	assert_false(d->early);
+	assert_int_equal(d->nroutes, 0); /* the 2xx's (empty) route set wins */
+	assert_string_equal(d->remote_target, "sip:bob@final.example.com");
+	assert_int_equal(sip_dialog_confirm(d, p183), FG_ERR_INVAL);
+	sip_dialog_free(d);
+	sip_msg_free(p183);
+	sip_msg_free(ok);
+	sip_msg_free(req);
+	fg_buf_free(&b);
+	fg_buf_free(&r1);
+	fg_buf_free(&r2);
+}
+
 static void t_dialog_subscribe_notify(void **st)
 {
 	struct fg_buf b = {0}, nb = {0};
@@ -637,6 +670,7 @@ int main(void)
 	    cmocka_unit_test(t_matching),
 	    cmocka_unit_test(t_rfc2543_matching),
 	    cmocka_unit_test(t_dialog_invite),
+	    cmocka_unit_test(t_dialog_early_confirm),
 	    cmocka_unit_test(t_dialog_subscribe_notify),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
