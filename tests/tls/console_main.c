@@ -4,14 +4,16 @@
 #include "webui/webui.h"
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
 
-/* Usage: console_main DATA_DIR BIND PORT CHAIN.pem KEY.pem [FAULTS_FILE [NEW_PORT]]
+/* Usage: console_main DATA_DIR BIND PORT CHAIN KEY [FAULTS_FILE [NEW_PORT [CHAIN2 KEY2]]]
  * Stores the certificate and key, starts the console, and on SIGUSR1 writes the active
- * fault ids and the listener state to FAULTS_FILE; SIGHUP reconfigures to NEW_PORT. */
+ * fault ids and the listener state to FAULTS_FILE; SIGHUP reconfigures to NEW_PORT and the
+ * second certificate. */
 
 struct put_ctx {
 	struct db_cert cert;
@@ -40,6 +42,25 @@ static enum fg_err put_fn(struct db_txn *txn, void *ctx)
 	if (!err)
 		err = db_cert_put(txn, &p->cert);
 	return err;
+}
+
+/* Reads a chain and key and stores them as one certificate record with its key. */
+static bool store_creds(struct db *db, struct put_ctx *p, const char *chain, const char *key,
+                        const char *name)
+{
+	db_new_id(p->key.id);
+	fg_strlcpy(p->key.type, "ec-p256", sizeof(p->key.type));
+	p->key.pem = read_file(key);
+	db_new_id(p->cert.id);
+	fg_strlcpy(p->cert.name, name, sizeof(p->cert.name));
+	p->cert.kind = DB_CERT_LEAF;
+	fg_strlcpy(p->cert.key_id, p->key.id, sizeof(p->cert.key_id));
+	p->cert.pem = read_file(chain);
+	if (!p->key.pem || !p->cert.pem || db_write(db, put_fn, p) != FG_OK) {
+		fprintf(stderr, "cannot store the credentials %s\n", chain);
+		return false;
+	}
+	return true;
 }
 
 static struct webui *console;
@@ -99,19 +120,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "cannot open store %s\n", argv[1]);
 		return 1;
 	}
-	struct put_ctx p = {0};
-	db_new_id(p.key.id);
-	fg_strlcpy(p.key.type, "ec-p256", sizeof(p.key.type));
-	p.key.pem = read_file(argv[5]);
-	db_new_id(p.cert.id);
-	fg_strlcpy(p.cert.name, "console test", sizeof(p.cert.name));
-	p.cert.kind = DB_CERT_LEAF;
-	fg_strlcpy(p.cert.key_id, p.key.id, sizeof(p.cert.key_id));
-	p.cert.pem = read_file(argv[4]);
-	if (!p.key.pem || !p.cert.pem || db_write(db, put_fn, &p) != FG_OK) {
-		fprintf(stderr, "cannot store the credentials\n");
+	struct put_ctx p = {0}, p2 = {0};
+	if (!store_creds(db, &p, argv[4], argv[5], "console test"))
 		return 1;
-	}
+	/* Optional second certificate, selected by SIGHUP with the new port. */
+	if (argc > 9 && !store_creds(db, &p2, argv[8], argv[9], "console test 2"))
+		return 1;
 
 	uv_loop_t loop;
 	uv_loop_init(&loop);
@@ -131,6 +145,8 @@ int main(int argc, char **argv)
 	new_cfg.port = 0;
 	if (argc > 7 && fg_parse_u64(argv[7], 1, 65535, &port))
 		new_cfg.port = (uint16_t)port;
+	if (p2.cert.id[0])
+		fg_strlcpy(new_cfg.cert_id, p2.cert.id, sizeof(new_cfg.cert_id));
 	uv_signal_init(&loop, &sig_hup);
 	uv_signal_start(&sig_hup, hup_cb, SIGHUP);
 	fprintf(stderr, "console_main ready\n");
@@ -139,6 +155,8 @@ int main(int argc, char **argv)
 	status_shutdown();
 	db_cert_clear(&p.cert);
 	db_key_clear(&p.key);
+	db_cert_clear(&p2.cert);
+	db_key_clear(&p2.key);
 	db_close(db);
 	fprintf(stderr, "console_main stopped (loop close %d)\n", rc);
 	return rc == 0 ? 0 : 1;

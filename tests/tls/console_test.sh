@@ -38,7 +38,8 @@ free_port() {
 start() {
 	local name=$1 bind=$2 port=$3 newport=${4:-0}
 	"$main" "$work/$name.data" "$bind" "$port" "$work/cert.pem" "$work/key.pem" \
-		"$work/$name.faults" "$newport" >"$work/$name.log" 2>&1 &
+		"$work/$name.faults" "$newport" "$work/rsa.pem" "$work/rsa.key" \
+		>"$work/$name.log" 2>&1 &
 	started_pid=$!
 	pids+=("$started_pid")
 	for _ in $(seq 1 100); do
@@ -75,6 +76,11 @@ stop() {
 openssl ecparam -name prime256v1 -genkey -noout -out "$work/key.pem" 2>/dev/null
 openssl req -x509 -new -key "$work/key.pem" -sha256 -days 2 -subj "/CN=localhost" \
 	-addext "subjectAltName=DNS:localhost,IP:127.0.0.1" -out "$work/cert.pem" 2>/dev/null
+
+# The certificate SIGHUP switches to: RSA, so the suite shows the switch.
+openssl genrsa -out "$work/rsa.key" 2048 2>/dev/null
+openssl req -x509 -new -key "$work/rsa.key" -sha256 -days 2 -subj "/CN=localhost" \
+	-addext "subjectAltName=DNS:localhost,IP:127.0.0.1" -out "$work/rsa.pem" 2>/dev/null
 
 port=$(free_port)
 port2=$(free_port)
@@ -183,6 +189,9 @@ if grep -q "GET /moved" <<<"$body" &&
 else
 	bad "reconfigure"; echo "$body"; tail -5 "$work/main.log"
 fi
+out=$(timeout 10 openssl s_client -connect "127.0.0.1:$port2" </dev/null 2>&1)
+if grep -q "Cipher is ECDHE-RSA-" <<<"$out"; then ok "new certificate (RSA) used at once"; else
+	bad "new certificate not in use"; echo "$out" | grep -E "Cipher|subject"; fi
 
 # Timeouts, measured while the bind retry below runs: a plain request head that never ends
 # is dropped after 5 s, a handshake that stalls after 10 s.
