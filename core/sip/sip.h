@@ -159,8 +159,9 @@ enum sip_parse_mode {
  * Validates what RFC 3261 §8.1.1/§8.2.2/§20 require of a message: mandatory
  * headers, single-valued headers appearing once, scalar ranges, CSeq method.
  * The message owns copies of everything (buf may be freed at once); every string in
- * it lives until sip_msg_free. Errors: FG_ERR_PARSE (400), FG_ERR_VERSION (505 for a
- * SIP version, 416 for a URI scheme), FG_ERR_TOOBIG (a named limit, 413/513). */
+ * it lives until sip_msg_free. Errors: FG_ERR_PARSE (answer 400), FG_ERR_VERSION (505:
+ * not SIP/2.0), FG_ERR_TOOBIG (a named limit: 413 or 513). A Request-URI with another
+ * scheme parses (ruri.scheme == SIP_SCHEME_OTHER); the caller answers 416. */
 enum fg_err sip_msg_parse(const uint8_t *buf, size_t len, enum sip_parse_mode mode,
                           struct sip_msg **out, size_t *consumed, struct sip_error *err);
 void sip_msg_free(struct sip_msg *msg);
