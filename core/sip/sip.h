@@ -134,7 +134,7 @@ struct sip_msg {
 	struct sip_header headers[SIP_MAX_HEADERS];
 	size_t nheaders;
 	/* the fields every transaction needs, parsed */
-	struct sip_via vias[SIP_MAX_VIAS];
+	struct sip_via *vias; /* nvias entries, in the arena */
 	size_t nvias;
 	struct sip_addr from, to;
 	struct sip_str call_id;

@@ -352,11 +352,17 @@ static enum fg_err interpret(struct sip_msg *m, struct sip_error *err)
 		}
 	enum fg_err e;
 	const struct sip_header *h;
+	size_t nvias = sip_msg_header_count(m, "Via");
+	if (nvias > SIP_MAX_VIAS) {
+		sip__set_err(err, sip_msg_header(m, "Via", SIP_MAX_VIAS)->offset,
+		             "more than %d Via values", SIP_MAX_VIAS);
+		return FG_ERR_TOOBIG;
+	}
+	/* allocated per message: a fixed array would cost 70 KiB for every parse */
+	m->vias = sip__arena_alloc(m->arena, nvias * sizeof(*m->vias));
+	if (!m->vias)
+		return FG_ERR_NOMEM;
 	for (size_t i = 0; (h = sip_msg_header(m, "Via", i)) != NULL; i++) {
-		if (m->nvias == SIP_MAX_VIAS) {
-			sip__set_err(err, h->offset, "more than %d Via values", SIP_MAX_VIAS);
-			return FG_ERR_TOOBIG;
-		}
 		e = parse_via(m, h, &m->vias[m->nvias], err);
 		if (e)
 			return e;
