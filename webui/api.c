@@ -244,7 +244,7 @@ static enum fg_err session_put_fn(struct db_txn *txn, void *ctx)
 }
 
 bool webui__session_create(struct webui_req *req, const char *admin, char csrf[65],
-                           char cookie[256])
+                           char cookie[WEBUI_SET_COOKIE_MAX])
 {
 	char token[WEBUI_TOKEN_HEX];
 	struct db_session s;
@@ -263,8 +263,8 @@ bool webui__session_create(struct webui_req *req, const char *admin, char csrf[6
 		return false;
 	}
 	fg_strlcpy(csrf, s.csrf, 65);
-	snprintf(cookie, 256, WEBUI_COOKIE_NAME "=%s; HttpOnly; Secure; SameSite=Strict; Path=/",
-	         token);
+	snprintf(cookie, WEBUI_SET_COOKIE_MAX,
+	         WEBUI_COOKIE_NAME "=%s; HttpOnly; Secure; SameSite=Strict; Path=/", token);
 	explicit_bzero(token, sizeof(token));
 	req->authed = true;
 	req->session = s;

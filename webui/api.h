@@ -34,7 +34,13 @@
 /* Path parameters (admin names, certificate ids) are short; longer ones match nothing. */
 #define WEBUI_PARAM_MAX 128
 
+/* An admin name field is read up to this size; the name rules then allow 64 characters,
+ * and the larger read lets the answer say "too long" rather than "wrong type". */
+#define WEBUI_NAME_FIELD_MAX 256
+
 #define WEBUI_COOKIE_NAME "fedgw_session"
+/* Our Set-Cookie value: the name, 64 hex chars and the attributes. */
+#define WEBUI_SET_COOKIE_MAX 256
 /* Cookie token: 32 random bytes as 64 hex chars; the store keeps only its SHA-256. */
 #define WEBUI_TOKEN_BYTES 32
 #define WEBUI_TOKEN_HEX   (2 * WEBUI_TOKEN_BYTES + 1)
@@ -184,7 +190,7 @@ struct webui_job *webui__job_new(struct webui_req *req);
 struct webui_api *webui__api_get(struct webui *w);
 /* Makes a session for admin, with Set-Cookie on resp; false on store failure. */
 bool webui__session_create(struct webui_req *req, const char *admin, char csrf[65],
-                           char cookie[256]);
+                           char cookie[WEBUI_SET_COOKIE_MAX]);
 
 /* Endpoint handlers (api_auth.c, api_status.c, api_admins.c, api_certs.c). */
 enum MHD_Result webui__api_setup_get(struct webui_req *req);

@@ -76,7 +76,7 @@ enum MHD_Result webui__api_admins_add(struct webui_req *req)
 	enum MHD_Result rc = MHD_YES;
 	if (!webui__req_json(req, &root))
 		return MHD_YES;
-	if (!webui__field_string(root, "name", true, 256, &name, &e) ||
+	if (!webui__field_string(root, "name", true, WEBUI_NAME_FIELD_MAX, &name, &e) ||
 	    !webui__field_string(root, "password", true, ACCOUNTS_PASSWORD_MAX_BYTES, &password,
 	                         &e)) {
 		rc = webui__reply_error(req, &e);

@@ -13,7 +13,7 @@ static const char clear_cookie[] =
 
 static enum MHD_Result reply_logged_in(struct webui_req *req, const char *admin)
 {
-	char csrf[65], cookie[256];
+	char csrf[65], cookie[WEBUI_SET_COOKIE_MAX];
 	if (!webui__session_create(req, admin, csrf, cookie))
 		return webui__fail(req, 500, "store", NULL, "See the log; try again.",
 		                   "The session could not be stored.");
@@ -35,7 +35,7 @@ static bool read_credentials(struct webui_req *req, json_t **root, const char **
 	const char *why = NULL;
 	if (!webui__req_json(req, root))
 		return false;
-	if (!webui__field_string(*root, "name", true, 256, name, &e) ||
+	if (!webui__field_string(*root, "name", true, WEBUI_NAME_FIELD_MAX, name, &e) ||
 	    !webui__field_string(*root, "password", true, ACCOUNTS_PASSWORD_MAX_BYTES, password,
 	                         &e)) {
 		webui__reply_error(req, &e);

@@ -8,6 +8,10 @@
 
 /* A DNS name is at most 253 octets (RFC 1035 §2.3.4); addresses and names are shorter. */
 #define CERT_FIELD_MAX 253
+/* RFC 5280 upper bound for a common name (ub-common-name, Appendix A.1). */
+#define CERT_CN_MAX 64
+/* Key type names: "ec-p256" ... "rsa-3072", the size of db_key.type. */
+#define CERT_KEY_TYPE_MAX 15
 /* Certificate validity a self-signed request may ask for: ten years at most. */
 #define CERT_DAYS_MAX 3650
 
@@ -168,8 +172,8 @@ static bool read_csr_params(json_t *root, struct certs_csr_params *p, bool with_
 	const char *key_type = NULL;
 	memset(p, 0, sizeof(*p));
 	if (!webui__field_string(root, "name", false, DB_NAME_MAX - 1, &p->name, e) ||
-	    !webui__field_string(root, "common_name", true, 64, &p->cn, e) ||
-	    !webui__field_string(root, "key_type", false, 15, &key_type, e))
+	    !webui__field_string(root, "common_name", true, CERT_CN_MAX, &p->cn, e) ||
+	    !webui__field_string(root, "key_type", false, CERT_KEY_TYPE_MAX, &key_type, e))
 		return false;
 	if (key_type && strcmp(key_type, "ec-p256") != 0 && strcmp(key_type, "ec-p384") != 0 &&
 	    strcmp(key_type, "rsa-2048") != 0 && strcmp(key_type, "rsa-3072") != 0) {
@@ -345,7 +349,7 @@ enum MHD_Result webui__api_console_cert(struct webui_req *req)
 	char *err_msg = NULL;
 	if (!webui__req_json(req, &root))
 		return MHD_YES;
-	if (!webui__field_string(root, "id", true, 64, &id, &e)) {
+	if (!webui__field_string(root, "id", true, DB_ID_MAX - 1, &id, &e)) {
 		json_decref(root);
 		return webui__reply_error(req, &e);
 	}
