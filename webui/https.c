@@ -1094,7 +1094,8 @@ static void listen_failed(struct webui_transport *t, int uverr, const char *why)
 		snprintf(cause, sizeof(cause), "bind address %s %s (%s)", t->bound_text,
 		         bind_cause_words(uverr), strerror(-uverr));
 	else
-		snprintf(cause, sizeof(cause), "bind address %s: %s", t->bound_text, why);
+		snprintf(cause, sizeof(cause), "bind address %s: %s", t->bound_text,
+		         why ? why : "cannot listen");
 	snprintf(name, sizeof(name), "console https %s", t->bound_text);
 	snprintf(object, sizeof(object), "listener console %s", t->bound_text);
 	snprintf(detail, sizeof(detail), "%s", uverr ? uv_err_name(uverr) : "EINVAL");

@@ -506,6 +506,10 @@ const char *tls_conn_error_text(struct tls_conn *c)
 	if (c->local_err == TLS_LOCAL_TRUNCATED)
 		return "the peer closed the connection without a TLS close_notify";
 	int e = br_ssl_engine_last_error(c->eng);
+	/* After the handshake, a handshake_failure can only answer our refusal of the peer's
+	 * renegotiation (RFC 5746 §4.4): say so rather than "no cipher suite in common". */
+	if (c->established && e == BR_ERR_RECV_FATAL_ALERT + 40)
+		return "the peer gave up after its renegotiation was refused (handshake_failure)";
 	return e == BR_ERR_OK ? "" : tls_error_text(e);
 }
 
