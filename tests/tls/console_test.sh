@@ -298,6 +298,12 @@ else
 	bad "TLS failure log"; grep console "$work/main.log" | tail -20
 fi
 
+if grep -q "failed: the peer gave up after its renegotiation was refused" "$work/main.log"; then
+	ok "refused renegotiation logged"
+else
+	bad "renegotiation log"; grep "TLS connection" "$work/main.log" | tail -5
+fi
+
 if [ "$failures" -ne 0 ]; then
 	echo "$failures check(s) failed"
 	exit 1
