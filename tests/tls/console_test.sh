@@ -144,6 +144,19 @@ if grep -q "GET /one" <<<"$body" && grep -q "GET /two" <<<"$body"; then
 else
 	bad "curl over https"; echo "$body"
 fi
+# Large bodies both ways cross every buffer and backpressure limit of the pump.
+python3 - "$work/big.expected" <<'PY'
+import sys
+open(sys.argv[1], "wb").write(bytes(((i * 7 + 3) & 0xff) for i in range(4 * 1024 * 1024)))
+PY
+curl -sk --max-time 30 -o "$work/big.got" "https://127.0.0.1:$port/big"
+if cmp -s "$work/big.expected" "$work/big.got"; then ok "4 MiB download intact"; else
+	bad "download differs ($(stat -c %s "$work/big.got" 2>/dev/null) bytes)"; fi
+head -c 3000000 /dev/urandom >"$work/upload.bin"
+body=$(curl -sk --max-time 30 --data-binary "@$work/upload.bin" "https://127.0.0.1:$port/count")
+if grep -q "uploaded 3000000" <<<"$body"; then ok "3 MB upload intact"; else
+	bad "upload: $body"; fi
+
 st=$(faults main "$mainpid")
 if grep -q "listener listening" <<<"$st" && grep -q "console.bind clear" <<<"$st"; then
 	ok "listener state listening"
