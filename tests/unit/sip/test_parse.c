@@ -378,6 +378,17 @@ static void t_limits(void **st)
 	              SIP_MAX_BODY + 1);
 	assert_int_equal(sip_msg_parse(b.data, b.len, SIP_PARSE_DATAGRAM, &m, NULL, &err),
 	                 FG_ERR_TOOBIG);
+	fg_buf_reset(&b);
+	/* more than SIP_MAX_VIAS Via values */
+	fg_buf_append_str(&b,
+	                  "OPTIONS sip:a@b SIP/2.0\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:a@b>\r\n"
+	                  "Call-ID: x\r\nCSeq: 1 OPTIONS\r\nVia: SIP/2.0/TCP h0");
+	for (int i = 1; i <= SIP_MAX_VIAS; i++)
+		fg_buf_printf(&b, ", SIP/2.0/TCP h%d", i);
+	fg_buf_append_str(&b, "\r\nContent-Length: 0\r\n\r\n");
+	assert_int_equal(sip_msg_parse(b.data, b.len, SIP_PARSE_DATAGRAM, &m, NULL, &err),
+	                 FG_ERR_TOOBIG);
+	assert_non_null(strstr(err.what, "Via"));
 	fg_buf_free(&b);
 }
 
