@@ -20,7 +20,7 @@
 #define SUBSYS "console"
 
 /* Concurrent console connections: a console has a handful of admins; each connection costs
- * ~70 KiB (TLS buffers), so 256 bound the console to ~18 MiB. */
+ * ~50 KiB (TLS and read buffers), so 256 bound the console to ~13 MiB. */
 #define WEBUI_CONN_MAX 256
 /* A plain-HTTP request head, read only to answer with a redirect. */
 #define WEBUI_PLAIN_HEAD_MAX   8192

@@ -53,7 +53,7 @@ struct tls_conn {
 	tls_select_creds_cb select_creds;
 	void *select_ctx;
 	uint8_t *iobuf;
-	uint8_t *peer_der; /* TLS_PEER_CERT_MAX bytes */
+	uint8_t *peer_der; /* TLS_PEER_CERT_MAX bytes; NULL without trust anchors */
 	size_t peer_len;
 	bool peer_der_too_big;
 	bool peer_verified;
@@ -266,8 +266,10 @@ enum fg_err tls_conn_new(struct tls_conn **out, const struct tls_config *cfg)
 	c->select_creds = cfg->select_creds;
 	c->select_ctx = cfg->select_ctx;
 	c->iobuf = malloc(BR_SSL_BUFSIZE_BIDI);
-	c->peer_der = malloc(TLS_PEER_CERT_MAX);
-	if (!c->iobuf || !c->peer_der) {
+	/* Only a validating side (client, or server asking for certificates) sees a chain. */
+	if (c->trust)
+		c->peer_der = malloc(TLS_PEER_CERT_MAX);
+	if (!c->iobuf || (c->trust && !c->peer_der)) {
 		err = FG_ERR_NOMEM;
 		goto out;
 	}
