@@ -112,7 +112,7 @@ export function render(root) {
 		} catch (err) {
 			if (err.status === 409) {
 				notice(msg, 'error', `"${c.name}" cannot be deleted: ${lower(err.message)}`,
-					err.fix || 'Choose another certificate for that role first, then delete this one.');
+					err.fix);
 			} else {
 				notice(msg, 'error', err.message, err.fix);
 			}

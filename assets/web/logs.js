@@ -4,6 +4,8 @@ import { h, replace, timeEl, table, emptyRow, badge, levelKind, pager, debounce,
 	field, input, noticeEl, notice, confirmDialog, button, qs, plural } from './ui.js';
 
 const PAGE = 100;
+// Log lines reach the store in batches (at most ~200 ms apart in the daemon).
+const CLEARED_LINE_DELAY_MS = 800;
 
 export function render(root) {
 	const state = { level: '', q: '', offset: 0, seq: 0 };
@@ -78,6 +80,10 @@ export function render(root) {
 			notice(msg, 'ok', `Logs cleared: ${plural(n, 'message', 'messages')} removed.`);
 			state.offset = 0;
 			load();
+			// The daemon writes its "cleared by" line to the store a moment later.
+			setTimeout(() => {
+				if (root.isConnected && state.offset === 0) load();
+			}, CLEARED_LINE_DELAY_MS);
 		} catch (err) {
 			notice(msg, 'error', err.message, err.fix);
 		}

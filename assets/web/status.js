@@ -65,7 +65,8 @@ export function onStatus(st) {
 	redraw(view.summary, summary(st));
 	redraw(view.faults, faults(st.faults || {}));
 	redraw(view.listeners, listeners(st.listeners || []));
-	const objs = st.objects || [];
+	// Listeners have their own table; the rest are the engine's other components.
+	const objs = (st.objects || []).filter((o) => o.kind !== 'listener');
 	view.objectsSection.hidden = objs.length === 0;
 	redraw(view.objects, objs.length ? objects(objs) : null);
 	redraw(view.recent, recent(st.recent || []));

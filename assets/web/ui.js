@@ -143,7 +143,7 @@ export function plural(n, one, many) {
 
 // A status line under a form or a screen title: kind is 'ok', 'error' or 'info'.
 export function notice(el, kind, text, fix) {
-	replace(el, text, fix ? h('span.fix', null, ' ', fix) : null);
+	replace(el, text, fix ? h('span.fix', null, h('strong', null, 'Fix: '), fix) : null);
 	el.className = `notice notice-${kind}`;
 	el.setAttribute('role', kind === 'error' ? 'alert' : 'status');
 	el.hidden = !text;
@@ -170,8 +170,9 @@ export function fieldError(form, field, message, fix) {
 	const ctl = field ? form.elements.namedItem(field) : null;
 	if (!ctl || !(ctl instanceof Element)) return false;
 	const id = `err-${++errSeq}`;
-	const err = h('p.field-error', { id, role: 'alert' }, message || 'This value is not valid.',
-		fix ? h('span.fix', null, ' ', fix) : null);
+	const err = h('div.field-error', { id, role: 'alert' },
+		h('span.msg', null, message || 'This value is not valid.'),
+		fix ? h('span.fix', null, h('strong', null, 'Fix: '), fix) : null);
 	const wrap = ctl.closest('.field') || ctl.parentElement;
 	wrap.appendChild(err);
 	ctl.setAttribute('aria-invalid', 'true');
