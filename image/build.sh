@@ -115,6 +115,7 @@ mmdebstrap --mode=root --variant=minbase --include="$PKGS" "${DPKGOPTS[@]}" \
 	--aptopt='Acquire::Retries "3"' --skip=download/empty \
 	--setup-hook='mkdir -p "$1"/etc/initramfs-tools/conf.d "$1"/var/cache/apt/archives' \
 	--setup-hook='printf "MODULES=most\nCOMPRESS=zstd\n" > "$1"/etc/initramfs-tools/conf.d/fedgw.conf' \
+	--setup-hook="cp '$HERE/rootfs/etc/fstab' \"\$1\"/etc/fstab" \
 	--setup-hook="sync-in $CACHE /var/cache/apt/archives/" \
 	--customize-hook="sync-out /var/cache/apt/archives $CACHE" \
 	"$SUITE" "$ROOTFS" "$MIRROR" >"$WORK/mmdebstrap.log" 2>&1 ||
