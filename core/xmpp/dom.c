@@ -141,10 +141,11 @@ enum fg_err xmpp_escape(struct fg_buf *out, const char *s, size_t len, bool attr
 			ent = "&gt;";
 			break;
 		case '"':
-			ent = attr ? "&quot;" : NULL;
+			/* quotes are escaped in text too, so the output is safe in any context */
+			ent = "&quot;";
 			break;
 		case '\'':
-			ent = attr ? "&apos;" : NULL;
+			ent = "&apos;";
 			break;
 		case '\r':
 			/* A raw CR would be normalised away by the receiver's parser. */

@@ -110,7 +110,8 @@ bool xmpp_node_is(const struct xmpp_node *n, const char *ns, const char *name);
 enum fg_err xmpp_node_text(const struct xmpp_node *n, struct fg_buf *out);
 
 /* Appends s (len bytes of UTF-8) escaped for XML text (attr=false) or a single- or
- * double-quoted attribute value (attr=true): & < > " ' become entities. Refuses invalid
+ * double-quoted attribute value (attr=true): & < > " ' always become entities; in
+ * attributes TAB/LF are written as character references too (CR always). Refuses invalid
  * UTF-8 and characters XML 1.0 forbids (C0 controls except TAB/LF/CR, U+FFFE, U+FFFF) with
  * FG_ERR_INVAL, leaving out unchanged. */
 enum fg_err xmpp_escape(struct fg_buf *out, const char *s, size_t len, bool attr);
