@@ -181,7 +181,10 @@ async function run() {
 			headless: true,
 			args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
 				'--no-first-run', '--disable-background-networking', '--disable-component-update',
-				'--disable-sync'],
+				'--disable-sync',
+				// The console's certificate is self-signed by design; without this each new
+				// connection is first refused by the browser, which the daemon logs.
+				'--ignore-certificate-errors'],
 			ignoreHTTPSErrors: true,
 			viewport: { width: 1280, height: 860 },
 			timezoneId: 'Europe/Berlin',
@@ -323,8 +326,18 @@ async function run() {
 		await add.getByLabel('Password', { exact: true }).fill(PASSWORD);
 		await add.getByLabel('Confirm password').fill(PASSWORD);
 		await add.getByRole('button', { name: 'Add administrator' }).click();
-		await page.locator('table tbody tr', { hasText: 'operator' }).waitFor();
+		const opRow = page.locator('table tbody tr', { hasText: 'operator' });
+		await opRow.waitFor();
 		await shot(page, 'accounts');
+		await opRow.getByRole('button', { name: 'Change password of operator' }).click();
+		const pw = page.locator('dialog.pw-dialog');
+		await pw.getByLabel('New password', { exact: true }).fill('another long password');
+		await pw.getByLabel('Confirm new password').fill('another long password');
+		await pw.getByRole('button', { name: 'Change password' }).click();
+		await page.locator('.screen > .notice-ok', { hasText: 'operator' }).waitFor();
+		await opRow.getByRole('button', { name: 'Delete operator' }).click();
+		await page.locator('dialog.dialog').getByRole('button', { name: 'Delete' }).click();
+		await opRow.waitFor({ state: 'detached' });
 
 		step = 'narrow screen';
 		await page.setViewportSize({ width: 390, height: 844 });
