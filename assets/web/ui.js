@@ -294,7 +294,8 @@ export function copyButton(getText, label = 'Copy') {
 // ---- tables and paging --------------------------------------------------------------
 
 export function table(caption, headers, rows, cls = '') {
-	return h('div.table-wrap', null,
+	// A focusable region, so a table wider than a narrow screen scrolls by keyboard too.
+	return h('div.table-wrap', { tabindex: '0', role: 'region', 'aria-label': caption || 'Table' },
 		h(`table${cls ? '.' + cls : ''}`, null,
 			caption ? h('caption.sr-only', null, caption) : null,
 			h('thead', null, h('tr', null, headers.map((t) => h('th', { scope: 'col' }, t)))),

@@ -141,9 +141,27 @@ async function startDaemon(work) {
 	};
 }
 
+const AXE = readFileSync(join(HERE, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
+const a11y = [];
+
+// WCAG 2.1 A/AA checks (axe-core) on the screen as it is now. DevTools evaluation is not
+// subject to the page's CSP, so the console keeps its real policy during the test.
+async function checkA11y(page, name) {
+	const violations = await page.evaluate(async (src) => {
+		if (!window.axe) (0, eval)(src);
+		const r = await window.axe.run(document, {
+			runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
+		});
+		return r.violations.map((v) => `${v.id} (${v.impact}): ${v.help} [${v.nodes.length}x: ` +
+			`${v.nodes.slice(0, 2).map((n) => n.target.join(' ')).join(', ')}]`);
+	}, AXE);
+	for (const v of violations) a11y.push(`${name}: ${v}`);
+}
+
 async function shot(page, name) {
 	await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
 	log(`screenshot ${name}.png`);
+	await checkA11y(page, name);
 }
 
 async function go(page, base, route, heading) {
@@ -356,6 +374,7 @@ async function run() {
 		check(code === 401, `GET /api/v1/status after logout answers 401 (got ${code})`);
 
 		check(problems.length === 0, `no script errors or CSP violations:\n  ${problems.join('\n  ')}`);
+		check(a11y.length === 0, `no accessibility violations:\n  ${a11y.join('\n  ')}`);
 		log('PASS');
 	} catch (e) {
 		if (page) {
@@ -365,6 +384,7 @@ async function run() {
 				/* the page may be gone */
 			}
 		}
+		if (a11y.length) log(`accessibility:\n  ${a11y.join('\n  ')}`);
 		if (problems.length) log(`page problems:\n  ${problems.join('\n  ')}`);
 		throw new Error(`step "${step}": ${e.message}`);
 	} finally {
