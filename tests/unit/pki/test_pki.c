@@ -203,8 +203,8 @@ static void test_pem_roundtrip_and_errors(void **state)
 	const char *good[] = {
 	    "-----BEGIN CERTIFICATE-----\nMAMCAQU=\n-----END CERTIFICATE-----",
 	    "subject=CN = x\n-----BEGIN CERTIFICATE-----\nMAMCAQU=\n-----END CERTIFICATE-----\n\n",
-	    "-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n"
-	    "-----BEGIN CERTIFICATE-----\nMAMCAQU=\n-----END CERTIFICATE-----\n",
+	    ("-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n"
+	     "-----BEGIN CERTIFICATE-----\nMAMCAQU=\n-----END CERTIFICATE-----\n"),
 	    "-----BEGIN CERTIFICATE-----\r\nMAMCAQU=\r\n-----END CERTIFICATE-----\r\n",
 	};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {

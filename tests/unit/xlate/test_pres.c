@@ -209,8 +209,8 @@ static void t_chatstate_row(void **st)
 static void t_iscomposing_refused(void **st)
 {
 	static const char *const bad[] = {
-	    "<isComposing xmlns='urn:ietf:params:xml:ns:im-iscomposing'><state>typing</state>"
-	    "</isComposing>",
+	    ("<isComposing xmlns='urn:ietf:params:xml:ns:im-iscomposing'><state>typing</state>"
+	     "</isComposing>"),
 	    "<isComposing xmlns='urn:ietf:params:xml:ns:im-iscomposing'/>",
 	    "<isComposing><state>active</state></isComposing>",
 	    "<!DOCTYPE x><isComposing xmlns='urn:ietf:params:xml:ns:im-iscomposing'/>",
