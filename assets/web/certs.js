@@ -40,7 +40,7 @@ export function render(root) {
 			return;
 		}
 		const t = table('Certificates', ['Name', 'Subject and names', 'Issuer', 'Valid',
-			'Key and SHA-256 fingerprint', 'In use by', 'Actions'], certs.map(certRow), 'certs');
+			'Key', 'In use by', 'Actions'], certs.map(certRow), 'certs');
 		t.querySelector('th:last-child').dataset.nosort = '';
 		replace(list, sortable(t));
 	}
@@ -81,7 +81,8 @@ export function render(root) {
 				h('div.small', null, 'to ', timeEl(c.not_after, c.not_after_ms, 'date')),
 				daysEl]),
 			h('td.nowrap', null, h('div', null, keyLabel(c.key_type)),
-				fp ? h('div.small', null, h('code.fp', { title: fp }, abbreviate(fp)), ' ',
+				fp ? h('div.small', null, h('span.muted', null, 'SHA-256 '),
+					h('code.fp', { title: `SHA-256 fingerprint ${fp}` }, abbreviate(fp)), ' ',
 					copyButton(() => fp, 'Copy')) : null),
 			h('td', null, roles.length ? roles.map((r) => badge(r, 'info'))
 				: h('span.muted', null, 'not in use')),

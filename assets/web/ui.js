@@ -294,6 +294,12 @@ export function copyButton(getText, label = 'Copy') {
 // ---- tables and paging --------------------------------------------------------------
 
 export function table(caption, headers, rows, cls = '') {
+	// On a narrow screen each row becomes a block; cells show their column name then.
+	for (const tr of rows) {
+		[...tr.children].forEach((td, i) => {
+			if (!td.classList.contains('empty') && headers[i]) td.dataset.label = headers[i];
+		});
+	}
 	// A focusable region, so a table wider than a narrow screen scrolls by keyboard too.
 	return h('div.table-wrap', { tabindex: '0', role: 'region', 'aria-label': caption || 'Table' },
 		h(`table${cls ? '.' + cls : ''}`, null,

@@ -362,6 +362,9 @@ async function run() {
 		await go(page, base, 'status', 'Status');
 		await page.locator('dl.facts').first().waitFor();
 		await shot(page, 'status-narrow');
+		await go(page, base, 'certificates', 'Certificates');
+		await page.locator('table.certs tbody tr').first().waitFor();
+		await shot(page, 'certificates-narrow');
 		await page.setViewportSize({ width: 1280, height: 860 });
 
 		step = 'logout, then the API refuses';
