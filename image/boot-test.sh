@@ -31,7 +31,7 @@ while [ $# -gt 0 ]; do
 	*) echo "boot-test.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
-for tool in qemu-system-x86_64 qemu-img curl jq socat; do
+for tool in qemu-system-x86_64 qemu-img curl jq socat openssl; do
 	command -v "$tool" >/dev/null || { echo "boot-test.sh: missing $tool" >&2; exit 1; }
 done
 [ -f "$IMAGE" ] || { echo "boot-test.sh: no image at $IMAGE (run image/build.sh)" >&2; exit 1; }
@@ -144,6 +144,14 @@ powerdown() {
 start_vm 1
 wait_console
 echo "$SETUP_BODY" | jq -e '.needed == true' >/dev/null || fail "fresh image does not need setup"
+if [ "$SCHEME" = https ]; then
+	# fedgw made the console certificate at first start for the host name and addresses
+	# (10.0.2.15 is the guest's address on QEMU's user network).
+	SANS=$(openssl s_client -connect "127.0.0.1:$PORT" </dev/null 2>/dev/null |
+		openssl x509 -noout -ext subjectAltName 2>/dev/null | tail -n +2 | tr -d ' ')
+	log "console certificate SANs: $SANS"
+	echo "$SANS" | grep -q 'IPAddress:10.0.2.15' || fail "console certificate lacks the VM's address"
+fi
 PASSWORD=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')
 BODY=$(jq -cn --arg p "$PASSWORD" '{name: "admin", password: $p}')
 api POST /api/v1/setup "$BODY"

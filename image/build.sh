@@ -2,7 +2,8 @@
 # Builds the fedgw appliance disk image: Debian 12 minbase, UEFI systemd-boot, GPT with
 # ESP + system (fedgw-root) + data (fedgw-data) partitions. See docs/image.md.
 #
-#   image/build.sh [--out DIR] [--build-dir DIR] [--fedgw BINARY] [--standin]
+#   image/build.sh [--out DIR] [--build-dir DIR] [--fedgw BINARY]
+#                  [--network-file FILE.network] [--root-password-file FILE] [--standin]
 #
 # No loop devices and no mounts: the rootfs is a directory made by mmdebstrap, the
 # ext4 partitions are filled with mkfs.ext4 -d, the ESP is written with mtools, and the
@@ -15,6 +16,8 @@ OUT=$HERE/out
 BUILD_DIR=$SRC/build/release
 FEDGW_BIN=
 STANDIN=0
+NETWORK_FILE=
+ROOT_PW_FILE=
 MIRROR=${FEDGW_IMAGE_MIRROR:-/etc/apt/sources.list.d/debian.sources}
 SUITE=bookworm
 # Partition sizes (MiB). The system partition has a fixed size so that a newer image's
@@ -32,7 +35,7 @@ MODULE_EXCLUDES="drivers/gpu drivers/media drivers/net/wireless drivers/bluetoot
 	fs/ceph fs/smb fs/f2fs fs/ubifs fs/afs fs/dlm fs/nilfs2 fs/reiserfs fs/jfs fs/jffs2"
 
 usage() {
-	sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
 	exit "${1:-0}"
 }
 
@@ -41,6 +44,8 @@ while [ $# -gt 0 ]; do
 	--out) OUT=$(realpath -m "$2"); shift 2 ;;
 	--build-dir) BUILD_DIR=$(realpath -m "$2"); shift 2 ;;
 	--fedgw) FEDGW_BIN=$(realpath "$2"); shift 2 ;;
+	--network-file) NETWORK_FILE=$(realpath "$2"); shift 2 ;;
+	--root-password-file) ROOT_PW_FILE=$(realpath "$2"); shift 2 ;;
 	--standin) STANDIN=1; shift ;;
 	-h|--help) usage 0 ;;
 	*) echo "build.sh: unknown argument $1" >&2; usage 2 ;;
@@ -139,6 +144,21 @@ systemctl --root="$ROOTFS" enable systemd-networkd.service systemd-resolved.serv
 systemctl --root="$ROOTFS" enable systemd-networkd-wait-online.service >/dev/null 2>&1 || true
 ln -sf ../run/systemd/resolve/stub-resolv.conf "$ROOTFS/etc/resolv.conf"
 mkdir -p "$ROOTFS/var/log/journal"
+if [ -n "$NETWORK_FILE" ]; then
+	# A site's own systemd-networkd configuration (static address) replaces DHCP.
+	rm -f "$ROOTFS/etc/systemd/network/80-fedgw-dhcp.network"
+	install -m 0644 "$NETWORK_FILE" "$ROOTFS/etc/systemd/network/10-site.network"
+fi
+if [ -n "$ROOT_PW_FILE" ]; then
+	# root stays locked unless a password is given: the console is the only way in.
+	HASH=$(head -n 1 "$ROOT_PW_FILE" | tr -d '\n' | openssl passwd -6 -stdin)
+	awk -F: -v OFS=: -v h="$HASH" '$1 == "root" { $2 = h } { print }' "$ROOTFS/etc/shadow" \
+		>"$WORK/shadow"
+	cat "$WORK/shadow" >"$ROOTFS/etc/shadow"
+	rm -f "$WORK/shadow"
+else
+	sed -i 's/^root:[^:]*:/root:*:/' "$ROOTFS/etc/shadow"
+fi
 # A fresh machine id on every machine's first boot.
 : >"$ROOTFS/etc/machine-id"
 rm -f "$ROOTFS/var/lib/dbus/machine-id"
