@@ -92,7 +92,7 @@ struct webui_transport {
 	struct mhd_tracked *mhd_conns;
 	uv_tcp_t *listener; /* NULL while not listening */
 	uv_timer_t retry_timer;
-	uv_timer_t reload_timer;
+	uv_async_t reload; /* thread-safe: a store write may commit on a worker thread */
 	uv_timer_t mhd_timer;
 	uv_poll_t mhd_poll;
 	uv_async_t kick;
@@ -316,7 +316,7 @@ out:
 	db_key_clear(&key);
 }
 
-static void reload_timer_cb(uv_timer_t *h)
+static void reload_cb(uv_async_t *h)
 {
 	struct webui_transport *t = h->data;
 	if (!t->stopping)
@@ -324,15 +324,15 @@ static void reload_timer_cb(uv_timer_t *h)
 }
 
 /* A certificate or key written in this process (renewal, import) applies to new connections
- * without waiting for a configuration change. Runs after the commit; the reload is deferred
- * to the loop so it never reads inside the writer's call stack. */
+ * without waiting for a configuration change. Runs after the commit, possibly on a worker
+ * thread: the reload is handed to the loop (uv_async_send is the thread-safe call). */
 static void store_watch_cb(void *ctx, uint64_t generation, uint32_t kinds_mask)
 {
 	struct webui_transport *t = ctx;
 	if (t->stopping)
 		return;
 	if (kinds_mask & ((1u << DB_KIND_CERT) | (1u << DB_KIND_KEY)))
-		uv_timer_start(&t->reload_timer, reload_timer_cb, 0, 0);
+		uv_async_send(&t->reload);
 }
 
 /* ---- connection teardown -------------------------------------------------------------- */
@@ -1230,10 +1230,10 @@ enum fg_err webui_start(struct webui **out, uv_loop_t *loop, struct db *db,
 		return err;
 	}
 	uv_timer_init(loop, &t->retry_timer);
-	uv_timer_init(loop, &t->reload_timer);
+	uv_async_init(loop, &t->reload, reload_cb);
 	uv_timer_init(loop, &t->mhd_timer);
 	uv_async_init(loop, &t->kick, kick_cb);
-	t->retry_timer.data = t->reload_timer.data = t->mhd_timer.data = t->kick.data = t;
+	t->retry_timer.data = t->reload.data = t->mhd_timer.data = t->kick.data = t;
 	t->handles += 4;
 
 	creds_reload(t);
@@ -1275,7 +1275,7 @@ void webui_stop(struct webui *w)
 	uv_poll_stop(&t->mhd_poll);
 	uv_close((uv_handle_t *)&t->mhd_poll, transport_handle_closed_cb);
 	uv_close((uv_handle_t *)&t->retry_timer, transport_handle_closed_cb);
-	uv_close((uv_handle_t *)&t->reload_timer, transport_handle_closed_cb);
+	uv_close((uv_handle_t *)&t->reload, transport_handle_closed_cb);
 	uv_close((uv_handle_t *)&t->mhd_timer, transport_handle_closed_cb);
 	uv_close((uv_handle_t *)&t->kick, transport_handle_closed_cb);
 	/* Our socketpair ends are closed: MHD finishes and frees every request now. */
