@@ -108,7 +108,10 @@ async function startDaemon(work) {
 	if (useMock) {
 		const { startMock } = await import('./mock-server.mjs');
 		const m = await startMock(0);
-		return { url: `http://127.0.0.1:${m.port}/`, stop: async () => m.close() };
+		return { url: `http://127.0.0.1:${m.port}/`, stop: async () => {
+			m.close();
+			return null;
+		} };
 	}
 	if (!fedgwBin || !existsSync(fedgwBin))
 		throw new Error('fedgw binary not found: pass --fedgw PATH or set FEDGW_BIN');
@@ -127,14 +130,16 @@ async function startDaemon(work) {
 		url: `https://127.0.0.1:${port}/`,
 		stop: () => new Promise((res) => {
 			if (proc.exitCode !== null) {
-				res();
+				res(`fedgw exited early with code ${proc.exitCode}`);
 				return;
 			}
 			const kill = setTimeout(() => proc.kill('SIGKILL'), 10000);
 			proc.once('exit', (code, sig) => {
 				clearTimeout(kill);
 				log(`fedgw exited (code ${code}, signal ${sig})`);
-				res();
+				// A clean stop on SIGTERM; sanitizer reports end in another exit code.
+				res(code === 0 ? null : `fedgw did not stop cleanly (code ${code}, signal ${sig}); ` +
+					`see ${join(ARTIFACTS, 'fedgw.log')}`);
 			});
 			proc.kill('SIGTERM');
 		}),
@@ -191,6 +196,7 @@ async function run() {
 	const base = daemon.url;
 	const userData = join(work, 'chromium');
 	const problems = [];
+	let stopProblem = null;
 	let context = null;
 	let page = null;
 	try {
@@ -253,6 +259,25 @@ async function run() {
 		await csr.waitFor();
 		check((await csr.inputValue()).includes('BEGIN CERTIFICATE REQUEST'), 'CSR PEM shown');
 		await page.locator('table.certs').getByText('xmpp-csr').waitFor();
+		await panel.locator('summary').click();
+
+		step = 'create a self-signed certificate and upload a CA bundle';
+		panel = await openPanel(page, 'Create self-signed certificate');
+		await panel.getByLabel('Name', { exact: true }).fill('lab-selfsigned');
+		await panel.getByLabel('Common name (CN)').fill('lab.fedgw.test');
+		await panel.getByLabel('Key type').selectOption('ec-p384');
+		await panel.getByLabel('Valid for (days)').fill('30');
+		await panel.getByRole('button', { name: 'Create self-signed certificate' }).click();
+		await panel.locator('.notice-ok').waitFor();
+		await page.locator('table.certs tr', { hasText: 'lab-selfsigned' }).getByText('ECDSA P-384')
+			.waitFor();
+		await panel.locator('summary').click();
+		panel = await openPanel(page, 'Upload CA bundle');
+		await panel.getByLabel('Name', { exact: true }).fill('test-root');
+		await panel.getByLabel('CA certificates (PEM)').fill(pki.root);
+		await panel.getByRole('button', { name: 'Upload CA bundle' }).click();
+		await panel.locator('.notice-ok').waitFor();
+		await page.locator('table.certs tr', { hasText: 'test-root' }).getByText('CA bundle').waitFor();
 		await panel.locator('summary').click();
 
 		step = 'upload a chain in the wrong order';
@@ -378,7 +403,6 @@ async function run() {
 
 		check(problems.length === 0, `no script errors or CSP violations:\n  ${problems.join('\n  ')}`);
 		check(a11y.length === 0, `no accessibility violations:\n  ${a11y.join('\n  ')}`);
-		log('PASS');
 	} catch (e) {
 		if (page) {
 			try {
@@ -392,12 +416,16 @@ async function run() {
 		throw new Error(`step "${step}": ${e.message}`);
 	} finally {
 		if (context) await context.close();
-		await daemon.stop();
+		stopProblem = await daemon.stop();
 		rmSync(work, { recursive: true, force: true });
 	}
+	if (stopProblem) throw new Error(stopProblem);
 }
 
-run().then(() => process.exit(0), (e) => {
+run().then(() => {
+	log('PASS');
+	process.exit(0);
+}, (e) => {
 	console.error(`[browser] FAIL ${e.message}`);
 	process.exit(1);
 });
