@@ -81,7 +81,8 @@ elif [ -z "$FEDGW_BIN" ]; then
 		cmake -S "$SRC" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >/dev/null
 	fi
 	cmake --build "$BUILD_DIR" --target fedgw -j2
-	FEDGW_BIN=$(find "$BUILD_DIR" -type f -name fedgw -perm -u+x -newer "$SRC/CMakeLists.txt" \
+	FEDGW_BIN=$BUILD_DIR/core/daemon/fedgw
+	[ -x "$FEDGW_BIN" ] || FEDGW_BIN=$(find "$BUILD_DIR" -type f -name fedgw -perm -u+x \
 		-not -path '*/CMakeFiles/*' | head -n 1)
 	[ -n "$FEDGW_BIN" ] || { echo "build.sh: fedgw binary not found in $BUILD_DIR" >&2; exit 1; }
 fi
@@ -119,7 +120,7 @@ step "mmdebstrap $SUITE (minbase) from $MIRROR"
 mmdebstrap --mode=root --variant=minbase --include="$PKGS" "${DPKGOPTS[@]}" \
 	--aptopt='Acquire::Retries "3"' --skip=download/empty \
 	--setup-hook='mkdir -p "$1"/etc/initramfs-tools/conf.d "$1"/var/cache/apt/archives' \
-	--setup-hook='printf "MODULES=most\nCOMPRESS=zstd\n" > "$1"/etc/initramfs-tools/conf.d/fedgw.conf' \
+	--setup-hook='printf "MODULES=most\nCOMPRESS=zstd\nFSTYPE=ext4\n" > "$1"/etc/initramfs-tools/conf.d/fedgw.conf' \
 	--setup-hook="cp '$HERE/rootfs/etc/fstab' \"\$1\"/etc/fstab" \
 	--setup-hook="sync-in $CACHE /var/cache/apt/archives/" \
 	--customize-hook="sync-out /var/cache/apt/archives $CACHE" \

@@ -27,10 +27,13 @@ step() { printf '[%4ds] %s\n' $(($(date +%s) - T0)) "$*"; }
 TMP=$(mktemp -d "${TMPDIR:-/var/tmp}/fedgw-upgrade.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 
-fmt() { qemu-img info --output=json "$1" | jq -r .format; }
+fmt() { qemu-img info -U --output=json "$1" | jq -r .format; }
 
 # Work on raw files: convert qcow2 inputs (qemu-img also refuses a disk a running VM holds).
 DISK_FMT=$(fmt "$DISK")
+# Opening for writing takes QEMU's image lock: this fails while a VM runs on DISK.
+qemu-io -f "$DISK_FMT" -c quit "$DISK" >/dev/null 2>&1 ||
+	{ echo "upgrade.sh: $DISK is in use (shut the VM down first)" >&2; exit 1; }
 if [ "$DISK_FMT" = raw ]; then
 	RAW=$DISK
 else
