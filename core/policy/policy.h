@@ -23,7 +23,7 @@ struct policy_verdict {
 	bool allow;
 	/* The rule that decided ("*.example.com (deny, incoming only)") or "default allow". */
 	char rule[DB_DOMAIN_MAX + 64];
-	const char *rule_id;  /* the exception's id, NULL for the default */
+	const char *rule_id; /* the exception's id (valid while the policy lives), NULL for the default */
 };
 
 /* Verdict for a remote domain (or host) in one direction. Matching is case-insensitive;
@@ -36,5 +36,9 @@ void policy_check(const struct policy *p, const char *remote_domain, enum policy
 /* Validates a pattern as the console and CLI accept it (a domain name, "*.domain", or an
  * IP literal for a host). On false, *why is a plain-words reason (static string). */
 bool policy_pattern_valid(const char *pattern, const char **why);
+
+/* Does one pattern match a domain or host (the matching rule of policy_check, without
+ * direction)? Case-insensitive; one trailing dot on either side is ignored. */
+bool policy_pattern_matches(const char *pattern, const char *domain);
 
 #endif
