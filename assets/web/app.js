@@ -195,8 +195,14 @@ function showLogin(message) {
 
 // ---- fault banner -------------------------------------------------------------------
 
+let bannerKey = '';
+
 function setBanner(status) {
 	const active = (status && status.faults && status.faults.active) || [];
+	// Redraw only on change: the banner is a live region, read out when it changes.
+	const key = JSON.stringify(active.map((f) => [f.id, f.condition, f.severity]));
+	if (key === bannerKey) return;
+	bannerKey = key;
 	if (!active.length) {
 		banner.hidden = true;
 		replace(banner);

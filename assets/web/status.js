@@ -43,7 +43,22 @@ export function render(root, ctx) {
 	};
 }
 
-// Redraws one section in place, keeping open <details> and the focused control.
+// Relative times ("3 minutes ago") are refreshed at least this often even when nothing
+// else changed; otherwise a section is left alone so a text selection survives.
+const REDRAW_MAX_AGE_MS = 30000;
+
+// Redraws one section when its data changed, keeping open <details> and the focus.
+const drawn = new WeakMap(); // container -> {sig, at}
+
+function update(container, data, build) {
+	const sig = JSON.stringify(data);
+	const now = Date.now();
+	const last = drawn.get(container);
+	if (last && last.sig === sig && now - last.at < REDRAW_MAX_AGE_MS) return;
+	drawn.set(container, { sig, at: now });
+	redraw(container, build(data));
+}
+
 function redraw(container, ...children) {
 	const open = new Set([...container.querySelectorAll('details[open]')]
 		.map((d) => d.dataset.key));
@@ -62,15 +77,16 @@ function redraw(container, ...children) {
 
 export function onStatus(st) {
 	if (!view) return;
+	// Uptime changes every poll: the system facts are always redrawn (nothing to select).
 	redraw(view.summary, summary(st));
-	redraw(view.faults, faults(st.faults || {}));
-	redraw(view.listeners, listeners(st.listeners || []));
+	update(view.faults, st.faults || {}, faults);
+	update(view.listeners, st.listeners || [], listeners);
 	// Listeners have their own table; the rest are the engine's other components.
 	const objs = (st.objects || []).filter((o) => o.kind !== 'listener');
 	view.objectsSection.hidden = objs.length === 0;
-	redraw(view.objects, objs.length ? objects(objs) : null);
-	redraw(view.recent, recent(st.recent || []));
-	redraw(view.counters, counters(st.counters || {}));
+	update(view.objects, objs, (o) => (o.length ? objects(o) : ''));
+	update(view.recent, st.recent || [], recent);
+	update(view.counters, st.counters || {}, counters);
 }
 
 function since(iso, ms) {
