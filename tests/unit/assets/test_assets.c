@@ -4,6 +4,8 @@
 
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -119,6 +121,51 @@ static void test_distinct_content_distinct_etag(void **state)
 	assert_string_not_equal(a->etag, b->etag);
 }
 
+/* Every local file a page or module names ("/style.css", "./api.js") must be embedded. */
+static void check_refs(const struct asset *a, const char *prefix, const char *base)
+{
+	const char *p = (const char *)a->data;
+	const char *end = p + a->len;
+	size_t plen = strlen(prefix);
+
+	while ((p = memmem(p, (size_t)(end - p), prefix, plen)) != NULL) {
+		char path[256];
+		const char *v = p + plen;
+		size_t n = strcspn(v, "\"'?#");
+
+		p = v;
+		if (n == 0 || v[0] == '#' || n + strlen(base) + 1 > sizeof(path))
+			continue;
+		snprintf(path, sizeof(path), "%s%.*s", base, (int)n, v);
+		if (strcmp(path, "/") == 0 || strncmp(path, "/api/", 5) == 0)
+			continue;
+		if (assets_find(path) == NULL)
+			fail_msg("%s refers to %s, which is not embedded", a->path, path);
+	}
+}
+
+static void test_references_resolve(void **state)
+{
+	for (size_t i = 0; i < assets__count; i++) {
+		const struct asset *a = &assets__table[i];
+
+		if (ends_with(a->path, ".html")) {
+			check_refs(a, "src=\"/", "/");
+			check_refs(a, "href=\"/", "/");
+		} else if (ends_with(a->path, ".js")) {
+			check_refs(a, "from './", "/");
+			check_refs(a, "import './", "/");
+		}
+	}
+}
+
+static void test_paths_unique(void **state)
+{
+	for (size_t i = 0; i < assets__count; i++)
+		for (size_t j = i + 1; j < assets__count; j++)
+			assert_string_not_equal(assets__table[i].path, assets__table[j].path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -129,6 +176,8 @@ int main(void)
 	    cmocka_unit_test(test_content_types),
 	    cmocka_unit_test(test_every_asset_well_formed),
 	    cmocka_unit_test(test_distinct_content_distinct_etag),
+	    cmocka_unit_test(test_references_resolve),
+	    cmocka_unit_test(test_paths_unique),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
