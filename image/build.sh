@@ -92,10 +92,19 @@ step "fedgw binary: $FEDGW_BIN"
 PKGS="systemd systemd-sysv udev systemd-resolved dbus iproute2 e2fsprogs linux-image-amd64
 	initramfs-tools zstd systemd-boot-efi
 	libmicrohttpd12 libbearssl0 libexpat1 liblmdb0 libunbound8 libuv1 libjansson4 libargon2-1"
+# owner PATH: the Debian package shipping a library (dpkg may know it under /lib or /usr/lib).
+owner() {
+	local p real o
+	real=$(realpath "$1")
+	for p in "$1" "$real" "${real#/usr}" "/usr${real#/usr}"; do
+		o=$(dpkg -S "$p" 2>/dev/null | head -n 1 | cut -d: -f1)
+		[ -n "$o" ] && { echo "$o"; return 0; }
+	done
+	return 1
+}
 for lib in $(ldd "$FEDGW_BIN" | awk '/=> \//{ print $3 }'); do
-	owner=$(dpkg -S "$(realpath "$lib")" 2>/dev/null || dpkg -S "$lib" 2>/dev/null || true)
-	owner=${owner%%:*}
-	[ -n "$owner" ] && PKGS="$PKGS $owner"
+	pkg=$(owner "$lib") || { echo "build.sh: $lib (linked by fedgw) is not from a Debian package" >&2; exit 1; }
+	PKGS="$PKGS $pkg"
 done
 PKGS=$(echo $PKGS | tr ' ' '\n' | sort -u | tr '\n' ',' | sed 's/,$//')
 step "packages: $PKGS"
@@ -141,7 +150,7 @@ FEDGW_GID=$(awk -F: '$1 == "fedgw" { print $4 }' "$ROOTFS/etc/passwd")
 install -d -m 0700 -o "$FEDGW_UID" -g "$FEDGW_GID" "$ROOTFS/var/lib/fedgw"
 systemctl --root="$ROOTFS" enable systemd-networkd.service systemd-resolved.service \
 	fedgw.service fedgw-init.service fedgw-banner.service serial-getty@ttyS0.service \
-	>/dev/null 2>&1
+	>"$WORK/enable.log" 2>&1 || { cat "$WORK/enable.log" >&2; exit 1; }
 systemctl --root="$ROOTFS" enable systemd-networkd-wait-online.service >/dev/null 2>&1 || true
 ln -sf ../run/systemd/resolve/stub-resolv.conf "$ROOTFS/etc/resolv.conf"
 mkdir -p "$ROOTFS/var/log/journal"
