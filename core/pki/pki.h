@@ -242,6 +242,21 @@ enum fg_err pki_certs_from_pem(const char *pem, size_t len, struct pki_cert ***o
                                char *err, size_t errsize);
 void pki_certs_free(struct pki_cert **certs, size_t count);
 
+/* ---- RFC 6125 identity of an XMPP server (RFC 6120 §13.7.2, XEP-0178) ---------------- */
+enum pki_id_match { PKI_ID_NONE = 0, PKI_ID_DNS, PKI_ID_SRV, PKI_ID_XMPPADDR, PKI_ID_CN };
+
+/* Does the certificate (DER) prove the XMPP server domain? Reference identifiers: DNS-ID
+ * domain (a "*" wildcard only as the whole leftmost label, matching exactly one label),
+ * SRV-ID "_xmpp-server.<domain>" (RFC 4985), id-on-xmppAddr equal to the domain; the
+ * subject CN only when the certificate has none of those subjectAltName types (RFC 6125
+ * §6.4.4). ASCII case-insensitive; one trailing dot ignored. Structural: the SANs and the
+ * subject are read from the DER, never from formatted DN text. why (may be NULL) gets plain
+ * words either way: what matched, or which names the certificate has instead. */
+enum pki_id_match pki_cert_match_xmpp(const uint8_t *der, size_t len, const char *domain,
+                                      char *why, size_t whysize);
+/* "none", "DNS-ID", "SRV-ID", "xmppAddr", "CN". */
+const char *pki_id_match_name(enum pki_id_match m);
+
 /* ---- chain checking ------------------------------------------------------------------- */
 struct pki_chain_result {
 	bool ok;
