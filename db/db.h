@@ -340,4 +340,11 @@ void db_new_id(char out[DB_ID_MAX]);
 /* Backup: copies a consistent snapshot of the environment to a file (mdb_env_copy2). */
 enum fg_err db_snapshot(struct db *db, const char *path);
 
+/* Restore: replaces every configuration kind, the log, the audit trail and the faults with
+ * the contents of a snapshot made by db_snapshot, in one write; every console session is
+ * deleted and the generation is bumped, so a running daemon applies the restored
+ * configuration. A snapshot of a newer schema is refused (FG_ERR_VERSION); one that is not
+ * a store, FG_ERR_PARSE. *records (may be NULL) gets the number of records copied. */
+enum fg_err db_restore(struct db *db, const char *snapshot_path, size_t *records);
+
 #endif
