@@ -341,6 +341,18 @@ async function run() {
 		await go(page, base, 'logs', 'Logs');
 		await page.locator('table.logs tbody tr').first().waitFor();
 		await shot(page, 'logs');
+		await page.getByLabel('Level').selectOption('warning');
+		await page.waitForFunction(() => [...document.querySelectorAll('table.logs tbody tr')]
+			.every((tr) => /warning|error/.test(tr.cells[2] ? tr.cells[2].textContent : '')));
+		await page.getByLabel('Level').selectOption('');
+		await page.getByLabel('Search').fill('certificate');
+		await page.waitForFunction(() => {
+			const rows = [...document.querySelectorAll('table.logs tbody tr')];
+			return rows.length > 0 && rows.every((tr) => /certificate/i.test(tr.textContent));
+		});
+		check((await page.locator('a', { hasText: 'Download' }).getAttribute('href'))
+			.includes('q=certificate'), 'the download link carries the filter');
+		await page.getByLabel('Search').fill('');
 		await page.getByRole('button', { name: 'Clear logs…' }).click();
 		await page.locator('dialog.dialog').getByRole('button', { name: 'Clear logs' }).click();
 		await page.locator('.notice-ok', { hasText: 'Logs cleared' }).waitFor();
@@ -356,6 +368,10 @@ async function run() {
 		await page.locator('table.audit tbody tr').first().waitFor();
 		await page.locator('table.audit tbody tr', { hasText: /log/i }).first().waitFor();
 		await shot(page, 'audit');
+		await page.getByLabel('Search').fill('log.clear');
+		await page.locator('.pager-info', { hasText: /^1–1 of 1$/ }).waitFor();
+		check((await page.locator('table.audit tbody tr').innerText()).includes('log.clear'),
+			'the audit search finds the clearing');
 
 		step = 'accounts';
 		await go(page, base, 'accounts', 'Accounts');
