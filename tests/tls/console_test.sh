@@ -22,11 +22,14 @@ trap cleanup EXIT
 ok() { echo "ok   - $*"; }
 bad() { echo "FAIL - $*"; failures=$((failures + 1)); }
 
+# A port below the kernel's ephemeral range (32768-60999 here) that nothing uses and this
+# script has not handed out yet: client sockets of busy tests take ephemeral ports.
+used_ports=""
 free_port() {
 	local p
 	for _ in $(seq 1 50); do
-		p=$(shuf -i 20000-60000 -n 1)
-		if ! ss -Htln "sport = :$p" | grep -q .; then
+		p=$(shuf -i 20000-32000 -n 1)
+		if ! ss -Htan "sport = :$p" | grep -q . && [[ " $used_ports " != *" $p "* ]]; then
 			echo "$p"
 			return
 		fi
@@ -43,7 +46,7 @@ start() {
 	started_pid=$!
 	pids+=("$started_pid")
 	for _ in $(seq 1 100); do
-		grep -q "console_main ready" "$work/$name.log" && return 0
+		grep -qs "console_main ready" "$work/$name.log" && return 0
 		kill -0 "$started_pid" 2>/dev/null || break
 		sleep 0.1
 	done
@@ -83,7 +86,9 @@ openssl req -x509 -new -key "$work/rsa.key" -sha256 -days 2 -subj "/CN=localhost
 	-addext "subjectAltName=DNS:localhost,IP:127.0.0.1" -out "$work/rsa.pem" 2>/dev/null
 
 port=$(free_port)
+used_ports+=" $port"
 port2=$(free_port)
+used_ports+=" $port2"
 start main 127.0.0.1 "$port" "$port2" || exit 1
 mainpid=$started_pid
 fds_start=$(ls /proc/"$mainpid"/fd | wc -l)
@@ -226,7 +231,7 @@ stallhs=$!
 # 9. The instance that found the port busy retries every 10 s: now it gets it and clears
 # the fault.
 for _ in $(seq 1 130); do
-	grep -q "console listening on https://127.0.0.1:$port/" "$work/busy.log" && break
+	grep -qs "console listening on https://127.0.0.1:$port/" "$work/busy.log" && break
 	sleep 0.1
 done
 st=$(faults busy "$busypid")
@@ -290,6 +295,7 @@ fi
 
 if ip -6 addr show dev lo 2>/dev/null | grep -q "::1/128"; then
 	port6=$(free_port)
+	used_ports+=" $port6"
 	start v6 ::1 "$port6" || exit 1
 	v6pid=$started_pid
 	body=$(curl -sk --max-time 10 "https://[::1]:$port6/six")

@@ -19,11 +19,14 @@ cleanup() {
 trap cleanup EXIT
 ok() { echo "ok   - $*"; }
 bad() { echo "FAIL - $*"; failures=$((failures + 1)); }
+# A port below the kernel's ephemeral range (32768-60999 here) that nothing uses and this
+# script has not handed out yet: client sockets of busy tests take ephemeral ports.
+used_ports=""
 free_port() {
 	local p
 	for _ in $(seq 1 50); do
-		p=$(shuf -i 20000-60000 -n 1)
-		if ! ss -Htln "sport = :$p" | grep -q .; then echo "$p"; return; fi
+		p=$(shuf -i 20000-32000 -n 1)
+		if ! ss -Htan "sport = :$p" | grep -q . && [[ " $used_ports " != *" $p "* ]]; then echo "$p"; return; fi
 	done
 	echo 0
 }
@@ -36,10 +39,11 @@ serve() {
 }
 
 port=$(free_port)
+used_ports+=" $port"
 serve main 127.0.0.1 "$port"
 mainpid=$started_pid
 for _ in $(seq 1 100); do
-	grep -q "listening on https://127.0.0.1:$port/" "$work/main.log" && break
+	grep -qs "listening on https://127.0.0.1:$port/" "$work/main.log" && break
 	kill -0 "$mainpid" 2>/dev/null || break
 	sleep 0.1
 done
@@ -68,7 +72,8 @@ code=$(curl -sk --max-time 10 -o /dev/null -w '%{http_code}' "https://127.0.0.1:
 if [ "$code" != "000" ]; then ok "daemon console answers over https (HTTP $code)"; else
 	bad "daemon console https request"; fi
 
-serve unbound 192.0.2.1 "$(free_port)"
+port_unbound=$(free_port)
+serve unbound 192.0.2.1 "$port_unbound"
 unboundpid=$started_pid
 sleep 2
 if kill -0 "$unboundpid" 2>/dev/null &&
