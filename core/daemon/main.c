@@ -38,6 +38,7 @@ static const struct verb verbs[] = {
 	{"log", daemon_log_main, "show or clear the log kept in the store"},
 	{"pki", daemon_pki_main, "keys, CSRs and certificates (csr, selfsign, import, ...)"},
 	{"admin", daemon_admin_main, "console admin accounts (add, passwd, list, delete)"},
+	{"xmpp", daemon_xmpp_main, "XMPP federation: settings, domains, allow list, policy, peers"},
 	{"backup", daemon_backup_main, "write the whole store to a passphrase-protected file"},
 	{"restore", daemon_restore_main, "replace the store's contents with a backup file"},
 };

@@ -1,0 +1,972 @@
+/* daemon: `fedgw xmpp` — XMPP federation settings, domains, allow list, policy, peers and
+ * validate connection from a shell (RFC 6120 s2s, XEP-0220 dialback, seeds 000-003). */
+#include "daemon/daemon.h"
+
+#include "db/db.h"
+#include "xmppconf/xmppconf.h"
+#ifdef FEDGW_HAVE_S2S
+#include "s2s/s2s.h"
+#endif
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define CLI_SOURCE "cli"
+/* Options one command takes: a handful each. */
+#define CLI_OPTS_MAX 8
+/* Positional arguments one command takes (set takes one per setting). */
+#define CLI_ARGS_MAX 32
+
+static void xmpp_usage(FILE *out)
+{
+	fprintf(out,
+	        "Usage: fedgw xmpp <command> ...\n"
+	        "\n"
+	        "XMPP server-to-server federation: settings, the gateway's own domains, the allow\n"
+	        "list, the policy, live peers and validate connection. Changes apply at once\n"
+	        "(the running daemon picks them up without a restart) and go to the audit trail.\n"
+	        "\n"
+	        "  show [--json]                  settings, domains (with the DNS records to\n"
+	        "                                 publish), allow list and policy\n"
+	        "  set KEY=VALUE...               change settings (keys below)\n"
+	        "  secret regenerate              new dialback secret, printed once\n"
+	        "  domain add DOMAIN [--cert ID|NAME]\n"
+	        "  domain edit DOMAIN --cert ID|NAME|none\n"
+	        "  domain delete DOMAIN\n"
+	        "  domain list [--json]           the gateway's XMPP domains and their records\n"
+	        "  allow add DOMAIN [--server HOST] [--port N] [--auth dialback|sasl|either]\n"
+	        "            [--tls required|optional|off] [--cert ID|NAME] [--description TEXT]\n"
+	        "  allow edit DOMAIN [same options]\n"
+	        "  allow delete DOMAIN\n"
+	        "  allow list [--json]\n"
+	        "  policy default allow|deny      verdict for domains no exception names\n"
+	        "  policy add PATTERN allow|deny [--direction both|incoming|outgoing]\n"
+	        "             [--description TEXT]\n"
+	        "                                 PATTERN: example.com, *.example.com (the domain\n"
+	        "                                 and every subdomain) or an IP address\n"
+	        "  policy delete ID|PATTERN\n"
+	        "  policy list [--json]\n"
+	        "  peers [--json]                 connected domains, direction, state, TLS\n"
+	        "  validate DOMAIN [--json]       DNS, TCP, TLS, authentication and ping, step\n"
+	        "                                 by step; exit 0 when every step passes\n"
+	        "\n"
+	        "Settings (docs/settings.md; KEY without \"xmpp.\"):\n"
+	        "  enabled=true|false             federation on/off\n"
+	        "  bind=ADDR[,ADDR]               listener addresses (0.0.0.0)\n"
+	        "  port=N                         s2s port (5269)\n"
+	        "  direct_tls_port=N              XEP-0368 direct TLS port, 0 = off\n"
+	        "  dns_servers=ADDR[@PORT],...    DNS servers; empty = the system's\n"
+	        "  dns_transparent_zones=ZONE,... special-use zones to resolve anyway\n"
+	        "  tls_mode=off|optional|required No TLS / TLS optional / TLS required\n"
+	        "  require_client_cert=true|false refuse incoming TLS peers without a certificate\n"
+	        "  sasl_external_in=true|false    offer SASL EXTERNAL on incoming connections\n"
+	        "  sasl_external_out=true|false   use SASL EXTERNAL on outgoing connections\n"
+	        "  dialback=true|false            Server Dialback (XEP-0220)\n"
+	        "  max_stanza_bytes=N             10240-16777216 (524288)\n"
+	        "  allow_system_ca=true|false     also trust the system CA set\n"
+	        "  connect_timeout_s=N            1-120 (10)\n"
+	        "  queue_max=N                    1-100000 (1000)\n"
+	        "  idle_timeout_s=N               30-86400 (600)\n"
+	        "  policy_default=allow|deny      same as `policy default`\n"
+	        "\n"
+	        "Exit codes: 0 done, 1 refused or failed (the reason and the fix on stderr),\n"
+	        "2 usage error, 3 not found, 4 the store could not be opened.\n"
+	        "Example: fedgw xmpp domain add example.com --cert xmpp\n"
+	        "         fedgw xmpp allow add partner.example --auth dialback --tls required\n");
+}
+
+/* ---- arguments ------------------------------------------------------------------------- */
+
+struct cli_args {
+	const char *pos[CLI_ARGS_MAX];
+	int npos;
+	const char *opt_name[CLI_OPTS_MAX];
+	const char *opt_val[CLI_OPTS_MAX];
+	int nopt;
+	bool json;
+	bool help;
+};
+
+/* Splits argv (after the command words) into positionals and --opt VALUE pairs; options
+ * listed in valued take a value, --json and --help are flags. */
+static bool args_parse(int argc, char **argv, const char *const *valued, struct cli_args *a,
+                       const char *cmd)
+{
+	memset(a, 0, sizeof(*a));
+	for (int i = 0; i < argc; i++) {
+		const char *s = argv[i];
+		if (strcmp(s, "--json") == 0) {
+			a->json = true;
+			continue;
+		}
+		if (strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0) {
+			a->help = true;
+			continue;
+		}
+		if (strncmp(s, "--", 2) == 0) {
+			bool known = false;
+			const char *eq = strchr(s, '=');
+			size_t nlen = eq ? (size_t)(eq - s) : strlen(s);
+			for (size_t k = 0; valued && valued[k]; k++)
+				if (strlen(valued[k]) == nlen && strncmp(valued[k], s, nlen) == 0)
+					known = true;
+			if (!known) {
+				fprintf(
+				    stderr,
+				    "fedgw xmpp %s: unknown option \"%s\" (fedgw xmpp --help)\n",
+				    cmd, s);
+				return false;
+			}
+			if (a->nopt >= CLI_OPTS_MAX) {
+				fprintf(stderr, "fedgw xmpp %s: too many options\n", cmd);
+				return false;
+			}
+			const char *val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+			if (!val) {
+				fprintf(stderr, "fedgw xmpp %s: %s needs a value\n", cmd, s);
+				return false;
+			}
+			static char names[CLI_OPTS_MAX][32];
+			snprintf(names[a->nopt], sizeof(names[0]), "%.*s", (int)nlen, s);
+			a->opt_name[a->nopt] = names[a->nopt];
+			a->opt_val[a->nopt++] = val;
+			continue;
+		}
+		if (a->npos >= CLI_ARGS_MAX) {
+			fprintf(stderr, "fedgw xmpp %s: too many arguments\n", cmd);
+			return false;
+		}
+		a->pos[a->npos++] = s;
+	}
+	return true;
+}
+
+static const char *opt(const struct cli_args *a, const char *name)
+{
+	for (int i = a->nopt - 1; i >= 0; i--)
+		if (strcmp(a->opt_name[i], name) == 0)
+			return a->opt_val[i];
+	return NULL;
+}
+
+/* ---- output ---------------------------------------------------------------------------- */
+
+static void print_json(json_t *j)
+{
+	char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+	if (text) {
+		printf("%s\n", text);
+		free(text);
+	}
+}
+
+static int refused(const char *cmd, enum fg_err err, const struct xmppconf_err *e)
+{
+	if (e->message[0]) {
+		fprintf(stderr, "fedgw xmpp %s: %s\n", cmd, e->message);
+		if (e->field[0])
+			fprintf(stderr, "  field: %s\n", e->field);
+		if (e->fix[0])
+			fprintf(stderr, "  fix: %s\n", e->fix);
+	} else {
+		fprintf(stderr, "fedgw xmpp %s: failed: %s\n", cmd, fg_strerror(err));
+	}
+	return err == FG_ERR_NOTFOUND ? EXIT_NOTFOUND : EXIT_FAIL;
+}
+
+static void print_records(json_t *records, const char *indent)
+{
+	size_t i;
+	json_t *r;
+	json_array_foreach(records, i, r)
+	    printf("%s%s\n", indent, json_string_value(json_object_get(r, "text")));
+}
+
+static void print_warnings(json_t *answer)
+{
+	size_t i;
+	json_t *w;
+	json_array_foreach(json_object_get(answer, "warnings"), i, w)
+	    fprintf(stderr, "warning: %s\n", json_string_value(w));
+}
+
+/* Prints an answer: its message, the records of a domain, warnings on stderr. */
+static int answered(json_t *answer, bool as_json)
+{
+	if (as_json) {
+		print_json(answer);
+	} else {
+		const char *msg = json_string_value(json_object_get(answer, "message"));
+		if (msg && *msg)
+			printf("%s\n", msg);
+		json_t *dom = json_object_get(answer, "domain");
+		if (json_is_object(dom) && json_array_size(json_object_get(dom, "records"))) {
+			printf("DNS records to publish:\n");
+			print_records(json_object_get(dom, "records"), "  ");
+		}
+		print_warnings(answer);
+	}
+	json_decref(answer);
+	return EXIT_OK;
+}
+
+static void host_name(char *out, size_t size)
+{
+	char addrs[1][64];
+	size_t n = 0;
+	daemon_host_identity(out, size, addrs, 0, &n);
+}
+
+/* Accepts a certificate id or name; "none" or "" clears. */
+static bool cert_resolve(struct db *db, const char *ref, char id[DB_ID_MAX])
+{
+	struct db_txn *txn = NULL;
+	struct db_cert *certs = NULL;
+	size_t n = 0, matches = 0;
+	id[0] = '\0';
+	if (!ref[0] || strcmp(ref, "none") == 0)
+		return true;
+	if (db_txn_begin(db, &txn) != FG_OK)
+		return false;
+	enum fg_err err = db_cert_list(txn, &certs, &n);
+	db_txn_end(txn);
+	if (err) {
+		fprintf(stderr, "fedgw xmpp: cannot read the store: %s\n", fg_strerror(err));
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(certs[i].id, ref) == 0) {
+			fg_strlcpy(id, certs[i].id, DB_ID_MAX);
+			matches = 1;
+			break;
+		}
+		if (strcmp(certs[i].name, ref) == 0) {
+			fg_strlcpy(id, certs[i].id, DB_ID_MAX);
+			matches++;
+		}
+	}
+	db_cert_list_free(certs, n);
+	if (matches == 0)
+		fprintf(stderr,
+		        "fedgw xmpp: no certificate with id or name \"%s\" (fedgw pki list)\n",
+		        ref);
+	else if (matches > 1)
+		fprintf(stderr, "fedgw xmpp: several certificates are named \"%s\": use the id\n",
+		        ref);
+	return matches == 1;
+}
+
+static const char *json_str(json_t *obj, const char *key)
+{
+	const char *s = json_string_value(json_object_get(obj, key));
+	return s ? s : "";
+}
+
+/* ---- show / set / secret ---------------------------------------------------------------- */
+
+static void print_setting(const char *key, json_t *v)
+{
+	if (json_is_boolean(v))
+		printf("  %-22s %s\n", key, json_is_true(v) ? "true" : "false");
+	else if (json_is_integer(v))
+		printf("  %-22s %lld\n", key, (long long)json_integer_value(v));
+	else if (json_is_string(v))
+		printf("  %-22s %s\n", key, json_string_value(v));
+	else if (json_is_array(v)) {
+		printf("  %-22s ", key);
+		size_t i;
+		json_t *it;
+		json_array_foreach(v, i, it) printf("%s%s", i ? ", " : "", json_string_value(it));
+		printf("%s\n", json_array_size(v) ? "" : "(none)");
+	}
+}
+
+static void print_domains(json_t *domains)
+{
+	size_t i;
+	json_t *d;
+	if (json_array_size(domains) == 0) {
+		printf("  (none: fedgw xmpp domain add DOMAIN --cert NAME)\n");
+		return;
+	}
+	json_array_foreach(domains, i, d)
+	{
+		const char *cert = json_str(d, "cert_name");
+		printf(
+		    "  %s  certificate: %s%s\n", json_str(d, "domain"), cert[0] ? cert : "(none)",
+		    json_is_false(json_object_get(d, "cert_covers")) ? " (does not name the domain)"
+		                                                     : "");
+		print_records(json_object_get(d, "records"), "    publish: ");
+	}
+}
+
+static void print_allow(json_t *allow)
+{
+	size_t i;
+	json_t *a;
+	if (json_array_size(allow) == 0) {
+		printf("  (empty)\n");
+		return;
+	}
+	json_array_foreach(allow, i, a)
+	{
+		long long port = json_integer_value(json_object_get(a, "port"));
+		const char *server = json_str(a, "server");
+		printf("  %s  route: %s", json_str(a, "domain"), server[0] ? server : "DNS SRV");
+		if (port)
+			printf(":%lld", port);
+		printf("  auth: %s  tls: %s", json_str(a, "auth"), json_str(a, "tls"));
+		json_t *conn = json_object_get(a, "connection");
+		if (conn)
+			printf("  state: %s", json_str(conn, "state"));
+		const char *desc = json_str(a, "description");
+		if (desc[0])
+			printf("  \"%s\"", desc);
+		printf("\n");
+	}
+}
+
+static void print_policy(json_t *pol)
+{
+	printf("  default: %s\n", json_str(pol, "default"));
+	size_t i;
+	json_t *r;
+	json_array_foreach(json_object_get(pol, "rules"), i, r)
+	{
+		const char *desc = json_str(r, "description");
+		printf("  %s  %-5s %-8s %s%s%s%s\n", json_str(r, "id"), json_str(r, "verdict"),
+		       json_str(r, "direction"), json_str(r, "pattern"), desc[0] ? "  \"" : "",
+		       desc, desc[0] ? "\"" : "");
+	}
+	json_array_foreach(json_object_get(pol, "warnings"), i, r)
+	    printf("  warning: %s\n", json_string_value(r));
+}
+
+static int cmd_show(struct db *db, int argc, char **argv)
+{
+	struct cli_args a;
+	char host[256];
+	json_t *settings = NULL, *domains = NULL, *policy = NULL, *peers = NULL;
+	int rc = EXIT_FAIL;
+	if (!args_parse(argc, argv, NULL, &a, "show") || a.npos > 0)
+		return EXIT_USAGE;
+	host_name(host, sizeof(host));
+	enum fg_err err = xmppconf_settings_get(db, &settings);
+	if (!err)
+		err = xmppconf_domain_list(db, host, &domains);
+	if (!err)
+		err = xmppconf_policy_get(db, &policy);
+	if (!err)
+		err = xmppconf_peers(db, &peers);
+	if (err) {
+		fprintf(stderr, "fedgw xmpp show: cannot read the store: %s\n", fg_strerror(err));
+		goto out;
+	}
+	if (a.json) {
+		json_t *all =
+		    json_pack("{s:O, s:O, s:O, s:O}", "settings", settings, "domains", domains,
+		              "allow", json_object_get(peers, "allow"), "policy", policy);
+		print_json(all);
+		json_decref(all);
+	} else {
+		printf("Settings:\n");
+		const char *key;
+		json_t *v;
+		json_object_foreach(settings, key, v) print_setting(key, v);
+		printf("Domains:\n");
+		print_domains(domains);
+		printf("Allow list:\n");
+		print_allow(json_object_get(peers, "allow"));
+		printf("Policy:\n");
+		print_policy(policy);
+	}
+	rc = EXIT_OK;
+out:
+	json_decref(settings);
+	json_decref(domains);
+	json_decref(policy);
+	json_decref(peers);
+	return rc;
+}
+
+static int cmd_set(struct db *db, int argc, char **argv)
+{
+	struct cli_args a;
+	struct xmppconf_err e = {0};
+	json_t *out = NULL;
+	if (!args_parse(argc, argv, NULL, &a, "set"))
+		return EXIT_USAGE;
+	if (a.npos == 0) {
+		fprintf(stderr, "fedgw xmpp set: give KEY=VALUE pairs, e.g. tls_mode=required "
+		                "(fedgw xmpp --help lists the keys)\n");
+		return EXIT_USAGE;
+	}
+	json_t *changes = json_object();
+	for (int i = 0; i < a.npos; i++) {
+		const char *eq = strchr(a.pos[i], '=');
+		if (!eq || eq == a.pos[i]) {
+			fprintf(stderr, "fedgw xmpp set: \"%s\" is not KEY=VALUE\n", a.pos[i]);
+			json_decref(changes);
+			return EXIT_USAGE;
+		}
+		char key[DB_SETTING_KEY_MAX];
+		snprintf(key, sizeof(key), "%.*s", (int)(eq - a.pos[i]), a.pos[i]);
+		json_t *v = json_string(eq + 1);
+		if (!v) {
+			fprintf(stderr, "fedgw xmpp set: the value of %s is not UTF-8 text\n", key);
+			json_decref(changes);
+			return EXIT_USAGE;
+		}
+		json_object_set_new(changes, key, v);
+	}
+	enum fg_err err =
+	    xmppconf_settings_set(db, daemon_cli_actor(), CLI_SOURCE, changes, &out, &e);
+	json_decref(changes);
+	if (err)
+		return refused("set", err, &e);
+	return answered(out, a.json);
+}
+
+static int cmd_secret(struct db *db, int argc, char **argv)
+{
+	char secret[XMPPCONF_SECRET_HEX];
+	if (argc != 1 || strcmp(argv[0], "regenerate") != 0) {
+		fprintf(stderr, "Usage: fedgw xmpp secret regenerate\n");
+		return EXIT_USAGE;
+	}
+	enum fg_err err = xmppconf_secret_regenerate(db, daemon_cli_actor(), CLI_SOURCE, secret);
+	if (err) {
+		fprintf(stderr, "fedgw xmpp secret: cannot store the new secret: %s\n",
+		        fg_strerror(err));
+		return EXIT_FAIL;
+	}
+	printf("%s\n", secret);
+	fprintf(stderr, "The new dialback secret is shown once (above); it is in use now. Give "
+	                "it to the other servers of this domain if they share it.\n");
+	explicit_bzero(secret, sizeof(secret));
+	return EXIT_OK;
+}
+
+/* ---- domain ---------------------------------------------------------------------------- */
+
+static int cmd_domain(struct db *db, int argc, char **argv)
+{
+	static const char *const valued[] = {"--cert", NULL};
+	struct cli_args a;
+	struct xmppconf_err e = {0};
+	json_t *out = NULL;
+	char host[256], cert_id[DB_ID_MAX];
+	enum fg_err err;
+	if (argc < 1) {
+		fprintf(stderr, "Usage: fedgw xmpp domain add|edit|delete|list ...\n");
+		return EXIT_USAGE;
+	}
+	const char *sub = argv[0];
+	if (!args_parse(argc - 1, argv + 1, valued, &a, "domain"))
+		return EXIT_USAGE;
+	host_name(host, sizeof(host));
+	if (strcmp(sub, "list") == 0) {
+		if (a.npos)
+			return EXIT_USAGE;
+		if ((err = xmppconf_domain_list(db, host, &out)) != FG_OK) {
+			fprintf(stderr, "fedgw xmpp domain: cannot read the store: %s\n",
+			        fg_strerror(err));
+			return EXIT_FAIL;
+		}
+		if (a.json)
+			print_json(out);
+		else
+			print_domains(out);
+		json_decref(out);
+		return EXIT_OK;
+	}
+	if (a.npos != 1) {
+		fprintf(stderr, "fedgw xmpp domain %s: give one DOMAIN\n", sub);
+		return EXIT_USAGE;
+	}
+	const char *cert = opt(&a, "--cert");
+	if (cert && !cert_resolve(db, cert, cert_id))
+		return EXIT_NOTFOUND;
+	json_t *in = json_object();
+	if (cert)
+		json_object_set_new(in, "cert_id", json_string(cert_id));
+	if (strcmp(sub, "add") == 0) {
+		json_object_set_new(in, "domain", json_string(a.pos[0]));
+		if (!json_object_get(in, "domain")) {
+			json_decref(in);
+			fprintf(stderr, "fedgw xmpp domain add: the domain is not UTF-8 text\n");
+			return EXIT_USAGE;
+		}
+		err = xmppconf_domain_add(db, daemon_cli_actor(), CLI_SOURCE, in, host, &out, &e);
+	} else if (strcmp(sub, "edit") == 0) {
+		if (!cert) {
+			json_decref(in);
+			fprintf(stderr, "fedgw xmpp domain edit: give --cert ID|NAME|none\n");
+			return EXIT_USAGE;
+		}
+		err = xmppconf_domain_edit(db, daemon_cli_actor(), CLI_SOURCE, a.pos[0], in, host,
+		                           &out, &e);
+	} else if (strcmp(sub, "delete") == 0) {
+		err =
+		    xmppconf_domain_delete(db, daemon_cli_actor(), CLI_SOURCE, a.pos[0], &out, &e);
+	} else {
+		json_decref(in);
+		fprintf(stderr, "fedgw xmpp domain: unknown command \"%s\"\n", sub);
+		return EXIT_USAGE;
+	}
+	json_decref(in);
+	if (err)
+		return refused("domain", err, &e);
+	return answered(out, a.json);
+}
+
+/* ---- allow ----------------------------------------------------------------------------- */
+
+static int cmd_allow(struct db *db, int argc, char **argv)
+{
+	static const char *const valued[] = {"--server", "--port",        "--auth", "--tls",
+	                                     "--cert",   "--description", NULL};
+	struct cli_args a;
+	struct xmppconf_err e = {0};
+	json_t *out = NULL;
+	char cert_id[DB_ID_MAX];
+	enum fg_err err;
+	if (argc < 1) {
+		fprintf(stderr, "Usage: fedgw xmpp allow add|edit|delete|list ...\n");
+		return EXIT_USAGE;
+	}
+	const char *sub = argv[0];
+	if (!args_parse(argc - 1, argv + 1, valued, &a, "allow"))
+		return EXIT_USAGE;
+	if (strcmp(sub, "list") == 0) {
+		if (a.npos)
+			return EXIT_USAGE;
+		if ((err = xmppconf_peers(db, &out)) != FG_OK) {
+			fprintf(stderr, "fedgw xmpp allow: cannot read the store: %s\n",
+			        fg_strerror(err));
+			return EXIT_FAIL;
+		}
+		if (a.json)
+			print_json(json_object_get(out, "allow"));
+		else
+			print_allow(json_object_get(out, "allow"));
+		json_decref(out);
+		return EXIT_OK;
+	}
+	if (a.npos != 1) {
+		fprintf(stderr, "fedgw xmpp allow %s: give one DOMAIN\n", sub);
+		return EXIT_USAGE;
+	}
+	if (strcmp(sub, "delete") == 0) {
+		err = xmppconf_allow_delete(db, daemon_cli_actor(), CLI_SOURCE, a.pos[0], &out, &e);
+		if (err)
+			return refused("allow", err, &e);
+		return answered(out, a.json);
+	}
+	if (strcmp(sub, "add") != 0 && strcmp(sub, "edit") != 0) {
+		fprintf(stderr, "fedgw xmpp allow: unknown command \"%s\"\n", sub);
+		return EXIT_USAGE;
+	}
+	json_t *in = json_object();
+	static const char *const map[][2] = {{"--server", "server"},
+	                                     {"--port", "port"},
+	                                     {"--auth", "auth"},
+	                                     {"--tls", "tls"},
+	                                     {"--description", "description"}};
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+		const char *v = opt(&a, map[i][0]);
+		if (!v)
+			continue;
+		json_t *s = json_string(v);
+		if (!s) {
+			json_decref(in);
+			fprintf(stderr, "fedgw xmpp allow: %s is not UTF-8 text\n", map[i][0]);
+			return EXIT_USAGE;
+		}
+		json_object_set_new(in, map[i][1], s);
+	}
+	const char *cert = opt(&a, "--cert");
+	if (cert) {
+		if (!cert_resolve(db, cert, cert_id)) {
+			json_decref(in);
+			return EXIT_NOTFOUND;
+		}
+		json_object_set_new(in, "cert_id", json_string(cert_id));
+	}
+	if (strcmp(sub, "add") == 0) {
+		json_t *d = json_string(a.pos[0]);
+		if (!d) {
+			json_decref(in);
+			fprintf(stderr, "fedgw xmpp allow add: the domain is not UTF-8 text\n");
+			return EXIT_USAGE;
+		}
+		json_object_set_new(in, "domain", d);
+		err = xmppconf_allow_add(db, daemon_cli_actor(), CLI_SOURCE, in, &out, &e);
+	} else {
+		err =
+		    xmppconf_allow_edit(db, daemon_cli_actor(), CLI_SOURCE, a.pos[0], in, &out, &e);
+	}
+	json_decref(in);
+	if (err)
+		return refused("allow", err, &e);
+	return answered(out, a.json);
+}
+
+/* ---- policy ---------------------------------------------------------------------------- */
+
+/* ID, or a pattern naming exactly one exception. */
+static bool rule_resolve(struct db *db, const char *ref, char id[DB_ID_MAX])
+{
+	json_t *pol = NULL;
+	size_t matches = 0, i;
+	json_t *r;
+	if (xmppconf_policy_get(db, &pol) != FG_OK) {
+		fprintf(stderr, "fedgw xmpp policy: cannot read the store\n");
+		return false;
+	}
+	json_array_foreach(json_object_get(pol, "rules"), i, r)
+	{
+		if (strcmp(json_str(r, "id"), ref) == 0) {
+			fg_strlcpy(id, ref, DB_ID_MAX);
+			matches = 1;
+			break;
+		}
+		if (strcasecmp(json_str(r, "pattern"), ref) == 0) {
+			fg_strlcpy(id, json_str(r, "id"), DB_ID_MAX);
+			matches++;
+		}
+	}
+	json_decref(pol);
+	if (matches == 0)
+		fprintf(stderr,
+		        "fedgw xmpp policy: no exception with id or pattern \"%s\" "
+		        "(fedgw xmpp policy list)\n",
+		        ref);
+	else if (matches > 1)
+		fprintf(stderr,
+		        "fedgw xmpp policy: several exceptions have the pattern \"%s\": "
+		        "use the id\n",
+		        ref);
+	return matches == 1;
+}
+
+static int cmd_policy(struct db *db, int argc, char **argv)
+{
+	static const char *const valued[] = {"--direction", "--description", NULL};
+	struct cli_args a;
+	struct xmppconf_err e = {0};
+	json_t *out = NULL;
+	enum fg_err err;
+	if (argc < 1) {
+		fprintf(stderr, "Usage: fedgw xmpp policy default|add|delete|list ...\n");
+		return EXIT_USAGE;
+	}
+	const char *sub = argv[0];
+	if (!args_parse(argc - 1, argv + 1, valued, &a, "policy"))
+		return EXIT_USAGE;
+	if (strcmp(sub, "list") == 0) {
+		if (a.npos)
+			return EXIT_USAGE;
+		if ((err = xmppconf_policy_get(db, &out)) != FG_OK) {
+			fprintf(stderr, "fedgw xmpp policy: cannot read the store: %s\n",
+			        fg_strerror(err));
+			return EXIT_FAIL;
+		}
+		if (a.json)
+			print_json(out);
+		else
+			print_policy(out);
+		json_decref(out);
+		return EXIT_OK;
+	}
+	if (strcmp(sub, "default") == 0) {
+		if (a.npos != 1) {
+			fprintf(stderr, "Usage: fedgw xmpp policy default allow|deny\n");
+			return EXIT_USAGE;
+		}
+		err = xmppconf_policy_default_set(db, daemon_cli_actor(), CLI_SOURCE, a.pos[0],
+		                                  &out, &e);
+	} else if (strcmp(sub, "add") == 0) {
+		if (a.npos != 2) {
+			fprintf(stderr,
+			        "Usage: fedgw xmpp policy add PATTERN allow|deny "
+			        "[--direction both|incoming|outgoing] [--description TEXT]\n");
+			return EXIT_USAGE;
+		}
+		json_t *in = json_pack("{s:s?, s:s?}", "pattern", a.pos[0], "verdict", a.pos[1]);
+		const char *dir = opt(&a, "--direction"), *desc = opt(&a, "--description");
+		if (in && dir)
+			json_object_set_new(in, "direction", json_string(dir));
+		if (in && desc)
+			json_object_set_new(in, "description", json_string(desc));
+		if (!in) {
+			fprintf(stderr,
+			        "fedgw xmpp policy add: the arguments are not UTF-8 text\n");
+			return EXIT_USAGE;
+		}
+		err = xmppconf_rule_add(db, daemon_cli_actor(), CLI_SOURCE, in, &out, &e);
+		json_decref(in);
+		if (!err && !a.json) {
+			json_t *rule = json_object_get(out, "rule");
+			printf("id %s\n", json_str(rule, "id"));
+		}
+	} else if (strcmp(sub, "delete") == 0) {
+		char id[DB_ID_MAX];
+		if (a.npos != 1) {
+			fprintf(stderr, "Usage: fedgw xmpp policy delete ID|PATTERN\n");
+			return EXIT_USAGE;
+		}
+		if (!rule_resolve(db, a.pos[0], id))
+			return EXIT_NOTFOUND;
+		err = xmppconf_rule_delete(db, daemon_cli_actor(), CLI_SOURCE, id, &out, &e);
+	} else {
+		fprintf(stderr, "fedgw xmpp policy: unknown command \"%s\"\n", sub);
+		return EXIT_USAGE;
+	}
+	if (err)
+		return refused("policy", err, &e);
+	return answered(out, a.json);
+}
+
+/* ---- peers ----------------------------------------------------------------------------- */
+
+static void fmt_ago(char *out, size_t size, int64_t since_ms, int64_t now_ms)
+{
+	int64_t s = (now_ms - since_ms) / 1000;
+	if (since_ms <= 0) {
+		fg_strlcpy(out, "-", size);
+		return;
+	}
+	if (s < 0)
+		s = 0;
+	if (s < 120)
+		snprintf(out, size, "%llds ago", (long long)s);
+	else if (s < 7200)
+		snprintf(out, size, "%lldmin ago", (long long)(s / 60));
+	else if (s < 172800)
+		snprintf(out, size, "%lldh ago", (long long)(s / 3600));
+	else
+		snprintf(out, size, "%lldd ago", (long long)(s / 86400));
+}
+
+/* A field of the engine's extra data as text, whatever its JSON type. */
+static void field_text(json_t *obj, const char *key, char *out, size_t size)
+{
+	json_t *v = json_object_get(obj, key);
+	if (json_is_string(v))
+		fg_strlcpy(out, json_string_value(v), size);
+	else if (json_is_integer(v))
+		snprintf(out, size, "%lld", (long long)json_integer_value(v));
+	else if (json_is_boolean(v))
+		fg_strlcpy(out, json_is_true(v) ? "yes" : "no", size);
+	else
+		fg_strlcpy(out, "-", size);
+}
+
+static int cmd_peers(struct db *db, int argc, char **argv)
+{
+	struct cli_args a;
+	json_t *out = NULL;
+	if (!args_parse(argc, argv, NULL, &a, "peers") || a.npos)
+		return EXIT_USAGE;
+	enum fg_err err = xmppconf_peers(db, &out);
+	if (err) {
+		fprintf(stderr, "fedgw xmpp peers: cannot read the store: %s\n", fg_strerror(err));
+		return EXIT_FAIL;
+	}
+	if (a.json) {
+		print_json(out);
+		json_decref(out);
+		return EXIT_OK;
+	}
+	json_t *peers = json_object_get(out, "peers");
+	if (!daemon_is_running(db_dir(db), NULL))
+		fprintf(stderr, "note: the daemon is not running; this is the last state it "
+		                "recorded.\n");
+	if (json_array_size(peers) == 0) {
+		printf("No XMPP peers connected.\n");
+	} else {
+		int64_t now = fg_now_ms();
+		printf("%-30s %-9s %-15s %-14s %-8s %-12s %7s %7s  %s\n", "DOMAIN", "DIRECTION",
+		       "STATE", "AUTH", "TLS", "SINCE", "IN", "OUT", "LAST ERROR");
+		size_t i;
+		json_t *p;
+		json_array_foreach(peers, i, p)
+		{
+			char auth[32], tls[32], in[24], outc[24], last[256], ago[32];
+			field_text(p, "auth", auth, sizeof(auth));
+			field_text(p, "tls_version", tls, sizeof(tls));
+			if (strcmp(tls, "-") == 0)
+				field_text(p, "tls", tls, sizeof(tls));
+			field_text(p, "stanzas_in", in, sizeof(in));
+			field_text(p, "stanzas_out", outc, sizeof(outc));
+			field_text(p, "last_error", last, sizeof(last));
+			fmt_ago(ago, sizeof(ago),
+			        json_integer_value(json_object_get(p, "since_ms")), now);
+			printf("%-30s %-9s %-15s %-14s %-8s %-12s %7s %7s  %s\n",
+			       json_str(p, "domain"), json_str(p, "direction"),
+			       json_str(p, "state"), auth, tls, ago, in, outc,
+			       strcmp(last, "-") == 0 ? "" : last);
+		}
+	}
+	json_decref(out);
+	return EXIT_OK;
+}
+
+/* ---- validate -------------------------------------------------------------------------- */
+
+#ifdef FEDGW_HAVE_S2S
+struct validate_run {
+	bool as_json;
+	bool done;
+	bool ok;
+	json_t *steps;
+};
+
+static const char *step_state_name(enum s2s_step_state s)
+{
+	switch (s) {
+	case S2S_STEP_RUNNING:
+		return "running";
+	case S2S_STEP_PASS:
+		return "pass";
+	case S2S_STEP_FAIL:
+		return "fail";
+	case S2S_STEP_SKIP:
+		return "skip";
+	case S2S_STEP_WARN:
+		return "warn";
+	}
+	return "?";
+}
+
+static void validate_step_cb(void *ctx, const struct s2s_step *step)
+{
+	struct validate_run *r = ctx;
+	if (step->state == S2S_STEP_RUNNING)
+		return;
+	json_array_append_new(
+	    r->steps, json_pack("{s:s?, s:s?, s:s, s:s?, s:s?, s:s?}", "id", step->id, "title",
+	                        step->title, "state", step_state_name(step->state), "detail",
+	                        step->detail, "fix", step->fix, "tech", step->tech));
+	if (r->as_json)
+		return;
+	printf("[%-4s] %s\n", step_state_name(step->state), step->title ? step->title : "");
+	if (step->detail && step->detail[0])
+		printf("       %s\n", step->detail);
+	if (step->fix && step->fix[0] && step->state != S2S_STEP_PASS)
+		printf("       fix: %s\n", step->fix);
+	if (step->tech && step->tech[0] && step->state == S2S_STEP_FAIL)
+		printf("       detail: %s\n", step->tech);
+	fflush(stdout);
+}
+
+static void validate_done_cb(void *ctx, bool ok)
+{
+	struct validate_run *r = ctx;
+	r->done = true;
+	r->ok = ok;
+}
+#endif
+
+static int cmd_validate(struct db *db, int argc, char **argv)
+{
+	struct cli_args a;
+	if (!args_parse(argc, argv, NULL, &a, "validate"))
+		return EXIT_USAGE;
+	if (a.npos != 1) {
+		fprintf(stderr, "Usage: fedgw xmpp validate DOMAIN [--json]\n");
+		return EXIT_USAGE;
+	}
+	const char *why = NULL;
+	if (!xmppconf_domain_valid(a.pos[0], &why)) {
+		fprintf(stderr, "fedgw xmpp validate: \"%s\" is not a domain name: %s\n", a.pos[0],
+		        why);
+		return EXIT_USAGE;
+	}
+#ifdef FEDGW_HAVE_S2S
+	uv_loop_t loop;
+	struct s2s_validation *v = NULL;
+	struct validate_run r = {.as_json = a.json, .steps = json_array()};
+	int rc = EXIT_FAIL;
+	if (uv_loop_init(&loop) != 0) {
+		fprintf(stderr, "fedgw xmpp validate: cannot start an event loop\n");
+		json_decref(r.steps);
+		return EXIT_FAIL;
+	}
+	if (!a.json)
+		printf("Validating federation with %s\n", a.pos[0]);
+	enum fg_err err =
+	    s2s_validate_start(&v, &loop, db, a.pos[0], validate_step_cb, validate_done_cb, &r);
+	if (err) {
+		fprintf(stderr, "fedgw xmpp validate: cannot start: %s\n", fg_strerror(err));
+	} else {
+		while (!r.done && uv_run(&loop, UV_RUN_ONCE) != 0)
+			;
+		s2s_validate_free(v);
+		if (!r.done)
+			fprintf(stderr, "fedgw xmpp validate: the check ended without a result\n");
+		if (a.json) {
+			json_t *all = json_pack("{s:s, s:b, s:b, s:O}", "domain", a.pos[0], "done",
+			                        r.done, "ok", r.ok, "steps", r.steps);
+			print_json(all);
+			json_decref(all);
+		} else {
+			printf("%s\n", r.ok ? "Every step passed."
+			                    : "Validation failed: see the fix "
+			                      "under each failed step.");
+		}
+		rc = r.ok ? EXIT_OK : EXIT_FAIL;
+	}
+	/* Let the handles the check closed run their close callbacks. */
+	uv_run(&loop, UV_RUN_DEFAULT);
+	if (uv_loop_close(&loop) != 0)
+		fprintf(stderr, "fedgw xmpp validate: warning: handles left open\n");
+	json_decref(r.steps);
+	return rc;
+#else
+	(void)db;
+	fprintf(stderr, "fedgw xmpp validate: this build has no federation engine\n");
+	return EXIT_FAIL;
+#endif
+}
+
+/* ---- dispatch -------------------------------------------------------------------------- */
+
+int daemon_xmpp_main(const struct daemon_opts *o, int argc, char **argv)
+{
+	struct db *db = NULL;
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		xmpp_usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? EXIT_USAGE : EXIT_OK;
+	}
+	static const struct {
+		const char *name;
+		int (*fn)(struct db *db, int argc, char **argv);
+	} cmds[] = {{"show", cmd_show},     {"set", cmd_set},          {"secret", cmd_secret},
+	            {"domain", cmd_domain}, {"allow", cmd_allow},      {"policy", cmd_policy},
+	            {"peers", cmd_peers},   {"validate", cmd_validate}};
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		if (strcmp(argv[1], cmds[i].name) != 0)
+			continue;
+		for (int j = 2; j < argc; j++) {
+			if (strcmp(argv[j], "--help") == 0 || strcmp(argv[j], "-h") == 0) {
+				xmpp_usage(stdout);
+				return EXIT_OK;
+			}
+		}
+		int rc = daemon_open_store(o, &db);
+		if (rc != EXIT_OK)
+			return rc;
+		rc = cmds[i].fn(db, argc - 2, argv + 2);
+		db_close(db);
+		return rc;
+	}
+	fprintf(stderr, "fedgw xmpp: unknown command \"%s\"\n\n", argv[1]);
+	xmpp_usage(stderr);
+	return EXIT_USAGE;
+}

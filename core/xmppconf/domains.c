@@ -1,0 +1,401 @@
+/* xmppconf: the gateway's own XMPP domains with their certificates (RFC 6125 §6 name
+ * coverage) and the SRV records to publish (RFC 6120 §3.2.1, XEP-0368). */
+#include "xmppconf_internal.h"
+#include "pki/pki.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+json_t *xmppconf_records(const char *domain, const char *host, unsigned port,
+                         unsigned direct_tls_port)
+{
+	json_t *arr = json_array();
+	const char *target = host && host[0] ? host : domain;
+	size_t tl = strlen(target);
+	const char *dot = tl > 0 && target[tl - 1] == '.' ? "" : ".";
+	char name[DB_DOMAIN_MAX + 32], value[DB_DOMAIN_MAX + 32], text[2 * DB_DOMAIN_MAX + 80];
+	for (int pass = 0; pass < 2; pass++) {
+		/* XEP-0368 §3: direct TLS is listed first, as peers try it first. */
+		unsigned p = pass == 0 ? direct_tls_port : port;
+		if (p == 0)
+			continue;
+		snprintf(name, sizeof(name), "%s._tcp.%s.",
+		         pass == 0 ? "_xmpps-server" : "_xmpp-server", domain);
+		snprintf(value, sizeof(value), "0 5 %u %s%s", p, target, dot);
+		snprintf(text, sizeof(text), "%s SRV %s", name, value);
+		json_array_append_new(arr, json_pack("{s:o, s:s, s:o, s:o}", "name",
+		                                     xmppconf__text(name), "type", "SRV", "value",
+		                                     xmppconf__text(value), "text",
+		                                     xmppconf__text(text)));
+	}
+	return arr;
+}
+
+/* RFC 6125 §6.4: DNS-ID (with a leftmost wildcard), SRV-ID (RFC 4985) and xmppAddr; the
+ * CN only when the certificate has no subjectAltName of these kinds (§6.4.4). */
+static bool cert_covers(const struct pki_cert *c, const char *domain)
+{
+	bool any_id = false;
+	for (size_t i = 0; i < c->san_count; i++) {
+		const char *v = c->sans[i].value;
+		switch (c->sans[i].type) {
+		case PKI_SAN_DNS:
+			any_id = true;
+			if (strcasecmp(v, domain) == 0)
+				return true;
+			if (strncmp(v, "*.", 2) == 0) {
+				const char *first_dot = strchr(domain, '.');
+				if (first_dot && strcasecmp(first_dot + 1, v + 2) == 0)
+					return true;
+			}
+			break;
+		case PKI_SAN_SRV:
+			any_id = true;
+			if (strncasecmp(v, "_xmpp-server.", 13) == 0 &&
+			    strcasecmp(v + 13, domain) == 0)
+				return true;
+			break;
+		case PKI_SAN_XMPP:
+			any_id = true;
+			if (strcasecmp(v, domain) == 0)
+				return true;
+			break;
+		default:
+			break;
+		}
+	}
+	if (any_id)
+		return false;
+	const char *cn = strstr(c->subject, "CN=");
+	if (!cn || (cn != c->subject && cn[-1] != ' '))
+		return false;
+	cn += 3;
+	size_t n = strcspn(cn, ",");
+	return n == strlen(domain) && strncasecmp(cn, domain, n) == 0;
+}
+
+/* Looks the certificate up in txn: *cert_name gets its name; *covers whether its names
+ * cover domain. Refusals fill e. */
+static enum fg_err cert_check(struct db_txn *txn, const char *cert_id, const char *domain,
+                              char cert_name[DB_NAME_MAX], bool *covers, struct xmppconf_err *e)
+{
+	struct db_cert cert;
+	struct pki_cert **chain = NULL;
+	size_t n = 0;
+	char perr[128];
+	*covers = false;
+	cert_name[0] = '\0';
+	enum fg_err err = db_cert_get(txn, cert_id, &cert);
+	if (err == FG_ERR_NOTFOUND)
+		return xmppconf__fail(e, 422, "cert_id",
+		                      "Pick a certificate from the list, or create or import one "
+		                      "under Certificates first.",
+		                      "There is no certificate with that id.");
+	if (err)
+		return err;
+	fg_strlcpy(cert_name, cert.name, DB_NAME_MAX);
+	if (cert.kind != DB_CERT_LEAF || cert.key_id[0] == '\0') {
+		err = xmppconf__fail(e, 422, "cert_id",
+		                     "Pick a certificate that has its private key (import the "
+		                     "certificate issued for a CSR made here, or make a "
+		                     "self-signed one).",
+		                     "The certificate \"%s\" has no private key here, so it cannot "
+		                     "be presented to peers.",
+		                     cert.name);
+		goto out;
+	}
+	if (cert.pem &&
+	    pki_certs_from_pem(cert.pem, strlen(cert.pem), &chain, &n, perr, sizeof(perr)) ==
+	        FG_OK &&
+	    n > 0)
+		*covers = cert_covers(chain[0], domain);
+out:
+	pki_certs_free(chain, n);
+	db_cert_clear(&cert);
+	return err;
+}
+
+static json_t *domain_json(struct db_txn *txn, const struct db_xmpp_domain *d, const char *host,
+                           unsigned port, unsigned dtls)
+{
+	json_t *warnings = json_array();
+	json_t *cert_name = json_null();
+	json_t *covers = json_null();
+	if (d->cert_id[0]) {
+		char name[DB_NAME_MAX];
+		bool ok = false;
+		struct xmppconf_err e;
+		if (cert_check(txn, d->cert_id, d->domain, name, &ok, &e) == FG_OK) {
+			cert_name = xmppconf__text(name);
+			covers = json_boolean(ok);
+			if (!ok)
+				json_array_append_new(
+				    warnings,
+				    json_sprintf("The certificate \"%s\" does not name %s: peers "
+				                 "checking names will refuse it. Use a "
+				                 "certificate with %s (or _xmpp-server.%s) "
+				                 "among its names.",
+				                 name, d->domain, d->domain, d->domain));
+		} else {
+			json_array_append_new(warnings, xmppconf__text(e.message));
+		}
+	} else {
+		json_array_append_new(warnings,
+		                      json_sprintf("%s has no certificate: peers that require TLS "
+		                                   "cannot federate with it. Choose one.",
+		                                   d->domain));
+	}
+	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "domain", xmppconf__text(d->domain),
+	                 "cert_id", xmppconf__text(d->cert_id), "cert_name", cert_name,
+	                 "cert_covers", covers, "created", xmppconf__time(d->created_ms),
+	                 "warnings", warnings, "records",
+	                 xmppconf_records(d->domain, host, port, dtls));
+}
+
+enum fg_err xmppconf_domain_list(struct db *db, const char *host, json_t **out)
+{
+	struct db_txn *txn = NULL;
+	struct db_xmpp_domain *list = NULL;
+	size_t n = 0;
+	*out = NULL;
+	enum fg_err err = db_txn_begin(db, &txn);
+	if (err)
+		return err;
+	err = db_xmpp_domain_list(txn, &list, &n);
+	if (!err) {
+		unsigned port = xmppconf__setting_uint(txn, "xmpp.port");
+		unsigned dtls = xmppconf__setting_uint(txn, "xmpp.direct_tls_port");
+		*out = json_array();
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(*out, domain_json(txn, &list[i], host, port, dtls));
+	}
+	db_txn_end(txn);
+	free(list);
+	return err;
+}
+
+/* ---- add / edit / delete ------------------------------------------------------------ */
+
+struct domain_ctx {
+	const char *actor, *source, *host;
+	bool create;
+	char domain[DB_DOMAIN_MAX];
+	const char *cert_id; /* NULL = keep (edit) */
+	json_t *answer;
+	struct xmppconf_err *e;
+};
+
+static enum fg_err domain_fn(struct db_txn *txn, void *vctx)
+{
+	struct domain_ctx *c = vctx;
+	struct db_xmpp_domain d, old;
+	char cert_name[DB_NAME_MAX] = "", old_name[DB_NAME_MAX] = "";
+	bool covers = true, dummy;
+	json_decref(c->answer);
+	c->answer = xmppconf__answer();
+	memset(&d, 0, sizeof(d));
+	enum fg_err err = db_xmpp_domain_get(txn, c->domain, &old);
+	if (err && err != FG_ERR_NOTFOUND)
+		return err;
+	if (c->create && err == FG_OK)
+		return xmppconf__fail(c->e, 409, "domain", "Edit the existing domain instead.",
+		                      "The XMPP domain %s exists already.", c->domain);
+	if (!c->create && err == FG_ERR_NOTFOUND)
+		return xmppconf__fail(c->e, 404, "domain", "Pick a domain from the list.",
+		                      "There is no XMPP domain %s.", c->domain);
+	if (c->create) {
+		struct db_xmpp_domain *all = NULL;
+		size_t n = 0;
+		if ((err = db_xmpp_domain_list(txn, &all, &n)) != FG_OK)
+			return err;
+		free(all);
+		if (n >= XMPPCONF_DOMAINS_MAX)
+			return xmppconf__fail(
+			    c->e, 422, "domain", "Delete a domain you no longer use.",
+			    "The gateway already has %d XMPP domains, the most it "
+			    "serves.",
+			    XMPPCONF_DOMAINS_MAX);
+		fg_strlcpy(d.domain, c->domain, sizeof(d.domain));
+		d.created_ms = fg_now_ms();
+	} else {
+		d = old;
+		if (old.cert_id[0] &&
+		    cert_check(txn, old.cert_id, old.domain, old_name, &dummy, NULL) != FG_OK)
+			old_name[0] = '\0';
+	}
+	if (c->cert_id) {
+		if (c->cert_id[0]) {
+			if ((err =
+			         cert_check(txn, c->cert_id, c->domain, cert_name, &covers, c->e)))
+				return err;
+		}
+		fg_strlcpy(d.cert_id, c->cert_id, sizeof(d.cert_id));
+	}
+	if (!c->create && strcmp(d.cert_id, old.cert_id) == 0) {
+		xmppconf__message(c->answer, "Nothing changed for %s.", c->domain);
+	} else {
+		if ((err = db_xmpp_domain_put(txn, &d)) != FG_OK)
+			return err;
+		if (c->create) {
+			err = xmppconf__audit(txn, c->actor, c->source, "xmpp.domain.add",
+			                      "%s, certificate %s", d.domain,
+			                      d.cert_id[0] ? cert_name : "(none)");
+			xmppconf__message(c->answer,
+			                  "Added the XMPP domain %s; the gateway serves it now. "
+			                  "Publish the DNS records below so peers find it.",
+			                  d.domain);
+		} else {
+			err = xmppconf__audit(
+			    txn, c->actor, c->source, "xmpp.domain.edit",
+			    "%s: certificate %s -> %s", d.domain,
+			    old.cert_id[0] ? (old_name[0] ? old_name : old.cert_id) : "(none)",
+			    d.cert_id[0] ? cert_name : "(none)");
+			xmppconf__message(
+			    c->answer,
+			    "Saved: %s now presents %s%s%s; new connections use it at "
+			    "once.",
+			    d.domain, d.cert_id[0] ? "the certificate \"" : "no certificate",
+			    d.cert_id[0] ? cert_name : "", d.cert_id[0] ? "\"" : "");
+			xmppconf__changed(c->answer, "cert_id", old.cert_id, d.cert_id);
+		}
+		if (err)
+			return err;
+	}
+	unsigned port = xmppconf__setting_uint(txn, "xmpp.port");
+	unsigned dtls = xmppconf__setting_uint(txn, "xmpp.direct_tls_port");
+	json_t *dj = domain_json(txn, &d, c->host, port, dtls);
+	size_t i;
+	json_t *w;
+	json_array_foreach(json_object_get(dj, "warnings"), i, w)
+	    json_array_append(json_object_get(c->answer, "warnings"), w);
+	json_object_set_new(c->answer, "domain", dj);
+	return FG_OK;
+}
+
+static const char *const domain_fields[] = {"domain", "cert_id", NULL};
+static const char *const domain_ignored[] = {"cert_name", "cert_covers", "created",
+                                             "warnings",  "records",     NULL};
+
+static enum fg_err domain_run(struct db *db, struct domain_ctx *c, json_t **out)
+{
+	enum fg_err err = db_write(db, domain_fn, c);
+	if (err) {
+		if (err != FG_ERR_INVAL && err != FG_ERR_EXISTS && err != FG_ERR_NOTFOUND)
+			xmppconf__fail(c->e, 500, NULL, "See the log (fedgw journal).",
+			               "The XMPP domain could not be saved: %s.", fg_strerror(err));
+		json_decref(c->answer);
+		return err;
+	}
+	*out = c->answer;
+	return FG_OK;
+}
+
+static bool domain_param(const char *domain, const char *field, struct xmppconf_err *e)
+{
+	const char *why = NULL;
+	if (xmppconf_domain_valid(domain, &why))
+		return true;
+	xmppconf__fail(e, 422, field,
+	               "Write the domain as in example.com: lowercase letters, digits and "
+	               "hyphens between dots, without a final dot.",
+	               "This is not a valid domain name: %s.", why);
+	return false;
+}
+
+enum fg_err xmppconf_domain_add(struct db *db, const char *actor, const char *source, json_t *in,
+                                const char *host, json_t **out, struct xmppconf_err *e)
+{
+	const char *domain = NULL, *cert_id = NULL;
+	*out = NULL;
+	if (!json_is_object(in))
+		return xmppconf__fail(e, 422, NULL, "Send a JSON object.", "No domain was given.");
+	if (!xmppconf__fields_known(in, domain_fields, domain_ignored, e) ||
+	    !xmppconf__field_str(in, "domain", DB_DOMAIN_MAX - 1, &domain, e) ||
+	    !xmppconf__field_str(in, "cert_id", DB_ID_MAX - 1, &cert_id, e))
+		return FG_ERR_INVAL;
+	if (!domain)
+		return xmppconf__fail(e, 422, "domain", "Type the domain you federate as.",
+		                      "The domain is required.");
+	if (!domain_param(domain, "domain", e))
+		return FG_ERR_INVAL;
+	struct domain_ctx c = {.actor = actor,
+	                       .source = source,
+	                       .host = host,
+	                       .create = true,
+	                       .cert_id = cert_id ? cert_id : "",
+	                       .e = e};
+	fg_strlcpy(c.domain, domain, sizeof(c.domain));
+	return domain_run(db, &c, out);
+}
+
+enum fg_err xmppconf_domain_edit(struct db *db, const char *actor, const char *source,
+                                 const char *domain, json_t *in, const char *host, json_t **out,
+                                 struct xmppconf_err *e)
+{
+	const char *body_domain = NULL, *cert_id = NULL;
+	*out = NULL;
+	if (!json_is_object(in))
+		return xmppconf__fail(e, 422, NULL, "Send a JSON object.", "Nothing to change.");
+	if (!xmppconf__fields_known(in, domain_fields, domain_ignored, e) ||
+	    !xmppconf__field_str(in, "domain", DB_DOMAIN_MAX - 1, &body_domain, e) ||
+	    !xmppconf__field_str(in, "cert_id", DB_ID_MAX - 1, &cert_id, e))
+		return FG_ERR_INVAL;
+	if (!xmppconf_domain_valid(domain, NULL))
+		return xmppconf__fail(e, 404, "domain", "Pick a domain from the list.",
+		                      "There is no such XMPP domain.");
+	if (body_domain && strcmp(body_domain, domain) != 0)
+		return xmppconf__fail(e, 422, "domain",
+		                      "To rename, add the new domain and delete the old one.",
+		                      "A domain cannot be renamed.");
+	struct domain_ctx c = {.actor = actor,
+	                       .source = source,
+	                       .host = host,
+	                       .create = false,
+	                       .cert_id = cert_id,
+	                       .e = e};
+	fg_strlcpy(c.domain, domain, sizeof(c.domain));
+	return domain_run(db, &c, out);
+}
+
+struct del_ctx {
+	const char *actor, *source, *domain;
+	struct xmppconf_err *e;
+};
+
+static enum fg_err domain_del_fn(struct db_txn *txn, void *vctx)
+{
+	struct del_ctx *c = vctx;
+	enum fg_err err = db_xmpp_domain_del(txn, c->domain);
+	if (err == FG_ERR_NOTFOUND)
+		return xmppconf__fail(c->e, 404, "domain", "Pick a domain from the list.",
+		                      "There is no XMPP domain %s.", c->domain);
+	if (err)
+		return err;
+	return xmppconf__audit(txn, c->actor, c->source, "xmpp.domain.delete", "%s", c->domain);
+}
+
+enum fg_err xmppconf_domain_delete(struct db *db, const char *actor, const char *source,
+                                   const char *domain, json_t **out, struct xmppconf_err *e)
+{
+	*out = NULL;
+	if (!xmppconf_domain_valid(domain, NULL))
+		return xmppconf__fail(e, 404, "domain", "Pick a domain from the list.",
+		                      "There is no such XMPP domain.");
+	struct del_ctx c = {actor, source, domain, e};
+	enum fg_err err = db_write(db, domain_del_fn, &c);
+	if (err) {
+		if (err != FG_ERR_NOTFOUND)
+			xmppconf__fail(e, 500, NULL, "See the log (fedgw journal).",
+			               "The XMPP domain could not be deleted: %s.",
+			               fg_strerror(err));
+		return err;
+	}
+	*out = xmppconf__answer();
+	xmppconf__message(*out,
+	                  "Deleted the XMPP domain %s: its streams close now. Remove its DNS "
+	                  "records if no other server uses them.",
+	                  domain);
+	return FG_OK;
+}

@@ -1,0 +1,348 @@
+/* xmppconf: answers, audit entries, field readers and name checks (RFC 1035 §2.3.1). */
+#include "xmppconf_internal.h"
+
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+enum fg_err xmppconf__fail(struct xmppconf_err *e, unsigned status, const char *field,
+                           const char *fix, const char *fmt, ...)
+{
+	va_list ap;
+	if (e) {
+		e->status = status;
+		fg_strlcpy(e->field, field ? field : "", sizeof(e->field));
+		fg_strlcpy(e->fix, fix ? fix : "", sizeof(e->fix));
+		va_start(ap, fmt);
+		vsnprintf(e->message, sizeof(e->message), fmt, ap);
+		va_end(ap);
+	}
+	switch (status) {
+	case 404:
+		return FG_ERR_NOTFOUND;
+	case 409:
+		return FG_ERR_EXISTS;
+	case 413:
+		return FG_ERR_TOOBIG;
+	case 422:
+		return FG_ERR_INVAL;
+	default:
+		return FG_ERR_STORE;
+	}
+}
+
+enum fg_err xmppconf__audit(struct db_txn *txn, const char *actor, const char *source,
+                            const char *action, const char *fmt, ...)
+{
+	struct db_audit_entry a;
+	va_list ap;
+	memset(&a, 0, sizeof(a));
+	a.time_ms = fg_now_ms();
+	fg_strlcpy(a.actor, actor && actor[0] ? actor : "-", sizeof(a.actor));
+	fg_strlcpy(a.source, source ? source : "", sizeof(a.source));
+	fg_strlcpy(a.action, action, sizeof(a.action));
+	va_start(ap, fmt);
+	vsnprintf(a.detail, sizeof(a.detail), fmt, ap);
+	va_end(ap);
+	a.ok = true;
+	return db_audit_append(txn, &a);
+}
+
+json_t *xmppconf__text(const char *s)
+{
+	if (!s)
+		return json_null();
+	json_t *j = json_string(s);
+	if (j)
+		return j;
+	char *copy = strdup(s);
+	if (!copy)
+		return json_null();
+	for (char *p = copy; *p; p++)
+		if ((unsigned char)*p >= 0x80)
+			*p = '?';
+	j = json_string(copy);
+	free(copy);
+	return j ? j : json_null();
+}
+
+json_t *xmppconf__time(int64_t ms)
+{
+	if (ms == 0)
+		return json_null();
+	char buf[32];
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return json_string(buf);
+}
+
+json_t *xmppconf__answer(void)
+{
+	return json_pack("{s:s, s:[], s:[]}", "message", "", "changed", "warnings");
+}
+
+void xmppconf__changed(json_t *answer, const char *field, const char *from, const char *to)
+{
+	json_t *c = json_object();
+	json_object_set_new(c, "field", json_string(field));
+	json_object_set_new(c, "from", xmppconf__text(from));
+	json_object_set_new(c, "to", xmppconf__text(to));
+	json_array_append_new(json_object_get(answer, "changed"), c);
+}
+
+void xmppconf__warn(json_t *answer, const char *fmt, ...)
+{
+	char buf[DB_TEXT_MAX * 2];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	json_array_append_new(json_object_get(answer, "warnings"), xmppconf__text(buf));
+}
+
+void xmppconf__message(json_t *answer, const char *fmt, ...)
+{
+	char buf[DB_TEXT_MAX * 2];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	json_object_set_new(answer, "message", xmppconf__text(buf));
+}
+
+bool xmppconf__field_str(json_t *in, const char *name, size_t max, const char **out,
+                         struct xmppconf_err *e)
+{
+	json_t *v = json_object_get(in, name);
+	*out = NULL;
+	if (!v || json_is_null(v))
+		return true;
+	if (!json_is_string(v)) {
+		xmppconf__fail(e, 422, name, "Send text for this field.",
+		               "The field \"%s\" must be text.", name);
+		return false;
+	}
+	if (strlen(json_string_value(v)) != json_string_length(v)) {
+		xmppconf__fail(e, 422, name, "Remove the NUL character.",
+		               "The field \"%s\" contains a NUL character.", name);
+		return false;
+	}
+	if (json_string_length(v) > max) {
+		xmppconf__fail(e, 422, name, "Shorten it.",
+		               "The field \"%s\" is too long (at most %zu characters).", name, max);
+		return false;
+	}
+	*out = json_string_value(v);
+	return true;
+}
+
+static bool listed(const char *const *names, const char *key)
+{
+	for (size_t i = 0; names && names[i]; i++)
+		if (strcmp(names[i], key) == 0)
+			return true;
+	return false;
+}
+
+bool xmppconf__fields_known(json_t *in, const char *const *known, const char *const *ignored,
+                            struct xmppconf_err *e)
+{
+	const char *key;
+	json_t *v;
+	json_object_foreach(in, key, v)
+	{
+		(void)v;
+		if (listed(known, key) || listed(ignored, key))
+			continue;
+		char field[DB_SETTING_KEY_MAX];
+		fg_strlcpy(field, key, sizeof(field));
+		for (char *p = field; *p; p++)
+			if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x80)
+				*p = '?';
+		xmppconf__fail(e, 422, field, "Check the spelling against the API description.",
+		               "There is no field \"%s\" here.", field);
+		return false;
+	}
+	return true;
+}
+
+/* RFC 3629 §4: well-formed UTF-8 (no overlongs, no surrogates, at most U+10FFFF). */
+static bool utf8_valid(const unsigned char *s)
+{
+	while (*s) {
+		unsigned c = *s;
+		size_t n;
+		unsigned cp;
+		if (c < 0x80) {
+			s++;
+			continue;
+		} else if ((c & 0xe0) == 0xc0) {
+			n = 1;
+			cp = c & 0x1f;
+		} else if ((c & 0xf0) == 0xe0) {
+			n = 2;
+			cp = c & 0x0f;
+		} else if ((c & 0xf8) == 0xf0) {
+			n = 3;
+			cp = c & 0x07;
+		} else {
+			return false;
+		}
+		for (size_t i = 1; i <= n; i++) {
+			if ((s[i] & 0xc0) != 0x80)
+				return false;
+			cp = (cp << 6) | (s[i] & 0x3f);
+		}
+		if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		s += n + 1;
+	}
+	return true;
+}
+
+bool xmppconf__text_valid(const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return false;
+	return utf8_valid((const unsigned char *)s);
+}
+
+bool xmppconf__ip_valid(const char *s)
+{
+	unsigned char raw[16];
+	return inet_pton(AF_INET, s, raw) == 1 || inet_pton(AF_INET6, s, raw) == 1;
+}
+
+bool xmppconf__id_valid(const char *id)
+{
+	size_t len = strlen(id);
+	if (len != DB_ID_MAX - 1)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f')))
+			return false;
+	return true;
+}
+
+bool xmppconf_domain_valid(const char *domain, const char **why)
+{
+	static const char *dummy;
+	if (!why)
+		why = &dummy;
+	if (!domain || !domain[0]) {
+		*why = "the domain name is empty";
+		return false;
+	}
+	size_t len = strlen(domain);
+	if (len > DB_DOMAIN_MAX - 1) {
+		*why = "the domain name is longer than 253 characters";
+		return false;
+	}
+	if (domain[len - 1] == '.') {
+		*why = "the domain name ends with a dot: leave the final dot out";
+		return false;
+	}
+	if (xmppconf__ip_valid(domain)) {
+		*why = "that is an IP address, not a domain name";
+		return false;
+	}
+	size_t label = 0;
+	for (size_t i = 0; i <= len; i++) {
+		char c = domain[i];
+		if (c == '.' || c == '\0') {
+			if (label == 0) {
+				*why = "the domain name has an empty label (two dots in a row or a "
+				       "leading dot)";
+				return false;
+			}
+			if (domain[i - 1] == '-') {
+				*why = "a label of the domain name ends with a hyphen";
+				return false;
+			}
+			label = 0;
+			continue;
+		}
+		if (c >= 'A' && c <= 'Z') {
+			*why = "the domain name has capital letters: write it in lowercase";
+			return false;
+		}
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) {
+			*why =
+			    "the domain name may hold only letters a-z, digits, hyphens and dots";
+			return false;
+		}
+		if (c == '-' && label == 0) {
+			*why = "a label of the domain name starts with a hyphen";
+			return false;
+		}
+		if (++label > 63) {
+			*why = "a label of the domain name is longer than 63 characters";
+			return false;
+		}
+	}
+	return true;
+}
+
+/* ---- policy evaluation for warnings (the engine's semantics, policy/policy.h) ---------- */
+
+bool xmppconf__pattern_matches(const char *pattern, const char *domain)
+{
+	if (strncmp(pattern, "*.", 2) == 0) {
+		const char *base = pattern + 2;
+		size_t bl = strlen(base), dl = strlen(domain);
+		if (strcasecmp(domain, base) == 0)
+			return true;
+		return dl > bl && domain[dl - bl - 1] == '.' &&
+		       strcasecmp(domain + dl - bl, base) == 0;
+	}
+	return strcasecmp(pattern, domain) == 0;
+}
+
+bool xmppconf__policy_denies(bool default_allow, const struct db_policy_rule *rules, size_t n,
+                             const char *domain, int dir, char *rule, size_t rulesize)
+{
+	const struct db_policy_rule *best = NULL;
+	size_t best_score = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct db_policy_rule *r = &rules[i];
+		if ((r->direction == DB_DIR_INCOMING && dir != 1) ||
+		    (r->direction == DB_DIR_OUTGOING && dir != 2))
+			continue;
+		if (!xmppconf__pattern_matches(r->pattern, domain))
+			continue;
+		/* An exact pattern beats any wildcard; a longer wildcard beats a shorter one. */
+		bool exact = strncmp(r->pattern, "*.", 2) != 0;
+		size_t score = exact ? SIZE_MAX : strlen(r->pattern);
+		if (!best || score > best_score) {
+			best = r;
+			best_score = score;
+		}
+	}
+	if (!best) {
+		snprintf(rule, rulesize, "default %s", default_allow ? "allow" : "deny");
+		return !default_allow;
+	}
+	snprintf(rule, rulesize, "%s (%s, %s)", best->pattern, best->allow ? "allow" : "deny",
+	         xmppconf__direction_name(best->direction));
+	return !best->allow;
+}
+
+const char *xmppconf__direction_name(enum db_direction d)
+{
+	switch (d) {
+	case DB_DIR_INCOMING:
+		return "incoming";
+	case DB_DIR_OUTGOING:
+		return "outgoing";
+	default:
+		return "both";
+	}
+}
