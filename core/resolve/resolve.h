@@ -21,35 +21,35 @@
 #define RESOLVE_MAX_ADDRS 16u
 
 enum resolve_status {
-	RESOLVE_OK = 0,      /* records present */
-	RESOLVE_NODATA,      /* the name exists but has no record of that type */
-	RESOLVE_NXDOMAIN,    /* the name does not exist */
-	RESOLVE_SERVFAIL,    /* the server failed (SERVFAIL, REFUSED, bogus DNSSEC) */
-	RESOLVE_TIMEOUT,     /* no answer in time */
-	RESOLVE_ERROR,       /* local failure (see text) */
+	RESOLVE_OK = 0,   /* records present */
+	RESOLVE_NODATA,   /* the name exists but has no record of that type */
+	RESOLVE_NXDOMAIN, /* the name does not exist */
+	RESOLVE_SERVFAIL, /* the server failed (SERVFAIL, REFUSED, bogus DNSSEC) */
+	RESOLVE_TIMEOUT,  /* no answer in time */
+	RESOLVE_ERROR,    /* local failure (see text) */
 };
 
 const char *resolve_status_name(enum resolve_status s); /* "NXDOMAIN", ... */
 
 struct resolve_config {
-	const char *servers;   /* see above; NULL or "" = system */
+	const char *servers; /* see above; NULL or "" = system */
 	/* Names under these zones are resolved through the servers even though unbound treats
 	 * them as special-use (RFC 6761 "test.", "invalid."...). Comma/space separated. */
 	const char *transparent_zones;
-	int64_t timeout_ms;    /* 0: 5000 */
+	int64_t timeout_ms; /* 0: 5000 */
 };
 
 struct resolve_srv_answer {
 	enum resolve_status status;
-	const char *text;            /* plain words, e.g. "NXDOMAIN from 127.0.0.1@5353" */
+	const char *text; /* plain words, e.g. "NXDOMAIN from 127.0.0.1@5353" */
 	const struct dns_srv *records;
 	size_t n;
 };
 
 struct resolve_addr_answer {
-	enum resolve_status status;  /* OK if at least one address of either family */
+	enum resolve_status status; /* OK if at least one address of either family */
 	const char *text;
-	const char *const *addrs;    /* textual IPv6 first, then IPv4 ("::1", "127.0.0.1") */
+	const char *const *addrs; /* textual IPv6 first, then IPv4 ("::1", "127.0.0.1") */
 	size_t n;
 };
 
