@@ -144,6 +144,8 @@ static void job_free(struct webui_job *job)
 	json_decref(job->input);
 	json_decref(job->output);
 	free(job->err_msg);
+	if (job->ext_free)
+		job->ext_free(job->ext);
 	free(job);
 }
 
@@ -329,6 +331,7 @@ typedef enum MHD_Result (*route_fn)(struct webui_req *req);
 enum route_flags {
 	ROUTE_PUBLIC = 1, /* no session needed */
 	ROUTE_CERT = 2,   /* certificate upload: the larger body cap */
+	ROUTE_BACKUP = 4, /* backup file upload: the largest body cap */
 };
 
 struct route {
@@ -362,6 +365,27 @@ static const struct route routes[] = {
     {"DELETE", "certificates/*", 0, webui__api_certs_delete},
     {"GET", "certificates/*/pem", 0, webui__api_certs_pem},
     {"PUT", "console/certificate", 0, webui__api_console_cert},
+    {"GET", "xmpp/settings", 0, webui__api_xmpp_settings_get},
+    {"PUT", "xmpp/settings", 0, webui__api_xmpp_settings_put},
+    {"POST", "xmpp/settings/dialback-secret", 0, webui__api_xmpp_secret},
+    {"GET", "xmpp/domains", 0, webui__api_xmpp_domains_list},
+    {"POST", "xmpp/domains", 0, webui__api_xmpp_domains_add},
+    {"PUT", "xmpp/domains/*", 0, webui__api_xmpp_domains_put},
+    {"DELETE", "xmpp/domains/*", 0, webui__api_xmpp_domains_delete},
+    {"GET", "xmpp/allow", 0, webui__api_xmpp_allow_list},
+    {"POST", "xmpp/allow", 0, webui__api_xmpp_allow_add},
+    {"PUT", "xmpp/allow/*", 0, webui__api_xmpp_allow_put},
+    {"DELETE", "xmpp/allow/*", 0, webui__api_xmpp_allow_delete},
+    {"GET", "xmpp/policy", 0, webui__api_xmpp_policy_get},
+    {"PUT", "xmpp/policy", 0, webui__api_xmpp_policy_put},
+    {"POST", "xmpp/policy/rules", 0, webui__api_xmpp_rules_add},
+    {"PUT", "xmpp/policy/rules/*", 0, webui__api_xmpp_rules_put},
+    {"DELETE", "xmpp/policy/rules/*", 0, webui__api_xmpp_rules_delete},
+    {"GET", "xmpp/peers", 0, webui__api_xmpp_peers},
+    {"POST", "xmpp/validate", 0, webui__api_xmpp_validate_start},
+    {"GET", "xmpp/validate/*", 0, webui__api_xmpp_validate_get},
+    {"POST", "backup", 0, webui__api_backup},
+    {"POST", "restore", ROUTE_BACKUP, webui__api_restore},
 };
 
 #define API_PREFIX "/api/v1/"
@@ -423,11 +447,15 @@ static enum MHD_Result api_dispatch(struct webui_req *req)
 			                   "Open the console at its own address.",
 			                   "The request came from another web site.");
 	}
-	if (req->body_too_big)
-		return webui__fail(req, 413, "too_large", NULL, "Send a smaller request.",
-		                   (r->flags & ROUTE_CERT)
-		                       ? "The request body is too large (at most 1 MiB)."
-		                       : "The request body is too large (at most 64 KiB).");
+	if (req->body_too_big) {
+		const char *msg = "The request body is too large (at most 64 KiB).";
+		if (r->flags & ROUTE_BACKUP)
+			msg = "The backup file is too large for the console (at most 64 MiB); "
+			      "restore it with fedgw restore.";
+		else if (r->flags & ROUTE_CERT)
+			msg = "The request body is too large (at most 1 MiB).";
+		return webui__fail(req, 413, "too_large", NULL, "Send a smaller request.", msg);
+	}
 	if (r->flags & ROUTE_PUBLIC) {
 		if (is_state_changing(req->method)) {
 			/* Browsers cannot add this header cross-site without a CORS preflight,
@@ -530,6 +558,9 @@ static struct webui_req *req_new(struct webui *w, struct MHD_Connection *conn, c
 	req->body_max = strncmp(req->url, API_PREFIX "certificates/", 21) == 0
 	                    ? WEBUI_BODY_MAX_CERT
 	                    : WEBUI_BODY_MAX_JSON;
+	/* Only the restore endpoint takes a backup file. */
+	if (strcmp(req->url, API_PREFIX "restore") == 0)
+		req->body_max = WEBUI_BODY_MAX_BACKUP;
 	client_address(conn, req->source, sizeof(req->source));
 	return req;
 }
@@ -550,7 +581,7 @@ enum MHD_Result webui_http_handler(void *cls, struct MHD_Connection *conn, const
 		    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
 		uint64_t declared = 0;
 		if (cl && fg_parse_u64(cl, 0, UINT64_MAX, &declared) &&
-		    declared > WEBUI_BODY_MAX_DECLARED) {
+		    declared > WEBUI_BODY_MAX_DECLARED && declared > req->body_max) {
 			/* Far over every cap: answer now rather than read it (MHD then closes). */
 			req->in_handler = true;
 			rc = webui__fail(req, 413, "too_large", NULL, "Send a smaller request.",

@@ -14,6 +14,9 @@
  * with room to spare fits in the certificate upload cap. */
 #define WEBUI_BODY_MAX_JSON (64 * 1024)
 #define WEBUI_BODY_MAX_CERT (1024 * 1024)
+/* A backup file uploaded for restore: an appliance store is a few MiB compacted; 64 MiB
+ * leaves room for years of log and audit records (the CLI takes up to 1 GiB). */
+#define WEBUI_BODY_MAX_BACKUP (64 * 1024 * 1024)
 /* A declared length this far over every cap is refused before reading a byte. */
 #define WEBUI_BODY_MAX_DECLARED (8 * 1024 * 1024)
 
@@ -164,6 +167,10 @@ struct webui_job {
 	json_t *input;  /* parsed body for jobs that need it (owned) */
 	json_t *output; /* result object (owned) */
 	char *err_msg;  /* owned */
+	/* Endpoint-specific state (buffers, keys), freed with ext_free when the job ends,
+	 * also when the request went away before done ran. */
+	void *ext;
+	void (*ext_free)(void *ext);
 };
 
 struct webui_api {
@@ -216,6 +223,28 @@ enum MHD_Result webui__api_certs_import(struct webui_req *req);
 enum MHD_Result webui__api_certs_ca(struct webui_req *req);
 enum MHD_Result webui__api_certs_delete(struct webui_req *req);
 enum MHD_Result webui__api_console_cert(struct webui_req *req);
+/* XMPP configuration (api_xmpp.c). */
+enum MHD_Result webui__api_xmpp_settings_get(struct webui_req *req);
+enum MHD_Result webui__api_xmpp_settings_put(struct webui_req *req);
+enum MHD_Result webui__api_xmpp_secret(struct webui_req *req);
+enum MHD_Result webui__api_xmpp_domains_list(struct webui_req *req);
+enum MHD_Result webui__api_xmpp_domains_add(struct webui_req *req);
+enum MHD_Result webui__api_xmpp_domains_put(struct webui_req *req);
+enum MHD_Result webui__api_xmpp_domains_delete(struct webui_req *req);
+enum MHD_Result webui__api_xmpp_allow_list(struct webui_req *req);
+enum MHD_Result webui__api_xmpp_allow_add(struct webui_req *req);
+enum MHD_Result webui__api_xmpp_allow_put(struct webui_req *req);
+enum MHD_Result webui__api_xmpp_allow_delete(struct webui_req *req);
+enum MHD_Result webui__api_xmpp_policy_get(struct webui_req *req);
+enum MHD_Result webui__api_xmpp_policy_put(struct webui_req *req);
+enum MHD_Result webui__api_xmpp_rules_add(struct webui_req *req);
+enum MHD_Result webui__api_xmpp_rules_put(struct webui_req *req);
+enum MHD_Result webui__api_xmpp_rules_delete(struct webui_req *req);
+enum MHD_Result webui__api_xmpp_peers(struct webui_req *req);
+enum MHD_Result webui__api_xmpp_validate_start(struct webui_req *req);
+enum MHD_Result webui__api_xmpp_validate_get(struct webui_req *req);
+enum MHD_Result webui__api_backup(struct webui_req *req);
+enum MHD_Result webui__api_restore(struct webui_req *req);
 #endif
 
 #endif
