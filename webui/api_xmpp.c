@@ -1,0 +1,490 @@
+/* webui api: XMPP federation configuration (settings, domains, allow list, policy), peers
+ * and validate connection (RFC 6120 s2s, XEP-0220, XEP-0368), over core/xmppconf. */
+#include "webui/api.h"
+#include "xmppconf/xmppconf.h"
+#ifdef FEDGW_HAVE_S2S
+#include "s2s/s2s.h"
+#endif
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#define SUBSYS "console"
+/* Validations kept in memory for the page to poll: a few admins checking a few domains;
+ * the oldest is dropped when a ninth starts. */
+#define XMPP_VALIDATIONS_MAX 8
+/* Steps one validation may report: DNS kinds, a few targets, TCP, TLS, auth, ping. */
+#define XMPP_VALIDATION_STEPS_MAX 64
+/* Validation ids: 16 random bytes as 32 hex characters. */
+#define XMPP_VALIDATION_ID_HEX 33
+
+/* ---- answers -------------------------------------------------------------------------- */
+
+static enum MHD_Result conf_failed(struct webui_req *req, enum fg_err err,
+                                   const struct xmppconf_err *ce)
+{
+	struct webui_error e;
+	unsigned status = ce->status ? ce->status : 500;
+	const char *code = status == 404   ? "not_found"
+	                   : status == 409 ? "exists"
+	                   : status == 422 ? "invalid"
+	                   : status == 413 ? "too_large"
+	                                   : "internal";
+	if (status >= 500 || !ce->message[0]) {
+		FG_LOGE(SUBSYS, "XMPP configuration change failed: %s", fg_strerror(err));
+		return webui__fail(req, 500, "internal", NULL, "See the log (fedgw journal).",
+		                   "The change could not be saved.");
+	}
+	webui__error_set(&e, status, code, NULL, NULL, "%s", ce->message);
+	json_t *j = webui__error_json(&e);
+	json_t *inner = json_object_get(j, "error");
+	/* The message may quote what the admin typed: always sent as JSON text. */
+	json_object_set_new(inner, "message", webui__json_text(ce->message));
+	json_object_set_new(inner, "field",
+	                    ce->field[0] ? webui__json_text(ce->field) : json_null());
+	json_object_set_new(inner, "fix", ce->fix[0] ? webui__json_text(ce->fix) : json_null());
+	return webui__reply_json(req, status, j);
+}
+
+static enum MHD_Result store_failed(struct webui_req *req, enum fg_err err)
+{
+	FG_LOGE(SUBSYS, "cannot read the XMPP configuration: %s", fg_strerror(err));
+	return webui__fail(req, 500, "store", NULL, "See the log (fedgw journal).",
+	                   "The store could not be read.");
+}
+
+/* The console's host name for the records to publish: the name the admin reached the
+ * console by when it is a DNS name, otherwise the machine's host name. */
+static void publish_host(struct webui_req *req, char *out, size_t size)
+{
+	const char *host = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Host");
+	char name[DB_DOMAIN_MAX] = "";
+	if (host && host[0] != '[') {
+		size_t n = strcspn(host, ":");
+		if (n < sizeof(name)) {
+			memcpy(name, host, n);
+			name[n] = '\0';
+		}
+		for (char *p = name; *p; p++)
+			if (*p >= 'A' && *p <= 'Z')
+				*p = (char)(*p - 'A' + 'a');
+	}
+	if (name[0] && strchr(name, '.') && strcmp(name, "localhost") != 0 &&
+	    xmppconf_domain_valid(name, NULL)) {
+		fg_strlcpy(out, name, size);
+		return;
+	}
+	if (gethostname(out, size - 1) != 0 || !out[0])
+		fg_strlcpy(out, "fedgw", size);
+	out[size - 1] = '\0';
+}
+
+/* ---- settings ------------------------------------------------------------------------- */
+
+enum MHD_Result webui__api_xmpp_settings_get(struct webui_req *req)
+{
+	json_t *out = NULL;
+	enum fg_err err = xmppconf_settings_get(req->w->db, &out);
+	if (err)
+		return store_failed(req, err);
+	return webui__reply_json(req, 200, out);
+}
+
+enum MHD_Result webui__api_xmpp_settings_put(struct webui_req *req)
+{
+	json_t *in = NULL, *out = NULL;
+	struct xmppconf_err e = {0};
+	if (!webui__req_json(req, &in))
+		return MHD_YES;
+	enum fg_err err =
+	    xmppconf_settings_set(req->w->db, req->session.admin, req->source, in, &out, &e);
+	json_decref(in);
+	if (err)
+		return conf_failed(req, err, &e);
+	return webui__reply_json(req, 200, out);
+}
+
+enum MHD_Result webui__api_xmpp_secret(struct webui_req *req)
+{
+	char secret[XMPPCONF_SECRET_HEX];
+	enum fg_err err =
+	    xmppconf_secret_regenerate(req->w->db, req->session.admin, req->source, secret);
+	if (err) {
+		struct xmppconf_err e = {0};
+		return conf_failed(req, err, &e);
+	}
+	/* The only answer that ever carries the secret: shown once for copying. */
+	json_t *out = json_pack("{s:s, s:s}", "secret", secret, "message",
+	                        "A new dialback secret is in use. It is shown this once: copy it "
+	                        "now if other servers of your domain share it.");
+	explicit_bzero(secret, sizeof(secret));
+	return webui__reply_json(req, 200, out);
+}
+
+/* ---- domains --------------------------------------------------------------------------- */
+
+enum MHD_Result webui__api_xmpp_domains_list(struct webui_req *req)
+{
+	json_t *out = NULL;
+	char host[DB_DOMAIN_MAX];
+	publish_host(req, host, sizeof(host));
+	enum fg_err err = xmppconf_domain_list(req->w->db, host, &out);
+	if (err)
+		return store_failed(req, err);
+	return webui__reply_json(
+	    req, 200, json_pack("{s:o, s:o}", "domains", out, "host", webui__json_text(host)));
+}
+
+enum MHD_Result webui__api_xmpp_domains_add(struct webui_req *req)
+{
+	json_t *in = NULL, *out = NULL;
+	struct xmppconf_err e = {0};
+	char host[DB_DOMAIN_MAX];
+	if (!webui__req_json(req, &in))
+		return MHD_YES;
+	publish_host(req, host, sizeof(host));
+	enum fg_err err =
+	    xmppconf_domain_add(req->w->db, req->session.admin, req->source, in, host, &out, &e);
+	json_decref(in);
+	if (err)
+		return conf_failed(req, err, &e);
+	return webui__reply_json(req, 201, out);
+}
+
+enum MHD_Result webui__api_xmpp_domains_put(struct webui_req *req)
+{
+	json_t *in = NULL, *out = NULL;
+	struct xmppconf_err e = {0};
+	char host[DB_DOMAIN_MAX];
+	if (!webui__req_json(req, &in))
+		return MHD_YES;
+	publish_host(req, host, sizeof(host));
+	enum fg_err err = xmppconf_domain_edit(req->w->db, req->session.admin, req->source,
+	                                       req->params[0], in, host, &out, &e);
+	json_decref(in);
+	if (err)
+		return conf_failed(req, err, &e);
+	return webui__reply_json(req, 200, out);
+}
+
+enum MHD_Result webui__api_xmpp_domains_delete(struct webui_req *req)
+{
+	json_t *out = NULL;
+	struct xmppconf_err e = {0};
+	enum fg_err err = xmppconf_domain_delete(req->w->db, req->session.admin, req->source,
+	                                         req->params[0], &out, &e);
+	if (err)
+		return conf_failed(req, err, &e);
+	return webui__reply_json(req, 200, out);
+}
+
+/* ---- allow list ------------------------------------------------------------------------ */
+
+enum MHD_Result webui__api_xmpp_allow_list(struct webui_req *req)
+{
+	json_t *out = NULL;
+	enum fg_err err = xmppconf_peers(req->w->db, &out);
+	if (err)
+		return store_failed(req, err);
+	json_t *allow = json_incref(json_object_get(out, "allow"));
+	json_decref(out);
+	return webui__reply_json(req, 200, json_pack("{s:o}", "allow", allow));
+}
+
+enum MHD_Result webui__api_xmpp_allow_add(struct webui_req *req)
+{
+	json_t *in = NULL, *out = NULL;
+	struct xmppconf_err e = {0};
+	if (!webui__req_json(req, &in))
+		return MHD_YES;
+	enum fg_err err =
+	    xmppconf_allow_add(req->w->db, req->session.admin, req->source, in, &out, &e);
+	json_decref(in);
+	if (err)
+		return conf_failed(req, err, &e);
+	return webui__reply_json(req, 201, out);
+}
+
+enum MHD_Result webui__api_xmpp_allow_put(struct webui_req *req)
+{
+	json_t *in = NULL, *out = NULL;
+	struct xmppconf_err e = {0};
+	if (!webui__req_json(req, &in))
+		return MHD_YES;
+	enum fg_err err = xmppconf_allow_edit(req->w->db, req->session.admin, req->source,
+	                                      req->params[0], in, &out, &e);
+	json_decref(in);
+	if (err)
+		return conf_failed(req, err, &e);
+	return webui__reply_json(req, 200, out);
+}
+
+enum MHD_Result webui__api_xmpp_allow_delete(struct webui_req *req)
+{
+	json_t *out = NULL;
+	struct xmppconf_err e = {0};
+	enum fg_err err = xmppconf_allow_delete(req->w->db, req->session.admin, req->source,
+	                                        req->params[0], &out, &e);
+	if (err)
+		return conf_failed(req, err, &e);
+	return webui__reply_json(req, 200, out);
+}
+
+/* ---- policy ---------------------------------------------------------------------------- */
+
+enum MHD_Result webui__api_xmpp_policy_get(struct webui_req *req)
+{
+	json_t *out = NULL;
+	enum fg_err err = xmppconf_policy_get(req->w->db, &out);
+	if (err)
+		return store_failed(req, err);
+	return webui__reply_json(req, 200, out);
+}
+
+enum MHD_Result webui__api_xmpp_policy_put(struct webui_req *req)
+{
+	json_t *in = NULL, *out = NULL;
+	struct xmppconf_err e = {0};
+	struct webui_error we;
+	const char *verdict = NULL;
+	if (!webui__req_json(req, &in))
+		return MHD_YES;
+	if (!webui__field_string(in, "default", true, 16, &verdict, &we)) {
+		json_decref(in);
+		return webui__reply_error(req, &we);
+	}
+	enum fg_err err = xmppconf_policy_default_set(req->w->db, req->session.admin, req->source,
+	                                              verdict, &out, &e);
+	json_decref(in);
+	if (err)
+		return conf_failed(req, err, &e);
+	return webui__reply_json(req, 200, out);
+}
+
+enum MHD_Result webui__api_xmpp_rules_add(struct webui_req *req)
+{
+	json_t *in = NULL, *out = NULL;
+	struct xmppconf_err e = {0};
+	if (!webui__req_json(req, &in))
+		return MHD_YES;
+	enum fg_err err =
+	    xmppconf_rule_add(req->w->db, req->session.admin, req->source, in, &out, &e);
+	json_decref(in);
+	if (err)
+		return conf_failed(req, err, &e);
+	return webui__reply_json(req, 201, out);
+}
+
+enum MHD_Result webui__api_xmpp_rules_put(struct webui_req *req)
+{
+	json_t *in = NULL, *out = NULL;
+	struct xmppconf_err e = {0};
+	if (!webui__req_json(req, &in))
+		return MHD_YES;
+	enum fg_err err = xmppconf_rule_edit(req->w->db, req->session.admin, req->source,
+	                                     req->params[0], in, &out, &e);
+	json_decref(in);
+	if (err)
+		return conf_failed(req, err, &e);
+	return webui__reply_json(req, 200, out);
+}
+
+enum MHD_Result webui__api_xmpp_rules_delete(struct webui_req *req)
+{
+	json_t *out = NULL;
+	struct xmppconf_err e = {0};
+	enum fg_err err = xmppconf_rule_delete(req->w->db, req->session.admin, req->source,
+	                                       req->params[0], &out, &e);
+	if (err)
+		return conf_failed(req, err, &e);
+	return webui__reply_json(req, 200, out);
+}
+
+/* ---- peers ----------------------------------------------------------------------------- */
+
+enum MHD_Result webui__api_xmpp_peers(struct webui_req *req)
+{
+	json_t *out = NULL;
+	enum fg_err err = xmppconf_peers(req->w->db, &out);
+	if (err)
+		return store_failed(req, err);
+	return webui__reply_json(req, 200, out);
+}
+
+/* ---- validate connection ---------------------------------------------------------------- */
+
+/* One validation the page polls. The engine's check runs on the console's loop; its
+ * handle is freed once done (lazily, on the next request) and the steps stay. */
+struct xmpp_validation {
+	bool used;
+	struct webui *w;
+	char id[XMPP_VALIDATION_ID_HEX];
+	char domain[DB_DOMAIN_MAX];
+	uint64_t started_seq; /* for dropping the oldest */
+	bool done, ok;
+	json_t *steps;
+#ifdef FEDGW_HAVE_S2S
+	struct s2s_validation *v;
+#endif
+};
+
+static struct xmpp_validation validations[XMPP_VALIDATIONS_MAX];
+static uint64_t validation_seq;
+
+static void validation_clear(struct xmpp_validation *x)
+{
+#ifdef FEDGW_HAVE_S2S
+	s2s_validate_free(x->v);
+#endif
+	json_decref(x->steps);
+	memset(x, 0, sizeof(*x));
+}
+
+/* Frees the engine handles of finished validations (never from inside their callbacks). */
+static void validations_reap(void)
+{
+#ifdef FEDGW_HAVE_S2S
+	for (size_t i = 0; i < XMPP_VALIDATIONS_MAX; i++) {
+		if (validations[i].used && validations[i].done && validations[i].v) {
+			s2s_validate_free(validations[i].v);
+			validations[i].v = NULL;
+		}
+	}
+#endif
+}
+
+static json_t *validation_json(const struct xmpp_validation *x)
+{
+	return json_pack("{s:s, s:o, s:b, s:b, s:O}", "id", x->id, "domain",
+	                 webui__json_text(x->domain), "done", x->done, "ok", x->ok, "steps",
+	                 x->steps);
+}
+
+#ifdef FEDGW_HAVE_S2S
+static const char *step_state_name(enum s2s_step_state s)
+{
+	switch (s) {
+	case S2S_STEP_RUNNING:
+		return "running";
+	case S2S_STEP_PASS:
+		return "pass";
+	case S2S_STEP_FAIL:
+		return "fail";
+	case S2S_STEP_SKIP:
+		return "skip";
+	case S2S_STEP_WARN:
+		return "warn";
+	}
+	return "running";
+}
+
+static void validation_step_cb(void *ctx, const struct s2s_step *step)
+{
+	struct xmpp_validation *x = ctx;
+	json_t *s =
+	    json_pack("{s:o, s:o, s:s, s:o, s:o, s:o}", "id", webui__json_text(step->id), "title",
+	              webui__json_text(step->title), "state", step_state_name(step->state),
+	              "detail", webui__json_text(step->detail ? step->detail : ""), "fix",
+	              webui__json_text(step->fix ? step->fix : ""), "tech",
+	              webui__json_text(step->tech ? step->tech : ""));
+	if (!s)
+		return;
+	/* A step reports when it starts and when it ends: the end replaces the start. */
+	size_t n = json_array_size(x->steps);
+	for (size_t i = n; i-- > 0;) {
+		json_t *old = json_array_get(x->steps, i);
+		const char *old_id = json_string_value(json_object_get(old, "id"));
+		const char *old_state = json_string_value(json_object_get(old, "state"));
+		if (old_id && step->id && strcmp(old_id, step->id) == 0 && old_state &&
+		    strcmp(old_state, "running") == 0) {
+			json_array_set_new(x->steps, i, s);
+			return;
+		}
+	}
+	if (n >= XMPP_VALIDATION_STEPS_MAX) {
+		json_decref(s);
+		return;
+	}
+	json_array_append_new(x->steps, s);
+}
+
+static void validation_done_cb(void *ctx, bool ok)
+{
+	struct xmpp_validation *x = ctx;
+	x->done = true;
+	x->ok = ok;
+}
+#endif
+
+enum MHD_Result webui__api_xmpp_validate_start(struct webui_req *req)
+{
+	json_t *in = NULL;
+	struct webui_error we;
+	const char *domain = NULL, *why = NULL;
+	if (!webui__req_json(req, &in))
+		return MHD_YES;
+	if (!webui__field_string(in, "domain", true, DB_DOMAIN_MAX - 1, &domain, &we)) {
+		json_decref(in);
+		return webui__reply_error(req, &we);
+	}
+	if (!xmppconf_domain_valid(domain, &why)) {
+		webui__error_set(&we, 422, "invalid", "domain",
+		                 "Type the XMPP domain to check, as in example.com.",
+		                 "This is not a valid domain name: %s.", why);
+		json_decref(in);
+		return webui__reply_error(req, &we);
+	}
+#ifdef FEDGW_HAVE_S2S
+	validations_reap();
+	struct xmpp_validation *slot = NULL;
+	for (size_t i = 0; i < XMPP_VALIDATIONS_MAX && !slot; i++)
+		if (!validations[i].used)
+			slot = &validations[i];
+	if (!slot) {
+		slot = &validations[0];
+		for (size_t i = 1; i < XMPP_VALIDATIONS_MAX; i++)
+			if (validations[i].started_seq < slot->started_seq)
+				slot = &validations[i];
+		validation_clear(slot);
+	}
+	uint8_t raw[16];
+	fg_random(raw, sizeof(raw));
+	slot->used = true;
+	slot->w = req->w;
+	fg_hex(slot->id, raw, sizeof(raw));
+	fg_strlcpy(slot->domain, domain, sizeof(slot->domain));
+	slot->started_seq = ++validation_seq;
+	slot->steps = json_array();
+	json_decref(in);
+	enum fg_err err = s2s_validate_start(&slot->v, webui_loop(req->w), req->w->db, slot->domain,
+	                                     validation_step_cb, validation_done_cb, slot);
+	if (err) {
+		validation_clear(slot);
+		FG_LOGE(SUBSYS, "cannot start validating %s: %s", domain, fg_strerror(err));
+		return webui__fail(req, 500, "internal", NULL, "Try again; see the log.",
+		                   "The validation could not be started.");
+	}
+	FG_LOGI(SUBSYS, "%s validates XMPP federation with %s", req->session.admin, slot->domain);
+	return webui__reply_json(req, 202, json_pack("{s:s}", "id", slot->id));
+#else
+	json_decref(in);
+	return webui__fail(req, 503, "unavailable", NULL,
+	                   "Use a build of fedgw with the federation engine.",
+	                   "Validate connection is not available in this build.");
+#endif
+}
+
+enum MHD_Result webui__api_xmpp_validate_get(struct webui_req *req)
+{
+	validations_reap();
+	for (size_t i = 0; i < XMPP_VALIDATIONS_MAX; i++) {
+		struct xmpp_validation *x = &validations[i];
+		if (x->used && x->w == req->w && strcmp(x->id, req->params[0]) == 0)
+			return webui__reply_json(req, 200, validation_json(x));
+	}
+	return webui__fail(req, 404, "not_found", NULL,
+	                   "Start a new validation; only the last 8 are kept.",
+	                   "There is no validation with that id.");
+}
