@@ -1,0 +1,2193 @@
+/* s2s engine: XMPP server-to-server federation on the libuv loop — listeners, connections
+ * driving the xmpp_s2s machines through TLS (RFC 6120 §5, XEP-0368), dialback
+ * verification (XEP-0220), outbound SRV failover (RFC 6120 §3.2), routing with bounded
+ * queues and bounces (RFC 6120 §8.3, §10), live configuration, status and faults. */
+#include "s2s/s2s_internal.h"
+
+#include "pki/pki.h"
+#include "status/status.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* Registered domains (other gateways in the process): one per SIP/component domain. */
+#define MAX_REGS 32u
+/* Plaintext read buffer handed to libuv per read; TLS records are at most 16 kB. */
+#define READ_BUF 16384u
+/* Decrypted bytes pulled per step from the TLS engine. */
+#define APP_BUF 4096u
+/* Status of a connection is refreshed at most this often. */
+#define TICK_MS 1000
+
+enum conn_state {
+	CS_RESOLVING = 0,
+	CS_CONNECTING,
+	CS_STREAM,
+	CS_TLS,
+	CS_AUTH,
+	CS_ESTABLISHED,
+	CS_CLOSED,
+};
+
+static const char *const state_names[] = {"connecting",     "connecting",  "authenticating", "tls",
+                                          "authenticating", "established", "closed"};
+
+struct verify_req {
+	char local[DB_DOMAIN_MAX];
+	char remote[DB_DOMAIN_MAX];
+	char stream_id[XMPP_MAX_STREAM_ID + 1];
+};
+
+/* Outbound setup state, freed once the stream is connected. */
+struct out_ctx {
+	struct dns_srv xmpps[DNS_MAX_SRV];
+	size_t n_xmpps;
+	struct dns_srv xmpp[DNS_MAX_SRV];
+	size_t n_xmpp;
+	enum resolve_status st_xmpps, st_xmpp;
+	char dns_text[S2S_TEXT_MAX];
+	struct dns_candidate cands[S2S_MAX_CANDIDATES];
+	size_t n_cands, cand_i;
+	char addrs[RESOLVE_MAX_ADDRS][64];
+	size_t n_addrs, addr_i;
+	struct resolve_query *q;
+	bool any_timeout, any_refused, any_addr;
+	bool cand_started;
+	char tried[S2S_TEXT_MAX];
+	bool static_route;
+};
+
+struct conn {
+	struct s2s_engine *e;
+	struct conn *prev, *next;
+	struct s2s_conf *conf;
+	struct xmpp_s2s_config xcfg;
+	struct xmpp_s2s *m;
+	bool out;
+	uv_tcp_t *tcp;
+	uv_timer_t timer;
+	int handles;
+	bool dead;
+	bool tcp_open;
+	struct tls_conn *tls;
+	bool tls_up;
+	bool direct_tls;
+	struct xmpp_stream *sniff;
+	bool sniff_after_tls;
+	bool sniff_done;
+	int64_t last_active_ms;
+	enum xmpp_stream_error close_cond;
+	const char *close_why;
+	char local[DB_DOMAIN_MAX], remote[DB_DOMAIN_MAX];
+	char addr[DB_ADDR_MAX];
+	enum conn_state state;
+	enum xmpp_auth_method method;
+	bool authenticated;
+	bool need_flush;
+	bool status_dirty;
+	int64_t since_ms;
+	uint64_t stanzas_in, stanzas_out;
+	char last_error[S2S_TEXT_MAX];
+	int64_t deadline[XMPP_TIMER__COUNT];
+	int64_t connect_deadline;
+	int64_t last_io_ms;
+	size_t wpending;
+	struct s2s_queue queue;
+	struct out_ctx *o;
+	struct verify_req *verifies;
+	size_t n_verify;
+	char peer_subject[S2S_TEXT_MAX], peer_issuer[S2S_TEXT_MAX];
+	int64_t peer_not_after;
+	char tls_version[24], tls_suite[64];
+};
+
+struct listener {
+	struct s2s_engine *e;
+	struct listener *next;
+	uv_tcp_t *tcp;
+	uv_timer_t retry;
+	char addr[DB_DOMAIN_MAX];
+	uint16_t port;
+	bool direct_tls;
+	bool gone;
+	char id[STATUS_ID_MAX];
+	char last_err[S2S_TEXT_MAX];
+};
+
+struct reg {
+	char domain[DB_DOMAIN_MAX];
+	s2s_domain_cb cb;
+	void *ctx;
+};
+
+struct done {
+	s2s_sent_cb cb;
+	void *ctx;
+	enum xmpp_stanza_cond cond;
+	char text[S2S_TEXT_MAX];
+	struct done *next;
+};
+
+struct s2s_engine {
+	uv_loop_t *loop;
+	struct db *db;
+	char version[64];
+	struct s2s_conf *conf;
+	struct resolver *resolver;
+	char dns_key[2 * DB_SETTING_VALUE_MAX];
+	struct listener *listeners;
+	struct conn *conns;
+	struct reg regs[MAX_REGS];
+	size_t n_regs;
+	uv_timer_t kick, tick;
+	struct done *done_head, *done_tail;
+	int refs;
+	bool stopping;
+	struct xmpp_local_info info;
+};
+
+static void conn_kill(struct conn *c, enum s2s_fail fail, const char *why, bool graceful);
+static void out_begin(struct conn *c);
+static void route_out(struct s2s_engine *e, const uint8_t *data, size_t len, s2s_sent_cb cb,
+                      void *ctx);
+static void conn_flush_queue(struct conn *c);
+
+static int64_t now_ms(const struct s2s_engine *e)
+{
+	return (int64_t)uv_now(e->loop);
+}
+
+static void engine_unref(struct s2s_engine *e)
+{
+	if (--e->refs > 0)
+		return;
+	s2s__conf_unref(e->conf);
+	free(e);
+}
+
+static void engine_handle_closed(uv_handle_t *h)
+{
+	engine_unref(h->data);
+}
+
+/* ---- completions (never from inside s2s_send) ------------------------------------------ */
+
+static void kick_cb(uv_timer_t *t);
+
+static void kick(struct s2s_engine *e)
+{
+	if (!e->stopping)
+		uv_timer_start(&e->kick, kick_cb, 0, 0);
+}
+
+static void done_push(struct s2s_engine *e, s2s_sent_cb cb, void *ctx, enum xmpp_stanza_cond cond,
+                      const char *text)
+{
+	if (cb == NULL)
+		return;
+	struct done *d = calloc(1, sizeof(*d));
+	if (d == NULL) {
+		/* Without memory the completion cannot be deferred: call it now. */
+		cb(ctx, cond, text ? text : "");
+		return;
+	}
+	d->cb = cb;
+	d->ctx = ctx;
+	d->cond = cond;
+	fg_strlcpy(d->text, text ? text : "", sizeof(d->text));
+	if (e->done_tail != NULL)
+		e->done_tail->next = d;
+	else
+		e->done_head = d;
+	e->done_tail = d;
+	kick(e);
+}
+
+static void done_run(struct s2s_engine *e)
+{
+	struct done *d = e->done_head;
+	e->done_head = e->done_tail = NULL;
+	while (d != NULL) {
+		struct done *next = d->next;
+		d->cb(d->ctx, d->cond, d->text);
+		free(d);
+		d = next;
+	}
+}
+
+static void kick_cb(uv_timer_t *t)
+{
+	struct s2s_engine *e = t->data;
+	for (struct conn *c = e->conns; c != NULL;) {
+		struct conn *next = c->next;
+		if (c->close_why != NULL && !c->dead) {
+			const char *why = c->close_why;
+			c->close_why = NULL;
+			fg_log(FG_LOG_NOTICE, S2S_SUBSYS, "stream with %s refused: %s", c->remote,
+			       why);
+			fg_strlcpy(c->last_error, why, sizeof(c->last_error));
+			xmpp_s2s_close(c->m, c->close_cond, why);
+			if (!c->dead)
+				conn_kill(c, S2S_FAIL_POLICY, why, true);
+		}
+		if (c->need_flush && !c->dead) {
+			c->need_flush = false;
+			conn_flush_queue(c);
+		}
+		c = next;
+	}
+	done_run(e);
+}
+
+/* ---- status and faults ------------------------------------------------------------------ */
+
+static void status_id(const struct conn *c, char *out, size_t outsize)
+{
+	s2s__fmt(out, outsize, "xmpp:%s:%s:%s", c->out ? "out" : "in", c->local, c->remote);
+}
+
+static void conn_status(struct conn *c)
+{
+	if (c->local[0] == '\0' || c->remote[0] == '\0')
+		return;
+	char id[STATUS_ID_MAX], name[2 * DB_DOMAIN_MAX + 16], when[32];
+	status_id(c, id, sizeof(id));
+	s2s__fmt(name, sizeof(name), "%s %s %s", c->local, c->out ? "->" : "<-", c->remote);
+	const char *st = state_names[c->state];
+	if (c->state == CS_CLOSED && c->last_error[0] != '\0' && !c->authenticated)
+		st = "failed";
+	status_set(id, "xmpp-peer", name, st, c->state == CS_CLOSED ? c->last_error : "");
+	struct fg_buf j = {0};
+	(void)fg_buf_printf(&j, "{\"direction\":\"%s\",\"local\":\"", c->out ? "out" : "in");
+	s2s__json_escape(&j, c->local);
+	(void)fg_buf_append_str(&j, "\",\"remote\":\"");
+	s2s__json_escape(&j, c->remote);
+	(void)fg_buf_append_str(&j, "\",\"address\":\"");
+	s2s__json_escape(&j, c->addr);
+	(void)fg_buf_printf(&j, "\",\"auth\":\"%s\",\"tls_version\":\"",
+	                    c->authenticated ? s2s__auth_name(c->method) : "");
+	s2s__json_escape(&j, c->tls_version);
+	(void)fg_buf_append_str(&j, "\",\"tls_cipher\":\"");
+	s2s__json_escape(&j, c->tls_suite);
+	(void)fg_buf_append_str(&j, "\",\"peer_cert_subject\":\"");
+	s2s__json_escape(&j, c->peer_subject);
+	(void)fg_buf_append_str(&j, "\",\"peer_cert_issuer\":\"");
+	s2s__json_escape(&j, c->peer_issuer);
+	when[0] = '\0';
+	if (c->peer_not_after != 0)
+		fg_format_utc(when, sizeof(when), c->peer_not_after);
+	(void)fg_buf_printf(&j,
+	                    "\",\"peer_cert_not_after\":\"%s\",\"since\":%lld,\"stanzas_in\":%llu,"
+	                    "\"stanzas_out\":%llu,\"queued\":%zu,\"last_error\":\"",
+	                    when, (long long)c->since_ms, (unsigned long long)c->stanzas_in,
+	                    (unsigned long long)c->stanzas_out, c->queue.n);
+	s2s__json_escape(&j, c->last_error);
+	(void)fg_buf_append_str(&j, "\"}");
+	status_set_extra(id, fg_buf_cstr(&j));
+	fg_buf_free(&j);
+	c->status_dirty = false;
+}
+
+static void conn_set_state(struct conn *c, enum conn_state st)
+{
+	if (c->state == st)
+		return;
+	c->state = st;
+	conn_status(c);
+}
+
+static void fault(const char *kind, const char *domain, const char *condition, const char *cause,
+                  const char *fix, const char *detail)
+{
+	char id[STATUS_ID_MAX], object[DB_DOMAIN_MAX + 32];
+	s2s__fmt(id, sizeof(id), "xmpp.%s.%s", kind, domain);
+	s2s__fmt(object, sizeof(object), "XMPP federation with %s", domain);
+	struct status_fault_desc d = {
+	    .object = object,
+	    .condition = condition,
+	    .cause = cause,
+	    .fix = fix,
+	    .detail = detail,
+	    .severity = FG_LOG_WARN,
+	};
+	status_fault_raise(id, &d);
+}
+
+static void fault_clear(const char *kind, const char *domain)
+{
+	char id[STATUS_ID_MAX];
+	s2s__fmt(id, sizeof(id), "xmpp.%s.%s", kind, domain);
+	if (status_fault_active(id))
+		status_fault_clear(id);
+}
+
+/* ---- bounces ----------------------------------------------------------------------------- */
+
+static void route_local_node(struct s2s_engine *e, const struct xmpp_node *n);
+
+struct bounce_ctx {
+	struct s2s_engine *e;
+	enum xmpp_stanza_cond cond;
+	const char *text;
+};
+
+static void bounce_node_cb(void *ctx, const struct xmpp_node *n)
+{
+	struct bounce_ctx *b = ctx;
+	struct fg_buf reply = {0};
+	/* RFC 6120 §8.3.1: never an error in reply to an error */
+	if (xmpp_stanza_error_reply(n, b->cond, b->text, NULL, &reply) == FG_OK)
+		route_out(b->e, reply.data, reply.len, NULL, NULL);
+	fg_buf_free(&reply);
+}
+
+/* Bounces one stanza: the completion gets the condition and the local sender gets an error
+ * stanza (RFC 6120 §8.3). */
+static void bounce(struct s2s_engine *e, const uint8_t *data, size_t len, s2s_sent_cb cb, void *ctx,
+                   enum xmpp_stanza_cond cond, const char *text)
+{
+	status_counter_add("xmpp.bounces", 1);
+	struct bounce_ctx b = {e, cond, text};
+	(void)s2s__parse_stanza(data, len, bounce_node_cb, &b);
+	done_push(e, cb, ctx, cond, text);
+}
+
+static void conn_bounce_all(struct conn *c, enum s2s_fail fail, const char *why)
+{
+	struct s2s_item *it;
+	enum xmpp_stanza_cond cond = s2s__fail_cond(fail);
+	while ((it = s2s__queue_pop(&c->queue)) != NULL) {
+		bounce(c->e, it->data, it->len, it->cb, it->ctx, cond, why);
+		s2s__item_free(it);
+	}
+}
+
+/* ---- connection I/O ----------------------------------------------------------------------- */
+
+struct wreq {
+	uv_write_t req;
+	struct conn *c;
+	size_t len;
+	uint8_t data[];
+};
+
+static void write_cb(uv_write_t *r, int status)
+{
+	struct wreq *w = (struct wreq *)r;
+	w->c->wpending -= w->len;
+	if (status < 0 && status != UV_ECANCELED && !w->c->dead) {
+		s2s__fmt(w->c->last_error, sizeof(w->c->last_error), "write failed: %s",
+		         uv_strerror(status));
+		conn_kill(w->c, S2S_FAIL_REFUSED, w->c->last_error, false);
+	}
+	free(w);
+}
+
+static void raw_write(struct conn *c, const uint8_t *data, size_t len)
+{
+	if (c->tcp == NULL || !c->tcp_open || len == 0)
+		return;
+	c->last_io_ms = now_ms(c->e);
+	if (c->wpending == 0) {
+		uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
+		int n = uv_try_write((uv_stream_t *)c->tcp, &b, 1);
+		if (n == (int)len)
+			return;
+		if (n > 0) {
+			data += n;
+			len -= (size_t)n;
+		} else if (n != UV_EAGAIN) {
+			s2s__fmt(c->last_error, sizeof(c->last_error), "write failed: %s",
+			         uv_strerror(n));
+			conn_kill(c, S2S_FAIL_REFUSED, c->last_error, false);
+			return;
+		}
+	}
+	if (c->wpending + len > S2S_WRITE_PENDING_MAX) {
+		conn_kill(c, S2S_FAIL_TIMEOUT, "the peer does not read what we send", false);
+		return;
+	}
+	struct wreq *w = malloc(sizeof(*w) + len);
+	if (w == NULL) {
+		conn_kill(c, S2S_FAIL_REFUSED, "out of memory", false);
+		return;
+	}
+	w->c = c;
+	w->len = len;
+	memcpy(w->data, data, len);
+	uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)len);
+	int err = uv_write(&w->req, (uv_stream_t *)c->tcp, &b, 1, write_cb);
+	if (err != 0) {
+		free(w);
+		conn_kill(c, S2S_FAIL_REFUSED, "write failed", false);
+		return;
+	}
+	c->wpending += len;
+}
+
+static void tls_pump(struct conn *c)
+{
+	const uint8_t *buf;
+	size_t len;
+	while (c->tls != NULL && !c->dead) {
+		tls_conn_take_output(c->tls, &buf, &len);
+		if (len == 0)
+			break;
+		raw_write(c, buf, len);
+		if (c->tls == NULL)
+			break;
+		tls_conn_output_done(c->tls, len);
+	}
+}
+
+static void conn_send(struct conn *c, const uint8_t *data, size_t len)
+{
+	if (c->dead)
+		return;
+	if (c->tls == NULL) {
+		raw_write(c, data, len);
+		return;
+	}
+	if (tls_conn_state(c->tls) != TLS_STATE_ESTABLISHED)
+		return; /* nothing legitimate is written during a handshake */
+	while (len > 0 && !c->dead) {
+		size_t used = 0;
+		if (tls_conn_write_app(c->tls, data, len, &used) != FG_OK) {
+			conn_kill(c, S2S_FAIL_TLS, tls_conn_error_text(c->tls), false);
+			return;
+		}
+		tls_pump(c);
+		if (used == 0 && !tls_conn_want_output(c->tls))
+			break;
+		data += used;
+		len -= used;
+	}
+}
+
+/* ---- timers -----------------------------------------------------------------------------------
+ */
+
+static void conn_timer_cb(uv_timer_t *t);
+
+static void conn_rearm(struct conn *c)
+{
+	if (c->dead)
+		return;
+	int64_t next = c->connect_deadline;
+	for (unsigned i = 0; i < XMPP_TIMER__COUNT; i++) {
+		if (c->deadline[i] != 0 && (next == 0 || c->deadline[i] < next))
+			next = c->deadline[i];
+	}
+	if (next == 0) {
+		uv_timer_stop(&c->timer);
+		return;
+	}
+	int64_t now = now_ms(c->e);
+	uv_timer_start(&c->timer, conn_timer_cb, next > now ? (uint64_t)(next - now) : 0, 0);
+}
+
+/* ---- lifecycle ------------------------------------------------------------------------------- */
+
+static void conn_free(struct conn *c)
+{
+	xmpp_s2s_free(c->m);
+	xmpp_stream_free(c->sniff);
+	tls_conn_free(c->tls);
+	s2s__conf_unref(c->conf);
+	if (c->o != NULL && c->o->q != NULL)
+		resolve_cancel(c->o->q);
+	free(c->o);
+	free(c->verifies);
+	struct s2s_engine *e = c->e;
+	free(c);
+	engine_unref(e);
+}
+
+static void conn_handle_closed(uv_handle_t *h)
+{
+	struct conn *c = h->data;
+	if (h != (uv_handle_t *)&c->timer)
+		free(h);
+	if (--c->handles == 0)
+		conn_free(c);
+}
+
+static void shutdown_cb(uv_shutdown_t *req, int status)
+{
+	(void)status;
+	uv_handle_t *h = (uv_handle_t *)req->handle;
+	free(req);
+	if (!uv_is_closing(h))
+		uv_close(h, conn_handle_closed);
+}
+
+static void tcp_close(struct conn *c, bool graceful)
+{
+	if (c->tcp == NULL)
+		return;
+	uv_tcp_t *t = c->tcp;
+	c->tcp = NULL;
+	bool was_open = c->tcp_open;
+	c->tcp_open = false;
+	uv_read_stop((uv_stream_t *)t);
+	if (graceful && was_open) {
+		uv_shutdown_t *req = malloc(sizeof(*req));
+		if (req != NULL && uv_shutdown(req, (uv_stream_t *)t, shutdown_cb) == 0)
+			return;
+		free(req);
+	}
+	uv_close((uv_handle_t *)t, conn_handle_closed);
+}
+
+static void verifies_fail(struct conn *c);
+
+/* Ends a connection: no more machine calls; queued stanzas bounce; handles close and the
+ * connection is freed once they have. */
+static void conn_kill(struct conn *c, enum s2s_fail fail, const char *why, bool graceful)
+{
+	if (c->dead)
+		return;
+	c->dead = true;
+	if (why != NULL && why[0] != '\0' && c->last_error[0] == '\0')
+		fg_strlcpy(c->last_error, why, sizeof(c->last_error));
+	if (c->tls != NULL && graceful && tls_conn_state(c->tls) == TLS_STATE_ESTABLISHED) {
+		tls_conn_close(c->tls);
+		c->dead = false; /* let the close_notify out */
+		tls_pump(c);
+		c->dead = true;
+	}
+	if (c->o != NULL && c->o->q != NULL) {
+		resolve_cancel(c->o->q);
+		c->o->q = NULL;
+	}
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else if (c->e->conns == c)
+		c->e->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	c->prev = c->next = NULL;
+	conn_bounce_all(c, fail == S2S_FAIL_NONE ? S2S_FAIL_REFUSED : fail,
+	                c->last_error[0] ? c->last_error : "connection closed");
+	verifies_fail(c);
+	c->state = CS_CLOSED;
+	conn_status(c);
+	if (c->authenticated || c->out)
+		fg_log(c->authenticated ? FG_LOG_INFO : FG_LOG_WARN, S2S_SUBSYS,
+		       "%s stream %s %s %s closed%s%s", c->out ? "outgoing" : "incoming", c->local,
+		       c->out ? "->" : "<-", c->remote[0] ? c->remote : c->addr,
+		       c->last_error[0] ? ": " : "", c->last_error);
+	tcp_close(c, graceful);
+	uv_timer_stop(&c->timer);
+	uv_close((uv_handle_t *)&c->timer, conn_handle_closed);
+}
+
+/* ---- the machine's actions --------------------------------------------------------------------
+ */
+
+static void conn_timer_arm(struct conn *c, enum xmpp_timer t, int64_t deadline)
+{
+	if ((unsigned)t < XMPP_TIMER__COUNT) {
+		c->deadline[t] = deadline;
+		conn_rearm(c);
+	}
+}
+
+static struct tls_creds *sni_cb(void *ctx, const char *server_name)
+{
+	struct conn *c = ctx;
+	int i = s2s__conf_domain(c->conf, server_name);
+	if (i >= 0 && c->conf->creds[i] != NULL)
+		return c->conf->creds[i];
+	i = s2s__conf_domain(c->conf, c->local);
+	if (i >= 0)
+		return c->conf->creds[i];
+	return NULL;
+}
+
+static struct tls_creds *default_creds(const struct s2s_conf *conf, const char *local)
+{
+	int i = s2s__conf_domain(conf, local);
+	if (i >= 0 && conf->creds[i] != NULL)
+		return conf->creds[i];
+	for (size_t k = 0; k < conf->n_domains; k++) {
+		if (conf->creds[k] != NULL)
+			return conf->creds[k];
+	}
+	return NULL;
+}
+
+static enum fg_err conn_tls_new(struct conn *c)
+{
+	struct tls_config cfg = {0};
+	if (c->out) {
+		cfg.role = TLS_ROLE_CLIENT;
+		int i = s2s__conf_domain(c->conf, c->local);
+		cfg.creds = i >= 0 ? c->conf->creds[i] : NULL;
+		cfg.trust = c->conf->trust;
+		cfg.server_name = c->remote;
+	} else {
+		cfg.role = TLS_ROLE_SERVER;
+		cfg.creds = default_creds(c->conf, c->local);
+		cfg.select_creds = sni_cb;
+		cfg.select_ctx = c;
+		cfg.trust = c->conf->trust;
+		cfg.require_client_cert = c->conf->xcfg.require_client_cert && c->conf->trust;
+	}
+	return tls_conn_new(&c->tls, &cfg);
+}
+
+static void conn_start_tls(struct conn *c)
+{
+	if (conn_tls_new(c) != FG_OK) {
+		conn_kill(c, S2S_FAIL_TLS, "TLS could not start (no certificate or CA bundle)",
+		          false);
+		return;
+	}
+	conn_set_state(c, CS_TLS);
+	tls_pump(c); /* the client's hello */
+}
+
+static const char *judge(const struct s2s_conf *nc, const struct conn *c,
+                         enum xmpp_stream_error *cond, bool check_policy);
+static void conn_dialback_verify(struct conn *c, const struct xmpp_action *a);
+static void conn_verify_result(struct conn *c, const struct xmpp_action *a);
+static void route_in(struct conn *c, const char *local, const char *remote,
+                     const struct xmpp_node *n);
+
+static void conn_action(void *ctx, const struct xmpp_action *a)
+{
+	struct conn *c = ctx;
+	if (c->dead && a->kind != XMPP_ACT_CLOSE)
+		return;
+	switch (a->kind) {
+	case XMPP_ACT_SEND:
+		conn_send(c, a->data, a->len);
+		break;
+	case XMPP_ACT_START_TLS:
+		conn_start_tls(c);
+		break;
+	case XMPP_ACT_AUTHENTICATED:
+		if (!c->authenticated) {
+			c->authenticated = true;
+			c->method = a->method;
+			if (!c->out) {
+				fg_strlcpy(c->local, a->local, sizeof(c->local));
+				fg_strlcpy(c->remote, a->remote, sizeof(c->remote));
+			}
+			c->since_ms = fg_now_ms();
+		}
+		fg_log(FG_LOG_INFO, S2S_SUBSYS, "%s stream %s %s %s authenticated (%s%s%s)",
+		       c->out ? "outgoing" : "incoming", a->local, c->out ? "->" : "<-", a->remote,
+		       s2s__auth_name(a->method), c->tls_up ? ", " : "",
+		       c->tls_up ? c->tls_version : "");
+		if (c->out) {
+			fault_clear("dns", c->remote);
+			fault_clear("connect", c->remote);
+			fault_clear("tls", c->remote);
+			fault_clear("cert", c->remote);
+			fault_clear("dialback", c->remote);
+			c->need_flush = true;
+			kick(c->e);
+		}
+		c->state = CS_ESTABLISHED;
+		conn_status(c);
+		/* the allow list's TLS and authentication requirements for this peer */
+		c->close_why = judge(c->conf, c, &c->close_cond, false);
+		if (c->close_why != NULL)
+			kick(c->e);
+		break;
+	case XMPP_ACT_DIALBACK_VERIFY:
+		conn_dialback_verify(c, a);
+		break;
+	case XMPP_ACT_VERIFY_RESULT:
+		conn_verify_result(c, a);
+		break;
+	case XMPP_ACT_DELIVER:
+		route_in(c, a->local, a->remote, a->stanza);
+		break;
+	case XMPP_ACT_CLOSE: {
+		char why[S2S_TEXT_MAX];
+		enum s2s_fail f = S2S_FAIL_REFUSED;
+		if (a->condition == XMPP_SE_CONNECTION_TIMEOUT)
+			f = S2S_FAIL_TIMEOUT;
+		else if (a->condition == XMPP_SE_NOT_AUTHORIZED ||
+		         a->condition == XMPP_SE_INVALID_FROM)
+			f = S2S_FAIL_AUTH;
+		else if (a->condition == XMPP_SE_POLICY_VIOLATION)
+			f = S2S_FAIL_POLICY;
+		else if (a->condition == XMPP_SE_SYSTEM_SHUTDOWN)
+			f = S2S_FAIL_SHUTDOWN;
+		if (a->condition != XMPP_SE_NONE)
+			s2s__fmt(why, sizeof(why), "%s (%s)", a->text ? a->text : "stream error",
+			         xmpp_stream_error_name(a->condition));
+		else
+			s2s__fmt(why, sizeof(why), "%s", a->text ? a->text : "closed");
+		conn_kill(c, f, why, true);
+		break;
+	}
+	case XMPP_ACT_TIMER_ARM:
+		conn_timer_arm(c, a->timer, a->deadline_ms);
+		break;
+	case XMPP_ACT_TIMER_CANCEL:
+		conn_timer_arm(c, a->timer, 0);
+		break;
+	}
+}
+
+static void conn_timer_cb(uv_timer_t *t)
+{
+	struct conn *c = t->data;
+	int64_t now = now_ms(c->e);
+	if (c->dead)
+		return;
+	if (c->connect_deadline != 0 && now >= c->connect_deadline) {
+		c->connect_deadline = 0;
+		/* the connect attempt ran out of time: close it, the close moves on */
+		if (c->o != NULL) {
+			c->o->any_timeout = true;
+			size_t len = strlen(c->o->tried);
+			s2s__fmt(c->o->tried + len, sizeof(c->o->tried) - len, "%s%s timed out",
+			         len ? "; " : "", c->addr);
+		}
+		if (c->tcp != NULL) {
+			uv_tcp_t *tcp = c->tcp;
+			c->tcp = NULL;
+			uv_close((uv_handle_t *)tcp, conn_handle_closed);
+		}
+		out_begin(c); /* next address */
+		return;
+	}
+	for (unsigned i = 0; i < XMPP_TIMER__COUNT && !c->dead; i++) {
+		if (c->deadline[i] != 0 && now >= c->deadline[i]) {
+			/* an outgoing stream is idle when no stanza went either way, not when the
+			 * peer is silent (it never sends stanzas on our stream) */
+			if (i == XMPP_TIMER_IDLE && c->out &&
+			    now - c->last_active_ms < c->conf->idle_timeout_ms) {
+				c->deadline[i] = c->last_active_ms + c->conf->idle_timeout_ms;
+				continue;
+			}
+			c->deadline[i] = 0;
+			xmpp_s2s_on_timer(c->m, (enum xmpp_timer)i, now);
+		}
+	}
+	conn_rearm(c);
+}
+
+/* ---- reading ----------------------------------------------------------------------------------
+ */
+
+static bool sniff_header_cb(void *ctx, const struct xmpp_stream_header *h)
+{
+	struct conn *c = ctx;
+	char d[XMPP_MAX_DOMAIN + 1];
+	c->sniff_done = true;
+	if (h->to != NULL && xmpp_jid_domain(h->to, d, sizeof(d)) && strlen(d) < DB_DOMAIN_MAX)
+		fg_strlcpy(c->local, d, sizeof(c->local));
+	if (h->from != NULL && xmpp_jid_domain(h->from, d, sizeof(d)) && strlen(d) < DB_DOMAIN_MAX)
+		fg_strlcpy(c->remote, d, sizeof(c->remote));
+	if (!c->sniff_after_tls) {
+		/* A domain without a certificate can only federate without TLS. */
+		int i = s2s__conf_domain(c->conf, c->local);
+		if (i >= 0 && c->conf->creds[i] == NULL && !c->direct_tls)
+			c->xcfg.tls_mode = XMPP_TLS_OFF;
+		return false;
+	}
+	/* RFC 6125 / XEP-0178: the certificate must name the domain the peer claims */
+	const uint8_t *der = NULL;
+	size_t len = 0;
+	if (c->tls != NULL && c->remote[0] != '\0' && tls_conn_peer_verified(c->tls)) {
+		tls_conn_peer_cert(c->tls, &der, &len);
+		char why[S2S_TEXT_MAX];
+		if (len > 0 &&
+		    pki_cert_match_xmpp(der, len, c->remote, why, sizeof(why)) != PKI_ID_NONE)
+			xmpp_s2s_peer_verified(c->m, c->remote);
+		else
+			fg_log(FG_LOG_INFO, S2S_SUBSYS,
+			       "incoming peer's certificate does not name %s: %s", c->remote, why);
+	}
+	return false;
+}
+
+static bool sniff_stanza_cb(void *ctx, const struct xmpp_node *n)
+{
+	(void)ctx;
+	(void)n;
+	return false;
+}
+
+static void sniff_close_cb(void *ctx)
+{
+	(void)ctx;
+}
+
+static const struct xmpp_stream_ops sniff_ops = {sniff_header_cb, sniff_stanza_cb, sniff_close_cb};
+
+static void sniff_start(struct conn *c, bool after_tls)
+{
+	struct xmpp_stream_config sc = {.content_ns = XMPP_NS_SERVER};
+	xmpp_stream_free(c->sniff);
+	c->sniff = NULL;
+	c->sniff_after_tls = after_tls;
+	c->sniff_done = false;
+	if (xmpp_stream_new(&c->sniff, &sc, &sniff_ops, c) != FG_OK)
+		c->sniff = NULL;
+}
+
+static void deliver_plain(struct conn *c, const uint8_t *buf, size_t len)
+{
+	if (c->sniff != NULL) {
+		enum xmpp_stream_error se = xmpp_stream_feed(c->sniff, buf, len);
+		if (se != XMPP_SE_NONE || xmpp_stream_is_closed(c->sniff) || c->sniff_done) {
+			xmpp_stream_free(c->sniff);
+			c->sniff = NULL;
+		}
+	}
+	xmpp_s2s_feed(c->m, buf, len, now_ms(c->e));
+}
+
+static void conn_tls_up(struct conn *c)
+{
+	c->tls_up = true;
+	fg_strlcpy(c->tls_version, tls_conn_version_name(c->tls), sizeof(c->tls_version));
+	fg_strlcpy(c->tls_suite, tls_conn_suite_name(c->tls), sizeof(c->tls_suite));
+	const uint8_t *der = NULL;
+	size_t len = 0;
+	tls_conn_peer_cert(c->tls, &der, &len);
+	struct pki_cert *pc = NULL;
+	if (len > 0 && pki_cert_parse(der, len, &pc) == FG_OK) {
+		fg_strlcpy(c->peer_subject, pc->subject, sizeof(c->peer_subject));
+		fg_strlcpy(c->peer_issuer, pc->issuer, sizeof(c->peer_issuer));
+		c->peer_not_after = pc->not_after_ms;
+		pki_cert_free(pc);
+	}
+	bool verified = tls_conn_peer_verified(c->tls);
+	if (c->out) {
+		char why[S2S_TEXT_MAX] = "";
+		if (len == 0 ||
+		    pki_cert_match_xmpp(der, len, c->remote, why, sizeof(why)) == PKI_ID_NONE) {
+			char cause[2 * S2S_TEXT_MAX];
+			s2s__fmt(cause, sizeof(cause),
+			         "The certificate of %s does not name that domain: %s", c->remote,
+			         why);
+			fault("cert", c->remote, "Certificate has the wrong name", cause,
+			      "Ask the administrator of that domain for a certificate naming it "
+			      "(DNS or SRV name), or set a certificate override in the allow list.",
+			      NULL);
+			conn_kill(c, S2S_FAIL_TLS, cause, false);
+			return;
+		}
+		if (!c->direct_tls)
+			xmpp_s2s_tls_started(c->m, true, now_ms(c->e));
+		else
+			xmpp_s2s_start(c->m, now_ms(c->e));
+	} else {
+		if (!c->direct_tls) {
+			sniff_start(c, true);
+			xmpp_s2s_tls_started(c->m, verified, now_ms(c->e));
+		} else {
+			xmpp_s2s_start(c->m, now_ms(c->e));
+		}
+	}
+	if (!c->dead && c->state == CS_TLS)
+		conn_set_state(c, CS_AUTH);
+}
+
+static void conn_tls_failed(struct conn *c)
+{
+	int code = tls_conn_error_code(c->tls);
+	const char *text = tls_conn_error_text(c->tls);
+	char cause[2 * S2S_TEXT_MAX];
+	if (c->out) {
+		/* BearSSL's X.509 errors (BR_ERR_X509_*) are 32..63 */
+		bool cert = code >= 32 && code < 64;
+		s2s__fmt(cause, sizeof(cause), "TLS with %s (%s) failed: %s", c->remote, c->addr,
+		         text);
+		if (cert)
+			fault("cert", c->remote, "Certificate refused", cause,
+			      "Check that the peer's certificate is valid, names the domain and is "
+			      "signed by a CA in an uploaded CA bundle (Certificates screen).",
+			      NULL);
+		else
+			fault("tls", c->remote, "TLS handshake failed", cause,
+			      "Check the TLS settings of both sides (TLS 1.2 is required) and the "
+			      "peer's certificate.",
+			      NULL);
+	} else {
+		s2s__fmt(cause, sizeof(cause), "TLS with incoming peer %s failed: %s", c->addr,
+		         text);
+		fg_log(FG_LOG_INFO, S2S_SUBSYS, "%s", cause);
+	}
+	conn_kill(c, S2S_FAIL_TLS, cause, false);
+}
+
+static void conn_feed_tls(struct conn *c, const uint8_t *buf, size_t len)
+{
+	uint8_t app[APP_BUF];
+	while (!c->dead && c->tls != NULL) {
+		size_t used = 0;
+		if (len > 0 && tls_conn_feed(c->tls, buf, len, &used) != FG_OK) {
+			tls_pump(c);
+			conn_tls_failed(c);
+			return;
+		}
+		buf += used;
+		len -= used;
+		tls_pump(c);
+		if (c->dead)
+			return;
+		enum tls_state st = tls_conn_state(c->tls);
+		if (st == TLS_STATE_FAILED) {
+			conn_tls_failed(c);
+			return;
+		}
+		if (st == TLS_STATE_CLOSED) {
+			conn_kill(c, S2S_FAIL_REFUSED, "the peer closed TLS", false);
+			return;
+		}
+		if (st == TLS_STATE_ESTABLISHED && !c->tls_up) {
+			conn_tls_up(c);
+			if (c->dead)
+				return;
+		}
+		bool got_any = false;
+		while (!c->dead && c->tls != NULL && tls_conn_has_app(c->tls)) {
+			size_t got = 0;
+			if (tls_conn_read_app(c->tls, app, sizeof(app), &got) != FG_OK || got == 0)
+				break;
+			got_any = true;
+			deliver_plain(c, app, got);
+			if (!c->dead)
+				tls_pump(c);
+		}
+		if (len == 0 && !got_any)
+			break;
+		if (used == 0 && !got_any)
+			break;
+	}
+}
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	(void)h;
+	(void)suggested;
+	/* Lazily allocated per read and freed after it: idle sessions hold no read buffer. */
+	buf->base = malloc(READ_BUF);
+	buf->len = buf->base != NULL ? READ_BUF : 0;
+}
+
+static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+	struct conn *c = s->data;
+	if (n > 0 && !c->dead) {
+		c->last_io_ms = now_ms(c->e);
+		if (c->tls != NULL)
+			conn_feed_tls(c, (const uint8_t *)buf->base, (size_t)n);
+		else
+			deliver_plain(c, (const uint8_t *)buf->base, (size_t)n);
+	} else if (n < 0 && !c->dead) {
+		if (c->tls != NULL && !c->tls_up) {
+			tls_conn_feed_eof(c->tls);
+			conn_tls_failed(c);
+		} else {
+			conn_kill(c, S2S_FAIL_REFUSED,
+			          n == UV_EOF ? "the peer closed the connection"
+			                      : uv_strerror((int)n),
+			          false);
+		}
+	}
+	free(buf->base);
+}
+
+/* ---- connections ------------------------------------------------------------------------------
+ */
+
+static struct conn *conn_new(struct s2s_engine *e, bool out, const char *local, const char *remote)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return NULL;
+	c->e = e;
+	c->out = out;
+	c->conf = s2s__conf_ref(e->conf);
+	c->xcfg = c->conf->xcfg;
+	if (local != NULL)
+		fg_strlcpy(c->local, local, sizeof(c->local));
+	if (remote != NULL)
+		fg_strlcpy(c->remote, remote, sizeof(c->remote));
+	c->since_ms = fg_now_ms();
+	if (out) {
+		const struct db_allow_entry *a = s2s__conf_allow(c->conf, remote);
+		c->xcfg.tls_mode = s2s__tls_for_peer(c->conf->xcfg.tls_mode, a);
+		if (a != NULL && a->auth == DB_AUTH_DIALBACK)
+			c->xcfg.sasl_external_out = false;
+		if (a != NULL && a->auth == DB_AUTH_SASL_EXTERNAL)
+			c->xcfg.dialback = false;
+		int i = s2s__conf_domain(c->conf, local);
+		if (i < 0 || c->conf->creds[i] == NULL)
+			c->xcfg.sasl_external_out = false;
+		/* TLS as a client needs trust anchors; optional TLS without any goes plain */
+		if (c->conf->trust == NULL && c->xcfg.tls_mode == XMPP_TLS_OPTIONAL)
+			c->xcfg.tls_mode = XMPP_TLS_OFF;
+	} else if (default_creds(c->conf, NULL) == NULL) {
+		/* no local domain has a certificate: nothing to offer STARTTLS with */
+		c->xcfg.tls_mode = XMPP_TLS_OFF;
+	}
+	c->last_active_ms = (int64_t)uv_now(e->loop);
+	uv_timer_init(e->loop, &c->timer);
+	c->timer.data = c;
+	c->handles = 1;
+	e->refs++;
+	if (xmpp_s2s_new(&c->m, out ? XMPP_S2S_INITIATING : XMPP_S2S_RECEIVING, &c->xcfg,
+	                 out ? c->local : NULL, out ? c->remote : NULL, conn_action, c) != FG_OK) {
+		c->dead = true;
+		uv_close((uv_handle_t *)&c->timer, conn_handle_closed);
+		return NULL;
+	}
+	c->next = e->conns;
+	if (e->conns != NULL)
+		e->conns->prev = c;
+	e->conns = c;
+	return c;
+}
+
+static void peer_addr_text(uv_tcp_t *t, char *out, size_t outsize)
+{
+	struct sockaddr_storage ss;
+	int len = sizeof(ss);
+	char host[64] = "?";
+	unsigned port = 0;
+	if (uv_tcp_getpeername(t, (struct sockaddr *)&ss, &len) == 0) {
+		if (ss.ss_family == AF_INET6) {
+			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+			uv_ip6_name(s6, host, sizeof(host));
+			port = ntohs(s6->sin6_port);
+			s2s__fmt(out, outsize, "[%s]:%u", host, port);
+			return;
+		}
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+		uv_ip4_name(s4, host, sizeof(host));
+		port = ntohs(s4->sin_port);
+	}
+	s2s__fmt(out, outsize, "%s:%u", host, port);
+}
+
+static void accept_cb(uv_stream_t *server, int status)
+{
+	struct listener *l = server->data;
+	struct s2s_engine *e = l->e;
+	if (status < 0 || e->stopping)
+		return;
+	uv_tcp_t *t = malloc(sizeof(*t));
+	if (t == NULL)
+		return;
+	uv_tcp_init(e->loop, t);
+	if (uv_accept(server, (uv_stream_t *)t) != 0 || !e->conf->enabled) {
+		uv_close((uv_handle_t *)t, (uv_close_cb)free);
+		return;
+	}
+	struct conn *c = conn_new(e, false, NULL, NULL);
+	if (c == NULL) {
+		uv_close((uv_handle_t *)t, (uv_close_cb)free);
+		return;
+	}
+	t->data = c;
+	c->tcp = t;
+	c->tcp_open = true;
+	c->handles++;
+	uv_tcp_nodelay(t, 1);
+	peer_addr_text(t, c->addr, sizeof(c->addr));
+	c->state = CS_STREAM;
+	c->direct_tls = l->direct_tls;
+	if (c->direct_tls) {
+		/* XEP-0368: TLS from the first byte; the stream is negotiated inside it */
+		c->xcfg.tls_mode = XMPP_TLS_OFF;
+		if (conn_tls_new(c) != FG_OK) {
+			conn_kill(c, S2S_FAIL_TLS, "no certificate for direct TLS", false);
+			return;
+		}
+		c->state = CS_TLS;
+	} else {
+		sniff_start(c, false);
+		xmpp_s2s_start(c->m, now_ms(e));
+	}
+	uv_read_start((uv_stream_t *)t, alloc_cb, read_cb);
+}
+
+/* ---- dialback across streams (XEP-0220 §2.1.2-2.1.4) ------------------------------------------
+ */
+
+static struct conn *find_out(struct s2s_engine *e, const char *local, const char *remote)
+{
+	for (struct conn *c = e->conns; c != NULL; c = c->next) {
+		if (c->out && !c->dead && strcasecmp(c->local, local) == 0 &&
+		    strcasecmp(c->remote, remote) == 0)
+			return c;
+	}
+	return NULL;
+}
+
+static struct conn *out_open(struct s2s_engine *e, const char *local, const char *remote)
+{
+	struct conn *c = find_out(e, local, remote);
+	if (c != NULL)
+		return c;
+	c = conn_new(e, true, local, remote);
+	if (c == NULL)
+		return NULL;
+	c->state = CS_RESOLVING;
+	conn_status(c);
+	out_begin(c);
+	return c->dead ? NULL : c;
+}
+
+static void conn_dialback_verify(struct conn *c, const struct xmpp_action *a)
+{
+	struct s2s_engine *e = c->e;
+	struct conn *o = out_open(e, a->local, a->remote);
+	if (o == NULL || o->n_verify >= S2S_MAX_VERIFY) {
+		fg_log(FG_LOG_WARN, S2S_SUBSYS, "cannot verify %s's dialback key for %s", a->remote,
+		       a->local);
+		return; /* the machine's dialback timer answers the peer */
+	}
+	if (o->verifies == NULL) {
+		o->verifies = calloc(S2S_MAX_VERIFY, sizeof(*o->verifies));
+		if (o->verifies == NULL)
+			return;
+	}
+	struct verify_req *v = &o->verifies[o->n_verify];
+	if (xmpp_s2s_send_verify(o->m, a->local, a->remote, a->stream_id, a->key) != FG_OK)
+		return;
+	fg_strlcpy(v->local, a->local, sizeof(v->local));
+	fg_strlcpy(v->remote, a->remote, sizeof(v->remote));
+	fg_strlcpy(v->stream_id, a->stream_id, sizeof(v->stream_id));
+	o->n_verify++;
+}
+
+static struct conn *find_in_by_stream(struct s2s_engine *e, const char *stream_id)
+{
+	for (struct conn *c = e->conns; c != NULL; c = c->next) {
+		if (!c->out && !c->dead && strcmp(xmpp_s2s_stream_id(c->m), stream_id) == 0)
+			return c;
+	}
+	return NULL;
+}
+
+static void answer_verify(struct s2s_engine *e, const char *local, const char *remote,
+                          const char *stream_id, bool valid, const char *why)
+{
+	struct conn *in = find_in_by_stream(e, stream_id);
+	if (!valid) {
+		char cause[3 * DB_DOMAIN_MAX];
+		s2s__fmt(cause, sizeof(cause),
+		         "A peer claiming to be %s connected to %s, and %s's authoritative server "
+		         "%s.",
+		         remote, local, remote, why);
+		fault("dialback", remote, "Dialback failed", cause,
+		      "If the peer really is that domain, check that its DNS SRV records point to "
+		      "its own server and that the dialback secret did not change mid-session; "
+		      "otherwise nothing to do (the connection was refused).",
+		      NULL);
+	}
+	if (in != NULL)
+		xmpp_s2s_dialback_result(in->m, local, remote, stream_id, valid, now_ms(e));
+}
+
+static void conn_verify_result(struct conn *c, const struct xmpp_action *a)
+{
+	for (size_t i = 0; i < c->n_verify; i++) {
+		if (strcmp(c->verifies[i].stream_id, a->stream_id) != 0)
+			continue;
+		c->verifies[i] = c->verifies[c->n_verify - 1];
+		c->n_verify--;
+		break;
+	}
+	answer_verify(c->e, a->local, a->remote, a->stream_id, a->valid,
+	              a->valid ? "" : "said the key is not valid (or did not answer)");
+}
+
+static void verifies_fail(struct conn *c)
+{
+	for (size_t i = 0; i < c->n_verify; i++) {
+		char why[S2S_TEXT_MAX + 32];
+		s2s__fmt(why, sizeof(why), "could not be reached (%s)",
+		         c->last_error[0] ? c->last_error : "connection failed");
+		answer_verify(c->e, c->verifies[i].local, c->verifies[i].remote,
+		              c->verifies[i].stream_id, false, why);
+	}
+	c->n_verify = 0;
+}
+
+/* ---- outbound: SRV, candidates, addresses, connect (RFC 6120 §3.2, XEP-0368) ------------------
+ */
+
+static void out_fail(struct conn *c, enum s2s_fail f, const char *why)
+{
+	fg_strlcpy(c->last_error, why, sizeof(c->last_error));
+	conn_kill(c, f, why, false);
+}
+
+static void out_next_addr(struct conn *c);
+
+static void out_all_failed(struct conn *c)
+{
+	struct out_ctx *o = c->o;
+	char cause[2 * S2S_TEXT_MAX];
+	if (!o->any_addr) {
+		s2s__fmt(cause, sizeof(cause), "No address found for the servers of %s", c->remote);
+		fault("dns", c->remote, "No address for the XMPP server", cause,
+		      "Ask the administrator of that domain to publish A/AAAA records for the "
+		      "targets of its _xmpp-server._tcp SRV records, or set a static route in the "
+		      "allow list.",
+		      o->dns_text);
+		out_fail(c, S2S_FAIL_DNS, cause);
+		return;
+	}
+	s2s__fmt(cause, sizeof(cause), "Could not connect to the servers of %s: %s", c->remote,
+	         o->tried);
+	fault("connect", c->remote, o->any_timeout ? "Connection timed out" : "Connection refused",
+	      cause,
+	      "Check that the peer's server is up and that firewalls let TCP 5269 (or the SRV "
+	      "port) through from this gateway.",
+	      NULL);
+	out_fail(c, o->any_timeout ? S2S_FAIL_TIMEOUT : S2S_FAIL_REFUSED, cause);
+}
+
+static void out_next_cand(struct conn *c);
+
+static void addr_cb(void *ctx, const struct resolve_addr_answer *ans)
+{
+	struct conn *c = ctx;
+	struct out_ctx *o = c->o;
+	o->q = NULL;
+	o->n_addrs = 0;
+	o->addr_i = 0;
+	if (ans->status == RESOLVE_OK) {
+		for (size_t i = 0; i < ans->n && o->n_addrs < RESOLVE_MAX_ADDRS; i++)
+			fg_strlcpy(o->addrs[o->n_addrs++], ans->addrs[i], sizeof(o->addrs[0]));
+	} else {
+		s2s__fmt(o->dns_text, sizeof(o->dns_text), "%s: %s", o->cands[o->cand_i].host,
+		         ans->text ? ans->text : resolve_status_name(ans->status));
+	}
+	if (o->n_addrs > 0)
+		o->any_addr = true;
+	out_next_addr(c);
+}
+
+static void out_next_cand(struct conn *c)
+{
+	struct out_ctx *o = c->o;
+	if (o->cand_started)
+		o->cand_i++;
+	o->cand_started = true;
+	o->n_addrs = o->addr_i = 0;
+	if (o->cand_i >= o->n_cands) {
+		out_all_failed(c);
+		return;
+	}
+	if (resolve_addr(c->e->resolver, o->cands[o->cand_i].host, addr_cb, c, &o->q) != FG_OK)
+		out_fail(c, S2S_FAIL_DNS, "the resolver refused the lookup");
+}
+
+static void connect_cb(uv_connect_t *req, int status)
+{
+	uv_tcp_t *t = (uv_tcp_t *)req->handle;
+	free(req);
+	struct conn *c = t->data;
+	if (status == UV_ECANCELED || c->dead || c->tcp != t)
+		return;
+	c->connect_deadline = 0;
+	conn_rearm(c);
+	if (status < 0) {
+		struct out_ctx *o = c->o;
+		if (status == UV_ECONNREFUSED)
+			o->any_refused = true;
+		if (status == UV_ETIMEDOUT)
+			o->any_timeout = true;
+		size_t len = strlen(o->tried);
+		s2s__fmt(o->tried + len, sizeof(o->tried) - len, "%s%s %s", len ? "; " : "",
+		         c->addr, status == UV_ECONNREFUSED ? "refused" : uv_strerror(status));
+		c->tcp = NULL;
+		uv_close((uv_handle_t *)t, conn_handle_closed);
+		out_next_addr(c);
+		return;
+	}
+	c->tcp_open = true;
+	uv_tcp_nodelay(t, 1);
+	struct dns_candidate *cand = &c->o->cands[c->o->cand_i];
+	c->direct_tls = cand->direct_tls;
+	free(c->o);
+	c->o = NULL;
+	fg_log(FG_LOG_INFO, S2S_SUBSYS, "connected to %s for %s -> %s%s", c->addr, c->local,
+	       c->remote, c->direct_tls ? " (direct TLS)" : "");
+	uv_read_start((uv_stream_t *)t, alloc_cb, read_cb);
+	if (c->direct_tls) {
+		c->xcfg.tls_mode = XMPP_TLS_OFF;
+		conn_start_tls(c);
+		return;
+	}
+	conn_set_state(c, CS_STREAM);
+	xmpp_s2s_start(c->m, now_ms(c->e));
+}
+
+static void out_next_addr(struct conn *c)
+{
+	struct out_ctx *o = c->o;
+	if (c->dead)
+		return;
+	if (o->addr_i >= o->n_addrs) {
+		out_next_cand(c);
+		return;
+	}
+	const char *addr = o->addrs[o->addr_i++];
+	uint16_t port = o->cands[o->cand_i].port;
+	struct sockaddr_storage ss;
+	memset(&ss, 0, sizeof(ss));
+	if (strchr(addr, ':') != NULL) {
+		s2s__fmt(c->addr, sizeof(c->addr), "[%s]:%u", addr, port);
+		if (uv_ip6_addr(addr, port, (struct sockaddr_in6 *)&ss) != 0) {
+			out_next_addr(c);
+			return;
+		}
+	} else {
+		s2s__fmt(c->addr, sizeof(c->addr), "%s:%u", addr, port);
+		if (uv_ip4_addr(addr, port, (struct sockaddr_in *)&ss) != 0) {
+			out_next_addr(c);
+			return;
+		}
+	}
+	uv_tcp_t *t = malloc(sizeof(*t));
+	uv_connect_t *req = malloc(sizeof(*req));
+	if (t == NULL || req == NULL) {
+		free(t);
+		free(req);
+		out_fail(c, S2S_FAIL_REFUSED, "out of memory");
+		return;
+	}
+	uv_tcp_init(c->e->loop, t);
+	t->data = c;
+	c->handles++;
+	c->tcp = t;
+	conn_set_state(c, CS_CONNECTING);
+	int err = uv_tcp_connect(req, t, (const struct sockaddr *)&ss, connect_cb);
+	if (err != 0) {
+		free(req);
+		c->tcp = NULL;
+		uv_close((uv_handle_t *)t, conn_handle_closed);
+		size_t len = strlen(o->tried);
+		s2s__fmt(o->tried + len, sizeof(o->tried) - len, "%s%s %s", len ? "; " : "",
+		         c->addr, uv_strerror(err));
+		out_next_addr(c);
+		return;
+	}
+	c->connect_deadline = now_ms(c->e) + c->conf->connect_timeout_ms;
+	conn_rearm(c);
+}
+
+static void srv_done(struct conn *c)
+{
+	struct out_ctx *o = c->o;
+	struct dns_xmpp_records rec = {
+	    .domain = c->remote,
+	    .xmpps = o->xmpps,
+	    .n_xmpps = o->n_xmpps,
+	    .xmpp = o->xmpp,
+	    .n_xmpp = o->n_xmpp,
+	    .allow_direct_tls = c->xcfg.tls_mode != XMPP_TLS_OFF,
+	};
+	enum dns_xmpp_result res;
+	if (dns_xmpp_candidates(&rec, NULL, NULL, o->cands, S2S_MAX_CANDIDATES, &o->n_cands,
+	                        &res) != FG_OK) {
+		out_fail(c, S2S_FAIL_DNS, "the SRV answer could not be used");
+		return;
+	}
+	if (res == DNS_XMPP_NO_SERVICE) {
+		char cause[S2S_TEXT_MAX + DB_DOMAIN_MAX];
+		s2s__fmt(cause, sizeof(cause),
+		         "%s publishes that it offers no XMPP federation "
+		         "(SRV target \".\")",
+		         c->remote);
+		fault("dns", c->remote, "Domain offers no XMPP federation", cause,
+		      "Ask the administrator of that domain whether it federates at all.", NULL);
+		out_fail(c, S2S_FAIL_DNS, cause);
+		return;
+	}
+	if (res == DNS_XMPP_FALLBACK &&
+	    (o->st_xmpp == RESOLVE_SERVFAIL || o->st_xmpp == RESOLVE_TIMEOUT)) {
+		char cause[S2S_TEXT_MAX + DB_DOMAIN_MAX];
+		s2s__fmt(cause, sizeof(cause), "The DNS lookup of _xmpp-server._tcp.%s failed: %s",
+		         c->remote, o->dns_text);
+		fault(
+		    "dns", c->remote, "DNS lookup failed", cause,
+		    "Check the DNS servers in the XMPP settings (xmpp.dns_servers) and that they "
+		    "answer for that domain; ask the domain's administrator if its DNS is broken.",
+		    NULL);
+		out_fail(c, s2s__resolve_fail(o->st_xmpp), cause);
+		return;
+	}
+	out_next_cand(c);
+}
+
+static void srv_xmpp_cb(void *ctx, const struct resolve_srv_answer *ans)
+{
+	struct conn *c = ctx;
+	struct out_ctx *o = c->o;
+	o->q = NULL;
+	o->st_xmpp = ans->status;
+	if (ans->status == RESOLVE_OK) {
+		for (size_t i = 0; i < ans->n && o->n_xmpp < DNS_MAX_SRV; i++)
+			o->xmpp[o->n_xmpp++] = ans->records[i];
+	} else {
+		s2s__fmt(o->dns_text, sizeof(o->dns_text), "%s",
+		         ans->text ? ans->text : resolve_status_name(ans->status));
+	}
+	srv_done(c);
+}
+
+static void srv_lookup_xmpp(struct conn *c)
+{
+	char name[DB_DOMAIN_MAX + 32];
+	s2s__fmt(name, sizeof(name), "_xmpp-server._tcp.%s", c->remote);
+	if (resolve_srv(c->e->resolver, name, srv_xmpp_cb, c, &c->o->q) != FG_OK)
+		out_fail(c, S2S_FAIL_DNS, "the resolver refused the lookup");
+}
+
+static void srv_xmpps_cb(void *ctx, const struct resolve_srv_answer *ans)
+{
+	struct conn *c = ctx;
+	struct out_ctx *o = c->o;
+	o->q = NULL;
+	o->st_xmpps = ans->status;
+	if (ans->status == RESOLVE_OK) {
+		for (size_t i = 0; i < ans->n && o->n_xmpps < DNS_MAX_SRV; i++)
+			o->xmpps[o->n_xmpps++] = ans->records[i];
+	}
+	srv_lookup_xmpp(c);
+}
+
+/* Starts (or continues after a timed-out connect) the way to the remote's server. */
+static void out_begin(struct conn *c)
+{
+	if (c->dead)
+		return;
+	if (c->o != NULL) {
+		out_next_addr(c);
+		return;
+	}
+	c->o = calloc(1, sizeof(*c->o));
+	if (c->o == NULL) {
+		out_fail(c, S2S_FAIL_REFUSED, "out of memory");
+		return;
+	}
+	if (c->xcfg.tls_mode == XMPP_TLS_REQUIRED && c->conf->trust == NULL) {
+		char cause[S2S_TEXT_MAX];
+		s2s__fmt(cause, sizeof(cause),
+		         "TLS is required towards %s but no CA bundle is "
+		         "uploaded to check its certificate",
+		         c->remote);
+		fault("cert", c->remote, "No CA bundle to check certificates", cause,
+		      "Upload the CA certificates that sign your peers' certificates (Certificates "
+		      "screen, CA bundle), allow the system CA set, or make TLS optional.",
+		      NULL);
+		out_fail(c, S2S_FAIL_TLS, cause);
+		return;
+	}
+	const struct db_allow_entry *a = s2s__conf_allow(c->conf, c->remote);
+	if (a != NULL && a->server[0] != '\0') {
+		/* the allow list's static route replaces DNS SRV */
+		fg_strlcpy(c->o->cands[0].host, a->server, sizeof(c->o->cands[0].host));
+		c->o->cands[0].port = a->port ? a->port : DNS_XMPP_SERVER_PORT;
+		c->o->n_cands = 1;
+		c->o->static_route = true;
+		out_next_cand(c);
+		return;
+	}
+	if (c->e->resolver == NULL) {
+		out_fail(c, S2S_FAIL_DNS, "no DNS resolver");
+		return;
+	}
+	if (c->xcfg.tls_mode != XMPP_TLS_OFF) {
+		char name[DB_DOMAIN_MAX + 32];
+		s2s__fmt(name, sizeof(name), "_xmpps-server._tcp.%s", c->remote);
+		if (resolve_srv(c->e->resolver, name, srv_xmpps_cb, c, &c->o->q) != FG_OK)
+			out_fail(c, S2S_FAIL_DNS, "the resolver refused the lookup");
+		return;
+	}
+	srv_lookup_xmpp(c);
+}
+
+/* ---- routing ------------------------------------------------------------------------------------
+ */
+
+struct send_ctx {
+	struct conn *c;
+	enum fg_err err;
+};
+
+static void send_node_cb(void *ctx, const struct xmpp_node *n)
+{
+	struct send_ctx *s = ctx;
+	s->err = xmpp_s2s_send_stanza(s->c->m, n);
+}
+
+static void conn_flush_queue(struct conn *c)
+{
+	struct s2s_item *it;
+	while (!c->dead && c->authenticated && (it = s2s__queue_pop(&c->queue)) != NULL) {
+		struct send_ctx s = {c, FG_ERR_PARSE};
+		(void)s2s__parse_stanza(it->data, it->len, send_node_cb, &s);
+		if (s.err == FG_OK) {
+			c->stanzas_out++;
+			c->status_dirty = true;
+			c->last_active_ms = now_ms(c->e);
+			status_counter_add("xmpp.stanzas_out", 1);
+			done_push(c->e, it->cb, it->ctx, XMPP_SC__COUNT, "");
+		} else {
+			bounce(c->e, it->data, it->len, it->cb, it->ctx,
+			       XMPP_SC_UNDEFINED_CONDITION,
+			       "the stanza could not be sent on the stream");
+		}
+		s2s__item_free(it);
+	}
+}
+
+struct addr_info {
+	char from_dom[XMPP_MAX_DOMAIN + 1];
+	char to_dom[XMPP_MAX_DOMAIN + 1];
+	bool ok;
+};
+
+static void addr_node_cb(void *ctx, const struct xmpp_node *n)
+{
+	struct addr_info *ai = ctx;
+	const char *from = xmpp_node_attr(n, "from"), *to = xmpp_node_attr(n, "to");
+	ai->ok = from != NULL && to != NULL &&
+	         xmpp_jid_domain(from, ai->from_dom, sizeof(ai->from_dom)) &&
+	         xmpp_jid_domain(to, ai->to_dom, sizeof(ai->to_dom));
+}
+
+struct local_ctx {
+	struct s2s_engine *e;
+};
+
+static void local_node_cb(void *ctx, const struct xmpp_node *n)
+{
+	struct local_ctx *l = ctx;
+	route_local_node(l->e, n);
+}
+
+static void route_out(struct s2s_engine *e, const uint8_t *data, size_t len, s2s_sent_cb cb,
+                      void *ctx)
+{
+	struct addr_info ai = {0};
+	if (s2s__parse_stanza(data, len, addr_node_cb, &ai) != FG_OK || !ai.ok) {
+		done_push(e, cb, ctx, XMPP_SC_BAD_REQUEST, "not a stanza with 'to' and 'from'");
+		return;
+	}
+	struct s2s_conf *conf = e->conf;
+	if (s2s__conf_domain(conf, ai.to_dom) >= 0) {
+		/* between two local domains: no federation involved */
+		struct local_ctx l = {e};
+		(void)s2s__parse_stanza(data, len, local_node_cb, &l);
+		done_push(e, cb, ctx, XMPP_SC__COUNT, "");
+		return;
+	}
+	if (s2s__conf_domain(conf, ai.from_dom) < 0) {
+		done_push(e, cb, ctx, XMPP_SC_NOT_ALLOWED, "'from' is not a local domain");
+		return;
+	}
+	if (!conf->enabled || e->stopping) {
+		bounce(e, data, len, cb, ctx, XMPP_SC_SERVICE_UNAVAILABLE,
+		       "XMPP federation is turned off");
+		return;
+	}
+	struct policy_verdict v;
+	policy_check(conf->policy, ai.to_dom, POLICY_OUTGOING, &v);
+	if (!v.allow) {
+		fg_log(FG_LOG_NOTICE, S2S_SUBSYS, "stanza from %s to %s refused by policy rule %s",
+		       ai.from_dom, ai.to_dom, v.rule);
+		if (s2s__conf_allow(conf, ai.to_dom) != NULL) {
+			char cause[2 * DB_DOMAIN_MAX + 96];
+			s2s__fmt(cause, sizeof(cause),
+			         "%s is in the allow list but the policy rule %s denies it",
+			         ai.to_dom, v.rule);
+			fault("policy", ai.to_dom, "Policy denies an allow-listed domain", cause,
+			      "Add a policy exception allowing that domain, or remove it from the "
+			      "allow list.",
+			      NULL);
+		}
+		bounce(e, data, len, cb, ctx, XMPP_SC_POLICY_VIOLATION, "denied by policy");
+		return;
+	}
+	fault_clear("policy", ai.to_dom);
+	struct conn *c = find_out(e, ai.from_dom, ai.to_dom);
+	if (c != NULL && c->authenticated && c->queue.n == 0 && !c->need_flush) {
+		struct send_ctx s = {c, FG_ERR_PARSE};
+		(void)s2s__parse_stanza(data, len, send_node_cb, &s);
+		if (s.err == FG_OK) {
+			c->stanzas_out++;
+			c->status_dirty = true;
+			c->last_active_ms = now_ms(e);
+			status_counter_add("xmpp.stanzas_out", 1);
+			done_push(e, cb, ctx, XMPP_SC__COUNT, "");
+			return;
+		}
+	}
+	if (c == NULL) {
+		c = out_open(e, ai.from_dom, ai.to_dom);
+		if (c == NULL) {
+			/* out_open failed at once (its fault says why) */
+			bounce(e, data, len, cb, ctx, XMPP_SC_REMOTE_SERVER_NOT_FOUND,
+			       "the remote server could not be reached");
+			return;
+		}
+	}
+	enum fg_err err = s2s__queue_push(&c->queue, conf->queue_max, data, len, cb, ctx);
+	if (err != FG_OK) {
+		bounce(e, data, len, cb, ctx, XMPP_SC_RESOURCE_CONSTRAINT,
+		       "too many stanzas waiting for that domain");
+		return;
+	}
+	c->status_dirty = true;
+	if (c->authenticated) {
+		c->need_flush = true;
+		kick(e);
+	}
+}
+
+static const struct reg *find_reg(const struct s2s_engine *e, const char *domain)
+{
+	for (size_t i = 0; i < e->n_regs; i++) {
+		if (strcasecmp(e->regs[i].domain, domain) == 0)
+			return &e->regs[i];
+	}
+	return NULL;
+}
+
+static bool is_gateway_query(const struct xmpp_node *n)
+{
+	if (n->name == NULL || strcmp(n->name, "iq") != 0)
+		return false;
+	return xmpp_node_child(n, "urn:xmpp:ping", "ping") != NULL ||
+	       xmpp_node_child(n, "jabber:iq:version", "query") != NULL ||
+	       xmpp_node_child(n, "http://jabber.org/protocol/disco#info", "query") != NULL;
+}
+
+static void reply_error(struct s2s_engine *e, const struct xmpp_node *n, enum xmpp_stanza_cond cond,
+                        const char *text)
+{
+	struct fg_buf reply = {0};
+	if (xmpp_stanza_error_reply(n, cond, text, NULL, &reply) == FG_OK)
+		route_out(e, reply.data, reply.len, NULL, NULL);
+	fg_buf_free(&reply);
+}
+
+static void route_local_node(struct s2s_engine *e, const struct xmpp_node *n)
+{
+	const char *to = xmpp_node_attr(n, "to");
+	char dom[XMPP_MAX_DOMAIN + 1];
+	if (to == NULL || !xmpp_jid_domain(to, dom, sizeof(dom)))
+		return;
+	bool bare = strcasecmp(to, dom) == 0;
+	const struct reg *r = find_reg(e, dom);
+	if (bare && (r == NULL || is_gateway_query(n))) {
+		/* XEP-0199, XEP-0030, XEP-0092 on the gateway's own domain */
+		struct fg_buf reply = {0};
+		if (xmpp_local_answer(n, &e->info, &reply) == FG_OK)
+			route_out(e, reply.data, reply.len, NULL, NULL);
+		fg_buf_free(&reply);
+		return;
+	}
+	if (r != NULL) {
+		r->cb(r->ctx, n);
+		return;
+	}
+	if (!s2s__is_error_stanza(n))
+		reply_error(e, n, XMPP_SC_SERVICE_UNAVAILABLE, NULL);
+}
+
+static void route_in(struct conn *c, const char *local, const char *remote,
+                     const struct xmpp_node *n)
+{
+	struct s2s_engine *e = c->e;
+	c->stanzas_in++;
+	c->status_dirty = true;
+	c->last_active_ms = now_ms(e);
+	status_counter_add("xmpp.stanzas_in", 1);
+	struct policy_verdict v;
+	policy_check(e->conf->policy, remote, POLICY_INCOMING, &v);
+	if (!v.allow) {
+		fg_log(FG_LOG_NOTICE, S2S_SUBSYS, "stanza from %s to %s refused by policy rule %s",
+		       remote, local, v.rule);
+		status_counter_add("xmpp.policy_denied", 1);
+		if (!s2s__is_error_stanza(n))
+			reply_error(e, n, XMPP_SC_POLICY_VIOLATION, "denied by policy");
+		return;
+	}
+	route_local_node(e, n);
+}
+
+/* ---- listeners
+ * ------------------------------------------------------------------------------------ */
+
+static void listener_try(struct listener *l);
+
+static void listener_retry_cb(uv_timer_t *t)
+{
+	struct listener *l = t->data;
+	if (!l->gone && l->tcp == NULL)
+		listener_try(l);
+}
+
+static void listener_tcp_closed(uv_handle_t *h)
+{
+	struct listener *l = h->data;
+	free(h);
+	engine_unref(l->e);
+}
+
+static void listener_close_tcp(struct listener *l)
+{
+	if (l->tcp == NULL)
+		return;
+	uv_close((uv_handle_t *)l->tcp, listener_tcp_closed);
+	l->tcp = NULL;
+}
+
+static void listener_try(struct listener *l)
+{
+	struct s2s_engine *e = l->e;
+	struct sockaddr_storage ss;
+	char text[DB_DOMAIN_MAX + 16];
+	int err;
+	memset(&ss, 0, sizeof(ss));
+	if (strchr(l->addr, ':') != NULL) {
+		s2s__fmt(text, sizeof(text), "[%s]:%u", l->addr, l->port);
+		err = uv_ip6_addr(l->addr, l->port, (struct sockaddr_in6 *)&ss);
+	} else {
+		s2s__fmt(text, sizeof(text), "%s:%u", l->addr, l->port);
+		err = uv_ip4_addr(l->addr, l->port, (struct sockaddr_in *)&ss);
+	}
+	char name[DB_DOMAIN_MAX + 48];
+	s2s__fmt(name, sizeof(name), "xmpp s2s%s %s", l->direct_tls ? " direct TLS" : "", text);
+	if (err == 0) {
+		l->tcp = malloc(sizeof(*l->tcp));
+		if (l->tcp == NULL) {
+			err = UV_ENOMEM;
+		} else {
+			uv_tcp_init(e->loop, l->tcp);
+			l->tcp->data = l;
+			e->refs++;
+			err = uv_tcp_bind(l->tcp, (const struct sockaddr *)&ss, 0);
+			if (err == 0)
+				err = uv_listen((uv_stream_t *)l->tcp, 128, accept_cb);
+			if (err != 0)
+				listener_close_tcp(l);
+		}
+	}
+	char fid[STATUS_ID_MAX];
+	s2s__fmt(fid, sizeof(fid), "xmpp.bind.%s:%u", l->addr, l->port);
+	if (err != 0) {
+		char cause[S2S_TEXT_MAX + 64];
+		s2s__fmt(cause, sizeof(cause), "cannot listen on %s: %s", text, uv_strerror(err));
+		struct status_fault_desc d = {
+		    .object = name,
+		    .condition =
+		        err == UV_EADDRINUSE ? "Port already in use" : "Bind address not available",
+		    .cause = cause,
+		    .fix = err == UV_EADDRINUSE
+		               ? "Stop the other program using that port, or choose another port "
+		                 "(setting xmpp.port or xmpp.direct_tls_port)."
+		               : "Choose an address this machine has (setting xmpp.bind), e.g. "
+		                 "0.0.0.0 for all.",
+		    .detail = uv_err_name(err),
+		    .severity = FG_LOG_ERR,
+		};
+		status_set(l->id, "listener", name, "failed", cause);
+		status_fault_raise(fid, &d);
+		if (strcmp(cause, l->last_err) != 0) {
+			fg_log(FG_LOG_WARN, S2S_SUBSYS, "%s; retrying every %d s", cause,
+			       S2S_BIND_RETRY_MS / 1000);
+			fg_strlcpy(l->last_err, cause, sizeof(l->last_err));
+		}
+		uv_timer_start(&l->retry, listener_retry_cb, S2S_BIND_RETRY_MS, 0);
+		return;
+	}
+	l->last_err[0] = '\0';
+	status_set(l->id, "listener", name, "listening", "");
+	if (status_fault_active(fid))
+		status_fault_clear(fid);
+	fg_log(FG_LOG_NOTICE, S2S_SUBSYS, "XMPP federation listening on %s%s", text,
+	       l->direct_tls ? " (direct TLS)" : "");
+}
+
+static void listener_add(struct s2s_engine *e, const char *addr, uint16_t port, bool direct)
+{
+	struct listener *l = calloc(1, sizeof(*l));
+	if (l == NULL)
+		return;
+	l->e = e;
+	fg_strlcpy(l->addr, addr, sizeof(l->addr));
+	l->port = port;
+	l->direct_tls = direct;
+	s2s__fmt(l->id, sizeof(l->id), "listener:xmpp:%s:%u", addr, port);
+	uv_timer_init(e->loop, &l->retry);
+	l->retry.data = l;
+	e->refs++;
+	l->next = e->listeners;
+	e->listeners = l;
+	listener_try(l);
+}
+
+static void listener_retry_closed(uv_handle_t *h)
+{
+	struct listener *l = h->data;
+	struct s2s_engine *e = l->e;
+	free(l);
+	engine_unref(e);
+}
+
+static void listener_remove(struct listener *l)
+{
+	char fid[STATUS_ID_MAX];
+	s2s__fmt(fid, sizeof(fid), "xmpp.bind.%s:%u", l->addr, l->port);
+	if (status_fault_active(fid))
+		status_fault_clear(fid);
+	status_remove(l->id);
+	l->gone = true;
+	listener_close_tcp(l);
+	uv_timer_stop(&l->retry);
+	uv_close((uv_handle_t *)&l->retry, listener_retry_closed);
+}
+
+static bool want_listener(const struct s2s_conf *c, const char *addr, uint16_t port, bool direct)
+{
+	if (!c->enabled)
+		return false;
+	if (direct ? port != c->direct_port || c->direct_port == 0 : port != c->port)
+		return false;
+	for (size_t i = 0; i < c->n_binds; i++) {
+		if (strcmp(c->binds[i], addr) == 0)
+			return true;
+	}
+	return false;
+}
+
+static void listeners_apply(struct s2s_engine *e)
+{
+	struct s2s_conf *c = e->conf;
+	struct listener **pp = &e->listeners;
+	while (*pp != NULL) {
+		struct listener *l = *pp;
+		if (e->stopping || !want_listener(c, l->addr, l->port, l->direct_tls)) {
+			*pp = l->next;
+			listener_remove(l);
+		} else {
+			pp = &l->next;
+		}
+	}
+	if (e->stopping || !c->enabled)
+		return;
+	for (size_t i = 0; i < c->n_binds; i++) {
+		for (int d = 0; d < 2; d++) {
+			uint16_t port = d ? c->direct_port : c->port;
+			if (port == 0)
+				continue;
+			bool have = false;
+			for (struct listener *l = e->listeners; l != NULL; l = l->next) {
+				if (strcmp(l->addr, c->binds[i]) == 0 && l->port == port &&
+				    l->direct_tls == (d == 1))
+					have = true;
+			}
+			if (!have)
+				listener_add(e, c->binds[i], port, d == 1);
+		}
+	}
+}
+
+/* ---- the engine ---------------------------------------------------------------------------------
+ */
+
+static void resolver_apply(struct s2s_engine *e)
+{
+	char key[sizeof(e->dns_key)];
+	s2s__fmt(key, sizeof(key), "%s|%s", e->conf->dns_servers, e->conf->dns_zones);
+	if (e->resolver != NULL && strcmp(key, e->dns_key) == 0)
+		return;
+	struct resolve_config rc = {
+	    .servers = e->conf->dns_servers,
+	    .transparent_zones = e->conf->dns_zones,
+	};
+	struct resolver *r = NULL;
+	if (resolver_new(&r, e->loop, &rc) != FG_OK) {
+		fg_log(FG_LOG_ERR, S2S_SUBSYS, "the DNS resolver could not start (servers \"%s\")",
+		       e->conf->dns_servers);
+		return;
+	}
+	/* queries on the old resolver are cancelled: those connections start over */
+	struct resolver *old = e->resolver;
+	e->resolver = r;
+	fg_strlcpy(e->dns_key, key, sizeof(e->dns_key));
+	if (old == NULL)
+		return;
+	for (struct conn *c = e->conns; c != NULL; c = c->next) {
+		if (c->o != NULL && c->o->q != NULL) {
+			resolve_cancel(c->o->q);
+			c->o->q = NULL;
+		}
+	}
+	resolver_free(old);
+	for (struct conn *c = e->conns; c != NULL;) {
+		struct conn *next = c->next;
+		if (c->out && c->state == CS_RESOLVING && c->o != NULL) {
+			free(c->o);
+			c->o = NULL;
+			out_begin(c);
+		}
+		c = next;
+	}
+}
+
+static void tick_cb(uv_timer_t *t)
+{
+	struct s2s_engine *e = t->data;
+	int64_t now = now_ms(e);
+	for (struct conn *c = e->conns; c != NULL;) {
+		struct conn *next = c->next;
+		if (c->status_dirty)
+			conn_status(c);
+		/* RFC 6120 §4.6.1: whitespace keepalive on idle authenticated outgoing streams */
+		if (c->out && c->authenticated && !c->dead &&
+		    now - c->last_io_ms >= S2S_KEEPALIVE_MS) {
+			static const uint8_t space = ' ';
+			conn_send(c, &space, 1);
+		}
+		c = next;
+	}
+}
+
+static enum fg_err load_conf(struct s2s_engine *e, struct s2s_conf **out)
+{
+	const char *extra[MAX_REGS];
+	for (size_t i = 0; i < e->n_regs; i++)
+		extra[i] = e->regs[i].domain;
+	enum fg_err err = s2s__conf_load(e->db, extra, e->n_regs, out);
+	if (err == FG_OK && (*out)->problems[0] != '\0')
+		fg_log(FG_LOG_WARN, S2S_SUBSYS, "configuration: %s", (*out)->problems);
+	return err;
+}
+
+enum fg_err s2s_engine_start(struct s2s_engine **out, uv_loop_t *loop, struct db *db,
+                             const char *version)
+{
+	*out = NULL;
+	struct s2s_engine *e = calloc(1, sizeof(*e));
+	if (e == NULL)
+		return FG_ERR_NOMEM;
+	e->loop = loop;
+	e->db = db;
+	fg_strlcpy(e->version, version ? version : "", sizeof(e->version));
+	e->info.name = "fedgw";
+	e->info.version = e->version;
+	e->info.identity_name = "fedgw federation gateway";
+	e->refs = 1;
+	enum fg_err err = s2s__ensure_secret(db);
+	if (err != FG_OK)
+		fg_log(FG_LOG_ERR, S2S_SUBSYS, "could not store a dialback secret: %s",
+		       fg_strerror(err));
+	err = load_conf(e, &e->conf);
+	if (err != FG_OK) {
+		free(e);
+		return err;
+	}
+	uv_timer_init(loop, &e->kick);
+	uv_timer_init(loop, &e->tick);
+	e->kick.data = e->tick.data = e;
+	e->refs += 2;
+	/* the kick timer's callback is set once; kick() restarts it */
+	uv_timer_start(&e->kick, kick_cb, 0, 0);
+	uv_timer_start(&e->tick, tick_cb, TICK_MS, TICK_MS);
+	resolver_apply(e);
+	listeners_apply(e);
+	fg_log(FG_LOG_NOTICE, S2S_SUBSYS, "federation engine started: %zu local domain%s, TLS %s%s",
+	       e->conf->n_domains, e->conf->n_domains == 1 ? "" : "s",
+	       s2s__tls_mode_name(e->conf->xcfg.tls_mode), e->conf->enabled ? "" : " (disabled)");
+	*out = e;
+	return FG_OK;
+}
+
+struct closing {
+	char remote[DB_DOMAIN_MAX];
+	const char *why;
+	unsigned n;
+};
+
+static const char *judge(const struct s2s_conf *nc, const struct conn *c,
+                         enum xmpp_stream_error *cond, bool check_policy)
+{
+	if (!nc->enabled) {
+		*cond = XMPP_SE_SYSTEM_SHUTDOWN;
+		return "XMPP federation was turned off";
+	}
+	if (c->local[0] != '\0' && s2s__conf_domain(nc, c->local) < 0) {
+		*cond = XMPP_SE_HOST_UNKNOWN;
+		return "the local domain was removed";
+	}
+	if (c->remote[0] == '\0' || !c->authenticated)
+		return NULL;
+	struct policy_verdict v;
+	policy_check(nc->policy, c->remote, c->out ? POLICY_OUTGOING : POLICY_INCOMING, &v);
+	if (check_policy && !v.allow) {
+		*cond = XMPP_SE_POLICY_VIOLATION;
+		return "the policy now denies it";
+	}
+	const struct db_allow_entry *a = s2s__conf_allow(nc, c->remote);
+	if (s2s__tls_for_peer(nc->xcfg.tls_mode, a) == XMPP_TLS_REQUIRED && c->tls == NULL) {
+		*cond = XMPP_SE_NOT_AUTHORIZED;
+		return "TLS is now required";
+	}
+	if (a != NULL && a->auth == DB_AUTH_SASL_EXTERNAL && c->method != XMPP_AUTH_SASL_EXTERNAL) {
+		*cond = XMPP_SE_NOT_AUTHORIZED;
+		return "SASL EXTERNAL is now required";
+	}
+	if (!nc->xcfg.dialback && c->method == XMPP_AUTH_DIALBACK) {
+		*cond = XMPP_SE_NOT_AUTHORIZED;
+		return "dialback was turned off";
+	}
+	return NULL;
+}
+
+static void close_disallowed(struct s2s_engine *e, struct s2s_conf *nc)
+{
+	struct closing closed[32];
+	size_t nd = 0;
+	for (struct conn *c = e->conns; c != NULL;) {
+		struct conn *next = c->next;
+		enum xmpp_stream_error cond = XMPP_SE_NONE;
+		const char *why = c->dead ? NULL : judge(nc, c, &cond, true);
+		if (why != NULL) {
+			size_t k;
+			for (k = 0; k < nd; k++) {
+				if (closed[k].why == why &&
+				    strcasecmp(closed[k].remote, c->remote) == 0)
+					break;
+			}
+			if (k == nd && nd < 32) {
+				fg_strlcpy(closed[nd].remote, c->remote, sizeof(closed[nd].remote));
+				closed[nd].why = why;
+				closed[nd].n = 0;
+				nd++;
+			}
+			if (k < nd)
+				closed[k].n++;
+			fg_strlcpy(c->last_error, why, sizeof(c->last_error));
+			xmpp_s2s_close(c->m, cond, why);
+			if (!c->dead)
+				conn_kill(c,
+				          cond == XMPP_SE_SYSTEM_SHUTDOWN ? S2S_FAIL_SHUTDOWN
+				                                          : S2S_FAIL_POLICY,
+				          why, true);
+			/* the list may have changed under us: start over from the head */
+			next = e->conns;
+		}
+		c = next;
+	}
+	for (size_t k = 0; k < nd; k++)
+		fg_log(FG_LOG_NOTICE, S2S_SUBSYS, "%u session%s with %s closed: %s", closed[k].n,
+		       closed[k].n == 1 ? "" : "s",
+		       closed[k].remote[0] ? closed[k].remote : "a peer", closed[k].why);
+}
+
+void s2s_engine_reconfigure(struct s2s_engine *e)
+{
+	if (e == NULL || e->stopping)
+		return;
+	struct s2s_conf *nc = NULL;
+	if (s2s__ensure_secret(e->db) != FG_OK || load_conf(e, &nc) != FG_OK) {
+		fg_log(FG_LOG_ERR, S2S_SUBSYS,
+		       "the new XMPP configuration could not be read; "
+		       "keeping the previous one");
+		return;
+	}
+	bool was_enabled = e->conf->enabled;
+	s2s__conf_unref(e->conf);
+	e->conf = nc;
+	close_disallowed(e, nc);
+	resolver_apply(e);
+	listeners_apply(e);
+	if (was_enabled != nc->enabled)
+		fg_log(FG_LOG_NOTICE, S2S_SUBSYS, "XMPP federation %s",
+		       nc->enabled ? "enabled" : "disabled");
+}
+
+void s2s_engine_stop(struct s2s_engine *e)
+{
+	if (e == NULL || e->stopping)
+		return;
+	e->stopping = true;
+	while (e->conns != NULL) {
+		struct conn *c = e->conns;
+		xmpp_s2s_close(c->m, XMPP_SE_SYSTEM_SHUTDOWN, "the gateway is shutting down");
+		if (!c->dead)
+			conn_kill(c, S2S_FAIL_SHUTDOWN, "shutdown", true);
+	}
+	listeners_apply(e);
+	if (e->resolver != NULL)
+		resolver_free(e->resolver);
+	e->resolver = NULL;
+	done_run(e);
+	uv_timer_stop(&e->kick);
+	uv_timer_stop(&e->tick);
+	uv_close((uv_handle_t *)&e->kick, engine_handle_closed);
+	uv_close((uv_handle_t *)&e->tick, engine_handle_closed);
+	engine_unref(e);
+}
+
+enum fg_err s2s_domain_register(struct s2s_engine *e, const char *domain, s2s_domain_cb cb,
+                                void *ctx)
+{
+	if (e == NULL || domain == NULL || cb == NULL || strlen(domain) >= DB_DOMAIN_MAX)
+		return FG_ERR_INVAL;
+	if (find_reg(e, domain) != NULL)
+		return FG_ERR_EXISTS;
+	if (e->n_regs >= MAX_REGS)
+		return FG_ERR_TOOBIG;
+	struct reg *r = &e->regs[e->n_regs++];
+	fg_strlcpy(r->domain, domain, sizeof(r->domain));
+	r->cb = cb;
+	r->ctx = ctx;
+	struct s2s_conf *nc = NULL;
+	if (load_conf(e, &nc) == FG_OK) {
+		s2s__conf_unref(e->conf);
+		e->conf = nc;
+	}
+	return FG_OK;
+}
+
+void s2s_domain_unregister(struct s2s_engine *e, const char *domain)
+{
+	if (e == NULL || domain == NULL)
+		return;
+	for (size_t i = 0; i < e->n_regs; i++) {
+		if (strcasecmp(e->regs[i].domain, domain) == 0) {
+			e->regs[i] = e->regs[--e->n_regs];
+			s2s_engine_reconfigure(e);
+			return;
+		}
+	}
+}
+
+enum fg_err s2s_send(struct s2s_engine *e, const uint8_t *stanza, size_t len, s2s_sent_cb cb,
+                     void *ctx)
+{
+	if (e == NULL || stanza == NULL || len == 0)
+		return FG_ERR_INVAL;
+	if (len > e->conf->max_stanza || len > S2S_MAX_SEND_BYTES)
+		return FG_ERR_TOOBIG;
+	route_out(e, stanza, len, cb, ctx);
+	return FG_OK;
+}
