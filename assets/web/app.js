@@ -7,6 +7,7 @@ import * as logsScreen from './logs.js';
 import * as certsScreen from './certs.js';
 import * as accountsScreen from './accounts.js';
 import * as auditScreen from './audit.js';
+import * as backupScreen from './backup.js';
 
 const routes = {
 	status: { title: 'Status', screen: statusScreen },
@@ -14,6 +15,7 @@ const routes = {
 	certificates: { title: 'Certificates', screen: certsScreen },
 	accounts: { title: 'Accounts', screen: accountsScreen },
 	audit: { title: 'Audit', screen: auditScreen },
+	backup: { title: 'Backup', screen: backupScreen },
 };
 
 // The status answer is polled every 5 s while logged in: it feeds the banner on every
