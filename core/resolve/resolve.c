@@ -239,8 +239,8 @@ static enum fg_err configure(struct resolver *r, const struct resolve_config *cf
 		fg_strlcpy(r->from, "the system's DNS servers", sizeof(r->from));
 	}
 	/* unbound refuses to query 127.0.0.0/8 and ::1 unless told: a local dnsmasq or
-	 * systemd-resolved is a normal forwarder here. */
-	if (loopback && (rc = ub_ctx_set_option(r->ub, "do-not-query-localhost:", "no")) != 0)
+	 * systemd-resolved (127.0.0.53 in /etc/resolv.conf) is a normal forwarder here. */
+	if ((loopback || n == 0) && (rc = ub_ctx_set_option(r->ub, "do-not-query-localhost:", "no")) != 0)
 		return ub_err("do-not-query-localhost", rc);
 
 	n = 0;
