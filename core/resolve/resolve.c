@@ -240,7 +240,8 @@ static enum fg_err configure(struct resolver *r, const struct resolve_config *cf
 	}
 	/* unbound refuses to query 127.0.0.0/8 and ::1 unless told: a local dnsmasq or
 	 * systemd-resolved (127.0.0.53 in /etc/resolv.conf) is a normal forwarder here. */
-	if ((loopback || n == 0) && (rc = ub_ctx_set_option(r->ub, "do-not-query-localhost:", "no")) != 0)
+	if ((loopback || n == 0) &&
+	    (rc = ub_ctx_set_option(r->ub, "do-not-query-localhost:", "no")) != 0)
 		return ub_err("do-not-query-localhost", rc);
 
 	n = 0;
