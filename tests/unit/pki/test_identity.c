@@ -206,6 +206,32 @@ static void test_cn_ignored_with_dns(void **state)
 	fg_buf_free(&der);
 }
 
+static void test_other_srv_and_jid(void **state)
+{
+	(void)state;
+	/* An SRV-ID for another service still counts as an SRV-ID: the CN is not consulted. */
+	struct fg_buf der = {0};
+	if (!openssl_cert("/CN=example.com", "otherName:1.3.6.1.5.5.7.8.7;IA5:_sip.example.com",
+	                  &der))
+		skip();
+	expect(&der, "example.com", PKI_ID_NONE,
+	       "the certificate names _sip.example.com; none is example.com");
+	fg_buf_free(&der);
+	/* An xmppAddr holding a user's JID is not the server's domain. */
+	struct fg_buf jid = {0};
+	if (!openssl_cert("/CN=x", "otherName:1.3.6.1.5.5.7.8.5;UTF8:user@example.com", &jid))
+		skip();
+	expect(&jid, "example.com", PKI_ID_NONE, "xmppAddr:user@example.com");
+	fg_buf_free(&jid);
+	/* A wildcard CN follows the DNS-ID rule when the CN is used. */
+	struct fg_buf wcn = {0};
+	if (!openssl_cert("/CN=*.example.net", NULL, &wcn))
+		skip();
+	expect(&wcn, "chat.example.net", PKI_ID_CN, NULL);
+	expect(&wcn, "example.net", PKI_ID_NONE, NULL);
+	fg_buf_free(&wcn);
+}
+
 static void test_bad_input(void **state)
 {
 	(void)state;
@@ -261,10 +287,15 @@ static void test_many_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_dns_id),    cmocka_unit_test(test_srv_id),
-	    cmocka_unit_test(test_xmpp_addr), cmocka_unit_test(test_wildcard),
-	    cmocka_unit_test(test_cn_only),   cmocka_unit_test(test_cn_ignored_with_dns),
-	    cmocka_unit_test(test_bad_input), cmocka_unit_test(test_many_names),
+	    cmocka_unit_test(test_dns_id),
+	    cmocka_unit_test(test_srv_id),
+	    cmocka_unit_test(test_xmpp_addr),
+	    cmocka_unit_test(test_wildcard),
+	    cmocka_unit_test(test_cn_only),
+	    cmocka_unit_test(test_cn_ignored_with_dns),
+	    cmocka_unit_test(test_other_srv_and_jid),
+	    cmocka_unit_test(test_bad_input),
+	    cmocka_unit_test(test_many_names),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
