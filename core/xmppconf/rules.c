@@ -861,16 +861,19 @@ enum fg_err xmppconf_peers(struct db *db, json_t **out)
 		    xmppconf__time(st[i].since_ms), "since_ms", (json_int_t)st[i].since_ms);
 		json_t *extra = st[i].extra[0] ? json_loads(st[i].extra, 0, NULL) : NULL;
 		if (json_is_object(extra)) {
-			/* The engine's own fields (auth, tls, counters, certificate...) join in;
-			 * the id and the names above stay as parsed. */
+			/* The engine's own fields (auth, TLS, counters, certificate...) join in;
+			 * the fields above, parsed from the record, stay unless empty. */
 			const char *k;
 			json_t *v;
 			json_object_foreach(extra, k, v)
 			{
-				bool parsed = strcmp(k, "id") == 0 || strcmp(k, "domain") == 0 ||
-				              strcmp(k, "local") == 0 ||
-				              strcmp(k, "direction") == 0;
-				if (!parsed || !json_string_length(json_object_get(p, k)))
+				static const char *const own[] = {"id",    "name",   "domain",
+				                                  "local", "since",  "since_ms",
+				                                  "state", "reason", "direction"};
+				bool mine = false;
+				for (size_t o = 0; o < sizeof(own) / sizeof(own[0]) && !mine; o++)
+					mine = strcmp(k, own[o]) == 0;
+				if (!mine || json_string_length(json_object_get(p, k)) == 0)
 					json_object_set(p, k, v);
 			}
 		}
