@@ -85,7 +85,7 @@ function makePki(dir) {
 		'subjectAltName=DNS:gw.fedgw.test,IP:127.0.0.1\nsubjectKeyIdentifier=hash\n' +
 		'authorityKeyIdentifier=keyid\n');
 	key('root');
-	o('req', '-new', '-x509', '-key', 'root.key', '-subj', '/CN=fedgw Test Root CA', '-days', '30',
+	o('req', '-new', '-x509', '-key', 'root.key', '-subj', '/CN=fedgw Test Root CA', '-days', '3650',
 		'-addext', 'basicConstraints=critical,CA:TRUE', '-addext',
 		'keyUsage=critical,keyCertSign,cRLSign', '-out', 'root.pem');
 	const sign = (n, subj, ca, days, ext) => {
@@ -94,7 +94,7 @@ function makePki(dir) {
 		o('x509', '-req', '-in', `${n}.csr`, '-CA', `${ca}.pem`, '-CAkey', `${ca}.key`,
 			'-CAcreateserial', '-days', String(days), '-extfile', ext, '-out', `${n}.pem`);
 	};
-	sign('inter', '/CN=fedgw Test Intermediate CA', 'root', 30, 'ca.ext');
+	sign('inter', '/CN=fedgw Test Intermediate CA', 'root', 3650, 'ca.ext');
 	sign('leaf', '/CN=gw.fedgw.test', 'inter', 365, 'leaf.ext');
 	sign('short', '/CN=gw.fedgw.test', 'inter', 5, 'leaf.ext');
 	const r = (f) => readFileSync(join(dir, f), 'utf8');
@@ -337,6 +337,14 @@ async function run() {
 		if (await detail.count()) await detail.first().click();
 		await shot(page, 'status-fault');
 
+		step = 'a renewed console certificate clears the fault';
+		await go(page, base, 'certificates', 'Certificates');
+		await page.locator('table.certs tr', { hasText: 'xmpp-2026' })
+			.getByRole('button', { name: 'Use for console' }).click();
+		await page.locator('#banner').waitFor({ state: 'hidden', timeout: FAULT_WAIT_MS });
+		await go(page, base, 'status', 'Status');
+		await page.getByRole('heading', { name: 'Recently cleared' }).waitFor();
+
 		step = 'logs: read and clear';
 		await go(page, base, 'logs', 'Logs');
 		await page.locator('table.logs tbody tr').first().waitFor();
@@ -397,6 +405,17 @@ async function run() {
 		await opRow.getByRole('button', { name: 'Delete operator' }).click();
 		await page.locator('dialog.dialog').getByRole('button', { name: 'Delete' }).click();
 		await opRow.waitFor({ state: 'detached' });
+
+		// Screens added later appear in the navigation; each one gets a screenshot too.
+		step = 'other screens';
+		const known = new Set(['status', 'logs', 'certificates', 'accounts', 'audit']);
+		const routes = await page.locator('#nav a').evaluateAll((as) => as.map((a) => ({
+			route: a.dataset.route, title: a.textContent.trim() })));
+		for (const r of routes.filter((x) => !known.has(x.route))) {
+			await go(page, base, r.route, r.title);
+			await page.waitForLoadState('networkidle');
+			await shot(page, r.route);
+		}
 
 		step = 'narrow screen';
 		await page.setViewportSize({ width: 390, height: 844 });
