@@ -36,13 +36,22 @@ for tool in qemu-system-x86_64 qemu-img curl jq socat openssl; do
 done
 [ -f "$IMAGE" ] || { echo "boot-test.sh: no image at $IMAGE (run image/build.sh)" >&2; exit 1; }
 
-# A free high port on 127.0.0.1 for the forwarded console.
-if [ -z "$PORT" ]; then
-	for _ in $(seq 1 50); do
-		PORT=$((20000 + RANDOM % 30000))
-		(exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null || break
+# A free high port on 127.0.0.1 for the forwarded console, below the ephemeral range
+# (32768+) so that no outgoing connection holds it.
+port_free() {
+	/usr/bin/python3 -c 'import socket,sys; s=socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1])))' \
+		"$1" 2>/dev/null
+}
+pick_port() {
+	for _ in $(seq 1 100); do
+		PORT=$((20000 + RANDOM % 12000))
+		port_free "$PORT" && return 0
 	done
-fi
+	echo "boot-test.sh: no free port" >&2
+	exit 1
+}
+FIXED_PORT=$PORT
+[ -n "$PORT" ] || pick_port
 
 T0=$(date +%s)
 now() { echo $(($(date +%s) - T0)); }
@@ -79,19 +88,33 @@ cp "$OVMF_VARS" "$TMP/vars.fd"
 # restrict=on: the guest reaches nothing but the forwarded port (no outside network).
 start_vm() {
 	SERIAL=$TMP/serial-$1.log
-	qemu-system-x86_64 -accel tcg -machine q35 -cpu max -smp 2 -m 1024 \
-		-display none -serial "file:$SERIAL" \
-		-monitor "unix:$TMP/monitor.sock,server,nowait" \
-		-drive "if=pflash,format=raw,readonly=on,file=$OVMF_CODE" \
-		-drive "if=pflash,format=raw,file=$TMP/vars.fd" \
-		-drive "file=$TMP/disk.qcow2,if=virtio,format=qcow2,cache=unsafe" \
-		-nic "user,model=virtio-net-pci,restrict=on,hostfwd=tcp:127.0.0.1:$PORT-:8443" \
-		>"$TMP/qemu-$1.log" 2>&1 &
-	QPID=$!
+	local try
+	for try in 1 2 3 4 5; do
+		qemu-system-x86_64 -accel tcg -machine q35 -cpu max -smp 2 -m 1024 \
+			-display none -serial "file:$SERIAL" \
+			-monitor "unix:$TMP/monitor.sock,server,nowait" \
+			-drive "if=pflash,format=raw,readonly=on,file=$OVMF_CODE" \
+			-drive "if=pflash,format=raw,file=$TMP/vars.fd" \
+			-drive "file=$TMP/disk.qcow2,if=virtio,format=qcow2,cache=unsafe" \
+			-nic "user,model=virtio-net-pci,restrict=on,hostfwd=tcp:127.0.0.1:$PORT-:8443" \
+			>"$TMP/qemu-$1.log" 2>&1 &
+		QPID=$!
+		for _ in 1 2 3 4 5 6; do kill -0 "$QPID" 2>/dev/null || break; sleep 0.5; done
+		# Someone may have taken the port since it was picked: pick another one.
+		if ! kill -0 "$QPID" 2>/dev/null && grep -q 'host forwarding' "$TMP/qemu-$1.log" &&
+			[ -z "$FIXED_PORT" ]; then
+			wait "$QPID" || true
+			QPID=
+			pick_port
+			continue
+		fi
+		break
+	done
+	URL=$SCHEME://127.0.0.1:$PORT
 	log "boot $1: qemu pid $QPID, console forwarded to 127.0.0.1:$PORT"
 }
 
-URL=$SCHEME://127.0.0.1:$PORT
+URL=
 JAR=$TMP/cookies
 CSRF=
 # api METHOD PATH [JSON]: sets CODE (HTTP status) and R (response body).
@@ -147,7 +170,7 @@ echo "$SETUP_BODY" | jq -e '.needed == true' >/dev/null || fail "fresh image doe
 if [ "$SCHEME" = https ]; then
 	# fedgw made the console certificate at first start for the host name and addresses
 	# (10.0.2.15 is the guest's address on QEMU's user network).
-	SANS=$(openssl s_client -connect "127.0.0.1:$PORT" </dev/null 2>/dev/null |
+	SANS=$(openssl s_client -connect "${URL#https://}" </dev/null 2>/dev/null |
 		openssl x509 -noout -ext subjectAltName 2>/dev/null | tail -n +2 | tr -d ' ')
 	log "console certificate SANs: $SANS"
 	echo "$SANS" | grep -q 'IPAddress:10.0.2.15' || fail "console certificate lacks the VM's address"

@@ -2,7 +2,7 @@
 # Builds the fedgw appliance disk image: Debian 12 minbase, UEFI systemd-boot, GPT with
 # ESP + system (fedgw-root) + data (fedgw-data) partitions. See docs/image.md.
 #
-#   image/build.sh [--out DIR] [--build-dir DIR] [--fedgw BINARY]
+#   image/build.sh [--out DIR] [--build-dir DIR | --from-head] [--fedgw BINARY]
 #                  [--network-file FILE.network] [--root-password-file FILE] [--standin]
 #
 # No loop devices and no mounts: the rootfs is a directory made by mmdebstrap, the
@@ -16,6 +16,7 @@ OUT=$HERE/out
 BUILD_DIR=$SRC/build/release
 FEDGW_BIN=
 STANDIN=0
+FROM_HEAD=0
 NETWORK_FILE=
 ROOT_PW_FILE=
 MIRROR=${FEDGW_IMAGE_MIRROR:-/etc/apt/sources.list.d/debian.sources}
@@ -46,6 +47,7 @@ while [ $# -gt 0 ]; do
 	--fedgw) FEDGW_BIN=$(realpath "$2"); shift 2 ;;
 	--network-file) NETWORK_FILE=$(realpath "$2"); shift 2 ;;
 	--root-password-file) ROOT_PW_FILE=$(realpath "$2"); shift 2 ;;
+	--from-head) FROM_HEAD=1; shift ;;
 	--standin) STANDIN=1; shift ;;
 	-h|--help) usage 0 ;;
 	*) echo "build.sh: unknown argument $1" >&2; usage 2 ;;
@@ -73,6 +75,16 @@ if [ "$STANDIN" = 1 ]; then
 	step "building the pipeline stand-in (NOT the product) from image/testdata/standin.c"
 	FEDGW_BIN=$WORK/fedgw
 	cc -O2 -Wall -Wextra -o "$FEDGW_BIN" "$HERE/testdata/standin.c"
+elif [ -z "$FEDGW_BIN" ] && [ "$FROM_HEAD" = 1 ]; then
+	# The committed tree only (a local clone of HEAD), unaffected by uncommitted edits.
+	step "building fedgw (Release) from $(git -C "$SRC" rev-parse --short HEAD) (HEAD)"
+	git clone -q --shared --no-checkout "$SRC" "$WORK/src"
+	git -C "$WORK/src" checkout -q --detach "$(git -C "$SRC" rev-parse HEAD)"
+	cmake -S "$WORK/src" -B "$WORK/src/build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+	cmake --build "$WORK/src/build" --target fedgw -j2
+	FEDGW_BIN=$WORK/fedgw
+	cp "$WORK/src/build/core/daemon/fedgw" "$FEDGW_BIN"
+	rm -rf "$WORK/src"
 elif [ -z "$FEDGW_BIN" ]; then
 	step "building fedgw (Release) in $BUILD_DIR"
 	if [ "$BUILD_DIR" = "$SRC/build/release" ]; then
