@@ -4,6 +4,7 @@ import { h, replace, field, input, noticeEl, notice, showError, clearFormErrors,
 	plural } from './ui.js';
 import * as statusScreen from './status.js';
 import * as logsScreen from './logs.js';
+import * as xmppScreen from './xmpp.js';
 import * as certsScreen from './certs.js';
 import * as accountsScreen from './accounts.js';
 import * as auditScreen from './audit.js';
@@ -12,6 +13,7 @@ import * as backupScreen from './backup.js';
 const routes = {
 	status: { title: 'Status', screen: statusScreen },
 	logs: { title: 'Logs', screen: logsScreen },
+	xmpp: { title: 'XMPP', screen: xmppScreen },
 	certificates: { title: 'Certificates', screen: certsScreen },
 	accounts: { title: 'Accounts', screen: accountsScreen },
 	audit: { title: 'Audit', screen: auditScreen },
