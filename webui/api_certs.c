@@ -221,11 +221,74 @@ static void csr_params_clear(struct certs_csr_params *p)
 	free((void *)p->xmpp_domains);
 }
 
+/* The answer to a created CSR or self-signed certificate (on the loop). */
+static enum MHD_Result reply_created(struct webui_req *req, bool selfsigned, const char *id)
+{
+	if (selfsigned)
+		return webui__reply_json(req, 201, json_pack("{s:s}", "id", id));
+	char *pem = NULL;
+	enum fg_err err = certs_pem(req->w->db, id, &pem);
+	if (err)
+		return certs_failed(req, err, NULL, NULL, "invalid", "");
+	enum MHD_Result rc = webui__reply_json(
+	    req, 201, json_pack("{s:s, s:o}", "id", id, "pem", webui__json_text(pem)));
+	free(pem);
+	return rc;
+}
+
+/* An RSA key being made on the thread pool for a CSR or self-signed certificate. */
+struct keygen_ext {
+	struct certs_csr_params p; /* strings borrowed from job->input, arrays owned */
+	enum pki_key_type type;
+	bool selfsigned;
+	struct pki_key *key; /* made by the worker */
+};
+
+static void keygen_ext_free(void *vx)
+{
+	struct keygen_ext *x = vx;
+	if (!x)
+		return;
+	csr_params_clear(&x->p);
+	pki_key_free(x->key); /* wipes the key material */
+	free(x);
+}
+
+static void keygen_run(struct webui_job *job)
+{
+	struct keygen_ext *x = job->ext;
+	job->err = pki_key_generate(x->type, &x->key);
+}
+
+/* Back on the loop: the store part (the store and its watchers belong to the loop). */
+static void keygen_done(struct webui_job *job, struct webui_req *req)
+{
+	struct keygen_ext *x = job->ext;
+	char id[DB_ID_MAX] = "";
+	char *err_msg = NULL;
+	enum fg_err err = job->err;
+	if (err) {
+		certs_failed(req, FG_ERR_STORE, NULL, NULL, "invalid", "");
+		return;
+	}
+	err = x->selfsigned
+	          ? certs_selfsigned_create_with_key(req->w->db, req->session.admin, req->source,
+	                                             &x->p, x->key, fg_now_ms(), id, &err_msg)
+	          : certs_csr_create_with_key(req->w->db, req->session.admin, req->source, &x->p,
+	                                      x->key, id, &err_msg);
+	if (err) {
+		certs_failed(req, err, err_msg, NULL, "invalid", "Check the names and addresses.");
+		return;
+	}
+	free(err_msg);
+	reply_created(req, x->selfsigned, id);
+}
+
 /*
- * Key generation runs here on the loop thread: the certs functions generate the key and
- * write the store in one call, and the store's watchers must run on the loop. EC keys take
- * milliseconds; RSA-2048 about 0.3 s, RSA-3072 longer, during which the console and the
- * engine pause. Moving RSA to the thread pool needs a certs call that takes a ready key.
+ * EC keys take milliseconds and are made here on the loop thread. RSA-2048 takes about
+ * 0.3 s and RSA-3072 seconds, which would pause the console and the engine: those keys are
+ * made on the libuv thread pool with the connection suspended, and the certificate or CSR
+ * is then written on the loop.
  */
 static enum MHD_Result create_cert(struct webui_req *req, bool selfsigned)
 {
@@ -234,34 +297,52 @@ static enum MHD_Result create_cert(struct webui_req *req, bool selfsigned)
 	struct webui_error e;
 	char id[DB_ID_MAX] = "";
 	char *err_msg = NULL;
-	enum MHD_Result rc;
+	enum pki_key_type kt = PKI_KEY_EC_P256;
 	if (!webui__req_json(req, &root))
 		return MHD_YES;
 	if (!read_csr_params(root, &p, selfsigned, &e)) {
 		json_decref(root);
 		return webui__reply_error(req, &e);
 	}
-	enum fg_err err =
-	    selfsigned
-	        ? certs_selfsigned_create(req->w->db, req->session.admin, req->source, &p,
-	                                  fg_now_ms(), id, &err_msg)
-	        : certs_csr_create(req->w->db, req->session.admin, req->source, &p, id, &err_msg);
+	/* Checked before any key is made: a bad request costs no key generation. */
+	enum fg_err err = certs_csr_params_check(&p, &kt, &err_msg);
+	if (err) {
+		csr_params_clear(&p);
+		json_decref(root);
+		return certs_failed(req, err, err_msg, NULL, "invalid",
+		                    "Check the names and addresses.");
+	}
+	if (kt != PKI_KEY_EC_P256 && kt != PKI_KEY_EC_P384) {
+		struct webui_job *job = webui__job_new(req);
+		struct keygen_ext *x = calloc(1, sizeof(*x));
+		if (!job || !x) {
+			free(job);
+			free(x);
+			csr_params_clear(&p);
+			json_decref(root);
+			return MHD_NO;
+		}
+		x->p = p;
+		x->type = kt;
+		x->selfsigned = selfsigned;
+		job->input = root; /* owns the strings p points into */
+		job->ext = x;
+		job->ext_free = keygen_ext_free;
+		job->run = keygen_run;
+		job->done = keygen_done;
+		return webui__job_start(req, job);
+	}
+	err = selfsigned
+	          ? certs_selfsigned_create(req->w->db, req->session.admin, req->source, &p,
+	                                    fg_now_ms(), id, &err_msg)
+	          : certs_csr_create(req->w->db, req->session.admin, req->source, &p, id, &err_msg);
 	csr_params_clear(&p);
 	json_decref(root);
 	if (err)
 		return certs_failed(req, err, err_msg, NULL, "invalid",
 		                    "Check the names and addresses.");
 	free(err_msg);
-	if (selfsigned)
-		return webui__reply_json(req, 201, json_pack("{s:s}", "id", id));
-	char *pem = NULL;
-	err = certs_pem(req->w->db, id, &pem);
-	if (err)
-		return certs_failed(req, err, NULL, NULL, "invalid", "");
-	rc = webui__reply_json(req, 201,
-	                       json_pack("{s:s, s:o}", "id", id, "pem", webui__json_text(pem)));
-	free(pem);
-	return rc;
+	return reply_created(req, selfsigned, id);
 }
 
 enum MHD_Result webui__api_certs_csr(struct webui_req *req)

@@ -206,23 +206,41 @@ static enum fg_err subject_from(const struct certs_csr_params *p, struct pki_sub
 	return FG_OK;
 }
 
-static enum fg_err create_common(struct db *db, const char *actor, const char *source,
-                                 const struct certs_csr_params *p, bool selfsigned, int64_t now_ms,
-                                 char id_out[DB_ID_MAX], char **err_msg)
+enum fg_err certs_csr_params_check(const struct certs_csr_params *p, enum pki_key_type *key_type,
+                                   char **err_msg)
 {
 	const char *dns_buf[CERTS_SAN_MAX];
 	struct pki_subject_params sp;
 	enum pki_key_type kt;
-	struct pki_key *key = NULL;
+	enum fg_err err = subject_from(p, &sp, dns_buf, &kt, err_msg);
+	if (err == FG_OK && key_type != NULL)
+		*key_type = kt;
+	return err;
+}
+
+/* given: a key made beforehand (borrowed), or NULL to generate one of p's type here. */
+static enum fg_err create_common(struct db *db, const char *actor, const char *source,
+                                 const struct certs_csr_params *p, bool selfsigned, int64_t now_ms,
+                                 const struct pki_key *given, char id_out[DB_ID_MAX],
+                                 char **err_msg)
+{
+	const char *dns_buf[CERTS_SAN_MAX];
+	struct pki_subject_params sp;
+	enum pki_key_type kt;
+	struct pki_key *generated = NULL;
+	const struct pki_key *key = given;
 	struct fg_buf der = {0}, pem = {0}, key_pem = {0};
 	struct put_ctx c;
 	enum fg_err err = subject_from(p, &sp, dns_buf, &kt, err_msg);
 	if (err != FG_OK)
 		goto out;
-	err = pki_key_generate(kt, &key);
-	if (err != FG_OK) {
-		set_msg(err_msg, "generating the %s key failed", pki_key_type_name(kt));
-		goto out;
+	if (key == NULL) {
+		err = pki_key_generate(kt, &generated);
+		if (err != FG_OK) {
+			set_msg(err_msg, "generating the %s key failed", pki_key_type_name(kt));
+			goto out;
+		}
+		key = generated;
 	}
 	if (selfsigned)
 		err = pki_selfsigned_create(
@@ -268,7 +286,7 @@ static enum fg_err create_common(struct db *db, const char *actor, const char *s
 	if (id_out != NULL)
 		fg_strlcpy(id_out, c.cert.id, DB_ID_MAX);
 out:
-	pki_key_free(key);
+	pki_key_free(generated);
 	fg_buf_free(&der);
 	fg_buf_free(&pem);
 	pki_buf_wipe(&key_pem);
@@ -279,14 +297,33 @@ enum fg_err certs_csr_create(struct db *db, const char *actor, const char *sourc
                              const struct certs_csr_params *p, char id_out[DB_ID_MAX],
                              char **err_msg)
 {
-	return create_common(db, actor, source, p, false, 0, id_out, err_msg);
+	return create_common(db, actor, source, p, false, 0, NULL, id_out, err_msg);
 }
 
 enum fg_err certs_selfsigned_create(struct db *db, const char *actor, const char *source,
                                     const struct certs_csr_params *p, int64_t now_ms,
                                     char id_out[DB_ID_MAX], char **err_msg)
 {
-	return create_common(db, actor, source, p, true, now_ms, id_out, err_msg);
+	return create_common(db, actor, source, p, true, now_ms, NULL, id_out, err_msg);
+}
+
+enum fg_err certs_csr_create_with_key(struct db *db, const char *actor, const char *source,
+                                      const struct certs_csr_params *p, const struct pki_key *key,
+                                      char id_out[DB_ID_MAX], char **err_msg)
+{
+	if (key == NULL)
+		return FG_ERR_INVAL;
+	return create_common(db, actor, source, p, false, 0, key, id_out, err_msg);
+}
+
+enum fg_err certs_selfsigned_create_with_key(struct db *db, const char *actor, const char *source,
+                                             const struct certs_csr_params *p,
+                                             const struct pki_key *key, int64_t now_ms,
+                                             char id_out[DB_ID_MAX], char **err_msg)
+{
+	if (key == NULL)
+		return FG_ERR_INVAL;
+	return create_common(db, actor, source, p, true, now_ms, key, id_out, err_msg);
 }
 
 /* ---- import ----------------------------------------------------------------------------- */

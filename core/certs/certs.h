@@ -46,6 +46,21 @@ enum fg_err certs_csr_create(struct db *db, const char *actor, const char *sourc
 enum fg_err certs_selfsigned_create(struct db *db, const char *actor, const char *source,
                                     const struct certs_csr_params *p, int64_t now_ms,
                                     char id_out[DB_ID_MAX], char **err_msg);
+/* The same with a key made beforehand, so that slow RSA generation (pki_key_generate) can
+ * run off the event loop. key is borrowed (the caller frees it) and decides the key type;
+ * p->key_type is only checked. */
+enum fg_err certs_csr_create_with_key(struct db *db, const char *actor, const char *source,
+                                      const struct certs_csr_params *p, const struct pki_key *key,
+                                      char id_out[DB_ID_MAX], char **err_msg);
+enum fg_err certs_selfsigned_create_with_key(struct db *db, const char *actor, const char *source,
+                                             const struct certs_csr_params *p,
+                                             const struct pki_key *key, int64_t now_ms,
+                                             char id_out[DB_ID_MAX], char **err_msg);
+/* Checks p as the create functions do, without touching the store or making a key;
+ * *key_type (may be NULL) gets the requested key type. */
+enum fg_err certs_csr_params_check(const struct certs_csr_params *p, enum pki_key_type *key_type,
+                                   char **err_msg);
+
 /* A leaf with its chain (leaf first). Without key_pem, the key of the pending CSR whose
  * public key matches is attached and the CSR record removed. The chain is checked first;
  * on a problem nothing is stored and err_msg/fix say what is wrong. cert_pem may also

@@ -521,6 +521,47 @@ static void test_console_ensure_and_expiry(void **state)
 	certs_creds_free(&cr);
 }
 
+/* A key made beforehand (as the console does for RSA on its thread pool) is the one stored,
+ * whatever key_type the parameters name; bad parameters are refused before any key. */
+static void test_create_with_key(void **state)
+{
+	struct fx *f = *state;
+	char csr_id[DB_ID_MAX], self_id[DB_ID_MAX];
+	char *err = NULL;
+	struct pki_key *key = NULL;
+	struct fg_buf want = {0}, got = {0};
+	enum pki_key_type kt = PKI_KEY__COUNT;
+	struct certs_csr_params p = {.cn = "gw.example.com", .key_type = "rsa-3072"};
+	assert_int_equal(certs_csr_params_check(&p, &kt, &err), FG_OK);
+	assert_int_equal(kt, PKI_KEY_RSA_3072);
+	assert_int_equal(pki_key_generate(PKI_KEY_EC_P384, &key), FG_OK);
+	assert_int_equal(certs_csr_create_with_key(f->db, "admin", "::1", &p, key, csr_id, &err),
+	                 FG_OK);
+	assert_null(err);
+	struct pki_key *stored = stored_key(f, csr_id);
+	assert_int_equal(pki_key_to_pem(key, &want), FG_OK);
+	assert_int_equal(pki_key_to_pem(stored, &got), FG_OK);
+	assert_string_equal(fg_buf_cstr(&want), fg_buf_cstr(&got));
+	assert_string_equal(stored->type_name, "ec-p384");
+	pki_key_free(stored);
+	assert_int_equal(certs_selfsigned_create_with_key(f->db, "admin", "::1", &p, key, f->now,
+	                                                  self_id, &err),
+	                 FG_OK);
+	json_t *obj = NULL;
+	assert_int_equal(certs_show(f->db, self_id, f->now, &obj), FG_OK);
+	assert_string_equal(json_string_value(json_object_get(obj, "kind")), "certificate");
+	json_decref(obj);
+	assert_int_equal(certs_csr_create_with_key(f->db, "admin", "::1", &p, NULL, csr_id, &err),
+	                 FG_ERR_INVAL);
+	struct certs_csr_params bad = {.cn = "", .key_type = "rsa-3072"};
+	assert_int_equal(certs_csr_params_check(&bad, NULL, &err), FG_ERR_INVAL);
+	assert_non_null(err);
+	free(err);
+	pki_buf_wipe(&want);
+	pki_buf_wipe(&got);
+	pki_key_free(key);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -528,6 +569,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_import_with_key_and_ca_bundle, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_roles_delete_console, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_console_ensure_and_expiry, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_create_with_key, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
