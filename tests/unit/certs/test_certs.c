@@ -544,9 +544,9 @@ static void test_create_with_key(void **state)
 	assert_string_equal(fg_buf_cstr(&want), fg_buf_cstr(&got));
 	assert_string_equal(stored->type_name, "ec-p384");
 	pki_key_free(stored);
-	assert_int_equal(certs_selfsigned_create_with_key(f->db, "admin", "::1", &p, key, f->now,
-	                                                  self_id, &err),
-	                 FG_OK);
+	assert_int_equal(
+	    certs_selfsigned_create_with_key(f->db, "admin", "::1", &p, key, f->now, self_id, &err),
+	    FG_OK);
 	json_t *obj = NULL;
 	assert_int_equal(certs_show(f->db, self_id, f->now, &obj), FG_OK);
 	assert_string_equal(json_string_value(json_object_get(obj, "kind")), "certificate");
