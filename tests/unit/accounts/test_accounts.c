@@ -1,6 +1,6 @@
-/* Unit tests for accounts: Argon2id hashing, name/password rules, audited store changes. */
+/* Unit tests for accounts: Argon2id hashing, name/password rules, audited store changes
+ * (against a real store in a temporary directory). */
 #include "accounts/accounts.h"
-#include "fake_db.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,15 +10,99 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
-static int reset(void **state)
+/* A fresh store per test, removed after it. */
+static char store_dir[64];
+static struct db *store;
+
+static int rm_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
-	fake_db_reset();
-	return 0;
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int setup(void **state)
+{
+	snprintf(store_dir, sizeof(store_dir), "/tmp/fedgw-acc-db-XXXXXX");
+	if (!mkdtemp(store_dir))
+		return -1;
+	return db_open(&store, store_dir) == FG_OK ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	db_close(store);
+	store = NULL;
+	return nftw(store_dir, rm_cb, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+static size_t admin_count(void)
+{
+	size_t n = 0;
+	assert_int_equal(accounts_count(store, &n), FG_OK);
+	return n;
+}
+
+static struct db_admin admin_get(const char *name)
+{
+	struct db_admin a;
+	struct db_txn *txn;
+	assert_int_equal(db_txn_begin(store, &txn), FG_OK);
+	assert_int_equal(db_admin_get(txn, name, &a), FG_OK);
+	db_txn_end(txn);
+	return a;
+}
+
+static bool session_exists(const char *id)
+{
+	struct db_session s;
+	struct db_txn *txn;
+	assert_int_equal(db_txn_begin(store, &txn), FG_OK);
+	enum fg_err err = db_session_get(txn, id, &s);
+	db_txn_end(txn);
+	assert_true(err == FG_OK || err == FG_ERR_NOTFOUND);
+	return err == FG_OK;
+}
+
+static size_t audit_count(void)
+{
+	struct db_audit_entry *e = NULL;
+	struct db_audit_filter f = {0};
+	struct db_txn *txn;
+	size_t n = 0, total = 0;
+	assert_int_equal(db_txn_begin(store, &txn), FG_OK);
+	assert_int_equal(db_audit_query(txn, &f, &e, &n, &total), FG_OK);
+	db_txn_end(txn);
+	db_audit_list_free(e, n);
+	return total;
+}
+
+/* The i-th audit entry, oldest first. */
+static struct db_audit_entry audit_at(size_t i)
+{
+	struct db_audit_entry *e = NULL, out;
+	struct db_audit_filter f = {0};
+	struct db_txn *txn;
+	size_t n = 0, total = 0;
+	assert_int_equal(db_txn_begin(store, &txn), FG_OK);
+	assert_int_equal(db_audit_query(txn, &f, &e, &n, &total), FG_OK);
+	db_txn_end(txn);
+	assert_true(i < n);
+	out = e[n - 1 - i]; /* the query answers newest first */
+	db_audit_list_free(e, n);
+	return out;
+}
+
+static struct db_audit_entry audit_last(void)
+{
+	return audit_at(audit_count() - 1);
 }
 
 static void test_hash_verify(void **state)
@@ -103,32 +187,32 @@ static void test_password_rules(void **state)
 
 static void test_add_and_audit(void **state)
 {
-	struct db *db = fake_db_handle();
+	struct db *db = store;
 	assert_int_equal(accounts_add(db, "-", "127.0.0.1", "root", "$h1", true, 1000), FG_OK);
-	assert_int_equal(fake_db.n_admins, 1);
-	assert_int_equal(fake_db.admins[0].created_ms, 1000);
-	assert_int_equal(fake_db.n_audit, 1);
-	assert_string_equal(fake_db.audit[0].action, "admin.setup");
-	assert_string_equal(fake_db.audit[0].source, "127.0.0.1");
-	assert_true(fake_db.audit[0].ok);
+	assert_int_equal(admin_count(), 1);
+	assert_int_equal(admin_get("root").created_ms, 1000);
+	assert_int_equal(audit_count(), 1);
+	assert_string_equal(audit_at(0).action, "admin.setup");
+	assert_string_equal(audit_at(0).source, "127.0.0.1");
+	assert_true(audit_at(0).ok);
 	/* Setup again once an admin exists: refused, audited, nothing added. */
 	assert_int_equal(accounts_add(db, "-", "127.0.0.1", "other", "$h2", true, 2000),
 	                 FG_ERR_EXISTS);
-	assert_int_equal(fake_db.n_admins, 1);
-	assert_int_equal(fake_db.n_audit, 2);
-	assert_false(fake_db.audit[1].ok);
+	assert_int_equal(admin_count(), 1);
+	assert_int_equal(audit_count(), 2);
+	assert_false(audit_at(1).ok);
 	/* A normal add by an admin. */
 	assert_int_equal(accounts_add(db, "root", "10.0.0.1", "bob", "$h2", false, 3000), FG_OK);
-	assert_int_equal(fake_db.n_admins, 2);
-	assert_string_equal(fake_db.audit[2].actor, "root");
-	assert_string_equal(fake_db.audit[2].action, "admin.add");
-	assert_non_null(strstr(fake_db.audit[2].detail, "bob"));
+	assert_int_equal(admin_count(), 2);
+	assert_string_equal(audit_at(2).actor, "root");
+	assert_string_equal(audit_at(2).action, "admin.add");
+	assert_non_null(strstr(audit_at(2).detail, "bob"));
 	/* Taken name and invalid name. */
 	assert_int_equal(accounts_add(db, "root", "10.0.0.1", "bob", "$h3", false, 3000),
 	                 FG_ERR_EXISTS);
 	assert_int_equal(accounts_add(db, "root", "10.0.0.1", "b<b", "$h3", false, 3000),
 	                 FG_ERR_INVAL);
-	assert_int_equal(fake_db.n_admins, 2);
+	assert_int_equal(admin_count(), 2);
 	size_t n = 0;
 	assert_int_equal(accounts_count(db, &n), FG_OK);
 	assert_int_equal(n, 2);
@@ -138,40 +222,45 @@ static void test_add_and_audit(void **state)
 	db_admin_list_free(list, n);
 }
 
+static enum fg_err session_put_fn(struct db_txn *txn, void *ctx)
+{
+	return db_session_put(txn, ctx);
+}
+
 static void add_session(const char *id, const char *admin)
 {
 	struct db_session s;
 	memset(&s, 0, sizeof(s));
 	fg_strlcpy(s.id, id, sizeof(s.id));
 	fg_strlcpy(s.admin, admin, sizeof(s.admin));
-	fake_db.sessions[fake_db.n_sessions++] = s;
+	assert_int_equal(db_write(store, session_put_fn, &s), FG_OK);
 }
 
 static void test_delete_last_admin(void **state)
 {
-	struct db *db = fake_db_handle();
+	struct db *db = store;
 	assert_int_equal(accounts_add(db, "-", "s", "root", "$h", true, 1), FG_OK);
 	assert_int_equal(accounts_add(db, "root", "s", "bob", "$h", false, 1), FG_OK);
 	add_session("s-bob", "bob");
 	add_session("s-root", "root");
 	assert_int_equal(accounts_delete(db, "root", "s", "nobody", 2), FG_ERR_NOTFOUND);
 	assert_int_equal(accounts_delete(db, "root", "s", "bob", 2), FG_OK);
-	assert_int_equal(fake_db.n_admins, 1);
-	assert_int_equal(fake_db.n_sessions, 1); /* bob's session ended */
-	assert_string_equal(fake_db.sessions[0].admin, "root");
-	size_t before = fake_db.n_audit;
-	assert_string_equal(fake_db.audit[before - 1].action, "admin.delete");
+	assert_int_equal(admin_count(), 1);
+	assert_false(session_exists("s-bob")); /* bob's session ended */
+	assert_true(session_exists("s-root"));
+	size_t before = audit_count();
+	assert_string_equal(audit_at(before - 1).action, "admin.delete");
 	/* The last admin stays, and the refusal is audited. */
 	assert_int_equal(accounts_delete(db, "root", "s", "root", 3), FG_ERR_BUSY);
-	assert_int_equal(fake_db.n_admins, 1);
-	assert_int_equal(fake_db.n_audit, before + 1);
-	assert_false(fake_db.audit[before].ok);
-	assert_string_equal(fake_db.audit[before].action, "admin.delete");
+	assert_int_equal(admin_count(), 1);
+	assert_int_equal(audit_count(), before + 1);
+	assert_false(audit_at(before).ok);
+	assert_string_equal(audit_at(before).action, "admin.delete");
 }
 
 static void test_password_set_ends_sessions(void **state)
 {
-	struct db *db = fake_db_handle();
+	struct db *db = store;
 	assert_int_equal(accounts_add(db, "-", "s", "root", "$old", true, 1), FG_OK);
 	add_session("a", "root");
 	add_session("b", "root");
@@ -181,13 +270,14 @@ static void test_password_set_ends_sessions(void **state)
 	assert_int_equal(accounts_password_set(db, "root", "s", "root", "$new", "b", 50, &ended),
 	                 FG_OK);
 	assert_int_equal(ended, 2);
-	assert_string_equal(fake_db.admins[0].hash, "$new");
-	assert_int_equal(fake_db.admins[0].password_changed_ms, 50);
-	assert_int_equal(fake_db.n_sessions, 2); /* "b" kept, "d" belongs to someone else */
-	struct db_session s;
-	assert_int_equal(db_session_get(NULL, "b", &s), FG_OK);
-	assert_int_equal(db_session_get(NULL, "d", &s), FG_OK);
-	assert_string_equal(fake_db.audit[fake_db.n_audit - 1].action, "admin.password");
+	assert_string_equal(admin_get("root").hash, "$new");
+	assert_int_equal(admin_get("root").password_changed_ms, 50);
+	/* "b" kept, "d" belongs to someone else */
+	assert_false(session_exists("a"));
+	assert_true(session_exists("b"));
+	assert_false(session_exists("c"));
+	assert_true(session_exists("d"));
+	assert_string_equal(audit_last().action, "admin.password");
 	/* Without a session to keep, all of them end. */
 	assert_int_equal(accounts_password_set(db, "x", "s", "root", "$n2", NULL, 60, &ended),
 	                 FG_OK);
@@ -198,17 +288,18 @@ static void test_password_set_ends_sessions(void **state)
 
 static void test_login_record(void **state)
 {
-	struct db *db = fake_db_handle();
+	struct db *db = store;
 	assert_int_equal(accounts_add(db, "-", "s", "root", "$h", true, 1), FG_OK);
 	assert_int_equal(accounts_login_record(db, "root", "192.0.2.1", true, 77), FG_OK);
-	assert_int_equal(fake_db.admins[0].last_login_ms, 77);
-	struct db_audit_entry *a = &fake_db.audit[fake_db.n_audit - 1];
+	assert_int_equal(admin_get("root").last_login_ms, 77);
+	struct db_audit_entry last = audit_last();
+	struct db_audit_entry *a = &last;
 	assert_string_equal(a->action, "login");
 	assert_string_equal(a->actor, "root");
 	assert_true(a->ok);
 	assert_int_equal(accounts_login_record(db, "evil\n\x01name", "192.0.2.1", false, 78),
 	                 FG_OK);
-	a = &fake_db.audit[fake_db.n_audit - 1];
+	last = audit_last();
 	assert_string_equal(a->action, "login.failed");
 	assert_false(a->ok);
 	assert_non_null(strstr(a->detail, "evil??name"));
@@ -216,15 +307,15 @@ static void test_login_record(void **state)
 
 static void test_init_from_file(void **state)
 {
-	struct db *db = fake_db_handle();
+	struct db *db = store;
 	char path[] = "/tmp/fedgw-acc-XXXXXX";
 	int fd = mkstemp(path);
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, "a-long-password\nsecond line\n", 28), 28);
 	close(fd);
 	assert_int_equal(accounts_init_from_file(db, "admin", path), FG_OK);
-	assert_int_equal(fake_db.n_admins, 1);
-	assert_true(accounts_verify(fake_db.admins[0].hash, "a-long-password"));
+	assert_int_equal(admin_count(), 1);
+	assert_true(accounts_verify(admin_get("admin").hash, "a-long-password"));
 	/* Again: the password is replaced, not a second account. */
 	fd = open(path, O_WRONLY | O_TRUNC);
 	assert_true(fd >= 0);
@@ -238,15 +329,15 @@ static void test_init_from_file(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup(test_hash_verify, reset),
-	    cmocka_unit_test_setup(test_hash_too_long, reset),
-	    cmocka_unit_test_setup(test_name_rules, reset),
-	    cmocka_unit_test_setup(test_password_rules, reset),
-	    cmocka_unit_test_setup(test_add_and_audit, reset),
-	    cmocka_unit_test_setup(test_delete_last_admin, reset),
-	    cmocka_unit_test_setup(test_password_set_ends_sessions, reset),
-	    cmocka_unit_test_setup(test_login_record, reset),
-	    cmocka_unit_test_setup(test_init_from_file, reset),
+	    cmocka_unit_test_setup_teardown(test_hash_verify, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_hash_too_long, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_name_rules, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_password_rules, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_add_and_audit, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_delete_last_admin, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_password_set_ends_sessions, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_login_record, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_init_from_file, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
