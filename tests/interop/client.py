@@ -28,8 +28,22 @@ class Answer:
 
 	def __repr__(self):
 		if self.kind == "error":
-			return "error %s/%s %r" % (self.etype, self.condition, self.text)
+			return "error %s/%s %r: %s" % (self.etype, self.condition, self.text, self.xml[:400])
 		return "%s %s" % (self.kind, self.xml[:300])
+
+
+STANZAS_NS = "{urn:ietf:params:xml:ns:xmpp-stanzas}"
+
+
+def condition_of(iq):
+	"""The defined condition element of an error (RFC 6120 §8.3.3), read from the XML:
+	slixmpp 1.8 knows only the RFC 3920 set and drops policy-violation."""
+	for err in iq.xml:
+		if err.tag.endswith("}error"):
+			for child in err:
+				if child.tag.startswith(STANZAS_NS) and child.tag != STANZAS_NS + "text":
+					return child.tag[len(STANZAS_NS):]
+	return ""
 
 
 async def _session(ip, jid, password, queries, timeout):
@@ -66,7 +80,7 @@ async def _session(ip, jid, password, queries, timeout):
 			answers.append(Answer("result", xml=str(r)))
 		except IqError as e:
 			err = e.iq["error"]
-			answers.append(Answer("error", xml=str(e.iq), condition=err["condition"],
+			answers.append(Answer("error", xml=str(e.iq), condition=condition_of(e.iq),
 			                      etype=err["type"], text=err["text"]))
 		except IqTimeout:
 			answers.append(Answer("timeout"))
