@@ -77,6 +77,7 @@ struct conn {
 	bool tls_up;
 	bool direct_tls;
 	struct xmpp_stream *sniff;
+	struct xmpp_stream *trace; /* validation: sees the peer's features */
 	bool sniff_after_tls;
 	bool sniff_done;
 	int64_t last_active_ms;
@@ -103,6 +104,7 @@ struct conn {
 	char peer_subject[S2S_TEXT_MAX], peer_issuer[S2S_TEXT_MAX];
 	int64_t peer_not_after;
 	char tls_version[24], tls_suite[64];
+	char name_match[16];
 };
 
 struct listener {
@@ -148,6 +150,7 @@ struct s2s_engine {
 	int refs;
 	bool stopping;
 	struct xmpp_local_info info;
+	struct s2s_validation *validation; /* private engine of a validation */
 };
 
 static void conn_kill(struct conn *c, enum s2s_fail fail, const char *why, bool graceful);
@@ -252,7 +255,7 @@ static void status_id(const struct conn *c, char *out, size_t outsize)
 
 static void conn_status(struct conn *c)
 {
-	if (c->local[0] == '\0' || c->remote[0] == '\0')
+	if (c->local[0] == '\0' || c->remote[0] == '\0' || c->e->validation != NULL)
 		return;
 	char id[STATUS_ID_MAX], name[2 * DB_DOMAIN_MAX + 16], when[32];
 	status_id(c, id, sizeof(id));
@@ -300,10 +303,12 @@ static void conn_set_state(struct conn *c, enum conn_state st)
 	conn_status(c);
 }
 
-static void fault(const char *kind, const char *domain, const char *condition, const char *cause,
-                  const char *fix, const char *detail)
+static void fault(const struct s2s_engine *e, const char *kind, const char *domain,
+                  const char *condition, const char *cause, const char *fix, const char *detail)
 {
 	char id[STATUS_ID_MAX], object[DB_DOMAIN_MAX + 32];
+	if (e->validation != NULL)
+		return; /* a validation reports its findings itself */
 	s2s__fmt(id, sizeof(id), "xmpp.%s.%s", kind, domain);
 	s2s__fmt(object, sizeof(object), "XMPP federation with %s", domain);
 	struct status_fault_desc d = {
@@ -317,12 +322,34 @@ static void fault(const char *kind, const char *domain, const char *condition, c
 	status_fault_raise(id, &d);
 }
 
-static void fault_clear(const char *kind, const char *domain)
+static void fault_clear(const struct s2s_engine *e, const char *kind, const char *domain)
 {
+	if (e->validation != NULL)
+		return;
 	char id[STATUS_ID_MAX];
 	s2s__fmt(id, sizeof(id), "xmpp.%s.%s", kind, domain);
 	if (status_fault_active(id))
 		status_fault_clear(id);
+}
+
+static void vev(struct conn *c, enum s2s_vev ev, const char *text)
+{
+	if (c->e->validation == NULL || !c->out)
+		return;
+	struct s2s_vinfo in = {
+	    .addr = c->addr,
+	    .text = text ? text : "",
+	    .tls_version = c->tls_version,
+	    .tls_suite = c->tls_suite,
+	    .subject = c->peer_subject,
+	    .issuer = c->peer_issuer,
+	    .not_after_ms = c->peer_not_after,
+	    .name_match = c->name_match,
+	    .chain_ok = c->tls != NULL && tls_conn_peer_verified(c->tls),
+	    .method = c->method,
+	    .direct_tls = c->direct_tls,
+	};
+	s2s__validation_event(c->e->validation, ev, &in);
 }
 
 /* ---- bounces ----------------------------------------------------------------------------- */
@@ -496,6 +523,7 @@ static void conn_free(struct conn *c)
 {
 	xmpp_s2s_free(c->m);
 	xmpp_stream_free(c->sniff);
+	xmpp_stream_free(c->trace);
 	tls_conn_free(c->tls);
 	s2s__conf_unref(c->conf);
 	if (c->o != NULL && c->o->q != NULL)
@@ -576,6 +604,7 @@ static void conn_kill(struct conn *c, enum s2s_fail fail, const char *why, bool 
 	verifies_fail(c);
 	c->state = CS_CLOSED;
 	conn_status(c);
+	vev(c, S2S_VEV_CLOSED, c->last_error);
 	if (c->authenticated || c->out)
 		fg_log(c->authenticated ? FG_LOG_INFO : FG_LOG_WARN, S2S_SUBSYS,
 		       "%s stream %s %s %s closed%s%s", c->out ? "outgoing" : "incoming", c->local,
@@ -686,16 +715,17 @@ static void conn_action(void *ctx, const struct xmpp_action *a)
 		       s2s__auth_name(a->method), c->tls_up ? ", " : "",
 		       c->tls_up ? c->tls_version : "");
 		if (c->out) {
-			fault_clear("dns", c->remote);
-			fault_clear("connect", c->remote);
-			fault_clear("tls", c->remote);
-			fault_clear("cert", c->remote);
-			fault_clear("dialback", c->remote);
+			fault_clear(c->e, "dns", c->remote);
+			fault_clear(c->e, "connect", c->remote);
+			fault_clear(c->e, "tls", c->remote);
+			fault_clear(c->e, "cert", c->remote);
+			fault_clear(c->e, "dialback", c->remote);
 			c->need_flush = true;
 			kick(c->e);
 		}
 		c->state = CS_ESTABLISHED;
 		conn_status(c);
+		vev(c, S2S_VEV_AUTH, "");
 		/* the allow list's TLS and authentication requirements for this peer */
 		c->close_why = judge(c->conf, c, &c->close_cond, false);
 		if (c->close_why != NULL)
@@ -838,8 +868,57 @@ static void sniff_start(struct conn *c, bool after_tls)
 		c->sniff = NULL;
 }
 
+static bool trace_header_cb(void *ctx, const struct xmpp_stream_header *h)
+{
+	(void)ctx;
+	(void)h;
+	return true;
+}
+
+static bool trace_stanza_cb(void *ctx, const struct xmpp_node *n)
+{
+	struct conn *c = ctx;
+	if (!xmpp_node_is(n, XMPP_NS_STREAMS, "features"))
+		return true;
+	char text[S2S_TEXT_MAX] = "";
+	const struct xmpp_node *tls = xmpp_node_child(n, XMPP_NS_TLS, "starttls");
+	if (tls != NULL)
+		s2s__fmt(text + strlen(text), sizeof(text) - strlen(text), "STARTTLS%s, ",
+		         xmpp_node_child(tls, XMPP_NS_TLS, "required") ? " (required)" : "");
+	const struct xmpp_node *m = xmpp_node_child(n, XMPP_NS_SASL, "mechanisms");
+	for (const struct xmpp_node *k = m ? m->children : NULL; k != NULL; k = k->next) {
+		struct fg_buf t = {0};
+		if (k->name != NULL && xmpp_node_text(k, &t) == FG_OK)
+			s2s__fmt(text + strlen(text), sizeof(text) - strlen(text), "SASL %s, ",
+			         fg_buf_cstr(&t));
+		fg_buf_free(&t);
+	}
+	if (xmpp_node_child(n, "urn:xmpp:features:dialback", "dialback") != NULL)
+		s2s__fmt(text + strlen(text), sizeof(text) - strlen(text), "dialback, ");
+	size_t len = strlen(text);
+	if (len >= 2)
+		text[len - 2] = '\0';
+	else
+		fg_strlcpy(text, "none", sizeof(text));
+	vev(c, S2S_VEV_FEATURES, text);
+	return true;
+}
+
+static const struct xmpp_stream_ops trace_ops = {trace_header_cb, trace_stanza_cb, sniff_close_cb};
+
+static void trace_start(struct conn *c)
+{
+	struct xmpp_stream_config sc = {.content_ns = XMPP_NS_SERVER};
+	xmpp_stream_free(c->trace);
+	c->trace = NULL;
+	if (c->e->validation != NULL && xmpp_stream_new(&c->trace, &sc, &trace_ops, c) != FG_OK)
+		c->trace = NULL;
+}
+
 static void deliver_plain(struct conn *c, const uint8_t *buf, size_t len)
 {
+	if (c->trace != NULL)
+		(void)xmpp_stream_feed(c->trace, buf, len);
 	if (c->sniff != NULL) {
 		enum xmpp_stream_error se = xmpp_stream_feed(c->sniff, buf, len);
 		if (se != XMPP_SE_NONE || xmpp_stream_is_closed(c->sniff) || c->sniff_done) {
@@ -868,13 +947,20 @@ static void conn_tls_up(struct conn *c)
 	bool verified = tls_conn_peer_verified(c->tls);
 	if (c->out) {
 		char why[S2S_TEXT_MAX] = "";
-		if (len == 0 ||
-		    pki_cert_match_xmpp(der, len, c->remote, why, sizeof(why)) == PKI_ID_NONE) {
+		enum pki_id_match match =
+		    len == 0 ? PKI_ID_NONE
+		             : pki_cert_match_xmpp(der, len, c->remote, why, sizeof(why));
+		static const char *const match_names[] = {"", "DNS-ID", "SRV-ID", "xmppAddr", "CN"};
+		fg_strlcpy(c->name_match, (unsigned)match < 5 ? match_names[match] : "",
+		           sizeof(c->name_match));
+		vev(c, S2S_VEV_TLS_UP, why);
+		trace_start(c);
+		if (match == PKI_ID_NONE) {
 			char cause[2 * S2S_TEXT_MAX];
 			s2s__fmt(cause, sizeof(cause),
 			         "The certificate of %s does not name that domain: %s", c->remote,
 			         why);
-			fault("cert", c->remote, "Certificate has the wrong name", cause,
+			fault(c->e, "cert", c->remote, "Certificate has the wrong name", cause,
 			      "Ask the administrator of that domain for a certificate naming it "
 			      "(DNS or SRV name), or set a certificate override in the allow list.",
 			      NULL);
@@ -908,15 +994,16 @@ static void conn_tls_failed(struct conn *c)
 		s2s__fmt(cause, sizeof(cause), "TLS with %s (%s) failed: %s", c->remote, c->addr,
 		         text);
 		if (cert)
-			fault("cert", c->remote, "Certificate refused", cause,
+			fault(c->e, "cert", c->remote, "Certificate refused", cause,
 			      "Check that the peer's certificate is valid, names the domain and is "
 			      "signed by a CA in an uploaded CA bundle (Certificates screen).",
 			      NULL);
 		else
-			fault("tls", c->remote, "TLS handshake failed", cause,
+			fault(c->e, "tls", c->remote, "TLS handshake failed", cause,
 			      "Check the TLS settings of both sides (TLS 1.2 is required) and the "
 			      "peer's certificate.",
 			      NULL);
+		vev(c, S2S_VEV_TLS_FAILED, cause);
 	} else {
 		s2s__fmt(cause, sizeof(cause), "TLS with incoming peer %s failed: %s", c->addr,
 		         text);
@@ -1185,9 +1272,9 @@ static void answer_verify(struct s2s_engine *e, const char *local, const char *r
 		char cause[3 * DB_DOMAIN_MAX];
 		s2s__fmt(cause, sizeof(cause),
 		         "A peer claiming to be %s connected to %s, and %s's authoritative server "
-		         "%s.",
+		         "%s",
 		         remote, local, remote, why);
-		fault("dialback", remote, "Dialback failed", cause,
+		fault(e, "dialback", remote, "Dialback failed", cause,
 		      "If the peer really is that domain, check that its DNS SRV records point to "
 		      "its own server and that the dialback secret did not change mid-session; "
 		      "otherwise nothing to do (the connection was refused).",
@@ -1239,7 +1326,7 @@ static void out_all_failed(struct conn *c)
 	char cause[2 * S2S_TEXT_MAX];
 	if (!o->any_addr) {
 		s2s__fmt(cause, sizeof(cause), "No address found for the servers of %s", c->remote);
-		fault("dns", c->remote, "No address for the XMPP server", cause,
+		fault(c->e, "dns", c->remote, "No address for the XMPP server", cause,
 		      "Ask the administrator of that domain to publish A/AAAA records for the "
 		      "targets of its _xmpp-server._tcp SRV records, or set a static route in the "
 		      "allow list.",
@@ -1249,8 +1336,8 @@ static void out_all_failed(struct conn *c)
 	}
 	s2s__fmt(cause, sizeof(cause), "Could not connect to the servers of %s: %s", c->remote,
 	         o->tried);
-	fault("connect", c->remote, o->any_timeout ? "Connection timed out" : "Connection refused",
-	      cause,
+	fault(c->e, "connect", c->remote,
+	      o->any_timeout ? "Connection timed out" : "Connection refused", cause,
 	      "Check that the peer's server is up and that firewalls let TCP 5269 (or the SRV "
 	      "port) through from this gateway.",
 	      NULL);
@@ -1325,6 +1412,8 @@ static void connect_cb(uv_connect_t *req, int status)
 	fg_log(FG_LOG_INFO, S2S_SUBSYS, "connected to %s for %s -> %s%s", c->addr, c->local,
 	       c->remote, c->direct_tls ? " (direct TLS)" : "");
 	uv_read_start((uv_stream_t *)t, alloc_cb, read_cb);
+	vev(c, S2S_VEV_CONNECTED, "");
+	trace_start(c);
 	if (c->direct_tls) {
 		c->xcfg.tls_mode = XMPP_TLS_OFF;
 		conn_start_tls(c);
@@ -1411,7 +1500,7 @@ static void srv_done(struct conn *c)
 		         "%s publishes that it offers no XMPP federation "
 		         "(SRV target \".\")",
 		         c->remote);
-		fault("dns", c->remote, "Domain offers no XMPP federation", cause,
+		fault(c->e, "dns", c->remote, "Domain offers no XMPP federation", cause,
 		      "Ask the administrator of that domain whether it federates at all.", NULL);
 		out_fail(c, S2S_FAIL_DNS, cause);
 		return;
@@ -1422,7 +1511,7 @@ static void srv_done(struct conn *c)
 		s2s__fmt(cause, sizeof(cause), "The DNS lookup of _xmpp-server._tcp.%s failed: %s",
 		         c->remote, o->dns_text);
 		fault(
-		    "dns", c->remote, "DNS lookup failed", cause,
+		    c->e, "dns", c->remote, "DNS lookup failed", cause,
 		    "Check the DNS servers in the XMPP settings (xmpp.dns_servers) and that they "
 		    "answer for that domain; ask the domain's administrator if its DNS is broken.",
 		    NULL);
@@ -1489,7 +1578,7 @@ static void out_begin(struct conn *c)
 		         "TLS is required towards %s but no CA bundle is "
 		         "uploaded to check its certificate",
 		         c->remote);
-		fault("cert", c->remote, "No CA bundle to check certificates", cause,
+		fault(c->e, "cert", c->remote, "No CA bundle to check certificates", cause,
 		      "Upload the CA certificates that sign your peers' certificates (Certificates "
 		      "screen, CA bundle), allow the system CA set, or make TLS optional.",
 		      NULL);
@@ -1615,7 +1704,7 @@ static void route_out(struct s2s_engine *e, const uint8_t *data, size_t len, s2s
 			s2s__fmt(cause, sizeof(cause),
 			         "%s is in the allow list but the policy rule %s denies it",
 			         ai.to_dom, v.rule);
-			fault("policy", ai.to_dom, "Policy denies an allow-listed domain", cause,
+			fault(e, "policy", ai.to_dom, "Policy denies an allow-listed domain", cause,
 			      "Add a policy exception allowing that domain, or remove it from the "
 			      "allow list.",
 			      NULL);
@@ -1623,7 +1712,7 @@ static void route_out(struct s2s_engine *e, const uint8_t *data, size_t len, s2s
 		bounce(e, data, len, cb, ctx, XMPP_SC_POLICY_VIOLATION, "denied by policy");
 		return;
 	}
-	fault_clear("policy", ai.to_dom);
+	fault_clear(e, "policy", ai.to_dom);
 	struct conn *c = find_out(e, ai.from_dom, ai.to_dom);
 	if (c != NULL && c->authenticated && c->queue.n == 0 && !c->need_flush) {
 		struct send_ctx s = {c, FG_ERR_PARSE};
@@ -1686,11 +1775,66 @@ static void reply_error(struct s2s_engine *e, const struct xmpp_node *n, enum xm
 	fg_buf_free(&reply);
 }
 
+/* Engines serving in this process: without one, ping answers go to another process. */
+static int main_engines;
+
+bool s2s__engine_serving(void)
+{
+	return main_engines > 0;
+}
+
+/* Pings of validations in this process waiting for their answer. */
+#define MAX_PONGS 8u
+static struct {
+	struct s2s_validation *v;
+	char id[48];
+} pongs[MAX_PONGS];
+
+void s2s__pong_expect(struct s2s_validation *v, const char *id)
+{
+	for (size_t i = 0; i < MAX_PONGS; i++) {
+		if (pongs[i].v == NULL) {
+			pongs[i].v = v;
+			fg_strlcpy(pongs[i].id, id, sizeof(pongs[i].id));
+			return;
+		}
+	}
+}
+
+void s2s__pong_forget(struct s2s_validation *v)
+{
+	for (size_t i = 0; i < MAX_PONGS; i++) {
+		if (pongs[i].v == v)
+			pongs[i].v = NULL;
+	}
+}
+
+static bool pong_match(const struct xmpp_node *n)
+{
+	const char *type = xmpp_node_attr(n, "type"), *id = xmpp_node_attr(n, "id");
+	if (n->name == NULL || strcmp(n->name, "iq") != 0 || type == NULL || id == NULL ||
+	    (strcmp(type, "result") != 0 && strcmp(type, "error") != 0))
+		return false;
+	for (size_t i = 0; i < MAX_PONGS; i++) {
+		if (pongs[i].v != NULL && strcmp(pongs[i].id, id) == 0) {
+			struct s2s_validation *v = pongs[i].v;
+			pongs[i].v = NULL;
+			struct s2s_vinfo in = {.id = id,
+			                       .text = strcmp(type, "error") == 0 ? "error" : ""};
+			s2s__validation_event(v, S2S_VEV_PONG, &in);
+			return true;
+		}
+	}
+	return false;
+}
+
 static void route_local_node(struct s2s_engine *e, const struct xmpp_node *n)
 {
 	const char *to = xmpp_node_attr(n, "to");
 	char dom[XMPP_MAX_DOMAIN + 1];
 	if (to == NULL || !xmpp_jid_domain(to, dom, sizeof(dom)))
+		return;
+	if (pong_match(n))
 		return;
 	bool bare = strcasecmp(to, dom) == 0;
 	const struct reg *r = find_reg(e, dom);
@@ -1981,8 +2125,8 @@ static enum fg_err load_conf(struct s2s_engine *e, struct s2s_conf **out)
 	return err;
 }
 
-enum fg_err s2s_engine_start(struct s2s_engine **out, uv_loop_t *loop, struct db *db,
-                             const char *version)
+static enum fg_err engine_new(struct s2s_engine **out, uv_loop_t *loop, struct db *db,
+                              const char *version, struct s2s_validation *v)
 {
 	*out = NULL;
 	struct s2s_engine *e = calloc(1, sizeof(*e));
@@ -1990,6 +2134,7 @@ enum fg_err s2s_engine_start(struct s2s_engine **out, uv_loop_t *loop, struct db
 		return FG_ERR_NOMEM;
 	e->loop = loop;
 	e->db = db;
+	e->validation = v;
 	fg_strlcpy(e->version, version ? version : "", sizeof(e->version));
 	e->info.name = "fedgw";
 	e->info.version = e->version;
@@ -2012,6 +2157,39 @@ enum fg_err s2s_engine_start(struct s2s_engine **out, uv_loop_t *loop, struct db
 	uv_timer_start(&e->kick, kick_cb, 0, 0);
 	uv_timer_start(&e->tick, tick_cb, TICK_MS, TICK_MS);
 	resolver_apply(e);
+	*out = e;
+	return FG_OK;
+}
+
+enum fg_err s2s__engine_private(struct s2s_engine **out, uv_loop_t *loop, struct db *db,
+                                struct s2s_validation *v)
+{
+	return engine_new(out, loop, db, "", v);
+}
+
+const struct s2s_conf *s2s__engine_conf(const struct s2s_engine *e)
+{
+	return e->conf;
+}
+
+struct resolver *s2s__engine_resolver(const struct s2s_engine *e)
+{
+	return e->resolver;
+}
+
+enum fg_err s2s__engine_open(struct s2s_engine *e, const char *local, const char *remote)
+{
+	return out_open(e, local, remote) != NULL ? FG_OK : FG_ERR_IO;
+}
+
+enum fg_err s2s_engine_start(struct s2s_engine **out, uv_loop_t *loop, struct db *db,
+                             const char *version)
+{
+	enum fg_err err = engine_new(out, loop, db, version, NULL);
+	if (err != FG_OK)
+		return err;
+	struct s2s_engine *e = *out;
+	main_engines++;
 	listeners_apply(e);
 	fg_log(FG_LOG_NOTICE, S2S_SUBSYS, "federation engine started: %zu local domain%s, TLS %s%s",
 	       e->conf->n_domains, e->conf->n_domains == 1 ? "" : "s",
@@ -2129,6 +2307,8 @@ void s2s_engine_stop(struct s2s_engine *e)
 	if (e == NULL || e->stopping)
 		return;
 	e->stopping = true;
+	if (e->validation == NULL)
+		main_engines--;
 	while (e->conns != NULL) {
 		struct conn *c = e->conns;
 		xmpp_s2s_close(c->m, XMPP_SE_SYSTEM_SHUTDOWN, "the gateway is shutting down");

@@ -53,17 +53,22 @@ enum fg_err s2s_send(struct s2s_engine *e, const uint8_t *stanza, size_t len, s2
 
 /* ---- validate connection (console, API, CLI) ----------------------------------------- */
 
-enum s2s_step_state { S2S_STEP_RUNNING = 0, S2S_STEP_PASS, S2S_STEP_FAIL, S2S_STEP_SKIP,
-                      S2S_STEP_WARN };
+enum s2s_step_state {
+	S2S_STEP_RUNNING = 0,
+	S2S_STEP_PASS,
+	S2S_STEP_FAIL,
+	S2S_STEP_SKIP,
+	S2S_STEP_WARN
+};
 
 struct s2s_step {
-	const char *id;      /* "dns.srv", "dns.xmpps", "dns.addr", "publish", "tcp", "stream",
-	                        "tls", "auth", "ping" */
-	const char *title;   /* "DNS SRV _xmpp-server._tcp.example.org" */
+	const char *id;    /* "dns.srv", "dns.xmpps", "dns.addr", "publish", "tcp", "stream",
+	                      "tls", "auth", "ping" */
+	const char *title; /* "DNS SRV _xmpp-server._tcp.example.org" */
 	enum s2s_step_state state;
-	const char *detail;  /* what was found, plain words */
-	const char *fix;     /* what to do when it failed ("" otherwise) */
-	const char *tech;    /* technical detail for the expert (codes), may be "" */
+	const char *detail; /* what was found, plain words */
+	const char *fix;    /* what to do when it failed ("" otherwise) */
+	const char *tech;   /* technical detail for the expert (codes), may be "" */
 };
 
 /* Called for every step as it starts and as it ends; done_cb once at the end with the
@@ -74,8 +79,8 @@ typedef void (*s2s_done_cb)(void *ctx, bool ok);
 
 struct s2s_validation;
 enum fg_err s2s_validate_start(struct s2s_validation **out, uv_loop_t *loop, struct db *db,
-                               const char *remote_domain, s2s_step_cb step_cb,
-                               s2s_done_cb done_cb, void *ctx);
+                               const char *remote_domain, s2s_step_cb step_cb, s2s_done_cb done_cb,
+                               void *ctx);
 /* Stops a validation (no more callbacks) and frees it; safe after done_cb too. */
 void s2s_validate_free(struct s2s_validation *v);
 

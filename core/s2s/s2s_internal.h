@@ -143,4 +143,44 @@ typedef void (*s2s_node_cb)(void *ctx, const struct xmpp_node *n);
 /* Parses one serialized stanza in the jabber:server namespace; cb sees it once. */
 enum fg_err s2s__parse_stanza(const uint8_t *data, size_t len, s2s_node_cb cb, void *ctx);
 
+/* ---- validation hooks (engine.c <-> validate.c) ---------------------------------------- */
+
+enum s2s_vev {
+	S2S_VEV_CONNECTED = 0,  /* TCP up: info->addr */
+	S2S_VEV_CONNECT_FAILED, /* every address failed: info->text */
+	S2S_VEV_FEATURES,       /* stream features seen: info->text */
+	S2S_VEV_TLS_UP,         /* handshake done: version, suite, peer certificate */
+	S2S_VEV_TLS_FAILED,     /* info->text */
+	S2S_VEV_AUTH,           /* info->method */
+	S2S_VEV_CLOSED,         /* info->text */
+	S2S_VEV_PONG,           /* info->id answered (info->text: "" or the error) */
+};
+
+struct s2s_vinfo {
+	const char *addr;
+	const char *text;
+	const char *tls_version, *tls_suite;
+	const char *subject, *issuer;
+	int64_t not_after_ms;
+	const char *name_match; /* "DNS-ID", ... or "" when the name did not match */
+	bool chain_ok;
+	enum xmpp_auth_method method;
+	bool direct_tls;
+	const char *id;
+};
+
+void s2s__validation_event(struct s2s_validation *v, enum s2s_vev ev, const struct s2s_vinfo *in);
+/* An engine without listeners whose outgoing streams report to v. */
+enum fg_err s2s__engine_private(struct s2s_engine **out, uv_loop_t *loop, struct db *db,
+                                struct s2s_validation *v);
+const struct s2s_conf *s2s__engine_conf(const struct s2s_engine *e);
+struct resolver *s2s__engine_resolver(const struct s2s_engine *e);
+/* Opens (or finds) the outgoing stream local -> remote. */
+enum fg_err s2s__engine_open(struct s2s_engine *e, const char *local, const char *remote);
+/* True when a serving engine runs in this process (ping answers can reach it). */
+bool s2s__engine_serving(void);
+/* Ping answers reach whichever engine of the process receives them. */
+void s2s__pong_expect(struct s2s_validation *v, const char *id);
+void s2s__pong_forget(struct s2s_validation *v);
+
 #endif
