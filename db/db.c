@@ -25,6 +25,7 @@ static const char *const kind_names[DB_KIND__COUNT] = {
     [DB_KIND_AUDIT] = "audit",
     [DB_KIND_FAULT] = "faults",
     [DB_KIND_STATUS] = "status",
+    [DB_KIND_SUBSCRIPTION] = "subscriptions",
 };
 
 #define META_DB_NAME    "meta"
@@ -144,9 +145,19 @@ static enum fg_err migrate_0_to_1(struct db *db, MDB_txn *txn)
 	return rc ? db__mdb_fail(NULL, rc, "writing the generation") : FG_OK;
 }
 
+/* v1 -> v2: the SIP gateway's presence subscriptions get their database. A new store runs
+ * both (migrate_0_to_1 already created every kind; MDB_CREATE keeps it). */
+static enum fg_err migrate_1_to_2(struct db *db, MDB_txn *txn)
+{
+	int rc = mdb_dbi_open(txn, kind_names[DB_KIND_SUBSCRIPTION], MDB_CREATE,
+	                      &db->dbi[DB_KIND_SUBSCRIPTION]);
+	return rc ? db__mdb_fail(NULL, rc, "creating the subscriptions database") : FG_OK;
+}
+
 /* migrations[N] takes schema version N to N+1. */
 static const db_migration_fn migrations[DB_SCHEMA_VERSION] = {
     migrate_0_to_1,
+    migrate_1_to_2,
 };
 
 static enum fg_err migrate(struct db *db)

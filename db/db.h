@@ -26,7 +26,7 @@
  * them. Arrays returned by *_list() are freed with the matching *_list_free().
  */
 
-#define DB_SCHEMA_VERSION 1
+#define DB_SCHEMA_VERSION 2
 
 #define DB_ID_MAX            33  /* 128-bit random ids as 32 hex chars */
 #define DB_NAME_MAX          65  /* admin names, certificate names, bridge names */
@@ -62,6 +62,7 @@ enum db_kind {
 	DB_KIND_AUDIT,
 	DB_KIND_FAULT,
 	DB_KIND_STATUS,
+	DB_KIND_SUBSCRIPTION, /* presence subscriptions of the SIP gateway (schema 2) */
 	DB_KIND__COUNT
 };
 
@@ -333,6 +334,45 @@ enum fg_err db_bridge_del(struct db_txn *txn, const char *name);
 enum fg_err db_bridge_list(struct db_txn *txn, struct db_bridge **out, size_t *count);
 
 /* Arrays from the five list functions above are plain (no owned pointers): free(). */
+
+/* ---- presence subscriptions of the SIP gateway (RFC 6665, RFC 8048) ---------------- */
+/* Kept so that a restart neither loses nor duplicates a subscription. Not configuration:
+ * writing one does not bump the generation and a restore leaves them alone. */
+#define DB_SUB_URI_MAX   512  /* a SIP URI or JID with its resource */
+#define DB_SUB_TAG_MAX   128  /* Call-ID and tags: generators use 10-64 characters */
+#define DB_SUB_ROUTE_MAX 1024 /* route set, comma separated: a few Record-Route entries */
+
+enum db_sub_direction {
+	DB_SUB_SIP_WATCHER = 0, /* a SIP user watches an XMPP user: we send NOTIFY */
+	DB_SUB_XMPP_WATCHER,    /* an XMPP user watches a SIP user: we send SUBSCRIBE */
+};
+enum db_sub_state { DB_SUB_PENDING = 0, DB_SUB_ACTIVE, DB_SUB_TERMINATED };
+
+struct db_subscription {
+	char id[DB_ID_MAX]; /* derived from direction, watcher and presentity */
+	char sip_domain[DB_DOMAIN_MAX];
+	enum db_sub_direction direction;
+	enum db_sub_state state;
+	char watcher[DB_SUB_URI_MAX];    /* sip: URI or bare JID */
+	char presentity[DB_SUB_URI_MAX]; /* sip: URI or bare JID */
+	char call_id[DB_SUB_TAG_MAX];    /* the subscription's dialog */
+	char local_tag[DB_SUB_TAG_MAX];
+	char remote_tag[DB_SUB_TAG_MAX];
+	char remote_target[DB_SUB_URI_MAX];
+	char routes[DB_SUB_ROUTE_MAX];
+	int64_t local_cseq;
+	int64_t remote_cseq;
+	int64_t expires_ms; /* wall clock when the subscription ends unless refreshed */
+	int64_t created_ms;
+	int64_t refreshed_ms;
+};
+
+enum fg_err db_subscription_get(struct db_txn *txn, const char *id, struct db_subscription *out);
+enum fg_err db_subscription_put(struct db_txn *txn, const struct db_subscription *s);
+enum fg_err db_subscription_del(struct db_txn *txn, const char *id);
+/* Plain array: free(). */
+enum fg_err db_subscription_list(struct db_txn *txn, struct db_subscription **out,
+                                 size_t *count);
 
 /* A new random id (32 hex chars). */
 void db_new_id(char out[DB_ID_MAX]);

@@ -13,12 +13,17 @@
 #define RESTORE_MAXDBS 32
 
 /* Kinds a restore replaces: the configuration, and the log, audit trail and faults that
- * explain it. Sessions are emptied (everyone logs in again); object status is the running
- * engine's own and is left alone. */
+ * explain it. Sessions are emptied (everyone logs in again); object status and the SIP
+ * gateway's presence subscriptions are the running engine's own and are left alone. */
 static bool kind_restored(enum db_kind kind)
 {
 	return db_kind_is_config(kind) || kind == DB_KIND_LOG || kind == DB_KIND_AUDIT ||
 	       kind == DB_KIND_FAULT;
+}
+
+static bool kind_left_alone(enum db_kind kind)
+{
+	return kind == DB_KIND_STATUS || kind == DB_KIND_SUBSCRIPTION;
 }
 
 static uint64_t be_to_u64(const uint8_t in[8])
@@ -109,7 +114,7 @@ static enum fg_err restore_fn(struct db_txn *txn, void *vctx)
 		return db__mdb_fail(NULL, rc, "reading the snapshot");
 	enum fg_err err = FG_OK;
 	for (int k = 0; k < DB_KIND__COUNT && !err; k++)
-		if (k != DB_KIND_STATUS)
+		if (!kind_left_alone((enum db_kind)k))
 			err = copy_kind(txn, stxn, c, (enum db_kind)k);
 	if (!err)
 		err = keep_larger_seq(txn, stxn, c->snap_meta, META_LOG_SEQ);
@@ -173,6 +178,9 @@ static enum fg_err snap_open(struct restore_ctx *c, const char *path)
 	}
 	for (int k = 0; k < DB_KIND__COUNT; k++) {
 		rc = mdb_dbi_open(txn, db_kind_name((enum db_kind)k), 0, &c->snap_dbi[k]);
+		/* a schema-1 snapshot has no subscriptions database: nothing is read from it */
+		if (rc == MDB_NOTFOUND && kind_left_alone((enum db_kind)k))
+			continue;
 		if (rc) {
 			fg_log(FG_LOG_ERR, "store", "the snapshot lacks the %s database: %s",
 			       db_kind_name((enum db_kind)k), mdb_strerror(rc));

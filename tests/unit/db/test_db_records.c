@@ -143,6 +143,18 @@ static enum fg_err put_sample(struct db_txn *txn, enum db_kind kind, const char 
 		fg_strlcpy(st.extra, "{\"port\":8443}", sizeof st.extra);
 		return db_status_put(txn, &st);
 	}
+	case DB_KIND_SUBSCRIPTION: {
+		struct db_subscription sub = {.direction = DB_SUB_XMPP_WATCHER,
+		                              .state = DB_SUB_ACTIVE,
+		                              .local_cseq = 3,
+		                              .expires_ms = 27};
+		fg_strlcpy(sub.id, key, sizeof sub.id);
+		fg_strlcpy(sub.sip_domain, "sip.example", sizeof sub.sip_domain);
+		fg_strlcpy(sub.watcher, "juliet@xmpp.example", sizeof sub.watcher);
+		fg_strlcpy(sub.presentity, "sip:romeo@sip.example", sizeof sub.presentity);
+		fg_strlcpy(sub.call_id, "c1@gw", sizeof sub.call_id);
+		return db_subscription_put(txn, &sub);
+	}
 	case DB_KIND__COUNT:
 		break;
 	}
@@ -255,6 +267,18 @@ static void test_round_trip_every_kind(void **state)
 	assert_int_equal(n, 1);
 	assert_string_equal(sts[0].extra, "{\"port\":8443}");
 	db_status_list_free(sts, n);
+
+	struct db_subscription sub;
+	assert_int_equal(db_subscription_get(txn, "rec1", &sub), FG_OK);
+	assert_int_equal(sub.direction, DB_SUB_XMPP_WATCHER);
+	assert_int_equal(sub.state, DB_SUB_ACTIVE);
+	assert_string_equal(sub.presentity, "sip:romeo@sip.example");
+	assert_int_equal(sub.local_cseq, 3);
+	struct db_subscription *subs;
+	assert_int_equal(db_subscription_list(txn, &subs, &n), FG_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(subs[0].call_id, "c1@gw");
+	free(subs);
 
 	struct db_log_entry *le;
 	size_t total;
