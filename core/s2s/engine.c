@@ -2311,7 +2311,12 @@ void s2s_engine_stop(struct s2s_engine *e)
 		main_engines--;
 	while (e->conns != NULL) {
 		struct conn *c = e->conns;
-		xmpp_s2s_close(c->m, XMPP_SE_SYSTEM_SHUTDOWN, "the gateway is shutting down");
+		/* a validation's own stream just ends; the gateway's streams say why */
+		if (e->validation != NULL)
+			xmpp_s2s_close(c->m, XMPP_SE_NONE, NULL);
+		else
+			xmpp_s2s_close(c->m, XMPP_SE_SYSTEM_SHUTDOWN,
+			               "the gateway is shutting down");
 		if (!c->dead)
 			conn_kill(c, S2S_FAIL_SHUTDOWN, "shutdown", true);
 	}
