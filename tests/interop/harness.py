@@ -249,7 +249,11 @@ class Prosody:
 
 	def configure(self, mode, cert=None, key=None, cafile=None, insecure=()):
 		if os.path.isdir(self.dir):
-			shutil.rmtree(self.dir)
+			# keep each run's config and log for --keep: <name>.1, <name>.2, ...
+			n = 1
+			while os.path.exists("%s.%d" % (self.dir, n)):
+				n += 1
+			os.rename(self.dir, "%s.%d" % (self.dir, n))
 		os.makedirs(os.path.join(self.dir, "data"))
 		os.makedirs(os.path.join(self.dir, "capath"))
 		tls = mode != "plain"

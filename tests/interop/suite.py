@@ -5,6 +5,7 @@ import json
 import os
 import re
 import signal
+import socket
 import sys
 import time
 import traceback
@@ -324,6 +325,10 @@ def s_tls_required_refuses_plain_peer(ctx):
 	ctx.fedgw_mode("tls-dialback")
 	ans = ctx.alice(("ping", "gw.test"), timeout=15)
 	check(ans[0].kind != "result", "ping over a stream without TLS was answered")
+	log = ctx.prosody.logtext()
+	check(re.search(r"prosody\.test->gw\.test closed: policy-violation", log),
+	      "Prosody's stream to gw.test was not closed with policy-violation: " +
+	      "\n".join(l for l in log.splitlines() if "closed" in l)[-600:])
 	rc, js, err = ctx.validate("prosody.test")
 	check(rc != 0, "validate passed against a peer without TLS")
 	st = step_state(js, "tls") if js else None
@@ -460,6 +465,66 @@ def s_attack_unauthenticated_from(ctx):
 	      "stream error %r for a from domain not authenticated on the stream "
 	      "(want invalid-from)" % err)
 	ping_still_works(ctx, "a from not authenticated on the stream")
+
+
+def s_stream_one_byte_per_write(ctx):
+	"""Debian's expat defers tokens split across reads (CVE-2023-52425 fix): a peer whose
+	bytes arrive one at a time must still get features, dialback and its pong."""
+	attack_setup(ctx)
+	ctx.fake_evil()
+	p = h.RawPeer(h.GW_IP, src=h.EVIL_IP)
+	p.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+	def trickle(data):
+		for i in range(len(data)):
+			p.send(data[i:i + 1])
+			time.sleep(0.001)
+	trickle(h.stream_header("evil.test", "gw.test"))
+	check(p.read_until(rb"</stream:features>", 5), "no features after a header sent a byte "
+	      "at a time: %r" % p.buf[-300:])
+	trickle(b"<db:result from='evil.test' to='gw.test'>0123456789abcdef</db:result>")
+	m = p.read_until(rb"<db:result\b[^>]*type=['\"](\w+)['\"]", 10)
+	check(m and m.group(1) == b"valid", "dialback sent a byte at a time: %r" % p.buf[-300:])
+	trickle(b"<iq type='get' id='trickle1' from='evil.test' to='gw.test'>"
+	        b"<ping xmlns='urn:xmpp:ping'/></iq>")
+	end = time.monotonic() + 8
+	while time.monotonic() < end and not ctx.fake.seen(rb"id='trickle1'|id=\"trickle1\""):
+		time.sleep(0.1)
+	p.close()
+	check(ctx.fake.seen(rb"id='trickle1'|id=\"trickle1\""),
+	      "no pong for a ping sent a byte at a time")
+
+
+def s_attack_host_unknown(ctx):
+	attack_setup(ctx)
+	err, closed, data = raw_attack(b"", header=h.stream_header("evil.test", "nobody.test"))
+	check(err == "host-unknown", "stream to a domain fedgw does not serve: %r (want "
+	      "host-unknown, RFC 6120 §4.9.3.6)" % err)
+	check(closed, "stream kept open after host-unknown")
+
+
+def s_no_error_in_reply_to_error(ctx):
+	"""RFC 6120 §8.3.1: an entity never answers an error stanza with an error; unknown
+	requests get service-unavailable (§8.4)."""
+	attack_setup(ctx)
+	p = authed_evil(ctx)
+	p.send(b"<iq type='error' id='err1' from='evil.test' to='gw.test'><error type='cancel'>"
+	       b"<item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>"
+	       b"<message type='error' id='err2' from='a@evil.test' to='nobody@gw.test'>"
+	       b"<error type='cancel'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>"
+	       b"</error></message>"
+	       b"<iq type='get' id='unk1' from='evil.test' to='gw.test'>"
+	       b"<query xmlns='urn:example:unknown'/></iq>")
+	end = time.monotonic() + 8
+	while time.monotonic() < end and not ctx.fake.seen(rb"id=.unk1."):
+		time.sleep(0.1)
+	time.sleep(0.5)
+	p.close()
+	check(ctx.fake.seen(rb"id=.unk1."), "no answer to an iq with an unknown namespace")
+	check(ctx.fake.seen(rb"<iq[^>]*id=.unk1.[^>]*>.*?(service-unavailable|feature-not-implemented)"),
+	      "unknown iq not answered with service-unavailable")
+	check(not ctx.fake.seen(rb"id=.err1.") and not ctx.fake.seen(rb"id=.err2."),
+	      "fedgw answered an error stanza")
 
 
 ATTACKS = {
@@ -635,15 +700,65 @@ def s_policy_outgoing_only(ctx):
 	policy_setup(ctx)
 	f = ctx.fedgw
 	f.cli("xmpp", "policy", "add", "prosody.test", "deny", "--direction", "outgoing")
-	time.sleep(1)
-	rc, js, err = ctx.validate("prosody.test")
-	check(rc != 0 and step_state(js, "ping") in ("fail", "skip"),
-	      "validate's ping passed through an outgoing deny rule: " +
-	      (summarize_steps(js) if js else err))
-	log = f.log_grep("prosody.test")
-	check("outgoing" in log.lower(), "fedgw log does not name the outgoing rule:\n" + log[-800:])
+	time.sleep(1.5)
+	# Prosody's ping is incoming (allowed) but fedgw's answer is outgoing: what happens is
+	# recorded as a note, not judged (issue 3 does not say).
 	a = ctx.alice(("ping", "gw.test"))[0]
 	ctx.notes.append("outgoing-only deny: Prosody's inbound ping got %r" % a)
+	rc, js, err = ctx.validate("prosody.test")
+	check(js is not None, "validate printed no JSON: %s" % err[:300])
+	check(rc != 0 and step_state(js, "ping") in ("fail", "skip"),
+	      "validate's ping passed through an outgoing deny rule: " + summarize_steps(js))
+	log = f.log_grep("prosody.test")
+	check("outgoing only" in log.lower(),
+	      "fedgw log does not name the outgoing rule:\n" + log[-800:])
+
+
+def closed_by_gw(ctx):
+	"""Prosody's log lines for its streams with gw.test closed by fedgw with an error."""
+	return re.findall(r"Session closed by remote with error: ([a-z-]+)[^\n]*",
+	                  ctx.prosody.logtext())
+
+
+def wait_closed_by_gw(ctx, before, timeout=6.0):
+	end = time.monotonic() + timeout
+	while time.monotonic() < end:
+		now = closed_by_gw(ctx)
+		if len(now) > len(before):
+			return now[len(before):]
+		time.sleep(0.2)
+	return []
+
+
+def s_policy_live_change_closes_streams(ctx):
+	"""Issue 3 §3: a change applies without a restart and closes the sessions it no longer
+	allows, with the right stream error."""
+	ctx.prosody_mode("plain", fresh=True)
+	ctx.fedgw_mode("plain")
+	a = ctx.alice(("ping", "gw.test"))[0]
+	check(a.kind == "result", "ping before the change: %r" % a)
+	before = closed_by_gw(ctx)
+	ctx.fedgw.cli("xmpp", "policy", "add", "prosody.test", "deny", "--direction", "both")
+	new = wait_closed_by_gw(ctx, before)
+	check(new and all(c == "policy-violation" for c in new),
+	      "streams with prosody.test after a deny rule was added: closed with %r "
+	      "(want policy-violation)" % new)
+	ctx.fedgw.cli("xmpp", "policy", "delete", "prosody.test")
+	a = wait_ping(ctx, True)
+	check(a.kind == "result", "ping after the rule was deleted: %r" % a)
+	before = closed_by_gw(ctx)
+	ctx.fedgw.cli("xmpp", "set", "tls_mode=required")
+	new = wait_closed_by_gw(ctx, before)
+	raw = h.RawPeer(h.GW_IP, src=h.EVIL_IP)
+	raw.send(h.stream_header("evil.test", "gw.test"))
+	raw.read_until(rb"</stream:features>", 5)
+	feats = raw.buf
+	raw.close()
+	applied = b"starttls" in feats and b"required" in feats
+	check(new, "plaintext streams stayed open after tls_mode=required (new streams %s)" %
+	      ("get STARTTLS required: the setting applied" if applied else
+	       "are not offered STARTTLS required either: %r" % feats[-300:]))
+	ctx.notes.append("tls_mode off->required closed plaintext streams with %r" % new)
 
 
 # ---- delivery -------------------------------------------------------------------------
@@ -674,9 +789,10 @@ SCENARIOS = SELFCHECK + [
 	s_strict_cert_wrong_name, s_strict_cert_expired, s_strict_cert_untrusted,
 	s_attack_claim_foreign_domain, s_attack_stanza_before_auth, s_attack_unauthenticated_from,
 	s_attack_doctype, s_attack_billion_laughs, s_attack_comment, s_attack_pi,
-	s_attack_invalid_utf8, s_attack_oversized_stanza, s_attack_memory_200,
+	s_attack_invalid_utf8, s_attack_oversized_stanza, s_attack_host_unknown,
+	s_stream_one_byte_per_write, s_no_error_in_reply_to_error, s_attack_memory_200,
 	s_policy_default_deny_allow_exception, s_policy_wildcard, s_policy_incoming_only,
-	s_policy_outgoing_only,
+	s_policy_outgoing_only, s_policy_live_change_closes_streams,
 	s_delivery_unreachable,
 ]
 
