@@ -461,8 +461,12 @@ enum MHD_Result webui__api_xmpp_validate_start(struct webui_req *req)
 	enum fg_err err = s2s_validate_start(&slot->v, webui_loop(req->w), req->w->db, slot->domain,
 	                                     validation_step_cb, validation_done_cb, slot);
 	if (err) {
+		FG_LOGE(SUBSYS, "cannot start validating %s: %s", slot->domain, fg_strerror(err));
 		validation_clear(slot);
-		FG_LOGE(SUBSYS, "cannot start validating %s: %s", domain, fg_strerror(err));
+		if (err == FG_ERR_AGAIN)
+			return webui__fail(
+			    req, 503, "busy", NULL, "Try again in a moment.",
+			    "The gateway is busy and could not start the validation.");
 		return webui__fail(req, 500, "internal", NULL, "Try again; see the log.",
 		                   "The validation could not be started.");
 	}
