@@ -109,6 +109,18 @@ struct webui_transport {
 
 static void conn_pump(struct https_conn *c);
 static void conn_destroy(struct https_conn *c);
+
+/* The listener's kind-specific status: where it listens and how many connections it holds. */
+static void listener_extra_update(struct webui_transport *t)
+{
+	char extra[256];
+	if (!t->listener || t->stopping)
+		return;
+	/* bind_addr parsed as an IP literal before listening: no JSON escaping needed. */
+	snprintf(extra, sizeof(extra), "{\"bind\":\"%s\",\"port\":%u,\"connections\":%zu}",
+	         t->w->cfg.bind_addr, (unsigned)t->w->cfg.port, t->nconns);
+	status_set_extra("listener:console", extra);
+}
 static void transport_maybe_free(struct webui_transport *t);
 static void mhd_run(struct webui_transport *t);
 
@@ -350,6 +362,7 @@ static void conn_handle_closed_cb(uv_handle_t *h)
 	if (c->next)
 		c->next->prev = c->prev;
 	t->nconns--;
+	listener_extra_update(t);
 	if (t->nconns < WEBUI_CONN_MAX)
 		t->limit_logged = false;
 	tls_conn_free(c->tls);
@@ -652,6 +665,7 @@ static void plain_answer(struct https_conn *c, char *head)
 	char body[sizeof(location) + 64];
 	snprintf(body, sizeof(body), "This console is served over HTTPS only: %s\n", location);
 	fg_log(FG_LOG_DEBUG, SUBSYS, "plain HTTP from %s redirected to https", c->peer_text);
+	status_counter_add("console.http_redirects", 1);
 	plain_reply(c, "301 Moved Permanently", location, body);
 }
 
@@ -685,6 +699,7 @@ static void idle_timeout_cb(uv_timer_t *h)
 	if (c->closing)
 		return;
 	if (tls_conn_state(c->tls) == TLS_STATE_HANDSHAKING) {
+		status_counter_add("console.tls_failures", 1);
 		fg_log(FG_LOG_INFO, SUBSYS, "TLS handshake with %s timed out after %d s",
 		       c->peer_text, WEBUI_HANDSHAKE_TIMEOUT_MS / 1000);
 		conn_destroy(c);
@@ -817,6 +832,7 @@ static void conn_pump(struct https_conn *c)
 		}
 		enum tls_state st = tls_conn_state(c->tls);
 		if (st == TLS_STATE_FAILED) {
+			status_counter_add("console.tls_failures", 1);
 			fg_log(FG_LOG_INFO, SUBSYS, "TLS %s %s failed: %s",
 			       c->handed_off ? "connection with" : "handshake with", c->peer_text,
 			       tls_conn_error_text(c->tls));
@@ -932,8 +948,9 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 			bool was_handshaking = tls_conn_state(c->tls) == TLS_STATE_HANDSHAKING;
 			tls_conn_feed_eof(c->tls);
 			if (was_handshaking)
-				fg_log(FG_LOG_INFO, SUBSYS, "TLS handshake with %s failed: %s",
-				       c->peer_text, tls_conn_error_text(c->tls));
+				status_counter_add("console.tls_failures", 1);
+			fg_log(FG_LOG_INFO, SUBSYS, "TLS handshake with %s failed: %s",
+			       c->peer_text, tls_conn_error_text(c->tls));
 		}
 		conn_destroy(c);
 		return;
@@ -1016,6 +1033,8 @@ static void accept_cb(uv_stream_t *server, int status)
 		t->conns->prev = c;
 	t->conns = c;
 	t->nconns++;
+	status_counter_add("console.connections", 1);
+	listener_extra_update(t);
 	if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
 		conn_destroy(c);
 		return;
@@ -1165,6 +1184,7 @@ static void listen_try(struct webui_transport *t)
 	char name[160];
 	snprintf(name, sizeof(name), "console https %s", t->bound_text);
 	status_set("listener:console", "listener", name, "listening", "");
+	listener_extra_update(t);
 	t->last_bind_error[0] = '\0';
 	if (status_fault_active("console.bind"))
 		status_fault_clear("console.bind");

@@ -30,8 +30,13 @@ free_port() {
 	done
 	echo 0
 }
-# serve NAME BIND PORT: starts the daemon; sets $started_pid.
+# serve NAME BIND PORT: starts the daemon; sets $started_pid. Federation is switched off and
+# kept on loopback first: this test is about the console only.
 serve() {
+	local s2s_port
+	s2s_port=$(free_port)
+	"$fedgw" --data-dir "$work/$1.data" xmpp set enabled=false bind=127.0.0.1 \
+		port="$s2s_port" >>"$work/$1.setup" 2>&1
 	"$fedgw" serve --data-dir "$work/$1.data" --console-bind "$2" --console-port "$3" \
 		>"$work/$1.log" 2>&1 &
 	started_pid=$!
