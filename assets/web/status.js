@@ -81,8 +81,9 @@ export function onStatus(st) {
 	redraw(view.summary, summary(st));
 	update(view.faults, st.faults || {}, faults);
 	update(view.listeners, st.listeners || [], listeners);
-	// Listeners have their own table; the rest are the engine's other components.
-	const objs = (st.objects || []).filter((o) => o.kind !== 'listener');
+	// Listeners have their own table and counters their own card; the rest are the
+	// engine's other components.
+	const objs = (st.objects || []).filter((o) => o.kind !== 'listener' && o.kind !== 'counters');
 	view.objectsSection.hidden = objs.length === 0;
 	update(view.objects, objs, (o) => (o.length ? objects(o) : ''));
 	update(view.recent, st.recent || [], recent);

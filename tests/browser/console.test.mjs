@@ -118,6 +118,14 @@ async function startDaemon(work) {
 	const dataDir = join(work, 'data');
 	mkdirSync(dataDir, { mode: 0o700 });
 	const port = await freePort();
+	// The test may only use loopback and must not take the well-known s2s port: keep
+	// federation off and on 127.0.0.1 (builds without the xmpp verb have no listener).
+	try {
+		execFileSync(fedgwBin, ['--data-dir', dataDir, 'xmpp', 'set', 'enabled=false',
+			'bind=127.0.0.1', `port=${await freePort()}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+	} catch (e) {
+		log(`fedgw xmpp set: ${String(e.stderr || e.message).trim().split('\n')[0]}`);
+	}
 	const out = createWriteStream(join(ARTIFACTS, 'fedgw.log'));
 	const proc = spawn(fedgwBin, ['serve', '--data-dir', dataDir, '--console-bind', '127.0.0.1',
 		'--console-port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'],
