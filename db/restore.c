@@ -168,7 +168,9 @@ static enum fg_err snap_open(struct restore_ctx *c, const char *path)
 		goto out;
 	}
 	/* Schema 1 is the first with records; a version-0 store holds nothing to restore.
-	 * When DB_SCHEMA_VERSION rises, older snapshots are migrated here after the copy. */
+	 * Older snapshots need no migration of their own as long as what later schemas added
+	 * is left alone by a restore (schema 2: subscriptions); a later schema that changes
+	 * restored records must migrate them here after the copy. */
 	if (version < 1) {
 		fg_log(FG_LOG_ERR, "store",
 		       "the snapshot has schema version %llu, which holds no records: refusing it",

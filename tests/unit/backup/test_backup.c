@@ -418,6 +418,49 @@ static void test_newer_schema(void **state)
 	assert_int_equal(db_generation(f->b), gen);
 }
 
+/* Makes store A look like one written by schema 1 (before the subscriptions kind). */
+static enum fg_err to_schema_1(struct db_txn *txn, void *ctx)
+{
+	(void)ctx;
+	int rc = mdb_drop(txn->txn, txn->db->dbi[DB_KIND_SUBSCRIPTION], 1);
+	if (rc)
+		return db__mdb_fail(txn, rc, "dropping subscriptions");
+	return db__meta_set(txn, "schema", 1);
+}
+
+static enum fg_err put_subscription(struct db_txn *txn, void *ctx)
+{
+	struct db_subscription s = {.id = "sub1",
+	                            .sip_domain = "sip.example",
+	                            .watcher = "sip:a@sip.example",
+	                            .presentity = "b@x.example"};
+	(void)ctx;
+	return db_subscription_put(txn, &s);
+}
+
+/* A schema-1 snapshot restores into the current schema: the kinds it lacks are ones a
+ * restore leaves alone, and the live store keeps them. */
+static void test_older_schema(void **state)
+{
+	struct fixture *f = *state;
+	char snap[128];
+	size_t records = 0;
+	snprintf(snap, sizeof snap, "%s/v1.mdb", f->files);
+	assert_int_equal(db_write(f->a, fill_a, NULL), FG_OK);
+	assert_int_equal(db_write(f->a, to_schema_1, NULL), FG_OK);
+	assert_int_equal(db_snapshot(f->a, snap), FG_OK);
+	assert_int_equal(db_write(f->b, fill_b, NULL), FG_OK);
+	assert_int_equal(db_write(f->b, put_subscription, NULL), FG_OK);
+	assert_int_equal(db_restore(f->b, snap, &records), FG_OK);
+	assert_int_equal(records, 7);
+	check_a_contents(f->b);
+	struct db_txn *txn;
+	struct db_subscription s;
+	assert_int_equal(db_txn_begin(f->b, &txn), FG_OK);
+	assert_int_equal(db_subscription_get(txn, "sub1", &s), FG_OK);
+	db_txn_end(txn);
+}
+
 /* A second handle on the restored store (like the daemon while the CLI restores) sees the
  * new generation and the restored configuration. */
 static void test_other_handle_sees_generation(void **state)
@@ -474,6 +517,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_truncated, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_newer_format, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_newer_schema, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_older_schema, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_other_handle_sees_generation, setup, teardown),
 	    cmocka_unit_test(test_passphrase_rules),
 	};
