@@ -231,6 +231,10 @@ DATADIR=$WORK/data
 install -d -m 0700 -o "$FEDGW_UID" -g "$FEDGW_GID" "$DATADIR"
 DATAIMG=$WORK/data.img
 mkfs.ext4 -q -L fedgw-data -E root_owner="$FEDGW_UID:$FEDGW_GID" -d "$DATADIR" "$DATAIMG" "${DATA_MB}M"
+# mkfs sets the owner of the root directory but not its mode.
+debugfs -w -R "sif / mode 040700" "$DATAIMG" >/dev/null 2>&1
+[ "$(debugfs -R 'stat /' "$DATAIMG" 2>/dev/null | sed -n 's/.*Mode: *\([0-7]*\).*/\1/p')" = 0700 ] ||
+	{ echo "build.sh: cannot set the data partition's mode" >&2; exit 1; }
 
 # --- 5. GPT disk ------------------------------------------------------------------------
 step "GPT disk image"
