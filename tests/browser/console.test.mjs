@@ -423,6 +423,7 @@ async function run() {
 		for (const r of routes.filter((x) => !known.has(x.route) && !useMock)) {
 			await go(page, base, r.route, r.title);
 			await page.waitForLoadState('networkidle');
+			await page.waitForTimeout(1000); // let the screen finish drawing
 			await shot(page, r.route);
 		}
 
