@@ -548,9 +548,9 @@ function policySection(body) {
 	const defBox = h('div');
 	const list = h('div');
 	const formBox = h('div');
-	replace(body,
+	replace(body, msg,
 		h('section.card', { 'aria-labelledby': 'xmpp-policy-default' },
-			h('h2', { id: 'xmpp-policy-default' }, 'Default'), msg, defBox),
+			h('h2', { id: 'xmpp-policy-default' }, 'Default'), defBox),
 		h('section.card', { 'aria-labelledby': 'xmpp-policy-rules' },
 			h('h2', { id: 'xmpp-policy-rules' }, 'Exceptions'),
 			h('p.muted.small', null, 'An exception names a domain, a wildcard (*.example.com ' +

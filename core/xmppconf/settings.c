@@ -60,6 +60,34 @@ static const struct setting_def defs[] = {
 
 #define NDEFS (sizeof(defs) / sizeof(defs[0]))
 
+/* How messages name a setting: the console's words, the key in parentheses. */
+static const char *label_of(const struct setting_def *d)
+{
+	static const char *const labels[][2] = {
+	    {"enabled", "Federation on/off (enabled)"},
+	    {"bind", "The listen addresses (bind)"},
+	    {"port", "The port (port)"},
+	    {"direct_tls_port", "The direct TLS port (direct_tls_port)"},
+	    {"dns_servers", "The DNS servers (dns_servers)"},
+	    {"dns_transparent_zones", "The special-use zones (dns_transparent_zones)"},
+	    {"tls_mode", "The security mode (tls_mode)"},
+	    {"require_client_cert", "Require client-side certificates (require_client_cert)"},
+	    {"sasl_external_in", "SASL EXTERNAL on incoming connections (sasl_external_in)"},
+	    {"sasl_external_out", "SASL EXTERNAL on outgoing connections (sasl_external_out)"},
+	    {"dialback", "Server Dialback (dialback)"},
+	    {"max_stanza_bytes", "The stanza size limit (max_stanza_bytes)"},
+	    {"allow_system_ca", "Trusting the system CA set (allow_system_ca)"},
+	    {"connect_timeout_s", "The connect timeout (connect_timeout_s)"},
+	    {"queue_max", "The queue length (queue_max)"},
+	    {"idle_timeout_s", "The idle timeout (idle_timeout_s)"},
+	    {"policy_default", "The default policy (policy_default)"},
+	};
+	for (size_t i = 0; i < sizeof(labels) / sizeof(labels[0]); i++)
+		if (strcmp(labels[i][0], d->name) == 0)
+			return labels[i][1];
+	return d->name;
+}
+
 static const struct setting_def *def_by_name(const char *name)
 {
 	for (size_t i = 0; i < NDEFS; i++)
@@ -174,28 +202,28 @@ static bool list_value(const struct setting_def *d, json_t *v, char *out, size_t
 		{
 			if (!json_is_string(it)) {
 				xmppconf__fail(e, 422, d->name, d->fix,
-				               "Every item of %s must be text.", d->name);
+				               "%s: every item must be text.", label_of(d));
 				return false;
 			}
 			if (n >= XMPPCONF_LIST_MAX) {
 				xmppconf__fail(e, 422, d->name, "Remove some items.",
-				               "%s has more than %d items.", d->name,
+				               "%s has more than %d items.", label_of(d),
 				               XMPPCONF_LIST_MAX);
 				return false;
 			}
 			if (json_string_length(it) == 0)
 				continue;
 			if (!fg_strlcpy(items[n], json_string_value(it), sizeof(items[n]))) {
-				xmppconf__fail(e, 422, d->name, d->fix,
-				               "An item of %s is too long.", d->name);
+				xmppconf__fail(e, 422, d->name, d->fix, "%s: an item is too long.",
+				               label_of(d));
 				return false;
 			}
 			n++;
 		}
 	} else if (json_is_string(v)) {
 		if (!fg_strlcpy(text, json_string_value(v), sizeof(text))) {
-			xmppconf__fail(e, 422, d->name, d->fix, "The value of %s is too long.",
-			               d->name);
+			xmppconf__fail(e, 422, d->name, d->fix, "%s: the value is too long.",
+			               label_of(d));
 			return false;
 		}
 		char *save = NULL;
@@ -203,20 +231,20 @@ static bool list_value(const struct setting_def *d, json_t *v, char *out, size_t
 		     tok = strtok_r(NULL, ", \t", &save)) {
 			if (n >= XMPPCONF_LIST_MAX) {
 				xmppconf__fail(e, 422, d->name, "Remove some items.",
-				               "%s has more than %d items.", d->name,
+				               "%s has more than %d items.", label_of(d),
 				               XMPPCONF_LIST_MAX);
 				return false;
 			}
 			if (!fg_strlcpy(items[n], tok, sizeof(items[n]))) {
-				xmppconf__fail(e, 422, d->name, d->fix,
-				               "An item of %s is too long.", d->name);
+				xmppconf__fail(e, 422, d->name, d->fix, "%s: an item is too long.",
+				               label_of(d));
 				return false;
 			}
 			n++;
 		}
 	} else {
 		xmppconf__fail(e, 422, d->name, d->fix, "%s must be a list of text items.",
-		               d->name);
+		               label_of(d));
 		return false;
 	}
 	if (n == 0 && d->type == ST_ADDRS) {
@@ -234,14 +262,14 @@ static bool list_value(const struct setting_def *d, json_t *v, char *out, size_t
 			for (char *p = shown; *p; p++)
 				if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x80)
 					*p = '?';
-			xmppconf__fail(e, 422, d->name, d->fix, "\"%s\" in %s %s.", shown, d->name,
-			               why);
+			xmppconf__fail(e, 422, d->name, d->fix, "%s: \"%s\" %s.", label_of(d),
+			               shown, why);
 			return false;
 		}
 		int w = snprintf(out + used, size - used, "%s%s", i ? "," : "", items[i]);
 		if (w < 0 || (size_t)w >= size - used) {
-			xmppconf__fail(e, 422, d->name, d->fix, "The value of %s is too long.",
-			               d->name);
+			xmppconf__fail(e, 422, d->name, d->fix, "%s: the value is too long.",
+			               label_of(d));
 			return false;
 		}
 		used += (size_t)w;
@@ -261,7 +289,7 @@ static bool value_canonical(const struct setting_def *d, json_t *v, char *out, s
 			b = json_is_true(v);
 		else if (!json_is_string(v) || !bool_parse(json_string_value(v), &b)) {
 			xmppconf__fail(e, 422, d->name, d->fix, "%s must be true or false.",
-			               d->name);
+			               label_of(d));
 			return false;
 		}
 		fg_strlcpy(out, b ? "true" : "false", size);
@@ -278,7 +306,7 @@ static bool value_canonical(const struct setting_def *d, json_t *v, char *out, s
 		}
 		if (!ok) {
 			xmppconf__fail(e, 422, d->name, d->fix,
-			               "%s must be a whole number from %llu to %llu.", d->name,
+			               "%s must be a whole number from %llu to %llu.", label_of(d),
 			               (unsigned long long)d->min, (unsigned long long)d->max);
 			return false;
 		}
@@ -294,7 +322,7 @@ static bool value_canonical(const struct setting_def *d, json_t *v, char *out, s
 				return true;
 			}
 		}
-		xmppconf__fail(e, 422, d->name, d->fix, "%s has no such choice.", d->name);
+		xmppconf__fail(e, 422, d->name, d->fix, "%s has no such choice.", label_of(d));
 		return false;
 	}
 	default:

@@ -208,9 +208,11 @@ async function run() {
 		await page.getByLabel('Port', { exact: true }).fill('0');
 		await page.getByRole('button', { name: 'Save settings' }).click();
 		await page.locator('input[name="port"][aria-invalid="true"]').waitFor();
-		await page.locator('.field-error', { hasText: 'port must be a whole number' }).waitFor();
+		await page.locator('.field-error', { hasText: 'The port (port) must be a whole number' }).waitFor();
 		await page.getByLabel('Port', { exact: true }).fill(await page.locator('input[name="port"]')
 			.getAttribute('value'));
+		await page.getByRole('button', { name: 'Save settings' }).click();
+		await page.locator('.notice', { hasText: 'Nothing to save' }).waitFor();
 
 		step = 'regenerate the dialback secret: shown once with a copy button';
 		await page.getByRole('button', { name: 'Regenerate' }).click();
@@ -274,7 +276,7 @@ async function run() {
 		step = 'validate an unknown domain: the DNS step fails with its fix';
 		await section(page, base, 'validate', 'Validate connection');
 		await page.locator('.records code', { hasText: '_xmpp-server._tcp.gw.fedgw.test.' }).waitFor();
-		await page.getByLabel('Domain').fill('nowhere.fedgw.test');
+		await page.getByRole('textbox', { name: 'Domain' }).fill('nowhere.fedgw.test');
 		await page.getByRole('button', { name: 'Validate' }).click();
 		await page.locator('ol.phases li.phase-fail', { hasText: 'DNS' })
 			.waitFor({ timeout: VALIDATE_MS });
