@@ -282,7 +282,11 @@ async function run() {
 		await panel.locator('summary').click();
 		panel = await openPanel(page, 'Upload CA bundle');
 		await panel.getByLabel('Name', { exact: true }).fill('test-root');
-		await panel.getByLabel('CA certificates (PEM)').fill(pki.root);
+		// Read from a file with FileReader, as an admin picking root.pem would.
+		await panel.getByLabel('Choose a file with the CA certificates').setInputFiles({
+			name: 'root.pem', mimeType: 'application/x-pem-file', buffer: Buffer.from(pki.root) });
+		await page.waitForFunction(() => document.querySelector('#add-ca textarea[name="pem"]')
+			.value.includes('BEGIN CERTIFICATE'));
 		await panel.getByRole('button', { name: 'Upload CA bundle' }).click();
 		await panel.locator('.notice-ok').waitFor();
 		await page.locator('table.certs tr', { hasText: 'test-root' }).getByText('CA bundle').waitFor();
