@@ -321,10 +321,11 @@ def main():
     log = open(os.path.join(tmp, "fedgw.log"), "w+")
     env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1")
     secret = None
-    # Before the first start: the s2s listener on a free loopback port (5269 may be taken
-    # by other tests on this machine), through the CLI on the new store.
-    r = subprocess.run([args.fedgw, "xmpp", "set", "bind=127.0.0.1", "port=%d" % free_port(),
-                        "--data-dir", data], capture_output=True, text=True, env=env, timeout=30)
+    # Before the first start, through the CLI on the new store: no s2s listener (federation
+    # off; the configuration API works the same) and loopback on a free port if turned on.
+    r = subprocess.run([args.fedgw, "xmpp", "set", "enabled=false", "bind=127.0.0.1",
+                        "port=%d" % free_port(), "--data-dir", data],
+                       capture_output=True, text=True, env=env, timeout=30)
     check(r.returncode == 0 and "port" in r.stdout, "fedgw xmpp set on a new store")
     proc = subprocess.Popen([args.fedgw, "serve", "--data-dir", data, "--console-bind",
                              "127.0.0.1", "--console-port", str(port)],
