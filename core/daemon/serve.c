@@ -9,6 +9,9 @@
 #ifdef FEDGW_HAVE_S2S
 #include "s2s/s2s.h"
 #endif
+#ifdef FEDGW_HAVE_SIPGW
+#include "sipgw/sipgw.h"
+#endif
 
 #include <errno.h>
 #include <fcntl.h>
@@ -39,6 +42,9 @@ struct serve {
 	struct webui *console;
 #ifdef FEDGW_HAVE_S2S
 	struct s2s_engine *s2s;
+#endif
+#ifdef FEDGW_HAVE_SIPGW
+	struct sipgw *sipgw;
 #endif
 	struct webui_config console_cfg;
 	const char *bind_override;
@@ -242,6 +248,10 @@ static void apply_config(struct serve *s)
 	if (s->s2s)
 		s2s_engine_reconfigure(s->s2s);
 #endif
+#ifdef FEDGW_HAVE_SIPGW
+	if (s->sipgw)
+		sipgw_reconfigure(s->sipgw);
+#endif
 	run_checks(s);
 }
 
@@ -306,6 +316,13 @@ static void stop(struct serve *s, const char *why)
 		webui_stop(s->console);
 		s->console = NULL;
 	}
+#ifdef FEDGW_HAVE_SIPGW
+	/* before the federation engine: it unregisters its XMPP domains there */
+	if (s->sipgw) {
+		sipgw_stop(s->sipgw);
+		s->sipgw = NULL;
+	}
+#endif
 #ifdef FEDGW_HAVE_S2S
 	if (s->s2s) {
 		s2s_engine_stop(s->s2s);
@@ -507,6 +524,15 @@ int daemon_serve_main(const struct daemon_opts *o, int argc, char **argv)
 		       fg_strerror(err));
 	/* the engine may have written the dialback secret: do not re-apply for that */
 	s.generation = db_generation(s.db);
+#endif
+#ifdef FEDGW_HAVE_SIPGW
+#ifdef FEDGW_HAVE_S2S
+	err = sipgw_start(&s.sipgw, &s.loop, s.db, s.s2s);
+#else
+	err = sipgw_start(&s.sipgw, &s.loop, s.db, NULL);
+#endif
+	if (err)
+		fg_log(FG_LOG_ERR, "sip", "the SIP gateway could not start: %s", fg_strerror(err));
 #endif
 
 	uv_signal_init(&s.loop, &s.sigterm);

@@ -1,0 +1,2300 @@
+/* sipgw engine: SIP over TCP and mutual TLS on the event loop (RFC 3261 §18, RFC 5626 §4.4.1
+ * keepalives, RFC 5922 names, RFC 3263 §4.2 SRV), transactions (core/sip) and the glue to the
+ * XMPP router: page-mode messages (RFC 7572, RFC 3428), IM sessions, presence (RFC 8048,
+ * RFC 6665) and chat states (RFC 3994), with status and faults per SIP domain. */
+#include "sipgw/sipgw_internal.h"
+
+#include "status/status.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define READ_BUF 65536
+#define APP_BUF  16384
+
+struct sipgw;
+struct conn;
+
+/* One configured SIP domain and the state of its next hop. */
+struct dom {
+	struct sipgw_domain_conf cf;
+	struct conn *out;   /* the next-hop connection (reused for every request) */
+	int64_t retry_at;   /* monotonic: when to connect again after a failure */
+	int64_t options_at; /* monotonic: next OPTIONS ping */
+	bool registered;    /* its XMPP domain is registered with the router */
+	bool keep;          /* reconfigure: still configured */
+	char dns[16], tcp[16], tls[16], options[16], cert[16];
+	char peer_names[256];
+	char last_error[256];
+	char addr[80];
+	uint64_t msgs_in, msgs_out, errors;
+	bool status_dirty;
+};
+
+enum conn_state { CS_RESOLVING = 0, CS_CONNECTING, CS_TLS, CS_UP, CS_DEAD };
+
+struct conn {
+	struct conn *next;
+	struct sipgw *gw;
+	struct dom *dom; /* outgoing: the domain whose next hop this is */
+	bool out;
+	bool use_tls;
+	enum conn_state state;
+	uv_tcp_t *tcp;
+	bool tcp_open;
+	uv_connect_t creq;
+	struct tls_conn *tls;
+	bool tls_up;
+	struct sip_stream *stream;
+	struct fg_buf raw;  /* the bytes of the message being framed, for a 400 */
+	struct fg_buf outq; /* bytes written before the connection came up */
+	size_t wpending;
+	int64_t last_io, ping_sent, deadline;
+	bool ping_out;
+	char peer[80];
+	uint8_t *peer_der; /* incoming TLS: the client's certificate, for name checks */
+	size_t peer_der_len;
+	char trusted_for[DB_DOMAIN_MAX]; /* last SIP domain its certificate was checked for */
+	/* resolution */
+	struct resolve_query *q;
+	char addrs[RESOLVE_MAX_ADDRS][64];
+	size_t naddr, iaddr;
+	uint16_t port;
+	char host[DB_DOMAIN_MAX];
+};
+
+/* The fate of a SIP request sent to XMPP (s2s_send's callback). Freed by the callback;
+ * the server transaction and engine forget it by clearing their pointers. */
+struct stxn;
+struct pending {
+	struct sipgw *gw;
+	struct stxn *st;
+	char to[SIPGW_MAX_JID + 1];
+};
+
+/* A server transaction: a request from the edge and where to answer it. */
+struct stxn {
+	struct stxn *next;
+	struct sipgw *gw;
+	struct sip_txn *t;
+	struct conn *c;
+	struct sip_msg *req;
+	struct pending *pend;
+	char to_tag[24];
+	bool dead;
+};
+
+enum purpose { P_OPTIONS = 0, P_MESSAGE, P_SUBSCRIBE, P_NOTIFY, P_OTHER };
+
+/* A client transaction: a request we sent to a next hop and what to do with its answer. */
+struct ctxn {
+	struct ctxn *next;
+	struct sipgw *gw;
+	struct sip_txn *t;
+	struct conn *c;
+	enum purpose p;
+	char domain[DB_DOMAIN_MAX];
+	char *orig_from, *orig_to, *orig_id; /* the stanza that caused it (error replies) */
+	char sub_id[DB_ID_MAX];
+	uint8_t *req;
+	size_t req_len;
+	bool dead;
+};
+
+/* An IM session (INVITE with an m=message offer, as OCS and Lync use them). */
+struct session {
+	struct session *next;
+	struct sip_dialog *d;
+	char domain[DB_DOMAIN_MAX];
+	char sip_user[DB_SUB_URI_MAX]; /* sip:... of the SIP party */
+	char jid[SIPGW_MAX_JID + 1];   /* bare JID of the XMPP party */
+	char from_jid[SIPGW_MAX_JID + 1];
+	struct conn *c;
+};
+
+struct listener {
+	struct sipgw *gw;
+	uv_tcp_t *tcp;
+	bool use_tls;
+	uint16_t port;
+	char addr[DB_ADDR_MAX];
+};
+
+struct sipgw {
+	uv_loop_t *loop;
+	struct db *db;
+	struct s2s_engine *s2s;
+	struct sipgw_settings set;
+	struct dom *doms[SIPGW_MAX_DOMAINS];
+	size_t ndoms;
+	struct listener tcp_l, tls_l;
+	struct conn *conns;
+	size_t nconns;
+	struct stxn *stxns;
+	struct ctxn *ctxns;
+	struct session *sessions;
+	size_t nsessions;
+	struct resolver *resolver;
+	char dns_key[2 * DB_SETTING_VALUE_MAX + 2];
+	uv_timer_t tick;
+	int refs;
+	bool stopping;
+	size_t npending;
+	unsigned ticks;
+};
+
+/* snprintf that truncates silently: texts for logs, faults and ids may be cut. */
+static void text_fmt(char *out, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void text_fmt(char *out, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	(void)vsnprintf(out, size, fmt, ap);
+	va_end(ap);
+}
+
+static int64_t now_mono(void)
+{
+	return fg_mono_ms();
+}
+
+static void gw_unref(struct sipgw *gw)
+{
+	if (--gw->refs == 0)
+		free(gw);
+}
+
+static void handle_closed_free(uv_handle_t *h)
+{
+	struct sipgw *gw = h->data;
+	free(h);
+	gw_unref(gw);
+}
+
+/* Closes a heap handle that the engine owns alone (it holds one engine reference until
+ * closed, so the engine outlives the close callback). */
+static void close_handle(struct sipgw *gw, uv_handle_t *h)
+{
+	h->data = gw;
+	gw->refs++;
+	if (!uv_is_closing(h))
+		uv_close(h, handle_closed_free);
+}
+
+/* ---- domains, status and faults ------------------------------------------------------- */
+
+static struct dom *dom_find(struct sipgw *gw, const char *sip_domain)
+{
+	for (size_t i = 0; i < gw->ndoms; i++)
+		if (strcasecmp(gw->doms[i]->cf.rec.domain, sip_domain) == 0)
+			return gw->doms[i];
+	return NULL;
+}
+
+static struct dom *dom_by_xmpp(struct sipgw *gw, const char *xmpp_domain)
+{
+	for (size_t i = 0; i < gw->ndoms; i++)
+		if (strcasecmp(gw->doms[i]->cf.xmpp, xmpp_domain) == 0)
+			return gw->doms[i];
+	return NULL;
+}
+
+static void fault(struct dom *d, const char *what, const char *condition, const char *cause,
+                  const char *fix)
+{
+	char id[STATUS_ID_MAX], object[160];
+	text_fmt(id, sizeof(id), "sip.%s.%s", what, d->cf.rec.domain);
+	text_fmt(object, sizeof(object), "SIP domain %s (next hop %s)", d->cf.rec.domain,
+	         d->cf.rec.next_hop);
+	struct status_fault_desc fd = {.object = object,
+	                               .condition = condition,
+	                               .cause = cause,
+	                               .fix = fix,
+	                               .detail = NULL,
+	                               .severity = FG_LOG_ERR};
+	status_fault_raise(id, &fd);
+	fg_strlcpy(d->last_error, cause, sizeof(d->last_error));
+	d->errors++;
+	d->status_dirty = true;
+}
+
+static void fault_clear(struct dom *d, const char *what)
+{
+	char id[STATUS_ID_MAX];
+	text_fmt(id, sizeof(id), "sip.%s.%s", what, d->cf.rec.domain);
+	status_fault_clear(id);
+}
+
+static size_t count_sessions(struct sipgw *gw, const char *domain)
+{
+	size_t n = 0;
+	for (struct session *s = gw->sessions; s != NULL; s = s->next)
+		if (strcasecmp(s->domain, domain) == 0)
+			n++;
+	return n;
+}
+
+static size_t count_subs(struct sipgw *gw, const char *domain)
+{
+	struct db_txn *txn = NULL;
+	struct db_subscription *subs = NULL;
+	size_t n = 0, k = 0;
+	if (db_txn_begin(gw->db, &txn) != FG_OK)
+		return 0;
+	if (db_subscription_list(txn, &subs, &n) == FG_OK)
+		for (size_t i = 0; i < n; i++)
+			if (strcasecmp(subs[i].sip_domain, domain) == 0 &&
+			    subs[i].state != DB_SUB_TERMINATED)
+				k++;
+	free(subs);
+	db_txn_end(txn);
+	return k;
+}
+
+static void dom_status(struct sipgw *gw, struct dom *d)
+{
+	char id[STATUS_ID_MAX], name[160];
+	text_fmt(id, sizeof(id), "sip:%s", d->cf.rec.domain);
+	text_fmt(name, sizeof(name), "SIP domain %s", d->cf.rec.domain);
+	const char *state = "connecting", *reason = "";
+	if (!gw->set.enabled) {
+		state = "disabled";
+		reason = "sip.enabled is false";
+	} else if (d->cf.problem[0] != '\0') {
+		state = "failed";
+		reason = d->cf.problem;
+	} else if (strcmp(d->options, "ok") == 0 && d->out != NULL && d->out->state == CS_UP) {
+		state = "up";
+	} else if (d->last_error[0] != '\0') {
+		state = "failed";
+		reason = d->last_error;
+	}
+	status_set(id, "sip-domain", name, state, reason);
+	struct fg_buf j = {0};
+	(void)fg_buf_append_str(&j, "{\"next_hop\":\"");
+	sipgw__json_escape(&j, d->cf.rec.next_hop);
+	(void)fg_buf_printf(&j, "\",\"port\":%u,\"transport\":\"%s\",\"xmpp_domain\":\"",
+	                    (unsigned)d->cf.rec.next_hop_port,
+	                    sipgw__domain_tls(&d->cf.rec) ? "tls" : "tcp");
+	sipgw__json_escape(&j, d->cf.xmpp);
+	(void)fg_buf_append_str(&j, "\",\"address\":\"");
+	sipgw__json_escape(&j, d->addr);
+	(void)fg_buf_printf(&j,
+	                    "\",\"dns\":\"%s\",\"tcp\":\"%s\",\"tls\":\"%s\",\"options\":\"%s\","
+	                    "\"cert_match\":\"%s\",\"peer_names\":\"",
+	                    d->dns, d->tcp, d->tls, d->options, d->cert);
+	sipgw__json_escape(&j, d->peer_names);
+	(void)fg_buf_printf(&j,
+	                    "\",\"messages_in\":%llu,\"messages_out\":%llu,\"errors\":%llu,"
+	                    "\"subscriptions\":%zu,\"sessions\":%zu,\"last_error\":\"",
+	                    (unsigned long long)d->msgs_in, (unsigned long long)d->msgs_out,
+	                    (unsigned long long)d->errors, count_subs(gw, d->cf.rec.domain),
+	                    count_sessions(gw, d->cf.rec.domain));
+	sipgw__json_escape(&j, d->last_error);
+	(void)fg_buf_append_str(&j, "\"}");
+	status_set_extra(id, fg_buf_cstr(&j));
+	fg_buf_free(&j);
+	d->status_dirty = false;
+}
+
+/* ---- connections: I/O ------------------------------------------------------------------- */
+
+static void conn_kill(struct conn *c, const char *why, bool graceful);
+static void conn_up(struct conn *c);
+static void on_plain(struct conn *c, const uint8_t *buf, size_t len);
+static void ctxn_fail_conn(struct sipgw *gw, struct conn *c, const char *why);
+
+struct wreq {
+	uv_write_t req;
+	struct conn *c;
+	size_t len;
+	uint8_t data[];
+};
+
+static void write_cb(uv_write_t *r, int status)
+{
+	struct wreq *w = (struct wreq *)r;
+	w->c->wpending -= w->len;
+	if (status < 0 && status != UV_ECANCELED && w->c->state != CS_DEAD)
+		conn_kill(w->c, uv_strerror(status), false);
+	free(w);
+}
+
+static void raw_write(struct conn *c, const uint8_t *data, size_t len)
+{
+	if (c->tcp == NULL || !c->tcp_open || len == 0 || c->state == CS_DEAD)
+		return;
+	c->last_io = now_mono();
+	if (c->wpending == 0) {
+		uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
+		int n = uv_try_write((uv_stream_t *)c->tcp, &b, 1);
+		if (n == (int)len)
+			return;
+		if (n > 0) {
+			data += n;
+			len -= (size_t)n;
+		} else if (n != UV_EAGAIN) {
+			conn_kill(c, uv_strerror(n), false);
+			return;
+		}
+	}
+	if (c->wpending + len > SIPGW_WRITE_PENDING_MAX) {
+		conn_kill(c, "the peer does not read what we send", false);
+		return;
+	}
+	struct wreq *w = malloc(sizeof(*w) + len);
+	if (w == NULL) {
+		conn_kill(c, "out of memory", false);
+		return;
+	}
+	w->c = c;
+	w->len = len;
+	memcpy(w->data, data, len);
+	uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)len);
+	if (uv_write(&w->req, (uv_stream_t *)c->tcp, &b, 1, write_cb) != 0) {
+		free(w);
+		conn_kill(c, "write failed", false);
+		return;
+	}
+	c->wpending += len;
+}
+
+static void tls_pump(struct conn *c)
+{
+	const uint8_t *buf;
+	size_t len;
+	while (c->tls != NULL && c->state != CS_DEAD) {
+		tls_conn_take_output(c->tls, &buf, &len);
+		if (len == 0)
+			break;
+		raw_write(c, buf, len);
+		if (c->state == CS_DEAD)
+			break;
+		tls_conn_output_done(c->tls, len);
+	}
+}
+
+static void conn_send(struct conn *c, const uint8_t *data, size_t len)
+{
+	if (c == NULL || c->state == CS_DEAD || len == 0)
+		return;
+	if (c->state != CS_UP) {
+		if (c->outq.len + len > SIPGW_OUTQ_MAX ||
+		    fg_buf_append(&c->outq, data, len) != FG_OK)
+			conn_kill(c, "too much waiting for the connection to come up", false);
+		return;
+	}
+	if (c->tls == NULL) {
+		raw_write(c, data, len);
+		return;
+	}
+	while (len > 0 && c->state != CS_DEAD) {
+		size_t used = 0;
+		if (tls_conn_write_app(c->tls, data, len, &used) != FG_OK) {
+			conn_kill(c, tls_conn_error_text(c->tls), false);
+			return;
+		}
+		tls_pump(c);
+		if (used == 0 && !tls_conn_want_output(c->tls))
+			break;
+		data += used;
+		len -= used;
+	}
+}
+
+static void conn_closed_cb(uv_handle_t *h)
+{
+	struct conn *c = h->data;
+	struct sipgw *gw = c->gw;
+	free(h);
+	free(c);
+	gw_unref(gw);
+}
+
+static void shutdown_cb(uv_shutdown_t *req, int status)
+{
+	(void)status;
+	uv_tcp_t *t = (uv_tcp_t *)req->handle;
+	free(req);
+	if (!uv_is_closing((uv_handle_t *)t))
+		uv_close((uv_handle_t *)t, conn_closed_cb);
+}
+
+static void conn_unlink(struct conn *c)
+{
+	struct sipgw *gw = c->gw;
+	for (struct conn **pp = &gw->conns; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == c) {
+			*pp = c->next;
+			gw->nconns--;
+			break;
+		}
+	}
+}
+
+static void conn_free_state(struct conn *c)
+{
+	if (c->q != NULL) {
+		resolve_cancel(c->q);
+		c->q = NULL;
+	}
+	tls_conn_free(c->tls);
+	c->tls = NULL;
+	sip_stream_free(c->stream);
+	c->stream = NULL;
+	fg_buf_free(&c->raw);
+	fg_buf_free(&c->outq);
+	free(c->peer_der);
+	c->peer_der = NULL;
+}
+
+static void conn_kill(struct conn *c, const char *why, bool graceful)
+{
+	if (c->state == CS_DEAD)
+		return;
+	struct sipgw *gw = c->gw;
+	enum conn_state was = c->state;
+	c->state = CS_DEAD;
+	if (c->dom != NULL) {
+		struct dom *d = c->dom;
+		if (d->out == c)
+			d->out = NULL;
+		d->retry_at = now_mono() + SIPGW_RETRY_MS;
+		if (was == CS_UP && !gw->stopping) {
+			fg_log(FG_LOG_NOTICE, SIPGW_SUBSYS, "connection to %s (%s) closed: %s",
+			       d->cf.rec.next_hop, c->peer, why);
+			fg_strlcpy(d->tcp, "closed", sizeof(d->tcp));
+			d->status_dirty = true;
+		}
+	} else if (!gw->stopping) {
+		fg_log(FG_LOG_DEBUG, SIPGW_SUBSYS, "connection from %s closed: %s", c->peer, why);
+	}
+	/* transactions and sessions that answer on this connection lose it */
+	for (struct stxn *s = gw->stxns; s != NULL; s = s->next)
+		if (s->c == c)
+			s->c = NULL;
+	for (struct session *s = gw->sessions; s != NULL; s = s->next)
+		if (s->c == c)
+			s->c = NULL;
+	ctxn_fail_conn(gw, c, why);
+	conn_unlink(c);
+	if (graceful && c->tls != NULL && c->tls_up) {
+		c->state = CS_UP; /* let the close_notify out */
+		tls_conn_close(c->tls);
+		tls_pump(c);
+		c->state = CS_DEAD;
+	}
+	conn_free_state(c);
+	if (c->tcp == NULL) {
+		free(c);
+		gw_unref(gw);
+		return;
+	}
+	if (graceful && c->tcp_open) {
+		uv_shutdown_t *req = malloc(sizeof(*req));
+		uv_read_stop((uv_stream_t *)c->tcp);
+		if (req != NULL && uv_shutdown(req, (uv_stream_t *)c->tcp, shutdown_cb) == 0)
+			return;
+		free(req);
+	}
+	if (!uv_is_closing((uv_handle_t *)c->tcp))
+		uv_close((uv_handle_t *)c->tcp, conn_closed_cb);
+}
+
+static struct conn *conn_new(struct sipgw *gw, bool out, bool use_tls)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return NULL;
+	c->gw = gw;
+	c->out = out;
+	c->use_tls = use_tls;
+	c->stream = sip_stream_new();
+	if (c->stream == NULL) {
+		free(c);
+		return NULL;
+	}
+	c->last_io = now_mono();
+	c->next = gw->conns;
+	gw->conns = c;
+	gw->nconns++;
+	gw->refs++;
+	return c;
+}
+
+static void conn_tls_failed(struct conn *c)
+{
+	int code = tls_conn_error_code(c->tls);
+	const char *text = tls_conn_error_text(c->tls);
+	char cause[512];
+	if (c->dom != NULL) {
+		struct dom *d = c->dom;
+		/* BearSSL's X.509 errors (BR_ERR_X509_*) are 32..63 */
+		bool cert = code >= 32 && code < 64;
+		text_fmt(cause, sizeof(cause), "TLS with the next hop %s (%s) failed: %s",
+		         d->cf.rec.next_hop, c->peer, text);
+		fg_strlcpy(d->tls, "failed", sizeof(d->tls));
+		fault(
+		    d, "tls", cert ? "Next hop certificate refused" : "TLS handshake failed", cause,
+		    cert ? "Check that the trusted CA bundle chosen for this SIP domain holds the "
+		           "CA that signed the next hop's certificate, and that the certificate "
+		           "is valid; the next hop must also trust the CA of our SIP certificate."
+		         : "Check that the next hop speaks TLS 1.2 on this port and trusts the CA "
+		           "of our SIP certificate (mutual TLS).");
+	} else {
+		text_fmt(cause, sizeof(cause), "TLS with incoming peer %s failed: %s", c->peer,
+		         text);
+		fg_log(FG_LOG_INFO, SIPGW_SUBSYS, "%s", cause);
+	}
+	conn_kill(c, cause, false);
+}
+
+static void conn_tls_established(struct conn *c)
+{
+	c->tls_up = true;
+	const uint8_t *der = NULL;
+	size_t len = 0;
+	tls_conn_peer_cert(c->tls, &der, &len);
+	if (c->dom == NULL) {
+		if (len > 0 && (c->peer_der = malloc(len)) != NULL) {
+			memcpy(c->peer_der, der, len);
+			c->peer_der_len = len;
+		}
+		conn_up(c);
+		return;
+	}
+	struct dom *d = c->dom;
+	fg_strlcpy(d->tls, "ok", sizeof(d->tls));
+	fault_clear(d, "tls");
+	char names[256] = "";
+	bool ok = sipgw_cert_names_host(der, len, d->cf.rec.next_hop, names, sizeof(names));
+	fg_strlcpy(d->peer_names, names, sizeof(d->peer_names));
+	d->status_dirty = true;
+	if (!ok) {
+		/* seed 000: "peer's certificate does not contain a matching FQDN" */
+		char cause[512], fix[512];
+		text_fmt(
+		    cause, sizeof(cause),
+		    "The next hop's certificate does not contain a matching FQDN: it names %s, "
+		    "but the configured next hop is %s.",
+		    names, d->cf.rec.next_hop);
+		text_fmt(
+		    fix, sizeof(fix),
+		    "Set the SIP domain's next hop to the name on the edge's certificate (one of: "
+		    "%s), or give the edge a certificate whose subjectAltName DNS entry is %s.",
+		    names, d->cf.rec.next_hop);
+		fg_strlcpy(d->cert, "mismatch", sizeof(d->cert));
+		fault(d, "cert", "Next hop certificate name does not match", cause, fix);
+		conn_kill(c, cause, false);
+		return;
+	}
+	fg_strlcpy(d->cert, "ok", sizeof(d->cert));
+	fault_clear(d, "cert");
+	conn_up(c);
+}
+
+static void conn_feed_tls(struct conn *c, const uint8_t *buf, size_t len)
+{
+	uint8_t app[APP_BUF];
+	while (c->state != CS_DEAD && c->tls != NULL) {
+		size_t used = 0;
+		if (len > 0 && tls_conn_feed(c->tls, buf, len, &used) != FG_OK) {
+			tls_pump(c);
+			conn_tls_failed(c);
+			return;
+		}
+		buf += used;
+		len -= used;
+		tls_pump(c);
+		if (c->state == CS_DEAD)
+			return;
+		enum tls_state st = tls_conn_state(c->tls);
+		if (st == TLS_STATE_FAILED) {
+			conn_tls_failed(c);
+			return;
+		}
+		if (st == TLS_STATE_CLOSED) {
+			conn_kill(c, "the peer closed TLS", false);
+			return;
+		}
+		if (st == TLS_STATE_ESTABLISHED && !c->tls_up) {
+			conn_tls_established(c);
+			if (c->state == CS_DEAD)
+				return;
+		}
+		bool got_any = false;
+		while (c->state != CS_DEAD && c->tls != NULL && tls_conn_has_app(c->tls)) {
+			size_t got = 0;
+			if (tls_conn_read_app(c->tls, app, sizeof(app), &got) != FG_OK || got == 0)
+				break;
+			got_any = true;
+			on_plain(c, app, got);
+		}
+		if (len == 0 && !got_any)
+			break;
+		if (used == 0 && !got_any)
+			break;
+	}
+}
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	(void)h;
+	(void)suggested;
+	buf->base = malloc(READ_BUF);
+	buf->len = buf->base != NULL ? READ_BUF : 0;
+}
+
+static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+	struct conn *c = s->data;
+	if (n > 0 && c->state != CS_DEAD) {
+		c->last_io = now_mono();
+		if (c->tls != NULL)
+			conn_feed_tls(c, (const uint8_t *)buf->base, (size_t)n);
+		else
+			on_plain(c, (const uint8_t *)buf->base, (size_t)n);
+	} else if (n < 0 && c->state != CS_DEAD) {
+		if (c->tls != NULL && !c->tls_up) {
+			tls_conn_feed_eof(c->tls);
+			conn_tls_failed(c);
+		} else {
+			conn_kill(
+			    c, n == UV_EOF ? "the peer closed the connection" : uv_strerror((int)n),
+			    false);
+		}
+	}
+	free(buf->base);
+}
+
+static enum fg_err conn_start_tls(struct conn *c, bool server)
+{
+	struct sipgw *gw = c->gw;
+	struct tls_config cfg = {.role = server ? TLS_ROLE_SERVER : TLS_ROLE_CLIENT};
+	struct tls_trust *trust = NULL;
+	if (server) {
+		/* mutual TLS: any configured domain's CA may have signed the edge's certificate;
+		 * the name is checked per request against the domain the request is for */
+		struct fg_buf pem = {0};
+		struct db_txn *txn = NULL;
+		if (db_txn_begin(gw->db, &txn) == FG_OK) {
+			for (size_t i = 0; i < gw->ndoms; i++) {
+				struct db_cert ca = {0};
+				if (gw->doms[i]->cf.rec.ca_id[0] != '\0' &&
+				    db_cert_get(txn, gw->doms[i]->cf.rec.ca_id, &ca) == FG_OK &&
+				    ca.pem != NULL) {
+					(void)fg_buf_append_str(&pem, ca.pem);
+					(void)fg_buf_append_str(&pem, "\n");
+				}
+				db_cert_clear(&ca);
+			}
+			db_txn_end(txn);
+		}
+		if (pem.len > 0 &&
+		    tls_trust_from_pem(&trust, (const char *)pem.data, pem.len) != FG_OK)
+			trust = NULL;
+		fg_buf_free(&pem);
+		for (size_t i = 0; i < gw->ndoms && cfg.creds == NULL; i++)
+			cfg.creds = gw->doms[i]->cf.creds;
+		if (cfg.creds == NULL || trust == NULL) {
+			tls_trust_free(trust);
+			return FG_ERR_INVAL;
+		}
+		cfg.trust = trust;
+		cfg.require_client_cert = true;
+	} else {
+		cfg.creds = c->dom->cf.creds;
+		cfg.trust = c->dom->cf.trust;
+		if (cfg.trust == NULL)
+			return FG_ERR_INVAL;
+		/* the name is checked by us (RFC 5922 §7.1) so that a mismatch can be reported
+		 * with the names the certificate has */
+		cfg.server_name = NULL;
+	}
+	enum fg_err err = tls_conn_new(&c->tls, &cfg);
+	tls_trust_free(trust);
+	if (err != FG_OK)
+		return err;
+	c->state = CS_TLS;
+	tls_pump(c);
+	return FG_OK;
+}
+
+static void conn_up(struct conn *c)
+{
+	c->state = CS_UP;
+	if (c->dom != NULL) {
+		struct dom *d = c->dom;
+		fault_clear(d, "connect");
+		d->last_error[0] = '\0';
+		d->status_dirty = true;
+		fg_log(FG_LOG_INFO, SIPGW_SUBSYS, "connected to the next hop of %s: %s (%s)",
+		       d->cf.rec.domain, d->cf.rec.next_hop, c->peer);
+		/* first OPTIONS at once: the status says soon whether the edge answers */
+		d->options_at = now_mono();
+	}
+	if (c->outq.len > 0) {
+		struct fg_buf q = c->outq;
+		memset(&c->outq, 0, sizeof(c->outq));
+		conn_send(c, q.data, q.len);
+		fg_buf_free(&q);
+	}
+}
+
+/* ---- outgoing connections ---------------------------------------------------------------- */
+
+static void out_next_addr(struct conn *c);
+
+static void connect_cb(uv_connect_t *req, int status)
+{
+	struct conn *c = req->data;
+	if (c->state == CS_DEAD)
+		return;
+	struct dom *d = c->dom;
+	if (status < 0) {
+		if (d != NULL)
+			text_fmt(d->last_error, sizeof(d->last_error),
+			         "TCP connect to %s failed: %s", c->peer, uv_strerror(status));
+		/* try the next address with a fresh handle */
+		close_handle(c->gw, (uv_handle_t *)c->tcp);
+		c->tcp = NULL;
+		c->tcp_open = false;
+		c->iaddr++;
+		out_next_addr(c);
+		return;
+	}
+	c->tcp_open = true;
+	if (d != NULL) {
+		fg_strlcpy(d->tcp, "ok", sizeof(d->tcp));
+		fg_strlcpy(d->addr, c->peer, sizeof(d->addr));
+		d->status_dirty = true;
+	}
+	uv_read_start((uv_stream_t *)c->tcp, alloc_cb, read_cb);
+	if (c->use_tls) {
+		if (conn_start_tls(c, false) != FG_OK) {
+			if (d != NULL)
+				fault(d, "tls", "TLS cannot start",
+				      "The SIP certificate or the trusted CA bundle of this domain "
+				      "cannot "
+				      "be used.",
+				      "Choose a SIP certificate with its key and a CA bundle on "
+				      "the SIP "
+				      "domain.");
+			conn_kill(c, "TLS cannot start", false);
+		}
+		return;
+	}
+	conn_up(c);
+}
+
+static void out_all_failed(struct conn *c)
+{
+	struct dom *d = c->dom;
+	if (d != NULL) {
+		char cause[512];
+		text_fmt(cause, sizeof(cause),
+		         "No address of the next hop %s accepted a connection on "
+		         "port %u (%s).",
+		         c->host, (unsigned)c->port,
+		         d->last_error[0] ? d->last_error : "no address");
+		fg_strlcpy(d->tcp, "failed", sizeof(d->tcp));
+		fault(d, "connect", "Cannot connect to the next hop", cause,
+		      "Check that the edge listens on that address and port and that no firewall "
+		      "blocks the gateway; check the next hop and port of the SIP domain.");
+	}
+	conn_kill(c, "no address accepted the connection", false);
+}
+
+static void out_next_addr(struct conn *c)
+{
+	struct sipgw *gw = c->gw;
+	while (c->iaddr < c->naddr) {
+		const char *a = c->addrs[c->iaddr];
+		struct sockaddr_storage ss;
+		if (uv_ip6_addr(a, c->port, (struct sockaddr_in6 *)&ss) != 0 &&
+		    uv_ip4_addr(a, c->port, (struct sockaddr_in *)&ss) != 0) {
+			c->iaddr++;
+			continue;
+		}
+		c->tcp = malloc(sizeof(*c->tcp));
+		if (c->tcp == NULL)
+			break;
+		uv_tcp_init(gw->loop, c->tcp);
+		c->tcp->data = c;
+		text_fmt(c->peer, sizeof(c->peer), strchr(a, ':') ? "[%s]:%u" : "%s:%u", a,
+		         (unsigned)c->port);
+		c->creq.data = c;
+		c->state = CS_CONNECTING;
+		c->deadline = now_mono() + SIPGW_CONNECT_TIMEOUT_MS;
+		if (uv_tcp_connect(&c->creq, c->tcp, (const struct sockaddr *)&ss, connect_cb) == 0)
+			return;
+		close_handle(gw, (uv_handle_t *)c->tcp);
+		c->tcp = NULL;
+		c->iaddr++;
+	}
+	out_all_failed(c);
+}
+
+static void addr_cb(void *ctx, const struct resolve_addr_answer *ans)
+{
+	struct conn *c = ctx;
+	c->q = NULL;
+	struct dom *d = c->dom;
+	if (ans->status != RESOLVE_OK || ans->n == 0) {
+		if (d != NULL) {
+			char cause[512];
+			text_fmt(cause, sizeof(cause), "The next hop %s has no address: %s.",
+			         c->host, ans->text ? ans->text : resolve_status_name(ans->status));
+			fg_strlcpy(d->dns, "failed", sizeof(d->dns));
+			fault(d, "dns", "Next hop not found in DNS", cause,
+			      "Check the next hop name of the SIP domain and that the DNS servers "
+			      "(xmpp.dns_servers) publish an address for it, or enter its IP "
+			      "address.");
+		}
+		conn_kill(c, "DNS failure", false);
+		return;
+	}
+	if (d != NULL) {
+		fg_strlcpy(d->dns, "ok", sizeof(d->dns));
+		fault_clear(d, "dns");
+		d->status_dirty = true;
+	}
+	c->naddr = 0;
+	for (size_t i = 0; i < ans->n && c->naddr < RESOLVE_MAX_ADDRS; i++)
+		fg_strlcpy(c->addrs[c->naddr++], ans->addrs[i], sizeof(c->addrs[0]));
+	c->iaddr = 0;
+	out_next_addr(c);
+}
+
+static void srv_cb(void *ctx, const struct resolve_srv_answer *ans)
+{
+	struct conn *c = ctx;
+	c->q = NULL;
+	struct sipgw *gw = c->gw;
+	if (ans->status == RESOLVE_OK && ans->n > 0 &&
+	    !dns_srv_is_no_service(ans->records, ans->n)) {
+		struct dns_srv recs[DNS_MAX_SRV];
+		size_t n = ans->n < DNS_MAX_SRV ? ans->n : DNS_MAX_SRV;
+		memcpy(recs, ans->records, n * sizeof(recs[0]));
+		(void)dns_srv_order(recs, n, NULL, NULL);
+		/* RFC 3263 §4.2: the first target in SRV order (failover to the others would
+		 * need more state than one edge cluster warrants) */
+		fg_strlcpy(c->host, recs[0].target, sizeof(c->host));
+		c->port = recs[0].port;
+	} else {
+		/* RFC 3263 §4.2: no SRV records: the name itself on the default port */
+		c->port = sipgw__default_port(c->use_tls);
+	}
+	if (resolve_addr(gw->resolver, c->host, addr_cb, c, &c->q) != FG_OK)
+		conn_kill(c, "DNS query failed", false);
+}
+
+static void dom_connect(struct sipgw *gw, struct dom *d)
+{
+	if (d->out != NULL || gw->stopping || !gw->set.enabled || gw->resolver == NULL)
+		return;
+	if (d->cf.problem[0] != '\0' && sipgw__domain_tls(&d->cf.rec))
+		return;
+	bool use_tls = sipgw__domain_tls(&d->cf.rec);
+	struct conn *c = conn_new(gw, true, use_tls);
+	if (c == NULL)
+		return;
+	c->dom = d;
+	d->out = c;
+	c->state = CS_RESOLVING;
+	c->deadline = now_mono() + 2 * SIPGW_CONNECT_TIMEOUT_MS;
+	fg_strlcpy(c->host, d->cf.rec.next_hop, sizeof(c->host));
+	fg_strlcpy(d->dns, "pending", sizeof(d->dns));
+	enum fg_err err;
+	if (d->cf.rec.next_hop_port != 0 || sipgw__is_ip_literal(c->host)) {
+		c->port = d->cf.rec.next_hop_port ? d->cf.rec.next_hop_port
+		                                  : sipgw__default_port(use_tls);
+		err = resolve_addr(gw->resolver, c->host, addr_cb, c, &c->q);
+	} else {
+		/* RFC 3263 §4.2 / RFC 5630: SIP over TLS is found with _sips._tcp */
+		char name[DB_DOMAIN_MAX + 16];
+		text_fmt(name, sizeof(name), "%s.%s", use_tls ? "_sips._tcp" : "_sip._tcp",
+		         c->host);
+		err = resolve_srv(gw->resolver, name, srv_cb, c, &c->q);
+	}
+	if (err != FG_OK)
+		conn_kill(c, "DNS query failed", false);
+}
+
+/* ---- incoming connections ---------------------------------------------------------------- */
+
+static void accept_cb(uv_stream_t *server, int status)
+{
+	struct listener *l = server->data;
+	struct sipgw *gw = l->gw;
+	if (status < 0 || gw->stopping)
+		return;
+	uv_tcp_t *t = malloc(sizeof(*t));
+	if (t == NULL)
+		return;
+	uv_tcp_init(gw->loop, t);
+	if (uv_accept(server, (uv_stream_t *)t) != 0 || gw->nconns >= SIPGW_MAX_CONNS) {
+		close_handle(gw, (uv_handle_t *)t);
+		return;
+	}
+	struct conn *c = conn_new(gw, false, l->use_tls);
+	if (c == NULL) {
+		close_handle(gw, (uv_handle_t *)t);
+		return;
+	}
+	c->tcp = t;
+	c->tcp_open = true;
+	t->data = c;
+	struct sockaddr_storage ss;
+	int sl = sizeof(ss);
+	char ip[64] = "?";
+	if (uv_tcp_getpeername(t, (struct sockaddr *)&ss, &sl) == 0) {
+		if (ss.ss_family == AF_INET6)
+			uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof(ip));
+		else
+			uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof(ip));
+		text_fmt(c->peer, sizeof(c->peer), "%s:%u", ip,
+		         ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+		                                  : ntohs(((struct sockaddr_in *)&ss)->sin_port));
+	}
+	c->deadline = now_mono() + SIPGW_CONNECT_TIMEOUT_MS;
+	uv_read_start((uv_stream_t *)t, alloc_cb, read_cb);
+	if (l->use_tls) {
+		if (conn_start_tls(c, true) != FG_OK) {
+			fg_log(FG_LOG_WARN, SIPGW_SUBSYS,
+			       "TLS connection from %s refused: no SIP certificate or CA bundle is "
+			       "configured",
+			       c->peer);
+			conn_kill(c, "no TLS credentials", false);
+		}
+		return;
+	}
+	conn_up(c);
+}
+
+static void listener_close(struct listener *l)
+{
+	if (l->tcp != NULL) {
+		close_handle(l->gw, (uv_handle_t *)l->tcp);
+		l->tcp = NULL;
+	}
+}
+
+static void listener_apply(struct sipgw *gw, struct listener *l, uint16_t port, bool use_tls)
+{
+	bool want = gw->set.enabled && port != 0 && !gw->stopping;
+	if (l->tcp != NULL && want && l->port == port && strcmp(l->addr, gw->set.bind) == 0)
+		return;
+	listener_close(l);
+	if (!want)
+		return;
+	l->gw = gw;
+	l->use_tls = use_tls;
+	l->port = port;
+	fg_strlcpy(l->addr, gw->set.bind, sizeof(l->addr));
+	char id[64], name[128];
+	text_fmt(id, sizeof(id), "listener:sip-%s", use_tls ? "tls" : "tcp");
+	text_fmt(name, sizeof(name), "SIP %s %s:%u", use_tls ? "TLS" : "TCP", l->addr,
+	         (unsigned)port);
+	struct sockaddr_storage ss;
+	if (uv_ip4_addr(l->addr, port, (struct sockaddr_in *)&ss) != 0 &&
+	    uv_ip6_addr(l->addr, port, (struct sockaddr_in6 *)&ss) != 0) {
+		status_set(id, "listener", name, "failed", "the bind address is not an IP address");
+		return;
+	}
+	l->tcp = malloc(sizeof(*l->tcp));
+	if (l->tcp == NULL)
+		return;
+	uv_tcp_init(gw->loop, l->tcp);
+	l->tcp->data = l;
+	int rc = uv_tcp_bind(l->tcp, (const struct sockaddr *)&ss, 0);
+	if (rc == 0)
+		rc = uv_listen((uv_stream_t *)l->tcp, 128, accept_cb);
+	if (rc != 0) {
+		char why[160];
+		text_fmt(why, sizeof(why), "cannot listen: %s", uv_strerror(rc));
+		status_set(id, "listener", name, "failed", why);
+		fg_log(FG_LOG_ERR, SIPGW_SUBSYS, "%s %s", name, why);
+		listener_close(l);
+		return;
+	}
+	status_set(id, "listener", name, "listening", "");
+	fg_log(FG_LOG_NOTICE, SIPGW_SUBSYS, "listening on %s", name);
+}
+
+/* ---- transactions -------------------------------------------------------------------------- */
+
+#define ALLOW_METHODS "INVITE, ACK, BYE, CANCEL, OPTIONS, MESSAGE, SUBSCRIBE, NOTIFY"
+
+static void dispatch(struct stxn *st);
+static void ctxn_finish(struct ctxn *ct, unsigned status, const struct sip_msg *rsp,
+                        const char *why);
+
+static void stxn_actions(struct stxn *st, const struct sip_txn_actions *acts)
+{
+	for (size_t i = 0; i < acts->n; i++) {
+		const struct sip_txn_action *a = &acts->act[i];
+		switch (a->kind) {
+		case SIP_TXN_ACT_SEND:
+			if (st->c != NULL)
+				conn_send(st->c, a->bytes, a->len);
+			break;
+		case SIP_TXN_ACT_DELIVER:
+			dispatch(st);
+			break;
+		case SIP_TXN_ACT_TIMEOUT:
+			break;
+		case SIP_TXN_ACT_TERMINATE:
+			st->dead = true;
+			break;
+		}
+	}
+}
+
+static void respond(struct stxn *st, unsigned status, const char *extra, const char *ctype,
+                    const uint8_t *body, size_t blen)
+{
+	if (st->t == NULL || st->dead || sip_txn_state(st->t) == SIP_TXN_TERMINATED)
+		return;
+	struct fg_buf out = {0};
+	struct sip_txn_actions acts = {0};
+	if (sip_build_response(&out, st->req, status, sip_reason_phrase(status), st->to_tag, extra,
+	                       ctype, body, blen) == FG_OK &&
+	    sip_txn_send_response(st->t, status, out.data, out.len, now_mono(), &acts) == FG_OK)
+		stxn_actions(st, &acts);
+	fg_buf_free(&out);
+}
+
+static void stxn_free(struct stxn *st)
+{
+	if (st->pend != NULL) {
+		/* the router's answer will find nobody to tell */
+		if (st->gw->npending > 0)
+			st->gw->npending--;
+		st->pend->st = NULL;
+		st->pend = NULL;
+	}
+	sip_txn_free(st->t);
+	sip_msg_free(st->req);
+	free(st);
+}
+
+static void ctxn_free(struct ctxn *ct)
+{
+	sip_txn_free(ct->t);
+	free(ct->orig_from);
+	free(ct->orig_to);
+	free(ct->orig_id);
+	free(ct->req);
+	free(ct);
+}
+
+static void ctxn_actions(struct ctxn *ct, const struct sip_txn_actions *acts)
+{
+	for (size_t i = 0; i < acts->n; i++) {
+		const struct sip_txn_action *a = &acts->act[i];
+		switch (a->kind) {
+		case SIP_TXN_ACT_SEND:
+			if (ct->c != NULL)
+				conn_send(ct->c, a->bytes, a->len);
+			break;
+		case SIP_TXN_ACT_DELIVER:
+			if (a->msg != NULL && a->msg->status >= 200)
+				ctxn_finish(ct, a->msg->status, a->msg, NULL);
+			break;
+		case SIP_TXN_ACT_TIMEOUT:
+			/* RFC 3261 §8.1.3.1: Timer F is a 408 */
+			ctxn_finish(ct, 408, NULL, "no answer from the next hop (Timer F)");
+			break;
+		case SIP_TXN_ACT_TERMINATE:
+			ct->dead = true;
+			break;
+		}
+	}
+}
+
+static void ctxn_fail_conn(struct sipgw *gw, struct conn *c, const char *why)
+{
+	for (struct ctxn *ct = gw->ctxns; ct != NULL; ct = ct->next) {
+		if (ct->c != c || ct->dead)
+			continue;
+		ct->c = NULL;
+		/* RFC 3261 §8.1.3.1: a transport failure is reported like a 503 */
+		ctxn_finish(ct, 0, NULL, why);
+		ct->dead = true;
+	}
+}
+
+static void sweep(struct sipgw *gw)
+{
+	for (struct stxn **pp = &gw->stxns; *pp != NULL;) {
+		struct stxn *st = *pp;
+		if (st->dead || st->c == NULL) {
+			*pp = st->next;
+			stxn_free(st);
+		} else {
+			pp = &st->next;
+		}
+	}
+	for (struct ctxn **pp = &gw->ctxns; *pp != NULL;) {
+		struct ctxn *ct = *pp;
+		if (ct->dead) {
+			*pp = ct->next;
+			ctxn_free(ct);
+		} else {
+			pp = &ct->next;
+		}
+	}
+}
+
+/* Sends a request to a domain's next hop in a new client transaction. The caller's ct
+ * fields (purpose, stanza) are already set; ct is taken over. */
+static void ctxn_start(struct sipgw *gw, struct dom *d, struct ctxn *ct, enum sip_method method,
+                       const struct fg_buf *req)
+{
+	struct sip_txn_actions acts = {0};
+	ct->gw = gw;
+	fg_strlcpy(ct->domain, d->cf.rec.domain, sizeof(ct->domain));
+	if (ct->req == NULL && (ct->req = malloc(req->len)) != NULL) {
+		memcpy(ct->req, req->data, req->len);
+		ct->req_len = req->len;
+	}
+	dom_connect(gw, d);
+	ct->c = d->out;
+	if (sip_txn_client_new(method, req->data, req->len, true, now_mono(), &ct->t, &acts) !=
+	    FG_OK) {
+		ct->next = gw->ctxns;
+		gw->ctxns = ct;
+		ctxn_finish(ct, 500, NULL, "the request could not be built");
+		ct->dead = true;
+		return;
+	}
+	ct->next = gw->ctxns;
+	gw->ctxns = ct;
+	if (ct->c == NULL) {
+		ctxn_finish(ct, 0, NULL, d->last_error[0] ? d->last_error : d->cf.problem);
+		ct->dead = true;
+		return;
+	}
+	ctxn_actions(ct, &acts);
+}
+
+/* Via sent-by and transport for requests to a domain's next hop (RFC 3261 §18.1.1: the
+ * gateway's FQDN, the name on its certificate). */
+static void via_for(struct sipgw *gw, const struct dom *d, char *sent_by, size_t size,
+                    const char **transport)
+{
+	bool tls = sipgw__domain_tls(&d->cf.rec);
+	*transport = tls ? "TLS" : "TCP";
+	text_fmt(sent_by, size, "%s:%u", gw->set.fqdn,
+	         (unsigned)(tls ? gw->set.tls_port : gw->set.tcp_port));
+}
+
+static enum fg_err build_request(struct sipgw *gw, const struct dom *d, const char *method,
+                                 const char *ruri, const char *from, const char *to,
+                                 const char *call_id, const char *extra, const char *ctype,
+                                 const uint8_t *body, size_t blen, bool contact, struct fg_buf *out,
+                                 char *from_tag_out)
+{
+	char sent_by[DB_DOMAIN_MAX + 8], branch[33], tag[17], cid[80],
+	    contact_hdr[DB_DOMAIN_MAX + 40];
+	const char *transport;
+	via_for(gw, d, sent_by, sizeof(sent_by), &transport);
+	sipgw__token(branch, 16);
+	sipgw__token(tag, 8);
+	if (from_tag_out != NULL)
+		memcpy(from_tag_out, tag, sizeof(tag));
+	if (call_id == NULL) {
+		char r[33];
+		sipgw__token(r, 16);
+		text_fmt(cid, sizeof(cid), "%s@%.40s", r, gw->set.fqdn);
+		call_id = cid;
+	}
+	text_fmt(contact_hdr, sizeof(contact_hdr), "<sip:%s;transport=%s>", sent_by,
+	         sipgw__domain_tls(&d->cf.rec) ? "tls" : "tcp");
+	struct sip_request_spec spec = {.method = method,
+	                                .ruri = ruri,
+	                                .via_transport = transport,
+	                                .via_sent_by = sent_by,
+	                                .branch_random = branch,
+	                                .from = from,
+	                                .from_tag = tag,
+	                                .to = to,
+	                                .call_id = call_id,
+	                                .cseq = 1,
+	                                .contact = contact ? contact_hdr : NULL,
+	                                .extra_headers = extra,
+	                                .content_type = ctype,
+	                                .body = body,
+	                                .body_len = blen};
+	return sip_build_request(out, &spec);
+}
+
+static void send_options(struct sipgw *gw, struct dom *d)
+{
+	struct fg_buf req = {0};
+	char ruri[DB_DOMAIN_MAX + 16], from[DB_DOMAIN_MAX + 16], to[DB_DOMAIN_MAX + 16];
+	text_fmt(ruri, sizeof(ruri), "sip:%s", d->cf.rec.next_hop);
+	text_fmt(from, sizeof(from), "<sip:%s>", gw->set.fqdn);
+	text_fmt(to, sizeof(to), "<sip:%s>", d->cf.rec.next_hop);
+	if (build_request(gw, d, "OPTIONS", ruri, from, to, NULL,
+	                  "Accept: application/sdp, text/plain, application/pidf+xml\r\n", NULL,
+	                  NULL, 0, true, &req, NULL) == FG_OK) {
+		struct ctxn *ct = calloc(1, sizeof(*ct));
+		if (ct != NULL) {
+			ct->p = P_OPTIONS;
+			ctxn_start(gw, d, ct, SIP_METHOD_OPTIONS, &req);
+		}
+	}
+	fg_buf_free(&req);
+}
+
+/* ---- XMPP side helpers --------------------------------------------------------------------- */
+
+static void xmpp_send(struct sipgw *gw, const struct fg_buf *stanza)
+{
+	if (gw->s2s == NULL || gw->stopping || stanza->len == 0)
+		return;
+	(void)s2s_send(gw->s2s, stanza->data, stanza->len, NULL, NULL);
+}
+
+/* sip:alice@sip.example;gr=x -> alice@<xmpp_domain>/x (RFC 7247 §4.1, the SIP domain
+ * replaced by the XMPP domain it is mapped to). */
+static enum fg_err jid_from_sip(const char *uri, size_t len, const char *xmpp_domain,
+                                struct fg_buf *out, const char **why)
+{
+	struct fg_buf tmp = {0};
+	struct sipgw_jid j;
+	enum fg_err err = xlate_addr_sip_to_xmpp(uri, len, &tmp, why);
+	if (err == FG_OK && !sipgw__jid_split(fg_buf_cstr(&tmp), &j)) {
+		err = FG_ERR_INVAL;
+		if (why)
+			*why = "the address cannot be a JID";
+	}
+	if (err == FG_OK) {
+		if (xmpp_domain != NULL)
+			fg_strlcpy(j.domain, xmpp_domain, sizeof(j.domain));
+		err = fg_buf_printf(out, "%s%s%s%s%s", j.local, j.local[0] ? "@" : "", j.domain,
+		                    j.resource[0] ? "/" : "", j.resource);
+	}
+	fg_buf_free(&tmp);
+	return err;
+}
+
+static void ctxn_finish(struct ctxn *ct, unsigned status, const struct sip_msg *rsp,
+                        const char *why)
+{
+	struct sipgw *gw = ct->gw;
+	(void)rsp;
+	if (ct->p == P_OTHER)
+		return;
+	enum purpose p = ct->p;
+	ct->p = P_OTHER; /* exactly once */
+	if (gw == NULL || gw->stopping)
+		return;
+	struct dom *d = dom_find(gw, ct->domain);
+	switch (p) {
+	case P_OPTIONS:
+		if (d == NULL)
+			break;
+		if (status >= 200) {
+			/* any final answer proves the next hop's SIP layer is alive */
+			if (strcmp(d->options, "ok") != 0)
+				fg_log(FG_LOG_INFO, SIPGW_SUBSYS, "OPTIONS to %s answered %u",
+				       d->cf.rec.next_hop, status);
+			fg_strlcpy(d->options, "ok", sizeof(d->options));
+			fault_clear(d, "options");
+			if (d->out != NULL && d->out->state == CS_UP)
+				d->last_error[0] = '\0';
+		} else {
+			char cause[512];
+			text_fmt(cause, sizeof(cause),
+			         "The next hop %s did not answer OPTIONS: %s.", d->cf.rec.next_hop,
+			         why ? why : "no answer");
+			fg_strlcpy(d->options, "failed", sizeof(d->options));
+			fault(d, "options", "Next hop does not answer", cause,
+			      "Check that the edge accepts SIP from the gateway (its trusted hosts "
+			      "or "
+			      "federation settings list the gateway's FQDN) and routes OPTIONS for "
+			      "it.");
+		}
+		d->status_dirty = true;
+		break;
+	case P_MESSAGE:
+		if (status >= 200 && status < 300) {
+			if (d != NULL)
+				d->msgs_out++;
+			break;
+		}
+		if (ct->orig_from == NULL || ct->orig_to == NULL)
+			break;
+		struct fg_buf err = {0};
+		if (status == 0) {
+			/* the next hop cannot be reached: as RFC 6120 §8.3.3.13 for a server */
+			(void)sipgw_error_stanza_cond(
+			    "message", ct->orig_from, ct->orig_to, ct->orig_id,
+			    XLATE_ERR_REMOTE_SERVER_NOT_FOUND, XLATE_TYPE_CANCEL, why, &err);
+		} else {
+			(void)sipgw_error_stanza("message", ct->orig_from, ct->orig_to, ct->orig_id,
+			                         status, why, &err);
+		}
+		if (d != NULL)
+			d->errors++;
+		xmpp_send(gw, &err);
+		fg_buf_free(&err);
+		break;
+	case P_SUBSCRIBE:
+	case P_NOTIFY:
+	case P_OTHER:
+		break;
+	}
+}
+
+/* ---- SIP from the edge: framing and dispatch ------------------------------------------------ */
+
+static void on_request(struct conn *c, struct sip_msg *m);
+static void on_response(struct conn *c, struct sip_msg *m);
+
+/* The stream refused the bytes: answer what can be answered (RFC 4475 §3.1.2) and close,
+ * since a stream cannot find the next message after a framing error. */
+static void bad_input(struct conn *c, enum fg_err err, const struct sip_error *e)
+{
+	unsigned status = err == FG_ERR_VERSION ? 505 : err == FG_ERR_TOOBIG ? 513 : 400;
+	struct fg_buf out = {0};
+	fg_log(FG_LOG_INFO, SIPGW_SUBSYS,
+	       "malformed SIP from %s (answered %u, closing): %s at byte %zu", c->peer, status,
+	       e->what, e->offset);
+	status_counter_add("sip.malformed", 1);
+	if (sipgw_reply_unparsed(c->raw.data, c->raw.len, status, sip_reason_phrase(status), &out))
+		conn_send(c, out.data, out.len);
+	fg_buf_free(&out);
+	conn_kill(c, "malformed SIP", true);
+}
+
+static size_t head_len(const struct fg_buf *raw)
+{
+	for (size_t i = 0; i + 3 < raw->len; i++)
+		if (memcmp(raw->data + i, "\r\n\r\n", 4) == 0)
+			return i + 4;
+	return raw->len;
+}
+
+static void on_plain(struct conn *c, const uint8_t *buf, size_t len)
+{
+	/* keep the bytes of the message being framed (the stream's own cap bounds them) */
+	if (c->raw.len + len <= SIP_MAX_HEAD + SIP_MAX_BODY + 4)
+		(void)fg_buf_append(&c->raw, buf, len);
+	enum fg_err err = sip_stream_feed(c->stream, buf, len);
+	struct sip_error e = {0};
+	if (err != FG_OK) {
+		fg_strlcpy(e.what, "message larger than the limits", sizeof(e.what));
+		bad_input(c, err, &e);
+		return;
+	}
+	while (c->state != CS_DEAD) {
+		enum sip_stream_event ev;
+		struct sip_msg *m = NULL;
+		err = sip_stream_next(c->stream, &ev, &m, &e);
+		if (err != FG_OK) {
+			bad_input(c, err, &e);
+			return;
+		}
+		if (ev == SIP_STREAM_NEED_MORE)
+			break;
+		if (ev == SIP_STREAM_PING) {
+			/* RFC 5626 §4.4.1: answer a CRLFCRLF ping with one CRLF */
+			fg_buf_consume(&c->raw, c->raw.len < 4 ? c->raw.len : 4);
+			conn_send(c, (const uint8_t *)"\r\n", 2);
+			continue;
+		}
+		if (ev == SIP_STREAM_PONG) {
+			fg_buf_consume(&c->raw, c->raw.len < 2 ? c->raw.len : 2);
+			c->ping_out = false;
+			continue;
+		}
+		size_t used = head_len(&c->raw) + m->body_len;
+		fg_buf_consume(&c->raw, used < c->raw.len ? used : c->raw.len);
+		if (m->is_request)
+			on_request(c, m);
+		else
+			on_response(c, m);
+	}
+}
+
+static void on_response(struct conn *c, struct sip_msg *m)
+{
+	struct sipgw *gw = c->gw;
+	for (struct ctxn *ct = gw->ctxns; ct != NULL; ct = ct->next) {
+		if (ct->dead || ct->t == NULL || !sip_txn_match_response(ct->t, m))
+			continue;
+		struct sip_txn_actions acts = {0};
+		if (sip_txn_on_response(ct->t, m, now_mono(), &acts) == FG_OK)
+			ctxn_actions(ct, &acts);
+		break;
+	}
+	/* a response matching nothing is dropped (RFC 3261 §17.1.3, §18.1.2) */
+	sip_msg_free(m);
+}
+
+static void on_request(struct conn *c, struct sip_msg *m)
+{
+	struct sipgw *gw = c->gw;
+	struct sip_txn_actions acts = {0};
+	for (struct stxn *st = gw->stxns; st != NULL; st = st->next) {
+		if (st->dead || st->t == NULL || st->c != c || !sip_txn_match_request(st->t, m))
+			continue;
+		if (sip_txn_on_request(st->t, m, now_mono(), &acts) == FG_OK)
+			stxn_actions(st, &acts);
+		sip_msg_free(m);
+		return;
+	}
+	if (m->method_id == SIP_METHOD_ACK) {
+		/* the ACK for a 2xx to INVITE is its own transaction: nothing to answer */
+		sip_msg_free(m);
+		return;
+	}
+	struct stxn *st = calloc(1, sizeof(*st));
+	if (st == NULL) {
+		sip_msg_free(m);
+		return;
+	}
+	st->c = c;
+	st->gw = gw;
+	st->req = m;
+	sipgw__token(st->to_tag, 8);
+	if (sip_txn_server_new(m, true, now_mono(), &st->t, &acts) != FG_OK) {
+		stxn_free(st);
+		return;
+	}
+	st->next = gw->stxns;
+	gw->stxns = st;
+	stxn_actions(st, &acts);
+}
+
+/* Is this connection allowed to speak for a SIP domain? Over TLS the peer's certificate
+ * must name the domain's next hop (RFC 5922 §7.3); plain TCP is for trusted networks. */
+static bool conn_speaks_for(struct conn *c, const struct dom *d)
+{
+	if (!c->use_tls)
+		return true;
+	if (c->dom != NULL)
+		return c->dom == d;
+	if (strcasecmp(c->trusted_for, d->cf.rec.domain) == 0)
+		return true;
+	if (sipgw_cert_names_host(c->peer_der, c->peer_der_len, d->cf.rec.next_hop, NULL, 0)) {
+		fg_strlcpy(c->trusted_for, d->cf.rec.domain, sizeof(c->trusted_for));
+		return true;
+	}
+	return false;
+}
+
+static struct dom *sender_domain(struct sipgw *gw, const struct sip_msg *m)
+{
+	if (m->from.uri.scheme == SIP_SCHEME_OTHER || m->from.uri.host.p == NULL)
+		return NULL;
+	return dom_find(gw, m->from.uri.host.p);
+}
+
+static const struct sip_header *hdr(const struct sip_msg *m, const char *name)
+{
+	return sip_msg_header(m, name, 0);
+}
+
+/* ---- SIP MESSAGE -> XMPP (RFC 7572 §4, RFC 7247 §5: no false success) ---------------------- */
+
+static void relay_done_cb(void *ctx, enum xmpp_stanza_cond result, const char *text)
+{
+	struct pending *p = ctx;
+	if (p->st != NULL) {
+		struct stxn *st = p->st;
+		st->pend = NULL;
+		if (p->gw->npending > 0)
+			p->gw->npending--;
+		unsigned code = sipgw_status_from_s2s(result);
+		if (code >= 300) {
+			fg_log(FG_LOG_INFO, SIPGW_SUBSYS,
+			       "message to %s not delivered: %s%s%s (%u)", p->to,
+			       xmpp_stanza_cond_name(result), text && text[0] ? ": " : "",
+			       text ? text : "", code);
+			struct dom *d = sender_domain(p->gw, st->req);
+			if (d != NULL)
+				d->errors++;
+		}
+		char extra[64] = "";
+		if (code == 503)
+			text_fmt(extra, sizeof(extra), "Retry-After: %d\r\n", SIPGW_RETRY_AFTER_S);
+		respond(st, code, extra[0] ? extra : NULL, NULL, NULL, 0);
+	}
+	free(p);
+}
+
+static struct session *session_for_request(struct sipgw *gw, const struct sip_msg *m)
+{
+	for (struct session *s = gw->sessions; s != NULL; s = s->next)
+		if (m->to.tag.p != NULL && strcmp(s->d->call_id, m->call_id.p) == 0 &&
+		    strcmp(s->d->local_tag, m->to.tag.p) == 0)
+			return s;
+	return NULL;
+}
+
+/* Relays one stanza to XMPP for a server transaction; the answer comes with s2s's verdict. */
+static void relay_to_xmpp(struct sipgw *gw, struct stxn *st, const struct fg_buf *stanza,
+                          const char *to)
+{
+	if (gw->s2s == NULL) {
+		respond(st, 503, "Retry-After: 60\r\n", NULL, NULL, 0);
+		return;
+	}
+	if (gw->npending >= gw->set.max_pending) {
+		/* sip.max_pending: backpressure instead of an unbounded backlog */
+		status_counter_add("sip.overload", 1);
+		char extra[64];
+		text_fmt(extra, sizeof(extra), "Retry-After: %d\r\n", SIPGW_RETRY_AFTER_S);
+		respond(st, 503, extra, NULL, NULL, 0);
+		return;
+	}
+	struct pending *p = calloc(1, sizeof(*p));
+	if (p == NULL) {
+		respond(st, 500, NULL, NULL, NULL, 0);
+		return;
+	}
+	p->gw = gw;
+	p->st = st;
+	fg_strlcpy(p->to, to, sizeof(p->to));
+	st->pend = p;
+	gw->npending++;
+	enum fg_err err = s2s_send(gw->s2s, stanza->data, stanza->len, relay_done_cb, p);
+	if (err != FG_OK) {
+		st->pend = NULL;
+		gw->npending--;
+		free(p);
+		respond(st, err == FG_ERR_TOOBIG ? 513 : 500, NULL, NULL, NULL, 0);
+	}
+}
+
+static void message_in(struct sipgw *gw, struct stxn *st)
+{
+	const struct sip_msg *m = st->req;
+	struct dom *d = sender_domain(gw, m);
+	struct fg_buf from = {0}, to = {0}, stanza = {0};
+	struct xlate_im im = {0};
+	const char *why = NULL;
+	if (d == NULL || !conn_speaks_for(st->c, d)) {
+		respond(st, 403, NULL, NULL, NULL, 0);
+		goto out;
+	}
+	struct session *sess = NULL;
+	if (m->to.tag.p != NULL && (sess = session_for_request(gw, m)) == NULL) {
+		respond(st, 481, NULL, NULL, NULL, 0);
+		goto out;
+	}
+	if (jid_from_sip(m->from.uri.text.p, m->from.uri.text.len, d->cf.xmpp, &from, &why) !=
+	    FG_OK) {
+		respond(st, 400, NULL, NULL, NULL, 0);
+		goto out;
+	}
+	if (sess != NULL) {
+		(void)fg_buf_append_str(&to, sess->jid);
+	} else if (m->ruri.scheme == SIP_SCHEME_OTHER ||
+	           jid_from_sip(m->ruri.text.p, m->ruri.text.len, NULL, &to, &why) != FG_OK) {
+		respond(st, 416, NULL, NULL, NULL, 0);
+		goto out;
+	}
+	struct sipgw_jid tj;
+	if (!sipgw__jid_split(fg_buf_cstr(&to), &tj) || dom_by_xmpp(gw, tj.domain) != NULL ||
+	    dom_find(gw, tj.domain) != NULL) {
+		/* the target is one of our own SIP-mapped domains: refuse rather than loop */
+		respond(st, 404, NULL, NULL, NULL, 0);
+		goto out;
+	}
+	const struct sip_header *subj = hdr(m, "Subject"), *lang = hdr(m, "Content-Language");
+	const char *ctype = m->content_type.p ? m->content_type.p : "";
+	if (strncasecmp(ctype, XLATE_ISCOMPOSING_TYPE, strlen(XLATE_ISCOMPOSING_TYPE)) == 0) {
+		/* RFC 3994 -> XEP-0085 */
+		enum xlate_chatstate cs;
+		if (xlate_chatstate_from_iscomposing(m->body, m->body_len, &cs, &why) != FG_OK) {
+			respond(st, 400, NULL, NULL, NULL, 0);
+			goto out;
+		}
+		char id[17];
+		sipgw__token(id, 8);
+		(void)fg_buf_append_str(&stanza, "<message type='chat' from='");
+		(void)xmpp_escape(&stanza, (const char *)from.data, from.len, true);
+		(void)fg_buf_append_str(&stanza, "' to='");
+		(void)xmpp_escape(&stanza, (const char *)to.data, to.len, true);
+		(void)fg_buf_printf(&stanza,
+		                    "' id='%s'><%s xmlns='http://jabber.org/protocol/chatstates'/>",
+		                    id, xlate_chatstate_name(cs));
+		(void)fg_buf_append_str(&stanza, "<thread>");
+		(void)xmpp_escape(&stanza, m->call_id.p, m->call_id.len, false);
+		(void)fg_buf_append_str(&stanza, "</thread></message>");
+	} else {
+		enum fg_err err =
+		    xlate_im_from_sip(ctype, m->body, m->body_len, subj ? subj->value.p : NULL,
+		                      lang ? lang->value.p : NULL, m->call_id.p, &im, &why);
+		if (err == FG_ERR_VERSION) {
+			respond(st, 415, "Accept: text/plain, message/cpim\r\n", NULL, NULL, 0);
+			goto out;
+		}
+		if (err != FG_OK) {
+			respond(st, 400, NULL, NULL, NULL, 0);
+			goto out;
+		}
+		if (im.id == NULL && (im.id = malloc(17)) != NULL)
+			sipgw__token(im.id, 8);
+		if (xlate_im_to_xml(&im, fg_buf_cstr(&from), fg_buf_cstr(&to), &stanza) != FG_OK) {
+			respond(st, 400, NULL, NULL, NULL, 0);
+			goto out;
+		}
+	}
+	d->msgs_in++;
+	d->status_dirty = true;
+	relay_to_xmpp(gw, st, &stanza, fg_buf_cstr(&to));
+out:
+	xlate_im_clear(&im);
+	fg_buf_free(&from);
+	fg_buf_free(&to);
+	fg_buf_free(&stanza);
+}
+
+/* ---- IM sessions (INVITE with an m=message offer, RFC 4975-less OCS/Lync style) ------------- */
+
+static void session_free(struct session *s)
+{
+	sip_dialog_free(s->d);
+	free(s);
+}
+
+static void session_remove(struct sipgw *gw, struct session *s)
+{
+	for (struct session **pp = &gw->sessions; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == s) {
+			*pp = s->next;
+			gw->nsessions--;
+			session_free(s);
+			return;
+		}
+	}
+}
+
+/* True when the SDP body offers an instant-message media line (RFC 4566 §5.14). */
+static bool sdp_offers_message(const uint8_t *body, size_t len)
+{
+	static const char needle[] = "m=message ";
+	if (body == NULL || len < sizeof(needle) - 1)
+		return false;
+	for (size_t i = 0; i + sizeof(needle) - 1 <= len; i++)
+		if ((i == 0 || body[i - 1] == '\n') &&
+		    memcmp(body + i, needle, sizeof(needle) - 1) == 0)
+			return true;
+	return false;
+}
+
+static void invite_in(struct sipgw *gw, struct stxn *st)
+{
+	const struct sip_msg *m = st->req;
+	struct dom *d = sender_domain(gw, m);
+	struct fg_buf to = {0}, from = {0}, sdp = {0}, extra = {0};
+	const char *why = NULL;
+	if (d == NULL || !conn_speaks_for(st->c, d)) {
+		respond(st, 403, NULL, NULL, NULL, 0);
+		goto out;
+	}
+	if (m->to.tag.p != NULL) {
+		/* re-INVITE inside a session: keep it, nothing to renegotiate for text */
+		struct session *s = session_for_request(gw, m);
+		respond(st, s ? 488 : 481, NULL, NULL, NULL, 0);
+		goto out;
+	}
+	if (m->content_type.p == NULL ||
+	    strncasecmp(m->content_type.p, "application/sdp", 15) != 0 ||
+	    !sdp_offers_message(m->body, m->body_len)) {
+		/* only text sessions are gatewayed; audio/video offers are refused (RFC 3261
+		 * §13.3.1.4) */
+		respond(st, 488, NULL, NULL, NULL, 0);
+		goto out;
+	}
+	if (gw->nsessions >= SIPGW_MAX_SESSIONS) {
+		respond(st, 503, "Retry-After: 60\r\n", NULL, NULL, 0);
+		goto out;
+	}
+	if (m->ruri.scheme == SIP_SCHEME_OTHER ||
+	    jid_from_sip(m->ruri.text.p, m->ruri.text.len, NULL, &to, &why) != FG_OK ||
+	    jid_from_sip(m->from.uri.text.p, m->from.uri.text.len, d->cf.xmpp, &from, &why) !=
+	        FG_OK) {
+		respond(st, 404, NULL, NULL, NULL, 0);
+		goto out;
+	}
+	struct session *s = calloc(1, sizeof(*s));
+	if (s == NULL || sip_dialog_new_uas(m, st->to_tag, &s->d) != FG_OK) {
+		free(s);
+		respond(st, 500, NULL, NULL, NULL, 0);
+		goto out;
+	}
+	fg_strlcpy(s->domain, d->cf.rec.domain, sizeof(s->domain));
+	fg_strlcpy(s->sip_user, m->from.uri.text.p, sizeof(s->sip_user));
+	struct sipgw_jid tj;
+	if (sipgw__jid_split(fg_buf_cstr(&to), &tj))
+		text_fmt(s->jid, sizeof(s->jid), "%s@%s", tj.local, tj.domain);
+	fg_strlcpy(s->from_jid, fg_buf_cstr(&from), sizeof(s->from_jid));
+	s->c = st->c;
+	s->next = gw->sessions;
+	gw->sessions = s;
+	gw->nsessions++;
+	/* RFC 3264 §6: answer the message stream; the text itself travels in MESSAGE requests
+	 * inside the dialog, as OCS and Lync do */
+	bool tls = sipgw__domain_tls(&d->cf.rec);
+	unsigned port = tls ? gw->set.tls_port : gw->set.tcp_port;
+	char sid[17];
+	sipgw__token(sid, 4);
+	(void)fg_buf_printf(&sdp,
+	                    "v=0\r\no=- %s 1 IN IP4 %s\r\ns=session\r\nc=IN IP4 %s\r\nt=0 0\r\n"
+	                    "m=message %u sip sip:%s\r\na=accept-types:text/plain\r\n",
+	                    sid, gw->set.fqdn, gw->set.fqdn, port, gw->set.fqdn);
+	(void)fg_buf_printf(&extra, "Contact: <sip:%s:%u;transport=%s>\r\nAllow: %s\r\n",
+	                    gw->set.fqdn, port, tls ? "tls" : "tcp", ALLOW_METHODS);
+	respond(st, 200, fg_buf_cstr(&extra), "application/sdp", sdp.data, sdp.len);
+	fg_log(FG_LOG_INFO, SIPGW_SUBSYS, "IM session %s between %s and %s", s->d->call_id,
+	       s->sip_user, s->jid);
+	d->status_dirty = true;
+out:
+	fg_buf_free(&to);
+	fg_buf_free(&from);
+	fg_buf_free(&sdp);
+	fg_buf_free(&extra);
+}
+
+static void bye_in(struct sipgw *gw, struct stxn *st)
+{
+	struct session *s = session_for_request(gw, st->req);
+	if (s == NULL) {
+		respond(st, 481, NULL, NULL, NULL, 0);
+		return;
+	}
+	/* XEP-0085: the other side has left the conversation */
+	struct fg_buf gone = {0};
+	(void)fg_buf_append_str(&gone, "<message type='chat' from='");
+	(void)xmpp_escape(&gone, s->from_jid, strlen(s->from_jid), true);
+	(void)fg_buf_append_str(&gone, "' to='");
+	(void)xmpp_escape(&gone, s->jid, strlen(s->jid), true);
+	(void)fg_buf_append_str(&gone,
+	                        "'><gone xmlns='http://jabber.org/protocol/chatstates'/><thread>");
+	(void)xmpp_escape(&gone, s->d->call_id, strlen(s->d->call_id), false);
+	(void)fg_buf_append_str(&gone, "</thread></message>");
+	xmpp_send(gw, &gone);
+	fg_buf_free(&gone);
+	struct dom *d = dom_find(gw, s->domain);
+	if (d != NULL)
+		d->status_dirty = true;
+	session_remove(gw, s);
+	respond(st, 200, NULL, NULL, NULL, 0);
+}
+
+static void presence_sip_in(struct sipgw *gw, struct stxn *st);
+
+static void dispatch(struct stxn *st)
+{
+	struct sipgw *gw = st->gw;
+	const struct sip_msg *m = st->req;
+	if (m->ruri.scheme == SIP_SCHEME_OTHER) {
+		respond(st, 416, NULL, NULL, NULL, 0); /* RFC 3261 §8.2.2.1 */
+		return;
+	}
+	switch (m->method_id) {
+	case SIP_METHOD_OPTIONS:
+		respond(st, 200,
+		        "Allow: " ALLOW_METHODS "\r\nAccept: text/plain, message/cpim, "
+		        "application/sdp, application/pidf+xml, application/im-iscomposing+xml\r\n"
+		        "Supported: \r\n",
+		        NULL, NULL, 0);
+		return;
+	case SIP_METHOD_MESSAGE:
+		message_in(gw, st);
+		return;
+	case SIP_METHOD_INVITE:
+		invite_in(gw, st);
+		return;
+	case SIP_METHOD_BYE:
+		bye_in(gw, st);
+		return;
+	case SIP_METHOD_CANCEL:
+		/* INVITEs are answered at once: nothing is left to cancel (RFC 3261 §9.2) */
+		respond(st, 481, NULL, NULL, NULL, 0);
+		return;
+	case SIP_METHOD_SUBSCRIBE:
+	case SIP_METHOD_NOTIFY:
+		presence_sip_in(gw, st);
+		return;
+	case SIP_METHOD_REGISTER:
+	case SIP_METHOD_INFO:
+	case SIP_METHOD_PRACK:
+	case SIP_METHOD_UPDATE:
+	case SIP_METHOD_REFER:
+	case SIP_METHOD_PUBLISH:
+		respond(st, 405, "Allow: " ALLOW_METHODS "\r\n", NULL, NULL, 0);
+		return;
+	case SIP_METHOD_ACK:
+	case SIP_METHOD_OTHER:
+		break;
+	}
+	respond(st, 501, "Allow: " ALLOW_METHODS "\r\n", NULL, NULL, 0);
+}
+
+/* ---- XMPP -> SIP -------------------------------------------------------------------------- */
+
+static struct session *session_for_xmpp(struct sipgw *gw, const char *from_jid, const char *sip_uri)
+{
+	struct sipgw_jid fj;
+	if (!sipgw__jid_split(from_jid, &fj))
+		return NULL;
+	char bare[SIPGW_MAX_JID + 1];
+	text_fmt(bare, sizeof(bare), "%s@%s", fj.local, fj.domain);
+	for (struct session *s = gw->sessions; s != NULL; s = s->next)
+		if (s->c != NULL && strcasecmp(s->jid, bare) == 0 &&
+		    strcasecmp(s->sip_user, sip_uri) == 0)
+			return s;
+	return NULL;
+}
+
+static void stanza_error_reply(struct sipgw *gw, const struct xmpp_node *n,
+                               enum xmpp_stanza_cond cond, const char *text)
+{
+	struct fg_buf out = {0};
+	if (xmpp_stanza_error_reply(n, cond, text, NULL, &out) == FG_OK)
+		xmpp_send(gw, &out);
+	fg_buf_free(&out);
+}
+
+static void xmpp_message_in(struct sipgw *gw, struct dom *d, const struct xmpp_node *n)
+{
+	struct sipgw_stanza_msg sm;
+	struct sipgw_request r = {0};
+	struct fg_buf req = {0};
+	const char *why = NULL;
+	enum fg_err err = sipgw_stanza_msg_read(n, &sm);
+	if (err == FG_ERR_NOTFOUND)
+		goto out;
+	if (err != FG_OK) {
+		stanza_error_reply(gw, n, XMPP_SC_BAD_REQUEST, NULL);
+		goto out;
+	}
+	if (sipgw_message_to_sip(&sm, d->cf.rec.domain, &r, &why) != FG_OK) {
+		stanza_error_reply(gw, n, XMPP_SC_JID_MALFORMED, why);
+		goto out;
+	}
+	struct session *s = session_for_xmpp(gw, sm.from, fg_buf_cstr(&r.ruri));
+	if (s != NULL) {
+		/* inside the IM session the user accepted (RFC 3261 §12.2.1.1) */
+		char sent_by[DB_DOMAIN_MAX + 8], branch[33];
+		const char *transport;
+		via_for(gw, d, sent_by, sizeof(sent_by), &transport);
+		sipgw__token(branch, 16);
+		err = sip_dialog_build_request(s->d, &req, "MESSAGE", transport, sent_by, branch,
+		                               false, r.extra.len ? fg_buf_cstr(&r.extra) : NULL,
+		                               r.content_type, r.body.data, r.body.len);
+	} else {
+		err = build_request(gw, d, "MESSAGE", fg_buf_cstr(&r.ruri), fg_buf_cstr(&r.from),
+		                    fg_buf_cstr(&r.to), sm.im.thread,
+		                    r.extra.len ? fg_buf_cstr(&r.extra) : NULL, r.content_type,
+		                    r.body.data, r.body.len, false, &req, NULL);
+	}
+	if (err != FG_OK) {
+		stanza_error_reply(gw, n, XMPP_SC_BAD_REQUEST,
+		                   "the message cannot be carried in SIP");
+		goto out;
+	}
+	struct ctxn *ct = calloc(1, sizeof(*ct));
+	if (ct == NULL)
+		goto out;
+	ct->p = P_MESSAGE;
+	/* chat states are best effort: their failures are not reported back */
+	if (sm.im.body != NULL) {
+		ct->orig_from = strdup(sm.from);
+		ct->orig_to = strdup(sm.to);
+		ct->orig_id = sm.id ? strdup(sm.id) : NULL;
+	}
+	if (s != NULL && s->c != NULL) {
+		/* in-dialog requests follow the dialog's connection */
+		struct sip_txn_actions acts = {0};
+		ct->gw = gw;
+		fg_strlcpy(ct->domain, d->cf.rec.domain, sizeof(ct->domain));
+		ct->c = s->c;
+		if (sip_txn_client_new(SIP_METHOD_MESSAGE, req.data, req.len, true, now_mono(),
+		                       &ct->t, &acts) != FG_OK) {
+			ctxn_free(ct);
+			goto out;
+		}
+		ct->next = gw->ctxns;
+		gw->ctxns = ct;
+		ctxn_actions(ct, &acts);
+	} else {
+		ctxn_start(gw, d, ct, SIP_METHOD_MESSAGE, &req);
+	}
+out:
+	sipgw_stanza_msg_clear(&sm);
+	sipgw_request_clear(&r);
+	fg_buf_free(&req);
+}
+
+static void presence_xmpp_in(struct sipgw *gw, struct dom *d, const struct xmpp_node *n);
+
+static void domain_cb(void *ctx, const struct xmpp_node *n)
+{
+	struct sipgw *gw = ctx;
+	const char *to = xmpp_node_attr(n, "to");
+	struct sipgw_jid tj;
+	if (gw->stopping || n->name == NULL || to == NULL || !sipgw__jid_split(to, &tj))
+		return;
+	struct dom *d = dom_by_xmpp(gw, tj.domain);
+	if (d == NULL)
+		return;
+	if (strcmp(n->name, "message") == 0) {
+		xmpp_message_in(gw, d, n);
+	} else if (strcmp(n->name, "presence") == 0) {
+		presence_xmpp_in(gw, d, n);
+	} else if (strcmp(n->name, "iq") == 0) {
+		const char *type = xmpp_node_attr(n, "type");
+		/* RFC 6120 §8.4: no SIP equivalent for queries to users */
+		if (type != NULL && (strcmp(type, "get") == 0 || strcmp(type, "set") == 0))
+			stanza_error_reply(gw, n, XMPP_SC_SERVICE_UNAVAILABLE, NULL);
+	}
+}
+
+/* ---- engine: tick, configuration, lifecycle -------------------------------------------------- */
+
+static void presence_tick(struct sipgw *gw);
+
+static void timers_run(struct sipgw *gw, int64_t now)
+{
+	for (struct ctxn *ct = gw->ctxns; ct != NULL; ct = ct->next) {
+		if (ct->dead || ct->t == NULL || sip_txn_next_timer(ct->t) > now)
+			continue;
+		struct sip_txn_actions acts = {0};
+		if (sip_txn_on_timer(ct->t, now, &acts) == FG_OK)
+			ctxn_actions(ct, &acts);
+	}
+	for (struct stxn *st = gw->stxns; st != NULL; st = st->next) {
+		if (st->dead || st->t == NULL || sip_txn_next_timer(st->t) > now)
+			continue;
+		struct sip_txn_actions acts = {0};
+		if (sip_txn_on_timer(st->t, now, &acts) == FG_OK)
+			stxn_actions(st, &acts);
+	}
+}
+
+static void conns_tick(struct sipgw *gw, int64_t now)
+{
+	for (struct conn *c = gw->conns; c != NULL;) {
+		struct conn *next = c->next;
+		if (c->state != CS_UP && c->state != CS_DEAD && now > c->deadline) {
+			if (c->dom != NULL) {
+				char cause[256];
+				text_fmt(cause, sizeof(cause),
+				         "%s with the next hop %s (%s) timed out.",
+				         c->state == CS_TLS ? "The TLS handshake" : "Connecting",
+				         c->dom->cf.rec.next_hop, c->peer[0] ? c->peer : c->host);
+				if (c->state == CS_TLS)
+					fault(c->dom, "tls", "TLS handshake timed out", cause,
+					      "Check that the next hop speaks TLS on this port.");
+				else
+					fault(c->dom, "connect", "Cannot connect to the next hop",
+					      cause,
+					      "Check the next hop address and port and any "
+					      "firewall between.");
+			}
+			conn_kill(c, "timeout", false);
+		} else if (c->state == CS_UP && c->out) {
+			/* RFC 5626 §4.4.1 keepalive on the connection we opened */
+			if (c->ping_out && now - c->ping_sent > SIPGW_PONG_WAIT_MS) {
+				conn_kill(c, "no answer to the CRLF keepalive", false);
+			} else if (!c->ping_out && now - c->last_io >= SIPGW_KEEPALIVE_MS) {
+				c->ping_out = true;
+				c->ping_sent = now;
+				sip_stream_expect_pong(c->stream);
+				conn_send(c, (const uint8_t *)"\r\n\r\n", 4);
+			}
+		}
+		c = next;
+	}
+}
+
+static void tick_cb(uv_timer_t *t)
+{
+	struct sipgw *gw = t->data;
+	int64_t now = now_mono();
+	timers_run(gw, now);
+	conns_tick(gw, now);
+	if (gw->set.enabled) {
+		for (size_t i = 0; i < gw->ndoms; i++) {
+			struct dom *d = gw->doms[i];
+			if (d->out == NULL && now >= d->retry_at)
+				dom_connect(gw, d);
+			else if (d->out != NULL && d->out->state == CS_UP && now >= d->options_at) {
+				d->options_at = now + SIPGW_OPTIONS_MS;
+				send_options(gw, d);
+			}
+		}
+	}
+	sweep(gw);
+	if (++gw->ticks % (1000 / SIPGW_TICK_MS) == 0) {
+		presence_tick(gw);
+		for (size_t i = 0; i < gw->ndoms; i++)
+			dom_status(gw, gw->doms[i]);
+	}
+}
+
+static void resolver_apply(struct sipgw *gw)
+{
+	char key[sizeof(gw->dns_key)];
+	text_fmt(key, sizeof(key), "%s|%s", gw->set.dns_servers, gw->set.dns_zones);
+	if (gw->resolver != NULL && strcmp(key, gw->dns_key) == 0)
+		return;
+	struct resolve_config rc = {.servers = gw->set.dns_servers,
+	                            .transparent_zones = gw->set.dns_zones};
+	struct resolver *r = NULL;
+	if (resolver_new(&r, gw->loop, &rc) != FG_OK) {
+		fg_log(FG_LOG_ERR, SIPGW_SUBSYS,
+		       "the DNS resolver could not start (servers \"%s\")", gw->set.dns_servers);
+		return;
+	}
+	/* connections still resolving start over on the new resolver */
+	for (struct conn *c = gw->conns; c != NULL;) {
+		struct conn *next = c->next;
+		if (c->state == CS_RESOLVING)
+			conn_kill(c, "DNS servers changed", false);
+		c = next;
+	}
+	resolver_free(gw->resolver);
+	gw->resolver = r;
+	fg_strlcpy(gw->dns_key, key, sizeof(gw->dns_key));
+	for (size_t i = 0; i < gw->ndoms; i++)
+		gw->doms[i]->retry_at = 0;
+}
+
+static bool rec_same(const struct db_sip_domain *a, const struct db_sip_domain *b)
+{
+	return strcasecmp(a->domain, b->domain) == 0 && strcasecmp(a->next_hop, b->next_hop) == 0 &&
+	       a->next_hop_port == b->next_hop_port &&
+	       strcasecmp(a->transport, b->transport) == 0 && strcmp(a->cert_id, b->cert_id) == 0 &&
+	       strcmp(a->ca_id, b->ca_id) == 0 && strcmp(a->bind, b->bind) == 0 &&
+	       strcasecmp(a->xmpp_domain, b->xmpp_domain) == 0;
+}
+
+static void dom_unregister(struct sipgw *gw, struct dom *d)
+{
+	if (!d->registered || gw->s2s == NULL)
+		return;
+	d->registered = false;
+	/* another domain may map to the same XMPP domain: it keeps the registration */
+	for (size_t i = 0; i < gw->ndoms; i++)
+		if (gw->doms[i] != d && gw->doms[i]->registered &&
+		    strcasecmp(gw->doms[i]->cf.xmpp, d->cf.xmpp) == 0)
+			return;
+	s2s_domain_unregister(gw->s2s, d->cf.xmpp);
+}
+
+static void dom_register(struct sipgw *gw, struct dom *d)
+{
+	if (d->registered || gw->s2s == NULL || !gw->set.enabled)
+		return;
+	enum fg_err err = s2s_domain_register(gw->s2s, d->cf.xmpp, domain_cb, gw);
+	if (err == FG_OK || err == FG_ERR_EXISTS)
+		d->registered = true;
+	else
+		fg_log(FG_LOG_ERR, SIPGW_SUBSYS,
+		       "the XMPP domain %s of SIP domain %s cannot be "
+		       "registered with the federation engine: %s",
+		       d->cf.xmpp, d->cf.rec.domain, fg_strerror(err));
+}
+
+static void dom_free(struct sipgw *gw, struct dom *d)
+{
+	char id[STATUS_ID_MAX];
+	dom_unregister(gw, d);
+	if (d->out != NULL) {
+		struct conn *c = d->out;
+		c->dom = NULL;
+		d->out = NULL;
+		conn_kill(c, "the SIP domain was removed or changed", true);
+	}
+	for (struct conn *c = gw->conns; c != NULL; c = c->next)
+		if (c->dom == d)
+			c->dom = NULL;
+	text_fmt(id, sizeof(id), "sip:%s", d->cf.rec.domain);
+	status_remove(id);
+	static const char *const kinds[] = {"dns", "connect", "tls", "cert", "options"};
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		fault_clear(d, kinds[i]);
+	sipgw__domain_conf_clear(&d->cf);
+	free(d);
+}
+
+static void dom_init_state(struct dom *d)
+{
+	fg_strlcpy(d->dns, "unknown", sizeof(d->dns));
+	fg_strlcpy(d->tcp, "unknown", sizeof(d->tcp));
+	fg_strlcpy(d->tls, sipgw__domain_tls(&d->cf.rec) ? "unknown" : "off", sizeof(d->tls));
+	fg_strlcpy(d->options, "unknown", sizeof(d->options));
+	fg_strlcpy(d->cert, sipgw__domain_tls(&d->cf.rec) ? "unknown" : "n/a", sizeof(d->cert));
+	d->status_dirty = true;
+}
+
+void sipgw_reconfigure(struct sipgw *gw)
+{
+	if (gw == NULL || gw->stopping)
+		return;
+	struct sipgw_domain_conf *confs = NULL;
+	size_t n = 0;
+	struct sipgw_settings set;
+	if (sipgw__domains_load(gw->db, &set, &confs, &n) != FG_OK) {
+		fg_log(FG_LOG_ERR, SIPGW_SUBSYS, "the SIP configuration cannot be read");
+		return;
+	}
+	gw->set = set;
+	resolver_apply(gw);
+	for (size_t i = 0; i < gw->ndoms; i++)
+		gw->doms[i]->keep = false;
+	for (size_t k = 0; k < n; k++) {
+		struct dom *d = dom_find(gw, confs[k].rec.domain);
+		if (d != NULL && rec_same(&d->cf.rec, &confs[k].rec)) {
+			/* same next hop: keep the connection, take the re-read TLS material */
+			sipgw__domain_conf_clear(&d->cf);
+			d->cf = confs[k];
+			memset(&confs[k], 0, sizeof(confs[k]));
+			d->keep = true;
+			continue;
+		}
+		if (d != NULL) {
+			/* changed: drop it and start again below */
+			for (size_t i = 0; i < gw->ndoms; i++)
+				if (gw->doms[i] == d) {
+					gw->doms[i] = gw->doms[--gw->ndoms];
+					break;
+				}
+			dom_free(gw, d);
+		}
+		if (gw->ndoms >= SIPGW_MAX_DOMAINS)
+			continue;
+		d = calloc(1, sizeof(*d));
+		if (d == NULL)
+			continue;
+		d->cf = confs[k];
+		memset(&confs[k], 0, sizeof(confs[k]));
+		d->keep = true;
+		dom_init_state(d);
+		gw->doms[gw->ndoms++] = d;
+		if (d->cf.problem[0] != '\0')
+			fg_log(FG_LOG_WARN, SIPGW_SUBSYS, "SIP domain %s: %s", d->cf.rec.domain,
+			       d->cf.problem);
+	}
+	sipgw__domains_free(confs, n);
+	for (size_t i = 0; i < gw->ndoms;) {
+		struct dom *d = gw->doms[i];
+		if (!d->keep || !gw->set.enabled) {
+			if (!d->keep) {
+				gw->doms[i] = gw->doms[--gw->ndoms];
+				dom_free(gw, d);
+				continue;
+			}
+			dom_unregister(gw, d);
+			if (d->out != NULL)
+				conn_kill(d->out, "SIP is disabled", true);
+		} else {
+			dom_register(gw, d);
+		}
+		i++;
+	}
+	listener_apply(gw, &gw->tcp_l, gw->set.tcp_port, false);
+	listener_apply(gw, &gw->tls_l, gw->set.tls_port, true);
+	for (size_t i = 0; i < gw->ndoms; i++)
+		dom_status(gw, gw->doms[i]);
+}
+
+enum fg_err sipgw_start(struct sipgw **out, uv_loop_t *loop, struct db *db, struct s2s_engine *s2s)
+{
+	*out = NULL;
+	struct sipgw *gw = calloc(1, sizeof(*gw));
+	if (gw == NULL)
+		return FG_ERR_NOMEM;
+	gw->loop = loop;
+	gw->db = db;
+	gw->s2s = s2s;
+	gw->refs = 2; /* the caller's and the tick timer's */
+	gw->tcp_l.gw = gw->tls_l.gw = gw;
+	uv_timer_init(loop, &gw->tick);
+	gw->tick.data = gw;
+	sipgw_reconfigure(gw);
+	uv_timer_start(&gw->tick, tick_cb, SIPGW_TICK_MS, SIPGW_TICK_MS);
+	fg_log(FG_LOG_NOTICE, SIPGW_SUBSYS, "SIP gateway started: %zu SIP domain%s, FQDN %s%s",
+	       gw->ndoms, gw->ndoms == 1 ? "" : "s", gw->set.fqdn,
+	       gw->set.enabled ? "" : " (disabled)");
+	*out = gw;
+	return FG_OK;
+}
+
+static void tick_closed(uv_handle_t *h)
+{
+	gw_unref(h->data);
+}
+
+void sipgw_stop(struct sipgw *gw)
+{
+	if (gw == NULL || gw->stopping)
+		return;
+	gw->stopping = true;
+	for (size_t i = 0; i < gw->ndoms; i++)
+		dom_unregister(gw, gw->doms[i]);
+	while (gw->conns != NULL)
+		conn_kill(gw->conns, "the gateway is stopping", true);
+	while (gw->stxns != NULL) {
+		struct stxn *st = gw->stxns;
+		gw->stxns = st->next;
+		stxn_free(st);
+	}
+	while (gw->ctxns != NULL) {
+		struct ctxn *ct = gw->ctxns;
+		gw->ctxns = ct->next;
+		ctxn_free(ct);
+	}
+	while (gw->sessions != NULL) {
+		struct session *s = gw->sessions;
+		gw->sessions = s->next;
+		session_free(s);
+	}
+	listener_close(&gw->tcp_l);
+	listener_close(&gw->tls_l);
+	for (size_t i = 0; i < gw->ndoms; i++) {
+		sipgw__domain_conf_clear(&gw->doms[i]->cf);
+		free(gw->doms[i]);
+	}
+	gw->ndoms = 0;
+	resolver_free(gw->resolver);
+	gw->resolver = NULL;
+	uv_timer_stop(&gw->tick);
+	uv_close((uv_handle_t *)&gw->tick, tick_closed);
+	gw_unref(gw);
+}
+
+/* ---- presence (RFC 8048) -------------------------------------------------------------------- */
+
+static void presence_sip_in(struct sipgw *gw, struct stxn *st)
+{
+	(void)gw;
+	respond(st, 489, "Allow-Events: presence\r\n", NULL, NULL, 0);
+}
+
+static void presence_xmpp_in(struct sipgw *gw, struct dom *d, const struct xmpp_node *n)
+{
+	(void)gw;
+	(void)d;
+	(void)n;
+}
+
+static void presence_tick(struct sipgw *gw)
+{
+	(void)gw;
+}

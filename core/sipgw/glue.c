@@ -1,0 +1,482 @@
+/* sipgw glue: pure SIP <-> XMPP mappings used by the engine — stanza -> MESSAGE (RFC 7572,
+ * RFC 7247 §4), SIP error -> stanza error (RFC 7247 §5), subscription refresh timing
+ * (RFC 6665 §4.1.2.1), replies to unparsable requests (RFC 3261 §8.2.6, RFC 4475) and the
+ * RFC 5922 §7.1 certificate name check. */
+#include "sipgw/sipgw_internal.h"
+
+#include "pki/pki.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define NS_CHATSTATES "http://jabber.org/protocol/chatstates"
+
+unsigned sipgw_status_from_s2s(enum xmpp_stanza_cond result)
+{
+	switch (result) {
+	case XMPP_SC__COUNT:
+		return 202; /* RFC 3428 §7: accepted by the next hop (written to its stream) */
+	case XMPP_SC_REMOTE_SERVER_NOT_FOUND:
+		return 404;
+	case XMPP_SC_POLICY_VIOLATION:
+	case XMPP_SC_NOT_ALLOWED:
+	case XMPP_SC_FORBIDDEN:
+		return 403;
+	case XMPP_SC_REMOTE_SERVER_TIMEOUT:
+		return 408;
+	case XMPP_SC_RESOURCE_CONSTRAINT:
+		/* the router's queue is full: overload, RFC 3261 §21.5.4 503 with Retry-After
+		 * rather than Table 1's 500, so the edge retries instead of failing */
+		return 503;
+	default:
+		break;
+	}
+	enum xlate_stanza_error cond;
+	if (!xlate_stanza_error_parse(xmpp_stanza_cond_name(result), &cond))
+		return 500;
+	return xlate_error_to_sip(cond);
+}
+
+/* ---- JIDs ------------------------------------------------------------------------------ */
+
+bool sipgw__jid_split(const char *jid, struct sipgw_jid *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (jid == NULL || strlen(jid) > SIPGW_MAX_JID)
+		return false;
+	const char *slash = strchr(jid, '/');
+	size_t barelen = slash ? (size_t)(slash - jid) : strlen(jid);
+	const char *at = memchr(jid, '@', barelen);
+	const char *dom = at ? at + 1 : jid;
+	size_t domlen = barelen - (size_t)(dom - jid);
+	if (domlen == 0 || domlen >= sizeof(out->domain))
+		return false;
+	if (at != NULL) {
+		size_t ll = (size_t)(at - jid);
+		if (ll == 0 || ll >= sizeof(out->local))
+			return false;
+		memcpy(out->local, jid, ll);
+	}
+	memcpy(out->domain, dom, domlen);
+	if (slash != NULL) {
+		if (slash[1] == '\0' || strlen(slash + 1) >= sizeof(out->resource))
+			return false;
+		fg_strlcpy(out->resource, slash + 1, sizeof(out->resource));
+	}
+	return true;
+}
+
+/* ---- XMPP message -> SIP MESSAGE --------------------------------------------------------- */
+
+static char *node_text_dup(const struct xmpp_node *n)
+{
+	struct fg_buf b = {0};
+	if (xmpp_node_text(n, &b) != FG_OK) {
+		fg_buf_free(&b);
+		return NULL;
+	}
+	char *s = strdup(fg_buf_cstr(&b));
+	fg_buf_free(&b);
+	return s;
+}
+
+enum fg_err sipgw_stanza_msg_read(const struct xmpp_node *stanza, struct sipgw_stanza_msg *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (stanza == NULL || stanza->name == NULL || strcmp(stanza->name, "message") != 0)
+		return FG_ERR_INVAL;
+	out->from = xmpp_node_attr(stanza, "from");
+	out->to = xmpp_node_attr(stanza, "to");
+	out->id = xmpp_node_attr(stanza, "id");
+	out->type = xmpp_node_attr(stanza, "type");
+	if (out->from == NULL || out->to == NULL)
+		return FG_ERR_INVAL;
+	/* RFC 7572 §5: chat and normal messages map; errors and headlines do not */
+	if (out->type != NULL && strcmp(out->type, "chat") != 0 && strcmp(out->type, "normal") != 0)
+		return FG_ERR_NOTFOUND;
+	for (const struct xmpp_node *c = stanza->children; c != NULL; c = c->next) {
+		if (c->name == NULL)
+			continue;
+		if (strcmp(c->ns, NS_CHATSTATES) == 0) {
+			static const char *const names[] = {"active", "composing", "paused",
+			                                    "inactive", "gone"};
+			for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+				if (strcmp(c->name, names[i]) == 0) {
+					out->has_chatstate = true;
+					out->chatstate = (enum xlate_chatstate)i;
+				}
+			}
+			continue;
+		}
+		if (strcmp(c->ns, XMPP_NS_SERVER) != 0)
+			continue;
+		char **slot = strcmp(c->name, "body") == 0      ? &out->im.body
+		              : strcmp(c->name, "subject") == 0 ? &out->im.subject
+		              : strcmp(c->name, "thread") == 0  ? &out->im.thread
+		                                                : NULL;
+		if (slot == NULL || *slot != NULL)
+			continue; /* RFC 6121 §5.2.3: first body in the default language */
+		*slot = node_text_dup(c);
+		if (*slot == NULL) {
+			sipgw_stanza_msg_clear(out);
+			return FG_ERR_NOMEM;
+		}
+	}
+	/* xml:lang is reported by the DOM as an attribute in the XML namespace */
+	for (const struct xmpp_attr *a = stanza->attrs; a != NULL; a = a->next) {
+		if (strcmp(a->ns, XMPP_NS_XML) == 0 && strcmp(a->name, "lang") == 0)
+			out->im.lang = strdup(a->value);
+	}
+	if (out->id != NULL)
+		out->im.id = strdup(out->id);
+	if (out->im.body == NULL && !out->has_chatstate)
+		return FG_ERR_NOTFOUND;
+	return FG_OK;
+}
+
+void sipgw_stanza_msg_clear(struct sipgw_stanza_msg *m)
+{
+	if (m == NULL)
+		return;
+	xlate_im_clear(&m->im);
+	memset(m, 0, sizeof(*m));
+}
+
+void sipgw_request_clear(struct sipgw_request *r)
+{
+	if (r == NULL)
+		return;
+	fg_buf_free(&r->ruri);
+	fg_buf_free(&r->from);
+	fg_buf_free(&r->to);
+	fg_buf_free(&r->body);
+	fg_buf_free(&r->extra);
+	memset(r, 0, sizeof(*r));
+}
+
+enum fg_err sipgw__sip_uri_for_local(const char *local, const char *sip_domain, struct fg_buf *out,
+                                     const char **why)
+{
+	struct fg_buf jid = {0};
+	enum fg_err err = fg_buf_printf(&jid, "%s@%s", local, sip_domain);
+	if (err == FG_OK)
+		err = xlate_addr_xmpp_to_sip((const char *)jid.data, jid.len, out, why);
+	fg_buf_free(&jid);
+	return err;
+}
+
+enum fg_err sipgw_message_to_sip(const struct sipgw_stanza_msg *m, const char *sip_domain,
+                                 struct sipgw_request *out, const char **why)
+{
+	struct sipgw_jid to;
+	const char *w = NULL;
+	enum fg_err err = FG_OK;
+	memset(out, 0, sizeof(*out));
+	if (!sipgw__jid_split(m->to, &to) || to.local[0] == '\0') {
+		w = "the recipient has no user part";
+		err = FG_ERR_INVAL;
+		goto out;
+	}
+	/* RFC 7247 §4: user@xmppdomain -> sip:user@sipdomain; the resource is our own mapping
+	 * artefact on this side, so the Request-URI is the bare address of record */
+	err = sipgw__sip_uri_for_local(to.local, sip_domain, &out->ruri, &w);
+	if (err != FG_OK)
+		goto out;
+	err = fg_buf_printf(&out->to, "<%s>", fg_buf_cstr(&out->ruri));
+	if (err != FG_OK)
+		goto out;
+	/* the sender keeps its own domain; a resource becomes a GRUU parameter (§4.2) */
+	struct fg_buf from = {0};
+	err = xlate_addr_xmpp_to_sip(m->from, strlen(m->from), &from, &w);
+	if (err == FG_OK)
+		err = fg_buf_printf(&out->from, "<%s>", fg_buf_cstr(&from));
+	fg_buf_free(&from);
+	if (err != FG_OK)
+		goto out;
+	if (m->im.body != NULL) {
+		err = xlate_im_to_sip(&m->im, &out->body, &out->extra, &out->content_type);
+		if (err != FG_OK)
+			w = "the message cannot be carried in SIP (header characters)";
+	} else {
+		/* RFC 3994 §3: a chat state alone travels as an isComposing document */
+		err = xlate_chatstate_to_iscomposing(m->chatstate, &out->body);
+		out->content_type = XLATE_ISCOMPOSING_TYPE;
+	}
+out:
+	if (err != FG_OK) {
+		if (why != NULL)
+			*why = w != NULL ? w : fg_strerror(err);
+		sipgw_request_clear(out);
+	}
+	return err;
+}
+
+/* ---- stanza errors ---------------------------------------------------------------------- */
+
+enum fg_err sipgw_error_stanza_cond(const char *stanza_kind, const char *orig_from,
+                                    const char *orig_to, const char *orig_id,
+                                    enum xlate_stanza_error cond, enum xlate_error_type type,
+                                    const char *text, struct fg_buf *out)
+{
+	if (stanza_kind == NULL || orig_from == NULL || orig_to == NULL)
+		return FG_ERR_INVAL;
+	size_t start = out->len;
+	enum fg_err err = fg_buf_printf(out, "<%s from='", stanza_kind);
+	/* RFC 6120 §8.3.1: the error goes back to the sender, from the original addressee */
+	if (err == FG_OK)
+		err = xmpp_escape(out, orig_to, strlen(orig_to), true);
+	if (err == FG_OK)
+		err = fg_buf_append_str(out, "' to='");
+	if (err == FG_OK)
+		err = xmpp_escape(out, orig_from, strlen(orig_from), true);
+	if (err == FG_OK && orig_id != NULL) {
+		err = fg_buf_append_str(out, "' id='");
+		if (err == FG_OK)
+			err = xmpp_escape(out, orig_id, strlen(orig_id), true);
+	}
+	if (err == FG_OK)
+		err = fg_buf_printf(out, "' type='error'><error type='%s'><%s xmlns='%s'/>",
+		                    xlate_error_type_name(type), xlate_stanza_error_name(cond),
+		                    XMPP_NS_STANZA_ERRORS);
+	if (err == FG_OK && text != NULL && text[0] != '\0') {
+		size_t tl = strnlen(text, SIPGW_MAX_TEXT);
+		err = fg_buf_printf(out, "<text xmlns='%s'>", XMPP_NS_STANZA_ERRORS);
+		if (err == FG_OK && xmpp_escape(out, text, tl, false) != FG_OK)
+			err = fg_buf_append_str(out, "error"); /* text not valid UTF-8: say less */
+		if (err == FG_OK)
+			err = fg_buf_append_str(out, "</text>");
+	}
+	if (err == FG_OK)
+		err = fg_buf_printf(out, "</error></%s>", stanza_kind);
+	if (err != FG_OK)
+		out->len = start;
+	return err;
+}
+
+bool sipgw_error_stanza(const char *stanza_kind, const char *orig_from, const char *orig_to,
+                        const char *orig_id, unsigned sip_status, const char *text,
+                        struct fg_buf *out)
+{
+	enum xlate_stanza_error cond;
+	enum xlate_error_type type;
+	if (!xlate_error_from_sip(sip_status, &cond, &type))
+		return false;
+	return sipgw_error_stanza_cond(stanza_kind, orig_from, orig_to, orig_id, cond, type, text,
+	                               out) == FG_OK;
+}
+
+/* ---- subscription refresh --------------------------------------------------------------- */
+
+int64_t sipgw_refresh_at(int64_t granted_at_ms, long expires_s)
+{
+	if (expires_s <= 0)
+		return granted_at_ms;
+	int64_t period = (int64_t)expires_s * 1000;
+	int64_t at = period * 4 / 5;
+	/* RFC 6665 §4.1.2.1 leaves the margin to the subscriber: keep at least 5 s so a
+	 * round trip to the edge fits, but never refresh before half the period */
+	if (period - at < SIPGW_REFRESH_MARGIN_MS)
+		at = period - SIPGW_REFRESH_MARGIN_MS;
+	if (at < period / 2)
+		at = period / 2;
+	return granted_at_ms + at;
+}
+
+/* ---- replies to unparsable requests ------------------------------------------------------ */
+
+static const char *canonical_name(const char *name, size_t len)
+{
+	static const struct {
+		const char *compact, *full;
+	} names[] = {{"v", "Via"}, {"f", "From"}, {"t", "To"}, {"i", "Call-ID"}};
+	static const char *const full[] = {"Via", "From", "To", "Call-ID", "CSeq"};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (len == 1 && tolower((unsigned char)name[0]) == names[i].compact[0])
+			return names[i].full;
+	for (size_t i = 0; i < sizeof(full) / sizeof(full[0]); i++)
+		if (strlen(full[i]) == len && strncasecmp(name, full[i], len) == 0)
+			return full[i];
+	return NULL;
+}
+
+bool sipgw_reply_unparsed(const uint8_t *raw, size_t len, unsigned status, const char *reason,
+                          struct fg_buf *out)
+{
+	const char *p = (const char *)raw;
+	/* skip CRLFs before a request (RFC 3261 §7.5) */
+	while (len >= 2 && p[0] == '\r' && p[1] == '\n') {
+		p += 2;
+		len -= 2;
+	}
+	if (len > SIP_MAX_HEAD)
+		len = SIP_MAX_HEAD;
+	const char *end = p + len;
+	const char *eol = memchr(p, '\n', len);
+	if (eol == NULL || len < 4 || strncmp(p, "SIP/", 4) == 0)
+		return false; /* a response is never answered (RFC 3261 §8.1.3.1) */
+	if (memchr(p, ' ', (size_t)(eol - p)) == NULL)
+		return false;
+	size_t start = out->len;
+	bool ok = fg_buf_printf(out, "SIP/2.0 %u %s\r\n", status, reason) == FG_OK;
+	bool have_to_tag = false, wrote_to = false;
+	const char *line = eol + 1;
+	while (ok && line < end) {
+		const char *le = memchr(line, '\n', (size_t)(end - line));
+		if (le == NULL)
+			le = end;
+		size_t ll = (size_t)(le - line);
+		if (ll > 0 && line[ll - 1] == '\r')
+			ll--;
+		if (ll == 0)
+			break; /* end of the head */
+		/* unfold continuation lines (RFC 3261 §7.3.1) into one value */
+		const char *next = le < end ? le + 1 : end;
+		struct fg_buf val = {0};
+		const char *colon = memchr(line, ':', ll);
+		const char *name_end = colon;
+		while (name_end != NULL && name_end > line &&
+		       (name_end[-1] == ' ' || name_end[-1] == '\t'))
+			name_end--;
+		const char *canon =
+		    colon != NULL ? canonical_name(line, (size_t)(name_end - line)) : NULL;
+		if (canon != NULL)
+			(void)fg_buf_append(&val, colon + 1, ll - (size_t)(colon + 1 - line));
+		while (next < end && (*next == ' ' || *next == '\t')) {
+			const char *ne = memchr(next, '\n', (size_t)(end - next));
+			if (ne == NULL)
+				ne = end;
+			size_t nl = (size_t)(ne - next);
+			if (nl > 0 && next[nl - 1] == '\r')
+				nl--;
+			if (canon != NULL) {
+				(void)fg_buf_append(&val, " ", 1);
+				(void)fg_buf_append(&val, next, nl);
+			}
+			next = ne < end ? ne + 1 : end;
+		}
+		if (canon != NULL) {
+			const char *v = fg_buf_cstr(&val);
+			while (*v == ' ' || *v == '\t')
+				v++;
+			/* a NUL or bare CR inside would split our reply: copy printable bytes only
+			 */
+			bool clean = strlen(v) == val.len - (size_t)(v - (const char *)val.data) &&
+			             strchr(v, '\r') == NULL;
+			if (clean) {
+				ok = fg_buf_printf(out, "%s: %s", canon, v) == FG_OK;
+				if (strcmp(canon, "To") == 0) {
+					wrote_to = true;
+					have_to_tag = strstr(v, ";tag=") != NULL;
+					if (!have_to_tag) {
+						uint8_t rnd[6];
+						char hex[13];
+						fg_random(rnd, sizeof(rnd));
+						fg_hex(hex, rnd, sizeof(rnd));
+						ok = ok &&
+						     fg_buf_printf(out, ";tag=%s", hex) == FG_OK;
+					}
+				}
+				ok = ok && fg_buf_append_str(out, "\r\n") == FG_OK;
+			}
+		}
+		fg_buf_free(&val);
+		line = next;
+	}
+	(void)wrote_to;
+	ok = ok && fg_buf_append_str(out, "Content-Length: 0\r\n\r\n") == FG_OK;
+	if (!ok)
+		out->len = start;
+	return ok;
+}
+
+/* ---- RFC 5922 §7.1 names ----------------------------------------------------------------- */
+
+static bool host_match(const char *pattern, const char *host)
+{
+	size_t pl = strlen(pattern), hl = strlen(host);
+	if (pl > 0 && pattern[pl - 1] == '.')
+		pl--;
+	if (hl > 0 && host[hl - 1] == '.')
+		hl--;
+	if (pl == hl && strncasecmp(pattern, host, pl) == 0)
+		return true;
+	/* RFC 6125 §6.4.3: "*" only as the complete leftmost label, matching one label */
+	if (pl > 2 && pattern[0] == '*' && pattern[1] == '.') {
+		const char *dot = memchr(host, '.', hl);
+		if (dot == NULL || dot == host)
+			return false;
+		size_t rest = hl - (size_t)(dot - host);
+		return rest == pl - 1 && strncasecmp(dot, pattern + 1, rest) == 0;
+	}
+	return false;
+}
+
+static void names_add(char *names, size_t namesize, const char *kind, const char *value)
+{
+	size_t l = strlen(names);
+	if (l + 1 >= namesize)
+		return;
+	char *dst = names + l;
+	size_t room = namesize - l;
+	int n = 0;
+	if (l > 0)
+		n = snprintf(dst, room, ", %s:%s", kind, value);
+	else
+		n = snprintf(dst, room, "%s:%s", kind, value);
+	(void)n;
+}
+
+bool sipgw_cert_names_host(const uint8_t *der, size_t len, const char *host, char *names,
+                           size_t namesize)
+{
+	struct pki_cert *c = NULL;
+	bool match = false, any_san = false;
+	if (names != NULL && namesize > 0)
+		names[0] = '\0';
+	if (der == NULL || len == 0 || pki_cert_parse(der, len, &c) != FG_OK)
+		return false;
+	for (size_t i = 0; i < c->san_count && i < PKI_SAN_MAX; i++) {
+		const struct pki_san *s = &c->sans[i];
+		if (s->type == PKI_SAN_DNS) {
+			any_san = true;
+			if (names)
+				names_add(names, namesize, "DNS", s->value);
+			if (host_match(s->value, host))
+				match = true;
+		} else if (s->type == PKI_SAN_URI) {
+			const char *v = s->value;
+			if (strncasecmp(v, "sip:", 4) == 0)
+				v += 4;
+			else if (strncasecmp(v, "sips:", 5) == 0)
+				v += 5;
+			else
+				continue;
+			any_san = true;
+			if (names)
+				names_add(names, namesize, "URI", s->value);
+			if (strchr(v, '@') == NULL && strcasecmp(v, host) == 0)
+				match = true;
+		}
+	}
+	if (!any_san) {
+		/* RFC 5922 §7.1: the CN is used only when no SAN of these kinds is present */
+		const char *cn = strstr(c->subject, "CN=");
+		if (cn != NULL && (cn == c->subject || cn[-1] == ' ')) {
+			char val[256];
+			size_t vl = strcspn(cn + 3, ",");
+			if (vl >= sizeof(val))
+				vl = sizeof(val) - 1;
+			memcpy(val, cn + 3, vl);
+			val[vl] = '\0';
+			if (names)
+				names_add(names, namesize, "CN", val);
+			match = strchr(val, '*') == NULL && strcasecmp(val, host) == 0;
+		}
+	}
+	if (names != NULL && names[0] == '\0' && namesize > 0)
+		fg_strlcpy(names, "no DNS name at all", namesize);
+	pki_cert_free(c);
+	return match;
+}
