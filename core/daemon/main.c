@@ -183,9 +183,14 @@ int daemon_prompt_password(const char *prompt, bool confirm, char *out, size_t o
 		return EXIT_FAIL;
 	}
 	if (confirm && isatty(STDIN_FILENO)) {
-		char again[256];
-		if (read_line_noecho("Repeat the password: ", again, sizeof again) != EXIT_OK ||
-		    strcmp(again, out) != 0) {
+		char *again = malloc(outsize);
+		bool same = again && read_line_noecho("Repeat the password: ", again, outsize) ==
+		                             EXIT_OK && strcmp(again, out) == 0;
+		if (again) {
+			explicit_bzero(again, outsize);
+			free(again);
+		}
+		if (!same) {
 			fprintf(stderr, "fedgw: the passwords do not match\n");
 			return EXIT_FAIL;
 		}
