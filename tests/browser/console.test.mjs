@@ -450,6 +450,22 @@ async function run() {
 		});
 		check(code === 401, `GET /api/v1/status after logout answers 401 (got ${code})`);
 
+		step = 'repeated wrong passwords are slowed down';
+		let throttled = '';
+		for (let i = 0; i < 6 && !throttled; i++) {
+			await page.getByLabel('Name', { exact: true }).fill(ADMIN);
+			await page.getByLabel('Password').fill(`wrong password ${i}`);
+			await page.getByRole('button', { name: 'Log in' }).click();
+			const note = page.locator('.notice-error');
+			await note.waitFor();
+			await page.waitForFunction(() => !document.querySelector('form[aria-busy]'));
+			const t = await note.innerText();
+			if (/Too many/.test(t)) throttled = t;
+		}
+		log(`throttled: ${throttled}`);
+		check(/Try again in \d+ seconds?/.test(throttled), 'the login page says when to try again');
+		await shot(page, 'login-throttled');
+
 		check(problems.length === 0, `no script errors or CSP violations:\n  ${problems.join('\n  ')}`);
 		check(a11y.length === 0, `no accessibility violations:\n  ${a11y.join('\n  ')}`);
 	} catch (e) {

@@ -302,12 +302,22 @@ export function startMock(port = 0) {
 	}
 
 	function login(body, req) {
+		// 3 free failures, then Retry-After 1 s doubling (as docs/api.yaml describes).
+		if (st.failures >= 3 && Date.now() < st.retryAt) {
+			const wait = Math.ceil((st.retryAt - Date.now()) / 1000);
+			return { ...err(429, 'throttled', 'Too many failed logins from your address.', null,
+				`Wait ${wait} s, then try again.`), retryAfter: wait };
+		}
 		const a = st.admins.find((x) => x.name === body.name && x.password === body.password);
 		if (!a) {
+			st.failures = (st.failures || 0) + 1;
+			if (st.failures >= 3)
+				st.retryAt = Date.now() + 1000 * 2 ** Math.min(6, st.failures - 3);
 			audit(String(body.name || ''), 'login', 'wrong name or password', false);
 			return err(401, 'bad_credentials', 'Wrong name or password.', null,
 				'Check the name and password; names are case-sensitive.');
 		}
+		st.failures = 0;
 		a.last_login_ms = Date.now();
 		a.last_login = iso(a.last_login_ms);
 		const token = randomBytes(32).toString('hex');
@@ -356,6 +366,7 @@ export function startMock(port = 0) {
 			}
 			headers['Cache-Control'] = 'no-store';
 			if (ans.cookie) headers['Set-Cookie'] = ans.cookie;
+			if (ans.retryAfter) headers['Retry-After'] = String(ans.retryAfter);
 			if (ans.raw !== undefined) {
 				res.writeHead(200, { ...headers, 'Content-Type': ans.type,
 					'Content-Disposition': 'attachment; filename="certificate.pem"' }).end(ans.raw);
