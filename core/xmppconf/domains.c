@@ -33,53 +33,11 @@ json_t *xmppconf_records(const char *domain, const char *host, unsigned port,
 	return arr;
 }
 
-/* RFC 6125 §6.4: DNS-ID (with a leftmost wildcard), SRV-ID (RFC 4985) and xmppAddr; the
- * CN only when the certificate has no subjectAltName of these kinds (§6.4.4). */
-static bool cert_covers(const struct pki_cert *c, const char *domain)
-{
-	bool any_id = false;
-	for (size_t i = 0; i < c->san_count; i++) {
-		const char *v = c->sans[i].value;
-		switch (c->sans[i].type) {
-		case PKI_SAN_DNS:
-			any_id = true;
-			if (strcasecmp(v, domain) == 0)
-				return true;
-			if (strncmp(v, "*.", 2) == 0) {
-				const char *first_dot = strchr(domain, '.');
-				if (first_dot && strcasecmp(first_dot + 1, v + 2) == 0)
-					return true;
-			}
-			break;
-		case PKI_SAN_SRV:
-			any_id = true;
-			if (strncasecmp(v, "_xmpp-server.", 13) == 0 &&
-			    strcasecmp(v + 13, domain) == 0)
-				return true;
-			break;
-		case PKI_SAN_XMPP:
-			any_id = true;
-			if (strcasecmp(v, domain) == 0)
-				return true;
-			break;
-		default:
-			break;
-		}
-	}
-	if (any_id)
-		return false;
-	const char *cn = strstr(c->subject, "CN=");
-	if (!cn || (cn != c->subject && cn[-1] != ' '))
-		return false;
-	cn += 3;
-	size_t n = strcspn(cn, ",");
-	return n == strlen(domain) && strncasecmp(cn, domain, n) == 0;
-}
-
 /* Looks the certificate up in txn: *cert_name gets its name; *covers whether its names
  * cover domain. Refusals fill e. */
 static enum fg_err cert_check(struct db_txn *txn, const char *cert_id, const char *domain,
-                              char cert_name[DB_NAME_MAX], bool *covers, struct xmppconf_err *e)
+                              char cert_name[DB_NAME_MAX], bool *covers, char *why, size_t whysize,
+                              struct xmppconf_err *e)
 {
 	struct db_cert cert;
 	struct pki_cert **chain = NULL;
@@ -87,6 +45,8 @@ static enum fg_err cert_check(struct db_txn *txn, const char *cert_id, const cha
 	char perr[128];
 	*covers = false;
 	cert_name[0] = '\0';
+	if (why && whysize)
+		why[0] = '\0';
 	enum fg_err err = db_cert_get(txn, cert_id, &cert);
 	if (err == FG_ERR_NOTFOUND)
 		return xmppconf__fail(e, 422, "cert_id",
@@ -110,7 +70,10 @@ static enum fg_err cert_check(struct db_txn *txn, const char *cert_id, const cha
 	    pki_certs_from_pem(cert.pem, strlen(cert.pem), &chain, &n, perr, sizeof(perr)) ==
 	        FG_OK &&
 	    n > 0)
-		*covers = cert_covers(chain[0], domain);
+		/* RFC 6125 §6.4 as peers check it: DNS-ID, SRV-ID, xmppAddr; the CN only
+		 * without those SANs. */
+		*covers = pki_cert_match_xmpp(chain[0]->der, chain[0]->der_len, domain, why,
+		                              whysize) != PKI_ID_NONE;
 out:
 	pki_certs_free(chain, n);
 	db_cert_clear(&cert);
@@ -124,20 +87,22 @@ static json_t *domain_json(struct db_txn *txn, const struct db_xmpp_domain *d, c
 	json_t *cert_name = json_null();
 	json_t *covers = json_null();
 	if (d->cert_id[0]) {
-		char name[DB_NAME_MAX];
+		char name[DB_NAME_MAX], why[256];
 		bool ok = false;
 		struct xmppconf_err e;
-		if (cert_check(txn, d->cert_id, d->domain, name, &ok, &e) == FG_OK) {
+		if (cert_check(txn, d->cert_id, d->domain, name, &ok, why, sizeof(why), &e) ==
+		    FG_OK) {
 			cert_name = xmppconf__text(name);
 			covers = json_boolean(ok);
 			if (!ok)
 				json_array_append_new(
 				    warnings,
-				    json_sprintf("The certificate \"%s\" does not name %s: peers "
-				                 "checking names will refuse it. Use a "
-				                 "certificate with %s (or _xmpp-server.%s) "
-				                 "among its names.",
-				                 name, d->domain, d->domain, d->domain));
+				    json_sprintf(
+				        "The certificate \"%s\" does not name %s%s%s%s: peers "
+				        "checking names will refuse it. Use a certificate with %s "
+				        "(or _xmpp-server.%s) among its names.",
+				        name, d->domain, why[0] ? " (" : "", why, why[0] ? ")" : "",
+				        d->domain, d->domain));
 		} else {
 			json_array_append_new(warnings, xmppconf__text(e.message));
 		}
@@ -221,14 +186,14 @@ static enum fg_err domain_fn(struct db_txn *txn, void *vctx)
 		d.created_ms = fg_now_ms();
 	} else {
 		d = old;
-		if (old.cert_id[0] &&
-		    cert_check(txn, old.cert_id, old.domain, old_name, &dummy, NULL) != FG_OK)
+		if (old.cert_id[0] && cert_check(txn, old.cert_id, old.domain, old_name, &dummy,
+		                                 NULL, 0, NULL) != FG_OK)
 			old_name[0] = '\0';
 	}
 	if (c->cert_id) {
 		if (c->cert_id[0]) {
-			if ((err =
-			         cert_check(txn, c->cert_id, c->domain, cert_name, &covers, c->e)))
+			if ((err = cert_check(txn, c->cert_id, c->domain, cert_name, &covers, NULL,
+			                      0, c->e)))
 				return err;
 		}
 		fg_strlcpy(d.cert_id, c->cert_id, sizeof(d.cert_id));
