@@ -155,6 +155,7 @@ struct s2s_engine {
 
 static void conn_kill(struct conn *c, enum s2s_fail fail, const char *why, bool graceful);
 static void out_begin(struct conn *c);
+static struct conn *conn_new(struct s2s_engine *e, bool out, const char *local, const char *remote);
 static void route_out(struct s2s_engine *e, const uint8_t *data, size_t len, s2s_sent_cb cb,
                       void *ctx);
 static void conn_flush_queue(struct conn *c);
@@ -460,7 +461,7 @@ static void tls_pump(struct conn *c)
 {
 	const uint8_t *buf;
 	size_t len;
-	while (c->tls != NULL && !c->dead) {
+	while (c->tls != NULL && c->tcp_open) {
 		tls_conn_take_output(c->tls, &buf, &len);
 		if (len == 0)
 			break;
@@ -562,7 +563,8 @@ static void tcp_close(struct conn *c, bool graceful)
 	bool was_open = c->tcp_open;
 	c->tcp_open = false;
 	uv_read_stop((uv_stream_t *)t);
-	if (graceful && was_open) {
+	/* while the engine stops, handles close now: the loop is about to end */
+	if (graceful && was_open && !c->e->stopping) {
 		uv_shutdown_t *req = malloc(sizeof(*req));
 		if (req != NULL && uv_shutdown(req, (uv_stream_t *)t, shutdown_cb) == 0)
 			return;
@@ -583,10 +585,9 @@ static void conn_kill(struct conn *c, enum s2s_fail fail, const char *why, bool 
 	if (why != NULL && why[0] != '\0' && c->last_error[0] == '\0')
 		fg_strlcpy(c->last_error, why, sizeof(c->last_error));
 	if (c->tls != NULL && graceful && tls_conn_state(c->tls) == TLS_STATE_ESTABLISHED) {
+		/* close_notify (RFC 5246 §7.2.1); a write error here cannot re-enter: dead */
 		tls_conn_close(c->tls);
-		c->dead = false; /* let the close_notify out */
 		tls_pump(c);
-		c->dead = true;
 	}
 	if (c->o != NULL && c->o->q != NULL) {
 		resolve_cancel(c->o->q);
@@ -1004,6 +1005,23 @@ static void conn_tls_failed(struct conn *c)
 			      "peer's certificate.",
 			      NULL);
 		vev(c, S2S_VEV_TLS_FAILED, cause);
+		if (c->xcfg.tls_mode == XMPP_TLS_OPTIONAL && !c->direct_tls &&
+		    c->e->validation == NULL && !c->e->stopping) {
+			/* TLS optional: the same peer again without TLS, stanzas move along */
+			struct conn *n = conn_new(c->e, true, c->local, c->remote);
+			if (n != NULL) {
+				n->xcfg.tls_mode = XMPP_TLS_OFF;
+				n->queue = c->queue;
+				memset(&c->queue, 0, sizeof(c->queue));
+				fg_log(FG_LOG_NOTICE, S2S_SUBSYS,
+				       "%s; TLS is optional: trying %s again without TLS", cause,
+				       c->remote);
+				conn_kill(c, S2S_FAIL_TLS, cause, false);
+				n->state = CS_RESOLVING;
+				out_begin(n);
+				return;
+			}
+		}
 	} else {
 		s2s__fmt(cause, sizeof(cause), "TLS with incoming peer %s failed: %s", c->addr,
 		         text);
