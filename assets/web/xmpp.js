@@ -797,6 +797,12 @@ function phaseState(steps, ids) {
 const STATE_LABEL = { pass: 'passed', fail: 'failed', warn: 'warning', skip: 'skipped',
 	running: 'running', waiting: 'not run' };
 
+// "not run (an earlier step failed)" -> "(an earlier step failed)"; other text in parentheses.
+function reasonText(detail) {
+	const t = String(detail).replace(/^not run\s*/i, '').trim();
+	return /^\(.*\)$/.test(t) ? t : `(${t})`;
+}
+
 function validateSection(body, ctx) {
 	const msg = noticeEl();
 	const result = h('div', { 'aria-live': 'polite' });
@@ -856,7 +862,14 @@ function validateSection(body, ctx) {
 				return h(`li.phase.phase-${st}`, null, h('span.phase-name', null, label),
 					h('span.phase-state', null, STATE_LABEL[st]));
 			}));
-		const details = h('ul.steps', null, steps.map((s) => h(`li.step.step-${s.state}`, null,
+		// Steps not run are listed together: one line instead of a card each.
+		const skipped = steps.filter((s) => s.state === 'skip');
+		const skipLine = skipped.length ? h('li.step.step-skip', null,
+			h('div.step-head', null, badge('not run', 'neutral'), ' ',
+				h('strong', null, plural(skipped.length, 'step', 'steps') + ' not run'),
+				skipped[0].detail ? ` ${reasonText(skipped[0].detail)}` : ''),
+			h('p.muted.small', null, skipped.map((s) => s.title).join(' · '))) : null;
+		const details = h('ul.steps', null, steps.filter((s) => s.state !== 'skip').map((s) => h(`li.step.step-${s.state}`, null,
 			h('div.step-head', null, badge(STATE_LABEL[s.state] || s.state,
 				s.state === 'pass' ? 'ok' : s.state === 'fail' ? 'bad'
 					: s.state === 'warn' ? 'warn' : 'neutral'), ' ', h('strong', null, s.title)),
@@ -864,7 +877,7 @@ function validateSection(body, ctx) {
 			s.fix && s.state !== 'pass' ? h('p.fix', null, h('strong', null, 'Fix: '), s.fix)
 				: null,
 			s.tech ? h('details', null, h('summary', null, 'Technical detail'),
-				h('pre.detail', null, s.tech)) : null)));
+				h('pre.detail', null, s.tech)) : null)), skipLine);
 		const verdict = !v.done ? h('p.muted', null, `Validating ${v.domain}…`)
 			: v.ok ? h('p.ok-line', null, `Every step passed: ${v.domain} federates with this gateway.`)
 				: h('p.notice.notice-error', { role: 'alert' }, `Validation of ${v.domain} ` +
