@@ -1,0 +1,121 @@
+/* sipgw_seed: writes the SIP gateway test's configuration into a store with the db API
+ * (settings, certificates with keys, CA bundles, SIP domains), one command per stdin line. */
+#include "db/db.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Test PEM files are small: a chain or a key of a few kilobytes. */
+#define SEED_FILE_MAX (256 * 1024)
+
+static char *slurp(const char *path)
+{
+	FILE *fp = fopen(path, "rb");
+	if (fp == NULL)
+		return NULL;
+	char *buf = calloc(1, SEED_FILE_MAX + 1);
+	size_t n = buf ? fread(buf, 1, SEED_FILE_MAX, fp) : 0;
+	fclose(fp);
+	if (buf != NULL)
+		buf[n] = '\0';
+	return buf;
+}
+
+struct line {
+	char *w[9];
+	int n;
+};
+
+static enum fg_err apply(struct db_txn *txn, void *ctx)
+{
+	struct line *l = ctx;
+	const char *cmd = l->w[0];
+	if (strcmp(cmd, "set") == 0 && l->n == 3)
+		return db_setting_put(txn, l->w[1], l->w[2]);
+	if (strcmp(cmd, "cert") == 0 && l->n == 5) {
+		/* cert ID NAME CHAIN.pem KEY.pem */
+		struct db_cert c = {.kind = DB_CERT_LEAF};
+		struct db_key k = {0};
+		fg_strlcpy(c.id, l->w[1], sizeof(c.id));
+		fg_strlcpy(c.name, l->w[2], sizeof(c.name));
+		snprintf(c.key_id, sizeof(c.key_id), "k%.30s", l->w[1]);
+		fg_strlcpy(k.id, c.key_id, sizeof(k.id));
+		fg_strlcpy(k.type, "ec-p256", sizeof(k.type));
+		c.pem = slurp(l->w[3]);
+		k.pem = slurp(l->w[4]);
+		enum fg_err err = c.pem && k.pem ? FG_OK : FG_ERR_IO;
+		if (err == FG_OK)
+			err = db_key_put(txn, &k);
+		if (err == FG_OK)
+			err = db_cert_put(txn, &c);
+		free(c.pem);
+		free(k.pem);
+		return err;
+	}
+	if (strcmp(cmd, "ca") == 0 && l->n == 4) {
+		struct db_cert c = {.kind = DB_CERT_CA_BUNDLE};
+		fg_strlcpy(c.id, l->w[1], sizeof(c.id));
+		fg_strlcpy(c.name, l->w[2], sizeof(c.name));
+		c.pem = slurp(l->w[3]);
+		enum fg_err err = c.pem ? db_cert_put(txn, &c) : FG_ERR_IO;
+		free(c.pem);
+		return err;
+	}
+	if (strcmp(cmd, "domain") == 0 && l->n == 8) {
+		/* domain DOMAIN NEXT_HOP PORT TRANSPORT CERT_ID CA_ID XMPP_DOMAIN|- */
+		struct db_sip_domain d = {0};
+		uint64_t port = 0;
+		fg_strlcpy(d.domain, l->w[1], sizeof(d.domain));
+		fg_strlcpy(d.next_hop, l->w[2], sizeof(d.next_hop));
+		if (!fg_parse_u64(l->w[3], 0, 65535, &port))
+			return FG_ERR_INVAL;
+		d.next_hop_port = (uint16_t)port;
+		fg_strlcpy(d.transport, l->w[4], sizeof(d.transport));
+		fg_strlcpy(d.cert_id, strcmp(l->w[5], "-") ? l->w[5] : "", sizeof(d.cert_id));
+		fg_strlcpy(d.ca_id, strcmp(l->w[6], "-") ? l->w[6] : "", sizeof(d.ca_id));
+		fg_strlcpy(d.xmpp_domain, strcmp(l->w[7], "-") ? l->w[7] : "",
+		           sizeof(d.xmpp_domain));
+		return db_sip_domain_put(txn, &d);
+	}
+	if (strcmp(cmd, "deldomain") == 0 && l->n == 2)
+		return db_sip_domain_del(txn, l->w[1]);
+	return FG_ERR_INVAL;
+}
+
+int main(int argc, char **argv)
+{
+	struct db *db = NULL;
+	if (argc != 2) {
+		fprintf(stderr, "usage: sipgw_seed DATA_DIR < commands\n");
+		return 2;
+	}
+	if (db_open(&db, argv[1]) != FG_OK) {
+		fprintf(stderr, "sipgw_seed: cannot open the store %s\n", argv[1]);
+		return 1;
+	}
+	char buf[4096];
+	int rc = 0;
+	while (fgets(buf, sizeof(buf), stdin) != NULL) {
+		struct line l = {0};
+		for (char *p = buf; l.n < 9;) {
+			while (*p == ' ' || *p == '\t' || *p == '\n')
+				*p++ = '\0';
+			if (*p == '\0')
+				break;
+			l.w[l.n++] = p;
+			while (*p && *p != ' ' && *p != '\t' && *p != '\n')
+				p++;
+		}
+		if (l.n == 0 || l.w[0][0] == '#')
+			continue;
+		enum fg_err err = db_write(db, apply, &l);
+		if (err != FG_OK) {
+			fprintf(stderr, "sipgw_seed: \"%s\" failed: %s\n", l.w[0],
+			        fg_strerror(err));
+			rc = 1;
+		}
+	}
+	db_close(db);
+	return rc;
+}

@@ -1,0 +1,266 @@
+/* Unit tests for the SIP gateway's pure glue: router verdict -> SIP status (RFC 7247 §5, no
+ * false success), stanza -> MESSAGE (RFC 7572), SIP error -> stanza error, subscription
+ * refresh timing (RFC 6665), replies to unparsable requests (RFC 4475). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "s2s/s2s_internal.h"
+#include "sipgw/sipgw_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void test_status_from_s2s(void **state)
+{
+	(void)state;
+	/* 202 only when written to an authenticated stream */
+	assert_int_equal(sipgw_status_from_s2s(XMPP_SC__COUNT), 202);
+	assert_int_equal(sipgw_status_from_s2s(XMPP_SC_REMOTE_SERVER_NOT_FOUND), 404);
+	assert_int_equal(sipgw_status_from_s2s(XMPP_SC_POLICY_VIOLATION), 403);
+	assert_int_equal(sipgw_status_from_s2s(XMPP_SC_NOT_ALLOWED), 403);
+	assert_int_equal(sipgw_status_from_s2s(XMPP_SC_REMOTE_SERVER_TIMEOUT), 408);
+	assert_int_equal(sipgw_status_from_s2s(XMPP_SC_RESOURCE_CONSTRAINT), 503);
+	assert_int_equal(sipgw_status_from_s2s(XMPP_SC_SERVICE_UNAVAILABLE), 503);
+	assert_int_equal(sipgw_status_from_s2s(XMPP_SC_ITEM_NOT_FOUND), 404);
+	assert_int_equal(sipgw_status_from_s2s(XMPP_SC_RECIPIENT_UNAVAILABLE), 480);
+	for (int c = 0; c < XMPP_SC__COUNT; c++)
+		assert_true(sipgw_status_from_s2s((enum xmpp_stanza_cond)c) >= 300);
+}
+
+struct parsed {
+	struct sipgw_stanza_msg m;
+	enum fg_err err;
+	struct sipgw_request r;
+	enum fg_err rerr;
+	const char *why;
+	char *from_copy, *to_copy, *id_copy;
+};
+
+static void msg_cb(void *ctx, const struct xmpp_node *n)
+{
+	struct parsed *p = ctx;
+	p->err = sipgw_stanza_msg_read(n, &p->m);
+	if (p->err == FG_OK)
+		p->rerr = sipgw_message_to_sip(&p->m, "sip.example", &p->r, &p->why);
+	/* the borrowed attribute strings die with the node */
+	p->m.from = p->m.to = p->m.id = p->m.type = NULL;
+}
+
+static void parse(const char *xml, struct parsed *p)
+{
+	memset(p, 0, sizeof(*p));
+	assert_int_equal(s2s__parse_stanza((const uint8_t *)xml, strlen(xml), msg_cb, p), FG_OK);
+}
+
+static void parsed_clear(struct parsed *p)
+{
+	sipgw_stanza_msg_clear(&p->m);
+	sipgw_request_clear(&p->r);
+}
+
+static void test_message_to_sip(void **state)
+{
+	(void)state;
+	struct parsed p;
+	parse("<message from='juliet@capulet.example/balcony' to='romeo@sip.xmpp.example' "
+	      "type='chat' id='m1' xml:lang='en'><body>Art thou not Romeo?</body>"
+	      "<subject>question</subject><thread>t-77</thread></message>",
+	      &p);
+	assert_int_equal(p.err, FG_OK);
+	assert_int_equal(p.rerr, FG_OK);
+	assert_string_equal(fg_buf_cstr(&p.r.ruri), "sip:romeo@sip.example");
+	assert_string_equal(fg_buf_cstr(&p.r.to), "<sip:romeo@sip.example>");
+	/* RFC 7247 §4.2: the resource travels as a GRUU parameter */
+	assert_string_equal(fg_buf_cstr(&p.r.from), "<sip:juliet@capulet.example;gr=balcony>");
+	assert_string_equal(fg_buf_cstr(&p.r.body), "Art thou not Romeo?");
+	assert_non_null(strstr(p.r.content_type, "text/plain"));
+	assert_non_null(strstr(fg_buf_cstr(&p.r.extra), "Subject: question"));
+	assert_string_equal(p.m.im.thread, "t-77");
+	assert_string_equal(p.m.im.lang, "en");
+	parsed_clear(&p);
+}
+
+static void test_message_chatstate_only(void **state)
+{
+	(void)state;
+	struct parsed p;
+	parse("<message from='juliet@capulet.example' to='romeo@x.example' type='chat'>"
+	      "<composing xmlns='http://jabber.org/protocol/chatstates'/></message>",
+	      &p);
+	assert_int_equal(p.err, FG_OK);
+	assert_true(p.m.has_chatstate);
+	assert_int_equal(p.m.chatstate, XLATE_CS_COMPOSING);
+	assert_int_equal(p.rerr, FG_OK);
+	assert_string_equal(p.r.content_type, XLATE_ISCOMPOSING_TYPE);
+	assert_non_null(strstr(fg_buf_cstr(&p.r.body), "active"));
+	parsed_clear(&p);
+}
+
+static void test_message_not_mapped(void **state)
+{
+	(void)state;
+	struct parsed p;
+	/* RFC 7572 §5: errors and headlines are not sent to SIP; nor is an empty message */
+	parse("<message from='a@b.example' to='c@d.example' type='error'><body>x</body></message>",
+	      &p);
+	assert_int_equal(p.err, FG_ERR_NOTFOUND);
+	parsed_clear(&p);
+	parse(
+	    "<message from='a@b.example' to='c@d.example' type='headline'><body>x</body></message>",
+	    &p);
+	assert_int_equal(p.err, FG_ERR_NOTFOUND);
+	parsed_clear(&p);
+	parse("<message from='a@b.example' to='c@d.example' type='chat'/>", &p);
+	assert_int_equal(p.err, FG_ERR_NOTFOUND);
+	parsed_clear(&p);
+	/* a domain JID has no SIP user */
+	parse("<message from='a@b.example' to='d.example' type='chat'><body>x</body></message>",
+	      &p);
+	assert_int_equal(p.err, FG_OK);
+	assert_int_equal(p.rerr, FG_ERR_INVAL);
+	assert_non_null(p.why);
+	parsed_clear(&p);
+}
+
+static void test_message_escaping(void **state)
+{
+	(void)state;
+	struct parsed p;
+	/* XEP-0106 escapes are undone, then RFC 3261 §25.1 percent-encoding applies */
+	parse("<message from='a@b.example' to='d\\27artagnan@x.example' type='chat'>"
+	      "<body>x</body></message>",
+	      &p);
+	assert_int_equal(p.rerr, FG_OK);
+	assert_string_equal(fg_buf_cstr(&p.r.ruri), "sip:d'artagnan@sip.example");
+	parsed_clear(&p);
+}
+
+static void test_error_stanza(void **state)
+{
+	(void)state;
+	struct fg_buf out = {0};
+	/* RFC 7247 §5 table 2: 404 -> item-not-found; from/to swapped, id kept */
+	assert_true(sipgw_error_stanza("message", "juliet@capulet.example/balcony",
+	                               "romeo@sip.example", "m1", 404, "no such user", &out));
+	const char *s = fg_buf_cstr(&out);
+	assert_non_null(strstr(s, "<message from='romeo@sip.example' "
+	                          "to='juliet@capulet.example/balcony' id='m1' type='error'>"));
+	assert_non_null(strstr(s, "<error type='cancel'><item-not-found "
+	                          "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>"));
+	assert_non_null(strstr(s, ">no such user</text>"));
+	fg_buf_reset(&out);
+	assert_true(sipgw_error_stanza("message", "a@b", "c@d", NULL, 486, NULL, &out));
+	assert_non_null(strstr(fg_buf_cstr(&out), "<error type='wait'><recipient-unavailable"));
+	assert_null(strstr(fg_buf_cstr(&out), " id="));
+	fg_buf_reset(&out);
+	assert_true(sipgw_error_stanza("message", "a@b", "c@d", "x", 408, NULL, &out));
+	assert_non_null(strstr(fg_buf_cstr(&out), "remote-server-timeout"));
+	fg_buf_reset(&out);
+	assert_false(sipgw_error_stanza("message", "a@b", "c@d", "x", 202, NULL, &out));
+	assert_int_equal(out.len, 0);
+	/* attribute values are escaped */
+	assert_true(sipgw_error_stanza("presence", "a'b@c", "d@e", "<id>", 503, "x & y", &out));
+	assert_non_null(strstr(fg_buf_cstr(&out), "to='a&apos;b@c' id='&lt;id&gt;'"));
+	assert_non_null(strstr(fg_buf_cstr(&out), "x &amp; y"));
+	fg_buf_free(&out);
+}
+
+static void test_refresh_at(void **state)
+{
+	(void)state;
+	/* 80% of the period */
+	assert_int_equal(sipgw_refresh_at(1000, 3600), 1000 + 2880000);
+	assert_int_equal(sipgw_refresh_at(0, 60), 48000);
+	/* short periods keep 5 s of margin, but never refresh before half the period */
+	assert_int_equal(sipgw_refresh_at(0, 20), 15000);
+	assert_int_equal(sipgw_refresh_at(0, 6), 3000);
+	assert_int_equal(sipgw_refresh_at(500, 0), 500);
+}
+
+static void test_reply_unparsed(void **state)
+{
+	(void)state;
+	static const char req[] = "INVITE sip:t@example.com SIP/7.0\r\n"
+	                          "v: SIP/2.0/TCP host1.example.com;branch=z9hG4bK1\r\n"
+	                          "Max-Forwards: 70\r\n"
+	                          "f: <sip:a@example.com>;tag=1\r\n"
+	                          "To: <sip:t@example.com>\r\n"
+	                          "Call-ID: \r\n  folded@example\r\n"
+	                          "CSeq: 1 INVITE\r\n"
+	                          "Contact: <sip:x@y>\r\n\r\nbody";
+	struct fg_buf out = {0};
+	assert_true(sipgw_reply_unparsed((const uint8_t *)req, sizeof(req) - 1, 505,
+	                                 "Version Not Supported", &out));
+	const char *s = fg_buf_cstr(&out);
+	assert_true(strncmp(s, "SIP/2.0 505 Version Not Supported\r\n", 35) == 0);
+	assert_non_null(strstr(s, "\r\nVia: SIP/2.0/TCP host1.example.com;branch=z9hG4bK1\r\n"));
+	assert_non_null(strstr(s, "\r\nFrom: <sip:a@example.com>;tag=1\r\n"));
+	assert_non_null(strstr(s, "\r\nTo: <sip:t@example.com>;tag="));
+	assert_non_null(strstr(s, "\r\nCall-ID: folded@example\r\n"));
+	assert_non_null(strstr(s, "\r\nCSeq: 1 INVITE\r\n"));
+	assert_null(strstr(s, "Contact"));
+	assert_null(strstr(s, "Max-Forwards"));
+	assert_non_null(strstr(s, "Content-Length: 0\r\n\r\n"));
+	fg_buf_reset(&out);
+	/* responses and junk are never answered */
+	static const char rsp[] = "SIP/2.0 200 OK\r\nVia: x\r\n\r\n";
+	assert_false(sipgw_reply_unparsed((const uint8_t *)rsp, sizeof(rsp) - 1, 400, "Bad", &out));
+	assert_false(sipgw_reply_unparsed((const uint8_t *)"garbage", 7, 400, "Bad", &out));
+	assert_int_equal(out.len, 0);
+	/* a NUL inside a value is not copied into the reply */
+	static const char nul[] =
+	    "OPTIONS sip:a@b SIP/2.0\r\nCall-ID: a\0b\r\nCSeq: 1 OPTIONS\r\n\r\n";
+	assert_true(
+	    sipgw_reply_unparsed((const uint8_t *)nul, sizeof(nul) - 1, 400, "Bad Request", &out));
+	assert_null(strstr(fg_buf_cstr(&out), "Call-ID"));
+	assert_non_null(strstr(fg_buf_cstr(&out), "CSeq: 1 OPTIONS"));
+	fg_buf_free(&out);
+}
+
+static void test_jid_split(void **state)
+{
+	(void)state;
+	struct sipgw_jid j;
+	assert_true(sipgw__jid_split("a@b.example/r/x", &j));
+	assert_string_equal(j.local, "a");
+	assert_string_equal(j.domain, "b.example");
+	assert_string_equal(j.resource, "r/x");
+	assert_true(sipgw__jid_split("b.example", &j));
+	assert_string_equal(j.local, "");
+	assert_false(sipgw__jid_split("@b.example", &j));
+	assert_false(sipgw__jid_split("a@", &j));
+	assert_false(sipgw__jid_split("a@b/", &j));
+	assert_false(sipgw__jid_split(NULL, &j));
+}
+
+static void test_sub_id(void **state)
+{
+	(void)state;
+	char a[DB_ID_MAX], b[DB_ID_MAX], c[DB_ID_MAX];
+	sipgw__sub_id(DB_SUB_XMPP_WATCHER, "juliet@x", "sip:romeo@y", a);
+	sipgw__sub_id(DB_SUB_XMPP_WATCHER, "juliet@x", "sip:romeo@y", b);
+	sipgw__sub_id(DB_SUB_SIP_WATCHER, "juliet@x", "sip:romeo@y", c);
+	/* stable across restarts (no duplicates), distinct per direction */
+	assert_string_equal(a, b);
+	assert_string_not_equal(a, c);
+	assert_int_equal(strlen(a), DB_ID_MAX - 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_status_from_s2s),
+	    cmocka_unit_test(test_message_to_sip),
+	    cmocka_unit_test(test_message_chatstate_only),
+	    cmocka_unit_test(test_message_not_mapped),
+	    cmocka_unit_test(test_message_escaping),
+	    cmocka_unit_test(test_error_stanza),
+	    cmocka_unit_test(test_refresh_at),
+	    cmocka_unit_test(test_reply_unparsed),
+	    cmocka_unit_test(test_jid_split),
+	    cmocka_unit_test(test_sub_id),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
