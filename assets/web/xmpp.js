@@ -53,11 +53,16 @@ export function render(root) {
 		h('ul', null, SECTIONS.map(([id, label]) => h('li', null,
 			h('a', { href: `#/xmpp/${id}`, 'aria-current': id === current ? 'page' : null },
 				label)))));
+	const state = h('span');
 	replace(root,
-		h('div.screen-head', null, h('h1', null, 'XMPP federation'),
+		h('div.screen-head', null, h('h1', null, 'XMPP federation'), state,
 			h('p.muted.small', null, 'Server-to-server federation with other XMPP domains. ' +
 				'Changes apply at once, without a restart.')),
 		subnav, body);
+	get('/api/v1/xmpp/settings').then((st) => {
+		replace(state, st.enabled ? badge('federation on', 'ok')
+			: badge('federation off', 'warn'));
+	}).catch(() => {});
 	const ctx = { every: (fn, ms) => timers.push(setInterval(fn, ms)), timers };
 	if (current === 'settings') settingsSection(body);
 	else if (current === 'allow') allowSection(body, ctx);
