@@ -1907,15 +1907,17 @@ static void listener_retry_cb(uv_timer_t *t)
 
 static void listener_tcp_closed(uv_handle_t *h)
 {
-	struct listener *l = h->data;
+	struct s2s_engine *e = h->data;
 	free(h);
-	engine_unref(l->e);
+	engine_unref(e);
 }
 
 static void listener_close_tcp(struct listener *l)
 {
 	if (l->tcp == NULL)
 		return;
+	/* the listener may be freed before this handle's close callback runs */
+	l->tcp->data = l->e;
 	uv_close((uv_handle_t *)l->tcp, listener_tcp_closed);
 	l->tcp = NULL;
 }
