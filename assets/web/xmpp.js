@@ -59,12 +59,12 @@ export function render(root) {
 			h('p.muted.small', null, 'Server-to-server federation with other XMPP domains. ' +
 				'Changes apply at once, without a restart.')),
 		subnav, body);
-	get('/api/v1/xmpp/settings').then((st) => {
-		replace(state, st.enabled ? badge('federation on', 'ok')
-			: badge('federation off', 'warn'));
-	}).catch(() => {});
-	const ctx = { every: (fn, ms) => timers.push(setInterval(fn, ms)), timers };
-	if (current === 'settings') settingsSection(body);
+	const showState = (st) => replace(state, st.enabled ? badge('federation on', 'ok')
+		: badge('federation off', 'warn'));
+	get('/api/v1/xmpp/settings').then(showState).catch(() => {});
+	const ctx = { every: (fn, ms) => timers.push(setInterval(fn, ms)), timers,
+		settingsSaved: showState };
+	if (current === 'settings') settingsSection(body, ctx);
 	else if (current === 'allow') allowSection(body, ctx);
 	else if (current === 'policy') policySection(body);
 	else if (current === 'peers') peersSection(body, ctx);
@@ -111,7 +111,7 @@ function dirLabel(d) {
 
 // ---- settings: domains, federation settings, dialback secret ----------------------------
 
-function settingsSection(body) {
+function settingsSection(body, ctx) {
 	const domains = h('div');
 	const domainMsg = noticeEl();
 	const settingsMsg = noticeEl();
@@ -329,6 +329,7 @@ function settingsSection(body) {
 			try {
 				const ans = await put('/api/v1/xmpp/settings', changes);
 				loaded = ans.settings || loaded;
+				ctx.settingsSaved(loaded);
 				drawSettings();
 				answerNotice(settingsMsg, ans, 'Saved.');
 				loadDomains(); // the records to publish follow the ports
