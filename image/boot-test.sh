@@ -88,8 +88,7 @@ cp "$OVMF_VARS" "$TMP/vars.fd"
 # restrict=on: the guest reaches nothing but the forwarded port (no outside network).
 start_vm() {
 	SERIAL=$TMP/serial-$1.log
-	local try
-	for try in 1 2 3 4 5; do
+	for _ in 1 2 3 4 5; do
 		qemu-system-x86_64 -accel tcg -machine q35 -cpu max -smp 2 -m 1024 \
 			-display none -serial "file:$SERIAL" \
 			-monitor "unix:$TMP/monitor.sock,server,nowait" \
