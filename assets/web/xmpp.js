@@ -399,11 +399,19 @@ function allowSection(body, ctx) {
 	let certs = [];
 	let entries = [];
 	let editing = null;
+	let lastSig = '';
+	let lastDraw = 0;
 
 	async function load() {
 		try {
 			const ans = await get('/api/v1/xmpp/allow');
 			entries = ans.allow || [];
+			// The 5-second refresh redraws only on a change, so focus and sorting stay.
+			// "3 minutes ago" is kept current by a redraw at least every 30 s.
+			const sig = JSON.stringify(entries);
+			if (sig === lastSig && list.firstChild && Date.now() - lastDraw < 30000) return;
+			lastSig = sig;
+			lastDraw = Date.now();
 			drawList();
 		} catch (err) {
 			notice(msg, 'error', err.message, err.fix);
