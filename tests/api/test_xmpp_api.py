@@ -7,6 +7,7 @@ but the regenerate one (nor in the audit trail or the log), validate connection,
 `fedgw xmpp` CLI working while the daemon runs. No test process uses the machine's
 resolver: the gateway's DNS server is a closed port on loopback."""
 import argparse
+import json
 import os
 import re
 import shutil
@@ -311,6 +312,98 @@ def run(port, fedgw, data):
     return secret
 
 
+def cli_checks(fedgw, data):
+    """`fedgw xmpp` on its own store: the commands the interop tests use, exit codes, the
+    secret printed once, JSON shapes."""
+    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1")
+
+    def cli(*a):
+        r = subprocess.run([fedgw, "--data-dir", data, *a], capture_output=True, text=True,
+                           env=env, timeout=60)
+        return r.returncode, r.stdout, r.stderr
+
+    rc, out, _ = cli("xmpp", "--help")
+    check(rc == 0 and all(w in out for w in ("show", "set KEY=VALUE", "secret regenerate",
+                                             "domain add", "allow add", "policy default",
+                                             "policy add", "peers", "validate",
+                                             "max_stanza_bytes", "Exit codes")),
+          "fedgw xmpp --help explains every command and setting")
+    check(cli("xmpp")[0] == 2 and cli("xmpp", "frobnicate")[0] == 2 and
+          cli("xmpp", "set")[0] == 2 and cli("xmpp", "set", "port")[0] == 2 and
+          cli("xmpp", "allow", "add", "x.test", "--speed", "9")[0] == 2,
+          "usage errors exit 2")
+    rc, out, err = cli("xmpp", "set", "tls_mode=sometimes")
+    check(rc == 1 and "field: tls_mode" in err and "fix:" in err, "a refused setting exits 1")
+    rc, out, err = cli("xmpp", "set", "dns_servers=127.0.0.1@%d" % free_port(),
+                       "dns_transparent_zones=test", "tls_mode=off", "sasl_external_in=false",
+                       "sasl_external_out=false", "enabled=false")
+    check(rc == 0 and "tls_mode: required -> off" in out, "fedgw xmpp set KEY=VALUE...")
+    rc, out, _ = cli("pki", "selfsign", "gw", "CN:gw.test", "subAltName:gw.test")
+    rc, out, err = cli("xmpp", "domain", "add", "gw.test", "--cert", "gw")
+    check(rc == 0 and "_xmpp-server._tcp.gw.test. SRV 0 5 5269" in out,
+          "domain add prints the records to publish")
+    check(cli("xmpp", "domain", "add", "gw2.test", "--cert", "nope")[0] == 3,
+          "an unknown certificate name exits 3")
+    check(cli("xmpp", "domain", "edit", "missing.test", "--cert", "none")[0] == 3,
+          "editing an unknown domain exits 3")
+    rc, out, _ = cli("xmpp", "domain", "edit", "gw.test", "--cert", "none")
+    check(rc == 0, "domain edit --cert none")
+    rc, out, _ = cli("xmpp", "allow", "add", "prosody.test", "--auth", "sasl", "--tls",
+                     "required", "--server", "127.0.0.9", "--port", "5299", "--description",
+                     HTML)
+    check(rc == 0, "allow add with every option")
+    rc, out, _ = cli("xmpp", "allow", "edit", "prosody.test", "--auth", "dialback")
+    check(rc == 0 and "Saved prosody.test" in out, "allow edit")
+    rc, out, _ = cli("xmpp", "allow", "list", "--json")
+    try:
+        entries = json.loads(out)
+    except ValueError:
+        entries = []
+    check(rc == 0 and entries and entries[0]["auth"] == "dialback" and
+          entries[0]["port"] == 5299 and entries[0]["description"] == HTML,
+          "allow list --json round trip")
+    check(cli("xmpp", "policy", "default", "deny")[0] == 0, "policy default deny")
+    rc, out, _ = cli("xmpp", "policy", "add", "prosody.test", "allow", "--direction", "both")
+    m = re.search(r"^id ([0-9a-f]{32})$", out, re.M)
+    check(rc == 0 and m, "policy add prints the new id")
+    check(cli("xmpp", "policy", "add", "prosody.test", "deny")[0] == 1,
+          "the same pattern again is refused (exit 1)")
+    check(cli("xmpp", "policy", "add", "*.test", "deny", "--direction", "incoming")[0] == 0,
+          "policy add a wildcard, incoming only")
+    check(cli("xmpp", "policy", "delete", "prosody.test")[0] == 0, "policy delete PATTERN")
+    check(m and cli("xmpp", "policy", "delete", m.group(1))[0] == 3,
+          "policy delete of a deleted id exits 3")
+    rc, out, _ = cli("xmpp", "policy", "list", "--json")
+    check(rc == 0 and '"*.test"' in out and '"deny"' in out, "policy list --json")
+    rc, out, err = cli("xmpp", "secret", "regenerate")
+    secret = out.strip()
+    check(rc == 0 and re.fullmatch(r"[0-9a-f]{64}", secret), "secret regenerate prints it once")
+    rc, out, _ = cli("xmpp", "show", "--json")
+    try:
+        shown = json.loads(out)
+    except ValueError:
+        shown = {}
+    check(rc == 0 and secret not in out and shown.get("settings", {}).get("dialback_secret_set")
+          is True and shown["settings"]["tls_mode"] == "off" and
+          [d["domain"] for d in shown.get("domains", [])] == ["gw.test"] and
+          shown.get("policy", {}).get("default") == "deny",
+          "show --json: settings (no secret), domains, allow list, policy")
+    rc, out, _ = cli("xmpp", "show")
+    check(rc == 0 and secret not in out and "Allow list:" in out, "show (text)")
+    rc, out, _ = cli("xmpp", "peers", "--json")
+    check(rc == 0 and json.loads(out).get("peers") == [], "peers --json with no daemon")
+    rc, out, err = cli("xmpp", "validate", "Not A Domain")
+    check(rc == 2, "validate refuses a bad name (exit 2)")
+    rc, out, err = cli("xmpp", "validate", "nowhere.test", "--json")
+    try:
+        v = json.loads(out)
+    except ValueError:
+        v = {}
+    check(rc == 1 and v.get("ok") is False and v.get("done") is True and
+          any(s.get("state") == "fail" and s.get("fix") for s in v.get("steps", [])),
+          "validate --json of an unknown domain: exit 1, a failed step with its fix")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--fedgw", required=True)
@@ -321,6 +414,12 @@ def main():
     log = open(os.path.join(tmp, "fedgw.log"), "w+")
     env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1")
     secret = None
+    try:
+        cli_checks(args.fedgw, os.path.join(tmp, "cli-data"))
+    except Exception as e:  # report, then go on with the daemon
+        import traceback
+        traceback.print_exc()
+        FAILURES.append("exception in the CLI checks: %r" % e)
     # Before the first start, through the CLI on the new store: no s2s listener (federation
     # off; the configuration API works the same) and loopback on a free port if turned on.
     r = subprocess.run([args.fedgw, "xmpp", "set", "enabled=false", "bind=127.0.0.1",
