@@ -2,12 +2,14 @@
 openssl CLI, Prosody 0.12 run as an ordinary process, fedgw driven through its CLI, a
 slixmpp client and raw-socket s2s peers (RFC 6120, XEP-0220). Used by interop_prosody.py."""
 
+import http.client
 import json
 import os
 import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import time
 
@@ -17,6 +19,9 @@ EVIL_IP = "127.0.0.4"
 DNS_IP = "127.0.0.53"
 # A closed port on an address nothing listens on: "unreachable" in the delivery tests.
 DEAD_IP = "127.0.0.9"
+
+CONSOLE_PORT = 18443
+ADMIN_PW = "interop-admin-pw"
 
 # Why: every wait in the suite is bounded so a hung peer fails a scenario, not the run.
 WAIT_S = 10.0
@@ -334,13 +339,19 @@ class Fedgw:
 	def init(self):
 		if os.path.isdir(self.data):
 			shutil.rmtree(self.data)
-		# no admin account: the suite uses the CLI only
-		rc, out, err = run([self.bin, "--data-dir", self.data, "init", "--hostname", "gw.test"],
+		# an admin for the console API (validate's ping round trip runs in the daemon)
+		pwfile = self.data + ".pw"
+		with open(pwfile, "w") as f:
+			f.write(ADMIN_PW + "\n")
+		rc, out, err = run([self.bin, "--data-dir", self.data, "init", "--hostname", "gw.test",
+		                    "--admin-name", "admin", "--admin-password-file", pwfile],
 		                   check=False)
+		self.session = None
 		if rc != 0:
 			raise HarnessError("fedgw init failed: %s%s" % (out, err))
 
 	def start(self):
+		self.session = None
 		env = dict(os.environ)
 		# Under AddressSanitizer freed memory waits in a quarantine (256 MB by default) and
 		# is not reused, so RSS would grow with any churn: keep the checks, drop the
@@ -348,7 +359,8 @@ class Fedgw:
 		asan = env.get("ASAN_OPTIONS", "")
 		env["ASAN_OPTIONS"] = (asan + ":" if asan else "") + "quarantine_size_mb=0"
 		self.proc = self.procs.start([self.bin, "--data-dir", self.data, "serve", "--console-bind",
-		                              GW_IP, "--console-port", "18443"], self.logfile, env=env)
+		                              GW_IP, "--console-port", str(CONSOLE_PORT)], self.logfile,
+		                             env=env)
 		if not wait_port(GW_IP, 5269, proc=self.proc):
 			raise HarnessError("fedgw serve does not listen on %s:5269:\n%s" % (GW_IP, self.tail()))
 
@@ -356,6 +368,51 @@ class Fedgw:
 		self.procs.stop(self.proc)
 		self.proc = None
 		port_closed(GW_IP, 5269, timeout=5)
+
+	def api(self, method, path, body=None):
+		"""One console API request (RFC 8446/5246 TLS to the self-signed console) as admin;
+		returns (status, json)."""
+		if self.session is None and path != "/api/v1/login":
+			st, doc = self.api("POST", "/api/v1/login", {"name": "admin", "password": ADMIN_PW})
+			if st != 200 or not doc:
+				raise HarnessError("console login failed: HTTP %d %r" % (st, doc))
+		conn = http.client.HTTPSConnection(GW_IP, CONSOLE_PORT, timeout=30,
+		                                   context=ssl._create_unverified_context())
+		try:
+			hdr = {"X-Requested-With": "fedgw"}
+			data = None
+			if body is not None:
+				data = json.dumps(body).encode()
+				hdr["Content-Type"] = "application/json"
+			if self.session:
+				hdr["Cookie"] = "fedgw_session=" + self.session[0]
+				hdr["X-CSRF-Token"] = self.session[1]
+			conn.request(method, path, body=data, headers=hdr)
+			resp = conn.getresponse()
+			payload = resp.read()
+			try:
+				doc = json.loads(payload) if payload else None
+			except ValueError:
+				doc = None
+			if path == "/api/v1/login" and resp.status == 200:
+				m = re.search(r"fedgw_session=([0-9a-f]+)", resp.getheader("Set-Cookie") or "")
+				self.session = (m.group(1) if m else "", (doc or {}).get("csrf", ""))
+			return resp.status, doc
+		finally:
+			conn.close()
+
+	def api_validate(self, domain, timeout=60.0):
+		"""Validate connection through the running daemon (the console's path)."""
+		st, doc = self.api("POST", "/api/v1/xmpp/validate", {"domain": domain})
+		if st != 202 or not doc or "id" not in doc:
+			raise HarnessError("POST /api/v1/xmpp/validate: HTTP %d %r" % (st, doc))
+		end = time.monotonic() + timeout
+		while time.monotonic() < end:
+			st, v = self.api("GET", "/api/v1/xmpp/validate/" + doc["id"])
+			if st == 200 and v and v.get("done"):
+				return v
+			time.sleep(0.3)
+		raise HarnessError("validation of %s through the API did not finish" % domain)
 
 	def alive(self):
 		return self.proc is not None and self.proc.poll() is None
@@ -378,9 +435,17 @@ class Fedgw:
 			return f
 		return f.get(which) or []
 
-	def log_grep(self, text):
-		_, out, _ = self.cli("log", "show", "--grep", text, check=False)
-		return out
+	def log_grep(self, text, want=None, timeout=3.0):
+		"""`fedgw log show --grep text`; the daemon writes its log to the store every
+		200 ms, so poll until want (default: text) shows up or time runs out."""
+		end = time.monotonic() + timeout
+		while True:
+			rc, out, err = self.cli("log", "show", "--grep", text, "--limit", "0", check=False)
+			if rc != 0:
+				return "fedgw log show failed (exit %d): %s%s" % (rc, out, err)
+			if (want or text) in out or time.monotonic() > end:
+				return out
+			time.sleep(0.3)
 
 	def tail(self, n=40):
 		try:
