@@ -103,6 +103,21 @@ function recordsBlock(records) {
 		h('code', null, r.text), ' ', copyButton(() => r.text, 'Copy'))));
 }
 
+// A text filter over the rows of the table inside container (kept across redraws).
+function rowFilter(label, container) {
+	const inp = h('input', { type: 'search', name: 'filter', placeholder: 'Filter',
+		'aria-label': label, autocomplete: 'off' });
+	const apply = () => {
+		const q = inp.value.trim().toLowerCase();
+		for (const tr of container.querySelectorAll('tbody tr')) {
+			if (tr.querySelector('td.empty')) continue;
+			tr.hidden = !!q && !tr.textContent.toLowerCase().includes(q);
+		}
+	};
+	inp.addEventListener('input', apply);
+	return { el: h('div.table-filter', null, inp), apply };
+}
+
 function dirLabel(d) {
 	if (d === 'in' || d === 'incoming') return 'incoming';
 	if (d === 'out' || d === 'outgoing') return 'outgoing';
@@ -386,6 +401,7 @@ function allowSection(body, ctx) {
 	const msg = noticeEl();
 	const list = h('div');
 	const formBox = h('div');
+	const filter = rowFilter('Filter the allow list', list);
 	replace(body,
 		h('section.card', { 'aria-labelledby': 'xmpp-allow' },
 			h('div.card-head', null, h('h2', { id: 'xmpp-allow' }, 'Allow list'),
@@ -393,7 +409,7 @@ function allowSection(body, ctx) {
 			h('p.muted.small', null, 'Federated XMPP domains with their connection settings: ' +
 				'an optional static route (server and port), authentication, TLS and a ' +
 				'certificate of their own.'),
-			msg, list),
+			msg, filter.el, list),
 		h('section.card', { 'aria-labelledby': 'xmpp-allow-form' }, formBox));
 
 	let certs = [];
@@ -451,6 +467,7 @@ function allowSection(body, ctx) {
 			'Certificate', 'Description', 'Connection', 'Actions'], rows, 'xmpp-allow');
 		t.querySelector('th:last-child').dataset.nosort = '';
 		replace(list, sortable(t));
+		filter.apply();
 	}
 
 	function certName(id) {
@@ -562,6 +579,7 @@ function policySection(body) {
 	const defBox = h('div');
 	const list = h('div');
 	const formBox = h('div');
+	const filter = rowFilter('Filter the exceptions', list);
 	replace(body, msg,
 		h('section.card', { 'aria-labelledby': 'xmpp-policy-default' },
 			h('h2', { id: 'xmpp-policy-default' }, 'Default'), defBox),
@@ -570,7 +588,7 @@ function policySection(body) {
 			h('p.muted.small', null, 'An exception names a domain, a wildcard (*.example.com ' +
 				'matches example.com and every subdomain) or a host\'s address. An exact name ' +
 				'beats a wildcard; a longer wildcard beats a shorter one.'),
-			list),
+			filter.el, list),
 		h('section.card', { 'aria-labelledby': 'xmpp-policy-form' }, formBox));
 
 	let policy = { default: 'allow', rules: [] };
@@ -637,6 +655,7 @@ function policySection(body) {
 			'Actions'], rows, 'xmpp-rules');
 		t.querySelector('th:last-child').dataset.nosort = '';
 		replace(list, sortable(t));
+		filter.apply();
 	}
 
 	function drawForm() {
@@ -756,12 +775,16 @@ function peersSection(body, ctx) {
 			ago(d));
 	}
 
+	const HEADERS = ['Domain', 'Direction', 'State', 'Authentication', 'TLS',
+		'Peer certificate', 'Since', 'Stanzas in / out', 'Last error'];
+
 	function draw(peers) {
 		if (!peers.length) {
-			replace(list, h('p.empty-state', null, 'No XMPP peer is connected. Streams show ' +
-				'here when a remote server connects or when the gateway sends to a remote ' +
-				'domain. ', h('a', { href: '#/xmpp/validate' }, 'Validate a connection'),
-			' to test one now.'));
+			replace(list, table('XMPP peers', HEADERS, [h('tr', null, h('td.empty',
+				{ colspan: HEADERS.length }, 'No XMPP peer is connected. Streams show here ' +
+				'when a remote server connects or when the gateway sends to a remote domain. ',
+				h('a', { href: '#/xmpp/validate' }, 'Validate a connection'),
+				' to test one now.'))], 'xmpp-peers'));
 			return;
 		}
 		const rows = peers.map((p) => h('tr', null,
@@ -778,9 +801,7 @@ function peersSection(body, ctx) {
 			h('td.nowrap', { dataset: { sort: String(Number(p.stanzas_in || 0)) } },
 				`${p.stanzas_in ?? 0} / ${p.stanzas_out ?? 0}`),
 			h('td.wrap', null, p.last_error || p.reason || '')));
-		replace(list, sortable(table('XMPP peers', ['Domain', 'Direction', 'State',
-			'Authentication', 'TLS', 'Peer certificate', 'Since', 'Stanzas in / out',
-			'Last error'], rows, 'xmpp-peers')));
+		replace(list, sortable(table('XMPP peers', HEADERS, rows, 'xmpp-peers')));
 	}
 
 	load();

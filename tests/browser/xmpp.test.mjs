@@ -246,6 +246,19 @@ async function run() {
 		check((await allowRow.innerText()).includes(HTML_DESC), 'the description shows as text');
 		check(await allowRow.locator('b, script').count() === 0, 'no HTML from the description');
 		await allowRow.getByText('not connected').waitFor();
+		await page.getByLabel('Filter the allow list').fill('nothing-like-it');
+		await allowRow.waitFor({ state: 'hidden' });
+		await page.getByLabel('Filter the allow list').fill('partner');
+		await allowRow.waitFor();
+
+		step = 'allow list: edit an entry';
+		await allowRow.getByRole('button', { name: 'Edit partner.fedgw.test' }).click();
+		const editForm = page.locator('form', { has: page.getByRole('button', { name: 'Save changes' }) });
+		await editForm.getByLabel('Server (optional)').fill('xmpp.partner.fedgw.test');
+		await editForm.getByLabel('Port (optional)').fill('5299');
+		await editForm.getByRole('button', { name: 'Save changes' }).click();
+		await allowRow.getByText('xmpp.partner.fedgw.test:5299').waitFor();
+		await page.locator('.notice', { hasText: 'Saved partner.fedgw.test' }).waitFor();
 		await shot(page, 'xmpp-allow');
 
 		step = 'policy: default deny warns, an exception allows';
@@ -270,7 +283,9 @@ async function run() {
 
 		step = 'peers';
 		await section(page, base, 'peers', 'Peers');
-		await page.locator('table.xmpp-peers, p.empty-state').first().waitFor();
+		await page.locator('table.xmpp-peers th', { hasText: 'Stanzas in / out' }).waitFor();
+		await page.locator('table.xmpp-peers td.empty', { hasText: 'No XMPP peer is connected' })
+			.waitFor();
 		await shot(page, 'xmpp-peers');
 
 		step = 'validate an unknown domain: the DNS step fails with its fix';
