@@ -480,3 +480,107 @@ bool sipgw_cert_names_host(const uint8_t *der, size_t len, const char *host, cha
 	pki_cert_free(c);
 	return match;
 }
+
+/* ---- presence stanzas (RFC 8048 §4, §5; RFC 6121 §4.7) ------------------------------------- */
+
+static const char *const pres_type_names[] = {NULL,         "unavailable", "subscribe",
+                                              "subscribed", "unsubscribe", "unsubscribed",
+                                              "probe",      "error"};
+
+enum fg_err sipgw_presence_read(const struct xmpp_node *stanza, enum sipgw_presence_type *type,
+                                struct xlate_presence *p)
+{
+	memset(p, 0, sizeof(*p));
+	const char *t = xmpp_node_attr(stanza, "type");
+	*type = SIPGW_PRES_AVAILABLE;
+	if (t != NULL) {
+		size_t i;
+		for (i = 1; i < sizeof(pres_type_names) / sizeof(pres_type_names[0]); i++)
+			if (strcmp(t, pres_type_names[i]) == 0)
+				break;
+		if (i == sizeof(pres_type_names) / sizeof(pres_type_names[0]))
+			return FG_ERR_INVAL;
+		*type = (enum sipgw_presence_type)i;
+	}
+	p->available = *type == SIPGW_PRES_AVAILABLE;
+	if (*type != SIPGW_PRES_AVAILABLE && *type != SIPGW_PRES_UNAVAILABLE)
+		return FG_OK;
+	for (const struct xmpp_node *c = stanza->children; c != NULL; c = c->next) {
+		if (c->name == NULL || strcmp(c->ns, XMPP_NS_SERVER) != 0)
+			continue;
+		struct fg_buf b = {0};
+		if (xmpp_node_text(c, &b) != FG_OK) {
+			fg_buf_free(&b);
+			continue;
+		}
+		const char *v = fg_buf_cstr(&b);
+		if (strcmp(c->name, "show") == 0) {
+			(void)xlate_show_parse(v, &p->show);
+		} else if (strcmp(c->name, "status") == 0 && p->status == NULL) {
+			/* RFC 8048 §4.3: the status text is kept whole, never cut */
+			p->status = strdup(v);
+			for (const struct xmpp_attr *a = c->attrs; a != NULL; a = a->next)
+				if (strcmp(a->ns, XMPP_NS_XML) == 0 && strcmp(a->name, "lang") == 0)
+					p->status_lang = strdup(a->value);
+		} else if (strcmp(c->name, "priority") == 0) {
+			char *end = NULL;
+			long pr = strtol(v, &end, 10);
+			/* RFC 6121 §4.7.2.3: -128..127 */
+			if (end != v && *end == '\0' && pr >= -128 && pr <= 127) {
+				p->priority = (int)pr;
+				p->has_priority = true;
+			}
+		}
+		fg_buf_free(&b);
+	}
+	return FG_OK;
+}
+
+enum fg_err sipgw_presence_stanza(enum sipgw_presence_type type, const char *from, const char *to,
+                                  const struct xlate_presence *p, struct fg_buf *out)
+{
+	size_t start = out->len;
+	if ((unsigned)type >= sizeof(pres_type_names) / sizeof(pres_type_names[0]) ||
+	    from == NULL || to == NULL)
+		return FG_ERR_INVAL;
+	if (p != NULL && !p->available && type == SIPGW_PRES_AVAILABLE)
+		type = SIPGW_PRES_UNAVAILABLE;
+	enum fg_err err = fg_buf_append_str(out, "<presence from='");
+	if (err == FG_OK)
+		err = xmpp_escape(out, from, strlen(from), true);
+	if (err == FG_OK)
+		err = fg_buf_append_str(out, "' to='");
+	if (err == FG_OK)
+		err = xmpp_escape(out, to, strlen(to), true);
+	if (err == FG_OK && pres_type_names[type] != NULL)
+		err = fg_buf_printf(out, "' type='%s", pres_type_names[type]);
+	if (err == FG_OK)
+		err = fg_buf_append_str(out, "'>");
+	if (err == FG_OK && p != NULL && type == SIPGW_PRES_AVAILABLE &&
+	    xlate_show_name(p->show) != NULL)
+		err = fg_buf_printf(out, "<show>%s</show>", xlate_show_name(p->show));
+	if (err == FG_OK && p != NULL && p->status != NULL) {
+		err = fg_buf_append_str(out, "<status");
+		if (err == FG_OK && p->status_lang != NULL) {
+			err = fg_buf_append_str(out, " xml:lang='");
+			if (err == FG_OK)
+				err =
+				    xmpp_escape(out, p->status_lang, strlen(p->status_lang), true);
+			if (err == FG_OK)
+				err = fg_buf_append_str(out, "'");
+		}
+		if (err == FG_OK)
+			err = fg_buf_append_str(out, ">");
+		if (err == FG_OK)
+			err = xmpp_escape(out, p->status, strlen(p->status), false);
+		if (err == FG_OK)
+			err = fg_buf_append_str(out, "</status>");
+	}
+	if (err == FG_OK && p != NULL && p->has_priority && type == SIPGW_PRES_AVAILABLE)
+		err = fg_buf_printf(out, "<priority>%d</priority>", p->priority);
+	if (err == FG_OK)
+		err = fg_buf_append_str(out, "</presence>");
+	if (err != FG_OK)
+		out->len = start;
+	return err;
+}

@@ -94,6 +94,26 @@ enum fg_err sipgw_error_stanza_cond(const char *stanza_kind, const char *orig_fr
                                     enum xlate_stanza_error cond, enum xlate_error_type type,
                                     const char *text, struct fg_buf *out);
 
+/* RFC 8048 §4/§5 presence stanza kinds the gateway handles. */
+enum sipgw_presence_type {
+	SIPGW_PRES_AVAILABLE = 0, /* no type */
+	SIPGW_PRES_UNAVAILABLE,
+	SIPGW_PRES_SUBSCRIBE,
+	SIPGW_PRES_SUBSCRIBED,
+	SIPGW_PRES_UNSUBSCRIBE,
+	SIPGW_PRES_UNSUBSCRIBED,
+	SIPGW_PRES_PROBE,
+	SIPGW_PRES_ERROR,
+};
+/* Reads a <presence/>: its type and, for availability, show/status/priority into p (owned
+ * strings, xlate_presence_clear). FG_ERR_INVAL for an unknown type. */
+enum fg_err sipgw_presence_read(const struct xmpp_node *stanza, enum sipgw_presence_type *type,
+                                struct xlate_presence *p);
+/* <presence from to [type]> with show/status/priority from p (NULL: none), for NOTIFY ->
+ * XMPP and subscription answers. Appends to out. */
+enum fg_err sipgw_presence_stanza(enum sipgw_presence_type type, const char *from, const char *to,
+                                  const struct xlate_presence *p, struct fg_buf *out);
+
 /* RFC 6665 §4.1.2.1: refresh a subscription before it expires. Returns the wall-clock time
  * to send the refresh: 80% of the granted period, but at least 5 s before the end (short
  * periods). */
