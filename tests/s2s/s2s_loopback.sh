@@ -75,6 +75,15 @@ mkdir "$T/ca"
 		openssl x509 -req -in $d.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out $d.pem \
 			-days 20 -extfile $d.ext 2> /dev/null
 	done
+	# b's key in a certificate naming another domain, and one from a CA nobody trusts
+	printf 'subjectAltName=DNS:wrong.test\n' > wrong.ext
+	openssl x509 -req -in b.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out wrong.pem \
+		-days 20 -extfile wrong.ext 2> /dev/null
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout other.key \
+		-out other.pem -days 30 -subj "/CN=other CA" \
+		-addext "basicConstraints=critical,CA:TRUE" 2> /dev/null
+	openssl x509 -req -in b.csr -CA other.pem -CAkey other.key -CAcreateserial \
+		-out untrusted.pem -days 20 -extfile b.ext 2> /dev/null
 )
 
 fgw() { # fg a|b args...
@@ -183,6 +192,25 @@ fgw a xmpp set tls_mode=required > /dev/null
 validate a nowhere.test
 check "unknown domain fails validation" test $? != 0
 check "unknown domain: no address found" grep -q "^\[fail\] Addresses" "$T/v.out"
+
+# 7. strict certificates: b presents a wrong-name, then an untrusted certificate
+fgw b pki import wrong "$T/ca/wrong.pem" "$T/ca/b.key" > /dev/null
+fgw b pki import untrusted "$T/ca/untrusted.pem" "$T/ca/b.key" > /dev/null
+fgw b xmpp domain edit b.test --cert wrong > /dev/null
+settle
+validate a b.test
+check "wrong-name certificate refused" grep -q "^\[fail\] TLS" "$T/v.out"
+validate b a.test # a's daemon must call b back for dialback, over TLS
+check "wrong-name certificate raises a certificate fault in a's daemon" \
+	wait_for 5 sh -c "ip netns exec $NS $FEDGW --data-dir $T/a status | grep -q 'Certificate refused'"
+fgw b xmpp domain edit b.test --cert untrusted > /dev/null
+settle
+validate a b.test
+check "untrusted certificate refused" grep -q "^\[fail\] TLS" "$T/v.out"
+fgw b xmpp domain edit b.test --cert xmpp-b > /dev/null
+settle
+validate a b.test
+check "the right certificate works again" test $? = 0
 
 # both daemons survived everything
 for d in a b; do
