@@ -20,7 +20,7 @@ import tempfile
 import threading
 import time
 
-FEDGW, SEED = sys.argv[1], sys.argv[2]
+FEDGW, SEED, PROBE = sys.argv[1], sys.argv[2], sys.argv[3]
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "sip")
 GW_IP, EDGE_IP, EDGE2_IP, DNS_IP = "127.0.0.10", "127.0.0.20", "127.0.0.21", "127.0.0.53"
 
@@ -36,9 +36,9 @@ DNSMASQ = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
 if not os.path.exists(DNSMASQ):
     skip("dnsmasq is not installed (apt-get install dnsmasq)")
 
-INNER = len(sys.argv) > 3 and sys.argv[3] == "--inner"
+INNER = len(sys.argv) > 4 and sys.argv[4] == "--inner"
 if INNER:
-    NS, TMP = sys.argv[4], sys.argv[5]
+    NS, TMP = sys.argv[5], sys.argv[6]
 else:
     NS = "fgw-sipgw-%d-%d" % (os.getpid(), random.randint(0, 65535))
     TMP = tempfile.mkdtemp(prefix="sipgw-")
@@ -255,7 +255,7 @@ def outer():
         f.write("127.0.0.1 localhost\n")
     make_certs()
     return subprocess.call(["ip", "netns", "exec", NS, sys.executable, os.path.abspath(__file__),
-                            FEDGW, SEED, "--inner", NS, TMP])
+                            FEDGW, SEED, PROBE, "--inner", NS, TMP])
 
 
 def main():
@@ -375,6 +375,21 @@ def main():
         check("wrong.sip.test" in text and "edge2.sip.test" in text,
               "the fault names the certificate's names and the expected one")
     check(fault_active(data, "sip.cert.sip.test") is None, "no certificate fault for sip.test")
+
+    # 5. validate connection, step by step
+    r = subprocess.run([PROBE, data, "sip.test"], capture_output=True, timeout=40)
+    out = r.stdout.decode(errors="replace")
+    for sid in ("dns", "tcp", "tls", "cert", "options"):
+        check(("\n" + out).find("\n%s pass " % sid) >= 0, "validate sip.test: %s passes" % sid)
+    check(r.returncode == 0, "validate sip.test succeeds")
+    r = subprocess.run([PROBE, data, "bad.sip.test"], capture_output=True, timeout=40)
+    out = r.stdout.decode(errors="replace")
+    check(r.returncode == 1 and "\ncert fail peer's certificate does not contain a matching FQDN"
+          in "\n" + out and "wrong.sip.test" in out,
+          "validate bad.sip.test: the name step fails with the names and the fix")
+    check("\noptions skip" in "\n" + out, "validate bad.sip.test: OPTIONS not reached")
+    if FAILS:
+        print(out)
 
     gw.send_signal(signal.SIGTERM)
     try:
