@@ -132,7 +132,11 @@ function settingsSection(body, ctx) {
 	const settingsMsg = noticeEl();
 	const settingsForm = h('form.form', { novalidate: true });
 	const secret = h('div');
+	const live = h('div');
 	replace(body,
+		h('section.card', { 'aria-labelledby': 'xmpp-live' },
+			h('div.card-head', null, h('h2', { id: 'xmpp-live' }, 'Federation now'),
+				h('p.muted.small', null, 'Refreshes every 5 seconds.')), live),
 		h('section.card', { 'aria-labelledby': 'xmpp-domains' },
 			h('h2', { id: 'xmpp-domains' }, 'Your XMPP domains'),
 			h('p.muted.small', null, 'The domains this gateway federates as, each with the ' +
@@ -391,8 +395,39 @@ function settingsSection(body, ctx) {
 		}
 	}
 
+	// Live state beside the configuration: the s2s listeners and the XMPP faults.
+	let liveSig = '';
+	async function loadLive() {
+		try {
+			const st = await get('/api/v1/status');
+			const listeners = (st.listeners || []).filter((l) => /^listener:xmpp/.test(l.id));
+			const faults = ((st.faults && st.faults.active) || [])
+				.filter((f) => /^xmpp/.test(f.id));
+			const sig = JSON.stringify([listeners.map((l) => [l.name, l.state, l.reason]),
+				faults.map((f) => f.id)]);
+			if (sig === liveSig) return;
+			liveSig = sig;
+			replace(live,
+				listeners.length
+					? h('ul.records', null, listeners.map((l) => h('li', null,
+						badge(l.state, stateKind(l.state)), ' ', l.name,
+						l.reason ? h('span.muted', null, ` — ${l.reason}`) : null)))
+					: h('p.muted', null, loaded.enabled === false
+						? 'Not listening: federation is off.'
+						: 'No s2s listener is up.'),
+				faults.length ? h('ul.faults', null, faults.map((f) => h('li.fault.fault-bad', null,
+					h('div.fault-head', null, h('strong', null, f.condition), ' ',
+						h('span', null, f.object)),
+					h('p', null, f.cause),
+					f.fix ? h('p.fix', null, h('strong', null, 'Fix: '), f.fix) : null))) : null);
+		} catch {
+			/* the next refresh tries again */
+		}
+	}
+
 	loadDomains();
-	loadSettings();
+	loadSettings().then(loadLive);
+	ctx.every(loadLive, REFRESH_MS);
 }
 
 // ---- allow list ---------------------------------------------------------------------------

@@ -186,6 +186,7 @@ async function run() {
 		await page.getByRole('heading', { level: 1, name: 'XMPP federation' }).waitFor();
 		await page.getByText('No XMPP domain yet. Add the domain you federate as').waitFor();
 		await page.locator('input[name="port"]').waitFor();
+		await page.getByText('Not listening: federation is off.').waitFor();
 		await shot(page, 'xmpp-settings-empty');
 
 		step = 'add a domain: the records to publish appear';
