@@ -8,6 +8,7 @@
 #include "status/status.h"
 
 #include <arpa/inet.h>
+#include <bearssl.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,9 @@
 #define READ_BUF 16384u
 /* Decrypted bytes pulled per step from the TLS engine. */
 #define APP_BUF 4096u
+/* Streams at once: the target is 10,000 idle sessions on a small appliance; beyond three
+ * times that, new peers are refused rather than exhausting descriptors and memory. */
+#define MAX_CONNS 30000u
 /* Status of a connection is refreshed at most this often. */
 #define TICK_MS 1000
 
@@ -143,6 +147,7 @@ struct s2s_engine {
 	char dns_key[2 * DB_SETTING_VALUE_MAX];
 	struct listener *listeners;
 	struct conn *conns;
+	size_t n_conns;
 	struct reg regs[MAX_REGS];
 	size_t n_regs;
 	uv_timer_t kick, tick;
@@ -593,6 +598,7 @@ static void conn_kill(struct conn *c, enum s2s_fail fail, const char *why, bool 
 		resolve_cancel(c->o->q);
 		c->o->q = NULL;
 	}
+	c->e->n_conns--;
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else if (c->e->conns == c)
@@ -994,12 +1000,33 @@ static void conn_tls_failed(struct conn *c)
 		bool cert = code >= 32 && code < 64;
 		s2s__fmt(cause, sizeof(cause), "TLS with %s (%s) failed: %s", c->remote, c->addr,
 		         text);
-		if (cert)
-			fault(c->e, "cert", c->remote, "Certificate refused", cause,
-			      "Check that the peer's certificate is valid, names the domain and is "
-			      "signed by a CA in an uploaded CA bundle (Certificates screen).",
-			      NULL);
-		else
+		if (cert) {
+			const char *cond = "Certificate refused";
+			const char *fix =
+			    "Check that the peer's certificate is valid, names the domain "
+			    "and is signed by a CA in an uploaded CA bundle (Certificates "
+			    "screen).";
+			if (code == BR_ERR_X509_EXPIRED) {
+				cond = "Certificate expired";
+				fix =
+				    "The peer's certificate is expired or not yet valid: its "
+				    "administrator must renew it (or check this gateway's clock).";
+			} else if (code == BR_ERR_X509_BAD_SERVER_NAME) {
+				cond = "Certificate has the wrong name";
+				fix =
+				    "The peer's certificate does not name its domain: its "
+				    "administrator "
+				    "needs one with the domain as DNS or SRV name; or set a static "
+				    "route and certificate override in the allow list.";
+			} else if (code == BR_ERR_X509_NOT_TRUSTED) {
+				cond = "Certificate not trusted";
+				fix = "Upload the CA bundle that signed the peer's certificate "
+				      "(Certificates screen), or allow the system CA set.";
+			}
+			char detail[32];
+			s2s__fmt(detail, sizeof(detail), "BearSSL error %d", code);
+			fault(c->e, "cert", c->remote, cond, cause, fix, detail);
+		} else
 			fault(c->e, "tls", c->remote, "TLS handshake failed", cause,
 			      "Check the TLS settings of both sides (TLS 1.2 is required) and the "
 			      "peer's certificate.",
@@ -1157,6 +1184,7 @@ static struct conn *conn_new(struct s2s_engine *e, bool out, const char *local, 
 	if (e->conns != NULL)
 		e->conns->prev = c;
 	e->conns = c;
+	e->n_conns++;
 	return c;
 }
 
@@ -1191,7 +1219,8 @@ static void accept_cb(uv_stream_t *server, int status)
 	if (t == NULL)
 		return;
 	uv_tcp_init(e->loop, t);
-	if (uv_accept(server, (uv_stream_t *)t) != 0 || !e->conf->enabled) {
+	if (uv_accept(server, (uv_stream_t *)t) != 0 || !e->conf->enabled ||
+	    e->n_conns >= MAX_CONNS) {
 		uv_close((uv_handle_t *)t, (uv_close_cb)free);
 		return;
 	}

@@ -202,7 +202,7 @@ validate a b.test
 check "wrong-name certificate refused" grep -q "^\[fail\] TLS" "$T/v.out"
 validate b a.test # a's daemon must call b back for dialback, over TLS
 check "wrong-name certificate raises a certificate fault in a's daemon" \
-	wait_for 5 sh -c "ip netns exec $NS $FEDGW --data-dir $T/a status | grep -q 'Certificate refused'"
+	wait_for 5 sh -c "ip netns exec $NS $FEDGW --data-dir $T/a status | grep -q 'Certificate has the wrong name'"
 fgw b xmpp domain edit b.test --cert untrusted > /dev/null
 settle
 validate a b.test
