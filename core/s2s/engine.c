@@ -170,12 +170,16 @@ static int64_t now_ms(const struct s2s_engine *e)
 	return (int64_t)uv_now(e->loop);
 }
 
+static int engines_alive;
+
 static void engine_unref(struct s2s_engine *e)
 {
 	if (--e->refs > 0)
 		return;
 	s2s__conf_unref(e->conf);
 	free(e);
+	if (--engines_alive == 0)
+		s2s__parse_cleanup();
 }
 
 static void engine_handle_closed(uv_handle_t *h)
@@ -1691,101 +1695,95 @@ static void conn_flush_queue(struct conn *c)
 	}
 }
 
-struct addr_info {
-	char from_dom[XMPP_MAX_DOMAIN + 1];
-	char to_dom[XMPP_MAX_DOMAIN + 1];
-	bool ok;
-};
-
-static void addr_node_cb(void *ctx, const struct xmpp_node *n)
-{
-	struct addr_info *ai = ctx;
-	const char *from = xmpp_node_attr(n, "from"), *to = xmpp_node_attr(n, "to");
-	ai->ok = from != NULL && to != NULL &&
-	         xmpp_jid_domain(from, ai->from_dom, sizeof(ai->from_dom)) &&
-	         xmpp_jid_domain(to, ai->to_dom, sizeof(ai->to_dom));
-}
-
-struct local_ctx {
+/* One routing decision for one parsed stanza (RFC 6120 §10). */
+struct route_ctx {
 	struct s2s_engine *e;
+	const uint8_t *data;
+	size_t len;
+	s2s_sent_cb cb;
+	void *ctx;
+	bool seen;
 };
 
-static void local_node_cb(void *ctx, const struct xmpp_node *n)
+static void bounce_node(struct s2s_engine *e, const struct xmpp_node *n, s2s_sent_cb cb, void *ctx,
+                        enum xmpp_stanza_cond cond, const char *text)
 {
-	struct local_ctx *l = ctx;
-	route_local_node(l->e, n);
+	status_counter_add("xmpp.bounces", 1);
+	struct bounce_ctx b = {e, cond, text};
+	bounce_node_cb(&b, n);
+	done_push(e, cb, ctx, cond, text);
 }
 
-static void route_out(struct s2s_engine *e, const uint8_t *data, size_t len, s2s_sent_cb cb,
-                      void *ctx)
+static void route_node_cb(void *arg, const struct xmpp_node *n)
 {
-	struct addr_info ai = {0};
-	if (s2s__parse_stanza(data, len, addr_node_cb, &ai) != FG_OK || !ai.ok) {
-		done_push(e, cb, ctx, XMPP_SC_BAD_REQUEST, "not a stanza with 'to' and 'from'");
+	struct route_ctx *r = arg;
+	struct s2s_engine *e = r->e;
+	char from_dom[XMPP_MAX_DOMAIN + 1], to_dom[XMPP_MAX_DOMAIN + 1];
+	const char *from = xmpp_node_attr(n, "from"), *to = xmpp_node_attr(n, "to");
+	r->seen = true;
+	if (from == NULL || to == NULL || !xmpp_jid_domain(from, from_dom, sizeof(from_dom)) ||
+	    !xmpp_jid_domain(to, to_dom, sizeof(to_dom))) {
+		done_push(e, r->cb, r->ctx, XMPP_SC_BAD_REQUEST,
+		          "not a stanza with 'to' and 'from'");
 		return;
 	}
 	struct s2s_conf *conf = e->conf;
-	if (s2s__conf_domain(conf, ai.to_dom) >= 0) {
+	if (s2s__conf_domain(conf, to_dom) >= 0) {
 		/* between two local domains: no federation involved */
-		struct local_ctx l = {e};
-		(void)s2s__parse_stanza(data, len, local_node_cb, &l);
-		done_push(e, cb, ctx, XMPP_SC__COUNT, "");
+		route_local_node(e, n);
+		done_push(e, r->cb, r->ctx, XMPP_SC__COUNT, "");
 		return;
 	}
-	if (s2s__conf_domain(conf, ai.from_dom) < 0) {
-		done_push(e, cb, ctx, XMPP_SC_NOT_ALLOWED, "'from' is not a local domain");
+	if (s2s__conf_domain(conf, from_dom) < 0) {
+		done_push(e, r->cb, r->ctx, XMPP_SC_NOT_ALLOWED, "'from' is not a local domain");
 		return;
 	}
 	if (!conf->enabled || e->stopping) {
-		bounce(e, data, len, cb, ctx, XMPP_SC_SERVICE_UNAVAILABLE,
-		       "XMPP federation is turned off");
+		bounce_node(e, n, r->cb, r->ctx, XMPP_SC_SERVICE_UNAVAILABLE,
+		            "XMPP federation is turned off");
 		return;
 	}
 	struct policy_verdict v;
-	policy_check(conf->policy, ai.to_dom, POLICY_OUTGOING, &v);
+	policy_check(conf->policy, to_dom, POLICY_OUTGOING, &v);
 	if (!v.allow) {
 		fg_log(FG_LOG_NOTICE, S2S_SUBSYS, "stanza from %s to %s refused by policy rule %s",
-		       ai.from_dom, ai.to_dom, v.rule);
-		if (s2s__conf_allow(conf, ai.to_dom) != NULL) {
+		       from_dom, to_dom, v.rule);
+		if (s2s__conf_allow(conf, to_dom) != NULL) {
 			char cause[2 * DB_DOMAIN_MAX + 96];
 			s2s__fmt(cause, sizeof(cause),
-			         "%s is in the allow list but the policy rule %s denies it",
-			         ai.to_dom, v.rule);
-			fault(e, "policy", ai.to_dom, "Policy denies an allow-listed domain", cause,
+			         "%s is in the allow list but the policy rule %s denies it", to_dom,
+			         v.rule);
+			fault(e, "policy", to_dom, "Policy denies an allow-listed domain", cause,
 			      "Add a policy exception allowing that domain, or remove it from the "
 			      "allow list.",
 			      NULL);
 		}
-		bounce(e, data, len, cb, ctx, XMPP_SC_POLICY_VIOLATION, "denied by policy");
+		bounce_node(e, n, r->cb, r->ctx, XMPP_SC_POLICY_VIOLATION, "denied by policy");
 		return;
 	}
-	fault_clear(e, "policy", ai.to_dom);
-	struct conn *c = find_out(e, ai.from_dom, ai.to_dom);
-	if (c != NULL && c->authenticated && c->queue.n == 0 && !c->need_flush) {
-		struct send_ctx s = {c, FG_ERR_PARSE};
-		(void)s2s__parse_stanza(data, len, send_node_cb, &s);
-		if (s.err == FG_OK) {
-			c->stanzas_out++;
-			c->status_dirty = true;
-			c->last_active_ms = now_ms(e);
-			status_counter_add("xmpp.stanzas_out", 1);
-			done_push(e, cb, ctx, XMPP_SC__COUNT, "");
-			return;
-		}
+	fault_clear(e, "policy", to_dom);
+	struct conn *c = find_out(e, from_dom, to_dom);
+	if (c != NULL && c->authenticated && c->queue.n == 0 && !c->need_flush &&
+	    xmpp_s2s_send_stanza(c->m, n) == FG_OK) {
+		c->stanzas_out++;
+		c->status_dirty = true;
+		c->last_active_ms = now_ms(e);
+		status_counter_add("xmpp.stanzas_out", 1);
+		done_push(e, r->cb, r->ctx, XMPP_SC__COUNT, "");
+		return;
 	}
 	if (c == NULL) {
-		c = out_open(e, ai.from_dom, ai.to_dom);
+		c = out_open(e, from_dom, to_dom);
 		if (c == NULL) {
 			/* out_open failed at once (its fault says why) */
-			bounce(e, data, len, cb, ctx, XMPP_SC_REMOTE_SERVER_NOT_FOUND,
-			       "the remote server could not be reached");
+			bounce_node(e, n, r->cb, r->ctx, XMPP_SC_REMOTE_SERVER_NOT_FOUND,
+			            "the remote server could not be reached");
 			return;
 		}
 	}
-	enum fg_err err = s2s__queue_push(&c->queue, conf->queue_max, data, len, cb, ctx);
-	if (err != FG_OK) {
-		bounce(e, data, len, cb, ctx, XMPP_SC_RESOURCE_CONSTRAINT,
-		       "too many stanzas waiting for that domain");
+	if (s2s__queue_push(&c->queue, conf->queue_max, r->data, r->len, r->cb, r->ctx) != FG_OK) {
+		bounce_node(e, n, r->cb, r->ctx, XMPP_SC_RESOURCE_CONSTRAINT,
+		            "too many stanzas waiting for that domain");
 		return;
 	}
 	c->status_dirty = true;
@@ -1793,6 +1791,14 @@ static void route_out(struct s2s_engine *e, const uint8_t *data, size_t len, s2s
 		c->need_flush = true;
 		kick(e);
 	}
+}
+
+static void route_out(struct s2s_engine *e, const uint8_t *data, size_t len, s2s_sent_cb cb,
+                      void *ctx)
+{
+	struct route_ctx r = {e, data, len, cb, ctx, false};
+	if (s2s__parse_stanza(data, len, route_node_cb, &r) != FG_OK && !r.seen)
+		done_push(e, cb, ctx, XMPP_SC_BAD_REQUEST, "not a well-formed stanza");
 }
 
 static const struct reg *find_reg(const struct s2s_engine *e, const char *domain)
@@ -2184,6 +2190,7 @@ static enum fg_err engine_new(struct s2s_engine **out, uv_loop_t *loop, struct d
 	e->loop = loop;
 	e->db = db;
 	e->validation = v;
+	engines_alive++;
 	fg_strlcpy(e->version, version ? version : "", sizeof(e->version));
 	e->info.name = "fedgw";
 	e->info.version = e->version;
@@ -2195,7 +2202,7 @@ static enum fg_err engine_new(struct s2s_engine **out, uv_loop_t *loop, struct d
 		       fg_strerror(err));
 	err = load_conf(e, &e->conf);
 	if (err != FG_OK) {
-		free(e);
+		engine_unref(e);
 		return err;
 	}
 	uv_timer_init(loop, &e->kick);

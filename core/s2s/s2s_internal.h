@@ -142,6 +142,8 @@ enum fg_err s2s__ensure_secret(struct db *db);
 typedef void (*s2s_node_cb)(void *ctx, const struct xmpp_node *n);
 /* Parses one serialized stanza in the jabber:server namespace; cb sees it once. */
 enum fg_err s2s__parse_stanza(const uint8_t *data, size_t len, s2s_node_cb cb, void *ctx);
+/* Frees the parsers kept between calls (at engine shutdown). */
+void s2s__parse_cleanup(void);
 
 /* ---- validation hooks (engine.c <-> validate.c) ---------------------------------------- */
 

@@ -234,10 +234,10 @@ static bool parse_header_cb(void *ctx, const struct xmpp_stream_header *hdr)
 
 static bool parse_stanza_cb(void *ctx, const struct xmpp_node *n)
 {
-	struct parse_ctx *p = ctx;
+	struct parse_ctx *p = *(struct parse_ctx **)ctx;
 	if (p->seen++ == 0)
 		p->cb(p->ctx, n);
-	return false;
+	return true;
 }
 
 static void parse_close_cb(void *ctx)
@@ -245,26 +245,69 @@ static void parse_close_cb(void *ctx)
 	(void)ctx;
 }
 
+/* Parsers kept between calls (creating an expat parser per stanza costs more than the
+ * routing); one per nesting level, since routing a stanza can route another (a bounce, a
+ * local answer) from inside the callback. Deeper nesting gets a parser of its own. */
+#define PARSE_POOL 4
+static struct xmpp_stream *pool[PARSE_POOL];
+static struct parse_ctx *pool_ctx[PARSE_POOL];
+static int depth;
+
+static const struct xmpp_stream_ops parse_ops = {parse_header_cb, parse_stanza_cb, parse_close_cb};
+static const char parse_hdr[] = "<stream:stream xmlns='jabber:server' "
+                                "xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>";
+
 enum fg_err s2s__parse_stanza(const uint8_t *data, size_t len, s2s_node_cb cb, void *ctx)
 {
-	static const struct xmpp_stream_ops ops = {parse_header_cb, parse_stanza_cb,
-	                                           parse_close_cb};
-	static const char hdr[] = "<stream:stream xmlns='jabber:server' "
-	                          "xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>";
 	struct parse_ctx p = {cb, ctx, 0};
 	struct xmpp_stream_config cfg = {.content_ns = XMPP_NS_SERVER,
 	                                 .max_stanza_bytes = S2S_MAX_SEND_BYTES};
-	struct xmpp_stream *s = NULL;
+	struct xmpp_stream *s = NULL, *own = NULL;
+	struct parse_ctx *slot = &p, **slotp = &slot;
+	enum fg_err err = FG_OK;
 	if (len > S2S_MAX_SEND_BYTES)
 		return FG_ERR_TOOBIG;
-	enum fg_err err = xmpp_stream_new(&s, &cfg, &ops, &p);
-	if (err != FG_OK)
+	int level = depth;
+	if (level < PARSE_POOL) {
+		slotp = &pool_ctx[level];
+		*slotp = &p;
+		if (pool[level] == NULL)
+			err = xmpp_stream_new(&pool[level], &cfg, &parse_ops, slotp);
+		else
+			err = xmpp_stream_restart(pool[level]);
+		s = pool[level];
+	} else {
+		err = xmpp_stream_new(&own, &cfg, &parse_ops, slotp);
+		s = own;
+	}
+	if (err != FG_OK) {
+		if (level < PARSE_POOL) {
+			xmpp_stream_free(pool[level]);
+			pool[level] = NULL;
+		}
 		return err;
-	enum xmpp_stream_error se = xmpp_stream_feed(s, (const uint8_t *)hdr, sizeof(hdr) - 1);
+	}
+	depth++;
+	enum xmpp_stream_error se =
+	    xmpp_stream_feed(s, (const uint8_t *)parse_hdr, sizeof(parse_hdr) - 1);
 	if (se == XMPP_SE_NONE)
 		se = xmpp_stream_feed(s, data, len);
-	xmpp_stream_free(s);
+	depth--;
+	if (level < PARSE_POOL && (se != XMPP_SE_NONE || xmpp_stream_is_closed(s))) {
+		/* a stream that failed is not reused */
+		xmpp_stream_free(pool[level]);
+		pool[level] = NULL;
+	}
+	xmpp_stream_free(own);
 	if (p.seen == 0)
 		return FG_ERR_PARSE;
 	return FG_OK;
+}
+
+void s2s__parse_cleanup(void)
+{
+	for (int i = 0; i < PARSE_POOL; i++) {
+		xmpp_stream_free(pool[i]);
+		pool[i] = NULL;
+	}
 }
