@@ -174,6 +174,7 @@ class Edge(threading.Thread):
         self.options = 0
         self.peer_cn = None
         self.handshakes = 0
+        self.notifies = []
 
     def run(self):
         while True:
@@ -200,6 +201,8 @@ class Edge(threading.Thread):
                 self.options += 1
                 s.sendall(answer(msg, 200, "OK"))
             elif not msg.startswith(b"SIP/2.0"):
+                if msg.startswith(b"NOTIFY "):
+                    self.notifies.append(msg)
                 s.sendall(answer(msg, 200, "OK"))
 
 
@@ -237,6 +240,102 @@ def object_state(data, oid):
     return None
 
 
+def listening(ip, port):
+    try:
+        socket.create_connection((ip, port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+def subs(data):
+    r = subprocess.run([SEED, data, "--subs"], capture_output=True)
+    return [l for l in r.stdout.decode().splitlines() if l.strip()]
+
+
+def sip_req(method, ruri, call_id, branch, cseq, to_tag, extra="", ctype=None, body=b""):
+    head = ("%s %s SIP/2.0\r\nVia: SIP/2.0/TLS edge.sip.test:5061;branch=%s\r\n"
+            "Max-Forwards: 70\r\nFrom: <sip:alice@sip.test>;tag=a1\r\nTo: <%s>%s\r\n"
+            "Call-ID: %s\r\nCSeq: %d %s\r\nContact: <sip:alice@edge.sip.test;transport=tls>\r\n"
+            % (method, ruri, branch, ruri, ";tag=" + to_tag if to_tag else "", call_id, cseq,
+               method))
+    head += extra
+    if ctype:
+        head += "Content-Type: %s\r\n" % ctype
+    head += "Content-Length: %d\r\n\r\n" % len(body)
+    return head.encode() + body
+
+
+def subscribe_req(call_id, branch, cseq, to_tag, expires=600, event="presence"):
+    return sip_req("SUBSCRIBE", "sip:bob@nowhere.test", call_id, branch, cseq, to_tag,
+                   "Event: %s\r\nAccept: application/pidf+xml\r\nExpires: %d\r\n"
+                   % (event, expires))
+
+
+def to_tag_of(rsp):
+    to = header(rsp, "To") or header(rsp, "t") or ""
+    return to.split(";tag=", 1)[1].split(";")[0] if ";tag=" in to else None
+
+
+def im_session(tls):
+    sdp = (b"v=0\r\no=- 1 1 IN IP4 edge.sip.test\r\ns=-\r\nc=IN IP4 127.0.0.20\r\n"
+           b"t=0 0\r\nm=message 5061 sip null\r\na=accept-types:text/plain\r\n")
+    rsp = sip_exchange(tls, sip_req("INVITE", "sip:bob@nowhere.test", "im1@edge", "z9hG4bKi1",
+                                    1, None, ctype="application/sdp", body=sdp), 5)
+    ok = rsp is not None and rsp.startswith(b"SIP/2.0 200") and b"m=message" in rsp
+    check(ok, "INVITE with an m=message offer: 200 with an SDP answer")
+    tag = to_tag_of(rsp) if rsp else None
+    tls.sendall(sip_req("ACK", "sip:bob@nowhere.test", "im1@edge", "z9hG4bKi2", 1, tag))
+    body = b"in the session"
+    rsp = sip_exchange(tls, sip_req("MESSAGE", "sip:bob@nowhere.test", "im1@edge", "z9hG4bKi3",
+                                    2, tag, ctype="text/plain", body=body), 15)
+    check(rsp is not None and rsp.startswith(b"SIP/2.0 404"),
+          "MESSAGE inside the session to an unknown domain: 404 (%s)"
+          % (rsp.split(b"\r\n")[0] if rsp else None))
+    rsp = sip_exchange(tls, sip_req("BYE", "sip:bob@nowhere.test", "im1@edge", "z9hG4bKi4", 3,
+                                    tag), 5)
+    check(rsp is not None and rsp.startswith(b"SIP/2.0 200"), "BYE ends the session: 200")
+    rsp = sip_exchange(tls, sip_req("BYE", "sip:bob@nowhere.test", "im1@edge", "z9hG4bKi5", 4,
+                                    tag), 5)
+    check(rsp is not None and rsp.startswith(b"SIP/2.0 481"), "BYE again: 481")
+    audio = sdp.replace(b"m=message 5061 sip null", b"m=audio 4000 RTP/AVP 0")
+    rsp = sip_exchange(tls, sip_req("INVITE", "sip:bob@nowhere.test", "im2@edge", "z9hG4bKi6",
+                                    1, None, ctype="application/sdp", body=audio), 5)
+    check(rsp is not None and rsp.startswith(b"SIP/2.0 488"), "INVITE for audio: 488")
+
+
+def subscribe_from_sip(tls, data, edge):
+    rsp = sip_exchange(tls, subscribe_req("s1@edge", "z9hG4bKs1", 1, None, event="dialog"), 5)
+    check(rsp is not None and rsp.startswith(b"SIP/2.0 489"), "SUBSCRIBE for another event: 489")
+    rsp = sip_exchange(tls, subscribe_req("s2@edge", "z9hG4bKs2", 1, None), 5)
+    check(rsp is not None and rsp.startswith(b"SIP/2.0 202") and header(rsp, "Expires") == "600",
+          "SUBSCRIBE Event: presence: 202 with Expires")
+    check(wait_for(lambda: any(b"Subscription-State: pending" in n for n in edge.notifies), 5),
+          "the edge got NOTIFY pending at once")
+    n = edge.notifies[-1] if edge.notifies else b""
+    check(b"Event: presence" in n and b"s2@edge" in n, "the NOTIFY is in the subscription's dialog")
+    check(len(subs(data)) == 1 and subs(data)[0].startswith("sip-watcher 0 sip:alice@sip.test "
+                                                            "bob@nowhere.test"),
+          "the subscription is in the store (%s)" % subs(data))
+
+
+def overload(tls):
+    body = b"slow"
+    m1 = sip_req("MESSAGE", "sip:bob@slow.test", "ov1@edge", "z9hG4bKv1", 1, None,
+                 ctype="text/plain", body=body)
+    m2 = sip_req("MESSAGE", "sip:bob@slow.test", "ov2@edge", "z9hG4bKv2", 1, None,
+                 ctype="text/plain", body=body)
+    tls.sendall(m1)
+    time.sleep(0.3)
+    rsp = sip_exchange(tls, m2, 5)
+    check(rsp is not None and rsp.startswith(b"SIP/2.0 503") and header(rsp, "Retry-After"),
+          "past sip.max_pending: 503 with Retry-After")
+    rsp, _ = read_msg(tls, b"", 40)
+    code = rsp.split(b"\r\n")[0].decode() if rsp else None
+    check(rsp is not None and header(rsp, "Call-ID") == "ov1@edge" and
+          rsp.startswith(b"SIP/2.0 408"), "a router timeout: 408, never 202 (%s)" % code)
+
+
 def sip_exchange(sock, payload, timeout=3.0):
     sock.sendall(payload)
     msg, _ = read_msg(sock, b"", timeout)
@@ -265,7 +364,9 @@ def main():
         "--bind-interfaces", "--listen-address=" + DNS_IP, "--port=53", "--user=root",
         "--pid-file=" + os.path.join(TMP, "dnsmasq.pid"), "--log-facility=" + dlog,
         "--local=/test/", "--host-record=edge.sip.test," + EDGE_IP,
-        "--host-record=edge2.sip.test," + EDGE2_IP, "--host-record=gw.sip.test," + GW_IP]))
+        "--host-record=edge2.sip.test," + EDGE2_IP, "--host-record=gw.sip.test," + GW_IP,
+        # slow.test is forwarded where nothing answers: lookups time out (router timeout)
+        "--server=/slow.test/127.0.0.2#9"]))
     check(wait_for(lambda: os.path.exists(dlog) and "started" in open(dlog).read(), 5),
           "dnsmasq started")
 
@@ -290,6 +391,8 @@ def main():
     log = open(os.path.join(TMP, "fedgw.log"), "wb")
     gw = subprocess.Popen([FEDGW, "--data-dir", data, "serve"], stdout=log, stderr=log)
     PROCS.append(gw)
+    global GWPROC
+    GWPROC = (data, log)
 
     # 1. the gateway connects to the edge with its certificate and pings it with OPTIONS
     check(wait_for(lambda: edge.options > 0, 15), "OPTIONS keepalive reached the edge")
@@ -333,6 +436,32 @@ def main():
     except OSError:
         pong = b""
     check(pong == b"\r\n", "CRLFCRLF keepalive answered with CRLF")
+    tls.close()
+
+    # 3a. IM session (INVITE with m=message, MESSAGE inside, BYE) and presence from SIP
+    tls = ctx.wrap_socket(socket.create_connection((GW_IP, 5061), timeout=5),
+                          server_hostname="gw.sip.test")
+    im_session(tls)
+    subscribe_from_sip(tls, data, edge)
+    tls.close()
+
+    # 3b. restart: the subscription survives and is not duplicated
+    gw.send_signal(signal.SIGTERM)
+    try:
+        gw.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        pass
+    subprocess.run([SEED, data], input=b"set sip.max_pending 1\n", check=True)
+    gw = subprocess.Popen([FEDGW, "--data-dir", data, "serve"], stdout=log, stderr=log)
+    PROCS.append(gw)
+    check(wait_for(lambda: listening(GW_IP, 5061), 10), "fedgw listens again after a restart")
+    check(len(subs(data)) == 1, "the subscription is still stored after the restart")
+    tls = ctx.wrap_socket(socket.create_connection((GW_IP, 5061), timeout=5),
+                          server_hostname="gw.sip.test")
+    rsp = sip_exchange(tls, subscribe_req("s9@edge", "z9hG4bKs9", 1, None), 5)
+    check(rsp is not None and rsp.startswith(b"SIP/2.0 202"), "SUBSCRIBE again: 202")
+    check(len(subs(data)) == 1, "the same subscription again is not duplicated")
+    overload(tls)
     tls.close()
 
     # 3. RFC 4475 torture messages on the TCP listener

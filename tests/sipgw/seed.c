@@ -86,13 +86,30 @@ static enum fg_err apply(struct db_txn *txn, void *ctx)
 int main(int argc, char **argv)
 {
 	struct db *db = NULL;
-	if (argc != 2) {
-		fprintf(stderr, "usage: sipgw_seed DATA_DIR < commands\n");
+	if (argc != 2 && argc != 3) {
+		fprintf(stderr, "usage: sipgw_seed DATA_DIR [--subs] < commands\n");
 		return 2;
 	}
 	if (db_open(&db, argv[1]) != FG_OK) {
 		fprintf(stderr, "sipgw_seed: cannot open the store %s\n", argv[1]);
 		return 1;
+	}
+	if (argc == 3 && strcmp(argv[2], "--subs") == 0) {
+		/* lists the presence subscriptions: direction state watcher presentity */
+		struct db_txn *txn = NULL;
+		struct db_subscription *subs = NULL;
+		size_t n = 0;
+		if (db_txn_begin(db, &txn) == FG_OK &&
+		    db_subscription_list(txn, &subs, &n) == FG_OK)
+			for (size_t i = 0; i < n; i++)
+				printf("%s %d %s %s\n",
+				       subs[i].direction == DB_SUB_SIP_WATCHER ? "sip-watcher"
+				                                               : "xmpp-watcher",
+				       (int)subs[i].state, subs[i].watcher, subs[i].presentity);
+		free(subs);
+		db_txn_end(txn);
+		db_close(db);
+		return 0;
 	}
 	char buf[4096];
 	int rc = 0;
