@@ -274,7 +274,9 @@ def prosody_log_checks(ctx, mode):
 	else:
 		check(enc_in and enc_out, "streams not both encrypted (in %s, out %s)" %
 		      (enc_in and enc_in.group(1), enc_out and enc_out.group(1)))
-		ctx.notes.append("%s: TLS in %s, out %s" % (mode, enc_in.group(1), enc_out.group(1)))
+		ctx.notes.append("%s%s: Prosody saw TLS in %s, out %s" % (
+			"selfcheck " if ctx.gw_prosody and ctx.gw_prosody.proc else "", mode,
+			enc_in.group(1), enc_out.group(1)))
 
 
 def peers_of(ctx, remote, want=2, timeout=4.0):
@@ -378,11 +380,13 @@ def strict_cert(ctx, which, words):
 	tls_detail = " ".join(str(s.get("detail", "")) for s in steps_of(js) if s.get("id") == "tls")
 	check(any(w in tls_detail.lower() for w in words),
 	      "validate's tls step does not name the reason %s: %s" % (words, tls_detail[:300]))
+	v = ctx.fedgw.api_validate("prosody.test")
+	check(not v.get("ok"), "API validate passed with a %s certificate" % which)
 	time.sleep(1)
 	state, fault = cert_fault(ctx, words)
 	check(fault is not None,
 	      "no fault naming %s in fedgw status --json, neither after the refused incoming "
-	      "stream nor after validate (fedgw log: %s)" %
+	      "stream nor after validate (CLI and API) (fedgw log: %s)" %
 	      (words, " | ".join(l for l in ctx.fedgw.tail(60).splitlines() if "TLS" in l)[-300:]))
 	check(inbound_fault is not None, "the refused incoming %s certificate raised no fault "
 	      "(only validate did: %s)" % (which, fault.get("condition")))
@@ -465,8 +469,10 @@ def s_attack_claim_foreign_domain(ctx):
 	p.close()
 	after = stanzas_in(peer_entries(ctx.peers(), "prosody.test"))
 	check(after == before, "stanzas in from prosody.test went %d -> %d" % (before, after))
-	check("Asked to verify a dialback key that was incorrect" in ctx.prosody.logtext() or True,
-	      "")
+	check("Asked to verify a dialback key that was incorrect" in ctx.prosody.logtext(),
+	      "fedgw did not ask prosody.test's authoritative server (Prosody) to verify the key")
+	_, f = cert_fault(ctx, ("dialback failed",))
+	check(f is not None, "no 'Dialback failed' fault after a forged claim")
 	ping_still_works(ctx, "a forged dialback claim")
 
 
@@ -656,6 +662,41 @@ def s_attack_memory_200(ctx):
 	# hundred kB without a leak; a per-connection leak of even 10 kB shows as 2 MB.
 	check(rss1 - rss0 < 2048, "RSS grew %d kB across 200 attacks" % (rss1 - rss0))
 	ping_still_works(ctx, "200 attacks")
+
+
+def s_memory_authenticated_streams(ctx):
+	"""Authenticated streams that come, ping, send an oversized stanza or a spoofed from,
+	and go: RSS after 150 of them stays where it was after the first 30."""
+	attack_setup(ctx)
+
+	def round_(i):
+		p = authed_evil(ctx)
+		kind = i % 3
+		if kind == 0:
+			p.send(b"<iq type='get' id='m%d' from='evil.test' to='gw.test'>"
+			       b"<ping xmlns='urn:xmpp:ping'/></iq>" % i)
+			p.read_until(rb"(?!x)x", 0.02)
+		elif kind == 1:
+			p.send(b"<iq type='get' id='s%d' from='prosody.test' to='gw.test'>"
+			       b"<ping xmlns='urn:xmpp:ping'/></iq>" % i)
+			p.stream_error(3)
+		else:
+			p.send(b"<message from='m@evil.test' to='x@gw.test'><body>" + b"A" * (600 * 1024) +
+			       b"</body></message>")
+			p.stream_error(5)
+		p.close()
+
+	for i in range(30):
+		round_(i)
+	time.sleep(1)
+	rss0 = ctx.fedgw.rss_kb()
+	for i in range(150):
+		round_(i)
+	time.sleep(1)
+	rss1 = ctx.fedgw.rss_kb()
+	ctx.notes.append("RSS across 150 authenticated streams: %d kB -> %d kB" % (rss0, rss1))
+	check(rss1 - rss0 < 2048, "RSS grew %d kB across 150 authenticated streams" % (rss1 - rss0))
+	ping_still_works(ctx, "150 authenticated streams")
 
 
 # ---- policy ---------------------------------------------------------------------------
@@ -855,6 +896,7 @@ SCENARIOS = SELFCHECK + [
 	s_attack_doctype, s_attack_billion_laughs, s_attack_comment, s_attack_pi,
 	s_attack_invalid_utf8, s_attack_oversized_stanza, s_attack_host_unknown,
 	s_stream_one_byte_per_write, s_no_error_in_reply_to_error, s_attack_memory_200,
+	s_memory_authenticated_streams,
 	s_policy_default_deny_allow_exception, s_policy_wildcard, s_policy_incoming_only,
 	s_policy_outgoing_only, s_policy_live_change_closes_streams,
 	s_delivery_unreachable,
