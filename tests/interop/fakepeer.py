@@ -22,7 +22,8 @@ def attrs(raw):
 
 
 class FakeDomain:
-	"""Listens on ip:5269 for `domain`; every db:verify and db:result is answered valid."""
+	"""Listens on ip:5269 for `domain` (and any other name pointed at ip); every db:verify
+	and db:result is answered valid."""
 
 	def __init__(self, domain, ip):
 		self.domain = domain
@@ -66,7 +67,8 @@ class FakeDomain:
 					a = attrs(m.group(0))
 					opened = True
 					buf = buf[m.end():]
-					c.sendall(stream_header(self.domain, a.get("from", ""))[:-1] +
+					# answer as whichever of our domains was asked for (evil.test, evil2.test)
+					c.sendall(stream_header(a.get("to") or self.domain, a.get("from", ""))[:-1] +
 					          b" id='fake-%d'>" % id(c) +
 					          b"<stream:features><dialback xmlns='urn:xmpp:features:dialback'/>"
 					          b"</stream:features>")

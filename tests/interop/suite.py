@@ -51,10 +51,12 @@ class Ctx:
 			"--host-record=prosody.test,%s" % h.PROSODY_IP,
 			"--host-record=gw.test,%s" % h.GW_IP,
 			"--host-record=evil.test,%s" % h.EVIL_IP,
+			"--host-record=evil2.test,%s" % h.EVIL_IP,
 			"--host-record=dead.test,%s" % h.DEAD_IP,
 			"--srv-host=_xmpp-server._tcp.prosody.test,prosody.test,5269",
 			"--srv-host=_xmpp-server._tcp.gw.test,gw.test,5269",
 			"--srv-host=_xmpp-server._tcp.evil.test,evil.test,5269",
+			"--srv-host=_xmpp-server._tcp.evil2.test,evil2.test,5269",
 			# SRV to an address where nothing listens: TCP refused.
 			"--srv-host=_xmpp-server._tcp.unreachable.test,dead.test,5269",
 			# RFC 2782 target "." : the domain says it offers no service.
@@ -105,6 +107,8 @@ class Ctx:
 			                 "sasl_external_in=false", "sasl_external_out=false"],
 			"tls-external": ["tls_mode=required", "require_client_cert=true",
 			                 "sasl_external_in=true", "sasl_external_out=true"],
+			"tls-optional": ["tls_mode=optional", "require_client_cert=false",
+			                 "sasl_external_in=false", "sasl_external_out=false"],
 		}[mode]
 		f.cli("xmpp", "set", "dns_servers=%s" % h.DNS_IP, "dns_transparent_zones=test",
 		      "bind=%s" % h.GW_IP, "port=5269", "allow_system_ca=false", *settings)
@@ -115,9 +119,10 @@ class Ctx:
 		f.cli("pki", "import-ca", "testca", self.ca.cert)
 		f.cli("xmpp", "domain", "add", "gw.test", "--cert", "gw")
 		auth = auth or ("sasl" if mode == "tls-external" else "dialback")
-		tls = tls or ("off" if mode == "plain" else "required")
+		tls = tls or {"plain": "off", "tls-optional": "optional"}.get(mode, "required")
 		f.cli("xmpp", "allow", "add", "prosody.test", "--auth", auth, "--tls", tls)
-		f.cli("xmpp", "allow", "add", "evil.test", "--auth", "dialback", "--tls", "optional")
+		for dom in ("evil.test", "evil2.test"):
+			f.cli("xmpp", "allow", "add", dom, "--auth", "dialback", "--tls", "optional")
 		f.start()
 		self.gwmode = mode
 
@@ -362,6 +367,22 @@ def cert_fault(ctx, words):
 	return None, None
 
 
+def s_tls_optional_plain_peer(ctx):
+	"""Seed 003 "TLS optional": a peer without TLS federates in clear, both ways."""
+	ctx.prosody_mode("plain", fresh=True)
+	ctx.fedgw_mode("tls-optional")
+	expect_answers(ctx.alice(*INBOUND), INBOUND)
+	prosody_log_checks(ctx, "plain")
+
+
+def s_tls_optional_tls_peer(ctx):
+	"""Seed 003 "TLS optional": a peer that requires TLS gets it, both ways."""
+	ctx.prosody_mode("tls-dialback", fresh=True)
+	ctx.fedgw_mode("tls-optional")
+	expect_answers(ctx.alice(*INBOUND), INBOUND)
+	prosody_log_checks(ctx, "tls-dialback")
+
+
 def strict_cert(ctx, which, words):
 	ctx.prosody_mode("tls-external", cert=which)
 	ctx.fedgw_mode("tls-external", auth="sasl", tls="required")
@@ -557,6 +578,30 @@ def s_no_error_in_reply_to_error(ctx):
 	      "unknown iq not answered with service-unavailable")
 	check(not ctx.fake.seen(rb"id=.err1.") and not ctx.fake.seen(rb"id=.err2."),
 	      "fedgw answered an error stanza")
+
+
+def s_attack_piggyback_domains(ctx):
+	"""XEP-0220 §4.3: each further domain on a stream needs its own dialback; a stanza
+	from a domain that was not is refused with invalid-from."""
+	attack_setup(ctx)
+	p = authed_evil(ctx)
+	p.send(b"<db:result from='evil2.test' to='gw.test'>feedfacefeedface</db:result>")
+	m = p.read_until(rb"<db:result\b[^>]*from=.gw\.test.[^>]*to=.evil2\.test.[^>]*type=.(\w+).|"
+	                 rb"<db:result\b[^>]*type=.(\w+).[^>]*to=.evil2\.test.", 10)
+	check(m and b"valid" in m.group(0) and b"invalid" not in m.group(0),
+	      "second domain evil2.test on the stream not authenticated: %r" % p.buf[-300:])
+	p.send(b"<iq type='get' id='pig2' from='evil2.test' to='gw.test'>"
+	       b"<ping xmlns='urn:xmpp:ping'/></iq>")
+	end = time.monotonic() + 8
+	while time.monotonic() < end and not ctx.fake.seen(rb"id=.pig2."):
+		time.sleep(0.1)
+	check(ctx.fake.seen(rb"id=.pig2."), "no pong for the piggybacked, authenticated evil2.test")
+	p.send(b"<iq type='get' id='pig3' from='evil3.test' to='gw.test'>"
+	       b"<ping xmlns='urn:xmpp:ping'/></iq>")
+	err = p.stream_error(5)
+	p.close()
+	check(err == "invalid-from", "stanza from a domain never authenticated on the stream: "
+	      "stream error %r (want invalid-from)" % err)
 
 
 ATTACKS = {
@@ -890,9 +935,10 @@ def s_delivery_unreachable(ctx):
 
 SCENARIOS = SELFCHECK + [
 	s_plain_dialback, s_starttls_dialback, s_starttls_sasl_external,
-	s_tls_required_refuses_plain_peer,
+	s_tls_required_refuses_plain_peer, s_tls_optional_plain_peer, s_tls_optional_tls_peer,
 	s_strict_cert_wrong_name, s_strict_cert_expired, s_strict_cert_untrusted,
 	s_attack_claim_foreign_domain, s_attack_stanza_before_auth, s_attack_unauthenticated_from,
+	s_attack_piggyback_domains,
 	s_attack_doctype, s_attack_billion_laughs, s_attack_comment, s_attack_pi,
 	s_attack_invalid_utf8, s_attack_oversized_stanza, s_attack_host_unknown,
 	s_stream_one_byte_per_write, s_no_error_in_reply_to_error, s_attack_memory_200,
