@@ -267,6 +267,17 @@ static void conn_status(struct conn *c)
 {
 	if (c->local[0] == '\0' || c->remote[0] == '\0' || c->e->validation != NULL)
 		return;
+	if (c->state == CS_CLOSED) {
+		/* another stream of the same pair and direction still serves: it is the status */
+		for (struct conn *o = c->e->conns; o != NULL; o = o->next) {
+			if (o != c && !o->dead && o->out == c->out && o->authenticated &&
+			    strcasecmp(o->local, c->local) == 0 &&
+			    strcasecmp(o->remote, c->remote) == 0) {
+				conn_status(o);
+				return;
+			}
+		}
+	}
 	char id[STATUS_ID_MAX], name[2 * DB_DOMAIN_MAX + 16], when[32];
 	status_id(c, id, sizeof(id));
 	s2s__fmt(name, sizeof(name), "%s %s %s", c->local, c->out ? "->" : "<-", c->remote);
@@ -733,6 +744,8 @@ static void conn_action(void *ctx, const struct xmpp_action *a)
 			fault_clear(c->e, "dialback", c->remote);
 			c->need_flush = true;
 			kick(c->e);
+		} else {
+			fault_clear(c->e, "dialback", a->remote);
 		}
 		c->state = CS_ESTABLISHED;
 		conn_status(c);
@@ -1748,20 +1761,9 @@ static void route_node_cb(void *arg, const struct xmpp_node *n)
 	if (!v.allow) {
 		fg_log(FG_LOG_NOTICE, S2S_SUBSYS, "stanza from %s to %s refused by policy rule %s",
 		       from_dom, to_dom, v.rule);
-		if (s2s__conf_allow(conf, to_dom) != NULL) {
-			char cause[2 * DB_DOMAIN_MAX + 96];
-			s2s__fmt(cause, sizeof(cause),
-			         "%s is in the allow list but the policy rule %s denies it", to_dom,
-			         v.rule);
-			fault(e, "policy", to_dom, "Policy denies an allow-listed domain", cause,
-			      "Add a policy exception allowing that domain, or remove it from the "
-			      "allow list.",
-			      NULL);
-		}
 		bounce_node(e, n, r->cb, r->ctx, XMPP_SC_POLICY_VIOLATION, "denied by policy");
 		return;
 	}
-	fault_clear(e, "policy", to_dom);
 	struct conn *c = find_out(e, from_dom, to_dom);
 	if (c != NULL && c->authenticated && c->queue.n == 0 && !c->need_flush &&
 	    xmpp_s2s_send_stanza(c->m, n) == FG_OK) {
@@ -2169,6 +2171,41 @@ static void tick_cb(uv_timer_t *t)
 	}
 }
 
+/* A domain in the allow list that the policy denies cannot federate: say so at once. */
+static void check_allow_policy(const struct s2s_engine *e)
+{
+	const struct s2s_conf *c = e->conf;
+	char keep[64][STATUS_ID_MAX];
+	const char *keep_ptrs[64];
+	size_t nkeep = 0;
+	for (size_t i = 0; i < c->n_allow; i++) {
+		struct policy_verdict in, out;
+		const char *dom = c->allow[i].domain;
+		policy_check(c->policy, dom, POLICY_INCOMING, &in);
+		policy_check(c->policy, dom, POLICY_OUTGOING, &out);
+		if (in.allow && out.allow)
+			continue;
+		char cause[2 * DB_DOMAIN_MAX + 128];
+		s2s__fmt(cause, sizeof(cause),
+		         "%s is in the allow list but the policy rule %s denies it (%s)", dom,
+		         in.allow ? out.rule : in.rule,
+		         !in.allow && !out.allow ? "both directions"
+		         : !in.allow             ? "incoming"
+		                                 : "outgoing");
+		fault(e, "policy", dom, "Policy denies an allow-listed domain", cause,
+		      "Add a policy exception allowing that domain, or remove it from the allow "
+		      "list.",
+		      NULL);
+		if (nkeep < 64) {
+			s2s__fmt(keep[nkeep], sizeof(keep[0]), "xmpp.policy.%s", dom);
+			keep_ptrs[nkeep] = keep[nkeep];
+			nkeep++;
+		}
+	}
+	if (e->validation == NULL)
+		status_fault_clear_prefix("xmpp.policy.", keep_ptrs, nkeep);
+}
+
 static enum fg_err load_conf(struct s2s_engine *e, struct s2s_conf **out)
 {
 	const char *extra[MAX_REGS];
@@ -2246,6 +2283,7 @@ enum fg_err s2s_engine_start(struct s2s_engine **out, uv_loop_t *loop, struct db
 		return err;
 	struct s2s_engine *e = *out;
 	main_engines++;
+	check_allow_policy(e);
 	listeners_apply(e);
 	fg_log(FG_LOG_NOTICE, S2S_SUBSYS, "federation engine started: %zu local domain%s, TLS %s%s",
 	       e->conf->n_domains, e->conf->n_domains == 1 ? "" : "s",
@@ -2350,6 +2388,7 @@ void s2s_engine_reconfigure(struct s2s_engine *e)
 	bool was_enabled = e->conf->enabled;
 	s2s__conf_unref(e->conf);
 	e->conf = nc;
+	check_allow_policy(e);
 	close_disallowed(e, nc);
 	resolver_apply(e);
 	listeners_apply(e);

@@ -173,10 +173,14 @@ check "starttls+external: a's daemon shows b's stream with TLS" \
 	wait_for 5 peer_state a in b.test established
 
 # 4. live policy: deny b.test on a; sessions close with the policy named
+fgw a xmpp allow add b.test --auth either --tls required > /dev/null
 fgw a xmpp policy add b.test deny > /dev/null
 check "policy deny closes the sessions with b" \
 	wait_for 5 grep -q "sessions* with b.test closed: the policy now denies it" "$T/a.log"
+check "policy denying an allow-listed domain is a fault" \
+	wait_for 5 sh -c "ip netns exec $NS $FEDGW --data-dir $T/a status | grep -q 'Policy denies an allow-listed domain'"
 fgw a xmpp policy delete b.test > /dev/null
+fgw a xmpp allow delete b.test > /dev/null
 settle
 
 # 5. TLS required on b refuses a that has TLS off
