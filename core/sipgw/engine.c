@@ -144,6 +144,8 @@ struct sipgw {
 	bool stopping;
 	size_t npending;
 	unsigned ticks;
+	sipgw_xmpp_sink_cb sink; /* tests only */
+	void *sink_ctx;
 };
 
 /* snprintf that truncates silently: texts for logs, faults and ids may be cut. */
@@ -1257,6 +1259,10 @@ static void send_options(struct sipgw *gw, struct dom *d)
 
 static void xmpp_send(struct sipgw *gw, const struct fg_buf *stanza)
 {
+	if (gw->sink != NULL && stanza->len > 0) {
+		gw->sink(gw->sink_ctx, stanza->data, stanza->len);
+		return;
+	}
 	if (gw->s2s == NULL || gw->stopping || stanza->len == 0)
 		return;
 	(void)s2s_send(gw->s2s, stanza->data, stanza->len, NULL, NULL);
@@ -1549,6 +1555,11 @@ static struct session *session_for_request(struct sipgw *gw, const struct sip_ms
 static void relay_to_xmpp(struct sipgw *gw, struct stxn *st, const struct fg_buf *stanza,
                           const char *to)
 {
+	if (gw->sink != NULL) {
+		gw->sink(gw->sink_ctx, stanza->data, stanza->len);
+		respond(st, 202, NULL, NULL, NULL, 0);
+		return;
+	}
 	if (gw->s2s == NULL) {
 		respond(st, 503, "Retry-After: 60\r\n", NULL, NULL, 0);
 		return;
@@ -2914,4 +2925,34 @@ static void presence_tick(struct sipgw *gw)
 		}
 	}
 	free(subs);
+}
+
+/* ---- test entry points ------------------------------------------------------------------------
+ */
+
+void sipgw__set_xmpp_sink(struct sipgw *gw, sipgw_xmpp_sink_cb cb, void *ctx)
+{
+	gw->sink = cb;
+	gw->sink_ctx = ctx;
+}
+
+static void inject_cb(void *ctx, const struct xmpp_node *n)
+{
+	domain_cb(ctx, n);
+}
+
+enum fg_err sipgw__inject(struct sipgw *gw, const char *xml)
+{
+	return sipgw__parse_stanza((const uint8_t *)xml, strlen(xml), inject_cb, gw);
+}
+
+const char *sipgw__domain_state(struct sipgw *gw, const char *sip_domain)
+{
+	char id[STATUS_ID_MAX];
+	struct dom *d = dom_find(gw, sip_domain);
+	if (d == NULL)
+		return NULL;
+	dom_status(gw, d);
+	text_fmt(id, sizeof(id), "sip:%s", sip_domain);
+	return status_state(id);
 }

@@ -584,3 +584,52 @@ enum fg_err sipgw_presence_stanza(enum sipgw_presence_type type, const char *fro
 		out->len = start;
 	return err;
 }
+
+/* ---- one stanza from bytes ---------------------------------------------------------------- */
+
+struct parse_one {
+	void (*cb)(void *ctx, const struct xmpp_node *n);
+	void *ctx;
+	int seen;
+};
+
+static bool one_header_cb(void *ctx, const struct xmpp_stream_header *hdr)
+{
+	(void)ctx;
+	(void)hdr;
+	return true;
+}
+
+static bool one_stanza_cb(void *ctx, const struct xmpp_node *n)
+{
+	struct parse_one *p = ctx;
+	if (p->seen++ == 0)
+		p->cb(p->ctx, n);
+	return false;
+}
+
+static void one_close_cb(void *ctx)
+{
+	(void)ctx;
+}
+
+enum fg_err sipgw__parse_stanza(const uint8_t *data, size_t len,
+                                void (*cb)(void *ctx, const struct xmpp_node *n), void *ctx)
+{
+	static const struct xmpp_stream_ops ops = {one_header_cb, one_stanza_cb, one_close_cb};
+	static const char hdr[] = "<stream:stream xmlns='jabber:server' "
+	                          "xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>";
+	struct parse_one p = {cb, ctx, 0};
+	struct xmpp_stream_config cfg = {.content_ns = XMPP_NS_SERVER,
+	                                 .max_stanza_bytes = XMPP_MAX_STANZA_BYTES};
+	struct xmpp_stream *s = NULL;
+	if (len > XMPP_MAX_STANZA_BYTES)
+		return FG_ERR_TOOBIG;
+	enum fg_err err = xmpp_stream_new(&s, &cfg, &ops, &p);
+	if (err != FG_OK)
+		return err;
+	if (xmpp_stream_feed(s, (const uint8_t *)hdr, sizeof(hdr) - 1) == XMPP_SE_NONE)
+		(void)xmpp_stream_feed(s, data, len);
+	xmpp_stream_free(s);
+	return p.seen > 0 ? FG_OK : FG_ERR_PARSE;
+}

@@ -52,6 +52,10 @@ bool sipgw__jid_split(const char *jid, struct sipgw_jid *out);
 enum fg_err sipgw__sip_uri_for_local(const char *local, const char *sip_domain, struct fg_buf *out,
                                      const char **why);
 
+/* Parses one serialized stanza (jabber:server) and calls cb with it once (glue.c). */
+enum fg_err sipgw__parse_stanza(const uint8_t *data, size_t len,
+                                void (*cb)(void *ctx, const struct xmpp_node *n), void *ctx);
+
 /* ---- configuration (conf.c) ------------------------------------------------------------ */
 
 struct sipgw_settings {
@@ -96,5 +100,16 @@ void sipgw__sub_id(enum db_sub_direction dir, const char *watcher, const char *p
 void sipgw__json_escape(struct fg_buf *out, const char *s);
 /* Random token of 2*nbytes hex chars into out (size >= 2*nbytes+1). */
 void sipgw__token(char *out, size_t nbytes);
+
+/* ---- test entry points (engine.c) ----------------------------------------------------- */
+
+/* Stanzas the engine would hand to the router go to sink instead (tests without an XMPP
+ * side); relayed SIP requests are then answered as written (202). */
+typedef void (*sipgw_xmpp_sink_cb)(void *ctx, const uint8_t *stanza, size_t len);
+void sipgw__set_xmpp_sink(struct sipgw *gw, sipgw_xmpp_sink_cb cb, void *ctx);
+/* Delivers one serialized stanza as if the router had handed it over for a SIP domain. */
+enum fg_err sipgw__inject(struct sipgw *gw, const char *xml);
+/* State of a SIP domain's status object ("up", ...), or NULL. */
+const char *sipgw__domain_state(struct sipgw *gw, const char *sip_domain);
 
 #endif

@@ -20,7 +20,7 @@ import tempfile
 import threading
 import time
 
-FEDGW, SEED, PROBE = sys.argv[1], sys.argv[2], sys.argv[3]
+FEDGW, SEED, PROBE, XPROBE = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "sip")
 GW_IP, EDGE_IP, EDGE2_IP, DNS_IP = "127.0.0.10", "127.0.0.20", "127.0.0.21", "127.0.0.53"
 
@@ -36,9 +36,9 @@ DNSMASQ = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
 if not os.path.exists(DNSMASQ):
     skip("dnsmasq is not installed (apt-get install dnsmasq)")
 
-INNER = len(sys.argv) > 4 and sys.argv[4] == "--inner"
+INNER = len(sys.argv) > 5 and sys.argv[5] == "--inner"
 if INNER:
-    NS, TMP = sys.argv[5], sys.argv[6]
+    NS, TMP = sys.argv[6], sys.argv[7]
 else:
     NS = "fgw-sipgw-%d-%d" % (os.getpid(), random.randint(0, 65535))
     TMP = tempfile.mkdtemp(prefix="sipgw-")
@@ -158,6 +158,34 @@ def answer(req, code, reason):
     return ("\r\n".join(out) + "\r\n\r\n").encode()
 
 
+PIDF = (b"<?xml version='1.0' encoding='UTF-8'?><presence xmlns='urn:ietf:params:xml:ns:pidf' "
+        b"xmlns:dm='urn:ietf:params:xml:ns:pidf:data-model' "
+        b"xmlns:rpid='urn:ietf:params:xml:ns:pidf:rpid' entity='sip:romeo@sip.test'>"
+        b"<tuple id='t1'><status><basic>open</basic></status></tuple>"
+        b"<dm:person id='p1'><rpid:activities><rpid:away/></rpid:activities>"
+        b"<dm:note>in a meeting</dm:note></dm:person></presence>")
+NOTIFY_SEQ = [0]
+
+
+def edge_notify(sub, expires):
+    """The edge's NOTIFY in the dialog its 200 to SUBSCRIBE made (RFC 6665 §4.2.2)."""
+    NOTIFY_SEQ[0] += 1
+    frm, to = header(sub, "From"), header(sub, "To")
+    active = expires != "0"
+    body = PIDF if active else b""
+    lines = ["NOTIFY %s SIP/2.0" % (header(sub, "Contact") or "<sip:gw.sip.test>").strip("<>"),
+             "Via: SIP/2.0/TLS edge.sip.test:5061;branch=z9hG4bKn%d" % NOTIFY_SEQ[0],
+             "Max-Forwards: 70", "From: %s;tag=edge1" % to, "To: %s" % frm,
+             "Call-ID: %s" % header(sub, "Call-ID"), "CSeq: %d NOTIFY" % NOTIFY_SEQ[0],
+             "Contact: <sip:romeo@edge.sip.test;transport=tls>", "Event: presence",
+             "Subscription-State: " + ("active;expires=%s" % expires if active
+                                       else "terminated;reason=timeout")]
+    if body:
+        lines.append("Content-Type: application/pidf+xml")
+    lines.append("Content-Length: %d" % len(body))
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
 class Edge(threading.Thread):
     """A TLS SIP edge: requires a client certificate, answers OPTIONS 200 and counts them."""
 
@@ -175,6 +203,7 @@ class Edge(threading.Thread):
         self.peer_cn = None
         self.handshakes = 0
         self.notifies = []
+        self.requests = []
 
     def run(self):
         while True:
@@ -201,9 +230,20 @@ class Edge(threading.Thread):
                 self.options += 1
                 s.sendall(answer(msg, 200, "OK"))
             elif not msg.startswith(b"SIP/2.0"):
+                self.requests.append(msg)
                 if msg.startswith(b"NOTIFY "):
                     self.notifies.append(msg)
-                s.sendall(answer(msg, 200, "OK"))
+                if msg.startswith(b"MESSAGE sip:nobody@"):
+                    s.sendall(answer(msg, 404, "Not Found"))
+                elif msg.startswith(b"SUBSCRIBE "):
+                    exp = header(msg, "Expires") or "600"
+                    s.sendall(answer(msg, 200, "OK")[:-2] .replace(
+                        b"Content-Length: 0\r\n", b"Expires: " + exp.encode() +
+                        b"\r\nContact: <sip:romeo@edge.sip.test;transport=tls>\r\n"
+                        b"Content-Length: 0\r\n") + b"\r\n")
+                    s.sendall(edge_notify(msg, exp))
+                else:
+                    s.sendall(answer(msg, 200, "OK"))
 
 
 # ---- the test -----------------------------------------------------------------------------
@@ -354,7 +394,7 @@ def outer():
         f.write("127.0.0.1 localhost\n")
     make_certs()
     return subprocess.call(["ip", "netns", "exec", NS, sys.executable, os.path.abspath(__file__),
-                            FEDGW, SEED, PROBE, "--inner", NS, TMP])
+                            FEDGW, SEED, PROBE, XPROBE, "--inner", NS, TMP])
 
 
 def main():
@@ -537,6 +577,41 @@ def main():
     if FAILS:
         log.flush()
         sys.stdout.write(open(os.path.join(TMP, "fedgw.log"), errors="replace").read()[-6000:])
+
+    # 6. XMPP -> SIP with the engine alone (its XMPP side printed by the probe)
+    edge.notifies.clear()
+    edge.requests.clear()
+    r = subprocess.run([XPROBE, data], capture_output=True, timeout=60)
+    out = r.stdout.decode(errors="replace")
+    check(r.returncode == 0 and "\nup\n" in "\n" + out, "the engine alone reaches the edge")
+    reqs = [m.decode(errors="replace") for m in edge.requests]
+    msgs = [m for m in reqs if m.startswith("MESSAGE sip:romeo@sip.test ")]
+    check(any("hi from XMPP" in m and "<sip:juliet@capulet.test;gr=balcony>" in m and
+              "Call-ID: th-1" in m for m in msgs),
+          "XMPP message -> MESSAGE sip:romeo@sip.test (From with gr=, Call-ID = thread)")
+    check(any("application/im-iscomposing+xml" in m for m in msgs),
+          "XMPP chat state -> isComposing MESSAGE")
+    check("type='error'" in out and "item-not-found" in out and "id='m2'" in out and
+          "to='juliet@capulet.test/balcony'" in out,
+          "SIP 404 -> stanza error item-not-found to the sender")
+    subs_sent = [m for m in reqs if m.startswith("SUBSCRIBE ")]
+    check(len(subs_sent) >= 1 and "Event: presence" in subs_sent[0] and
+          "Accept: application/pidf+xml" in subs_sent[0], "XMPP subscribe -> SUBSCRIBE")
+    check("type='subscribed'" in out and "from='romeo@sip.test'" in out,
+          "NOTIFY active -> presence subscribed")
+    check("<show>away</show>" in out and "in a meeting" in out,
+          "PIDF -> presence with show and status")
+    check(any("Expires: 0" in m and "To: <sip:romeo@sip.test>;tag=edge1" in m
+              for m in subs_sent), "XMPP unsubscribe -> SUBSCRIBE Expires: 0 in the dialog")
+    nots = [m.decode(errors="replace") for m in edge.notifies]
+    check(any("Subscription-State: active" in n for n in nots) and
+          any("busy now" in n and "application/pidf+xml" in n for n in nots),
+          "XMPP presence -> NOTIFY with PIDF to the SIP watcher")
+    check(any("terminated;reason=rejected" in n for n in nots),
+          "XMPP unsubscribed -> NOTIFY terminated;reason=rejected")
+    if FAILS:
+        print(out)
+        print("\n----\n".join(reqs))
 
 
 if not INNER:

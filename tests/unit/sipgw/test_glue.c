@@ -6,7 +6,6 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "s2s/s2s_internal.h"
 #include "sipgw/sipgw_internal.h"
 
 #include <stdlib.h>
@@ -51,7 +50,7 @@ static void msg_cb(void *ctx, const struct xmpp_node *n)
 static void parse(const char *xml, struct parsed *p)
 {
 	memset(p, 0, sizeof(*p));
-	assert_int_equal(s2s__parse_stanza((const uint8_t *)xml, strlen(xml), msg_cb, p), FG_OK);
+	assert_int_equal(sipgw__parse_stanza((const uint8_t *)xml, strlen(xml), msg_cb, p), FG_OK);
 }
 
 static void parsed_clear(struct parsed *p)

@@ -1,0 +1,126 @@
+/* sipgw_xmpp_probe: the SIP gateway engine alone on a loop with the store of the loopback
+ * test, its XMPP side replaced by stdin/stdout: stanzas it would route are printed as
+ * "XMPP <stanza>", and a script of stanzas is handed to it as if federated peers sent them
+ * (XMPP -> SIP messages, chat states, presence subscriptions both ways). */
+#include "db/db.h"
+#include "sipgw/sipgw_internal.h"
+#include "status/status.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct probe {
+	struct sipgw *gw;
+	uv_timer_t timer;
+	int phase;
+	int64_t t0, phase_at;
+	int rc;
+};
+
+static void sink(void *ctx, const uint8_t *stanza, size_t len)
+{
+	(void)ctx;
+	printf("XMPP %.*s\n", (int)len, (const char *)stanza);
+	fflush(stdout);
+}
+
+static void inject(struct probe *p, const char *xml)
+{
+	if (sipgw__inject(p->gw, xml) != FG_OK) {
+		printf("inject failed: %s\n", xml);
+		p->rc = 1;
+	}
+}
+
+static const char *const script1[] = {
+    "<message from='juliet@capulet.test/balcony' to='romeo@sip.test' type='chat' id='m1'>"
+    "<body>hi from XMPP</body><thread>th-1</thread></message>",
+    "<message from='juliet@capulet.test/balcony' to='nobody@sip.test' type='chat' id='m2'>"
+    "<body>anyone?</body></message>",
+    "<message from='juliet@capulet.test/balcony' to='romeo@sip.test' type='chat'>"
+    "<composing xmlns='http://jabber.org/protocol/chatstates'/></message>",
+    "<presence from='juliet@capulet.test' to='romeo@sip.test' type='subscribe'/>",
+    "<presence from='bob@nowhere.test' to='alice@sip.test' type='subscribed'/>",
+    "<presence from='bob@nowhere.test/r' to='alice@sip.test'><show>dnd</show>"
+    "<status>busy now</status><priority>5</priority></presence>",
+};
+
+static const char *const script2[] = {
+    "<presence from='juliet@capulet.test' to='romeo@sip.test' type='unsubscribe'/>",
+    "<presence from='bob@nowhere.test' to='alice@sip.test' type='unsubscribed'/>",
+};
+
+static void stop_cb(uv_handle_t *h)
+{
+	(void)h;
+}
+
+static void tick(uv_timer_t *t)
+{
+	struct probe *p = t->data;
+	int64_t now = fg_mono_ms();
+	const char *st = sipgw__domain_state(p->gw, "sip.test");
+	switch (p->phase) {
+	case 0:
+		if (st != NULL && strcmp(st, "up") == 0) {
+			printf("up\n");
+			for (size_t i = 0; i < sizeof(script1) / sizeof(script1[0]); i++)
+				inject(p, script1[i]);
+			p->phase = 1;
+			p->phase_at = now;
+		} else if (now - p->t0 > 15000) {
+			printf("the SIP domain never came up (%s)\n", st ? st : "unknown");
+			p->rc = 1;
+			p->phase = 3;
+		}
+		return;
+	case 1:
+		if (now - p->phase_at < 3000)
+			return;
+		for (size_t i = 0; i < sizeof(script2) / sizeof(script2[0]); i++)
+			inject(p, script2[i]);
+		p->phase = 2;
+		p->phase_at = now;
+		return;
+	case 2:
+		if (now - p->phase_at < 2000)
+			return;
+		p->phase = 3;
+		return;
+	default:
+		uv_timer_stop(t);
+		uv_close((uv_handle_t *)t, stop_cb);
+		sipgw_stop(p->gw);
+		p->gw = NULL;
+		return;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct db *db = NULL;
+	struct probe p = {0};
+	if (argc != 2) {
+		fprintf(stderr, "usage: sipgw_xmpp_probe DATA_DIR\n");
+		return 2;
+	}
+	if (db_open(&db, argv[1]) != FG_OK)
+		return 4;
+	status_init(NULL, fg_now_ms());
+	uv_loop_t loop;
+	uv_loop_init(&loop);
+	if (sipgw_start(&p.gw, &loop, db, NULL) != FG_OK)
+		return 3;
+	sipgw__set_xmpp_sink(p.gw, sink, NULL);
+	p.t0 = fg_mono_ms();
+	uv_timer_init(&loop, &p.timer);
+	p.timer.data = &p;
+	uv_timer_start(&p.timer, tick, 100, 100);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	uv_loop_close(&loop);
+	status_shutdown();
+	db_close(db);
+	printf("done\n");
+	return p.rc;
+}
