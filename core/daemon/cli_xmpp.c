@@ -1,6 +1,6 @@
 /* daemon: `fedgw xmpp` — XMPP federation settings, domains, allow list, policy, peers and
  * validate connection from a shell (RFC 6120 s2s, XEP-0220 dialback, seeds 000-003). */
-#include "daemon/daemon.h"
+#include "daemon/cli_conf.h"
 
 #include "db/db.h"
 #include "xmppconf/xmppconf.h"
@@ -13,12 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-#define CLI_SOURCE "cli"
-/* Options one command takes: a handful each. */
-#define CLI_OPTS_MAX 8
-/* Positional arguments one command takes (set takes one per setting). */
-#define CLI_ARGS_MAX 32
 
 static void xmpp_usage(FILE *out)
 {
@@ -80,102 +74,7 @@ static void xmpp_usage(FILE *out)
 
 /* ---- arguments ------------------------------------------------------------------------- */
 
-struct cli_args {
-	const char *pos[CLI_ARGS_MAX];
-	int npos;
-	const char *opt_name[CLI_OPTS_MAX];
-	const char *opt_val[CLI_OPTS_MAX];
-	int nopt;
-	bool json;
-	bool help;
-};
-
-/* Splits argv (after the command words) into positionals and --opt VALUE pairs; options
- * listed in valued take a value, --json and --help are flags. */
-static bool args_parse(int argc, char **argv, const char *const *valued, struct cli_args *a,
-                       const char *cmd)
-{
-	memset(a, 0, sizeof(*a));
-	for (int i = 0; i < argc; i++) {
-		const char *s = argv[i];
-		if (strcmp(s, "--json") == 0) {
-			a->json = true;
-			continue;
-		}
-		if (strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0) {
-			a->help = true;
-			continue;
-		}
-		if (strncmp(s, "--", 2) == 0) {
-			bool known = false;
-			const char *eq = strchr(s, '=');
-			size_t nlen = eq ? (size_t)(eq - s) : strlen(s);
-			for (size_t k = 0; valued && valued[k]; k++)
-				if (strlen(valued[k]) == nlen && strncmp(valued[k], s, nlen) == 0)
-					known = true;
-			if (!known) {
-				fprintf(
-				    stderr,
-				    "fedgw xmpp %s: unknown option \"%s\" (fedgw xmpp --help)\n",
-				    cmd, s);
-				return false;
-			}
-			if (a->nopt >= CLI_OPTS_MAX) {
-				fprintf(stderr, "fedgw xmpp %s: too many options\n", cmd);
-				return false;
-			}
-			const char *val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
-			if (!val) {
-				fprintf(stderr, "fedgw xmpp %s: %s needs a value\n", cmd, s);
-				return false;
-			}
-			static char names[CLI_OPTS_MAX][32];
-			snprintf(names[a->nopt], sizeof(names[0]), "%.*s", (int)nlen, s);
-			a->opt_name[a->nopt] = names[a->nopt];
-			a->opt_val[a->nopt++] = val;
-			continue;
-		}
-		if (a->npos >= CLI_ARGS_MAX) {
-			fprintf(stderr, "fedgw xmpp %s: too many arguments\n", cmd);
-			return false;
-		}
-		a->pos[a->npos++] = s;
-	}
-	return true;
-}
-
-static const char *opt(const struct cli_args *a, const char *name)
-{
-	for (int i = a->nopt - 1; i >= 0; i--)
-		if (strcmp(a->opt_name[i], name) == 0)
-			return a->opt_val[i];
-	return NULL;
-}
-
 /* ---- output ---------------------------------------------------------------------------- */
-
-static void print_json(json_t *j)
-{
-	char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
-	if (text) {
-		printf("%s\n", text);
-		free(text);
-	}
-}
-
-static int refused(const char *cmd, enum fg_err err, const struct xmppconf_err *e)
-{
-	if (e->message[0]) {
-		fprintf(stderr, "fedgw xmpp %s: %s\n", cmd, e->message);
-		if (e->field[0])
-			fprintf(stderr, "  field: %s\n", e->field);
-		if (e->fix[0])
-			fprintf(stderr, "  fix: %s\n", e->fix);
-	} else {
-		fprintf(stderr, "fedgw xmpp %s: failed: %s\n", cmd, fg_strerror(err));
-	}
-	return err == FG_ERR_NOTFOUND ? EXIT_NOTFOUND : EXIT_FAIL;
-}
 
 static void print_records(json_t *records, const char *indent)
 {
@@ -185,19 +84,11 @@ static void print_records(json_t *records, const char *indent)
 	    printf("%s%s\n", indent, json_string_value(json_object_get(r, "text")));
 }
 
-static void print_warnings(json_t *answer)
-{
-	size_t i;
-	json_t *w;
-	json_array_foreach(json_object_get(answer, "warnings"), i, w)
-	    fprintf(stderr, "warning: %s\n", json_string_value(w));
-}
-
 /* Prints an answer: its message, the records of a domain, warnings on stderr. */
 static int answered(json_t *answer, bool as_json)
 {
 	if (as_json) {
-		print_json(answer);
+		cli_print_json(answer);
 	} else {
 		const char *msg = json_string_value(json_object_get(answer, "message"));
 		if (msg && *msg)
@@ -207,7 +98,7 @@ static int answered(json_t *answer, bool as_json)
 			printf("DNS records to publish:\n");
 			print_records(json_object_get(dom, "records"), "  ");
 		}
-		print_warnings(answer);
+		cli_print_warnings(answer);
 	}
 	json_decref(answer);
 	return EXIT_OK;
@@ -218,51 +109,6 @@ static void host_name(char *out, size_t size)
 	char addrs[1][64];
 	size_t n = 0;
 	daemon_host_identity(out, size, addrs, 0, &n);
-}
-
-/* Accepts a certificate id or name; "none" or "" clears. */
-static bool cert_resolve(struct db *db, const char *ref, char id[DB_ID_MAX])
-{
-	struct db_txn *txn = NULL;
-	struct db_cert *certs = NULL;
-	size_t n = 0, matches = 0;
-	id[0] = '\0';
-	if (!ref[0] || strcmp(ref, "none") == 0)
-		return true;
-	if (db_txn_begin(db, &txn) != FG_OK)
-		return false;
-	enum fg_err err = db_cert_list(txn, &certs, &n);
-	db_txn_end(txn);
-	if (err) {
-		fprintf(stderr, "fedgw xmpp: cannot read the store: %s\n", fg_strerror(err));
-		return false;
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (strcmp(certs[i].id, ref) == 0) {
-			fg_strlcpy(id, certs[i].id, DB_ID_MAX);
-			matches = 1;
-			break;
-		}
-		if (strcmp(certs[i].name, ref) == 0) {
-			fg_strlcpy(id, certs[i].id, DB_ID_MAX);
-			matches++;
-		}
-	}
-	db_cert_list_free(certs, n);
-	if (matches == 0)
-		fprintf(stderr,
-		        "fedgw xmpp: no certificate with id or name \"%s\" (fedgw pki list)\n",
-		        ref);
-	else if (matches > 1)
-		fprintf(stderr, "fedgw xmpp: several certificates are named \"%s\": use the id\n",
-		        ref);
-	return matches == 1;
-}
-
-static const char *json_str(json_t *obj, const char *key)
-{
-	const char *s = json_string_value(json_object_get(obj, key));
-	return s ? s : "";
 }
 
 /* ---- show / set / secret ---------------------------------------------------------------- */
@@ -294,11 +140,12 @@ static void print_domains(json_t *domains)
 	}
 	json_array_foreach(domains, i, d)
 	{
-		const char *cert = json_str(d, "cert_name");
-		printf(
-		    "  %s  certificate: %s%s\n", json_str(d, "domain"), cert[0] ? cert : "(none)",
-		    json_is_false(json_object_get(d, "cert_covers")) ? " (does not name the domain)"
-		                                                     : "");
+		const char *cert = cli_json_str(d, "cert_name");
+		printf("  %s  certificate: %s%s\n", cli_json_str(d, "domain"),
+		       cert[0] ? cert : "(none)",
+		       json_is_false(json_object_get(d, "cert_covers"))
+		           ? " (does not name the domain)"
+		           : "");
 		print_records(json_object_get(d, "records"), "    publish: ");
 	}
 }
@@ -314,15 +161,16 @@ static void print_allow(json_t *allow)
 	json_array_foreach(allow, i, a)
 	{
 		long long port = json_integer_value(json_object_get(a, "port"));
-		const char *server = json_str(a, "server");
-		printf("  %s  route: %s", json_str(a, "domain"), server[0] ? server : "DNS SRV");
+		const char *server = cli_json_str(a, "server");
+		printf("  %s  route: %s", cli_json_str(a, "domain"),
+		       server[0] ? server : "DNS SRV");
 		if (port)
 			printf(":%lld", port);
-		printf("  auth: %s  tls: %s", json_str(a, "auth"), json_str(a, "tls"));
+		printf("  auth: %s  tls: %s", cli_json_str(a, "auth"), cli_json_str(a, "tls"));
 		json_t *conn = json_object_get(a, "connection");
 		if (conn)
-			printf("  state: %s", json_str(conn, "state"));
-		const char *desc = json_str(a, "description");
+			printf("  state: %s", cli_json_str(conn, "state"));
+		const char *desc = cli_json_str(a, "description");
 		if (desc[0])
 			printf("  \"%s\"", desc);
 		printf("\n");
@@ -331,15 +179,16 @@ static void print_allow(json_t *allow)
 
 static void print_policy(json_t *pol)
 {
-	printf("  default: %s\n", json_str(pol, "default"));
+	printf("  default: %s\n", cli_json_str(pol, "default"));
 	size_t i;
 	json_t *r;
 	json_array_foreach(json_object_get(pol, "rules"), i, r)
 	{
-		const char *desc = json_str(r, "description");
-		printf("  %s  %-5s %-8s %s%s%s%s\n", json_str(r, "id"), json_str(r, "verdict"),
-		       json_str(r, "direction"), json_str(r, "pattern"), desc[0] ? "  \"" : "",
-		       desc, desc[0] ? "\"" : "");
+		const char *desc = cli_json_str(r, "description");
+		printf("  %s  %-5s %-8s %s%s%s%s\n", cli_json_str(r, "id"),
+		       cli_json_str(r, "verdict"), cli_json_str(r, "direction"),
+		       cli_json_str(r, "pattern"), desc[0] ? "  \"" : "", desc,
+		       desc[0] ? "\"" : "");
 	}
 	json_array_foreach(json_object_get(pol, "warnings"), i, r)
 	    printf("  warning: %s\n", json_string_value(r));
@@ -351,7 +200,7 @@ static int cmd_show(struct db *db, int argc, char **argv)
 	char host[256];
 	json_t *settings = NULL, *domains = NULL, *policy = NULL, *peers = NULL;
 	int rc = EXIT_FAIL;
-	if (!args_parse(argc, argv, NULL, &a, "show") || a.npos > 0)
+	if (!cli_args_parse("xmpp", argc, argv, NULL, &a, "show") || a.npos > 0)
 		return EXIT_USAGE;
 	host_name(host, sizeof(host));
 	enum fg_err err = xmppconf_settings_get(db, &settings);
@@ -369,7 +218,7 @@ static int cmd_show(struct db *db, int argc, char **argv)
 		json_t *all =
 		    json_pack("{s:O, s:O, s:O, s:O}", "settings", settings, "domains", domains,
 		              "allow", json_object_get(peers, "allow"), "policy", policy);
-		print_json(all);
+		cli_print_json(all);
 		json_decref(all);
 	} else {
 		printf("Settings:\n");
@@ -397,36 +246,21 @@ static int cmd_set(struct db *db, int argc, char **argv)
 	struct cli_args a;
 	struct xmppconf_err e = {0};
 	json_t *out = NULL;
-	if (!args_parse(argc, argv, NULL, &a, "set"))
+	if (!cli_args_parse("xmpp", argc, argv, NULL, &a, "set"))
 		return EXIT_USAGE;
 	if (a.npos == 0) {
 		fprintf(stderr, "fedgw xmpp set: give KEY=VALUE pairs, e.g. tls_mode=required "
 		                "(fedgw xmpp --help lists the keys)\n");
 		return EXIT_USAGE;
 	}
-	json_t *changes = json_object();
-	for (int i = 0; i < a.npos; i++) {
-		const char *eq = strchr(a.pos[i], '=');
-		if (!eq || eq == a.pos[i]) {
-			fprintf(stderr, "fedgw xmpp set: \"%s\" is not KEY=VALUE\n", a.pos[i]);
-			json_decref(changes);
-			return EXIT_USAGE;
-		}
-		char key[DB_SETTING_KEY_MAX];
-		snprintf(key, sizeof(key), "%.*s", (int)(eq - a.pos[i]), a.pos[i]);
-		json_t *v = json_string(eq + 1);
-		if (!v) {
-			fprintf(stderr, "fedgw xmpp set: the value of %s is not UTF-8 text\n", key);
-			json_decref(changes);
-			return EXIT_USAGE;
-		}
-		json_object_set_new(changes, key, v);
-	}
+	json_t *changes = cli_settings_changes("xmpp", &a);
+	if (!changes)
+		return EXIT_USAGE;
 	enum fg_err err =
 	    xmppconf_settings_set(db, daemon_cli_actor(), CLI_SOURCE, changes, &out, &e);
 	json_decref(changes);
 	if (err)
-		return refused("set", err, &e);
+		return cli_refused("xmpp", "set", err, &e);
 	return answered(out, a.json);
 }
 
@@ -465,7 +299,7 @@ static int cmd_domain(struct db *db, int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	const char *sub = argv[0];
-	if (!args_parse(argc - 1, argv + 1, valued, &a, "domain"))
+	if (!cli_args_parse("xmpp", argc - 1, argv + 1, valued, &a, "domain"))
 		return EXIT_USAGE;
 	host_name(host, sizeof(host));
 	if (strcmp(sub, "list") == 0) {
@@ -477,7 +311,7 @@ static int cmd_domain(struct db *db, int argc, char **argv)
 			return EXIT_FAIL;
 		}
 		if (a.json)
-			print_json(out);
+			cli_print_json(out);
 		else
 			print_domains(out);
 		json_decref(out);
@@ -487,8 +321,8 @@ static int cmd_domain(struct db *db, int argc, char **argv)
 		fprintf(stderr, "fedgw xmpp domain %s: give one DOMAIN\n", sub);
 		return EXIT_USAGE;
 	}
-	const char *cert = opt(&a, "--cert");
-	if (cert && !cert_resolve(db, cert, cert_id))
+	const char *cert = cli_opt(&a, "--cert");
+	if (cert && !cli_cert_resolve("xmpp", db, cert, cert_id))
 		return EXIT_NOTFOUND;
 	json_t *in = json_object();
 	if (cert)
@@ -519,7 +353,7 @@ static int cmd_domain(struct db *db, int argc, char **argv)
 	}
 	json_decref(in);
 	if (err)
-		return refused("domain", err, &e);
+		return cli_refused("xmpp", "domain", err, &e);
 	return answered(out, a.json);
 }
 
@@ -539,7 +373,7 @@ static int cmd_allow(struct db *db, int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	const char *sub = argv[0];
-	if (!args_parse(argc - 1, argv + 1, valued, &a, "allow"))
+	if (!cli_args_parse("xmpp", argc - 1, argv + 1, valued, &a, "allow"))
 		return EXIT_USAGE;
 	if (strcmp(sub, "list") == 0) {
 		if (a.npos)
@@ -550,7 +384,7 @@ static int cmd_allow(struct db *db, int argc, char **argv)
 			return EXIT_FAIL;
 		}
 		if (a.json)
-			print_json(json_object_get(out, "allow"));
+			cli_print_json(json_object_get(out, "allow"));
 		else
 			print_allow(json_object_get(out, "allow"));
 		json_decref(out);
@@ -563,7 +397,7 @@ static int cmd_allow(struct db *db, int argc, char **argv)
 	if (strcmp(sub, "delete") == 0) {
 		err = xmppconf_allow_delete(db, daemon_cli_actor(), CLI_SOURCE, a.pos[0], &out, &e);
 		if (err)
-			return refused("allow", err, &e);
+			return cli_refused("xmpp", "allow", err, &e);
 		return answered(out, a.json);
 	}
 	if (strcmp(sub, "add") != 0 && strcmp(sub, "edit") != 0) {
@@ -577,7 +411,7 @@ static int cmd_allow(struct db *db, int argc, char **argv)
 	                                     {"--tls", "tls"},
 	                                     {"--description", "description"}};
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
-		const char *v = opt(&a, map[i][0]);
+		const char *v = cli_opt(&a, map[i][0]);
 		if (!v)
 			continue;
 		json_t *s = json_string(v);
@@ -588,9 +422,9 @@ static int cmd_allow(struct db *db, int argc, char **argv)
 		}
 		json_object_set_new(in, map[i][1], s);
 	}
-	const char *cert = opt(&a, "--cert");
+	const char *cert = cli_opt(&a, "--cert");
 	if (cert) {
-		if (!cert_resolve(db, cert, cert_id)) {
+		if (!cli_cert_resolve("xmpp", db, cert, cert_id)) {
 			json_decref(in);
 			return EXIT_NOTFOUND;
 		}
@@ -611,7 +445,7 @@ static int cmd_allow(struct db *db, int argc, char **argv)
 	}
 	json_decref(in);
 	if (err)
-		return refused("allow", err, &e);
+		return cli_refused("xmpp", "allow", err, &e);
 	return answered(out, a.json);
 }
 
@@ -629,13 +463,13 @@ static bool rule_resolve(struct db *db, const char *ref, char id[DB_ID_MAX])
 	}
 	json_array_foreach(json_object_get(pol, "rules"), i, r)
 	{
-		if (strcmp(json_str(r, "id"), ref) == 0) {
+		if (strcmp(cli_json_str(r, "id"), ref) == 0) {
 			fg_strlcpy(id, ref, DB_ID_MAX);
 			matches = 1;
 			break;
 		}
-		if (strcasecmp(json_str(r, "pattern"), ref) == 0) {
-			fg_strlcpy(id, json_str(r, "id"), DB_ID_MAX);
+		if (strcasecmp(cli_json_str(r, "pattern"), ref) == 0) {
+			fg_strlcpy(id, cli_json_str(r, "id"), DB_ID_MAX);
 			matches++;
 		}
 	}
@@ -665,7 +499,7 @@ static int cmd_policy(struct db *db, int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	const char *sub = argv[0];
-	if (!args_parse(argc - 1, argv + 1, valued, &a, "policy"))
+	if (!cli_args_parse("xmpp", argc - 1, argv + 1, valued, &a, "policy"))
 		return EXIT_USAGE;
 	if (strcmp(sub, "list") == 0) {
 		if (a.npos)
@@ -676,7 +510,7 @@ static int cmd_policy(struct db *db, int argc, char **argv)
 			return EXIT_FAIL;
 		}
 		if (a.json)
-			print_json(out);
+			cli_print_json(out);
 		else
 			print_policy(out);
 		json_decref(out);
@@ -697,7 +531,7 @@ static int cmd_policy(struct db *db, int argc, char **argv)
 			return EXIT_USAGE;
 		}
 		json_t *in = json_pack("{s:s?, s:s?}", "pattern", a.pos[0], "verdict", a.pos[1]);
-		const char *dir = opt(&a, "--direction"), *desc = opt(&a, "--description");
+		const char *dir = cli_opt(&a, "--direction"), *desc = cli_opt(&a, "--description");
 		if (in && dir)
 			json_object_set_new(in, "direction", json_string(dir));
 		if (in && desc)
@@ -711,7 +545,7 @@ static int cmd_policy(struct db *db, int argc, char **argv)
 		json_decref(in);
 		if (!err && !a.json) {
 			json_t *rule = json_object_get(out, "rule");
-			printf("id %s\n", json_str(rule, "id"));
+			printf("id %s\n", cli_json_str(rule, "id"));
 		}
 	} else if (strcmp(sub, "delete") == 0) {
 		char id[DB_ID_MAX];
@@ -727,7 +561,7 @@ static int cmd_policy(struct db *db, int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (err)
-		return refused("policy", err, &e);
+		return cli_refused("xmpp", "policy", err, &e);
 	return answered(out, a.json);
 }
 
@@ -770,7 +604,7 @@ static int cmd_peers(struct db *db, int argc, char **argv)
 {
 	struct cli_args a;
 	json_t *out = NULL;
-	if (!args_parse(argc, argv, NULL, &a, "peers") || a.npos)
+	if (!cli_args_parse("xmpp", argc, argv, NULL, &a, "peers") || a.npos)
 		return EXIT_USAGE;
 	enum fg_err err = xmppconf_peers(db, &out);
 	if (err) {
@@ -778,7 +612,7 @@ static int cmd_peers(struct db *db, int argc, char **argv)
 		return EXIT_FAIL;
 	}
 	if (a.json) {
-		print_json(out);
+		cli_print_json(out);
 		json_decref(out);
 		return EXIT_OK;
 	}
@@ -807,8 +641,8 @@ static int cmd_peers(struct db *db, int argc, char **argv)
 			fmt_ago(ago, sizeof(ago),
 			        json_integer_value(json_object_get(p, "since_ms")), now);
 			printf("%-30s %-9s %-15s %-14s %-8s %-12s %7s %7s  %s\n",
-			       json_str(p, "domain"), json_str(p, "direction"),
-			       json_str(p, "state"), auth, tls, ago, in, outc,
+			       cli_json_str(p, "domain"), cli_json_str(p, "direction"),
+			       cli_json_str(p, "state"), auth, tls, ago, in, outc,
 			       strcmp(last, "-") == 0 ? "" : last);
 		}
 	}
@@ -818,64 +652,10 @@ static int cmd_peers(struct db *db, int argc, char **argv)
 
 /* ---- validate -------------------------------------------------------------------------- */
 
-#ifdef FEDGW_HAVE_S2S
-struct validate_run {
-	bool as_json;
-	bool done;
-	bool ok;
-	json_t *steps;
-};
-
-static const char *step_state_name(enum s2s_step_state s)
-{
-	switch (s) {
-	case S2S_STEP_RUNNING:
-		return "running";
-	case S2S_STEP_PASS:
-		return "pass";
-	case S2S_STEP_FAIL:
-		return "fail";
-	case S2S_STEP_SKIP:
-		return "skip";
-	case S2S_STEP_WARN:
-		return "warn";
-	}
-	return "?";
-}
-
-static void validate_step_cb(void *ctx, const struct s2s_step *step)
-{
-	struct validate_run *r = ctx;
-	if (step->state == S2S_STEP_RUNNING)
-		return;
-	json_array_append_new(
-	    r->steps, json_pack("{s:s?, s:s?, s:s, s:s?, s:s?, s:s?}", "id", step->id, "title",
-	                        step->title, "state", step_state_name(step->state), "detail",
-	                        step->detail, "fix", step->fix, "tech", step->tech));
-	if (r->as_json)
-		return;
-	printf("[%-4s] %s\n", step_state_name(step->state), step->title ? step->title : "");
-	if (step->detail && step->detail[0])
-		printf("       %s\n", step->detail);
-	if (step->fix && step->fix[0] && step->state != S2S_STEP_PASS)
-		printf("       fix: %s\n", step->fix);
-	if (step->tech && step->tech[0] && step->state == S2S_STEP_FAIL)
-		printf("       detail: %s\n", step->tech);
-	fflush(stdout);
-}
-
-static void validate_done_cb(void *ctx, bool ok)
-{
-	struct validate_run *r = ctx;
-	r->done = true;
-	r->ok = ok;
-}
-#endif
-
 static int cmd_validate(struct db *db, int argc, char **argv)
 {
 	struct cli_args a;
-	if (!args_parse(argc, argv, NULL, &a, "validate"))
+	if (!cli_args_parse("xmpp", argc, argv, NULL, &a, "validate"))
 		return EXIT_USAGE;
 	if (a.npos != 1) {
 		fprintf(stderr, "Usage: fedgw xmpp validate DOMAIN [--json]\n");
@@ -890,7 +670,7 @@ static int cmd_validate(struct db *db, int argc, char **argv)
 #ifdef FEDGW_HAVE_S2S
 	uv_loop_t loop;
 	struct s2s_validation *v = NULL;
-	struct validate_run r = {.as_json = a.json, .steps = json_array()};
+	struct cli_validate_run r = {.as_json = a.json, .steps = json_array()};
 	int rc = EXIT_FAIL;
 	if (uv_loop_init(&loop) != 0) {
 		fprintf(stderr, "fedgw xmpp validate: cannot start an event loop\n");
@@ -899,8 +679,8 @@ static int cmd_validate(struct db *db, int argc, char **argv)
 	}
 	if (!a.json)
 		printf("Validating federation with %s\n", a.pos[0]);
-	enum fg_err err =
-	    s2s_validate_start(&v, &loop, db, a.pos[0], validate_step_cb, validate_done_cb, &r);
+	enum fg_err err = s2s_validate_start(&v, &loop, db, a.pos[0], cli_validate_step_cb,
+	                                     cli_validate_done_cb, &r);
 	if (err) {
 		fprintf(stderr, "fedgw xmpp validate: cannot start: %s\n", fg_strerror(err));
 	} else {
@@ -912,7 +692,7 @@ static int cmd_validate(struct db *db, int argc, char **argv)
 		if (a.json) {
 			json_t *all = json_pack("{s:s, s:b, s:b, s:O}", "domain", a.pos[0], "done",
 			                        r.done, "ok", r.ok, "steps", r.steps);
-			print_json(all);
+			cli_print_json(all);
 			json_decref(all);
 		} else {
 			printf("%s\n", r.ok ? "Every step passed."

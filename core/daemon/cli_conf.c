@@ -1,0 +1,213 @@
+/* daemon: helpers shared by the configuration verbs (`fedgw xmpp`, `fedgw sip`): argument
+ * splitting, answers and refusals, certificate references, validate connection steps. */
+#include "daemon/cli_conf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+bool cli_args_parse(const char *noun, int argc, char **argv, const char *const *valued,
+                    struct cli_args *a, const char *cmd)
+{
+	/* Option names are copied here: argv may hold "--opt=value". */
+	static char names[CLI_OPTS_MAX][32];
+	memset(a, 0, sizeof(*a));
+	for (int i = 0; i < argc; i++) {
+		const char *s = argv[i];
+		if (strcmp(s, "--json") == 0) {
+			a->json = true;
+			continue;
+		}
+		if (strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0) {
+			a->help = true;
+			continue;
+		}
+		if (strncmp(s, "--", 2) == 0) {
+			bool known = false;
+			const char *eq = strchr(s, '=');
+			size_t nlen = eq ? (size_t)(eq - s) : strlen(s);
+			for (size_t k = 0; valued && valued[k]; k++)
+				if (strlen(valued[k]) == nlen && strncmp(valued[k], s, nlen) == 0)
+					known = true;
+			if (!known) {
+				fprintf(stderr,
+				        "fedgw %s %s: unknown option \"%s\" (fedgw %s --help)\n",
+				        noun, cmd, s, noun);
+				return false;
+			}
+			if (a->nopt >= CLI_OPTS_MAX) {
+				fprintf(stderr, "fedgw %s %s: too many options\n", noun, cmd);
+				return false;
+			}
+			const char *val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+			if (!val) {
+				fprintf(stderr, "fedgw %s %s: %s needs a value\n", noun, cmd, s);
+				return false;
+			}
+			snprintf(names[a->nopt], sizeof(names[0]), "%.*s", (int)nlen, s);
+			a->opt_name[a->nopt] = names[a->nopt];
+			a->opt_val[a->nopt++] = val;
+			continue;
+		}
+		if (a->npos >= CLI_ARGS_MAX) {
+			fprintf(stderr, "fedgw %s %s: too many arguments\n", noun, cmd);
+			return false;
+		}
+		a->pos[a->npos++] = s;
+	}
+	return true;
+}
+
+const char *cli_opt(const struct cli_args *a, const char *name)
+{
+	for (int i = a->nopt - 1; i >= 0; i--)
+		if (strcmp(a->opt_name[i], name) == 0)
+			return a->opt_val[i];
+	return NULL;
+}
+
+json_t *cli_settings_changes(const char *noun, const struct cli_args *a)
+{
+	json_t *changes = json_object();
+	for (int i = 0; i < a->npos; i++) {
+		const char *eq = strchr(a->pos[i], '=');
+		if (!eq || eq == a->pos[i]) {
+			fprintf(stderr, "fedgw %s set: \"%s\" is not KEY=VALUE\n", noun, a->pos[i]);
+			json_decref(changes);
+			return NULL;
+		}
+		char key[DB_SETTING_KEY_MAX];
+		snprintf(key, sizeof(key), "%.*s", (int)(eq - a->pos[i]), a->pos[i]);
+		json_t *v = json_string(eq + 1);
+		if (!v) {
+			fprintf(stderr, "fedgw %s set: the value of %s is not UTF-8 text\n", noun,
+			        key);
+			json_decref(changes);
+			return NULL;
+		}
+		json_object_set_new(changes, key, v);
+	}
+	return changes;
+}
+
+void cli_print_json(json_t *j)
+{
+	char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+	if (text) {
+		printf("%s\n", text);
+		free(text);
+	}
+}
+
+const char *cli_json_str(json_t *obj, const char *key)
+{
+	const char *s = json_string_value(json_object_get(obj, key));
+	return s ? s : "";
+}
+
+void cli_print_warnings(json_t *answer)
+{
+	size_t i;
+	json_t *w;
+	json_array_foreach(json_object_get(answer, "warnings"), i, w)
+	    fprintf(stderr, "warning: %s\n", json_string_value(w));
+}
+
+int cli_refused(const char *noun, const char *cmd, enum fg_err err, const struct xmppconf_err *e)
+{
+	if (e->message[0]) {
+		fprintf(stderr, "fedgw %s %s: %s\n", noun, cmd, e->message);
+		if (e->field[0])
+			fprintf(stderr, "  field: %s\n", e->field);
+		if (e->fix[0])
+			fprintf(stderr, "  fix: %s\n", e->fix);
+	} else {
+		fprintf(stderr, "fedgw %s %s: failed: %s\n", noun, cmd, fg_strerror(err));
+	}
+	return err == FG_ERR_NOTFOUND ? EXIT_NOTFOUND : EXIT_FAIL;
+}
+
+bool cli_cert_resolve(const char *noun, struct db *db, const char *ref, char id[DB_ID_MAX])
+{
+	struct db_txn *txn = NULL;
+	struct db_cert *certs = NULL;
+	size_t n = 0, matches = 0;
+	id[0] = '\0';
+	if (!ref[0] || strcmp(ref, "none") == 0)
+		return true;
+	if (db_txn_begin(db, &txn) != FG_OK)
+		return false;
+	enum fg_err err = db_cert_list(txn, &certs, &n);
+	db_txn_end(txn);
+	if (err) {
+		fprintf(stderr, "fedgw %s: cannot read the store: %s\n", noun, fg_strerror(err));
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(certs[i].id, ref) == 0) {
+			fg_strlcpy(id, certs[i].id, DB_ID_MAX);
+			matches = 1;
+			break;
+		}
+		if (strcmp(certs[i].name, ref) == 0) {
+			fg_strlcpy(id, certs[i].id, DB_ID_MAX);
+			matches++;
+		}
+	}
+	db_cert_list_free(certs, n);
+	if (matches == 0)
+		fprintf(stderr,
+		        "fedgw %s: no certificate with id or name \"%s\" (fedgw pki list)\n", noun,
+		        ref);
+	else if (matches > 1)
+		fprintf(stderr, "fedgw %s: several certificates are named \"%s\": use the id\n",
+		        noun, ref);
+	return matches == 1;
+}
+
+#ifdef FEDGW_HAVE_S2S
+const char *cli_step_state_name(enum s2s_step_state s)
+{
+	switch (s) {
+	case S2S_STEP_RUNNING:
+		return "running";
+	case S2S_STEP_PASS:
+		return "pass";
+	case S2S_STEP_FAIL:
+		return "fail";
+	case S2S_STEP_SKIP:
+		return "skip";
+	case S2S_STEP_WARN:
+		return "warn";
+	}
+	return "?";
+}
+
+void cli_validate_step_cb(void *ctx, const struct s2s_step *step)
+{
+	struct cli_validate_run *r = ctx;
+	if (step->state == S2S_STEP_RUNNING)
+		return;
+	json_array_append_new(
+	    r->steps, json_pack("{s:s?, s:s?, s:s, s:s?, s:s?, s:s?}", "id", step->id, "title",
+	                        step->title, "state", cli_step_state_name(step->state), "detail",
+	                        step->detail, "fix", step->fix, "tech", step->tech));
+	if (r->as_json)
+		return;
+	printf("[%-4s] %s\n", cli_step_state_name(step->state), step->title ? step->title : "");
+	if (step->detail && step->detail[0])
+		printf("       %s\n", step->detail);
+	if (step->fix && step->fix[0] && step->state != S2S_STEP_PASS)
+		printf("       fix: %s\n", step->fix);
+	if (step->tech && step->tech[0] && step->state == S2S_STEP_FAIL)
+		printf("       detail: %s\n", step->tech);
+	fflush(stdout);
+}
+
+void cli_validate_done_cb(void *ctx, bool ok)
+{
+	struct cli_validate_run *r = ctx;
+	r->done = true;
+	r->ok = ok;
+}
+#endif
