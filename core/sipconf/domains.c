@@ -1,0 +1,640 @@
+/* sipconf: SIP domains — next hop (RFC 3263 names or addresses), transport and port
+ * (RFC 3261 §18/§19.1.2), the SIP-side certificate and trusted CA for mutual TLS (RFC 5922
+ * §7), and the mapped XMPP domain (RFC 7247 §4), with each domain's live state. */
+#include "sipconf_internal.h"
+#include "pki/pki.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+bool sipconf_host_valid(const char *host, const char **why)
+{
+	static const char *dummy;
+	if (!why)
+		why = &dummy;
+	if (host && xmppconf__ip_valid(host))
+		return true;
+	return xmppconf_domain_valid(host, why);
+}
+
+bool sipconf__cert_names(struct db_txn *txn, const char *cert_id, const char *host, char *names,
+                         size_t namesize)
+{
+	struct db_cert cert;
+	struct pki_cert **chain = NULL;
+	size_t n = 0, used = 0;
+	char perr[128];
+	bool ok = false;
+	if (names && namesize)
+		names[0] = '\0';
+	if (db_cert_get(txn, cert_id, &cert) != FG_OK)
+		return false;
+	if (cert.pem &&
+	    pki_certs_from_pem(cert.pem, strlen(cert.pem), &chain, &n, perr, sizeof(perr)) ==
+	        FG_OK &&
+	    n > 0) {
+		/* RFC 5922 §7.1: DNS-ID SANs, the CN only without them; SRV-IDs and xmppAddr
+		 * are XMPP's and do not count here. */
+		enum pki_id_match m =
+		    pki_cert_match_xmpp(chain[0]->der, chain[0]->der_len, host, NULL, 0);
+		ok = m == PKI_ID_DNS || m == PKI_ID_CN;
+		for (size_t i = 0; names && i < chain[0]->san_count; i++) {
+			if (chain[0]->sans[i].type != PKI_SAN_DNS)
+				continue;
+			int w = snprintf(names + used, namesize - used, "%s%s", used ? ", " : "",
+			                 chain[0]->sans[i].value);
+			if (w < 0 || (size_t)w >= namesize - used)
+				break;
+			used += (size_t)w;
+		}
+		if (names && !used)
+			snprintf(names, namesize, "%s", chain[0]->subject);
+	}
+	pki_certs_free(chain, n);
+	db_cert_clear(&cert);
+	return ok;
+}
+
+/* ---- JSON ------------------------------------------------------------------------------ */
+
+static void cert_name(struct db_txn *txn, const char *id, char out[DB_NAME_MAX])
+{
+	struct db_cert cert;
+	out[0] = '\0';
+	if (!id[0] || db_cert_get(txn, id, &cert) != FG_OK)
+		return;
+	fg_strlcpy(out, cert.name, DB_NAME_MAX);
+	db_cert_clear(&cert);
+}
+
+static const char *maps_to(const struct db_sip_domain *d)
+{
+	return d->xmpp_domain[0] ? d->xmpp_domain : d->domain;
+}
+
+static bool is_tls(const struct db_sip_domain *d)
+{
+	return strcasecmp(d->transport, "tcp") != 0;
+}
+
+/* Warnings about a domain as stored (the change is made anyway). */
+static void domain_warnings(struct db_txn *txn, const struct db_sip_domain *d, json_t *warnings)
+{
+	char fqdn[DB_DOMAIN_MAX], names[256], name[DB_NAME_MAX];
+	struct db_cert cert;
+	sipconf__fqdn(txn, fqdn, NULL);
+	if (d->cert_id[0]) {
+		cert_name(txn, d->cert_id, name);
+		if (!name[0])
+			json_array_append_new(
+			    warnings, json_sprintf("The SIP certificate of %s no longer exists: "
+			                           "choose another one.",
+			                           d->domain));
+		else if (!sipconf__cert_names(txn, d->cert_id, fqdn, names, sizeof(names)))
+			json_array_append_new(
+			    warnings,
+			    json_sprintf(
+			        "The certificate \"%s\" does not name the gateway's FQDN "
+			        "%s%s%s%s: the Access Edge checks that name and will refuse "
+			        "the connection (\"peer's certificate does not contain a "
+			        "matching FQDN\"). Use a certificate with %s among its "
+			        "names, or set the FQDN to a name it has.",
+			        name, fqdn, names[0] ? " (it names " : "", names,
+			        names[0] ? ")" : "", fqdn));
+	} else if (is_tls(d)) {
+		json_array_append_new(
+		    warnings, json_sprintf("%s has no SIP certificate: an Access Edge asking for "
+		                           "mutual TLS will refuse the gateway. Choose one.",
+		                           d->domain));
+	}
+	if (d->ca_id[0] && db_cert_get(txn, d->ca_id, &cert) == FG_OK)
+		db_cert_clear(&cert);
+	else if (d->ca_id[0])
+		json_array_append_new(warnings,
+		                      json_sprintf("The trusted CA bundle of %s no longer exists: "
+		                                   "choose another one.",
+		                                   d->domain));
+	struct db_xmpp_domain x;
+	if (db_xmpp_domain_get(txn, maps_to(d), &x) == FG_OK)
+		json_array_append_new(
+		    warnings,
+		    json_sprintf("%s is also one of the gateway's plain XMPP domains: stanzas for "
+		                 "it go to SIP users of %s, not to the XMPP side. Map the SIP "
+		                 "domain to another XMPP domain, or delete the XMPP domain.",
+		                 maps_to(d), d->domain));
+}
+
+/* The status object "sip:<domain>" the engine writes, or JSON null. */
+static json_t *status_json(const struct db_status *st, size_t ns, const char *domain)
+{
+	char id[DB_DOMAIN_MAX + 8];
+	snprintf(id, sizeof(id), "sip:%s", domain);
+	for (size_t i = 0; i < ns; i++) {
+		if (strcmp(st[i].id, id) != 0)
+			continue;
+		json_t *s = json_pack("{s:o, s:o, s:o, s:I}", "state", xmppconf__text(st[i].state),
+		                      "reason", xmppconf__text(st[i].reason), "since",
+		                      xmppconf__time(st[i].since_ms), "since_ms",
+		                      (json_int_t)st[i].since_ms);
+		json_t *extra = st[i].extra[0] ? json_loads(st[i].extra, 0, NULL) : NULL;
+		if (json_is_object(extra)) {
+			const char *k;
+			json_t *v;
+			json_object_foreach(extra, k, v)
+			{
+				if (!json_object_get(s, k))
+					json_object_set(s, k, v);
+			}
+		}
+		json_decref(extra);
+		return s;
+	}
+	return json_null();
+}
+
+static json_t *domain_json(struct db_txn *txn, const struct db_sip_domain *d,
+                           const struct db_status *st, size_t ns)
+{
+	char cname[DB_NAME_MAX], caname[DB_NAME_MAX], fqdn[DB_DOMAIN_MAX];
+	json_t *warnings = json_array();
+	cert_name(txn, d->cert_id, cname);
+	cert_name(txn, d->ca_id, caname);
+	sipconf__fqdn(txn, fqdn, NULL);
+	json_t *names = json_null();
+	if (d->cert_id[0] && cname[0])
+		names = json_boolean(sipconf__cert_names(txn, d->cert_id, fqdn, NULL, 0));
+	domain_warnings(txn, d, warnings);
+	return json_pack(
+	    "{s:o, s:o, s:i, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, "
+	    "s:o}",
+	    "domain", xmppconf__text(d->domain), "next_hop", xmppconf__text(d->next_hop), "port",
+	    (int)d->next_hop_port, "transport", is_tls(d) ? "tls" : "tcp", "cert_id",
+	    xmppconf__text(d->cert_id), "cert_name", cname[0] ? xmppconf__text(cname) : json_null(),
+	    "cert_names_fqdn", names, "ca_id", xmppconf__text(d->ca_id), "ca_name",
+	    caname[0] ? xmppconf__text(caname) : json_null(), "bind", xmppconf__text(d->bind),
+	    "xmpp_domain", xmppconf__text(d->xmpp_domain), "maps_to", xmppconf__text(maps_to(d)),
+	    "created", xmppconf__time(d->created_ms), "warnings", warnings, "status",
+	    status_json(st, ns, d->domain));
+}
+
+enum fg_err sipconf_domain_list(struct db *db, json_t **out)
+{
+	struct db_txn *txn = NULL;
+	struct db_sip_domain *list = NULL;
+	struct db_status *st = NULL;
+	size_t n = 0, ns = 0;
+	*out = NULL;
+	enum fg_err err = db_txn_begin(db, &txn);
+	if (err)
+		return err;
+	err = db_sip_domain_list(txn, &list, &n);
+	if (!err)
+		err = db_status_list(txn, &st, &ns);
+	if (!err) {
+		*out = json_array();
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(*out, domain_json(txn, &list[i], st, ns));
+	}
+	db_txn_end(txn);
+	db_status_list_free(st, ns);
+	free(list);
+	return err;
+}
+
+enum fg_err sipconf_domain_get(struct db *db, const char *domain, json_t **out,
+                               struct xmppconf_err *e)
+{
+	struct db_txn *txn = NULL;
+	struct db_sip_domain d;
+	struct db_status *st = NULL;
+	size_t ns = 0;
+	*out = NULL;
+	if (!xmppconf_domain_valid(domain, NULL))
+		return xmppconf__fail(e, 404, "domain", "Pick a domain from the list.",
+		                      "There is no such SIP domain.");
+	enum fg_err err = db_txn_begin(db, &txn);
+	if (err)
+		return xmppconf__fail(e, 500, NULL, "See the log (fedgw journal).",
+		                      "The store could not be read: %s.", fg_strerror(err));
+	err = db_sip_domain_get(txn, domain, &d);
+	if (err == FG_ERR_NOTFOUND) {
+		err = xmppconf__fail(e, 404, "domain", "Pick a domain from the list.",
+		                     "There is no SIP domain %s.", domain);
+	} else if (!err && (err = db_status_list(txn, &st, &ns)) == FG_OK) {
+		*out = domain_json(txn, &d, st, ns);
+	}
+	if (err && err != FG_ERR_NOTFOUND)
+		xmppconf__fail(e, 500, NULL, "See the log (fedgw journal).",
+		               "The store could not be read: %s.", fg_strerror(err));
+	db_txn_end(txn);
+	db_status_list_free(st, ns);
+	return err;
+}
+
+/* ---- add / edit ----------------------------------------------------------------------- */
+
+/* The request's fields, validated for form before the write. NULL = not given. */
+struct domain_in {
+	const char *next_hop, *transport, *cert_id, *ca_id, *bind, *xmpp_domain;
+	bool port_given;
+	unsigned port; /* 0 = the transport's default */
+};
+
+struct domain_ctx {
+	const char *actor, *source;
+	bool create;
+	char domain[DB_DOMAIN_MAX];
+	struct domain_in in;
+	json_t *answer;
+	struct xmppconf_err *e;
+};
+
+static const char *const domain_fields[] = {
+    "domain", "next_hop", "port", "transport", "cert_id", "ca_id", "bind", "xmpp_domain", NULL};
+static const char *const domain_ignored[] = {"cert_name", "cert_names_fqdn", "ca_name", "maps_to",
+                                             "created",   "warnings",        "status",  NULL};
+
+static bool read_input(json_t *in, struct domain_in *d, struct xmppconf_err *e)
+{
+	const char *why = NULL, *port_text = NULL;
+	memset(d, 0, sizeof(*d));
+	if (!xmppconf__fields_known(in, domain_fields, domain_ignored, e) ||
+	    !xmppconf__field_str(in, "next_hop", DB_DOMAIN_MAX - 1, &d->next_hop, e) ||
+	    !xmppconf__field_str(in, "transport", 7, &d->transport, e) ||
+	    !xmppconf__field_str(in, "cert_id", DB_ID_MAX - 1, &d->cert_id, e) ||
+	    !xmppconf__field_str(in, "ca_id", DB_ID_MAX - 1, &d->ca_id, e) ||
+	    !xmppconf__field_str(in, "bind", DB_ADDR_MAX - 1, &d->bind, e) ||
+	    !xmppconf__field_str(in, "xmpp_domain", DB_DOMAIN_MAX - 1, &d->xmpp_domain, e))
+		return false;
+	if (d->next_hop && !sipconf_host_valid(d->next_hop, &why)) {
+		xmppconf__fail(e, 422, "next_hop",
+		               "Write the Access Edge's host name as in edge.example.com, or its "
+		               "IPv4 or IPv6 address.",
+		               "The next hop is not a host name or an address: %s.", why);
+		return false;
+	}
+	json_t *p = json_object_get(in, "port");
+	if (p && !json_is_null(p)) {
+		uint64_t v = 0;
+		bool ok = false;
+		if (json_is_integer(p) && json_integer_value(p) >= 0) {
+			v = (uint64_t)json_integer_value(p);
+			ok = v <= 65535;
+		} else if (json_is_string(p)) {
+			port_text = json_string_value(p);
+			ok = !port_text[0] || fg_parse_u64(port_text, 0, 65535, &v);
+		}
+		if (!ok)
+			return xmppconf__fail(e, 422, "port",
+			                      "Use a port from 1 to 65535, or leave it empty for "
+			                      "5061 (TLS) or 5060 (TCP).",
+			                      "The port must be a whole number from 1 to 65535."),
+			       false;
+		d->port_given = true;
+		d->port = (unsigned)v;
+	}
+	if (d->transport) {
+		if (strcasecmp(d->transport, "tls") == 0)
+			d->transport = "tls";
+		else if (strcasecmp(d->transport, "tcp") == 0)
+			d->transport = "tcp";
+		else
+			return xmppconf__fail(e, 422, "transport",
+			                      "Use tls (SIP over mutual TLS, port 5061) or tcp.",
+			                      "The transport must be tls or tcp."),
+			       false;
+	}
+	if (d->bind && d->bind[0] && !xmppconf__ip_valid(d->bind))
+		return xmppconf__fail(e, 422, "bind",
+		                      "Give one of this machine's IPv4 or IPv6 addresses, or leave "
+		                      "it empty to let the system choose.",
+		                      "The bind address is not an IP address."),
+		       false;
+	if (d->xmpp_domain && d->xmpp_domain[0] && !xmppconf_domain_valid(d->xmpp_domain, &why))
+		return xmppconf__fail(e, 422, "xmpp_domain",
+		                      "Write the XMPP domain as in example.com, or leave it empty "
+		                      "for the same name as the SIP domain.",
+		                      "The mapped XMPP domain is not a valid domain name: %s.",
+		                      why),
+		       false;
+	return true;
+}
+
+/* The certificate record id must be a leaf with its key (want_leaf) or a CA bundle. */
+static enum fg_err cert_ref_check(struct db_txn *txn, const char *id, bool want_leaf,
+                                  struct xmppconf_err *e)
+{
+	struct db_cert cert;
+	const char *field = want_leaf ? "cert_id" : "ca_id";
+	enum fg_err err = db_cert_get(txn, id, &cert);
+	if (err == FG_ERR_NOTFOUND)
+		return xmppconf__fail(e, 422, field,
+		                      want_leaf ? "Pick a certificate from the list, or create or "
+		                                  "import one under Certificates first."
+		                                : "Pick a CA bundle from the list, or import the "
+		                                  "Access Edge's CA under Certificates first.",
+		                      "There is no %s with that id.",
+		                      want_leaf ? "certificate" : "CA bundle");
+	if (err)
+		return err;
+	if (want_leaf && (cert.kind != DB_CERT_LEAF || !cert.key_id[0]))
+		err =
+		    xmppconf__fail(e, 422, field,
+		                   "Pick a certificate that has its private key (import the "
+		                   "certificate issued for a CSR made here, or make a self-signed "
+		                   "one).",
+		                   "The certificate \"%s\" has no private key here, so it cannot "
+		                   "be presented to the Access Edge.",
+		                   cert.name);
+	else if (!want_leaf && cert.kind != DB_CERT_CA_BUNDLE)
+		err =
+		    xmppconf__fail(e, 422, field,
+		                   "Pick a CA bundle (import the CA that issued the Access Edge's "
+		                   "certificate under Certificates).",
+		                   "\"%s\" is not a CA bundle.", cert.name);
+	db_cert_clear(&cert);
+	return err;
+}
+
+static void changed_text(json_t *answer, char *detail, size_t size, size_t *used, const char *field,
+                         const char *from, const char *to)
+{
+	if (strcmp(from, to) == 0)
+		return;
+	xmppconf__changed(answer, field, from, to);
+	int w = snprintf(detail + *used, size - *used, "%s%s: %.60s -> %.60s", *used ? "; " : "",
+	                 field, from[0] ? from : "(none)", to[0] ? to : "(none)");
+	if (w > 0 && (size_t)w < size - *used)
+		*used += (size_t)w;
+}
+
+static enum fg_err domain_fn(struct db_txn *txn, void *vctx)
+{
+	struct domain_ctx *c = vctx;
+	const struct domain_in *in = &c->in;
+	struct db_sip_domain d, old;
+	enum fg_err err;
+	json_decref(c->answer);
+	c->answer = xmppconf__answer();
+	memset(&old, 0, sizeof(old));
+	err = db_sip_domain_get(txn, c->domain, &old);
+	if (err && err != FG_ERR_NOTFOUND)
+		return err;
+	if (c->create && err == FG_OK)
+		return xmppconf__fail(c->e, 409, "domain", "Edit the existing domain instead.",
+		                      "The SIP domain %s exists already.", c->domain);
+	if (!c->create && err == FG_ERR_NOTFOUND)
+		return xmppconf__fail(c->e, 404, "domain", "Pick a domain from the list.",
+		                      "There is no SIP domain %s.", c->domain);
+	struct db_sip_domain *all = NULL;
+	size_t n = 0;
+	if ((err = db_sip_domain_list(txn, &all, &n)) != FG_OK)
+		return err;
+	if (c->create && n >= SIPCONF_DOMAINS_MAX) {
+		free(all);
+		return xmppconf__fail(c->e, 422, "domain", "Delete a SIP domain you no longer use.",
+		                      "The gateway already has %d SIP domains, the most it serves.",
+		                      SIPCONF_DOMAINS_MAX);
+	}
+	if (c->create) {
+		memset(&d, 0, sizeof(d));
+		fg_strlcpy(d.domain, c->domain, sizeof(d.domain));
+		fg_strlcpy(d.transport, "tls", sizeof(d.transport));
+		d.created_ms = fg_now_ms();
+	} else {
+		d = old;
+	}
+	bool old_tls = c->create || is_tls(&old);
+	if (in->transport)
+		fg_strlcpy(d.transport, in->transport, sizeof(d.transport));
+	if (in->next_hop)
+		fg_strlcpy(d.next_hop, in->next_hop, sizeof(d.next_hop));
+	if (in->cert_id)
+		fg_strlcpy(d.cert_id, in->cert_id, sizeof(d.cert_id));
+	if (in->ca_id)
+		fg_strlcpy(d.ca_id, in->ca_id, sizeof(d.ca_id));
+	if (in->bind)
+		fg_strlcpy(d.bind, in->bind, sizeof(d.bind));
+	if (in->xmpp_domain)
+		fg_strlcpy(d.xmpp_domain, in->xmpp_domain, sizeof(d.xmpp_domain));
+	/* RFC 3261 §19.1.2: 5061 for TLS, 5060 otherwise. A port that was the old transport's
+	 * default follows a change of transport. */
+	if (in->port_given && in->port != 0)
+		d.next_hop_port = (uint16_t)in->port;
+	else if (in->port_given || c->create ||
+	         d.next_hop_port == (old_tls ? SIPCONF_PORT_TLS : SIPCONF_PORT_TCP))
+		d.next_hop_port = is_tls(&d) ? SIPCONF_PORT_TLS : SIPCONF_PORT_TCP;
+	if (!d.next_hop[0]) {
+		free(all);
+		return xmppconf__fail(c->e, 422, "next_hop",
+		                      "Type the Access Edge's host name (as on its certificate) or "
+		                      "address.",
+		                      "The next hop is required.");
+	}
+	if (d.cert_id[0] && (err = cert_ref_check(txn, d.cert_id, true, c->e)) != FG_OK) {
+		free(all);
+		return err;
+	}
+	if (d.ca_id[0] && (err = cert_ref_check(txn, d.ca_id, false, c->e)) != FG_OK) {
+		free(all);
+		return err;
+	}
+	if (is_tls(&d) && !d.ca_id[0]) {
+		free(all);
+		return xmppconf__fail(
+		    c->e, 422, "ca_id",
+		    "Pick the CA bundle that issued the Access Edge's certificate "
+		    "(import it under Certificates), or use transport tcp.",
+		    "SIP over TLS needs a trusted CA bundle to check the Access "
+		    "Edge's certificate.");
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(all[i].domain, d.domain) == 0 ||
+		    strcasecmp(maps_to(&all[i]), maps_to(&d)) != 0)
+			continue;
+		char other[DB_DOMAIN_MAX];
+		fg_strlcpy(other, all[i].domain, sizeof(other));
+		free(all);
+		return xmppconf__fail(c->e, 409, "xmpp_domain",
+		                      "Map this SIP domain to another XMPP domain.",
+		                      "The XMPP domain %s is already mapped to the SIP domain %s.",
+		                      maps_to(&d), other);
+	}
+	free(all);
+
+	char detail[DB_TEXT_MAX] = "", op[8], np[8], cname[DB_NAME_MAX] = "";
+	size_t used = 0;
+	snprintf(op, sizeof(op), "%u", (unsigned)old.next_hop_port);
+	snprintf(np, sizeof(np), "%u", (unsigned)d.next_hop_port);
+	if (!c->create) {
+		json_t *a = c->answer;
+		changed_text(a, detail, sizeof(detail), &used, "next_hop", old.next_hop,
+		             d.next_hop);
+		changed_text(a, detail, sizeof(detail), &used, "port", op, np);
+		changed_text(a, detail, sizeof(detail), &used, "transport", old.transport,
+		             d.transport);
+		changed_text(a, detail, sizeof(detail), &used, "cert_id", old.cert_id, d.cert_id);
+		changed_text(a, detail, sizeof(detail), &used, "ca_id", old.ca_id, d.ca_id);
+		changed_text(a, detail, sizeof(detail), &used, "bind", old.bind, d.bind);
+		changed_text(a, detail, sizeof(detail), &used, "xmpp_domain", old.xmpp_domain,
+		             d.xmpp_domain);
+		if (used == 0) {
+			xmppconf__message(c->answer, "Nothing changed for %s.", d.domain);
+			goto answer;
+		}
+	}
+	if ((err = db_sip_domain_put(txn, &d)) != FG_OK)
+		return err;
+	cert_name(txn, d.cert_id, cname);
+	if (c->create) {
+		err = xmppconf__audit(txn, c->actor, c->source, "sip.domain.add",
+		                      "%s: next hop %s:%u %s, certificate %s, XMPP domain %s",
+		                      d.domain, d.next_hop, (unsigned)d.next_hop_port, d.transport,
+		                      cname[0] ? cname : "(none)", maps_to(&d));
+		xmppconf__message(c->answer,
+		                  "Added the SIP domain %s: the gateway connects to %s:%u over %s "
+		                  "now, and XMPP users reach its users as user@%s.",
+		                  d.domain, d.next_hop, (unsigned)d.next_hop_port,
+		                  is_tls(&d) ? "TLS" : "TCP", maps_to(&d));
+	} else {
+		err = xmppconf__audit(txn, c->actor, c->source, "sip.domain.edit", "%s: %s",
+		                      d.domain, detail);
+		xmppconf__message(c->answer,
+		                  "Saved %s (%s); the next-hop connection is remade now, without "
+		                  "a restart.",
+		                  d.domain, detail);
+	}
+	if (err)
+		return err;
+answer:;
+	struct db_status *st = NULL;
+	size_t ns = 0;
+	if ((err = db_status_list(txn, &st, &ns)) != FG_OK)
+		return err;
+	json_t *dj = domain_json(txn, &d, st, ns);
+	db_status_list_free(st, ns);
+	size_t i;
+	json_t *w;
+	json_array_foreach(json_object_get(dj, "warnings"), i, w)
+	    json_array_append(json_object_get(c->answer, "warnings"), w);
+	json_object_set_new(c->answer, "domain", dj);
+	return FG_OK;
+}
+
+static enum fg_err domain_run(struct db *db, struct domain_ctx *c, json_t **out)
+{
+	enum fg_err err = db_write(db, domain_fn, c);
+	if (err) {
+		if (err != FG_ERR_INVAL && err != FG_ERR_EXISTS && err != FG_ERR_NOTFOUND)
+			xmppconf__fail(c->e, 500, NULL, "See the log (fedgw journal).",
+			               "The SIP domain could not be saved: %s.", fg_strerror(err));
+		json_decref(c->answer);
+		return err;
+	}
+	*out = c->answer;
+	return FG_OK;
+}
+
+enum fg_err sipconf_domain_add(struct db *db, const char *actor, const char *source, json_t *in,
+                               json_t **out, struct xmppconf_err *e)
+{
+	const char *domain = NULL, *why = NULL;
+	*out = NULL;
+	if (!json_is_object(in))
+		return xmppconf__fail(e, 422, NULL, "Send a JSON object.", "No domain was given.");
+	struct domain_ctx c = {.actor = actor, .source = source, .create = true, .e = e};
+	if (!xmppconf__field_str(in, "domain", DB_DOMAIN_MAX - 1, &domain, e) ||
+	    !read_input(in, &c.in, e))
+		return FG_ERR_INVAL;
+	if (!domain || !domain[0])
+		return xmppconf__fail(e, 422, "domain",
+		                      "Type the SIP domain of your users (the part after @ in "
+		                      "their SIP addresses).",
+		                      "The SIP domain is required.");
+	if (!xmppconf_domain_valid(domain, &why))
+		return xmppconf__fail(
+		    e, 422, "domain",
+		    "Write the domain as in example.com: lowercase letters, digits "
+		    "and hyphens between dots, without a final dot.",
+		    "This is not a valid domain name: %s.", why);
+	if (!c.in.next_hop || !c.in.next_hop[0])
+		return xmppconf__fail(e, 422, "next_hop",
+		                      "Type the Access Edge's host name (as on its certificate) or "
+		                      "address.",
+		                      "The next hop is required.");
+	fg_strlcpy(c.domain, domain, sizeof(c.domain));
+	return domain_run(db, &c, out);
+}
+
+enum fg_err sipconf_domain_edit(struct db *db, const char *actor, const char *source,
+                                const char *domain, json_t *in, json_t **out,
+                                struct xmppconf_err *e)
+{
+	const char *body_domain = NULL;
+	*out = NULL;
+	if (!json_is_object(in))
+		return xmppconf__fail(e, 422, NULL, "Send a JSON object.", "Nothing to change.");
+	struct domain_ctx c = {.actor = actor, .source = source, .create = false, .e = e};
+	if (!xmppconf__field_str(in, "domain", DB_DOMAIN_MAX - 1, &body_domain, e) ||
+	    !read_input(in, &c.in, e))
+		return FG_ERR_INVAL;
+	if (!xmppconf_domain_valid(domain, NULL))
+		return xmppconf__fail(e, 404, "domain", "Pick a domain from the list.",
+		                      "There is no such SIP domain.");
+	if (body_domain && strcmp(body_domain, domain) != 0)
+		return xmppconf__fail(e, 422, "domain",
+		                      "To rename, add the new domain and delete the old one.",
+		                      "A SIP domain cannot be renamed.");
+	if (c.in.next_hop && !c.in.next_hop[0])
+		return xmppconf__fail(e, 422, "next_hop",
+		                      "Type the Access Edge's host name (as on its certificate) or "
+		                      "address.",
+		                      "The next hop is required.");
+	fg_strlcpy(c.domain, domain, sizeof(c.domain));
+	return domain_run(db, &c, out);
+}
+
+/* ---- delete ------------------------------------------------------------------------------ */
+
+struct del_ctx {
+	const char *actor, *source, *domain;
+	struct xmppconf_err *e;
+};
+
+static enum fg_err domain_del_fn(struct db_txn *txn, void *vctx)
+{
+	struct del_ctx *c = vctx;
+	enum fg_err err = db_sip_domain_del(txn, c->domain);
+	if (err == FG_ERR_NOTFOUND)
+		return xmppconf__fail(c->e, 404, "domain", "Pick a domain from the list.",
+		                      "There is no SIP domain %s.", c->domain);
+	if (err)
+		return err;
+	return xmppconf__audit(txn, c->actor, c->source, "sip.domain.delete", "%s", c->domain);
+}
+
+enum fg_err sipconf_domain_delete(struct db *db, const char *actor, const char *source,
+                                  const char *domain, json_t **out, struct xmppconf_err *e)
+{
+	*out = NULL;
+	if (!xmppconf_domain_valid(domain, NULL))
+		return xmppconf__fail(e, 404, "domain", "Pick a domain from the list.",
+		                      "There is no such SIP domain.");
+	struct del_ctx c = {actor, source, domain, e};
+	enum fg_err err = db_write(db, domain_del_fn, &c);
+	if (err) {
+		if (err != FG_ERR_NOTFOUND)
+			xmppconf__fail(e, 500, NULL, "See the log (fedgw journal).",
+			               "The SIP domain could not be deleted: %s.",
+			               fg_strerror(err));
+		return err;
+	}
+	*out = xmppconf__answer();
+	xmppconf__message(*out,
+	                  "Deleted the SIP domain %s: its next-hop connection closes now and "
+	                  "its users are no longer reachable from XMPP.",
+	                  domain);
+	return FG_OK;
+}
