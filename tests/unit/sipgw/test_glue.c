@@ -6,8 +6,10 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "pki/pki.h"
 #include "sipgw/sipgw_internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -247,6 +249,153 @@ static void test_sub_id(void **state)
 	assert_int_equal(strlen(a), DB_ID_MAX - 1);
 }
 
+struct pres_parsed {
+	enum sipgw_presence_type type;
+	struct xlate_presence p;
+	enum fg_err err;
+};
+
+static void pres_cb(void *ctx, const struct xmpp_node *n)
+{
+	struct pres_parsed *pp = ctx;
+	pp->err = sipgw_presence_read(n, &pp->type, &pp->p);
+}
+
+static void pres_parse(const char *xml, struct pres_parsed *pp)
+{
+	memset(pp, 0, sizeof(*pp));
+	assert_int_equal(sipgw__parse_stanza((const uint8_t *)xml, strlen(xml), pres_cb, pp),
+	                 FG_OK);
+}
+
+static void test_presence_read(void **state)
+{
+	(void)state;
+	struct pres_parsed pp;
+	pres_parse(
+	    "<presence from='a@b' to='c@d'><show>dnd</show><status xml:lang='en'>busy</status>"
+	    "<priority>-5</priority></presence>",
+	    &pp);
+	assert_int_equal(pp.err, FG_OK);
+	assert_int_equal(pp.type, SIPGW_PRES_AVAILABLE);
+	assert_true(pp.p.available);
+	assert_int_equal(pp.p.show, XLATE_SHOW_DND);
+	assert_string_equal(pp.p.status, "busy");
+	assert_string_equal(pp.p.status_lang, "en");
+	assert_true(pp.p.has_priority);
+	assert_int_equal(pp.p.priority, -5);
+	xlate_presence_clear(&pp.p);
+	/* RFC 6121 §4.7.2.3: a priority out of range is ignored */
+	pres_parse("<presence from='a@b' to='c@d' type='unavailable'><status>gone</status>"
+	           "<priority>300</priority></presence>",
+	           &pp);
+	assert_int_equal(pp.type, SIPGW_PRES_UNAVAILABLE);
+	assert_false(pp.p.available);
+	assert_false(pp.p.has_priority);
+	assert_string_equal(pp.p.status, "gone");
+	xlate_presence_clear(&pp.p);
+	static const struct {
+		const char *type;
+		enum sipgw_presence_type want;
+	} rows[] = {{"subscribe", SIPGW_PRES_SUBSCRIBE},
+	            {"subscribed", SIPGW_PRES_SUBSCRIBED},
+	            {"unsubscribe", SIPGW_PRES_UNSUBSCRIBE},
+	            {"unsubscribed", SIPGW_PRES_UNSUBSCRIBED},
+	            {"probe", SIPGW_PRES_PROBE},
+	            {"error", SIPGW_PRES_ERROR}};
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		char xml[128];
+		snprintf(xml, sizeof(xml), "<presence from='a@b' to='c@d' type='%s'/>",
+		         rows[i].type);
+		pres_parse(xml, &pp);
+		assert_int_equal(pp.err, FG_OK);
+		assert_int_equal(pp.type, rows[i].want);
+		xlate_presence_clear(&pp.p);
+	}
+	pres_parse("<presence from='a@b' to='c@d' type='bogus'/>", &pp);
+	assert_int_equal(pp.err, FG_ERR_INVAL);
+	xlate_presence_clear(&pp.p);
+}
+
+static void test_presence_stanza(void **state)
+{
+	(void)state;
+	struct fg_buf out = {0};
+	struct xlate_presence p = {.available = true,
+	                           .show = XLATE_SHOW_AWAY,
+	                           .status = (char *)"in a <meeting>",
+	                           .status_lang = (char *)"en",
+	                           .priority = 3,
+	                           .has_priority = true};
+	assert_int_equal(sipgw_presence_stanza(SIPGW_PRES_AVAILABLE, "romeo@sip.example",
+	                                       "juliet@capulet.example", &p, &out),
+	                 FG_OK);
+	assert_string_equal(fg_buf_cstr(&out),
+	                    "<presence from='romeo@sip.example' to='juliet@capulet.example'>"
+	                    "<show>away</show><status xml:lang='en'>in a &lt;meeting&gt;</status>"
+	                    "<priority>3</priority></presence>");
+	fg_buf_reset(&out);
+	/* PIDF closed -> unavailable, the note kept (RFC 8048 §4.3) */
+	p.available = false;
+	assert_int_equal(sipgw_presence_stanza(SIPGW_PRES_AVAILABLE, "a@b", "c@d", &p, &out),
+	                 FG_OK);
+	assert_non_null(strstr(fg_buf_cstr(&out), "type='unavailable'"));
+	assert_null(strstr(fg_buf_cstr(&out), "<show>"));
+	assert_null(strstr(fg_buf_cstr(&out), "<priority>"));
+	assert_non_null(strstr(fg_buf_cstr(&out), "in a &lt;meeting&gt;"));
+	fg_buf_reset(&out);
+	assert_int_equal(sipgw_presence_stanza(SIPGW_PRES_SUBSCRIBED, "a@b", "c@d", NULL, &out),
+	                 FG_OK);
+	assert_string_equal(fg_buf_cstr(&out), "<presence from='a@b' to='c@d' type='subscribed'>"
+	                                       "</presence>");
+	fg_buf_free(&out);
+}
+
+/* A self-signed certificate with these DNS names (CN cn). */
+static struct pki_key *key;
+
+static void make_cert(const char *cn, const char *const *dns, size_t n, struct fg_buf *der)
+{
+	if (key == NULL)
+		assert_int_equal(pki_key_generate(PKI_KEY_EC_P256, &key), FG_OK);
+	struct pki_subject_params sp = {.cn = cn, .dns = dns, .dns_count = n};
+	fg_buf_reset(der);
+	assert_int_equal(pki_selfsigned_create(key, &sp, fg_now_ms(), 30, der), FG_OK);
+}
+
+static void test_cert_names(void **state)
+{
+	(void)state;
+	struct fg_buf der = {0};
+	char names[256];
+	const char *const edge[] = {"edge.example.com", "sip.example.com"};
+	make_cert("edge.example.com", edge, 2, &der);
+	assert_true(
+	    sipgw_cert_names_host(der.data, der.len, "edge.example.com", names, sizeof(names)));
+	assert_true(sipgw_cert_names_host(der.data, der.len, "SIP.Example.com.", NULL, 0));
+	/* seed 000: a next hop the certificate does not name; the names are reported */
+	assert_false(
+	    sipgw_cert_names_host(der.data, der.len, "access.example.com", names, sizeof(names)));
+	assert_string_equal(names, "DNS:edge.example.com, DNS:sip.example.com");
+	/* RFC 6125 §6.4.3: the wildcard covers one label only */
+	const char *const wild[] = {"*.example.com"};
+	make_cert("x", wild, 1, &der);
+	assert_true(sipgw_cert_names_host(der.data, der.len, "edge.example.com", NULL, 0));
+	assert_false(sipgw_cert_names_host(der.data, der.len, "a.edge.example.com", NULL, 0));
+	assert_false(sipgw_cert_names_host(der.data, der.len, "example.com", NULL, 0));
+	/* the CN counts only without DNS names (RFC 5922 §7.1) */
+	assert_false(sipgw_cert_names_host(der.data, der.len, "x", NULL, 0));
+	make_cert("cn-only.example.com", NULL, 0, &der);
+	assert_true(
+	    sipgw_cert_names_host(der.data, der.len, "cn-only.example.com", names, sizeof(names)));
+	assert_string_equal(names, "CN:cn-only.example.com");
+	assert_false(sipgw_cert_names_host((const uint8_t *)"junk", 4, "x", names, sizeof(names)));
+	assert_false(sipgw_cert_names_host(NULL, 0, "x", NULL, 0));
+	fg_buf_free(&der);
+	pki_key_free(key);
+	key = NULL;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -260,6 +409,9 @@ int main(void)
 	    cmocka_unit_test(test_reply_unparsed),
 	    cmocka_unit_test(test_jid_split),
 	    cmocka_unit_test(test_sub_id),
+	    cmocka_unit_test(test_presence_read),
+	    cmocka_unit_test(test_presence_stanza),
+	    cmocka_unit_test(test_cert_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
