@@ -38,6 +38,7 @@ int daemon_log_main(const struct daemon_opts *o, int argc, char **argv);
 int daemon_pki_main(const struct daemon_opts *o, int argc, char **argv);
 int daemon_admin_main(const struct daemon_opts *o, int argc, char **argv);
 int daemon_xmpp_main(const struct daemon_opts *o, int argc, char **argv);
+int daemon_sip_main(const struct daemon_opts *o, int argc, char **argv);
 int daemon_backup_main(const struct daemon_opts *o, int argc, char **argv);
 int daemon_restore_main(const struct daemon_opts *o, int argc, char **argv);
 

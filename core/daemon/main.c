@@ -39,6 +39,7 @@ static const struct verb verbs[] = {
 	{"pki", daemon_pki_main, "keys, CSRs and certificates (csr, selfsign, import, ...)"},
 	{"admin", daemon_admin_main, "console admin accounts (add, passwd, list, delete)"},
 	{"xmpp", daemon_xmpp_main, "XMPP federation: settings, domains, allow list, policy, peers"},
+	{"sip", daemon_sip_main, "SIP gateway: settings, SIP domains and their next hops, validate"},
 	{"backup", daemon_backup_main, "write the whole store to a passphrase-protected file"},
 	{"restore", daemon_restore_main, "replace the store's contents with a backup file"},
 };
