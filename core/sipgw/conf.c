@@ -221,3 +221,26 @@ void sipgw__token(char *out, size_t nbytes)
 	fg_random(rnd, nbytes);
 	fg_hex(out, rnd, nbytes);
 }
+
+bool sipgw__bind_addr(const char *bind, char *out, size_t outsize)
+{
+	char tmp[DB_ADDR_MAX];
+	if (bind == NULL || bind[0] == '\0' || !fg_strlcpy(tmp, bind, sizeof(tmp)))
+		return false;
+	char *a = tmp;
+	if (a[0] == '[') {
+		a++;
+		char *end = strchr(a, ']');
+		if (end == NULL)
+			return false;
+		*end = '\0';
+	} else if (!sipgw__is_ip_literal(a)) {
+		/* "a.b.c.d:port": one colon only, so an IPv6 literal is never cut */
+		char *colon = strchr(a, ':');
+		if (colon != NULL && strchr(colon + 1, ':') == NULL)
+			*colon = '\0';
+	}
+	if (!sipgw__is_ip_literal(a))
+		return false;
+	return fg_strlcpy(out, a, outsize);
+}

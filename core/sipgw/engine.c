@@ -113,6 +113,7 @@ struct session {
 	char jid[SIPGW_MAX_JID + 1];   /* bare JID of the XMPP party */
 	char from_jid[SIPGW_MAX_JID + 1];
 	struct conn *c;
+	int64_t last_active;
 };
 
 struct listener {
@@ -827,6 +828,19 @@ static void out_next_addr(struct conn *c)
 			break;
 		uv_tcp_init(gw->loop, c->tcp);
 		c->tcp->data = c;
+		/* the SIP domain's bind address is the source of its next-hop connection, for
+		 * edges that accept the gateway from one address only */
+		char src[64];
+		if (c->dom != NULL && sipgw__bind_addr(c->dom->cf.rec.bind, src, sizeof(src))) {
+			struct sockaddr_storage bs;
+			if ((uv_ip4_addr(src, 0, (struct sockaddr_in *)&bs) == 0 ||
+			     uv_ip6_addr(src, 0, (struct sockaddr_in6 *)&bs) == 0) &&
+			    uv_tcp_bind(c->tcp, (const struct sockaddr *)&bs, 0) != 0)
+				fg_log(FG_LOG_WARN, SIPGW_SUBSYS,
+				       "cannot use %s as the source address "
+				       "toward %s",
+				       src, a);
+		}
 		text_fmt(c->peer, sizeof(c->peer), strchr(a, ':') ? "[%s]:%u" : "%s:%u", a,
 		         (unsigned)c->port);
 		c->creq.data = c;
@@ -1613,6 +1627,7 @@ static void message_in(struct sipgw *gw, struct stxn *st)
 		goto out;
 	}
 	if (sess != NULL) {
+		sess->last_active = now_mono();
 		(void)fg_buf_append_str(&to, sess->jid);
 	} else if (m->ruri.scheme == SIP_SCHEME_OTHER ||
 	           jid_from_sip(m->ruri.text.p, m->ruri.text.len, NULL, &to, &why) != FG_OK) {
@@ -1757,6 +1772,7 @@ static void invite_in(struct sipgw *gw, struct stxn *st)
 		text_fmt(s->jid, sizeof(s->jid), "%s@%s", tj.local, tj.domain);
 	fg_strlcpy(s->from_jid, fg_buf_cstr(&from), sizeof(s->from_jid));
 	s->c = st->c;
+	s->last_active = now_mono();
 	s->next = gw->sessions;
 	gw->sessions = s;
 	gw->nsessions++;
@@ -1869,8 +1885,7 @@ static struct session *session_for_xmpp(struct sipgw *gw, const char *from_jid, 
 	char bare[SIPGW_MAX_JID + 1];
 	text_fmt(bare, sizeof(bare), "%s@%s", fj.local, fj.domain);
 	for (struct session *s = gw->sessions; s != NULL; s = s->next)
-		if (s->c != NULL && strcasecmp(s->jid, bare) == 0 &&
-		    strcasecmp(s->sip_user, sip_uri) == 0)
+		if (strcasecmp(s->jid, bare) == 0 && strcasecmp(s->sip_user, sip_uri) == 0)
 			return s;
 	return NULL;
 }
@@ -1932,8 +1947,10 @@ static void xmpp_message_in(struct sipgw *gw, struct dom *d, const struct xmpp_n
 		ct->orig_to = strdup(sm.to);
 		ct->orig_id = sm.id ? strdup(sm.id) : NULL;
 	}
+	if (s != NULL)
+		s->last_active = now_mono();
 	if (s != NULL && s->c != NULL) {
-		/* in-dialog requests follow the dialog's connection */
+		/* in-dialog requests follow the dialog's connection (else the next hop's) */
 		struct sip_txn_actions acts = {0};
 		ct->gw = gw;
 		fg_strlcpy(ct->domain, d->cf.rec.domain, sizeof(ct->domain));
@@ -2022,6 +2039,8 @@ static void conns_tick(struct sipgw *gw, int64_t now)
 					      "firewall between.");
 			}
 			conn_kill(c, "timeout", false);
+		} else if (c->state == CS_UP && !c->out && now - c->last_io > SIPGW_IDLE_IN_MS) {
+			conn_kill(c, "idle", true);
 		} else if (c->state == CS_UP && c->out) {
 			/* RFC 5626 §4.4.1 keepalive on the connection we opened */
 			if (c->ping_out && now - c->ping_sent > SIPGW_PONG_WAIT_MS) {
@@ -2055,6 +2074,12 @@ static void tick_cb(uv_timer_t *t)
 		}
 	}
 	sweep(gw);
+	for (struct session *s = gw->sessions; s != NULL;) {
+		struct session *next = s->next;
+		if (now - s->last_active > SIPGW_SESSION_IDLE_MS)
+			session_remove(gw, s);
+		s = next;
+	}
 	if (++gw->ticks % (1000 / SIPGW_TICK_MS) == 0) {
 		presence_tick(gw);
 		for (size_t i = 0; i < gw->ndoms; i++)

@@ -40,6 +40,11 @@
 #define SIPGW_MAX_SUBS 10000u
 /* IM sessions (INVITE with m=message) at once. */
 #define SIPGW_MAX_SESSIONS 4096u
+/* An IM session with no message either way for this long is forgotten (its BYE was lost). */
+#define SIPGW_SESSION_IDLE_MS (3600 * 1000)
+/* An accepted connection that carried nothing for this long is closed: edges ping every
+ * 30-120 s (RFC 5626 §4.4.1), so only dead or abandoned ones reach it. */
+#define SIPGW_IDLE_IN_MS (15 * 60 * 1000)
 
 struct sipgw_jid {
 	char local[1024];
@@ -91,6 +96,9 @@ void sipgw__domains_free(struct sipgw_domain_conf *d, size_t n);
 bool sipgw__domain_tls(const struct db_sip_domain *d);
 /* Default port for a transport (RFC 3261 §19.1.2: 5060, 5061 for sips). */
 uint16_t sipgw__default_port(bool tls);
+/* The address part of a bind setting ("10.0.0.5", "10.0.0.5:5061", "[::1]:5061") into out;
+ * false when it holds no IP address. */
+bool sipgw__bind_addr(const char *bind, char *out, size_t outsize);
 /* True when host is an IPv4/IPv6 literal. */
 bool sipgw__is_ip_literal(const char *host);
 /* Stable subscription id from direction, watcher and presentity (SHA-256, 32 hex). */

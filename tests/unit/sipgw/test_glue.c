@@ -236,6 +236,24 @@ static void test_jid_split(void **state)
 	assert_false(sipgw__jid_split(NULL, &j));
 }
 
+static void test_bind_addr(void **state)
+{
+	(void)state;
+	char a[64];
+	assert_true(sipgw__bind_addr("10.0.0.5", a, sizeof(a)));
+	assert_string_equal(a, "10.0.0.5");
+	assert_true(sipgw__bind_addr("10.0.0.5:5061", a, sizeof(a)));
+	assert_string_equal(a, "10.0.0.5");
+	assert_true(sipgw__bind_addr("[2001:db8::1]:5061", a, sizeof(a)));
+	assert_string_equal(a, "2001:db8::1");
+	assert_true(sipgw__bind_addr("2001:db8::1", a, sizeof(a)));
+	assert_string_equal(a, "2001:db8::1");
+	assert_false(sipgw__bind_addr("", a, sizeof(a)));
+	assert_false(sipgw__bind_addr("gw.example.com:5061", a, sizeof(a)));
+	assert_false(sipgw__bind_addr("[::1", a, sizeof(a)));
+	assert_false(sipgw__bind_addr(NULL, a, sizeof(a)));
+}
+
 static void test_sub_id(void **state)
 {
 	(void)state;
@@ -409,6 +427,7 @@ int main(void)
 	    cmocka_unit_test(test_reply_unparsed),
 	    cmocka_unit_test(test_jid_split),
 	    cmocka_unit_test(test_sub_id),
+	    cmocka_unit_test(test_bind_addr),
 	    cmocka_unit_test(test_presence_read),
 	    cmocka_unit_test(test_presence_stanza),
 	    cmocka_unit_test(test_cert_names),
