@@ -134,6 +134,48 @@ static void test_newer_schema_refused(void **state)
 	assert_non_null(strstr(last_log, "refusing"));
 }
 
+/* Makes the store look like schema 1: no subscriptions database, schema counter 1. */
+static enum fg_err make_schema1(struct db_txn *txn, void *ctx)
+{
+	(void)ctx;
+	int rc = mdb_drop(txn->txn, txn->db->dbi[DB_KIND_SUBSCRIPTION], 1);
+	if (rc)
+		return FG_ERR_STORE;
+	return db__meta_set(txn, "schema", 1);
+}
+
+static enum fg_err put_sub(struct db_txn *txn, void *ctx)
+{
+	struct db_subscription s = {.state = DB_SUB_ACTIVE};
+	(void)ctx;
+	fg_strlcpy(s.id, "s1", sizeof s.id);
+	return db_subscription_put(txn, &s);
+}
+
+static void test_migrate_1_to_2(void **state)
+{
+	struct fixture *f = *state;
+	struct db *db;
+	assert_int_equal(db_open(&db, f->dir), FG_OK);
+	assert_int_equal(db_write(db, make_schema1, NULL), FG_OK);
+	db_close(db);
+	/* schema 2 adds the subscriptions database; the records written before stay */
+	assert_int_equal(db_open(&db, f->dir), FG_OK);
+	struct db_txn *txn;
+	uint64_t v = 0;
+	assert_int_equal(db_txn_begin(db, &txn), FG_OK);
+	assert_int_equal(db__meta_get(txn, "schema", &v), FG_OK);
+	db_txn_end(txn);
+	assert_int_equal(v, 2);
+	assert_int_equal(db_write(db, put_sub, NULL), FG_OK);
+	struct db_subscription got;
+	assert_int_equal(db_txn_begin(db, &txn), FG_OK);
+	assert_int_equal(db_subscription_get(txn, "s1", &got), FG_OK);
+	db_txn_end(txn);
+	assert_int_equal(got.state, DB_SUB_ACTIVE);
+	db_close(db);
+}
+
 static void test_schema_recorded_and_reopen(void **state)
 {
 	struct fixture *f = *state;
@@ -485,6 +527,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_schema_recorded_and_reopen, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_migrate_1_to_2, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_map_grows, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_growth_waits_for_readers, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_two_handles, setup, teardown),
