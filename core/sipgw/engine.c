@@ -122,6 +122,7 @@ struct listener {
 	bool use_tls;
 	uint16_t port;
 	char addr[DB_ADDR_MAX];
+	bool failed; /* logged once until it works */
 };
 
 struct sipgw {
@@ -1006,8 +1007,12 @@ static void listener_apply(struct sipgw *gw, struct listener *l, uint16_t port, 
 	if (l->tcp != NULL && want && l->port == port && strcmp(l->addr, gw->set.bind) == 0)
 		return;
 	listener_close(l);
-	if (!want)
+	if (!want) {
+		char sid[64];
+		text_fmt(sid, sizeof(sid), "listener:sip-%s", use_tls ? "tls" : "tcp");
+		status_remove(sid);
 		return;
+	}
 	l->gw = gw;
 	l->use_tls = use_tls;
 	l->port = port;
@@ -1034,10 +1039,14 @@ static void listener_apply(struct sipgw *gw, struct listener *l, uint16_t port, 
 		char why[160];
 		text_fmt(why, sizeof(why), "cannot listen: %s", uv_strerror(rc));
 		status_set(id, "listener", name, "failed", why);
-		fg_log(FG_LOG_ERR, SIPGW_SUBSYS, "%s %s", name, why);
+		if (!l->failed)
+			fg_log(FG_LOG_ERR, SIPGW_SUBSYS, "%s %s (tried again every %d s)", name,
+			       why, SIPGW_RETRY_MS / 1000);
+		l->failed = true;
 		listener_close(l);
 		return;
 	}
+	l->failed = false;
 	status_set(id, "listener", name, "listening", "");
 	fg_log(FG_LOG_NOTICE, SIPGW_SUBSYS, "listening on %s", name);
 }
@@ -2081,6 +2090,13 @@ static void tick_cb(uv_timer_t *t)
 		s = next;
 	}
 	if (++gw->ticks % (1000 / SIPGW_TICK_MS) == 0) {
+		/* a listener that could not bind (address busy or not yet up) is tried again */
+		if (gw->ticks % (SIPGW_RETRY_MS / SIPGW_TICK_MS) == 0) {
+			if (gw->tcp_l.tcp == NULL)
+				listener_apply(gw, &gw->tcp_l, gw->set.tcp_port, false);
+			if (gw->tls_l.tcp == NULL)
+				listener_apply(gw, &gw->tls_l, gw->set.tls_port, true);
+		}
 		presence_tick(gw);
 		for (size_t i = 0; i < gw->ndoms; i++)
 			dom_status(gw, gw->doms[i]);
