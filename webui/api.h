@@ -199,6 +199,39 @@ struct webui_api *webui__api_get(struct webui *w);
 bool webui__session_create(struct webui_req *req, const char *admin, char csrf[65],
                            char cookie[WEBUI_SET_COOKIE_MAX]);
 
+/* A configuration refusal (core/xmppconf, core/sipconf) as the API's error answer:
+ * 404/409/413/422 with message, field and fix; anything else a logged 500. */
+struct xmppconf_err;
+enum MHD_Result webui__conf_failed(struct webui_req *req, enum fg_err err,
+                                   const struct xmppconf_err *ce);
+
+/* Validate connection runs the page polls (api_validate.c), shared by XMPP and SIP. The
+ * engine's check runs on the console's loop; its handle is freed with handle_free once it
+ * is done (lazily, on a later request) and the steps stay. */
+struct webui_validation {
+	bool used;
+	struct webui *w;
+	char kind[8]; /* "xmpp", "sip": ids are looked up per kind */
+	char id[33];  /* 16 random bytes as 32 hex characters */
+	char domain[DB_DOMAIN_MAX];
+	uint64_t started_seq; /* for dropping the oldest */
+	bool done, ok;
+	json_t *steps;
+	void *handle; /* the engine's validation, set by the caller after starting it */
+	void (*handle_free)(void *handle);
+};
+/* A fresh slot (the oldest is dropped when all are used). */
+struct webui_validation *webui__validation_new(struct webui_req *req, const char *kind,
+                                               const char *domain);
+/* Releases a slot whose engine check could not start. */
+void webui__validation_abandon(struct webui_validation *v);
+/* GET .../validate/{id}: the run's steps, or 404. */
+enum MHD_Result webui__validation_reply(struct webui_req *req, const char *kind);
+/* The engines' s2s_step_cb / s2s_done_cb, ctx the slot: a step's end replaces its start. */
+struct s2s_step;
+void webui__validation_step_cb(void *ctx, const struct s2s_step *step);
+void webui__validation_done_cb(void *ctx, bool ok);
+
 /* Endpoint handlers (api_auth.c, api_status.c, api_admins.c, api_certs.c). */
 enum MHD_Result webui__api_setup_get(struct webui_req *req);
 enum MHD_Result webui__api_setup_post(struct webui_req *req);

@@ -12,17 +12,10 @@
 #include <unistd.h>
 
 #define SUBSYS "console"
-/* Validations kept in memory for the page to poll: a few admins checking a few domains;
- * the oldest is dropped when a ninth starts. */
-#define XMPP_VALIDATIONS_MAX 8
-/* Steps one validation may report: DNS kinds, a few targets, TCP, TLS, auth, ping. */
-#define XMPP_VALIDATION_STEPS_MAX 64
-/* Validation ids: 16 random bytes as 32 hex characters. */
-#define XMPP_VALIDATION_ID_HEX 33
 
 /* ---- answers -------------------------------------------------------------------------- */
 
-static enum MHD_Result conf_failed(struct webui_req *req, enum fg_err err,
+enum MHD_Result webui__conf_failed(struct webui_req *req, enum fg_err err,
                                    const struct xmppconf_err *ce)
 {
 	struct webui_error e;
@@ -33,7 +26,7 @@ static enum MHD_Result conf_failed(struct webui_req *req, enum fg_err err,
 	                   : status == 413 ? "too_large"
 	                                   : "internal";
 	if (status >= 500 || !ce->message[0]) {
-		FG_LOGE(SUBSYS, "XMPP configuration change failed: %s", fg_strerror(err));
+		FG_LOGE(SUBSYS, "configuration change failed: %s", fg_strerror(err));
 		return webui__fail(req, 500, "internal", NULL, "See the log (fedgw journal).",
 		                   "The change could not be saved.");
 	}
@@ -102,7 +95,7 @@ enum MHD_Result webui__api_xmpp_settings_put(struct webui_req *req)
 	    xmppconf_settings_set(req->w->db, req->session.admin, req->source, in, &out, &e);
 	json_decref(in);
 	if (err)
-		return conf_failed(req, err, &e);
+		return webui__conf_failed(req, err, &e);
 	return webui__reply_json(req, 200, out);
 }
 
@@ -113,7 +106,7 @@ enum MHD_Result webui__api_xmpp_secret(struct webui_req *req)
 	    xmppconf_secret_regenerate(req->w->db, req->session.admin, req->source, secret);
 	if (err) {
 		struct xmppconf_err e = {0};
-		return conf_failed(req, err, &e);
+		return webui__conf_failed(req, err, &e);
 	}
 	/* The only answer that ever carries the secret: shown once for copying. */
 	json_t *out = json_pack("{s:s, s:s}", "secret", secret, "message",
@@ -149,7 +142,7 @@ enum MHD_Result webui__api_xmpp_domains_add(struct webui_req *req)
 	    xmppconf_domain_add(req->w->db, req->session.admin, req->source, in, host, &out, &e);
 	json_decref(in);
 	if (err)
-		return conf_failed(req, err, &e);
+		return webui__conf_failed(req, err, &e);
 	return webui__reply_json(req, 201, out);
 }
 
@@ -165,7 +158,7 @@ enum MHD_Result webui__api_xmpp_domains_put(struct webui_req *req)
 	                                       req->params[0], in, host, &out, &e);
 	json_decref(in);
 	if (err)
-		return conf_failed(req, err, &e);
+		return webui__conf_failed(req, err, &e);
 	return webui__reply_json(req, 200, out);
 }
 
@@ -176,7 +169,7 @@ enum MHD_Result webui__api_xmpp_domains_delete(struct webui_req *req)
 	enum fg_err err = xmppconf_domain_delete(req->w->db, req->session.admin, req->source,
 	                                         req->params[0], &out, &e);
 	if (err)
-		return conf_failed(req, err, &e);
+		return webui__conf_failed(req, err, &e);
 	return webui__reply_json(req, 200, out);
 }
 
@@ -203,7 +196,7 @@ enum MHD_Result webui__api_xmpp_allow_add(struct webui_req *req)
 	    xmppconf_allow_add(req->w->db, req->session.admin, req->source, in, &out, &e);
 	json_decref(in);
 	if (err)
-		return conf_failed(req, err, &e);
+		return webui__conf_failed(req, err, &e);
 	return webui__reply_json(req, 201, out);
 }
 
@@ -217,7 +210,7 @@ enum MHD_Result webui__api_xmpp_allow_put(struct webui_req *req)
 	                                      req->params[0], in, &out, &e);
 	json_decref(in);
 	if (err)
-		return conf_failed(req, err, &e);
+		return webui__conf_failed(req, err, &e);
 	return webui__reply_json(req, 200, out);
 }
 
@@ -228,7 +221,7 @@ enum MHD_Result webui__api_xmpp_allow_delete(struct webui_req *req)
 	enum fg_err err = xmppconf_allow_delete(req->w->db, req->session.admin, req->source,
 	                                        req->params[0], &out, &e);
 	if (err)
-		return conf_failed(req, err, &e);
+		return webui__conf_failed(req, err, &e);
 	return webui__reply_json(req, 200, out);
 }
 
@@ -259,7 +252,7 @@ enum MHD_Result webui__api_xmpp_policy_put(struct webui_req *req)
 	                                              verdict, &out, &e);
 	json_decref(in);
 	if (err)
-		return conf_failed(req, err, &e);
+		return webui__conf_failed(req, err, &e);
 	return webui__reply_json(req, 200, out);
 }
 
@@ -273,7 +266,7 @@ enum MHD_Result webui__api_xmpp_rules_add(struct webui_req *req)
 	    xmppconf_rule_add(req->w->db, req->session.admin, req->source, in, &out, &e);
 	json_decref(in);
 	if (err)
-		return conf_failed(req, err, &e);
+		return webui__conf_failed(req, err, &e);
 	return webui__reply_json(req, 201, out);
 }
 
@@ -287,7 +280,7 @@ enum MHD_Result webui__api_xmpp_rules_put(struct webui_req *req)
 	                                     req->params[0], in, &out, &e);
 	json_decref(in);
 	if (err)
-		return conf_failed(req, err, &e);
+		return webui__conf_failed(req, err, &e);
 	return webui__reply_json(req, 200, out);
 }
 
@@ -298,7 +291,7 @@ enum MHD_Result webui__api_xmpp_rules_delete(struct webui_req *req)
 	enum fg_err err = xmppconf_rule_delete(req->w->db, req->session.admin, req->source,
 	                                       req->params[0], &out, &e);
 	if (err)
-		return conf_failed(req, err, &e);
+		return webui__conf_failed(req, err, &e);
 	return webui__reply_json(req, 200, out);
 }
 
@@ -315,106 +308,10 @@ enum MHD_Result webui__api_xmpp_peers(struct webui_req *req)
 
 /* ---- validate connection ---------------------------------------------------------------- */
 
-/* One validation the page polls. The engine's check runs on the console's loop; its
- * handle is freed once done (lazily, on the next request) and the steps stay. */
-struct xmpp_validation {
-	bool used;
-	struct webui *w;
-	char id[XMPP_VALIDATION_ID_HEX];
-	char domain[DB_DOMAIN_MAX];
-	uint64_t started_seq; /* for dropping the oldest */
-	bool done, ok;
-	json_t *steps;
 #ifdef FEDGW_HAVE_S2S
-	struct s2s_validation *v;
-#endif
-};
-
-static struct xmpp_validation validations[XMPP_VALIDATIONS_MAX];
-static uint64_t validation_seq;
-
-static void validation_clear(struct xmpp_validation *x)
+static void s2s_validation_free(void *handle)
 {
-#ifdef FEDGW_HAVE_S2S
-	s2s_validate_free(x->v);
-#endif
-	json_decref(x->steps);
-	memset(x, 0, sizeof(*x));
-}
-
-/* Frees the engine handles of finished validations (never from inside their callbacks). */
-static void validations_reap(void)
-{
-#ifdef FEDGW_HAVE_S2S
-	for (size_t i = 0; i < XMPP_VALIDATIONS_MAX; i++) {
-		if (validations[i].used && validations[i].done && validations[i].v) {
-			s2s_validate_free(validations[i].v);
-			validations[i].v = NULL;
-		}
-	}
-#endif
-}
-
-static json_t *validation_json(const struct xmpp_validation *x)
-{
-	return json_pack("{s:s, s:o, s:b, s:b, s:O}", "id", x->id, "domain",
-	                 webui__json_text(x->domain), "done", x->done, "ok", x->ok, "steps",
-	                 x->steps);
-}
-
-#ifdef FEDGW_HAVE_S2S
-static const char *step_state_name(enum s2s_step_state s)
-{
-	switch (s) {
-	case S2S_STEP_RUNNING:
-		return "running";
-	case S2S_STEP_PASS:
-		return "pass";
-	case S2S_STEP_FAIL:
-		return "fail";
-	case S2S_STEP_SKIP:
-		return "skip";
-	case S2S_STEP_WARN:
-		return "warn";
-	}
-	return "running";
-}
-
-static void validation_step_cb(void *ctx, const struct s2s_step *step)
-{
-	struct xmpp_validation *x = ctx;
-	json_t *s =
-	    json_pack("{s:o, s:o, s:s, s:o, s:o, s:o}", "id", webui__json_text(step->id), "title",
-	              webui__json_text(step->title), "state", step_state_name(step->state),
-	              "detail", webui__json_text(step->detail ? step->detail : ""), "fix",
-	              webui__json_text(step->fix ? step->fix : ""), "tech",
-	              webui__json_text(step->tech ? step->tech : ""));
-	if (!s)
-		return;
-	/* A step reports when it starts and when it ends: the end replaces the start. */
-	size_t n = json_array_size(x->steps);
-	for (size_t i = n; i-- > 0;) {
-		json_t *old = json_array_get(x->steps, i);
-		const char *old_id = json_string_value(json_object_get(old, "id"));
-		const char *old_state = json_string_value(json_object_get(old, "state"));
-		if (old_id && step->id && strcmp(old_id, step->id) == 0 && old_state &&
-		    strcmp(old_state, "running") == 0) {
-			json_array_set_new(x->steps, i, s);
-			return;
-		}
-	}
-	if (n >= XMPP_VALIDATION_STEPS_MAX) {
-		json_decref(s);
-		return;
-	}
-	json_array_append_new(x->steps, s);
-}
-
-static void validation_done_cb(void *ctx, bool ok)
-{
-	struct xmpp_validation *x = ctx;
-	x->done = true;
-	x->ok = ok;
+	s2s_validate_free(handle);
 }
 #endif
 
@@ -437,32 +334,17 @@ enum MHD_Result webui__api_xmpp_validate_start(struct webui_req *req)
 		return webui__reply_error(req, &we);
 	}
 #ifdef FEDGW_HAVE_S2S
-	validations_reap();
-	struct xmpp_validation *slot = NULL;
-	for (size_t i = 0; i < XMPP_VALIDATIONS_MAX && !slot; i++)
-		if (!validations[i].used)
-			slot = &validations[i];
-	if (!slot) {
-		slot = &validations[0];
-		for (size_t i = 1; i < XMPP_VALIDATIONS_MAX; i++)
-			if (validations[i].started_seq < slot->started_seq)
-				slot = &validations[i];
-		validation_clear(slot);
-	}
-	uint8_t raw[16];
-	fg_random(raw, sizeof(raw));
-	slot->used = true;
-	slot->w = req->w;
-	fg_hex(slot->id, raw, sizeof(raw));
-	fg_strlcpy(slot->domain, domain, sizeof(slot->domain));
-	slot->started_seq = ++validation_seq;
-	slot->steps = json_array();
+	struct webui_validation *slot = webui__validation_new(req, "xmpp", domain);
 	json_decref(in);
-	enum fg_err err = s2s_validate_start(&slot->v, webui_loop(req->w), req->w->db, slot->domain,
-	                                     validation_step_cb, validation_done_cb, slot);
+	struct s2s_validation *v = NULL;
+	enum fg_err err =
+	    s2s_validate_start(&v, webui_loop(req->w), req->w->db, slot->domain,
+	                       webui__validation_step_cb, webui__validation_done_cb, slot);
+	slot->handle = v;
+	slot->handle_free = s2s_validation_free;
 	if (err) {
 		FG_LOGE(SUBSYS, "cannot start validating %s: %s", slot->domain, fg_strerror(err));
-		validation_clear(slot);
+		webui__validation_abandon(slot);
 		if (err == FG_ERR_AGAIN)
 			return webui__fail(
 			    req, 503, "busy", NULL, "Try again in a moment.",
@@ -482,13 +364,5 @@ enum MHD_Result webui__api_xmpp_validate_start(struct webui_req *req)
 
 enum MHD_Result webui__api_xmpp_validate_get(struct webui_req *req)
 {
-	validations_reap();
-	for (size_t i = 0; i < XMPP_VALIDATIONS_MAX; i++) {
-		struct xmpp_validation *x = &validations[i];
-		if (x->used && x->w == req->w && strcmp(x->id, req->params[0]) == 0)
-			return webui__reply_json(req, 200, validation_json(x));
-	}
-	return webui__fail(req, 404, "not_found", NULL,
-	                   "Start a new validation; only the last 8 are kept.",
-	                   "There is no validation with that id.");
+	return webui__validation_reply(req, "xmpp");
 }
