@@ -1993,12 +1993,27 @@ static void domain_cb(void *ctx, const struct xmpp_node *n)
 	struct dom *d = dom_by_xmpp(gw, tj.domain);
 	if (d == NULL)
 		return;
+	const char *type = xmpp_node_attr(n, "type");
+	if (strcmp(n->name, "message") == 0 && type != NULL && strcmp(type, "error") == 0) {
+		/* RFC 7247 §5: the SIP request was answered when the stanza was written to the
+		 * peer's stream; an error that comes back later can only be logged */
+		const struct xmpp_node *e = xmpp_node_child(n, XMPP_NS_SERVER, "error");
+		const struct xmpp_node *c = e ? e->children : NULL;
+		while (c != NULL && c->name == NULL)
+			c = c->next;
+		const char *from = xmpp_node_attr(n, "from"), *id = xmpp_node_attr(n, "id");
+		fg_log(FG_LOG_NOTICE, SIPGW_SUBSYS,
+		       "XMPP error %s from %s for message %s of %s (already answered to SIP)",
+		       c && c->name ? c->name : "(none)", from ? from : "?", id ? id : "-", to);
+		if (d != NULL)
+			d->errors++;
+		return;
+	}
 	if (strcmp(n->name, "message") == 0) {
 		xmpp_message_in(gw, d, n);
 	} else if (strcmp(n->name, "presence") == 0) {
 		presence_xmpp_in(gw, d, n);
 	} else if (strcmp(n->name, "iq") == 0) {
-		const char *type = xmpp_node_attr(n, "type");
 		/* RFC 6120 §8.4: no SIP equivalent for queries to users */
 		if (type != NULL && (strcmp(type, "get") == 0 || strcmp(type, "set") == 0))
 			stanza_error_reply(gw, n, XMPP_SC_SERVICE_UNAVAILABLE, NULL);

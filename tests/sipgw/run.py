@@ -406,7 +406,9 @@ def main():
         "--local=/test/", "--host-record=edge.sip.test," + EDGE_IP,
         "--host-record=edge2.sip.test," + EDGE2_IP, "--host-record=gw.sip.test," + GW_IP,
         # slow.test is forwarded where nothing answers: lookups time out (router timeout)
-        "--server=/slow.test/127.0.0.2#9"]))
+        "--server=/slow.test/127.0.0.2#9",
+        # a next hop found by SRV (RFC 3263 §4.2): _sips._tcp.srv.sip.test -> edge.sip.test
+        "--srv-host=_sips._tcp.srv.sip.test,edge.sip.test,5061,0,0"]))
     check(wait_for(lambda: os.path.exists(dlog) and "started" in open(dlog).read(), 5),
           "dnsmasq started")
 
@@ -426,6 +428,7 @@ def main():
         "ca testca test-ca " + t("ca.crt"),
         "domain sip.test edge.sip.test 5061 tls gwcert testca -",
         "domain bad.sip.test edge2.sip.test 5061 tls gwcert testca -",
+        "domain srv.sip.test srv.sip.test 0 tls gwcert testca -",
     ]) + "\n"
     subprocess.run([SEED, data], input=seed.encode(), check=True)
     log = open(os.path.join(TMP, "fedgw.log"), "wb")
@@ -557,6 +560,13 @@ def main():
           in "\n" + out and "wrong.sip.test" in out,
           "validate bad.sip.test: the name step fails with the names and the fix")
     check("\noptions skip" in "\n" + out, "validate bad.sip.test: OPTIONS not reached")
+    r = subprocess.run([PROBE, data, "srv.sip.test"], capture_output=True, timeout=40)
+    out = r.stdout.decode(errors="replace")
+    check("\ndns pass edge.sip.test has " + EDGE_IP + " (port 5061)" in "\n" + out,
+          "validate srv.sip.test: the next hop is found with _sips._tcp SRV")
+    # RFC 5922 §4: the name checked is the configured next hop, not the SRV target
+    check("\ncert fail " in "\n" + out and "expected srv.sip.test" in out,
+          "validate srv.sip.test: the certificate must name srv.sip.test")
     if FAILS:
         print(out)
 
