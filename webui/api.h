@@ -276,6 +276,16 @@ enum MHD_Result webui__api_xmpp_rules_delete(struct webui_req *req);
 enum MHD_Result webui__api_xmpp_peers(struct webui_req *req);
 enum MHD_Result webui__api_xmpp_validate_start(struct webui_req *req);
 enum MHD_Result webui__api_xmpp_validate_get(struct webui_req *req);
+/* SIP configuration (api_sip.c). */
+enum MHD_Result webui__api_sip_settings_get(struct webui_req *req);
+enum MHD_Result webui__api_sip_settings_put(struct webui_req *req);
+enum MHD_Result webui__api_sip_domains_list(struct webui_req *req);
+enum MHD_Result webui__api_sip_domains_get(struct webui_req *req);
+enum MHD_Result webui__api_sip_domains_add(struct webui_req *req);
+enum MHD_Result webui__api_sip_domains_put(struct webui_req *req);
+enum MHD_Result webui__api_sip_domains_delete(struct webui_req *req);
+enum MHD_Result webui__api_sip_validate_start(struct webui_req *req);
+enum MHD_Result webui__api_sip_validate_get(struct webui_req *req);
 enum MHD_Result webui__api_backup(struct webui_req *req);
 enum MHD_Result webui__api_restore(struct webui_req *req);
 #endif

@@ -1,0 +1,175 @@
+/* webui api: SIP gateway configuration (settings, SIP domains with their live state) and
+ * validate connection toward a SIP domain's next hop (RFC 3261, RFC 5922 §7; seed 001),
+ * over core/sipconf. */
+#include "webui/api.h"
+#include "sipconf/sipconf.h"
+#if defined(FEDGW_HAVE_SIPGW) && defined(FEDGW_HAVE_S2S)
+#include "sipgw/sipgw.h"
+#endif
+
+#include <stdlib.h>
+#include <string.h>
+
+#define SUBSYS "console"
+
+static enum MHD_Result store_failed(struct webui_req *req, enum fg_err err)
+{
+	FG_LOGE(SUBSYS, "cannot read the SIP configuration: %s", fg_strerror(err));
+	return webui__fail(req, 500, "store", NULL, "See the log (fedgw journal).",
+	                   "The store could not be read.");
+}
+
+/* ---- settings ------------------------------------------------------------------------- */
+
+enum MHD_Result webui__api_sip_settings_get(struct webui_req *req)
+{
+	json_t *out = NULL;
+	enum fg_err err = sipconf_settings_get(req->w->db, &out);
+	if (err)
+		return store_failed(req, err);
+	return webui__reply_json(req, 200, out);
+}
+
+enum MHD_Result webui__api_sip_settings_put(struct webui_req *req)
+{
+	json_t *in = NULL, *out = NULL;
+	struct xmppconf_err e = {0};
+	if (!webui__req_json(req, &in))
+		return MHD_YES;
+	enum fg_err err =
+	    sipconf_settings_set(req->w->db, req->session.admin, req->source, in, &out, &e);
+	json_decref(in);
+	if (err)
+		return webui__conf_failed(req, err, &e);
+	return webui__reply_json(req, 200, out);
+}
+
+/* ---- domains --------------------------------------------------------------------------- */
+
+enum MHD_Result webui__api_sip_domains_list(struct webui_req *req)
+{
+	json_t *out = NULL;
+	enum fg_err err = sipconf_domain_list(req->w->db, &out);
+	if (err)
+		return store_failed(req, err);
+	return webui__reply_json(req, 200, json_pack("{s:o}", "domains", out));
+}
+
+enum MHD_Result webui__api_sip_domains_get(struct webui_req *req)
+{
+	json_t *out = NULL;
+	struct xmppconf_err e = {0};
+	enum fg_err err = sipconf_domain_get(req->w->db, req->params[0], &out, &e);
+	if (err)
+		return webui__conf_failed(req, err, &e);
+	return webui__reply_json(req, 200, out);
+}
+
+enum MHD_Result webui__api_sip_domains_add(struct webui_req *req)
+{
+	json_t *in = NULL, *out = NULL;
+	struct xmppconf_err e = {0};
+	if (!webui__req_json(req, &in))
+		return MHD_YES;
+	enum fg_err err =
+	    sipconf_domain_add(req->w->db, req->session.admin, req->source, in, &out, &e);
+	json_decref(in);
+	if (err)
+		return webui__conf_failed(req, err, &e);
+	return webui__reply_json(req, 201, out);
+}
+
+enum MHD_Result webui__api_sip_domains_put(struct webui_req *req)
+{
+	json_t *in = NULL, *out = NULL;
+	struct xmppconf_err e = {0};
+	if (!webui__req_json(req, &in))
+		return MHD_YES;
+	enum fg_err err = sipconf_domain_edit(req->w->db, req->session.admin, req->source,
+	                                      req->params[0], in, &out, &e);
+	json_decref(in);
+	if (err)
+		return webui__conf_failed(req, err, &e);
+	return webui__reply_json(req, 200, out);
+}
+
+enum MHD_Result webui__api_sip_domains_delete(struct webui_req *req)
+{
+	json_t *out = NULL;
+	struct xmppconf_err e = {0};
+	enum fg_err err = sipconf_domain_delete(req->w->db, req->session.admin, req->source,
+	                                        req->params[0], &out, &e);
+	if (err)
+		return webui__conf_failed(req, err, &e);
+	return webui__reply_json(req, 200, out);
+}
+
+/* ---- validate connection ---------------------------------------------------------------- */
+
+#if defined(FEDGW_HAVE_SIPGW) && defined(FEDGW_HAVE_S2S)
+static void sip_validation_free(void *handle)
+{
+	sipgw_validate_free(handle);
+}
+#endif
+
+enum MHD_Result webui__api_sip_validate_start(struct webui_req *req)
+{
+	json_t *in = NULL, *dom = NULL;
+	struct webui_error we;
+	struct xmppconf_err e = {0};
+	const char *domain = NULL;
+	if (!webui__req_json(req, &in))
+		return MHD_YES;
+	if (!webui__field_string(in, "domain", true, DB_DOMAIN_MAX - 1, &domain, &we)) {
+		json_decref(in);
+		return webui__reply_error(req, &we);
+	}
+	/* Only a configured SIP domain has a next hop to check (seed 001: picked from a list). */
+	enum fg_err err = sipconf_domain_get(req->w->db, domain, &dom, &e);
+	json_decref(dom);
+	if (err) {
+		json_decref(in);
+		if (err == FG_ERR_NOTFOUND) {
+			webui__error_set(
+			    &we, 422, "invalid", "domain",
+			    "Pick one of the SIP domains from the list, or add it first.",
+			    "There is no SIP domain of that name.");
+			return webui__reply_error(req, &we);
+		}
+		return webui__conf_failed(req, err, &e);
+	}
+#if defined(FEDGW_HAVE_SIPGW) && defined(FEDGW_HAVE_S2S)
+	struct webui_validation *slot = webui__validation_new(req, "sip", domain);
+	json_decref(in);
+	struct sipgw_validation *v = NULL;
+	err = sipgw_validate_start(&v, webui_loop(req->w), req->w->db, slot->domain,
+	                           webui__validation_step_cb, webui__validation_done_cb, slot);
+	slot->handle = v;
+	slot->handle_free = sip_validation_free;
+	if (err) {
+		FG_LOGE(SUBSYS, "cannot start validating SIP domain %s: %s", slot->domain,
+		        fg_strerror(err));
+		webui__validation_abandon(slot);
+		if (err == FG_ERR_AGAIN)
+			return webui__fail(
+			    req, 503, "busy", NULL, "Try again in a moment.",
+			    "The gateway is busy and could not start the validation.");
+		return webui__fail(req, 500, "internal", NULL, "Try again; see the log.",
+		                   "The validation could not be started.");
+	}
+	FG_LOGI(SUBSYS, "%s validates the connection of SIP domain %s", req->session.admin,
+	        slot->domain);
+	return webui__reply_json(req, 202, json_pack("{s:s}", "id", slot->id));
+#else
+	json_decref(in);
+	return webui__fail(req, 503, "unavailable", NULL,
+	                   "Use a build of fedgw with the SIP gateway engine.",
+	                   "Validate connection is not available in this build.");
+#endif
+}
+
+enum MHD_Result webui__api_sip_validate_get(struct webui_req *req)
+{
+	return webui__validation_reply(req, "sip");
+}
