@@ -2759,18 +2759,29 @@ static void subscribe_in(struct sipgw *gw, struct dom *d, struct stxn *st)
 		send_presence(gw, SIPGW_PRES_PROBE, fg_buf_cstr(&watcher_jid), pres_bare, NULL);
 		goto out;
 	}
-	if (expires == 0) {
-		/* a fetch (RFC 6665 §4.4.3): probe XMPP; the dialog ends at once */
-		respond(st, 200, "Expires: 0\r\n", NULL, NULL, 0);
-		send_presence(gw, exists ? SIPGW_PRES_UNSUBSCRIBE : SIPGW_PRES_PROBE,
-		              fg_buf_cstr(&watcher_jid), pres_bare, NULL);
-		if (exists)
-			sub_delete(gw, id);
-		goto out;
-	}
 	struct sip_dialog *dlg = NULL;
 	if (sip_dialog_new_uas(m, st->to_tag, &dlg) != FG_OK) {
 		respond(st, 500, NULL, NULL, NULL, 0);
+		goto out;
+	}
+	if (expires == 0) {
+		/* a fetch (RFC 6665 §4.4.3), or the end of a subscription made in another
+		 * dialog: probe (or unsubscribe) on the XMPP side, and the NOTIFY the RFC asks
+		 * for ends this dialog at once */
+		respond(st, 200, "Expires: 0\r\n", NULL, NULL, 0);
+		send_presence(gw, exists ? SIPGW_PRES_UNSUBSCRIBE : SIPGW_PRES_PROBE,
+		              fg_buf_cstr(&watcher_jid), pres_bare, NULL);
+		struct db_subscription f = {.direction = DB_SUB_SIP_WATCHER};
+		fg_strlcpy(f.id, id, sizeof(f.id));
+		fg_strlcpy(f.sip_domain, d->cf.rec.domain, sizeof(f.sip_domain));
+		fg_strlcpy(f.watcher, fg_buf_cstr(&watcher_uri), sizeof(f.watcher));
+		fg_strlcpy(f.presentity, pres_bare, sizeof(f.presentity));
+		fg_strlcpy(f.call_id, m->call_id.p, sizeof(f.call_id));
+		fg_strlcpy(f.local_tag, st->to_tag, sizeof(f.local_tag));
+		sub_take_dialog(&f, dlg);
+		notify_send(gw, d, &f, "terminated;reason=timeout", NULL);
+		sub_delete(gw, id);
+		sip_dialog_free(dlg);
 		goto out;
 	}
 	if (!exists) {
@@ -2800,8 +2811,10 @@ static void subscribe_in(struct sipgw *gw, struct dom *d, struct stxn *st)
 	respond(st, 202, extra, NULL, NULL, 0);
 	/* RFC 6665 §4.2.1.2: a NOTIFY at once, pending until the XMPP user answers */
 	notify_send(gw, d, &s, s.state == DB_SUB_ACTIVE ? "active" : "pending", NULL);
-	send_presence(gw, s.state == DB_SUB_ACTIVE ? SIPGW_PRES_PROBE : SIPGW_PRES_SUBSCRIBE,
-	              fg_buf_cstr(&watcher_jid), pres_bare, NULL);
+	/* RFC 8048 §5.1: ask for the subscription (once) and for the current presence */
+	if (s.state != DB_SUB_ACTIVE)
+		send_presence(gw, SIPGW_PRES_SUBSCRIBE, fg_buf_cstr(&watcher_jid), pres_bare, NULL);
+	send_presence(gw, SIPGW_PRES_PROBE, fg_buf_cstr(&watcher_jid), pres_bare, NULL);
 	d->status_dirty = true;
 out:
 	fg_buf_free(&presentity);

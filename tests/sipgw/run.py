@@ -357,6 +357,15 @@ def subscribe_from_sip(tls, data, edge):
     check(len(subs(data)) == 1 and subs(data)[0].startswith("sip-watcher 0 sip:alice@sip.test "
                                                             "bob@nowhere.test"),
           "the subscription is in the store (%s)" % subs(data))
+    # a fetch (Expires 0 outside a dialog): 200, a NOTIFY terminated, nothing stored
+    count = len(edge.notifies)
+    rsp = sip_exchange(tls, sip_req("SUBSCRIBE", "sip:carol@nowhere.test", "f1@edge", "z9hG4bKf1",
+                                    1, None, "Event: presence\r\nExpires: 0\r\n"), 5)
+    check(rsp is not None and rsp.startswith(b"SIP/2.0 200"), "fetch SUBSCRIBE: 200")
+    check(wait_for(lambda: any(b"f1@edge" in n and b"terminated" in n
+                               for n in edge.notifies[count:]), 5),
+          "fetch SUBSCRIBE: NOTIFY terminated in its dialog")
+    check(len(subs(data)) == 1, "a fetch stores no subscription")
 
 
 def overload(tls):
