@@ -353,6 +353,41 @@ static void fault_clear(const struct s2s_engine *e, const char *kind, const char
 		status_fault_clear(id);
 }
 
+/* A certificate problem with a peer, in words: expired, wrong name, untrusted. */
+enum cert_problem { CERT_OTHER = 0, CERT_EXPIRED, CERT_NAME, CERT_TRUST };
+
+static void cert_fault(const struct conn *c, enum cert_problem p, const char *cause, int code)
+{
+	static const char *const conds[] = {"Certificate refused", "Certificate expired",
+	                                    "Certificate has the wrong name",
+	                                    "Certificate not trusted"};
+	static const char *const fixes[] = {
+	    "Check that the peer's certificate is valid, names the domain and is signed by a CA "
+	    "in an uploaded CA bundle (Certificates screen).",
+	    "The peer's certificate is expired or not yet valid: its administrator must renew it "
+	    "(or check this gateway's clock).",
+	    "The peer's certificate does not name its domain: its administrator needs one with "
+	    "the domain as DNS or SRV name; or set a certificate override in the allow list.",
+	    "Upload the CA bundle that signed the peer's certificate (Certificates screen), or "
+	    "allow the system CA set.",
+	};
+	char detail[32] = "";
+	if (code != 0)
+		s2s__fmt(detail, sizeof(detail), "BearSSL error %d", code);
+	fault(c->e, "cert", c->remote, conds[p], cause, fixes[p], detail[0] ? detail : NULL);
+}
+
+static enum cert_problem cert_problem_of(int code)
+{
+	if (code == BR_ERR_X509_EXPIRED)
+		return CERT_EXPIRED;
+	if (code == BR_ERR_X509_BAD_SERVER_NAME)
+		return CERT_NAME;
+	if (code == BR_ERR_X509_NOT_TRUSTED)
+		return CERT_TRUST;
+	return CERT_OTHER;
+}
+
 static void vev(struct conn *c, enum s2s_vev ev, const char *text)
 {
 	if (c->e->validation == NULL || !c->out)
@@ -746,6 +781,8 @@ static void conn_action(void *ctx, const struct xmpp_action *a)
 			kick(c->e);
 		} else {
 			fault_clear(c->e, "dialback", a->remote);
+			if (c->tls_up && tls_conn_peer_verified(c->tls))
+				fault_clear(c->e, "cert", a->remote);
 		}
 		c->state = CS_ESTABLISHED;
 		conn_status(c);
@@ -845,9 +882,19 @@ static bool sniff_header_cb(void *ctx, const struct xmpp_stream_header *h)
 	if (h->from != NULL && xmpp_jid_domain(h->from, d, sizeof(d)) && strlen(d) < DB_DOMAIN_MAX)
 		fg_strlcpy(c->remote, d, sizeof(c->remote));
 	if (!c->sniff_after_tls) {
+		/* the allow entry of the claimed domain overrides TLS and authentication */
+		const struct db_allow_entry *a = s2s__conf_allow(c->conf, c->remote);
+		if (a != NULL && !c->direct_tls) {
+			c->xcfg.tls_mode = s2s__tls_for_peer(c->conf->xcfg.tls_mode, a);
+			if (a->auth == DB_AUTH_DIALBACK)
+				c->xcfg.sasl_external_in = false;
+			if (a->auth == DB_AUTH_SASL_EXTERNAL)
+				c->xcfg.dialback = false;
+		}
 		/* A domain without a certificate can only federate without TLS. */
 		int i = s2s__conf_domain(c->conf, c->local);
-		if (i >= 0 && c->conf->creds[i] == NULL && !c->direct_tls)
+		if ((i >= 0 && c->conf->creds[i] == NULL && !c->direct_tls) ||
+		    default_creds(c->conf, NULL) == NULL)
 			c->xcfg.tls_mode = XMPP_TLS_OFF;
 		return false;
 	}
@@ -860,9 +907,16 @@ static bool sniff_header_cb(void *ctx, const struct xmpp_stream_header *h)
 		if (len > 0 &&
 		    pki_cert_match_xmpp(der, len, c->remote, why, sizeof(why)) != PKI_ID_NONE)
 			xmpp_s2s_peer_verified(c->m, c->remote);
-		else
-			fg_log(FG_LOG_INFO, S2S_SUBSYS,
-			       "incoming peer's certificate does not name %s: %s", c->remote, why);
+		else {
+			char cause[2 * S2S_TEXT_MAX];
+			s2s__fmt(
+			    cause, sizeof(cause),
+			    "The certificate presented by the peer claiming %s (%s) does not name "
+			    "that domain: %s",
+			    c->remote, c->addr, why);
+			fg_log(FG_LOG_INFO, S2S_SUBSYS, "%s", cause);
+			cert_fault(c, CERT_NAME, cause, 0);
+		}
 	}
 	return false;
 }
@@ -996,6 +1050,18 @@ static void conn_tls_up(struct conn *c)
 		else
 			xmpp_s2s_start(c->m, now_ms(c->e));
 	} else {
+		if (len > 0 && !verified && c->conf->trust != NULL && c->remote[0] != '\0') {
+			/* tolerated (TLS optional for client certificates), but worth saying */
+			char cause[2 * S2S_TEXT_MAX];
+			bool expired = c->peer_not_after != 0 && c->peer_not_after < fg_now_ms();
+			s2s__fmt(
+			    cause, sizeof(cause),
+			    "The certificate %s presented when connecting to this gateway (%s) %s; "
+			    "it can only authenticate with dialback.",
+			    c->remote, c->addr,
+			    expired ? "is expired" : "is not signed by a trusted authority");
+			cert_fault(c, expired ? CERT_EXPIRED : CERT_TRUST, cause, 0);
+		}
 		if (!c->direct_tls) {
 			sniff_start(c, true);
 			xmpp_s2s_tls_started(c->m, verified, now_ms(c->e));
@@ -1012,38 +1078,14 @@ static void conn_tls_failed(struct conn *c)
 	int code = tls_conn_error_code(c->tls);
 	const char *text = tls_conn_error_text(c->tls);
 	char cause[2 * S2S_TEXT_MAX];
+	/* BearSSL's X.509 errors (BR_ERR_X509_*) are 32..63 */
+	bool cert = code >= 32 && code < 64;
 	if (c->out) {
-		/* BearSSL's X.509 errors (BR_ERR_X509_*) are 32..63 */
-		bool cert = code >= 32 && code < 64;
 		s2s__fmt(cause, sizeof(cause), "TLS with %s (%s) failed: %s", c->remote, c->addr,
 		         text);
-		if (cert) {
-			const char *cond = "Certificate refused";
-			const char *fix =
-			    "Check that the peer's certificate is valid, names the domain "
-			    "and is signed by a CA in an uploaded CA bundle (Certificates "
-			    "screen).";
-			if (code == BR_ERR_X509_EXPIRED) {
-				cond = "Certificate expired";
-				fix =
-				    "The peer's certificate is expired or not yet valid: its "
-				    "administrator must renew it (or check this gateway's clock).";
-			} else if (code == BR_ERR_X509_BAD_SERVER_NAME) {
-				cond = "Certificate has the wrong name";
-				fix =
-				    "The peer's certificate does not name its domain: its "
-				    "administrator "
-				    "needs one with the domain as DNS or SRV name; or set a static "
-				    "route and certificate override in the allow list.";
-			} else if (code == BR_ERR_X509_NOT_TRUSTED) {
-				cond = "Certificate not trusted";
-				fix = "Upload the CA bundle that signed the peer's certificate "
-				      "(Certificates screen), or allow the system CA set.";
-			}
-			char detail[32];
-			s2s__fmt(detail, sizeof(detail), "BearSSL error %d", code);
-			fault(c->e, "cert", c->remote, cond, cause, fix, detail);
-		} else
+		if (cert)
+			cert_fault(c, cert_problem_of(code), cause, code);
+		else
 			fault(c->e, "tls", c->remote, "TLS handshake failed", cause,
 			      "Check the TLS settings of both sides (TLS 1.2 is required) and the "
 			      "peer's certificate.",
@@ -1067,9 +1109,12 @@ static void conn_tls_failed(struct conn *c)
 			}
 		}
 	} else {
-		s2s__fmt(cause, sizeof(cause), "TLS with incoming peer %s failed: %s", c->addr,
-		         text);
+		s2s__fmt(cause, sizeof(cause), "TLS with incoming peer %s%s%s failed: %s",
+		         c->remote[0] ? c->remote : "", c->remote[0] ? " at " : "", c->addr, text);
 		fg_log(FG_LOG_INFO, S2S_SUBSYS, "%s", cause);
+		/* the domain is known from the stream header sent before STARTTLS */
+		if (cert && c->remote[0] != '\0')
+			cert_fault(c, cert_problem_of(code), cause, code);
 	}
 	conn_kill(c, S2S_FAIL_TLS, cause, false);
 }
@@ -1716,6 +1761,7 @@ struct route_ctx {
 	s2s_sent_cb cb;
 	void *ctx;
 	bool seen;
+	bool policy_reply; /* the error answering a denied stanza: not judged again */
 };
 
 static void bounce_node(struct s2s_engine *e, const struct xmpp_node *n, s2s_sent_cb cb, void *ctx,
@@ -1758,7 +1804,7 @@ static void route_node_cb(void *arg, const struct xmpp_node *n)
 	}
 	struct policy_verdict v;
 	policy_check(conf->policy, to_dom, POLICY_OUTGOING, &v);
-	if (!v.allow) {
+	if (!v.allow && !r->policy_reply) {
 		fg_log(FG_LOG_NOTICE, S2S_SUBSYS, "stanza from %s to %s refused by policy rule %s",
 		       from_dom, to_dom, v.rule);
 		bounce_node(e, n, r->cb, r->ctx, XMPP_SC_POLICY_VIOLATION, "denied by policy");
@@ -1798,7 +1844,7 @@ static void route_node_cb(void *arg, const struct xmpp_node *n)
 static void route_out(struct s2s_engine *e, const uint8_t *data, size_t len, s2s_sent_cb cb,
                       void *ctx)
 {
-	struct route_ctx r = {e, data, len, cb, ctx, false};
+	struct route_ctx r = {e, data, len, cb, ctx, false, false};
 	if (s2s__parse_stanza(data, len, route_node_cb, &r) != FG_OK && !r.seen)
 		done_push(e, cb, ctx, XMPP_SC_BAD_REQUEST, "not a well-formed stanza");
 }
@@ -1825,8 +1871,13 @@ static void reply_error(struct s2s_engine *e, const struct xmpp_node *n, enum xm
                         const char *text)
 {
 	struct fg_buf reply = {0};
-	if (xmpp_stanza_error_reply(n, cond, text, NULL, &reply) == FG_OK)
-		route_out(e, reply.data, reply.len, NULL, NULL);
+	if (xmpp_stanza_error_reply(n, cond, text, NULL, &reply) == FG_OK) {
+		/* RFC 6120 §8.3: the sender learns why; a policy refusal is answered even when
+		 * the policy also denies outgoing stanzas to that domain */
+		struct route_ctx r = {
+		    e, reply.data, reply.len, NULL, NULL, false, cond == XMPP_SC_POLICY_VIOLATION};
+		(void)s2s__parse_stanza(reply.data, reply.len, route_node_cb, &r);
+	}
 	fg_buf_free(&reply);
 }
 
@@ -1864,7 +1915,46 @@ void s2s__pong_forget(struct s2s_validation *v)
 	}
 }
 
-static bool pong_match(const struct xmpp_node *n)
+/* Answers to validation pings sent from another process (the CLI) are published as
+ * short-lived status objects "xmpp-pong:<id>" that the validation reads from the store. */
+#define MAX_PONG_NOTES 8u
+#define PONG_NOTE_MS   20000
+static struct {
+	char id[STATUS_ID_MAX];
+	int64_t at;
+} pong_notes[MAX_PONG_NOTES];
+
+static void pong_note(const char *id, bool error)
+{
+	size_t slot = 0;
+	for (size_t i = 0; i < MAX_PONG_NOTES; i++) {
+		if (pong_notes[i].id[0] == '\0') {
+			slot = i;
+			break;
+		}
+		if (pong_notes[i].at < pong_notes[slot].at)
+			slot = i;
+	}
+	if (pong_notes[slot].id[0] != '\0')
+		status_remove(pong_notes[slot].id);
+	s2s__fmt(pong_notes[slot].id, sizeof(pong_notes[slot].id), "xmpp-pong:%s", id);
+	pong_notes[slot].at = fg_mono_ms();
+	status_set(pong_notes[slot].id, "xmpp-pong", "validation ping answer",
+	           error ? "error" : "answered", "");
+}
+
+static void pong_notes_expire(void)
+{
+	int64_t now = fg_mono_ms();
+	for (size_t i = 0; i < MAX_PONG_NOTES; i++) {
+		if (pong_notes[i].id[0] != '\0' && now - pong_notes[i].at > PONG_NOTE_MS) {
+			status_remove(pong_notes[i].id);
+			pong_notes[i].id[0] = '\0';
+		}
+	}
+}
+
+static bool pong_match(const struct s2s_engine *e, const struct xmpp_node *n)
 {
 	const char *type = xmpp_node_attr(n, "type"), *id = xmpp_node_attr(n, "id");
 	if (n->name == NULL || strcmp(n->name, "iq") != 0 || type == NULL || id == NULL ||
@@ -1880,6 +1970,11 @@ static bool pong_match(const struct xmpp_node *n)
 			return true;
 		}
 	}
+	if (e->validation == NULL &&
+	    strncmp(id, S2S_PING_ID_PREFIX, strlen(S2S_PING_ID_PREFIX)) == 0 && strlen(id) < 64) {
+		pong_note(id, strcmp(type, "error") == 0);
+		return true;
+	}
 	return false;
 }
 
@@ -1889,7 +1984,7 @@ static void route_local_node(struct s2s_engine *e, const struct xmpp_node *n)
 	char dom[XMPP_MAX_DOMAIN + 1];
 	if (to == NULL || !xmpp_jid_domain(to, dom, sizeof(dom)))
 		return;
-	if (pong_match(n))
+	if (pong_match(e, n))
 		return;
 	bool bare = strcasecmp(to, dom) == 0;
 	const struct reg *r = find_reg(e, dom);
@@ -2157,6 +2252,8 @@ static void tick_cb(uv_timer_t *t)
 {
 	struct s2s_engine *e = t->data;
 	int64_t now = now_ms(e);
+	if (e->validation == NULL)
+		pong_notes_expire();
 	for (struct conn *c = e->conns; c != NULL;) {
 		struct conn *next = c->next;
 		if (c->status_dirty)

@@ -179,6 +179,8 @@ const struct s2s_conf *s2s__engine_conf(const struct s2s_engine *e);
 struct resolver *s2s__engine_resolver(const struct s2s_engine *e);
 /* Opens (or finds) the outgoing stream local -> remote. */
 enum fg_err s2s__engine_open(struct s2s_engine *e, const char *local, const char *remote);
+/* Ids of validation pings: answers with this prefix are published for the CLI. */
+#define S2S_PING_ID_PREFIX "fedgw-validate-"
 /* True when a serving engine runs in this process (ping answers can reach it). */
 bool s2s__engine_serving(void);
 /* Ping answers reach whichever engine of the process receives them. */

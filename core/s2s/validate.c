@@ -3,6 +3,8 @@
  * remote domain, step by step with plain-words fixes. */
 #include "s2s/s2s_internal.h"
 
+#include "status/status.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +15,9 @@
 /* A ping answer normally takes one round trip plus the peer's dialback back to us. */
 #define V_PING_TIMEOUT_MS 15000
 /* Outside the gateway the answer cannot arrive here; the wait only shows it was sent. */
-#define V_PING_TIMEOUT_CLI_MS 2000
+#define V_PING_TIMEOUT_CLI_MS 8000
+/* From the CLI the running gateway publishes the answer in the store: poll it. */
+#define V_PONG_POLL_MS 250
 /* TCP probes: one per SRV target, the first 4 targets. */
 #define V_MAX_TCP 4u
 /* Local domains whose published records are checked. */
@@ -77,6 +81,7 @@ struct s2s_validation {
 	bool connected;
 	bool finished;
 	int64_t ping_sent;
+	int64_t ping_sent_wall;
 	char ping_id[40];
 };
 
@@ -428,6 +433,31 @@ static void tcp_connect_cb(uv_connect_t *req, int status)
 
 static void tcp_probe(struct s2s_validation *v);
 
+/* Did the running gateway publish the answer to our ping (status "xmpp-pong:<id>")? */
+static bool pong_in_store(struct s2s_validation *v, int64_t *at, bool *error)
+{
+	struct db_txn *txn = NULL;
+	struct db_status *st = NULL;
+	size_t n = 0;
+	bool found = false;
+	char id[STATUS_ID_MAX];
+	s2s__fmt(id, sizeof(id), "xmpp-pong:%s", v->ping_id);
+	if (db_txn_begin(v->db, &txn) != FG_OK)
+		return false;
+	if (db_status_list(txn, &st, &n) == FG_OK) {
+		for (size_t i = 0; i < n && !found; i++) {
+			if (strcmp(st[i].id, id) != 0)
+				continue;
+			found = true;
+			*at = st[i].since_ms;
+			*error = strcmp(st[i].state, "error") == 0;
+		}
+		db_status_list_free(st, n);
+	}
+	db_txn_end(txn);
+	return found;
+}
+
 static void timer_cb(uv_timer_t *h)
 {
 	struct s2s_validation *v = h->data;
@@ -435,16 +465,37 @@ static void timer_cb(uv_timer_t *h)
 		tcp_done(v, "timed out");
 		return;
 	}
+	if (v->ping_sent != 0 && v->steps[V_AUTH].ended && !s2s__engine_serving()) {
+		int64_t at = 0;
+		bool error = false;
+		if (pong_in_store(v, &at, &error)) {
+			char text[V_TEXT];
+			s2s__fmt(
+			    text, sizeof(text),
+			    "%s answered the ping in %lld ms%s (the running gateway received the "
+			    "answer).",
+			    v->remote,
+			    (long long)(at > v->ping_sent_wall ? at - v->ping_sent_wall : 0),
+			    error ? " (with an error, but it answered)" : "");
+			step_end(v, V_PING, S2S_STEP_PASS, text, "", v->ping_id);
+			finish(v);
+			return;
+		}
+		if ((int64_t)uv_now(v->loop) - v->ping_sent < V_PING_TIMEOUT_CLI_MS) {
+			uv_timer_start(v->timer, timer_cb, V_PONG_POLL_MS, 0);
+			return;
+		}
+	}
 	if (v->ping_sent != 0 && v->steps[V_AUTH].ended) {
-		step_end(v, V_PING, S2S_STEP_WARN,
-		         s2s__engine_serving()
-		             ? "No answer to the XEP-0199 ping in time."
-		             : "The ping was sent; the peer answers through its own connection to "
-		               "this gateway, so the running gateway receives the answer, not this "
-		               "command (the console's check shows the round trip).",
-		         "Check that the gateway is running and reachable from the peer on the "
-		         "published SRV target and port.",
-		         v->ping_id);
+		step_end(
+		    v, V_PING, S2S_STEP_WARN,
+		    s2s__engine_serving()
+		        ? "No answer to the XEP-0199 ping in time."
+		        : "No answer to the XEP-0199 ping reached the running gateway in time (the "
+		          "peer answers through its own connection to this gateway's domain).",
+		    "Check that the gateway is running and reachable from the peer on the "
+		    "published SRV target and port.",
+		    v->ping_id);
 		finish(v);
 		return;
 	}
@@ -519,27 +570,54 @@ static void candidates(struct s2s_validation *v)
 		v->n_cands = 0;
 }
 
+static void ping_sent_cb(void *ctx, enum xmpp_stanza_cond result, const char *text)
+{
+	struct s2s_validation *v = ctx;
+	char detail[V_TEXT];
+	if (v->finished || result == XMPP_SC__COUNT)
+		return;
+	s2s__pong_forget(v);
+	if (result == XMPP_SC_POLICY_VIOLATION)
+		s2s__fmt(detail, sizeof(detail),
+		         "The policy denies stanzas to %s, so the ping was not sent (%s).",
+		         v->remote, text);
+	else
+		s2s__fmt(detail, sizeof(detail), "The ping could not be sent: %s (%s).",
+		         xmpp_stanza_cond_name(result), text);
+	fail_now(
+	    v, V_PING, detail,
+	    result == XMPP_SC_POLICY_VIOLATION
+	        ? "Add a policy exception allowing that domain (outgoing) if it should federate."
+	        : "",
+	    xmpp_stanza_cond_name(result));
+}
+
 static void send_ping(struct s2s_validation *v)
 {
 	uint8_t raw[8];
 	char hex[17];
 	fg_random(raw, sizeof(raw));
 	fg_hex(hex, raw, sizeof(raw));
-	s2s__fmt(v->ping_id, sizeof(v->ping_id), "fedgw-validate-%s", hex);
+	s2s__fmt(v->ping_id, sizeof(v->ping_id), "%s%s", S2S_PING_ID_PREFIX, hex);
 	char iq[3 * DB_DOMAIN_MAX + 128];
 	s2s__fmt(iq, sizeof(iq),
 	         "<iq type='get' id='%s' from='%s' to='%s'><ping xmlns='urn:xmpp:ping'/></iq>",
 	         v->ping_id, v->local, v->remote);
 	step_start(v, V_PING);
-	s2s__pong_expect(v, v->ping_id);
 	v->ping_sent = (int64_t)uv_now(v->loop);
-	if (s2s_send(v->e, (const uint8_t *)iq, strlen(iq), NULL, NULL) != FG_OK) {
+	v->ping_sent_wall = fg_now_ms();
+	if (s2s_send(v->e, (const uint8_t *)iq, strlen(iq), ping_sent_cb, v) != FG_OK) {
 		fail_now(v, V_PING, "The ping could not be sent.", "", NULL);
 		return;
 	}
-	/* outside the gateway (the CLI) the answer goes to the running daemon: wait briefly */
-	uv_timer_start(v->timer, timer_cb,
-	               s2s__engine_serving() ? V_PING_TIMEOUT_MS : V_PING_TIMEOUT_CLI_MS, 0);
+	/* after the send: a bounce made inside s2s_send is not the peer's answer */
+	s2s__pong_expect(v, v->ping_id);
+	/* outside the gateway (the CLI) the answer reaches the running daemon, which
+	 * publishes it in the store */
+	if (s2s__engine_serving())
+		uv_timer_start(v->timer, timer_cb, V_PING_TIMEOUT_MS, 0);
+	else
+		uv_timer_start(v->timer, timer_cb, V_PONG_POLL_MS, 0);
 }
 
 static void next_phase(struct s2s_validation *v)

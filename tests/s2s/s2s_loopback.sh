@@ -139,6 +139,7 @@ validate a b.test
 check "plaintext: a validates b" test $? = 0
 check "plaintext: a authenticates to b by dialback" has "with dialback" "$T/v.out"
 check "plaintext: no TLS used" has "TLS is off" "$T/v.out"
+check "plaintext: b answered the XEP-0199 ping (a's daemon got it)" has "answered the ping" "$T/v.out"
 validate b a.test
 check "plaintext: b validates a (dialback)" has "Authenticated b.test -> a.test with dialback" "$T/v.out"
 check "plaintext: a's daemon holds an authenticated stream from b" \
@@ -167,6 +168,7 @@ settle
 validate a b.test
 check "starttls+external: validation passes" test $? = 0
 check "starttls+external: SASL EXTERNAL" has "with SASL EXTERNAL" "$T/v.out"
+check "starttls+external: ping answered" has "answered the ping" "$T/v.out"
 validate b a.test
 check "starttls+external: b -> a too" has "Authenticated b.test -> a.test with SASL EXTERNAL" "$T/v.out"
 check "starttls+external: a's daemon shows b's stream with TLS" \
