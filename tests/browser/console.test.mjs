@@ -118,13 +118,20 @@ async function startDaemon(work) {
 	const dataDir = join(work, 'data');
 	mkdirSync(dataDir, { mode: 0o700 });
 	const port = await freePort();
-	// The test may only use loopback and must not take the well-known s2s port: keep
-	// federation off and on 127.0.0.1 (builds without the xmpp verb have no listener).
-	try {
-		execFileSync(fedgwBin, ['--data-dir', dataDir, 'xmpp', 'set', 'enabled=false',
-			'bind=127.0.0.1', `port=${await freePort()}`], { stdio: ['ignore', 'pipe', 'pipe'] });
-	} catch (e) {
-		log(`fedgw xmpp set: ${String(e.stderr || e.message).trim().split('\n')[0]}`);
+	// The test may only use loopback and must not take well-known ports (5269, 5060,
+	// 5061) that other tests or services hold: the engine's listeners stay off and on
+	// 127.0.0.1 (a build without one of these verbs has no such listener).
+	const quiet = [
+		['xmpp', 'set', 'enabled=false', 'bind=127.0.0.1', `port=${await freePort()}`],
+		['sip', 'set', 'enabled=false', 'bind=127.0.0.1', 'tcp_port=0', 'tls_port=0'],
+	];
+	for (const args of quiet) {
+		try {
+			execFileSync(fedgwBin, ['--data-dir', dataDir, ...args],
+				{ stdio: ['ignore', 'pipe', 'pipe'] });
+		} catch (e) {
+			log(`fedgw ${args[0]} set: ${String(e.stderr || e.message).trim().split('\n')[0]}`);
+		}
 	}
 	const out = createWriteStream(join(ARTIFACTS, 'fedgw.log'));
 	const proc = spawn(fedgwBin, ['serve', '--data-dir', dataDir, '--console-bind', '127.0.0.1',
