@@ -1,0 +1,652 @@
+"""interop_sip suite: the scenarios of issue 4 §6 run inside the test namespace. Each
+scenario is a function s_<name> that raises Failure (or any exception) to fail; the run
+ends with the line "interop_sip: N passed, M failed"."""
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import traceback
+
+import harness as h
+import sipedge
+import sipua
+import xmppuser
+
+EDGE_IP = "127.0.0.5"
+UA_IP = "127.0.0.6"
+STUNNEL_IP = "127.0.0.7"      # TLS hop with the edge's certificate (edge.test)
+STUNNEL_BAD_IP = "127.0.0.8"  # TLS hop with a certificate of the same CA for wrong.test
+STUNNEL_PORT = 5062
+SIP_DOMAIN = "sip.test"
+ALICE = ("alice@prosody.test", "alice-pw-1")
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "sip")
+XMPP_TIMEOUT = 10.0
+
+
+class Failure(Exception):
+	pass
+
+
+def check(cond, msg):
+	if not cond:
+		raise Failure(msg)
+
+
+def soft(ctx, cond, msg):
+	"""A failed expectation that lets the scenario go on (it still fails at the end)."""
+	if not cond:
+		ctx.soft.append(msg)
+
+
+def first_line(m):
+	return m.first if m is not None else "no final response"
+
+
+class Ctx:
+	def __init__(self, args):
+		self.args = args
+		self.work = args.work
+		self.procs = h.Procs()
+		self.fedgw = None
+		self.kam = None
+		self.alice = None
+		self.bob = None
+		self.notes = []
+		self.soft = []
+
+	def base(self):
+		h.dnsmasq_start(self.procs, self.work, [
+			"--host-record=prosody.test,%s" % h.PROSODY_IP,
+			"--host-record=gw.test,%s" % h.GW_IP,
+			"--host-record=edge.test,%s" % EDGE_IP,
+			"--host-record=dead.test,%s" % h.DEAD_IP,
+			"--srv-host=_xmpp-server._tcp.prosody.test,prosody.test,5269",
+			# the SIP domain's XMPP side is served by the gateway
+			"--srv-host=_xmpp-server._tcp.%s,gw.test,5269" % SIP_DOMAIN,
+			"--srv-host=_xmpp-server._tcp.gw.test,gw.test,5269",
+			# the edge reaches the gateway's Contact (no port) through RFC 3263 SRV
+			"--srv-host=_sips._tcp.gw.test,gw.test,5061",
+			"--srv-host=_sip._tls.gw.test,gw.test,5061",
+			# SRV to an address where nothing listens: TCP refused
+			"--srv-host=_xmpp-server._tcp.unreachable.test,dead.test,5269",
+		])
+		ca = self.ca = h.TestCA(self.work, "ca")
+		self.certs = {
+			"gw": ca.leaf("gw", ["gw.test"]),
+			"edge": ca.leaf("edge", ["edge.test"]),
+			"wrong": ca.leaf("wrongname", ["wrong.test"]),
+		}
+		# XMPP side: Prosody with dialback, no TLS (the TLS under test is the SIP edge's)
+		self.prosody = h.Prosody(self.procs, self.work, "prosody.test", h.PROSODY_IP)
+		self.prosody.configure("plain")
+		self.prosody.register("alice", ALICE[1])
+		self.prosody.start()
+		self.fedgw_start()
+		c, k = self.certs["edge"]
+		self.kam = sipedge.Kamailio(self.procs, self.work, EDGE_IP, "edge.test", "gw.test",
+		                            SIP_DOMAIN, c, k, ca.cert)
+		self.kam.check()
+		self.kam.start()
+		self.stunnel = sipedge.Stunnel(self.procs, self.work, STUNNEL_IP, STUNNEL_PORT, h.GW_IP,
+		                               "gw.test", c, k, ca.cert)
+		self.stunnel.start()
+		wc, wk = self.certs["wrong"]
+		self.stunnel_bad = sipedge.Stunnel(self.procs, os.path.join(self.work, "bad"),
+		                                   STUNNEL_BAD_IP, STUNNEL_PORT, h.GW_IP, "gw.test",
+		                                   wc, wk, ca.cert)
+		self.stunnel_bad.start()
+		self.alice = xmppuser.XmppUser(h.PROSODY_IP, ALICE[0], ALICE[1])
+		self.bob = sipua.UA("bob", SIP_DOMAIN, UA_IP, 5070, (EDGE_IP, 5060))
+		self.bob.handler = answer_subscribe
+		r = self.bob.register()
+		if r is None or r.code != 200:
+			raise h.HarnessError("REGISTER with Kamailio: %s\n%s" % (first_line(r),
+			                                                         self.kam.tail()))
+
+	def fedgw_start(self):
+		f = self.fedgw = h.Fedgw(self.procs, self.work, self.args.fedgw)
+		f.init()
+		f.cli("xmpp", "set", "dns_servers=%s" % h.DNS_IP, "dns_transparent_zones=test",
+		      "bind=%s" % h.GW_IP, "port=5269", "allow_system_ca=false", "tls_mode=off",
+		      "require_client_cert=false", "sasl_external_in=false", "sasl_external_out=false",
+		      "connect_timeout_s=3")
+		f.cli("xmpp", "allow", "add", "prosody.test", "--auth", "dialback", "--tls", "off")
+		c, k = self.certs["gw"]
+		seed = "\n".join([
+			"set sip.fqdn gw.test", "set sip.bind " + h.GW_IP, "set sip.tls_port 5061",
+			"set sip.tcp_port 5060",
+			"cert sipgw gateway-sip %s %s" % (c, k),
+			"ca sipca sip-test-ca " + self.ca.cert,
+			"domain %s edge.test 5061 tls sipgw sipca %s" % (SIP_DOMAIN, SIP_DOMAIN),
+		]) + "\n"
+		h.run([self.args.seed, f.data], input_bytes=seed.encode())
+		f.start()
+		if not h.wait_port(h.GW_IP, 5061, proc=f.proc):
+			raise h.HarnessError("fedgw does not listen on SIP TLS 5061:\n" + f.tail())
+
+	def status_object(self, oid):
+		_, st, _ = self.fedgw.cli_json("status", "--json")
+		for o in (st or {}).get("objects") or []:
+			if o.get("id") == oid:
+				return o
+		return None
+
+	def cleanup(self):
+		for c in (self.alice,):
+			if c is not None:
+				c.close()
+		if self.bob is not None:
+			self.bob.close()
+		self.procs.stop_all()
+
+
+def answer_subscribe(ua, req):
+	"""The UA's handler: SUBSCRIBE gets 200 with the Expires it asked for; the rest 200."""
+	if req.method == "SUBSCRIBE":
+		return (200, "OK", "Expires: %s\r\n" % (req.get("expires") or "600"), None, b"")
+	return None
+
+
+def pidf(entity, basic, note=None, away=False):
+	person = ""
+	if away or note:
+		person = ("<dm:person id='p1'>%s%s</dm:person>" %
+		          ("<rpid:activities><rpid:away/></rpid:activities>" if away else "",
+		           "<dm:note>%s</dm:note>" % note if note else ""))
+	return ("<?xml version='1.0' encoding='UTF-8'?>\n"
+	        "<presence xmlns='urn:ietf:params:xml:ns:pidf' "
+	        "xmlns:dm='urn:ietf:params:xml:ns:pidf:data-model' "
+	        "xmlns:rpid='urn:ietf:params:xml:ns:pidf:rpid' entity='%s'>"
+	        "<tuple id='t1'><status><basic>%s</basic></status>%s</tuple>%s</presence>"
+	        % (entity, basic, "<note>%s</note>" % note if note else "", person)).encode()
+
+
+def bare(jid):
+	return jid.split("/")[0]
+
+
+# ---- raw SIP over the TLS hop (stunnel) ---------------------------------------------------
+
+def read_sip(sock, timeout):
+	"""One SIP message (head + Content-Length body) from a stream, or None."""
+	buf = b""
+	end = time.monotonic() + timeout
+	while True:
+		while buf.startswith(b"\r\n"):
+			buf = buf[2:]
+		i = buf.find(b"\r\n\r\n")
+		if i >= 0:
+			m = re.search(rb"\r\n(?:content-length|l)[ \t]*:[ \t]*(\d+)", buf[:i + 2], re.I)
+			cl = int(m.group(1)) if m else 0
+			if len(buf) >= i + 4 + cl:
+				return buf[:i + 4 + cl]
+		left = end - time.monotonic()
+		if left <= 0:
+			return None
+		sock.settimeout(left)
+		try:
+			data = sock.recv(65536)
+		except OSError:
+			return None
+		if not data:
+			return None
+		buf += data
+
+
+def tls_exchange(addr, raw, timeout=5.0, half_close=False):
+	s = socket.create_connection(addr, timeout=5)
+	try:
+		s.sendall(raw)
+		if half_close:
+			s.shutdown(socket.SHUT_WR)
+		return read_sip(s, timeout)
+	finally:
+		s.close()
+
+
+def edge_message(to, text, call_id, frm="sip:bob@sip.test"):
+	body = text.encode()
+	return ("MESSAGE %s SIP/2.0\r\nVia: SIP/2.0/TLS edge.test:5061;branch=z9hG4bK%s\r\n"
+	        "Max-Forwards: 70\r\nFrom: <%s>;tag=e1\r\nTo: <%s>\r\nCall-ID: %s\r\n"
+	        "CSeq: 1 MESSAGE\r\nContent-Type: text/plain;charset=UTF-8\r\n"
+	        "Content-Length: %d\r\n\r\n" % (to, sipua.rand(10), frm, to, call_id,
+	                                        len(body))).encode() + body
+
+
+# ---- scenarios ------------------------------------------------------------------------------
+
+def s_edge_up(ctx):
+	"""fedgw connects to Kamailio over mutual TLS and its OPTIONS are answered."""
+	end = time.monotonic() + 20
+	o = None
+	while time.monotonic() < end:
+		o = ctx.status_object("sip:" + SIP_DOMAIN)
+		if o and o.get("state") == "up":
+			break
+		time.sleep(0.5)
+	check(o and o.get("state") == "up", "status sip:%s not up: %s\nkamailio:\n%s"
+	      % (SIP_DOMAIN, json.dumps(o), ctx.kam.tail(15)))
+
+
+def s_message_sip_to_xmpp(ctx):
+	"""Page-mode MESSAGE from a SIP UA through Kamailio: 202, and alice reads it."""
+	m = ctx.alice.mark()
+	text = "Hello from SIP, caf\u00e9 \u2713 <&>"
+	r = ctx.bob.message("sip:alice@prosody.test", text)
+	check(r is not None and r.code == 202, "MESSAGE to alice@prosody.test: %s" % first_line(r))
+	st = ctx.alice.wait(lambda s: s.kind == "message" and s.body == text, XMPP_TIMEOUT, m)
+	check(st is not None, "alice did not receive the message; she got: %s"
+	      % ctx.alice.stanzas[m:])
+	check(bare(st.frm) == "bob@sip.test", "from is %r, want bob@sip.test" % st.frm)
+	check(bare(st.to) == "alice@prosody.test", "to is %r" % st.to)
+	check(st.type == "chat", "type is %r, want chat" % st.type)
+
+
+def s_message_xmpp_to_sip(ctx):
+	"""alice's chat message reaches the SIP UA as a MESSAGE with her address."""
+	i = len(ctx.bob.requests)
+	m = ctx.alice.mark()
+	text = "Hello from XMPP \u00e9\u00e8 <&> 'quoted'"
+	ctx.alice.chat("bob@sip.test", text)
+	req = ctx.bob.wait_request(lambda r: r.method == "MESSAGE" and r.text() == text,
+	                           XMPP_TIMEOUT, i)
+	check(req is not None, "the UA got no MESSAGE; requests seen: %s"
+	      % [r.first for r in ctx.bob.requests[i:]])
+	check(req.uri("from").startswith("sip:alice@prosody.test"), "From: %s" % req.get("from"))
+	check(req.uri("to") == "sip:bob@sip.test", "To: %s" % req.get("to"))
+	check((req.get("content-type") or "").lower().startswith("text/plain"),
+	      "Content-Type: %s" % req.get("content-type"))
+	err = ctx.alice.wait(lambda s: s.type == "error", 1.0, m)
+	check(err is None, "alice got an error for a delivered message: %s" % err)
+
+
+SIPSAK_MESSAGE = ("MESSAGE sip:alice@prosody.test SIP/2.0\r\n"
+                  "From: <sip:carol@sip.test>;tag=sipsak1\r\n"
+                  "To: <sip:alice@prosody.test>\r\n"
+                  "Call-ID: sipsak-%d@127.0.0.6\r\n"
+                  "CSeq: 1 MESSAGE\r\n"
+                  "Max-Forwards: 70\r\n"
+                  "Content-Type: text/plain;charset=UTF-8\r\n"
+                  "Content-Length: %d\r\n\r\n%s")
+
+
+def s_message_sipsak(ctx):
+	"""sipsak (a real UA) sends a MESSAGE file through Kamailio: 202, and alice reads it."""
+	m = ctx.alice.mark()
+	text = "sipsak says hello"
+	f = os.path.join(ctx.work, "sipsak-message.txt")
+	with open(f, "w", newline="") as fp:
+		fp.write(SIPSAK_MESSAGE % (os.getpid(), len(text), text))
+	rc, out, err = h.run(["sipsak", "-f", f, "-s", "sip:alice@prosody.test", "-p",
+	                      "%s:5060" % EDGE_IP, "-H", UA_IP, "-l", "5071", "-vv"],
+	                     check=False, timeout=30)
+	check(re.search(r"SIP/2\.0 202", out + err) is not None,
+	      "sipsak got no 202 (exit %d):\n%s%s" % (rc, out[-1500:], err[-500:]))
+	st = ctx.alice.wait(lambda s: s.kind == "message" and s.body == text, XMPP_TIMEOUT, m)
+	check(st is not None and bare(st.frm) == "carol@sip.test",
+	      "alice did not receive sipsak's message from carol@sip.test: %s" % st)
+
+
+SIPP_MESSAGE = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="fedgw interop page-mode MESSAGE">
+  <send retrans="500">
+    <![CDATA[
+MESSAGE sip:alice@prosody.test SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:dave@sip.test>;tag=[pid]SIPpTag00[call_number]
+To: <sip:alice@prosody.test>
+Call-ID: [call_id]
+CSeq: 1 MESSAGE
+Max-Forwards: 70
+Content-Type: text/plain;charset=UTF-8
+Content-Length: [len]
+
+sipp message [call_number]
+    ]]>
+  </send>
+  <recv response="202" />
+</scenario>
+"""
+
+
+def s_message_sipp(ctx):
+	"""sipp sends 5 MESSAGEs through Kamailio: each 202, alice reads all five."""
+	m = ctx.alice.mark()
+	sf = os.path.join(ctx.work, "sipp-message.xml")
+	with open(sf, "w") as f:
+		f.write(SIPP_MESSAGE)
+	rc, out, err = h.run(["sipp", "%s:5060" % EDGE_IP, "-sf", sf, "-m", "5", "-r", "20",
+	                      "-i", UA_IP, "-p", "5072", "-nostdin", "-timeout", "30s",
+	                      "-timeout_error", "-trace_err", "-error_file",
+	                      os.path.join(ctx.work, "sipp-errors.log")],
+	                     check=False, timeout=60)
+	check(rc == 0, "sipp exit %d (not every MESSAGE got 202):\n%s" % (rc, (out + err)[-1500:]))
+	for n in range(1, 6):
+		st = ctx.alice.wait(lambda s, n=n: s.kind == "message" and s.body and
+		                    s.body.strip() == "sipp message %d" % n, XMPP_TIMEOUT, m)
+		check(st is not None and bare(st.frm) == "dave@sip.test",
+		      "alice lacks sipp message %d: %s" % (n, [s.body for s in ctx.alice.stanzas[m:]]))
+
+
+def s_im_session(ctx):
+	"""INVITE with m=message, MESSAGE inside the dialog both ways, BYE <-> XMPP chat."""
+	bob, alice = ctx.bob, ctx.alice
+	sdp = ("v=0\r\no=bob 1 1 IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\n"
+	       "m=message 5070 sip sip:bob@sip.test\r\na=accept-types:text/plain\r\n"
+	       % (UA_IP, UA_IP)).encode()
+	txn = bob.request("INVITE", "sip:alice@prosody.test", ctype="application/sdp", body=sdp)
+	r = bob.final(txn, 10)
+	check(r is not None and r.code == 200, "INVITE: %s" % first_line(r))
+	check(b"m=message" in r.body, "200 without an m=message answer: %r" % r.body)
+	soft(ctx, r.all("record-route"), "fedgw's 200 OK to the INVITE does not copy the edge's "
+	     "Record-Route (RFC 3261 §12.1.1), so in-dialog requests lose the edge:\n%s" % r)
+	d = bob.dialog_from_response(txn, r, "sip:alice@prosody.test")
+	bob.request("ACK", None, dialog=d, cseq=txn[1])
+	m = alice.mark()
+	text = "inside the IM session"
+	t2 = bob.request("MESSAGE", None, dialog=d, ctype="text/plain;charset=UTF-8",
+	                 body=text.encode())
+	r2 = bob.final(t2, 15)
+	check(r2 is not None and 200 <= r2.code < 300, "MESSAGE in the dialog: %s" % first_line(r2))
+	st = alice.wait(lambda s: s.kind == "message" and s.body == text, XMPP_TIMEOUT, m)
+	check(st is not None, "alice did not get the session's message: %s" % alice.stanzas[m:])
+	check(bare(st.frm) == "bob@sip.test", "from %r" % st.frm)
+	thread = st.child_text("thread")
+	check(thread == d.call_id, "thread %r, want the Call-ID %r" % (thread, d.call_id))
+	i = len(bob.requests)
+	reply = "alice answers in the session"
+	alice.chat(st.frm, reply, thread=thread)
+	req = bob.wait_request(lambda q: q.method == "MESSAGE" and q.text() == reply,
+	                       XMPP_TIMEOUT, i)
+	check(req is not None, "alice's reply did not reach the UA: %s"
+	      % [q.first for q in bob.requests[i:]])
+	check(req.get("call-id") == d.call_id and req.tag("to") == d.local_tag,
+	      "the reply is not inside the dialog (Call-ID %s, To tag %s; dialog %s/%s)"
+	      % (req.get("call-id"), req.tag("to"), d.call_id, d.local_tag))
+	m = alice.mark()
+	t3 = bob.request("BYE", None, dialog=d)
+	r3 = bob.final(t3, 10)
+	check(r3 is not None and r3.code == 200, "BYE: %s" % first_line(r3))
+	gone = alice.wait(lambda s: s.kind == "message" and
+	                  s.has("{http://jabber.org/protocol/chatstates}gone"), XMPP_TIMEOUT, m)
+	check(gone is not None, "alice got no <gone/> after BYE: %s" % alice.stanzas[m:])
+
+
+def s_presence_sip_watches_xmpp(ctx):
+	"""SIP SUBSCRIBE to alice: NOTIFY with PIDF, her status text, unsubscribe."""
+	bob, alice = ctx.bob, ctx.alice
+	i, m = len(bob.requests), alice.mark()
+	txn = bob.request("SUBSCRIBE", "sip:alice@prosody.test",
+	                  extra="Event: presence\r\nAccept: application/pidf+xml\r\nExpires: 600\r\n")
+	r = bob.final(txn, 10)
+	check(r is not None and r.code in (200, 202), "SUBSCRIBE: %s" % first_line(r))
+	soft(ctx, r.all("record-route"), "fedgw's %s to the SUBSCRIBE does not copy the edge's "
+	     "Record-Route (RFC 3261 §12.1.1, RFC 6665 §4.1):\n%s" % (r.code, r))
+	d = bob.dialog_from_response(txn, r, "sip:alice@prosody.test")
+	n1 = bob.wait_request(lambda q: q.method == "NOTIFY" and q.get("call-id") == d.call_id,
+	                      10, i)
+	check(n1 is not None, "no NOTIFY after SUBSCRIBE: %s" % [q.first for q in bob.requests[i:]])
+	sub = alice.wait(lambda s: s.kind == "presence" and s.type == "subscribe" and
+	                 bare(s.frm) == "bob@sip.test", XMPP_TIMEOUT, m)
+	check(sub is not None, "alice got no subscription request: %s" % alice.stanzas[m:])
+	alice.presence(ptype="subscribed", to="bob@sip.test")
+
+	def notify_with(pred, start):
+		return bob.wait_request(lambda q: q.method == "NOTIFY" and
+		                        q.get("call-id") == d.call_id and pred(q), XMPP_TIMEOUT, start)
+	act = notify_with(lambda q: "active" in (q.get("subscription-state") or "") and
+	                  b"<basic>open</basic>" in q.body.replace(b" ", b""), i)
+	check(act is not None, "no NOTIFY active with PIDF open after alice approved: %s" %
+	      [(q.get("subscription-state"), q.text()[:300]) for q in bob.requests[i:]
+	       if q.method == "NOTIFY"])
+	check((act.get("content-type") or "").startswith("application/pidf+xml"),
+	      "NOTIFY Content-Type %s" % act.get("content-type"))
+	j = len(bob.requests)
+	status = "In a meeting until 3 \u2013 caf\u00e9"
+	alice.presence(show="away", status=status)
+	chg = notify_with(lambda q: status in q.text(), j)
+	check(chg is not None, "alice's status text did not reach the watcher: %s" %
+	      [q.text()[:400] for q in bob.requests[j:] if q.method == "NOTIFY"])
+	check("away" in chg.text(), "the NOTIFY lost show=away: %s" % chg.text())
+	alice.presence(status="back")  # available again for the later scenarios
+	j, m = len(bob.requests), alice.mark()
+	t2 = bob.request("SUBSCRIBE", None, dialog=d,
+	                 extra="Event: presence\r\nAccept: application/pidf+xml\r\nExpires: 0\r\n")
+	r2 = bob.final(t2, 10)
+	check(r2 is not None and r2.code in (200, 202), "SUBSCRIBE Expires 0: %s" % first_line(r2))
+	term = notify_with(lambda q: "terminated" in (q.get("subscription-state") or ""), j)
+	check(term is not None, "no NOTIFY terminated after unsubscribing")
+	uns = alice.wait(lambda s: s.kind == "presence" and s.type == "unsubscribe" and
+	                 bare(s.frm) == "bob@sip.test", XMPP_TIMEOUT, m)
+	check(uns is not None, "alice got no unsubscribe: %s" % alice.stanzas[m:])
+
+
+def s_presence_xmpp_watches_sip(ctx):
+	"""alice subscribes to bob@sip.test: SUBSCRIBE reaches the UA through the edge, its
+	NOTIFY (PIDF with a note) comes back as subscribed + presence, then unsubscribe."""
+	bob, alice = ctx.bob, ctx.alice
+	i, m = len(bob.requests), alice.mark()
+	alice.presence(ptype="subscribe", to="bob@sip.test")
+	sub = bob.wait_request(lambda q: q.method == "SUBSCRIBE", XMPP_TIMEOUT, i)
+	check(sub is not None, "no SUBSCRIBE reached the UA: %s" % [q.first for q in bob.requests[i:]])
+	check((sub.get("event") or "").startswith("presence"), "Event: %s" % sub.get("event"))
+	check("application/pidf+xml" in (sub.get("accept") or ""), "Accept: %s" % sub.get("accept"))
+	check(sub.uri("from").startswith("sip:alice@prosody.test"), "From: %s" % sub.get("from"))
+	check(sub.uri("to") == "sip:bob@sip.test", "To: %s" % sub.get("to"))
+	d = bob.dialog_from_request(sub)
+	note = "Available from SIP \u2713"
+	t = bob.request("NOTIFY", None, dialog=d,
+	                extra="Event: presence\r\nSubscription-State: active;expires=600\r\n",
+	                ctype="application/pidf+xml", body=pidf("sip:bob@sip.test", "open", note))
+	r = bob.final(t, 10)
+	check(r is not None and r.code == 200, "NOTIFY active: %s" % first_line(r))
+	ok = alice.wait(lambda s: s.kind == "presence" and s.type == "subscribed" and
+	                bare(s.frm) == "bob@sip.test", XMPP_TIMEOUT, m)
+	check(ok is not None, "alice got no subscribed: %s" % alice.stanzas[m:])
+	av = alice.wait(lambda s: s.kind == "presence" and s.type in ("", "available", None) and
+	                bare(s.frm) == "bob@sip.test" and s.child_text("status") == note,
+	                XMPP_TIMEOUT, m)
+	check(av is not None, "alice got no presence with the note: %s" % alice.stanzas[m:])
+	m = alice.mark()
+	away = "Out to lunch"
+	t = bob.request("NOTIFY", None, dialog=d,
+	                extra="Event: presence\r\nSubscription-State: active;expires=600\r\n",
+	                ctype="application/pidf+xml",
+	                body=pidf("sip:bob@sip.test", "open", away, away=True))
+	r = bob.final(t, 10)
+	check(r is not None and r.code == 200, "NOTIFY change: %s" % first_line(r))
+	chg = alice.wait(lambda s: s.kind == "presence" and bare(s.frm) == "bob@sip.test" and
+	                 s.child_text("status") == away, XMPP_TIMEOUT, m)
+	check(chg is not None, "the status change did not reach alice: %s" % alice.stanzas[m:])
+	check(chg.child_text("show") == "away", "show %r, want away" % chg.child_text("show"))
+	i = len(bob.requests)
+	alice.presence(ptype="unsubscribe", to="bob@sip.test")
+	uns = bob.wait_request(lambda q: q.method == "SUBSCRIBE" and q.get("call-id") == d.call_id
+	                       and (q.get("expires") or "").strip() == "0", XMPP_TIMEOUT, i)
+	check(uns is not None, "no SUBSCRIBE Expires: 0 after alice unsubscribed: %s"
+	      % [(q.first, q.get("expires")) for q in bob.requests[i:]])
+	t = bob.request("NOTIFY", None, dialog=d,
+	                extra="Event: presence\r\nSubscription-State: terminated;reason=timeout\r\n")
+	r = bob.final(t, 10)
+	check(r is not None and r.code in (200, 481), "NOTIFY terminated: %s" % first_line(r))
+
+
+def s_error_unknown_xmpp_user(ctx):
+	"""MESSAGE to a user Prosody does not have: Prosody bounces service-unavailable; the SIP
+	sender must learn it (RFC 7247 §5: mapped 503, or the error sent back after a 202)."""
+	bob = ctx.bob
+	i = len(bob.requests)
+	text = "to nobody"
+	r = bob.message("sip:nobody@prosody.test", text)
+	check(r is not None, "no final response")
+	if r.code == 503 or r.code == 404:
+		return
+	check(r.code == 202, "MESSAGE to nobody@prosody.test: %s" % first_line(r))
+	back = bob.wait_request(lambda q: q.method == "MESSAGE" and
+	                        "nobody@prosody.test" in (q.get("from") or ""), 5.0, i)
+	seen = ctx.fedgw.log_grep("nobody@prosody.test", want="nobody", timeout=2)
+	check(back is not None, "202 for a MESSAGE to nobody@prosody.test and Prosody's "
+	      "service-unavailable bounce never reached the SIP sender (no later MESSAGE or "
+	      "error); fedgw log about it:\n%s" % seen[-800:])
+
+
+def s_error_unknown_sip_user(ctx):
+	"""alice writes to carol@sip.test, who is not registered: Kamailio 404 -> alice gets
+	item-not-found (RFC 7247 §5 table 2)."""
+	m = ctx.alice.mark()
+	ctx.alice.chat("carol@sip.test", "are you there?")
+	err = ctx.alice.wait(lambda s: s.kind == "message" and s.type == "error" and
+	                     bare(s.frm) == "carol@sip.test", XMPP_TIMEOUT, m)
+	check(err is not None, "alice got no error: %s" % ctx.alice.stanzas[m:])
+	check(err.error_condition() == "item-not-found",
+	      "condition %s, want item-not-found: %s" % (err.error_condition(), err))
+
+
+def s_error_unreachable_domain(ctx):
+	"""MESSAGE to a domain with no XMPP server (SRV to a closed port; no DNS at all): 404."""
+	for to in ("sip:bob@unreachable.test", "sip:bob@nosuchdomain.test"):
+		r = ctx.bob.message(to, "anyone?", timeout=25)
+		check(r is not None and r.code == 404, "MESSAGE to %s: %s, want 404" % (to, first_line(r)))
+
+
+def s_error_policy_denied(ctx):
+	"""fedgw xmpp policy denies denied.test: MESSAGE there gets 403, never 202."""
+	ctx.fedgw.cli("xmpp", "policy", "add", "denied.test", "deny", "--description",
+	              "interop_sip")
+	try:
+		time.sleep(1.0)  # the daemon applies configuration changes live
+		r = ctx.bob.message("sip:bob@denied.test", "blocked?", timeout=15)
+		check(r is not None and r.code == 403, "MESSAGE to a denied domain: %s, want 403"
+		      % first_line(r))
+	finally:
+		ctx.fedgw.cli("xmpp", "policy", "delete", "denied.test", check=False)
+
+
+def s_tls_name_check(ctx):
+	"""fedgw checks the edge's certificate name (RFC 5922 §7.1): the same CA but a
+	certificate for wrong.test gets 403; the edge's own certificate is accepted."""
+	m = ctx.alice.mark()
+	good = tls_exchange((STUNNEL_IP, STUNNEL_PORT),
+	                    edge_message("sip:alice@prosody.test", "via the TLS hop", "tn1@edge"), 15)
+	check(good is not None and good.startswith(b"SIP/2.0 202"),
+	      "MESSAGE over TLS with the edge's certificate: %r" % (good or b"")[:80])
+	check(ctx.alice.wait(lambda s: s.body == "via the TLS hop", XMPP_TIMEOUT, m) is not None,
+	      "alice did not get the message sent over the TLS hop")
+	bad = tls_exchange((STUNNEL_BAD_IP, STUNNEL_PORT),
+	                   edge_message("sip:alice@prosody.test", "wrong name", "tn2@edge"), 10)
+	check(bad is not None and bad.startswith(b"SIP/2.0 403"),
+	      "MESSAGE over TLS with a wrong.test certificate: %r, want 403" % (bad or b"")[:80])
+	check(ctx.alice.wait(lambda s: s.body == "wrong name", 1.0, m) is None,
+	      "a message from the wrong-name peer reached alice")
+
+
+def s_torture_tls(ctx):
+	"""RFC 4475 torture messages through the mutual TLS listener: valid ones answered,
+	invalid ones 400 (505 for the version) or dropped, responses never answered."""
+	bad = []
+	for kind in ("valid", "invalid"):
+		for name in sorted(os.listdir(os.path.join(DATA, kind))):
+			raw = open(os.path.join(DATA, kind, name), "rb").read()
+			rsp = tls_exchange((STUNNEL_IP, STUNNEL_PORT), raw, 3.0,
+			                   half_close=(name == "clerr.dat"))
+			got = rsp.split(b"\r\n")[0].decode("utf-8", "replace") if rsp else "nothing"
+			if raw.startswith(b"SIP/2.0"):
+				ok = rsp is None
+			elif kind == "valid":
+				# inv2543: no Content-Length on a stream is a 400 (RFC 3261 §18.3)
+				ok = rsp is not None and rsp.startswith(b"SIP/2.0 ") and (
+					name == "inv2543.dat" or not rsp.startswith(b"SIP/2.0 400"))
+			elif name == "clerr.dat":
+				ok = rsp is None or rsp.startswith(b"SIP/2.0 400")
+			else:
+				want = b"SIP/2.0 505" if name == "badvers.dat" else b"SIP/2.0 400"
+				ok = rsp is not None and rsp.startswith(want)
+			if not ok:
+				bad.append("%s/%s -> %s" % (kind, name, got))
+			check(ctx.fedgw.alive(), "fedgw died after %s/%s:\n%s" % (kind, name,
+			                                                          ctx.fedgw.tail()))
+	check(not bad, "torture answers wrong: " + "; ".join(bad))
+	r = ctx.bob.message("sip:alice@prosody.test", "still here after the torture set")
+	check(r is not None and r.code == 202, "MESSAGE after the torture set: %s" % first_line(r))
+
+
+def s_processes_alive(ctx):
+	check(ctx.fedgw.alive(), "fedgw is not running:\n" + ctx.fedgw.tail())
+	check(ctx.kam.proc.poll() is None, "Kamailio is not running:\n" + ctx.kam.tail())
+
+
+SCENARIOS = [s_edge_up, s_message_sip_to_xmpp, s_message_xmpp_to_sip, s_message_sipsak,
+             s_message_sipp, s_im_session, s_presence_sip_watches_xmpp,
+             s_presence_xmpp_watches_sip, s_error_unknown_xmpp_user, s_error_unknown_sip_user,
+             s_error_unreachable_domain, s_error_policy_denied, s_tls_name_check,
+             s_torture_tls, s_processes_alive]
+
+
+def sanitizer_report(ctx):
+	if ctx.fedgw is None:
+		return ""
+	try:
+		text = open(ctx.fedgw.logfile, errors="replace").read()
+	except OSError:
+		return ""
+	for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+		i = text.find(marker)
+		if i >= 0:
+			return text[max(0, i - 200):i + 2500]
+	return ""
+
+
+def inner(args):
+	ctx = Ctx(args)
+	passed, failed = 0, 0
+
+	def stop(_s, _f):
+		ctx.cleanup()
+		sys.exit(1)
+	signal.signal(signal.SIGTERM, stop)
+	try:
+		try:
+			ctx.base()
+		except Exception as e:  # noqa: BLE001 - a broken set-up fails the whole run
+			failed += 1
+			h.log("FAIL - setup: %s" % (e if isinstance(e, h.HarnessError)
+			                            else traceback.format_exc(limit=4)))
+			return 1
+		names = SCENARIOS
+		if args.k:
+			names = [s for s in names if any(k in s.__name__ for k in args.k)]
+		for s in names:
+			name = s.__name__[2:]
+			t0 = time.monotonic()
+			ctx.soft = []
+			try:
+				s(ctx)
+				check(not ctx.soft, "\n  ".join(ctx.soft))
+				passed += 1
+				h.log("ok   - %s (%.1fs)" % (name, time.monotonic() - t0))
+			except h.HarnessError as e:
+				failed += 1
+				h.log("FAIL - %s: harness: %s" % (name, e))
+			except Exception as e:  # noqa: BLE001 - every scenario reports, the run goes on
+				failed += 1
+				msg = str(e) if isinstance(e, Failure) else traceback.format_exc(limit=3)
+				h.log("FAIL - %s: %s" % (name, msg))
+				if ctx.fedgw is not None and ctx.fedgw.proc is not None:
+					h.log("  fedgw log tail:\n    " + ctx.fedgw.tail(12).replace("\n", "\n    "))
+	finally:
+		if ctx.fedgw is not None:
+			ctx.fedgw.stop()
+		san = sanitizer_report(ctx)
+		if san:
+			failed += 1
+			h.log("FAIL - sanitizer: " + san)
+		for n in ctx.notes:
+			h.log("note: " + n)
+		ctx.cleanup()
+		h.log("interop_sip: %d passed, %d failed" % (passed, failed))
+	return 0 if failed == 0 else 1
