@@ -43,7 +43,7 @@ class Stanza:
 
 	def error_condition(self):
 		for e in self.elem:
-			if e.tag.endswith("}error"):
+			if e.tag == "error" or e.tag.endswith("}error"):
 				for c in e:
 					if c.tag.startswith("{urn:ietf:params:xml:ns:xmpp-stanzas}") and \
 					   not c.tag.endswith("}text"):
