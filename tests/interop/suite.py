@@ -678,8 +678,15 @@ def s_attack_oversized_stanza(ctx):
 	# before authentication: far below the 512 KiB limit must already be refused
 	err, closed, data = raw_attack(b"<db:result from='evil.test' to='gw.test'>" +
 	                               b"a" * (96 * 1024) + b"</db:result>")
-	check(err in ("policy-violation", "resource-constraint", "not-authorized"),
-	      "96 KiB dialback element before auth: stream error %r" % err)
+	check(err == "policy-violation",
+	      "96 KiB dialback element before auth: stream error %r (want policy-violation, "
+	      "RFC 6120 §4.9.3.12)" % err)
+	# nor may a peer send unbounded bytes before its stream header
+	p = h.RawPeer(h.GW_IP, src=h.EVIL_IP)
+	p.send(b"<?xml version='1.0'?>" + b" " * (128 * 1024))
+	closed = p.wait_closed(5)
+	p.close()
+	check(closed, "fedgw kept reading 128 KiB of whitespace before a stream header")
 	p = authed_evil(ctx)
 	big = b"<message from='m@evil.test' to='x@gw.test'><body>" + b"A" * (600 * 1024) + \
 	      b"</body></message>"
