@@ -5,6 +5,7 @@ import { del, enc, get, post, put } from './api.js';
 import { h, replace, timeEl, toDate, ago, hoverText, table, emptyRow, badge, field, input,
 	select, button, noticeEl, notice, showError, clearFormErrors, busy, confirmDialog,
 	copyButton, plural, sortable, stateKind } from './ui.js';
+import { answerNotice, certificatesWithKeys, certOptions, validationView } from './conf.js';
 
 const SECTIONS = [
 	['settings', 'Settings'],
@@ -73,29 +74,6 @@ export function render(root) {
 }
 
 // ---- shared ---------------------------------------------------------------------------
-
-// "Saved ..." with the warnings the answer carries, below it.
-function answerNotice(el, ans, fallback) {
-	const warnings = (ans && ans.warnings) || [];
-	notice(el, warnings.length ? 'info' : 'ok', (ans && ans.message) || fallback);
-	if (warnings.length) {
-		el.appendChild(h('ul.warnings', null,
-			warnings.map((w) => h('li', null, h('strong', null, 'Warning: '), w))));
-	}
-}
-
-async function certificatesWithKeys() {
-	try {
-		const ans = await get('/api/v1/certificates');
-		return (ans.certificates || []).filter((c) => c.kind === 'certificate' && c.has_key);
-	} catch {
-		return [];
-	}
-}
-
-function certOptions(certs, noneLabel) {
-	return [['', noneLabel], ...certs.map((c) => [c.id, c.name || c.id])];
-}
 
 function recordsBlock(records) {
 	if (!records || !records.length) return null;
@@ -854,25 +832,6 @@ const PHASES = [
 	['Round trip', ['ping']],
 ];
 
-function phaseState(steps, ids) {
-	const mine = steps.filter((s) => ids.includes(s.id) || ids.some((i) => s.id.startsWith(i + '.')));
-	if (!mine.length) return 'waiting';
-	if (mine.some((s) => s.state === 'fail')) return 'fail';
-	if (mine.some((s) => s.state === 'running')) return 'running';
-	if (mine.some((s) => s.state === 'warn')) return 'warn';
-	if (mine.every((s) => s.state === 'skip')) return 'skip';
-	return 'pass';
-}
-
-const STATE_LABEL = { pass: 'passed', fail: 'failed', warn: 'warning', skip: 'skipped',
-	running: 'running', waiting: 'not run' };
-
-// "not run (an earlier step failed)" -> "(an earlier step failed)"; other text in parentheses.
-function reasonText(detail) {
-	const t = String(detail).replace(/^not run\s*/i, '').trim();
-	return /^\(.*\)$/.test(t) ? t : `(${t})`;
-}
-
 function validateSection(body, ctx) {
 	const msg = noticeEl();
 	const result = h('div', { 'aria-live': 'polite' });
@@ -925,36 +884,10 @@ function validateSection(body, ctx) {
 	}
 
 	function draw(v) {
-		const steps = v.steps || [];
-		const row = h('ol.phases', { 'aria-label': 'Validation steps' },
-			PHASES.map(([label, ids]) => {
-				const st = phaseState(steps, ids);
-				return h(`li.phase.phase-${st}`, null, h('span.phase-name', null, label),
-					h('span.phase-state', null, STATE_LABEL[st]));
-			}));
-		// Steps not run are listed together: one line instead of a card each.
-		const skipped = steps.filter((s) => s.state === 'skip');
-		const skipLine = skipped.length ? h('li.step.step-skip', null,
-			h('div.step-head', null, badge('not run', 'neutral'), ' ',
-				h('strong', null, plural(skipped.length, 'step', 'steps') + ' not run'),
-				skipped[0].detail ? ` ${reasonText(skipped[0].detail)}` : ''),
-			h('p.muted.small', null, skipped.map((s) => s.title).join(' · '))) : null;
-		const details = h('ul.steps', null, steps.filter((s) => s.state !== 'skip').map((s) => h(`li.step.step-${s.state}`, null,
-			h('div.step-head', null, badge(STATE_LABEL[s.state] || s.state,
-				s.state === 'pass' ? 'ok' : s.state === 'fail' ? 'bad'
-					: s.state === 'warn' ? 'warn' : 'neutral'), ' ', h('strong', null, s.title)),
-			s.detail ? h('p', null, s.detail) : null,
-			s.fix && s.state !== 'pass' ? h('p.fix', null, h('strong', null, 'Fix: '), s.fix)
-				: null,
-			s.tech ? h('details', null, h('summary', null, 'Technical detail'),
-				h('pre.detail', null, s.tech)) : null)), skipLine);
-		const verdict = !v.done ? h('p.muted', null, `Validating ${v.domain}…`)
-			: v.ok ? h('p.ok-line', null, `Every step passed: ${v.domain} federates with this gateway.`)
-				: h('p.notice.notice-error', { role: 'alert' }, `Validation of ${v.domain} ` +
-					'failed: see the fix under the failed step.');
-		const again = v.done ? h('div.actions', null, button('Try again', {
-			on: { click: () => start(v.domain) } })) : null;
-		replace(result, verdict, row, details, again);
+		replace(result, ...validationView(v, PHASES, {
+			okText: `Every step passed: ${v.domain} federates with this gateway.`,
+			onRetry: () => start(v.domain),
+		}));
 	}
 
 	form.addEventListener('submit', (ev) => {
