@@ -4,6 +4,7 @@ import { h, replace, field, input, noticeEl, notice, showError, clearFormErrors,
 	plural } from './ui.js';
 import * as statusScreen from './status.js';
 import * as logsScreen from './logs.js';
+import * as sipScreen from './sip.js';
 import * as xmppScreen from './xmpp.js';
 import * as certsScreen from './certs.js';
 import * as accountsScreen from './accounts.js';
@@ -13,6 +14,7 @@ import * as backupScreen from './backup.js';
 const routes = {
 	status: { title: 'Status', screen: statusScreen },
 	logs: { title: 'Logs', screen: logsScreen },
+	sip: { title: 'SIP', screen: sipScreen },
 	xmpp: { title: 'XMPP', screen: xmppScreen },
 	certificates: { title: 'Certificates', screen: certsScreen },
 	accounts: { title: 'Accounts', screen: accountsScreen },

@@ -180,8 +180,8 @@ async function run() {
 
 		step = 'the XMPP screen from the navigation, with no domain yet';
 		const navLinks = await page.locator('#nav a').allInnerTexts();
-		check(navLinks.slice(0, 4).join(',') === 'Status,Logs,XMPP,Certificates',
-			`navigation order Status, Logs, XMPP, Certificates (got ${navLinks.join(', ')})`);
+		check(navLinks.slice(0, 5).join(',') === 'Status,Logs,SIP,XMPP,Certificates',
+			`navigation order Status, Logs, SIP, XMPP, Certificates (got ${navLinks.join(', ')})`);
 		await page.locator('#nav a', { hasText: 'XMPP' }).click();
 		await page.getByRole('heading', { level: 1, name: 'XMPP federation' }).waitFor();
 		await page.getByText('No XMPP domain yet. Add the domain you federate as').waitFor();

@@ -1,0 +1,450 @@
+// fedgw console: the SIP screen — the SIP domains of your users, each with its next hop (the
+// Access Edge, SIP over mutual TLS or TCP; RFC 3261 §18, RFC 5922 §7) and that next hop's
+// health beside its configuration, the gateway's SIP settings, and "validate connection"
+// for a domain picked from the list (seed 001).
+import { del, enc, get, post, put } from './api.js';
+import { h, replace, timeEl, table, badge, field, input, select, button, noticeEl, notice,
+	showError, clearFormErrors, busy, confirmDialog, plural, stateKind } from './ui.js';
+import { answerNotice, caBundles, certificatesWithKeys, certOptions, validationView }
+	from './conf.js';
+
+const SECTIONS = [
+	['domains', 'SIP domains'],
+	['settings', 'Settings'],
+	['validate', 'Validate connection'],
+];
+
+// The domains' live state refreshes this often.
+const REFRESH_MS = 5000;
+// A validation is polled this often while it runs.
+const VALIDATE_POLL_MS = 1000;
+
+const TRANSPORTS = [
+	['tls', 'TLS (mutual TLS, port 5061)'],
+	['tcp', 'TCP (port 5060, no encryption)'],
+];
+
+// The steps of a SIP validation (core/sipgw) as a row of phases.
+const PHASES = [
+	['DNS', ['dns']],
+	['TCP', ['tcp']],
+	['TLS and certificates', ['tls', 'cert']],
+	['SIP OPTIONS', ['options']],
+];
+
+const EMPTY = 'No SIP domain yet. Add the SIP domain of your users and its Access Edge as ' +
+	'next hop.';
+
+// "#/sip/validate/sip.example.com" -> ['validate', 'sip.example.com'].
+function hashParts() {
+	const m = /^#\/sip\/([a-z]+)(?:\/([^/?#]+))?/.exec(location.hash);
+	const section = m && SECTIONS.some(([id]) => id === m[1]) ? m[1] : 'domains';
+	let arg = '';
+	try {
+		arg = m && m[2] ? decodeURIComponent(m[2]) : '';
+	} catch {
+		arg = '';
+	}
+	return [section, arg];
+}
+
+export function render(root) {
+	const [current, arg] = hashParts();
+	const timers = [];
+	const body = h('div');
+	const subnav = h('nav.subnav', { 'aria-label': 'SIP sections' },
+		h('ul', null, SECTIONS.map(([id, label]) => h('li', null,
+			h('a', { href: `#/sip/${id}`, 'aria-current': id === current ? 'page' : null },
+				label)))));
+	const state = h('span');
+	replace(root,
+		h('div.screen-head', null, h('h1', null, 'SIP gateway'), state,
+			h('p.muted.small', null, 'Users behind a SIP Access Edge reach XMPP domains and ' +
+				'back. Changes apply at once, without a restart.')),
+		subnav, body);
+	const showState = (st) => replace(state, st.enabled ? badge('SIP gateway on', 'ok')
+		: badge('SIP gateway off', 'warn'));
+	get('/api/v1/sip/settings').then(showState).catch(() => {});
+	const ctx = { every: (fn, ms) => timers.push(setInterval(fn, ms)), timers,
+		settingsSaved: showState };
+	if (current === 'settings') settingsSection(body, ctx);
+	else if (current === 'validate') validateSection(body, ctx, arg);
+	else domainsSection(body, ctx);
+	return () => timers.forEach((t) => clearInterval(t));
+}
+
+// ---- next hop health ----------------------------------------------------------------------
+
+const PART_KIND = { ok: 'ok', up: 'ok', failed: 'bad', mismatch: 'bad', closed: 'bad',
+	pending: 'warn', connecting: 'warn', unknown: 'neutral', off: 'neutral', 'n/a': 'neutral' };
+
+function part(label, value) {
+	const v = value || 'unknown';
+	return badge(`${label} ${v}`, PART_KIND[v] || stateKind(v));
+}
+
+function healthCell(d) {
+	const s = d.status;
+	if (!s) {
+		return h('td', null, badge('not reported', 'neutral'),
+			h('p.muted.small', null, 'The gateway has not reported this domain yet ' +
+				'(it is off or starting).'));
+	}
+	const counters = `${plural(s.messages_in || 0, 'message', 'messages')} in, ` +
+		`${s.messages_out || 0} out, ${plural(s.errors || 0, 'error', 'errors')}; ` +
+		`${plural(s.subscriptions || 0, 'subscription', 'subscriptions')}, ` +
+		`${plural(s.sessions || 0, 'session', 'sessions')}`;
+	const lastError = s.last_error || (s.state === 'failed' ? s.reason : '');
+	return h('td.health', { 'data-sort': s.state || '' },
+		h('div', null, badge(s.state || 'unknown', stateKind(s.state)),
+			s.since ? h('span.muted.small', null, ' since ', timeEl(s.since, s.since_ms, 'ago'))
+				: null),
+		h('div.small', null, part('DNS', s.dns), ' ', part('TCP', s.tcp), ' ',
+			part('TLS', s.tls), ' ', part('OPTIONS', s.options), ' ',
+			part('name', s.cert_match)),
+		s.address ? h('div.muted.small', null, `Address: ${s.address}`) : null,
+		h('div.muted.small', null, counters),
+		lastError ? h('div.warn-line.small', null, `Last error: ${lastError}`) : null);
+}
+
+// ---- domains ----------------------------------------------------------------------------
+
+function domainsSection(body, ctx) {
+	const msg = noticeEl();
+	const list = h('div');
+	const formHolder = h('div');
+	replace(body,
+		h('section.card', { 'aria-labelledby': 'sip-domains' },
+			h('div.card-head', null, h('h2', { id: 'sip-domains' }, 'SIP domains'),
+				h('p.muted.small', null, 'Each SIP domain with its next hop and that next ' +
+					'hop\'s health. Refreshes every 5 seconds.')),
+			msg, list),
+		h('section.card', { 'aria-labelledby': 'sip-domain-form' }, formHolder));
+
+	let certs = [];
+	let cas = [];
+	let domains = [];
+	let editing = null; // the domain being edited, or null for "add"
+	let sig = '';
+
+	async function load(force) {
+		try {
+			const ans = await get('/api/v1/sip/domains');
+			domains = ans.domains || [];
+			const s = JSON.stringify(domains.map((d) => [d, d.status && { ...d.status,
+				since: null }]));
+			if (!force && s === sig) return;
+			sig = s;
+			drawList();
+		} catch (err) {
+			notice(msg, 'error', err.message, err.fix);
+		}
+	}
+
+	function drawList() {
+		if (!domains.length) {
+			replace(list, h('p.empty-state', null, EMPTY));
+			return;
+		}
+		const rows = domains.map((d) => {
+			const certWarn = d.cert_names_fqdn === false;
+			return h('tr', null,
+				h('td.name', null, h('strong', null, d.domain),
+					h('div.muted.small', null, `XMPP: ${d.maps_to}`)),
+				h('td', null, h('div', null, h('code', null,
+					`${d.next_hop}:${d.port}`), ' ', badge(d.transport.toUpperCase(),
+					d.transport === 'tls' ? 'ok' : 'warn')),
+				d.bind ? h('div.muted.small', null, `from ${d.bind}`) : null),
+				h('td', null,
+					h('div', null, 'Certificate: ', d.cert_name
+						? h('span', null, d.cert_name, certWarn ? ' ' : '',
+							certWarn ? badge('name mismatch', 'bad') : null)
+						: h('span.muted', null, 'none')),
+					h('div', null, 'Trusted CA: ', d.ca_name ? d.ca_name
+						: h('span.muted', null, 'none')),
+					(d.warnings || []).map((w) => h('div.warn-line.small', null, w))),
+				healthCell(d),
+				h('td', null, h('div.row-actions', null,
+					button('Edit', { class: 'btn-small', 'aria-label': `Edit ${d.domain}`,
+						on: { click: () => edit(d.domain) } }),
+					h('a.btn.btn-small', { href: `#/sip/validate/${enc(d.domain)}`,
+						'aria-label': `Validate ${d.domain}` }, 'Validate'),
+					button('Delete', { class: 'btn-small btn-danger-quiet',
+						'aria-label': `Delete ${d.domain}`,
+						on: { click: () => remove(d.domain) } }))));
+		});
+		replace(list, table('SIP domains', ['SIP domain', 'Next hop', 'Certificates',
+			'Next hop health', 'Actions'], rows, 'sip-domains'));
+	}
+
+	function domainForm() {
+		const d = editing ? domains.find((x) => x.domain === editing) || {} : {};
+		const formMsg = noticeEl();
+		const domainInput = input('domain', { required: true, autocomplete: 'off',
+			autocapitalize: 'off', spellcheck: 'false', placeholder: 'sip.example.com',
+			value: d.domain || '', readonly: editing ? true : null });
+		const form = h('form.form', { novalidate: true },
+			h('div.grid-2', null,
+				field('SIP domain', domainInput, editing ? 'A domain cannot be renamed: add ' +
+					'the new one and delete this one.' : 'The part after @ in your users\' ' +
+					'SIP addresses.'),
+				field('Mapped XMPP domain', input('xmpp_domain', { autocomplete: 'off',
+					autocapitalize: 'off', spellcheck: 'false', value: d.xmpp_domain || '',
+					placeholder: 'same as the SIP domain' }),
+				'XMPP users write to user@this domain. Empty: the same name.'),
+				field('Next hop (Access Edge)', input('next_hop', { required: true,
+					autocomplete: 'off', autocapitalize: 'off', spellcheck: 'false',
+					placeholder: 'edge.example.com', value: d.next_hop || '' }),
+				'Its FQDN as on its certificate, or an IP address.'),
+				field('Port', input('port', { type: 'number', min: 1, max: 65535,
+					value: d.port ? String(d.port) : '', placeholder: '5061 for TLS, 5060 for TCP' }),
+				'Empty: the standard port of the transport.'),
+				field('Transport', select('transport', TRANSPORTS, d.transport || 'tls')),
+				field('Bind address', input('bind', { autocomplete: 'off', spellcheck: 'false',
+					value: d.bind || '', placeholder: 'system choice' }),
+				'The local address connections to the next hop leave from. Usually empty.'),
+				field('SIP certificate', select('cert_id', certOptions(certs,
+					certs.length ? 'No certificate' : 'No certificate with a key yet'),
+				d.cert_id || ''), 'Presented to the Access Edge (mutual TLS); it should name ' +
+					'the gateway\'s FQDN (Settings).'),
+				field('Trusted CA bundle', select('ca_id', certOptions(cas,
+					cas.length ? 'None' : 'No CA bundle yet'), d.ca_id || ''),
+				'Checks the Access Edge\'s certificate. Required for TLS.')),
+			(!certs.length || !cas.length) ? h('p.hint', null, 'Create or upload the SIP ' +
+				'certificate and import the Access Edge\'s CA under ',
+			h('a', { href: '#/certificates' }, 'Certificates'), '.') : null,
+			h('div.actions', null,
+				h('button.btn.btn-primary', { type: 'submit' },
+					editing ? 'Save changes' : 'Add SIP domain'),
+				editing ? button('Cancel', { on: { click: () => { editing = null;
+					drawForm(); } } }) : null),
+			formMsg);
+		form.addEventListener('submit', async (ev) => {
+			ev.preventDefault();
+			clearFormErrors(form);
+			const e = form.elements;
+			const reqBody = {
+				next_hop: e.next_hop.value.trim(),
+				transport: e.transport.value,
+				cert_id: e.cert_id.value,
+				ca_id: e.ca_id.value,
+				bind: e.bind.value.trim(),
+				xmpp_domain: e.xmpp_domain.value.trim(),
+			};
+			const port = e.port.value.trim();
+			reqBody.port = /^\d+$/.test(port) ? Number(port) : port;
+			if (!editing) reqBody.domain = e.domain.value.trim();
+			await busy(form, async () => {
+				try {
+					const ans = editing
+						? await put(`/api/v1/sip/domains/${enc(editing)}`, reqBody)
+						: await post('/api/v1/sip/domains', reqBody);
+					const name = editing || reqBody.domain;
+					editing = null;
+					await load(true);
+					drawForm();
+					answerNotice(msg, ans, `Saved ${name}.`);
+				} catch (err) {
+					showError(form, formMsg, err);
+				}
+			});
+		});
+		return form;
+	}
+
+	function drawForm() {
+		replace(formHolder,
+			h('h2', { id: 'sip-domain-form' }, editing ? `Edit ${editing}` : 'Add a SIP domain'),
+			domainForm());
+	}
+
+	function edit(domain) {
+		editing = domain;
+		drawForm();
+		formHolder.scrollIntoView({ block: 'start' });
+		const first = formHolder.querySelector('input[name="next_hop"]');
+		if (first) first.focus();
+	}
+
+	async function remove(domain) {
+		const ok = await confirmDialog(`Delete ${domain}?`, 'The connection to its next hop ' +
+			`closes now, and its users are no longer reachable from XMPP.`, 'Delete');
+		if (!ok) return;
+		try {
+			const ans = await del(`/api/v1/sip/domains/${enc(domain)}`);
+			if (editing === domain) editing = null;
+			await load(true);
+			drawForm();
+			answerNotice(msg, ans, `Deleted ${domain}.`);
+		} catch (err) {
+			notice(msg, 'error', err.message, err.fix);
+		}
+	}
+
+	(async () => {
+		[certs, cas] = await Promise.all([certificatesWithKeys(), caBundles()]);
+		drawForm();
+		await load(true);
+	})();
+	ctx.every(() => load(false), REFRESH_MS);
+}
+
+// ---- settings ---------------------------------------------------------------------------
+
+function settingsSection(body, ctx) {
+	const msg = noticeEl();
+	const form = h('form.form', { novalidate: true });
+	replace(body, h('section.card', { 'aria-labelledby': 'sip-settings' },
+		h('h2', { id: 'sip-settings' }, 'SIP settings'), msg, form));
+	let loaded = {};
+
+	function num(name, label, min, max, hint) {
+		return field(label, input(name, { type: 'number', min, max,
+			value: String(loaded[name] ?? ''), required: true }), hint);
+	}
+
+	function draw() {
+		replace(form,
+			h('div.field.check', null,
+				h('input', { type: 'checkbox', id: 'sip-enabled', name: 'enabled',
+					checked: !!loaded.enabled, 'aria-describedby': 'sip-enabled-hint' }),
+				h('label', { for: 'sip-enabled' }, 'Run the SIP gateway'),
+				h('p.hint', { id: 'sip-enabled-hint' }, 'Off: the SIP listeners and the ' +
+					'connections to the next hops close.')),
+			h('div.grid-2', null,
+				field('Gateway FQDN', input('fqdn', { value: loaded.fqdn_default ? ''
+					: loaded.fqdn || '', placeholder: loaded.fqdn || 'host name',
+				autocomplete: 'off', autocapitalize: 'off', spellcheck: 'false' }),
+				'The name in Via and Contact, which must be on the gateway\'s SIP ' +
+					'certificate. Empty: the host name' +
+					(loaded.fqdn_default && loaded.fqdn ? ` (${loaded.fqdn}).` : '.')),
+				field('Listen address', input('bind', { value: loaded.bind || '',
+					autocomplete: 'off', spellcheck: 'false', placeholder: '0.0.0.0' }),
+				'One address; 0.0.0.0 means every IPv4 address, :: every IPv6 address.'),
+				num('tls_port', 'SIP over TLS port', 0, 65535, 'Standard: 5061. 0 = off.'),
+				num('tcp_port', 'SIP over TCP port', 0, 65535, 'Standard: 5060. 0 = off.')),
+			h('details.panel', null, h('summary', null, 'Presence and queues'),
+				h('div.grid-2', null,
+					num('subscription_expires_s', 'Presence subscription period (seconds)',
+						60, 86400, 'Asked for and the most granted; refreshed at 80%.'),
+					num('max_pending', 'SIP requests waiting for XMPP', 1, 1000000,
+						'Beyond: 503 with Retry-After.'))),
+			h('div.actions', null, h('button.btn.btn-primary', { type: 'submit' },
+				'Save settings')));
+	}
+
+	form.addEventListener('submit', async (ev) => {
+		ev.preventDefault();
+		clearFormErrors(form);
+		const e = form.elements;
+		const changes = {};
+		if (e.enabled.checked !== !!loaded.enabled) changes.enabled = e.enabled.checked;
+		const fqdn = e.fqdn.value.trim();
+		if (fqdn !== (loaded.fqdn_default ? '' : loaded.fqdn || '')) changes.fqdn = fqdn;
+		if (e.bind.value.trim() !== loaded.bind) changes.bind = e.bind.value.trim();
+		for (const k of ['tls_port', 'tcp_port', 'subscription_expires_s', 'max_pending']) {
+			const raw = e[k].value.trim();
+			if (raw !== String(loaded[k])) changes[k] = /^\d+$/.test(raw) ? Number(raw) : raw;
+		}
+		if (!Object.keys(changes).length) {
+			notice(msg, 'info', 'Nothing to save: no setting was changed.');
+			return;
+		}
+		await busy(form, async () => {
+			try {
+				const ans = await put('/api/v1/sip/settings', changes);
+				loaded = ans.settings || loaded;
+				ctx.settingsSaved(loaded);
+				draw();
+				answerNotice(msg, ans, 'Saved.');
+			} catch (err) {
+				showError(form, msg, err);
+			}
+		});
+	});
+
+	(async () => {
+		try {
+			loaded = await get('/api/v1/sip/settings');
+			draw();
+		} catch (err) {
+			notice(msg, 'error', err.message, err.fix);
+		}
+	})();
+}
+
+// ---- validate connection ------------------------------------------------------------------
+
+function validateSection(body, ctx, preset) {
+	const msg = noticeEl();
+	const result = h('div', { 'aria-live': 'polite' });
+	const formHolder = h('div');
+	replace(body, h('section.card', { 'aria-labelledby': 'sip-validate' },
+		h('h2', { id: 'sip-validate' }, 'Validate connection'),
+		h('p.muted.small', null, 'Checks a SIP domain\'s next hop step by step: DNS, TCP, ' +
+			'TLS with both certificates and the name match, then a SIP OPTIONS round trip.'),
+		formHolder, msg, result));
+
+	let pollTimer = null;
+	function stopPoll() {
+		if (pollTimer) clearInterval(pollTimer);
+		pollTimer = null;
+	}
+
+	async function start(domain, form) {
+		stopPoll();
+		msg.hidden = true;
+		replace(result, h('p.muted', null, `Validating ${domain}…`));
+		try {
+			const ans = await post('/api/v1/sip/validate', { domain });
+			poll(ans.id);
+			pollTimer = setInterval(() => poll(ans.id), VALIDATE_POLL_MS);
+			ctx.timers.push(pollTimer);
+		} catch (err) {
+			replace(result);
+			showError(form, msg, err);
+		}
+	}
+
+	async function poll(id) {
+		try {
+			const v = await get(`/api/v1/sip/validate/${enc(id)}`);
+			replace(result, ...validationView(v, PHASES, {
+				okText: `Every step passed: the gateway reaches the next hop of ${v.domain}.`,
+				onRetry: () => start(v.domain, formHolder.querySelector('form')),
+			}));
+			if (v.done) stopPoll();
+		} catch (err) {
+			stopPoll();
+			notice(msg, 'error', err.message, err.fix);
+		}
+	}
+
+	(async () => {
+		let list = [];
+		try {
+			list = (await get('/api/v1/sip/domains')).domains || [];
+		} catch (err) {
+			notice(msg, 'error', err.message, err.fix);
+			return;
+		}
+		if (!list.length) {
+			replace(formHolder, h('p.empty-state', null, EMPTY, ' ',
+				h('a', { href: '#/sip/domains' }, 'Add one'), '.'));
+			return;
+		}
+		const chosen = list.some((d) => d.domain === preset) ? preset : list[0].domain;
+		const form = h('form.form.form-inline', { novalidate: true },
+			field('SIP domain', select('domain', list.map((d) => [d.domain,
+				`${d.domain} — next hop ${d.next_hop}:${d.port} (${d.transport.toUpperCase()})`]),
+			chosen), 'The domain whose next hop to check.'),
+			h('div.actions', null, h('button.btn.btn-primary', { type: 'submit' }, 'Validate')));
+		form.addEventListener('submit', (ev) => {
+			ev.preventDefault();
+			clearFormErrors(form);
+			start(form.elements.domain.value, form);
+		});
+		replace(formHolder, form);
+		if (preset && chosen === preset) start(preset, form);
+	})();
+}
