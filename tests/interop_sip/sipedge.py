@@ -64,6 +64,9 @@ request_route {{
 			# no Route set: the UAS did not copy Record-Route into its 2xx
 			# (RFC 3261 §12.1.1); relay toward the Request-URI and say so
 			xlog("L_WARN", "edge: in-dialog $rm without our Route to $ru (call $ci)\n");
+			if (proto != TLS && $rd != "{sip_domain}") {{
+				$du = "sip:{gw_name}:5061;transport=tls";
+			}}
 			route(RELAY);
 			exit;
 		}}

@@ -150,9 +150,16 @@ class XmppUser:
 				await asyncio.wait_for(self.x.disconnect(), 3)
 			except Exception:  # noqa: BLE001 - closing anyway
 				pass
-		try:
-			asyncio.run_coroutine_threadsafe(bye(), self.loop).result(5)
-		except Exception:  # noqa: BLE001
-			pass
+		async def cancel_all():
+			# slixmpp's background tasks end here, not when the interpreter exits
+			tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+			for t in tasks:
+				t.cancel()
+			await asyncio.gather(*tasks, return_exceptions=True)
+		for step in (bye, cancel_all):
+			try:
+				asyncio.run_coroutine_threadsafe(step(), self.loop).result(5)
+			except Exception:  # noqa: BLE001 - closing anyway
+				pass
 		self.loop.call_soon_threadsafe(self.loop.stop)
 		self.thread.join(3)
