@@ -78,9 +78,11 @@ export function render(root) {
 const PART_KIND = { ok: 'ok', up: 'ok', failed: 'bad', mismatch: 'bad', closed: 'bad',
 	pending: 'warn', connecting: 'warn', unknown: 'neutral', off: 'neutral', 'n/a': 'neutral' };
 
+// One part of the next hop's state; nothing for parts that do not apply (TLS over TCP).
 function part(label, value) {
 	const v = value || 'unknown';
-	return badge(`${label} ${v}`, PART_KIND[v] || stateKind(v));
+	if (v === 'off' || v === 'n/a') return null;
+	return [badge(`${label} ${v}`, PART_KIND[v] || stateKind(v)), ' '];
 }
 
 function healthCell(d) {
@@ -99,9 +101,8 @@ function healthCell(d) {
 		h('div', null, badge(s.state || 'unknown', stateKind(s.state)),
 			s.since ? h('span.muted.small', null, ' since ', timeEl(s.since, s.since_ms, 'ago'))
 				: null),
-		h('div.small', null, part('DNS', s.dns), ' ', part('TCP', s.tcp), ' ',
-			part('TLS', s.tls), ' ', part('OPTIONS', s.options), ' ',
-			part('name', s.cert_match)),
+		h('div.small', null, part('DNS', s.dns), part('TCP', s.tcp), part('TLS', s.tls),
+			part('certificate name', s.cert_match), part('OPTIONS', s.options)),
 		s.address ? h('div.muted.small', null, `Address: ${s.address}`) : null,
 		h('div.muted.small', null, counters),
 		lastError ? h('div.warn-line.small', null, `Last error: ${lastError}`) : null);
@@ -183,7 +184,7 @@ function domainsSection(body, ctx) {
 		const domainInput = input('domain', { required: true, autocomplete: 'off',
 			autocapitalize: 'off', spellcheck: 'false', placeholder: 'sip.example.com',
 			value: d.domain || '', readonly: editing ? true : null });
-		const form = h('form.form', { novalidate: true },
+		const form = h('form.form', { novalidate: true }, formMsg,
 			h('div.grid-2', null,
 				field('SIP domain', domainInput, editing ? 'A domain cannot be renamed: add ' +
 					'the new one and delete this one.' : 'The part after @ in your users\' ' +
@@ -217,8 +218,7 @@ function domainsSection(body, ctx) {
 				h('button.btn.btn-primary', { type: 'submit' },
 					editing ? 'Save changes' : 'Add SIP domain'),
 				editing ? button('Cancel', { on: { click: () => { editing = null;
-					drawForm(); } } }) : null),
-			formMsg);
+					drawForm(); } } }) : null));
 		form.addEventListener('submit', async (ev) => {
 			ev.preventDefault();
 			clearFormErrors(form);
@@ -252,10 +252,15 @@ function domainsSection(body, ctx) {
 		return form;
 	}
 
+	// Adding is folded away once there are domains; editing always shows the form.
 	function drawForm() {
-		replace(formHolder,
-			h('h2', { id: 'sip-domain-form' }, editing ? `Edit ${editing}` : 'Add a SIP domain'),
-			domainForm());
+		const title = editing ? `Edit ${editing}` : 'Add a SIP domain';
+		if (editing || !domains.length) {
+			replace(formHolder, h('h2', { id: 'sip-domain-form' }, title), domainForm());
+			return;
+		}
+		replace(formHolder, h('details.panel', null,
+			h('summary', { id: 'sip-domain-form' }, title), domainForm()));
 	}
 
 	function edit(domain) {
@@ -283,8 +288,8 @@ function domainsSection(body, ctx) {
 
 	(async () => {
 		[certs, cas] = await Promise.all([certificatesWithKeys(), caBundles()]);
-		drawForm();
 		await load(true);
+		drawForm();
 	})();
 	ctx.every(() => load(false), REFRESH_MS);
 }
@@ -406,10 +411,15 @@ function validateSection(body, ctx, preset) {
 		}
 	}
 
+	// Over TCP there is no TLS phase to show.
+	let transports = {};
+	const phasesOf = (domain) => (transports[domain] === 'tcp'
+		? PHASES.filter(([label]) => !label.startsWith('TLS')) : PHASES);
+
 	async function poll(id) {
 		try {
 			const v = await get(`/api/v1/sip/validate/${enc(id)}`);
-			replace(result, ...validationView(v, PHASES, {
+			replace(result, ...validationView(v, phasesOf(v.domain), {
 				okText: `Every step passed: the gateway reaches the next hop of ${v.domain}.`,
 				onRetry: () => start(v.domain, formHolder.querySelector('form')),
 			}));
@@ -428,6 +438,7 @@ function validateSection(body, ctx, preset) {
 			notice(msg, 'error', err.message, err.fix);
 			return;
 		}
+		transports = Object.fromEntries(list.map((d) => [d.domain, d.transport]));
 		if (!list.length) {
 			replace(formHolder, h('p.empty-state', null, EMPTY, ' ',
 				h('a', { href: '#/sip/domains' }, 'Add one'), '.'));

@@ -219,6 +219,7 @@ async function run() {
 
 		step = 'a second domain over TCP toward a closed port on loopback';
 		const closed = await freePort();
+		await page.locator('summary', { hasText: 'Add a SIP domain' }).click();
 		await form.getByLabel('SIP domain').fill('tcp.fedgw.test');
 		await form.getByLabel('Next hop (Access Edge)').fill('127.0.0.1');
 		await form.getByLabel('Port', { exact: true }).fill(String(closed));
@@ -265,7 +266,8 @@ async function run() {
 		step = 'validate, the domain picked from the list: the TCP step fails with its fix';
 		await section(page, base, 'validate', 'Validate connection');
 		const pick = page.getByLabel('SIP domain');
-		const options = await pick.locator('option').allInnerTexts();
+		await pick.locator('option').nth(1).waitFor({ state: 'attached' });
+		const options = await pick.locator('option').allTextContents();
 		check(options.length === 2, `both SIP domains are offered (got ${options.join(' | ')})`);
 		await pick.selectOption('tcp.fedgw.test');
 		await page.getByRole('button', { name: 'Validate' }).click();
