@@ -1,11 +1,13 @@
 """interop suite: the scenarios of issue 3 §6, run inside the test namespace. Each
 scenario is a function named s_<name>; it raises Failure (or any exception) to fail."""
 
+import base64
 import json
 import os
 import re
 import signal
 import socket
+import ssl
 import sys
 import time
 import traceback
@@ -390,6 +392,69 @@ def s_tls_optional_tls_peer(ctx):
 	ctx.fedgw_mode("tls-optional")
 	expect_answers(ctx.alice(*INBOUND), INBOUND)
 	prosody_log_checks(ctx, "tls-dialback")
+
+
+def tls_raw(ctx, frm, cert=None):
+	"""A raw peer that negotiates STARTTLS (RFC 6120 §5.4) as frm, with an optional client
+	certificate (name, from the test CA), and opens the stream again over TLS. Returns
+	(peer, features after TLS) or (peer, None) when TLS or the restart failed."""
+	p = h.RawPeer(h.GW_IP, src=h.EVIL_IP)
+	p.send(h.stream_header(frm, "gw.test"))
+	check(p.read_until(rb"</stream:features>", 5), "no features: %r" % p.buf[-300:])
+	check(b"urn:ietf:params:xml:ns:xmpp-tls" in p.buf, "no STARTTLS offered: %r" % p.buf[-300:])
+	p.send(b"<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+	check(p.read_until(rb"<proceed", 5), "no <proceed/>: %r" % p.buf[-300:])
+	tctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+	tctx.check_hostname = False
+	tctx.verify_mode = ssl.CERT_NONE
+	if cert:
+		tctx.load_cert_chain(*ctx.certs[cert])
+	try:
+		p.sock = tctx.wrap_socket(p.sock, server_hostname="gw.test")
+		p.buf = b""
+		p.send(h.stream_header(frm, "gw.test"))
+		if p.read_until(rb"</stream:features>|</stream:error>", 5) is None:
+			return p, None
+	except (ssl.SSLError, OSError):
+		return p, None
+	return p, p.buf
+
+
+def s_require_client_cert_and_external_names(ctx):
+	"""require_client_cert refuses a TLS peer without a certificate; SASL EXTERNAL
+	(XEP-0178) refuses a certificate that does not name the domain asked for."""
+	ctx.prosody_mode("tls-external")
+	if ctx.gwmode != "tls-external" or not ctx.fedgw.alive():
+		ctx.fedgw_mode("tls-external")
+	p, feats = tls_raw(ctx, "evil2.test")
+	err = None if feats is None else p.stream_error(3)
+	p.close()
+	check(feats is None or err is not None,
+	      "a TLS peer without a client certificate got features: %r" % (feats or b"")[-300:])
+	ctx.notes.append("certless TLS peer: %s" % ("handshake refused" if feats is None else
+	                                             "stream error " + str(err)))
+	# prosody.test's own certificate, but asking to be evil2.test
+	p, feats = tls_raw(ctx, "evil2.test", cert="prosody")
+	check(feats is not None, "TLS with a valid client certificate failed")
+	if b"EXTERNAL" in feats:
+		p.send(b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>" +
+		       base64.b64encode(b"evil2.test") + b"</auth>")
+		m = p.read_until(rb"<success|<failure|<stream:error", 5)
+		check(m is not None and m.group(0) != b"<success",
+		      "SASL EXTERNAL as evil2.test succeeded with prosody.test's certificate: %r" %
+		      p.buf[-300:])
+	else:
+		ctx.notes.append("EXTERNAL not offered to a certificate naming another domain")
+	p.close()
+	# and the same certificate asking to be prosody.test: EXTERNAL succeeds
+	p, feats = tls_raw(ctx, "prosody.test", cert="prosody")
+	check(feats is not None and b"EXTERNAL" in feats,
+	      "EXTERNAL not offered to prosody.test's own certificate: %r" % (feats or b"")[-300:])
+	p.send(b"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>=</auth>")
+	m = p.read_until(rb"<success|<failure|<stream:error", 5)
+	p.close()
+	check(m is not None and m.group(0) == b"<success",
+	      "SASL EXTERNAL with prosody.test's certificate failed: %r" % p.buf[-300:])
 
 
 def strict_cert(ctx, which, words):
@@ -957,6 +1022,7 @@ def s_delivery_unreachable(ctx):
 SCENARIOS = SELFCHECK + [
 	s_plain_dialback, s_starttls_dialback, s_starttls_sasl_external,
 	s_tls_required_refuses_plain_peer, s_tls_optional_plain_peer, s_tls_optional_tls_peer,
+	s_require_client_cert_and_external_names,
 	s_strict_cert_wrong_name, s_strict_cert_expired, s_strict_cert_untrusted,
 	s_attack_claim_foreign_domain, s_attack_stanza_before_auth, s_attack_unauthenticated_from,
 	s_attack_piggyback_domains,
