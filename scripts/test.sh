@@ -48,9 +48,13 @@ if [ "$secs" -gt 0 ]; then
   done
 fi
 
-passed=$(grep -oE '[0-9]+ tests passed' build/asan/ctest.log | head -n1 | grep -oE '^[0-9]+' || echo 0)
-total=$(grep -oE 'out of [0-9]+' build/asan/ctest.log | tail -n1 | grep -oE '[0-9]+' || echo 0)
-failed=$((total - passed))
+# ctest ends with "NN% tests passed, F tests failed out of T".
+summary=$(grep -E 'tests passed, [0-9]+ tests failed out of [0-9]+' build/asan/ctest.log | tail -n1)
+failed=$(sed -E 's/.* ([0-9]+) tests failed out of ([0-9]+).*/\1/' <<<"$summary")
+total=$(sed -E 's/.* tests failed out of ([0-9]+).*/\1/' <<<"$summary")
+failed=${failed:-0}
+total=${total:-0}
+passed=$((total - failed))
 echo
 echo "ctest: $passed of $total passed; fuzz targets: $fuzz_pass passed, $fuzz_fail failed;" \
      "$(( $(date +%s) - start )) s"
