@@ -166,7 +166,20 @@ class Bench:
 		f.cli("xmpp", "domain", "add", "gw.test", "--cert", "gw")
 		f.cli("xmpp", "allow", "add", "load.test", "--auth", "dialback", "--tls",
 		      "required" if tls else "off")
-		f.start()
+		if self.args.massif:
+			# fedgw under valgrind's heap profiler: where idle sessions' memory goes
+			wrapper = os.path.join(self.work, "fedgw-massif.sh")
+			with open(wrapper, "w") as w:
+				w.write("#!/bin/sh\nexec valgrind --tool=massif --massif-out-file=%s/massif.%%p.out "
+				        "%s \"$@\"\n" % (self.work, os.path.abspath(self.args.fedgw)))
+			os.chmod(wrapper, 0o755)
+			f.bin = wrapper
+			try:
+				f.start()
+			finally:
+				f.bin = self.args.fedgw
+		else:
+			f.start()
 		return f.proc.pid
 
 	def stop_targets(self):
@@ -221,10 +234,20 @@ class Bench:
 			h.log("%s, %s" % (target, label))
 			pid, domain, ip = self.start(target, tls)
 			for n in a.streams:
+				perf = None
+				if a.perf and target == "fedgw":
+					# where fedgw's CPU goes while it answers pings (perf report -i FILE)
+					out = os.path.join(a.perf, "perf-fedgw-%s-%d.data" % (label, n))
+					perf = subprocess.Popen(["perf", "record", "-g", "-q", "-o", out, "-p",
+					                         str(pid), "--", "sleep", str(a.warmup + a.duration)],
+					                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 				res = self.s2sload(pid, domain, ip, tls,
 				                   ["--streams", str(n), "--window", str(a.window),
+				                    "--batch", str(a.batch),
 				                    "--warmup", str(a.warmup), "--duration", str(a.duration)],
 				                   timeout=a.duration + a.warmup + 120)
+				if perf is not None:
+					perf.wait(30)
 				self.results.append(dict(res, target=target, tls=tls, kind="ping", n=n))
 				if target == "prosody" and not self.alive_prosody():
 					pid, domain, ip = self.start(target, tls)
@@ -259,6 +282,15 @@ def fmt(v, nd=0):
 	return ("%%.%df" % nd) % v
 
 
+def rate(r, n):
+	"""pings/s, flagged when fewer streams than asked for authenticated."""
+	v = fmt(r.get("rate"))
+	got = r.get("authenticated")
+	if v != "-" and got is not None and got != n:
+		v += " (%s of %d streams)" % (got, n)
+	return v
+
+
 def ratio(a, b):
 	if a is None or b is None or b == 0:
 		return "-"
@@ -275,7 +307,7 @@ def table(results, args):
 			p = find(results, "prosody", tls, "ping", n) or {}
 			f = find(results, "fedgw", tls, "ping", n) or {}
 			lines.append("| pings/s (round trips) | %d | %s | %s | %s | %s |" % (
-				n, t, fmt(p.get("rate")), fmt(f.get("rate")), ratio(f.get("rate"), p.get("rate"))))
+				n, t, rate(p, n), rate(f, n), ratio(f.get("rate"), p.get("rate"))))
 			lines.append("| target CPU µs per ping | %d | %s | %s | %s | %s |" % (
 				n, t, fmt(p.get("cpu_us_per_ping"), 1), fmt(f.get("cpu_us_per_ping"), 1),
 				ratio(f.get("cpu_us_per_ping"), p.get("cpu_us_per_ping"))))
@@ -345,6 +377,9 @@ def main():
 	# larger burst measures that cap, not the memory of idle sessions.
 	ap.add_argument("--batch", default=16, type=int)
 	ap.add_argument("--out", help="also write the table (markdown) and the JSON here")
+	ap.add_argument("--perf", metavar="DIR", help="perf record fedgw during each ping run")
+	ap.add_argument("--massif", action="store_true",
+	                help="run fedgw under valgrind --tool=massif (files in the work dir)")
 	ap.add_argument("--keep", action="store_true", help="keep logs and data after the run")
 	ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
 	ap.add_argument("--work", help=argparse.SUPPRESS)
