@@ -323,23 +323,62 @@ sipp message [call_number]
 """
 
 
+SIPP_CALLS = 50
+
+
 def s_message_sipp(ctx):
-	"""sipp sends 5 MESSAGEs through Kamailio: each 202, alice reads all five."""
+	"""sipp sends 50 MESSAGEs over UDP to Kamailio at 100/s: each 202, alice gets every one
+	exactly once."""
 	m = ctx.alice.mark()
 	sf = os.path.join(ctx.work, "sipp-message.xml")
 	with open(sf, "w") as f:
 		f.write(SIPP_MESSAGE)
-	rc, out, err = h.run(["sipp", "%s:5060" % EDGE_IP, "-sf", sf, "-m", "5", "-r", "20",
-	                      "-i", UA_IP, "-p", "5072", "-nostdin", "-timeout", "30s",
+	rc, out, err = h.run(["sipp", "%s:5060" % EDGE_IP, "-sf", sf, "-m", str(SIPP_CALLS),
+	                      "-r", "100", "-i", UA_IP, "-p", "5072", "-nostdin", "-timeout", "30s",
 	                      "-timeout_error", "-trace_err", "-error_file",
 	                      os.path.join(ctx.work, "sipp-errors.log")],
 	                     check=False, timeout=60)
 	check(rc == 0, "sipp exit %d (not every MESSAGE got 202):\n%s" % (rc, (out + err)[-1500:]))
-	for n in range(1, 6):
-		st = ctx.alice.wait(lambda s, n=n: s.kind == "message" and s.body and
-		                    s.body.strip() == "sipp message %d" % n, XMPP_TIMEOUT, m)
-		check(st is not None and bare(st.frm) == "dave@sip.test",
-		      "alice lacks sipp message %d: %s" % (n, [s.body for s in ctx.alice.stanzas[m:]]))
+	want = ["sipp message %d" % n for n in range(1, SIPP_CALLS + 1)]
+	ctx.alice.wait(lambda s: s.body and s.body.strip() == want[-1], XMPP_TIMEOUT, m)
+	time.sleep(0.5)  # a duplicate would come right behind
+	got = [s.body.strip() for s in ctx.alice.stanzas[m:] if s.kind == "message" and s.body and
+	       s.body.startswith("sipp message")]
+	missing = [w for w in want if w not in got]
+	dups = sorted(set(g for g in got if got.count(g) > 1))
+	check(not missing and not dups, "alice lacks %s, has duplicates %s" % (missing, dups))
+	froms = set(bare(s.frm) for s in ctx.alice.stanzas[m:] if s.body and
+	            s.body.startswith("sipp message"))
+	check(froms == {"dave@sip.test"}, "senders %s" % froms)
+
+
+def s_message_fields(ctx):
+	"""Subject and Content-Language -> <subject/> and xml:lang; a 6 KB text intact;
+	alice's <thread/> -> Call-ID (RFC 7572 §5)."""
+	bob, alice = ctx.bob, ctx.alice
+	m = alice.mark()
+	r = bob.message("sip:alice@prosody.test", "Bonjour",
+	                extra="Subject: Salutations\r\nContent-Language: fr\r\n")
+	check(r is not None and r.code == 202, "MESSAGE with Subject: %s" % first_line(r))
+	st = alice.wait(lambda s: s.kind == "message" and s.body == "Bonjour", XMPP_TIMEOUT, m)
+	check(st is not None, "alice did not get the message with a subject")
+	check(st.child_text("subject") == "Salutations", "subject %r" % st.child_text("subject"))
+	lang = st.elem.get("{http://www.w3.org/XML/1998/namespace}lang")
+	check(lang == "fr", "xml:lang %r, want fr: %s" % (lang, st))
+	big = "".join("%05d " % n for n in range(1000))
+	m = alice.mark()
+	r = bob.message("sip:alice@prosody.test", big)
+	check(r is not None and r.code == 202, "6 KB MESSAGE: %s" % first_line(r))
+	st = alice.wait(lambda s: s.kind == "message" and s.body and s.body.startswith("00000"),
+	                XMPP_TIMEOUT, m)
+	check(st is not None and st.body == big, "the 6 KB text did not arrive intact (%s chars)"
+	      % (len(st.body) if st else None))
+	i = len(bob.requests)
+	alice.chat("bob@sip.test", "threaded", thread="thread-4711")
+	req = bob.wait_request(lambda q: q.method == "MESSAGE" and q.text() == "threaded",
+	                       XMPP_TIMEOUT, i)
+	check(req is not None, "the threaded message did not reach the UA")
+	check(req.get("call-id") == "thread-4711", "Call-ID %r, want the thread" % req.get("call-id"))
 
 
 CPIM = ("From: <sip:bob@sip.test>\r\nTo: <sip:alice@prosody.test>\r\n"
@@ -697,10 +736,11 @@ def s_processes_alive(ctx):
 
 
 SCENARIOS = [s_edge_up, s_message_sip_to_xmpp, s_message_xmpp_to_sip, s_message_sipsak,
-             s_message_sipp, s_message_cpim, s_chat_states, s_im_session, s_presence_sip_watches_xmpp,
-             s_presence_xmpp_watches_sip, s_error_unknown_xmpp_user, s_error_unknown_sip_user,
-             s_error_unreachable_domain, s_error_policy_denied, s_tls_name_check,
-             s_torture_tls, s_presence_survives_restart, s_processes_alive]
+             s_message_sipp, s_message_fields, s_message_cpim, s_chat_states, s_im_session,
+             s_presence_sip_watches_xmpp, s_presence_xmpp_watches_sip,
+             s_error_unknown_xmpp_user, s_error_unknown_sip_user, s_error_unreachable_domain,
+             s_error_policy_denied, s_tls_name_check, s_torture_tls,
+             s_presence_survives_restart, s_processes_alive]
 
 
 def sanitizer_report(ctx):
