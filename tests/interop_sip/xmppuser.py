@@ -74,7 +74,15 @@ class XmppUser:
 		x.auto_subscribe = False
 		ready = self.loop.create_future()
 
-		def started(_ev):
+		async def started(_ev):
+			# a session that asked for its roster is "interested" (RFC 6121 §2.1.6): only
+			# then does Prosody forward subscribed/unsubscribe and roster pushes to it
+			try:
+				await x.get_roster(timeout=5)
+			except Exception as e:  # noqa: BLE001 - reported as a failed start
+				if not ready.done():
+					ready.set_exception(RuntimeError("roster of %s: %s" % (self.jid, e)))
+				return
 			x.send_presence(pstatus="online")
 			if not ready.done():
 				ready.set_result(True)
