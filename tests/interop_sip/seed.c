@@ -111,7 +111,8 @@ static int list_subs(struct db *db)
 	if (db_txn_begin(db, &txn) == FG_OK && db_subscription_list(txn, &subs, &n) == FG_OK) {
 		for (size_t i = 0; i < n; i++)
 			printf("%s %d %s %s\n",
-			       subs[i].direction == DB_SUB_SIP_WATCHER ? "sip-watcher" : "xmpp-watcher",
+			       subs[i].direction == DB_SUB_SIP_WATCHER ? "sip-watcher"
+			                                               : "xmpp-watcher",
 			       (int)subs[i].state, subs[i].watcher, subs[i].presentity);
 		rc = 0;
 	}
