@@ -286,12 +286,13 @@ static bool read_input(json_t *in, struct domain_in *d, struct xmppconf_err *e)
 			port_text = json_string_value(p);
 			ok = !port_text[0] || fg_parse_u64(port_text, 0, 65535, &v);
 		}
-		if (!ok)
-			return xmppconf__fail(e, 422, "port",
-			                      "Use a port from 1 to 65535, or leave it empty for "
-			                      "5061 (TLS) or 5060 (TCP).",
-			                      "The port must be a whole number from 1 to 65535."),
-			       false;
+		if (!ok) {
+			xmppconf__fail(e, 422, "port",
+			               "Use a port from 1 to 65535, or leave it empty for "
+			               "5061 (TLS) or 5060 (TCP).",
+			               "The port must be a whole number from 1 to 65535.");
+			return false;
+		}
 		d->port_given = true;
 		d->port = (unsigned)v;
 	}
@@ -300,25 +301,27 @@ static bool read_input(json_t *in, struct domain_in *d, struct xmppconf_err *e)
 			d->transport = "tls";
 		else if (strcasecmp(d->transport, "tcp") == 0)
 			d->transport = "tcp";
-		else
-			return xmppconf__fail(e, 422, "transport",
-			                      "Use tls (SIP over mutual TLS, port 5061) or tcp.",
-			                      "The transport must be tls or tcp."),
-			       false;
+		else {
+			xmppconf__fail(e, 422, "transport",
+			               "Use tls (SIP over mutual TLS, port 5061) or tcp.",
+			               "The transport must be tls or tcp.");
+			return false;
+		}
 	}
-	if (d->bind && d->bind[0] && !xmppconf__ip_valid(d->bind))
-		return xmppconf__fail(e, 422, "bind",
-		                      "Give one of this machine's IPv4 or IPv6 addresses, or leave "
-		                      "it empty to let the system choose.",
-		                      "The bind address is not an IP address."),
-		       false;
-	if (d->xmpp_domain && d->xmpp_domain[0] && !xmppconf_domain_valid(d->xmpp_domain, &why))
-		return xmppconf__fail(e, 422, "xmpp_domain",
-		                      "Write the XMPP domain as in example.com, or leave it empty "
-		                      "for the same name as the SIP domain.",
-		                      "The mapped XMPP domain is not a valid domain name: %s.",
-		                      why),
-		       false;
+	if (d->bind && d->bind[0] && !xmppconf__ip_valid(d->bind)) {
+		xmppconf__fail(e, 422, "bind",
+		               "Give one of this machine's IPv4 or IPv6 addresses, or leave "
+		               "it empty to let the system choose.",
+		               "The bind address is not an IP address.");
+		return false;
+	}
+	if (d->xmpp_domain && d->xmpp_domain[0] && !xmppconf_domain_valid(d->xmpp_domain, &why)) {
+		xmppconf__fail(e, 422, "xmpp_domain",
+		               "Write the XMPP domain as in example.com, or leave it empty "
+		               "for the same name as the SIP domain.",
+		               "The mapped XMPP domain is not a valid domain name: %s.", why);
+		return false;
+	}
 	return true;
 }
 

@@ -126,9 +126,16 @@ def run(port, fedgw, data):
         st, _, doc = c.json("POST", "/api/v1/sip/domains", body)
         check(st == 422 and field_of(doc) == field and doc["error"]["fix"],
               "POST domains %s -> 422 naming %s (got %d %s)" % (change, field, st, field_of(doc)))
-        if field == "domain" and doc:
-            check(HTML not in json.dumps(doc) or isinstance(doc["error"]["message"], str),
-                  "refusals carry typed text only as JSON strings")
+    # Text an admin typed comes back only as JSON text, never as markup.
+    st, resp, raw = c.request("POST", "/api/v1/sip/domains", dict(good, **{HTML: 1}))
+    doc = json.loads(raw or b"{}")
+    check(st == 422 and resp.getheader("Content-Type") == "application/json" and
+          resp.getheader("X-Content-Type-Options") == "nosniff" and
+          doc.get("error", {}).get("field") == HTML,
+          "an unknown field named with HTML: 422, the name returned as JSON text (nosniff)")
+    st, resp, raw = c.request("POST", "/api/v1/sip/domains", dict(good, next_hop=HTML))
+    check(st == 422 and resp.getheader("Content-Type") == "application/json" and
+          b"<img" not in raw, "HTML as a next hop is refused and not reflected")
     st, resp, raw = c.request("POST", "/api/v1/sip/domains", good)
     doc = json.loads(raw or b"{}")
     dom = doc.get("domain", {})
