@@ -639,6 +639,29 @@ def s_error_policy_denied(ctx):
 		ctx.fedgw.cli("xmpp", "policy", "delete", "denied.test", check=False)
 
 
+def s_no_false_202_peer_down(ctx):
+	"""With Prosody stopped, a MESSAGE to alice is refused (404: remote-server-not-found),
+	never a 202; once Prosody is back the same MESSAGE is delivered."""
+	ctx.alice.close()
+	ctx.alice = None
+	ctx.prosody.stop()
+	try:
+		time.sleep(0.5)  # fedgw sees the streams close
+		r = ctx.bob.message("sip:alice@prosody.test", "while Prosody is down", timeout=25)
+		check(r is not None and r.code != 202 and r.code >= 400,
+		      "MESSAGE while Prosody is down: %s (want an error, never 202)" % first_line(r))
+		check(r.code == 404, "MESSAGE while Prosody is down: %s, want 404 "
+		      "(remote-server-not-found, RFC 7247 §5)" % first_line(r))
+	finally:
+		ctx.prosody.start()
+		ctx.alice = xmppuser.XmppUser(h.PROSODY_IP, ALICE[0], ALICE[1])
+	m = ctx.alice.mark()
+	r = ctx.bob.message("sip:alice@prosody.test", "Prosody is back")
+	check(r is not None and r.code == 202, "MESSAGE after Prosody came back: %s" % first_line(r))
+	check(ctx.alice.wait(lambda s: s.body == "Prosody is back", XMPP_TIMEOUT, m) is not None,
+	      "alice did not get the message after Prosody came back")
+
+
 def s_tls_name_check(ctx):
 	"""fedgw checks the edge's certificate name (RFC 5922 §7.1): the same CA but a
 	certificate for wrong.test gets 403; the edge's own certificate is accepted."""
@@ -740,7 +763,7 @@ SCENARIOS = [s_edge_up, s_message_sip_to_xmpp, s_message_xmpp_to_sip, s_message_
              s_message_sipp, s_message_fields, s_message_cpim, s_chat_states, s_im_session,
              s_presence_sip_watches_xmpp, s_presence_xmpp_watches_sip,
              s_error_unknown_xmpp_user, s_error_unknown_sip_user, s_error_unreachable_domain,
-             s_error_policy_denied, s_tls_name_check, s_torture_tls,
+             s_error_policy_denied, s_no_false_202_peer_down, s_tls_name_check, s_torture_tls,
              s_presence_survives_restart, s_processes_alive]
 
 
