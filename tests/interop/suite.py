@@ -420,6 +420,23 @@ def tls_raw(ctx, frm, cert=None):
 	return p, p.buf
 
 
+def s_global_tls_mode_without_allow_entry(ctx):
+	"""A domain with no allow entry follows xmpp.tls_mode: TLS required refuses Prosody
+	in clear; TLS optional lets it in (the policy's default allow admits the domain)."""
+	ctx.prosody_mode("plain", fresh=True)
+	ctx.fedgw_mode("tls-dialback")
+	ctx.fedgw.cli("xmpp", "allow", "delete", "prosody.test")
+	time.sleep(1)
+	a = ctx.alice(("ping", "gw.test"), timeout=8)[0]
+	check(a.kind != "result", "global tls_mode=required did not hold for a domain with no "
+	      "allow entry: %r" % a)
+	check(re.search(r"prosody\.test->gw\.test closed: policy-violation", ctx.prosody.logtext()),
+	      "Prosody's plaintext stream was not refused with policy-violation")
+	ctx.fedgw.cli("xmpp", "set", "tls_mode=optional")
+	a = wait_ping(ctx, True)
+	check(a.kind == "result", "tls_mode=optional, no allow entry: %r" % a)
+
+
 def s_require_client_cert_and_external_names(ctx):
 	"""require_client_cert refuses a TLS peer without a certificate; SASL EXTERNAL
 	(XEP-0178) refuses a certificate that does not name the domain asked for."""
@@ -1020,7 +1037,7 @@ def s_delivery_unreachable(ctx):
 SCENARIOS = SELFCHECK + [
 	s_plain_dialback, s_starttls_dialback, s_starttls_sasl_external,
 	s_tls_required_refuses_plain_peer, s_tls_optional_plain_peer, s_tls_optional_tls_peer,
-	s_require_client_cert_and_external_names,
+	s_global_tls_mode_without_allow_entry, s_require_client_cert_and_external_names,
 	s_strict_cert_wrong_name, s_strict_cert_expired, s_strict_cert_untrusted,
 	s_attack_claim_foreign_domain, s_attack_stanza_before_auth, s_attack_unauthenticated_from,
 	s_attack_piggyback_domains,
