@@ -316,17 +316,18 @@ static void stop(struct serve *s, const char *why)
 		webui_stop(s->console);
 		s->console = NULL;
 	}
-#ifdef FEDGW_HAVE_SIPGW
-	/* before the federation engine: it unregisters its XMPP domains there */
-	if (s->sipgw) {
-		sipgw_stop(s->sipgw);
-		s->sipgw = NULL;
-	}
-#endif
 #ifdef FEDGW_HAVE_S2S
 	if (s->s2s) {
 		s2s_engine_stop(s->s2s);
 		s->s2s = NULL;
+	}
+#endif
+#ifdef FEDGW_HAVE_SIPGW
+	/* after the federation engine: its last verdicts still answer pending SIP requests,
+	 * and removing a stopped engine's SIP-mapped domains closes no stream twice */
+	if (s->sipgw) {
+		sipgw_stop(s->sipgw);
+		s->sipgw = NULL;
 	}
 #endif
 	uv_timer_stop(&s->log_timer);

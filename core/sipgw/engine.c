@@ -1537,6 +1537,21 @@ static const struct sip_header *hdr(const struct sip_msg *m, const char *name)
 	return sip_msg_header(m, name, 0);
 }
 
+/* RFC 3261 §12.1.1: a dialog-creating response copies the request's Record-Route values,
+ * in order, so that the edge stays in the path of the dialog's later requests. */
+static void copy_record_route(const struct sip_msg *m, struct fg_buf *out)
+{
+	size_t n = sip_msg_header_count(m, "Record-Route");
+	for (size_t i = 0; i < n; i++) {
+		const struct sip_header *h = sip_msg_header(m, "Record-Route", i);
+		if (h != NULL && h->value.len > 0 &&
+		    memchr(h->value.p, '\r', h->value.len) == NULL &&
+		    memchr(h->value.p, '\n', h->value.len) == NULL)
+			(void)fg_buf_printf(out, "Record-Route: %.*s\r\n", (int)h->value.len,
+			                    h->value.p);
+	}
+}
+
 /* ---- SIP MESSAGE -> XMPP (RFC 7572 §4, RFC 7247 §5: no false success) ---------------------- */
 
 static void relay_done_cb(void *ctx, enum xmpp_stanza_cond result, const char *text)
@@ -1797,6 +1812,7 @@ static void invite_in(struct sipgw *gw, struct stxn *st)
 	                    sid, gw->set.fqdn, gw->set.fqdn, port, gw->set.fqdn);
 	(void)fg_buf_printf(&extra, "Contact: <sip:%s:%u;transport=%s>\r\nAllow: %s\r\n",
 	                    gw->set.fqdn, port, tls ? "tls" : "tcp", ALLOW_METHODS);
+	copy_record_route(m, &extra);
 	respond(st, 200, fg_buf_cstr(&extra), "application/sdp", sdp.data, sdp.len);
 	fg_log(FG_LOG_INFO, SIPGW_SUBSYS, "IM session %s between %s and %s", s->d->call_id,
 	       s->sip_user, s->jid);
@@ -1983,6 +1999,66 @@ out:
 
 static void presence_xmpp_in(struct sipgw *gw, struct dom *d, const struct xmpp_node *n);
 
+/* An XMPP error for a message a SIP user sent: its SIP request was answered when the stanza
+ * was written to the peer's stream (202), so the error goes back to the SIP sender as a new
+ * MESSAGE from the address that refused it (RFC 7247 §5), and is logged. */
+static void late_error_in(struct sipgw *gw, struct dom *d, const struct xmpp_node *n)
+{
+	const char *from = xmpp_node_attr(n, "from"), *to = xmpp_node_attr(n, "to");
+	const char *id = xmpp_node_attr(n, "id");
+	const struct xmpp_node *e = xmpp_node_child(n, XMPP_NS_SERVER, "error");
+	const char *cond = "undefined-condition";
+	struct fg_buf text = {0}, body = {0}, orig = {0}, ruri = {0}, fromh = {0}, from_uri = {0};
+	struct fg_buf toh = {0}, req = {0};
+	struct sipgw_jid tj;
+	for (const struct xmpp_node *c = e ? e->children : NULL; c != NULL; c = c->next) {
+		if (c->name == NULL || strcmp(c->ns, XMPP_NS_STANZA_ERRORS) != 0)
+			continue;
+		if (strcmp(c->name, "text") == 0)
+			(void)xmpp_node_text(c, &text);
+		else
+			cond = c->name;
+	}
+	const struct xmpp_node *ob = xmpp_node_child(n, XMPP_NS_SERVER, "body");
+	if (ob != NULL)
+		(void)xmpp_node_text(ob, &orig);
+	fg_log(FG_LOG_NOTICE, SIPGW_SUBSYS,
+	       "XMPP error %s from %s for message %s of %s (answered 202 already; told the SIP "
+	       "sender)",
+	       cond, from ? from : "?", id ? id : "-", to);
+	d->errors++;
+	d->status_dirty = true;
+	if (from == NULL || !sipgw__jid_split(to, &tj) || tj.local[0] == '\0' ||
+	    sipgw__sip_uri_for_local(tj.local, d->cf.rec.domain, &ruri, NULL) != FG_OK ||
+	    xlate_addr_xmpp_to_sip(from, strlen(from), &from_uri, NULL) != FG_OK)
+		goto out;
+	(void)fg_buf_printf(&body, "Message to %s not delivered: %s", from, cond);
+	if (text.len > 0)
+		(void)fg_buf_printf(&body, " (%s)", fg_buf_cstr(&text));
+	if (orig.len > 0)
+		(void)fg_buf_printf(&body, "\r\n> %s", fg_buf_cstr(&orig));
+	(void)fg_buf_printf(&fromh, "<%s>", fg_buf_cstr(&from_uri));
+	(void)fg_buf_printf(&toh, "<%s>", fg_buf_cstr(&ruri));
+	if (build_request(gw, d, "MESSAGE", fg_buf_cstr(&ruri), fg_buf_cstr(&fromh),
+	                  fg_buf_cstr(&toh), NULL, NULL, "text/plain;charset=UTF-8", body.data,
+	                  body.len, false, &req, NULL) == FG_OK) {
+		struct ctxn *ct = calloc(1, sizeof(*ct));
+		if (ct != NULL) {
+			ct->p = P_OTHER; /* a failed notice is not reported again */
+			ctxn_start(gw, d, ct, SIP_METHOD_MESSAGE, &req);
+		}
+	}
+out:
+	fg_buf_free(&text);
+	fg_buf_free(&body);
+	fg_buf_free(&orig);
+	fg_buf_free(&ruri);
+	fg_buf_free(&fromh);
+	fg_buf_free(&from_uri);
+	fg_buf_free(&toh);
+	fg_buf_free(&req);
+}
+
 static void domain_cb(void *ctx, const struct xmpp_node *n)
 {
 	struct sipgw *gw = ctx;
@@ -1995,18 +2071,7 @@ static void domain_cb(void *ctx, const struct xmpp_node *n)
 		return;
 	const char *type = xmpp_node_attr(n, "type");
 	if (strcmp(n->name, "message") == 0 && type != NULL && strcmp(type, "error") == 0) {
-		/* RFC 7247 §5: the SIP request was answered when the stanza was written to the
-		 * peer's stream; an error that comes back later can only be logged */
-		const struct xmpp_node *e = xmpp_node_child(n, XMPP_NS_SERVER, "error");
-		const struct xmpp_node *c = e ? e->children : NULL;
-		while (c != NULL && c->name == NULL)
-			c = c->next;
-		const char *from = xmpp_node_attr(n, "from"), *id = xmpp_node_attr(n, "id");
-		fg_log(FG_LOG_NOTICE, SIPGW_SUBSYS,
-		       "XMPP error %s from %s for message %s of %s (already answered to SIP)",
-		       c && c->name ? c->name : "(none)", from ? from : "?", id ? id : "-", to);
-		if (d != NULL)
-			d->errors++;
+		late_error_in(gw, d, n);
 		return;
 	}
 	if (strcmp(n->name, "message") == 0) {
@@ -2717,8 +2782,19 @@ static void subscribe_in(struct sipgw *gw, struct dom *d, struct stxn *st)
 	long expires = header_expires(m, gw->set.subscription_expires_s);
 	if (expires > gw->set.subscription_expires_s)
 		expires = gw->set.subscription_expires_s; /* the notifier may shorten (§4.2.1.1) */
+	struct db_subscription s;
+	bool in_dialog = m->to.tag.p != NULL;
+	if (in_dialog) {
+		/* the Request-URI is our Contact (RFC 3261 §12.2.1.1): the dialog says who */
+		if (!sub_find_dialog(gw, DB_SUB_SIP_WATCHER, m->call_id.p, m->to.tag.p, &s)) {
+			respond(st, 481, NULL, NULL, NULL, 0);
+			goto out;
+		}
+		(void)fg_buf_append_str(&presentity, s.presentity);
+	}
 	if (m->ruri.scheme == SIP_SCHEME_OTHER || m->from.uri.user.p == NULL ||
-	    jid_from_sip(m->ruri.text.p, m->ruri.text.len, NULL, &presentity, NULL) != FG_OK ||
+	    (!in_dialog &&
+	     jid_from_sip(m->ruri.text.p, m->ruri.text.len, NULL, &presentity, NULL) != FG_OK) ||
 	    sipgw__sip_uri_for_local(m->from.uri.user.p, m->from.uri.host.p, &watcher_uri, NULL) !=
 	        FG_OK ||
 	    !sub_sip_party_jid(d, fg_buf_cstr(&watcher_uri), &watcher_jid)) {
@@ -2733,13 +2809,11 @@ static void subscribe_in(struct sipgw *gw, struct dom *d, struct stxn *st)
 	char pres_bare[SIPGW_MAX_JID + 1], id[DB_ID_MAX], extra[200];
 	text_fmt(pres_bare, sizeof(pres_bare), "%s@%s", pj.local, pj.domain);
 	sipgw__sub_id(DB_SUB_SIP_WATCHER, fg_buf_cstr(&watcher_uri), pres_bare, id);
-	struct db_subscription s;
-	bool exists = sub_load(gw, id, &s);
-	if (m->to.tag.p != NULL) {
+	bool exists = in_dialog || sub_load(gw, id, &s);
+	if (in_dialog) {
 		/* refresh or end of an existing subscription (RFC 6665 §4.1.2.2, §4.1.2.3) */
-		if (!exists || strcmp(s.call_id, m->call_id.p) != 0 ||
-		    strcmp(s.local_tag, m->to.tag.p) != 0) {
-			respond(st, 481, NULL, NULL, NULL, 0);
+		if (strcmp(s.id, id) != 0) {
+			respond(st, 481, NULL, NULL, NULL, 0); /* another watcher's dialog */
 			goto out;
 		}
 		s.remote_cseq = m->cseq;
@@ -2756,7 +2830,9 @@ static void subscribe_in(struct sipgw *gw, struct dom *d, struct stxn *st)
 		s.refreshed_ms = fg_now_ms();
 		s.expires_ms = s.refreshed_ms + (int64_t)expires * 1000;
 		notify_send(gw, d, &s, s.state == DB_SUB_ACTIVE ? "active" : "pending", NULL);
-		send_presence(gw, SIPGW_PRES_PROBE, fg_buf_cstr(&watcher_jid), pres_bare, NULL);
+		if (s.state == DB_SUB_ACTIVE) /* the current state for the NOTIFY to come */
+			send_presence(gw, SIPGW_PRES_PROBE, fg_buf_cstr(&watcher_jid), pres_bare,
+			              NULL);
 		goto out;
 	}
 	struct sip_dialog *dlg = NULL;
@@ -2768,7 +2844,11 @@ static void subscribe_in(struct sipgw *gw, struct dom *d, struct stxn *st)
 		/* a fetch (RFC 6665 §4.4.3), or the end of a subscription made in another
 		 * dialog: probe (or unsubscribe) on the XMPP side, and the NOTIFY the RFC asks
 		 * for ends this dialog at once */
-		respond(st, 200, "Expires: 0\r\n", NULL, NULL, 0);
+		struct fg_buf hdrs = {0};
+		(void)fg_buf_append_str(&hdrs, "Expires: 0\r\n");
+		copy_record_route(m, &hdrs);
+		respond(st, 200, fg_buf_cstr(&hdrs), NULL, NULL, 0);
+		fg_buf_free(&hdrs);
 		send_presence(gw, exists ? SIPGW_PRES_UNSUBSCRIBE : SIPGW_PRES_PROBE,
 		              fg_buf_cstr(&watcher_jid), pres_bare, NULL);
 		struct db_subscription f = {.direction = DB_SUB_SIP_WATCHER};
@@ -2805,16 +2885,20 @@ static void subscribe_in(struct sipgw *gw, struct dom *d, struct stxn *st)
 	s.expires_ms = s.refreshed_ms + (int64_t)expires * 1000;
 	sub_save(gw, &s);
 	bool tls = sipgw__domain_tls(&d->cf.rec);
-	text_fmt(extra, sizeof(extra), "Expires: %ld\r\nContact: <sip:%s:%u;transport=%s>\r\n",
-	         expires, gw->set.fqdn, (unsigned)(tls ? gw->set.tls_port : gw->set.tcp_port),
-	         tls ? "tls" : "tcp");
-	respond(st, 202, extra, NULL, NULL, 0);
+	struct fg_buf hdrs = {0};
+	(void)fg_buf_printf(&hdrs, "Expires: %ld\r\nContact: <sip:%s:%u;transport=%s>\r\n", expires,
+	                    gw->set.fqdn, (unsigned)(tls ? gw->set.tls_port : gw->set.tcp_port),
+	                    tls ? "tls" : "tcp");
+	copy_record_route(m, &hdrs);
+	respond(st, 202, fg_buf_cstr(&hdrs), NULL, NULL, 0);
+	fg_buf_free(&hdrs);
 	/* RFC 6665 §4.2.1.2: a NOTIFY at once, pending until the XMPP user answers */
 	notify_send(gw, d, &s, s.state == DB_SUB_ACTIVE ? "active" : "pending", NULL);
-	/* RFC 8048 §5.1: ask for the subscription (once) and for the current presence */
-	if (s.state != DB_SUB_ACTIVE)
-		send_presence(gw, SIPGW_PRES_SUBSCRIBE, fg_buf_cstr(&watcher_jid), pres_bare, NULL);
-	send_presence(gw, SIPGW_PRES_PROBE, fg_buf_cstr(&watcher_jid), pres_bare, NULL);
+	/* RFC 8048 §5.1: ask for the subscription; once it is approved the XMPP server sends
+	 * the current presence itself (RFC 6121 §3.1.5). A probe before approval would only
+	 * earn an "unsubscribed" (RFC 6121 §4.3.2), so it is sent for approved ones only. */
+	send_presence(gw, s.state == DB_SUB_ACTIVE ? SIPGW_PRES_PROBE : SIPGW_PRES_SUBSCRIBE,
+	              fg_buf_cstr(&watcher_jid), pres_bare, NULL);
 	d->status_dirty = true;
 out:
 	fg_buf_free(&presentity);
