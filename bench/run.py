@@ -224,6 +224,9 @@ class Bench:
 				res["last_error"] = line[len("last_error "):]
 		if err.strip():
 			res["stderr"] = err.strip().splitlines()[-1]
+		# the machine is shared: its load says how much CPU the target could get
+		with open("/proc/loadavg") as f:
+			res["loadavg1"] = float(f.read().split()[0])
 		h.log("    " + json.dumps(res))
 		return res
 
@@ -291,6 +294,14 @@ def rate(r, n):
 	return v
 
 
+def busy(r):
+	"""Share of one core the target used while measured: under 100 %, it waited for the
+	load peer or for a core (load average in the JSON)."""
+	if r.get("target_cpu_s") is None or not r.get("seconds"):
+		return None
+	return 100.0 * r["target_cpu_s"] / r["seconds"]
+
+
 def ratio(a, b):
 	if a is None or b is None or b == 0:
 		return "-"
@@ -311,6 +322,8 @@ def table(results, args):
 			lines.append("| target CPU µs per ping | %d | %s | %s | %s | %s |" % (
 				n, t, fmt(p.get("cpu_us_per_ping"), 1), fmt(f.get("cpu_us_per_ping"), 1),
 				ratio(f.get("cpu_us_per_ping"), p.get("cpu_us_per_ping"))))
+			lines.append("| target CPU use, %% of one core | %d | %s | %s | %s | |" % (
+				n, t, fmt(busy(p)), fmt(busy(f))))
 			lines.append("| pings per target CPU-second | %d | %s | %s | %s | %s |" % (
 				n, t, fmt(p.get("pings_per_cpu_s")), fmt(f.get("pings_per_cpu_s")),
 				ratio(f.get("pings_per_cpu_s"), p.get("pings_per_cpu_s"))))
@@ -380,10 +393,15 @@ def main():
 	ap.add_argument("--perf", metavar="DIR", help="perf record fedgw during each ping run")
 	ap.add_argument("--massif", action="store_true",
 	                help="run fedgw under valgrind --tool=massif (files in the work dir)")
+	ap.add_argument("--table", metavar="JSON", help="print the table of an earlier run's JSON")
 	ap.add_argument("--keep", action="store_true", help="keep logs and data after the run")
 	ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
 	ap.add_argument("--work", help=argparse.SUPPRESS)
 	args = ap.parse_args()
+	if args.table:
+		with open(args.table) as f:
+			print(table(json.load(f), args))
+		return 0
 	if args.inner:
 		return inner(args)
 	return outer(args)
