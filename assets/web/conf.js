@@ -1,7 +1,7 @@
 // fedgw console: pieces shared by the configuration screens (XMPP, SIP) — answers with
 // their warnings, certificate choices, and the steps of "validate connection".
 import { get } from './api.js';
-import { h, badge, button, notice, plural } from './ui.js';
+import { h, badge, button, notice, plural, replace, stateKind } from './ui.js';
 
 // "Saved ..." with the warnings the answer carries, below it.
 export function answerNotice(el, ans, fallback) {
@@ -34,6 +34,41 @@ export function caBundles() {
 
 export function certOptions(certs, noneLabel) {
 	return [['', noneLabel], ...certs.map((c) => [c.id, c.name || c.id])];
+}
+
+// ---- live state beside the configuration ----------------------------------------------
+
+// Returns a function that draws into el the listeners whose status id matches listenerRe
+// and the active faults whose id matches faultRe (from GET /api/v1/status), redrawing only
+// on a change; off() says whether the service is turned off (for the text when nothing
+// listens).
+export function liveState(el, { listenerRe, faultRe, offText, noneText, off }) {
+	let sig = '';
+	return async function load() {
+		try {
+			const st = await get('/api/v1/status');
+			const listeners = (st.listeners || []).filter((l) => listenerRe.test(l.id));
+			const faults = ((st.faults && st.faults.active) || [])
+				.filter((f) => faultRe.test(f.id));
+			const next = JSON.stringify([listeners.map((l) => [l.name, l.state, l.reason]),
+				faults.map((f) => f.id), off()]);
+			if (next === sig) return;
+			sig = next;
+			replace(el,
+				listeners.length
+					? h('ul.records', null, listeners.map((l) => h('li', null,
+						badge(l.state, stateKind(l.state)), ' ', l.name,
+						l.reason ? h('span.muted', null, ` — ${l.reason}`) : null)))
+					: h('p.muted', null, off() ? offText : noneText),
+				faults.length ? h('ul.faults', null, faults.map((f) => h('li.fault.fault-bad', null,
+					h('div.fault-head', null, h('strong', null, f.condition), ' ',
+						h('span', null, f.object)),
+					h('p', null, f.cause),
+					f.fix ? h('p.fix', null, h('strong', null, 'Fix: '), f.fix) : null))) : null);
+		} catch {
+			/* the next refresh tries again */
+		}
+	};
 }
 
 // ---- validate connection ------------------------------------------------------------------

@@ -5,7 +5,8 @@ import { del, enc, get, post, put } from './api.js';
 import { h, replace, timeEl, toDate, ago, hoverText, table, emptyRow, badge, field, input,
 	select, button, noticeEl, notice, showError, clearFormErrors, busy, confirmDialog,
 	copyButton, plural, sortable, stateKind } from './ui.js';
-import { answerNotice, certificatesWithKeys, certOptions, validationView } from './conf.js';
+import { answerNotice, certificatesWithKeys, certOptions, liveState, validationView }
+	from './conf.js';
 
 const SECTIONS = [
 	['settings', 'Settings'],
@@ -374,34 +375,9 @@ function settingsSection(body, ctx) {
 	}
 
 	// Live state beside the configuration: the s2s listeners and the XMPP faults.
-	let liveSig = '';
-	async function loadLive() {
-		try {
-			const st = await get('/api/v1/status');
-			const listeners = (st.listeners || []).filter((l) => /^listener:xmpp/.test(l.id));
-			const faults = ((st.faults && st.faults.active) || [])
-				.filter((f) => /^xmpp/.test(f.id));
-			const sig = JSON.stringify([listeners.map((l) => [l.name, l.state, l.reason]),
-				faults.map((f) => f.id)]);
-			if (sig === liveSig) return;
-			liveSig = sig;
-			replace(live,
-				listeners.length
-					? h('ul.records', null, listeners.map((l) => h('li', null,
-						badge(l.state, stateKind(l.state)), ' ', l.name,
-						l.reason ? h('span.muted', null, ` — ${l.reason}`) : null)))
-					: h('p.muted', null, loaded.enabled === false
-						? 'Not listening: federation is off.'
-						: 'No s2s listener is up.'),
-				faults.length ? h('ul.faults', null, faults.map((f) => h('li.fault.fault-bad', null,
-					h('div.fault-head', null, h('strong', null, f.condition), ' ',
-						h('span', null, f.object)),
-					h('p', null, f.cause),
-					f.fix ? h('p.fix', null, h('strong', null, 'Fix: '), f.fix) : null))) : null);
-		} catch {
-			/* the next refresh tries again */
-		}
-	}
+	const loadLive = liveState(live, { listenerRe: /^listener:xmpp/, faultRe: /^xmpp/,
+		offText: 'Not listening: federation is off.', noneText: 'No s2s listener is up.',
+		off: () => loaded.enabled === false });
 
 	loadDomains();
 	loadSettings().then(loadLive);
