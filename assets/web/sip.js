@@ -5,8 +5,8 @@
 import { del, enc, get, post, put } from './api.js';
 import { h, replace, timeEl, table, badge, field, input, select, button, noticeEl, notice,
 	showError, clearFormErrors, busy, confirmDialog, plural, stateKind } from './ui.js';
-import { answerNotice, caBundles, certificatesWithKeys, certOptions, validationView }
-	from './conf.js';
+import { answerNotice, caBundles, certificatesWithKeys, certOptions, liveState,
+	validationView } from './conf.js';
 
 const SECTIONS = [
 	['domains', 'SIP domains'],
@@ -299,9 +299,18 @@ function domainsSection(body, ctx) {
 function settingsSection(body, ctx) {
 	const msg = noticeEl();
 	const form = h('form.form', { novalidate: true });
-	replace(body, h('section.card', { 'aria-labelledby': 'sip-settings' },
-		h('h2', { id: 'sip-settings' }, 'SIP settings'), msg, form));
+	const live = h('div');
+	replace(body,
+		h('section.card', { 'aria-labelledby': 'sip-live' },
+			h('div.card-head', null, h('h2', { id: 'sip-live' }, 'SIP gateway now'),
+				h('p.muted.small', null, 'Refreshes every 5 seconds.')), live),
+		h('section.card', { 'aria-labelledby': 'sip-settings' },
+			h('h2', { id: 'sip-settings' }, 'SIP settings'), msg, form));
 	let loaded = {};
+	// The SIP listeners and the SIP faults beside the settings.
+	const loadLive = liveState(live, { listenerRe: /^listener:sip/, faultRe: /^sip\./,
+		offText: 'Not listening: the SIP gateway is off.', noneText: 'No SIP listener is up.',
+		off: () => loaded.enabled === false });
 
 	function num(name, label, min, max, hint) {
 		return field(label, input(name, { type: 'number', min, max,
@@ -362,6 +371,7 @@ function settingsSection(body, ctx) {
 				ctx.settingsSaved(loaded);
 				draw();
 				answerNotice(msg, ans, 'Saved.');
+				loadLive();
 			} catch (err) {
 				showError(form, msg, err);
 			}
@@ -375,7 +385,9 @@ function settingsSection(body, ctx) {
 		} catch (err) {
 			notice(msg, 'error', err.message, err.fix);
 		}
+		loadLive();
 	})();
+	ctx.every(loadLive, REFRESH_MS);
 }
 
 // ---- validate connection ------------------------------------------------------------------

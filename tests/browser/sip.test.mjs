@@ -250,6 +250,7 @@ async function run() {
 
 		step = 'settings: an FQDN the SIP certificate lacks is warned about';
 		await section(page, base, 'settings', 'SIP settings');
+		await page.locator('ul.records li', { hasText: 'listening' }).first().waitFor();
 		await page.getByLabel('Gateway FQDN').fill('gw.elsewhere.fedgw.test');
 		await page.getByRole('button', { name: 'Save settings' }).click();
 		await page.locator('.warnings li', { hasText: 'does not name gw.elsewhere.fedgw.test' }).waitFor();
