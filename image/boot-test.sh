@@ -193,6 +193,10 @@ echo "$R" | jq -e --arg id "$CERT_ID" '.certificates | any(.id == $id)' >/dev/nu
 	fail "new certificate not listed: $R"
 log "certificate $CERT_ID created"
 grep -q 'Console: https://' "$SERIAL" && log "banner on the serial console: $(grep -a -m1 'Console: https://' "$SERIAL" | tr -d '\r')"
+# A getty on ttyS0 (serial console access), showing /etc/issue with the console URL.
+for _ in $(seq 1 30); do grep -a -q 'fedgw login:' "$SERIAL" && break; sleep 1; done
+grep -a -q 'fedgw login:' "$SERIAL" || fail "no login prompt on the serial console"
+log "login prompt on ttyS0"
 powerdown
 BOOT1=$(now)
 
