@@ -435,6 +435,13 @@ class Fedgw:
 			return f
 		return f.get(which) or []
 
+	def counter(self, name):
+		"""A counter from `fedgw status --json` (written to the store once a second)."""
+		_, st, _ = self.cli_json("status", "--json")
+		c = st.get("counters") if isinstance(st, dict) else None
+		v = c.get(name) if isinstance(c, dict) else None
+		return v if isinstance(v, int) else 0
+
 	def log_grep(self, text, want=None, timeout=3.0):
 		"""`fedgw log show --grep text`; the daemon writes its log to the store every
 		200 ms, so poll until want (default: text) shows up or time runs out."""

@@ -563,7 +563,9 @@ def raw_attack(payload_after_header, header=None, frm="evil.test"):
 
 def s_attack_claim_foreign_domain(ctx):
 	attack_setup(ctx)
+	time.sleep(1.2)  # counters reach the store once a second
 	before = stanzas_in(peer_entries(ctx.peers(), "prosody.test"))
+	total_before = ctx.fedgw.counter("xmpp.stanzas_in")
 	p = open_raw(frm="prosody.test")
 	check(p.read_until(rb"<stream:stream\b[^>]*>", 5), "no stream header from fedgw")
 	p.send(b"<db:result from='prosody.test' to='gw.test'>"
@@ -579,13 +581,21 @@ def s_attack_claim_foreign_domain(ctx):
 	check(b"id='p1'" not in p.buf.split(b"<db:result", 1)[-1] or b"type='result'" not in p.buf,
 	      "fedgw answered a stanza on a stream that failed dialback")
 	p.close()
+	time.sleep(1.2)
 	after = stanzas_in(peer_entries(ctx.peers(), "prosody.test"))
 	check(after == before, "stanzas in from prosody.test went %d -> %d" % (before, after))
+	total_after = ctx.fedgw.counter("xmpp.stanzas_in")
+	check(total_after == total_before, "counter xmpp.stanzas_in went %d -> %d across a forged "
+	      "stream" % (total_before, total_after))
+	# the counter is live: one accepted ping moves it (so "unchanged" above means something)
+	ping_still_works(ctx, "a forged dialback claim")
+	time.sleep(1.2)
+	check(ctx.fedgw.counter("xmpp.stanzas_in") > total_after,
+	      "counter xmpp.stanzas_in did not move for an accepted ping")
 	check("Asked to verify a dialback key that was incorrect" in ctx.prosody.logtext(),
 	      "fedgw did not ask prosody.test's authoritative server (Prosody) to verify the key")
 	_, f = cert_fault(ctx, ("dialback failed",))
 	check(f is not None, "no 'Dialback failed' fault after a forged claim")
-	ping_still_works(ctx, "a forged dialback claim")
 
 
 def s_attack_stanza_before_auth(ctx):
