@@ -8,14 +8,11 @@ network namespace with its own dnsmasq and test CA. Exit 77 = skipped.
 
 import argparse
 import os
-import re
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
-import time
-import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)

@@ -1076,7 +1076,7 @@ def sanitizer_report(ctx):
 
 def inner(args):
 	ctx = Ctx(args)
-	passed, failed, results = 0, 0, []
+	passed, failed = 0, 0
 
 	def stop(_s, _f):
 		ctx.cleanup()
