@@ -70,9 +70,11 @@ struct conn {
  * the server transaction and engine forget it by clearing their pointers. */
 struct stxn;
 struct pending {
-	struct sipgw *gw;
-	struct stxn *st;
+	struct sipgw *gw; /* NULL once the engine stopped */
+	struct stxn *st;  /* NULL once the SIP transaction is gone */
+	struct pending *prev, *next;
 	char to[SIPGW_MAX_JID + 1];
+	char id[SIPGW_STANZA_ID_MAX]; /* the stanza's id: the router's own bounce carries it */
 };
 
 /* A server transaction: a request from the edge and where to answer it. */
@@ -146,6 +148,10 @@ struct sipgw {
 	bool stopping;
 	size_t npending;
 	unsigned ticks;
+	struct pending *pendings; /* relays waiting for the router's verdict */
+	/* ids of relays the router refused: their bounce stanza is not reported twice */
+	char refused_ids[SIPGW_REFUSED_IDS][SIPGW_STANZA_ID_MAX];
+	unsigned refused_next;
 	sipgw_xmpp_sink_cb sink; /* tests only */
 	void *sink_ctx;
 };
@@ -1554,9 +1560,43 @@ static void copy_record_route(const struct sip_msg *m, struct fg_buf *out)
 
 /* ---- SIP MESSAGE -> XMPP (RFC 7572 §4, RFC 7247 §5: no false success) ---------------------- */
 
+static void pending_unlink(struct sipgw *gw, struct pending *p)
+{
+	if (p->prev != NULL)
+		p->prev->next = p->next;
+	else if (gw->pendings == p)
+		gw->pendings = p->next;
+	if (p->next != NULL)
+		p->next->prev = p->prev;
+	p->prev = p->next = NULL;
+}
+
+/* Is an error stanza for one of our relays the router's own bounce, whose condition the SIP
+ * request gets (or got) as its response? */
+static bool router_bounce(struct sipgw *gw, const char *id)
+{
+	if (id == NULL || id[0] == '\0')
+		return false;
+	for (struct pending *p = gw->pendings; p != NULL; p = p->next)
+		if (strcmp(p->id, id) == 0)
+			return true;
+	for (unsigned i = 0; i < SIPGW_REFUSED_IDS; i++)
+		if (strcmp(gw->refused_ids[i], id) == 0)
+			return true;
+	return false;
+}
+
 static void relay_done_cb(void *ctx, enum xmpp_stanza_cond result, const char *text)
 {
 	struct pending *p = ctx;
+	if (p->gw != NULL) {
+		pending_unlink(p->gw, p);
+		if (result != XMPP_SC__COUNT) {
+			fg_strlcpy(p->gw->refused_ids[p->gw->refused_next % SIPGW_REFUSED_IDS],
+			           p->id, SIPGW_STANZA_ID_MAX);
+			p->gw->refused_next++;
+		}
+	}
 	if (p->st != NULL) {
 		struct stxn *st = p->st;
 		st->pend = NULL;
@@ -1591,7 +1631,7 @@ static struct session *session_for_request(struct sipgw *gw, const struct sip_ms
 
 /* Relays one stanza to XMPP for a server transaction; the answer comes with s2s's verdict. */
 static void relay_to_xmpp(struct sipgw *gw, struct stxn *st, const struct fg_buf *stanza,
-                          const char *to)
+                          const char *to, const char *id)
 {
 	if (gw->sink != NULL) {
 		gw->sink(gw->sink_ctx, stanza->data, stanza->len);
@@ -1618,12 +1658,18 @@ static void relay_to_xmpp(struct sipgw *gw, struct stxn *st, const struct fg_buf
 	p->gw = gw;
 	p->st = st;
 	fg_strlcpy(p->to, to, sizeof(p->to));
+	fg_strlcpy(p->id, id ? id : "", sizeof(p->id));
+	p->next = gw->pendings;
+	if (gw->pendings != NULL)
+		gw->pendings->prev = p;
+	gw->pendings = p;
 	st->pend = p;
 	gw->npending++;
 	enum fg_err err = s2s_send(gw->s2s, stanza->data, stanza->len, relay_done_cb, p);
 	if (err != FG_OK) {
 		st->pend = NULL;
 		gw->npending--;
+		pending_unlink(gw, p);
 		free(p);
 		respond(st, err == FG_ERR_TOOBIG ? 513 : 500, NULL, NULL, NULL, 0);
 	}
@@ -1667,6 +1713,7 @@ static void message_in(struct sipgw *gw, struct stxn *st)
 	}
 	const struct sip_header *subj = hdr(m, "Subject"), *lang = hdr(m, "Content-Language");
 	const char *ctype = m->content_type.p ? m->content_type.p : "";
+	char sid[SIPGW_STANZA_ID_MAX] = "";
 	if (strncasecmp(ctype, XLATE_ISCOMPOSING_TYPE, strlen(XLATE_ISCOMPOSING_TYPE)) == 0) {
 		/* RFC 3994 -> XEP-0085 */
 		enum xlate_chatstate cs;
@@ -1674,15 +1721,14 @@ static void message_in(struct sipgw *gw, struct stxn *st)
 			respond(st, 400, NULL, NULL, NULL, 0);
 			goto out;
 		}
-		char id[17];
-		sipgw__token(id, 8);
+		sipgw__token(sid, 8);
 		(void)fg_buf_append_str(&stanza, "<message type='chat' from='");
 		(void)xmpp_escape(&stanza, (const char *)from.data, from.len, true);
 		(void)fg_buf_append_str(&stanza, "' to='");
 		(void)xmpp_escape(&stanza, (const char *)to.data, to.len, true);
 		(void)fg_buf_printf(&stanza,
 		                    "' id='%s'><%s xmlns='http://jabber.org/protocol/chatstates'/>",
-		                    id, xlate_chatstate_name(cs));
+		                    sid, xlate_chatstate_name(cs));
 		(void)fg_buf_append_str(&stanza, "<thread>");
 		(void)xmpp_escape(&stanza, m->call_id.p, m->call_id.len, false);
 		(void)fg_buf_append_str(&stanza, "</thread></message>");
@@ -1700,6 +1746,8 @@ static void message_in(struct sipgw *gw, struct stxn *st)
 		}
 		if (im.id == NULL && (im.id = malloc(17)) != NULL)
 			sipgw__token(im.id, 8);
+		if (im.id != NULL)
+			fg_strlcpy(sid, im.id, sizeof(sid));
 		if (xlate_im_to_xml(&im, fg_buf_cstr(&from), fg_buf_cstr(&to), &stanza) != FG_OK) {
 			respond(st, 400, NULL, NULL, NULL, 0);
 			goto out;
@@ -1707,7 +1755,7 @@ static void message_in(struct sipgw *gw, struct stxn *st)
 	}
 	d->msgs_in++;
 	d->status_dirty = true;
-	relay_to_xmpp(gw, st, &stanza, fg_buf_cstr(&to));
+	relay_to_xmpp(gw, st, &stanza, fg_buf_cstr(&to), sid);
 out:
 	xlate_im_clear(&im);
 	fg_buf_free(&from);
@@ -2018,6 +2066,12 @@ static void late_error_in(struct sipgw *gw, struct dom *d, const struct xmpp_nod
 			(void)xmpp_node_text(c, &text);
 		else
 			cond = c->name;
+	}
+	if (router_bounce(gw, id)) {
+		/* the router's own bounce: the SIP request gets (or got) it as its response */
+		fg_log(FG_LOG_DEBUG, SIPGW_SUBSYS,
+		       "router bounce %s for message %s: answered in SIP", cond, id);
+		goto out;
 	}
 	const struct xmpp_node *ob = xmpp_node_child(n, XMPP_NS_SERVER, "body");
 	if (ob != NULL)
@@ -2390,6 +2444,13 @@ void sipgw_stop(struct sipgw *gw)
 		struct stxn *st = gw->stxns;
 		gw->stxns = st->next;
 		stxn_free(st);
+	}
+	/* the router may still answer: its callbacks find nobody */
+	while (gw->pendings != NULL) {
+		struct pending *p = gw->pendings;
+		pending_unlink(gw, p);
+		p->gw = NULL;
+		p->st = NULL;
 	}
 	while (gw->ctxns != NULL) {
 		struct ctxn *ct = gw->ctxns;

@@ -34,6 +34,11 @@
 #define SIPGW_TICK_MS 200
 /* RFC 6665 §4.1.2.1 refresh margin (see sipgw_refresh_at). */
 #define SIPGW_REFRESH_MARGIN_MS 5000
+/* Stanza ids we generate are 16 hex chars; a peer's (CPIM Message-ID) is cut to this. */
+#define SIPGW_STANZA_ID_MAX 128
+/* Ids of relays the router refused, remembered so its bounce stanza is not reported twice
+ * (it can arrive just after the verdict). */
+#define SIPGW_REFUSED_IDS 64u
 /* 503 Retry-After when sip.max_pending is reached (seconds). */
 #define SIPGW_RETRY_AFTER_S 5
 /* Presence subscriptions kept: each is one store record. */

@@ -471,6 +471,10 @@ def main():
     rsp = sip_exchange(tls, msg, 15)
     code = int(rsp.split(b" ")[1]) if rsp else 0
     check(code == 404, "MESSAGE to an unknown XMPP domain answered 404 (got %s)" % code)
+    time.sleep(1.0)
+    check(not any(m.startswith(b"MESSAGE ") and b"bob@nowhere.test" in (header(m, "From") or "")
+                  .encode() for m in edge.requests),
+          "the router's bounce is not reported a second time as a MESSAGE")
     # a sender from a domain the gateway does not serve is refused
     rsp = sip_exchange(tls, msg.replace(b"alice@sip.test", b"alice@other.test")
                        .replace(b"m1@edge", b"m2@edge").replace(b"bKm1", b"bKm2"), 5)
