@@ -86,12 +86,13 @@ class Ctx:
 		self.prosody.configure("plain")
 		self.prosody.register("alice", ALICE[1])
 		self.prosody.start()
-		self.fedgw_start()
+		# the edge first: fedgw connects to its next hop at once instead of retrying later
 		c, k = self.certs["edge"]
 		self.kam = sipedge.Kamailio(self.procs, self.work, EDGE_IP, "edge.test", "gw.test",
 		                            SIP_DOMAIN, c, k, ca.cert)
 		self.kam.check()
 		self.kam.start()
+		self.fedgw_start()
 		self.stunnel = sipedge.Stunnel(self.procs, self.work, STUNNEL_IP, STUNNEL_PORT, h.GW_IP,
 		                               "gw.test", c, k, ca.cert)
 		self.stunnel.start()
