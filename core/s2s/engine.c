@@ -46,6 +46,7 @@ struct verify_req {
 	char local[DB_DOMAIN_MAX];
 	char remote[DB_DOMAIN_MAX];
 	char stream_id[XMPP_MAX_STREAM_ID + 1];
+	char *key; /* until sent; wiped */
 };
 
 /* Outbound setup state, freed once the stream is connected. */
@@ -170,6 +171,7 @@ static struct conn *conn_new(struct s2s_engine *e, bool out, const char *local, 
 static void route_out(struct s2s_engine *e, const uint8_t *data, size_t len, s2s_sent_cb cb,
                       void *ctx);
 static void conn_flush_queue(struct conn *c);
+static void verifies_free(struct conn *c);
 
 static int64_t now_ms(const struct s2s_engine *e)
 {
@@ -624,7 +626,7 @@ static void conn_free(struct conn *c)
 	if (c->o != NULL && c->o->q != NULL)
 		resolve_cancel(c->o->q);
 	free(c->o);
-	free(c->verifies);
+	verifies_free(c);
 	struct s2s_engine *e = c->e;
 	free(c);
 	engine_unref(e);
@@ -1383,6 +1385,21 @@ static struct conn *out_open(struct s2s_engine *e, const char *local, const char
 	return c->dead ? NULL : c;
 }
 
+static void verify_send(struct conn *o, struct verify_req *v)
+{
+	if (v->key == NULL)
+		return;
+	if (xmpp_s2s_send_verify(o->m, v->local, v->remote, v->stream_id, v->key) != FG_OK)
+		fg_log(FG_LOG_WARN, S2S_SUBSYS, "cannot send the dialback verification for %s",
+		       v->remote);
+	explicit_bzero(v->key, strlen(v->key));
+	free(v->key);
+	v->key = NULL;
+}
+
+/* XEP-0220 §2.1.2: ask the originating domain's authoritative server. The request goes
+ * out once our stream there is authenticated: a <db:verify> answer arriving while that
+ * stream is still in SASL would be taken for a protocol error. */
 static void conn_dialback_verify(struct conn *c, const struct xmpp_action *a)
 {
 	struct s2s_engine *e = c->e;
@@ -1398,12 +1415,26 @@ static void conn_dialback_verify(struct conn *c, const struct xmpp_action *a)
 			return;
 	}
 	struct verify_req *v = &o->verifies[o->n_verify];
-	if (xmpp_s2s_send_verify(o->m, a->local, a->remote, a->stream_id, a->key) != FG_OK)
+	v->key = strdup(a->key);
+	if (v->key == NULL)
 		return;
 	fg_strlcpy(v->local, a->local, sizeof(v->local));
 	fg_strlcpy(v->remote, a->remote, sizeof(v->remote));
 	fg_strlcpy(v->stream_id, a->stream_id, sizeof(v->stream_id));
 	o->n_verify++;
+	if (o->authenticated)
+		verify_send(o, v);
+}
+
+static void verifies_free(struct conn *c)
+{
+	for (size_t i = 0; c->verifies != NULL && i < S2S_MAX_VERIFY; i++) {
+		if (c->verifies[i].key != NULL) {
+			explicit_bzero(c->verifies[i].key, strlen(c->verifies[i].key));
+			free(c->verifies[i].key);
+		}
+	}
+	free(c->verifies);
 }
 
 static struct conn *find_in_by_stream(struct s2s_engine *e, const char *stream_id)
@@ -1440,7 +1471,9 @@ static void conn_verify_result(struct conn *c, const struct xmpp_action *a)
 	for (size_t i = 0; i < c->n_verify; i++) {
 		if (strcmp(c->verifies[i].stream_id, a->stream_id) != 0)
 			continue;
+		free(c->verifies[i].key);
 		c->verifies[i] = c->verifies[c->n_verify - 1];
+		memset(&c->verifies[c->n_verify - 1], 0, sizeof(c->verifies[0]));
 		c->n_verify--;
 		break;
 	}
@@ -1456,6 +1489,11 @@ static void verifies_fail(struct conn *c)
 		         c->last_error[0] ? c->last_error : "connection failed");
 		answer_verify(c->e, c->verifies[i].local, c->verifies[i].remote,
 		              c->verifies[i].stream_id, false, why);
+		if (c->verifies[i].key != NULL) {
+			explicit_bzero(c->verifies[i].key, strlen(c->verifies[i].key));
+			free(c->verifies[i].key);
+			c->verifies[i].key = NULL;
+		}
 	}
 	c->n_verify = 0;
 }
@@ -1777,6 +1815,8 @@ static void send_node_cb(void *ctx, const struct xmpp_node *n)
 static void conn_flush_queue(struct conn *c)
 {
 	struct s2s_item *it;
+	for (size_t i = 0; !c->dead && c->authenticated && i < c->n_verify; i++)
+		verify_send(c, &c->verifies[i]);
 	while (!c->dead && c->authenticated && (it = s2s__queue_pop(&c->queue)) != NULL) {
 		struct send_ctx s = {c, FG_ERR_PARSE};
 		(void)s2s__parse_stanza(it->data, it->len, send_node_cb, &s);
