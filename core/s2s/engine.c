@@ -110,6 +110,7 @@ struct conn {
 	struct out_ctx *o;
 	struct verify_req *verifies;
 	size_t n_verify;
+	bool verify_hold; /* SASL EXTERNAL may run on this stream: verifications wait */
 	char peer_subject[S2S_TEXT_MAX], peer_issuer[S2S_TEXT_MAX];
 	int64_t peer_not_after;
 	char tls_version[24], tls_suite[64];
@@ -171,6 +172,7 @@ static struct conn *conn_new(struct s2s_engine *e, bool out, const char *local, 
 static void route_out(struct s2s_engine *e, const uint8_t *data, size_t len, s2s_sent_cb cb,
                       void *ctx);
 static void conn_flush_queue(struct conn *c);
+static void verify_send(struct conn *o, struct verify_req *v);
 static void verifies_free(struct conn *c);
 
 static int64_t now_ms(const struct s2s_engine *e)
@@ -795,6 +797,11 @@ static void conn_action(void *ctx, const struct xmpp_action *a)
 	switch (a->kind) {
 	case XMPP_ACT_SEND:
 		conn_send(c, a->data, a->len);
+		if (c->verify_hold && memmem(a->data, a->len, "<db:result", 10) != NULL) {
+			c->verify_hold = false;
+			for (size_t i = 0; i < c->n_verify; i++)
+				verify_send(c, &c->verifies[i]);
+		}
 		break;
 	case XMPP_ACT_START_TLS:
 		conn_start_tls(c);
@@ -1269,6 +1276,7 @@ static struct conn *conn_new(struct s2s_engine *e, bool out, const char *local, 
 		/* TLS as a client needs trust anchors; optional TLS without any goes plain */
 		if (c->conf->trust == NULL && c->xcfg.tls_mode == XMPP_TLS_OPTIONAL)
 			c->xcfg.tls_mode = XMPP_TLS_OFF;
+		c->verify_hold = c->xcfg.sasl_external_out && c->xcfg.tls_mode != XMPP_TLS_OFF;
 	} else if (default_creds(c->conf, NULL) == NULL) {
 		/* no local domain has a certificate: nothing to offer STARTTLS with */
 		c->xcfg.tls_mode = XMPP_TLS_OFF;
@@ -1397,9 +1405,11 @@ static void verify_send(struct conn *o, struct verify_req *v)
 	v->key = NULL;
 }
 
-/* XEP-0220 §2.1.2: ask the originating domain's authoritative server. The request goes
- * out once our stream there is authenticated: a <db:verify> answer arriving while that
- * stream is still in SASL would be taken for a protocol error. */
+/* XEP-0220 §2.1.2: ask the originating domain's authoritative server. On a stream that
+ * may authenticate with SASL EXTERNAL the request waits until SASL is over (success, or
+ * our own <db:result> shows dialback began): a <db:verify> answer arriving during SASL
+ * would be taken for a protocol error. Waiting for dialback itself would deadlock two
+ * servers verifying each other, so that is never done. */
 static void conn_dialback_verify(struct conn *c, const struct xmpp_action *a)
 {
 	struct s2s_engine *e = c->e;
@@ -1422,7 +1432,7 @@ static void conn_dialback_verify(struct conn *c, const struct xmpp_action *a)
 	fg_strlcpy(v->remote, a->remote, sizeof(v->remote));
 	fg_strlcpy(v->stream_id, a->stream_id, sizeof(v->stream_id));
 	o->n_verify++;
-	if (o->authenticated)
+	if (o->authenticated || !o->verify_hold)
 		verify_send(o, v);
 }
 
