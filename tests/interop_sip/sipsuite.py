@@ -23,6 +23,8 @@ STUNNEL_IP = "127.0.0.7"      # TLS hop with the edge's certificate (edge.test)
 STUNNEL_BAD_IP = "127.0.0.8"  # TLS hop with a certificate of the same CA for wrong.test
 STUNNEL_PORT = 5062
 SIP_DOMAIN = "sip.test"
+# its next hop edge2.test is the same Kamailio, whose certificate names edge.test only
+BAD_DOMAIN = "other.test"
 ALICE = ("alice@prosody.test", "alice-pw-1")
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "sip")
 XMPP_TIMEOUT = 10.0
@@ -64,6 +66,7 @@ class Ctx:
 			"--host-record=prosody.test,%s" % h.PROSODY_IP,
 			"--host-record=gw.test,%s" % h.GW_IP,
 			"--host-record=edge.test,%s" % EDGE_IP,
+			"--host-record=edge2.test,%s" % EDGE_IP,
 			"--host-record=dead.test,%s" % h.DEAD_IP,
 			"--srv-host=_xmpp-server._tcp.prosody.test,prosody.test,5269",
 			# the SIP domain's XMPP side is served by the gateway
@@ -118,14 +121,30 @@ class Ctx:
 		      "connect_timeout_s=3")
 		f.cli("xmpp", "allow", "add", "prosody.test", "--auth", "dialback", "--tls", "off")
 		c, k = self.certs["gw"]
-		seed = "\n".join([
-			"set sip.fqdn gw.test", "set sip.bind " + h.GW_IP, "set sip.tls_port 5061",
-			"set sip.tcp_port 5060",
-			"cert sipgw gateway-sip %s %s" % (c, k),
-			"ca sipca sip-test-ca " + self.ca.cert,
-			"domain %s edge.test 5061 tls sipgw sipca %s" % (SIP_DOMAIN, SIP_DOMAIN),
-		]) + "\n"
-		h.run([self.args.seed, f.data], input_bytes=seed.encode())
+		rc, _, _ = f.cli("sip", "--help", check=False)
+		if rc == 0:
+			# the product's own path: fedgw pki and fedgw sip
+			f.cli("pki", "import", "sipgw", c, k)
+			f.cli("pki", "import-ca", "sipca", self.ca.cert)
+			f.cli("sip", "set", "fqdn=gw.test", "bind=" + h.GW_IP, "tls_port=5061",
+			      "tcp_port=5060")
+			f.cli("sip", "domain", "add", SIP_DOMAIN, "--next-hop", "edge.test", "--port",
+			      "5061", "--transport", "tls", "--cert", "sipgw", "--ca", "sipca",
+			      "--xmpp-domain", SIP_DOMAIN)
+			# a second domain whose next hop name is not on the edge's certificate
+			f.cli("sip", "domain", "add", BAD_DOMAIN, "--next-hop", "edge2.test", "--port",
+			      "5061", "--transport", "tls", "--cert", "sipgw", "--ca", "sipca")
+		else:
+			# a fedgw without the sip verb: the records straight into the store
+			seed = "\n".join([
+				"set sip.fqdn gw.test", "set sip.bind " + h.GW_IP, "set sip.tls_port 5061",
+				"set sip.tcp_port 5060",
+				"cert sipgw gateway-sip %s %s" % (c, k),
+				"ca sipca sip-test-ca " + self.ca.cert,
+				"domain %s edge.test 5061 tls sipgw sipca %s" % (SIP_DOMAIN, SIP_DOMAIN),
+				"domain %s edge2.test 5061 tls sipgw sipca -" % BAD_DOMAIN,
+			]) + "\n"
+			h.run([self.args.seed, f.data], input_bytes=seed.encode())
 		f.start()
 		if not h.wait_port(h.GW_IP, 5061, proc=f.proc):
 			raise h.HarnessError("fedgw does not listen on SIP TLS 5061:\n" + f.tail())
@@ -241,6 +260,59 @@ def s_edge_up(ctx):
 		time.sleep(0.5)
 	check(o and o.get("state") == "up", "status sip:%s not up: %s\nkamailio:\n%s"
 	      % (SIP_DOMAIN, json.dumps(o), ctx.kam.tail(15)))
+
+
+def fault(ctx, fid):
+	_, st, _ = ctx.fedgw.cli_json("status", "--json")
+	for f in ((st or {}).get("faults") or {}).get("active") or []:
+		if f.get("id") == fid:
+			return f
+	return None
+
+
+def s_validate(ctx):
+	"""fedgw sip validate: every step passes for sip.test through Kamailio; for other.test
+	(next hop edge2.test, Kamailio's certificate names edge.test) the name step fails with
+	the seed-000 words, the names found and a fix, and fault sip.cert.other.test is up."""
+	rc, js, err = ctx.fedgw.cli_json("sip", "validate", SIP_DOMAIN, "--json", timeout=60)
+	with open(os.path.join(ctx.work, "validate-%s.json" % SIP_DOMAIN), "w") as f:
+		f.write(json.dumps(js, indent=1) if js is not None else err)
+	states = {s.get("id"): str(s.get("state")).lower() for s in find_steps(js)}
+	check(rc == 0, "validate %s: exit %d, steps %s %s" % (SIP_DOMAIN, rc, states, err[-300:]))
+	for sid in ("dns", "tcp", "tls", "cert", "options"):
+		check(states.get(sid) == "pass", "validate %s: step %s is %s" % (SIP_DOMAIN, sid,
+		                                                               states.get(sid)))
+	rc, js, err = ctx.fedgw.cli_json("sip", "validate", BAD_DOMAIN, "--json", timeout=60)
+	with open(os.path.join(ctx.work, "validate-%s.json" % BAD_DOMAIN), "w") as f:
+		f.write(json.dumps(js, indent=1) if js is not None else err)
+	steps = {s.get("id"): s for s in find_steps(js)}
+	cert = steps.get("cert") or {}
+	text = json.dumps(cert)
+	check(rc == 1, "validate %s: exit %d, want 1" % (BAD_DOMAIN, rc))
+	check(str(cert.get("state")).lower() == "fail" and
+	      "does not contain a matching FQDN" in text and "edge.test" in text and
+	      "edge2.test" in text and cert.get("fix"),
+	      "validate %s: the name step does not say what is wrong: %s" % (BAD_DOMAIN, text))
+	end = time.monotonic() + 15
+	while fault(ctx, "sip.cert." + BAD_DOMAIN) is None and time.monotonic() < end:
+		time.sleep(0.5)
+	fl = fault(ctx, "sip.cert." + BAD_DOMAIN)
+	check(fl is not None and "edge.test" in json.dumps(fl),
+	      "fault sip.cert.%s: %s" % (BAD_DOMAIN, fl))
+	check(fault(ctx, "sip.cert." + SIP_DOMAIN) is None, "a certificate fault for sip.test")
+
+
+def find_steps(js):
+	out = []
+	if isinstance(js, dict):
+		if "id" in js and "state" in js:
+			out.append(js)
+		for v in js.values():
+			out += find_steps(v)
+	elif isinstance(js, list):
+		for v in js:
+			out += find_steps(v)
+	return out
 
 
 def s_message_sip_to_xmpp(ctx):
@@ -760,7 +832,7 @@ def s_processes_alive(ctx):
 	check(ctx.kam.proc.poll() is None, "Kamailio is not running:\n" + ctx.kam.tail())
 
 
-SCENARIOS = [s_edge_up, s_message_sip_to_xmpp, s_message_xmpp_to_sip, s_message_sipsak,
+SCENARIOS = [s_edge_up, s_validate, s_message_sip_to_xmpp, s_message_xmpp_to_sip, s_message_sipsak,
              s_message_sipp, s_message_fields, s_message_cpim, s_chat_states, s_im_session,
              s_presence_sip_watches_xmpp, s_presence_xmpp_watches_sip,
              s_error_unknown_xmpp_user, s_error_unknown_sip_user, s_error_unreachable_domain,
