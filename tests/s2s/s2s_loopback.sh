@@ -218,6 +218,15 @@ settle
 validate a b.test
 check "the right certificate works again" test $? = 0
 
+# 8. federation off: a stops listening; on again: it listens again
+fgw a xmpp set enabled=false > /dev/null
+not_listening() { ! listening "$1"; }
+check "federation off closes a's listener" wait_for 5 not_listening 127.0.0.2
+validate b a.test
+check "federation off: b cannot reach a" test $? != 0
+fgw a xmpp set enabled=true > /dev/null
+check "federation on again: a listens" wait_for 5 listening 127.0.0.2
+
 # both daemons survived everything
 for d in a b; do
 	pid_var=PID_$d
