@@ -425,6 +425,25 @@ def s_message_sipp(ctx):
 	check(froms == {"dave@sip.test"}, "senders %s" % froms)
 
 
+def s_message_sipp_tcp(ctx):
+	"""sipp over TCP to Kamailio (-t t1): 5 MESSAGEs, each 202 and delivered once."""
+	m = ctx.alice.mark()
+	sf = os.path.join(ctx.work, "sipp-message-tcp.xml")
+	with open(sf, "w") as f:
+		f.write(SIPP_MESSAGE.replace("sipp message [call_number]",
+		                             "sipp tcp message [call_number]"))
+	rc, out, err = h.run(["sipp", "%s:5060" % EDGE_IP, "-sf", sf, "-t", "t1", "-m", "5",
+	                      "-r", "50", "-i", UA_IP, "-p", "5073", "-nostdin", "-timeout", "30s",
+	                      "-timeout_error"], check=False, timeout=60)
+	check(rc == 0, "sipp over TCP exit %d:\n%s" % (rc, (out + err)[-1500:]))
+	want = ["sipp tcp message %d" % n for n in range(1, 6)]
+	ctx.alice.wait(lambda s: s.body and s.body.strip() == want[-1], XMPP_TIMEOUT, m)
+	time.sleep(0.3)
+	got = [s.body.strip() for s in ctx.alice.stanzas[m:] if s.body and
+	       s.body.startswith("sipp tcp message")]
+	check(sorted(got) == sorted(want), "alice got %s" % got)
+
+
 def s_message_fields(ctx):
 	"""Subject and Content-Language -> <subject/> and xml:lang; a 6 KB text intact;
 	alice's <thread/> -> Call-ID (RFC 7572 §5)."""
@@ -833,7 +852,8 @@ def s_processes_alive(ctx):
 
 
 SCENARIOS = [s_edge_up, s_validate, s_message_sip_to_xmpp, s_message_xmpp_to_sip, s_message_sipsak,
-             s_message_sipp, s_message_fields, s_message_cpim, s_chat_states, s_im_session,
+             s_message_sipp, s_message_sipp_tcp,
+             s_message_fields, s_message_cpim, s_chat_states, s_im_session,
              s_presence_sip_watches_xmpp, s_presence_xmpp_watches_sip,
              s_error_unknown_xmpp_user, s_error_unknown_sip_user, s_error_unreachable_domain,
              s_error_policy_denied, s_no_false_202_peer_down, s_tls_name_check, s_torture_tls,
