@@ -165,9 +165,14 @@ class Ctx:
 
 
 def answer_subscribe(ua, req):
-	"""The UA's handler: SUBSCRIBE gets 200 with the Expires it asked for; the rest 200."""
+	"""The UA's handler: SUBSCRIBE gets 200 with the Expires it asked for (or the shorter
+	ua.grant_expires, RFC 6665 §4.2.1.1); the rest 200."""
 	if req.method == "SUBSCRIBE":
-		return (200, "OK", "Expires: %s\r\n" % (req.get("expires") or "600"), None, b"")
+		exp = req.get("expires") or "600"
+		grant = getattr(ua, "grant_expires", None)
+		if grant is not None and exp.strip() != "0":
+			exp = str(grant)
+		return (200, "OK", "Expires: %s\r\n" % exp, None, b"")
 	return None
 
 
@@ -598,6 +603,18 @@ def s_presence_sip_watches_xmpp(ctx):
 	      [q.text()[:400] for q in bob.requests[j:] if q.method == "NOTIFY"])
 	check("away" in chg.text(), "the NOTIFY lost show=away: %s" % chg.text())
 	alice.presence(status="back")  # available again for the later scenarios
+	# a refresh (RFC 6665 §4.1.2.1): 2xx, a NOTIFY, and no second request to alice
+	j, m = len(bob.requests), alice.mark()
+	tr = bob.request("SUBSCRIBE", None, dialog=d,
+	                 extra="Event: presence\r\nAccept: application/pidf+xml\r\nExpires: 600\r\n")
+	rr = bob.final(tr, 10)
+	soft(ctx, rr is not None and rr.code in (200, 202),
+	     "refresh SUBSCRIBE in the dialog: %s" % first_line(rr))
+	if rr is not None and rr.code in (200, 202):
+		soft(ctx, notify_with(lambda q: True, j) is not None,
+		     "no NOTIFY after the refresh (RFC 6665 §4.2.1.2)")
+		again = alice.wait(lambda s: s.kind == "presence" and s.type == "subscribe", 1.0, m)
+		soft(ctx, again is None, "the refresh asked alice again: %s" % again)
 	j, m = len(bob.requests), alice.mark()
 	unsub = "Event: presence\r\nAccept: application/pidf+xml\r\nExpires: 0\r\n"
 	t2 = bob.request("SUBSCRIBE", None, dialog=d, extra=unsub)
@@ -673,6 +690,41 @@ def s_presence_xmpp_watches_sip(ctx):
 	                extra="Event: presence\r\nSubscription-State: terminated;reason=timeout\r\n")
 	r = bob.final(t, 10)
 	check(r is not None and r.code in (200, 481), "NOTIFY terminated: %s" % first_line(r))
+
+
+def s_presence_refresh_to_sip(ctx):
+	"""The UA grants only 10 s: fedgw refreshes the subscription inside the dialog before
+	it ends (RFC 6665 §4.1.2.1; at 80% of the period, at least 5 s before its end)."""
+	bob, alice = ctx.bob, ctx.alice
+	i = len(bob.requests)
+	bob.grant_expires = 10
+	try:
+		alice.presence(ptype="subscribe", to="bob@sip.test")
+		sub = bob.wait_request(lambda q: q.method == "SUBSCRIBE" and q.tag("to") is None,
+		                       XMPP_TIMEOUT, i)
+		check(sub is not None, "no SUBSCRIBE reached the UA")
+		t0 = time.monotonic()
+		d = bob.dialog_from_request(sub)
+		t = bob.request("NOTIFY", None, dialog=d,
+		                extra="Event: presence\r\nSubscription-State: active;expires=10\r\n",
+		                ctype="application/pidf+xml", body=pidf("sip:bob@sip.test", "open", "hi"))
+		r = bob.final(t, 10)
+		check(r is not None and r.code == 200, "NOTIFY active: %s" % first_line(r))
+		ref = bob.wait_request(lambda q: q.method == "SUBSCRIBE" and
+		                       q.get("call-id") == d.call_id and q.tag("to") == d.local_tag and
+		                       (q.get("expires") or "").strip() != "0", 12.0, i + 1)
+		took = time.monotonic() - t0
+		check(ref is not None, "no refresh within 12 s of a 10 s subscription")
+		# (t0 is a little before fedgw took the grant: half a second for the transit)
+		check(took < 10.5, "the refresh came %.1f s after a 10 s grant (after the end)" % took)
+		check(int(ref.get("cseq").split()[0]) > int(sub.get("cseq").split()[0]),
+		      "CSeq did not grow: %s after %s" % (ref.get("cseq"), sub.get("cseq")))
+	finally:
+		bob.grant_expires = None
+		j = len(bob.requests)
+		alice.presence(ptype="unsubscribe", to="bob@sip.test")
+		bob.wait_request(lambda q: q.method == "SUBSCRIBE" and
+		                 (q.get("expires") or "").strip() == "0", 5.0, j)
 
 
 def s_error_unknown_xmpp_user(ctx):
@@ -853,7 +905,7 @@ def s_processes_alive(ctx):
 SCENARIOS = [s_edge_up, s_validate, s_message_sip_to_xmpp, s_message_xmpp_to_sip, s_message_sipsak,
              s_message_sipp, s_message_sipp_tcp,
              s_message_fields, s_message_cpim, s_chat_states, s_im_session,
-             s_presence_sip_watches_xmpp, s_presence_xmpp_watches_sip,
+             s_presence_sip_watches_xmpp, s_presence_xmpp_watches_sip, s_presence_refresh_to_sip,
              s_error_unknown_xmpp_user, s_error_unknown_sip_user, s_error_unreachable_domain,
              s_error_policy_denied, s_no_false_202_peer_down, s_tls_name_check, s_torture_tls,
              s_presence_survives_restart, s_processes_alive]
