@@ -26,6 +26,12 @@
 #define MAX_CONNS 30000u
 /* Buckets of the outgoing-stream index by (local, remote): lookups happen per stanza. */
 #define OUT_HASH 4096u
+/* Status objects of closed streams kept for the console: peers choose the domain names
+ * they claim, so the oldest go first rather than letting the registry grow. */
+#define MAX_CLOSED_STATUS 256u
+/* Faults about domains that are not in the allow list stop being raised past this many
+ * active faults: a peer can claim any domain it likes. */
+#define MAX_PEER_FAULTS 200u
 /* Status of a connection is refreshed at most this often. */
 #define TICK_MS 1000
 
@@ -155,7 +161,9 @@ struct s2s_engine {
 	struct conn *conns;
 	size_t n_conns;
 	struct conn *out_hash[OUT_HASH];
-	int64_t cnt_in, cnt_out; /* counters added to the registry once per tick */
+	int64_t cnt_in, cnt_out;           /* counters added to the registry once per tick */
+	char (*closed_ids)[STATUS_ID_MAX]; /* ring of closed streams' status ids */
+	size_t closed_next;
 	struct reg regs[MAX_REGS];
 	size_t n_regs;
 	uv_timer_t kick, tick;
@@ -187,6 +195,7 @@ static void engine_unref(struct s2s_engine *e)
 	if (--e->refs > 0)
 		return;
 	s2s__conf_unref(e->conf);
+	free(e->closed_ids);
 	free(e);
 	if (--engines_alive == 0)
 		s2s__parse_cleanup();
@@ -273,9 +282,33 @@ static void status_id(const struct conn *c, char *out, size_t outsize)
 	s2s__fmt(out, outsize, "xmpp:%s:%s:%s", c->out ? "out" : "in", c->local, c->remote);
 }
 
+
+/* Remembers a closed stream's status object; the oldest beyond the cap is removed. */
+static void closed_status_note(struct s2s_engine *e, const char *id)
+{
+	if (e->closed_ids == NULL) {
+		e->closed_ids = calloc(MAX_CLOSED_STATUS, sizeof(*e->closed_ids));
+		if (e->closed_ids == NULL)
+			return;
+	}
+	for (size_t i = 0; i < MAX_CLOSED_STATUS; i++) {
+		if (strcmp(e->closed_ids[i], id) == 0)
+			return;
+	}
+	char *slot = e->closed_ids[e->closed_next];
+	if (slot[0] != '\0' && status_state(slot) != NULL &&
+	    strcmp(status_state(slot), "established") != 0)
+		status_remove(slot);
+	fg_strlcpy(slot, id, STATUS_ID_MAX);
+	e->closed_next = (e->closed_next + 1) % MAX_CLOSED_STATUS;
+}
+
 static void conn_status(struct conn *c)
 {
 	if (c->local[0] == '\0' || c->remote[0] == '\0' || c->e->validation != NULL)
+		return;
+	/* an incoming stream is somebody only once authenticated (anyone can claim a name) */
+	if (!c->out && !c->authenticated)
 		return;
 	if (c->state == CS_CLOSED) {
 		/* another stream of the same pair and direction still serves: it is the status */
@@ -324,6 +357,8 @@ static void conn_status(struct conn *c)
 	status_set_extra(id, fg_buf_cstr(&j));
 	fg_buf_free(&j);
 	c->status_dirty = false;
+	if (c->state == CS_CLOSED)
+		closed_status_note(c->e, id);
 }
 
 static void conn_set_state(struct conn *c, enum conn_state st)
@@ -341,6 +376,9 @@ static void fault(const struct s2s_engine *e, const char *kind, const char *doma
 	if (e->validation != NULL)
 		return; /* a validation reports its findings itself */
 	s2s__fmt(id, sizeof(id), "xmpp.%s.%s", kind, domain);
+	if (!status_fault_active(id) && s2s__conf_allow(e->conf, domain) == NULL &&
+	    status_fault_active_count() >= MAX_PEER_FAULTS)
+		return;
 	s2s__fmt(object, sizeof(object), "XMPP federation with %s", domain);
 	struct status_fault_desc d = {
 	    .object = object,
