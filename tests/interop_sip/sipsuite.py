@@ -557,6 +557,14 @@ def s_im_session(ctx):
 	check(req.get("call-id") == d.call_id and req.tag("to") == d.local_tag,
 	      "the reply is not inside the dialog (Call-ID %s, To tag %s; dialog %s/%s)"
 	      % (req.get("call-id"), req.tag("to"), d.call_id, d.local_tag))
+	# a reply without <thread/> from the same user also belongs to the open session
+	i = len(bob.requests)
+	alice.chat(st.frm, "no thread this time")
+	req = bob.wait_request(lambda q: q.method == "MESSAGE" and q.text() == "no thread this time",
+	                       XMPP_TIMEOUT, i)
+	check(req is not None, "alice's reply without a thread did not reach the UA")
+	soft(ctx, req.get("call-id") == d.call_id and req.tag("to") == d.local_tag,
+	     "a reply without <thread/> went outside the session (Call-ID %s)" % req.get("call-id"))
 	m = alice.mark()
 	t3 = bob.request("BYE", None, dialog=d)
 	r3 = bob.final(t3, 10)
