@@ -18,148 +18,8 @@
 struct sipgw;
 struct conn;
 
-/* One configured SIP domain and the state of its next hop. */
-struct dom {
-	struct sipgw_domain_conf cf;
-	struct conn *out;   /* the next-hop connection (reused for every request) */
-	int64_t retry_at;   /* monotonic: when to connect again after a failure */
-	int64_t options_at; /* monotonic: next OPTIONS ping */
-	bool registered;    /* its XMPP domain is registered with the router */
-	bool keep;          /* reconfigure: still configured */
-	char dns[16], tcp[16], tls[16], options[16], cert[16];
-	char peer_names[256];
-	char last_error[256];
-	char addr[80];
-	uint64_t msgs_in, msgs_out, errors;
-	bool status_dirty;
-};
-
-enum conn_state { CS_RESOLVING = 0, CS_CONNECTING, CS_TLS, CS_UP, CS_DEAD };
-
-struct conn {
-	struct conn *next;
-	struct sipgw *gw;
-	struct dom *dom; /* outgoing: the domain whose next hop this is */
-	bool out;
-	bool use_tls;
-	enum conn_state state;
-	uv_tcp_t *tcp;
-	bool tcp_open;
-	uv_connect_t creq;
-	struct tls_conn *tls;
-	bool tls_up;
-	struct sip_stream *stream;
-	struct fg_buf raw;  /* the bytes of the message being framed, for a 400 */
-	struct fg_buf outq; /* bytes written before the connection came up */
-	size_t wpending;
-	int64_t last_io, ping_sent, deadline;
-	bool ping_out;
-	char peer[80];
-	uint8_t *peer_der; /* incoming TLS: the client's certificate, for name checks */
-	size_t peer_der_len;
-	char trusted_for[DB_DOMAIN_MAX]; /* last SIP domain its certificate was checked for */
-	/* resolution */
-	struct resolve_query *q;
-	char addrs[RESOLVE_MAX_ADDRS][64];
-	size_t naddr, iaddr;
-	uint16_t port;
-	char host[DB_DOMAIN_MAX];
-};
-
-/* The fate of a SIP request sent to XMPP (s2s_send's callback). Freed by the callback;
- * the server transaction and engine forget it by clearing their pointers. */
-struct stxn;
-struct pending {
-	struct sipgw *gw; /* NULL once the engine stopped */
-	struct stxn *st;  /* NULL once the SIP transaction is gone */
-	struct pending *prev, *next;
-	char to[SIPGW_MAX_JID + 1];
-	char id[SIPGW_STANZA_ID_MAX]; /* the stanza's id: the router's own bounce carries it */
-};
-
-/* A server transaction: a request from the edge and where to answer it. */
-struct stxn {
-	struct stxn *next;
-	struct sipgw *gw;
-	struct sip_txn *t;
-	struct conn *c;
-	struct sip_msg *req;
-	struct pending *pend;
-	char to_tag[24];
-	bool dead;
-};
-
-enum purpose { P_OPTIONS = 0, P_MESSAGE, P_SUBSCRIBE, P_NOTIFY, P_OTHER };
-
-/* A client transaction: a request we sent to a next hop and what to do with its answer. */
-struct ctxn {
-	struct ctxn *next;
-	struct sipgw *gw;
-	struct sip_txn *t;
-	struct conn *c;
-	enum purpose p;
-	char domain[DB_DOMAIN_MAX];
-	char *orig_from, *orig_to, *orig_id; /* the stanza that caused it (error replies) */
-	char sub_id[DB_ID_MAX];
-	uint8_t *req;
-	size_t req_len;
-	bool dead;
-};
-
-/* An IM session (INVITE with an m=message offer, as OCS and Lync use them). */
-struct session {
-	struct session *next;
-	struct sip_dialog *d;
-	char domain[DB_DOMAIN_MAX];
-	char sip_user[DB_SUB_URI_MAX]; /* sip:... of the SIP party */
-	char jid[SIPGW_MAX_JID + 1];   /* bare JID of the XMPP party */
-	char from_jid[SIPGW_MAX_JID + 1];
-	struct conn *c;
-	int64_t last_active;
-};
-
-struct listener {
-	struct sipgw *gw;
-	uv_tcp_t *tcp;
-	bool use_tls;
-	uint16_t port;
-	char addr[DB_ADDR_MAX];
-	bool failed; /* logged once until it works */
-};
-
-struct sipgw {
-	uv_loop_t *loop;
-	struct db *db;
-	struct s2s_engine *s2s;
-	struct sipgw_settings set;
-	struct dom *doms[SIPGW_MAX_DOMAINS];
-	size_t ndoms;
-	struct listener tcp_l, tls_l;
-	struct conn *conns;
-	size_t nconns;
-	struct stxn *stxns;
-	struct ctxn *ctxns;
-	struct session *sessions;
-	size_t nsessions;
-	struct resolver *resolver;
-	char dns_key[2 * DB_SETTING_VALUE_MAX + 2];
-	uv_timer_t tick;
-	int refs;
-	bool stopping;
-	size_t npending;
-	unsigned ticks;
-	struct pending *pendings; /* relays waiting for the router's verdict */
-	/* ids of relays the router refused: their bounce stanza is not reported twice */
-	char refused_ids[SIPGW_REFUSED_IDS][SIPGW_STANZA_ID_MAX];
-	unsigned refused_next;
-	sipgw_xmpp_sink_cb sink; /* tests only */
-	void *sink_ctx;
-};
-
 /* snprintf that truncates silently: texts for logs, faults and ids may be cut. */
-static void text_fmt(char *out, size_t size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void text_fmt(char *out, size_t size, const char *fmt, ...)
+void sipgw__fmt(char *out, size_t size, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -197,7 +57,7 @@ static void close_handle(struct sipgw *gw, uv_handle_t *h)
 
 /* ---- domains, status and faults ------------------------------------------------------- */
 
-static struct dom *dom_find(struct sipgw *gw, const char *sip_domain)
+struct dom *sipgw__dom_find(struct sipgw *gw, const char *sip_domain)
 {
 	for (size_t i = 0; i < gw->ndoms; i++)
 		if (strcasecmp(gw->doms[i]->cf.rec.domain, sip_domain) == 0)
@@ -217,9 +77,9 @@ static void fault(struct dom *d, const char *what, const char *condition, const 
                   const char *fix)
 {
 	char id[STATUS_ID_MAX], object[160];
-	text_fmt(id, sizeof(id), "sip.%s.%s", what, d->cf.rec.domain);
-	text_fmt(object, sizeof(object), "SIP domain %s (next hop %s)", d->cf.rec.domain,
-	         d->cf.rec.next_hop);
+	sipgw__fmt(id, sizeof(id), "sip.%s.%s", what, d->cf.rec.domain);
+	sipgw__fmt(object, sizeof(object), "SIP domain %s (next hop %s)", d->cf.rec.domain,
+	           d->cf.rec.next_hop);
 	struct status_fault_desc fd = {.object = object,
 	                               .condition = condition,
 	                               .cause = cause,
@@ -235,7 +95,7 @@ static void fault(struct dom *d, const char *what, const char *condition, const 
 static void fault_clear(struct dom *d, const char *what)
 {
 	char id[STATUS_ID_MAX];
-	text_fmt(id, sizeof(id), "sip.%s.%s", what, d->cf.rec.domain);
+	sipgw__fmt(id, sizeof(id), "sip.%s.%s", what, d->cf.rec.domain);
 	status_fault_clear(id);
 }
 
@@ -268,8 +128,8 @@ static size_t count_subs(struct sipgw *gw, const char *domain)
 static void dom_status(struct sipgw *gw, struct dom *d)
 {
 	char id[STATUS_ID_MAX], name[160];
-	text_fmt(id, sizeof(id), "sip:%s", d->cf.rec.domain);
-	text_fmt(name, sizeof(name), "SIP domain %s", d->cf.rec.domain);
+	sipgw__fmt(id, sizeof(id), "sip:%s", d->cf.rec.domain);
+	sipgw__fmt(name, sizeof(name), "SIP domain %s", d->cf.rec.domain);
 	const char *state = "connecting", *reason = "";
 	if (!gw->set.enabled) {
 		state = "disabled";
@@ -545,8 +405,8 @@ static void conn_tls_failed(struct conn *c)
 		struct dom *d = c->dom;
 		/* BearSSL's X.509 errors (BR_ERR_X509_*) are 32..63 */
 		bool cert = code >= 32 && code < 64;
-		text_fmt(cause, sizeof(cause), "TLS with the next hop %s (%s) failed: %s",
-		         d->cf.rec.next_hop, c->peer, text);
+		sipgw__fmt(cause, sizeof(cause), "TLS with the next hop %s (%s) failed: %s",
+		           d->cf.rec.next_hop, c->peer, text);
 		fg_strlcpy(d->tls, "failed", sizeof(d->tls));
 		fault(
 		    d, "tls", cert ? "Next hop certificate refused" : "TLS handshake failed", cause,
@@ -556,8 +416,8 @@ static void conn_tls_failed(struct conn *c)
 		         : "Check that the next hop speaks TLS 1.2 on this port and trusts the CA "
 		           "of our SIP certificate (mutual TLS).");
 	} else {
-		text_fmt(cause, sizeof(cause), "TLS with incoming peer %s failed: %s", c->peer,
-		         text);
+		sipgw__fmt(cause, sizeof(cause), "TLS with incoming peer %s failed: %s", c->peer,
+		           text);
 		fg_log(FG_LOG_INFO, SIPGW_SUBSYS, "%s", cause);
 	}
 	conn_kill(c, cause, false);
@@ -587,12 +447,12 @@ static void conn_tls_established(struct conn *c)
 	if (!ok) {
 		/* seed 000: "peer's certificate does not contain a matching FQDN" */
 		char cause[512], fix[512];
-		text_fmt(
+		sipgw__fmt(
 		    cause, sizeof(cause),
 		    "The next hop's certificate does not contain a matching FQDN: it names %s, "
 		    "but the configured next hop is %s.",
 		    names, d->cf.rec.next_hop);
-		text_fmt(
+		sipgw__fmt(
 		    fix, sizeof(fix),
 		    "Set the SIP domain's next hop to the name on the edge's certificate (one of: "
 		    "%s), or give the edge a certificate whose subjectAltName DNS entry is %s.",
@@ -767,8 +627,8 @@ static void connect_cb(uv_connect_t *req, int status)
 	struct dom *d = c->dom;
 	if (status < 0) {
 		if (d != NULL)
-			text_fmt(d->last_error, sizeof(d->last_error),
-			         "TCP connect to %s failed: %s", c->peer, uv_strerror(status));
+			sipgw__fmt(d->last_error, sizeof(d->last_error),
+			           "TCP connect to %s failed: %s", c->peer, uv_strerror(status));
 		/* try the next address with a fresh handle */
 		close_handle(c->gw, (uv_handle_t *)c->tcp);
 		c->tcp = NULL;
@@ -806,11 +666,11 @@ static void out_all_failed(struct conn *c)
 	struct dom *d = c->dom;
 	if (d != NULL) {
 		char cause[512];
-		text_fmt(cause, sizeof(cause),
-		         "No address of the next hop %s accepted a connection on "
-		         "port %u (%s).",
-		         c->host, (unsigned)c->port,
-		         d->last_error[0] ? d->last_error : "no address");
+		sipgw__fmt(cause, sizeof(cause),
+		           "No address of the next hop %s accepted a connection on "
+		           "port %u (%s).",
+		           c->host, (unsigned)c->port,
+		           d->last_error[0] ? d->last_error : "no address");
 		fg_strlcpy(d->tcp, "failed", sizeof(d->tcp));
 		fault(d, "connect", "Cannot connect to the next hop", cause,
 		      "Check that the edge listens on that address and port and that no firewall "
@@ -848,8 +708,8 @@ static void out_next_addr(struct conn *c)
 				       "toward %s",
 				       src, a);
 		}
-		text_fmt(c->peer, sizeof(c->peer), strchr(a, ':') ? "[%s]:%u" : "%s:%u", a,
-		         (unsigned)c->port);
+		sipgw__fmt(c->peer, sizeof(c->peer), strchr(a, ':') ? "[%s]:%u" : "%s:%u", a,
+		           (unsigned)c->port);
 		c->creq.data = c;
 		c->state = CS_CONNECTING;
 		c->deadline = now_mono() + SIPGW_CONNECT_TIMEOUT_MS;
@@ -870,8 +730,9 @@ static void addr_cb(void *ctx, const struct resolve_addr_answer *ans)
 	if (ans->status != RESOLVE_OK || ans->n == 0) {
 		if (d != NULL) {
 			char cause[512];
-			text_fmt(cause, sizeof(cause), "The next hop %s has no address: %s.",
-			         c->host, ans->text ? ans->text : resolve_status_name(ans->status));
+			sipgw__fmt(cause, sizeof(cause), "The next hop %s has no address: %s.",
+			           c->host,
+			           ans->text ? ans->text : resolve_status_name(ans->status));
 			fg_strlcpy(d->dns, "failed", sizeof(d->dns));
 			fault(d, "dns", "Next hop not found in DNS", cause,
 			      "Check the next hop name of the SIP domain and that the DNS servers "
@@ -940,8 +801,8 @@ static void dom_connect(struct sipgw *gw, struct dom *d)
 	} else {
 		/* RFC 3263 §4.2 / RFC 5630: SIP over TLS is found with _sips._tcp */
 		char name[DB_DOMAIN_MAX + 16];
-		text_fmt(name, sizeof(name), "%s.%s", use_tls ? "_sips._tcp" : "_sip._tcp",
-		         c->host);
+		sipgw__fmt(name, sizeof(name), "%s.%s", use_tls ? "_sips._tcp" : "_sip._tcp",
+		           c->host);
 		err = resolve_srv(gw->resolver, name, srv_cb, c, &c->q);
 	}
 	if (err != FG_OK)
@@ -980,9 +841,9 @@ static void accept_cb(uv_stream_t *server, int status)
 			uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof(ip));
 		else
 			uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof(ip));
-		text_fmt(c->peer, sizeof(c->peer), "%s:%u", ip,
-		         ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
-		                                  : ntohs(((struct sockaddr_in *)&ss)->sin_port));
+		sipgw__fmt(c->peer, sizeof(c->peer), "%s:%u", ip,
+		           ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+		                                    : ntohs(((struct sockaddr_in *)&ss)->sin_port));
 	}
 	c->deadline = now_mono() + SIPGW_CONNECT_TIMEOUT_MS;
 	uv_read_start((uv_stream_t *)t, alloc_cb, read_cb);
@@ -1015,7 +876,7 @@ static void listener_apply(struct sipgw *gw, struct listener *l, uint16_t port, 
 	listener_close(l);
 	if (!want) {
 		char sid[64];
-		text_fmt(sid, sizeof(sid), "listener:sip-%s", use_tls ? "tls" : "tcp");
+		sipgw__fmt(sid, sizeof(sid), "listener:sip-%s", use_tls ? "tls" : "tcp");
 		status_remove(sid);
 		return;
 	}
@@ -1024,9 +885,9 @@ static void listener_apply(struct sipgw *gw, struct listener *l, uint16_t port, 
 	l->port = port;
 	fg_strlcpy(l->addr, gw->set.bind, sizeof(l->addr));
 	char id[64], name[128];
-	text_fmt(id, sizeof(id), "listener:sip-%s", use_tls ? "tls" : "tcp");
-	text_fmt(name, sizeof(name), "SIP %s %s:%u", use_tls ? "TLS" : "TCP", l->addr,
-	         (unsigned)port);
+	sipgw__fmt(id, sizeof(id), "listener:sip-%s", use_tls ? "tls" : "tcp");
+	sipgw__fmt(name, sizeof(name), "SIP %s %s:%u", use_tls ? "TLS" : "TCP", l->addr,
+	           (unsigned)port);
 	struct sockaddr_storage ss;
 	if (uv_ip4_addr(l->addr, port, (struct sockaddr_in *)&ss) != 0 &&
 	    uv_ip6_addr(l->addr, port, (struct sockaddr_in6 *)&ss) != 0) {
@@ -1043,7 +904,7 @@ static void listener_apply(struct sipgw *gw, struct listener *l, uint16_t port, 
 		rc = uv_listen((uv_stream_t *)l->tcp, 128, accept_cb);
 	if (rc != 0) {
 		char why[160];
-		text_fmt(why, sizeof(why), "cannot listen: %s", uv_strerror(rc));
+		sipgw__fmt(why, sizeof(why), "cannot listen: %s", uv_strerror(rc));
 		status_set(id, "listener", name, "failed", why);
 		if (!l->failed)
 			fg_log(FG_LOG_ERR, SIPGW_SUBSYS, "%s %s (tried again every %d s)", name,
@@ -1086,7 +947,7 @@ static void stxn_actions(struct stxn *st, const struct sip_txn_actions *acts)
 	}
 }
 
-static void respond(struct stxn *st, unsigned status, const char *extra, const char *ctype,
+void sipgw__respond(struct stxn *st, unsigned status, const char *extra, const char *ctype,
                     const uint8_t *body, size_t blen)
 {
 	if (st->t == NULL || st->dead || sip_txn_state(st->t) == SIP_TXN_TERMINATED)
@@ -1184,7 +1045,7 @@ static void sweep(struct sipgw *gw)
 
 /* Sends a request to a domain's next hop in a new client transaction. The caller's ct
  * fields (purpose, stanza) are already set; ct is taken over. */
-static void ctxn_start(struct sipgw *gw, struct dom *d, struct ctxn *ct, enum sip_method method,
+void sipgw__ctxn_start(struct sipgw *gw, struct dom *d, struct ctxn *ct, enum sip_method method,
                        const struct fg_buf *req)
 {
 	struct sip_txn_actions acts = {0};
@@ -1216,16 +1077,16 @@ static void ctxn_start(struct sipgw *gw, struct dom *d, struct ctxn *ct, enum si
 
 /* Via sent-by and transport for requests to a domain's next hop (RFC 3261 §18.1.1: the
  * gateway's FQDN, the name on its certificate). */
-static void via_for(struct sipgw *gw, const struct dom *d, char *sent_by, size_t size,
+void sipgw__via_for(struct sipgw *gw, const struct dom *d, char *sent_by, size_t size,
                     const char **transport)
 {
 	bool tls = sipgw__domain_tls(&d->cf.rec);
 	*transport = tls ? "TLS" : "TCP";
-	text_fmt(sent_by, size, "%s:%u", gw->set.fqdn,
-	         (unsigned)(tls ? gw->set.tls_port : gw->set.tcp_port));
+	sipgw__fmt(sent_by, size, "%s:%u", gw->set.fqdn,
+	           (unsigned)(tls ? gw->set.tls_port : gw->set.tcp_port));
 }
 
-static enum fg_err build_request(struct sipgw *gw, const struct dom *d, const char *method,
+enum fg_err sipgw__build_request(struct sipgw *gw, const struct dom *d, const char *method,
                                  const char *ruri, const char *from, const char *to,
                                  const char *call_id, const char *extra, const char *ctype,
                                  const uint8_t *body, size_t blen, bool contact, struct fg_buf *out,
@@ -1234,7 +1095,7 @@ static enum fg_err build_request(struct sipgw *gw, const struct dom *d, const ch
 	char sent_by[DB_DOMAIN_MAX + 8], branch[33], tag[17], cid[80],
 	    contact_hdr[DB_DOMAIN_MAX + 40];
 	const char *transport;
-	via_for(gw, d, sent_by, sizeof(sent_by), &transport);
+	sipgw__via_for(gw, d, sent_by, sizeof(sent_by), &transport);
 	sipgw__token(branch, 16);
 	sipgw__token(tag, 8);
 	if (from_tag_out != NULL)
@@ -1242,11 +1103,11 @@ static enum fg_err build_request(struct sipgw *gw, const struct dom *d, const ch
 	if (call_id == NULL) {
 		char r[33];
 		sipgw__token(r, 16);
-		text_fmt(cid, sizeof(cid), "%s@%.40s", r, gw->set.fqdn);
+		sipgw__fmt(cid, sizeof(cid), "%s@%.40s", r, gw->set.fqdn);
 		call_id = cid;
 	}
-	text_fmt(contact_hdr, sizeof(contact_hdr), "<sip:%s;transport=%s>", sent_by,
-	         sipgw__domain_tls(&d->cf.rec) ? "tls" : "tcp");
+	sipgw__fmt(contact_hdr, sizeof(contact_hdr), "<sip:%s;transport=%s>", sent_by,
+	           sipgw__domain_tls(&d->cf.rec) ? "tls" : "tcp");
 	struct sip_request_spec spec = {.method = method,
 	                                .ruri = ruri,
 	                                .via_transport = transport,
@@ -1269,16 +1130,16 @@ static void send_options(struct sipgw *gw, struct dom *d)
 {
 	struct fg_buf req = {0};
 	char ruri[DB_DOMAIN_MAX + 16], from[DB_DOMAIN_MAX + 16], to[DB_DOMAIN_MAX + 16];
-	text_fmt(ruri, sizeof(ruri), "sip:%s", d->cf.rec.next_hop);
-	text_fmt(from, sizeof(from), "<sip:%s>", gw->set.fqdn);
-	text_fmt(to, sizeof(to), "<sip:%s>", d->cf.rec.next_hop);
-	if (build_request(gw, d, "OPTIONS", ruri, from, to, NULL,
-	                  "Accept: application/sdp, text/plain, application/pidf+xml\r\n", NULL,
-	                  NULL, 0, true, &req, NULL) == FG_OK) {
+	sipgw__fmt(ruri, sizeof(ruri), "sip:%s", d->cf.rec.next_hop);
+	sipgw__fmt(from, sizeof(from), "<sip:%s>", gw->set.fqdn);
+	sipgw__fmt(to, sizeof(to), "<sip:%s>", d->cf.rec.next_hop);
+	if (sipgw__build_request(gw, d, "OPTIONS", ruri, from, to, NULL,
+	                         "Accept: application/sdp, text/plain, application/pidf+xml\r\n",
+	                         NULL, NULL, 0, true, &req, NULL) == FG_OK) {
 		struct ctxn *ct = calloc(1, sizeof(*ct));
 		if (ct != NULL) {
 			ct->p = P_OPTIONS;
-			ctxn_start(gw, d, ct, SIP_METHOD_OPTIONS, &req);
+			sipgw__ctxn_start(gw, d, ct, SIP_METHOD_OPTIONS, &req);
 		}
 	}
 	fg_buf_free(&req);
@@ -1286,7 +1147,7 @@ static void send_options(struct sipgw *gw, struct dom *d)
 
 /* ---- XMPP side helpers --------------------------------------------------------------------- */
 
-static void xmpp_send(struct sipgw *gw, const struct fg_buf *stanza)
+void sipgw__xmpp_send(struct sipgw *gw, const struct fg_buf *stanza)
 {
 	if (gw->sink != NULL && stanza->len > 0) {
 		gw->sink(gw->sink_ctx, stanza->data, stanza->len);
@@ -1299,7 +1160,7 @@ static void xmpp_send(struct sipgw *gw, const struct fg_buf *stanza)
 
 /* sip:alice@sip.example;gr=x -> alice@<xmpp_domain>/x (RFC 7247 §4.1, the SIP domain
  * replaced by the XMPP domain it is mapped to). */
-static enum fg_err jid_from_sip(const char *uri, size_t len, const char *xmpp_domain,
+enum fg_err sipgw__jid_from_sip(const char *uri, size_t len, const char *xmpp_domain,
                                 struct fg_buf *out, const char **why)
 {
 	struct fg_buf tmp = {0};
@@ -1320,7 +1181,7 @@ static enum fg_err jid_from_sip(const char *uri, size_t len, const char *xmpp_do
 	return err;
 }
 
-static void presence_ctxn_done(struct sipgw *gw, struct ctxn *ct, enum purpose p, unsigned status,
+void sipgw__presence_ctxn_done(struct sipgw *gw, struct ctxn *ct, enum purpose p, unsigned status,
                                const struct sip_msg *rsp);
 
 static void ctxn_finish(struct ctxn *ct, unsigned status, const struct sip_msg *rsp,
@@ -1333,7 +1194,7 @@ static void ctxn_finish(struct ctxn *ct, unsigned status, const struct sip_msg *
 	ct->p = P_OTHER; /* exactly once */
 	if (gw == NULL || gw->stopping)
 		return;
-	struct dom *d = dom_find(gw, ct->domain);
+	struct dom *d = sipgw__dom_find(gw, ct->domain);
 	switch (p) {
 	case P_OPTIONS:
 		if (d == NULL)
@@ -1349,9 +1210,9 @@ static void ctxn_finish(struct ctxn *ct, unsigned status, const struct sip_msg *
 				d->last_error[0] = '\0';
 		} else {
 			char cause[512];
-			text_fmt(cause, sizeof(cause),
-			         "The next hop %s did not answer OPTIONS: %s.", d->cf.rec.next_hop,
-			         why ? why : "no answer");
+			sipgw__fmt(cause, sizeof(cause),
+			           "The next hop %s did not answer OPTIONS: %s.",
+			           d->cf.rec.next_hop, why ? why : "no answer");
 			fg_strlcpy(d->options, "failed", sizeof(d->options));
 			fault(d, "options", "Next hop does not answer", cause,
 			      "Check that the edge accepts SIP from the gateway (its trusted hosts "
@@ -1381,12 +1242,12 @@ static void ctxn_finish(struct ctxn *ct, unsigned status, const struct sip_msg *
 		}
 		if (d != NULL)
 			d->errors++;
-		xmpp_send(gw, &err);
+		sipgw__xmpp_send(gw, &err);
 		fg_buf_free(&err);
 		break;
 	case P_SUBSCRIBE:
 	case P_NOTIFY:
-		presence_ctxn_done(gw, ct, p, status, rsp);
+		sipgw__presence_ctxn_done(gw, ct, p, status, rsp);
 		break;
 	case P_OTHER:
 		break;
@@ -1516,7 +1377,7 @@ static void on_request(struct conn *c, struct sip_msg *m)
 
 /* Is this connection allowed to speak for a SIP domain? Over TLS the peer's certificate
  * must name the domain's next hop (RFC 5922 §7.3); plain TCP is for trusted networks. */
-static bool conn_speaks_for(struct conn *c, const struct dom *d)
+bool sipgw__conn_speaks_for(struct conn *c, const struct dom *d)
 {
 	if (!c->use_tls)
 		return true;
@@ -1531,21 +1392,21 @@ static bool conn_speaks_for(struct conn *c, const struct dom *d)
 	return false;
 }
 
-static struct dom *sender_domain(struct sipgw *gw, const struct sip_msg *m)
+struct dom *sipgw__sender_domain(struct sipgw *gw, const struct sip_msg *m)
 {
 	if (m->from.uri.scheme == SIP_SCHEME_OTHER || m->from.uri.host.p == NULL)
 		return NULL;
-	return dom_find(gw, m->from.uri.host.p);
+	return sipgw__dom_find(gw, m->from.uri.host.p);
 }
 
-static const struct sip_header *hdr(const struct sip_msg *m, const char *name)
+const struct sip_header *sipgw__hdr(const struct sip_msg *m, const char *name)
 {
 	return sip_msg_header(m, name, 0);
 }
 
 /* RFC 3261 §12.1.1: a dialog-creating response copies the request's Record-Route values,
  * in order, so that the edge stays in the path of the dialog's later requests. */
-static void copy_record_route(const struct sip_msg *m, struct fg_buf *out)
+void sipgw__copy_record_route(const struct sip_msg *m, struct fg_buf *out)
 {
 	size_t n = sip_msg_header_count(m, "Record-Route");
 	for (size_t i = 0; i < n; i++) {
@@ -1608,14 +1469,15 @@ static void relay_done_cb(void *ctx, enum xmpp_stanza_cond result, const char *t
 			       "message to %s not delivered: %s%s%s (%u)", p->to,
 			       xmpp_stanza_cond_name(result), text && text[0] ? ": " : "",
 			       text ? text : "", code);
-			struct dom *d = sender_domain(p->gw, st->req);
+			struct dom *d = sipgw__sender_domain(p->gw, st->req);
 			if (d != NULL)
 				d->errors++;
 		}
 		char extra[64] = "";
 		if (code == 503)
-			text_fmt(extra, sizeof(extra), "Retry-After: %d\r\n", SIPGW_RETRY_AFTER_S);
-		respond(st, code, extra[0] ? extra : NULL, NULL, NULL, 0);
+			sipgw__fmt(extra, sizeof(extra), "Retry-After: %d\r\n",
+			           SIPGW_RETRY_AFTER_S);
+		sipgw__respond(st, code, extra[0] ? extra : NULL, NULL, NULL, 0);
 	}
 	free(p);
 }
@@ -1635,24 +1497,24 @@ static void relay_to_xmpp(struct sipgw *gw, struct stxn *st, const struct fg_buf
 {
 	if (gw->sink != NULL) {
 		gw->sink(gw->sink_ctx, stanza->data, stanza->len);
-		respond(st, 202, NULL, NULL, NULL, 0);
+		sipgw__respond(st, 202, NULL, NULL, NULL, 0);
 		return;
 	}
 	if (gw->s2s == NULL) {
-		respond(st, 503, "Retry-After: 60\r\n", NULL, NULL, 0);
+		sipgw__respond(st, 503, "Retry-After: 60\r\n", NULL, NULL, 0);
 		return;
 	}
 	if (gw->npending >= gw->set.max_pending) {
 		/* sip.max_pending: backpressure instead of an unbounded backlog */
 		status_counter_add("sip.overload", 1);
 		char extra[64];
-		text_fmt(extra, sizeof(extra), "Retry-After: %d\r\n", SIPGW_RETRY_AFTER_S);
-		respond(st, 503, extra, NULL, NULL, 0);
+		sipgw__fmt(extra, sizeof(extra), "Retry-After: %d\r\n", SIPGW_RETRY_AFTER_S);
+		sipgw__respond(st, 503, extra, NULL, NULL, 0);
 		return;
 	}
 	struct pending *p = calloc(1, sizeof(*p));
 	if (p == NULL) {
-		respond(st, 500, NULL, NULL, NULL, 0);
+		sipgw__respond(st, 500, NULL, NULL, NULL, 0);
 		return;
 	}
 	p->gw = gw;
@@ -1671,54 +1533,56 @@ static void relay_to_xmpp(struct sipgw *gw, struct stxn *st, const struct fg_buf
 		gw->npending--;
 		pending_unlink(gw, p);
 		free(p);
-		respond(st, err == FG_ERR_TOOBIG ? 513 : 500, NULL, NULL, NULL, 0);
+		sipgw__respond(st, err == FG_ERR_TOOBIG ? 513 : 500, NULL, NULL, NULL, 0);
 	}
 }
 
 static void message_in(struct sipgw *gw, struct stxn *st)
 {
 	const struct sip_msg *m = st->req;
-	struct dom *d = sender_domain(gw, m);
+	struct dom *d = sipgw__sender_domain(gw, m);
 	struct fg_buf from = {0}, to = {0}, stanza = {0};
 	struct xlate_im im = {0};
 	const char *why = NULL;
-	if (d == NULL || !conn_speaks_for(st->c, d)) {
-		respond(st, 403, NULL, NULL, NULL, 0);
+	if (d == NULL || !sipgw__conn_speaks_for(st->c, d)) {
+		sipgw__respond(st, 403, NULL, NULL, NULL, 0);
 		goto out;
 	}
 	struct session *sess = NULL;
 	if (m->to.tag.p != NULL && (sess = session_for_request(gw, m)) == NULL) {
-		respond(st, 481, NULL, NULL, NULL, 0);
+		sipgw__respond(st, 481, NULL, NULL, NULL, 0);
 		goto out;
 	}
-	if (jid_from_sip(m->from.uri.text.p, m->from.uri.text.len, d->cf.xmpp, &from, &why) !=
-	    FG_OK) {
-		respond(st, 400, NULL, NULL, NULL, 0);
+	if (sipgw__jid_from_sip(m->from.uri.text.p, m->from.uri.text.len, d->cf.xmpp, &from,
+	                        &why) != FG_OK) {
+		sipgw__respond(st, 400, NULL, NULL, NULL, 0);
 		goto out;
 	}
 	if (sess != NULL) {
 		sess->last_active = now_mono();
 		(void)fg_buf_append_str(&to, sess->jid);
 	} else if (m->ruri.scheme == SIP_SCHEME_OTHER ||
-	           jid_from_sip(m->ruri.text.p, m->ruri.text.len, NULL, &to, &why) != FG_OK) {
-		respond(st, 416, NULL, NULL, NULL, 0);
+	           sipgw__jid_from_sip(m->ruri.text.p, m->ruri.text.len, NULL, &to, &why) !=
+	               FG_OK) {
+		sipgw__respond(st, 416, NULL, NULL, NULL, 0);
 		goto out;
 	}
 	struct sipgw_jid tj;
 	if (!sipgw__jid_split(fg_buf_cstr(&to), &tj) || dom_by_xmpp(gw, tj.domain) != NULL ||
-	    dom_find(gw, tj.domain) != NULL) {
+	    sipgw__dom_find(gw, tj.domain) != NULL) {
 		/* the target is one of our own SIP-mapped domains: refuse rather than loop */
-		respond(st, 404, NULL, NULL, NULL, 0);
+		sipgw__respond(st, 404, NULL, NULL, NULL, 0);
 		goto out;
 	}
-	const struct sip_header *subj = hdr(m, "Subject"), *lang = hdr(m, "Content-Language");
+	const struct sip_header *subj = sipgw__hdr(m, "Subject"),
+	                        *lang = sipgw__hdr(m, "Content-Language");
 	const char *ctype = m->content_type.p ? m->content_type.p : "";
 	char sid[SIPGW_STANZA_ID_MAX] = "";
 	if (strncasecmp(ctype, XLATE_ISCOMPOSING_TYPE, strlen(XLATE_ISCOMPOSING_TYPE)) == 0) {
 		/* RFC 3994 -> XEP-0085 */
 		enum xlate_chatstate cs;
 		if (xlate_chatstate_from_iscomposing(m->body, m->body_len, &cs, &why) != FG_OK) {
-			respond(st, 400, NULL, NULL, NULL, 0);
+			sipgw__respond(st, 400, NULL, NULL, NULL, 0);
 			goto out;
 		}
 		sipgw__token(sid, 8);
@@ -1737,11 +1601,12 @@ static void message_in(struct sipgw *gw, struct stxn *st)
 		    xlate_im_from_sip(ctype, m->body, m->body_len, subj ? subj->value.p : NULL,
 		                      lang ? lang->value.p : NULL, m->call_id.p, &im, &why);
 		if (err == FG_ERR_VERSION) {
-			respond(st, 415, "Accept: text/plain, message/cpim\r\n", NULL, NULL, 0);
+			sipgw__respond(st, 415, "Accept: text/plain, message/cpim\r\n", NULL, NULL,
+			               0);
 			goto out;
 		}
 		if (err != FG_OK) {
-			respond(st, 400, NULL, NULL, NULL, 0);
+			sipgw__respond(st, 400, NULL, NULL, NULL, 0);
 			goto out;
 		}
 		if (im.id == NULL && (im.id = malloc(17)) != NULL)
@@ -1749,7 +1614,7 @@ static void message_in(struct sipgw *gw, struct stxn *st)
 		if (im.id != NULL)
 			fg_strlcpy(sid, im.id, sizeof(sid));
 		if (xlate_im_to_xml(&im, fg_buf_cstr(&from), fg_buf_cstr(&to), &stanza) != FG_OK) {
-			respond(st, 400, NULL, NULL, NULL, 0);
+			sipgw__respond(st, 400, NULL, NULL, NULL, 0);
 			goto out;
 		}
 	}
@@ -1799,17 +1664,17 @@ static bool sdp_offers_message(const uint8_t *body, size_t len)
 static void invite_in(struct sipgw *gw, struct stxn *st)
 {
 	const struct sip_msg *m = st->req;
-	struct dom *d = sender_domain(gw, m);
+	struct dom *d = sipgw__sender_domain(gw, m);
 	struct fg_buf to = {0}, from = {0}, sdp = {0}, extra = {0};
 	const char *why = NULL;
-	if (d == NULL || !conn_speaks_for(st->c, d)) {
-		respond(st, 403, NULL, NULL, NULL, 0);
+	if (d == NULL || !sipgw__conn_speaks_for(st->c, d)) {
+		sipgw__respond(st, 403, NULL, NULL, NULL, 0);
 		goto out;
 	}
 	if (m->to.tag.p != NULL) {
 		/* re-INVITE inside a session: keep it, nothing to renegotiate for text */
 		struct session *s = session_for_request(gw, m);
-		respond(st, s ? 488 : 481, NULL, NULL, NULL, 0);
+		sipgw__respond(st, s ? 488 : 481, NULL, NULL, NULL, 0);
 		goto out;
 	}
 	if (m->content_type.p == NULL ||
@@ -1817,31 +1682,31 @@ static void invite_in(struct sipgw *gw, struct stxn *st)
 	    !sdp_offers_message(m->body, m->body_len)) {
 		/* only text sessions are gatewayed; audio/video offers are refused (RFC 3261
 		 * §13.3.1.4) */
-		respond(st, 488, NULL, NULL, NULL, 0);
+		sipgw__respond(st, 488, NULL, NULL, NULL, 0);
 		goto out;
 	}
 	if (gw->nsessions >= SIPGW_MAX_SESSIONS) {
-		respond(st, 503, "Retry-After: 60\r\n", NULL, NULL, 0);
+		sipgw__respond(st, 503, "Retry-After: 60\r\n", NULL, NULL, 0);
 		goto out;
 	}
 	if (m->ruri.scheme == SIP_SCHEME_OTHER ||
-	    jid_from_sip(m->ruri.text.p, m->ruri.text.len, NULL, &to, &why) != FG_OK ||
-	    jid_from_sip(m->from.uri.text.p, m->from.uri.text.len, d->cf.xmpp, &from, &why) !=
-	        FG_OK) {
-		respond(st, 404, NULL, NULL, NULL, 0);
+	    sipgw__jid_from_sip(m->ruri.text.p, m->ruri.text.len, NULL, &to, &why) != FG_OK ||
+	    sipgw__jid_from_sip(m->from.uri.text.p, m->from.uri.text.len, d->cf.xmpp, &from,
+	                        &why) != FG_OK) {
+		sipgw__respond(st, 404, NULL, NULL, NULL, 0);
 		goto out;
 	}
 	struct session *s = calloc(1, sizeof(*s));
 	if (s == NULL || sip_dialog_new_uas(m, st->to_tag, &s->d) != FG_OK) {
 		free(s);
-		respond(st, 500, NULL, NULL, NULL, 0);
+		sipgw__respond(st, 500, NULL, NULL, NULL, 0);
 		goto out;
 	}
 	fg_strlcpy(s->domain, d->cf.rec.domain, sizeof(s->domain));
 	fg_strlcpy(s->sip_user, m->from.uri.text.p, sizeof(s->sip_user));
 	struct sipgw_jid tj;
 	if (sipgw__jid_split(fg_buf_cstr(&to), &tj))
-		text_fmt(s->jid, sizeof(s->jid), "%s@%s", tj.local, tj.domain);
+		sipgw__fmt(s->jid, sizeof(s->jid), "%s@%s", tj.local, tj.domain);
 	fg_strlcpy(s->from_jid, fg_buf_cstr(&from), sizeof(s->from_jid));
 	s->c = st->c;
 	s->last_active = now_mono();
@@ -1860,8 +1725,8 @@ static void invite_in(struct sipgw *gw, struct stxn *st)
 	                    sid, gw->set.fqdn, gw->set.fqdn, port, gw->set.fqdn);
 	(void)fg_buf_printf(&extra, "Contact: <sip:%s:%u;transport=%s>\r\nAllow: %s\r\n",
 	                    gw->set.fqdn, port, tls ? "tls" : "tcp", ALLOW_METHODS);
-	copy_record_route(m, &extra);
-	respond(st, 200, fg_buf_cstr(&extra), "application/sdp", sdp.data, sdp.len);
+	sipgw__copy_record_route(m, &extra);
+	sipgw__respond(st, 200, fg_buf_cstr(&extra), "application/sdp", sdp.data, sdp.len);
 	fg_log(FG_LOG_INFO, SIPGW_SUBSYS, "IM session %s between %s and %s", s->d->call_id,
 	       s->sip_user, s->jid);
 	d->status_dirty = true;
@@ -1876,7 +1741,7 @@ static void bye_in(struct sipgw *gw, struct stxn *st)
 {
 	struct session *s = session_for_request(gw, st->req);
 	if (s == NULL) {
-		respond(st, 481, NULL, NULL, NULL, 0);
+		sipgw__respond(st, 481, NULL, NULL, NULL, 0);
 		return;
 	}
 	/* XEP-0085: the other side has left the conversation */
@@ -1889,32 +1754,33 @@ static void bye_in(struct sipgw *gw, struct stxn *st)
 	                        "'><gone xmlns='http://jabber.org/protocol/chatstates'/><thread>");
 	(void)xmpp_escape(&gone, s->d->call_id, strlen(s->d->call_id), false);
 	(void)fg_buf_append_str(&gone, "</thread></message>");
-	xmpp_send(gw, &gone);
+	sipgw__xmpp_send(gw, &gone);
 	fg_buf_free(&gone);
-	struct dom *d = dom_find(gw, s->domain);
+	struct dom *d = sipgw__dom_find(gw, s->domain);
 	if (d != NULL)
 		d->status_dirty = true;
 	session_remove(gw, s);
-	respond(st, 200, NULL, NULL, NULL, 0);
+	sipgw__respond(st, 200, NULL, NULL, NULL, 0);
 }
 
-static void presence_sip_in(struct sipgw *gw, struct stxn *st);
+void sipgw__presence_sip_in(struct sipgw *gw, struct stxn *st);
 
 static void dispatch(struct stxn *st)
 {
 	struct sipgw *gw = st->gw;
 	const struct sip_msg *m = st->req;
 	if (m->ruri.scheme == SIP_SCHEME_OTHER) {
-		respond(st, 416, NULL, NULL, NULL, 0); /* RFC 3261 §8.2.2.1 */
+		sipgw__respond(st, 416, NULL, NULL, NULL, 0); /* RFC 3261 §8.2.2.1 */
 		return;
 	}
 	switch (m->method_id) {
 	case SIP_METHOD_OPTIONS:
-		respond(st, 200,
-		        "Allow: " ALLOW_METHODS "\r\nAccept: text/plain, message/cpim, "
-		        "application/sdp, application/pidf+xml, application/im-iscomposing+xml\r\n"
-		        "Supported: \r\n",
-		        NULL, NULL, 0);
+		sipgw__respond(
+		    st, 200,
+		    "Allow: " ALLOW_METHODS "\r\nAccept: text/plain, message/cpim, "
+		    "application/sdp, application/pidf+xml, application/im-iscomposing+xml\r\n"
+		    "Supported: \r\n",
+		    NULL, NULL, 0);
 		return;
 	case SIP_METHOD_MESSAGE:
 		message_in(gw, st);
@@ -1927,11 +1793,11 @@ static void dispatch(struct stxn *st)
 		return;
 	case SIP_METHOD_CANCEL:
 		/* INVITEs are answered at once: nothing is left to cancel (RFC 3261 §9.2) */
-		respond(st, 481, NULL, NULL, NULL, 0);
+		sipgw__respond(st, 481, NULL, NULL, NULL, 0);
 		return;
 	case SIP_METHOD_SUBSCRIBE:
 	case SIP_METHOD_NOTIFY:
-		presence_sip_in(gw, st);
+		sipgw__presence_sip_in(gw, st);
 		return;
 	case SIP_METHOD_REGISTER:
 	case SIP_METHOD_INFO:
@@ -1939,13 +1805,13 @@ static void dispatch(struct stxn *st)
 	case SIP_METHOD_UPDATE:
 	case SIP_METHOD_REFER:
 	case SIP_METHOD_PUBLISH:
-		respond(st, 405, "Allow: " ALLOW_METHODS "\r\n", NULL, NULL, 0);
+		sipgw__respond(st, 405, "Allow: " ALLOW_METHODS "\r\n", NULL, NULL, 0);
 		return;
 	case SIP_METHOD_ACK:
 	case SIP_METHOD_OTHER:
 		break;
 	}
-	respond(st, 501, "Allow: " ALLOW_METHODS "\r\n", NULL, NULL, 0);
+	sipgw__respond(st, 501, "Allow: " ALLOW_METHODS "\r\n", NULL, NULL, 0);
 }
 
 /* ---- XMPP -> SIP -------------------------------------------------------------------------- */
@@ -1956,7 +1822,7 @@ static struct session *session_for_xmpp(struct sipgw *gw, const char *from_jid, 
 	if (!sipgw__jid_split(from_jid, &fj))
 		return NULL;
 	char bare[SIPGW_MAX_JID + 1];
-	text_fmt(bare, sizeof(bare), "%s@%s", fj.local, fj.domain);
+	sipgw__fmt(bare, sizeof(bare), "%s@%s", fj.local, fj.domain);
 	for (struct session *s = gw->sessions; s != NULL; s = s->next)
 		if (strcasecmp(s->jid, bare) == 0 && strcasecmp(s->sip_user, sip_uri) == 0)
 			return s;
@@ -1968,7 +1834,7 @@ static void stanza_error_reply(struct sipgw *gw, const struct xmpp_node *n,
 {
 	struct fg_buf out = {0};
 	if (xmpp_stanza_error_reply(n, cond, text, NULL, &out) == FG_OK)
-		xmpp_send(gw, &out);
+		sipgw__xmpp_send(gw, &out);
 	fg_buf_free(&out);
 }
 
@@ -1994,16 +1860,16 @@ static void xmpp_message_in(struct sipgw *gw, struct dom *d, const struct xmpp_n
 		/* inside the IM session the user accepted (RFC 3261 §12.2.1.1) */
 		char sent_by[DB_DOMAIN_MAX + 8], branch[33];
 		const char *transport;
-		via_for(gw, d, sent_by, sizeof(sent_by), &transport);
+		sipgw__via_for(gw, d, sent_by, sizeof(sent_by), &transport);
 		sipgw__token(branch, 16);
 		err = sip_dialog_build_request(s->d, &req, "MESSAGE", transport, sent_by, branch,
 		                               false, r.extra.len ? fg_buf_cstr(&r.extra) : NULL,
 		                               r.content_type, r.body.data, r.body.len);
 	} else {
-		err = build_request(gw, d, "MESSAGE", fg_buf_cstr(&r.ruri), fg_buf_cstr(&r.from),
-		                    fg_buf_cstr(&r.to), sm.im.thread,
-		                    r.extra.len ? fg_buf_cstr(&r.extra) : NULL, r.content_type,
-		                    r.body.data, r.body.len, false, &req, NULL);
+		err = sipgw__build_request(
+		    gw, d, "MESSAGE", fg_buf_cstr(&r.ruri), fg_buf_cstr(&r.from),
+		    fg_buf_cstr(&r.to), sm.im.thread, r.extra.len ? fg_buf_cstr(&r.extra) : NULL,
+		    r.content_type, r.body.data, r.body.len, false, &req, NULL);
 	}
 	if (err != FG_OK) {
 		stanza_error_reply(gw, n, XMPP_SC_BAD_REQUEST,
@@ -2037,7 +1903,7 @@ static void xmpp_message_in(struct sipgw *gw, struct dom *d, const struct xmpp_n
 		gw->ctxns = ct;
 		ctxn_actions(ct, &acts);
 	} else {
-		ctxn_start(gw, d, ct, SIP_METHOD_MESSAGE, &req);
+		sipgw__ctxn_start(gw, d, ct, SIP_METHOD_MESSAGE, &req);
 	}
 out:
 	sipgw_stanza_msg_clear(&sm);
@@ -2045,7 +1911,7 @@ out:
 	fg_buf_free(&req);
 }
 
-static void presence_xmpp_in(struct sipgw *gw, struct dom *d, const struct xmpp_node *n);
+void sipgw__presence_xmpp_in(struct sipgw *gw, struct dom *d, const struct xmpp_node *n);
 
 /* An XMPP error for a message a SIP user sent: its SIP request was answered when the stanza
  * was written to the peer's stream (202), so the error goes back to the SIP sender as a new
@@ -2093,13 +1959,13 @@ static void late_error_in(struct sipgw *gw, struct dom *d, const struct xmpp_nod
 		(void)fg_buf_printf(&body, "\r\n> %s", fg_buf_cstr(&orig));
 	(void)fg_buf_printf(&fromh, "<%s>", fg_buf_cstr(&from_uri));
 	(void)fg_buf_printf(&toh, "<%s>", fg_buf_cstr(&ruri));
-	if (build_request(gw, d, "MESSAGE", fg_buf_cstr(&ruri), fg_buf_cstr(&fromh),
-	                  fg_buf_cstr(&toh), NULL, NULL, "text/plain;charset=UTF-8", body.data,
-	                  body.len, false, &req, NULL) == FG_OK) {
+	if (sipgw__build_request(gw, d, "MESSAGE", fg_buf_cstr(&ruri), fg_buf_cstr(&fromh),
+	                         fg_buf_cstr(&toh), NULL, NULL, "text/plain;charset=UTF-8",
+	                         body.data, body.len, false, &req, NULL) == FG_OK) {
 		struct ctxn *ct = calloc(1, sizeof(*ct));
 		if (ct != NULL) {
 			ct->p = P_OTHER; /* a failed notice is not reported again */
-			ctxn_start(gw, d, ct, SIP_METHOD_MESSAGE, &req);
+			sipgw__ctxn_start(gw, d, ct, SIP_METHOD_MESSAGE, &req);
 		}
 	}
 out:
@@ -2131,7 +1997,7 @@ static void domain_cb(void *ctx, const struct xmpp_node *n)
 	if (strcmp(n->name, "message") == 0) {
 		xmpp_message_in(gw, d, n);
 	} else if (strcmp(n->name, "presence") == 0) {
-		presence_xmpp_in(gw, d, n);
+		sipgw__presence_xmpp_in(gw, d, n);
 	} else if (strcmp(n->name, "iq") == 0) {
 		/* RFC 6120 §8.4: no SIP equivalent for queries to users */
 		if (type != NULL && (strcmp(type, "get") == 0 || strcmp(type, "set") == 0))
@@ -2141,7 +2007,7 @@ static void domain_cb(void *ctx, const struct xmpp_node *n)
 
 /* ---- engine: tick, configuration, lifecycle -------------------------------------------------- */
 
-static void presence_tick(struct sipgw *gw);
+void sipgw__presence_tick(struct sipgw *gw);
 
 static void timers_run(struct sipgw *gw, int64_t now)
 {
@@ -2168,10 +2034,10 @@ static void conns_tick(struct sipgw *gw, int64_t now)
 		if (c->state != CS_UP && c->state != CS_DEAD && now > c->deadline) {
 			if (c->dom != NULL) {
 				char cause[256];
-				text_fmt(cause, sizeof(cause),
-				         "%s with the next hop %s (%s) timed out.",
-				         c->state == CS_TLS ? "The TLS handshake" : "Connecting",
-				         c->dom->cf.rec.next_hop, c->peer[0] ? c->peer : c->host);
+				sipgw__fmt(cause, sizeof(cause),
+				           "%s with the next hop %s (%s) timed out.",
+				           c->state == CS_TLS ? "The TLS handshake" : "Connecting",
+				           c->dom->cf.rec.next_hop, c->peer[0] ? c->peer : c->host);
 				if (c->state == CS_TLS)
 					fault(c->dom, "tls", "TLS handshake timed out", cause,
 					      "Check that the next hop speaks TLS on this port.");
@@ -2231,7 +2097,7 @@ static void tick_cb(uv_timer_t *t)
 			if (gw->tls_l.tcp == NULL)
 				listener_apply(gw, &gw->tls_l, gw->set.tls_port, true);
 		}
-		presence_tick(gw);
+		sipgw__presence_tick(gw);
 		for (size_t i = 0; i < gw->ndoms; i++)
 			dom_status(gw, gw->doms[i]);
 	}
@@ -2240,7 +2106,7 @@ static void tick_cb(uv_timer_t *t)
 static void resolver_apply(struct sipgw *gw)
 {
 	char key[sizeof(gw->dns_key)];
-	text_fmt(key, sizeof(key), "%s|%s", gw->set.dns_servers, gw->set.dns_zones);
+	sipgw__fmt(key, sizeof(key), "%s|%s", gw->set.dns_servers, gw->set.dns_zones);
 	if (gw->resolver != NULL && strcmp(key, gw->dns_key) == 0)
 		return;
 	struct resolve_config rc = {.servers = gw->set.dns_servers,
@@ -2314,7 +2180,7 @@ static void dom_free(struct sipgw *gw, struct dom *d)
 	for (struct conn *c = gw->conns; c != NULL; c = c->next)
 		if (c->dom == d)
 			c->dom = NULL;
-	text_fmt(id, sizeof(id), "sip:%s", d->cf.rec.domain);
+	sipgw__fmt(id, sizeof(id), "sip:%s", d->cf.rec.domain);
 	status_remove(id);
 	static const char *const kinds[] = {"dns", "connect", "tls", "cert", "options"};
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
@@ -2349,7 +2215,7 @@ void sipgw_reconfigure(struct sipgw *gw)
 	for (size_t i = 0; i < gw->ndoms; i++)
 		gw->doms[i]->keep = false;
 	for (size_t k = 0; k < n; k++) {
-		struct dom *d = dom_find(gw, confs[k].rec.domain);
+		struct dom *d = sipgw__dom_find(gw, confs[k].rec.domain);
 		if (d != NULL && rec_same(&d->cf.rec, &confs[k].rec)) {
 			/* same next hop: keep the connection, take the re-read TLS material */
 			sipgw__domain_conf_clear(&d->cf);
@@ -2476,671 +2342,6 @@ void sipgw_stop(struct sipgw *gw)
 	gw_unref(gw);
 }
 
-/* ---- presence (RFC 8048, RFC 6665), subscriptions kept in the store ---------------------------
- */
-
-static bool sub_load(struct sipgw *gw, const char *id, struct db_subscription *out)
-{
-	struct db_txn *txn = NULL;
-	bool ok = false;
-	if (db_txn_begin(gw->db, &txn) == FG_OK) {
-		ok = db_subscription_get(txn, id, out) == FG_OK;
-		db_txn_end(txn);
-	}
-	return ok;
-}
-
-static enum fg_err sub_put_fn(struct db_txn *txn, void *ctx)
-{
-	return db_subscription_put(txn, ctx);
-}
-
-static enum fg_err sub_del_fn(struct db_txn *txn, void *ctx)
-{
-	enum fg_err err = db_subscription_del(txn, ctx);
-	return err == FG_ERR_NOTFOUND ? FG_OK : err;
-}
-
-static void sub_save(struct sipgw *gw, struct db_subscription *s)
-{
-	enum fg_err err = db_write(gw->db, sub_put_fn, s);
-	if (err != FG_OK)
-		fg_log(FG_LOG_ERR, SIPGW_SUBSYS, "a presence subscription could not be stored: %s",
-		       fg_strerror(err));
-}
-
-static void sub_delete(struct sipgw *gw, const char *id)
-{
-	char copy[DB_ID_MAX];
-	fg_strlcpy(copy, id, sizeof(copy));
-	(void)db_write(gw->db, sub_del_fn, copy);
-}
-
-/* Finds a subscription by its dialog (Call-ID and our tag). */
-static bool sub_find_dialog(struct sipgw *gw, enum db_sub_direction dir, const char *call_id,
-                            const char *local_tag, struct db_subscription *out)
-{
-	struct db_txn *txn = NULL;
-	struct db_subscription *subs = NULL;
-	size_t n = 0;
-	bool found = false;
-	if (call_id == NULL || local_tag == NULL || db_txn_begin(gw->db, &txn) != FG_OK)
-		return false;
-	if (db_subscription_list(txn, &subs, &n) == FG_OK) {
-		for (size_t i = 0; i < n && !found; i++) {
-			if (subs[i].direction == dir && strcmp(subs[i].call_id, call_id) == 0 &&
-			    strcmp(subs[i].local_tag, local_tag) == 0) {
-				*out = subs[i];
-				found = true;
-			}
-		}
-	}
-	free(subs);
-	db_txn_end(txn);
-	return found;
-}
-
-/* The dialog of a stored subscription, for an in-dialog request (RFC 3261 §12.2.1.1). */
-struct sub_dialog {
-	struct sip_dialog d;
-	char local_uri[DB_SUB_URI_MAX + 2], remote_uri[DB_SUB_URI_MAX + 2];
-	char target[DB_SUB_URI_MAX];
-	char routes[DB_SUB_ROUTE_MAX];
-};
-
-static bool sub_dialog(const struct db_subscription *s, struct sub_dialog *sd)
-{
-	struct fg_buf mine = {0};
-	const char *local = s->direction == DB_SUB_XMPP_WATCHER ? s->watcher : s->presentity;
-	const char *remote = s->direction == DB_SUB_XMPP_WATCHER ? s->presentity : s->watcher;
-	memset(sd, 0, sizeof(*sd));
-	/* our side is an XMPP address: its SIP form (RFC 7247 §4.2) */
-	if (xlate_addr_xmpp_to_sip(local, strlen(local), &mine, NULL) != FG_OK) {
-		fg_buf_free(&mine);
-		return false;
-	}
-	text_fmt(sd->local_uri, sizeof(sd->local_uri), "<%s>", fg_buf_cstr(&mine));
-	fg_buf_free(&mine);
-	text_fmt(sd->remote_uri, sizeof(sd->remote_uri), "<%s>", remote);
-	fg_strlcpy(sd->target, s->remote_target[0] ? s->remote_target : remote, sizeof(sd->target));
-	fg_strlcpy(sd->routes, s->routes, sizeof(sd->routes));
-	sd->d.call_id = (char *)s->call_id;
-	sd->d.local_tag = (char *)s->local_tag;
-	sd->d.remote_tag = (char *)s->remote_tag;
-	sd->d.local_uri = sd->local_uri;
-	sd->d.remote_uri = sd->remote_uri;
-	sd->d.remote_target = sd->target;
-	sd->d.local_cseq = (uint32_t)s->local_cseq;
-	sd->d.remote_cseq = (uint32_t)s->remote_cseq;
-	sd->d.secure = false;
-	/* the route set is stored one entry per line */
-	for (char *r = sd->routes; *r != '\0' && sd->d.nroutes < SIP_MAX_ROUTES;) {
-		char *nl = strchr(r, '\n');
-		if (nl != NULL)
-			*nl = '\0';
-		sd->d.routes[sd->d.nroutes++] = r;
-		if (nl == NULL)
-			break;
-		r = nl + 1;
-	}
-	return true;
-}
-
-/* Copies what a new dialog learnt (remote tag, target, route set) into the record. */
-static void sub_take_dialog(struct db_subscription *s, const struct sip_dialog *d)
-{
-	fg_strlcpy(s->remote_tag, d->remote_tag ? d->remote_tag : "", sizeof(s->remote_tag));
-	fg_strlcpy(s->remote_target, d->remote_target ? d->remote_target : "",
-	           sizeof(s->remote_target));
-	s->routes[0] = '\0';
-	for (size_t i = 0; i < d->nroutes; i++) {
-		size_t l = strlen(s->routes);
-		text_fmt(s->routes + l, sizeof(s->routes) - l, "%s%s", i ? "\n" : "", d->routes[i]);
-	}
-}
-
-/* XMPP side address of the SIP party of a subscription (its SIP domain mapped). */
-static bool sub_sip_party_jid(const struct dom *d, const char *sip_uri, struct fg_buf *out)
-{
-	return jid_from_sip(sip_uri, strlen(sip_uri), d->cf.xmpp, out, NULL) == FG_OK;
-}
-
-static void send_presence(struct sipgw *gw, enum sipgw_presence_type type, const char *from,
-                          const char *to, const struct xlate_presence *p)
-{
-	struct fg_buf out = {0};
-	if (sipgw_presence_stanza(type, from, to, p, &out) == FG_OK)
-		xmpp_send(gw, &out);
-	fg_buf_free(&out);
-}
-
-static long header_expires(const struct sip_msg *m, long dflt)
-{
-	const struct sip_header *h = hdr(m, "Expires");
-	uint64_t v;
-	if (h == NULL || !fg_parse_u64(h->value.p, 0, 0xffffffffu, &v))
-		return dflt;
-	return (long)v;
-}
-
-/* In-dialog or initial SUBSCRIBE for an XMPP watcher of a SIP user. */
-static void subscribe_send(struct sipgw *gw, struct dom *d, struct db_subscription *s, long expires)
-{
-	struct fg_buf req = {0};
-	char extra[160];
-	text_fmt(extra, sizeof(extra),
-	         "Event: presence\r\nAccept: application/pidf+xml\r\nExpires: %ld\r\n", expires);
-	enum fg_err err;
-	if (s->remote_tag[0] != '\0') {
-		struct sub_dialog sd;
-		char sent_by[DB_DOMAIN_MAX + 8], branch[33], contact[DB_DOMAIN_MAX + 48];
-		const char *transport;
-		if (!sub_dialog(s, &sd))
-			return;
-		via_for(gw, d, sent_by, sizeof(sent_by), &transport);
-		sipgw__token(branch, 16);
-		text_fmt(contact, sizeof(contact), "%sContact: <sip:%s;transport=%s>\r\n", extra,
-		         sent_by, sipgw__domain_tls(&d->cf.rec) ? "tls" : "tcp");
-		err = sip_dialog_build_request(&sd.d, &req, "SUBSCRIBE", transport, sent_by, branch,
-		                               false, contact, NULL, NULL, 0);
-		s->local_cseq = sd.d.local_cseq;
-	} else {
-		struct fg_buf from = {0}, to = {0};
-		char tag[17];
-		err = xlate_addr_xmpp_to_sip(s->watcher, strlen(s->watcher), &from, NULL);
-		struct fg_buf fromh = {0};
-		if (err == FG_OK)
-			err = fg_buf_printf(&fromh, "<%s>", fg_buf_cstr(&from));
-		if (err == FG_OK)
-			err = fg_buf_printf(&to, "<%s>", s->presentity);
-		if (err == FG_OK)
-			err = build_request(gw, d, "SUBSCRIBE", s->presentity, fg_buf_cstr(&fromh),
-			                    fg_buf_cstr(&to), s->call_id, extra, NULL, NULL, 0,
-			                    true, &req, tag);
-		if (err == FG_OK) {
-			fg_strlcpy(s->local_tag, tag, sizeof(s->local_tag));
-			s->local_cseq = 1;
-		}
-		fg_buf_free(&from);
-		fg_buf_free(&fromh);
-		fg_buf_free(&to);
-	}
-	if (err != FG_OK) {
-		fg_buf_free(&req);
-		return;
-	}
-	s->refreshed_ms = fg_now_ms();
-	if (expires > 0)
-		s->expires_ms = s->refreshed_ms + (int64_t)expires * 1000;
-	sub_save(gw, s);
-	struct ctxn *ct = calloc(1, sizeof(*ct));
-	if (ct != NULL) {
-		ct->p = P_SUBSCRIBE;
-		fg_strlcpy(ct->sub_id, s->id, sizeof(ct->sub_id));
-		ctxn_start(gw, d, ct, SIP_METHOD_SUBSCRIBE, &req);
-	}
-	fg_buf_free(&req);
-}
-
-/* NOTIFY to a SIP watcher of an XMPP user (RFC 6665 §4.2.2), with PIDF when p is set. */
-static void notify_send(struct sipgw *gw, struct dom *d, struct db_subscription *s,
-                        const char *state, const struct xlate_presence *p)
-{
-	struct sub_dialog sd;
-	struct fg_buf req = {0}, pidf = {0};
-	char sent_by[DB_DOMAIN_MAX + 8], branch[33], extra[400];
-	const char *transport;
-	if (!sub_dialog(s, &sd))
-		return;
-	via_for(gw, d, sent_by, sizeof(sent_by), &transport);
-	sipgw__token(branch, 16);
-	char sub_state[96];
-	if (strcmp(state, "terminated") == 0 || strncmp(state, "terminated;", 11) == 0) {
-		fg_strlcpy(sub_state, state, sizeof(sub_state));
-	} else {
-		int64_t left = (s->expires_ms - fg_now_ms()) / 1000;
-		text_fmt(sub_state, sizeof(sub_state), "%s;expires=%lld", state,
-		         (long long)(left > 0 ? left : 0));
-	}
-	text_fmt(extra, sizeof(extra),
-	         "Event: presence\r\nSubscription-State: %s\r\nContact: <sip:%s;transport=%s>\r\n",
-	         sub_state, sent_by, sipgw__domain_tls(&d->cf.rec) ? "tls" : "tcp");
-	if (p != NULL) {
-		/* the entity is the presentity's SIP form (RFC 3863 §4.1.1) */
-		char entity[DB_SUB_URI_MAX + 2];
-		fg_strlcpy(entity, sd.local_uri + 1, sizeof(entity));
-		entity[strcspn(entity, ">")] = '\0';
-		if (xlate_pidf_build(p, entity, NULL, &pidf) != FG_OK)
-			fg_buf_reset(&pidf);
-	}
-	if (sip_dialog_build_request(&sd.d, &req, "NOTIFY", transport, sent_by, branch, false,
-	                             extra, pidf.len ? "application/pidf+xml" : NULL, pidf.data,
-	                             pidf.len) == FG_OK) {
-		s->local_cseq = sd.d.local_cseq;
-		sub_save(gw, s);
-		struct ctxn *ct = calloc(1, sizeof(*ct));
-		if (ct != NULL) {
-			ct->p = P_NOTIFY;
-			fg_strlcpy(ct->sub_id, s->id, sizeof(ct->sub_id));
-			ctxn_start(gw, d, ct, SIP_METHOD_NOTIFY, &req);
-		}
-	}
-	fg_buf_free(&req);
-	fg_buf_free(&pidf);
-}
-
-static void xmpp_subscribe(struct sipgw *gw, struct dom *d, const char *watcher,
-                           const char *presentity)
-{
-	struct db_subscription s;
-	char id[DB_ID_MAX];
-	sipgw__sub_id(DB_SUB_XMPP_WATCHER, watcher, presentity, id);
-	if (sub_load(gw, id, &s) && s.state != DB_SUB_TERMINATED) {
-		/* the same subscription again (or after a restart): refresh, never duplicate */
-		if (s.state == DB_SUB_ACTIVE) {
-			struct fg_buf pj = {0};
-			if (sub_sip_party_jid(d, s.presentity, &pj))
-				send_presence(gw, SIPGW_PRES_SUBSCRIBED, fg_buf_cstr(&pj),
-				              s.watcher, NULL);
-			fg_buf_free(&pj);
-		}
-		subscribe_send(gw, d, &s, gw->set.subscription_expires_s);
-		return;
-	}
-	memset(&s, 0, sizeof(s));
-	fg_strlcpy(s.id, id, sizeof(s.id));
-	fg_strlcpy(s.sip_domain, d->cf.rec.domain, sizeof(s.sip_domain));
-	s.direction = DB_SUB_XMPP_WATCHER;
-	s.state = DB_SUB_PENDING;
-	fg_strlcpy(s.watcher, watcher, sizeof(s.watcher));
-	fg_strlcpy(s.presentity, presentity, sizeof(s.presentity));
-	char r[33];
-	sipgw__token(r, 16);
-	text_fmt(s.call_id, sizeof(s.call_id), "%s@%s", r, gw->set.fqdn);
-	s.created_ms = fg_now_ms();
-	subscribe_send(gw, d, &s, gw->set.subscription_expires_s);
-	d->status_dirty = true;
-}
-
-static void presence_xmpp_in(struct sipgw *gw, struct dom *d, const struct xmpp_node *n)
-{
-	enum sipgw_presence_type type;
-	struct xlate_presence p;
-	struct fg_buf sip_user = {0};
-	const char *from = xmpp_node_attr(n, "from"), *to = xmpp_node_attr(n, "to");
-	struct sipgw_jid fj, tj;
-	if (from == NULL || to == NULL || !sipgw__jid_split(from, &fj) ||
-	    !sipgw__jid_split(to, &tj) || tj.local[0] == '\0' ||
-	    sipgw_presence_read(n, &type, &p) != FG_OK)
-		return;
-	char watcher_bare[SIPGW_MAX_JID + 1];
-	text_fmt(watcher_bare, sizeof(watcher_bare), "%s%s%s", fj.local, fj.local[0] ? "@" : "",
-	         fj.domain);
-	if (sipgw__sip_uri_for_local(tj.local, d->cf.rec.domain, &sip_user, NULL) != FG_OK)
-		goto out;
-	const char *su = fg_buf_cstr(&sip_user);
-	struct db_subscription s;
-	char id[DB_ID_MAX];
-	switch (type) {
-	case SIPGW_PRES_SUBSCRIBE:
-		/* RFC 8048 §4.1: an XMPP user subscribes to a SIP user */
-		xmpp_subscribe(gw, d, watcher_bare, su);
-		break;
-	case SIPGW_PRES_UNSUBSCRIBE:
-		sipgw__sub_id(DB_SUB_XMPP_WATCHER, watcher_bare, su, id);
-		if (sub_load(gw, id, &s)) {
-			/* RFC 6665 §4.1.2.3: Expires 0 ends it; the record goes now */
-			if (s.remote_tag[0] != '\0')
-				subscribe_send(gw, d, &s, 0);
-			sub_delete(gw, id);
-			d->status_dirty = true;
-		}
-		break;
-	case SIPGW_PRES_PROBE:
-		/* a refresh makes the notifier send the current state (RFC 6665 §4.2.1.2) */
-		sipgw__sub_id(DB_SUB_XMPP_WATCHER, watcher_bare, su, id);
-		if (sub_load(gw, id, &s) && s.remote_tag[0] != '\0' && s.state != DB_SUB_TERMINATED)
-			subscribe_send(gw, d, &s, gw->set.subscription_expires_s);
-		break;
-	case SIPGW_PRES_SUBSCRIBED:
-	case SIPGW_PRES_UNSUBSCRIBED:
-	case SIPGW_PRES_AVAILABLE:
-	case SIPGW_PRES_UNAVAILABLE:
-		/* the XMPP user answers or informs a SIP watcher (RFC 8048 §5) */
-		sipgw__sub_id(DB_SUB_SIP_WATCHER, su, watcher_bare, id);
-		if (!sub_load(gw, id, &s))
-			break;
-		if (type == SIPGW_PRES_SUBSCRIBED) {
-			s.state = DB_SUB_ACTIVE;
-			notify_send(gw, d, &s, "active", NULL);
-		} else if (type == SIPGW_PRES_UNSUBSCRIBED) {
-			notify_send(gw, d, &s, "terminated;reason=rejected", NULL);
-			sub_delete(gw, id);
-			d->status_dirty = true;
-		} else if (s.state == DB_SUB_ACTIVE) {
-			notify_send(gw, d, &s, "active", &p);
-		}
-		break;
-	case SIPGW_PRES_ERROR:
-		break;
-	}
-out:
-	xlate_presence_clear(&p);
-	fg_buf_free(&sip_user);
-}
-
-/* SUBSCRIBE from the edge: a SIP user watches an XMPP user (RFC 8048 §5). */
-static void subscribe_in(struct sipgw *gw, struct dom *d, struct stxn *st)
-{
-	const struct sip_msg *m = st->req;
-	struct fg_buf presentity = {0}, watcher_uri = {0}, watcher_jid = {0};
-	const struct sip_header *ev = hdr(m, "Event");
-	if (ev == NULL || strncasecmp(ev->value.p, "presence", 8) != 0 ||
-	    (ev->value.len > 8 && ev->value.p[8] != ';' && ev->value.p[8] != ' ')) {
-		respond(st, 489, "Allow-Events: presence\r\n", NULL, NULL, 0); /* RFC 6665 §4.2.1 */
-		return;
-	}
-	long expires = header_expires(m, gw->set.subscription_expires_s);
-	if (expires > gw->set.subscription_expires_s)
-		expires = gw->set.subscription_expires_s; /* the notifier may shorten (§4.2.1.1) */
-	struct db_subscription s;
-	bool in_dialog = m->to.tag.p != NULL;
-	if (in_dialog) {
-		/* the Request-URI is our Contact (RFC 3261 §12.2.1.1): the dialog says who */
-		if (!sub_find_dialog(gw, DB_SUB_SIP_WATCHER, m->call_id.p, m->to.tag.p, &s)) {
-			respond(st, 481, NULL, NULL, NULL, 0);
-			goto out;
-		}
-		(void)fg_buf_append_str(&presentity, s.presentity);
-	}
-	if (m->ruri.scheme == SIP_SCHEME_OTHER || m->from.uri.user.p == NULL ||
-	    (!in_dialog &&
-	     jid_from_sip(m->ruri.text.p, m->ruri.text.len, NULL, &presentity, NULL) != FG_OK) ||
-	    sipgw__sip_uri_for_local(m->from.uri.user.p, m->from.uri.host.p, &watcher_uri, NULL) !=
-	        FG_OK ||
-	    !sub_sip_party_jid(d, fg_buf_cstr(&watcher_uri), &watcher_jid)) {
-		respond(st, 404, NULL, NULL, NULL, 0);
-		goto out;
-	}
-	struct sipgw_jid pj;
-	if (!sipgw__jid_split(fg_buf_cstr(&presentity), &pj) || pj.local[0] == '\0') {
-		respond(st, 404, NULL, NULL, NULL, 0);
-		goto out;
-	}
-	char pres_bare[SIPGW_MAX_JID + 1], id[DB_ID_MAX], extra[200];
-	text_fmt(pres_bare, sizeof(pres_bare), "%s@%s", pj.local, pj.domain);
-	sipgw__sub_id(DB_SUB_SIP_WATCHER, fg_buf_cstr(&watcher_uri), pres_bare, id);
-	bool exists = in_dialog || sub_load(gw, id, &s);
-	if (in_dialog) {
-		/* refresh or end of an existing subscription (RFC 6665 §4.1.2.2, §4.1.2.3) */
-		if (strcmp(s.id, id) != 0) {
-			respond(st, 481, NULL, NULL, NULL, 0); /* another watcher's dialog */
-			goto out;
-		}
-		s.remote_cseq = m->cseq;
-		text_fmt(extra, sizeof(extra), "Expires: %ld\r\n", expires);
-		respond(st, 200, extra, NULL, NULL, 0);
-		if (expires == 0) {
-			send_presence(gw, SIPGW_PRES_UNSUBSCRIBE, fg_buf_cstr(&watcher_jid),
-			              pres_bare, NULL);
-			notify_send(gw, d, &s, "terminated;reason=timeout", NULL);
-			sub_delete(gw, id);
-			d->status_dirty = true;
-			goto out;
-		}
-		s.refreshed_ms = fg_now_ms();
-		s.expires_ms = s.refreshed_ms + (int64_t)expires * 1000;
-		notify_send(gw, d, &s, s.state == DB_SUB_ACTIVE ? "active" : "pending", NULL);
-		if (s.state == DB_SUB_ACTIVE) /* the current state for the NOTIFY to come */
-			send_presence(gw, SIPGW_PRES_PROBE, fg_buf_cstr(&watcher_jid), pres_bare,
-			              NULL);
-		goto out;
-	}
-	struct sip_dialog *dlg = NULL;
-	if (sip_dialog_new_uas(m, st->to_tag, &dlg) != FG_OK) {
-		respond(st, 500, NULL, NULL, NULL, 0);
-		goto out;
-	}
-	if (expires == 0) {
-		/* a fetch (RFC 6665 §4.4.3), or the end of a subscription made in another
-		 * dialog: probe (or unsubscribe) on the XMPP side, and the NOTIFY the RFC asks
-		 * for ends this dialog at once */
-		struct fg_buf hdrs = {0};
-		(void)fg_buf_append_str(&hdrs, "Expires: 0\r\n");
-		copy_record_route(m, &hdrs);
-		respond(st, 200, fg_buf_cstr(&hdrs), NULL, NULL, 0);
-		fg_buf_free(&hdrs);
-		send_presence(gw, exists ? SIPGW_PRES_UNSUBSCRIBE : SIPGW_PRES_PROBE,
-		              fg_buf_cstr(&watcher_jid), pres_bare, NULL);
-		struct db_subscription f = {.direction = DB_SUB_SIP_WATCHER};
-		fg_strlcpy(f.id, id, sizeof(f.id));
-		fg_strlcpy(f.sip_domain, d->cf.rec.domain, sizeof(f.sip_domain));
-		fg_strlcpy(f.watcher, fg_buf_cstr(&watcher_uri), sizeof(f.watcher));
-		fg_strlcpy(f.presentity, pres_bare, sizeof(f.presentity));
-		fg_strlcpy(f.call_id, m->call_id.p, sizeof(f.call_id));
-		fg_strlcpy(f.local_tag, st->to_tag, sizeof(f.local_tag));
-		sub_take_dialog(&f, dlg);
-		notify_send(gw, d, &f, "terminated;reason=timeout", NULL);
-		sub_delete(gw, id);
-		sip_dialog_free(dlg);
-		goto out;
-	}
-	if (!exists) {
-		memset(&s, 0, sizeof(s));
-		fg_strlcpy(s.id, id, sizeof(s.id));
-		s.direction = DB_SUB_SIP_WATCHER;
-		s.state = DB_SUB_PENDING;
-		s.created_ms = fg_now_ms();
-		fg_strlcpy(s.watcher, fg_buf_cstr(&watcher_uri), sizeof(s.watcher));
-		fg_strlcpy(s.presentity, pres_bare, sizeof(s.presentity));
-	}
-	/* a new dialog replaces the old one of the same pair: one subscription, not two */
-	fg_strlcpy(s.sip_domain, d->cf.rec.domain, sizeof(s.sip_domain));
-	fg_strlcpy(s.call_id, m->call_id.p, sizeof(s.call_id));
-	fg_strlcpy(s.local_tag, st->to_tag, sizeof(s.local_tag));
-	sub_take_dialog(&s, dlg);
-	sip_dialog_free(dlg);
-	s.local_cseq = 0;
-	s.remote_cseq = m->cseq;
-	s.refreshed_ms = fg_now_ms();
-	s.expires_ms = s.refreshed_ms + (int64_t)expires * 1000;
-	sub_save(gw, &s);
-	bool tls = sipgw__domain_tls(&d->cf.rec);
-	struct fg_buf hdrs = {0};
-	(void)fg_buf_printf(&hdrs, "Expires: %ld\r\nContact: <sip:%s:%u;transport=%s>\r\n", expires,
-	                    gw->set.fqdn, (unsigned)(tls ? gw->set.tls_port : gw->set.tcp_port),
-	                    tls ? "tls" : "tcp");
-	copy_record_route(m, &hdrs);
-	respond(st, 202, fg_buf_cstr(&hdrs), NULL, NULL, 0);
-	fg_buf_free(&hdrs);
-	/* RFC 6665 §4.2.1.2: a NOTIFY at once, pending until the XMPP user answers */
-	notify_send(gw, d, &s, s.state == DB_SUB_ACTIVE ? "active" : "pending", NULL);
-	/* RFC 8048 §5.1: ask for the subscription; once it is approved the XMPP server sends
-	 * the current presence itself (RFC 6121 §3.1.5). A probe before approval would only
-	 * earn an "unsubscribed" (RFC 6121 §4.3.2), so it is sent for approved ones only. */
-	send_presence(gw, s.state == DB_SUB_ACTIVE ? SIPGW_PRES_PROBE : SIPGW_PRES_SUBSCRIBE,
-	              fg_buf_cstr(&watcher_jid), pres_bare, NULL);
-	d->status_dirty = true;
-out:
-	fg_buf_free(&presentity);
-	fg_buf_free(&watcher_uri);
-	fg_buf_free(&watcher_jid);
-}
-
-/* NOTIFY from the edge for an XMPP watcher's subscription (RFC 8048 §4.2, §4.3). */
-static void notify_in(struct sipgw *gw, struct dom *d, struct stxn *st)
-{
-	const struct sip_msg *m = st->req;
-	struct db_subscription s;
-	if (!sub_find_dialog(gw, DB_SUB_XMPP_WATCHER, m->call_id.p, m->to.tag.p, &s)) {
-		respond(st, 481, NULL, NULL, NULL, 0);
-		return;
-	}
-	const struct sip_header *ss = hdr(m, "Subscription-State");
-	respond(st, 200, NULL, NULL, NULL, 0);
-	if (s.remote_tag[0] == '\0' && m->from.tag.p != NULL)
-		fg_strlcpy(s.remote_tag, m->from.tag.p, sizeof(s.remote_tag)); /* §4.1.3 */
-	if (s.remote_target[0] == '\0') {
-		const struct sip_header *ch = hdr(m, "Contact");
-		struct sip_addr a;
-		struct sip_error e;
-		if (ch != NULL && sip_msg_parse_addr((struct sip_msg *)m, ch, &a, &e) == FG_OK)
-			fg_strlcpy(s.remote_target, a.uri.text.p, sizeof(s.remote_target));
-	}
-	s.remote_cseq = m->cseq;
-	struct fg_buf pj = {0};
-	if (!sub_sip_party_jid(d, s.presentity, &pj))
-		goto out;
-	const char *state = ss ? ss->value.p : "active";
-	enum xlate_sub sub;
-	bool mapped = xlate_sub_from_sip("NOTIFY", -1, state, true, &sub);
-	if (mapped && sub == XLATE_SUB_SUBSCRIBED && s.state != DB_SUB_ACTIVE) {
-		s.state = DB_SUB_ACTIVE;
-		send_presence(gw, SIPGW_PRES_SUBSCRIBED, fg_buf_cstr(&pj), s.watcher, NULL);
-	}
-	const char *exp = strstr(state, "expires=");
-	uint64_t left;
-	char num[16];
-	if (exp != NULL) {
-		fg_strlcpy(num, exp + 8, sizeof(num));
-		num[strcspn(num, "; \t")] = '\0';
-		if (fg_parse_u64(num, 0, 0xffffffffu, &left))
-			s.expires_ms = fg_now_ms() + (int64_t)left * 1000;
-	}
-	if (m->body_len > 0 && m->content_type.p != NULL &&
-	    strncasecmp(m->content_type.p, "application/pidf+xml", 20) == 0) {
-		struct xlate_presence p;
-		const char *why = NULL;
-		if (xlate_pidf_parse(m->body, m->body_len, &p, &why) == FG_OK)
-			send_presence(gw, SIPGW_PRES_AVAILABLE, fg_buf_cstr(&pj), s.watcher, &p);
-		else
-			fg_log(FG_LOG_INFO, SIPGW_SUBSYS, "PIDF from %s refused: %s", s.presentity,
-			       why ? why : "malformed");
-		xlate_presence_clear(&p);
-	}
-	bool terminated = strncasecmp(state, "terminated", 10) == 0;
-	if (terminated) {
-		send_presence(gw, SIPGW_PRES_UNAVAILABLE, fg_buf_cstr(&pj), s.watcher, NULL);
-		sub_delete(gw, s.id);
-		if (mapped && sub == XLATE_SUB_UNSUBSCRIBED) {
-			send_presence(gw, SIPGW_PRES_UNSUBSCRIBED, fg_buf_cstr(&pj), s.watcher,
-			              NULL);
-		} else {
-			/* RFC 6665 §4.1.3: the notifier lets us subscribe again */
-			xmpp_subscribe(gw, d, s.watcher, s.presentity);
-		}
-		d->status_dirty = true;
-		goto out;
-	}
-	sub_save(gw, &s);
-out:
-	fg_buf_free(&pj);
-}
-
-static void presence_sip_in(struct sipgw *gw, struct stxn *st)
-{
-	struct dom *d = sender_domain(gw, st->req);
-	if (d == NULL || !conn_speaks_for(st->c, d)) {
-		respond(st, 403, NULL, NULL, NULL, 0);
-		return;
-	}
-	if (st->req->method_id == SIP_METHOD_SUBSCRIBE)
-		subscribe_in(gw, d, st);
-	else
-		notify_in(gw, d, st);
-}
-
-/* Answers to our SUBSCRIBE and NOTIFY requests. */
-static void presence_ctxn_done(struct sipgw *gw, struct ctxn *ct, enum purpose p, unsigned status,
-                               const struct sip_msg *rsp)
-{
-	struct db_subscription s;
-	struct dom *d = dom_find(gw, ct->domain);
-	if (d == NULL || !sub_load(gw, ct->sub_id, &s))
-		return;
-	if (p == P_NOTIFY) {
-		/* RFC 6665 §4.2.2: 481 (or any error but 3xx-less retry) ends the subscription */
-		if (status == 481 || (status >= 400 && status != 408 && status != 503)) {
-			struct fg_buf wj = {0};
-			if (sub_sip_party_jid(d, s.watcher, &wj))
-				send_presence(gw, SIPGW_PRES_UNSUBSCRIBE, fg_buf_cstr(&wj),
-				              s.presentity, NULL);
-			fg_buf_free(&wj);
-			sub_delete(gw, s.id);
-		}
-		return;
-	}
-	if (status >= 200 && status < 300 && rsp != NULL) {
-		struct sip_msg *req = NULL;
-		struct sip_dialog *dlg = NULL;
-		if (s.remote_tag[0] == '\0' && ct->req != NULL &&
-		    sip_msg_parse(ct->req, ct->req_len, SIP_PARSE_STREAM, &req, NULL, NULL) ==
-		        FG_OK &&
-		    sip_dialog_new_uac(req, rsp, &dlg) == FG_OK)
-			sub_take_dialog(&s, dlg);
-		sip_dialog_free(dlg);
-		sip_msg_free(req);
-		long exp = header_expires(rsp, -1);
-		if (exp > 0) {
-			s.refreshed_ms = fg_now_ms();
-			s.expires_ms = s.refreshed_ms + (int64_t)exp * 1000;
-		}
-		sub_save(gw, &s);
-		return;
-	}
-	if (status >= 200 && status < 300)
-		return;
-	/* refused or unreachable: the XMPP watcher learns it is not subscribed (RFC 8048 §4.1) */
-	struct fg_buf pj = {0};
-	if (sub_sip_party_jid(d, s.presentity, &pj))
-		send_presence(gw, SIPGW_PRES_UNSUBSCRIBED, fg_buf_cstr(&pj), s.watcher, NULL);
-	fg_buf_free(&pj);
-	sub_delete(gw, s.id);
-	d->status_dirty = true;
-}
-
-/* Every few seconds: refresh our subscriptions at 80% (RFC 6665 §4.1.2.1) and end the SIP
- * watchers' ones that were not refreshed in time (§4.2.2). */
-static void presence_tick(struct sipgw *gw)
-{
-	if (gw->ticks % (5000 / SIPGW_TICK_MS) != 0)
-		return;
-	struct db_txn *txn = NULL;
-	struct db_subscription *subs = NULL;
-	size_t n = 0;
-	if (db_txn_begin(gw->db, &txn) != FG_OK)
-		return;
-	enum fg_err err = db_subscription_list(txn, &subs, &n);
-	db_txn_end(txn);
-	if (err != FG_OK)
-		return;
-	int64_t now = fg_now_ms();
-	for (size_t i = 0; i < n && i < SIPGW_MAX_SUBS; i++) {
-		struct db_subscription *s = &subs[i];
-		struct dom *d = dom_find(gw, s->sip_domain);
-		if (d == NULL)
-			continue;
-		if (s->direction == DB_SUB_XMPP_WATCHER) {
-			long period = (long)((s->expires_ms - s->refreshed_ms) / 1000);
-			if (s->remote_tag[0] == '\0' && now > s->expires_ms) {
-				sub_delete(gw, s->id); /* never established */
-			} else if (s->remote_tag[0] != '\0' &&
-			           now >= sipgw_refresh_at(s->refreshed_ms, period)) {
-				subscribe_send(gw, d, s, gw->set.subscription_expires_s);
-			}
-		} else if (now > s->expires_ms) {
-			struct fg_buf wj = {0};
-			notify_send(gw, d, s, "terminated;reason=timeout", NULL);
-			if (sub_sip_party_jid(d, s->watcher, &wj))
-				send_presence(gw, SIPGW_PRES_UNSUBSCRIBE, fg_buf_cstr(&wj),
-				              s->presentity, NULL);
-			fg_buf_free(&wj);
-			sub_delete(gw, s->id);
-		}
-	}
-	free(subs);
-}
-
 /* ---- test entry points ------------------------------------------------------------------------
  */
 
@@ -3163,10 +2364,10 @@ enum fg_err sipgw__inject(struct sipgw *gw, const char *xml)
 const char *sipgw__domain_state(struct sipgw *gw, const char *sip_domain)
 {
 	char id[STATUS_ID_MAX];
-	struct dom *d = dom_find(gw, sip_domain);
+	struct dom *d = sipgw__dom_find(gw, sip_domain);
 	if (d == NULL)
 		return NULL;
 	dom_status(gw, d);
-	text_fmt(id, sizeof(id), "sip:%s", sip_domain);
+	sipgw__fmt(id, sizeof(id), "sip:%s", sip_domain);
 	return status_state(id);
 }

@@ -114,11 +114,183 @@ void sipgw__json_escape(struct fg_buf *out, const char *s);
 /* Random token of 2*nbytes hex chars into out (size >= 2*nbytes+1). */
 void sipgw__token(char *out, size_t nbytes);
 
+/* ---- the engine's objects (engine.c, presence.c) ------------------------------------------ */
+
+/* Where stanzas for the router go in tests without an XMPP side (sipgw__set_xmpp_sink). */
+typedef void (*sipgw_xmpp_sink_cb)(void *ctx, const uint8_t *stanza, size_t len);
+
+/* One configured SIP domain and the state of its next hop. */
+struct dom {
+	struct sipgw_domain_conf cf;
+	struct conn *out;   /* the next-hop connection (reused for every request) */
+	int64_t retry_at;   /* monotonic: when to connect again after a failure */
+	int64_t options_at; /* monotonic: next OPTIONS ping */
+	bool registered;    /* its XMPP domain is registered with the router */
+	bool keep;          /* reconfigure: still configured */
+	char dns[16], tcp[16], tls[16], options[16], cert[16];
+	char peer_names[256];
+	char last_error[256];
+	char addr[80];
+	uint64_t msgs_in, msgs_out, errors;
+	bool status_dirty;
+};
+
+enum conn_state { CS_RESOLVING = 0, CS_CONNECTING, CS_TLS, CS_UP, CS_DEAD };
+
+struct conn {
+	struct conn *next;
+	struct sipgw *gw;
+	struct dom *dom; /* outgoing: the domain whose next hop this is */
+	bool out;
+	bool use_tls;
+	enum conn_state state;
+	uv_tcp_t *tcp;
+	bool tcp_open;
+	uv_connect_t creq;
+	struct tls_conn *tls;
+	bool tls_up;
+	struct sip_stream *stream;
+	struct fg_buf raw;  /* the bytes of the message being framed, for a 400 */
+	struct fg_buf outq; /* bytes written before the connection came up */
+	size_t wpending;
+	int64_t last_io, ping_sent, deadline;
+	bool ping_out;
+	char peer[80];
+	uint8_t *peer_der; /* incoming TLS: the client's certificate, for name checks */
+	size_t peer_der_len;
+	char trusted_for[DB_DOMAIN_MAX]; /* last SIP domain its certificate was checked for */
+	/* resolution */
+	struct resolve_query *q;
+	char addrs[RESOLVE_MAX_ADDRS][64];
+	size_t naddr, iaddr;
+	uint16_t port;
+	char host[DB_DOMAIN_MAX];
+};
+
+/* The fate of a SIP request sent to XMPP (s2s_send's callback). Freed by the callback;
+ * the server transaction and engine forget it by clearing their pointers. */
+struct stxn;
+struct pending {
+	struct sipgw *gw; /* NULL once the engine stopped */
+	struct stxn *st;  /* NULL once the SIP transaction is gone */
+	struct pending *prev, *next;
+	char to[SIPGW_MAX_JID + 1];
+	char id[SIPGW_STANZA_ID_MAX]; /* the stanza's id: the router's own bounce carries it */
+};
+
+/* A server transaction: a request from the edge and where to answer it. */
+struct stxn {
+	struct stxn *next;
+	struct sipgw *gw;
+	struct sip_txn *t;
+	struct conn *c;
+	struct sip_msg *req;
+	struct pending *pend;
+	char to_tag[24];
+	bool dead;
+};
+
+enum purpose { P_OPTIONS = 0, P_MESSAGE, P_SUBSCRIBE, P_NOTIFY, P_OTHER };
+
+/* A client transaction: a request we sent to a next hop and what to do with its answer. */
+struct ctxn {
+	struct ctxn *next;
+	struct sipgw *gw;
+	struct sip_txn *t;
+	struct conn *c;
+	enum purpose p;
+	char domain[DB_DOMAIN_MAX];
+	char *orig_from, *orig_to, *orig_id; /* the stanza that caused it (error replies) */
+	char sub_id[DB_ID_MAX];
+	uint8_t *req;
+	size_t req_len;
+	bool dead;
+};
+
+/* An IM session (INVITE with an m=message offer, as OCS and Lync use them). */
+struct session {
+	struct session *next;
+	struct sip_dialog *d;
+	char domain[DB_DOMAIN_MAX];
+	char sip_user[DB_SUB_URI_MAX]; /* sip:... of the SIP party */
+	char jid[SIPGW_MAX_JID + 1];   /* bare JID of the XMPP party */
+	char from_jid[SIPGW_MAX_JID + 1];
+	struct conn *c;
+	int64_t last_active;
+};
+
+struct listener {
+	struct sipgw *gw;
+	uv_tcp_t *tcp;
+	bool use_tls;
+	uint16_t port;
+	char addr[DB_ADDR_MAX];
+	bool failed; /* logged once until it works */
+};
+
+struct sipgw {
+	uv_loop_t *loop;
+	struct db *db;
+	struct s2s_engine *s2s;
+	struct sipgw_settings set;
+	struct dom *doms[SIPGW_MAX_DOMAINS];
+	size_t ndoms;
+	struct listener tcp_l, tls_l;
+	struct conn *conns;
+	size_t nconns;
+	struct stxn *stxns;
+	struct ctxn *ctxns;
+	struct session *sessions;
+	size_t nsessions;
+	struct resolver *resolver;
+	char dns_key[2 * DB_SETTING_VALUE_MAX + 2];
+	uv_timer_t tick;
+	int refs;
+	bool stopping;
+	size_t npending;
+	unsigned ticks;
+	struct pending *pendings; /* relays waiting for the router's verdict */
+	/* ids of relays the router refused: their bounce stanza is not reported twice */
+	char refused_ids[SIPGW_REFUSED_IDS][SIPGW_STANZA_ID_MAX];
+	unsigned refused_next;
+	sipgw_xmpp_sink_cb sink; /* tests only */
+	void *sink_ctx;
+};
+
+/* Cross-file engine helpers (engine.c). */
+void sipgw__fmt(char *out, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+struct dom *sipgw__dom_find(struct sipgw *gw, const char *sip_domain);
+/* Final or provisional answer to a server transaction (borrowed strings). */
+void sipgw__respond(struct stxn *st, unsigned status, const char *extra, const char *ctype,
+                    const uint8_t *body, size_t blen);
+const struct sip_header *sipgw__hdr(const struct sip_msg *m, const char *name);
+void sipgw__copy_record_route(const struct sip_msg *m, struct fg_buf *out);
+struct dom *sipgw__sender_domain(struct sipgw *gw, const struct sip_msg *m);
+bool sipgw__conn_speaks_for(struct conn *c, const struct dom *d);
+void sipgw__via_for(struct sipgw *gw, const struct dom *d, char *sent_by, size_t size,
+                    const char **transport);
+enum fg_err sipgw__build_request(struct sipgw *gw, const struct dom *d, const char *method,
+                                 const char *ruri, const char *from, const char *to,
+                                 const char *call_id, const char *extra, const char *ctype,
+                                 const uint8_t *body, size_t blen, bool contact, struct fg_buf *out,
+                                 char *from_tag_out);
+/* Sends a request to the domain's next hop in a new client transaction (takes ct). */
+void sipgw__ctxn_start(struct sipgw *gw, struct dom *d, struct ctxn *ct, enum sip_method method,
+                       const struct fg_buf *req);
+void sipgw__xmpp_send(struct sipgw *gw, const struct fg_buf *stanza);
+enum fg_err sipgw__jid_from_sip(const char *uri, size_t len, const char *xmpp_domain,
+                                struct fg_buf *out, const char **why);
+/* Presence (presence.c). */
+void sipgw__presence_sip_in(struct sipgw *gw, struct stxn *st);
+void sipgw__presence_xmpp_in(struct sipgw *gw, struct dom *d, const struct xmpp_node *n);
+void sipgw__presence_ctxn_done(struct sipgw *gw, struct ctxn *ct, enum purpose p, unsigned status,
+                               const struct sip_msg *rsp);
+void sipgw__presence_tick(struct sipgw *gw);
+
 /* ---- test entry points (engine.c) ----------------------------------------------------- */
 
 /* Stanzas the engine would hand to the router go to sink instead (tests without an XMPP
  * side); relayed SIP requests are then answered as written (202). */
-typedef void (*sipgw_xmpp_sink_cb)(void *ctx, const uint8_t *stanza, size_t len);
 void sipgw__set_xmpp_sink(struct sipgw *gw, sipgw_xmpp_sink_cb cb, void *ctx);
 /* Delivers one serialized stanza as if the router had handed it over for a SIP domain. */
 enum fg_err sipgw__inject(struct sipgw *gw, const char *xml);

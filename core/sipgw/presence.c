@@ -1,0 +1,677 @@
+/* sipgw presence: RFC 8048 subscriptions both ways (SUBSCRIBE/NOTIFY with PIDF <-> XMPP
+ * presence and subscription states, RFC 6665 dialogs and refreshes), each subscription kept in
+ * the store so that a restart neither loses nor duplicates it. */
+#include "sipgw/sipgw_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* ---- presence (RFC 8048, RFC 6665), subscriptions kept in the store ---------------------------
+ */
+
+static bool sub_load(struct sipgw *gw, const char *id, struct db_subscription *out)
+{
+	struct db_txn *txn = NULL;
+	bool ok = false;
+	if (db_txn_begin(gw->db, &txn) == FG_OK) {
+		ok = db_subscription_get(txn, id, out) == FG_OK;
+		db_txn_end(txn);
+	}
+	return ok;
+}
+
+static enum fg_err sub_put_fn(struct db_txn *txn, void *ctx)
+{
+	return db_subscription_put(txn, ctx);
+}
+
+static enum fg_err sub_del_fn(struct db_txn *txn, void *ctx)
+{
+	enum fg_err err = db_subscription_del(txn, ctx);
+	return err == FG_ERR_NOTFOUND ? FG_OK : err;
+}
+
+static void sub_save(struct sipgw *gw, struct db_subscription *s)
+{
+	enum fg_err err = db_write(gw->db, sub_put_fn, s);
+	if (err != FG_OK)
+		fg_log(FG_LOG_ERR, SIPGW_SUBSYS, "a presence subscription could not be stored: %s",
+		       fg_strerror(err));
+}
+
+static void sub_delete(struct sipgw *gw, const char *id)
+{
+	char copy[DB_ID_MAX];
+	fg_strlcpy(copy, id, sizeof(copy));
+	(void)db_write(gw->db, sub_del_fn, copy);
+}
+
+/* Finds a subscription by its dialog (Call-ID and our tag). */
+static bool sub_find_dialog(struct sipgw *gw, enum db_sub_direction dir, const char *call_id,
+                            const char *local_tag, struct db_subscription *out)
+{
+	struct db_txn *txn = NULL;
+	struct db_subscription *subs = NULL;
+	size_t n = 0;
+	bool found = false;
+	if (call_id == NULL || local_tag == NULL || db_txn_begin(gw->db, &txn) != FG_OK)
+		return false;
+	if (db_subscription_list(txn, &subs, &n) == FG_OK) {
+		for (size_t i = 0; i < n && !found; i++) {
+			if (subs[i].direction == dir && strcmp(subs[i].call_id, call_id) == 0 &&
+			    strcmp(subs[i].local_tag, local_tag) == 0) {
+				*out = subs[i];
+				found = true;
+			}
+		}
+	}
+	free(subs);
+	db_txn_end(txn);
+	return found;
+}
+
+/* The dialog of a stored subscription, for an in-dialog request (RFC 3261 §12.2.1.1). */
+struct sub_dialog {
+	struct sip_dialog d;
+	char local_uri[DB_SUB_URI_MAX + 2], remote_uri[DB_SUB_URI_MAX + 2];
+	char target[DB_SUB_URI_MAX];
+	char routes[DB_SUB_ROUTE_MAX];
+};
+
+static bool sub_dialog(const struct db_subscription *s, struct sub_dialog *sd)
+{
+	struct fg_buf mine = {0};
+	const char *local = s->direction == DB_SUB_XMPP_WATCHER ? s->watcher : s->presentity;
+	const char *remote = s->direction == DB_SUB_XMPP_WATCHER ? s->presentity : s->watcher;
+	memset(sd, 0, sizeof(*sd));
+	/* our side is an XMPP address: its SIP form (RFC 7247 §4.2) */
+	if (xlate_addr_xmpp_to_sip(local, strlen(local), &mine, NULL) != FG_OK) {
+		fg_buf_free(&mine);
+		return false;
+	}
+	sipgw__fmt(sd->local_uri, sizeof(sd->local_uri), "<%s>", fg_buf_cstr(&mine));
+	fg_buf_free(&mine);
+	sipgw__fmt(sd->remote_uri, sizeof(sd->remote_uri), "<%s>", remote);
+	fg_strlcpy(sd->target, s->remote_target[0] ? s->remote_target : remote, sizeof(sd->target));
+	fg_strlcpy(sd->routes, s->routes, sizeof(sd->routes));
+	sd->d.call_id = (char *)s->call_id;
+	sd->d.local_tag = (char *)s->local_tag;
+	sd->d.remote_tag = (char *)s->remote_tag;
+	sd->d.local_uri = sd->local_uri;
+	sd->d.remote_uri = sd->remote_uri;
+	sd->d.remote_target = sd->target;
+	sd->d.local_cseq = (uint32_t)s->local_cseq;
+	sd->d.remote_cseq = (uint32_t)s->remote_cseq;
+	sd->d.secure = false;
+	/* the route set is stored one entry per line */
+	for (char *r = sd->routes; *r != '\0' && sd->d.nroutes < SIP_MAX_ROUTES;) {
+		char *nl = strchr(r, '\n');
+		if (nl != NULL)
+			*nl = '\0';
+		sd->d.routes[sd->d.nroutes++] = r;
+		if (nl == NULL)
+			break;
+		r = nl + 1;
+	}
+	return true;
+}
+
+/* Copies what a new dialog learnt (remote tag, target, route set) into the record. */
+static void sub_take_dialog(struct db_subscription *s, const struct sip_dialog *d)
+{
+	fg_strlcpy(s->remote_tag, d->remote_tag ? d->remote_tag : "", sizeof(s->remote_tag));
+	fg_strlcpy(s->remote_target, d->remote_target ? d->remote_target : "",
+	           sizeof(s->remote_target));
+	s->routes[0] = '\0';
+	for (size_t i = 0; i < d->nroutes; i++) {
+		size_t l = strlen(s->routes);
+		sipgw__fmt(s->routes + l, sizeof(s->routes) - l, "%s%s", i ? "\n" : "",
+		           d->routes[i]);
+	}
+}
+
+/* XMPP side address of the SIP party of a subscription (its SIP domain mapped). */
+static bool sub_sip_party_jid(const struct dom *d, const char *sip_uri, struct fg_buf *out)
+{
+	return sipgw__jid_from_sip(sip_uri, strlen(sip_uri), d->cf.xmpp, out, NULL) == FG_OK;
+}
+
+static void send_presence(struct sipgw *gw, enum sipgw_presence_type type, const char *from,
+                          const char *to, const struct xlate_presence *p)
+{
+	struct fg_buf out = {0};
+	if (sipgw_presence_stanza(type, from, to, p, &out) == FG_OK)
+		sipgw__xmpp_send(gw, &out);
+	fg_buf_free(&out);
+}
+
+static long header_expires(const struct sip_msg *m, long dflt)
+{
+	const struct sip_header *h = sipgw__hdr(m, "Expires");
+	uint64_t v;
+	if (h == NULL || !fg_parse_u64(h->value.p, 0, 0xffffffffu, &v))
+		return dflt;
+	return (long)v;
+}
+
+/* In-dialog or initial SUBSCRIBE for an XMPP watcher of a SIP user. */
+static void subscribe_send(struct sipgw *gw, struct dom *d, struct db_subscription *s, long expires)
+{
+	struct fg_buf req = {0};
+	char extra[160];
+	sipgw__fmt(extra, sizeof(extra),
+	           "Event: presence\r\nAccept: application/pidf+xml\r\nExpires: %ld\r\n", expires);
+	enum fg_err err;
+	if (s->remote_tag[0] != '\0') {
+		struct sub_dialog sd;
+		char sent_by[DB_DOMAIN_MAX + 8], branch[33], contact[DB_DOMAIN_MAX + 48];
+		const char *transport;
+		if (!sub_dialog(s, &sd))
+			return;
+		sipgw__via_for(gw, d, sent_by, sizeof(sent_by), &transport);
+		sipgw__token(branch, 16);
+		sipgw__fmt(contact, sizeof(contact), "%sContact: <sip:%s;transport=%s>\r\n", extra,
+		           sent_by, sipgw__domain_tls(&d->cf.rec) ? "tls" : "tcp");
+		err = sip_dialog_build_request(&sd.d, &req, "SUBSCRIBE", transport, sent_by, branch,
+		                               false, contact, NULL, NULL, 0);
+		s->local_cseq = sd.d.local_cseq;
+	} else {
+		struct fg_buf from = {0}, to = {0};
+		char tag[17];
+		err = xlate_addr_xmpp_to_sip(s->watcher, strlen(s->watcher), &from, NULL);
+		struct fg_buf fromh = {0};
+		if (err == FG_OK)
+			err = fg_buf_printf(&fromh, "<%s>", fg_buf_cstr(&from));
+		if (err == FG_OK)
+			err = fg_buf_printf(&to, "<%s>", s->presentity);
+		if (err == FG_OK)
+			err = sipgw__build_request(
+			    gw, d, "SUBSCRIBE", s->presentity, fg_buf_cstr(&fromh),
+			    fg_buf_cstr(&to), s->call_id, extra, NULL, NULL, 0, true, &req, tag);
+		if (err == FG_OK) {
+			fg_strlcpy(s->local_tag, tag, sizeof(s->local_tag));
+			s->local_cseq = 1;
+		}
+		fg_buf_free(&from);
+		fg_buf_free(&fromh);
+		fg_buf_free(&to);
+	}
+	if (err != FG_OK) {
+		fg_buf_free(&req);
+		return;
+	}
+	s->refreshed_ms = fg_now_ms();
+	if (expires > 0)
+		s->expires_ms = s->refreshed_ms + (int64_t)expires * 1000;
+	sub_save(gw, s);
+	struct ctxn *ct = calloc(1, sizeof(*ct));
+	if (ct != NULL) {
+		ct->p = P_SUBSCRIBE;
+		fg_strlcpy(ct->sub_id, s->id, sizeof(ct->sub_id));
+		sipgw__ctxn_start(gw, d, ct, SIP_METHOD_SUBSCRIBE, &req);
+	}
+	fg_buf_free(&req);
+}
+
+/* NOTIFY to a SIP watcher of an XMPP user (RFC 6665 §4.2.2), with PIDF when p is set. */
+static void notify_send(struct sipgw *gw, struct dom *d, struct db_subscription *s,
+                        const char *state, const struct xlate_presence *p)
+{
+	struct sub_dialog sd;
+	struct fg_buf req = {0}, pidf = {0};
+	char sent_by[DB_DOMAIN_MAX + 8], branch[33], extra[400];
+	const char *transport;
+	if (!sub_dialog(s, &sd))
+		return;
+	sipgw__via_for(gw, d, sent_by, sizeof(sent_by), &transport);
+	sipgw__token(branch, 16);
+	char sub_state[96];
+	if (strcmp(state, "terminated") == 0 || strncmp(state, "terminated;", 11) == 0) {
+		fg_strlcpy(sub_state, state, sizeof(sub_state));
+	} else {
+		int64_t left = (s->expires_ms - fg_now_ms()) / 1000;
+		sipgw__fmt(sub_state, sizeof(sub_state), "%s;expires=%lld", state,
+		           (long long)(left > 0 ? left : 0));
+	}
+	sipgw__fmt(
+	    extra, sizeof(extra),
+	    "Event: presence\r\nSubscription-State: %s\r\nContact: <sip:%s;transport=%s>\r\n",
+	    sub_state, sent_by, sipgw__domain_tls(&d->cf.rec) ? "tls" : "tcp");
+	if (p != NULL) {
+		/* the entity is the presentity's SIP form (RFC 3863 §4.1.1) */
+		char entity[DB_SUB_URI_MAX + 2];
+		fg_strlcpy(entity, sd.local_uri + 1, sizeof(entity));
+		entity[strcspn(entity, ">")] = '\0';
+		if (xlate_pidf_build(p, entity, NULL, &pidf) != FG_OK)
+			fg_buf_reset(&pidf);
+	}
+	if (sip_dialog_build_request(&sd.d, &req, "NOTIFY", transport, sent_by, branch, false,
+	                             extra, pidf.len ? "application/pidf+xml" : NULL, pidf.data,
+	                             pidf.len) == FG_OK) {
+		s->local_cseq = sd.d.local_cseq;
+		sub_save(gw, s);
+		struct ctxn *ct = calloc(1, sizeof(*ct));
+		if (ct != NULL) {
+			ct->p = P_NOTIFY;
+			fg_strlcpy(ct->sub_id, s->id, sizeof(ct->sub_id));
+			sipgw__ctxn_start(gw, d, ct, SIP_METHOD_NOTIFY, &req);
+		}
+	}
+	fg_buf_free(&req);
+	fg_buf_free(&pidf);
+}
+
+static void xmpp_subscribe(struct sipgw *gw, struct dom *d, const char *watcher,
+                           const char *presentity)
+{
+	struct db_subscription s;
+	char id[DB_ID_MAX];
+	sipgw__sub_id(DB_SUB_XMPP_WATCHER, watcher, presentity, id);
+	if (sub_load(gw, id, &s) && s.state != DB_SUB_TERMINATED) {
+		/* the same subscription again (or after a restart): refresh, never duplicate */
+		if (s.state == DB_SUB_ACTIVE) {
+			struct fg_buf pj = {0};
+			if (sub_sip_party_jid(d, s.presentity, &pj))
+				send_presence(gw, SIPGW_PRES_SUBSCRIBED, fg_buf_cstr(&pj),
+				              s.watcher, NULL);
+			fg_buf_free(&pj);
+		}
+		subscribe_send(gw, d, &s, gw->set.subscription_expires_s);
+		return;
+	}
+	memset(&s, 0, sizeof(s));
+	fg_strlcpy(s.id, id, sizeof(s.id));
+	fg_strlcpy(s.sip_domain, d->cf.rec.domain, sizeof(s.sip_domain));
+	s.direction = DB_SUB_XMPP_WATCHER;
+	s.state = DB_SUB_PENDING;
+	fg_strlcpy(s.watcher, watcher, sizeof(s.watcher));
+	fg_strlcpy(s.presentity, presentity, sizeof(s.presentity));
+	char r[33];
+	sipgw__token(r, 16);
+	sipgw__fmt(s.call_id, sizeof(s.call_id), "%s@%s", r, gw->set.fqdn);
+	s.created_ms = fg_now_ms();
+	subscribe_send(gw, d, &s, gw->set.subscription_expires_s);
+	d->status_dirty = true;
+}
+
+void sipgw__presence_xmpp_in(struct sipgw *gw, struct dom *d, const struct xmpp_node *n)
+{
+	enum sipgw_presence_type type;
+	struct xlate_presence p;
+	struct fg_buf sip_user = {0};
+	const char *from = xmpp_node_attr(n, "from"), *to = xmpp_node_attr(n, "to");
+	struct sipgw_jid fj, tj;
+	if (from == NULL || to == NULL || !sipgw__jid_split(from, &fj) ||
+	    !sipgw__jid_split(to, &tj) || tj.local[0] == '\0' ||
+	    sipgw_presence_read(n, &type, &p) != FG_OK)
+		return;
+	char watcher_bare[SIPGW_MAX_JID + 1];
+	sipgw__fmt(watcher_bare, sizeof(watcher_bare), "%s%s%s", fj.local, fj.local[0] ? "@" : "",
+	           fj.domain);
+	if (sipgw__sip_uri_for_local(tj.local, d->cf.rec.domain, &sip_user, NULL) != FG_OK)
+		goto out;
+	const char *su = fg_buf_cstr(&sip_user);
+	struct db_subscription s;
+	char id[DB_ID_MAX];
+	switch (type) {
+	case SIPGW_PRES_SUBSCRIBE:
+		/* RFC 8048 §4.1: an XMPP user subscribes to a SIP user */
+		xmpp_subscribe(gw, d, watcher_bare, su);
+		break;
+	case SIPGW_PRES_UNSUBSCRIBE:
+		sipgw__sub_id(DB_SUB_XMPP_WATCHER, watcher_bare, su, id);
+		if (sub_load(gw, id, &s)) {
+			/* RFC 6665 §4.1.2.3: Expires 0 ends it; the record goes now */
+			if (s.remote_tag[0] != '\0')
+				subscribe_send(gw, d, &s, 0);
+			sub_delete(gw, id);
+			d->status_dirty = true;
+		}
+		break;
+	case SIPGW_PRES_PROBE:
+		/* a refresh makes the notifier send the current state (RFC 6665 §4.2.1.2) */
+		sipgw__sub_id(DB_SUB_XMPP_WATCHER, watcher_bare, su, id);
+		if (sub_load(gw, id, &s) && s.remote_tag[0] != '\0' && s.state != DB_SUB_TERMINATED)
+			subscribe_send(gw, d, &s, gw->set.subscription_expires_s);
+		break;
+	case SIPGW_PRES_SUBSCRIBED:
+	case SIPGW_PRES_UNSUBSCRIBED:
+	case SIPGW_PRES_AVAILABLE:
+	case SIPGW_PRES_UNAVAILABLE:
+		/* the XMPP user answers or informs a SIP watcher (RFC 8048 §5) */
+		sipgw__sub_id(DB_SUB_SIP_WATCHER, su, watcher_bare, id);
+		if (!sub_load(gw, id, &s))
+			break;
+		if (type == SIPGW_PRES_SUBSCRIBED) {
+			s.state = DB_SUB_ACTIVE;
+			notify_send(gw, d, &s, "active", NULL);
+		} else if (type == SIPGW_PRES_UNSUBSCRIBED) {
+			notify_send(gw, d, &s, "terminated;reason=rejected", NULL);
+			sub_delete(gw, id);
+			d->status_dirty = true;
+		} else if (s.state == DB_SUB_ACTIVE) {
+			notify_send(gw, d, &s, "active", &p);
+		}
+		break;
+	case SIPGW_PRES_ERROR:
+		break;
+	}
+out:
+	xlate_presence_clear(&p);
+	fg_buf_free(&sip_user);
+}
+
+/* SUBSCRIBE from the edge: a SIP user watches an XMPP user (RFC 8048 §5). */
+static void subscribe_in(struct sipgw *gw, struct dom *d, struct stxn *st)
+{
+	const struct sip_msg *m = st->req;
+	struct fg_buf presentity = {0}, watcher_uri = {0}, watcher_jid = {0};
+	const struct sip_header *ev = sipgw__hdr(m, "Event");
+	if (ev == NULL || strncasecmp(ev->value.p, "presence", 8) != 0 ||
+	    (ev->value.len > 8 && ev->value.p[8] != ';' && ev->value.p[8] != ' ')) {
+		sipgw__respond(st, 489, "Allow-Events: presence\r\n", NULL, NULL,
+		               0); /* RFC 6665 §4.2.1 */
+		return;
+	}
+	long expires = header_expires(m, gw->set.subscription_expires_s);
+	if (expires > gw->set.subscription_expires_s)
+		expires = gw->set.subscription_expires_s; /* the notifier may shorten (§4.2.1.1) */
+	struct db_subscription s;
+	bool in_dialog = m->to.tag.p != NULL;
+	if (in_dialog) {
+		/* the Request-URI is our Contact (RFC 3261 §12.2.1.1): the dialog says who */
+		if (!sub_find_dialog(gw, DB_SUB_SIP_WATCHER, m->call_id.p, m->to.tag.p, &s)) {
+			sipgw__respond(st, 481, NULL, NULL, NULL, 0);
+			goto out;
+		}
+		(void)fg_buf_append_str(&presentity, s.presentity);
+	}
+	if (m->ruri.scheme == SIP_SCHEME_OTHER || m->from.uri.user.p == NULL ||
+	    (!in_dialog && sipgw__jid_from_sip(m->ruri.text.p, m->ruri.text.len, NULL, &presentity,
+	                                       NULL) != FG_OK) ||
+	    sipgw__sip_uri_for_local(m->from.uri.user.p, m->from.uri.host.p, &watcher_uri, NULL) !=
+	        FG_OK ||
+	    !sub_sip_party_jid(d, fg_buf_cstr(&watcher_uri), &watcher_jid)) {
+		sipgw__respond(st, 404, NULL, NULL, NULL, 0);
+		goto out;
+	}
+	struct sipgw_jid pj;
+	if (!sipgw__jid_split(fg_buf_cstr(&presentity), &pj) || pj.local[0] == '\0') {
+		sipgw__respond(st, 404, NULL, NULL, NULL, 0);
+		goto out;
+	}
+	char pres_bare[SIPGW_MAX_JID + 1], id[DB_ID_MAX], extra[200];
+	sipgw__fmt(pres_bare, sizeof(pres_bare), "%s@%s", pj.local, pj.domain);
+	sipgw__sub_id(DB_SUB_SIP_WATCHER, fg_buf_cstr(&watcher_uri), pres_bare, id);
+	bool exists = in_dialog || sub_load(gw, id, &s);
+	if (in_dialog) {
+		/* refresh or end of an existing subscription (RFC 6665 §4.1.2.2, §4.1.2.3) */
+		if (strcmp(s.id, id) != 0) {
+			sipgw__respond(st, 481, NULL, NULL, NULL, 0); /* another watcher's dialog */
+			goto out;
+		}
+		s.remote_cseq = m->cseq;
+		sipgw__fmt(extra, sizeof(extra), "Expires: %ld\r\n", expires);
+		sipgw__respond(st, 200, extra, NULL, NULL, 0);
+		if (expires == 0) {
+			send_presence(gw, SIPGW_PRES_UNSUBSCRIBE, fg_buf_cstr(&watcher_jid),
+			              pres_bare, NULL);
+			notify_send(gw, d, &s, "terminated;reason=timeout", NULL);
+			sub_delete(gw, id);
+			d->status_dirty = true;
+			goto out;
+		}
+		s.refreshed_ms = fg_now_ms();
+		s.expires_ms = s.refreshed_ms + (int64_t)expires * 1000;
+		notify_send(gw, d, &s, s.state == DB_SUB_ACTIVE ? "active" : "pending", NULL);
+		if (s.state == DB_SUB_ACTIVE) /* the current state for the NOTIFY to come */
+			send_presence(gw, SIPGW_PRES_PROBE, fg_buf_cstr(&watcher_jid), pres_bare,
+			              NULL);
+		goto out;
+	}
+	struct sip_dialog *dlg = NULL;
+	if (sip_dialog_new_uas(m, st->to_tag, &dlg) != FG_OK) {
+		sipgw__respond(st, 500, NULL, NULL, NULL, 0);
+		goto out;
+	}
+	if (expires == 0) {
+		/* a fetch (RFC 6665 §4.4.3), or the end of a subscription made in another
+		 * dialog: probe (or unsubscribe) on the XMPP side, and the NOTIFY the RFC asks
+		 * for ends this dialog at once */
+		struct fg_buf hdrs = {0};
+		(void)fg_buf_append_str(&hdrs, "Expires: 0\r\n");
+		sipgw__copy_record_route(m, &hdrs);
+		sipgw__respond(st, 200, fg_buf_cstr(&hdrs), NULL, NULL, 0);
+		fg_buf_free(&hdrs);
+		send_presence(gw, exists ? SIPGW_PRES_UNSUBSCRIBE : SIPGW_PRES_PROBE,
+		              fg_buf_cstr(&watcher_jid), pres_bare, NULL);
+		struct db_subscription f = {.direction = DB_SUB_SIP_WATCHER};
+		fg_strlcpy(f.id, id, sizeof(f.id));
+		fg_strlcpy(f.sip_domain, d->cf.rec.domain, sizeof(f.sip_domain));
+		fg_strlcpy(f.watcher, fg_buf_cstr(&watcher_uri), sizeof(f.watcher));
+		fg_strlcpy(f.presentity, pres_bare, sizeof(f.presentity));
+		fg_strlcpy(f.call_id, m->call_id.p, sizeof(f.call_id));
+		fg_strlcpy(f.local_tag, st->to_tag, sizeof(f.local_tag));
+		sub_take_dialog(&f, dlg);
+		notify_send(gw, d, &f, "terminated;reason=timeout", NULL);
+		sub_delete(gw, id);
+		sip_dialog_free(dlg);
+		goto out;
+	}
+	if (!exists) {
+		memset(&s, 0, sizeof(s));
+		fg_strlcpy(s.id, id, sizeof(s.id));
+		s.direction = DB_SUB_SIP_WATCHER;
+		s.state = DB_SUB_PENDING;
+		s.created_ms = fg_now_ms();
+		fg_strlcpy(s.watcher, fg_buf_cstr(&watcher_uri), sizeof(s.watcher));
+		fg_strlcpy(s.presentity, pres_bare, sizeof(s.presentity));
+	}
+	/* a new dialog replaces the old one of the same pair: one subscription, not two */
+	fg_strlcpy(s.sip_domain, d->cf.rec.domain, sizeof(s.sip_domain));
+	fg_strlcpy(s.call_id, m->call_id.p, sizeof(s.call_id));
+	fg_strlcpy(s.local_tag, st->to_tag, sizeof(s.local_tag));
+	sub_take_dialog(&s, dlg);
+	sip_dialog_free(dlg);
+	s.local_cseq = 0;
+	s.remote_cseq = m->cseq;
+	s.refreshed_ms = fg_now_ms();
+	s.expires_ms = s.refreshed_ms + (int64_t)expires * 1000;
+	sub_save(gw, &s);
+	bool tls = sipgw__domain_tls(&d->cf.rec);
+	struct fg_buf hdrs = {0};
+	(void)fg_buf_printf(&hdrs, "Expires: %ld\r\nContact: <sip:%s:%u;transport=%s>\r\n", expires,
+	                    gw->set.fqdn, (unsigned)(tls ? gw->set.tls_port : gw->set.tcp_port),
+	                    tls ? "tls" : "tcp");
+	sipgw__copy_record_route(m, &hdrs);
+	sipgw__respond(st, 202, fg_buf_cstr(&hdrs), NULL, NULL, 0);
+	fg_buf_free(&hdrs);
+	/* RFC 6665 §4.2.1.2: a NOTIFY at once, pending until the XMPP user answers */
+	notify_send(gw, d, &s, s.state == DB_SUB_ACTIVE ? "active" : "pending", NULL);
+	/* RFC 8048 §5.1: ask for the subscription; once it is approved the XMPP server sends
+	 * the current presence itself (RFC 6121 §3.1.5). A probe before approval would only
+	 * earn an "unsubscribed" (RFC 6121 §4.3.2), so it is sent for approved ones only. */
+	send_presence(gw, s.state == DB_SUB_ACTIVE ? SIPGW_PRES_PROBE : SIPGW_PRES_SUBSCRIBE,
+	              fg_buf_cstr(&watcher_jid), pres_bare, NULL);
+	d->status_dirty = true;
+out:
+	fg_buf_free(&presentity);
+	fg_buf_free(&watcher_uri);
+	fg_buf_free(&watcher_jid);
+}
+
+/* NOTIFY from the edge for an XMPP watcher's subscription (RFC 8048 §4.2, §4.3). */
+static void notify_in(struct sipgw *gw, struct dom *d, struct stxn *st)
+{
+	const struct sip_msg *m = st->req;
+	struct db_subscription s;
+	if (!sub_find_dialog(gw, DB_SUB_XMPP_WATCHER, m->call_id.p, m->to.tag.p, &s)) {
+		sipgw__respond(st, 481, NULL, NULL, NULL, 0);
+		return;
+	}
+	const struct sip_header *ss = sipgw__hdr(m, "Subscription-State");
+	sipgw__respond(st, 200, NULL, NULL, NULL, 0);
+	if (s.remote_tag[0] == '\0' && m->from.tag.p != NULL)
+		fg_strlcpy(s.remote_tag, m->from.tag.p, sizeof(s.remote_tag)); /* §4.1.3 */
+	if (s.remote_target[0] == '\0') {
+		const struct sip_header *ch = sipgw__hdr(m, "Contact");
+		struct sip_addr a;
+		struct sip_error e;
+		if (ch != NULL && sip_msg_parse_addr((struct sip_msg *)m, ch, &a, &e) == FG_OK)
+			fg_strlcpy(s.remote_target, a.uri.text.p, sizeof(s.remote_target));
+	}
+	s.remote_cseq = m->cseq;
+	struct fg_buf pj = {0};
+	if (!sub_sip_party_jid(d, s.presentity, &pj))
+		goto out;
+	const char *state = ss ? ss->value.p : "active";
+	enum xlate_sub sub;
+	bool mapped = xlate_sub_from_sip("NOTIFY", -1, state, true, &sub);
+	if (mapped && sub == XLATE_SUB_SUBSCRIBED && s.state != DB_SUB_ACTIVE) {
+		s.state = DB_SUB_ACTIVE;
+		send_presence(gw, SIPGW_PRES_SUBSCRIBED, fg_buf_cstr(&pj), s.watcher, NULL);
+	}
+	const char *exp = strstr(state, "expires=");
+	uint64_t left;
+	char num[16];
+	if (exp != NULL) {
+		fg_strlcpy(num, exp + 8, sizeof(num));
+		num[strcspn(num, "; \t")] = '\0';
+		if (fg_parse_u64(num, 0, 0xffffffffu, &left))
+			s.expires_ms = fg_now_ms() + (int64_t)left * 1000;
+	}
+	if (m->body_len > 0 && m->content_type.p != NULL &&
+	    strncasecmp(m->content_type.p, "application/pidf+xml", 20) == 0) {
+		struct xlate_presence p;
+		const char *why = NULL;
+		if (xlate_pidf_parse(m->body, m->body_len, &p, &why) == FG_OK)
+			send_presence(gw, SIPGW_PRES_AVAILABLE, fg_buf_cstr(&pj), s.watcher, &p);
+		else
+			fg_log(FG_LOG_INFO, SIPGW_SUBSYS, "PIDF from %s refused: %s", s.presentity,
+			       why ? why : "malformed");
+		xlate_presence_clear(&p);
+	}
+	bool terminated = strncasecmp(state, "terminated", 10) == 0;
+	if (terminated) {
+		send_presence(gw, SIPGW_PRES_UNAVAILABLE, fg_buf_cstr(&pj), s.watcher, NULL);
+		sub_delete(gw, s.id);
+		if (mapped && sub == XLATE_SUB_UNSUBSCRIBED) {
+			send_presence(gw, SIPGW_PRES_UNSUBSCRIBED, fg_buf_cstr(&pj), s.watcher,
+			              NULL);
+		} else {
+			/* RFC 6665 §4.1.3: the notifier lets us subscribe again */
+			xmpp_subscribe(gw, d, s.watcher, s.presentity);
+		}
+		d->status_dirty = true;
+		goto out;
+	}
+	sub_save(gw, &s);
+out:
+	fg_buf_free(&pj);
+}
+
+void sipgw__presence_sip_in(struct sipgw *gw, struct stxn *st)
+{
+	struct dom *d = sipgw__sender_domain(gw, st->req);
+	if (d == NULL || !sipgw__conn_speaks_for(st->c, d)) {
+		sipgw__respond(st, 403, NULL, NULL, NULL, 0);
+		return;
+	}
+	if (st->req->method_id == SIP_METHOD_SUBSCRIBE)
+		subscribe_in(gw, d, st);
+	else
+		notify_in(gw, d, st);
+}
+
+/* Answers to our SUBSCRIBE and NOTIFY requests. */
+void sipgw__presence_ctxn_done(struct sipgw *gw, struct ctxn *ct, enum purpose p, unsigned status,
+                               const struct sip_msg *rsp)
+{
+	struct db_subscription s;
+	struct dom *d = sipgw__dom_find(gw, ct->domain);
+	if (d == NULL || !sub_load(gw, ct->sub_id, &s))
+		return;
+	if (p == P_NOTIFY) {
+		/* RFC 6665 §4.2.2: 481 (or any error but 3xx-less retry) ends the subscription */
+		if (status == 481 || (status >= 400 && status != 408 && status != 503)) {
+			struct fg_buf wj = {0};
+			if (sub_sip_party_jid(d, s.watcher, &wj))
+				send_presence(gw, SIPGW_PRES_UNSUBSCRIBE, fg_buf_cstr(&wj),
+				              s.presentity, NULL);
+			fg_buf_free(&wj);
+			sub_delete(gw, s.id);
+		}
+		return;
+	}
+	if (status >= 200 && status < 300 && rsp != NULL) {
+		struct sip_msg *req = NULL;
+		struct sip_dialog *dlg = NULL;
+		if (s.remote_tag[0] == '\0' && ct->req != NULL &&
+		    sip_msg_parse(ct->req, ct->req_len, SIP_PARSE_STREAM, &req, NULL, NULL) ==
+		        FG_OK &&
+		    sip_dialog_new_uac(req, rsp, &dlg) == FG_OK)
+			sub_take_dialog(&s, dlg);
+		sip_dialog_free(dlg);
+		sip_msg_free(req);
+		long exp = header_expires(rsp, -1);
+		if (exp > 0) {
+			s.refreshed_ms = fg_now_ms();
+			s.expires_ms = s.refreshed_ms + (int64_t)exp * 1000;
+		}
+		sub_save(gw, &s);
+		return;
+	}
+	if (status >= 200 && status < 300)
+		return;
+	/* refused or unreachable: the XMPP watcher learns it is not subscribed (RFC 8048 §4.1) */
+	struct fg_buf pj = {0};
+	if (sub_sip_party_jid(d, s.presentity, &pj))
+		send_presence(gw, SIPGW_PRES_UNSUBSCRIBED, fg_buf_cstr(&pj), s.watcher, NULL);
+	fg_buf_free(&pj);
+	sub_delete(gw, s.id);
+	d->status_dirty = true;
+}
+
+/* Every few seconds: refresh our subscriptions at 80% (RFC 6665 §4.1.2.1) and end the SIP
+ * watchers' ones that were not refreshed in time (§4.2.2). */
+void sipgw__presence_tick(struct sipgw *gw)
+{
+	if (gw->ticks % (5000 / SIPGW_TICK_MS) != 0)
+		return;
+	struct db_txn *txn = NULL;
+	struct db_subscription *subs = NULL;
+	size_t n = 0;
+	if (db_txn_begin(gw->db, &txn) != FG_OK)
+		return;
+	enum fg_err err = db_subscription_list(txn, &subs, &n);
+	db_txn_end(txn);
+	if (err != FG_OK)
+		return;
+	int64_t now = fg_now_ms();
+	for (size_t i = 0; i < n && i < SIPGW_MAX_SUBS; i++) {
+		struct db_subscription *s = &subs[i];
+		struct dom *d = sipgw__dom_find(gw, s->sip_domain);
+		if (d == NULL)
+			continue;
+		if (s->direction == DB_SUB_XMPP_WATCHER) {
+			long period = (long)((s->expires_ms - s->refreshed_ms) / 1000);
+			if (s->remote_tag[0] == '\0' && now > s->expires_ms) {
+				sub_delete(gw, s->id); /* never established */
+			} else if (s->remote_tag[0] != '\0' &&
+			           now >= sipgw_refresh_at(s->refreshed_ms, period)) {
+				subscribe_send(gw, d, s, gw->set.subscription_expires_s);
+			}
+		} else if (now > s->expires_ms) {
+			struct fg_buf wj = {0};
+			notify_send(gw, d, s, "terminated;reason=timeout", NULL);
+			if (sub_sip_party_jid(d, s->watcher, &wj))
+				send_presence(gw, SIPGW_PRES_UNSUBSCRIBE, fg_buf_cstr(&wj),
+				              s->presentity, NULL);
+			fg_buf_free(&wj);
+			sub_delete(gw, s->id);
+		}
+	}
+	free(subs);
+}
