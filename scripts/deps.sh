@@ -14,7 +14,7 @@ BUILD_PKGS=(
 TEST_PKGS=(
   clang libclang-rt-14-dev python3 curl iproute2 procps
   chromium nodejs npm
-  dnsmasq prosody python3-slixmpp
+  dnsmasq prosody lua-unbound python3-slixmpp util-linux
 )
 
 mode=${1:-build}
