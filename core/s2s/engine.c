@@ -91,6 +91,7 @@ struct conn {
 	struct tls_conn *tls;
 	bool tls_up;
 	bool direct_tls;
+	bool faking; /* direct TLS: the machine's own STARTTLS exchange is played locally */
 	struct xmpp_stream *sniff;
 	struct xmpp_stream *trace; /* validation: sees the peer's features */
 	bool sniff_after_tls;
@@ -281,7 +282,6 @@ static void status_id(const struct conn *c, char *out, size_t outsize)
 {
 	s2s__fmt(out, outsize, "xmpp:%s:%s:%s", c->out ? "out" : "in", c->local, c->remote);
 }
-
 
 /* Remembers a closed stream's status object; the oldest beyond the cap is removed. */
 static void closed_status_note(struct s2s_engine *e, const char *id)
@@ -834,6 +834,8 @@ static void conn_action(void *ctx, const struct xmpp_action *a)
 		return;
 	switch (a->kind) {
 	case XMPP_ACT_SEND:
+		if (c->faking)
+			break;
 		conn_send(c, a->data, a->len);
 		if (c->verify_hold && memmem(a->data, a->len, "<db:result", 10) != NULL) {
 			c->verify_hold = false;
@@ -842,7 +844,8 @@ static void conn_action(void *ctx, const struct xmpp_action *a)
 		}
 		break;
 	case XMPP_ACT_START_TLS:
-		conn_start_tls(c);
+		if (!c->faking)
+			conn_start_tls(c);
 		break;
 	case XMPP_ACT_AUTHENTICATED:
 		if (!c->authenticated) {
@@ -1094,6 +1097,50 @@ static void deliver_plain(struct conn *c, const uint8_t *buf, size_t len)
 	xmpp_s2s_feed(c->m, buf, len, now_ms(c->e));
 }
 
+/* XEP-0368 direct TLS: the machines know TLS only through STARTTLS (RFC 6120 §5), so the
+ * exchange that would have happened in clear is played to the machine locally — its
+ * output is dropped — and TLS then "starts", exactly as after <proceed/>. From there the
+ * stream is negotiated inside TLS like any other: certificate checks, SASL EXTERNAL, the
+ * TLS requirement. */
+static void direct_tls_prelude(struct conn *c)
+{
+	char text[2 * DB_DOMAIN_MAX + 512];
+	int64_t now = now_ms(c->e);
+	c->faking = true;
+	xmpp_s2s_start(c->m, now);
+	if (c->out) {
+		s2s__fmt(
+		    text, sizeof(text),
+		    "<stream:stream xmlns='jabber:server' "
+		    "xmlns:stream='http://etherx.jabber.org/streams' from='%s' id='direct-tls' "
+		    "version='1.0'><stream:features><starttls "
+		    "xmlns='urn:ietf:params:xml:ns:xmpp-tls'/></stream:features>",
+		    c->remote);
+		xmpp_s2s_feed(c->m, (const uint8_t *)text, strlen(text), now);
+		static const char proceed[] = "<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>";
+		if (!c->dead)
+			xmpp_s2s_feed(c->m, (const uint8_t *)proceed, sizeof(proceed) - 1, now);
+	} else {
+		/* the name the peer asked for (SNI), else a local domain with a certificate */
+		const char *to = tls_conn_server_name(c->tls);
+		int i = s2s__conf_domain(c->conf, to);
+		if (i < 0 || c->conf->creds[i] == NULL) {
+			to = NULL;
+			for (size_t k = 0; k < c->conf->n_domains && to == NULL; k++) {
+				if (c->conf->creds[k] != NULL)
+					to = c->conf->domains[k];
+			}
+		}
+		s2s__fmt(text, sizeof(text),
+		         "<stream:stream xmlns='jabber:server' "
+		         "xmlns:stream='http://etherx.jabber.org/streams' to='%s' "
+		         "version='1.0'><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>",
+		         to ? to : "");
+		xmpp_s2s_feed(c->m, (const uint8_t *)text, strlen(text), now);
+	}
+	c->faking = false;
+}
+
 static void conn_tls_up(struct conn *c)
 {
 	c->tls_up = true;
@@ -1132,10 +1179,10 @@ static void conn_tls_up(struct conn *c)
 			conn_kill(c, S2S_FAIL_TLS, cause, false);
 			return;
 		}
-		if (!c->direct_tls)
+		if (c->direct_tls)
+			direct_tls_prelude(c);
+		if (!c->dead)
 			xmpp_s2s_tls_started(c->m, true, now_ms(c->e));
-		else
-			xmpp_s2s_start(c->m, now_ms(c->e));
 	} else {
 		if (len > 0 && !verified && c->conf->trust != NULL && c->remote[0] != '\0') {
 			/* tolerated (TLS optional for client certificates), but worth saying */
@@ -1149,11 +1196,11 @@ static void conn_tls_up(struct conn *c)
 			    expired ? "is expired" : "is not signed by a trusted authority");
 			cert_fault(c, expired ? CERT_EXPIRED : CERT_TRUST, cause, 0);
 		}
-		if (!c->direct_tls) {
+		if (c->direct_tls)
+			direct_tls_prelude(c);
+		if (!c->dead) {
 			sniff_start(c, true);
 			xmpp_s2s_tls_started(c->m, verified, now_ms(c->e));
-		} else {
-			xmpp_s2s_start(c->m, now_ms(c->e));
 		}
 	}
 	if (!c->dead && c->state == CS_TLS)
@@ -1391,7 +1438,8 @@ static void accept_cb(uv_stream_t *server, int status)
 	c->direct_tls = l->direct_tls;
 	if (c->direct_tls) {
 		/* XEP-0368: TLS from the first byte; the stream is negotiated inside it */
-		c->xcfg.tls_mode = XMPP_TLS_OFF;
+		if (c->xcfg.tls_mode == XMPP_TLS_OFF)
+			c->xcfg.tls_mode = XMPP_TLS_OPTIONAL;
 		if (conn_tls_new(c) != FG_OK) {
 			conn_kill(c, S2S_FAIL_TLS, "no certificate for direct TLS", false);
 			return;
@@ -1652,7 +1700,6 @@ static void connect_cb(uv_connect_t *req, int status)
 	vev(c, S2S_VEV_CONNECTED, "");
 	trace_start(c);
 	if (c->direct_tls) {
-		c->xcfg.tls_mode = XMPP_TLS_OFF;
 		conn_start_tls(c);
 		return;
 	}

@@ -56,7 +56,8 @@ ip netns exec "$NS" dnsmasq --no-daemon --listen-address=127.0.0.53 --bind-inter
 	--port=53 --local=/test/ --no-resolv --no-hosts \
 	--host-record=xmpp.a.test,127.0.0.2 --host-record=xmpp.b.test,127.0.0.3 \
 	--srv-host=_xmpp-server._tcp.a.test,xmpp.a.test,5269 \
-	--srv-host=_xmpp-server._tcp.b.test,xmpp.b.test,5269 > "$T/dnsmasq.log" 2>&1 &
+	--srv-host=_xmpp-server._tcp.b.test,xmpp.b.test,5269 \
+	--srv-host=_xmpps-server._tcp.b.test,xmpp.b.test,5270 > "$T/dnsmasq.log" 2>&1 &
 PIDS+=($!)
 
 # A CA and one certificate per domain (DNS names: the domain and its SRV target).
@@ -168,6 +169,8 @@ settle
 validate a b.test
 check "starttls+external: validation passes" test $? = 0
 check "starttls+external: SASL EXTERNAL" has "with SASL EXTERNAL" "$T/v.out"
+check "xmpps target refused: failover to the _xmpp-server target" \
+	has "Stream opened with 127.0.0.3:5269" "$T/v.out"
 check "starttls+external: ping answered" has "answered the ping" "$T/v.out"
 validate b a.test
 check "starttls+external: b -> a too" has "Authenticated b.test -> a.test with SASL EXTERNAL" "$T/v.out"
@@ -218,7 +221,16 @@ settle
 validate a b.test
 check "the right certificate works again" test $? = 0
 
-# 8. federation off: a stops listening; on again: it listens again
+# 8. XEP-0368 direct TLS on b's port 5270 (published as _xmpps-server), with SASL EXTERNAL
+fgw b xmpp set direct_tls_port=5270 > /dev/null
+settle
+validate a b.test
+check "direct TLS: validation passes" test $? = 0
+check "direct TLS: stream on the xmpps target" has "Stream opened with 127.0.0.3:5270" "$T/v.out"
+check "direct TLS: SASL EXTERNAL inside it" has "with SASL EXTERNAL" "$T/v.out"
+fgw b xmpp set direct_tls_port=0 > /dev/null
+
+# 9. federation off: a stops listening; on again: it listens again
 fgw a xmpp set enabled=false > /dev/null
 not_listening() { ! listening "$1"; }
 check "federation off closes a's listener" wait_for 5 not_listening 127.0.0.2
