@@ -113,6 +113,20 @@ def prosody_pid(p):
 	raise h.HarnessError("Prosody wrote no pidfile")
 
 
+class BenchProsody(h.Prosody):
+	"""runuser's PAM session (pam_limits) sets the soft descriptor limit back to 1024 and
+	Prosody does not raise it: it then stops accepting at about 1,000 sessions. Raise the
+	soft limit to the hard one inside the prosody user's shell before starting it."""
+
+	def start(self):
+		self.proc = self.procs.start(
+			["runuser", "-u", "prosody", "--", "/bin/sh", "-c",
+			 'ulimit -n "$(ulimit -Hn)" && exec prosody --config "$1" -F', "sh", self.cfg],
+			os.path.join(self.dir, "stdout.log"))
+		if not h.wait_port(self.ip, 5222, proc=self.proc) or not h.wait_port(self.ip, 5269):
+			raise h.HarnessError("Prosody %s did not start:\n%s" % (self.domain, self.tail()))
+
+
 class Bench:
 	def __init__(self, args):
 		self.args = args
@@ -141,7 +155,7 @@ class Bench:
 	# -- targets ------------------------------------------------------------------------
 	def start_prosody(self, tls):
 		if self.prosody is None:
-			self.prosody = h.Prosody(self.procs, self.work, "prosody.test", h.PROSODY_IP)
+			self.prosody = BenchProsody(self.procs, self.work, "prosody.test", h.PROSODY_IP)
 		p = self.prosody
 		p.stop()
 		c, k = self.certs["prosody"]
