@@ -281,6 +281,14 @@ static void xmpp_subscribe(struct sipgw *gw, struct dom *d, const char *watcher,
 		subscribe_send(gw, d, &s, gw->set.subscription_expires_s);
 		return;
 	}
+	if (gw->nsubs >= SIPGW_MAX_SUBS) {
+		fg_log(FG_LOG_WARN, SIPGW_SUBSYS,
+		       "subscription of %s to %s refused: %u subscriptions "
+		       "stored already",
+		       watcher, presentity, SIPGW_MAX_SUBS);
+		return;
+	}
+	gw->nsubs++;
 	memset(&s, 0, sizeof(s));
 	fg_strlcpy(s.id, id, sizeof(s.id));
 	fg_strlcpy(s.sip_domain, d->cf.rec.domain, sizeof(s.sip_domain));
@@ -460,7 +468,13 @@ static void subscribe_in(struct sipgw *gw, struct dom *d, struct stxn *st)
 		sip_dialog_free(dlg);
 		goto out;
 	}
+	if (!exists && gw->nsubs >= SIPGW_MAX_SUBS) {
+		sip_dialog_free(dlg);
+		sipgw__respond(st, 503, "Retry-After: 3600\r\n", NULL, NULL, 0);
+		goto out;
+	}
 	if (!exists) {
+		gw->nsubs++;
 		memset(&s, 0, sizeof(s));
 		fg_strlcpy(s.id, id, sizeof(s.id));
 		s.direction = DB_SUB_SIP_WATCHER;
@@ -650,6 +664,7 @@ void sipgw__presence_tick(struct sipgw *gw)
 	if (err != FG_OK)
 		return;
 	int64_t now = fg_now_ms();
+	gw->nsubs = n;
 	for (size_t i = 0; i < n && i < SIPGW_MAX_SUBS; i++) {
 		struct db_subscription *s = &subs[i];
 		struct dom *d = sipgw__dom_find(gw, s->sip_domain);

@@ -249,6 +249,7 @@ struct sipgw {
 	bool stopping;
 	size_t npending;
 	unsigned ticks;
+	size_t nsubs;             /* stored subscriptions, counted every 5 s */
 	struct pending *pendings; /* relays waiting for the router's verdict */
 	/* ids of relays the router refused: their bounce stanza is not reported twice */
 	char refused_ids[SIPGW_REFUSED_IDS][SIPGW_STANZA_ID_MAX];
