@@ -16,6 +16,8 @@ import subprocess
 import sys
 import tempfile
 
+# no __pycache__ in the source tree
+sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(1, os.path.join(HERE, "..", "interop"))
