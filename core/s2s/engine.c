@@ -191,10 +191,13 @@ static int64_t now_ms(const struct s2s_engine *e)
 
 static int engines_alive;
 
+static void done_run(struct s2s_engine *e);
 static void engine_unref(struct s2s_engine *e)
 {
 	if (--e->refs > 0)
 		return;
+	/* completions of stanzas handed over while the engine was stopping */
+	done_run(e);
 	s2s__conf_unref(e->conf);
 	free(e->closed_ids);
 	free(e);
