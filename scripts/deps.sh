@@ -15,6 +15,7 @@ TEST_PKGS=(
   clang libclang-rt-14-dev python3 curl iproute2 procps
   chromium nodejs npm
   dnsmasq prosody lua-unbound python3-slixmpp util-linux
+  kamailio kamailio-tls-modules sip-tester sipsak stunnel4
 )
 
 mode=${1:-build}
