@@ -157,17 +157,6 @@ out:
 
 /* ---- POST /api/v1/restore (the file as the body) -> {"records"} ----------------------- */
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Percent-decodes s into out; false on a malformed escape or when it does not fit. */
 static bool percent_decode(const char *s, char *out, size_t outsize)
 {
@@ -175,7 +164,7 @@ static bool percent_decode(const char *s, char *out, size_t outsize)
 	for (; *s; s++) {
 		char c = *s;
 		if (c == '%') {
-			int hi = hex_value(s[1]), lo = hi < 0 ? -1 : hex_value(s[2]);
+			int hi = fg_hex_digit((unsigned char)s[1]), lo = hi < 0 ? -1 : fg_hex_digit((unsigned char)s[2]);
 			if (hi < 0 || lo < 0)
 				return false;
 			c = (char)(hi << 4 | lo);

@@ -8,17 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 void webui__iso_time(char out[32], int64_t ms)
 {
-	time_t secs = (time_t)(ms / 1000);
-	struct tm tm;
-	if (ms < 0 || !gmtime_r(&secs, &tm)) {
+	if (ms < 0 || !fg_format_iso8601(out, 32, ms))
 		fg_strlcpy(out, "1970-01-01T00:00:00Z", 32);
-		return;
-	}
-	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 json_t *webui__json_time(int64_t ms)
@@ -107,17 +101,6 @@ bool webui__origin_matches_host(const char *origin, const char *host)
 	return op == hp && strcmp(oh, hh) == 0;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 bool webui__session_id_from_token(const char *token_hex, char id[65])
 {
 	uint8_t raw[WEBUI_TOKEN_BYTES];
@@ -125,7 +108,8 @@ bool webui__session_id_from_token(const char *token_hex, char id[65])
 	if (!token_hex || strlen(token_hex) != 2 * WEBUI_TOKEN_BYTES)
 		return false;
 	for (size_t i = 0; i < WEBUI_TOKEN_BYTES; i++) {
-		int hi = hexval(token_hex[2 * i]), lo = hexval(token_hex[2 * i + 1]);
+		int hi = fg_hex_digit((unsigned char)token_hex[2 * i]),
+		    lo = fg_hex_digit((unsigned char)token_hex[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return false;
 		raw[i] = (uint8_t)(hi << 4 | lo);

@@ -182,6 +182,17 @@ void fg_hex(char *out, const uint8_t *in, size_t len)
 	out[2 * len] = '\0';
 }
 
+int fg_hex_digit(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 int64_t fg_now_ms(void)
 {
 	struct timespec ts;
@@ -202,6 +213,18 @@ void fg_format_utc(char *out, size_t outsize, int64_t ms)
 	struct tm tm;
 	gmtime_r(&t, &tm);
 	strftime(out, outsize, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+bool fg_format_iso8601(char *out, size_t outsize, int64_t ms)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	if (gmtime_r(&t, &tm) == NULL || strftime(out, outsize, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
+		if (outsize > 0)
+			out[0] = '\0';
+		return false;
+	}
+	return true;
 }
 
 _Noreturn void fg__invariant_failed(const char *cond, const char *file, int line)

@@ -60,6 +60,8 @@ bool fg_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 void fg_random(void *buf, size_t len);
 /* Lower-case hex of len bytes into out (2*len+1 bytes). */
 void fg_hex(char *out, const uint8_t *in, size_t len);
+/* Value of one hex digit (either case), or -1 when c is not one. */
+int fg_hex_digit(int c);
 
 /* Wall clock in milliseconds since the epoch, and a monotonic clock in milliseconds.
  * Protocol cores never call these: the I/O edge passes time in. */
@@ -67,6 +69,9 @@ int64_t fg_now_ms(void);
 int64_t fg_mono_ms(void);
 /* "2026-11-21 20:05:42" (UTC) into out (at least 20 bytes). */
 void fg_format_utc(char *out, size_t outsize, int64_t ms);
+/* RFC 3339 §5.6 "2026-11-21T20:05:42Z" (UTC, whole seconds) into out (at least 21 bytes);
+ * false, with out empty, when the time cannot be formatted. */
+bool fg_format_iso8601(char *out, size_t outsize, int64_t ms);
 
 /* Logging: levels and subsystems. Messages go to every registered sink (stderr for
  * journald, the store's bounded log). Never log secrets or private keys. */

@@ -20,8 +20,6 @@ void certs__roles_free(struct certs_roles *r);
 enum fg_err certs__roles_json(const struct certs_roles *r, const char *id, json_t *arr);
 /* The first use of id in plain words with what to do first; false when unused. */
 bool certs__roles_first_use(const struct certs_roles *r, const char *id, char *msg, size_t size);
-/* "2026-11-21T20:05:42Z" */
-void certs__iso8601(char *out, size_t size, int64_t ms);
 char *certs__strdup(const char *s);
 enum fg_err certs__audit(struct db_txn *txn, const char *actor, const char *source,
                          const char *action, bool ok, const char *fmt, ...)

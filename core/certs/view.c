@@ -4,20 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define CERTS_SETTING_CONSOLE "console.cert"
 #define DAY_MS                (86400LL * 1000)
 /* Longest roles text handed to the expiry callback; more roles are cut off with "...". */
 #define CERTS_ROLES_TEXT_MAX 512
-
-void certs__iso8601(char *out, size_t size, int64_t ms)
-{
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-	if (gmtime_r(&t, &tm) == NULL || strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		fg_strlcpy(out, "", size);
-}
 
 /* ---- roles ------------------------------------------------------------------------------ */
 
@@ -178,8 +169,8 @@ static void cert_fields(json_t *o, const struct pki_cert *c, int64_t now_ms)
 		json_object_set_new(o, "is_ca", json_false());
 		return;
 	}
-	certs__iso8601(nb, sizeof(nb), c->not_before_ms);
-	certs__iso8601(na, sizeof(na), c->not_after_ms);
+	fg_format_iso8601(nb, sizeof(nb), c->not_before_ms);
+	fg_format_iso8601(na, sizeof(na), c->not_after_ms);
 	json_object_set_new(o, "issuer", json_string(c->issuer));
 	json_object_set_new(o, "serial", json_string(c->serial_hex));
 	json_object_set_new(o, "not_before", json_string(nb));
@@ -236,7 +227,7 @@ static json_t *record_json(const struct db_cert *rec, const struct certs_roles *
 		json_decref(r);
 		return NULL;
 	}
-	certs__iso8601(created, sizeof(created), rec->created_ms);
+	fg_format_iso8601(created, sizeof(created), rec->created_ms);
 	json_object_set_new(o, "id", json_string(rec->id));
 	json_object_set_new(o, "name", json_string(rec->name));
 	json_object_set_new(o, "kind", json_string(kind_name(rec->kind)));
@@ -262,7 +253,7 @@ static json_t *record_json(const struct db_cert *rec, const struct certs_roles *
 			if (certs[i]->not_after_ms < soonest)
 				soonest = certs[i]->not_after_ms;
 		char na[32];
-		certs__iso8601(na, sizeof(na), soonest);
+		fg_format_iso8601(na, sizeof(na), soonest);
 		json_object_set_new(o, "not_after", json_string(na));
 		json_object_set_new(o, "not_after_ms", json_integer(soonest));
 		json_object_set_new(o, "days_left", json_integer(days_left(soonest, now_ms)));

@@ -30,17 +30,6 @@ static bool is_hnvchar(unsigned char c)
 	return is_unreserved(c) || c == '%' || (c && strchr("[]/?:+$", c) != NULL);
 }
 
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Checks the characters against cls and percent-decodes (RFC 3261 §19.1.2: escaped
  * characters in user, password, parameters and headers). */
 static enum fg_err decode(struct sip_arena *a, const char *p, size_t len,
@@ -63,8 +52,8 @@ static enum fg_err decode(struct sip_arena *a, const char *p, size_t len,
 				sip__set_err(err, off + i, "%s: truncated %%-escape", what);
 				return FG_ERR_PARSE;
 			}
-			h = hexval((unsigned char)p[i + 1]);
-			l = hexval((unsigned char)p[i + 2]);
+			h = fg_hex_digit((unsigned char)p[i + 1]);
+			l = fg_hex_digit((unsigned char)p[i + 2]);
 			if (h < 0 || l < 0) {
 				sip__set_err(err, off + i, "%s: bad %%-escape", what);
 				return FG_ERR_PARSE;
@@ -135,7 +124,7 @@ enum fg_err sip__hostport_parse(struct sip_arena *a, const char *p, size_t len,
 			unsigned char c = (unsigned char)p[i];
 			if (c == ':')
 				colon = true;
-			else if (hexval(c) < 0 && c != '.') {
+			else if (fg_hex_digit(c) < 0 && c != '.') {
 				sip__set_err(err, off + i, "host: bad IPv6 address character");
 				return FG_ERR_PARSE;
 			}

@@ -137,17 +137,6 @@ static enum fg_err pct(struct fg_buf *out, const char *s, size_t len, bool (*ok)
 	return e;
 }
 
-static int hexv(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 enum fg_err xlate_addr_xmpp_to_sip(const char *jid, size_t len, struct fg_buf *uri,
                                    const char **why)
 {
@@ -184,10 +173,10 @@ enum fg_err xlate_addr_xmpp_to_sip(const char *jid, size_t len, struct fg_buf *u
 		/* XEP-0106 §4.3: undo the escapes, then percent-encode for SIP. */
 		for (size_t i = 0; i < llen && !e; i++) {
 			unsigned char c = (unsigned char)jid[i];
-			if (c == '\\' && i + 2 < llen && hexv(jid[i + 1]) >= 0 &&
-			    hexv(jid[i + 2]) >= 0) {
-				unsigned char d =
-				    (unsigned char)(hexv(jid[i + 1]) * 16 + hexv(jid[i + 2]));
+			if (c == '\\' && i + 2 < llen && fg_hex_digit(jid[i + 1]) >= 0 &&
+			    fg_hex_digit(jid[i + 2]) >= 0) {
+				unsigned char d = (unsigned char)(fg_hex_digit(jid[i + 1]) * 16 +
+				                                  fg_hex_digit(jid[i + 2]));
 				if (jid_escape(d)) {
 					c = d;
 					i += 2;

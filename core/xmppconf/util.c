@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 enum fg_err xmppconf__fail(struct xmppconf_err *e, unsigned status, const char *field,
                            const char *fix, const char *fmt, ...)
@@ -75,10 +74,7 @@ json_t *xmppconf__time(int64_t ms)
 	if (ms == 0)
 		return json_null();
 	char buf[32];
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	fg_format_iso8601(buf, sizeof(buf), ms);
 	return json_string(buf);
 }
 

@@ -59,6 +59,23 @@ static void test_ct_equal_and_hex(void **state)
 	char hex[9];
 	fg_hex(hex, (const uint8_t *)"\x00\x1f\xa0\xff", 4);
 	assert_string_equal(hex, "001fa0ff");
+	assert_int_equal(fg_hex_digit('0'), 0);
+	assert_int_equal(fg_hex_digit('a'), 10);
+	assert_int_equal(fg_hex_digit('F'), 15);
+	assert_int_equal(fg_hex_digit('g'), -1);
+	assert_int_equal(fg_hex_digit('\0'), -1);
+}
+
+static void test_format_iso8601(void **state)
+{
+	(void)state;
+	char buf[32];
+	assert_true(fg_format_iso8601(buf, sizeof(buf), 1795291542123LL));
+	assert_string_equal(buf, "2026-11-21T20:05:42Z");
+	assert_true(fg_format_iso8601(buf, sizeof(buf), 0));
+	assert_string_equal(buf, "1970-01-01T00:00:00Z");
+	assert_false(fg_format_iso8601(buf, 10, 0));
+	assert_string_equal(buf, "");
 }
 
 static void test_strerror_total(void **state)
@@ -112,6 +129,7 @@ int main(void)
 		cmocka_unit_test(test_strlcpy_truncates),
 		cmocka_unit_test(test_parse_u64),
 		cmocka_unit_test(test_ct_equal_and_hex),
+		cmocka_unit_test(test_format_iso8601),
 		cmocka_unit_test(test_strerror_total),
 		cmocka_unit_test(test_log_sinks_filter_and_sanitise),
 	};
