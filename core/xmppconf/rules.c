@@ -1,9 +1,7 @@
 /* xmppconf: the allow list (seed 000 "Federated XMPP Domain names"), the policy default
  * and its exceptions (seed 003), and peers joined with their connection state. */
 #include "xmppconf_internal.h"
-#ifdef FEDGW_HAVE_POLICY
 #include "policy/policy.h"
-#endif
 
 #include <ctype.h>
 #include <stdio.h>
@@ -42,19 +40,6 @@ json_t *xmppconf__allow_json(const struct db_allow_entry *a)
 	                 (int)a->port, "auth", auth_name(a->auth), "tls", tls_name(a->tls),
 	                 "cert_id", xmppconf__text(a->cert_id), "description",
 	                 xmppconf__text(a->description), "created", xmppconf__time(a->created_ms));
-}
-
-static bool pattern_valid(const char *pattern, const char **why)
-{
-#ifdef FEDGW_HAVE_POLICY
-	return policy_pattern_valid(pattern, why);
-#else
-	if (xmppconf__ip_valid(pattern))
-		return true;
-	if (strncmp(pattern, "*.", 2) == 0)
-		pattern += 2;
-	return xmppconf_domain_valid(pattern, why);
-#endif
 }
 
 /* Reads the whole policy from txn. */
@@ -571,7 +556,7 @@ static bool rule_apply(json_t *in, struct db_policy_rule *r, struct xmppconf_err
 		fg_strlcpy(lower, pattern, sizeof(lower));
 		for (char *p = lower; *p; p++)
 			*p = (char)tolower((unsigned char)*p);
-		if (!lower[0] || !pattern_valid(lower, &why)) {
+		if (!lower[0] || !policy_pattern_valid(lower, &why)) {
 			xmppconf__fail(
 			    e, 422, "pattern",
 			    "Give a domain (example.com), a wildcard (*.example.com matches "

@@ -1,5 +1,6 @@
 /* xmppconf: answers, audit entries, field readers and name checks (RFC 1035 §2.3.1). */
 #include "xmppconf_internal.h"
+#include "policy/policy.h"
 
 #include <arpa/inet.h>
 #include <stdarg.h>
@@ -289,19 +290,6 @@ bool xmppconf_domain_valid(const char *domain, const char **why)
 
 /* ---- policy evaluation for warnings (the engine's semantics, policy/policy.h) ---------- */
 
-bool xmppconf__pattern_matches(const char *pattern, const char *domain)
-{
-	if (strncmp(pattern, "*.", 2) == 0) {
-		const char *base = pattern + 2;
-		size_t bl = strlen(base), dl = strlen(domain);
-		if (strcasecmp(domain, base) == 0)
-			return true;
-		return dl > bl && domain[dl - bl - 1] == '.' &&
-		       strcasecmp(domain + dl - bl, base) == 0;
-	}
-	return strcasecmp(pattern, domain) == 0;
-}
-
 bool xmppconf__policy_denies(bool default_allow, const struct db_policy_rule *rules, size_t n,
                              const char *domain, int dir, char *rule, size_t rulesize)
 {
@@ -312,7 +300,7 @@ bool xmppconf__policy_denies(bool default_allow, const struct db_policy_rule *ru
 		if ((r->direction == DB_DIR_INCOMING && dir != 1) ||
 		    (r->direction == DB_DIR_OUTGOING && dir != 2))
 			continue;
-		if (!xmppconf__pattern_matches(r->pattern, domain))
+		if (!policy_pattern_matches(r->pattern, domain))
 			continue;
 		/* An exact pattern beats any wildcard; a longer wildcard beats a shorter one. */
 		bool exact = strncmp(r->pattern, "*.", 2) != 0;
