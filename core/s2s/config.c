@@ -177,6 +177,13 @@ enum fg_err s2s__conf_load(struct db *db, const char *const *extra, size_t n_ext
 		c->allow = NULL;
 		c->n_allow = 0;
 	}
+	c->allow_creds = calloc(c->n_allow ? c->n_allow : 1, sizeof(*c->allow_creds));
+	if (c->allow_creds == NULL) {
+		err = FG_ERR_NOMEM;
+		goto fail;
+	}
+	for (size_t i = 0; i < c->n_allow; i++)
+		c->allow_creds[i] = load_creds(c, txn, c->allow[i].cert_id, c->allow[i].domain);
 	if (db_policy_list(txn, &rules, &n_rules) != FG_OK) {
 		rules = NULL;
 		n_rules = 0;
@@ -224,6 +231,9 @@ void s2s__conf_unref(struct s2s_conf *c)
 	free(c->domain_ptrs);
 	tls_trust_free(c->trust);
 	policy_free(c->policy);
+	for (size_t i = 0; c->allow_creds != NULL && i < c->n_allow; i++)
+		tls_creds_free(c->allow_creds[i]);
+	free(c->allow_creds);
 	free(c->allow);
 	explicit_bzero(c->secret, sizeof(c->secret));
 	free(c);
@@ -245,6 +255,16 @@ const struct db_allow_entry *s2s__conf_allow(const struct s2s_conf *c, const cha
 			return &c->allow[i];
 	}
 	return NULL;
+}
+
+struct tls_creds *s2s__conf_creds_for(const struct s2s_conf *c, const char *local,
+                                      const char *remote)
+{
+	const struct db_allow_entry *a = s2s__conf_allow(c, remote);
+	if (a != NULL && c->allow_creds != NULL && c->allow_creds[a - c->allow] != NULL)
+		return c->allow_creds[a - c->allow];
+	int i = s2s__conf_domain(c, local);
+	return i >= 0 ? c->creds[i] : NULL;
 }
 
 static enum fg_err secret_write(struct db_txn *txn, void *ctx)

@@ -797,8 +797,7 @@ static enum fg_err conn_tls_new(struct conn *c)
 	struct tls_config cfg = {0};
 	if (c->out) {
 		cfg.role = TLS_ROLE_CLIENT;
-		int i = s2s__conf_domain(c->conf, c->local);
-		cfg.creds = i >= 0 ? c->conf->creds[i] : NULL;
+		cfg.creds = s2s__conf_creds_for(c->conf, c->local, c->remote);
 		cfg.trust = c->conf->trust;
 		cfg.server_name = c->remote;
 	} else {
@@ -1358,8 +1357,7 @@ static struct conn *conn_new(struct s2s_engine *e, bool out, const char *local, 
 			c->xcfg.sasl_external_out = false;
 		if (a != NULL && a->auth == DB_AUTH_SASL_EXTERNAL)
 			c->xcfg.dialback = false;
-		int i = s2s__conf_domain(c->conf, local);
-		if (i < 0 || c->conf->creds[i] == NULL)
+		if (s2s__conf_creds_for(c->conf, local, remote) == NULL)
 			c->xcfg.sasl_external_out = false;
 		/* TLS as a client needs trust anchors; optional TLS without any goes plain */
 		if (c->conf->trust == NULL && c->xcfg.tls_mode == XMPP_TLS_OPTIONAL)

@@ -112,6 +112,7 @@ struct s2s_conf {
 	struct policy *policy;
 	bool default_allow;
 	struct db_allow_entry *allow;
+	struct tls_creds **allow_creds; /* per allow entry: its certificate override or NULL */
 	size_t n_allow;
 	struct xmpp_s2s_config xcfg; /* global defaults; domain list, secret */
 	char secret[DB_SETTING_VALUE_MAX];
@@ -134,6 +135,10 @@ void s2s__conf_unref(struct s2s_conf *c);
 /* Index of a local domain or -1. */
 int s2s__conf_domain(const struct s2s_conf *c, const char *domain);
 const struct db_allow_entry *s2s__conf_allow(const struct s2s_conf *c, const char *domain);
+/* The certificate presented to that peer: the allow entry's override, else the local
+ * domain's; NULL when neither has one. */
+struct tls_creds *s2s__conf_creds_for(const struct s2s_conf *c, const char *local,
+                                      const char *remote);
 /* Makes and stores a dialback secret when none is set (one db_write). */
 enum fg_err s2s__ensure_secret(struct db *db);
 

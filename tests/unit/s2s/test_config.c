@@ -116,6 +116,9 @@ static void test_settings_and_records(void **state)
 	assert_non_null(a);
 	assert_int_equal(s2s__tls_for_peer(c->xcfg.tls_mode, a), XMPP_TLS_OFF);
 	assert_null(s2s__conf_allow(c, "other.test"));
+	/* no certificate anywhere: nothing to present, so no SASL EXTERNAL out */
+	assert_null(s2s__conf_creds_for(c, "a.test", "partner.test"));
+	assert_null(s2s__conf_creds_for(c, "a.test", "other.test"));
 	struct policy_verdict v;
 	policy_check(c->policy, "x.partner.test", POLICY_INCOMING, &v);
 	assert_true(v.allow);
