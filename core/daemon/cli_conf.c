@@ -129,12 +129,18 @@ int cli_refused(const char *noun, const char *cmd, enum fg_err err, const struct
 
 bool cli_cert_resolve(const char *noun, struct db *db, const char *ref, char id[DB_ID_MAX])
 {
+	id[0] = '\0';
+	if (!ref[0] || strcmp(ref, "none") == 0)
+		return true;
+	return cli_cert_find(noun, db, ref, id);
+}
+
+bool cli_cert_find(const char *noun, struct db *db, const char *ref, char id[DB_ID_MAX])
+{
 	struct db_txn *txn = NULL;
 	struct db_cert *certs = NULL;
 	size_t n = 0, matches = 0;
 	id[0] = '\0';
-	if (!ref[0] || strcmp(ref, "none") == 0)
-		return true;
 	if (db_txn_begin(db, &txn) != FG_OK)
 		return false;
 	enum fg_err err = db_cert_list(txn, &certs, &n);
@@ -209,5 +215,28 @@ void cli_validate_done_cb(void *ctx, bool ok)
 	struct cli_validate_run *r = ctx;
 	r->done = true;
 	r->ok = ok;
+}
+
+int cli_validate_report(const char *noun, const struct cli_validate_run *r, const char *domain)
+{
+	if (!r->done)
+		fprintf(stderr, "fedgw %s validate: the check ended without a result\n", noun);
+	if (r->as_json) {
+		json_t *all = json_pack("{s:s, s:b, s:b, s:O}", "domain", domain, "done", r->done,
+		                        "ok", r->ok, "steps", r->steps);
+		cli_print_json(all);
+		json_decref(all);
+	} else {
+		printf("%s\n", r->ok ? "Every step passed."
+		                     : "Validation failed: see the fix under each failed step.");
+	}
+	return r->ok ? EXIT_OK : EXIT_FAIL;
+}
+
+void cli_validate_loop_close(const char *noun, uv_loop_t *loop)
+{
+	uv_run(loop, UV_RUN_DEFAULT);
+	if (uv_loop_close(loop) != 0)
+		fprintf(stderr, "fedgw %s validate: warning: handles left open\n", noun);
 }
 #endif

@@ -48,9 +48,13 @@ int cli_refused(const char *noun, const char *cmd, enum fg_err err, const struct
 /* Accepts a certificate record id or name ("none" or "" clears: id ""). False with a
  * message when nothing or several records match. */
 bool cli_cert_resolve(const char *noun, struct db *db, const char *ref, char id[DB_ID_MAX]);
+/* The same without the "none" shorthand: ref must name exactly one record. */
+bool cli_cert_find(const char *noun, struct db *db, const char *ref, char id[DB_ID_MAX]);
 
 #ifdef FEDGW_HAVE_S2S
 #include "s2s/s2s.h"
+
+#include <uv.h>
 /* Validate connection run on the CLI's own loop: steps printed as they end (or collected
  * for --json). */
 struct cli_validate_run {
@@ -62,6 +66,10 @@ struct cli_validate_run {
 const char *cli_step_state_name(enum s2s_step_state s);
 void cli_validate_step_cb(void *ctx, const struct s2s_step *step);
 void cli_validate_done_cb(void *ctx, bool ok);
+/* Prints how the check ended (text, or JSON with --json); returns the exit status. */
+int cli_validate_report(const char *noun, const struct cli_validate_run *r, const char *domain);
+/* Lets the handles the check closed run their close callbacks, then closes loop. */
+void cli_validate_loop_close(const char *noun, uv_loop_t *loop);
 #endif
 
 #endif

@@ -1,4 +1,5 @@
 /* daemon: `fedgw pki` — keys, CSRs and certificates from a shell (seed 004's `pki csr`). */
+#include "daemon/cli_conf.h"
 #include "daemon/daemon.h"
 
 #include "certs/certs.h"
@@ -60,40 +61,6 @@ static char *read_file(const char *path)
 	}
 	buf[n] = '\0';
 	return buf;
-}
-
-/* Accepts an id or a name; prints why not and returns false when none or several match. */
-static bool resolve_id(struct db *db, const char *ref, char id[DB_ID_MAX])
-{
-	struct db_txn *txn = NULL;
-	struct db_cert *certs = NULL;
-	size_t n = 0, matches = 0;
-	if (db_txn_begin(db, &txn) != FG_OK)
-		return false;
-	enum fg_err err = db_cert_list(txn, &certs, &n);
-	db_txn_end(txn);
-	if (err) {
-		fprintf(stderr, "fedgw pki: cannot read the store: %s\n", fg_strerror(err));
-		return false;
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (strcmp(certs[i].id, ref) == 0) {
-			fg_strlcpy(id, certs[i].id, DB_ID_MAX);
-			matches = 1;
-			break;
-		}
-		if (strcmp(certs[i].name, ref) == 0) {
-			fg_strlcpy(id, certs[i].id, DB_ID_MAX);
-			matches++;
-		}
-	}
-	db_cert_list_free(certs, n);
-	if (matches == 0)
-		fprintf(stderr, "fedgw pki: no certificate with id or name \"%s\" (fedgw pki list)\n",
-		        ref);
-	else if (matches > 1)
-		fprintf(stderr, "fedgw pki: several certificates are named \"%s\": use the id\n", ref);
-	return matches == 1;
 }
 
 struct req_args {
@@ -326,7 +293,7 @@ int daemon_pki_main(const struct daemon_opts *o, int argc, char **argv)
 			}
 		}
 		json_decref(list);
-	} else if (!resolve_id(db, sargv[1], id)) {
+	} else if (!cli_cert_find("pki", db, sargv[1], id)) {
 		rc = EXIT_NOTFOUND;
 	} else if (strcmp(sub, "show") == 0) {
 		json_t *c = NULL;

@@ -687,24 +687,9 @@ static int cmd_validate(struct db *db, int argc, char **argv)
 		while (!r.done && uv_run(&loop, UV_RUN_ONCE) != 0)
 			;
 		s2s_validate_free(v);
-		if (!r.done)
-			fprintf(stderr, "fedgw xmpp validate: the check ended without a result\n");
-		if (a.json) {
-			json_t *all = json_pack("{s:s, s:b, s:b, s:O}", "domain", a.pos[0], "done",
-			                        r.done, "ok", r.ok, "steps", r.steps);
-			cli_print_json(all);
-			json_decref(all);
-		} else {
-			printf("%s\n", r.ok ? "Every step passed."
-			                    : "Validation failed: see the fix "
-			                      "under each failed step.");
-		}
-		rc = r.ok ? EXIT_OK : EXIT_FAIL;
+		rc = cli_validate_report("xmpp", &r, a.pos[0]);
 	}
-	/* Let the handles the check closed run their close callbacks. */
-	uv_run(&loop, UV_RUN_DEFAULT);
-	if (uv_loop_close(&loop) != 0)
-		fprintf(stderr, "fedgw xmpp validate: warning: handles left open\n");
+	cli_validate_loop_close("xmpp", &loop);
 	json_decref(r.steps);
 	return rc;
 #else
