@@ -117,12 +117,24 @@ struct conn {
 	struct out_ctx *o;
 	struct verify_req *verifies;
 	size_t n_verify;
-	bool verify_hold; /* SASL EXTERNAL may run on this stream: verifications wait */
+	bool verify_hold;    /* SASL EXTERNAL may run on this stream: verifications wait */
+	struct tls_info *ti; /* after a TLS handshake; plaintext sessions carry none */
+};
+
+/* What the status and validation show about a stream's TLS. */
+struct tls_info {
 	char peer_subject[S2S_TEXT_MAX], peer_issuer[S2S_TEXT_MAX];
 	int64_t peer_not_after;
 	char tls_version[24], tls_suite[64];
 	char name_match[16];
 };
+
+static const struct tls_info no_tls_info;
+
+static const struct tls_info *tinfo(const struct conn *c)
+{
+	return c->ti != NULL ? c->ti : &no_tls_info;
+}
 
 struct listener {
 	struct s2s_engine *e;
@@ -340,16 +352,17 @@ static void conn_status(struct conn *c)
 	s2s__json_escape(&j, c->addr);
 	(void)fg_buf_printf(&j, "\",\"auth\":\"%s\",\"tls_version\":\"",
 	                    c->authenticated ? s2s__auth_name(c->method) : "");
-	s2s__json_escape(&j, c->tls_version);
+	const struct tls_info *ti = tinfo(c);
+	s2s__json_escape(&j, ti->tls_version);
 	(void)fg_buf_append_str(&j, "\",\"tls_cipher\":\"");
-	s2s__json_escape(&j, c->tls_suite);
+	s2s__json_escape(&j, ti->tls_suite);
 	(void)fg_buf_append_str(&j, "\",\"peer_cert_subject\":\"");
-	s2s__json_escape(&j, c->peer_subject);
+	s2s__json_escape(&j, ti->peer_subject);
 	(void)fg_buf_append_str(&j, "\",\"peer_cert_issuer\":\"");
-	s2s__json_escape(&j, c->peer_issuer);
+	s2s__json_escape(&j, ti->peer_issuer);
 	when[0] = '\0';
-	if (c->peer_not_after != 0)
-		fg_format_utc(when, sizeof(when), c->peer_not_after);
+	if (ti->peer_not_after != 0)
+		fg_format_utc(when, sizeof(when), ti->peer_not_after);
 	(void)fg_buf_printf(&j,
 	                    "\",\"peer_cert_not_after\":\"%s\",\"since\":%lld,\"stanzas_in\":%llu,"
 	                    "\"stanzas_out\":%llu,\"queued\":%zu,\"last_error\":\"",
@@ -446,12 +459,12 @@ static void vev(struct conn *c, enum s2s_vev ev, const char *text)
 	struct s2s_vinfo in = {
 	    .addr = c->addr,
 	    .text = text ? text : "",
-	    .tls_version = c->tls_version,
-	    .tls_suite = c->tls_suite,
-	    .subject = c->peer_subject,
-	    .issuer = c->peer_issuer,
-	    .not_after_ms = c->peer_not_after,
-	    .name_match = c->name_match,
+	    .tls_version = tinfo(c)->tls_version,
+	    .tls_suite = tinfo(c)->tls_suite,
+	    .subject = tinfo(c)->peer_subject,
+	    .issuer = tinfo(c)->peer_issuer,
+	    .not_after_ms = tinfo(c)->peer_not_after,
+	    .name_match = tinfo(c)->name_match,
 	    .chain_ok = c->tls != NULL && tls_conn_peer_verified(c->tls),
 	    .method = c->method,
 	    .direct_tls = c->direct_tls,
@@ -665,6 +678,7 @@ static void conn_free(struct conn *c)
 	xmpp_stream_free(c->sniff);
 	xmpp_stream_free(c->trace);
 	tls_conn_free(c->tls);
+	free(c->ti);
 	s2s__conf_unref(c->conf);
 	if (c->o != NULL && c->o->q != NULL)
 		resolve_cancel(c->o->q);
@@ -862,7 +876,7 @@ static void conn_action(void *ctx, const struct xmpp_action *a)
 		fg_log(FG_LOG_INFO, S2S_SUBSYS, "%s stream %s %s %s authenticated (%s%s%s)",
 		       c->out ? "outgoing" : "incoming", a->local, c->out ? "->" : "<-", a->remote,
 		       s2s__auth_name(a->method), c->tls_up ? ", " : "",
-		       c->tls_up ? c->tls_version : "");
+		       c->tls_up ? tinfo(c)->tls_version : "");
 		if (c->out) {
 			fault_clear(c->e, "dns", c->remote);
 			fault_clear(c->e, "connect", c->remote);
@@ -1146,16 +1160,22 @@ static void direct_tls_prelude(struct conn *c)
 static void conn_tls_up(struct conn *c)
 {
 	c->tls_up = true;
-	fg_strlcpy(c->tls_version, tls_conn_version_name(c->tls), sizeof(c->tls_version));
-	fg_strlcpy(c->tls_suite, tls_conn_suite_name(c->tls), sizeof(c->tls_suite));
+	if (c->ti == NULL)
+		c->ti = calloc(1, sizeof(*c->ti));
+	if (c->ti == NULL) {
+		conn_kill(c, S2S_FAIL_TLS, "out of memory", false);
+		return;
+	}
+	fg_strlcpy(c->ti->tls_version, tls_conn_version_name(c->tls), sizeof(c->ti->tls_version));
+	fg_strlcpy(c->ti->tls_suite, tls_conn_suite_name(c->tls), sizeof(c->ti->tls_suite));
 	const uint8_t *der = NULL;
 	size_t len = 0;
 	tls_conn_peer_cert(c->tls, &der, &len);
 	struct pki_cert *pc = NULL;
 	if (len > 0 && pki_cert_parse(der, len, &pc) == FG_OK) {
-		fg_strlcpy(c->peer_subject, pc->subject, sizeof(c->peer_subject));
-		fg_strlcpy(c->peer_issuer, pc->issuer, sizeof(c->peer_issuer));
-		c->peer_not_after = pc->not_after_ms;
+		fg_strlcpy(c->ti->peer_subject, pc->subject, sizeof(c->ti->peer_subject));
+		fg_strlcpy(c->ti->peer_issuer, pc->issuer, sizeof(c->ti->peer_issuer));
+		c->ti->peer_not_after = pc->not_after_ms;
 		pki_cert_free(pc);
 	}
 	bool verified = tls_conn_peer_verified(c->tls);
@@ -1165,8 +1185,8 @@ static void conn_tls_up(struct conn *c)
 		    len == 0 ? PKI_ID_NONE
 		             : pki_cert_match_xmpp(der, len, c->remote, why, sizeof(why));
 		static const char *const match_names[] = {"", "DNS-ID", "SRV-ID", "xmppAddr", "CN"};
-		fg_strlcpy(c->name_match, (unsigned)match < 5 ? match_names[match] : "",
-		           sizeof(c->name_match));
+		fg_strlcpy(c->ti->name_match, (unsigned)match < 5 ? match_names[match] : "",
+		           sizeof(c->ti->name_match));
 		vev(c, S2S_VEV_TLS_UP, why);
 		trace_start(c);
 		if (match == PKI_ID_NONE) {
@@ -1189,7 +1209,8 @@ static void conn_tls_up(struct conn *c)
 		if (len > 0 && !verified && c->conf->trust != NULL && c->remote[0] != '\0') {
 			/* tolerated (TLS optional for client certificates), but worth saying */
 			char cause[2 * S2S_TEXT_MAX];
-			bool expired = c->peer_not_after != 0 && c->peer_not_after < fg_now_ms();
+			bool expired =
+			    c->ti->peer_not_after != 0 && c->ti->peer_not_after < fg_now_ms();
 			s2s__fmt(
 			    cause, sizeof(cause),
 			    "The certificate %s presented when connecting to this gateway (%s) %s; "
