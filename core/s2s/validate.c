@@ -652,6 +652,21 @@ static void next_phase(struct s2s_validation *v)
 			candidates(v);
 			v->cand_i = 0;
 		}
+		/* a target listed for both services is looked up once */
+		while (v->cand_i < v->n_cands) {
+			size_t k;
+			for (k = 0; k < v->cand_i; k++) {
+				if (strcasecmp(v->cands[k].host, v->cands[v->cand_i].host) == 0)
+					break;
+			}
+			if (k == v->cand_i)
+				break;
+			fg_strlcpy(v->first_addr[v->cand_i], v->first_addr[k],
+			           sizeof(v->first_addr[0]));
+			if (v->first_addr[k][0] != '\0')
+				v->n_with_addr++;
+			v->cand_i++;
+		}
 		if (v->cand_i < v->n_cands) {
 			if (resolve_addr(s2s__engine_resolver(v->e), v->cands[v->cand_i].host,
 			                 addr_cb, v, &v->q) != FG_OK)
