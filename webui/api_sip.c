@@ -32,16 +32,7 @@ enum MHD_Result webui__api_sip_settings_get(struct webui_req *req)
 
 enum MHD_Result webui__api_sip_settings_put(struct webui_req *req)
 {
-	json_t *in = NULL, *out = NULL;
-	struct xmppconf_err e = {0};
-	if (!webui__req_json(req, &in))
-		return MHD_YES;
-	enum fg_err err =
-	    sipconf_settings_set(req->w->db, req->session.admin, req->source, in, &out, &e);
-	json_decref(in);
-	if (err)
-		return webui__conf_failed(req, err, &e);
-	return webui__reply_json(req, 200, out);
+	return webui__conf_body(req, sipconf_settings_set, 200);
 }
 
 /* ---- domains --------------------------------------------------------------------------- */
@@ -67,41 +58,17 @@ enum MHD_Result webui__api_sip_domains_get(struct webui_req *req)
 
 enum MHD_Result webui__api_sip_domains_add(struct webui_req *req)
 {
-	json_t *in = NULL, *out = NULL;
-	struct xmppconf_err e = {0};
-	if (!webui__req_json(req, &in))
-		return MHD_YES;
-	enum fg_err err =
-	    sipconf_domain_add(req->w->db, req->session.admin, req->source, in, &out, &e);
-	json_decref(in);
-	if (err)
-		return webui__conf_failed(req, err, &e);
-	return webui__reply_json(req, 201, out);
+	return webui__conf_body(req, sipconf_domain_add, 201);
 }
 
 enum MHD_Result webui__api_sip_domains_put(struct webui_req *req)
 {
-	json_t *in = NULL, *out = NULL;
-	struct xmppconf_err e = {0};
-	if (!webui__req_json(req, &in))
-		return MHD_YES;
-	enum fg_err err = sipconf_domain_edit(req->w->db, req->session.admin, req->source,
-	                                      req->params[0], in, &out, &e);
-	json_decref(in);
-	if (err)
-		return webui__conf_failed(req, err, &e);
-	return webui__reply_json(req, 200, out);
+	return webui__conf_edit(req, sipconf_domain_edit);
 }
 
 enum MHD_Result webui__api_sip_domains_delete(struct webui_req *req)
 {
-	json_t *out = NULL;
-	struct xmppconf_err e = {0};
-	enum fg_err err = sipconf_domain_delete(req->w->db, req->session.admin, req->source,
-	                                        req->params[0], &out, &e);
-	if (err)
-		return webui__conf_failed(req, err, &e);
-	return webui__reply_json(req, 200, out);
+	return webui__conf_delete(req, sipconf_domain_delete);
 }
 
 /* ---- validate connection ---------------------------------------------------------------- */

@@ -41,6 +41,43 @@ enum MHD_Result webui__conf_failed(struct webui_req *req, enum fg_err err,
 	return webui__reply_json(req, status, j);
 }
 
+enum MHD_Result webui__conf_body(struct webui_req *req, webui_conf_body_fn fn, unsigned status)
+{
+	json_t *in = NULL, *out = NULL;
+	struct xmppconf_err e = {0};
+	if (!webui__req_json(req, &in))
+		return MHD_YES;
+	enum fg_err err = fn(req->w->db, req->session.admin, req->source, in, &out, &e);
+	json_decref(in);
+	if (err)
+		return webui__conf_failed(req, err, &e);
+	return webui__reply_json(req, status, out);
+}
+
+enum MHD_Result webui__conf_edit(struct webui_req *req, webui_conf_edit_fn fn)
+{
+	json_t *in = NULL, *out = NULL;
+	struct xmppconf_err e = {0};
+	if (!webui__req_json(req, &in))
+		return MHD_YES;
+	enum fg_err err =
+	    fn(req->w->db, req->session.admin, req->source, req->params[0], in, &out, &e);
+	json_decref(in);
+	if (err)
+		return webui__conf_failed(req, err, &e);
+	return webui__reply_json(req, 200, out);
+}
+
+enum MHD_Result webui__conf_delete(struct webui_req *req, webui_conf_delete_fn fn)
+{
+	json_t *out = NULL;
+	struct xmppconf_err e = {0};
+	enum fg_err err = fn(req->w->db, req->session.admin, req->source, req->params[0], &out, &e);
+	if (err)
+		return webui__conf_failed(req, err, &e);
+	return webui__reply_json(req, 200, out);
+}
+
 static enum MHD_Result store_failed(struct webui_req *req, enum fg_err err)
 {
 	FG_LOGE(SUBSYS, "cannot read the XMPP configuration: %s", fg_strerror(err));
@@ -87,16 +124,7 @@ enum MHD_Result webui__api_xmpp_settings_get(struct webui_req *req)
 
 enum MHD_Result webui__api_xmpp_settings_put(struct webui_req *req)
 {
-	json_t *in = NULL, *out = NULL;
-	struct xmppconf_err e = {0};
-	if (!webui__req_json(req, &in))
-		return MHD_YES;
-	enum fg_err err =
-	    xmppconf_settings_set(req->w->db, req->session.admin, req->source, in, &out, &e);
-	json_decref(in);
-	if (err)
-		return webui__conf_failed(req, err, &e);
-	return webui__reply_json(req, 200, out);
+	return webui__conf_body(req, xmppconf_settings_set, 200);
 }
 
 enum MHD_Result webui__api_xmpp_secret(struct webui_req *req)
@@ -164,13 +192,7 @@ enum MHD_Result webui__api_xmpp_domains_put(struct webui_req *req)
 
 enum MHD_Result webui__api_xmpp_domains_delete(struct webui_req *req)
 {
-	json_t *out = NULL;
-	struct xmppconf_err e = {0};
-	enum fg_err err = xmppconf_domain_delete(req->w->db, req->session.admin, req->source,
-	                                         req->params[0], &out, &e);
-	if (err)
-		return webui__conf_failed(req, err, &e);
-	return webui__reply_json(req, 200, out);
+	return webui__conf_delete(req, xmppconf_domain_delete);
 }
 
 /* ---- allow list ------------------------------------------------------------------------ */
@@ -188,41 +210,17 @@ enum MHD_Result webui__api_xmpp_allow_list(struct webui_req *req)
 
 enum MHD_Result webui__api_xmpp_allow_add(struct webui_req *req)
 {
-	json_t *in = NULL, *out = NULL;
-	struct xmppconf_err e = {0};
-	if (!webui__req_json(req, &in))
-		return MHD_YES;
-	enum fg_err err =
-	    xmppconf_allow_add(req->w->db, req->session.admin, req->source, in, &out, &e);
-	json_decref(in);
-	if (err)
-		return webui__conf_failed(req, err, &e);
-	return webui__reply_json(req, 201, out);
+	return webui__conf_body(req, xmppconf_allow_add, 201);
 }
 
 enum MHD_Result webui__api_xmpp_allow_put(struct webui_req *req)
 {
-	json_t *in = NULL, *out = NULL;
-	struct xmppconf_err e = {0};
-	if (!webui__req_json(req, &in))
-		return MHD_YES;
-	enum fg_err err = xmppconf_allow_edit(req->w->db, req->session.admin, req->source,
-	                                      req->params[0], in, &out, &e);
-	json_decref(in);
-	if (err)
-		return webui__conf_failed(req, err, &e);
-	return webui__reply_json(req, 200, out);
+	return webui__conf_edit(req, xmppconf_allow_edit);
 }
 
 enum MHD_Result webui__api_xmpp_allow_delete(struct webui_req *req)
 {
-	json_t *out = NULL;
-	struct xmppconf_err e = {0};
-	enum fg_err err = xmppconf_allow_delete(req->w->db, req->session.admin, req->source,
-	                                        req->params[0], &out, &e);
-	if (err)
-		return webui__conf_failed(req, err, &e);
-	return webui__reply_json(req, 200, out);
+	return webui__conf_delete(req, xmppconf_allow_delete);
 }
 
 /* ---- policy ---------------------------------------------------------------------------- */
@@ -258,41 +256,17 @@ enum MHD_Result webui__api_xmpp_policy_put(struct webui_req *req)
 
 enum MHD_Result webui__api_xmpp_rules_add(struct webui_req *req)
 {
-	json_t *in = NULL, *out = NULL;
-	struct xmppconf_err e = {0};
-	if (!webui__req_json(req, &in))
-		return MHD_YES;
-	enum fg_err err =
-	    xmppconf_rule_add(req->w->db, req->session.admin, req->source, in, &out, &e);
-	json_decref(in);
-	if (err)
-		return webui__conf_failed(req, err, &e);
-	return webui__reply_json(req, 201, out);
+	return webui__conf_body(req, xmppconf_rule_add, 201);
 }
 
 enum MHD_Result webui__api_xmpp_rules_put(struct webui_req *req)
 {
-	json_t *in = NULL, *out = NULL;
-	struct xmppconf_err e = {0};
-	if (!webui__req_json(req, &in))
-		return MHD_YES;
-	enum fg_err err = xmppconf_rule_edit(req->w->db, req->session.admin, req->source,
-	                                     req->params[0], in, &out, &e);
-	json_decref(in);
-	if (err)
-		return webui__conf_failed(req, err, &e);
-	return webui__reply_json(req, 200, out);
+	return webui__conf_edit(req, xmppconf_rule_edit);
 }
 
 enum MHD_Result webui__api_xmpp_rules_delete(struct webui_req *req)
 {
-	json_t *out = NULL;
-	struct xmppconf_err e = {0};
-	enum fg_err err = xmppconf_rule_delete(req->w->db, req->session.admin, req->source,
-	                                       req->params[0], &out, &e);
-	if (err)
-		return webui__conf_failed(req, err, &e);
-	return webui__reply_json(req, 200, out);
+	return webui__conf_delete(req, xmppconf_rule_delete);
 }
 
 /* ---- peers ----------------------------------------------------------------------------- */
