@@ -1,0 +1,540 @@
+#!/usr/bin/python3
+"""sipbench: SIP -> XMPP relay benchmark of fedgw against Kamailio 5.6's xmpp gateway module
+(issue 4 §7). Inside a network namespace with its own dnsmasq (the interop harness), sipp
+sends page-mode MESSAGEs (RFC 3428) over TCP at stepped rates to the gateway under test,
+which relays them over XMPP s2s (dialback, no TLS on either side) to one Prosody 0.12 where
+a raw-XML sink client (sink.py) counts them and measures latency from the epoch timestamp
+sipp wrote into each body. The gateway's CPU time comes from /proc/PID/stat (all its
+processes), its memory from VmRSS and Pss. Prints one table with both side by side.
+
+  run.py FEDGW [--kamailio-module XMPP_SO] [--rates 500,1000,2000,3000,6000]
+         [--duration S] [--targets fedgw,kamailio] [--out FILE] [--keep]
+"""
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "interop"))
+
+import harness as h  # noqa: E402
+
+LOAD_IP = "127.0.0.5"
+KAM_IP = "127.0.0.6"
+NEXTHOP_IP = "127.0.0.7"
+SIP_DOMAIN = "sip.test"  # served by fedgw
+KSIP_DOMAIN = "ksip.test"  # served by Kamailio's xmpp module
+SINK = ("sink", "sink-pw-0")
+SKIP = 77
+KAM_MODULES = "/usr/lib/x86_64-linux-gnu/kamailio/modules/"
+# sipp's [timestamp] ends with the epoch time; "r=" names the step so the sink keeps each
+# step's figures apart.
+SIPP_MESSAGE = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="sipbench MESSAGE">
+<send><![CDATA[
+MESSAGE sip:{to} SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:dave@{frm}>;tag=[call_number]
+To: <sip:{to}>
+Call-ID: [call_id]
+CSeq: 1 MESSAGE
+Max-Forwards: 70
+Content-Type: text/plain;charset=UTF-8
+Content-Length: [len]
+
+r={run} n=[call_number] t=[timestamp]
+]]></send>
+<recv response="100" optional="true"/>
+<recv response="503" optional="true" next="busy"/>
+<recv response="202"/>
+<label id="busy"/>
+</scenario>
+"""
+
+
+# ---- outer process: namespace set-up and tear-down -------------------------------------
+
+def outer(args):
+	if os.geteuid() != 0:
+		print("sipbench: needs root (network namespace)")
+		return SKIP
+	for tool in ("prosody", "prosodyctl", "dnsmasq", "ip", "runuser", "sipp"):
+		if shutil.which(tool) is None:
+			print("sipbench: %s not installed" % tool)
+			return SKIP
+	if not os.access(args.fedgw, os.X_OK):
+		print("sipbench: %s not built" % args.fedgw)
+		return SKIP
+	ns = "fgw-sipbench-%d" % os.getpid()
+	etc = "/etc/netns/" + ns
+	work = tempfile.mkdtemp(prefix="fedgw-sipbench.")
+	os.chmod(work, 0o755)
+	inner = None
+	try:
+		subprocess.run(["ip", "netns", "add", ns], check=True)
+		os.makedirs(etc, exist_ok=True)
+		# every process in the namespace resolves through the bench's dnsmasq only
+		with open(etc + "/resolv.conf", "w") as f:
+			f.write("nameserver %s\noptions timeout:1 attempts:2\n" % h.DNS_IP)
+		with open(etc + "/hosts", "w") as f:
+			f.write("127.0.0.1 localhost\n")
+		subprocess.run(["ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"], check=True)
+		for ip in (h.PROSODY_IP, h.GW_IP, LOAD_IP, KAM_IP, NEXTHOP_IP, h.DNS_IP):
+			subprocess.run(["ip", "netns", "exec", ns, "ip", "addr", "add", ip + "/32", "dev",
+			                "lo"], check=True)
+		argv = ["ip", "netns", "exec", ns, "/usr/bin/python3", os.path.abspath(__file__),
+		        "--inner", "--work", work] + sys.argv[1:]
+		inner = subprocess.Popen(argv, start_new_session=True)
+
+		def forward(signum, _frame):
+			if inner.poll() is None:
+				inner.send_signal(signum)
+		signal.signal(signal.SIGTERM, forward)
+		signal.signal(signal.SIGINT, forward)
+		return inner.wait()
+	finally:
+		if inner is not None and inner.poll() is None:
+			inner.terminate()
+			try:
+				inner.wait(10)
+			except subprocess.TimeoutExpired:
+				inner.kill()
+				inner.wait()
+		subprocess.run(["ip", "netns", "del", ns], check=False)
+		shutil.rmtree(etc, ignore_errors=True)
+		if args.keep:
+			print("sipbench: work files kept in " + work)
+		else:
+			shutil.rmtree(work, ignore_errors=True)
+
+
+# ---- measurements -------------------------------------------------------------------------
+
+def proc_tree(root):
+	"""root and every descendant (Kamailio forks its workers and the xmpp process)."""
+	kids = {}
+	for d in os.listdir("/proc"):
+		if not d.isdigit():
+			continue
+		try:
+			with open("/proc/%s/stat" % d) as f:
+				st = f.read()
+		except OSError:
+			continue
+		ppid = int(st[st.rindex(")") + 2:].split()[1])
+		kids.setdefault(ppid, []).append(int(d))
+	out, todo = [], [root]
+	while todo:
+		p = todo.pop()
+		out.append(p)
+		todo += kids.get(p, [])
+	return out
+
+
+def cpu_s(pids):
+	tick = os.sysconf("SC_CLK_TCK")
+	total = 0
+	for p in pids:
+		try:
+			with open("/proc/%d/stat" % p) as f:
+				st = f.read()
+		except OSError:
+			continue
+		fields = st[st.rindex(")") + 2:].split()
+		total += int(fields[11]) + int(fields[12])  # utime, stime
+	return total / tick
+
+
+def mem_kb(pids):
+	"""(sum of VmRSS, sum of Pss): Kamailio's workers share one memory pool, which VmRSS
+	counts once per process and Pss divides among them."""
+	rss = pss = 0
+	for p in pids:
+		try:
+			with open("/proc/%d/status" % p) as f:
+				for line in f:
+					if line.startswith("VmRSS:"):
+						rss += int(line.split()[1])
+			with open("/proc/%d/smaps_rollup" % p) as f:
+				for line in f:
+					if line.startswith("Pss:"):
+						pss += int(line.split()[1])
+		except OSError:
+			continue
+	return rss, pss
+
+
+class Sink:
+	def __init__(self, procs, work):
+		self.proc = subprocess.Popen(
+			["/usr/bin/python3", "-B", os.path.join(HERE, "sink.py"), h.PROSODY_IP, "5222",
+			 "prosody.test", SINK[0], SINK[1]], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+			stderr=open(os.path.join(work, "sink.err"), "wb"), start_new_session=True)
+		procs.procs.append(self.proc)
+		line = self.proc.stdout.readline()
+		if not line:
+			raise h.HarnessError("sink did not log in: " +
+			                     open(os.path.join(work, "sink.err")).read())
+
+	def ask(self, cmd):
+		self.proc.stdin.write((cmd + "\n").encode())
+		self.proc.stdin.flush()
+		return json.loads(self.proc.stdout.readline())
+
+
+def sipp_counts(work, tag):
+	"""(202s, 503s) from sipp's -trace_counts file: one row per second, the last one final;
+	columns <index>_<code>_Recv."""
+	ok = busy = 0
+	for name in os.listdir(work):
+		if name.startswith("sipp-%s_" % tag) and name.endswith("_counts.csv"):
+			with open(os.path.join(work, name)) as f:
+				rows = [r.strip().split(";") for r in f if r.strip()]
+			if len(rows) < 2:
+				continue
+			d = dict(zip(rows[0], rows[-1]))
+			for k, v in d.items():
+				if k.endswith("_202_Recv"):
+					ok = int(v or 0)
+				elif k.endswith("_503_Recv"):
+					busy = int(v or 0)
+	return ok, busy
+
+
+def sipp_stat(work, tag):
+	for name in os.listdir(work):
+		if name.startswith("sipp-%s_" % tag) and name.endswith(".csv") and "_counts" not in name:
+			with open(os.path.join(work, name)) as f:
+				rows = [r.strip().split(";") for r in f if r.strip()]
+			if len(rows) >= 2:
+				d = dict(zip(rows[0], rows[-1]))
+				return {k: d.get(k) for k in ("TotalCallCreated", "SuccessfulCall(C)",
+				                              "FailedCall(C)", "FailedUnexpectedMessage(C)",
+				                              "FailedCallRejected(C)",
+				                              "FailedMaxUDPRetrans(C)", "FailedTcpConnect(C)",
+				                              "FailedTcpClosed(C)", "FailedCmdNotSent(C)")}
+	return {}
+
+
+class Bench:
+	def __init__(self, args):
+		self.args = args
+		self.work = args.work
+		self.procs = h.Procs()
+		self.rows = {}
+
+	def setup(self):
+		h.dnsmasq_start(self.procs, self.work, [
+			"--host-record=prosody.test,%s" % h.PROSODY_IP,
+			"--host-record=gw.test,%s" % h.GW_IP,
+			"--host-record=edge.test,%s" % NEXTHOP_IP,
+			"--host-record=kam.test,%s" % KAM_IP,
+			# Kamailio's xmpp module listens on the address of its XMPP domain's name and
+			# connects to a peer's name on 5269 (no SRV)
+			"--host-record=%s,%s" % (KSIP_DOMAIN, KAM_IP),
+			"--srv-host=_xmpp-server._tcp.prosody.test,prosody.test,5269",
+			"--srv-host=_xmpp-server._tcp.%s,gw.test,5269" % SIP_DOMAIN,
+			"--srv-host=_xmpp-server._tcp.gw.test,gw.test,5269",
+			"--srv-host=_xmpp-server._tcp.%s,kam.test,5269" % KSIP_DOMAIN,
+		])
+		p = self.prosody = h.Prosody(self.procs, self.work, "prosody.test", h.PROSODY_IP)
+		p.configure("plain")
+		with open(p.cfg) as f:
+			cfg = f.read()
+		# a benchmark logs warnings only, as a production Prosody would
+		if not self.args.prosody_debug:
+			cfg = cfg.replace('levels = { min = "debug" }', 'levels = { min = "warn" }')
+		with open(p.cfg, "w") as f:
+			f.write(cfg)
+		p.register(SINK[0], SINK[1])
+		p.start()
+		self.sink = Sink(self.procs, self.work)
+		r = self.sink.ask("cpu")
+		self.sink_cpu0 = r["cpu_s"]
+
+	# -- targets --------------------------------------------------------------------------
+	def start_fedgw(self):
+		f = self.fedgw = h.Fedgw(self.procs, self.work, self.args.fedgw)
+		f.init()
+		f.cli("xmpp", "set", "dns_servers=%s" % h.DNS_IP, "dns_transparent_zones=test",
+		      "bind=%s" % h.GW_IP, "port=5269", "allow_system_ca=false", "tls_mode=off",
+		      "require_client_cert=false", "sasl_external_in=false", "sasl_external_out=false")
+		f.cli("xmpp", "allow", "add", "prosody.test", "--auth", "dialback", "--tls", "off")
+		# SIP over plain TCP (the trusted-network transport, as Kamailio's side has it);
+		# the next hop only matters for XMPP -> SIP, which this bench does not drive
+		f.cli("sip", "set", "fqdn=gw.test", "bind=" + h.GW_IP, "tcp_port=5060", "tls_port=0",
+		      "max_pending=%d" % self.args.max_pending)
+		f.cli("sip", "domain", "add", SIP_DOMAIN, "--next-hop", "edge.test", "--port", "5060",
+		      "--transport", "tcp", "--xmpp-domain", SIP_DOMAIN)
+		f.start()
+		if not h.wait_port(h.GW_IP, 5060, proc=f.proc):
+			raise h.HarnessError("fedgw does not listen on SIP TCP 5060:\n" + f.tail())
+		return f.proc.pid, (h.GW_IP, SIP_DOMAIN)
+
+	def start_kamailio(self):
+		d = os.path.join(self.work, "kamailio")
+		os.makedirs(d, exist_ok=True)
+		cfg = os.path.join(d, "kamailio.cfg")
+		with open(cfg, "w") as f:
+			f.write(KAMAILIO_CFG.format(ip=KAM_IP, domain=KSIP_DOMAIN, mpath=KAM_MODULES,
+			                            xmpp_so=os.path.abspath(self.args.kamailio_module),
+			                            children=self.args.kam_children,
+			                            debug=self.args.kam_debug))
+		h.run(["kamailio", "-c", "-f", cfg])
+		pidfile = os.path.join(d, "kamailio.pid")
+		self.kam = self.procs.start(["kamailio", "-f", cfg, "-P", pidfile, "-DD", "-E",
+		                             "-m", "256", "-M", "32"], os.path.join(d, "kamailio.log"))
+		if not h.wait_port(KAM_IP, 5060, proc=self.kam) or not h.wait_port(KAM_IP, 5269):
+			raise h.HarnessError("Kamailio did not start:\n" + tail(os.path.join(d, "kamailio.log")))
+		return self.kam.pid, (KAM_IP, KSIP_DOMAIN)
+
+	# -- one step ------------------------------------------------------------------------
+	def step(self, target, pid, dest, rate, duration, tag):
+		ip, frm = dest
+		n = int(rate * duration)
+		sf = os.path.join(self.work, "sipp-%s.xml" % tag)
+		with open(sf, "w") as f:
+			f.write(SIPP_MESSAGE.format(to="sink@prosody.test", frm=frm, run=tag))
+		pids = proc_tree(pid)
+		c0 = cpu_s(pids)
+		s0 = self.sink.ask("cpu")["cpu_s"]
+		t0 = time.monotonic()
+		# -t t1: one TCP connection, as an edge in front of a gateway has; no -l cap on calls
+		# in flight (-l 0 would be "rate-limited only") beyond sipp's default of 3 x rate
+		argv = ["sipp", "%s:5060" % ip, "-sf", sf, "-t", "t1", "-m", str(n), "-r", str(rate),
+		        "-rp", "1000", "-i", LOAD_IP, "-nostdin", "-timeout",
+		        "%ds" % (duration + 30), "-recv_timeout", "10000", "-trace_counts",
+		        "-trace_stat", "-fd", "1", "-max_socket", "2048"]
+		# sipp names its files after the scenario file
+		p = subprocess.run(argv, capture_output=True, timeout=duration + 60, cwd=self.work)
+		rc = p.returncode
+		out, err = p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
+		t_send = time.monotonic() - t0
+		# let the last stanzas arrive (and duplicates behind them)
+		deadline = time.monotonic() + 15
+		last = -1
+		while time.monotonic() < deadline:
+			st = self.sink.ask("stats " + tag)
+			if st["unique"] >= n or (st["received"] == last and last >= 0):
+				break
+			last = st["received"]
+			time.sleep(1.0)
+		time.sleep(0.5)
+		st = self.sink.ask("stats " + tag)
+		c1 = cpu_s(proc_tree(pid))
+		s1 = self.sink.ask("cpu")["cpu_s"]
+		rss, pss = mem_kb(proc_tree(pid))
+		ok, busy = sipp_counts(self.work, tag)
+		stat = sipp_stat(self.work, tag)
+		span = (st["last"] - st["first"]) if st["first"] else 0.0
+		row = {
+			"target": target, "rate": rate, "sent": n, "secs_sending": round(t_send, 2),
+			"ok_202": ok, "busy_503": busy,
+			"other_fail": max(0, n - ok - busy),
+			"delivered": st["unique"], "dups": st["dups"],
+			"lost": max(0, ok - st["unique"]),
+			"delivered_per_s": round(st["unique"] / span, 1) if span > 0 else 0,
+			"p50_ms": st["p50_ms"], "p99_ms": st["p99_ms"], "max_ms": st["max_ms"],
+			"cpu_s": round(c1 - c0, 3),
+			"cpu_us_per_msg": round((c1 - c0) * 1e6 / st["unique"], 1) if st["unique"] else None,
+			"rss_kb": rss, "pss_kb": pss, "sink_cpu_s": round(s1 - s0, 3),
+			"sipp_rc": rc, "sipp": stat,
+		}
+		h.log("sipbench: %s" % json.dumps(row))
+		if rc not in (0, 1):
+			h.log("sipbench: sipp exit %d: %s" % (rc, (out + err)[-800:]))
+		return row
+
+	def run_target(self, target, start):
+		h.log("sipbench: === %s ===" % target)
+		pid, dest = start()
+		# the s2s stream (dialback both ways) is set up by a first message; not measured
+		self.step(target, pid, dest, 10, 1, "%swarm" % target[0])
+		rows = []
+		for rate in self.args.rates:
+			rows.append(self.step(target, pid, dest, rate, self.args.duration,
+			                      "%s%d" % (target[0], rate)))
+			time.sleep(2)
+		# saturation: the highest delivered rate seen; then twice that
+		sat = max(r["delivered_per_s"] for r in rows)
+		if sat < 50:
+			h.log("sipbench: %s delivered nothing: no overload step" % target)
+			self.rows[target] = rows
+			return pid
+		over = int(round(2 * sat / 100.0)) * 100
+		r = self.step(target, pid, dest, over, self.args.duration, "%sover" % target[0])
+		r["overload"] = True
+		r["saturation"] = sat
+		rows.append(r)
+		self.rows[target] = rows
+		return pid
+
+	def run(self):
+		self.setup()
+		if "fedgw" in self.args.targets:
+			try:
+				self.run_target("fedgw", self.start_fedgw)
+			finally:
+				self.fedgw.stop()
+		if "kamailio" in self.args.targets:
+			if not self.args.kamailio_module or not os.path.exists(self.args.kamailio_module):
+				h.log("sipbench: no rebuilt xmpp module: Kamailio's side skipped")
+			else:
+				try:
+					self.run_target("kamailio", self.start_kamailio)
+				finally:
+					self.procs.stop(self.kam)
+		sc = self.sink.ask("cpu")["cpu_s"] - self.sink_cpu0
+		self.report(sc)
+
+	def report(self, sink_cpu):
+		out = []
+		f, k = self.rows.get("fedgw", []), self.rows.get("kamailio", [])
+		out.append("| offered msg/s | fedgw delivered/s | Kamailio delivered/s | fedgw p50 / p99 ms "
+		           "| Kamailio p50 / p99 ms | fedgw CPU us/msg | Kamailio CPU us/msg | "
+		           "CPU ratio (fedgw/Kamailio) | fedgw RSS KB | Kamailio RSS / Pss KB |")
+		out.append("|---|---|---|---|---|---|---|---|---|---|")
+		n = max(len(f), len(k))
+		for i in range(n):
+			a = f[i] if i < len(f) else None
+			b = k[i] if i < len(k) else None
+			label = ""
+			for r in (a, b):
+				if r is not None:
+					label += ("%d%s" % (r["rate"], " (2x sat.)" if r.get("overload") else "")
+					          if not label else " / %d" % r["rate"])
+
+			def g(r, key, fmt="%s"):
+				return fmt % r[key] if r is not None and r.get(key) is not None else "-"
+			ratio = "-"
+			if a and b and a.get("cpu_us_per_msg") and b.get("cpu_us_per_msg"):
+				ratio = "%.3f" % (a["cpu_us_per_msg"] / b["cpu_us_per_msg"])
+			out.append("| %s | %s | %s | %s / %s | %s / %s | %s | %s | %s | %s | %s / %s |" % (
+				label, g(a, "delivered_per_s"), g(b, "delivered_per_s"), g(a, "p50_ms"),
+				g(a, "p99_ms"), g(b, "p50_ms"), g(b, "p99_ms"), g(a, "cpu_us_per_msg"),
+				g(b, "cpu_us_per_msg"), ratio, g(a, "rss_kb"), g(b, "rss_kb"), g(b, "pss_kb")))
+		out.append("")
+		out.append("| step | target | sent | 202 | 503 | other failures | delivered | lost "
+		           "(202 not delivered) | duplicates |")
+		out.append("|---|---|---|---|---|---|---|---|---|")
+		for rows in (f, k):
+			for r in rows:
+				out.append("| %d%s | %s | %d | %d | %d | %d | %d | %d | %d |" % (
+					r["rate"], " (2x sat.)" if r.get("overload") else "", r["target"], r["sent"],
+					r["ok_202"], r["busy_503"], r["other_fail"], r["delivered"], r["lost"],
+					r["dups"]))
+		out.append("")
+		out.append("sink CPU over the whole run: %.2f s" % sink_cpu)
+		text = "\n".join(out)
+		print(text, flush=True)
+		with open(os.path.join(self.work, "rows.json"), "w") as fj:
+			json.dump(self.rows, fj, indent=1)
+		if self.args.out:
+			with open(self.args.out, "w") as fo:
+				fo.write(text + "\n")
+			with open(self.args.out + ".json", "w") as fj:
+				json.dump(self.rows, fj, indent=1)
+
+
+def tail(path, n=30):
+	try:
+		with open(path, errors="replace") as f:
+			return "\n".join(f.read().splitlines()[-n:])
+	except OSError:
+		return ""
+
+
+KAMAILIO_CFG = """#!KAMAILIO
+# generated by fedgw's sipbench: Kamailio's xmpp module as a SIP -> XMPP gateway (server
+# backend: XMPP s2s with dialback), MESSAGE answered 202 once handed to the module
+debug={debug}
+log_stderror=yes
+fork=yes
+children={children}
+tcp_children={children}
+disable_tcp=no
+auto_aliases=no
+alias="{domain}"
+listen=tcp:{ip}:5060
+dns_try_ipv6=no
+dns_try_naptr=no
+mpath="{mpath}"
+loadmodule "tm.so"
+loadmodule "sl.so"
+loadmodule "maxfwd.so"
+loadmodule "{xmpp_so}"
+modparam("xmpp", "backend", "server")
+modparam("xmpp", "xmpp_domain", "{domain}")
+modparam("xmpp", "gateway_domain", "{domain}")
+modparam("xmpp", "xmpp_host", "{ip}")
+modparam("xmpp", "xmpp_port", 5269)
+# same names on both sides, as fedgw maps sip:user@domain <-> user@domain (RFC 7247 §4)
+modparam("xmpp", "gwmap", "{domain}")
+
+request_route {{
+	if (!mf_process_maxfwd_header("10")) {{
+		sl_send_reply("483", "Too Many Hops");
+		exit;
+	}}
+	if (!t_newtran()) {{
+		sl_reply_error();
+		exit;
+	}}
+	if (method == "MESSAGE") {{
+		if (xmpp_send_message()) {{
+			t_reply("202", "Accepted");
+		}} else {{
+			t_reply("404", "Not found");
+		}}
+		exit;
+	}}
+	t_reply("405", "Method Not Allowed");
+}}
+"""
+
+
+def main():
+	ap = argparse.ArgumentParser()
+	ap.add_argument("fedgw")
+	ap.add_argument("--kamailio-module", default=None, help="the rebuilt xmpp.so")
+	ap.add_argument("--rates", default="500,1000,2000,3000,6000")
+	ap.add_argument("--duration", type=int, default=10, help="seconds per step")
+	ap.add_argument("--targets", default="fedgw,kamailio")
+	ap.add_argument("--max-pending", type=int, default=1000, help="fedgw's sip.max_pending")
+	ap.add_argument("--kam-children", type=int, default=4, help="Kamailio's children")
+	ap.add_argument("--kam-debug", type=int, default=1, help="Kamailio's log level")
+	ap.add_argument("--prosody-debug", action="store_true", help="Prosody logs at debug level")
+	ap.add_argument("--out", default=None, help="also write the tables to this file")
+	ap.add_argument("--keep", action="store_true")
+	ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
+	ap.add_argument("--work", help=argparse.SUPPRESS)
+	args = ap.parse_args()
+	args.rates = [int(x) for x in args.rates.split(",") if x]
+	args.targets = args.targets.split(",")
+	if not args.inner:
+		return outer(args)
+	b = Bench(args)
+
+	def stop(_s, _f):
+		raise KeyboardInterrupt
+	signal.signal(signal.SIGTERM, stop)
+	try:
+		b.run()
+		return 0
+	except h.HarnessError as e:
+		print("sipbench: %s" % e, flush=True)
+		return 1
+	finally:
+		b.procs.stop_all()
+
+
+if __name__ == "__main__":
+	sys.exit(main())
