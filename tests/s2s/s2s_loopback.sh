@@ -23,6 +23,7 @@ T=$(mktemp -d /tmp/fgw-s2s.XXXXXX)
 PIDS=()
 fail=0
 
+# shellcheck disable=SC2317 # called from the EXIT trap
 cleanup() {
 	for p in "${PIDS[@]}"; do
 		kill "$p" 2> /dev/null
