@@ -142,9 +142,7 @@ static int report(enum fg_err err, char *msg, const char *what)
 		return EXIT_OK;
 	fprintf(stderr, "fedgw pki %s: %s\n", what, msg ? msg : fg_strerror(err));
 	free(msg);
-	return err == FG_ERR_NOTFOUND ? EXIT_NOTFOUND
-	       : err == FG_ERR_INVAL || err == FG_ERR_PARSE ? EXIT_FAIL
-	                                                     : EXIT_FAIL;
+	return err == FG_ERR_NOTFOUND ? EXIT_NOTFOUND : EXIT_FAIL;
 }
 
 static void print_list(json_t *list)
