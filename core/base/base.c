@@ -9,22 +9,22 @@
 #include <time.h>
 
 static const char *const err_names[FG_ERR__COUNT] = {
-	[FG_OK] = "success",
-	[FG_ERR_NOMEM] = "out of memory",
-	[FG_ERR_INVAL] = "invalid argument",
-	[FG_ERR_NOTFOUND] = "not found",
-	[FG_ERR_EXISTS] = "already exists",
-	[FG_ERR_TOOBIG] = "too large",
-	[FG_ERR_IO] = "input/output error",
-	[FG_ERR_STORE] = "store error",
-	[FG_ERR_CRYPTO] = "cryptographic operation failed",
-	[FG_ERR_PARSE] = "malformed input",
-	[FG_ERR_BUSY] = "in use",
-	[FG_ERR_PERM] = "not permitted",
-	[FG_ERR_AUTH] = "authentication failed",
-	[FG_ERR_TIMEOUT] = "timed out",
-	[FG_ERR_VERSION] = "unsupported version",
-	[FG_ERR_AGAIN] = "try again later",
+    [FG_OK] = "success",
+    [FG_ERR_NOMEM] = "out of memory",
+    [FG_ERR_INVAL] = "invalid argument",
+    [FG_ERR_NOTFOUND] = "not found",
+    [FG_ERR_EXISTS] = "already exists",
+    [FG_ERR_TOOBIG] = "too large",
+    [FG_ERR_IO] = "input/output error",
+    [FG_ERR_STORE] = "store error",
+    [FG_ERR_CRYPTO] = "cryptographic operation failed",
+    [FG_ERR_PARSE] = "malformed input",
+    [FG_ERR_BUSY] = "in use",
+    [FG_ERR_PERM] = "not permitted",
+    [FG_ERR_AUTH] = "authentication failed",
+    [FG_ERR_TIMEOUT] = "timed out",
+    [FG_ERR_VERSION] = "unsupported version",
+    [FG_ERR_AGAIN] = "try again later",
 };
 
 const char *fg_strerror(enum fg_err err)

@@ -11,21 +11,21 @@
  * UB_*) are translated where they are called and logged with their own text. */
 enum fg_err {
 	FG_OK = 0,
-	FG_ERR_NOMEM,      /* allocation failed */
-	FG_ERR_INVAL,      /* caller passed an invalid argument or malformed input */
-	FG_ERR_NOTFOUND,   /* no such record / object */
-	FG_ERR_EXISTS,     /* record already exists */
-	FG_ERR_TOOBIG,     /* input exceeds a named limit */
-	FG_ERR_IO,         /* operating system I/O error (see errno in the log) */
-	FG_ERR_STORE,      /* the LMDB store failed (see the log for mdb_strerror) */
-	FG_ERR_CRYPTO,     /* a cryptographic operation failed */
-	FG_ERR_PARSE,      /* malformed encoding (PEM, DER, JSON, XML, SIP) */
-	FG_ERR_BUSY,       /* object in use; refused (e.g. deleting a certificate in use) */
-	FG_ERR_PERM,       /* not allowed */
-	FG_ERR_AUTH,       /* authentication failed */
-	FG_ERR_TIMEOUT,    /* an operation timed out */
-	FG_ERR_VERSION,    /* unsupported format or schema version */
-	FG_ERR_AGAIN,      /* try again later (rate limited, not ready) */
+	FG_ERR_NOMEM,    /* allocation failed */
+	FG_ERR_INVAL,    /* caller passed an invalid argument or malformed input */
+	FG_ERR_NOTFOUND, /* no such record / object */
+	FG_ERR_EXISTS,   /* record already exists */
+	FG_ERR_TOOBIG,   /* input exceeds a named limit */
+	FG_ERR_IO,       /* operating system I/O error (see errno in the log) */
+	FG_ERR_STORE,    /* the LMDB store failed (see the log for mdb_strerror) */
+	FG_ERR_CRYPTO,   /* a cryptographic operation failed */
+	FG_ERR_PARSE,    /* malformed encoding (PEM, DER, JSON, XML, SIP) */
+	FG_ERR_BUSY,     /* object in use; refused (e.g. deleting a certificate in use) */
+	FG_ERR_PERM,     /* not allowed */
+	FG_ERR_AUTH,     /* authentication failed */
+	FG_ERR_TIMEOUT,  /* an operation timed out */
+	FG_ERR_VERSION,  /* unsupported format or schema version */
+	FG_ERR_AGAIN,    /* try again later (rate limited, not ready) */
 	FG_ERR__COUNT
 };
 
@@ -42,7 +42,7 @@ enum fg_err fg_buf_reserve(struct fg_buf *b, size_t extra);
 enum fg_err fg_buf_append(struct fg_buf *b, const void *data, size_t len);
 enum fg_err fg_buf_append_str(struct fg_buf *b, const char *s);
 enum fg_err fg_buf_printf(struct fg_buf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 /* Removes the first n bytes. */
 void fg_buf_consume(struct fg_buf *b, size_t n);
 void fg_buf_reset(struct fg_buf *b);
@@ -84,7 +84,7 @@ enum fg_log_level {
 };
 
 #define FG_LOG_SUBSYS_MAX 16
-#define FG_LOG_MSG_MAX 1024
+#define FG_LOG_MSG_MAX    1024
 
 const char *fg_log_level_name(enum fg_log_level level);
 /* Parses "debug", "info", "notice", "warning"/"warn", "error"/"err". */
@@ -93,8 +93,8 @@ bool fg_log_level_parse(const char *s, enum fg_log_level *out);
 struct fg_log_record {
 	int64_t time_ms;
 	enum fg_log_level level;
-	const char *subsys;  /* e.g. "core", "store", "console", "xmpp", "sip" */
-	const char *msg;     /* formatted, at most FG_LOG_MSG_MAX - 1 bytes */
+	const char *subsys; /* e.g. "core", "store", "console", "xmpp", "sip" */
+	const char *msg;    /* formatted, at most FG_LOG_MSG_MAX - 1 bytes */
 };
 
 typedef void (*fg_log_sink_cb)(void *ctx, const struct fg_log_record *rec);
@@ -107,9 +107,9 @@ void fg_log_remove_sink(int handle);
 void fg_log_stderr_sink(void *ctx, const struct fg_log_record *rec);
 
 void fg_log(enum fg_log_level level, const char *subsys, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 void fg_logv(enum fg_log_level level, const char *subsys, const char *fmt, va_list ap)
-	__attribute__((format(printf, 3, 0)));
+    __attribute__((format(printf, 3, 0)));
 
 #define FG_LOGD(sub, ...) fg_log(FG_LOG_DEBUG, sub, __VA_ARGS__)
 #define FG_LOGI(sub, ...) fg_log(FG_LOG_INFO, sub, __VA_ARGS__)
@@ -118,10 +118,10 @@ void fg_logv(enum fg_log_level level, const char *subsys, const char *fmt, va_li
 #define FG_LOGE(sub, ...) fg_log(FG_LOG_ERR, sub, __VA_ARGS__)
 
 /* Invariant check: aborts loudly in every build. Never use on peer input. */
-#define FG_INVARIANT(cond)                                                       \
-	do {                                                                         \
-		if (!(cond))                                                             \
-			fg__invariant_failed(#cond, __FILE__, __LINE__);                     \
+#define FG_INVARIANT(cond)                                                                         \
+	do {                                                                                       \
+		if (!(cond))                                                                       \
+			fg__invariant_failed(#cond, __FILE__, __LINE__);                           \
 	} while (0)
 _Noreturn void fg__invariant_failed(const char *cond, const char *file, int line);
 

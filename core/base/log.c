@@ -35,9 +35,9 @@ bool fg_log_level_parse(const char *s, enum fg_log_level *out)
 		const char *name;
 		enum fg_log_level level;
 	} names[] = {
-		{"debug", FG_LOG_DEBUG}, {"info", FG_LOG_INFO},   {"notice", FG_LOG_NOTICE},
-		{"warning", FG_LOG_WARN}, {"warn", FG_LOG_WARN},  {"error", FG_LOG_ERR},
-		{"err", FG_LOG_ERR},
+	    {"debug", FG_LOG_DEBUG},  {"info", FG_LOG_INFO}, {"notice", FG_LOG_NOTICE},
+	    {"warning", FG_LOG_WARN}, {"warn", FG_LOG_WARN}, {"error", FG_LOG_ERR},
+	    {"err", FG_LOG_ERR},
 	};
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
 		if (strcasecmp(s, names[i].name) == 0) {
@@ -80,8 +80,8 @@ void fg_log_stderr_sink(void *ctx, const struct fg_log_record *rec)
 	if (isatty(STDERR_FILENO)) {
 		char when[32];
 		fg_format_utc(when, sizeof when, rec->time_ms);
-		fprintf(stderr, "%s %-7s %s: %s\n", when, fg_log_level_name(rec->level), rec->subsys,
-		        rec->msg);
+		fprintf(stderr, "%s %-7s %s: %s\n", when, fg_log_level_name(rec->level),
+		        rec->subsys, rec->msg);
 	} else {
 		fprintf(stderr, "<%d>%s: %s\n", prio[rec->level], rec->subsys, rec->msg);
 	}
