@@ -10,9 +10,9 @@
 
 /* Bounds on what the registry keeps in memory; the engine creates objects per connection,
  * so the cap is generous, and past it new objects are counted but not tracked. */
-#define STATUS_OBJECTS_MAX 65536
+#define STATUS_OBJECTS_MAX  65536
 #define STATUS_COUNTERS_MAX 256
-#define STATUS_FAULTS_MAX 1024
+#define STATUS_FAULTS_MAX   1024
 
 struct status_object {
 	struct db_status rec;
@@ -81,7 +81,8 @@ static void fault_persist(const struct db_fault *f)
 	struct fault_write_ctx c = {f};
 	enum fg_err err = db_write(reg.db, fault_write_fn, &c);
 	if (err)
-		fg_log(FG_LOG_ERR, "core", "could not record fault %s: %s", f->id, fg_strerror(err));
+		fg_log(FG_LOG_ERR, "core", "could not record fault %s: %s", f->id,
+		       fg_strerror(err));
 }
 
 static enum fg_err init_clear_fn(struct db_txn *txn, void *ctx)

@@ -33,11 +33,11 @@ void status_remove(const char *id);
 const char *status_state(const char *id);
 
 struct status_fault_desc {
-	const char *object;    /* "console listener 10.0.0.5:8443" */
-	const char *condition; /* "Bind address not available" */
-	const char *cause;     /* plain words */
-	const char *fix;       /* what to do */
-	const char *detail;    /* technical detail, may be NULL */
+	const char *object;         /* "console listener 10.0.0.5:8443" */
+	const char *condition;      /* "Bind address not available" */
+	const char *cause;          /* plain words */
+	const char *fix;            /* what to do */
+	const char *detail;         /* technical detail, may be NULL */
 	enum fg_log_level severity; /* FG_LOG_WARN or FG_LOG_ERR */
 };
 
