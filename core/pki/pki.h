@@ -252,8 +252,8 @@ enum pki_id_match { PKI_ID_NONE = 0, PKI_ID_DNS, PKI_ID_SRV, PKI_ID_XMPPADDR, PK
  * §6.4.4). ASCII case-insensitive; one trailing dot ignored. Structural: the SANs and the
  * subject are read from the DER, never from formatted DN text. why (may be NULL) gets plain
  * words either way: what matched, or which names the certificate has instead. */
-enum pki_id_match pki_cert_match_xmpp(const uint8_t *der, size_t len, const char *domain,
-                                      char *why, size_t whysize);
+enum pki_id_match pki_cert_match_xmpp(const uint8_t *der, size_t len, const char *domain, char *why,
+                                      size_t whysize);
 /* "none", "DNS-ID", "SRV-ID", "xmppAddr", "CN". */
 const char *pki_id_match_name(enum pki_id_match m);
 
