@@ -23,7 +23,8 @@ struct policy_verdict {
 	bool allow;
 	/* The rule that decided ("*.example.com (deny, incoming only)") or "default allow". */
 	char rule[DB_DOMAIN_MAX + 64];
-	const char *rule_id; /* the exception's id (valid while the policy lives), NULL for the default */
+	/* The exception's id (valid while the policy lives), NULL for the default. */
+	const char *rule_id;
 };
 
 /* Verdict for a remote domain (or host) in one direction. Matching is case-insensitive;
