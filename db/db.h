@@ -371,8 +371,7 @@ enum fg_err db_subscription_get(struct db_txn *txn, const char *id, struct db_su
 enum fg_err db_subscription_put(struct db_txn *txn, const struct db_subscription *s);
 enum fg_err db_subscription_del(struct db_txn *txn, const char *id);
 /* Plain array: free(). */
-enum fg_err db_subscription_list(struct db_txn *txn, struct db_subscription **out,
-                                 size_t *count);
+enum fg_err db_subscription_list(struct db_txn *txn, struct db_subscription **out, size_t *count);
 
 /* A new random id (32 hex chars). */
 void db_new_id(char out[DB_ID_MAX]);
