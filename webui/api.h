@@ -212,8 +212,7 @@ typedef enum fg_err (*webui_conf_edit_fn)(struct db *db, const char *actor, cons
                                           const char *key, json_t *in, json_t **out,
                                           struct xmppconf_err *e);
 typedef enum fg_err (*webui_conf_delete_fn)(struct db *db, const char *actor, const char *source,
-                                            const char *key, json_t **out,
-                                            struct xmppconf_err *e);
+                                            const char *key, json_t **out, struct xmppconf_err *e);
 /* Runs one such operation for the session's admin and answers with its JSON (status on
  * success) or the refusal (webui__conf_failed). */
 enum MHD_Result webui__conf_body(struct webui_req *req, webui_conf_body_fn fn, unsigned status);

@@ -164,7 +164,8 @@ static bool percent_decode(const char *s, char *out, size_t outsize)
 	for (; *s; s++) {
 		char c = *s;
 		if (c == '%') {
-			int hi = fg_hex_digit((unsigned char)s[1]), lo = hi < 0 ? -1 : fg_hex_digit((unsigned char)s[2]);
+			int hi = fg_hex_digit((unsigned char)s[1]),
+			    lo = hi < 0 ? -1 : fg_hex_digit((unsigned char)s[2]);
 			if (hi < 0 || lo < 0)
 				return false;
 			c = (char)(hi << 4 | lo);

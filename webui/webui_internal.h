@@ -13,9 +13,9 @@ struct webui {
 	struct webui_config cfg;
 	char version[64];
 	int64_t started_ms;
-	struct MHD_Daemon *mhd;            /* owned by https.c; no listen socket of its own */
+	struct MHD_Daemon *mhd; /* owned by https.c; no listen socket of its own */
 	struct webui_transport *transport;
-	struct webui_api *api;             /* created lazily by the API on first request */
+	struct webui_api *api; /* created lazily by the API on first request */
 };
 
 /* Frees the API's private state (called by webui_stop). */
