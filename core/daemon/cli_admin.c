@@ -30,11 +30,11 @@ static void init_usage(FILE *out)
 int daemon_init_main(const struct daemon_opts *o, int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"admin-name", required_argument, NULL, 'n'},
-		{"admin-password-file", required_argument, NULL, 'p'},
-		{"hostname", required_argument, NULL, 'H'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"admin-name", required_argument, NULL, 'n'},
+	    {"admin-password-file", required_argument, NULL, 'p'},
+	    {"hostname", required_argument, NULL, 'H'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *admin = "admin", *pwfile = NULL, *hostname = NULL;
 	int c;
@@ -159,7 +159,8 @@ int daemon_admin_main(const struct daemon_opts *o, int argc, char **argv)
 			admin_usage(stdout);
 			return EXIT_OK;
 		} else if (argv[i][0] == '-' || name) {
-			fprintf(stderr, "fedgw admin %s: unexpected argument \"%s\"\n", sub, argv[i]);
+			fprintf(stderr, "fedgw admin %s: unexpected argument \"%s\"\n", sub,
+			        argv[i]);
 			return EXIT_USAGE;
 		} else
 			name = argv[i];
@@ -203,8 +204,10 @@ int daemon_admin_main(const struct daemon_opts *o, int argc, char **argv)
 		if (rc == EXIT_OK) {
 			err = accounts_add(db, actor, "cli", name, hash, false, fg_now_ms());
 			if (err == FG_ERR_EXISTS) {
-				fprintf(stderr, "fedgw admin add: \"%s\" already exists; use fedgw "
-				                "admin passwd %s\n", name, name);
+				fprintf(stderr,
+				        "fedgw admin add: \"%s\" already exists; use fedgw "
+				        "admin passwd %s\n",
+				        name, name);
 				rc = EXIT_FAIL;
 				err = FG_OK;
 			} else if (!err)
@@ -223,8 +226,8 @@ int daemon_admin_main(const struct daemon_opts *o, int argc, char **argv)
 			err = accounts_password_set(db, actor, "cli", name, hash, NULL, fg_now_ms(),
 			                            &ended);
 			if (!err)
-				printf("Password of \"%s\" changed; %zu console session%s ended.\n", name,
-				       ended, ended == 1 ? "" : "s");
+				printf("Password of \"%s\" changed; %zu console session%s ended.\n",
+				       name, ended, ended == 1 ? "" : "s");
 		}
 	} else if (strcmp(sub, "delete") == 0) {
 		err = accounts_delete(db, actor, "cli", name, fg_now_ms());
@@ -233,8 +236,10 @@ int daemon_admin_main(const struct daemon_opts *o, int argc, char **argv)
 			rc = EXIT_NOTFOUND;
 			err = FG_OK;
 		} else if (err == FG_ERR_BUSY) {
-			fprintf(stderr, "fedgw admin delete: \"%s\" is the last admin; add another "
-			                "one first or the console becomes unreachable\n", name);
+			fprintf(stderr,
+			        "fedgw admin delete: \"%s\" is the last admin; add another "
+			        "one first or the console becomes unreachable\n",
+			        name);
 			rc = EXIT_FAIL;
 			err = FG_OK;
 		} else if (!err)

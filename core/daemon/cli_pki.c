@@ -15,7 +15,7 @@
 
 /* Bounds of a command line's certificate request: far beyond any real certificate. */
 #define PKI_CLI_NAMES_MAX 64
-#define PKI_CLI_FILE_MAX (1024 * 1024)
+#define PKI_CLI_FILE_MAX  (1024 * 1024)
 
 static void pki_usage(FILE *out)
 {
@@ -147,8 +147,8 @@ static int report(enum fg_err err, char *msg, const char *what)
 
 static void print_list(json_t *list)
 {
-	printf("%-32s %-24s %-11s %-28s %-12s %s\n", "ID", "NAME", "KIND", "SUBJECT",
-	       "EXPIRES", "ROLES");
+	printf("%-32s %-24s %-11s %-28s %-12s %s\n", "ID", "NAME", "KIND", "SUBJECT", "EXPIRES",
+	       "ROLES");
 	size_t i;
 	json_t *c;
 	json_array_foreach(list, i, c)
@@ -161,13 +161,15 @@ static void print_list(json_t *list)
 		{
 			if (j)
 				strncat(roles, ",", sizeof roles - strlen(roles) - 1);
-			strncat(roles, json_string_value(r) ?: "", sizeof roles - strlen(roles) - 1);
+			strncat(roles, json_string_value(r) ?: "",
+			        sizeof roles - strlen(roles) - 1);
 		}
 		printf("%-32s %-24.24s %-11s %-28.28s %-12.10s %s\n",
 		       json_string_value(json_object_get(c, "id")) ?: "",
 		       json_string_value(json_object_get(c, "name")) ?: "",
 		       json_string_value(json_object_get(c, "kind")) ?: "",
-		       json_string_value(json_object_get(c, "subject")) ?: "", na ? na : "-", roles);
+		       json_string_value(json_object_get(c, "subject")) ?: "", na ? na : "-",
+		       roles);
 	}
 	if (json_array_size(list) == 0)
 		printf("No certificates yet: fedgw pki csr NAME CN:<name> subAltName:<names>\n");
@@ -240,8 +242,9 @@ int daemon_pki_main(const struct daemon_opts *o, int argc, char **argv)
 				fputs(pem, stdout);
 				free(pem);
 			}
-			fprintf(stderr, "CSR \"%s\" created (id %s); give it to your CA, then: "
-			                "fedgw pki import %s CERT.pem\n",
+			fprintf(stderr,
+			        "CSR \"%s\" created (id %s); give it to your CA, then: "
+			        "fedgw pki import %s CERT.pem\n",
 			        req.p.name, id, req.p.name);
 		}
 	} else if (is_self) {
@@ -260,8 +263,8 @@ int daemon_pki_main(const struct daemon_opts *o, int argc, char **argv)
 		} else {
 			char *fix = NULL;
 			err = ca ? certs_import_ca(db, actor, "cli", sargv[1], cert, id, &msg)
-			         : certs_import(db, actor, "cli", sargv[1], cert, key, now, id, &msg,
-			                        &fix);
+			         : certs_import(db, actor, "cli", sargv[1], cert, key, now, id,
+			                        &msg, &fix);
 			if (err && fix)
 				fprintf(stderr, "%s\nFix: %s\n", msg ? msg : fg_strerror(err), fix);
 			rc = err && fix ? EXIT_FAIL : report(err, fix ? NULL : msg, sub);
@@ -269,8 +272,8 @@ int daemon_pki_main(const struct daemon_opts *o, int argc, char **argv)
 				free(msg);
 			free(fix);
 			if (rc == EXIT_OK)
-				printf("%s \"%s\" imported (id %s).\n", ca ? "CA bundle" : "Certificate",
-				       sargv[1], id);
+				printf("%s \"%s\" imported (id %s).\n",
+				       ca ? "CA bundle" : "Certificate", sargv[1], id);
 		}
 		free(cert);
 		if (key) {

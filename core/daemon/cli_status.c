@@ -36,11 +36,10 @@ static void status_usage(FILE *out)
 
 static json_t *fault_json(const struct db_fault *f)
 {
-	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:I}", "id", f->id, "object",
-	                 f->object, "condition", f->condition, "cause", f->cause, "fix", f->fix,
-	                 "detail", f->detail, "severity", fg_log_level_name(f->severity),
-	                 "raised_ms", (json_int_t)f->raised_ms, "cleared_ms",
-	                 (json_int_t)f->cleared_ms);
+	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:I}", "id", f->id, "object", f->object,
+	                 "condition", f->condition, "cause", f->cause, "fix", f->fix, "detail",
+	                 f->detail, "severity", fg_log_level_name(f->severity), "raised_ms",
+	                 (json_int_t)f->raised_ms, "cleared_ms", (json_int_t)f->cleared_ms);
 }
 
 int daemon_status_main(const struct daemon_opts *o, int argc, char **argv)
@@ -90,8 +89,8 @@ int daemon_status_main(const struct daemon_opts *o, int argc, char **argv)
 			counters = &objs[i];
 	}
 	json_t *dinfo = daemon && daemon->extra[0] ? json_loads(daemon->extra, 0, NULL) : NULL;
-	json_t *cinfo = counters && counters->extra[0] ? json_loads(counters->extra, 0, NULL)
-	                                               : NULL;
+	json_t *cinfo =
+	    counters && counters->extra[0] ? json_loads(counters->extra, 0, NULL) : NULL;
 	if (as_json) {
 		json_t *root = json_object();
 		json_object_set_new(root, "running", json_boolean(running));
@@ -103,15 +102,17 @@ int daemon_status_main(const struct daemon_opts *o, int argc, char **argv)
 		for (size_t i = 0; i < nobjs; i++)
 			if (&objs[i] != counters)
 				json_array_append_new(
-					arr, json_pack("{s:s,s:s,s:s,s:s,s:s,s:I}", "id", objs[i].id,
-				                       "kind", objs[i].kind, "name", objs[i].name, "state",
-				                       objs[i].state, "reason", objs[i].reason,
-				                       "since_ms", (json_int_t)objs[i].since_ms));
+				    arr, json_pack("{s:s,s:s,s:s,s:s,s:s,s:I}", "id", objs[i].id,
+				                   "kind", objs[i].kind, "name", objs[i].name,
+				                   "state", objs[i].state, "reason", objs[i].reason,
+				                   "since_ms", (json_int_t)objs[i].since_ms));
 		json_object_set_new(root, "objects", arr);
 		json_t *fa = json_array(), *fc = json_array();
 		for (size_t i = 0; i < nfaults; i++)
-			json_array_append_new(faults[i].cleared_ms ? fc : fa, fault_json(&faults[i]));
-		json_object_set_new(root, "faults", json_pack("{s:o,s:o}", "active", fa, "cleared", fc));
+			json_array_append_new(faults[i].cleared_ms ? fc : fa,
+			                      fault_json(&faults[i]));
+		json_object_set_new(root, "faults",
+		                    json_pack("{s:o,s:o}", "active", fa, "cleared", fc));
 		json_object_set_new(root, "counters", cinfo ? json_incref(cinfo) : json_object());
 		char *text = json_dumps(root, JSON_INDENT(2));
 		puts(text ? text : "{}");
@@ -127,7 +128,7 @@ int daemon_status_main(const struct daemon_opts *o, int argc, char **argv)
 			}
 			printf("fedgw %s: running (pid %ld), started %s UTC (%s)\n",
 			       json_string_value(json_object_get(dinfo, "version"))
-			               ?: daemon_version(),
+			           ?: daemon_version(),
 			       pid, when, up);
 		} else {
 			printf("fedgw: not running (data directory %s)\n", o->data_dir);
@@ -156,8 +157,9 @@ int daemon_status_main(const struct daemon_opts *o, int argc, char **argv)
 				fg_format_utc(cleared, sizeof cleared, f->cleared_ms);
 				printf("  cleared %s  %s (%s)\n", cleared, f->condition, f->object);
 			} else {
-				printf("  %s %s  %s: %s\n      Fix: %s\n", fg_log_level_name(f->severity),
-				       raised, f->condition, f->cause, f->fix);
+				printf("  %s %s  %s: %s\n      Fix: %s\n",
+				       fg_log_level_name(f->severity), raised, f->condition,
+				       f->cause, f->fix);
 				if (f->detail[0])
 					printf("      Detail: %s\n", f->detail);
 			}
@@ -167,7 +169,9 @@ int daemon_status_main(const struct daemon_opts *o, int argc, char **argv)
 			const char *k;
 			json_t *v;
 			json_object_foreach(cinfo, k, v)
+			{
 				printf("  %-32s %lld\n", k, (long long)json_integer_value(v));
+			}
 		}
 	}
 	json_decref(dinfo);
@@ -287,7 +291,8 @@ int daemon_log_main(const struct daemon_opts *o, int argc, char **argv)
 				       e[i].subsys, e[i].msg);
 			}
 			if (total > n)
-				fprintf(stderr, "(%zu of %zu matching lines; --limit 0 shows all)\n", n,
+				fprintf(stderr,
+				        "(%zu of %zu matching lines; --limit 0 shows all)\n", n,
 				        total);
 			db_log_list_free(e, n);
 		}

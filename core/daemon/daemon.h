@@ -9,8 +9,8 @@
 
 struct db;
 
-#define FEDGW_DEFAULT_DATA_DIR "/var/lib/fedgw"
-#define FEDGW_DEFAULT_CONSOLE_PORT 8443
+#define FEDGW_DEFAULT_DATA_DIR       "/var/lib/fedgw"
+#define FEDGW_DEFAULT_CONSOLE_PORT   8443
 #define FEDGW_DEFAULT_SESSION_IDLE_S 1800
 /* A certificate in use that expires within this many days raises a fault. */
 #define FEDGW_CERT_WARN_DAYS 30

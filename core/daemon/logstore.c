@@ -63,12 +63,14 @@ static enum fg_err flush_fn(struct db_txn *txn, void *ctx)
 	struct flush_ctx *c = ctx;
 	enum fg_err err = FG_OK;
 	for (size_t i = 0; i < c->n && !err; i++)
-		err = db_log_append(txn, c->items[i].time_ms, c->items[i].level,
-		                    c->items[i].subsys, c->items[i].msg);
+		err = db_log_append(txn, c->items[i].time_ms, c->items[i].level, c->items[i].subsys,
+		                    c->items[i].msg);
 	if (!err && c->dropped) {
 		char msg[128];
-		snprintf(msg, sizeof msg, "%zu log messages were dropped (logging faster than "
-		                          "the store could keep them)", c->dropped);
+		snprintf(msg, sizeof msg,
+		         "%zu log messages were dropped (logging faster than "
+		         "the store could keep them)",
+		         c->dropped);
 		err = db_log_append(txn, fg_now_ms(), FG_LOG_WARN, "core", msg);
 	}
 	return err;

@@ -32,27 +32,26 @@ struct verb {
 };
 
 static const struct verb verbs[] = {
-	{"serve", daemon_serve_main, "run the gateway and its HTTPS console (foreground)"},
-	{"init", daemon_init_main, "create the store, the console certificate and an admin"},
-	{"status", daemon_status_main, "show the daemon, listeners, faults and counters"},
-	{"log", daemon_log_main, "show or clear the log kept in the store"},
-	{"pki", daemon_pki_main, "keys, CSRs and certificates (csr, selfsign, import, ...)"},
-	{"admin", daemon_admin_main, "console admin accounts (add, passwd, list, delete)"},
-	{"xmpp", daemon_xmpp_main, "XMPP federation: settings, domains, allow list, policy, peers"},
-	{"sip", daemon_sip_main, "SIP gateway: settings, SIP domains and their next hops, validate"},
-	{"backup", daemon_backup_main, "write the whole store to a passphrase-protected file"},
-	{"restore", daemon_restore_main, "replace the store's contents with a backup file"},
+    {"serve", daemon_serve_main, "run the gateway and its HTTPS console (foreground)"},
+    {"init", daemon_init_main, "create the store, the console certificate and an admin"},
+    {"status", daemon_status_main, "show the daemon, listeners, faults and counters"},
+    {"log", daemon_log_main, "show or clear the log kept in the store"},
+    {"pki", daemon_pki_main, "keys, CSRs and certificates (csr, selfsign, import, ...)"},
+    {"admin", daemon_admin_main, "console admin accounts (add, passwd, list, delete)"},
+    {"xmpp", daemon_xmpp_main, "XMPP federation: settings, domains, allow list, policy, peers"},
+    {"sip", daemon_sip_main, "SIP gateway: settings, SIP domains and their next hops, validate"},
+    {"backup", daemon_backup_main, "write the whole store to a passphrase-protected file"},
+    {"restore", daemon_restore_main, "replace the store's contents with a backup file"},
 };
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-	        "Usage: fedgw [--data-dir DIR] <verb> [options]\n"
-	        "\n"
-	        "fedgw is a federation gateway appliance: XMPP server-to-server federation,\n"
-	        "SIP, XMPP components, and an HTTPS admin console, in one process.\n"
-	        "\n"
-	        "Verbs:\n");
+	fprintf(out, "Usage: fedgw [--data-dir DIR] <verb> [options]\n"
+	             "\n"
+	             "fedgw is a federation gateway appliance: XMPP server-to-server federation,\n"
+	             "SIP, XMPP components, and an HTTPS admin console, in one process.\n"
+	             "\n"
+	             "Verbs:\n");
 	for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
 		fprintf(out, "  %-8s %s\n", verbs[i].name, verbs[i].summary);
 	fprintf(out,
@@ -140,8 +139,10 @@ int daemon_read_secret_file(const char *path, char *out, size_t outsize)
 	if (fp != stdin) {
 		struct stat st;
 		if (fstat(fileno(fp), &st) == 0 && (st.st_mode & 077))
-			fprintf(stderr, "fedgw: warning: %s is readable by other users; "
-			                "chmod 600 it or delete it after use\n", path);
+			fprintf(stderr,
+			        "fedgw: warning: %s is readable by other users; "
+			        "chmod 600 it or delete it after use\n",
+			        path);
 	}
 	int rc = EXIT_OK;
 	if (!fgets(out, (int)outsize, fp)) {
@@ -185,8 +186,9 @@ int daemon_prompt_password(const char *prompt, bool confirm, char *out, size_t o
 	}
 	if (confirm && isatty(STDIN_FILENO)) {
 		char *again = malloc(outsize);
-		bool same = again && read_line_noecho("Repeat the password: ", again, outsize) ==
-		                             EXIT_OK && strcmp(again, out) == 0;
+		bool same = again &&
+		            read_line_noecho("Repeat the password: ", again, outsize) == EXIT_OK &&
+		            strcmp(again, out) == 0;
 		if (again) {
 			explicit_bzero(again, outsize);
 			free(again);
