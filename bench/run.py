@@ -14,9 +14,11 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -25,6 +27,8 @@ sys.path.insert(0, os.path.join(HERE, "..", "tests", "interop"))
 import harness as h  # noqa: E402
 
 LOAD_IP = "127.0.0.5"
+DRIBBLE_IP = "127.0.0.6"
+DRIBBLE_BACK_IP = "127.0.0.7"
 # Source addresses for the load peer's streams: 10,000 sessions spread over 8 addresses
 # stay far from the ~28,000 ephemeral ports one address gives towards one target.
 SRC_IPS = ["127.0.0.%d" % i for i in range(10, 18)]
@@ -59,7 +63,8 @@ def outer(args):
 		with open(etc + "/hosts", "w") as f:
 			f.write("")
 		subprocess.run(["ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"], check=True)
-		for ip in [h.PROSODY_IP, h.GW_IP, LOAD_IP, h.DNS_IP] + SRC_IPS:
+		for ip in [h.PROSODY_IP, h.GW_IP, LOAD_IP, DRIBBLE_IP, DRIBBLE_BACK_IP,
+		           h.DNS_IP] + SRC_IPS:
 			subprocess.run(["ip", "netns", "exec", ns, "ip", "addr", "add", ip + "/32", "dev",
 			                "lo"], check=True)
 		argv = ["ip", "netns", "exec", ns, "/usr/bin/python3", os.path.abspath(__file__),
@@ -113,6 +118,64 @@ def prosody_pid(p):
 	raise h.HarnessError("Prosody wrote no pidfile")
 
 
+class Dribble:
+	"""A TCP relay in front of the target that hands every byte the target sends to the
+	load peer in its own segment (TCP_NODELAY, one-byte sends): checks that s2sload copes
+	with input split anywhere (expat's reparse deferral, NOTES.md)."""
+
+	def __init__(self, listen_ip, target_ip, port=5269, towards_target=False):
+		self.target = (target_ip, port)
+		self.towards_target = towards_target
+		self.srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+		self.srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+		self.srv.bind((listen_ip, port))
+		self.srv.listen(64)
+		self.bytes_dribbled = 0
+		threading.Thread(target=self.accept_loop, daemon=True).start()
+
+	def accept_loop(self):
+		while True:
+			try:
+				a, _ = self.srv.accept()
+			except OSError:
+				return
+			b = socket.create_connection(self.target)
+			for s in (a, b):
+				s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+			threading.Thread(target=self.pump, args=(a, b, self.towards_target),
+			                 daemon=True).start()
+			threading.Thread(target=self.pump, args=(b, a, not self.towards_target),
+			                 daemon=True).start()
+
+	def pump(self, src, dst, one_by_one):
+		try:
+			while True:
+				data = src.recv(65536)
+				if not data:
+					break
+				if one_by_one:
+					for i in range(len(data)):
+						dst.sendall(data[i:i + 1])
+					self.bytes_dribbled += len(data)
+				else:
+					dst.sendall(data)
+		except OSError:
+			pass
+		for s in (src, dst):
+			try:
+				s.shutdown(socket.SHUT_RDWR)
+			except OSError:
+				pass
+
+	def close(self):
+		# shutdown wakes the thread blocked in accept(); close alone leaves it listening
+		try:
+			self.srv.shutdown(socket.SHUT_RDWR)
+		except OSError:
+			pass
+		self.srv.close()
+
+
 class BenchProsody(h.Prosody):
 	"""runuser's PAM session (pam_limits) sets the soft descriptor limit back to 1024 and
 	Prosody does not raise it: it then stops accepting at about 1,000 sessions. Raise the
@@ -141,6 +204,7 @@ class Bench:
 			"--host-record=prosody.test,%s" % h.PROSODY_IP,
 			"--host-record=gw.test,%s" % h.GW_IP,
 			"--host-record=load.test,%s" % LOAD_IP,
+			"--host-record=dribble.test,%s" % DRIBBLE_BACK_IP,
 			"--srv-host=_xmpp-server._tcp.prosody.test,prosody.test,5269",
 			"--srv-host=_xmpp-server._tcp.gw.test,gw.test,5269",
 			"--srv-host=_xmpp-server._tcp.load.test,load.test,5269",
@@ -149,7 +213,7 @@ class Bench:
 		self.certs = {
 			"prosody": ca.leaf("prosody", ["prosody.test"], ["prosody.test"]),
 			"gw": ca.leaf("gw", ["gw.test"], ["gw.test"]),
-			"load": ca.leaf("load", ["load.test"], ["load.test"]),
+			"load": ca.leaf("load", ["load.test", "dribble.test"], ["load.test", "dribble.test"]),
 		}
 
 	# -- targets ------------------------------------------------------------------------
@@ -178,8 +242,9 @@ class Bench:
 		f.cli("pki", "import", "gw", c, k)
 		f.cli("pki", "import-ca", "testca", self.ca.cert)
 		f.cli("xmpp", "domain", "add", "gw.test", "--cert", "gw")
-		f.cli("xmpp", "allow", "add", "load.test", "--auth", "dialback", "--tls",
-		      "required" if tls else "off")
+		for dom in ("load.test", "dribble.test"):
+			f.cli("xmpp", "allow", "add", dom, "--auth", "dialback", "--tls",
+			      "required" if tls else "off")
 		if self.args.massif:
 			# fedgw under valgrind's heap profiler: where idle sessions' memory goes
 			wrapper = os.path.join(self.work, "fedgw-massif.sh")
@@ -250,6 +315,21 @@ class Bench:
 			label = "TLS" if tls else "plaintext"
 			h.log("%s, %s" % (target, label))
 			pid, domain, ip = self.start(target, tls)
+			if a.dribble:
+				# our stream to the target through one relay; the target's stream back to
+				# dribble.test (DNS: the second relay) through the other
+				relay = Dribble(DRIBBLE_IP, ip)
+				back = Dribble(DRIBBLE_BACK_IP, LOAD_IP, towards_target=True)
+				res = self.s2sload(pid, domain, DRIBBLE_IP, tls,
+				                   ["--domain", "dribble.test", "--streams", "2", "--window",
+				                    "4", "--warmup", "0.5", "--duration", "2"], timeout=60)
+				res["bytes_dribbled"] = relay.bytes_dribbled + back.bytes_dribbled
+				relay.close()
+				back.close()
+				h.log("    dribble: %d + %d bytes from %s in one-byte segments, %s pings "
+				      "answered" % (relay.bytes_dribbled, back.bytes_dribbled, target,
+				                    res.get("pings")))
+				self.results.append(dict(res, target=target, tls=tls, kind="dribble", n=2))
 			for n in a.streams:
 				perf = None
 				if a.perf and target == "fedgw":
@@ -407,6 +487,8 @@ def main():
 	ap.add_argument("--perf", metavar="DIR", help="perf record fedgw during each ping run")
 	ap.add_argument("--massif", action="store_true",
 	                help="run fedgw under valgrind --tool=massif (files in the work dir)")
+	ap.add_argument("--dribble", action="store_true",
+	                help="first check s2sload through a relay that splits input into single bytes")
 	ap.add_argument("--table", metavar="JSON", help="print the table of an earlier run's JSON")
 	ap.add_argument("--keep", action="store_true", help="keep logs and data after the run")
 	ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
