@@ -52,7 +52,8 @@ struct verify_req {
 	char local[DB_DOMAIN_MAX];
 	char remote[DB_DOMAIN_MAX];
 	char stream_id[XMPP_MAX_STREAM_ID + 1];
-	char *key; /* until sent; wiped */
+	char *key; /* until answered (a retried stream sends it again); wiped */
+	bool sent;
 };
 
 /* Outbound setup state, freed once the stream is connected. */
@@ -1256,6 +1257,13 @@ static void conn_tls_failed(struct conn *c)
 				n->xcfg.tls_mode = XMPP_TLS_OFF;
 				n->queue = c->queue;
 				memset(&c->queue, 0, sizeof(c->queue));
+				/* dialback verifications asked of this stream go on the new one */
+				n->verifies = c->verifies;
+				n->n_verify = c->n_verify;
+				for (size_t i = 0; i < n->n_verify; i++)
+					n->verifies[i].sent = false;
+				c->verifies = NULL;
+				c->n_verify = 0;
 				fg_log(FG_LOG_NOTICE, S2S_SUBSYS,
 				       "%s; TLS is optional: trying %s again without TLS", cause,
 				       c->remote);
@@ -1503,14 +1511,12 @@ static struct conn *out_open(struct s2s_engine *e, const char *local, const char
 
 static void verify_send(struct conn *o, struct verify_req *v)
 {
-	if (v->key == NULL)
+	if (v->key == NULL || v->sent)
 		return;
+	v->sent = true;
 	if (xmpp_s2s_send_verify(o->m, v->local, v->remote, v->stream_id, v->key) != FG_OK)
 		fg_log(FG_LOG_WARN, S2S_SUBSYS, "cannot send the dialback verification for %s",
 		       v->remote);
-	explicit_bzero(v->key, strlen(v->key));
-	free(v->key);
-	v->key = NULL;
 }
 
 /* XEP-0220 §2.1.2: ask the originating domain's authoritative server. On a stream that
@@ -1533,6 +1539,7 @@ static void conn_dialback_verify(struct conn *c, const struct xmpp_action *a)
 			return;
 	}
 	struct verify_req *v = &o->verifies[o->n_verify];
+	v->sent = false;
 	v->key = strdup(a->key);
 	if (v->key == NULL)
 		return;
@@ -1589,7 +1596,10 @@ static void conn_verify_result(struct conn *c, const struct xmpp_action *a)
 	for (size_t i = 0; i < c->n_verify; i++) {
 		if (strcmp(c->verifies[i].stream_id, a->stream_id) != 0)
 			continue;
-		free(c->verifies[i].key);
+		if (c->verifies[i].key != NULL) {
+			explicit_bzero(c->verifies[i].key, strlen(c->verifies[i].key));
+			free(c->verifies[i].key);
+		}
 		c->verifies[i] = c->verifies[c->n_verify - 1];
 		memset(&c->verifies[c->n_verify - 1], 0, sizeof(c->verifies[0]));
 		c->n_verify--;
