@@ -256,6 +256,7 @@ class Bench:
 			f.write(cfg)
 		p.register(SINK[0], SINK[1])
 		p.start()
+		self.prosody_pid = p.proc.pid  # runuser and Prosody under it (proc_tree)
 		self.sink = Sink(self.procs, self.work)
 		r = self.sink.ask("cpu")
 		self.sink_cpu0 = r["cpu_s"]
@@ -305,6 +306,13 @@ class Bench:
 			f.write(SIPP_MESSAGE.format(to="sink@prosody.test", frm=frm, run=tag))
 		pids = proc_tree(pid)
 		c0 = cpu_s(pids)
+		pp0 = cpu_s(proc_tree(self.prosody_pid))
+		perf = None
+		if self.args.perf and target == "fedgw" and rate == self.args.perf_rate:
+			# where the gateway's time goes: call graphs at ~1 kHz for the whole step
+			perf = subprocess.Popen(["perf", "record", "-F", "499", "--call-graph", "dwarf,16384", "-p", str(pid), "-o",
+			                         os.path.join(self.work, "perf-%s.data" % tag)],
+			                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 		s0 = self.sink.ask("cpu")["cpu_s"]
 		t0 = time.monotonic()
 		# -t t1: one TCP connection, as an edge in front of a gateway has; no -l cap on calls
@@ -318,6 +326,16 @@ class Bench:
 		rc = p.returncode
 		out, err = p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
 		t_send = time.monotonic() - t0
+		if perf is not None:
+			perf.send_signal(signal.SIGINT)
+			perf.wait(30)
+			rep = os.path.join(self.work, "perf-%s.txt" % tag)
+			with open(rep, "w") as fr:
+				subprocess.run(["perf", "report", "--stdio", "--no-children", "-i",
+				                os.path.join(self.work, "perf-%s.data" % tag),
+				                "--percent-limit", "0.5", "-g", "none"], stdout=fr,
+				               stderr=subprocess.DEVNULL)
+			h.log("sipbench: perf report in " + rep)
 		# let the last stanzas arrive (and duplicates behind them)
 		deadline = time.monotonic() + 15
 		last = -1
@@ -332,6 +350,7 @@ class Bench:
 		c1 = cpu_s(proc_tree(pid))
 		s1 = self.sink.ask("cpu")["cpu_s"]
 		rss, pss = mem_kb(proc_tree(pid))
+		pp1 = cpu_s(proc_tree(self.prosody_pid))
 		ok, busy = sipp_counts(self.work, tag)
 		stat = sipp_stat(self.work, tag)
 		span = (st["last"] - st["first"]) if st["first"] else 0.0
@@ -346,7 +365,12 @@ class Bench:
 			"cpu_s": round(c1 - c0, 3),
 			"cpu_us_per_msg": round((c1 - c0) * 1e6 / st["unique"], 1) if st["unique"] else None,
 			"rss_kb": rss, "pss_kb": pss, "sink_cpu_s": round(s1 - s0, 3),
+			"prosody_cpu_s": round(pp1 - pp0, 3),
+			"prosody_us_per_msg": round((pp1 - pp0) * 1e6 / st["unique"], 1)
+			if st["unique"] else None,
 			"sipp_rc": rc, "sipp": stat,
+			# the machine is shared: the load average says when others competed for it
+			"loadavg_1m": round(os.getloadavg()[0], 2),
 		}
 		h.log("sipbench: %s" % json.dumps(row))
 		if rc not in (0, 1):
@@ -512,6 +536,8 @@ def main():
 	ap.add_argument("--kam-children", type=int, default=4, help="Kamailio's children")
 	ap.add_argument("--kam-debug", type=int, default=1, help="Kamailio's log level")
 	ap.add_argument("--prosody-debug", action="store_true", help="Prosody logs at debug level")
+	ap.add_argument("--perf", action="store_true", help="perf record fedgw at --perf-rate")
+	ap.add_argument("--perf-rate", type=int, default=3000)
 	ap.add_argument("--out", default=None, help="also write the tables to this file")
 	ap.add_argument("--keep", action="store_true")
 	ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
