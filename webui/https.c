@@ -462,12 +462,6 @@ static bool conn_send(struct https_conn *c, const void *data, size_t len)
 
 /* ---- plain HTTP: redirect to https ---------------------------------------------------- */
 
-static bool is_ldh(char ch)
-{
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-	       ch == '-';
-}
-
 /* RFC 9110 §7.2 / RFC 3986 §3.2.2: a DNS name or IPv4 address, or "[IPv6]", each with an
  * optional ":port". *has_port tells whether a port was given. */
 static bool host_valid(const char *host, bool *has_port)
@@ -495,26 +489,8 @@ static bool host_valid(const char *host, bool *has_port)
 	} else {
 		const char *colon = strchr(host, ':');
 		size_t name_len = colon ? (size_t)(colon - host) : len;
-		size_t label = 0;
-		if (name_len == 0 || name_len > 253)
-			return false;
-		for (size_t i = 0; i < name_len; i++) {
-			char ch = host[i];
-			if (ch == '.') {
-				/* Labels are 1-63 octets and do not start or end with '-'. */
-				if (label == 0 || host[i - 1] == '-')
-					return false;
-				label = 0;
-			} else if (is_ldh(ch)) {
-				if (label == 0 && ch == '-')
-					return false;
-				if (++label > 63)
-					return false;
-			} else {
-				return false;
-			}
-		}
-		if (label == 0 || host[name_len - 1] == '-')
+		if (name_len == 0 || name_len > 253 ||
+		    fg_host_name_check(host, name_len, false, NULL) != FG_NAME_OK)
 			return false;
 		if (colon)
 			port = colon + 1;

@@ -182,6 +182,36 @@ void fg_hex(char *out, const uint8_t *in, size_t len)
 	out[2 * len] = '\0';
 }
 
+enum fg_name_fault fg_host_name_check(const char *s, size_t len, bool lowercase_only, size_t *at)
+{
+	size_t label = 0, dummy;
+	if (at == NULL)
+		at = &dummy;
+	/* The end of the name closes the last label as a dot would. */
+	for (size_t i = 0; i <= len; i++) {
+		char c = i < len ? s[i] : '.';
+		*at = i;
+		if (c == '.') {
+			if (label == 0)
+				return FG_NAME_EMPTY_LABEL;
+			if (s[i - 1] == '-')
+				return FG_NAME_HYPHEN_END;
+			label = 0;
+			continue;
+		}
+		if (lowercase_only && c >= 'A' && c <= 'Z')
+			return FG_NAME_UPPERCASE;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-'))
+			return FG_NAME_BAD_CHAR;
+		if (c == '-' && label == 0)
+			return FG_NAME_HYPHEN_START;
+		if (++label > FG_HOST_LABEL_MAX)
+			return FG_NAME_LABEL_LONG;
+	}
+	return FG_NAME_OK;
+}
+
 int fg_hex_digit(int c)
 {
 	if (c >= '0' && c <= '9')

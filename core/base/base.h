@@ -63,6 +63,24 @@ void fg_hex(char *out, const uint8_t *in, size_t len);
 /* Value of one hex digit (either case), or -1 when c is not one. */
 int fg_hex_digit(int c);
 
+/* RFC 1035 §2.3.4: a label is at most 63 octets. */
+#define FG_HOST_LABEL_MAX 63
+/* What is wrong with a host name's syntax (fg_host_name_check), in the order it is found. */
+enum fg_name_fault {
+	FG_NAME_OK = 0,
+	FG_NAME_EMPTY_LABEL,  /* two dots in a row, a leading or trailing dot, or nothing */
+	FG_NAME_HYPHEN_END,   /* a label ends with '-' */
+	FG_NAME_UPPERCASE,    /* 'A'-'Z' where only lower case is accepted */
+	FG_NAME_BAD_CHAR,     /* not a letter, digit, hyphen or dot */
+	FG_NAME_HYPHEN_START, /* a label starts with '-' */
+	FG_NAME_LABEL_LONG,   /* a label is longer than FG_HOST_LABEL_MAX */
+};
+/* RFC 1123 §2.1 host name syntax over len bytes: letters, digits and hyphens in labels of
+ * 1-63 octets that neither start nor end with '-', separated by single dots. The caller
+ * checks the total length and trailing-dot conventions. *at (may be NULL) gets the offset of
+ * the fault. */
+enum fg_name_fault fg_host_name_check(const char *s, size_t len, bool lowercase_only, size_t *at);
+
 /* Wall clock in milliseconds since the epoch, and a monotonic clock in milliseconds.
  * Protocol cores never call these: the I/O edge passes time in. */
 int64_t fg_now_ms(void);

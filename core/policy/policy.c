@@ -13,8 +13,6 @@
 #define POLICY_RULES_MAX 10000u
 /* RFC 1035 §2.3.4: 253 octets in presentation form without the trailing dot. */
 #define POLICY_NAME_MAX 253u
-/* RFC 1035 §2.3.4: a label is at most 63 octets. */
-#define POLICY_LABEL_MAX 63u
 
 struct policy_rule {
 	struct db_policy_rule rec;
@@ -93,7 +91,7 @@ static bool is_ip_literal(const char *s)
  * with a hyphen. Underscores are refused: no XMPP domain or host carries one. */
 static bool domain_valid(const char *s, size_t len, const char **why)
 {
-	size_t label = 0;
+	size_t at;
 	if (len == 0) {
 		*why = "the domain name is empty";
 		return false;
@@ -102,42 +100,30 @@ static bool domain_valid(const char *s, size_t len, const char **why)
 		*why = "the domain name is longer than 253 characters";
 		return false;
 	}
-	for (size_t i = 0; i <= len; i++) {
-		char c = i < len ? s[i] : '.';
-		if (c == '.') {
-			if (label == 0) {
-				*why = "the domain name has an empty label (two dots in a row, or "
-				       "a dot "
-				       "at the start)";
-				return false;
-			}
-			if (s[i - 1] == '-') {
-				*why = "a label of the domain name ends with a hyphen";
-				return false;
-			}
-			label = 0;
-			continue;
-		}
-		if (c == '*') {
-			*why =
-			    "a wildcard is allowed only as \"*.\" at the start (\"*.example.com\")";
-			return false;
-		}
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '-')) {
-			*why = "the domain name may contain only letters, digits, hyphens and dots";
-			return false;
-		}
-		if (c == '-' && label == 0) {
-			*why = "a label of the domain name starts with a hyphen";
-			return false;
-		}
-		if (++label > POLICY_LABEL_MAX) {
-			*why = "a label of the domain name is longer than 63 characters";
-			return false;
-		}
+	switch (fg_host_name_check(s, len, false, &at)) {
+	case FG_NAME_OK:
+		return true;
+	case FG_NAME_EMPTY_LABEL:
+		*why = "the domain name has an empty label (two dots in a row, or a dot at the "
+		       "start)";
+		break;
+	case FG_NAME_HYPHEN_END:
+		*why = "a label of the domain name ends with a hyphen";
+		break;
+	case FG_NAME_UPPERCASE:
+	case FG_NAME_BAD_CHAR:
+		*why = s[at] == '*'
+		           ? "a wildcard is allowed only as \"*.\" at the start (\"*.example.com\")"
+		           : "the domain name may contain only letters, digits, hyphens and dots";
+		break;
+	case FG_NAME_HYPHEN_START:
+		*why = "a label of the domain name starts with a hyphen";
+		break;
+	case FG_NAME_LABEL_LONG:
+		*why = "a label of the domain name is longer than 63 characters";
+		break;
 	}
-	return true;
+	return false;
 }
 
 bool policy_pattern_valid(const char *pattern, const char **why)

@@ -251,41 +251,29 @@ bool xmppconf_domain_valid(const char *domain, const char **why)
 		*why = "that is an IP address, not a domain name";
 		return false;
 	}
-	size_t label = 0;
-	for (size_t i = 0; i <= len; i++) {
-		char c = domain[i];
-		if (c == '.' || c == '\0') {
-			if (label == 0) {
-				*why = "the domain name has an empty label (two dots in a row or a "
-				       "leading dot)";
-				return false;
-			}
-			if (domain[i - 1] == '-') {
-				*why = "a label of the domain name ends with a hyphen";
-				return false;
-			}
-			label = 0;
-			continue;
-		}
-		if (c >= 'A' && c <= 'Z') {
-			*why = "the domain name has capital letters: write it in lowercase";
-			return false;
-		}
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) {
-			*why =
-			    "the domain name may hold only letters a-z, digits, hyphens and dots";
-			return false;
-		}
-		if (c == '-' && label == 0) {
-			*why = "a label of the domain name starts with a hyphen";
-			return false;
-		}
-		if (++label > 63) {
-			*why = "a label of the domain name is longer than 63 characters";
-			return false;
-		}
+	switch (fg_host_name_check(domain, len, true, NULL)) {
+	case FG_NAME_OK:
+		return true;
+	case FG_NAME_EMPTY_LABEL:
+		*why = "the domain name has an empty label (two dots in a row or a leading dot)";
+		break;
+	case FG_NAME_HYPHEN_END:
+		*why = "a label of the domain name ends with a hyphen";
+		break;
+	case FG_NAME_UPPERCASE:
+		*why = "the domain name has capital letters: write it in lowercase";
+		break;
+	case FG_NAME_BAD_CHAR:
+		*why = "the domain name may hold only letters a-z, digits, hyphens and dots";
+		break;
+	case FG_NAME_HYPHEN_START:
+		*why = "a label of the domain name starts with a hyphen";
+		break;
+	case FG_NAME_LABEL_LONG:
+		*why = "a label of the domain name is longer than 63 characters";
+		break;
 	}
-	return true;
+	return false;
 }
 
 /* ---- policy evaluation for warnings (the engine's semantics, policy/policy.h) ---------- */

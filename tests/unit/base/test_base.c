@@ -66,6 +66,29 @@ static void test_ct_equal_and_hex(void **state)
 	assert_int_equal(fg_hex_digit('\0'), -1);
 }
 
+static void test_host_name_check(void **state)
+{
+	(void)state;
+	size_t at = 99;
+	assert_int_equal(fg_host_name_check("xmpp.example.com", 16, true, &at), FG_NAME_OK);
+	assert_int_equal(fg_host_name_check("Example.COM", 11, false, NULL), FG_NAME_OK);
+	assert_int_equal(fg_host_name_check("Example.com", 11, true, &at), FG_NAME_UPPERCASE);
+	assert_int_equal(at, 0);
+	assert_int_equal(fg_host_name_check("", 0, false, NULL), FG_NAME_EMPTY_LABEL);
+	assert_int_equal(fg_host_name_check("a..b", 4, false, &at), FG_NAME_EMPTY_LABEL);
+	assert_int_equal(at, 2);
+	assert_int_equal(fg_host_name_check("a.b.", 4, false, NULL), FG_NAME_EMPTY_LABEL);
+	assert_int_equal(fg_host_name_check("a-.b", 4, false, NULL), FG_NAME_HYPHEN_END);
+	assert_int_equal(fg_host_name_check("a.-b", 4, false, NULL), FG_NAME_HYPHEN_START);
+	assert_int_equal(fg_host_name_check("a_b", 3, false, &at), FG_NAME_BAD_CHAR);
+	assert_int_equal(at, 1);
+	char label[66];
+	memset(label, 'a', 64);
+	label[64] = '\0';
+	assert_int_equal(fg_host_name_check(label, 63, false, NULL), FG_NAME_OK);
+	assert_int_equal(fg_host_name_check(label, 64, false, NULL), FG_NAME_LABEL_LONG);
+}
+
 static void test_format_iso8601(void **state)
 {
 	(void)state;
@@ -129,6 +152,7 @@ int main(void)
 		cmocka_unit_test(test_strlcpy_truncates),
 		cmocka_unit_test(test_parse_u64),
 		cmocka_unit_test(test_ct_equal_and_hex),
+		cmocka_unit_test(test_host_name_check),
 		cmocka_unit_test(test_format_iso8601),
 		cmocka_unit_test(test_strerror_total),
 		cmocka_unit_test(test_log_sinks_filter_and_sanitise),
