@@ -632,6 +632,17 @@ out:
 	return err;
 }
 
+bool db_id_valid(const char *id)
+{
+	size_t len = strlen(id);
+	if (len != DB_ID_MAX - 1)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f')))
+			return false;
+	return true;
+}
+
 void db_new_id(char out[DB_ID_MAX])
 {
 	uint8_t raw[(DB_ID_MAX - 1) / 2];

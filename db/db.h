@@ -375,6 +375,8 @@ enum fg_err db_subscription_list(struct db_txn *txn, struct db_subscription **ou
 
 /* A new random id (32 hex chars). */
 void db_new_id(char out[DB_ID_MAX]);
+/* Is id shaped as db_new_id makes them (32 lower-case hex chars)? For ids from requests. */
+bool db_id_valid(const char *id);
 
 /* Backup: copies a consistent snapshot of the environment to a file (mdb_env_copy2). */
 enum fg_err db_snapshot(struct db *db, const char *path);

@@ -15,17 +15,6 @@
 /* Certificate validity a self-signed request may ask for: ten years at most. */
 #define CERT_DAYS_MAX 3650
 
-static bool id_valid(const char *id)
-{
-	size_t len = strlen(id);
-	if (len != DB_ID_MAX - 1)
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f')))
-			return false;
-	return true;
-}
-
 static enum MHD_Result not_found(struct webui_req *req)
 {
 	return webui__fail(req, 404, "not_found", NULL, "Pick a certificate from the list.",
@@ -89,7 +78,7 @@ enum MHD_Result webui__api_certs_list(struct webui_req *req)
 enum MHD_Result webui__api_certs_show(struct webui_req *req)
 {
 	json_t *obj = NULL;
-	if (!id_valid(req->params[0]))
+	if (!db_id_valid(req->params[0]))
 		return not_found(req);
 	enum fg_err err = certs_show(req->w->db, req->params[0], fg_now_ms(), &obj);
 	if (err)
@@ -101,7 +90,7 @@ enum MHD_Result webui__api_certs_pem(struct webui_req *req)
 {
 	char *pem = NULL;
 	char disp[64 + WEBUI_PARAM_MAX];
-	if (!id_valid(req->params[0]))
+	if (!db_id_valid(req->params[0]))
 		return not_found(req);
 	enum fg_err err = certs_pem(req->w->db, req->params[0], &pem);
 	if (err)
@@ -412,7 +401,7 @@ enum MHD_Result webui__api_certs_ca(struct webui_req *req)
 enum MHD_Result webui__api_certs_delete(struct webui_req *req)
 {
 	char *err_msg = NULL;
-	if (!id_valid(req->params[0]))
+	if (!db_id_valid(req->params[0]))
 		return not_found(req);
 	enum fg_err err =
 	    certs_delete(req->w->db, req->session.admin, req->source, req->params[0], &err_msg);
@@ -434,7 +423,7 @@ enum MHD_Result webui__api_console_cert(struct webui_req *req)
 		json_decref(root);
 		return webui__reply_error(req, &e);
 	}
-	if (!id_valid(id)) {
+	if (!db_id_valid(id)) {
 		json_decref(root);
 		return not_found(req);
 	}

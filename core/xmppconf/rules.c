@@ -740,7 +740,7 @@ enum fg_err xmppconf_rule_edit(struct db *db, const char *actor, const char *sou
 	*out = NULL;
 	if (!json_is_object(in))
 		return xmppconf__fail(e, 422, NULL, "Send a JSON object.", "Nothing to change.");
-	if (!id || !xmppconf__id_valid(id))
+	if (!id || !db_id_valid(id))
 		return xmppconf__fail(e, 404, "id", "Pick an exception from the list.",
 		                      "There is no policy exception with that id.");
 	struct rule_ctx c = {.actor = actor, .source = source, .create = false, .in = in, .e = e};
@@ -776,7 +776,7 @@ enum fg_err xmppconf_rule_delete(struct db *db, const char *actor, const char *s
                                  const char *id, json_t **out, struct xmppconf_err *e)
 {
 	*out = NULL;
-	if (!id || !xmppconf__id_valid(id))
+	if (!id || !db_id_valid(id))
 		return xmppconf__fail(e, 404, "id", "Pick an exception from the list.",
 		                      "There is no policy exception with that id.");
 	struct rule_del_ctx c = {.actor = actor, .source = source, .id = id, .e = e};

@@ -218,17 +218,6 @@ bool xmppconf__ip_valid(const char *s)
 	return inet_pton(AF_INET, s, raw) == 1 || inet_pton(AF_INET6, s, raw) == 1;
 }
 
-bool xmppconf__id_valid(const char *id)
-{
-	size_t len = strlen(id);
-	if (len != DB_ID_MAX - 1)
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f')))
-			return false;
-	return true;
-}
-
 bool xmppconf_domain_valid(const char *domain, const char **why)
 {
 	static const char *dummy;

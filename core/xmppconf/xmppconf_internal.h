@@ -33,7 +33,6 @@ bool xmppconf__fields_known(json_t *in, const char *const *known, const char *co
 /* Text a person typed: UTF-8, no control characters. */
 bool xmppconf__text_valid(const char *s);
 bool xmppconf__ip_valid(const char *s);
-bool xmppconf__id_valid(const char *id);
 
 /* Effective value of a setting (the default when unset) from txn. */
 enum fg_err xmppconf__setting(struct db_txn *txn, const char *key, char *out, size_t size);

@@ -516,6 +516,11 @@ static void test_new_id(void **state)
 	assert_int_equal(strlen(a), 32);
 	assert_int_equal(strspn(a, "0123456789abcdef"), 32);
 	assert_string_not_equal(a, b);
+	assert_true(db_id_valid(a));
+	assert_false(db_id_valid(""));
+	assert_false(db_id_valid("0123456789ABCDEF0123456789abcdef"));
+	assert_false(db_id_valid("0123456789abcdef0123456789abcde"));
+	assert_false(db_id_valid("0123456789abcdef0123456789abcdef0"));
 }
 
 int main(void)
