@@ -148,14 +148,14 @@ static void test_log_sinks_filter_and_sanitise(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_buf_append_and_consume),
-		cmocka_unit_test(test_strlcpy_truncates),
-		cmocka_unit_test(test_parse_u64),
-		cmocka_unit_test(test_ct_equal_and_hex),
-		cmocka_unit_test(test_host_name_check),
-		cmocka_unit_test(test_format_iso8601),
-		cmocka_unit_test(test_strerror_total),
-		cmocka_unit_test(test_log_sinks_filter_and_sanitise),
+	    cmocka_unit_test(test_buf_append_and_consume),
+	    cmocka_unit_test(test_strlcpy_truncates),
+	    cmocka_unit_test(test_parse_u64),
+	    cmocka_unit_test(test_ct_equal_and_hex),
+	    cmocka_unit_test(test_host_name_check),
+	    cmocka_unit_test(test_format_iso8601),
+	    cmocka_unit_test(test_strerror_total),
+	    cmocka_unit_test(test_log_sinks_filter_and_sanitise),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
