@@ -13,12 +13,12 @@
 #include <unistd.h>
 
 static const struct status_fault_desc bind_fault = {
-	.object = "console listener 10.0.0.5:8443",
-	.condition = "Console address not available",
-	.cause = "bind address 10.0.0.5:8443 is not available on this machine",
-	.fix = "Choose an address this machine has",
-	.detail = "EADDRNOTAVAIL",
-	.severity = FG_LOG_ERR,
+    .object = "console listener 10.0.0.5:8443",
+    .condition = "Console address not available",
+    .cause = "bind address 10.0.0.5:8443 is not available on this machine",
+    .fix = "Choose an address this machine has",
+    .detail = "EADDRNOTAVAIL",
+    .severity = FG_LOG_ERR,
 };
 
 static void test_object_state_and_since(void **state)
@@ -85,8 +85,7 @@ static void test_persisted_to_store(void **state)
 	struct db *db = NULL;
 	assert_int_equal(db_open(&db, dir), FG_OK);
 	status_init(db, fg_now_ms());
-	status_set("listener:console", "listener", "console https 127.0.0.1:8443", "listening",
-	           "");
+	status_set("listener:console", "listener", "console https 127.0.0.1:8443", "listening", "");
 	status_counter_add("console.requests", 5);
 	status_fault_raise("console.bind", &bind_fault);
 	status_flush(fg_now_ms());
@@ -135,11 +134,11 @@ static void test_persisted_to_store(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_object_state_and_since),
-		cmocka_unit_test(test_fault_raise_clear),
-		cmocka_unit_test(test_fault_clear_prefix_keeps),
-		cmocka_unit_test(test_counters),
-		cmocka_unit_test(test_persisted_to_store),
+	    cmocka_unit_test(test_object_state_and_since),
+	    cmocka_unit_test(test_fault_raise_clear),
+	    cmocka_unit_test(test_fault_clear_prefix_keeps),
+	    cmocka_unit_test(test_counters),
+	    cmocka_unit_test(test_persisted_to_store),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
