@@ -117,7 +117,7 @@ struct conn {
 	struct s2s_queue queue;
 	struct out_ctx *o;
 	struct verify_req *verifies;
-	size_t n_verify;
+	size_t n_verify, cap_verify, verify_in_flight;
 	bool verify_hold;    /* SASL EXTERNAL may run on this stream: verifications wait */
 	struct tls_info *ti; /* after a TLS handshake; plaintext sessions carry none */
 };
@@ -195,6 +195,7 @@ static void route_out(struct s2s_engine *e, const uint8_t *data, size_t len, s2s
                       void *ctx);
 static void conn_flush_queue(struct conn *c);
 static void verify_send(struct conn *o, struct verify_req *v);
+static void verifies_flush(struct conn *o);
 static void verifies_free(struct conn *c);
 
 static int64_t now_ms(const struct s2s_engine *e)
@@ -856,8 +857,7 @@ static void conn_action(void *ctx, const struct xmpp_action *a)
 		conn_send(c, a->data, a->len);
 		if (c->verify_hold && memmem(a->data, a->len, "<db:result", 10) != NULL) {
 			c->verify_hold = false;
-			for (size_t i = 0; i < c->n_verify; i++)
-				verify_send(c, &c->verifies[i]);
+			verifies_flush(c);
 		}
 		break;
 	case XMPP_ACT_START_TLS:
@@ -1260,10 +1260,11 @@ static void conn_tls_failed(struct conn *c)
 				/* dialback verifications asked of this stream go on the new one */
 				n->verifies = c->verifies;
 				n->n_verify = c->n_verify;
+				n->cap_verify = c->cap_verify;
 				for (size_t i = 0; i < n->n_verify; i++)
 					n->verifies[i].sent = false;
 				c->verifies = NULL;
-				c->n_verify = 0;
+				c->n_verify = c->cap_verify = c->verify_in_flight = 0;
 				fg_log(FG_LOG_NOTICE, S2S_SUBSYS,
 				       "%s; TLS is optional: trying %s again without TLS", cause,
 				       c->remote);
@@ -1511,12 +1512,18 @@ static struct conn *out_open(struct s2s_engine *e, const char *local, const char
 
 static void verify_send(struct conn *o, struct verify_req *v)
 {
-	if (v->key == NULL || v->sent)
+	if (v->key == NULL || v->sent || o->verify_in_flight >= S2S_VERIFY_IN_FLIGHT)
 		return;
-	v->sent = true;
-	if (xmpp_s2s_send_verify(o->m, v->local, v->remote, v->stream_id, v->key) != FG_OK)
+	enum fg_err err = xmpp_s2s_send_verify(o->m, v->local, v->remote, v->stream_id, v->key);
+	if (err == FG_OK) {
+		v->sent = true;
+		o->verify_in_flight++;
+	} else if (err != FG_ERR_AGAIN) {
 		fg_log(FG_LOG_WARN, S2S_SUBSYS, "cannot send the dialback verification for %s",
 		       v->remote);
+	}
+	/* FG_ERR_AGAIN: the machine still counts the answer being delivered; the next answer
+	 * or the stream's authentication sends it */
 }
 
 /* XEP-0220 §2.1.2: ask the originating domain's authoritative server. On a stream that
@@ -1533,10 +1540,17 @@ static void conn_dialback_verify(struct conn *c, const struct xmpp_action *a)
 		       a->local);
 		return; /* the machine's dialback timer answers the peer */
 	}
-	if (o->verifies == NULL) {
-		o->verifies = calloc(S2S_MAX_VERIFY, sizeof(*o->verifies));
-		if (o->verifies == NULL)
+	if (o->n_verify == o->cap_verify) {
+		/* grows as peers ask; most servers verify one or two keys at a time */
+		size_t cap = o->cap_verify ? 2 * o->cap_verify : 4;
+		if (cap > S2S_MAX_VERIFY)
+			cap = S2S_MAX_VERIFY;
+		struct verify_req *nv = realloc(o->verifies, cap * sizeof(*nv));
+		if (nv == NULL)
 			return;
+		memset(nv + o->cap_verify, 0, (cap - o->cap_verify) * sizeof(*nv));
+		o->verifies = nv;
+		o->cap_verify = cap;
 	}
 	struct verify_req *v = &o->verifies[o->n_verify];
 	v->sent = false;
@@ -1551,9 +1565,15 @@ static void conn_dialback_verify(struct conn *c, const struct xmpp_action *a)
 		verify_send(o, v);
 }
 
+static void verifies_flush(struct conn *o)
+{
+	for (size_t i = 0; i < o->n_verify && o->verify_in_flight < S2S_VERIFY_IN_FLIGHT; i++)
+		verify_send(o, &o->verifies[i]);
+}
+
 static void verifies_free(struct conn *c)
 {
-	for (size_t i = 0; c->verifies != NULL && i < S2S_MAX_VERIFY; i++) {
+	for (size_t i = 0; c->verifies != NULL && i < c->n_verify; i++) {
 		if (c->verifies[i].key != NULL) {
 			explicit_bzero(c->verifies[i].key, strlen(c->verifies[i].key));
 			free(c->verifies[i].key);
@@ -1600,9 +1620,14 @@ static void conn_verify_result(struct conn *c, const struct xmpp_action *a)
 			explicit_bzero(c->verifies[i].key, strlen(c->verifies[i].key));
 			free(c->verifies[i].key);
 		}
+		if (c->verifies[i].sent && c->verify_in_flight > 0)
+			c->verify_in_flight--;
 		c->verifies[i] = c->verifies[c->n_verify - 1];
 		memset(&c->verifies[c->n_verify - 1], 0, sizeof(c->verifies[0]));
 		c->n_verify--;
+		/* the next waiting request takes the freed place */
+		if (c->authenticated || !c->verify_hold)
+			verifies_flush(c);
 		break;
 	}
 	answer_verify(c->e, a->local, a->remote, a->stream_id, a->valid,
@@ -1624,6 +1649,7 @@ static void verifies_fail(struct conn *c)
 		}
 	}
 	c->n_verify = 0;
+	c->verify_in_flight = 0;
 }
 
 /* ---- outbound: SRV, candidates, addresses, connect (RFC 6120 §3.2, XEP-0368) ------------------
@@ -1942,8 +1968,8 @@ static void send_node_cb(void *ctx, const struct xmpp_node *n)
 static void conn_flush_queue(struct conn *c)
 {
 	struct s2s_item *it;
-	for (size_t i = 0; !c->dead && c->authenticated && i < c->n_verify; i++)
-		verify_send(c, &c->verifies[i]);
+	if (!c->dead && c->authenticated)
+		verifies_flush(c);
 	while (!c->dead && c->authenticated && (it = s2s__queue_pop(&c->queue)) != NULL) {
 		struct send_ctx s = {c, FG_ERR_PARSE};
 		(void)s2s__parse_stanza(it->data, it->len, send_node_cb, &s);

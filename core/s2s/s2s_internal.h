@@ -27,8 +27,11 @@
 /* Bytes waiting to be written to one peer: a peer that stops reading is dropped rather
  * than making the gateway hold an unbounded backlog (twice the largest stanza). */
 #define S2S_WRITE_PENDING_MAX (2u * 1024u * 1024u)
-/* Dialback verifications outstanding on one outgoing stream (matches the core's cap). */
-#define S2S_MAX_VERIFY 16u
+/* Dialback verifications in flight on one outgoing stream (the core's own cap). */
+#define S2S_VERIFY_IN_FLIGHT 16u
+/* Verifications waiting for one authoritative server: a peer opening thousands of streams
+ * at once; each waiting entry is ~700 bytes, and the peer's own timer ends the wait. */
+#define S2S_MAX_VERIFY 4096u
 /* Whitespace keepalive on idle authenticated outgoing streams (RFC 6120 §4.6.1). */
 #define S2S_KEEPALIVE_MS 60000
 /* A failed listener is retried this often. */
