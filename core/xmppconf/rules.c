@@ -54,6 +54,28 @@ static enum fg_err policy_load(struct db_txn *txn, bool *default_allow,
 	return db_policy_list(txn, rules, n);
 }
 
+/* Does the policy deny domain in dir, as the engine decides (policy_check)? *rule names the
+ * deciding exception ("*.example.com (deny, incoming)") or the default; *rule_id is the
+ * exception's id, NULL for the default. */
+static bool policy_denies(const struct policy *p, const struct db_policy_rule *rules, size_t n,
+                          const char *domain, enum policy_direction dir, char *rule,
+                          size_t rulesize, const char **rule_id)
+{
+	struct policy_verdict v;
+	const struct db_policy_rule *r = NULL;
+	policy_check(p, domain, dir, &v);
+	for (size_t i = 0; v.rule_id && i < n && !r; i++)
+		if (strcmp(rules[i].id, v.rule_id) == 0)
+			r = &rules[i];
+	*rule_id = r ? r->id : NULL;
+	if (r)
+		snprintf(rule, rulesize, "%s (%s, %s)", r->pattern, r->allow ? "allow" : "deny",
+		         xmppconf__direction_name(r->direction));
+	else
+		fg_strlcpy(rule, v.rule, rulesize);
+	return !v.allow;
+}
+
 /* Warns for each allow-listed domain the policy denies (in either direction). When only is
  * set, only rules with that id count as the decider worth warning about. */
 static enum fg_err warn_denied(struct db_txn *txn, json_t *answer, const char *only_domain,
@@ -62,8 +84,11 @@ static enum fg_err warn_denied(struct db_txn *txn, json_t *answer, const char *o
 	bool def_allow = true;
 	struct db_policy_rule *rules = NULL;
 	struct db_allow_entry *allow = NULL;
+	struct policy *pol = NULL;
 	size_t nr = 0, na = 0;
 	enum fg_err err = policy_load(txn, &def_allow, &rules, &nr);
+	if (!err)
+		err = policy_new(&pol, def_allow, rules, nr);
 	if (!err)
 		err = db_allow_list(txn, &allow, &na);
 	if (err)
@@ -71,27 +96,20 @@ static enum fg_err warn_denied(struct db_txn *txn, json_t *answer, const char *o
 	for (size_t i = 0; i < na; i++) {
 		if (only_domain && strcasecmp(allow[i].domain, only_domain) != 0)
 			continue;
-		char rule[DB_DOMAIN_MAX + 64] = "";
-		const char *dirs = NULL;
-		bool in = xmppconf__policy_denies(def_allow, rules, nr, allow[i].domain, 1, rule,
-		                                  sizeof(rule));
-		char rule_out[DB_DOMAIN_MAX + 64] = "";
-		bool outg = xmppconf__policy_denies(def_allow, rules, nr, allow[i].domain, 2,
-		                                    rule_out, sizeof(rule_out));
+		char rule[DB_DOMAIN_MAX + 64] = "", rule_out[DB_DOMAIN_MAX + 64] = "";
+		const char *id_in = NULL, *id_out = NULL;
+		bool in = policy_denies(pol, rules, nr, allow[i].domain, POLICY_INCOMING, rule,
+		                        sizeof(rule), &id_in);
+		bool outg = policy_denies(pol, rules, nr, allow[i].domain, POLICY_OUTGOING,
+		                          rule_out, sizeof(rule_out), &id_out);
 		if (!in && !outg)
 			continue;
-		dirs = in && outg ? "both ways" : in ? "incoming" : "outgoing";
+		const char *dirs = in && outg ? "both ways" : in ? "incoming" : "outgoing";
 		const char *decider = in ? rule : rule_out;
-		if (only_rule) {
-			/* Only the new rule's own effect is worth a warning here. */
-			bool found = false;
-			for (size_t r = 0; r < nr && !found; r++)
-				found = strcmp(rules[r].id, only_rule) == 0 &&
-				        strncmp(decider, rules[r].pattern,
-				                strlen(rules[r].pattern)) == 0;
-			if (!found)
-				continue;
-		}
+		const char *decider_id = in ? id_in : id_out;
+		/* Only the new rule's own effect is worth a warning here. */
+		if (only_rule && (!decider_id || strcmp(decider_id, only_rule) != 0))
+			continue;
 		xmppconf__warn(answer,
 		               "%s is on the allow list but the policy denies it (%s, rule %s): "
 		               "its stanzas will be refused. Add an allow exception for it under "
@@ -99,6 +117,7 @@ static enum fg_err warn_denied(struct db_txn *txn, json_t *answer, const char *o
 		               allow[i].domain, dirs, decider);
 	}
 out:
+	policy_free(pol);
 	free(rules);
 	free(allow);
 	return err;

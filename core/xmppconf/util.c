@@ -265,37 +265,6 @@ bool xmppconf_domain_valid(const char *domain, const char **why)
 	return false;
 }
 
-/* ---- policy evaluation for warnings (the engine's semantics, policy/policy.h) ---------- */
-
-bool xmppconf__policy_denies(bool default_allow, const struct db_policy_rule *rules, size_t n,
-                             const char *domain, int dir, char *rule, size_t rulesize)
-{
-	const struct db_policy_rule *best = NULL;
-	size_t best_score = 0;
-	for (size_t i = 0; i < n; i++) {
-		const struct db_policy_rule *r = &rules[i];
-		if ((r->direction == DB_DIR_INCOMING && dir != 1) ||
-		    (r->direction == DB_DIR_OUTGOING && dir != 2))
-			continue;
-		if (!policy_pattern_matches(r->pattern, domain))
-			continue;
-		/* An exact pattern beats any wildcard; a longer wildcard beats a shorter one. */
-		bool exact = strncmp(r->pattern, "*.", 2) != 0;
-		size_t score = exact ? SIZE_MAX : strlen(r->pattern);
-		if (!best || score > best_score) {
-			best = r;
-			best_score = score;
-		}
-	}
-	if (!best) {
-		snprintf(rule, rulesize, "default %s", default_allow ? "allow" : "deny");
-		return !default_allow;
-	}
-	snprintf(rule, rulesize, "%s (%s, %s)", best->pattern, best->allow ? "allow" : "deny",
-	         xmppconf__direction_name(best->direction));
-	return !best->allow;
-}
-
 const char *xmppconf__direction_name(enum db_direction d)
 {
 	switch (d) {

@@ -38,10 +38,6 @@ bool xmppconf__ip_valid(const char *s);
 enum fg_err xmppconf__setting(struct db_txn *txn, const char *key, char *out, size_t size);
 unsigned xmppconf__setting_uint(struct db_txn *txn, const char *key);
 
-/* Policy as the engine evaluates it (core/policy semantics), for the warnings: does the
- * policy deny domain in direction dir (1 incoming, 2 outgoing)? *rule names the decider. */
-bool xmppconf__policy_denies(bool default_allow, const struct db_policy_rule *rules, size_t n,
-                             const char *domain, int dir, char *rule, size_t rulesize);
 const char *xmppconf__direction_name(enum db_direction d);
 
 /* The allow-list entry as JSON (without connection state). */
