@@ -146,6 +146,23 @@ struct pki_pem {
 	size_t count;
 };
 
+/* Where pki_pem_each stopped: the label of the last block begun ("" when none), the offset
+ * just past the last END line, and whether the text ended inside a block. */
+struct pki_pem_end {
+	char label[64];
+	size_t after_last;
+	bool unterminated;
+};
+/* One block as written: label as in its BEGIN line (no aliases resolved), DER borrowed for the
+ * call. A non-OK return stops the reading with that error. */
+typedef enum fg_err (*pki_pem_block_cb)(void *ctx, const char *label, const uint8_t *der,
+                                        size_t len);
+/* Reads every PEM block of text with BearSSL's decoder, CRLF or LF lines, text between and
+ * around blocks ignored, and hands each to cb. FG_ERR_PARSE on bad base64 or a BEGIN without
+ * END (end->unterminated), FG_ERR_TOOBIG for a block over der_max bytes. The caller caps
+ * len. The DER buffer is wiped after use (blocks may hold keys). */
+enum fg_err pki_pem_each(const char *text, size_t len, size_t der_max, pki_pem_block_cb cb,
+                         void *ctx, struct pki_pem_end *end);
 /* Decodes every block. Refuses: no block, unknown labels, encrypted keys, bad base64,
  * text after the last block. "EC PARAMETERS" blocks are skipped. err gets plain words. */
 enum fg_err pki_pem_decode(const char *text, size_t len, struct pki_pem *out, char *err,

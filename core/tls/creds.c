@@ -1,108 +1,24 @@
 /* tls: credentials and trust anchors decoded from PEM (RFC 7468) with BearSSL's decoders. */
 #include "tls/tls_internal.h"
+#include "pki/pki.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-/* A PEM label is at most a few words ("ENCRYPTED PRIVATE KEY"); longer is junk. */
-#define PEM_NAME_MAX 64
-
-struct pem_sink {
+/* A DER collector for the trust anchors' distinguished names. */
+struct dn_sink {
 	struct fg_buf der;
-	bool active;
 	bool failed;
 };
 
-static void pem_append_cb(void *ctx, const void *buf, size_t len)
+/* Calls cb for every PEM object in text (RFC 7468, read by pki); stops at the first
+ * error it returns. Text around the blocks (openssl's "Bag Attributes") is ignored. */
+static enum fg_err pem_each(const char *text, size_t len, pki_pem_block_cb cb, void *ctx)
 {
-	struct pem_sink *s = ctx;
-	if (!s->active || s->failed)
-		return;
-	if (s->der.len + len > TLS_PEM_MAX || fg_buf_append(&s->der, buf, len) != FG_OK)
-		s->failed = true;
-}
-
-static void buf_wipe_free(struct fg_buf *b)
-{
-	if (b->data)
-		explicit_bzero(b->data, b->cap);
-	fg_buf_free(b);
-}
-
-/* With CRLF line ends BearSSL 0.6 leaves "-----" and the CR in the label. */
-static void pem_label_trim(char *name)
-{
-	size_t n = strlen(name);
-	while (n > 0 && (name[n - 1] == '\r' || name[n - 1] == ' '))
-		name[--n] = '\0';
-	if (n >= 5 && strcmp(name + n - 5, "-----") == 0)
-		name[n - 5] = '\0';
-}
-
-/* Calls obj_cb for every PEM object in text; stops at the first error it returns. */
-typedef enum fg_err (*pem_obj_cb)(void *ctx, const char *name, const uint8_t *der, size_t len);
-
-static enum fg_err pem_each(const char *text, size_t len, pem_obj_cb cb, void *ctx)
-{
-	br_pem_decoder_context pc;
-	struct pem_sink sink = {0};
-	char name[PEM_NAME_MAX] = "";
-	enum fg_err err = FG_OK;
-	size_t off = 0;
-	bool tail_sent = false;
-
+	struct pki_pem_end end;
 	if (len > TLS_PEM_MAX)
 		return FG_ERR_TOOBIG;
-	br_pem_decoder_init(&pc);
-	br_pem_decoder_setdest(&pc, pem_append_cb, &sink);
-	for (;;) {
-		const char *chunk;
-		size_t chunk_len;
-		if (off < len) {
-			chunk = text + off;
-			chunk_len = len - off;
-		} else if (!tail_sent) {
-			/* The decoder needs an end of line after the END line. */
-			chunk = "\n";
-			chunk_len = 1;
-		} else {
-			break;
-		}
-		size_t n = br_pem_decoder_push(&pc, chunk, chunk_len);
-		if (off < len)
-			off += n;
-		else if (n == 1)
-			tail_sent = true;
-		switch (br_pem_decoder_event(&pc)) {
-		case BR_PEM_BEGIN_OBJ:
-			fg_strlcpy(name, br_pem_decoder_name(&pc), sizeof(name));
-			pem_label_trim(name);
-			fg_buf_reset(&sink.der);
-			sink.active = true;
-			break;
-		case BR_PEM_END_OBJ:
-			if (sink.failed) {
-				err = FG_ERR_TOOBIG;
-				goto out;
-			}
-			sink.active = false;
-			err = cb(ctx, name, sink.der.data, sink.der.len);
-			if (err)
-				goto out;
-			break;
-		case BR_PEM_ERROR:
-			err = FG_ERR_PARSE;
-			goto out;
-		default:
-			break;
-		}
-	}
-	if (sink.active)
-		err = FG_ERR_PARSE; /* BEGIN without END */
-out:
-	buf_wipe_free(&sink.der);
-	explicit_bzero(&pc, sizeof(pc));
-	return err;
+	return pki_pem_each(text, len, TLS_PEM_MAX, cb, ctx, &end);
 }
 
 static bool is_cert_label(const char *name)
@@ -344,7 +260,7 @@ void tls_creds_leaf(const struct tls_creds *creds, const uint8_t **der, size_t *
 
 static void dn_append_cb(void *ctx, const void *buf, size_t len)
 {
-	struct pem_sink *s = ctx;
+	struct dn_sink *s = ctx;
 	if (s->failed)
 		return;
 	if (fg_buf_append(&s->der, buf, len) != FG_OK)
@@ -363,7 +279,7 @@ static enum fg_err trust_obj_cb(void *ctx, const char *name, const uint8_t *der,
 {
 	struct tls_trust *t = ctx;
 	br_x509_decoder_context dc;
-	struct pem_sink dn = {0};
+	struct dn_sink dn = {0};
 	enum fg_err err = FG_OK;
 
 	if (!is_cert_label(name))
