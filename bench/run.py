@@ -479,9 +479,9 @@ def main():
 	ap.add_argument("--warmup", default=1.0, type=float)
 	ap.add_argument("--duration", default=5.0, type=float)
 	ap.add_argument("--idle-timeout", default=240.0, type=float)
-	# Dialback handshakes in flight at once. fedgw verifies at most 16 keys at a time per
-	# authoritative server (S2S_MAX_VERIFY) and drops the rest, which then time out: a
-	# larger burst measures that cap, not the memory of idle sessions.
+	# Dialback handshakes in flight at once: a bounded burst, so the idle figures measure
+	# sessions and not a queue of handshakes. (fedgw before 8af44eb verified 16 keys at a
+	# time per authoritative server and dropped the rest; later builds queue them.)
 	ap.add_argument("--batch", default=16, type=int)
 	ap.add_argument("--out", help="also write the table (markdown) and the JSON here")
 	ap.add_argument("--perf", metavar="DIR", help="perf record fedgw during each ping run")
