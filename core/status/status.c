@@ -219,8 +219,11 @@ void status_fault_raise(const char *id, const struct status_fault_desc *desc)
 	}
 	if (same)
 		return;
-	fg_log(desc->severity, "fault", "%s: %s. Fix: %s", f->rec.condition, f->rec.cause,
-	       f->rec.fix);
+	/* Causes are sentences; add the full stop only where the text has none. */
+	size_t clen = strlen(f->rec.cause);
+	bool stop = clen > 0 && f->rec.cause[clen - 1] != '.';
+	fg_log(desc->severity, "fault", "%s: %s%s Fix: %s", f->rec.condition, f->rec.cause,
+	       stop ? "." : "", f->rec.fix);
 	fault_persist(&f->rec);
 }
 

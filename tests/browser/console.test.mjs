@@ -2,7 +2,6 @@
 // first-run setup, login, CSR, chain upload (wrong order, then right), the expiry fault
 // of a short-lived console certificate, logs and their clearing, audit, logout.
 //   node console.test.mjs --fedgw /path/to/fedgw      (or FEDGW_BIN=...)
-//   node console.test.mjs --mock                      (the in-memory API stand-in)
 // Screenshots of every screen go to tests/artifacts/browser/.
 import { chromium } from 'playwright-core';
 import { spawn, execFileSync } from 'node:child_process';
@@ -27,7 +26,6 @@ function arg(name) {
 	return i > 0 ? process.argv[i + 1] : undefined;
 }
 
-const useMock = process.argv.includes('--mock');
 const fedgwBin = arg('--fedgw') || process.env.FEDGW_BIN;
 
 let step = '';
@@ -105,14 +103,6 @@ function makePki(dir) {
 }
 
 async function startDaemon(work) {
-	if (useMock) {
-		const { startMock } = await import('./mock-server.mjs');
-		const m = await startMock(0);
-		return { url: `http://127.0.0.1:${m.port}/`, stop: async () => {
-			m.close();
-			return null;
-		} };
-	}
 	if (!fedgwBin || !existsSync(fedgwBin))
 		throw new Error('fedgw binary not found: pass --fedgw PATH or set FEDGW_BIN');
 	const dataDir = join(work, 'data');
@@ -431,7 +421,7 @@ async function run() {
 		const routes = await page.locator('#nav a').evaluateAll((as) => as.map((a) => ({
 			route: a.dataset.route, title: a.textContent.trim() })));
 		// The stand-in serves only the five screens' API.
-		for (const r of routes.filter((x) => !known.has(x.route) && !useMock)) {
+		for (const r of routes.filter((x) => !known.has(x.route))) {
 			await go(page, base, r.route, r.title);
 			await page.waitForLoadState('networkidle');
 			await page.waitForTimeout(1000); // let the screen finish drawing
