@@ -53,8 +53,8 @@ struct tls_conn {
 	tls_select_creds_cb select_creds;
 	void *select_ctx;
 	uint8_t *iobuf;
-	uint8_t *peer_der; /* TLS_PEER_CERT_MAX bytes; NULL without trust anchors */
-	size_t peer_len;
+	uint8_t *peer_der; /* the leaf as announced, exact size; NULL until one arrives */
+	size_t peer_len, peer_cap;
 	bool peer_der_too_big;
 	bool peer_verified;
 	bool established;
@@ -72,7 +72,10 @@ static void x509_start_chain(const br_x509_class **ctx, const char *server_name)
 {
 	struct tls_x509 *x = x509_of(ctx);
 	x->cert_index = 0;
+	free(x->conn->peer_der);
+	x->conn->peer_der = NULL;
 	x->conn->peer_len = 0;
+	x->conn->peer_cap = 0;
 	x->conn->peer_der_too_big = false;
 	x->conn->peer_verified = false;
 	x->minimal.vtable->start_chain(&x->minimal.vtable, server_name);
@@ -81,8 +84,16 @@ static void x509_start_chain(const br_x509_class **ctx, const char *server_name)
 static void x509_start_cert(const br_x509_class **ctx, uint32_t length)
 {
 	struct tls_x509 *x = x509_of(ctx);
-	if (x->cert_index == 0 && length > TLS_PEER_CERT_MAX)
-		x->conn->peer_der_too_big = true;
+	struct tls_conn *c = x->conn;
+	/* The leaf is copied at the size it announces (capped): a session keeps no more
+	 * than its certificate, and only until the name checks release it. */
+	if (x->cert_index == 0) {
+		if (length == 0 || length > TLS_PEER_CERT_MAX ||
+		    (c->peer_der = malloc(length)) == NULL)
+			c->peer_der_too_big = true;
+		else
+			c->peer_cap = length;
+	}
 	x->minimal.vtable->start_cert(&x->minimal.vtable, length);
 }
 
@@ -91,7 +102,7 @@ static void x509_append(const br_x509_class **ctx, const unsigned char *buf, siz
 	struct tls_x509 *x = x509_of(ctx);
 	struct tls_conn *c = x->conn;
 	if (x->cert_index == 0 && !c->peer_der_too_big) {
-		if (len > TLS_PEER_CERT_MAX - c->peer_len) {
+		if (len > c->peer_cap - c->peer_len) {
 			c->peer_der_too_big = true;
 		} else {
 			memcpy(c->peer_der + c->peer_len, buf, len);
@@ -266,10 +277,7 @@ enum fg_err tls_conn_new(struct tls_conn **out, const struct tls_config *cfg)
 	c->select_creds = cfg->select_creds;
 	c->select_ctx = cfg->select_ctx;
 	c->iobuf = malloc(BR_SSL_BUFSIZE_BIDI);
-	/* Only a validating side (client, or server asking for certificates) sees a chain. */
-	if (c->trust)
-		c->peer_der = malloc(TLS_PEER_CERT_MAX);
-	if (!c->iobuf || (c->trust && !c->peer_der)) {
+	if (!c->iobuf) {
 		err = FG_ERR_NOMEM;
 		goto out;
 	}
@@ -710,5 +718,15 @@ bool tls_conn_peer_verified(struct tls_conn *c)
 void tls_conn_peer_cert(struct tls_conn *c, const uint8_t **der, size_t *len)
 {
 	*der = c->peer_der;
-	*len = c->peer_der_too_big ? 0 : c->peer_len;
+	*len = c->peer_der_too_big || c->peer_der == NULL ? 0 : c->peer_len;
+}
+
+void tls_conn_release_peer_cert(struct tls_conn *c)
+{
+	if (!c)
+		return;
+	free(c->peer_der);
+	c->peer_der = NULL;
+	c->peer_len = 0;
+	c->peer_cap = 0;
 }

@@ -151,7 +151,10 @@ const char *tls_conn_server_name(struct tls_conn *conn);
 /* True when the peer presented a chain that validated to the trust anchors. */
 bool tls_conn_peer_verified(struct tls_conn *conn);
 /* The peer's leaf certificate in DER (len 0 if none or larger than TLS_PEER_CERT_MAX);
- * borrowed until tls_conn_free. */
+ * borrowed until tls_conn_release_peer_cert or tls_conn_free. */
 void tls_conn_peer_cert(struct tls_conn *conn, const uint8_t **der, size_t *len);
+/* Frees the copy of the peer's leaf once the caller has done its name checks; afterwards
+ * tls_conn_peer_cert gives len 0 (tls_conn_peer_verified is kept). NULL is a no-op. */
+void tls_conn_release_peer_cert(struct tls_conn *conn);
 
 #endif

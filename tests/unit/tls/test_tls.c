@@ -157,6 +157,18 @@ static void handshake_and_talk(const char *chain, const char *key, const char *s
 	size_t len;
 	tls_conn_peer_cert(p.client, &der, &len);
 	assert_true(len > 100);
+	/* The copy is the certificate's own size (it parses as one whole DER SEQUENCE). */
+	assert_int_equal(der[0], 0x30);
+	assert_int_equal(der[1], 0x82);
+	assert_int_equal((size_t)((der[2] << 8) | der[3]) + 4, len);
+	/* Released after the name checks: gone, while verification and traffic stay. */
+	tls_conn_release_peer_cert(p.client);
+	tls_conn_peer_cert(p.client, &der, &len);
+	assert_int_equal(len, 0);
+	assert_null(der);
+	assert_true(tls_conn_peer_verified(p.client));
+	tls_conn_release_peer_cert(p.client);
+	tls_conn_release_peer_cert(NULL);
 
 	send_and_check(p.client, p.server, &p, 5);
 	send_and_check(p.server, p.client, &p, 5);
