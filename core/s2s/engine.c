@@ -100,7 +100,9 @@ struct conn {
 	int64_t last_active_ms;
 	enum xmpp_stream_error close_cond;
 	const char *close_why;
-	char local[DB_DOMAIN_MAX], remote[DB_DOMAIN_MAX];
+	/* Exact-size copies, never NULL (no_text when empty): an idle session keeps only
+	 * what its names need. Set with text_set. */
+	char *local, *remote;
 	char addr[DB_ADDR_MAX];
 	enum conn_state state;
 	enum xmpp_auth_method method;
@@ -109,7 +111,7 @@ struct conn {
 	bool status_dirty;
 	int64_t since_ms;
 	uint64_t stanzas_in, stanzas_out;
-	char last_error[S2S_TEXT_MAX];
+	char *last_error; /* like local: exact size, no_text when none */
 	int64_t deadline[XMPP_TIMER__COUNT];
 	int64_t connect_deadline;
 	int64_t last_io_ms;
@@ -124,13 +126,58 @@ struct conn {
 
 /* What the status and validation show about a stream's TLS. */
 struct tls_info {
-	char peer_subject[S2S_TEXT_MAX], peer_issuer[S2S_TEXT_MAX];
+	/* exact-size copies (NULL when the peer sent none): the certificate itself is
+	 * released after the name checks */
+	char *peer_subject, *peer_issuer;
 	int64_t peer_not_after;
 	char tls_version[24], tls_suite[64];
 	char name_match[16];
 };
 
 static const struct tls_info no_tls_info;
+
+/* The empty text, shared by every connection field that has none: never written or freed. */
+static char no_text[1];
+
+/* Replaces a connection's text field with an exact-size copy of v, cut below max bytes;
+ * false (the field unchanged) without memory. v may be the field's current value. */
+static bool text_set(char **dst, const char *v, size_t max)
+{
+	char *n = v[0] != '\0' ? strndup(v, max - 1) : no_text;
+	if (n == NULL)
+		return false;
+	if (*dst != no_text)
+		free(*dst);
+	*dst = n;
+	return true;
+}
+
+static void text_free(char **dst)
+{
+	if (*dst != no_text)
+		free(*dst);
+	*dst = no_text;
+}
+
+static const char *str_or_empty(const char *s)
+{
+	return s != NULL ? s : "";
+}
+
+/* A copy of a certificate name for the status, cut at S2S_TEXT_MAX like any text shown. */
+static char *name_dup(const char *s)
+{
+	return strndup(s, S2S_TEXT_MAX - 1);
+}
+
+static void tls_info_free(struct tls_info *ti)
+{
+	if (ti == NULL)
+		return;
+	free(ti->peer_subject);
+	free(ti->peer_issuer);
+	free(ti);
+}
 
 static const struct tls_info *tinfo(const struct conn *c)
 {
@@ -279,7 +326,7 @@ static void kick_cb(uv_timer_t *t)
 			c->close_why = NULL;
 			fg_log(FG_LOG_NOTICE, S2S_SUBSYS, "stream with %s refused: %s", c->remote,
 			       why);
-			fg_strlcpy(c->last_error, why, sizeof(c->last_error));
+			(void)text_set(&c->last_error, why, S2S_TEXT_MAX);
 			xmpp_s2s_close(c->m, c->close_cond, why);
 			if (!c->dead)
 				conn_kill(c, S2S_FAIL_POLICY, why, true);
@@ -359,9 +406,9 @@ static void conn_status(struct conn *c)
 	(void)fg_buf_append_str(&j, "\",\"tls_cipher\":\"");
 	s2s__json_escape(&j, ti->tls_suite);
 	(void)fg_buf_append_str(&j, "\",\"peer_cert_subject\":\"");
-	s2s__json_escape(&j, ti->peer_subject);
+	s2s__json_escape(&j, str_or_empty(ti->peer_subject));
 	(void)fg_buf_append_str(&j, "\",\"peer_cert_issuer\":\"");
-	s2s__json_escape(&j, ti->peer_issuer);
+	s2s__json_escape(&j, str_or_empty(ti->peer_issuer));
 	when[0] = '\0';
 	if (ti->peer_not_after != 0)
 		fg_format_utc(when, sizeof(when), ti->peer_not_after);
@@ -463,8 +510,8 @@ static void vev(struct conn *c, enum s2s_vev ev, const char *text)
 	    .text = text ? text : "",
 	    .tls_version = tinfo(c)->tls_version,
 	    .tls_suite = tinfo(c)->tls_suite,
-	    .subject = tinfo(c)->peer_subject,
-	    .issuer = tinfo(c)->peer_issuer,
+	    .subject = str_or_empty(tinfo(c)->peer_subject),
+	    .issuer = str_or_empty(tinfo(c)->peer_issuer),
 	    .not_after_ms = tinfo(c)->peer_not_after,
 	    .name_match = tinfo(c)->name_match,
 	    .chain_ok = c->tls != NULL && tls_conn_peer_verified(c->tls),
@@ -562,9 +609,10 @@ static void write_cb(uv_write_t *r, int status)
 	struct wreq *w = (struct wreq *)r;
 	w->c->wpending -= w->len;
 	if (status < 0 && status != UV_ECANCELED && !w->c->dead) {
-		s2s__fmt(w->c->last_error, sizeof(w->c->last_error), "write failed: %s",
-		         uv_strerror(status));
-		conn_kill(w->c, S2S_FAIL_REFUSED, w->c->last_error, false);
+		char why[S2S_TEXT_MAX];
+		s2s__fmt(why, sizeof(why), "write failed: %s", uv_strerror(status));
+		(void)text_set(&w->c->last_error, why, S2S_TEXT_MAX);
+		conn_kill(w->c, S2S_FAIL_REFUSED, why, false);
 	}
 	free(w);
 }
@@ -583,9 +631,10 @@ static void raw_write(struct conn *c, const uint8_t *data, size_t len)
 			data += n;
 			len -= (size_t)n;
 		} else if (n != UV_EAGAIN) {
-			s2s__fmt(c->last_error, sizeof(c->last_error), "write failed: %s",
-			         uv_strerror(n));
-			conn_kill(c, S2S_FAIL_REFUSED, c->last_error, false);
+			char why[S2S_TEXT_MAX];
+			s2s__fmt(why, sizeof(why), "write failed: %s", uv_strerror(n));
+			(void)text_set(&c->last_error, why, S2S_TEXT_MAX);
+			conn_kill(c, S2S_FAIL_REFUSED, why, false);
 			return;
 		}
 	}
@@ -680,7 +729,10 @@ static void conn_free(struct conn *c)
 	xmpp_stream_free(c->sniff);
 	xmpp_stream_free(c->trace);
 	tls_conn_free(c->tls);
-	free(c->ti);
+	tls_info_free(c->ti);
+	text_free(&c->local);
+	text_free(&c->remote);
+	text_free(&c->last_error);
 	s2s__conf_unref(c->conf);
 	if (c->o != NULL && c->o->q != NULL)
 		resolve_cancel(c->o->q);
@@ -738,7 +790,7 @@ static void conn_kill(struct conn *c, enum s2s_fail fail, const char *why, bool 
 		return;
 	c->dead = true;
 	if (why != NULL && why[0] != '\0' && c->last_error[0] == '\0')
-		fg_strlcpy(c->last_error, why, sizeof(c->last_error));
+		(void)text_set(&c->last_error, why, S2S_TEXT_MAX);
 	if (c->tls != NULL && graceful && tls_conn_state(c->tls) == TLS_STATE_ESTABLISHED) {
 		/* close_notify (RFC 5246 §7.2.1); a write error here cannot re-enter: dead */
 		tls_conn_close(c->tls);
@@ -869,8 +921,8 @@ static void conn_action(void *ctx, const struct xmpp_action *a)
 			c->authenticated = true;
 			c->method = a->method;
 			if (!c->out) {
-				fg_strlcpy(c->local, a->local, sizeof(c->local));
-				fg_strlcpy(c->remote, a->remote, sizeof(c->remote));
+				(void)text_set(&c->local, a->local, DB_DOMAIN_MAX);
+				(void)text_set(&c->remote, a->remote, DB_DOMAIN_MAX);
 			}
 			c->since_ms = fg_now_ms();
 		}
@@ -985,9 +1037,9 @@ static bool sniff_header_cb(void *ctx, const struct xmpp_stream_header *h)
 	char d[XMPP_MAX_DOMAIN + 1];
 	c->sniff_done = true;
 	if (h->to != NULL && xmpp_jid_domain(h->to, d, sizeof(d)) && strlen(d) < DB_DOMAIN_MAX)
-		fg_strlcpy(c->local, d, sizeof(c->local));
+		(void)text_set(&c->local, d, DB_DOMAIN_MAX);
 	if (h->from != NULL && xmpp_jid_domain(h->from, d, sizeof(d)) && strlen(d) < DB_DOMAIN_MAX)
-		fg_strlcpy(c->remote, d, sizeof(c->remote));
+		(void)text_set(&c->remote, d, DB_DOMAIN_MAX);
 	if (!c->sniff_after_tls) {
 		/* the allow entry of the claimed domain overrides TLS and authentication */
 		const struct db_allow_entry *a = s2s__conf_allow(c->conf, c->remote);
@@ -1025,6 +1077,9 @@ static bool sniff_header_cb(void *ctx, const struct xmpp_stream_header *h)
 			cert_fault(c, CERT_NAME, cause, 0);
 		}
 	}
+	/* the name check was the last use of the peer's certificate (status keeps ti) */
+	if (c->tls != NULL)
+		tls_conn_release_peer_cert(c->tls);
 	return false;
 }
 
@@ -1174,8 +1229,10 @@ static void conn_tls_up(struct conn *c)
 	tls_conn_peer_cert(c->tls, &der, &len);
 	struct pki_cert *pc = NULL;
 	if (len > 0 && pki_cert_parse(der, len, &pc) == FG_OK) {
-		fg_strlcpy(c->ti->peer_subject, pc->subject, sizeof(c->ti->peer_subject));
-		fg_strlcpy(c->ti->peer_issuer, pc->issuer, sizeof(c->ti->peer_issuer));
+		free(c->ti->peer_subject);
+		free(c->ti->peer_issuer);
+		c->ti->peer_subject = name_dup(pc->subject);
+		c->ti->peer_issuer = name_dup(pc->issuer);
 		c->ti->peer_not_after = pc->not_after_ms;
 		pki_cert_free(pc);
 	}
@@ -1202,6 +1259,7 @@ static void conn_tls_up(struct conn *c)
 			conn_kill(c, S2S_FAIL_TLS, cause, false);
 			return;
 		}
+		tls_conn_release_peer_cert(c->tls); /* the name check above was its last use */
 		if (c->direct_tls)
 			direct_tls_prelude(c);
 		if (!c->dead)
@@ -1375,10 +1433,11 @@ static struct conn *conn_new(struct s2s_engine *e, bool out, const char *local, 
 	c->out = out;
 	c->conf = s2s__conf_ref(e->conf);
 	c->xcfg = c->conf->xcfg;
-	if (local != NULL)
-		fg_strlcpy(c->local, local, sizeof(c->local));
-	if (remote != NULL)
-		fg_strlcpy(c->remote, remote, sizeof(c->remote));
+	c->local = no_text;
+	c->remote = no_text;
+	c->last_error = no_text;
+	bool names_ok = (local == NULL || text_set(&c->local, local, DB_DOMAIN_MAX)) &&
+	                (remote == NULL || text_set(&c->remote, remote, DB_DOMAIN_MAX));
 	c->since_ms = fg_now_ms();
 	if (out) {
 		const struct db_allow_entry *a = s2s__conf_allow(c->conf, remote);
@@ -1402,7 +1461,8 @@ static struct conn *conn_new(struct s2s_engine *e, bool out, const char *local, 
 	c->timer.data = c;
 	c->handles = 1;
 	e->refs++;
-	if (xmpp_s2s_new(&c->m, out ? XMPP_S2S_INITIATING : XMPP_S2S_RECEIVING, &c->xcfg,
+	if (!names_ok ||
+	    xmpp_s2s_new(&c->m, out ? XMPP_S2S_INITIATING : XMPP_S2S_RECEIVING, &c->xcfg,
 	                 out ? c->local : NULL, out ? c->remote : NULL, conn_action, c) != FG_OK) {
 		c->dead = true;
 		uv_close((uv_handle_t *)&c->timer, conn_handle_closed);
@@ -1657,7 +1717,7 @@ static void verifies_fail(struct conn *c)
 
 static void out_fail(struct conn *c, enum s2s_fail f, const char *why)
 {
-	fg_strlcpy(c->last_error, why, sizeof(c->last_error));
+	(void)text_set(&c->last_error, why, S2S_TEXT_MAX);
 	conn_kill(c, f, why, false);
 }
 
@@ -2720,7 +2780,7 @@ static void close_disallowed(struct s2s_engine *e, struct s2s_conf *nc)
 			}
 			if (k < nd)
 				closed[k].n++;
-			fg_strlcpy(c->last_error, why, sizeof(c->last_error));
+			(void)text_set(&c->last_error, why, S2S_TEXT_MAX);
 			xmpp_s2s_close(c->m, cond, why);
 			if (!c->dead)
 				conn_kill(c,

@@ -59,8 +59,10 @@ struct xmpp_s2s {
 	enum state state;
 	int64_t now;
 
-	char local[XMPP_MAX_DOMAIN + 1];  /* initiating: our domain; receiving: header 'to' */
-	char remote[XMPP_MAX_DOMAIN + 1]; /* initiating: peer; receiving: header 'from' or "" */
+	/* Exact-size copies, never NULL (no_domain when empty): an idle stream keeps only
+	 * what the names need. */
+	char *local;  /* initiating: our domain; receiving: header 'to' */
+	char *remote; /* initiating: peer; receiving: header 'from' or "" */
 	char stream_id[XMPP_MAX_STREAM_ID + 1];
 
 	bool header_sent;
@@ -76,17 +78,53 @@ struct xmpp_s2s {
 
 	char *verified[MAX_VERIFIED];
 	size_t n_verified;
-	struct pair pairs[MAX_PAIRS];
-	size_t n_pairs;
-	struct pending pend[MAX_PENDING]; /* receiving: db:result awaiting verification */
-	size_t n_pend;
-	struct pending verify[MAX_PENDING]; /* initiating: our db:verify requests */
-	size_t n_verify;
+	/* Tables allocated on first use and grown to their caps (table_room). */
+	struct pair *pairs;
+	size_t n_pairs, cap_pairs;
+	struct pending *pend; /* receiving: db:result awaiting verification */
+	size_t n_pend, cap_pend;
+	struct pending *verify; /* initiating: our db:verify requests */
+	size_t n_verify, cap_verify;
 	int64_t db_deadline; /* initiating: answer to our db:result */
 	int64_t deadline[XMPP_TIMER__COUNT];
 
 	struct fg_buf out;
 };
+
+/* The empty domain name, shared: never written, never freed. */
+static char no_domain[1];
+
+/* Replaces a domain field with an exact-size copy of v (cut at XMPP_MAX_DOMAIN). */
+static bool set_domain(char **dst, const char *v)
+{
+	char *n = v[0] != '\0' ? strndup(v, XMPP_MAX_DOMAIN) : no_domain;
+	if (n == NULL)
+		return false;
+	if (*dst != no_domain)
+		free(*dst);
+	*dst = n;
+	return true;
+}
+
+/* Makes room for entry n of a table of elem-sized entries, allocating it on first use and
+ * doubling it up to max entries; false when full or out of memory. */
+static bool table_room(void **arr, size_t *cap, size_t n, size_t elem, size_t max)
+{
+	if (n < *cap)
+		return true;
+	if (n >= max)
+		return false;
+	size_t nc = *cap == 0 ? 2 : 2 * *cap;
+	if (nc > max)
+		nc = max;
+	uint8_t *p = realloc(*arr, nc * elem);
+	if (p == NULL)
+		return false;
+	memset(p + *cap * elem, 0, (nc - *cap) * elem);
+	*arr = p;
+	*cap = nc;
+	return true;
+}
 
 static void emit(struct xmpp_s2s *s, const struct xmpp_action *a)
 {
@@ -265,6 +303,11 @@ static void authenticated(struct xmpp_s2s *s, const char *local, const char *rem
 			close_with(s, XMPP_SE_RESOURCE_CONSTRAINT, "too many domain pairs");
 			return;
 		}
+		if (!table_room((void **)&s->pairs, &s->cap_pairs, s->n_pairs, sizeof(*s->pairs),
+		                MAX_PAIRS)) {
+			close_with(s, XMPP_SE_RESOURCE_CONSTRAINT, "out of memory");
+			return;
+		}
 		struct pair *p = &s->pairs[s->n_pairs];
 		p->local = strdup(local);
 		p->remote = strdup(remote);
@@ -334,8 +377,10 @@ static void send_features(struct xmpp_s2s *s)
 static bool recv_header(struct xmpp_s2s *s, const struct xmpp_stream_header *h)
 {
 	/* RFC 6120 §4.7.2: 'to' names one of our domains */
-	if (h->to != NULL)
-		fg_strlcpy(s->local, h->to, sizeof(s->local));
+	if (h->to != NULL && !set_domain(&s->local, h->to)) {
+		close_with(s, XMPP_SE_RESOURCE_CONSTRAINT, "out of memory");
+		return false;
+	}
 	random_hex(s, s->stream_id, 16);
 	if (h->to == NULL || !is_local(s, h->to)) {
 		close_with(s, XMPP_SE_HOST_UNKNOWN, "this server does not serve that domain");
@@ -346,7 +391,10 @@ static bool recv_header(struct xmpp_s2s *s, const struct xmpp_stream_header *h)
 		close_with(s, XMPP_SE_INVALID_FROM, "malformed 'from'");
 		return false;
 	}
-	fg_strlcpy(s->remote, from, sizeof(s->remote));
+	if (!set_domain(&s->remote, from)) {
+		close_with(s, XMPP_SE_RESOURCE_CONSTRAINT, "out of memory");
+		return false;
+	}
 	if (h->dialback_ns)
 		s->peer_dialback = true;
 	send_header(s, s->local, from[0] ? from : NULL, s->stream_id);
@@ -555,6 +603,11 @@ static bool recv_db_result(struct xmpp_s2s *s, const struct xmpp_node *n)
 	}
 	if (s->n_pend == MAX_PENDING) {
 		close_with(s, XMPP_SE_RESOURCE_CONSTRAINT, "too many dialback requests");
+		goto out;
+	}
+	if (!table_room((void **)&s->pend, &s->cap_pend, s->n_pend, sizeof(*s->pend),
+	                MAX_PENDING)) {
+		close_with(s, XMPP_SE_RESOURCE_CONSTRAINT, "out of memory");
 		goto out;
 	}
 	struct pending *p = &s->pend[s->n_pend];
@@ -978,14 +1031,17 @@ enum fg_err xmpp_s2s_new(struct xmpp_s2s **out, enum xmpp_s2s_role role,
 	s->cfg = cfg;
 	s->cb = cb;
 	s->cb_ctx = cb_ctx;
-	if (local != NULL)
-		fg_strlcpy(s->local, local, sizeof(s->local));
-	if (remote != NULL)
-		fg_strlcpy(s->remote, remote, sizeof(s->remote));
+	s->local = no_domain;
+	s->remote = no_domain;
+	if ((local != NULL && !set_domain(&s->local, local)) ||
+	    (remote != NULL && !set_domain(&s->remote, remote))) {
+		xmpp_s2s_free(s);
+		return FG_ERR_NOMEM;
+	}
 	struct xmpp_stream_config sc = {.content_ns = XMPP_NS_SERVER};
 	enum fg_err err = xmpp_stream_new(&s->stream, &sc, &stream_ops, s);
 	if (err != FG_OK) {
-		free(s);
+		xmpp_s2s_free(s);
 		return err;
 	}
 	*out = s;
@@ -1005,8 +1061,15 @@ void xmpp_s2s_free(struct xmpp_s2s *s)
 		free_pending(&s->pend[i]);
 	for (size_t i = 0; i < s->n_verify; i++)
 		free_pending(&s->verify[i]);
+	free(s->pairs);
+	free(s->pend);
+	free(s->verify);
 	for (size_t i = 0; i < s->n_verified; i++)
 		free(s->verified[i]);
+	if (s->local != no_domain)
+		free(s->local);
+	if (s->remote != no_domain)
+		free(s->remote);
 	fg_buf_free(&s->out);
 	free(s);
 }
@@ -1133,6 +1196,9 @@ enum fg_err xmpp_s2s_send_verify(struct xmpp_s2s *s, const char *local, const ch
 		return FG_ERR_IO;
 	if (s->n_verify == MAX_PENDING)
 		return FG_ERR_AGAIN;
+	if (!table_room((void **)&s->verify, &s->cap_verify, s->n_verify, sizeof(*s->verify),
+	                MAX_PENDING))
+		return FG_ERR_NOMEM;
 	struct pending *v = &s->verify[s->n_verify];
 	v->local = strdup(local);
 	v->remote = strdup(remote);
