@@ -926,6 +926,8 @@ static void dispatch(struct stxn *st);
 static void ctxn_finish(struct ctxn *ct, unsigned status, const struct sip_msg *rsp,
                         const char *why);
 
+static void stxn_hash_del(struct sipgw *gw, struct stxn *st);
+
 static void stxn_actions(struct stxn *st, const struct sip_txn_actions *acts)
 {
 	for (size_t i = 0; i < acts->n; i++) {
@@ -942,6 +944,7 @@ static void stxn_actions(struct stxn *st, const struct sip_txn_actions *acts)
 			break;
 		case SIP_TXN_ACT_TERMINATE:
 			st->dead = true;
+			stxn_hash_del(st->gw, st); /* matches nothing from now on */
 			break;
 		}
 	}
@@ -961,8 +964,102 @@ void sipgw__respond(struct stxn *st, unsigned status, const char *extra, const c
 	fg_buf_free(&out);
 }
 
+/* RFC 3261 §17.2.3: a request with a magic-cookie branch matches on branch, sent-by and
+ * method, an RFC 2543 one on Call-ID, CSeq and more. The hash covers the parts compared
+ * byte for byte (branch, or Call-ID and CSeq number); sip_txn_match_request decides. */
+static uint32_t stxn_hash(const struct sip_msg *m)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+	const struct sip_via *v = &m->vias[0];
+	const char *p;
+	size_t n;
+	if (v->branch.len > 7 && memcmp(v->branch.p, SIP_BRANCH_COOKIE, 7) == 0) {
+		p = v->branch.p;
+		n = v->branch.len;
+	} else {
+		p = m->call_id.p;
+		n = m->call_id.p != NULL ? m->call_id.len : 0;
+		h ^= m->cseq;
+		h *= 16777619u;
+	}
+	for (size_t i = 0; i < n; i++) {
+		h ^= (uint8_t)p[i];
+		h *= 16777619u;
+	}
+	return h;
+}
+
+/* Initial buckets: the table doubles when it holds more entries than buckets, up to
+ * SIPGW_STXN_TAB_MAX (beyond it chains grow; sip.max_pending bounds live entries). */
+#define SIPGW_STXN_TAB_MIN 1024
+#define SIPGW_STXN_TAB_MAX (1u << 20)
+
+static void stxn_tab_grow(struct sipgw *gw)
+{
+	size_t n = gw->stxn_tab_size ? gw->stxn_tab_size * 2 : SIPGW_STXN_TAB_MIN;
+	struct stxn **tab = calloc(n, sizeof(*tab));
+	if (tab == NULL)
+		return; /* keep the old table: longer chains, same answers */
+	for (size_t i = 0; i < gw->stxn_tab_size; i++) {
+		for (struct stxn *st = gw->stxn_tab[i]; st != NULL;) {
+			struct stxn *next = st->hnext;
+			st->hnext = tab[st->hash & (n - 1)];
+			tab[st->hash & (n - 1)] = st;
+			st = next;
+		}
+	}
+	free(gw->stxn_tab);
+	gw->stxn_tab = tab;
+	gw->stxn_tab_size = n;
+}
+
+static void stxn_hash_add(struct sipgw *gw, struct stxn *st)
+{
+	if (gw->stxn_hashed >= gw->stxn_tab_size && gw->stxn_tab_size < SIPGW_STXN_TAB_MAX)
+		stxn_tab_grow(gw);
+	if (gw->stxn_tab == NULL)
+		return; /* out of memory: unmatchable, like a transaction already gone */
+	st->hash = stxn_hash(st->req);
+	struct stxn **b = &gw->stxn_tab[st->hash & (gw->stxn_tab_size - 1)];
+	st->hnext = *b;
+	*b = st;
+	st->hashed = true;
+	gw->stxn_hashed++;
+}
+
+static void stxn_hash_del(struct sipgw *gw, struct stxn *st)
+{
+	if (!st->hashed)
+		return;
+	for (struct stxn **pp = &gw->stxn_tab[st->hash & (gw->stxn_tab_size - 1)]; *pp != NULL;
+	     pp = &(*pp)->hnext) {
+		if (*pp == st) {
+			*pp = st->hnext;
+			break;
+		}
+	}
+	st->hashed = false;
+	gw->stxn_hashed--;
+}
+
+static struct stxn *stxn_find(struct sipgw *gw, const struct conn *c, const struct sip_msg *m)
+{
+	if (gw->stxn_tab == NULL || m->nvias == 0)
+		return NULL;
+	uint32_t h = stxn_hash(m);
+	for (struct stxn *st = gw->stxn_tab[h & (gw->stxn_tab_size - 1)]; st != NULL;
+	     st = st->hnext) {
+		if (st->hash != h || st->dead || st->t == NULL || st->c != c ||
+		    !sip_txn_match_request(st->t, m))
+			continue;
+		return st;
+	}
+	return NULL;
+}
+
 static void stxn_free(struct stxn *st)
 {
+	stxn_hash_del(st->gw, st);
 	if (st->pend != NULL) {
 		/* the router's answer will find nobody to tell */
 		if (st->gw->npending > 0)
@@ -1344,11 +1441,10 @@ static void on_request(struct conn *c, struct sip_msg *m)
 {
 	struct sipgw *gw = c->gw;
 	struct sip_txn_actions acts = {0};
-	for (struct stxn *st = gw->stxns; st != NULL; st = st->next) {
-		if (st->dead || st->t == NULL || st->c != c || !sip_txn_match_request(st->t, m))
-			continue;
-		if (sip_txn_on_request(st->t, m, now_mono(), &acts) == FG_OK)
-			stxn_actions(st, &acts);
+	struct stxn *old = stxn_find(gw, c, m);
+	if (old != NULL) {
+		if (sip_txn_on_request(old->t, m, now_mono(), &acts) == FG_OK)
+			stxn_actions(old, &acts);
 		sip_msg_free(m);
 		return;
 	}
@@ -1372,6 +1468,7 @@ static void on_request(struct conn *c, struct sip_msg *m)
 	}
 	st->next = gw->stxns;
 	gw->stxns = st;
+	stxn_hash_add(gw, st);
 	stxn_actions(st, &acts);
 }
 
@@ -2311,6 +2408,9 @@ void sipgw_stop(struct sipgw *gw)
 		gw->stxns = st->next;
 		stxn_free(st);
 	}
+	free(gw->stxn_tab);
+	gw->stxn_tab = NULL;
+	gw->stxn_tab_size = 0;
 	/* the router may still answer: its callbacks find nobody */
 	while (gw->pendings != NULL) {
 		struct pending *p = gw->pendings;

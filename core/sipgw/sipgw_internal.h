@@ -181,6 +181,9 @@ struct pending {
 /* A server transaction: a request from the edge and where to answer it. */
 struct stxn {
 	struct stxn *next;
+	struct stxn *hnext; /* chain in sipgw.stxn_tab */
+	uint32_t hash;      /* stxn_hash of the request */
+	bool hashed;
 	struct sipgw *gw;
 	struct sip_txn *t;
 	struct conn *c;
@@ -239,6 +242,11 @@ struct sipgw {
 	struct conn *conns;
 	size_t nconns;
 	struct stxn *stxns;
+	/* server transactions by RFC 3261 §17.2.3 key hash, so that matching a request
+	 * costs one bucket, not a walk of every transaction */
+	struct stxn **stxn_tab;
+	size_t stxn_tab_size; /* a power of two, or 0 */
+	size_t stxn_hashed;
 	struct ctxn *ctxns;
 	struct session *sessions;
 	size_t nsessions;
