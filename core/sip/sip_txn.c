@@ -14,12 +14,51 @@ struct sip_txn {
 	enum sip_txn_state state;
 	bool reliable;
 	enum sip_method method;
-	struct sip_msg *req;     /* the request (parsed copy) */
+	struct sip_msg *req;     /* client: the request (parsed copy) */
+	struct skeys *keys;      /* server: what matching a request needs (§17.2.3) */
 	struct fg_buf req_bytes; /* client: request as sent */
 	struct fg_buf last;      /* server: last response sent; INVITE client: the ACK */
 	int64_t due[TM__COUNT];
 	int64_t retx_interval;
 };
+
+/* A server transaction's matching keys (RFC 3261 §17.2.3), copied into one block: the
+ * strings follow the struct. */
+struct skeys {
+	struct sip_str method, branch, host, ruri, from_tag, to_tag, call_id;
+	enum sip_method method_id;
+	uint32_t cseq;
+	uint16_t port;
+};
+
+static struct skeys *skeys_new(const struct sip_msg *req)
+{
+	const struct sip_via *v = &req->vias[0];
+	struct sip_str src[7] = {req->method,   v->branch,   v->host,     req->ruri.text,
+	                         req->from.tag, req->to.tag, req->call_id};
+	size_t total = sizeof(struct skeys);
+	for (size_t i = 0; i < 7; i++)
+		total += src[i].p != NULL ? src[i].len : 0;
+	struct skeys *k = malloc(total);
+	if (k == NULL)
+		return NULL;
+	char *at = (char *)(k + 1);
+	struct sip_str *dst[7] = {&k->method,   &k->branch, &k->host,   &k->ruri,
+	                          &k->from_tag, &k->to_tag, &k->call_id};
+	for (size_t i = 0; i < 7; i++) {
+		if (src[i].p == NULL) {
+			*dst[i] = (struct sip_str){NULL, 0};
+			continue;
+		}
+		memcpy(at, src[i].p, src[i].len);
+		*dst[i] = (struct sip_str){at, src[i].len};
+		at += src[i].len;
+	}
+	k->method_id = req->method_id;
+	k->cseq = req->cseq;
+	k->port = v->port;
+	return k;
+}
 
 static void act(struct sip_txn_actions *a, enum sip_txn_action_kind k, const struct fg_buf *b,
                 const struct sip_msg *m)
@@ -71,6 +110,7 @@ void sip_txn_free(struct sip_txn *t)
 	if (!t)
 		return;
 	sip_msg_free(t->req);
+	free(t->keys);
 	fg_buf_free(&t->req_bytes);
 	fg_buf_free(&t->last);
 	free(t);
@@ -234,30 +274,11 @@ enum fg_err sip_txn_server_new(const struct sip_msg *req, bool reliable, int64_t
 	if (!t)
 		return FG_ERR_NOMEM;
 	t->method = req->method_id;
-	/* Keep a private parsed copy of the matching keys: re-serialise minimally. */
-	struct fg_buf b = {0};
-	const struct sip_header *h;
-	enum fg_err e = fg_buf_append(&b, req->method.p, req->method.len);
-	if (!e)
-		e = fg_buf_append_str(&b, " ");
-	if (!e)
-		e = fg_buf_append(&b, req->ruri.text.p, req->ruri.text.len);
-	if (!e)
-		e = fg_buf_append_str(&b, " SIP/2.0\r\n");
-	for (size_t i = 0; !e && i < req->nheaders; i++) {
-		h = &req->headers[i];
-		if (sip__casecmp(h->name.p, h->name.len, "Content-Length"))
-			continue; /* the copy has no body */
-		e = sip__append_hdr(&b, h->name.p, h->value, NULL);
-	}
-	if (!e)
-		e = fg_buf_append_str(&b, "\r\n");
-	if (!e)
-		e = sip_msg_parse(b.data, b.len, SIP_PARSE_DATAGRAM, &t->req, NULL, NULL);
-	fg_buf_free(&b);
-	if (e) {
+	/* Keep a private copy of the matching keys only (the caller's message may go). */
+	t->keys = skeys_new(req);
+	if (t->keys == NULL) {
 		sip_txn_free(t);
-		return e;
+		return FG_ERR_NOMEM;
 	}
 	t->state = t->kind == SIP_TXN_INVITE_SERVER ? SIP_TXN_PROCEEDING : SIP_TXN_TRYING;
 	(void)now_ms;
@@ -439,21 +460,21 @@ bool sip_txn_match_request(const struct sip_txn *t, const struct sip_msg *req)
 		return false;
 	if (t->kind != SIP_TXN_INVITE_SERVER && t->kind != SIP_TXN_NON_INVITE_SERVER)
 		return false;
-	const struct sip_msg *o = t->req;
+	const struct skeys *o = t->keys;
 	bool method_ok = str_eq(req->method, o->method) ||
 	                 (req->method_id == SIP_METHOD_ACK && o->method_id == SIP_METHOD_INVITE);
 	if (!method_ok)
 		return false;
-	const struct sip_via *a = &req->vias[0], *b = &o->vias[0];
+	const struct sip_via *a = &req->vias[0];
 	if (has_cookie(a->branch)) {
 		/* RFC 3261 §17.2.3: branch, sent-by and method. */
-		return str_eq(a->branch, b->branch) && str_ieq(a->host, b->host) &&
-		       a->port == b->port;
+		return str_eq(a->branch, o->branch) && str_ieq(a->host, o->host) &&
+		       a->port == o->port;
 	}
 	/* RFC 2543 peers (§17.2.3, last paragraphs): Request-URI, tags, Call-ID, CSeq, Via. */
-	if (req->method_id != SIP_METHOD_ACK && !str_eq(req->to.tag, o->to.tag))
+	if (req->method_id != SIP_METHOD_ACK && !str_eq(req->to.tag, o->to_tag))
 		return false;
-	return str_eq(req->ruri.text, o->ruri.text) && str_eq(req->from.tag, o->from.tag) &&
+	return str_eq(req->ruri.text, o->ruri) && str_eq(req->from.tag, o->from_tag) &&
 	       str_eq(req->call_id, o->call_id) && req->cseq == o->cseq &&
-	       str_ieq(a->host, b->host) && a->port == b->port && str_eq(a->branch, b->branch);
+	       str_ieq(a->host, o->host) && a->port == o->port && str_eq(a->branch, o->branch);
 }
