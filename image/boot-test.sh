@@ -16,7 +16,6 @@ PORT=
 BOOT_TIMEOUT=300
 KEEP=0
 UPGRADE=
-SCHEME=${FEDGW_BOOT_TEST_SCHEME:-https}
 OVMF_CODE=${OVMF_CODE:-/usr/share/OVMF/OVMF_CODE_4M.fd}
 OVMF_VARS=${OVMF_VARS:-/usr/share/OVMF/OVMF_VARS_4M.fd}
 
@@ -109,7 +108,7 @@ start_vm() {
 		fi
 		break
 	done
-	URL=$SCHEME://127.0.0.1:$PORT
+	URL=https://127.0.0.1:$PORT
 	log "boot $1: qemu pid $QPID, console forwarded to 127.0.0.1:$PORT"
 }
 
@@ -166,14 +165,12 @@ powerdown() {
 start_vm 1
 wait_console
 echo "$SETUP_BODY" | jq -e '.needed == true' >/dev/null || fail "fresh image does not need setup"
-if [ "$SCHEME" = https ]; then
-	# fedgw made the console certificate at first start for the host name and addresses
-	# (10.0.2.15 is the guest's address on QEMU's user network).
-	SANS=$(openssl s_client -connect "${URL#https://}" </dev/null 2>/dev/null |
-		openssl x509 -noout -ext subjectAltName 2>/dev/null | tail -n +2 | tr -d ' ')
-	log "console certificate SANs: $SANS"
-	echo "$SANS" | grep -q 'IPAddress:10.0.2.15' || fail "console certificate lacks the VM's address"
-fi
+# fedgw made the console certificate at first start for the host name and addresses
+# (10.0.2.15 is the guest's address on QEMU's user network).
+SANS=$(openssl s_client -connect "${URL#https://}" </dev/null 2>/dev/null |
+	openssl x509 -noout -ext subjectAltName 2>/dev/null | tail -n +2 | tr -d ' ')
+log "console certificate SANs: $SANS"
+echo "$SANS" | grep -q 'IPAddress:10.0.2.15' || fail "console certificate lacks the VM's address"
 PASSWORD=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')
 BODY=$(jq -cn --arg p "$PASSWORD" '{name: "admin", password: $p}')
 api POST /api/v1/setup "$BODY"

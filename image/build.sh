@@ -3,7 +3,7 @@
 # ESP + system (fedgw-root) + data (fedgw-data) partitions. See docs/image.md.
 #
 #   image/build.sh [--out DIR] [--build-dir DIR | --from-head] [--fedgw BINARY]
-#                  [--network-file FILE.network] [--root-password-file FILE] [--standin]
+#                  [--network-file FILE.network] [--root-password-file FILE]
 #
 # No loop devices and no mounts: the rootfs is a directory made by mmdebstrap, the
 # ext4 partitions are filled with mkfs.ext4 -d, the ESP is written with mtools, and the
@@ -15,7 +15,6 @@ HERE=$SRC/image
 OUT=$HERE/out
 BUILD_DIR=$SRC/build/release
 FEDGW_BIN=
-STANDIN=0
 FROM_HEAD=0
 NETWORK_FILE=
 ROOT_PW_FILE=
@@ -48,7 +47,6 @@ while [ $# -gt 0 ]; do
 	--network-file) NETWORK_FILE=$(realpath "$2"); shift 2 ;;
 	--root-password-file) ROOT_PW_FILE=$(realpath "$2"); shift 2 ;;
 	--from-head) FROM_HEAD=1; shift ;;
-	--standin) STANDIN=1; shift ;;
 	-h|--help) usage 0 ;;
 	*) echo "build.sh: unknown argument $1" >&2; usage 2 ;;
 	esac
@@ -71,11 +69,7 @@ mkdir -p "$OUT" "$WORK"
 ROOTFS=$WORK/rootfs
 
 # --- 1. the fedgw binary ---------------------------------------------------------------
-if [ "$STANDIN" = 1 ]; then
-	step "building the pipeline stand-in (NOT the product) from image/testdata/standin.c"
-	FEDGW_BIN=$WORK/fedgw
-	cc -O2 -Wall -Wextra -o "$FEDGW_BIN" "$HERE/testdata/standin.c"
-elif [ -z "$FEDGW_BIN" ] && [ "$FROM_HEAD" = 1 ]; then
+if [ -z "$FEDGW_BIN" ] && [ "$FROM_HEAD" = 1 ]; then
 	# The committed tree only (a local clone of HEAD), unaffected by uncommitted edits.
 	step "building fedgw (Release) from $(git -C "$SRC" rev-parse --short HEAD) (HEAD)"
 	git clone -q --shared --no-checkout "$SRC" "$WORK/src"
