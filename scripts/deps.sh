@@ -16,6 +16,8 @@ TEST_PKGS=(
   chromium nodejs npm
   dnsmasq prosody lua-unbound python3-slixmpp util-linux
   kamailio kamailio-tls-modules sip-tester sipsak stunnel4
+  mmdebstrap mtools dosfstools e2fsprogs fdisk qemu-system-x86 qemu-utils ovmf
+  systemd-boot-efi jq socat
 )
 
 mode=${1:-build}

@@ -26,6 +26,21 @@ ctest --preset asan -j2 --timeout 600 2>&1 | tee build/asan/ctest.log
 ctest_rc=${PIPESTATUS[0]}
 set -e
 
+# The appliance image: built from this tree and booted under QEMU (TCG + OVMF): first-run
+# setup, a certificate, a reboot that keeps both. FEDGW_IMAGE_TEST=0 skips it.
+image_pass=0
+image_fail=0
+if [ "${FEDGW_IMAGE_TEST:-1}" != 0 ]; then
+  if image/build.sh --out build/image >build/image.log 2>&1 &&
+     image/boot-test.sh --image build/image/fedgw.qcow2 >>build/image.log 2>&1; then
+    echo "image: built and boot-tested ($(grep -E 'PASS: boot test' build/image.log | tail -n1 | sed 's/.*PASS: //'))"
+    image_pass=1
+  else
+    echo "image: FAILED (see build/image.log)"; tail -n 40 build/image.log
+    image_fail=1
+  fi
+fi
+
 fuzz_pass=0
 fuzz_fail=0
 secs=${FEDGW_FUZZ_SECONDS:-20}
@@ -61,7 +76,7 @@ failed=${failed:-0}
 total=${total:-0}
 passed=$((total - failed))
 echo
-echo "ctest: $passed of $total passed; fuzz targets: $fuzz_pass passed, $fuzz_fail failed;" \
-     "$(( $(date +%s) - start )) s"
-echo "$((passed + fuzz_pass)) passed, $((failed + fuzz_fail)) failed"
-[ "$ctest_rc" -eq 0 ] && [ "$fuzz_fail" -eq 0 ]
+echo "ctest: $passed of $total passed; image: $image_pass passed, $image_fail failed;" \
+     "fuzz targets: $fuzz_pass passed, $fuzz_fail failed; $(( $(date +%s) - start )) s"
+echo "$((passed + image_pass + fuzz_pass)) passed, $((failed + image_fail + fuzz_fail)) failed"
+[ "$ctest_rc" -eq 0 ] && [ "$image_fail" -eq 0 ] && [ "$fuzz_fail" -eq 0 ]
