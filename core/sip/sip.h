@@ -10,14 +10,15 @@
 
 /* Limits on what a peer may send. Each one is far above what real SIP traffic uses and
  * low enough that a hostile peer cannot make us hold much memory per connection. */
-#define SIP_MAX_HEADERS 128   /* header fields (after splitting comma lists) */
-#define SIP_MAX_LINE    8192  /* one header line, after unfolding */
-#define SIP_MAX_HEAD    65536 /* start line + headers + blank line */
-#define SIP_MAX_BODY    65536 /* Content-Length cap (MESSAGE/NOTIFY bodies are small) */
-#define SIP_MAX_PARAMS  32    /* parameters on one URI, Via or name-addr */
-#define SIP_MAX_VIAS    64    /* Via values (RFC 4475 longreq carries 33) */
-#define SIP_MAX_ROUTES  16    /* entries in a dialog's route set */
-#define SIP_MAX_URI     4096  /* a URI given to sip_uri_parse on its own */
+#define SIP_MAX_HEADERS   128   /* header fields (after splitting comma lists) */
+#define SIP_KNOWN_HEADERS 48    /* entries in the parser's table of well-known headers */
+#define SIP_MAX_LINE      8192  /* one header line, after unfolding */
+#define SIP_MAX_HEAD      65536 /* start line + headers + blank line */
+#define SIP_MAX_BODY      65536 /* Content-Length cap (MESSAGE/NOTIFY bodies are small) */
+#define SIP_MAX_PARAMS    32    /* parameters on one URI, Via or name-addr */
+#define SIP_MAX_VIAS      64    /* Via values (RFC 4475 longreq carries 33) */
+#define SIP_MAX_ROUTES    16    /* entries in a dialog's route set */
+#define SIP_MAX_URI       4096  /* a URI given to sip_uri_parse on its own */
 
 /* A byte string inside a parsed object. p is NUL-terminated for convenience, but the
  * value may hold NUL bytes (RFC 4475 escnull: %00 in a user part), so use len. */
@@ -133,6 +134,9 @@ struct sip_msg {
 	/* all header fields in order; comma lists are split one value per entry */
 	struct sip_header headers[SIP_MAX_HEADERS];
 	size_t nheaders;
+	/* per known header (sip_msg.c's table): 1 + index of its first field, 0 when absent;
+	 * filled at parse time so that lookups need no scan of the names */
+	uint8_t known_first[SIP_KNOWN_HEADERS];
 	/* the fields every transaction needs, parsed */
 	struct sip_via *vias; /* nvias entries, in the arena */
 	size_t nvias;

@@ -56,35 +56,50 @@ static const struct {
     {0, "Content-Disposition", false},
 };
 #define N_KNOWN (sizeof(known_headers) / sizeof(known_headers[0]))
+_Static_assert(N_KNOWN <= SIP_KNOWN_HEADERS, "SIP_KNOWN_HEADERS holds the table");
+_Static_assert(SIP_MAX_HEADERS < 255, "known_first holds 1 + a field index in a byte");
 
 static int header_lookup(const char *name, size_t len)
 {
+	if (len == 0)
+		return -1;
+	char first = (char)(name[0] | 0x20);
 	if (len == 1) {
 		for (size_t i = 0; i < N_KNOWN; i++)
-			if (known_headers[i].compact &&
-			    (name[0] | 0x20) == known_headers[i].compact)
+			if (known_headers[i].compact && first == known_headers[i].compact)
 				return (int)i;
 		return -1;
 	}
+	/* the first letter rules out all but one or two names before any length or case
+	 * comparison */
 	for (size_t i = 0; i < N_KNOWN; i++)
-		if (sip__casecmp(name, len, known_headers[i].name))
+		if ((known_headers[i].name[0] | 0x20) == first &&
+		    sip__casecmp(name, len, known_headers[i].name))
 			return (int)i;
 	return -1;
 }
 
-/* Canonical name for a lookup key; returns the key itself when unknown. */
-static const char *canonical(const char *name)
+/* Known header names are stored as the table's own pointer (header_line_values), so
+ * that a field of a known header is found by pointer, not by comparing letters. */
+static bool name_is(const struct sip_header *h, int k, const char *want)
 {
-	int k = header_lookup(name, strlen(name));
-	return k < 0 ? name : known_headers[k].name;
+	if (k >= 0)
+		return h->name.p == known_headers[k].name;
+	return sip__casecmp(h->name.p, h->name.len, want);
 }
 
 const struct sip_header *sip_msg_header(const struct sip_msg *msg, const char *name, size_t idx)
 {
-	const char *want = canonical(name);
-	for (size_t i = 0; i < msg->nheaders; i++) {
+	int k = header_lookup(name, strlen(name));
+	size_t i = 0;
+	if (k >= 0) {
+		if (msg->known_first[k] == 0)
+			return NULL;
+		i = msg->known_first[k] - 1u;
+	}
+	for (; i < msg->nheaders; i++) {
 		const struct sip_header *h = &msg->headers[i];
-		if (sip__casecmp(h->name.p, h->name.len, want) && idx-- == 0)
+		if (name_is(h, k, name) && idx-- == 0)
 			return h;
 	}
 	return NULL;
@@ -92,10 +107,15 @@ const struct sip_header *sip_msg_header(const struct sip_msg *msg, const char *n
 
 size_t sip_msg_header_count(const struct sip_msg *msg, const char *name)
 {
-	const char *want = canonical(name);
-	size_t n = 0;
-	for (size_t i = 0; i < msg->nheaders; i++)
-		if (sip__casecmp(msg->headers[i].name.p, msg->headers[i].name.len, want))
+	int k = header_lookup(name, strlen(name));
+	size_t n = 0, i = 0;
+	if (k >= 0) {
+		if (msg->known_first[k] == 0)
+			return 0;
+		i = msg->known_first[k] - 1u;
+	}
+	for (; i < msg->nheaders; i++)
+		if (name_is(&msg->headers[i], k, name))
 			n++;
 	return n;
 }
@@ -132,8 +152,8 @@ static bool parse_uint(const char *p, size_t len, uint64_t max, uint64_t *out)
 	return true;
 }
 
-static enum fg_err add_header(struct sip_msg *m, const char *name, const char *v, size_t vlen,
-                              struct sip_error *err, size_t off)
+static enum fg_err add_header(struct sip_msg *m, int k, const char *name, const char *v,
+                              size_t vlen, struct sip_error *err, size_t off)
 {
 	if (m->nheaders == SIP_MAX_HEADERS) {
 		sip__set_err(err, off, "more than %d header fields", SIP_MAX_HEADERS);
@@ -151,6 +171,8 @@ static enum fg_err add_header(struct sip_msg *m, const char *name, const char *v
 	h->value = sip__arena_str(m->arena, v, vlen);
 	if (!h->value.p)
 		return FG_ERR_NOMEM;
+	if (k >= 0 && m->known_first[k] == 0)
+		m->known_first[k] = (uint8_t)(m->nheaders + 1);
 	m->nheaders++;
 	return FG_OK;
 }
@@ -191,7 +213,7 @@ static enum fg_err header_line_values(struct sip_msg *m, const char *line, size_
 	size_t vlen = len - (size_t)(v - line);
 	size_t voff = off + (size_t)(v - line);
 	if (k < 0 || !known_headers[k].list)
-		return add_header(m, name, v, vlen, err, voff);
+		return add_header(m, k, name, v, vlen, err, voff);
 	/* Split at commas outside quotes and <> (RFC 3261 §7.3.1). An empty value is
 	 * allowed only for the whole header (e.g. "Accept:"), never for one element. */
 	size_t s = 0, i = 0;
@@ -200,7 +222,7 @@ static enum fg_err header_line_values(struct sip_msg *m, const char *line, size_
 		if (!sip__is_ws((unsigned char)v[j]))
 			any = true;
 	if (!any)
-		return add_header(m, name, v, vlen, err, voff);
+		return add_header(m, k, name, v, vlen, err, voff);
 	for (i = 0; i <= vlen; i++) {
 		char c = i < vlen ? v[i] : ',';
 		if (inq) {
@@ -224,7 +246,7 @@ static enum fg_err header_line_values(struct sip_msg *m, const char *line, size_
 				sip__set_err(err, voff + s, "%s: empty list element", name);
 				return FG_ERR_PARSE;
 			}
-			enum fg_err e = add_header(m, name, v + s, i - s, err, voff + s);
+			enum fg_err e = add_header(m, k, name, v + s, i - s, err, voff + s);
 			if (e)
 				return e;
 			s = i + 1;
