@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""bench: XMPP s2s benchmark of fedgw against Prosody 0.12 (issue 3 §7). Inside a network
+"""bench: XMPP s2s benchmark of fedgw against Prosody 0.12. Inside a network
 namespace with its own dnsmasq and test CA (the interop harness), s2sload pushes XEP-0199
 pings over 1, 10 and 100 dialback-authenticated streams (plaintext and STARTTLS) and holds
 1,000 and 10,000 idle sessions; the target's CPU time comes from /proc/PID/stat and its

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/run.sh: the XMPP s2s benchmark, fedgw against Prosody 0.12 in one run (issue 3 §7;
+# bench/run.sh: the XMPP s2s benchmark, fedgw against Prosody 0.12 in one run (
 # docs/bench.md). Root, prosody, dnsmasq and openssl are needed. By hand, never in CI.
 #   bench/run.sh [BUILD_DIR] [--targets prosody,fedgw] [--streams 1,10,100]
 #                [--idle 1000,10000] [--duration S] [--window W] [--out FILE.md] [--keep]

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """sipbench: SIP -> XMPP relay benchmark of fedgw against Kamailio 5.6's xmpp gateway module
-(issue 4 §7). Inside a network namespace with its own dnsmasq (the interop harness), sipp
+Inside a network namespace with its own dnsmasq (the interop harness), sipp
 sends page-mode MESSAGEs (RFC 3428) over TCP at stepped rates to the gateway under test,
 which relays them over XMPP s2s (dialback, no TLS on either side) to one Prosody 0.12 where
 a raw-XML sink client (sink.py) counts them and measures latency from the epoch timestamp

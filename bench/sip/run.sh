@@ -1,6 +1,6 @@
 #!/bin/sh
 # bench/sip/run.sh: the SIP -> XMPP relay benchmark, fedgw against Kamailio's xmpp gateway
-# module, same sipp load, same Prosody, one run (issue 4 §7; docs/bench-sip.md). By hand, as
+# module, same sipp load, same Prosody, one run (docs/bench-sip.md). By hand, as
 # root, never in CI. Needs prosody, dnsmasq, sip-tester (sipp), kamailio, and to rebuild
 # Kamailio's xmpp module: dpkg-dev, build-essential, libexpat1-dev and a deb-src line.
 #   bench/sip/run.sh [BUILD_DIR] [--kamailio-dir DIR] [--no-kamailio]

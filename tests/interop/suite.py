@@ -1,4 +1,4 @@
-"""interop suite: the scenarios of issue 3 §6, run inside the test namespace. Each
+"""interop suite: the XMPP federation scenarios, run inside the test namespace. Each
 scenario is a function named s_<name>; it raises Failure (or any exception) to fail."""
 
 import base64
@@ -331,7 +331,7 @@ def both_directions(ctx, mode):
 	auth = " ".join(str(s.get("detail")) for s in steps_of(v) if s.get("id") == "auth")
 	check(("EXTERNAL" if mode == "tls-external" else "dialback") in auth,
 	      "API validate authenticated otherwise: " + auth)
-	# issue 3 §5 asks the same of the CLI
+	# the CLI must report the same
 	rc, js, err = ctx.validate("prosody.test")
 	check(js is not None, "validate printed no JSON: %s" % err[:400])
 	bad = [s for s in steps_of(js) if str(s.get("state")).lower() in ("fail", "running")]
@@ -955,7 +955,7 @@ def s_policy_outgoing_only(ctx):
 	f.cli("xmpp", "policy", "add", "prosody.test", "deny", "--direction", "outgoing")
 	time.sleep(1.5)
 	# Prosody's ping is incoming (allowed) but fedgw's answer is outgoing: what happens is
-	# recorded as a note, not judged (issue 3 does not say).
+	# recorded as a note, not judged.
 	a = ctx.alice(("ping", "gw.test"))[0]
 	ctx.notes.append("outgoing-only deny: Prosody's inbound ping got %r" % a)
 	v = ctx.fedgw.api_validate("prosody.test")
@@ -990,7 +990,7 @@ def wait_closed_by_gw(ctx, before, timeout=6.0):
 
 
 def s_policy_live_change_closes_streams(ctx):
-	"""Issue 3 §3: a change applies without a restart and closes the sessions it no longer
+	"""A change applies without a restart and closes the sessions it no longer
 	allows, with the right stream error."""
 	ctx.prosody_mode("plain", fresh=True)
 	ctx.fedgw_mode("plain")
@@ -1021,7 +1021,7 @@ def s_policy_live_change_closes_streams(ctx):
 # ---- delivery -------------------------------------------------------------------------
 
 def s_delivery_unreachable(ctx):
-	"""fedgw relays nothing: in issue 3's scope the only stanzas it originates towards a
+	"""fedgw relays nothing: the only stanzas it originates towards a
 	remote domain are its answers and validate's ping, so an unreachable domain is checked
 	through validate. Each failure must stop at the right step with the reason in words."""
 	if ctx.fedgw is None or not ctx.fedgw.alive():

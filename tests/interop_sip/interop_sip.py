@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""interop_sip: fedgw's SIP gateway end to end with real peers (issue 4 §6). SIP user
+"""interop_sip: fedgw's SIP gateway end to end with real peers. SIP user
 agents (a Python UA, sipsak, sipp) register with Kamailio (the Access Edge: UDP/TCP toward
 the UAs, mutual TLS on 5061 toward fedgw), fedgw translates (RFC 7247, RFC 7572, RFC 8048)
 and federates over XMPP s2s with Prosody 0.12, where slixmpp clients read and write. All of

@@ -1,4 +1,4 @@
-"""interop_sip suite: the scenarios of issue 4 §6 run inside the test namespace. Each
+"""interop_sip suite: the SIP<->XMPP scenarios run inside the test namespace. Each
 scenario is a function s_<name> that raises Failure (or any exception) to fail; the run
 ends with the line "interop_sip: N passed, M failed"."""
 
