@@ -2124,7 +2124,21 @@ static void route_node_cb(void *arg, const struct xmpp_node *n)
 			return;
 		}
 	}
-	if (s2s__queue_push(&c->queue, conf->queue_max, r->data, r->len, r->cb, r->ctx) != FG_OK) {
+	struct fg_buf own = {0}; /* s2s_send_node: the queue holds bytes */
+	const uint8_t *data = r->data;
+	size_t len = r->len;
+	if (data == NULL) {
+		if (xmpp_node_serialize(n, XMPP_NS_SERVER, &own) != FG_OK) {
+			fg_buf_free(&own);
+			done_push(e, r->cb, r->ctx, XMPP_SC_BAD_REQUEST, "not a well-formed stanza");
+			return;
+		}
+		data = own.data;
+		len = own.len;
+	}
+	enum fg_err qerr = s2s__queue_push(&c->queue, conf->queue_max, data, len, r->cb, r->ctx);
+	fg_buf_free(&own);
+	if (qerr != FG_OK) {
 		bounce_node(e, n, r->cb, r->ctx, XMPP_SC_RESOURCE_CONSTRAINT,
 		            "too many stanzas waiting for that domain");
 		return;
@@ -2883,6 +2897,17 @@ void s2s_domain_unregister(struct s2s_engine *e, const char *domain)
 			return;
 		}
 	}
+}
+
+enum fg_err s2s_send_node(struct s2s_engine *e, const struct xmpp_node *stanza, s2s_sent_cb cb,
+                          void *ctx)
+{
+	if (e == NULL || stanza == NULL || stanza->name == NULL)
+		return FG_ERR_INVAL;
+	/* the caller built the tree: routed as is, without a serialise and parse round trip */
+	struct route_ctx r = {e, NULL, 0, cb, ctx, false, false};
+	route_node_cb(&r, stanza);
+	return FG_OK;
 }
 
 enum fg_err s2s_send(struct s2s_engine *e, const uint8_t *stanza, size_t len, s2s_sent_cb cb,

@@ -50,6 +50,11 @@ typedef void (*s2s_sent_cb)(void *ctx, enum xmpp_stanza_cond result, const char 
  * inside this call. */
 enum fg_err s2s_send(struct s2s_engine *e, const uint8_t *stanza, size_t len, s2s_sent_cb cb,
                      void *ctx);
+/* Same for a stanza already built as a tree by the caller (element in jabber:server, or
+ * in no namespace for its children to inherit): no parse, one serialisation when written.
+ * The tree is only read during the call. */
+enum fg_err s2s_send_node(struct s2s_engine *e, const struct xmpp_node *stanza, s2s_sent_cb cb,
+                          void *ctx);
 
 /* ---- validate connection (console, API, CLI) ----------------------------------------- */
 

@@ -1589,8 +1589,13 @@ static struct session *session_for_request(struct sipgw *gw, const struct sip_ms
 }
 
 /* Relays one stanza to XMPP for a server transaction; the answer comes with s2s's verdict. */
+/* Stanzas up to this size go to the router as the tree they were built from: it is the
+ * lowest xmpp.max_stanza_bytes allowed, so none of them can be over the configured limit.
+ * Larger ones take the bytes path, where the router checks that limit. */
+#define SIPGW_NODE_SEND_MAX 10240
+
 static void relay_to_xmpp(struct sipgw *gw, struct stxn *st, const struct fg_buf *stanza,
-                          const char *to, const char *id)
+                          const struct xmpp_node *node, const char *to, const char *id)
 {
 	if (gw->sink != NULL) {
 		gw->sink(gw->sink_ctx, stanza->data, stanza->len);
@@ -1624,13 +1629,60 @@ static void relay_to_xmpp(struct sipgw *gw, struct stxn *st, const struct fg_buf
 	gw->pendings = p;
 	st->pend = p;
 	gw->npending++;
-	enum fg_err err = s2s_send(gw->s2s, stanza->data, stanza->len, relay_done_cb, p);
+	enum fg_err err = node != NULL && stanza->len <= SIPGW_NODE_SEND_MAX
+	                      ? s2s_send_node(gw->s2s, node, relay_done_cb, p)
+	                      : s2s_send(gw->s2s, stanza->data, stanza->len, relay_done_cb, p);
 	if (err != FG_OK) {
 		st->pend = NULL;
 		gw->npending--;
 		pending_unlink(gw, p);
 		free(p);
 		sipgw__respond(st, err == FG_ERR_TOOBIG ? 513 : 500, NULL, NULL, NULL, 0);
+	}
+}
+
+/* The tree of what xlate_im_to_xml writes (RFC 7572 §5), for s2s_send_node: the router
+ * then writes it once instead of parsing our own bytes back. Points into im, from, to. */
+struct im_tree {
+	struct xmpp_node msg, el[3], text[3];
+	struct xmpp_attr attr[5];
+};
+
+static void im_tree_build(struct im_tree *t, const struct xlate_im *im, const char *from,
+                          const char *to)
+{
+	memset(t, 0, sizeof(*t));
+	const char *names[5] = {"type", "from", "to", "id", "lang"};
+	const char *values[5] = {"chat", from, to, im->id, im->lang};
+	struct xmpp_attr **link = &t->msg.attrs;
+	for (size_t i = 0; i < 5; i++) {
+		if (values[i] == NULL)
+			continue;
+		t->attr[i] =
+		    (struct xmpp_attr){i == 4 ? XMPP_NS_XML : "", names[i], values[i], NULL};
+		*link = &t->attr[i];
+		link = &t->attr[i].next;
+	}
+	t->msg.ns = XMPP_NS_SERVER;
+	t->msg.name = "message";
+	const char *cnames[3] = {"subject", "body", "thread"};
+	const char *cvalues[3] = {im->subject, im->body, im->thread};
+	for (size_t i = 0; i < 3; i++) {
+		if (cvalues[i] == NULL)
+			continue;
+		struct xmpp_node *el = &t->el[i], *tx = &t->text[i];
+		*tx = (struct xmpp_node){
+		    .ns = "", .text = cvalues[i], .text_len = strlen(cvalues[i]), .parent = el};
+		*el = (struct xmpp_node){.ns = XMPP_NS_SERVER,
+		                         .name = cnames[i],
+		                         .parent = &t->msg,
+		                         .children = tx,
+		                         .last_child = tx};
+		if (t->msg.last_child != NULL)
+			t->msg.last_child->next = el;
+		else
+			t->msg.children = el;
+		t->msg.last_child = el;
 	}
 }
 
@@ -1717,7 +1769,13 @@ static void message_in(struct sipgw *gw, struct stxn *st)
 	}
 	d->msgs_in++;
 	d->status_dirty = true;
-	relay_to_xmpp(gw, st, &stanza, fg_buf_cstr(&to), sid);
+	struct im_tree tree;
+	const struct xmpp_node *node = NULL;
+	if (im.body != NULL || im.subject != NULL || im.thread != NULL) {
+		im_tree_build(&tree, &im, fg_buf_cstr(&from), fg_buf_cstr(&to));
+		node = &tree.msg;
+	}
+	relay_to_xmpp(gw, st, &stanza, node, fg_buf_cstr(&to), sid);
 out:
 	xlate_im_clear(&im);
 	fg_buf_free(&from);
