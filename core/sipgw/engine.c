@@ -194,7 +194,7 @@ static void write_cb(uv_write_t *r, int status)
 	free(w);
 }
 
-static void raw_write(struct conn *c, const uint8_t *data, size_t len)
+static void raw_write_now(struct conn *c, const uint8_t *data, size_t len)
 {
 	if (c->tcp == NULL || !c->tcp_open || len == 0 || c->state == CS_DEAD)
 		return;
@@ -231,6 +231,49 @@ static void raw_write(struct conn *c, const uint8_t *data, size_t len)
 		return;
 	}
 	c->wpending += len;
+}
+
+/* Writes what wbuf gathered (a write error kills c, which may then be gone for the
+ * caller only if it had no socket, and then nothing was gathered). */
+static void raw_flush(struct conn *c)
+{
+	if (c->wbuf.len == 0)
+		return;
+	struct fg_buf b = c->wbuf;
+	c->wbuf = (struct fg_buf){0};
+	raw_write_now(c, b.data, b.len);
+	fg_buf_free(&b);
+}
+
+/* Gathers bytes for the socket: the replies produced by one read (and by the router's
+ * verdicts of one loop turn) leave in one write, flushed before the loop waits again. */
+static void raw_write(struct conn *c, const uint8_t *data, size_t len)
+{
+	if (c->tcp == NULL || !c->tcp_open || len == 0 || c->state == CS_DEAD)
+		return;
+	if (c->wbuf.len + len > SIPGW_WBUF_MAX) {
+		raw_flush(c);
+		raw_write_now(c, data, len);
+		return;
+	}
+	if (fg_buf_append(&c->wbuf, data, len) != FG_OK) {
+		conn_kill(c, "out of memory", false);
+		return;
+	}
+	c->gw->wbuf_dirty = true;
+}
+
+static void flush_cb(uv_prepare_t *h)
+{
+	struct sipgw *gw = h->data;
+	if (!gw->wbuf_dirty)
+		return;
+	gw->wbuf_dirty = false;
+	for (struct conn *c = gw->conns; c != NULL;) {
+		struct conn *next = c->next; /* a failed write unlinks c */
+		raw_flush(c);
+		c = next;
+	}
 }
 
 static void tls_pump(struct conn *c)
@@ -318,12 +361,14 @@ static void conn_free_state(struct conn *c)
 	c->stream = NULL;
 	fg_buf_free(&c->raw);
 	fg_buf_free(&c->outq);
+	fg_buf_free(&c->wbuf);
 	free(c->peer_der);
 	c->peer_der = NULL;
 }
 
 static void conn_kill(struct conn *c, const char *why, bool graceful)
 {
+	raw_flush(c); /* what was answered before the close goes out first */
 	if (c->state == CS_DEAD)
 		return;
 	struct sipgw *gw = c->gw;
@@ -356,6 +401,7 @@ static void conn_kill(struct conn *c, const char *why, bool graceful)
 		c->state = CS_UP; /* let the close_notify out */
 		tls_conn_close(c->tls);
 		tls_pump(c);
+		raw_flush(c);
 		c->state = CS_DEAD;
 	}
 	conn_free_state(c);
@@ -2434,10 +2480,14 @@ enum fg_err sipgw_start(struct sipgw **out, uv_loop_t *loop, struct db *db, stru
 	gw->loop = loop;
 	gw->db = db;
 	gw->s2s = s2s;
-	gw->refs = 2; /* the caller's and the tick timer's */
+	gw->refs = 3; /* the caller's, the tick timer's and the flush handle's */
 	gw->tcp_l.gw = gw->tls_l.gw = gw;
 	uv_timer_init(loop, &gw->tick);
 	gw->tick.data = gw;
+	uv_prepare_init(loop, &gw->flush);
+	gw->flush.data = gw;
+	uv_prepare_start(&gw->flush, flush_cb);
+	uv_unref((uv_handle_t *)&gw->flush); /* it never keeps the loop running by itself */
 	sipgw_reconfigure(gw);
 	uv_timer_start(&gw->tick, tick_cb, SIPGW_TICK_MS, SIPGW_TICK_MS);
 	fg_log(FG_LOG_NOTICE, SIPGW_SUBSYS, "SIP gateway started: %zu SIP domain%s, FQDN %s%s",
@@ -2497,6 +2547,8 @@ void sipgw_stop(struct sipgw *gw)
 	gw->resolver = NULL;
 	uv_timer_stop(&gw->tick);
 	uv_close((uv_handle_t *)&gw->tick, tick_closed);
+	uv_prepare_stop(&gw->flush);
+	uv_close((uv_handle_t *)&gw->flush, tick_closed);
 	gw_unref(gw);
 }
 

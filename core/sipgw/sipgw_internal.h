@@ -28,6 +28,9 @@
 #define SIPGW_WRITE_PENDING_MAX (2u * (SIP_MAX_HEAD + SIP_MAX_BODY))
 /* Bytes queued for a next hop while its connection comes up. */
 #define SIPGW_OUTQ_MAX (1024u * 1024u)
+/* Bytes gathered for one write: the replies to one read's worth of requests; beyond it
+ * they are written at once (a read is at most 64 KiB, its replies are about as big). */
+#define SIPGW_WBUF_MAX (64u * 1024u)
 /* Accepted connections at once: far above what a few edges open. */
 #define SIPGW_MAX_CONNS 1024u
 /* Engine tick: transaction timers, keepalives, OPTIONS, refreshes, status. */
@@ -152,6 +155,7 @@ struct conn {
 	struct sip_stream *stream;
 	struct fg_buf raw;  /* the bytes of the message being framed, for a 400 */
 	struct fg_buf outq; /* bytes written before the connection came up */
+	struct fg_buf wbuf; /* bytes for the socket, written once per loop turn */
 	size_t wpending;
 	int64_t last_io, ping_sent, deadline;
 	bool ping_out;
@@ -253,6 +257,8 @@ struct sipgw {
 	struct resolver *resolver;
 	char dns_key[2 * DB_SETTING_VALUE_MAX + 2];
 	uv_timer_t tick;
+	uv_prepare_t flush; /* writes every connection's wbuf before the loop waits */
+	bool wbuf_dirty;    /* some connection has bytes in wbuf */
 	int refs;
 	bool stopping;
 	size_t npending;
