@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <bearssl.h>
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,11 @@
 #define MAX_PEER_FAULTS 200u
 /* Status of a connection is refreshed at most this often. */
 #define TICK_MS 1000
+/* Quiet time after which a session's parser and buffers are freed: short enough that idle
+ * sessions stay small, long enough that a busy one is never rebuilt between reads. */
+#define S2S_COMPACT_MS 1000
+/* Sessions compacted in one tick that make returning freed heap pages worth a heap walk. */
+#define S2S_TRIM_SESSIONS 32
 
 enum conn_state {
 	CS_RESOLVING = 0,
@@ -122,6 +128,7 @@ struct conn {
 	size_t n_verify, cap_verify, verify_in_flight;
 	bool verify_hold;    /* SASL EXTERNAL may run on this stream: verifications wait */
 	struct tls_info *ti; /* after a TLS handshake; plaintext sessions carry none */
+	bool compact;        /* the machine was compacted and nothing was read since */
 };
 
 /* What the status and validation show about a stream's TLS. */
@@ -1403,6 +1410,7 @@ static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	struct conn *c = s->data;
 	if (n > 0 && !c->dead) {
 		c->last_io_ms = now_ms(c->e);
+		c->compact = false;
 		if (c->tls != NULL)
 			conn_feed_tls(c, (const uint8_t *)buf->base, (size_t)n);
 		else
@@ -2588,6 +2596,7 @@ static void tick_cb(uv_timer_t *t)
 {
 	struct s2s_engine *e = t->data;
 	int64_t now = now_ms(e);
+	size_t compacted = 0;
 	if (e->validation == NULL)
 		pong_notes_expire();
 	if (e->cnt_in != 0)
@@ -2605,8 +2614,20 @@ static void tick_cb(uv_timer_t *t)
 			static const uint8_t space = ' ';
 			conn_send(c, &space, 1);
 		}
+		/* an idle session keeps no parser or drained buffers (about 10 kB each) */
+		if (!c->dead && !c->compact && c->m != NULL &&
+		    now - c->last_io_ms >= S2S_COMPACT_MS && xmpp_s2s_compact(c->m)) {
+			c->compact = true;
+			compacted++;
+		}
 		c = next;
 	}
+#ifdef __GLIBC__
+	/* The freed parsers sit between live allocations, where free() cannot give pages back
+	 * to the system: when many sessions went quiet at once, ask for them explicitly. */
+	if (compacted >= S2S_TRIM_SESSIONS)
+		(void)malloc_trim(0);
+#endif
 }
 
 /* A domain in the allow list that the policy denies cannot federate: say so at once. */

@@ -1038,7 +1038,8 @@ enum fg_err xmpp_s2s_new(struct xmpp_s2s **out, enum xmpp_s2s_role role,
 		xmpp_s2s_free(s);
 		return FG_ERR_NOMEM;
 	}
-	struct xmpp_stream_config sc = {.content_ns = XMPP_NS_SERVER};
+	/* the stream lives as long as the connection and is compacted when idle */
+	struct xmpp_stream_config sc = {.content_ns = XMPP_NS_SERVER, .own_pages = true};
 	enum fg_err err = xmpp_stream_new(&s->stream, &sc, &stream_ops, s);
 	if (err != FG_OK) {
 		xmpp_s2s_free(s);
@@ -1296,6 +1297,15 @@ void xmpp_s2s_close(struct xmpp_s2s *s, enum xmpp_stream_error cond, const char 
 bool xmpp_s2s_is_authenticated(const struct xmpp_s2s *s, const char *local, const char *remote)
 {
 	return local != NULL && remote != NULL && find_pair(s, local, remote) != NULL;
+}
+
+bool xmpp_s2s_compact(struct xmpp_s2s *s)
+{
+	if (s == NULL || s->in_feed)
+		return false;
+	if (s->out.len == 0)
+		fg_buf_free(&s->out);
+	return xmpp_stream_compact(s->stream);
 }
 
 const char *xmpp_s2s_stream_id(const struct xmpp_s2s *s)

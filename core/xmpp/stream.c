@@ -1,9 +1,11 @@
 /* xmpp stream: expat push parser for one XML stream with RFC 6120 §4 header checks, §11
  * restricted XML, per-stanza DOM and size/depth limits (§4.9.3.14 policy-violation). */
 #include <expat.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 
 #include "xmpp/xmpp_internal.h"
 
@@ -11,9 +13,98 @@
 #define NS_SEP '\x01'
 /* Bytes handed to expat per call, so that limits are checked at a fine grain. */
 #define FEED_SLICE 4096u
+/* The peer's stream header start tag kept to rebuild a compacted stream's parser: a header
+ * is a few hundred bytes; one above this (many namespace declarations) keeps its parser. */
+#define RAW_HEADER_MAX 2048u
+
+/* expat's memory for one parser comes first from pages of its own (parser_create): a
+ * parser makes about 40 small allocations (10 kB after a header and a few stanzas), which
+ * freed one by one leave holes between other sessions' objects that the C library never
+ * gives back; unmapped as one block on compaction, they are returned to the system. */
+#define SLAB_BYTES  12288u /* three pages: a parser's usual needs; beyond, plain malloc */
+#define SLAB_ALIGN  16u    /* max_align_t */
+#define SLAB_HEADER 16u    /* each piece's size, kept for realloc */
+#define NO_PIECE    SIZE_MAX
+
+struct slab {
+	uint8_t *base;
+	size_t used;
+	size_t last; /* offset of the newest piece (it alone can grow or be given back);
+	              * NO_PIECE when it was given back */
+};
+
+/* expat's allocation hooks take no context: the slab of the parser being called, set
+ * around every expat call that may allocate or free (slab_enter / slab_leave). */
+static _Thread_local struct slab *cur_slab;
+
+static bool in_slab(const struct slab *sl, const void *p)
+{
+	return sl != NULL && (const uint8_t *)p >= sl->base &&
+	       (const uint8_t *)p < sl->base + SLAB_BYTES;
+}
+
+static size_t piece_size(const void *p)
+{
+	size_t n;
+	memcpy(&n, (const uint8_t *)p - SLAB_HEADER, sizeof(n));
+	return n;
+}
+
+static void *slab_malloc(size_t n)
+{
+	struct slab *sl = cur_slab;
+	size_t need = SLAB_HEADER + ((n + SLAB_ALIGN - 1) & ~(size_t)(SLAB_ALIGN - 1));
+	if (sl == NULL || n > SLAB_BYTES || need > SLAB_BYTES - sl->used)
+		return malloc(n);
+	uint8_t *p = sl->base + sl->used + SLAB_HEADER;
+	memcpy(p - SLAB_HEADER, &n, sizeof(n));
+	sl->last = sl->used;
+	sl->used += need;
+	return p;
+}
+
+static void slab_free(void *p)
+{
+	struct slab *sl = cur_slab;
+	if (!in_slab(sl, p)) {
+		free(p);
+		return;
+	}
+	/* only the newest piece goes back; the others wait for the whole block */
+	if (sl->last != NO_PIECE && (uint8_t *)p - SLAB_HEADER == sl->base + sl->last) {
+		sl->used = sl->last;
+		sl->last = NO_PIECE;
+	}
+}
+
+static void *slab_realloc(void *p, size_t n)
+{
+	struct slab *sl = cur_slab;
+	if (p == NULL)
+		return slab_malloc(n);
+	if (!in_slab(sl, p))
+		return realloc(p, n);
+	size_t old = piece_size(p);
+	size_t need = SLAB_HEADER + ((n + SLAB_ALIGN - 1) & ~(size_t)(SLAB_ALIGN - 1));
+	if (sl->last != NO_PIECE && (uint8_t *)p - SLAB_HEADER == sl->base + sl->last &&
+	    n <= SLAB_BYTES && need <= SLAB_BYTES - sl->last) {
+		memcpy((uint8_t *)p - SLAB_HEADER, &n, sizeof(n));
+		sl->used = sl->last + need;
+		return p;
+	}
+	void *q = slab_malloc(n);
+	if (q == NULL)
+		return NULL;
+	memcpy(q, p, old < n ? old : n);
+	slab_free(p);
+	return q;
+}
+
+static const XML_Memory_Handling_Suite slab_suite = {slab_malloc, slab_realloc, slab_free};
 
 struct xmpp_stream {
 	XML_Parser parser;
+	struct slab slab; /* base NULL while no parser exists */
 	struct xmpp_stream_config cfg;
 	const struct xmpp_stream_ops *ops;
 	void *ctx;
@@ -38,6 +129,14 @@ struct xmpp_stream {
 	struct xmpp_node *cur;
 	size_t n_elements;
 	struct fg_buf text;
+
+	/* Compaction (xmpp_stream_compact): between stanzas the parser (about 10 kB of expat
+	 * state, pools and buffer) is freed; the next feed creates one and replays the peer's
+	 * header start tag to it, so that its namespace bindings and element name hold. */
+	uint8_t *raw_header; /* exact copy of the header start tag; NULL if not kept */
+	size_t raw_header_len;
+	int64_t shift;  /* parser byte index + shift = offset in fed (the replay is not fed) */
+	bool replaying; /* callbacks ignore the replayed header */
 };
 
 static const char *const se_names[XMPP_SE__COUNT] = {
@@ -110,10 +209,73 @@ static void split_name(const char *full, const char **ns, size_t *ns_len, const 
 	}
 }
 
+static struct slab *slab_enter(struct xmpp_stream *s)
+{
+	struct slab *prev = cur_slab;
+	cur_slab = s->slab.base != NULL ? &s->slab : NULL;
+	return prev;
+}
+
+static void slab_leave(struct slab *prev)
+{
+	cur_slab = prev;
+}
+
+/* A new parser in a fresh block (or plain malloc if the block cannot be had). */
+static XML_Parser parser_create(struct xmpp_stream *s)
+{
+	/* without the mapping (e.g. the process's map count is exhausted) expat uses malloc */
+	void *m = MAP_FAILED;
+	if (s->cfg.own_pages)
+		m = mmap(NULL, SLAB_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+		         0);
+	s->slab.base = m != MAP_FAILED ? m : NULL;
+	s->slab.used = 0;
+	s->slab.last = NO_PIECE;
+	struct slab *prev = slab_enter(s);
+	/* RFC 6120 §11.6: the encoding is forced to UTF-8 whatever the document declares */
+	XML_Parser p = XML_ParserCreate_MM("UTF-8", &slab_suite, (const XML_Char[]){NS_SEP, 0});
+	slab_leave(prev);
+	return p;
+}
+
+static void parser_free(struct xmpp_stream *s)
+{
+	if (s->parser != NULL) {
+		struct slab *prev = slab_enter(s);
+		XML_ParserFree(s->parser);
+		slab_leave(prev);
+		s->parser = NULL;
+	}
+	if (s->slab.base != NULL)
+		munmap(s->slab.base, SLAB_BYTES);
+	s->slab.base = NULL;
+}
+
 static uint64_t event_end(struct xmpp_stream *s)
 {
-	return (uint64_t)XML_GetCurrentByteIndex(s->parser) +
-	       (uint64_t)XML_GetCurrentByteCount(s->parser);
+	return (uint64_t)((int64_t)XML_GetCurrentByteIndex(s->parser) +
+	                  (int64_t)XML_GetCurrentByteCount(s->parser) + s->shift);
+}
+
+/* Keeps the bytes of the header start tag being reported, from expat's own input context
+ * (absent without XML_CONTEXT_BYTES: the stream then never compacts). */
+static void keep_raw_header(struct xmpp_stream *s)
+{
+	int off = 0, size = 0;
+	const char *ctx = XML_GetInputContext(s->parser, &off, &size);
+	int count = XML_GetCurrentByteCount(s->parser);
+	free(s->raw_header);
+	s->raw_header = NULL;
+	s->raw_header_len = 0;
+	if (ctx == NULL || count <= 0 || off < 0 || off > size || count > size - off ||
+	    (size_t)count > RAW_HEADER_MAX)
+		return;
+	s->raw_header = malloc((size_t)count);
+	if (s->raw_header == NULL)
+		return;
+	memcpy(s->raw_header, ctx + off, (size_t)count);
+	s->raw_header_len = (size_t)count;
 }
 
 static bool flush_text(struct xmpp_stream *s)
@@ -198,6 +360,7 @@ static void handle_header(struct xmpp_stream *s, const char *ns, size_t ns_len, 
 	s->header_seen = true;
 	s->depth = 1;
 	s->mark = event_end(s);
+	keep_raw_header(s);
 	if (s->ops->header_cb != NULL && !s->ops->header_cb(s->ctx, &h))
 		xmpp_stream_halt(s);
 }
@@ -209,6 +372,11 @@ static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **at
 	size_t ns_len;
 	if (s->err != XMPP_SE_NONE || s->halted)
 		return;
+	if (s->replaying) {
+		/* the header was checked and reported when the peer sent it */
+		s->depth = 1;
+		return;
+	}
 	split_name(name, &ns, &ns_len, &local);
 	if (s->depth == 0) {
 		handle_header(s, ns, ns_len, local, atts);
@@ -431,9 +599,9 @@ enum fg_err xmpp_stream_new(struct xmpp_stream **out, const struct xmpp_stream_c
 		s->cfg.max_preheader = XMPP_MAX_PREHEADER_BYTES;
 	s->ops = ops;
 	s->ctx = ctx;
-	/* RFC 6120 §11.6: the encoding is forced to UTF-8 whatever the document declares */
-	s->parser = XML_ParserCreateNS("UTF-8", NS_SEP);
+	s->parser = parser_create(s);
 	if (s->parser == NULL) {
+		parser_free(s);
 		free(s);
 		return FG_ERR_NOMEM;
 	}
@@ -446,9 +614,10 @@ void xmpp_stream_free(struct xmpp_stream *s)
 {
 	if (s == NULL)
 		return;
-	XML_ParserFree(s->parser);
+	parser_free(s);
 	xmpp__arena_reset(&s->arena);
 	fg_buf_free(&s->text);
+	free(s->raw_header);
 	free(s);
 }
 
@@ -515,10 +684,42 @@ static size_t utf8_scan(const uint8_t *buf, size_t len, bool *invalid, size_t *i
 	return i;
 }
 
+/* A parser for a compacted stream: the peer's header start tag replayed, offsets mapped. */
+static bool wake(struct xmpp_stream *s)
+{
+	s->parser = parser_create(s);
+	if (s->parser == NULL) {
+		parser_free(s);
+		fail(s, XMPP_SE_RESOURCE_CONSTRAINT, "out of memory");
+		return false;
+	}
+	setup_parser(s);
+	s->replaying = true;
+	s->in_parse = true;
+	s->depth = 0;
+	struct slab *prev = slab_enter(s);
+	enum XML_Status st =
+	    XML_Parse(s->parser, (const char *)s->raw_header, (int)s->raw_header_len, XML_FALSE);
+	slab_leave(prev);
+	s->in_parse = false;
+	s->replaying = false;
+	if (st != XML_STATUS_OK || s->depth != 1) {
+		s->depth = 1;
+		fail(s, XMPP_SE_INTERNAL_SERVER_ERROR, "cannot resume the stream");
+		return false;
+	}
+	s->shift = (int64_t)s->fed - (int64_t)s->raw_header_len;
+	return true;
+}
+
 static enum xmpp_stream_error parse_slice(struct xmpp_stream *s, const uint8_t *buf, size_t len)
 {
+	if (s->parser == NULL && !wake(s))
+		return s->err;
 	s->in_parse = true;
+	struct slab *prev = slab_enter(s);
 	enum XML_Status st = XML_Parse(s->parser, (const char *)buf, (int)len, XML_FALSE);
+	slab_leave(prev);
 	s->in_parse = false;
 	s->fed += len;
 	if (st == XML_STATUS_ERROR && s->err == XMPP_SE_NONE && !s->halted && !s->closed) {
@@ -621,9 +822,24 @@ enum fg_err xmpp_stream_restart(struct xmpp_stream *s)
 {
 	if (s->in_parse)
 		return FG_ERR_BUSY;
-	if (XML_ParserReset(s->parser, "UTF-8") != XML_TRUE)
+	if (s->parser != NULL) {
+		struct slab *prev = slab_enter(s);
+		XML_Bool ok = XML_ParserReset(s->parser, "UTF-8");
+		slab_leave(prev);
+		if (ok != XML_TRUE)
+			parser_free(s);
+	}
+	if (s->parser == NULL)
+		s->parser = parser_create(s);
+	if (s->parser == NULL) {
+		parser_free(s);
 		return FG_ERR_NOMEM;
+	}
 	setup_parser(s);
+	free(s->raw_header);
+	s->raw_header = NULL;
+	s->raw_header_len = 0;
+	s->shift = 0;
 	xmpp__arena_reset(&s->arena);
 	fg_buf_reset(&s->text);
 	s->err = XMPP_SE_NONE;
@@ -641,6 +857,21 @@ enum fg_err xmpp_stream_restart(struct xmpp_stream *s)
 	s->cur = NULL;
 	s->n_elements = 0;
 	return FG_OK;
+}
+
+bool xmpp_stream_compact(struct xmpp_stream *s)
+{
+	if (s->parser == NULL)
+		return true;
+	/* at rest: inside the stream, every byte fed parsed into a finished event */
+	if (s->in_parse || !s->header_seen || s->depth != 1 || s->err != XMPP_SE_NONE ||
+	    s->halted || s->closed || s->mark != s->fed || s->utf8_tail_len != 0 ||
+	    s->root != NULL || s->raw_header == NULL)
+		return false;
+	parser_free(s);
+	xmpp__arena_reset(&s->arena);
+	fg_buf_free(&s->text);
+	return true;
 }
 
 void xmpp_stream_set_max_stanza(struct xmpp_stream *s, size_t max_bytes)

@@ -147,6 +147,9 @@ struct xmpp_stream_config {
 	size_t max_depth;        /* 0: XMPP_MAX_DEPTH */
 	size_t max_attrs;        /* 0: XMPP_MAX_ATTRS */
 	size_t max_preheader;    /* 0: XMPP_MAX_PREHEADER_BYTES */
+	/* A long-lived stream: expat's memory in pages of its own, given back to the system
+	 * whole by xmpp_stream_compact (a mapping per parser: not for one-stanza parses). */
+	bool own_pages;
 };
 
 struct xmpp_stream;
@@ -168,6 +171,11 @@ void xmpp_stream_halt(struct xmpp_stream *s);
 enum fg_err xmpp_stream_restart(struct xmpp_stream *s);
 /* Raises or lowers the stanza size cap (after authentication: XMPP_MAX_STANZA_BYTES). */
 void xmpp_stream_set_max_stanza(struct xmpp_stream *s, size_t max_bytes);
+/* For an idle stream: frees the XML parser and buffers while the stream rests between
+ * stanzas; the next feed rebuilds them from the peer's header, invisibly to the callbacks.
+ * True when the stream holds no parser afterwards; false (nothing freed) when it is not at
+ * rest (inside a stanza, before the header, halted, closed or failed). */
+bool xmpp_stream_compact(struct xmpp_stream *s);
 bool xmpp_stream_is_closed(const struct xmpp_stream *s);
 
 /* ---- XEP-0185 dialback keys ----------------------------------------------------------- */
@@ -279,6 +287,10 @@ enum fg_err xmpp_s2s_send_stanza(struct xmpp_s2s *s, const struct xmpp_node *sta
 void xmpp_s2s_on_timer(struct xmpp_s2s *s, enum xmpp_timer t, int64_t now_ms);
 /* Graceful close (we send </stream:stream>) or with a stream error. */
 void xmpp_s2s_close(struct xmpp_s2s *s, enum xmpp_stream_error cond, const char *text);
+/* For an idle stream (the caller decides, e.g. no I/O for a second): returns the parser
+ * and drained output buffers to the heap (xmpp_stream_compact); the machine goes on as
+ * before on the next feed or send. True when the stream holds no parser afterwards. */
+bool xmpp_s2s_compact(struct xmpp_s2s *s);
 bool xmpp_s2s_is_authenticated(const struct xmpp_s2s *s, const char *local, const char *remote);
 /* Our stream id (receiving) or the peer's (initiating); "" before the header. */
 const char *xmpp_s2s_stream_id(const struct xmpp_s2s *s);

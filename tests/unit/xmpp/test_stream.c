@@ -52,6 +52,10 @@ static void on_close(void *ctx)
 
 static const struct xmpp_stream_ops ops = {on_header, on_stanza, on_close};
 
+/* When set, run() compacts the stream after every chunk: wherever the stream is at rest its
+ * parser is freed and rebuilt on the next feed, which must change nothing. */
+static bool compact_each;
+
 /* Feeds input in chunks of `chunk` bytes (0: all at once) and returns the stream error. */
 static enum xmpp_stream_error run(const char *input, size_t len, size_t chunk, struct rec *r,
                                   const struct xmpp_stream_config *cfg_in)
@@ -59,6 +63,7 @@ static enum xmpp_stream_error run(const char *input, size_t len, size_t chunk, s
 	struct xmpp_stream_config cfg = {.content_ns = XMPP_NS_SERVER};
 	if (cfg_in != NULL)
 		cfg = *cfg_in;
+	cfg.own_pages = compact_each; /* expat in pages of its own, as the s2s machine has it */
 	struct xmpp_stream *s = NULL;
 	assert_int_equal(xmpp_stream_new(&s, &cfg, &ops, r), FG_OK);
 	enum xmpp_stream_error e = XMPP_SE_NONE;
@@ -67,6 +72,8 @@ static enum xmpp_stream_error run(const char *input, size_t len, size_t chunk, s
 	for (size_t off = 0; off < len; off += chunk) {
 		size_t n = len - off < chunk ? len - off : chunk;
 		e = xmpp_stream_feed(s, (const uint8_t *)input + off, n);
+		if (compact_each)
+			(void)xmpp_stream_compact(s);
 	}
 	xmpp_stream_free(s);
 	return e;
@@ -76,12 +83,26 @@ static enum xmpp_stream_error run(const char *input, size_t len, size_t chunk, s
 static enum xmpp_stream_error run_both(const char *input, size_t len, int *stanzas,
                                        const struct xmpp_stream_config *cfg)
 {
-	struct rec a = {0}, b = {0}, c = {0};
+	struct rec a = {0}, b = {0}, c = {0}, d = {0}, f = {0};
 	enum xmpp_stream_error ea = run(input, len, 0, &a, cfg);
 	enum xmpp_stream_error eb = run(input, len, 1, &b, cfg);
 	enum xmpp_stream_error ec = run(input, len, 7, &c, cfg);
+	compact_each = true;
+	enum xmpp_stream_error ed = run(input, len, 1, &d, cfg);
+	enum xmpp_stream_error ef = run(input, len, 7, &f, cfg);
+	compact_each = false;
 	assert_int_equal(ea, eb);
 	assert_int_equal(ea, ec);
+	assert_int_equal(ea, ed);
+	assert_int_equal(ea, ef);
+	assert_int_equal(a.log.len, d.log.len);
+	assert_int_equal(a.log.len, f.log.len);
+	if (a.log.len > 0) {
+		assert_memory_equal(a.log.data, d.log.data, a.log.len);
+		assert_memory_equal(a.log.data, f.log.data, a.log.len);
+	}
+	fg_buf_free(&d.log);
+	fg_buf_free(&f.log);
 	assert_int_equal(a.stanzas, b.stanzas);
 	assert_int_equal(a.stanzas, c.stanzas);
 	assert_int_equal(a.log.len, b.log.len);
@@ -125,6 +146,52 @@ static void test_good_stream(void **state)
 	int n;
 	assert_int_equal(run_str(in, &n), XMPP_SE_NONE);
 	assert_int_equal(n, 3);
+}
+
+/* An idle stream frees its parser between stanzas and resumes with the peer's namespace
+ * bindings (db: prefix, default namespace, its own stream prefix) intact. */
+static void test_compact(void **state)
+{
+	struct rec r = {0};
+	struct xmpp_stream_config cfg = {.content_ns = XMPP_NS_SERVER, .own_pages = true};
+	struct xmpp_stream *s = NULL;
+	assert_int_equal(xmpp_stream_new(&s, &cfg, &ops, &r), FG_OK);
+	assert_false(xmpp_stream_compact(s)); /* before the header */
+	const char *hdr = "<s:stream xmlns='jabber:server' xmlns:s='http://etherx.jabber.org/"
+	                  "streams' xmlns:db='jabber:server:dialback' to='gw.example' "
+	                  "version='1.0'>";
+	assert_int_equal(xmpp_stream_feed(s, (const uint8_t *)hdr, strlen(hdr)), XMPP_SE_NONE);
+	assert_true(xmpp_stream_compact(s));
+	assert_true(xmpp_stream_compact(s)); /* already compact */
+	const char *part = "<db:result from='peer.example' to='gw.example'>ab";
+	assert_int_equal(xmpp_stream_feed(s, (const uint8_t *)part, strlen(part)), XMPP_SE_NONE);
+	assert_false(xmpp_stream_compact(s)); /* inside a stanza */
+	const char *rest = "cd</db:result> \n";
+	assert_int_equal(xmpp_stream_feed(s, (const uint8_t *)rest, strlen(rest)), XMPP_SE_NONE);
+	assert_true(xmpp_stream_compact(s));
+	const char *tail = "<message/><s:error/></s:stream>";
+	assert_int_equal(xmpp_stream_feed(s, (const uint8_t *)tail, strlen(tail)), XMPP_SE_NONE);
+	assert_int_equal(r.headers, 1);
+	assert_int_equal(r.stanzas, 3);
+	assert_int_equal(r.closes, 1);
+	assert_true(r.db);
+	assert_false(xmpp_stream_compact(s)); /* closed */
+	/* the replayed header bound db: and the default namespace as the peer did */
+	const char *log = fg_buf_cstr(&r.log);
+	assert_non_null(strstr(log,
+	                       "HDR to=gw.example from=-\n<result xmlns='jabber:server:dialback' "
+	                       "from='peer.example' to='gw.example'>abcd</result>\n"));
+	assert_non_null(strstr(log, "\n<message/>\n"));
+	/* a restart after compaction starts a fresh stream */
+	assert_int_equal(xmpp_stream_restart(s), FG_OK);
+	assert_false(xmpp_stream_compact(s));
+	assert_int_equal(xmpp_stream_feed(s, (const uint8_t *)hdr, strlen(hdr)), XMPP_SE_NONE);
+	assert_true(xmpp_stream_compact(s));
+	assert_int_equal(xmpp_stream_restart(s), FG_OK);
+	assert_int_equal(xmpp_stream_feed(s, (const uint8_t *)hdr, strlen(hdr)), XMPP_SE_NONE);
+	assert_int_equal(r.headers, 3);
+	xmpp_stream_free(s);
+	fg_buf_free(&r.log);
 }
 
 static void test_doctype(void **state)
@@ -379,6 +446,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_good_stream),
+	    cmocka_unit_test(test_compact),
 	    cmocka_unit_test(test_doctype),
 	    cmocka_unit_test(test_billion_laughs),
 	    cmocka_unit_test(test_comment),
