@@ -142,6 +142,7 @@ enum fg_err s2s__conf_load(struct db *db, const char *const *extra, size_t n_ext
 	c->xcfg.dialback = get_bool(txn, "xmpp.dialback", true);
 	get(txn, "xmpp.dialback_secret", c->secret, sizeof(c->secret), "");
 	c->max_stanza = get_u64(txn, "xmpp.max_stanza_bytes", 10240, 16777216, 524288);
+	c->xcfg.max_stanza_bytes = c->max_stanza; /* incoming streams, after authentication */
 	c->allow_system_ca = get_bool(txn, "xmpp.allow_system_ca", false);
 	c->connect_timeout_ms = (int64_t)get_u64(txn, "xmpp.connect_timeout_s", 1, 120, 10) * 1000;
 	c->queue_max = get_u64(txn, "xmpp.queue_max", 1, 100000, 1000);

@@ -126,7 +126,6 @@ struct conn {
 	struct out_ctx *o;
 	struct verify_req *verifies;
 	size_t n_verify, cap_verify, verify_in_flight;
-	bool verify_hold;    /* SASL EXTERNAL may run on this stream: verifications wait */
 	struct tls_info *ti; /* after a TLS handshake; plaintext sessions carry none */
 	bool compact;        /* the machine was compacted and nothing was read since */
 };
@@ -914,10 +913,6 @@ static void conn_action(void *ctx, const struct xmpp_action *a)
 		if (c->faking)
 			break;
 		conn_send(c, a->data, a->len);
-		if (c->verify_hold && memmem(a->data, a->len, "<db:result", 10) != NULL) {
-			c->verify_hold = false;
-			verifies_flush(c);
-		}
 		break;
 	case XMPP_ACT_START_TLS:
 		if (!c->faking)
@@ -1459,7 +1454,6 @@ static struct conn *conn_new(struct s2s_engine *e, bool out, const char *local, 
 		/* TLS as a client needs trust anchors; optional TLS without any goes plain */
 		if (c->conf->trust == NULL && c->xcfg.tls_mode == XMPP_TLS_OPTIONAL)
 			c->xcfg.tls_mode = XMPP_TLS_OFF;
-		c->verify_hold = c->xcfg.sasl_external_out && c->xcfg.tls_mode != XMPP_TLS_OFF;
 	} else if (default_creds(c->conf, NULL) == NULL) {
 		/* no local domain has a certificate: nothing to offer STARTTLS with */
 		c->xcfg.tls_mode = XMPP_TLS_OFF;
@@ -1629,8 +1623,7 @@ static void conn_dialback_verify(struct conn *c, const struct xmpp_action *a)
 	fg_strlcpy(v->remote, a->remote, sizeof(v->remote));
 	fg_strlcpy(v->stream_id, a->stream_id, sizeof(v->stream_id));
 	o->n_verify++;
-	if (o->authenticated || !o->verify_hold)
-		verify_send(o, v);
+	verify_send(o, v);
 }
 
 static void verifies_flush(struct conn *o)
@@ -1694,8 +1687,7 @@ static void conn_verify_result(struct conn *c, const struct xmpp_action *a)
 		memset(&c->verifies[c->n_verify - 1], 0, sizeof(c->verifies[0]));
 		c->n_verify--;
 		/* the next waiting request takes the freed place */
-		if (c->authenticated || !c->verify_hold)
-			verifies_flush(c);
+		verifies_flush(c);
 		break;
 	}
 	answer_verify(c->e, a->local, a->remote, a->stream_id, a->valid,

@@ -321,7 +321,9 @@ static void authenticated(struct xmpp_s2s *s, const char *local, const char *rem
 		s->n_pairs++;
 	}
 	/* RFC 6120 §13.12: the large stanza cap applies only once the peer is authenticated */
-	xmpp_stream_set_max_stanza(s->stream, XMPP_MAX_STANZA_BYTES);
+	xmpp_stream_set_max_stanza(s->stream, s->cfg->max_stanza_bytes != 0
+	                                          ? s->cfg->max_stanza_bytes
+	                                          : XMPP_MAX_STANZA_BYTES);
 	timer_cancel(s, XMPP_TIMER_OPEN);
 	flush_out(s);
 	struct xmpp_action a = {
@@ -913,6 +915,12 @@ static bool init_db_verify(struct xmpp_s2s *s, const struct xmpp_node *n)
 
 static bool init_element(struct xmpp_s2s *s, const struct xmpp_node *n)
 {
+	/* Our db:verify requests go out as soon as the stream is ready, before a SASL <auth/>
+	 * (RFC 6120 §6): the peer may answer them (XEP-0220 §2.1.4) before the SASL outcome or,
+	 * across the restart after <success/>, before its new features. */
+	if ((s->state == ST_WAIT_SASL || s->state == ST_WAIT_FEATURES) &&
+	    strcmp(n->ns, XMPP_NS_DIALBACK) == 0 && strcmp(n->name, "verify") == 0)
+		return init_db_verify(s, n);
 	if (s->state == ST_WAIT_FEATURES) {
 		if (xmpp_node_is(n, XMPP_NS_STREAMS, "features"))
 			return init_features(s, n);

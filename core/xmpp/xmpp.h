@@ -255,7 +255,10 @@ struct xmpp_s2s_config {
 	int64_t open_timeout_ms;     /* 0: 30 s */
 	int64_t dialback_timeout_ms; /* 0: 30 s */
 	int64_t idle_timeout_ms;     /* 0: 600 s */
-	xmpp_random_cb random_cb;    /* NULL: fg_random */
+	/* Stanza size cap once a domain pair is authenticated (xmpp.max_stanza_bytes); before,
+	 * XMPP_MAX_STANZA_BYTES_PREAUTH holds. 0: XMPP_MAX_STANZA_BYTES. */
+	size_t max_stanza_bytes;
+	xmpp_random_cb random_cb; /* NULL: fg_random */
 	void *random_ctx;
 };
 

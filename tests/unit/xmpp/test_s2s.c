@@ -692,6 +692,87 @@ static void test_stanza_size_caps(void **state)
 	fg_buf_free(&big);
 }
 
+/* xmpp.max_stanza_bytes: the configured cap replaces XMPP_MAX_STANZA_BYTES after auth. */
+static void test_stanza_size_configured(void **state)
+{
+	struct fg_buf mid = {0}, big = {0};
+	fg_buf_append_str(&mid, "<message from='a@origin.example' to='b@recv.example'><body>");
+	fg_buf_append(&big, mid.data, mid.len);
+	for (int i = 0; i < 20000; i++)
+		fg_buf_append_str(&mid, "x");
+	for (int i = 0; i < 40000; i++)
+		fg_buf_append_str(&big, "x");
+	fg_buf_append_str(&mid, "</body></message>");
+	fg_buf_append_str(&big, "</body></message>");
+	struct peer rin;
+	/* default (0): 512 kB */
+	peer_init(&rin, XMPP_S2S_RECEIVING, &cfg_r, NULL, NULL);
+	auth_rin(&rin);
+	feed(&rin, big.data, big.len);
+	assert_false(rin.closed);
+	assert_int_equal(rin.n_delivered, 1);
+	peer_fini(&rin);
+	/* configured 30,000: a 20 kB stanza passes, a 40 kB one closes the stream */
+	struct xmpp_s2s_config cr = cfg_r;
+	cr.max_stanza_bytes = 30000;
+	peer_init(&rin, XMPP_S2S_RECEIVING, &cr, NULL, NULL);
+	auth_rin(&rin);
+	feed(&rin, mid.data, mid.len);
+	assert_false(rin.closed);
+	assert_int_equal(rin.n_delivered, 1);
+	feed(&rin, big.data, big.len);
+	assert_true(rin.closed);
+	assert_int_equal(find_ev(&rin, XMPP_ACT_CLOSE)->cond, XMPP_SE_POLICY_VIOLATION);
+	assert_int_equal(rin.n_delivered, 1);
+	peer_fini(&rin);
+	fg_buf_free(&mid);
+	fg_buf_free(&big);
+}
+
+/* A db:verify answer that arrives while SASL EXTERNAL is under way (the verify went out
+ * with the features, before <auth/>) is delivered, and the stream goes on to SASL success. */
+static void verify_during_sasl(void)
+{
+	struct xmpp_s2s_config co = cfg_r, cr = cfg_o;
+	co.tls_mode = cr.tls_mode = XMPP_TLS_REQUIRED;
+	co.sasl_external_out = cr.sasl_external_in = true;
+	cr.require_client_cert = true;
+	struct peer rout, oin;
+	peer_init(&rout, XMPP_S2S_INITIATING, &co, "recv.example", "origin.example");
+	peer_init(&oin, XMPP_S2S_RECEIVING, &cr, NULL, NULL);
+	rout.cert = oin.cert = true;
+	rout.verified = "origin.example";
+	oin.verified = "recv.example";
+	assert_int_equal(xmpp_s2s_send_verify(rout.m, "recv.example", "origin.example", "S", "bad"),
+	                 FG_OK);
+	pump(&rout, &oin);
+	const char *sent = fg_buf_cstr(&rout.sent);
+	const char *v = strstr(sent, "<db:verify");
+	const char *auth = strstr(sent, "<auth");
+	assert_non_null(v);
+	assert_non_null(auth);
+	assert_true(v < auth);
+	const struct ev *vr = find_ev(&rout, XMPP_ACT_VERIFY_RESULT);
+	assert_non_null(vr);
+	assert_false(vr->valid);
+	assert_string_equal(vr->stream_id, "S");
+	const struct ev *a = find_ev(&rout, XMPP_ACT_AUTHENTICATED);
+	assert_non_null(a);
+	assert_int_equal(a->method, XMPP_AUTH_SASL_EXTERNAL);
+	assert_false(rout.closed);
+	assert_false(oin.closed);
+	peer_fini(&rout);
+	peer_fini(&oin);
+}
+
+static void test_verify_during_sasl(void **state)
+{
+	verify_during_sasl();
+	chunk = 1;
+	verify_during_sasl();
+	chunk = 0;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -710,6 +791,8 @@ int main(void)
 	    cmocka_unit_test_setup(test_close_paths, setup),
 	    cmocka_unit_test_setup(test_stanza_size_caps, setup),
 	    cmocka_unit_test_setup(test_verify_queued_from_callback, setup),
+	    cmocka_unit_test_setup(test_stanza_size_configured, setup),
+	    cmocka_unit_test_setup(test_verify_during_sasl, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
