@@ -304,6 +304,9 @@ const char *sip_txn_state_name(enum sip_txn_state s);
 
 /* RFC 3261 §17.1.3: does a response belong to the client transaction (branch, method)? */
 bool sip_txn_match_response(const struct sip_txn *t, const struct sip_msg *rsp);
+/* Client: the top Via branch of its request, the key responses match on (RFC 3261
+ * §17.1.3), for indexing transactions; {NULL, 0} for a server transaction. */
+struct sip_str sip_txn_branch(const struct sip_txn *t);
 /* RFC 3261 §17.2.3: does a request belong to the server transaction (branch, sent-by,
  * method; ACK matches INVITE)? Falls back to RFC 2543 matching when no magic cookie. */
 bool sip_txn_match_request(const struct sip_txn *t, const struct sip_msg *req);

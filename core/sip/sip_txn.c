@@ -441,6 +441,13 @@ static bool has_cookie(struct sip_str branch)
 	return branch.len > 7 && memcmp(branch.p, SIP_BRANCH_COOKIE, 7) == 0;
 }
 
+struct sip_str sip_txn_branch(const struct sip_txn *t)
+{
+	if (t->req == NULL || t->req->nvias == 0)
+		return (struct sip_str){NULL, 0};
+	return t->req->vias[0].branch;
+}
+
 bool sip_txn_match_response(const struct sip_txn *t, const struct sip_msg *rsp)
 {
 	if (rsp->is_request || rsp->nvias == 0)

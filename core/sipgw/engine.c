@@ -684,6 +684,8 @@ static void connect_cb(uv_connect_t *req, int status)
 		return;
 	}
 	c->tcp_open = true;
+	/* writes are gathered per loop turn (raw_write): Nagle would only hold the last
+	 * reply of a batch back for the peer's delayed ACK (~40 ms) */
 	if (d != NULL) {
 		fg_strlcpy(d->tcp, "ok", sizeof(d->tcp));
 		fg_strlcpy(d->addr, c->peer, sizeof(d->addr));
@@ -1103,6 +1105,71 @@ static struct stxn *stxn_find(struct sipgw *gw, const struct conn *c, const stru
 	return NULL;
 }
 
+static uint32_t branch_hash(struct sip_str b)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+	for (size_t i = 0; b.p != NULL && i < b.len; i++) {
+		h ^= (uint8_t)b.p[i];
+		h *= 16777619u;
+	}
+	return h;
+}
+
+static void ctxn_tab_grow(struct sipgw *gw)
+{
+	size_t n = gw->ctxn_tab_size ? gw->ctxn_tab_size * 2 : SIPGW_STXN_TAB_MIN;
+	struct ctxn **tab = calloc(n, sizeof(*tab));
+	if (tab == NULL)
+		return; /* keep the old table: longer chains, same answers */
+	for (size_t i = 0; i < gw->ctxn_tab_size; i++) {
+		for (struct ctxn *ct = gw->ctxn_tab[i]; ct != NULL;) {
+			struct ctxn *next = ct->hnext;
+			ct->hnext = tab[ct->hash & (n - 1)];
+			tab[ct->hash & (n - 1)] = ct;
+			ct = next;
+		}
+	}
+	free(gw->ctxn_tab);
+	gw->ctxn_tab = tab;
+	gw->ctxn_tab_size = n;
+}
+
+/* Links a client transaction into the list and, once it has a request, the index. */
+static void ctxn_link(struct sipgw *gw, struct ctxn *ct)
+{
+	ct->next = gw->ctxns;
+	gw->ctxns = ct;
+	if (ct->t == NULL)
+		return;
+	if (gw->ctxn_hashed >= gw->ctxn_tab_size && gw->ctxn_tab_size < SIPGW_STXN_TAB_MAX)
+		ctxn_tab_grow(gw);
+	if (gw->ctxn_tab == NULL) {
+		ct->dead = true; /* out of memory: its answer could not be found */
+		return;
+	}
+	ct->hash = branch_hash(sip_txn_branch(ct->t));
+	struct ctxn **b = &gw->ctxn_tab[ct->hash & (gw->ctxn_tab_size - 1)];
+	ct->hnext = *b;
+	*b = ct;
+	ct->hashed = true;
+	gw->ctxn_hashed++;
+}
+
+static void ctxn_hash_del(struct sipgw *gw, struct ctxn *ct)
+{
+	if (!ct->hashed)
+		return;
+	for (struct ctxn **pp = &gw->ctxn_tab[ct->hash & (gw->ctxn_tab_size - 1)]; *pp != NULL;
+	     pp = &(*pp)->hnext) {
+		if (*pp == ct) {
+			*pp = ct->hnext;
+			break;
+		}
+	}
+	ct->hashed = false;
+	gw->ctxn_hashed--;
+}
+
 static void stxn_free(struct stxn *st)
 {
 	stxn_hash_del(st->gw, st);
@@ -1120,6 +1187,8 @@ static void stxn_free(struct stxn *st)
 
 static void ctxn_free(struct ctxn *ct)
 {
+	if (ct->gw != NULL)
+		ctxn_hash_del(ct->gw, ct);
 	sip_txn_free(ct->t);
 	free(ct->orig_from);
 	free(ct->orig_to);
@@ -1202,14 +1271,12 @@ void sipgw__ctxn_start(struct sipgw *gw, struct dom *d, struct ctxn *ct, enum si
 	ct->c = d->out;
 	if (sip_txn_client_new(method, req->data, req->len, true, now_mono(), &ct->t, &acts) !=
 	    FG_OK) {
-		ct->next = gw->ctxns;
-		gw->ctxns = ct;
+		ctxn_link(gw, ct);
 		ctxn_finish(ct, 500, NULL, "the request could not be built");
 		ct->dead = true;
 		return;
 	}
-	ct->next = gw->ctxns;
-	gw->ctxns = ct;
+	ctxn_link(gw, ct);
 	if (ct->c == NULL) {
 		ctxn_finish(ct, 0, NULL, d->last_error[0] ? d->last_error : d->cf.problem);
 		ct->dead = true;
@@ -1471,8 +1538,12 @@ static void on_plain(struct conn *c, const uint8_t *buf, size_t len)
 static void on_response(struct conn *c, struct sip_msg *m)
 {
 	struct sipgw *gw = c->gw;
-	for (struct ctxn *ct = gw->ctxns; ct != NULL; ct = ct->next) {
-		if (ct->dead || ct->t == NULL || !sip_txn_match_response(ct->t, m))
+	uint32_t h = m->nvias > 0 ? branch_hash(m->vias[0].branch) : 0;
+	for (struct ctxn *ct = gw->ctxn_tab != NULL && m->nvias > 0
+	                           ? gw->ctxn_tab[h & (gw->ctxn_tab_size - 1)]
+	                           : NULL;
+	     ct != NULL; ct = ct->hnext) {
+		if (ct->hash != h || ct->dead || ct->t == NULL || !sip_txn_match_response(ct->t, m))
 			continue;
 		struct sip_txn_actions acts = {0};
 		if (sip_txn_on_response(ct->t, m, now_mono(), &acts) == FG_OK)
@@ -2100,8 +2171,7 @@ static void xmpp_message_in(struct sipgw *gw, struct dom *d, const struct xmpp_n
 			ctxn_free(ct);
 			goto out;
 		}
-		ct->next = gw->ctxns;
-		gw->ctxns = ct;
+		ctxn_link(gw, ct);
 		ctxn_actions(ct, &acts);
 	} else {
 		sipgw__ctxn_start(gw, d, ct, SIP_METHOD_MESSAGE, &req);
@@ -2531,6 +2601,9 @@ void sipgw_stop(struct sipgw *gw)
 		gw->ctxns = ct->next;
 		ctxn_free(ct);
 	}
+	free(gw->ctxn_tab);
+	gw->ctxn_tab = NULL;
+	gw->ctxn_tab_size = 0;
 	while (gw->sessions != NULL) {
 		struct session *s = gw->sessions;
 		gw->sessions = s->next;

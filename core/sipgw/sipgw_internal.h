@@ -202,6 +202,9 @@ enum purpose { P_OPTIONS = 0, P_MESSAGE, P_SUBSCRIBE, P_NOTIFY, P_OTHER };
 /* A client transaction: a request we sent to a next hop and what to do with its answer. */
 struct ctxn {
 	struct ctxn *next;
+	struct ctxn *hnext; /* chain in sipgw.ctxn_tab */
+	uint32_t hash;      /* of its request's top Via branch */
+	bool hashed;
 	struct sipgw *gw;
 	struct sip_txn *t;
 	struct conn *c;
@@ -252,6 +255,10 @@ struct sipgw {
 	size_t stxn_tab_size; /* a power of two, or 0 */
 	size_t stxn_hashed;
 	struct ctxn *ctxns;
+	/* client transactions by branch (RFC 3261 §17.1.3), for matching responses */
+	struct ctxn **ctxn_tab;
+	size_t ctxn_tab_size; /* a power of two, or 0 */
+	size_t ctxn_hashed;
 	struct session *sessions;
 	size_t nsessions;
 	struct resolver *resolver;

@@ -106,6 +106,40 @@ static void t_intmeth(void **st)
 	sip_msg_free(m);
 }
 
+/* Header lookups through the index built at parse time: long and compact forms, any
+ * case, every field of a split list, unknown names, absent headers. */
+static void t_header_index(void **st)
+{
+	(void)st;
+	static const char msg[] = "MESSAGE sip:b@example.com SIP/2.0\r\n"
+	                          "v: SIP/2.0/TCP a.example.com;branch=z9hG4bK1\r\n"
+	                          "VIA: SIP/2.0/TCP b.example.com;branch=z9hG4bK2, "
+	                          "SIP/2.0/TCP c.example.com;branch=z9hG4bK3\r\n"
+	                          "f: <sip:a@example.com>;tag=1\r\n"
+	                          "To: <sip:b@example.com>\r\n"
+	                          "i: x@y\r\nCSeq: 1 MESSAGE\r\nMax-Forwards: 70\r\n"
+	                          "X-Thing: one\r\nx-thing: two\r\n"
+	                          "Content-Length: 0\r\n\r\n";
+	struct sip_msg *m = NULL;
+	assert_int_equal(
+	    sip_msg_parse((const uint8_t *)msg, sizeof(msg) - 1, SIP_PARSE_STREAM, &m, NULL, NULL),
+	    FG_OK);
+	assert_int_equal(sip_msg_header_count(m, "Via"), 3);
+	assert_int_equal(sip_msg_header_count(m, "v"), 3);
+	assert_int_equal(sip_msg_header_count(m, "vIa"), 3);
+	assert_str(sip_msg_header(m, "via", 2)->value, "SIP/2.0/TCP c.example.com;branch=z9hG4bK3");
+	assert_null(sip_msg_header(m, "Via", 3));
+	assert_str(sip_msg_header(m, "FROM", 0)->value, "<sip:a@example.com>;tag=1");
+	assert_str(sip_msg_header(m, "Call-ID", 0)->value, "x@y");
+	assert_int_equal(sip_msg_header_count(m, "X-THING"), 2);
+	assert_str(sip_msg_header(m, "x-Thing", 1)->value, "two");
+	assert_null(sip_msg_header(m, "Subject", 0));
+	assert_int_equal(sip_msg_header_count(m, "s"), 0);
+	assert_null(sip_msg_header(m, "X-Other", 0));
+	assert_int_equal(m->nvias, 3);
+	sip_msg_free(m);
+}
+
 static void t_esc01(void **st)
 {
 	struct sip_msg *m = parse_file("esc01", NULL, NULL);
@@ -441,6 +475,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(t_wsinv),
 	    cmocka_unit_test(t_intmeth),
+	    cmocka_unit_test(t_header_index),
 	    cmocka_unit_test(t_esc01),
 	    cmocka_unit_test(t_escnull),
 	    cmocka_unit_test(t_esc02),

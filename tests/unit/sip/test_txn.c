@@ -503,6 +503,32 @@ static void t_matching(void **st)
 	fg_buf_free(&b2);
 }
 
+/* A server transaction keeps its own keys: the request it came from may be freed, and a
+ * retransmission still matches; a client transaction gives its branch for indexing. */
+static void t_server_keys_outlive_request(void **st)
+{
+	(void)st;
+	struct fg_buf b = {0};
+	struct sip_txn *t;
+	struct sip_txn_actions a;
+	build_req(&b, "MESSAGE", "k1", 7);
+	struct sip_msg *req = parse_buf(&b);
+	assert_int_equal(sip_txn_server_new(req, true, 0, &t, &a), FG_OK);
+	assert_int_equal(sip_txn_branch(t).p, NULL);
+	sip_msg_free(req);
+	struct sip_msg *again = parse_buf(&b);
+	assert_true(sip_txn_match_request(t, again));
+	sip_msg_free(again);
+	sip_txn_free(t);
+	assert_int_equal(sip_txn_client_new(SIP_METHOD_MESSAGE, b.data, b.len, true, 0, &t, &a),
+	                 FG_OK);
+	struct sip_str br = sip_txn_branch(t);
+	assert_int_equal(br.len, strlen(SIP_BRANCH_COOKIE "k1"));
+	assert_memory_equal(br.p, SIP_BRANCH_COOKIE "k1", br.len);
+	sip_txn_free(t);
+	fg_buf_free(&b);
+}
+
 static void t_rfc2543_matching(void **st)
 {
 	size_t len;
@@ -668,6 +694,7 @@ int main(void)
 	    cmocka_unit_test(t_ist),
 	    cmocka_unit_test(t_nist),
 	    cmocka_unit_test(t_matching),
+	    cmocka_unit_test(t_server_keys_outlive_request),
 	    cmocka_unit_test(t_rfc2543_matching),
 	    cmocka_unit_test(t_dialog_invite),
 	    cmocka_unit_test(t_dialog_early_confirm),
