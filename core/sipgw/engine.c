@@ -360,6 +360,7 @@ static void conn_free_state(struct conn *c)
 	sip_stream_free(c->stream);
 	c->stream = NULL;
 	fg_buf_free(&c->raw);
+	c->raw_off = 0;
 	fg_buf_free(&c->outq);
 	fg_buf_free(&c->wbuf);
 	free(c->peer_der);
@@ -684,8 +685,6 @@ static void connect_cb(uv_connect_t *req, int status)
 		return;
 	}
 	c->tcp_open = true;
-	/* writes are gathered per loop turn (raw_write): Nagle would only hold the last
-	 * reply of a batch back for the peer's delayed ACK (~40 ms) */
 	if (d != NULL) {
 		fg_strlcpy(d->tcp, "ok", sizeof(d->tcp));
 		fg_strlcpy(d->addr, c->peer, sizeof(d->addr));
@@ -1479,23 +1478,38 @@ static void bad_input(struct conn *c, enum fg_err err, const struct sip_error *e
 	       "malformed SIP from %s (answered %u, closing): %s at byte %zu", c->peer, status,
 	       e->what, e->offset);
 	status_counter_add("sip.malformed", 1);
-	if (sipgw_reply_unparsed(c->raw.data, c->raw.len, status, sip_reason_phrase(status), &out))
+	if (sipgw_reply_unparsed(c->raw.data + c->raw_off, c->raw.len - c->raw_off, status,
+	                         sip_reason_phrase(status), &out))
 		conn_send(c, out.data, out.len);
 	fg_buf_free(&out);
 	conn_kill(c, "malformed SIP", true);
 }
 
-static size_t head_len(const struct fg_buf *raw)
+/* Length of the head of the message that starts at raw_off. */
+static size_t head_len(const struct conn *c)
 {
-	for (size_t i = 0; i + 3 < raw->len; i++)
-		if (memcmp(raw->data + i, "\r\n\r\n", 4) == 0)
+	const uint8_t *p = c->raw.data + c->raw_off;
+	size_t n = c->raw.len - c->raw_off;
+	for (size_t i = 0; i + 3 < n; i++)
+		if (p[i] == '\r' && memcmp(p + i, "\r\n\r\n", 4) == 0)
 			return i + 4;
-	return raw->len;
+	return n;
+}
+
+/* Drops n framed bytes: an offset moves, the buffer is compacted once per read. */
+static void raw_drop(struct conn *c, size_t n)
+{
+	size_t left = c->raw.len - c->raw_off;
+	c->raw_off += n < left ? n : left;
 }
 
 static void on_plain(struct conn *c, const uint8_t *buf, size_t len)
 {
 	/* keep the bytes of the message being framed (the stream's own cap bounds them) */
+	if (c->raw_off > 0) {
+		fg_buf_consume(&c->raw, c->raw_off);
+		c->raw_off = 0;
+	}
 	if (c->raw.len + len <= SIP_MAX_HEAD + SIP_MAX_BODY + 4)
 		(void)fg_buf_append(&c->raw, buf, len);
 	enum fg_err err = sip_stream_feed(c->stream, buf, len);
@@ -1517,17 +1531,16 @@ static void on_plain(struct conn *c, const uint8_t *buf, size_t len)
 			break;
 		if (ev == SIP_STREAM_PING) {
 			/* RFC 5626 §4.4.1: answer a CRLFCRLF ping with one CRLF */
-			fg_buf_consume(&c->raw, c->raw.len < 4 ? c->raw.len : 4);
+			raw_drop(c, 4);
 			conn_send(c, (const uint8_t *)"\r\n", 2);
 			continue;
 		}
 		if (ev == SIP_STREAM_PONG) {
-			fg_buf_consume(&c->raw, c->raw.len < 2 ? c->raw.len : 2);
+			raw_drop(c, 2);
 			c->ping_out = false;
 			continue;
 		}
-		size_t used = head_len(&c->raw) + m->body_len;
-		fg_buf_consume(&c->raw, used < c->raw.len ? used : c->raw.len);
+		raw_drop(c, head_len(c) + m->body_len);
 		if (m->is_request)
 			on_request(c, m);
 		else

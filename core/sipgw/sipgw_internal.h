@@ -154,6 +154,7 @@ struct conn {
 	bool tls_up;
 	struct sip_stream *stream;
 	struct fg_buf raw;  /* the bytes of the message being framed, for a 400 */
+	size_t raw_off;     /* raw's bytes before this are framed already (dropped per read) */
 	struct fg_buf outq; /* bytes written before the connection came up */
 	struct fg_buf wbuf; /* bytes for the socket, written once per loop turn */
 	size_t wpending;
