@@ -2,97 +2,17 @@
 """End-to-end test of the fedgw console API: starts `fedgw serve` on 127.0.0.1 and checks
 setup, login, sessions, CSRF, hostile inputs, throttling and logout over HTTPS."""
 import argparse
-import http.client
 import json
 import os
 import re
-import shutil
-import signal
-import socket
-import ssl
-import subprocess
 import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fgclient import Client, check, error_code, free_port, serve, PASSWORD  # noqa: E402
+
 CSP_START = "default-src 'self'"
-PASSWORD = "correct-horse-battery"
-FAILURES = []
-
-
-def check(cond, what):
-    if cond:
-        print("ok   " + what)
-    else:
-        print("FAIL " + what)
-        FAILURES.append(what)
-    return cond
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-class Client:
-    def __init__(self, port):
-        self.port = port
-        self.ctx = ssl._create_unverified_context()
-        self.cookie = None
-        self.csrf = None
-
-    def request(self, method, path, body=None, headers=None, cookie=True, csrf=True,
-                raw=None):
-        h = {}
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
-            h["Content-Type"] = "application/json"
-        if raw is not None:
-            data = raw
-            h.setdefault("Content-Type", "application/json")
-        if cookie and self.cookie:
-            h["Cookie"] = "fedgw_session=" + self.cookie
-        if csrf and self.csrf and method not in ("GET", "HEAD"):
-            h["X-CSRF-Token"] = self.csrf
-        if headers:
-            h.update(headers)
-        h = {k: v for k, v in h.items() if v is not None}
-        conn = http.client.HTTPSConnection("127.0.0.1", self.port, context=self.ctx,
-                                           timeout=30)
-        try:
-            conn.putrequest(method, path, skip_accept_encoding=True)
-            for k, v in h.items():
-                conn.putheader(k, v)
-            if data is not None:
-                conn.putheader("Content-Length", str(len(data)))
-            conn.endheaders()
-            if data is not None:
-                try:
-                    conn.send(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-            resp = conn.getresponse()
-            payload = resp.read()
-            return resp.status, resp, payload
-        finally:
-            conn.close()
-
-    def json(self, method, path, body=None, **kw):
-        status, resp, payload = self.request(method, path, body, **kw)
-        try:
-            doc = json.loads(payload) if payload else None
-        except ValueError:
-            doc = None
-        return status, resp, doc
-
-    def take_session(self, resp, doc):
-        m = re.search(r"fedgw_session=([0-9a-f]{64})", resp.getheader("Set-Cookie") or "")
-        self.cookie = m.group(1) if m else None
-        self.csrf = doc.get("csrf") if doc else None
 
 
 def api_operations(yaml_path):
@@ -121,13 +41,6 @@ def substitute(path):
     return path.replace("{name}", "nobody").replace("{id}", "0" * 32)
 
 
-def error_code(doc):
-    try:
-        return doc["error"]["code"]
-    except (TypeError, KeyError):
-        return None
-
-
 def has_security_headers(resp, api=True):
     ok = (resp.getheader("Content-Security-Policy", "").startswith(CSP_START)
           and "frame-ancestors 'none'" in resp.getheader("Content-Security-Policy", "")
@@ -138,21 +51,6 @@ def has_security_headers(resp, api=True):
     if api:
         ok = ok and resp.getheader("Cache-Control") == "no-store"
     return ok
-
-
-def wait_ready(port, proc, seconds=30):
-    ctx = ssl._create_unverified_context()
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            return False
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-                with ctx.wrap_socket(s, server_hostname="127.0.0.1"):
-                    return True
-        except OSError:
-            time.sleep(0.2)
-    return False
 
 
 PUBLIC = {("GET", "/api/v1/setup"), ("POST", "/api/v1/setup"), ("POST", "/api/v1/login")}
@@ -402,40 +300,7 @@ def main():
     port = free_port()
     log = open(os.path.join(tmp, "fedgw.log"), "w+")
     env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1")
-    proc = subprocess.Popen([args.fedgw, "serve", "--data-dir", data, "--console-bind",
-                             "127.0.0.1", "--console-port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT, env=env)
-    try:
-        if not wait_ready(port, proc):
-            FAILURES.append("fedgw serve did not start")
-        else:
-            run(port, args.api_yaml)
-    except Exception as e:  # report, then clean up
-        import traceback
-        traceback.print_exc()
-        FAILURES.append("exception: %r" % e)
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        log.seek(0)
-        out = log.read()
-        log.close()
-        for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
-            check(marker not in out, "no %s report from fedgw" % marker)
-        if FAILURES:
-            print("---- fedgw output (last 60 lines) ----")
-            print("\n".join(out.splitlines()[-60:]))
-        shutil.rmtree(tmp, ignore_errors=True)
-    if FAILURES:
-        print("%d check(s) failed" % len(FAILURES))
-        return 1
-    print("all checks passed")
-    return 0
+    return serve(args.fedgw, tmp, data, port, log, env, lambda: run(port, args.api_yaml))
 
 
 if __name__ == "__main__":

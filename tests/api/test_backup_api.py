@@ -7,9 +7,6 @@ import argparse
 import http.client
 import os
 import re
-import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -17,11 +14,9 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_api import Client, check, error_code, free_port, wait_ready, FAILURES  # noqa: E402
+from fgclient import Client, check, error_code, free_port, serve, PASSWORD, XRW  # noqa: E402
 
-PASSWORD = "correct-horse-battery"
 PASSPHRASE = "p\u00e4ssphrase f\u00fcr backups %41"  # non-ASCII and a literal "%"
-XRW = {"X-Requested-With": "fedgw"}
 
 
 def restore(c, body, passphrase, content_type="application/octet-stream", **kw):
@@ -198,40 +193,7 @@ def main():
     log_path = os.path.join(tmp, "fedgw.log")
     log = open(log_path, "w+")
     env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1")
-    proc = subprocess.Popen([args.fedgw, "serve", "--data-dir", data, "--console-bind",
-                             "127.0.0.1", "--console-port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT, env=env)
-    try:
-        if not wait_ready(port, proc):
-            FAILURES.append("fedgw serve did not start")
-        else:
-            run(port, log_path)
-    except Exception as e:  # report, then clean up
-        import traceback
-        traceback.print_exc()
-        FAILURES.append("exception: %r" % e)
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        log.seek(0)
-        out = log.read()
-        log.close()
-        for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
-            check(marker not in out, "no %s report from fedgw" % marker)
-        if FAILURES:
-            print("---- fedgw output (last 60 lines) ----")
-            print("\n".join(out.splitlines()[-60:]))
-        shutil.rmtree(tmp, ignore_errors=True)
-    if FAILURES:
-        print("%d check(s) failed" % len(FAILURES))
-        return 1
-    print("all checks passed")
-    return 0
+    return serve(args.fedgw, tmp, data, port, log, env, lambda: run(port, log_path))
 
 
 if __name__ == "__main__":

@@ -9,18 +9,15 @@ gateway's DNS server is a closed port on loopback; every listener is on 127.0.0.
 import argparse
 import json
 import os
-import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_api import Client, check, error_code, free_port, wait_ready, FAILURES  # noqa: E402
+from fgclient import (Client, check, error_code, field_of, free_port, serve,  # noqa: E402
+                      FAILURES, PASSWORD, XRW)
 
-PASSWORD = "correct-horse-battery"
-XRW = {"X-Requested-With": "fedgw"}
 HTML = '<img src=x onerror="alert(1)">.test'
 ZERO_ID = "0" * 32
 
@@ -35,13 +32,6 @@ OPS = [
     ("POST", "/api/v1/sip/validate"),
     ("GET", "/api/v1/sip/validate/" + ZERO_ID),
 ]
-
-
-def field_of(doc):
-    try:
-        return doc["error"]["field"]
-    except (TypeError, KeyError):
-        return None
 
 
 def wait_validation(c, vid, seconds=60):
@@ -354,40 +344,7 @@ def main():
                         "tcp_port=%d" % free_port(), "tls_port=0"],
                        capture_output=True, text=True, env=env, timeout=30)
     check(r.returncode == 0, "fedgw sip set on a new store")
-    proc = subprocess.Popen([args.fedgw, "serve", "--data-dir", data, "--console-bind",
-                             "127.0.0.1", "--console-port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT, env=env)
-    try:
-        if not wait_ready(port, proc):
-            FAILURES.append("fedgw serve did not start")
-        else:
-            run(port, args.fedgw, data)
-    except Exception as e:  # report, then clean up
-        import traceback
-        traceback.print_exc()
-        FAILURES.append("exception: %r" % e)
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        log.seek(0)
-        out = log.read()
-        log.close()
-        for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
-            check(marker not in out, "no %s report from fedgw" % marker)
-        if FAILURES:
-            print("---- fedgw output (last 60 lines) ----")
-            print("\n".join(out.splitlines()[-60:]))
-        shutil.rmtree(tmp, ignore_errors=True)
-    if FAILURES:
-        print("%d check(s) failed" % len(FAILURES))
-        return 1
-    print("all checks passed")
-    return 0
+    return serve(args.fedgw, tmp, data, port, log, env, lambda: run(port, args.fedgw, data))
 
 
 if __name__ == "__main__":

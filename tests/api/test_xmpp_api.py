@@ -10,18 +10,15 @@ import argparse
 import json
 import os
 import re
-import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_api import Client, check, error_code, free_port, wait_ready, FAILURES  # noqa: E402
+from fgclient import (Client, check, error_code, field_of, free_port, serve,  # noqa: E402
+                      FAILURES, PASSWORD, XRW)
 
-PASSWORD = "correct-horse-battery"
-XRW = {"X-Requested-With": "fedgw"}
 HTML = '<img src=x onerror="alert(1)"><script>alert(2)</script> & partner'
 ZERO_ID = "0" * 32
 
@@ -60,13 +57,6 @@ class Recorder(Client):
         st, resp, payload = super().request(*a, **kw)
         self.bodies.append(payload or b"")
         return st, resp, payload
-
-
-def field_of(doc):
-    try:
-        return doc["error"]["field"]
-    except (TypeError, KeyError):
-        return None
 
 
 def run(port, fedgw, data):
@@ -413,7 +403,6 @@ def main():
     port = free_port()
     log = open(os.path.join(tmp, "fedgw.log"), "w+")
     env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1")
-    secret = None
     try:
         cli_checks(args.fedgw, os.path.join(tmp, "cli-data"))
     except Exception as e:  # report, then go on with the daemon
@@ -426,42 +415,16 @@ def main():
                         "port=%d" % free_port(), "--data-dir", data],
                        capture_output=True, text=True, env=env, timeout=30)
     check(r.returncode == 0 and "port" in r.stdout, "fedgw xmpp set on a new store")
-    proc = subprocess.Popen([args.fedgw, "serve", "--data-dir", data, "--console-bind",
-                             "127.0.0.1", "--console-port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT, env=env)
-    try:
-        if not wait_ready(port, proc):
-            FAILURES.append("fedgw serve did not start")
-        else:
-            secret = run(port, args.fedgw, data)
-    except Exception as e:  # report, then clean up
-        import traceback
-        traceback.print_exc()
-        FAILURES.append("exception: %r" % e)
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        log.seek(0)
-        out = log.read()
-        log.close()
-        for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
-            check(marker not in out, "no %s report from fedgw" % marker)
-        if secret:
-            check(secret not in out, "the secret is not in fedgw's log")
-        if FAILURES:
-            print("---- fedgw output (last 60 lines) ----")
-            print("\n".join(out.splitlines()[-60:]))
-        shutil.rmtree(tmp, ignore_errors=True)
-    if FAILURES:
-        print("%d check(s) failed" % len(FAILURES))
-        return 1
-    print("all checks passed")
-    return 0
+    secret = []
+
+    def body():
+        secret.append(run(port, args.fedgw, data))
+
+    def after(out):
+        if secret and secret[0]:
+            check(secret[0] not in out, "the secret is not in fedgw's log")
+
+    return serve(args.fedgw, tmp, data, port, log, env, body, after)
 
 
 if __name__ == "__main__":
