@@ -3,72 +3,17 @@
 // of a short-lived console certificate, logs and their clearing, audit, logout.
 //   node console.test.mjs --fedgw /path/to/fedgw      (or FEDGW_BIN=...)
 // Screenshots of every screen go to tests/artifacts/browser/.
-import { chromium } from 'playwright-core';
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, rmSync, createWriteStream,
-	existsSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { ADMIN, ARTIFACTS, PASSWORD, check, firstRunSetup, freePort, inBrowser, log, main,
+	shot, startDaemon } from './common.mjs';
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-const ARTIFACTS = resolve(process.env.FEDGW_ARTIFACTS || join(HERE, '..', 'artifacts', 'browser'));
-const ADMIN = 'admin';
-const PASSWORD = 'correct horse battery';
-// Generous for 2 shared cores under ASan; each step normally takes well under a second.
-const STEP_MS = 20000;
 // The daemon checks certificate expiry within a few seconds of a change.
 const FAULT_WAIT_MS = 30000;
 
-function arg(name) {
-	const i = process.argv.indexOf(name);
-	return i > 0 ? process.argv[i + 1] : undefined;
-}
-
-const fedgwBin = arg('--fedgw') || process.env.FEDGW_BIN;
-
 let step = '';
-function log(msg) {
-	console.log(`[browser] ${msg}`);
-}
-function check(cond, what) {
-	if (!cond) throw new Error(`check failed: ${what}`);
-}
-
-function freePort() {
-	return new Promise((res, rej) => {
-		const s = createServer();
-		s.on('error', rej);
-		s.listen(0, '127.0.0.1', () => {
-			const { port } = s.address();
-			s.close(() => res(port));
-		});
-	});
-}
-
-function waitForPort(port, ms, proc) {
-	const until = Date.now() + ms;
-	return new Promise((res, rej) => {
-		const attempt = () => {
-			if (proc && proc.exitCode !== null) {
-				rej(new Error(`fedgw exited with code ${proc.exitCode} before listening`));
-				return;
-			}
-			const sock = connect(port, '127.0.0.1');
-			sock.once('connect', () => {
-				sock.destroy();
-				res();
-			});
-			sock.once('error', () => {
-				sock.destroy();
-				if (Date.now() > until) rej(new Error(`port ${port} not open after ${ms} ms`));
-				else setTimeout(attempt, 100);
-			});
-		};
-		attempt();
-	});
-}
 
 // A CA, an intermediate and two leaves (one valid a year, one only 5 days), EC P-256.
 function makePki(dir) {
@@ -102,78 +47,6 @@ function makePki(dir) {
 	};
 }
 
-async function startDaemon(work) {
-	if (!fedgwBin || !existsSync(fedgwBin))
-		throw new Error('fedgw binary not found: pass --fedgw PATH or set FEDGW_BIN');
-	const dataDir = join(work, 'data');
-	mkdirSync(dataDir, { mode: 0o700 });
-	const port = await freePort();
-	// The test may only use loopback and must not take well-known ports (5269, 5060,
-	// 5061) that other tests or services hold: the engine's listeners stay off and on
-	// 127.0.0.1 (a build without one of these verbs has no such listener).
-	const quiet = [
-		['xmpp', 'set', 'enabled=false', 'bind=127.0.0.1', `port=${await freePort()}`],
-		['sip', 'set', 'enabled=false', 'bind=127.0.0.1', 'tcp_port=0', 'tls_port=0'],
-	];
-	for (const args of quiet) {
-		try {
-			execFileSync(fedgwBin, ['--data-dir', dataDir, ...args],
-				{ stdio: ['ignore', 'pipe', 'pipe'] });
-		} catch (e) {
-			log(`fedgw ${args[0]} set: ${String(e.stderr || e.message).trim().split('\n')[0]}`);
-		}
-	}
-	const out = createWriteStream(join(ARTIFACTS, 'fedgw.log'));
-	const proc = spawn(fedgwBin, ['serve', '--data-dir', dataDir, '--console-bind', '127.0.0.1',
-		'--console-port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'],
-		env: { ...process.env, ASAN_OPTIONS: process.env.ASAN_OPTIONS || 'detect_leaks=1' } });
-	proc.stdout.pipe(out);
-	proc.stderr.pipe(out);
-	log(`fedgw pid ${proc.pid} on 127.0.0.1:${port}, data ${dataDir}`);
-	await waitForPort(port, 30000, proc);
-	return {
-		url: `https://127.0.0.1:${port}/`,
-		stop: () => new Promise((res) => {
-			if (proc.exitCode !== null) {
-				res(`fedgw exited early with code ${proc.exitCode}`);
-				return;
-			}
-			const kill = setTimeout(() => proc.kill('SIGKILL'), 10000);
-			proc.once('exit', (code, sig) => {
-				clearTimeout(kill);
-				log(`fedgw exited (code ${code}, signal ${sig})`);
-				// A clean stop on SIGTERM; sanitizer reports end in another exit code.
-				res(code === 0 ? null : `fedgw did not stop cleanly (code ${code}, signal ${sig}); ` +
-					`see ${join(ARTIFACTS, 'fedgw.log')}`);
-			});
-			proc.kill('SIGTERM');
-		}),
-	};
-}
-
-const AXE = readFileSync(join(HERE, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
-const a11y = [];
-
-// WCAG 2.1 A/AA checks (axe-core) on the screen as it is now. DevTools evaluation is not
-// subject to the page's CSP, so the console keeps its real policy during the test.
-async function checkA11y(page, name) {
-	const violations = await page.evaluate(async (src) => {
-		if (!window.axe) (0, eval)(src);
-		const r = await window.axe.run(document, {
-			runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
-		});
-		return r.violations.map((v) => `${v.id} (${v.impact}): ${v.help} [${v.nodes.length}x: ` +
-			`${v.nodes.slice(0, 2).map((n) => n.target.join(' ')).join(', ')}]`);
-	}, AXE);
-	for (const v of violations) a11y.push(`${name}: ${v}`);
-}
-
-async function shot(page, name) {
-	await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
-	log(`screenshot ${name}.png`);
-	await checkA11y(page, name);
-}
-
 async function go(page, base, route, heading) {
 	await page.goto(`${base}#/${route}`);
 	await page.getByRole('heading', { level: 1, name: heading }).waitFor();
@@ -197,46 +70,26 @@ async function run() {
 	mkdirSync(ARTIFACTS, { recursive: true });
 	const work = mkdtempSync(join(tmpdir(), 'fedgw-browser-'));
 	const pki = makePki(work);
-	const daemon = await startDaemon(work);
+	const daemon = await startDaemon(work, 'fedgw.log', async (cli) => {
+		// The test may only use loopback and must not take well-known ports (5269, 5060,
+		// 5061) that other tests or services hold: the engine's listeners stay off and on
+		// 127.0.0.1 (a build without one of these verbs has no such listener).
+		const quiet = [
+			['xmpp', 'set', 'enabled=false', 'bind=127.0.0.1', `port=${await freePort()}`],
+			['sip', 'set', 'enabled=false', 'bind=127.0.0.1', 'tcp_port=0', 'tls_port=0'],
+		];
+		for (const args of quiet) {
+			try {
+				cli(...args);
+			} catch (e) {
+				log(`fedgw ${args[0]} set: ${String(e.stderr || e.message).trim().split('\n')[0]}`);
+			}
+		}
+	});
 	const base = daemon.url;
-	const userData = join(work, 'chromium');
-	const problems = [];
-	let stopProblem = null;
-	let context = null;
-	let page = null;
-	try {
-		context = await chromium.launchPersistentContext(userData, {
-			executablePath: '/usr/bin/chromium',
-			headless: true,
-			args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
-				'--no-first-run', '--disable-background-networking', '--disable-component-update',
-				'--disable-sync',
-				// The console's certificate is self-signed by design; without this each new
-				// connection is first refused by the browser, which the daemon logs.
-				'--ignore-certificate-errors'],
-			ignoreHTTPSErrors: true,
-			viewport: { width: 1280, height: 860 },
-			timezoneId: 'Europe/Berlin',
-			acceptDownloads: true,
-		});
-		context.setDefaultTimeout(STEP_MS);
-		page = context.pages()[0] || (await context.newPage());
-		// Script errors and CSP violations are failures: the console must run under its CSP.
-		page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-		page.on('console', (m) => {
-			if (m.type() === 'error' && !/status of 40[139]|status of 42[29]/.test(m.text()))
-				problems.push(`console error: ${m.text()}`);
-		});
-
+	await inBrowser(work, daemon, 'failure', () => step, async (page) => {
 		step = 'first-run setup';
-		await page.goto(base);
-		await page.getByRole('heading', { level: 1, name: 'Set up fedgw' }).waitFor();
-		await shot(page, 'setup');
-		await page.getByLabel('Administrator name').fill(ADMIN);
-		await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
-		await page.getByLabel('Confirm password').fill(PASSWORD);
-		await page.getByRole('button', { name: 'Create administrator' }).click();
-		await page.getByRole('heading', { level: 1, name: 'Status' }).waitFor();
+		await firstRunSetup(page, base, (p) => shot(p, 'setup'));
 
 		step = 'logout and login';
 		await page.getByRole('button', { name: 'Log out' }).click();
@@ -462,32 +315,7 @@ async function run() {
 		log(`throttled: ${throttled}`);
 		check(/Try again in \d+ seconds?/.test(throttled), 'the login page says when to try again');
 		await shot(page, 'login-throttled');
-
-		check(problems.length === 0, `no script errors or CSP violations:\n  ${problems.join('\n  ')}`);
-		check(a11y.length === 0, `no accessibility violations:\n  ${a11y.join('\n  ')}`);
-	} catch (e) {
-		if (page) {
-			try {
-				await shot(page, 'failure');
-			} catch {
-				/* the page may be gone */
-			}
-		}
-		if (a11y.length) log(`accessibility:\n  ${a11y.join('\n  ')}`);
-		if (problems.length) log(`page problems:\n  ${problems.join('\n  ')}`);
-		throw new Error(`step "${step}": ${e.message}`);
-	} finally {
-		if (context) await context.close();
-		stopProblem = await daemon.stop();
-		rmSync(work, { recursive: true, force: true });
-	}
-	if (stopProblem) throw new Error(stopProblem);
+	}, { acceptDownloads: true });
 }
 
-run().then(() => {
-	log('PASS');
-	process.exit(0);
-}, (e) => {
-	console.error(`[browser] FAIL ${e.message}`);
-	process.exit(1);
-});
+main(run);

@@ -7,139 +7,17 @@
 //   node sip.test.mjs --fedgw /path/to/fedgw      (or FEDGW_BIN=...)
 // Screenshots go to tests/artifacts/browser/ (sip-*.png). No process uses the machine's
 // resolver: the gateway's DNS server is a closed port on loopback.
-import { chromium } from 'playwright-core';
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync, rmSync, createWriteStream, existsSync,
-	writeFileSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { ARTIFACTS, check, firstRunSetup, freePort, inBrowser, log, main, setLogTag, shot,
+	startDaemon } from './common.mjs';
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-const ARTIFACTS = resolve(process.env.FEDGW_ARTIFACTS || join(HERE, '..', 'artifacts', 'browser'));
-const ADMIN = 'admin';
-const PASSWORD = 'correct horse battery';
-// Generous for 2 shared cores under ASan; each step normally takes well under a second.
-const STEP_MS = 20000;
 // A validation of an unknown domain ends when DNS gives up on the closed port.
 const VALIDATE_MS = 60000;
-const HTML_DESC = '<b>bold</b> & <script>alert(1)</script>';
 
-function arg(name) {
-	const i = process.argv.indexOf(name);
-	return i > 0 ? process.argv[i + 1] : undefined;
-}
-
-const fedgwBin = arg('--fedgw') || process.env.FEDGW_BIN;
 let step = '';
-
-function log(msg) {
-	console.log(`[browser-sip] ${msg}`);
-}
-function check(cond, what) {
-	if (!cond) throw new Error(`check failed: ${what}`);
-}
-
-function freePort() {
-	return new Promise((res, rej) => {
-		const s = createServer();
-		s.on('error', rej);
-		s.listen(0, '127.0.0.1', () => {
-			const { port } = s.address();
-			s.close(() => res(port));
-		});
-	});
-}
-
-function waitForPort(port, ms, proc) {
-	const until = Date.now() + ms;
-	return new Promise((res, rej) => {
-		const attempt = () => {
-			if (proc.exitCode !== null) {
-				rej(new Error(`fedgw exited with code ${proc.exitCode} before listening`));
-				return;
-			}
-			const sock = connect(port, '127.0.0.1');
-			sock.once('connect', () => {
-				sock.destroy();
-				res();
-			});
-			sock.once('error', () => {
-				sock.destroy();
-				if (Date.now() > until) rej(new Error(`port ${port} not open after ${ms} ms`));
-				else setTimeout(attempt, 100);
-			});
-		};
-		attempt();
-	});
-}
-
-async function startDaemon(work) {
-	if (!fedgwBin || !existsSync(fedgwBin))
-		throw new Error('fedgw binary not found: pass --fedgw PATH or set FEDGW_BIN');
-	const dataDir = join(work, 'data');
-	mkdirSync(dataDir, { mode: 0o700 });
-	const port = await freePort();
-	const cli = (...a) => execFileSync(fedgwBin, ['--data-dir', dataDir, ...a],
-		{ stdio: ['ignore', 'pipe', 'pipe'] }).toString();
-	// Loopback only: XMPP federation off, the SIP listener on a free loopback port (TLS
-	// off), and DNS asked only of a closed port on loopback.
-	cli('xmpp', 'set', 'enabled=false', 'bind=127.0.0.1', `port=${await freePort()}`,
-		`dns_servers=127.0.0.1@${await freePort()}`, 'dns_transparent_zones=test',
-		'connect_timeout_s=2');
-	cli('sip', 'set', 'bind=127.0.0.1', `tcp_port=${await freePort()}`, 'tls_port=0');
-	cli('pki', 'selfsign', 'sipgw-cert', 'CN:sipgw.fedgw.test', 'subAltName:sipgw.fedgw.test');
-	cli('pki', 'selfsign', 'edge-root', 'CN:edge-ca.fedgw.test');
-	const caPem = join(work, 'edge-ca.pem');
-	writeFileSync(caPem, cli('pki', 'pem', 'edge-root'));
-	cli('pki', 'import-ca', 'edge-ca', caPem);
-	const out = createWriteStream(join(ARTIFACTS, 'fedgw-sip.log'));
-	const proc = spawn(fedgwBin, ['serve', '--data-dir', dataDir, '--console-bind', '127.0.0.1',
-		'--console-port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'],
-		env: { ...process.env, ASAN_OPTIONS: process.env.ASAN_OPTIONS || 'detect_leaks=1' } });
-	proc.stdout.pipe(out);
-	proc.stderr.pipe(out);
-	log(`fedgw pid ${proc.pid} on 127.0.0.1:${port}`);
-	await waitForPort(port, 30000, proc);
-	return {
-		url: `https://127.0.0.1:${port}/`,
-		stop: () => new Promise((res) => {
-			if (proc.exitCode !== null) {
-				res(`fedgw exited early with code ${proc.exitCode}`);
-				return;
-			}
-			const kill = setTimeout(() => proc.kill('SIGKILL'), 10000);
-			proc.once('exit', (code, sig) => {
-				clearTimeout(kill);
-				res(code === 0 ? null : `fedgw did not stop cleanly (code ${code}, signal ${sig}); ` +
-					`see ${join(ARTIFACTS, 'fedgw-sip.log')}`);
-			});
-			proc.kill('SIGTERM');
-		}),
-	};
-}
-
-const AXE = readFileSync(join(HERE, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
-const a11y = [];
-
-async function checkA11y(page, name) {
-	const violations = await page.evaluate(async (src) => {
-		if (!window.axe) (0, eval)(src);
-		const r = await window.axe.run(document, {
-			runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
-		});
-		return r.violations.map((v) => `${v.id} (${v.impact}): ${v.help} [${v.nodes.length}x: ` +
-			`${v.nodes.slice(0, 2).map((n) => n.target.join(' ')).join(', ')}]`);
-	}, AXE);
-	for (const v of violations) a11y.push(`${name}: ${v}`);
-}
-
-async function shot(page, name) {
-	await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
-	log(`screenshot ${name}.png`);
-	await checkA11y(page, name);
-}
+setLogTag('browser-sip');
 
 async function section(page, base, id, heading) {
 	await page.goto(`${base}#/sip/${id}`);
@@ -150,39 +28,23 @@ async function section(page, base, id, heading) {
 async function run() {
 	mkdirSync(ARTIFACTS, { recursive: true });
 	const work = mkdtempSync(join(tmpdir(), 'fedgw-browser-sip-'));
-	const daemon = await startDaemon(work);
+	const daemon = await startDaemon(work, 'fedgw-sip.log', async (cli) => {
+		// Loopback only: XMPP federation off, the SIP listener on a free loopback port (TLS
+		// off), and DNS asked only of a closed port on loopback.
+		cli('xmpp', 'set', 'enabled=false', 'bind=127.0.0.1', `port=${await freePort()}`,
+			`dns_servers=127.0.0.1@${await freePort()}`, 'dns_transparent_zones=test',
+			'connect_timeout_s=2');
+		cli('sip', 'set', 'bind=127.0.0.1', `tcp_port=${await freePort()}`, 'tls_port=0');
+		cli('pki', 'selfsign', 'sipgw-cert', 'CN:sipgw.fedgw.test', 'subAltName:sipgw.fedgw.test');
+		cli('pki', 'selfsign', 'edge-root', 'CN:edge-ca.fedgw.test');
+		const caPem = join(work, 'edge-ca.pem');
+		writeFileSync(caPem, cli('pki', 'pem', 'edge-root'));
+		cli('pki', 'import-ca', 'edge-ca', caPem);
+	});
 	const base = daemon.url;
-	const problems = [];
-	let stopProblem = null;
-	let context = null;
-	let page = null;
-	try {
-		context = await chromium.launchPersistentContext(join(work, 'chromium'), {
-			executablePath: '/usr/bin/chromium',
-			headless: true,
-			args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
-				'--no-first-run', '--disable-background-networking', '--disable-component-update',
-				'--disable-sync', '--ignore-certificate-errors'],
-			ignoreHTTPSErrors: true,
-			viewport: { width: 1280, height: 860 },
-			timezoneId: 'Europe/Berlin',
-		});
-		context.setDefaultTimeout(STEP_MS);
-		page = context.pages()[0] || (await context.newPage());
-		page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-		page.on('console', (m) => {
-			if (m.type() === 'error' && !/status of 40[139]|status of 42[29]/.test(m.text()))
-				problems.push(`console error: ${m.text()}`);
-		});
-
+	await inBrowser(work, daemon, 'sip-failure', () => step, async (page) => {
 		step = 'first-run setup';
-		await page.goto(base);
-		await page.getByRole('heading', { level: 1, name: 'Set up fedgw' }).waitFor();
-		await page.getByLabel('Administrator name').fill(ADMIN);
-		await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
-		await page.getByLabel('Confirm password').fill(PASSWORD);
-		await page.getByRole('button', { name: 'Create administrator' }).click();
-		await page.getByRole('heading', { level: 1, name: 'Status' }).waitFor();
+		await firstRunSetup(page, base);
 
 		step = 'the SIP screen from the navigation, with no domain yet';
 		const navLinks = await page.locator('#nav a').allInnerTexts();
@@ -304,32 +166,7 @@ async function run() {
 		await section(page, base, 'domains', 'SIP domains');
 		await page.locator('table.sip-domains tbody tr').first().waitFor();
 		await shot(page, 'sip-domains-narrow');
-
-		check(problems.length === 0, `no script errors or CSP violations:\n  ${problems.join('\n  ')}`);
-		check(a11y.length === 0, `no accessibility violations:\n  ${a11y.join('\n  ')}`);
-	} catch (e) {
-		if (page) {
-			try {
-				await shot(page, 'sip-failure');
-			} catch {
-				/* the page may be gone */
-			}
-		}
-		if (a11y.length) log(`accessibility:\n  ${a11y.join('\n  ')}`);
-		if (problems.length) log(`page problems:\n  ${problems.join('\n  ')}`);
-		throw new Error(`step "${step}": ${e.message}`);
-	} finally {
-		if (context) await context.close();
-		stopProblem = await daemon.stop();
-		rmSync(work, { recursive: true, force: true });
-	}
-	if (stopProblem) throw new Error(stopProblem);
+	});
 }
 
-run().then(() => {
-	log('PASS');
-	process.exit(0);
-}, (e) => {
-	console.error(`[browser-sip] FAIL ${e.message}`);
-	process.exit(1);
-});
+main(run);
