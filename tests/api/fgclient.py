@@ -98,6 +98,30 @@ def error_code(doc):
         return None
 
 
+def setup_behind_auth(c, ops):
+    """Checks that every (method, path) in ops refuses a request without a session (401),
+    sets up the first admin with c, then checks that every change refuses a missing or
+    wrong CSRF token (403). False when the setup failed."""
+    for method, path in ops:
+        st, _, doc = c.json(method, path, body={} if method != "GET" else None)
+        check(st == 401 and error_code(doc) == "unauthenticated",
+              "unauthenticated %s %s -> 401 (got %d)" % (method, path, st))
+    st, resp, doc = c.json("POST", "/api/v1/setup", {"name": "admin", "password": PASSWORD},
+                           headers=XRW)
+    if not check(st == 200, "setup the first admin"):
+        return False
+    c.take_session(resp, doc)
+    for method, path in ops:
+        if method == "GET":
+            continue
+        for label, hdr in (("missing", {"X-CSRF-Token": None}),
+                           ("wrong", {"X-CSRF-Token": "0" * 64})):
+            st, _, doc = c.json(method, path, {"domain": "x.test"}, headers=hdr, csrf=False)
+            check(st == 403 and error_code(doc) == "csrf",
+                  "%s CSRF token: %s %s -> 403 (got %d)" % (label, method, path, st))
+    return True
+
+
 def field_of(doc):
     try:
         return doc["error"]["field"]

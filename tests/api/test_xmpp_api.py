@@ -17,7 +17,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fgclient import (Client, check, error_code, field_of, free_port, serve,  # noqa: E402
-                      FAILURES, PASSWORD, XRW)
+                      setup_behind_auth, FAILURES)
 
 HTML = '<img src=x onerror="alert(1)"><script>alert(2)</script> & partner'
 ZERO_ID = "0" * 32
@@ -61,27 +61,8 @@ class Recorder(Client):
 
 def run(port, fedgw, data):
     c = Recorder(port)
-    # -- unauthenticated ---------------------------------------------------------------
-    for method, path in OPS:
-        st, _, doc = c.json(method, path, body={} if method != "GET" else None)
-        check(st == 401 and error_code(doc) == "unauthenticated",
-              "unauthenticated %s %s -> 401 (got %d)" % (method, path, st))
-
-    st, resp, doc = c.json("POST", "/api/v1/setup", {"name": "admin", "password": PASSWORD},
-                           headers=XRW)
-    if not check(st == 200, "setup the first admin"):
+    if not setup_behind_auth(c, OPS):
         return
-    c.take_session(resp, doc)
-
-    # -- CSRF -----------------------------------------------------------------------------
-    for method, path in OPS:
-        if method == "GET":
-            continue
-        for label, hdr in (("missing", {"X-CSRF-Token": None}),
-                           ("wrong", {"X-CSRF-Token": "0" * 64})):
-            st, _, doc = c.json(method, path, {"domain": "x.test"}, headers=hdr, csrf=False)
-            check(st == 403 and error_code(doc) == "csrf",
-                  "%s CSRF token: %s %s -> 403 (got %d)" % (label, method, path, st))
     st, _, doc = c.json("GET", "/api/v1/xmpp/domains")
     check(st == 200 and doc["domains"] == [], "refused requests added no domain")
 
