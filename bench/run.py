@@ -13,11 +13,9 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
@@ -49,48 +47,11 @@ def outer(args):
 		if not os.access(b, os.X_OK):
 			print("bench: %s not built" % b)
 			return SKIP
-	ns = "fgw-bench-%d" % os.getpid()
-	etc = "/etc/netns/" + ns
-	work = tempfile.mkdtemp(prefix="fedgw-bench.")
-	os.chmod(work, 0o755)
-	inner = None
-	try:
-		subprocess.run(["ip", "netns", "add", ns], check=True)
-		os.makedirs(etc, exist_ok=True)
-		# every process in the namespace resolves through the bench's dnsmasq only
-		with open(etc + "/resolv.conf", "w") as f:
-			f.write("nameserver %s\noptions timeout:1 attempts:2\n" % h.DNS_IP)
-		with open(etc + "/hosts", "w") as f:
-			f.write("")
-		subprocess.run(["ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"], check=True)
-		for ip in [h.PROSODY_IP, h.GW_IP, LOAD_IP, DRIBBLE_IP, DRIBBLE_BACK_IP,
-		           h.DNS_IP] + SRC_IPS:
-			subprocess.run(["ip", "netns", "exec", ns, "ip", "addr", "add", ip + "/32", "dev",
-			                "lo"], check=True)
-		argv = ["ip", "netns", "exec", ns, "/usr/bin/python3", os.path.abspath(__file__),
-		        "--inner", "--work", work] + sys.argv[1:]
-		inner = subprocess.Popen(argv, start_new_session=True)
-
-		def forward(signum, _frame):
-			if inner.poll() is None:
-				inner.send_signal(signum)
-		signal.signal(signal.SIGTERM, forward)
-		signal.signal(signal.SIGINT, forward)
-		return inner.wait()
-	finally:
-		if inner is not None and inner.poll() is None:
-			inner.terminate()
-			try:
-				inner.wait(10)
-			except subprocess.TimeoutExpired:
-				inner.kill()
-				inner.wait()
-		subprocess.run(["ip", "netns", "del", ns], check=False)
-		shutil.rmtree(etc, ignore_errors=True)
-		if args.keep:
-			print("bench: work files kept in " + work)
-		else:
-			shutil.rmtree(work, ignore_errors=True)
+	return h.netns_run("bench", "fgw-bench-", "fedgw-bench.",
+	                   [h.PROSODY_IP, h.GW_IP, LOAD_IP, DRIBBLE_IP, DRIBBLE_BACK_IP, h.DNS_IP] +
+	                   SRC_IPS, "",
+	                   lambda work: ["/usr/bin/python3", os.path.abspath(__file__), "--inner",
+	                                 "--work", work] + sys.argv[1:], args.keep)
 
 
 # ---- inner process: targets and measurements ---------------------------------------------

@@ -11,6 +11,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import tempfile
 import time
 
 PROSODY_IP = "127.0.0.2"
@@ -43,6 +44,53 @@ def run(argv, check=True, timeout=30, env=None, input_bytes=None):
 	if check and p.returncode != 0:
 		raise HarnessError("%s: exit %d\n%s%s" % (" ".join(argv), p.returncode, out, err))
 	return p.returncode, out, err
+
+
+def netns_run(label, ns_prefix, work_prefix, ips, hosts, inner_argv, keep):
+	"""Runs inner_argv(work) inside a new network namespace <ns_prefix><pid> and returns its
+	exit status. work is a new directory (kept after the run if keep); ips are put on the
+	namespace's lo (dnsmasq --bind-interfaces binds interface addresses only), /etc/hosts
+	there holds hosts, and every process there resolves through DNS_IP only. SIGTERM and
+	SIGINT are passed on to the inner process; the namespace is always removed."""
+	ns = "%s%d" % (ns_prefix, os.getpid())
+	etc = "/etc/netns/" + ns
+	work = tempfile.mkdtemp(prefix=work_prefix)
+	os.chmod(work, 0o755)
+	inner = None
+	try:
+		subprocess.run(["ip", "netns", "add", ns], check=True)
+		os.makedirs(etc, exist_ok=True)
+		with open(etc + "/resolv.conf", "w") as f:
+			f.write("nameserver %s\noptions timeout:1 attempts:2\n" % DNS_IP)
+		with open(etc + "/hosts", "w") as f:
+			f.write(hosts)
+		subprocess.run(["ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"], check=True)
+		for ip in ips:
+			subprocess.run(["ip", "netns", "exec", ns, "ip", "addr", "add", ip + "/32", "dev",
+			                "lo"], check=True)
+		inner = subprocess.Popen(["ip", "netns", "exec", ns] + inner_argv(work),
+		                         start_new_session=True)
+
+		def forward(signum, _frame):
+			if inner.poll() is None:
+				inner.send_signal(signum)
+		signal.signal(signal.SIGTERM, forward)
+		signal.signal(signal.SIGINT, forward)
+		return inner.wait()
+	finally:
+		if inner is not None and inner.poll() is None:
+			inner.terminate()
+			try:
+				inner.wait(10)
+			except subprocess.TimeoutExpired:
+				inner.kill()
+				inner.wait()
+		subprocess.run(["ip", "netns", "del", ns], check=False)
+		shutil.rmtree(etc, ignore_errors=True)
+		if keep:
+			print("%s: work files kept in %s" % (label, work))
+		else:
+			shutil.rmtree(work, ignore_errors=True)
 
 
 def wait_port(ip, port, timeout=WAIT_S, proc=None):

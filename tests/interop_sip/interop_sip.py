@@ -11,16 +11,16 @@ it inside a network namespace with its own dnsmasq and test CA. Exit 77 = skippe
 import argparse
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 
 # no __pycache__ in the source tree
 sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(1, os.path.join(HERE, "..", "interop"))
+
+import harness as h  # noqa: E402
 
 SKIP = 77
 TOOLS = ("prosody", "prosodyctl", "dnsmasq", "ip", "openssl", "runuser", "kamailio", "sipp",
@@ -49,49 +49,16 @@ def outer(args):
 		if not os.access(b, os.X_OK):
 			print("interop_sip: %s not built: skipped" % b)
 			return SKIP
-	ns = "fgw-sip-%d" % os.getpid()
-	etc = "/etc/netns/" + ns
-	work = tempfile.mkdtemp(prefix="fedgw-interop-sip.")
-	os.chmod(work, 0o755)
-	inner = None
-	try:
-		subprocess.run(["ip", "netns", "add", ns], check=True)
-		os.makedirs(etc, exist_ok=True)
-		# Every process in the namespace resolves through the test's dnsmasq only.
-		with open(etc + "/resolv.conf", "w") as f:
-			f.write("nameserver 127.0.0.53\noptions timeout:1 attempts:2\n")
-		with open(etc + "/hosts", "w") as f:
-			f.write("127.0.0.1 localhost\n")
-		subprocess.run(["ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"], check=True)
-		for last in ADDRS:
-			subprocess.run(["ip", "netns", "exec", ns, "ip", "addr", "add",
-			                "127.0.0.%d/32" % last, "dev", "lo"], check=True)
-		argv = ["ip", "netns", "exec", ns, "/usr/bin/python3", os.path.abspath(__file__),
-		        "--inner", "--work", work, args.fedgw, args.seed]
+
+	def inner_argv(work):
+		argv = ["/usr/bin/python3", os.path.abspath(__file__), "--inner", "--work", work,
+		        args.fedgw, args.seed]
 		for k in args.k or []:
 			argv += ["-k", k]
-		inner = subprocess.Popen(argv, start_new_session=True)
-
-		def forward(signum, _frame):
-			if inner.poll() is None:
-				inner.send_signal(signum)
-		signal.signal(signal.SIGTERM, forward)
-		signal.signal(signal.SIGINT, forward)
-		return inner.wait()
-	finally:
-		if inner is not None and inner.poll() is None:
-			inner.terminate()
-			try:
-				inner.wait(10)
-			except subprocess.TimeoutExpired:
-				inner.kill()
-				inner.wait()
-		subprocess.run(["ip", "netns", "del", ns], check=False)
-		shutil.rmtree(etc, ignore_errors=True)
-		if args.keep:
-			print("interop_sip: work files kept in " + work)
-		else:
-			shutil.rmtree(work, ignore_errors=True)
+		return argv
+	return h.netns_run("interop_sip", "fgw-sip-", "fedgw-interop-sip.",
+	                   ["127.0.0.%d" % last for last in ADDRS], "127.0.0.1 localhost\n",
+	                   inner_argv, args.keep)
 
 
 def main():
