@@ -237,8 +237,10 @@ struct webui_validation {
 /* A fresh slot (the oldest is dropped when all are used). */
 struct webui_validation *webui__validation_new(struct webui_req *req, const char *kind,
                                                const char *domain);
-/* Releases a slot whose engine check could not start. */
-void webui__validation_abandon(struct webui_validation *v);
+/* Releases a slot whose engine check could not start (err) and answers: 503 busy for
+ * FG_ERR_AGAIN, else 500. */
+enum MHD_Result webui__validation_start_failed(struct webui_req *req, struct webui_validation *v,
+                                               enum fg_err err);
 /* GET .../validate/{id}: the run's steps, or 404. */
 enum MHD_Result webui__validation_reply(struct webui_req *req, const char *kind);
 /* The engines' s2s_step_cb / s2s_done_cb, ctx the slot: a step's end replaces its start. */

@@ -117,13 +117,7 @@ enum MHD_Result webui__api_sip_validate_start(struct webui_req *req)
 	if (err) {
 		FG_LOGE(SUBSYS, "cannot start validating SIP domain %s: %s", slot->domain,
 		        fg_strerror(err));
-		webui__validation_abandon(slot);
-		if (err == FG_ERR_AGAIN)
-			return webui__fail(
-			    req, 503, "busy", NULL, "Try again in a moment.",
-			    "The gateway is busy and could not start the validation.");
-		return webui__fail(req, 500, "internal", NULL, "Try again; see the log.",
-		                   "The validation could not be started.");
+		return webui__validation_start_failed(req, slot, err);
 	}
 	FG_LOGI(SUBSYS, "%s validates the connection of SIP domain %s", req->session.admin,
 	        slot->domain);

@@ -66,10 +66,16 @@ struct webui_validation *webui__validation_new(struct webui_req *req, const char
 	return slot;
 }
 
-void webui__validation_abandon(struct webui_validation *v)
+enum MHD_Result webui__validation_start_failed(struct webui_req *req, struct webui_validation *v,
+                                               enum fg_err err)
 {
 	if (v)
 		validation_clear(v);
+	if (err == FG_ERR_AGAIN)
+		return webui__fail(req, 503, "busy", NULL, "Try again in a moment.",
+		                   "The gateway is busy and could not start the validation.");
+	return webui__fail(req, 500, "internal", NULL, "Try again; see the log.",
+	                   "The validation could not be started.");
 }
 
 static json_t *validation_json(const struct webui_validation *x)

@@ -318,13 +318,7 @@ enum MHD_Result webui__api_xmpp_validate_start(struct webui_req *req)
 	slot->handle_free = s2s_validation_free;
 	if (err) {
 		FG_LOGE(SUBSYS, "cannot start validating %s: %s", slot->domain, fg_strerror(err));
-		webui__validation_abandon(slot);
-		if (err == FG_ERR_AGAIN)
-			return webui__fail(
-			    req, 503, "busy", NULL, "Try again in a moment.",
-			    "The gateway is busy and could not start the validation.");
-		return webui__fail(req, 500, "internal", NULL, "Try again; see the log.",
-		                   "The validation could not be started.");
+		return webui__validation_start_failed(req, slot, err);
 	}
 	FG_LOGI(SUBSYS, "%s validates XMPP federation with %s", req->session.admin, slot->domain);
 	return webui__reply_json(req, 202, json_pack("{s:s}", "id", slot->id));

@@ -58,6 +58,36 @@ bool cli_args_parse(const char *noun, int argc, char **argv, const char *const *
 	return true;
 }
 
+int cli_dispatch(const struct daemon_opts *o, const char *noun, const struct cli_cmd *cmds,
+                 size_t ncmds, void (*usage)(FILE *out), int argc, char **argv)
+{
+	struct db *db = NULL;
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? EXIT_USAGE : EXIT_OK;
+	}
+	for (size_t i = 0; i < ncmds; i++) {
+		if (strcmp(argv[1], cmds[i].name) != 0)
+			continue;
+		for (int j = 2; j < argc; j++) {
+			if (strcmp(argv[j], "--help") == 0 || strcmp(argv[j], "-h") == 0) {
+				usage(stdout);
+				return EXIT_OK;
+			}
+		}
+		int rc = daemon_open_store(o, &db);
+		if (rc != EXIT_OK)
+			return rc;
+		rc = cmds[i].fn(db, argc - 2, argv + 2);
+		db_close(db);
+		return rc;
+	}
+	fprintf(stderr, "fedgw %s: unknown command \"%s\"\n\n", noun, argv[1]);
+	usage(stderr);
+	return EXIT_USAGE;
+}
+
 const char *cli_opt(const struct cli_args *a, const char *name)
 {
 	for (int i = a->nopt - 1; i >= 0; i--)

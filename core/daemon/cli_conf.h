@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdio.h>
 
 #define CLI_SOURCE "cli"
 /* Options one command takes: a handful each. */
@@ -50,6 +51,16 @@ int cli_refused(const char *noun, const char *cmd, enum fg_err err, const struct
 bool cli_cert_resolve(const char *noun, struct db *db, const char *ref, char id[DB_ID_MAX]);
 /* The same without the "none" shorthand: ref must name exactly one record. */
 bool cli_cert_find(const char *noun, struct db *db, const char *ref, char id[DB_ID_MAX]);
+
+/* One command of a configuration verb: its word and what runs it on the open store. */
+struct cli_cmd {
+	const char *name;
+	int (*fn)(struct db *db, int argc, char **argv);
+};
+/* Runs `fedgw <noun> <command> ...`: usage(stdout) for help (usage(stderr) and
+ * EXIT_USAGE without a command or with an unknown one), else the command on the store. */
+int cli_dispatch(const struct daemon_opts *o, const char *noun, const struct cli_cmd *cmds,
+                 size_t ncmds, void (*usage)(FILE *out), int argc, char **argv);
 
 #ifdef FEDGW_HAVE_S2S
 #include "s2s/s2s.h"

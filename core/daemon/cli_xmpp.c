@@ -703,35 +703,10 @@ static int cmd_validate(struct db *db, int argc, char **argv)
 
 int daemon_xmpp_main(const struct daemon_opts *o, int argc, char **argv)
 {
-	struct db *db = NULL;
-	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-	    strcmp(argv[1], "help") == 0) {
-		xmpp_usage(argc < 2 ? stderr : stdout);
-		return argc < 2 ? EXIT_USAGE : EXIT_OK;
-	}
-	static const struct {
-		const char *name;
-		int (*fn)(struct db *db, int argc, char **argv);
-	} cmds[] = {{"show", cmd_show},     {"set", cmd_set},          {"secret", cmd_secret},
-	            {"domain", cmd_domain}, {"allow", cmd_allow},      {"policy", cmd_policy},
-	            {"peers", cmd_peers},   {"validate", cmd_validate}};
-	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
-		if (strcmp(argv[1], cmds[i].name) != 0)
-			continue;
-		for (int j = 2; j < argc; j++) {
-			if (strcmp(argv[j], "--help") == 0 || strcmp(argv[j], "-h") == 0) {
-				xmpp_usage(stdout);
-				return EXIT_OK;
-			}
-		}
-		int rc = daemon_open_store(o, &db);
-		if (rc != EXIT_OK)
-			return rc;
-		rc = cmds[i].fn(db, argc - 2, argv + 2);
-		db_close(db);
-		return rc;
-	}
-	fprintf(stderr, "fedgw xmpp: unknown command \"%s\"\n\n", argv[1]);
-	xmpp_usage(stderr);
-	return EXIT_USAGE;
+	static const struct cli_cmd cmds[] = {{"show", cmd_show},     {"set", cmd_set},
+	                                      {"secret", cmd_secret}, {"domain", cmd_domain},
+	                                      {"allow", cmd_allow},   {"policy", cmd_policy},
+	                                      {"peers", cmd_peers},   {"validate", cmd_validate}};
+	return cli_dispatch(o, "xmpp", cmds, sizeof(cmds) / sizeof(cmds[0]), xmpp_usage, argc,
+	                    argv);
 }
