@@ -3,12 +3,14 @@ client that keeps the session cookie and CSRF token, the check/FAILURES bookkeep
 `fedgw serve` on a free loopback port with its output searched for sanitizer reports."""
 import http.client
 import json
+import os
 import re
 import shutil
 import signal
 import socket
 import ssl
 import subprocess
+import tempfile
 import time
 
 PASSWORD = "correct-horse-battery"
@@ -142,6 +144,25 @@ def wait_ready(port, proc, seconds=30):
         except OSError:
             time.sleep(0.2)
     return False
+
+
+def workspace(prefix):
+    """A new directory for one test: (it, the store's path in it, a free console port, the
+    daemon's log file opened for writing and reading, the environment with leak checks)."""
+    tmp = tempfile.mkdtemp(prefix=prefix)
+    log = open(os.path.join(tmp, "fedgw.log"), "w+")
+    return (tmp, os.path.join(tmp, "data"), free_port(), log,
+            dict(os.environ, ASAN_OPTIONS="detect_leaks=1"))
+
+
+def guarded(what, fn):
+    """Runs fn(); an exception is reported as a failed check and the test goes on."""
+    try:
+        fn()
+    except Exception as e:  # report, then go on
+        import traceback
+        traceback.print_exc()
+        FAILURES.append("exception in %s: %r" % (what, e))
 
 
 def serve(fedgw, tmp, data, port, log, env, body, after=None):

@@ -6,11 +6,10 @@ import json
 import os
 import re
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fgclient import Client, check, error_code, free_port, serve, PASSWORD  # noqa: E402
+from fgclient import Client, check, error_code, serve, workspace, PASSWORD  # noqa: E402
 
 CSP_START = "default-src 'self'"
 
@@ -295,11 +294,7 @@ def main():
     ap.add_argument("--fedgw", required=True)
     ap.add_argument("--api-yaml", required=True)
     args = ap.parse_args()
-    tmp = tempfile.mkdtemp(prefix="fedgw-api-")
-    data = os.path.join(tmp, "data")
-    port = free_port()
-    log = open(os.path.join(tmp, "fedgw.log"), "w+")
-    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1")
+    tmp, data, port, log, env = workspace("fedgw-api-")
     return serve(args.fedgw, tmp, data, port, log, env, lambda: run(port, args.api_yaml))
 
 

@@ -8,13 +8,12 @@ import http.client
 import os
 import re
 import sys
-import tempfile
 import threading
 import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fgclient import Client, check, error_code, free_port, serve, PASSWORD, XRW  # noqa: E402
+from fgclient import Client, check, error_code, serve, workspace, PASSWORD, XRW  # noqa: E402
 
 PASSPHRASE = "p\u00e4ssphrase f\u00fcr backups %41"  # non-ASCII and a literal "%"
 
@@ -187,12 +186,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--fedgw", required=True)
     args = ap.parse_args()
-    tmp = tempfile.mkdtemp(prefix="fedgw-backup-api-")
-    data = os.path.join(tmp, "data")
-    port = free_port()
-    log_path = os.path.join(tmp, "fedgw.log")
-    log = open(log_path, "w+")
-    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1")
+    tmp, data, port, log, env = workspace("fedgw-backup-api-")
+    log_path = log.name
     return serve(args.fedgw, tmp, data, port, log, env, lambda: run(port, log_path))
 
 

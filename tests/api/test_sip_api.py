@@ -11,12 +11,11 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fgclient import (Client, check, error_code, field_of, free_port, serve,  # noqa: E402
-                      setup_behind_auth, FAILURES)
+                      setup_behind_auth, guarded, workspace)
 
 HTML = '<img src=x onerror="alert(1)">.test'
 ZERO_ID = "0" * 32
@@ -308,17 +307,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--fedgw", required=True)
     args = ap.parse_args()
-    tmp = tempfile.mkdtemp(prefix="fedgw-sip-api-")
-    data = os.path.join(tmp, "data")
-    port = free_port()
-    log = open(os.path.join(tmp, "fedgw.log"), "w+")
-    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1")
-    try:
-        cli_checks(args.fedgw, os.path.join(tmp, "cli-data"))
-    except Exception as e:  # report, then go on with the daemon
-        import traceback
-        traceback.print_exc()
-        FAILURES.append("exception in the CLI checks: %r" % e)
+    tmp, data, port, log, env = workspace("fedgw-sip-api-")
+    guarded("the CLI checks", lambda: cli_checks(args.fedgw, os.path.join(tmp, "cli-data")))
     # Before the first start: XMPP federation off, the gateway's DNS a closed port, SIP
     # listeners on loopback only (a free port for TCP, TLS off).
     subprocess.run([args.fedgw, "--data-dir", data, "xmpp", "set", "enabled=false",

@@ -12,12 +12,11 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fgclient import (Client, check, error_code, field_of, free_port, serve,  # noqa: E402
-                      setup_behind_auth, FAILURES)
+                      setup_behind_auth, guarded, workspace)
 
 HTML = '<img src=x onerror="alert(1)"><script>alert(2)</script> & partner'
 ZERO_ID = "0" * 32
@@ -379,17 +378,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--fedgw", required=True)
     args = ap.parse_args()
-    tmp = tempfile.mkdtemp(prefix="fedgw-xmpp-api-")
-    data = os.path.join(tmp, "data")
-    port = free_port()
-    log = open(os.path.join(tmp, "fedgw.log"), "w+")
-    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1")
-    try:
-        cli_checks(args.fedgw, os.path.join(tmp, "cli-data"))
-    except Exception as e:  # report, then go on with the daemon
-        import traceback
-        traceback.print_exc()
-        FAILURES.append("exception in the CLI checks: %r" % e)
+    tmp, data, port, log, env = workspace("fedgw-xmpp-api-")
+    guarded("the CLI checks", lambda: cli_checks(args.fedgw, os.path.join(tmp, "cli-data")))
     # Before the first start, through the CLI on the new store: no s2s listener (federation
     # off; the configuration API works the same) and loopback on a free port if turned on.
     r = subprocess.run([args.fedgw, "xmpp", "set", "enabled=false", "bind=127.0.0.1",
