@@ -3,9 +3,7 @@
  * over core/sipconf. */
 #include "webui/api.h"
 #include "sipconf/sipconf.h"
-#if defined(FEDGW_HAVE_SIPGW) && defined(FEDGW_HAVE_S2S)
 #include "sipgw/sipgw.h"
-#endif
 
 #include <stdlib.h>
 #include <string.h>
@@ -73,12 +71,10 @@ enum MHD_Result webui__api_sip_domains_delete(struct webui_req *req)
 
 /* ---- validate connection ---------------------------------------------------------------- */
 
-#if defined(FEDGW_HAVE_SIPGW) && defined(FEDGW_HAVE_S2S)
 static void sip_validation_free(void *handle)
 {
 	sipgw_validate_free(handle);
 }
-#endif
 
 enum MHD_Result webui__api_sip_validate_start(struct webui_req *req)
 {
@@ -106,7 +102,6 @@ enum MHD_Result webui__api_sip_validate_start(struct webui_req *req)
 		}
 		return webui__conf_failed(req, err, &e);
 	}
-#if defined(FEDGW_HAVE_SIPGW) && defined(FEDGW_HAVE_S2S)
 	struct webui_validation *slot = webui__validation_new(req, "sip", domain);
 	json_decref(in);
 	struct sipgw_validation *v = NULL;
@@ -122,12 +117,6 @@ enum MHD_Result webui__api_sip_validate_start(struct webui_req *req)
 	FG_LOGI(SUBSYS, "%s validates the connection of SIP domain %s", req->session.admin,
 	        slot->domain);
 	return webui__reply_json(req, 202, json_pack("{s:s}", "id", slot->id));
-#else
-	json_decref(in);
-	return webui__fail(req, 503, "unavailable", NULL,
-	                   "Use a build of fedgw with the SIP gateway engine.",
-	                   "Validate connection is not available in this build.");
-#endif
 }
 
 enum MHD_Result webui__api_sip_validate_get(struct webui_req *req)

@@ -1,9 +1,7 @@
 /* webui api: validate connection runs the console polls — XMPP (RFC 6120 s2s) and SIP
  * (RFC 3261 next hop) checks report the same steps (struct s2s_step) and share this table. */
 #include "webui/api.h"
-#ifdef FEDGW_HAVE_S2S
 #include "s2s/s2s.h"
-#endif
 
 #include <stdlib.h>
 #include <string.h>
@@ -99,7 +97,6 @@ enum MHD_Result webui__validation_reply(struct webui_req *req, const char *kind)
 	                   "There is no validation with that id.");
 }
 
-#ifdef FEDGW_HAVE_S2S
 static const char *step_state_name(enum s2s_step_state s)
 {
 	switch (s) {
@@ -153,4 +150,3 @@ void webui__validation_done_cb(void *ctx, bool ok)
 	x->done = true;
 	x->ok = ok;
 }
-#endif

@@ -2,9 +2,7 @@
  * and validate connection (RFC 6120 s2s, XEP-0220, XEP-0368), over core/xmppconf. */
 #include "webui/api.h"
 #include "xmppconf/xmppconf.h"
-#ifdef FEDGW_HAVE_S2S
 #include "s2s/s2s.h"
-#endif
 
 #include <stdlib.h>
 #include <string.h>
@@ -282,12 +280,10 @@ enum MHD_Result webui__api_xmpp_peers(struct webui_req *req)
 
 /* ---- validate connection ---------------------------------------------------------------- */
 
-#ifdef FEDGW_HAVE_S2S
 static void s2s_validation_free(void *handle)
 {
 	s2s_validate_free(handle);
 }
-#endif
 
 enum MHD_Result webui__api_xmpp_validate_start(struct webui_req *req)
 {
@@ -307,7 +303,6 @@ enum MHD_Result webui__api_xmpp_validate_start(struct webui_req *req)
 		json_decref(in);
 		return webui__reply_error(req, &we);
 	}
-#ifdef FEDGW_HAVE_S2S
 	struct webui_validation *slot = webui__validation_new(req, "xmpp", domain);
 	json_decref(in);
 	struct s2s_validation *v = NULL;
@@ -322,12 +317,6 @@ enum MHD_Result webui__api_xmpp_validate_start(struct webui_req *req)
 	}
 	FG_LOGI(SUBSYS, "%s validates XMPP federation with %s", req->session.admin, slot->domain);
 	return webui__reply_json(req, 202, json_pack("{s:s}", "id", slot->id));
-#else
-	json_decref(in);
-	return webui__fail(req, 503, "unavailable", NULL,
-	                   "Use a build of fedgw with the federation engine.",
-	                   "Validate connection is not available in this build.");
-#endif
 }
 
 enum MHD_Result webui__api_xmpp_validate_get(struct webui_req *req)

@@ -201,7 +201,6 @@ bool cli_cert_find(const char *noun, struct db *db, const char *ref, char id[DB_
 	return matches == 1;
 }
 
-#ifdef FEDGW_HAVE_S2S
 const char *cli_step_state_name(enum s2s_step_state s)
 {
 	switch (s) {
@@ -269,4 +268,3 @@ void cli_validate_loop_close(const char *noun, uv_loop_t *loop)
 	if (uv_loop_close(loop) != 0)
 		fprintf(stderr, "fedgw %s validate: warning: handles left open\n", noun);
 }
-#endif

@@ -62,7 +62,6 @@ struct cli_cmd {
 int cli_dispatch(const struct daemon_opts *o, const char *noun, const struct cli_cmd *cmds,
                  size_t ncmds, void (*usage)(FILE *out), int argc, char **argv);
 
-#ifdef FEDGW_HAVE_S2S
 #include "s2s/s2s.h"
 
 #include <uv.h>
@@ -81,6 +80,5 @@ void cli_validate_done_cb(void *ctx, bool ok);
 int cli_validate_report(const char *noun, const struct cli_validate_run *r, const char *domain);
 /* Lets the handles the check closed run their close callbacks, then closes loop. */
 void cli_validate_loop_close(const char *noun, uv_loop_t *loop);
-#endif
 
 #endif

@@ -5,9 +5,7 @@
 
 #include "db/db.h"
 #include "sipconf/sipconf.h"
-#ifdef FEDGW_HAVE_SIPGW
 #include "sipgw/sipgw.h"
-#endif
 
 #include <jansson.h>
 #include <stdio.h>
@@ -334,7 +332,6 @@ static int cmd_validate(struct db *db, int argc, char **argv)
 	json_decref(dom);
 	if (err)
 		return cli_refused(NOUN, "validate", err, &e);
-#if defined(FEDGW_HAVE_SIPGW) && defined(FEDGW_HAVE_S2S)
 	uv_loop_t loop;
 	struct sipgw_validation *v = NULL;
 	struct cli_validate_run r = {.as_json = a.json, .steps = json_array()};
@@ -359,10 +356,6 @@ static int cmd_validate(struct db *db, int argc, char **argv)
 	cli_validate_loop_close(NOUN, &loop);
 	json_decref(r.steps);
 	return rc;
-#else
-	fprintf(stderr, "fedgw sip validate: this build has no SIP gateway engine\n");
-	return EXIT_FAIL;
-#endif
 }
 
 /* ---- dispatch ---------------------------------------------------------------------------- */

@@ -4,9 +4,7 @@
 
 #include "db/db.h"
 #include "xmppconf/xmppconf.h"
-#ifdef FEDGW_HAVE_S2S
 #include "s2s/s2s.h"
-#endif
 
 #include <jansson.h>
 #include <stdio.h>
@@ -667,7 +665,6 @@ static int cmd_validate(struct db *db, int argc, char **argv)
 		        why);
 		return EXIT_USAGE;
 	}
-#ifdef FEDGW_HAVE_S2S
 	uv_loop_t loop;
 	struct s2s_validation *v = NULL;
 	struct cli_validate_run r = {.as_json = a.json, .steps = json_array()};
@@ -692,11 +689,6 @@ static int cmd_validate(struct db *db, int argc, char **argv)
 	cli_validate_loop_close("xmpp", &loop);
 	json_decref(r.steps);
 	return rc;
-#else
-	(void)db;
-	fprintf(stderr, "fedgw xmpp validate: this build has no federation engine\n");
-	return EXIT_FAIL;
-#endif
 }
 
 /* ---- dispatch -------------------------------------------------------------------------- */

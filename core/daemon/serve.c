@@ -6,12 +6,8 @@
 #include "db/db.h"
 #include "status/status.h"
 #include "webui/webui.h"
-#ifdef FEDGW_HAVE_S2S
 #include "s2s/s2s.h"
-#endif
-#ifdef FEDGW_HAVE_SIPGW
 #include "sipgw/sipgw.h"
-#endif
 
 #include <errno.h>
 #include <fcntl.h>
@@ -40,12 +36,8 @@ struct serve {
 	uv_loop_t loop;
 	struct db *db;
 	struct webui *console;
-#ifdef FEDGW_HAVE_S2S
 	struct s2s_engine *s2s;
-#endif
-#ifdef FEDGW_HAVE_SIPGW
 	struct sipgw *sipgw;
-#endif
 	struct webui_config console_cfg;
 	const char *bind_override;
 	int port_override;
@@ -244,14 +236,10 @@ static void apply_config(struct serve *s)
 		if (s->console)
 			webui_reconfigure(s->console, &cfg);
 	}
-#ifdef FEDGW_HAVE_S2S
 	if (s->s2s)
 		s2s_engine_reconfigure(s->s2s);
-#endif
-#ifdef FEDGW_HAVE_SIPGW
 	if (s->sipgw)
 		sipgw_reconfigure(s->sipgw);
-#endif
 	run_checks(s);
 }
 
@@ -316,20 +304,16 @@ static void stop(struct serve *s, const char *why)
 		webui_stop(s->console);
 		s->console = NULL;
 	}
-#ifdef FEDGW_HAVE_S2S
 	if (s->s2s) {
 		s2s_engine_stop(s->s2s);
 		s->s2s = NULL;
 	}
-#endif
-#ifdef FEDGW_HAVE_SIPGW
 	/* after the federation engine: its last verdicts still answer pending SIP requests,
 	 * and removing a stopped engine's SIP-mapped domains closes no stream twice */
 	if (s->sipgw) {
 		sipgw_stop(s->sipgw);
 		s->sipgw = NULL;
 	}
-#endif
 	uv_timer_stop(&s->log_timer);
 	uv_timer_stop(&s->status_timer);
 	uv_timer_stop(&s->gen_timer);
@@ -518,23 +502,15 @@ int daemon_serve_main(const struct daemon_opts *o, int argc, char **argv)
 	                  s.started_ms);
 	if (err)
 		fg_log(FG_LOG_ERR, "console", "the console could not start: %s", fg_strerror(err));
-#ifdef FEDGW_HAVE_S2S
 	err = s2s_engine_start(&s.s2s, &s.loop, s.db, daemon_version());
 	if (err)
 		fg_log(FG_LOG_ERR, "xmpp", "the federation engine could not start: %s",
 		       fg_strerror(err));
 	/* the engine may have written the dialback secret: do not re-apply for that */
 	s.generation = db_generation(s.db);
-#endif
-#ifdef FEDGW_HAVE_SIPGW
-#ifdef FEDGW_HAVE_S2S
 	err = sipgw_start(&s.sipgw, &s.loop, s.db, s.s2s);
-#else
-	err = sipgw_start(&s.sipgw, &s.loop, s.db, NULL);
-#endif
 	if (err)
 		fg_log(FG_LOG_ERR, "sip", "the SIP gateway could not start: %s", fg_strerror(err));
-#endif
 
 	uv_signal_init(&s.loop, &s.sigterm);
 	uv_signal_init(&s.loop, &s.sigint);
