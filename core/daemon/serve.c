@@ -26,9 +26,9 @@
 /* How often the daemon looks for changes made by another process (the CLI): the
  * configuration must apply within a second. */
 #define SERVE_GENERATION_POLL_MS 500
-#define SERVE_LOG_FLUSH_MS 200
-#define SERVE_STATUS_FLUSH_MS 1000
-#define SERVE_CHECK_MS 60000
+#define SERVE_LOG_FLUSH_MS       200
+#define SERVE_STATUS_FLUSH_MS    1000
+#define SERVE_CHECK_MS           60000
 /* The file system holding the store is reported when it is this full. */
 #define SERVE_DISK_FULL_PERCENT 90
 
@@ -109,9 +109,9 @@ static void read_console_config(struct serve *s, struct webui_config *cfg)
 	}
 	uint64_t v;
 	cfg->port = fg_parse_u64(port, 1, 65535, &v) ? (uint16_t)v : FEDGW_DEFAULT_CONSOLE_PORT;
-	cfg->session_idle_ms = (fg_parse_u64(idle, 60, 7 * 86400, &v) ? (int64_t)v
-	                                                                : FEDGW_DEFAULT_SESSION_IDLE_S) *
-	                       1000;
+	cfg->session_idle_ms =
+	    (fg_parse_u64(idle, 60, 7 * 86400, &v) ? (int64_t)v : FEDGW_DEFAULT_SESSION_IDLE_S) *
+	    1000;
 	if (s->bind_override)
 		fg_strlcpy(cfg->bind_addr, s->bind_override, sizeof cfg->bind_addr);
 	if (s->port_override > 0)
@@ -142,19 +142,20 @@ static void expiry_cb(void *ctx, const struct certs_expiry *e)
 		         e->name, e->roles, when);
 	else
 		snprintf(cause, sizeof cause,
-		         "The certificate \"%s\" used by %s expires in %lld day%s (%s UTC).", e->name,
-		         e->roles, (long long)e->days_left, e->days_left == 1 ? "" : "s", when);
+		         "The certificate \"%s\" used by %s expires in %lld day%s (%s UTC).",
+		         e->name, e->roles, (long long)e->days_left, e->days_left == 1 ? "" : "s",
+		         when);
 	snprintf(fix, sizeof fix,
 	         "Create a key and CSR (or renew with your CA), upload the new certificate and "
 	         "select it for %s on the Certificates screen.",
 	         e->roles);
 	struct status_fault_desc d = {
-		.object = object,
-		.condition = expired ? "Certificate expired" : "Certificate expires soon",
-		.cause = cause,
-		.fix = fix,
-		.detail = NULL,
-		.severity = expired || e->days_left < 7 ? FG_LOG_ERR : FG_LOG_WARN,
+	    .object = object,
+	    .condition = expired ? "Certificate expired" : "Certificate expires soon",
+	    .cause = cause,
+	    .fix = fix,
+	    .detail = NULL,
+	    .severity = expired || e->days_left < 7 ? FG_LOG_ERR : FG_LOG_WARN,
 	};
 	status_fault_raise(id, &d);
 }
@@ -164,8 +165,8 @@ static void check_certificates(struct serve *s)
 	static struct expiry_scan scan;
 	scan.nkeep = 0;
 	int64_t now = fg_now_ms();
-	enum fg_err err = certs_expiring(s->db, now, (int64_t)FEDGW_CERT_WARN_DAYS * 86400000,
-	                                 expiry_cb, &scan);
+	enum fg_err err =
+	    certs_expiring(s->db, now, (int64_t)FEDGW_CERT_WARN_DAYS * 86400000, expiry_cb, &scan);
 	if (err) {
 		fg_log(FG_LOG_ERR, "core", "certificate expiry check failed: %s", fg_strerror(err));
 		return;
@@ -190,8 +191,7 @@ static void check_store(struct serve *s)
 	struct statvfs vfs;
 	if (statvfs(db_dir(s->db), &vfs) != 0 || vfs.f_blocks == 0)
 		return;
-	unsigned percent =
-		(unsigned)(100 - (uint64_t)vfs.f_bavail * 100 / (uint64_t)vfs.f_blocks);
+	unsigned percent = (unsigned)(100 - (uint64_t)vfs.f_bavail * 100 / (uint64_t)vfs.f_blocks);
 	if (percent >= SERVE_DISK_FULL_PERCENT) {
 		char cause[DB_TEXT_MAX];
 		snprintf(cause, sizeof cause,
@@ -199,12 +199,12 @@ static void check_store(struct serve *s)
 		         "configuration and logs are written, and cannot once the disk is full.",
 		         db_dir(s->db), percent);
 		struct status_fault_desc d = {
-			.object = "store",
-			.condition = "Store disk almost full",
-			.cause = cause,
-			.fix = "Free space on that file system or give the data partition more room; "
-			       "clearing the logs frees space inside the store.",
-			.severity = percent >= 98 ? FG_LOG_ERR : FG_LOG_WARN,
+		    .object = "store",
+		    .condition = "Store disk almost full",
+		    .cause = cause,
+		    .fix = "Free space on that file system or give the data partition more room; "
+		           "clearing the logs frees space inside the store.",
+		    .severity = percent >= 98 ? FG_LOG_ERR : FG_LOG_WARN,
 		};
 		status_fault_raise("store.full", &d);
 	} else {
@@ -230,8 +230,9 @@ static void apply_config(struct serve *s)
 	read_console_config(s, &cfg);
 	if (memcmp(&cfg, &s->console_cfg, sizeof cfg) != 0) {
 		if (strcmp(cfg.cert_id, s->console_cfg.cert_id) != 0)
-			fg_log(FG_LOG_NOTICE, "console", "console certificate changed; new "
-			                                 "connections use it");
+			fg_log(FG_LOG_NOTICE, "console",
+			       "console certificate changed; new "
+			       "connections use it");
 		s->console_cfg = cfg;
 		if (s->console)
 			webui_reconfigure(s->console, &cfg);
@@ -414,12 +415,12 @@ static void serve_usage(FILE *out)
 int daemon_serve_main(const struct daemon_opts *o, int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"console-bind", required_argument, NULL, 'b'},
-		{"console-port", required_argument, NULL, 'p'},
-		{"log-level", required_argument, NULL, 'l'},
-		{"log-file", required_argument, NULL, 'f'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"console-bind", required_argument, NULL, 'b'},
+	    {"console-port", required_argument, NULL, 'p'},
+	    {"log-level", required_argument, NULL, 'l'},
+	    {"log-file", required_argument, NULL, 'f'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	static struct serve s;
 	memset(&s, 0, sizeof s);
@@ -437,16 +438,20 @@ int daemon_serve_main(const struct daemon_opts *o, int argc, char **argv)
 			break;
 		case 'p':
 			if (!fg_parse_u64(optarg, 1, 65535, &v)) {
-				fprintf(stderr, "fedgw serve: --console-port must be 1-65535, not "
-				                "\"%s\"\n", optarg);
+				fprintf(stderr,
+				        "fedgw serve: --console-port must be 1-65535, not "
+				        "\"%s\"\n",
+				        optarg);
 				return EXIT_USAGE;
 			}
 			s.port_override = (int)v;
 			break;
 		case 'l':
 			if (!fg_log_level_parse(optarg, &stderr_level)) {
-				fprintf(stderr, "fedgw serve: unknown log level \"%s\" (debug, info, "
-				                "notice, warning, error)\n", optarg);
+				fprintf(stderr,
+				        "fedgw serve: unknown log level \"%s\" (debug, info, "
+				        "notice, warning, error)\n",
+				        optarg);
 				return EXIT_USAGE;
 			}
 			break;
@@ -498,8 +503,8 @@ int daemon_serve_main(const struct daemon_opts *o, int argc, char **argv)
 	read_console_config(&s, &s.console_cfg);
 	fg_log(FG_LOG_NOTICE, "core", "fedgw %s starting (data directory %s)", daemon_version(),
 	       o->data_dir);
-	err = webui_start(&s.console, &s.loop, s.db, &s.console_cfg, daemon_version(),
-	                  s.started_ms);
+	err =
+	    webui_start(&s.console, &s.loop, s.db, &s.console_cfg, daemon_version(), s.started_ms);
 	if (err)
 		fg_log(FG_LOG_ERR, "console", "the console could not start: %s", fg_strerror(err));
 	err = s2s_engine_start(&s.s2s, &s.loop, s.db, daemon_version());

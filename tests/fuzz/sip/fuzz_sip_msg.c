@@ -16,10 +16,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		if (m->is_request && m->method_id != SIP_METHOD_ACK) {
 			struct fg_buf b = {0};
-			if (sip_build_response(&b, m, 400, NULL, "t", NULL, NULL, NULL, 0) == FG_OK) {
+			if (sip_build_response(&b, m, 400, NULL, "t", NULL, NULL, NULL, 0) ==
+			    FG_OK) {
 				struct sip_msg *r = NULL;
 				/* what we build must parse again */
-				if (sip_msg_parse(b.data, b.len, SIP_PARSE_STREAM, &r, NULL, &err) != FG_OK)
+				if (sip_msg_parse(b.data, b.len, SIP_PARSE_STREAM, &r, NULL,
+				                  &err) != FG_OK)
 					__builtin_trap();
 				sip_msg_free(r);
 			}
@@ -39,12 +41,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	size_t half = size / 2;
 	for (int part = 0; part < 2; part++) {
-		if (sip_stream_feed(s, data + (part ? half : 0), part ? size - half : half) != FG_OK)
+		if (sip_stream_feed(s, data + (part ? half : 0), part ? size - half : half) !=
+		    FG_OK)
 			break;
 		for (int guard = 0; guard < 64; guard++) {
 			enum sip_stream_event ev;
 			struct sip_msg *sm = NULL;
-			if (sip_stream_next(s, &ev, &sm, &err) != FG_OK || ev == SIP_STREAM_NEED_MORE)
+			if (sip_stream_next(s, &ev, &sm, &err) != FG_OK ||
+			    ev == SIP_STREAM_NEED_MORE)
 				break;
 			sip_msg_free(sm);
 		}

@@ -445,22 +445,14 @@ static void test_error_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_good_stream),
-	    cmocka_unit_test(test_compact),
-	    cmocka_unit_test(test_doctype),
-	    cmocka_unit_test(test_billion_laughs),
-	    cmocka_unit_test(test_comment),
-	    cmocka_unit_test(test_pi),
-	    cmocka_unit_test(test_bad_entity),
-	    cmocka_unit_test(test_invalid_utf8),
-	    cmocka_unit_test(test_oversized_stanza),
-	    cmocka_unit_test(test_too_deep),
-	    cmocka_unit_test(test_namespaces),
-	    cmocka_unit_test(test_not_well_formed),
-	    cmocka_unit_test(test_preheader_limit),
-	    cmocka_unit_test(test_proceed_then_injection),
-	    cmocka_unit_test(test_escape),
-	    cmocka_unit_test(test_roundtrip),
+	    cmocka_unit_test(test_good_stream),      cmocka_unit_test(test_compact),
+	    cmocka_unit_test(test_doctype),          cmocka_unit_test(test_billion_laughs),
+	    cmocka_unit_test(test_comment),          cmocka_unit_test(test_pi),
+	    cmocka_unit_test(test_bad_entity),       cmocka_unit_test(test_invalid_utf8),
+	    cmocka_unit_test(test_oversized_stanza), cmocka_unit_test(test_too_deep),
+	    cmocka_unit_test(test_namespaces),       cmocka_unit_test(test_not_well_formed),
+	    cmocka_unit_test(test_preheader_limit),  cmocka_unit_test(test_proceed_then_injection),
+	    cmocka_unit_test(test_escape),           cmocka_unit_test(test_roundtrip),
 	    cmocka_unit_test(test_error_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
