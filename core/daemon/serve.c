@@ -231,8 +231,7 @@ static void apply_config(struct serve *s)
 	if (memcmp(&cfg, &s->console_cfg, sizeof cfg) != 0) {
 		if (strcmp(cfg.cert_id, s->console_cfg.cert_id) != 0)
 			fg_log(FG_LOG_NOTICE, "console",
-			       "console certificate changed; new "
-			       "connections use it");
+			       "console certificate changed; new connections use it");
 		s->console_cfg = cfg;
 		if (s->console)
 			webui_reconfigure(s->console, &cfg);
@@ -257,11 +256,6 @@ static void watch_cb(void *ctx, uint64_t generation, uint32_t kinds_mask)
 	/* Apply outside the writer's call stack (it may be inside an HTTP request). */
 	if (!s->stopping)
 		uv_timer_start(&s->apply_timer, apply_timer_cb, 0, 0);
-}
-
-static void gen_timer_cb(uv_timer_t *t)
-{
-	apply_config(t->data);
 }
 
 static void log_timer_cb(uv_timer_t *t)
@@ -532,7 +526,7 @@ int daemon_serve_main(const struct daemon_opts *o, int argc, char **argv)
 	}
 	uv_timer_start(&s.log_timer, log_timer_cb, SERVE_LOG_FLUSH_MS, SERVE_LOG_FLUSH_MS);
 	uv_timer_start(&s.status_timer, status_timer_cb, 0, SERVE_STATUS_FLUSH_MS);
-	uv_timer_start(&s.gen_timer, gen_timer_cb, SERVE_GENERATION_POLL_MS,
+	uv_timer_start(&s.gen_timer, apply_timer_cb, SERVE_GENERATION_POLL_MS,
 	               SERVE_GENERATION_POLL_MS);
 	uv_timer_start(&s.check_timer, check_timer_cb, 0, SERVE_CHECK_MS);
 	s.watch = db_watch(s.db, watch_cb, &s);
