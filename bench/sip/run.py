@@ -215,6 +215,12 @@ class Bench:
 		# a benchmark logs warnings only, as a production Prosody would
 		if not self.args.prosody_debug:
 			cfg = cfg.replace('levels = { min = "debug" }', 'levels = { min = "warn" }')
+		# Nagle off on Prosody's sockets (as fedgw and sipp have it): otherwise a stanza
+		# Prosody writes to the sink, which never writes back, waits for the sink's delayed
+		# ACK (40 ms) whenever the previous segment is still unacknowledged, and that wait
+		# would be counted against whichever gateway is under test.
+		# (a global option: it must come before the first VirtualHost line)
+		cfg = cfg.replace("\nVirtualHost ", "\nnetwork_settings = { nagle = false }\n\nVirtualHost ", 1)
 		with open(p.cfg, "w") as f:
 			f.write(cfg)
 		p.register(SINK[0], SINK[1])
@@ -276,6 +282,13 @@ class Bench:
 			perf = subprocess.Popen(["perf", "record", "-F", "499", "--call-graph", "dwarf,16384", "-p", str(pid), "-o",
 			                         os.path.join(self.work, "perf-%s.data" % tag)],
 			                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+		pcap = None
+		if self.args.pcap and rate == self.args.perf_rate:
+			# every hop's packets, to tell which hop a slow message waited on
+			pcap = subprocess.Popen(["dumpcap", "-q", "-i", "lo", "-w",
+			                         os.path.join(self.work, "%s.pcap" % tag)],
+			                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+			time.sleep(1)
 		s0 = self.sink.ask("cpu")["cpu_s"]
 		t0 = time.monotonic()
 		# -t t1: one TCP connection, as an edge in front of a gateway has; no -l cap on calls
@@ -289,6 +302,11 @@ class Bench:
 		rc = p.returncode
 		out, err = p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
 		t_send = time.monotonic() - t0
+		if pcap is not None:
+			time.sleep(1)
+			pcap.send_signal(signal.SIGINT)
+			pcap.wait(30)
+			h.log("sipbench: packets in " + os.path.join(self.work, "%s.pcap" % tag))
 		if perf is not None:
 			perf.send_signal(signal.SIGINT)
 			perf.wait(30)
@@ -501,6 +519,7 @@ def main():
 	ap.add_argument("--prosody-debug", action="store_true", help="Prosody logs at debug level")
 	ap.add_argument("--perf", action="store_true", help="perf record fedgw at --perf-rate")
 	ap.add_argument("--perf-rate", type=int, default=3000)
+	ap.add_argument("--pcap", action="store_true", help="capture loopback at --perf-rate (dumpcap)")
 	ap.add_argument("--out", default=None, help="also write the tables to this file")
 	ap.add_argument("--keep", action="store_true")
 	ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
