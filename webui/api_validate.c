@@ -97,29 +97,12 @@ enum MHD_Result webui__validation_reply(struct webui_req *req, const char *kind)
 	                   "There is no validation with that id.");
 }
 
-static const char *step_state_name(enum s2s_step_state s)
-{
-	switch (s) {
-	case S2S_STEP_RUNNING:
-		return "running";
-	case S2S_STEP_PASS:
-		return "pass";
-	case S2S_STEP_FAIL:
-		return "fail";
-	case S2S_STEP_SKIP:
-		return "skip";
-	case S2S_STEP_WARN:
-		return "warn";
-	}
-	return "running";
-}
-
 void webui__validation_step_cb(void *ctx, const struct s2s_step *step)
 {
 	struct webui_validation *x = ctx;
 	json_t *s =
 	    json_pack("{s:o, s:o, s:s, s:o, s:o, s:o}", "id", webui__json_text(step->id), "title",
-	              webui__json_text(step->title), "state", step_state_name(step->state),
+	              webui__json_text(step->title), "state", s2s_step_state_name(step->state),
 	              "detail", webui__json_text(step->detail ? step->detail : ""), "fix",
 	              webui__json_text(step->fix ? step->fix : ""), "tech",
 	              webui__json_text(step->tech ? step->tech : ""));

@@ -101,6 +101,7 @@ struct webui_transport {
 	bool limit_logged;
 	int watch;
 	struct tls_creds *creds; /* console credentials for new connections */
+	uint64_t creds_tag;      /* hash of what creds were made from: unchanged means no reload */
 	struct https_conn *conns;
 	size_t nconns;
 	char bound_text[96];               /* "127.0.0.1:8443" or "[::1]:8443" */
@@ -258,6 +259,19 @@ static void creds_fault(const char *cert_id, const char *cause)
 	status_fault_raise("console.cert", &d);
 }
 
+/* FNV-1a over the certificate chain and the key (not a secret: it only tells "same as
+ * before" apart, in memory). */
+static uint64_t creds_hash(const char *cert_pem, const char *key_pem)
+{
+	uint64_t h = 14695981039346656037ULL;
+	for (const char *p = cert_pem; *p != '\0'; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	h = (h ^ 0xffu) * 1099511628211ULL;
+	for (const char *p = key_pem; *p != '\0'; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	return h;
+}
+
 /* Loads the console's certificate chain and key from the store. */
 static void creds_reload(struct webui_transport *t)
 {
@@ -303,6 +317,11 @@ static void creds_reload(struct webui_transport *t)
 		err = err ? err : FG_ERR_NOTFOUND;
 		goto out;
 	}
+	/* every configuration change calls this: only a different certificate or key (a
+	 * renewal, another selection) makes new credentials and a log line */
+	uint64_t tag = creds_hash(cert.pem, key.pem);
+	if (t->creds != NULL && tag == t->creds_tag)
+		goto out;
 	err = tls_creds_from_pem(&creds, cert.pem, strlen(cert.pem), key.pem, strlen(key.pem));
 	if (err) {
 		snprintf(cause, sizeof(cause),
@@ -317,9 +336,12 @@ out:
 		/* Keep serving with the previous credentials, if any. */
 		fg_log(FG_LOG_WARN, SUBSYS, "console certificate not loaded: %s", cause);
 		creds_fault(w->cfg.cert_id, cause);
+	} else if (creds == NULL) {
+		status_fault_clear("console.cert"); /* the one in use was selected again */
 	} else {
 		tls_creds_free(t->creds);
 		t->creds = creds;
+		t->creds_tag = creds_hash(cert.pem, key.pem);
 		status_fault_clear("console.cert");
 		fg_log(FG_LOG_INFO, SUBSYS, "console certificate \"%s\" (%s key) loaded", cert.name,
 		       tls_creds_key_type(creds));

@@ -201,23 +201,6 @@ bool cli_cert_find(const char *noun, struct db *db, const char *ref, char id[DB_
 	return matches == 1;
 }
 
-const char *cli_step_state_name(enum s2s_step_state s)
-{
-	switch (s) {
-	case S2S_STEP_RUNNING:
-		return "running";
-	case S2S_STEP_PASS:
-		return "pass";
-	case S2S_STEP_FAIL:
-		return "fail";
-	case S2S_STEP_SKIP:
-		return "skip";
-	case S2S_STEP_WARN:
-		return "warn";
-	}
-	return "?";
-}
-
 void cli_validate_step_cb(void *ctx, const struct s2s_step *step)
 {
 	struct cli_validate_run *r = ctx;
@@ -225,11 +208,11 @@ void cli_validate_step_cb(void *ctx, const struct s2s_step *step)
 		return;
 	json_array_append_new(
 	    r->steps, json_pack("{s:s?, s:s?, s:s, s:s?, s:s?, s:s?}", "id", step->id, "title",
-	                        step->title, "state", cli_step_state_name(step->state), "detail",
+	                        step->title, "state", s2s_step_state_name(step->state), "detail",
 	                        step->detail, "fix", step->fix, "tech", step->tech));
 	if (r->as_json)
 		return;
-	printf("[%-4s] %s\n", cli_step_state_name(step->state), step->title ? step->title : "");
+	printf("[%-4s] %s\n", s2s_step_state_name(step->state), step->title ? step->title : "");
 	if (step->detail && step->detail[0])
 		printf("       %s\n", step->detail);
 	if (step->fix && step->fix[0] && step->state != S2S_STEP_PASS)

@@ -73,7 +73,6 @@ struct cli_validate_run {
 	bool ok;
 	json_t *steps;
 };
-const char *cli_step_state_name(enum s2s_step_state s);
 void cli_validate_step_cb(void *ctx, const struct s2s_step *step);
 void cli_validate_done_cb(void *ctx, bool ok);
 /* Prints how the check ended (text, or JSON with --json); returns the exit status. */

@@ -66,6 +66,9 @@ enum s2s_step_state {
 	S2S_STEP_WARN
 };
 
+/* "running", "pass", "fail", "skip", "warn": the names the API and the CLI print. */
+const char *s2s_step_state_name(enum s2s_step_state s);
+
 struct s2s_step {
 	const char *id;    /* "dns.srv", "dns.xmpps", "dns.addr", "publish", "tcp", "stream",
 	                      "tls", "auth", "ping" */

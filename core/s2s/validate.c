@@ -87,6 +87,23 @@ struct s2s_validation {
 
 static void next_phase(struct s2s_validation *v);
 
+const char *s2s_step_state_name(enum s2s_step_state s)
+{
+	switch (s) {
+	case S2S_STEP_RUNNING:
+		return "running";
+	case S2S_STEP_PASS:
+		return "pass";
+	case S2S_STEP_FAIL:
+		return "fail";
+	case S2S_STEP_SKIP:
+		return "skip";
+	case S2S_STEP_WARN:
+		return "warn";
+	}
+	return "running";
+}
+
 static void emit(struct s2s_validation *v, enum vstep_id i)
 {
 	struct vstep *s = &v->steps[i];

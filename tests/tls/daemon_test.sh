@@ -77,6 +77,20 @@ code=$(curl -sk --max-time 10 -o /dev/null -w '%{http_code}' "https://127.0.0.1:
 if [ "$code" != "000" ]; then ok "daemon console answers over https (HTTP $code)"; else
 	bad "daemon console https request"; fi
 
+# a configuration change that leaves the console's certificate alone reloads nothing
+loaded() { grep -c 'console certificate ".*" (.* key) loaded' "$work/main.log"; }
+before=$(loaded)
+"$fedgw" --data-dir "$work/main.data" xmpp set enabled=false >>"$work/main.setup" 2>&1
+"$fedgw" --data-dir "$work/main.data" pki selfsign other CN:other.test --days 30 \
+	>>"$work/main.setup" 2>&1
+sleep 3
+after=$(loaded)
+if [ "$before" -eq 1 ] && [ "$after" -eq 1 ]; then
+	ok "daemon console: certificate loaded once, not again on unrelated changes"
+else
+	bad "console certificate loaded $before time(s) at start, $after after two changes"
+fi
+
 port_unbound=$(free_port)
 serve unbound 192.0.2.1 "$port_unbound"
 unboundpid=$started_pid
