@@ -64,6 +64,7 @@ const struct xlate_sip_to_xmpp_row xlate_sip_to_xmpp_table[] = {
     R(430, false, RECIPIENT_UNAVAILABLE, WAIT),     /* RFC 5626 */
     R(439, false, FEATURE_NOT_IMPLEMENTED, CANCEL), /* RFC 5626 */
     R(440, false, POLICY_VIOLATION, MODIFY),        /* RFC 5393 */
+    /* 433 (RFC 5079) is not in Table 3: the 4xx rule makes it bad-request */
     R(480, false, RECIPIENT_UNAVAILABLE, WAIT),
     R(481, false, ITEM_NOT_FOUND, CANCEL),
     R(482, false, NOT_ACCEPTABLE, MODIFY),
