@@ -29,7 +29,7 @@ enum fg_err xlate_addr_sip_to_xmpp(const char *uri, size_t len, struct fg_buf *j
 enum fg_err xlate_addr_xmpp_to_sip(const char *jid, size_t len, struct fg_buf *uri,
                                    const char **why);
 
-/* ---- errors (RFC 7247 §5) ---- */
+/* ---- errors (RFC 7247 §7) ---- */
 
 enum xlate_stanza_error {
 	XLATE_ERR_BAD_REQUEST = 0,
@@ -65,29 +65,37 @@ enum xlate_error_type {
 	XLATE_TYPE_WAIT,
 };
 
-/* One row of RFC 7247 §5 Table 2 (SIP response -> XMPP condition). code_class rows
- * ("4xx") have code % 100 == 0 and cover codes not listed. */
+/* One row of RFC 7247 §7.2 Table 3 (SIP response -> XMPP condition). Class rows ("4xx")
+ * have code % 100 == 0 and cover codes not listed. */
 struct xlate_sip_to_xmpp_row {
 	unsigned code;
 	bool is_class;
 	enum xlate_stanza_error cond;
 	enum xlate_error_type type;
 };
-/* One row of RFC 7247 §5 Table 1 (XMPP condition -> SIP response). */
+/* One row of RFC 7247 §7.1 Table 2 (XMPP condition -> SIP response). code: the error is
+ * about a full JID (one endpoint), or the RFC gives one code; code_bare: about a bare JID
+ * (the user), the 6xx / 501 of the table's notes 1 and 2. */
 struct xlate_xmpp_to_sip_row {
 	enum xlate_stanza_error cond;
 	unsigned code;
+	unsigned code_bare;
 };
 extern const struct xlate_sip_to_xmpp_row xlate_sip_to_xmpp_table[];
 extern const size_t xlate_sip_to_xmpp_table_len;
 extern const struct xlate_xmpp_to_sip_row xlate_xmpp_to_sip_table[];
 extern const size_t xlate_xmpp_to_sip_table_len;
 
-/* SIP status (300-699) -> XMPP condition and type; false for codes below 300. */
+/* SIP status (300-699) -> XMPP condition and type; false for 1xx, 2xx and codes past 699.
+ * 301 maps to gone: the caller puts the Contact address in <gone/> (§7.2 note 1). */
 bool xlate_error_from_sip(unsigned code, enum xlate_stanza_error *cond,
                           enum xlate_error_type *type);
-/* XMPP condition -> SIP status code. */
+/* XMPP condition -> SIP status code for an error about a full JID (gone: 410). */
 unsigned xlate_error_to_sip(enum xlate_stanza_error cond);
+/* The same with what RFC 7247 §7.1 notes 1-3 need: bare_jid when the error is about a bare
+ * JID (localpart@domainpart), new_address when the <gone/> carries a new address (301, the
+ * caller puts it in Contact). */
+unsigned xlate_error_to_sip_for(enum xlate_stanza_error cond, bool bare_jid, bool new_address);
 const char *xlate_stanza_error_name(enum xlate_stanza_error cond); /* "item-not-found" */
 bool xlate_stanza_error_parse(const char *name, enum xlate_stanza_error *out);
 const char *xlate_error_type_name(enum xlate_error_type type); /* "cancel" */

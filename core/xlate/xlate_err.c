@@ -1,4 +1,4 @@
-/* xlate: error condition tables, SIP response codes <-> XMPP stanza errors (RFC 7247 §5, RFC 6120
+/* xlate: error condition tables, SIP response codes <-> XMPP stanza errors (RFC 7247 §7, RFC 6120
  * §8.3.3). */
 #include <string.h>
 
@@ -33,35 +33,38 @@ static const char *const cond_names[XLATE_ERR__COUNT] = {
 	{                                                                                          \
 		code, cls, XLATE_ERR_##cond, XLATE_TYPE_##type                                     \
 	}
-/* RFC 7247 §5, Table 2: SIP response codes to XMPP error conditions; the error type is
- * the RFC 6120 §8.3.3 default for the condition. Class rows catch unlisted codes. */
+/* RFC 7247 §7.2 Table 3: SIP response codes to XMPP error conditions. The RFC gives no
+ * error types: each is the RFC 6120 §8.3.3 type for the condition, except where a comment
+ * says why. Class rows carry §7.2's rule for codes the table does not list. */
 const struct xlate_sip_to_xmpp_row xlate_sip_to_xmpp_table[] = {
     R(300, true, REDIRECT, MODIFY),
     R(300, false, REDIRECT, MODIFY),
-    R(301, false, GONE, CANCEL),
+    R(301, false, GONE, CANCEL), /* §7.2 note 1: <gone/> carries the Contact address */
     R(302, false, REDIRECT, MODIFY),
     R(305, false, REDIRECT, MODIFY),
-    R(380, false, REDIRECT, MODIFY),
-    R(400, true, SERVICE_UNAVAILABLE, CANCEL),
+    R(380, false, NOT_ACCEPTABLE, MODIFY),
+    R(400, true, BAD_REQUEST, MODIFY),
     R(400, false, BAD_REQUEST, MODIFY),
     R(401, false, NOT_AUTHORIZED, AUTH),
-    R(402, false, BAD_REQUEST, MODIFY),
+    R(402, false, BAD_REQUEST, MODIFY), /* note 2: <payment-required/> left RFC 6120 */
     R(403, false, FORBIDDEN, AUTH),
     R(404, false, ITEM_NOT_FOUND, CANCEL),
     R(405, false, FEATURE_NOT_IMPLEMENTED, CANCEL),
     R(406, false, NOT_ACCEPTABLE, MODIFY),
-    R(407, false, NOT_AUTHORIZED, AUTH),
+    R(407, false, REGISTRATION_REQUIRED, AUTH),
     R(408, false, REMOTE_SERVER_TIMEOUT, WAIT),
-    R(410, false, GONE, CANCEL),
+    R(410, false, GONE, CANCEL), /* §7.2 note 1: no new address in <gone/> */
     R(413, false, POLICY_VIOLATION, MODIFY),
-    R(414, false, JID_MALFORMED, MODIFY),
+    R(414, false, POLICY_VIOLATION, MODIFY),
     R(415, false, NOT_ACCEPTABLE, MODIFY),
-    R(416, false, JID_MALFORMED, MODIFY),
+    R(416, false, NOT_ACCEPTABLE, MODIFY),
     R(420, false, FEATURE_NOT_IMPLEMENTED, CANCEL),
     R(421, false, NOT_ACCEPTABLE, MODIFY),
     R(423, false, RESOURCE_CONSTRAINT, WAIT),
-    R(430, false, RECIPIENT_UNAVAILABLE, WAIT),
-    R(433, false, POLICY_VIOLATION, MODIFY),
+    R(430, false, RECIPIENT_UNAVAILABLE, WAIT),     /* RFC 5626 */
+    R(439, false, FEATURE_NOT_IMPLEMENTED, CANCEL), /* RFC 5626 */
+    R(440, false, POLICY_VIOLATION, MODIFY),        /* RFC 5393 */
+    /* 433 (RFC 5079) is not in Table 3: the 4xx rule makes it bad-request */
     R(480, false, RECIPIENT_UNAVAILABLE, WAIT),
     R(481, false, ITEM_NOT_FOUND, CANCEL),
     R(482, false, NOT_ACCEPTABLE, MODIFY),
@@ -69,21 +72,25 @@ const struct xlate_sip_to_xmpp_row xlate_sip_to_xmpp_table[] = {
     R(484, false, ITEM_NOT_FOUND, CANCEL),
     R(485, false, ITEM_NOT_FOUND, CANCEL),
     R(486, false, RECIPIENT_UNAVAILABLE, WAIT),
-    R(487, false, SERVICE_UNAVAILABLE, CANCEL),
+    R(487, false, RECIPIENT_UNAVAILABLE, WAIT),
     R(488, false, NOT_ACCEPTABLE, MODIFY),
+    R(489, false, POLICY_VIOLATION, MODIFY), /* RFC 6665 */
     R(491, false, UNEXPECTED_REQUEST, WAIT),
     R(493, false, BAD_REQUEST, MODIFY),
     R(500, true, INTERNAL_SERVER_ERROR, CANCEL),
     R(500, false, INTERNAL_SERVER_ERROR, CANCEL),
     R(501, false, FEATURE_NOT_IMPLEMENTED, CANCEL),
     R(502, false, REMOTE_SERVER_NOT_FOUND, CANCEL),
-    R(503, false, SERVICE_UNAVAILABLE, CANCEL),
+    /* note 9: not <service-unavailable/>. Type wait, not RFC 6120's cancel: a 503 is
+     * temporary (RFC 3261 §21.5.4, overload or maintenance) and RFC 6120 §8.3.3 allows
+     * another type where it fits better */
+    R(503, false, INTERNAL_SERVER_ERROR, WAIT),
     R(504, false, REMOTE_SERVER_TIMEOUT, WAIT),
     R(505, false, NOT_ACCEPTABLE, MODIFY),
     R(513, false, POLICY_VIOLATION, MODIFY),
-    R(600, true, SERVICE_UNAVAILABLE, CANCEL),
-    R(600, false, SERVICE_UNAVAILABLE, CANCEL),
-    R(603, false, SERVICE_UNAVAILABLE, CANCEL),
+    R(600, true, RECIPIENT_UNAVAILABLE, WAIT),
+    R(600, false, RECIPIENT_UNAVAILABLE, WAIT),
+    R(603, false, RECIPIENT_UNAVAILABLE, WAIT),
     R(604, false, ITEM_NOT_FOUND, CANCEL),
     R(606, false, NOT_ACCEPTABLE, MODIFY),
 };
@@ -91,34 +98,45 @@ const struct xlate_sip_to_xmpp_row xlate_sip_to_xmpp_table[] = {
 const size_t xlate_sip_to_xmpp_table_len =
     sizeof(xlate_sip_to_xmpp_table) / sizeof(xlate_sip_to_xmpp_table[0]);
 
-#define R(cond, code)                                                                              \
+#define R(cond, code, code_bare)                                                                   \
 	{                                                                                          \
-		XLATE_ERR_##cond, code                                                             \
+		XLATE_ERR_##cond, code, code_bare                                                  \
 	}
-/* RFC 7247 §5, Table 1: XMPP error conditions to SIP response codes. */
+/* RFC 7247 §7.1 Table 2: XMPP error conditions to SIP response codes. Where the table says
+ * "4xx or 6xx" (notes 1, 2) the first code is for an error about a full JID, the second
+ * for a bare JID. */
 const struct xlate_xmpp_to_sip_row xlate_xmpp_to_sip_table[] = {
-    R(BAD_REQUEST, 400),
-    R(CONFLICT, 400),
-    R(FEATURE_NOT_IMPLEMENTED, 405),
-    R(FORBIDDEN, 403),
-    R(GONE, 301), /* permanent: the new address goes in Contact */
-    R(INTERNAL_SERVER_ERROR, 500),
-    R(ITEM_NOT_FOUND, 404),
-    R(JID_MALFORMED, 400),
-    R(NOT_ACCEPTABLE, 406),
-    R(NOT_ALLOWED, 403),
-    R(NOT_AUTHORIZED, 401),
-    R(POLICY_VIOLATION, 403),
-    R(RECIPIENT_UNAVAILABLE, 480),
-    R(REDIRECT, 302),
-    R(REGISTRATION_REQUIRED, 400),
-    R(REMOTE_SERVER_NOT_FOUND, 404),
-    R(REMOTE_SERVER_TIMEOUT, 408),
-    R(RESOURCE_CONSTRAINT, 500),
-    R(SERVICE_UNAVAILABLE, 503),
-    R(SUBSCRIPTION_REQUIRED, 400),
-    R(UNDEFINED_CONDITION, 400),
-    R(UNEXPECTED_REQUEST, 491),
+    R(BAD_REQUEST, 400, 400),
+    R(CONFLICT, 400, 400),
+    R(FEATURE_NOT_IMPLEMENTED, 405, 501), /* note 1 */
+    R(FORBIDDEN, 403, 603),               /* note 2 */
+    /* note 3: 301 only when <gone/> holds the new address (xlate_error_to_sip_for), which
+     * then goes in Contact; 410 otherwise */
+    R(GONE, 410, 410),
+    R(INTERNAL_SERVER_ERROR, 500, 500),
+    R(ITEM_NOT_FOUND, 404, 604), /* note 2 */
+    R(JID_MALFORMED, 400, 400),
+    R(NOT_ACCEPTABLE, 406, 606), /* note 2 */
+    R(NOT_ALLOWED, 403, 403),
+    R(NOT_AUTHORIZED, 401, 401),
+    R(POLICY_VIOLATION, 403, 403),
+    R(RECIPIENT_UNAVAILABLE, 480, 600), /* note 2 */
+    R(REDIRECT, 302, 302),
+    R(REGISTRATION_REQUIRED, 407, 407),
+    /* note 4: 404 when the server does not exist, 408 when it cannot be resolved; the
+     * condition alone (RFC 6120 §8.3.3.16 covers both) cannot tell them apart */
+    R(REMOTE_SERVER_NOT_FOUND, 404, 404),
+    R(REMOTE_SERVER_TIMEOUT, 408, 408),
+    R(RESOURCE_CONSTRAINT, 500, 500),
+    /* note 5: 503 is NOT RECOMMENDED (a SIP client would stop using the whole server);
+     * 403 and 405 are closest, and 405 would need an Allow header (RFC 3261 §21.4.6) */
+    R(SERVICE_UNAVAILABLE, 403, 403),
+    R(SUBSCRIPTION_REQUIRED, 400, 400),
+    R(UNDEFINED_CONDITION, 400, 400),
+    /* "491 or 400": 491 says the UAS has a request pending in the same dialog (RFC 3261
+     * §21.4.27) and makes the client retry a re-INVITE (§14.1); the requests the gateway
+     * carries (MESSAGE, SUBSCRIBE, NOTIFY) are not in that state */
+    R(UNEXPECTED_REQUEST, 400, 400),
 };
 #undef R
 const size_t xlate_xmpp_to_sip_table_len =
@@ -126,6 +144,7 @@ const size_t xlate_xmpp_to_sip_table_len =
 
 bool xlate_error_from_sip(unsigned code, enum xlate_stanza_error *cond, enum xlate_error_type *type)
 {
+	/* RFC 7247 §7: no XMPP condition is equivalent to 1xx or 2xx */
 	if (code < 300 || code > 699)
 		return false;
 	const struct xlate_sip_to_xmpp_row *cls = NULL;
@@ -147,12 +166,30 @@ bool xlate_error_from_sip(unsigned code, enum xlate_stanza_error *cond, enum xla
 	return true;
 }
 
-unsigned xlate_error_to_sip(enum xlate_stanza_error cond)
+static const struct xlate_xmpp_to_sip_row *xmpp_row(enum xlate_stanza_error cond)
 {
+	/* RFC 6120 §8.3.2: a condition not understood is <undefined-condition/> */
+	if ((size_t)cond >= XLATE_ERR__COUNT)
+		cond = XLATE_ERR_UNDEFINED_CONDITION;
 	for (size_t i = 0; i < xlate_xmpp_to_sip_table_len; i++)
 		if (xlate_xmpp_to_sip_table[i].cond == cond)
-			return xlate_xmpp_to_sip_table[i].code;
-	return 500;
+			return &xlate_xmpp_to_sip_table[i];
+	return NULL;
+}
+
+unsigned xlate_error_to_sip(enum xlate_stanza_error cond)
+{
+	return xlate_error_to_sip_for(cond, false, false);
+}
+
+unsigned xlate_error_to_sip_for(enum xlate_stanza_error cond, bool bare_jid, bool new_address)
+{
+	if (cond == XLATE_ERR_GONE && new_address)
+		return 301; /* RFC 7247 §7.1 note 3 */
+	const struct xlate_xmpp_to_sip_row *r = xmpp_row(cond);
+	if (r == NULL)
+		return 400; /* every condition has a row: the tests check it */
+	return bare_jid ? r->code_bare : r->code;
 }
 
 const char *xlate_stanza_error_name(enum xlate_stanza_error cond)

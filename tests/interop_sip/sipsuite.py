@@ -737,13 +737,16 @@ def s_presence_refresh_to_sip(ctx):
 
 def s_error_unknown_xmpp_user(ctx):
 	"""MESSAGE to a user Prosody does not have: Prosody bounces service-unavailable; the SIP
-	sender must learn it (RFC 7247 §5: mapped 503, or the error sent back after a 202)."""
+	sender must learn it (RFC 7247 §7.1 note 5: mapped 403, never 503; or the error sent back
+	after a 202)."""
 	bob = ctx.bob
 	i = len(bob.requests)
 	text = "to nobody"
 	r = bob.message("sip:nobody@prosody.test", text)
 	check(r is not None, "no final response")
-	if r.code == 503 or r.code == 404:
+	check(r.code != 503, "MESSAGE to nobody@prosody.test: %s (RFC 7247 §7.1 note 5: "
+	      "service-unavailable is not 503)" % first_line(r))
+	if r.code == 403 or r.code == 404:
 		return
 	check(r.code == 202, "MESSAGE to nobody@prosody.test: %s" % first_line(r))
 	back = bob.wait_request(lambda q: q.method == "MESSAGE" and

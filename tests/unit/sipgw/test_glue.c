@@ -23,7 +23,8 @@ static void test_status_from_s2s(void **state)
 	assert_int_equal(sipgw_status_from_s2s(XMPP_SC_NOT_ALLOWED), 403);
 	assert_int_equal(sipgw_status_from_s2s(XMPP_SC_REMOTE_SERVER_TIMEOUT), 408);
 	assert_int_equal(sipgw_status_from_s2s(XMPP_SC_RESOURCE_CONSTRAINT), 503);
-	assert_int_equal(sipgw_status_from_s2s(XMPP_SC_SERVICE_UNAVAILABLE), 503);
+	/* RFC 7247 §7.1 note 5: never 503 (that would stop the edge using the gateway) */
+	assert_int_equal(sipgw_status_from_s2s(XMPP_SC_SERVICE_UNAVAILABLE), 403);
 	assert_int_equal(sipgw_status_from_s2s(XMPP_SC_ITEM_NOT_FOUND), 404);
 	assert_int_equal(sipgw_status_from_s2s(XMPP_SC_RECIPIENT_UNAVAILABLE), 480);
 	for (int c = 0; c < XMPP_SC__COUNT; c++)
