@@ -1,5 +1,5 @@
 /* sipgw glue: pure SIP <-> XMPP mappings used by the engine — stanza -> MESSAGE (RFC 7572,
- * RFC 7247 §4), SIP error -> stanza error (RFC 7247 §5), subscription refresh timing
+ * RFC 7247 §4), SIP error -> stanza error (RFC 7247 §7), subscription refresh timing
  * (RFC 6665 §4.1.2.1), replies to unparsable requests (RFC 3261 §8.2.6, RFC 4475) and the
  * RFC 5922 §7.1 certificate name check. */
 #include "sipgw/sipgw_internal.h"
@@ -28,14 +28,14 @@ unsigned sipgw_status_from_s2s(enum xmpp_stanza_cond result)
 		return 408;
 	case XMPP_SC_RESOURCE_CONSTRAINT:
 		/* the router's queue is full: overload, RFC 3261 §21.5.4 503 with Retry-After
-		 * rather than Table 1's 500, so the edge retries instead of failing */
+		 * rather than Table 2's 500, so the edge retries instead of failing */
 		return 503;
 	default:
 		break;
 	}
 	enum xlate_stanza_error cond;
 	if (!xlate_stanza_error_parse(xmpp_stanza_cond_name(result), &cond))
-		return 500;
+		cond = XLATE_ERR_UNDEFINED_CONDITION; /* RFC 6120 §8.3.2: unknown = undefined */
 	return xlate_error_to_sip(cond);
 }
 
@@ -242,7 +242,9 @@ enum fg_err sipgw_error_stanza_cond(const char *stanza_kind, const char *orig_fr
 		                    XMPP_NS_STANZA_ERRORS);
 	if (err == FG_OK && text != NULL && text[0] != '\0') {
 		size_t tl = strnlen(text, SIPGW_MAX_TEXT);
-		err = fg_buf_printf(out, "<text xmlns='%s'>", XMPP_NS_STANZA_ERRORS);
+		/* RFC 6120 §8.3.2: the text SHOULD carry xml:lang. Ours is English, and so are
+		 * the reason phrases SIP peers send (RFC 3261 §21 gives them no language tag) */
+		err = fg_buf_printf(out, "<text xmlns='%s' xml:lang='en'>", XMPP_NS_STANZA_ERRORS);
 		if (err == FG_OK && xmpp_escape(out, text, tl, false) != FG_OK)
 			err = fg_buf_append_str(out, "error"); /* text not valid UTF-8: say less */
 		if (err == FG_OK)

@@ -1,4 +1,4 @@
-/* Unit tests for the SIP gateway's pure glue: router verdict -> SIP status (RFC 7247 §5, no
+/* Unit tests for the SIP gateway's pure glue: router verdict -> SIP status (RFC 7247 §7, no
  * false success), stanza -> MESSAGE (RFC 7572), SIP error -> stanza error, subscription
  * refresh timing (RFC 6665), replies to unparsable requests (RFC 4475). */
 #include <setjmp.h>
@@ -143,7 +143,7 @@ static void test_error_stanza(void **state)
 {
 	(void)state;
 	struct fg_buf out = {0};
-	/* RFC 7247 §5 table 2: 404 -> item-not-found; from/to swapped, id kept */
+	/* RFC 7247 §7 Table 3: 404 -> item-not-found; from/to swapped, id kept */
 	assert_true(sipgw_error_stanza("message", "juliet@capulet.example/balcony",
 	                               "romeo@sip.example", "m1", 404, "no such user", &out));
 	const char *s = fg_buf_cstr(&out);
@@ -151,7 +151,9 @@ static void test_error_stanza(void **state)
 	                          "to='juliet@capulet.example/balcony' id='m1' type='error'>"));
 	assert_non_null(strstr(s, "<error type='cancel'><item-not-found "
 	                          "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>"));
-	assert_non_null(strstr(s, ">no such user</text>"));
+	/* RFC 6120 §8.3.2: the text carries its language */
+	assert_non_null(strstr(s, "<text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas' "
+	                          "xml:lang='en'>no such user</text>"));
 	fg_buf_reset(&out);
 	assert_true(sipgw_error_stanza("message", "a@b", "c@d", NULL, 486, NULL, &out));
 	assert_non_null(strstr(fg_buf_cstr(&out), "<error type='wait'><recipient-unavailable"));
