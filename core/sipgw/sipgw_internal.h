@@ -33,6 +33,11 @@
 #define SIPGW_WBUF_MAX (64u * 1024u)
 /* Accepted connections at once: far above what a few edges open. */
 #define SIPGW_MAX_CONNS 1024u
+/* Text listing the SRV targets tried and why each failed (status, faults): a few
+ * targets with a sentence each; longer lists are cut. */
+#define SIPGW_TARGETS_TEXT 1024
+/* SRV targets tried per connection attempt: an edge pool publishes a handful. */
+#define SIPGW_MAX_TARGETS 16u
 /* Engine tick: transaction timers, keepalives, OPTIONS, refreshes, status. */
 #define SIPGW_TICK_MS 200
 /* RFC 6665 §4.1.2.1 refresh margin (see sipgw_refresh_at). */
@@ -136,6 +141,14 @@ struct dom {
 	char addr[80];
 	uint64_t msgs_in, msgs_out, errors;
 	bool status_dirty;
+	/* RFC 3263 §4.4: the SRV target in use ("host:port") and those that failed before it
+	 * in the last connection attempt, for the status */
+	char target[DNS_MAX_NAME + 8];
+	char targets_failed[SIPGW_TARGETS_TEXT];
+	/* the next hop's targets in RFC 2782 order for the current attempt (one when no SRV
+	 * record is used) */
+	struct dns_srv targets[SIPGW_MAX_TARGETS];
+	size_t ntargets;
 };
 
 enum conn_state { CS_RESOLVING = 0, CS_CONNECTING, CS_TLS, CS_UP, CS_DEAD };
@@ -149,7 +162,6 @@ struct conn {
 	enum conn_state state;
 	uv_tcp_t *tcp;
 	bool tcp_open;
-	uv_connect_t creq;
 	struct tls_conn *tls;
 	bool tls_up;
 	struct sip_stream *stream;
@@ -170,6 +182,14 @@ struct conn {
 	size_t naddr, iaddr;
 	uint16_t port;
 	char host[DB_DOMAIN_MAX];
+	/* outgoing: the target of dom->targets being tried, and what went wrong with each
+	 * one tried before it (RFC 3263 §4.4) */
+	size_t itarget;
+	char tried[SIPGW_TARGETS_TEXT];
+	char addr_error[160];    /* the last address's failure, for the target's summary */
+	uv_connect_t *connect_q; /* in flight; its data is cleared when abandoned */
+	bool cert_mismatch;      /* a target of this attempt had a wrong-name certificate */
+	char cert_cause[512];    /* ... and what the fault said about it */
 };
 
 /* The fate of a SIP request sent to XMPP (s2s_send's callback). Freed by the callback;

@@ -40,6 +40,12 @@ struct sipgw_validation {
 	size_t naddr, iaddr;
 	char peer[80];
 	char branch[33];
+	/* RFC 3263 §4.4: the targets in SRV order (one without SRV), the one being tried and
+	 * what went wrong with those before it */
+	struct dns_srv targets[SIPGW_MAX_TARGETS];
+	size_t ntargets, itarget;
+	bool srv; /* the targets came from SRV records */
+	char tried[SIPGW_TARGETS_TEXT];
 };
 
 static void vfmt(char *out, size_t size, const char *fmt, ...)
@@ -58,17 +64,26 @@ static void step(struct sipgw_validation *v, enum vstep s, enum s2s_step_state s
 	char title[DB_DOMAIN_MAX + 64];
 	switch (s) {
 	case V_DNS:
-		vfmt(title, sizeof(title), "DNS of the next hop %s", v->dc.rec.next_hop);
+		if (v->srv)
+			vfmt(title, sizeof(title), "DNS of the next hop %s: SRV target %s",
+			     v->dc.rec.next_hop, v->host);
+		else
+			vfmt(title, sizeof(title), "DNS of the next hop %s", v->dc.rec.next_hop);
 		break;
 	case V_TCP:
 		vfmt(title, sizeof(title), "TCP connection to %s port %u", v->host,
 		     (unsigned)v->port);
 		break;
 	case V_TLS:
-		vfmt(title, sizeof(title), "TLS handshake with both certificates");
+		vfmt(title, sizeof(title), "TLS handshake with %s, both certificates", v->host);
 		break;
 	case V_CERT:
-		vfmt(title, sizeof(title), "Next hop certificate names %s", v->dc.rec.next_hop);
+		if (v->srv)
+			vfmt(title, sizeof(title), "Certificate of %s names the next hop %s",
+			     v->host, v->dc.rec.next_hop);
+		else
+			vfmt(title, sizeof(title), "Next hop certificate names %s",
+			     v->dc.rec.next_hop);
 		break;
 	case V_OPTIONS:
 	case V__COUNT:
@@ -137,6 +152,59 @@ static void fail(struct sipgw_validation *v, const char *detail, const char *fix
 {
 	step(v, v->cur, S2S_STEP_FAIL, detail, fix, tech);
 	finish(v, false);
+}
+
+static void try_target(struct sipgw_validation *v);
+
+/* Drops the socket and TLS of the target being tried (the next one starts afresh). */
+static void drop_target_io(struct sipgw_validation *v)
+{
+	if (v->q != NULL) {
+		resolve_cancel(v->q);
+		v->q = NULL;
+	}
+	if (v->creq != NULL) {
+		v->creq->data = NULL;
+		v->creq = NULL;
+	}
+	if (v->tcp != NULL) {
+		v->tcp->data = NULL;
+		uv_close((uv_handle_t *)v->tcp, handle_free_cb);
+		v->tcp = NULL;
+	}
+	tls_conn_free(v->tls);
+	v->tls = NULL;
+	v->tls_up = false;
+	v->naddr = v->iaddr = 0;
+}
+
+/* The current step failed for this target. RFC 3263 §4.4: with SRV targets left, that is
+ * a warning and the next target is tried; the last target's failure fails the check and
+ * lists every target tried. */
+static void target_failed(struct sipgw_validation *v, const char *detail, const char *fix,
+                          const char *tech)
+{
+	char item[DB_DOMAIN_MAX + VAL_TEXT];
+	vfmt(item, sizeof(item), "%s port %u: %s", v->host, (unsigned)v->port, detail);
+	size_t l = strlen(v->tried);
+	if (l < sizeof(v->tried))
+		vfmt(v->tried + l, sizeof(v->tried) - l, "%s%s", l ? "; " : "", item);
+	if (v->itarget + 1 < v->ntargets) {
+		char more[VAL_TEXT + 64];
+		vfmt(more, sizeof(more), "%s (trying the next SRV target)", detail);
+		step(v, v->cur, S2S_STEP_WARN, more, fix, tech);
+		drop_target_io(v);
+		v->itarget++;
+		try_target(v);
+		return;
+	}
+	if (v->ntargets > 1) {
+		char all[SIPGW_TARGETS_TEXT + VAL_TEXT + 64];
+		vfmt(all, sizeof(all), "%s; every SRV target was tried: %s", detail, v->tried);
+		fail(v, all, fix, tech);
+		return;
+	}
+	fail(v, detail, fix, tech);
 }
 
 static void timeout_cb(uv_timer_t *t)
@@ -258,7 +326,7 @@ static void tls_up(struct sipgw_validation *v)
 		     "the "
 		     "edge a certificate with the subjectAltName DNS:%s.",
 		     names, v->dc.rec.next_hop);
-		fail(v, detail, fix, "RFC 5922 §7.1");
+		target_failed(v, detail, fix, "RFC 5922 §7.1");
 		return;
 	}
 	vfmt(detail, sizeof(detail), "the certificate names %s (%s)", v->dc.rec.next_hop, names);
@@ -323,12 +391,13 @@ static void tls_failed(struct sipgw_validation *v)
 	char tech[64];
 	vfmt(tech, sizeof(tech), "BearSSL error %d", code);
 	bool cert = code >= 32 && code < 64;
-	fail(v, tls_conn_error_text(v->tls),
-	     cert ? "The next hop's certificate does not lead to the CA bundle chosen for this SIP "
-	            "domain, or it is expired: upload the edge's CA and choose it on the domain."
-	          : "The next hop refused the handshake: check that it trusts the CA of our SIP "
-	            "certificate (mutual TLS) and speaks TLS 1.2.",
-	     tech);
+	target_failed(
+	    v, tls_conn_error_text(v->tls),
+	    cert ? "The next hop's certificate does not lead to the CA bundle chosen for this SIP "
+	           "domain, or it is expired: upload the edge's CA and choose it on the domain."
+	         : "The next hop refused the handshake: check that it trusts the CA of our SIP "
+	           "certificate (mutual TLS) and speaks TLS 1.2.",
+	    tech);
 }
 
 static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
@@ -413,10 +482,11 @@ static void connect_cb(uv_connect_t *req, int status)
 		}
 		char detail[VAL_TEXT];
 		vfmt(detail, sizeof(detail), "%s: %s", v->peer, uv_strerror(status));
-		fail(v, detail,
-		     "Check that the edge listens on this address and port, and that no firewall "
-		     "blocks the gateway.",
-		     uv_err_name(status));
+		target_failed(
+		    v, detail,
+		    "Check that the edge listens on this address and port, and that no firewall "
+		    "blocks the gateway.",
+		    uv_err_name(status));
 		return;
 	}
 	char detail[VAL_TEXT];
@@ -429,10 +499,14 @@ static void connect_cb(uv_connect_t *req, int status)
 		return;
 	}
 	step(v, V_TLS, S2S_STEP_RUNNING, "", NULL, NULL);
+	/* SNI with the next hop's name, never an address (RFC 6066 §3); the name check is
+	 * ours (RFC 5922 §7.1), so that the step can say which names the certificate has */
+	const char *hop = v->dc.rec.next_hop;
 	struct tls_config cfg = {.role = TLS_ROLE_CLIENT,
 	                         .creds = v->dc.creds,
 	                         .trust = v->dc.trust,
-	                         .server_name = NULL};
+	                         .server_name = sipgw__is_ip_literal(hop) ? NULL : hop,
+	                         .sni_skip_name_check = true};
 	if (v->dc.trust == NULL || tls_conn_new(&v->tls, &cfg) != FG_OK) {
 		fail(v, v->dc.problem[0] ? v->dc.problem : "TLS cannot start",
 		     "Choose a SIP certificate with its private key and a trusted CA bundle on the "
@@ -479,10 +553,10 @@ static void addr_cb(void *ctx, const struct resolve_addr_answer *ans)
 	struct sipgw_validation *v = ctx;
 	v->q = NULL;
 	if (ans->status != RESOLVE_OK || ans->n == 0) {
-		fail(v, ans->text ? ans->text : resolve_status_name(ans->status),
-		     "Check the next hop name on the SIP domain and that the DNS servers "
-		     "(xmpp.dns_servers) publish its address, or enter the IP address.",
-		     resolve_status_name(ans->status));
+		target_failed(v, ans->text ? ans->text : resolve_status_name(ans->status),
+		              "Check the next hop name on the SIP domain and that the DNS servers "
+		              "(xmpp.dns_servers) publish its address, or enter the IP address.",
+		              resolve_status_name(ans->status));
 		return;
 	}
 	char detail[VAL_TEXT] = "";
@@ -499,6 +573,27 @@ static void addr_cb(void *ctx, const struct resolve_addr_answer *ans)
 	try_next_addr(v);
 }
 
+/* Resolves the address of the target being tried. */
+static void try_target(struct sipgw_validation *v)
+{
+	const struct dns_srv *t = &v->targets[v->itarget];
+	fg_strlcpy(v->host, t->target, sizeof(v->host));
+	v->port = t->port;
+	step(v, V_DNS, S2S_STEP_RUNNING, "", NULL, NULL);
+	if (resolve_addr(v->resolver, v->host, addr_cb, v, &v->q) != FG_OK)
+		fail(v, "the DNS query could not start", NULL, NULL);
+}
+
+/* One target: the next hop itself on port (no SRV). */
+static void one_target(struct sipgw_validation *v, uint16_t port)
+{
+	memset(&v->targets[0], 0, sizeof(v->targets[0]));
+	fg_strlcpy(v->targets[0].target, v->dc.rec.next_hop, sizeof(v->targets[0].target));
+	v->targets[0].port = port;
+	v->ntargets = 1;
+	v->itarget = 0;
+}
+
 static void srv_cb(void *ctx, const struct resolve_srv_answer *ans)
 {
 	struct sipgw_validation *v = ctx;
@@ -509,13 +604,15 @@ static void srv_cb(void *ctx, const struct resolve_srv_answer *ans)
 		size_t n = ans->n < DNS_MAX_SRV ? ans->n : DNS_MAX_SRV;
 		memcpy(recs, ans->records, n * sizeof(recs[0]));
 		(void)dns_srv_order(recs, n, NULL, NULL);
-		fg_strlcpy(v->host, recs[0].target, sizeof(v->host));
-		v->port = recs[0].port;
+		/* RFC 3263 §4.4: every target in RFC 2782 order, as the engine tries them */
+		v->ntargets = n < SIPGW_MAX_TARGETS ? n : SIPGW_MAX_TARGETS;
+		memcpy(v->targets, recs, v->ntargets * sizeof(recs[0]));
+		v->itarget = 0;
+		v->srv = true;
 	} else {
-		v->port = sipgw__default_port(v->use_tls);
+		one_target(v, sipgw__default_port(v->use_tls));
 	}
-	if (resolve_addr(v->resolver, v->host, addr_cb, v, &v->q) != FG_OK)
-		fail(v, "the DNS query could not start", NULL, NULL);
+	try_target(v);
 }
 
 enum fg_err sipgw_validate_start(struct sipgw_validation **out, uv_loop_t *loop, struct db *db,
@@ -557,9 +654,10 @@ enum fg_err sipgw_validate_start(struct sipgw_validation **out, uv_loop_t *loop,
 	*out = v;
 	step(v, V_DNS, S2S_STEP_RUNNING, "", NULL, NULL);
 	if (v->dc.rec.next_hop_port != 0 || sipgw__is_ip_literal(v->host)) {
-		v->port = v->dc.rec.next_hop_port ? v->dc.rec.next_hop_port
-		                                  : sipgw__default_port(v->use_tls);
-		err = resolve_addr(v->resolver, v->host, addr_cb, v, &v->q);
+		one_target(v, v->dc.rec.next_hop_port ? v->dc.rec.next_hop_port
+		                                      : sipgw__default_port(v->use_tls));
+		try_target(v);
+		return FG_OK;
 	} else {
 		char name[DB_DOMAIN_MAX + 16];
 		vfmt(name, sizeof(name), "%s.%s", v->use_tls ? "_sips._tcp" : "_sip._tcp", v->host);
