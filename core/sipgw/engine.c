@@ -169,7 +169,9 @@ static void dom_status(struct sipgw *gw, struct dom *d)
 	(void)fg_buf_append_str(&j, "\",\"target\":\"");
 	sipgw__json_escape(&j, d->target);
 	(void)fg_buf_append_str(&j, "\",\"targets_failed\":\"");
-	sipgw__json_escape(&j, d->targets_failed);
+	char failed[400]; /* the store keeps 2 KiB of extra JSON: the list is cut */
+	fg_strlcpy(failed, d->targets_failed, sizeof(failed));
+	sipgw__json_escape(&j, failed);
 	(void)fg_buf_append_str(&j, "\"}");
 	status_set_extra(id, fg_buf_cstr(&j));
 	fg_buf_free(&j);
@@ -742,13 +744,32 @@ static void out_reset(struct conn *c)
 	c->naddr = c->iaddr = 0;
 }
 
+/* A next-hop fault with the list of SRV targets tried as its detail (fault() has none). */
+static void out_fault(struct dom *d, const char *what, const char *condition, const char *cause,
+                      const char *fix, const char *detail, enum fg_log_level severity)
+{
+	char id[STATUS_ID_MAX], object[160];
+	sipgw__fmt(id, sizeof(id), "sip.%s.%s", what, d->cf.rec.domain);
+	sipgw__fmt(object, sizeof(object), "SIP domain %s (next hop %s)", d->cf.rec.domain,
+	           d->cf.rec.next_hop);
+	struct status_fault_desc fd = {.object = object,
+	                               .condition = condition,
+	                               .cause = cause,
+	                               .fix = fix,
+	                               .detail = detail,
+	                               .severity = severity};
+	status_fault_raise(id, &fd);
+	d->status_dirty = true;
+}
+
 /* One target failed. RFC 3263 §4.4: go on with the next one in SRV order; only when every
- * target failed is the failure a fault, which then names each target and why. */
+ * target failed is the failure a fault, which then names each target (the cause) and why
+ * each failed (the detail). */
 static void out_target_failed(struct conn *c, const char *kind, const char *condition,
                               const char *cause, const char *why, const char *fix)
 {
 	struct dom *d = c->dom;
-	char name[DNS_MAX_NAME + 8], item[DNS_MAX_NAME + 200];
+	char name[DNS_MAX_NAME + 8], item[DNS_MAX_NAME + 320];
 	out_target_name(c, name, sizeof(name));
 	sipgw__fmt(item, sizeof(item), "%s: %s", name, why);
 	list_add(c->tried, sizeof(c->tried), item);
@@ -768,10 +789,18 @@ static void out_target_failed(struct conn *c, const char *kind, const char *cond
 	fg_strlcpy(d->targets_failed, c->tried, sizeof(d->targets_failed));
 	d->target[0] = '\0';
 	if (d->ntargets > 1) {
-		char all[SIPGW_TARGETS_TEXT + 600];
-		sipgw__fmt(all, sizeof(all), "%s Every SRV target of %s was tried: %s.", cause,
-		           d->cf.rec.next_hop, c->tried);
-		fault(d, kind, condition, all, fix);
+		char names[SIPGW_TARGETS_TEXT] = "", all[SIPGW_TARGETS_TEXT + 600];
+		for (size_t i = 0; i < d->ntargets; i++) {
+			char t[DNS_MAX_NAME + 8];
+			sipgw__fmt(t, sizeof(t), "%s:%u", d->targets[i].target,
+			           (unsigned)d->targets[i].port);
+			list_add(names, sizeof(names), t);
+		}
+		sipgw__fmt(all, sizeof(all), "%s Every SRV target of %s failed: %s.", cause,
+		           d->cf.rec.next_hop, names);
+		out_fault(d, kind, condition, all, fix, c->tried, FG_LOG_ERR);
+		fg_strlcpy(d->last_error, all, sizeof(d->last_error));
+		d->errors++;
 	} else {
 		fault(d, kind, condition, cause, fix);
 	}
@@ -788,23 +817,16 @@ static void out_target_ok(struct conn *c)
 	fault_clear(d, "dns");
 	fault_clear(d, "tls");
 	if (c->cert_mismatch) {
-		char id[STATUS_ID_MAX], object[160], cause[sizeof(c->cert_cause) + 300];
-		sipgw__fmt(id, sizeof(id), "sip.cert.%s", d->cf.rec.domain);
-		sipgw__fmt(object, sizeof(object), "SIP domain %s (next hop %s)", d->cf.rec.domain,
-		           d->cf.rec.next_hop);
+		char cause[sizeof(c->cert_cause) + 300];
 		sipgw__fmt(cause, sizeof(cause),
 		           "%s The gateway uses the next SRV target, %s, instead.", c->cert_cause,
 		           d->target);
-		struct status_fault_desc fd = {
-		    .object = object,
-		    .condition = "Next hop certificate name does not match (on one SRV target)",
-		    .cause = cause,
-		    .fix =
-		        "Give every edge of the SRV set a certificate whose subjectAltName DNS "
-		        "entry is the next hop, or remove the failing target from the SRV records.",
-		    .detail = c->tried,
-		    .severity = FG_LOG_WARN};
-		status_fault_raise(id, &fd);
+		out_fault(
+		    d, "cert", "Next hop certificate name does not match (on one SRV target)",
+		    cause,
+		    "Give every edge of the SRV set a certificate whose subjectAltName DNS entry "
+		    "is the next hop, or remove the failing target from the SRV records.",
+		    c->tried, FG_LOG_WARN);
 	}
 	d->status_dirty = true;
 }
