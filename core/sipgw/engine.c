@@ -2599,6 +2599,8 @@ static void tick_cb(uv_timer_t *t)
 			session_remove(gw, s);
 		s = next;
 	}
+	/* due refreshes and expiries at once (RFC 6665 §4.1.2.1): cheap when none is */
+	sipgw__presence_tick(gw);
 	if (++gw->ticks % (1000 / SIPGW_TICK_MS) == 0) {
 		/* a listener that could not bind (address busy or not yet up) is tried again */
 		if (gw->ticks % (SIPGW_RETRY_MS / SIPGW_TICK_MS) == 0) {
@@ -2607,7 +2609,6 @@ static void tick_cb(uv_timer_t *t)
 			if (gw->tls_l.tcp == NULL)
 				listener_apply(gw, &gw->tls_l, gw->set.tls_port, true);
 		}
-		sipgw__presence_tick(gw);
 		for (size_t i = 0; i < gw->ndoms; i++)
 			dom_status(gw, gw->doms[i]);
 	}

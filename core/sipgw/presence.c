@@ -39,6 +39,11 @@ static void sub_save(struct sipgw *gw, struct db_subscription *s)
 	if (err != FG_OK)
 		fg_log(FG_LOG_ERR, SIPGW_SUBSYS, "a presence subscription could not be stored: %s",
 		       fg_strerror(err));
+	/* its next refresh or expiry may come before everything else known */
+	int64_t due = INT64_MAX;
+	(void)sipgw__sub_due(s, fg_now_ms(), &due);
+	if (gw->presence_due_ms != 0 && due < gw->presence_due_ms)
+		gw->presence_due_ms = due;
 }
 
 static void sub_delete(struct sipgw *gw, const char *id)
@@ -648,11 +653,43 @@ void sipgw__presence_ctxn_done(struct sipgw *gw, struct ctxn *ct, enum purpose p
 	d->status_dirty = true;
 }
 
-/* Every few seconds: refresh our subscriptions at 80% (RFC 6665 §4.1.2.1) and end the SIP
- * watchers' ones that were not refreshed in time (§4.2.2). */
+enum sipgw_sub_action sipgw__sub_due(const struct db_subscription *s, int64_t now_ms,
+                                     int64_t *due_ms)
+{
+	if (s->state == DB_SUB_TERMINATED) {
+		*due_ms = INT64_MAX;
+		return SIPGW_SUB_WAIT;
+	}
+	if (s->direction == DB_SUB_SIP_WATCHER) {
+		/* §4.2.2: not refreshed in time, it ends (just after its last moment) */
+		*due_ms = s->expires_ms + 1;
+		return now_ms >= *due_ms ? SIPGW_SUB_EXPIRE : SIPGW_SUB_WAIT;
+	}
+	if (s->remote_tag[0] == '\0') {
+		/* no dialog yet: once past its end it is dropped, never refreshed */
+		*due_ms = s->expires_ms + 1;
+		return now_ms >= *due_ms ? SIPGW_SUB_DROP : SIPGW_SUB_WAIT;
+	}
+	long period = (long)((s->expires_ms - s->refreshed_ms) / 1000);
+	/* a grant with no length left would be refreshed every tick: every scan at most */
+	*due_ms = period > 0 ? sipgw_refresh_at(s->refreshed_ms, period)
+	                     : s->refreshed_ms + SIPGW_SUB_SCAN_MS;
+	return now_ms >= *due_ms ? SIPGW_SUB_REFRESH : SIPGW_SUB_WAIT;
+}
+
+bool sipgw__presence_scan_due(int64_t now_ms, int64_t due_ms, int64_t last_scan_ms)
+{
+	return due_ms == 0 || now_ms >= due_ms || now_ms - last_scan_ms >= SIPGW_SUB_SCAN_MS ||
+	       now_ms < last_scan_ms; /* the wall clock went back */
+}
+
+/* Every tick: refresh our subscriptions at their due time (RFC 6665 §4.1.2.1) and end the SIP
+ * watchers' ones that were not refreshed in time (§4.2.2). The store is read only when
+ * something is due, or every SIPGW_SUB_SCAN_MS to count them. */
 void sipgw__presence_tick(struct sipgw *gw)
 {
-	if (gw->ticks % (5000 / SIPGW_TICK_MS) != 0)
+	int64_t now = fg_now_ms();
+	if (!sipgw__presence_scan_due(now, gw->presence_due_ms, gw->presence_scan_ms))
 		return;
 	struct db_txn *txn = NULL;
 	struct db_subscription *subs = NULL;
@@ -663,22 +700,30 @@ void sipgw__presence_tick(struct sipgw *gw)
 	db_txn_end(txn);
 	if (err != FG_OK)
 		return;
-	int64_t now = fg_now_ms();
+	gw->presence_scan_ms = now;
+	/* sub_save lowers it for what the actions below store */
+	gw->presence_due_ms = INT64_MAX;
+	int64_t next = INT64_MAX;
 	gw->nsubs = n;
 	for (size_t i = 0; i < n && i < SIPGW_MAX_SUBS; i++) {
 		struct db_subscription *s = &subs[i];
 		struct dom *d = sipgw__dom_find(gw, s->sip_domain);
+		int64_t due = INT64_MAX;
+		enum sipgw_sub_action act = sipgw__sub_due(s, now, &due);
 		if (d == NULL)
 			continue;
-		if (s->direction == DB_SUB_XMPP_WATCHER) {
-			long period = (long)((s->expires_ms - s->refreshed_ms) / 1000);
-			if (s->remote_tag[0] == '\0' && now > s->expires_ms) {
-				sub_delete(gw, s->id); /* never established */
-			} else if (s->remote_tag[0] != '\0' &&
-			           now >= sipgw_refresh_at(s->refreshed_ms, period)) {
-				subscribe_send(gw, d, s, gw->set.subscription_expires_s);
-			}
-		} else if (now > s->expires_ms) {
+		switch (act) {
+		case SIPGW_SUB_WAIT:
+			if (due < next)
+				next = due;
+			break;
+		case SIPGW_SUB_DROP:
+			sub_delete(gw, s->id); /* never established */
+			break;
+		case SIPGW_SUB_REFRESH:
+			subscribe_send(gw, d, s, gw->set.subscription_expires_s);
+			break;
+		case SIPGW_SUB_EXPIRE: {
 			struct fg_buf wj = {0};
 			notify_send(gw, d, s, "terminated;reason=timeout", NULL);
 			if (sub_sip_party_jid(d, s->watcher, &wj))
@@ -686,7 +731,11 @@ void sipgw__presence_tick(struct sipgw *gw)
 				              s->presentity, NULL);
 			fg_buf_free(&wj);
 			sub_delete(gw, s->id);
+			break;
+		}
 		}
 	}
+	if (next < gw->presence_due_ms)
+		gw->presence_due_ms = next;
 	free(subs);
 }

@@ -40,6 +40,9 @@
 #define SIPGW_MAX_TARGETS 16u
 /* Engine tick: transaction timers, keepalives, OPTIONS, refreshes, status. */
 #define SIPGW_TICK_MS 200
+/* Full scan of the stored subscriptions at least this often (counts, outside changes);
+ * refreshes and expiries in between run at their due time, checked every tick. */
+#define SIPGW_SUB_SCAN_MS 5000
 /* RFC 6665 §4.1.2.1 refresh margin (see sipgw_refresh_at). */
 #define SIPGW_REFRESH_MARGIN_MS 5000
 /* Stanza ids we generate are 16 hex chars; a peer's (CPIM Message-ID) is cut to this. */
@@ -298,6 +301,10 @@ struct sipgw {
 	unsigned refused_next;
 	sipgw_xmpp_sink_cb sink; /* tests only */
 	void *sink_ctx;
+	/* presence.c: wall-clock time of the earliest refresh or expiry due among the stored
+	 * subscriptions (0: not known yet, scan now), and of the last full scan */
+	int64_t presence_due_ms;
+	int64_t presence_scan_ms;
 };
 
 /* Cross-file engine helpers (engine.c). */
@@ -328,7 +335,24 @@ void sipgw__presence_sip_in(struct sipgw *gw, struct stxn *st);
 void sipgw__presence_xmpp_in(struct sipgw *gw, struct dom *d, const struct xmpp_node *n);
 void sipgw__presence_ctxn_done(struct sipgw *gw, struct ctxn *ct, enum purpose p, unsigned status,
                                const struct sip_msg *rsp);
+/* Every engine tick: refreshes and expiries that are due (cheap when none is). */
 void sipgw__presence_tick(struct sipgw *gw);
+
+/* What a stored subscription needs at now_ms (wall clock), and in *due_ms when it next needs
+ * something (INT64_MAX: never): our SUBSCRIBE refreshed at sipgw_refresh_at (RFC 6665
+ * §4.1.2.1), a SIP watcher's subscription ended once expired (§4.2.2), ours dropped when the
+ * edge never answered it before its end. */
+enum sipgw_sub_action {
+	SIPGW_SUB_WAIT = 0,
+	SIPGW_SUB_REFRESH,
+	SIPGW_SUB_EXPIRE,
+	SIPGW_SUB_DROP,
+};
+enum sipgw_sub_action sipgw__sub_due(const struct db_subscription *s, int64_t now_ms,
+                                     int64_t *due_ms);
+/* Whether the subscriptions must be read from the store this tick: something is due, or
+ * the periodic scan (SIPGW_SUB_SCAN_MS) that counts them and sees records others changed. */
+bool sipgw__presence_scan_due(int64_t now_ms, int64_t due_ms, int64_t last_scan_ms);
 
 /* ---- test entry points (engine.c) ----------------------------------------------------- */
 

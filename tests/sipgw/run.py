@@ -207,6 +207,8 @@ class Edge(threading.Thread):
         self.notifies = []
         self.requests = []
         self.sni = []  # RFC 6066 §3 names the clients asked for
+        self.grant = None  # Expires granted to a SUBSCRIBE (None: as asked)
+        self.sub_times = []  # (time, SUBSCRIBE) as they arrived
         self.ctx.sni_callback = lambda sock, name, ctx: self.sni.append(name)
 
     def run(self):
@@ -240,7 +242,10 @@ class Edge(threading.Thread):
                 if msg.startswith(b"MESSAGE sip:nobody@"):
                     s.sendall(answer(msg, 404, "Not Found"))
                 elif msg.startswith(b"SUBSCRIBE "):
+                    self.sub_times.append((time.time(), msg))
                     exp = header(msg, "Expires") or "600"
+                    if self.grant and exp != "0":
+                        exp = self.grant  # the notifier may shorten (RFC 6665 §4.2.1.1)
                     s.sendall(answer(msg, 200, "OK")[:-2] .replace(
                         b"Content-Length: 0\r\n", b"Expires: " + exp.encode() +
                         b"\r\nContact: <sip:romeo@edge.sip.test;transport=tls>\r\n"
@@ -664,6 +669,7 @@ def main():
     # 6. XMPP -> SIP with the engine alone (its XMPP side printed by the probe)
     edge.notifies.clear()
     edge.requests.clear()
+    edge.grant = "10"  # a short grant: refreshed at 5 s (RFC 6665 §4.1.2.1), not late
     r = subprocess.run([XPROBE, data], capture_output=True, timeout=60)
     out = r.stdout.decode(errors="replace")
     check(r.returncode == 0 and "\nup\n" in "\n" + out, "the engine alone reaches the edge")
@@ -692,6 +698,10 @@ def main():
           "XMPP presence -> NOTIFY with PIDF to the SIP watcher")
     check(any("terminated;reason=rejected" in n for n in nots),
           "XMPP unsubscribed -> NOTIFY terminated;reason=rejected")
+    times = [t for t, m in edge.sub_times if b"Expires: 0" not in m]
+    late = [round(b - a, 2) for a, b in zip(times, times[1:])]
+    check(len(times) >= 2 and 4.5 <= times[1] - times[0] <= 6.0,
+          "a 10 s grant is refreshed at 5 s, on time (intervals %s)" % late)
     if FAILS:
         print(out)
         print("\n----\n".join(reqs))

@@ -76,7 +76,8 @@ static void tick(uv_timer_t *t)
 		}
 		return;
 	case 1:
-		if (now - p->phase_at < 3000)
+		/* long enough for the refresh of a short grant (Expires: 10, due at 5 s) */
+		if (now - p->phase_at < 7000)
 			return;
 		for (size_t i = 0; i < sizeof(script2) / sizeof(script2[0]); i++)
 			inject(p, script2[i]);
