@@ -43,6 +43,9 @@
 /* Full scan of the stored subscriptions at least this often (counts, outside changes);
  * refreshes and expiries in between run at their due time, checked every tick. */
 #define SIPGW_SUB_SCAN_MS 5000
+/* A fetch (RFC 6665 §4.4.3) waits this long for the XMPP server's answer to its probe
+ * before its NOTIFY goes without the state: a server answers a probe at once. */
+#define SIPGW_FETCH_WAIT_MS 2000
 /* RFC 6665 §4.1.2.1 refresh margin (see sipgw_refresh_at). */
 #define SIPGW_REFRESH_MARGIN_MS 5000
 /* Stanza ids we generate are 16 hex chars; a peer's (CPIM Message-ID) is cut to this. */
@@ -347,6 +350,7 @@ enum sipgw_sub_action {
 	SIPGW_SUB_REFRESH,
 	SIPGW_SUB_EXPIRE,
 	SIPGW_SUB_DROP,
+	SIPGW_SUB_FETCH_END, /* a fetch's wait for the state is over (RFC 6665 §4.4.3) */
 };
 enum sipgw_sub_action sipgw__sub_due(const struct db_subscription *s, int64_t now_ms,
                                      int64_t *due_ms);

@@ -209,6 +209,7 @@ class Edge(threading.Thread):
         self.sni = []  # RFC 6066 §3 names the clients asked for
         self.grant = None  # Expires granted to a SUBSCRIBE (None: as asked)
         self.sub_times = []  # (time, SUBSCRIBE) as they arrived
+        self.fetch = False  # send a fetch SUBSCRIBE after the next OPTIONS
         self.ctx.sni_callback = lambda sock, name, ctx: self.sni.append(name)
 
     def run(self):
@@ -235,6 +236,12 @@ class Edge(threading.Thread):
             if msg.startswith(b"OPTIONS "):
                 self.options += 1
                 s.sendall(answer(msg, 200, "OK"))
+                if self.fetch:
+                    # RFC 6665 §4.4.3 fetch of an XMPP user's presence
+                    self.fetch = False
+                    s.sendall(sip_req("SUBSCRIBE", "sip:carol@nowhere.test", "fetch1@edge",
+                                      "z9hG4bKfx1", 1, None,
+                                      "Event: presence\r\nExpires: 0\r\n"))
             elif not msg.startswith(b"SIP/2.0"):
                 self.requests.append(msg)
                 if msg.startswith(b"NOTIFY "):
@@ -670,6 +677,7 @@ def main():
     edge.notifies.clear()
     edge.requests.clear()
     edge.grant = "10"  # a short grant: refreshed at 5 s (RFC 6665 §4.1.2.1), not late
+    edge.fetch = True
     r = subprocess.run([XPROBE, data], capture_output=True, timeout=60)
     out = r.stdout.decode(errors="replace")
     check(r.returncode == 0 and "\nup\n" in "\n" + out, "the engine alone reaches the edge")
@@ -698,6 +706,9 @@ def main():
           "XMPP presence -> NOTIFY with PIDF to the SIP watcher")
     check(any("terminated;reason=rejected" in n for n in nots),
           "XMPP unsubscribed -> NOTIFY terminated;reason=rejected")
+    check(any("fetch1@edge" in n and "Subscription-State: terminated" in n and
+              "application/pidf+xml" in n and "fetched state" in n for n in nots),
+          "a fetch SUBSCRIBE gets a NOTIFY terminated with the PIDF the probe brought")
     times = [t for t, m in edge.sub_times if b"Expires: 0" not in m]
     late = [round(b - a, 2) for a, b in zip(times, times[1:])]
     check(len(times) >= 2 and 4.5 <= times[1] - times[0] <= 6.0,

@@ -64,6 +64,13 @@ static void test_watcher_expiry_due(void **state)
 	assert_int_equal(sipgw__sub_due(&s, T0 + 10000, &due), SIPGW_SUB_WAIT);
 	assert_int_equal(due, T0 + 10001);
 	assert_int_equal(sipgw__sub_due(&s, T0 + 10001, &due), SIPGW_SUB_EXPIRE);
+	/* a fetch waiting for the state (RFC 6665 §4.4.3): its NOTIFY at the end of the wait */
+	s = granted(DB_SUB_SIP_WATCHER, 0, true);
+	s.state = DB_SUB_TERMINATED;
+	s.expires_ms = T0 + SIPGW_FETCH_WAIT_MS;
+	assert_int_equal(sipgw__sub_due(&s, T0 + 1, &due), SIPGW_SUB_WAIT);
+	assert_int_equal(due, T0 + SIPGW_FETCH_WAIT_MS);
+	assert_int_equal(sipgw__sub_due(&s, T0 + SIPGW_FETCH_WAIT_MS, &due), SIPGW_SUB_FETCH_END);
 }
 
 /* The engine's loop on a virtual clock: a tick every SIPGW_TICK_MS from an arbitrary phase;
