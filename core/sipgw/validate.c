@@ -11,7 +11,10 @@
 
 /* The whole validation gives up after this long. */
 #define VAL_TIMEOUT_MS 20000
-#define VAL_TEXT       512
+/* One SRV target that does not answer is given up after this long (the engine's connect
+ * timeout), so that the next one is still checked within VAL_TIMEOUT_MS. */
+#define VAL_TARGET_TIMEOUT_MS 10000
+#define VAL_TEXT              512
 
 enum vstep { V_DNS = 0, V_TCP, V_TLS, V_CERT, V_OPTIONS, V__COUNT };
 
@@ -46,6 +49,7 @@ struct sipgw_validation {
 	size_t ntargets, itarget;
 	bool srv; /* the targets came from SRV records */
 	char tried[SIPGW_TARGETS_TEXT];
+	uint64_t give_up_at; /* loop time (ms) when the whole check ends */
 };
 
 static void vfmt(char *out, size_t size, const char *fmt, ...)
@@ -210,11 +214,16 @@ static void target_failed(struct sipgw_validation *v, const char *detail, const 
 static void timeout_cb(uv_timer_t *t)
 {
 	struct sipgw_validation *v = t->data;
-	fail(v, "no answer in time",
-	     v->cur == V_OPTIONS
-	         ? "Check that the edge accepts SIP from the gateway's FQDN and answers OPTIONS."
-	         : "Check that the next hop is up and that no firewall drops the traffic.",
-	     NULL);
+	const char *fix =
+	    v->cur == V_OPTIONS
+	        ? "Check that the edge accepts SIP from the gateway's FQDN and answers OPTIONS."
+	        : "Check that the next hop is up and that no firewall drops the traffic.";
+	/* a target that does not answer: the next one, while time is left (RFC 3263 §4.4) */
+	if (v->cur != V_OPTIONS && uv_now(v->loop) < v->give_up_at) {
+		target_failed(v, "no answer in time", fix, NULL);
+		return;
+	}
+	fail(v, "no answer in time", fix, NULL);
 }
 
 /* ---- I/O ------------------------------------------------------------------------------------ */
@@ -577,6 +586,15 @@ static void addr_cb(void *ctx, const struct resolve_addr_answer *ans)
 static void try_target(struct sipgw_validation *v)
 {
 	const struct dns_srv *t = &v->targets[v->itarget];
+	if (v->timer != NULL) {
+		uint64_t now = uv_now(v->loop),
+		         left = v->give_up_at > now ? v->give_up_at - now : 0;
+		/* the last target has what is left of the whole check */
+		bool more = v->itarget + 1 < v->ntargets;
+		uv_timer_start(v->timer, timeout_cb,
+		               more && left > VAL_TARGET_TIMEOUT_MS ? VAL_TARGET_TIMEOUT_MS : left,
+		               0);
+	}
 	fg_strlcpy(v->host, t->target, sizeof(v->host));
 	v->port = t->port;
 	step(v, V_DNS, S2S_STEP_RUNNING, "", NULL, NULL);
@@ -650,6 +668,7 @@ enum fg_err sipgw_validate_start(struct sipgw_validation **out, uv_loop_t *loop,
 		uv_timer_init(loop, v->timer);
 		v->timer->data = v;
 		uv_timer_start(v->timer, timeout_cb, VAL_TIMEOUT_MS, 0);
+		v->give_up_at = uv_now(loop) + VAL_TIMEOUT_MS;
 	}
 	*out = v;
 	step(v, V_DNS, S2S_STEP_RUNNING, "", NULL, NULL);

@@ -25,6 +25,8 @@ DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "s
 GW_IP, EDGE_IP, EDGE2_IP, DNS_IP = "127.0.0.10", "127.0.0.20", "127.0.0.21", "127.0.0.53"
 # an edge of an SRV set (RFC 3263 §4.4), and an address where nothing listens
 EDGE3_IP, DEAD_IP = "127.0.0.22", "127.0.0.23"
+# a target that accepts TCP and never speaks: its TLS handshake times out
+SILENT_IP = "127.0.0.24"
 
 
 def skip(why):
@@ -92,8 +94,10 @@ def make_certs():
         run("openssl", "req", "-new", "-key", p(name + ".key"), "-subj", "/CN=" + dns,
             "-out", p(name + ".csr"))
         ext = p(name + ".ext")
+        # the pool edge serves two SRV sets (pool.sip.test and slow.sip.test)
+        sans = "DNS:" + dns + (",DNS:slow.sip.test" if name == "pool" else "")
         with open(ext, "w") as f:
-            f.write("subjectAltName=DNS:%s\nextendedKeyUsage=serverAuth,clientAuth\n" % dns)
+            f.write("subjectAltName=%s\nextendedKeyUsage=serverAuth,clientAuth\n" % sans)
         run("openssl", "x509", "-req", "-in", p(name + ".csr"), "-CA", p("ca.crt"), "-CAkey",
             p("ca.key"), "-CAcreateserial", "-days", "30", "-out", p(name + ".crt"),
             "-extfile", ext)
@@ -479,7 +483,11 @@ def main():
         "--srv-host=_sips._tcp.pool.sip.test,edge3.sip.test,5061,30,0",
         # every target fails
         "--srv-host=_sips._tcp.allbad.sip.test,dead.sip.test,5061,10,0",
-        "--srv-host=_sips._tcp.allbad.sip.test,edge2.sip.test,5061,20,0"]))
+        "--srv-host=_sips._tcp.allbad.sip.test,edge2.sip.test,5061,20,0",
+        # a target that never answers the handshake, then a good one
+        "--host-record=silent.sip.test," + SILENT_IP,
+        "--srv-host=_sips._tcp.slow.sip.test,silent.sip.test,5061,10,0",
+        "--srv-host=_sips._tcp.slow.sip.test,edge3.sip.test,5061,20,0"]))
     check(wait_for(lambda: os.path.exists(dlog) and "started" in open(dlog).read(), 5),
           "dnsmasq started")
 
@@ -489,6 +497,9 @@ def main():
     edge2.start()
     edge3 = Edge(EDGE3_IP, os.path.join(TMP, "pool.crt"), os.path.join(TMP, "pool.key"))
     edge3.start()
+    silent = socket.socket()
+    silent.bind((SILENT_IP, 5061))
+    silent.listen(8)  # accepted by the kernel, never read: no TLS handshake
 
     data = os.path.join(TMP, "store")
     t = lambda n: os.path.join(TMP, n)
@@ -504,6 +515,7 @@ def main():
         "domain srv.sip.test srv.sip.test 0 tls gwcert testca -",
         "domain pool.sip.test pool.sip.test 0 tls gwcert testca -",
         "domain allbad.sip.test allbad.sip.test 0 tls gwcert testca -",
+        "domain slow.sip.test slow.sip.test 0 tls gwcert testca -",
     ]) + "\n"
     subprocess.run([SEED, data], input=seed.encode(), check=True)
     log = open(os.path.join(TMP, "fedgw.log"), "wb")
@@ -628,6 +640,11 @@ def main():
         check("wrong.sip.test" in text and "edge2.sip.test" in text,
               "the fault names the certificate's names and the expected one")
     check(fault_active(data, "sip.cert.sip.test") is None, "no certificate fault for sip.test")
+    check(wait_for(lambda: domain_status(data, "slow.sip.test")[0] == "up", 25, 0.3),
+          "slow.sip.test is up through its second SRV target after the first timed out")
+    failed = domain_status(data, "slow.sip.test")[1].get("targets_failed", "")
+    check("silent.sip.test:5061" in failed and "timed out" in failed,
+          "the status says the first target timed out (%s)" % failed)
 
     # 5. validate connection, step by step
     r = subprocess.run([PROBE, data, "sip.test"], capture_output=True, timeout=40)
@@ -655,9 +672,15 @@ def main():
           "\ncert pass the certificate names pool.sip.test" in "\n" + pout and
           "\noptions pass" in "\n" + pout,
           "validate pool.sip.test: each SRV target reported, the third one works")
+    r = subprocess.run([PROBE, data, "slow.sip.test"], capture_output=True, timeout=40)
+    sout = r.stdout.decode(errors="replace")
+    check(r.returncode == 0 and "\ntls warn no answer in time" in "\n" + sout and
+          "\noptions pass" in "\n" + sout,
+          "validate slow.sip.test: a silent target is given up, the next one checked")
     if FAILS:
         print(out)
         print(pout)
+        print(sout)
 
     gw.send_signal(signal.SIGTERM)
     try:
