@@ -196,7 +196,10 @@ static void write_cb(uv_write_t *r, int status)
 {
 	struct wreq *w = (struct wreq *)r;
 	w->c->wpending -= w->len;
-	if (status < 0 && status != UV_ECANCELED && w->c->state != CS_DEAD)
+	/* a write on the socket of an SRV target given up (RFC 3263 §4.4) is no news about
+	 * the connection, which has moved on to the next target */
+	if (status < 0 && status != UV_ECANCELED && w->c->state != CS_DEAD &&
+	    r->handle == (uv_stream_t *)w->c->tcp)
 		conn_kill(w->c, uv_strerror(status), false);
 	free(w);
 }
