@@ -16,9 +16,10 @@
 #define VAL_TARGET_TIMEOUT_MS 10000
 #define VAL_TEXT              512
 
-enum vstep { V_DNS = 0, V_TCP, V_TLS, V_CERT, V_OPTIONS, V__COUNT };
+/* V_SRV first: it is never "not reached" (the SRV lookup cannot fail the check). */
+enum vstep { V_SRV = 0, V_DNS, V_TCP, V_TLS, V_CERT, V_OPTIONS, V__COUNT };
 
-static const char *const step_ids[V__COUNT] = {"dns", "tcp", "tls", "cert", "options"};
+static const char *const step_ids[V__COUNT] = {"dns.srv", "dns", "tcp", "tls", "cert", "options"};
 
 struct sipgw_validation {
 	uv_loop_t *loop;
@@ -67,6 +68,10 @@ static void step(struct sipgw_validation *v, enum vstep s, enum s2s_step_state s
 {
 	char title[DB_DOMAIN_MAX + 64];
 	switch (s) {
+	case V_SRV:
+		vfmt(title, sizeof(title), "DNS SRV %s.%s", v->use_tls ? "_sips._tcp" : "_sip._tcp",
+		     v->dc.rec.next_hop);
+		break;
 	case V_DNS:
 		if (v->srv)
 			vfmt(title, sizeof(title), "DNS of the next hop %s: SRV target %s",
@@ -627,8 +632,23 @@ static void srv_cb(void *ctx, const struct resolve_srv_answer *ans)
 		memcpy(v->targets, recs, v->ntargets * sizeof(recs[0]));
 		v->itarget = 0;
 		v->srv = true;
+		/* the order the targets are checked in, as the engine tries them */
+		char list[VAL_TEXT] = "";
+		for (size_t i = 0; i < v->ntargets; i++) {
+			size_t l = strlen(list);
+			vfmt(list + l, sizeof(list) - l, "%s%s port %u (priority %u, weight %u)",
+			     i ? ", " : "", v->targets[i].target, (unsigned)v->targets[i].port,
+			     (unsigned)v->targets[i].priority, (unsigned)v->targets[i].weight);
+		}
+		step(v, V_SRV, S2S_STEP_PASS, list, NULL, ans->text);
 	} else {
 		one_target(v, sipgw__default_port(v->use_tls));
+		char detail[VAL_TEXT];
+		vfmt(detail, sizeof(detail),
+		     "no SRV record (%s): the next hop itself on port %u (RFC 3263 §4.2)",
+		     ans->text ? ans->text : resolve_status_name(ans->status),
+		     (unsigned)v->targets[0].port);
+		step(v, V_SRV, S2S_STEP_PASS, detail, NULL, NULL);
 	}
 	try_target(v);
 }
@@ -671,7 +691,6 @@ enum fg_err sipgw_validate_start(struct sipgw_validation **out, uv_loop_t *loop,
 		v->give_up_at = uv_now(loop) + VAL_TIMEOUT_MS;
 	}
 	*out = v;
-	step(v, V_DNS, S2S_STEP_RUNNING, "", NULL, NULL);
 	if (v->dc.rec.next_hop_port != 0 || sipgw__is_ip_literal(v->host)) {
 		one_target(v, v->dc.rec.next_hop_port ? v->dc.rec.next_hop_port
 		                                      : sipgw__default_port(v->use_tls));
@@ -680,6 +699,7 @@ enum fg_err sipgw_validate_start(struct sipgw_validation **out, uv_loop_t *loop,
 	} else {
 		char name[DB_DOMAIN_MAX + 16];
 		vfmt(name, sizeof(name), "%s.%s", v->use_tls ? "_sips._tcp" : "_sip._tcp", v->host);
+		step(v, V_SRV, S2S_STEP_RUNNING, "", NULL, NULL);
 		err = resolve_srv(v->resolver, name, srv_cb, v, &v->q);
 	}
 	if (err != FG_OK)

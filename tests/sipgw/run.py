@@ -672,6 +672,9 @@ def main():
           "\ncert pass the certificate names pool.sip.test" in "\n" + pout and
           "\noptions pass" in "\n" + pout,
           "validate pool.sip.test: each SRV target reported, the third one works")
+    check("\ndns.srv pass dead.sip.test port 5061 (priority 10, weight 0), edge2.sip.test port "
+          "5061 (priority 20, weight 0), edge3.sip.test" in "\n" + pout,
+          "validate pool.sip.test: the SRV targets in the order they are tried")
     r = subprocess.run([PROBE, data, "slow.sip.test"], capture_output=True, timeout=40)
     sout = r.stdout.decode(errors="replace")
     check(r.returncode == 0 and "\ntls warn no answer in time" in "\n" + sout and
