@@ -165,6 +165,13 @@ static void dom_status(struct sipgw *gw, struct dom *d)
 	                    (unsigned long long)d->errors, count_subs(gw, d->cf.rec.domain),
 	                    count_sessions(gw, d->cf.rec.domain));
 	sipgw__json_escape(&j, d->last_error);
+	/* RFC 3263 §4.4: the SRV target in use and those that failed before it */
+	(void)fg_buf_append_str(&j, "\",\"target\":\"");
+	sipgw__json_escape(&j, d->target);
+	(void)fg_buf_append_str(&j, "\",\"targets_failed\":\"");
+	char failed[400]; /* the store keeps 2 KiB of extra JSON: the list is cut */
+	fg_strlcpy(failed, d->targets_failed, sizeof(failed));
+	sipgw__json_escape(&j, failed);
 	(void)fg_buf_append_str(&j, "\"}");
 	status_set_extra(id, fg_buf_cstr(&j));
 	fg_buf_free(&j);
@@ -189,7 +196,10 @@ static void write_cb(uv_write_t *r, int status)
 {
 	struct wreq *w = (struct wreq *)r;
 	w->c->wpending -= w->len;
-	if (status < 0 && status != UV_ECANCELED && w->c->state != CS_DEAD)
+	/* a write on the socket of an SRV target given up (RFC 3263 §4.4) is no news about
+	 * the connection, which has moved on to the next target */
+	if (status < 0 && status != UV_ECANCELED && w->c->state != CS_DEAD &&
+	    r->handle == (uv_stream_t *)w->c->tcp)
 		conn_kill(w->c, uv_strerror(status), false);
 	free(w);
 }
@@ -443,6 +453,10 @@ static struct conn *conn_new(struct sipgw *gw, bool out, bool use_tls)
 	return c;
 }
 
+static void out_target_failed(struct conn *c, const char *kind, const char *condition,
+                              const char *cause, const char *why, const char *fix);
+static void out_target_ok(struct conn *c);
+
 static void conn_tls_failed(struct conn *c)
 {
 	int code = tls_conn_error_code(c->tls);
@@ -452,21 +466,23 @@ static void conn_tls_failed(struct conn *c)
 		struct dom *d = c->dom;
 		/* BearSSL's X.509 errors (BR_ERR_X509_*) are 32..63 */
 		bool cert = code >= 32 && code < 64;
+		char why[300];
 		sipgw__fmt(cause, sizeof(cause), "TLS with the next hop %s (%s) failed: %s",
 		           d->cf.rec.next_hop, c->peer, text);
+		sipgw__fmt(why, sizeof(why), "TLS with %s failed: %s", c->peer, text);
 		fg_strlcpy(d->tls, "failed", sizeof(d->tls));
-		fault(
-		    d, "tls", cert ? "Next hop certificate refused" : "TLS handshake failed", cause,
+		out_target_failed(
+		    c, "tls", cert ? "Next hop certificate refused" : "TLS handshake failed", cause,
+		    why,
 		    cert ? "Check that the trusted CA bundle chosen for this SIP domain holds the "
 		           "CA that signed the next hop's certificate, and that the certificate "
 		           "is valid; the next hop must also trust the CA of our SIP certificate."
 		         : "Check that the next hop speaks TLS 1.2 on this port and trusts the CA "
 		           "of our SIP certificate (mutual TLS).");
-	} else {
-		sipgw__fmt(cause, sizeof(cause), "TLS with incoming peer %s failed: %s", c->peer,
-		           text);
-		fg_log(FG_LOG_INFO, SIPGW_SUBSYS, "%s", cause);
+		return;
 	}
+	sipgw__fmt(cause, sizeof(cause), "TLS with incoming peer %s failed: %s", c->peer, text);
+	fg_log(FG_LOG_INFO, SIPGW_SUBSYS, "%s", cause);
 	conn_kill(c, cause, false);
 }
 
@@ -486,31 +502,43 @@ static void conn_tls_established(struct conn *c)
 	}
 	struct dom *d = c->dom;
 	fg_strlcpy(d->tls, "ok", sizeof(d->tls));
-	fault_clear(d, "tls");
 	char names[256] = "";
+	/* RFC 5922 §4: the name to find is the configured next hop (the domain the SRV
+	 * records belong to), never the SRV target's own name */
 	bool ok = sipgw_cert_names_host(der, len, d->cf.rec.next_hop, names, sizeof(names));
 	fg_strlcpy(d->peer_names, names, sizeof(d->peer_names));
 	d->status_dirty = true;
 	if (!ok) {
-		/* seed 000: "peer's certificate does not contain a matching FQDN" */
-		char cause[512], fix[512];
+		/* seed 000: "peer's certificate does not contain a matching FQDN"; raised at
+		 * once, even when another SRV target is tried next */
+		char cause[512], fix[512], via[DNS_MAX_NAME + 120] = "", why[300];
+		if (d->ntargets > 1 || strcasecmp(c->host, d->cf.rec.next_hop) != 0)
+			sipgw__fmt(via, sizeof(via), " (SRV target %s port %u, %s)", c->host,
+			           (unsigned)c->port, c->peer);
 		sipgw__fmt(
 		    cause, sizeof(cause),
 		    "The next hop's certificate does not contain a matching FQDN: it names %s, "
-		    "but the configured next hop is %s.",
-		    names, d->cf.rec.next_hop);
+		    "but the configured next hop is %s%s.",
+		    names, d->cf.rec.next_hop, via);
 		sipgw__fmt(
 		    fix, sizeof(fix),
 		    "Set the SIP domain's next hop to the name on the edge's certificate (one of: "
 		    "%s), or give the edge a certificate whose subjectAltName DNS entry is %s.",
 		    names, d->cf.rec.next_hop);
+		sipgw__fmt(why, sizeof(why), "its certificate names %s, not %s", names,
+		           d->cf.rec.next_hop);
 		fg_strlcpy(d->cert, "mismatch", sizeof(d->cert));
 		fault(d, "cert", "Next hop certificate name does not match", cause, fix);
-		conn_kill(c, cause, false);
+		c->cert_mismatch = true;
+		fg_strlcpy(c->cert_cause, cause, sizeof(c->cert_cause));
+		out_target_failed(c, "cert", "Next hop certificate name does not match", cause, why,
+		                  fix);
 		return;
 	}
-	fg_strlcpy(d->cert, "ok", sizeof(d->cert));
-	fault_clear(d, "cert");
+	fg_strlcpy(d->cert, c->cert_mismatch ? "mismatch" : "ok", sizeof(d->cert));
+	if (!c->cert_mismatch)
+		fault_clear(d, "cert");
+	out_target_ok(c);
 	conn_up(c);
 }
 
@@ -628,9 +656,13 @@ static enum fg_err conn_start_tls(struct conn *c, bool server)
 		cfg.trust = c->dom->cf.trust;
 		if (cfg.trust == NULL)
 			return FG_ERR_INVAL;
-		/* the name is checked by us (RFC 5922 §7.1) so that a mismatch can be reported
-		 * with the names the certificate has */
-		cfg.server_name = NULL;
+		/* SNI with the next hop's name (RFC 6066 §3: host names only, never an address
+		 * literal) so that an edge with several certificates picks the right one; the
+		 * name is checked by us (RFC 5922 §7.1) so that a mismatch can be reported with
+		 * the names the certificate has */
+		const char *hop = c->dom->cf.rec.next_hop;
+		cfg.server_name = sipgw__is_ip_literal(hop) ? NULL : hop;
+		cfg.sni_skip_name_check = true;
 	}
 	enum fg_err err = tls_conn_new(&c->tls, &cfg);
 	tls_trust_free(trust);
@@ -665,17 +697,156 @@ static void conn_up(struct conn *c)
 /* ---- outgoing connections ---------------------------------------------------------------- */
 
 static void out_next_addr(struct conn *c);
+static void out_try_target(struct conn *c);
+
+/* "host:port" of the target being tried. */
+static void out_target_name(const struct conn *c, char *out, size_t size)
+{
+	sipgw__fmt(out, size, strchr(c->host, ':') ? "[%s]:%u" : "%s:%u", c->host,
+	           (unsigned)c->port);
+}
+
+/* Appends "; " + text to a list kept in a fixed buffer (cut when full). */
+static void list_add(char *list, size_t size, const char *text)
+{
+	size_t l = strlen(list);
+	if (l < size)
+		sipgw__fmt(list + l, size - l, "%s%s", l ? "; " : "", text);
+}
+
+/* Drops what belongs to the target being tried (socket, TLS, framing) so that the next
+ * target starts afresh; requests queued for the connection stay queued. */
+static void out_reset(struct conn *c)
+{
+	struct sipgw *gw = c->gw;
+	if (c->q != NULL) {
+		resolve_cancel(c->q);
+		c->q = NULL;
+	}
+	if (c->connect_q != NULL) {
+		c->connect_q->data = NULL; /* its callback frees it */
+		c->connect_q = NULL;
+	}
+	if (c->tcp != NULL) {
+		if (c->tcp_open)
+			uv_read_stop((uv_stream_t *)c->tcp);
+		close_handle(gw, (uv_handle_t *)c->tcp);
+		c->tcp = NULL;
+	}
+	c->tcp_open = false;
+	tls_conn_free(c->tls);
+	c->tls = NULL;
+	c->tls_up = false;
+	fg_buf_free(&c->wbuf);
+	fg_buf_reset(&c->raw);
+	c->raw_off = 0;
+	sip_stream_free(c->stream);
+	c->stream = sip_stream_new();
+	c->peer[0] = '\0';
+	c->addr_error[0] = '\0';
+	c->naddr = c->iaddr = 0;
+}
+
+/* A next-hop fault with the list of SRV targets tried as its detail (fault() has none). */
+static void out_fault(struct dom *d, const char *what, const char *condition, const char *cause,
+                      const char *fix, const char *detail, enum fg_log_level severity)
+{
+	char id[STATUS_ID_MAX], object[160];
+	sipgw__fmt(id, sizeof(id), "sip.%s.%s", what, d->cf.rec.domain);
+	sipgw__fmt(object, sizeof(object), "SIP domain %s (next hop %s)", d->cf.rec.domain,
+	           d->cf.rec.next_hop);
+	struct status_fault_desc fd = {.object = object,
+	                               .condition = condition,
+	                               .cause = cause,
+	                               .fix = fix,
+	                               .detail = detail,
+	                               .severity = severity};
+	status_fault_raise(id, &fd);
+	d->status_dirty = true;
+}
+
+/* One target failed. RFC 3263 §4.4: go on with the next one in SRV order; only when every
+ * target failed is the failure a fault, which then names each target (the cause) and why
+ * each failed (the detail). */
+static void out_target_failed(struct conn *c, const char *kind, const char *condition,
+                              const char *cause, const char *why, const char *fix)
+{
+	struct dom *d = c->dom;
+	char name[DNS_MAX_NAME + 8], item[DNS_MAX_NAME + 320];
+	out_target_name(c, name, sizeof(name));
+	sipgw__fmt(item, sizeof(item), "%s: %s", name, why);
+	list_add(c->tried, sizeof(c->tried), item);
+	if (c->itarget + 1 < d->ntargets && !c->gw->stopping) {
+		fg_log(FG_LOG_NOTICE, SIPGW_SUBSYS,
+		       "next hop of %s: target %s failed (%s); trying the next SRV target",
+		       d->cf.rec.domain, name, why);
+		out_reset(c);
+		if (c->stream == NULL) {
+			conn_kill(c, "out of memory", false);
+			return;
+		}
+		c->itarget++;
+		out_try_target(c);
+		return;
+	}
+	fg_strlcpy(d->targets_failed, c->tried, sizeof(d->targets_failed));
+	d->target[0] = '\0';
+	if (d->ntargets > 1) {
+		char names[SIPGW_TARGETS_TEXT] = "", all[SIPGW_TARGETS_TEXT + 600];
+		for (size_t i = 0; i < d->ntargets; i++) {
+			char t[DNS_MAX_NAME + 8];
+			sipgw__fmt(t, sizeof(t), "%s:%u", d->targets[i].target,
+			           (unsigned)d->targets[i].port);
+			list_add(names, sizeof(names), t);
+		}
+		sipgw__fmt(all, sizeof(all), "%s Every SRV target of %s failed: %s.", cause,
+		           d->cf.rec.next_hop, names);
+		out_fault(d, kind, condition, all, fix, c->tried, FG_LOG_ERR);
+		fg_strlcpy(d->last_error, all, sizeof(d->last_error));
+		d->errors++;
+	} else {
+		fault(d, kind, condition, cause, fix);
+	}
+	conn_kill(c, cause, false);
+}
+
+/* A target works: the status names it; failures of this attempt's earlier targets are no
+ * longer faults, except a wrong-name certificate, which stays reported as a warning. */
+static void out_target_ok(struct conn *c)
+{
+	struct dom *d = c->dom;
+	out_target_name(c, d->target, sizeof(d->target));
+	fg_strlcpy(d->targets_failed, c->tried, sizeof(d->targets_failed));
+	fault_clear(d, "dns");
+	fault_clear(d, "tls");
+	if (c->cert_mismatch) {
+		char cause[sizeof(c->cert_cause) + 300];
+		sipgw__fmt(cause, sizeof(cause),
+		           "%s The gateway uses the next SRV target, %s, instead.", c->cert_cause,
+		           d->target);
+		out_fault(
+		    d, "cert", "Next hop certificate name does not match (on one SRV target)",
+		    cause,
+		    "Give every edge of the SRV set a certificate whose subjectAltName DNS entry "
+		    "is the next hop, or remove the failing target from the SRV records.",
+		    c->tried, FG_LOG_WARN);
+	}
+	d->status_dirty = true;
+}
 
 static void connect_cb(uv_connect_t *req, int status)
 {
 	struct conn *c = req->data;
+	free(req);
+	if (c == NULL)
+		return; /* abandoned: the target was given up or timed out */
+	c->connect_q = NULL;
 	if (c->state == CS_DEAD)
 		return;
 	struct dom *d = c->dom;
 	if (status < 0) {
-		if (d != NULL)
-			sipgw__fmt(d->last_error, sizeof(d->last_error),
-			           "TCP connect to %s failed: %s", c->peer, uv_strerror(status));
+		sipgw__fmt(c->addr_error, sizeof(c->addr_error), "TCP connect to %s failed: %s",
+		           c->peer, uv_strerror(status));
 		/* try the next address with a fresh handle */
 		close_handle(c->gw, (uv_handle_t *)c->tcp);
 		c->tcp = NULL;
@@ -696,8 +867,7 @@ static void connect_cb(uv_connect_t *req, int status)
 			if (d != NULL)
 				fault(d, "tls", "TLS cannot start",
 				      "The SIP certificate or the trusted CA bundle of this domain "
-				      "cannot "
-				      "be used.",
+				      "cannot be used.",
 				      "Choose a SIP certificate with its key and a CA bundle on "
 				      "the SIP "
 				      "domain.");
@@ -705,25 +875,68 @@ static void connect_cb(uv_connect_t *req, int status)
 		}
 		return;
 	}
+	if (d != NULL) {
+		fault_clear(d, "cert");
+		out_target_ok(c);
+	}
 	conn_up(c);
 }
 
 static void out_all_failed(struct conn *c)
 {
 	struct dom *d = c->dom;
-	if (d != NULL) {
-		char cause[512];
-		sipgw__fmt(cause, sizeof(cause),
-		           "No address of the next hop %s accepted a connection on "
-		           "port %u (%s).",
-		           c->host, (unsigned)c->port,
-		           d->last_error[0] ? d->last_error : "no address");
-		fg_strlcpy(d->tcp, "failed", sizeof(d->tcp));
-		fault(d, "connect", "Cannot connect to the next hop", cause,
-		      "Check that the edge listens on that address and port and that no firewall "
-		      "blocks the gateway; check the next hop and port of the SIP domain.");
+	if (d == NULL) {
+		conn_kill(c, "no address accepted the connection", false);
+		return;
 	}
-	conn_kill(c, "no address accepted the connection", false);
+	char cause[512], why[200];
+	sipgw__fmt(cause, sizeof(cause),
+	           "No address of the next hop %s accepted a connection on port %u (%s).", c->host,
+	           (unsigned)c->port, c->addr_error[0] ? c->addr_error : "no address");
+	sipgw__fmt(why, sizeof(why), "%s", c->addr_error[0] ? c->addr_error : "no usable address");
+	fg_strlcpy(d->tcp, "failed", sizeof(d->tcp));
+	out_target_failed(c, "connect", "Cannot connect to the next hop", cause, why,
+	                  "Check that the edge listens on that address and port and that no "
+	                  "firewall blocks the gateway; check the next hop and port of the SIP "
+	                  "domain.");
+}
+
+/* The deadline of the current step passed (conns_tick). A connect that hangs moves on to
+ * the next address, a handshake or a lookup that hangs to the next target. */
+static void out_timed_out(struct conn *c)
+{
+	struct dom *d = c->dom;
+	char name[DNS_MAX_NAME + 8], cause[512], why[300];
+	out_target_name(c, name, sizeof(name));
+	if (c->state == CS_CONNECTING) {
+		sipgw__fmt(c->addr_error, sizeof(c->addr_error), "TCP connect to %s timed out",
+		           c->peer);
+		if (c->connect_q != NULL) {
+			c->connect_q->data = NULL;
+			c->connect_q = NULL;
+		}
+		if (c->tcp != NULL)
+			close_handle(c->gw, (uv_handle_t *)c->tcp);
+		c->tcp = NULL;
+		c->tcp_open = false;
+		c->iaddr++;
+		out_next_addr(c);
+		return;
+	}
+	if (c->state == CS_TLS) {
+		sipgw__fmt(cause, sizeof(cause),
+		           "The TLS handshake with the next hop %s (%s) timed out.",
+		           d->cf.rec.next_hop, c->peer);
+		sipgw__fmt(why, sizeof(why), "TLS handshake with %s timed out", c->peer);
+		fg_strlcpy(d->tls, "failed", sizeof(d->tls));
+		out_target_failed(c, "tls", "TLS handshake timed out", cause, why,
+		                  "Check that the next hop speaks TLS on this port.");
+		return;
+	}
+	sipgw__fmt(cause, sizeof(cause), "The address of the next hop %s was not found in time.",
+	           c->host);
+	out_target_failed(c, "dns", "Next hop not found in DNS", cause, "no DNS answer in time",
+	                  "Check that the DNS servers (xmpp.dns_servers) answer.");
 }
 
 static void out_next_addr(struct conn *c)
@@ -737,9 +950,14 @@ static void out_next_addr(struct conn *c)
 			c->iaddr++;
 			continue;
 		}
+		uv_connect_t *req = malloc(sizeof(*req));
 		c->tcp = malloc(sizeof(*c->tcp));
-		if (c->tcp == NULL)
+		if (c->tcp == NULL || req == NULL) {
+			free(req);
+			free(c->tcp);
+			c->tcp = NULL;
 			break;
+		}
 		uv_tcp_init(gw->loop, c->tcp);
 		c->tcp->data = c;
 		/* the SIP domain's bind address is the source of its next-hop connection, for
@@ -751,17 +969,18 @@ static void out_next_addr(struct conn *c)
 			     uv_ip6_addr(src, 0, (struct sockaddr_in6 *)&bs) == 0) &&
 			    uv_tcp_bind(c->tcp, (const struct sockaddr *)&bs, 0) != 0)
 				fg_log(FG_LOG_WARN, SIPGW_SUBSYS,
-				       "cannot use %s as the source address "
-				       "toward %s",
-				       src, a);
+				       "cannot use %s as the source address toward %s", src, a);
 		}
 		sipgw__fmt(c->peer, sizeof(c->peer), strchr(a, ':') ? "[%s]:%u" : "%s:%u", a,
 		           (unsigned)c->port);
-		c->creq.data = c;
+		req->data = c;
 		c->state = CS_CONNECTING;
 		c->deadline = now_mono() + SIPGW_CONNECT_TIMEOUT_MS;
-		if (uv_tcp_connect(&c->creq, c->tcp, (const struct sockaddr *)&ss, connect_cb) == 0)
+		if (uv_tcp_connect(req, c->tcp, (const struct sockaddr *)&ss, connect_cb) == 0) {
+			c->connect_q = req;
 			return;
+		}
+		free(req);
 		close_handle(gw, (uv_handle_t *)c->tcp);
 		c->tcp = NULL;
 		c->iaddr++;
@@ -775,23 +994,25 @@ static void addr_cb(void *ctx, const struct resolve_addr_answer *ans)
 	c->q = NULL;
 	struct dom *d = c->dom;
 	if (ans->status != RESOLVE_OK || ans->n == 0) {
-		if (d != NULL) {
-			char cause[512];
-			sipgw__fmt(cause, sizeof(cause), "The next hop %s has no address: %s.",
-			           c->host,
-			           ans->text ? ans->text : resolve_status_name(ans->status));
-			fg_strlcpy(d->dns, "failed", sizeof(d->dns));
-			fault(d, "dns", "Next hop not found in DNS", cause,
-			      "Check the next hop name of the SIP domain and that the DNS servers "
-			      "(xmpp.dns_servers) publish an address for it, or enter its IP "
-			      "address.");
+		const char *text = ans->text ? ans->text : resolve_status_name(ans->status);
+		if (d == NULL) {
+			conn_kill(c, "DNS failure", false);
+			return;
 		}
-		conn_kill(c, "DNS failure", false);
+		char cause[512], why[300];
+		sipgw__fmt(cause, sizeof(cause), "The next hop %s has no address: %s.", c->host,
+		           text);
+		sipgw__fmt(why, sizeof(why), "no address (%s)", text);
+		fg_strlcpy(d->dns, "failed", sizeof(d->dns));
+		out_target_failed(
+		    c, "dns", "Next hop not found in DNS", cause, why,
+		    "Check the next hop name of the SIP domain and that the DNS servers "
+		    "(xmpp.dns_servers) publish an address for it, or enter its IP "
+		    "address.");
 		return;
 	}
 	if (d != NULL) {
 		fg_strlcpy(d->dns, "ok", sizeof(d->dns));
-		fault_clear(d, "dns");
 		d->status_dirty = true;
 	}
 	c->naddr = 0;
@@ -801,27 +1022,43 @@ static void addr_cb(void *ctx, const struct resolve_addr_answer *ans)
 	out_next_addr(c);
 }
 
+/* Resolves the address of dom->targets[c->itarget]. */
+static void out_try_target(struct conn *c)
+{
+	struct dom *d = c->dom;
+	const struct dns_srv *t = &d->targets[c->itarget];
+	fg_strlcpy(c->host, t->target, sizeof(c->host));
+	c->port = t->port;
+	c->state = CS_RESOLVING;
+	/* the resolver gives up after 5 s: this only catches a lost callback */
+	c->deadline = now_mono() + 2 * SIPGW_CONNECT_TIMEOUT_MS;
+	if (resolve_addr(c->gw->resolver, c->host, addr_cb, c, &c->q) != FG_OK)
+		conn_kill(c, "DNS query failed", false);
+}
+
 static void srv_cb(void *ctx, const struct resolve_srv_answer *ans)
 {
 	struct conn *c = ctx;
 	c->q = NULL;
-	struct sipgw *gw = c->gw;
+	struct dom *d = c->dom;
 	if (ans->status == RESOLVE_OK && ans->n > 0 &&
 	    !dns_srv_is_no_service(ans->records, ans->n)) {
 		struct dns_srv recs[DNS_MAX_SRV];
 		size_t n = ans->n < DNS_MAX_SRV ? ans->n : DNS_MAX_SRV;
 		memcpy(recs, ans->records, n * sizeof(recs[0]));
 		(void)dns_srv_order(recs, n, NULL, NULL);
-		/* RFC 3263 §4.2: the first target in SRV order (failover to the others would
-		 * need more state than one edge cluster warrants) */
-		fg_strlcpy(c->host, recs[0].target, sizeof(c->host));
-		c->port = recs[0].port;
+		/* RFC 3263 §4.4 / RFC 2782: every target in order, each tried in turn */
+		d->ntargets = n < SIPGW_MAX_TARGETS ? n : SIPGW_MAX_TARGETS;
+		memcpy(d->targets, recs, d->ntargets * sizeof(recs[0]));
 	} else {
 		/* RFC 3263 §4.2: no SRV records: the name itself on the default port */
-		c->port = sipgw__default_port(c->use_tls);
+		memset(&d->targets[0], 0, sizeof(d->targets[0]));
+		fg_strlcpy(d->targets[0].target, d->cf.rec.next_hop, sizeof(d->targets[0].target));
+		d->targets[0].port = sipgw__default_port(c->use_tls);
+		d->ntargets = 1;
 	}
-	if (resolve_addr(gw->resolver, c->host, addr_cb, c, &c->q) != FG_OK)
-		conn_kill(c, "DNS query failed", false);
+	c->itarget = 0;
+	out_try_target(c);
 }
 
 static void dom_connect(struct sipgw *gw, struct dom *d)
@@ -840,19 +1077,21 @@ static void dom_connect(struct sipgw *gw, struct dom *d)
 	c->deadline = now_mono() + 2 * SIPGW_CONNECT_TIMEOUT_MS;
 	fg_strlcpy(c->host, d->cf.rec.next_hop, sizeof(c->host));
 	fg_strlcpy(d->dns, "pending", sizeof(d->dns));
-	enum fg_err err;
 	if (d->cf.rec.next_hop_port != 0 || sipgw__is_ip_literal(c->host)) {
-		c->port = d->cf.rec.next_hop_port ? d->cf.rec.next_hop_port
-		                                  : sipgw__default_port(use_tls);
-		err = resolve_addr(gw->resolver, c->host, addr_cb, c, &c->q);
-	} else {
-		/* RFC 3263 §4.2 / RFC 5630: SIP over TLS is found with _sips._tcp */
-		char name[DB_DOMAIN_MAX + 16];
-		sipgw__fmt(name, sizeof(name), "%s.%s", use_tls ? "_sips._tcp" : "_sip._tcp",
-		           c->host);
-		err = resolve_srv(gw->resolver, name, srv_cb, c, &c->q);
+		/* a configured port or an address: one target, no SRV (RFC 3263 §4.2) */
+		memset(&d->targets[0], 0, sizeof(d->targets[0]));
+		fg_strlcpy(d->targets[0].target, d->cf.rec.next_hop, sizeof(d->targets[0].target));
+		d->targets[0].port = d->cf.rec.next_hop_port ? d->cf.rec.next_hop_port
+		                                             : sipgw__default_port(use_tls);
+		d->ntargets = 1;
+		c->itarget = 0;
+		out_try_target(c);
+		return;
 	}
-	if (err != FG_OK)
+	/* RFC 3263 §4.2 / RFC 5630: SIP over TLS is found with _sips._tcp */
+	char name[DB_DOMAIN_MAX + 16];
+	sipgw__fmt(name, sizeof(name), "%s.%s", use_tls ? "_sips._tcp" : "_sip._tcp", c->host);
+	if (resolve_srv(gw->resolver, name, srv_cb, c, &c->q) != FG_OK)
 		conn_kill(c, "DNS query failed", false);
 }
 
@@ -2317,19 +2556,9 @@ static void conns_tick(struct sipgw *gw, int64_t now)
 		struct conn *next = c->next;
 		if (c->state != CS_UP && c->state != CS_DEAD && now > c->deadline) {
 			if (c->dom != NULL) {
-				char cause[256];
-				sipgw__fmt(cause, sizeof(cause),
-				           "%s with the next hop %s (%s) timed out.",
-				           c->state == CS_TLS ? "The TLS handshake" : "Connecting",
-				           c->dom->cf.rec.next_hop, c->peer[0] ? c->peer : c->host);
-				if (c->state == CS_TLS)
-					fault(c->dom, "tls", "TLS handshake timed out", cause,
-					      "Check that the next hop speaks TLS on this port.");
-				else
-					fault(c->dom, "connect", "Cannot connect to the next hop",
-					      cause,
-					      "Check the next hop address and port and any "
-					      "firewall between.");
+				out_timed_out(c); /* the next address or SRV target */
+				c = next;
+				continue;
 			}
 			conn_kill(c, "timeout", false);
 		} else if (c->state == CS_UP && !c->out && now - c->last_io > SIPGW_IDLE_IN_MS) {
@@ -2373,6 +2602,8 @@ static void tick_cb(uv_timer_t *t)
 			session_remove(gw, s);
 		s = next;
 	}
+	/* due refreshes and expiries at once (RFC 6665 §4.1.2.1): cheap when none is */
+	sipgw__presence_tick(gw);
 	if (++gw->ticks % (1000 / SIPGW_TICK_MS) == 0) {
 		/* a listener that could not bind (address busy or not yet up) is tried again */
 		if (gw->ticks % (SIPGW_RETRY_MS / SIPGW_TICK_MS) == 0) {
@@ -2381,7 +2612,6 @@ static void tick_cb(uv_timer_t *t)
 			if (gw->tls_l.tcp == NULL)
 				listener_apply(gw, &gw->tls_l, gw->set.tls_port, true);
 		}
-		sipgw__presence_tick(gw);
 		for (size_t i = 0; i < gw->ndoms; i++)
 			dom_status(gw, gw->doms[i]);
 	}

@@ -39,6 +39,11 @@ static void sub_save(struct sipgw *gw, struct db_subscription *s)
 	if (err != FG_OK)
 		fg_log(FG_LOG_ERR, SIPGW_SUBSYS, "a presence subscription could not be stored: %s",
 		       fg_strerror(err));
+	/* its next refresh or expiry may come before everything else known */
+	int64_t due = INT64_MAX;
+	(void)sipgw__sub_due(s, fg_now_ms(), &due);
+	if (gw->presence_due_ms != 0 && due < gw->presence_due_ms)
+		gw->presence_due_ms = due;
 }
 
 static void sub_delete(struct sipgw *gw, const char *id)
@@ -263,6 +268,15 @@ static void notify_send(struct sipgw *gw, struct dom *d, struct db_subscription 
 	fg_buf_free(&pidf);
 }
 
+/* The final NOTIFY of a fetch (RFC 6665 §4.4.3), with the PIDF when the state is known; the
+ * record that waited for it goes. */
+static void fetch_end(struct sipgw *gw, struct dom *d, struct db_subscription *s, const char *state,
+                      const struct xlate_presence *p)
+{
+	notify_send(gw, d, s, state, p);
+	sub_delete(gw, s->id);
+}
+
 static void xmpp_subscribe(struct sipgw *gw, struct dom *d, const char *watcher,
                            const char *presentity)
 {
@@ -352,6 +366,15 @@ void sipgw__presence_xmpp_in(struct sipgw *gw, struct dom *d, const struct xmpp_
 		sipgw__sub_id(DB_SUB_SIP_WATCHER, su, watcher_bare, id);
 		if (!sub_load(gw, id, &s))
 			break;
+		if (s.state == DB_SUB_TERMINATED) {
+			/* a fetch waiting for the state (RFC 6665 §4.4.3): the answer to its
+			 * probe ends it with the PIDF; a refusal ends it without */
+			if (type == SIPGW_PRES_AVAILABLE || type == SIPGW_PRES_UNAVAILABLE)
+				fetch_end(gw, d, &s, "terminated;reason=timeout", &p);
+			else if (type == SIPGW_PRES_UNSUBSCRIBED)
+				fetch_end(gw, d, &s, "terminated;reason=rejected", NULL);
+			break;
+		}
 		if (type == SIPGW_PRES_SUBSCRIBED) {
 			s.state = DB_SUB_ACTIVE;
 			notify_send(gw, d, &s, "active", NULL);
@@ -390,7 +413,8 @@ static void subscribe_in(struct sipgw *gw, struct dom *d, struct stxn *st)
 	bool in_dialog = m->to.tag.p != NULL;
 	if (in_dialog) {
 		/* the Request-URI is our Contact (RFC 3261 §12.2.1.1): the dialog says who */
-		if (!sub_find_dialog(gw, DB_SUB_SIP_WATCHER, m->call_id.p, m->to.tag.p, &s)) {
+		if (!sub_find_dialog(gw, DB_SUB_SIP_WATCHER, m->call_id.p, m->to.tag.p, &s) ||
+		    s.state == DB_SUB_TERMINATED /* a fetch's dialog, ending */) {
 			sipgw__respond(st, 481, NULL, NULL, NULL, 0);
 			goto out;
 		}
@@ -414,6 +438,11 @@ static void subscribe_in(struct sipgw *gw, struct dom *d, struct stxn *st)
 	sipgw__fmt(pres_bare, sizeof(pres_bare), "%s@%s", pj.local, pj.domain);
 	sipgw__sub_id(DB_SUB_SIP_WATCHER, fg_buf_cstr(&watcher_uri), pres_bare, id);
 	bool exists = in_dialog || sub_load(gw, id, &s);
+	if (!in_dialog && exists && s.state == DB_SUB_TERMINATED) {
+		/* an earlier fetch of the pair still waits for the state: it ends now */
+		fetch_end(gw, d, &s, "terminated;reason=timeout", NULL);
+		exists = false;
+	}
 	if (in_dialog) {
 		/* refresh or end of an existing subscription (RFC 6665 §4.1.2.2, §4.1.2.3) */
 		if (strcmp(s.id, id) != 0) {
@@ -445,16 +474,14 @@ static void subscribe_in(struct sipgw *gw, struct dom *d, struct stxn *st)
 		goto out;
 	}
 	if (expires == 0) {
-		/* a fetch (RFC 6665 §4.4.3), or the end of a subscription made in another
-		 * dialog: probe (or unsubscribe) on the XMPP side, and the NOTIFY the RFC asks
-		 * for ends this dialog at once */
+		/* a fetch (RFC 6665 §4.4.3): a probe on the XMPP side, whose answer the final
+		 * NOTIFY carries; or the end of a subscription made in another dialog: an
+		 * unsubscribe, and the NOTIFY ends this dialog at once */
 		struct fg_buf hdrs = {0};
 		(void)fg_buf_append_str(&hdrs, "Expires: 0\r\n");
 		sipgw__copy_record_route(m, &hdrs);
 		sipgw__respond(st, 200, fg_buf_cstr(&hdrs), NULL, NULL, 0);
 		fg_buf_free(&hdrs);
-		send_presence(gw, exists ? SIPGW_PRES_UNSUBSCRIBE : SIPGW_PRES_PROBE,
-		              fg_buf_cstr(&watcher_jid), pres_bare, NULL);
 		struct db_subscription f = {.direction = DB_SUB_SIP_WATCHER};
 		fg_strlcpy(f.id, id, sizeof(f.id));
 		fg_strlcpy(f.sip_domain, d->cf.rec.domain, sizeof(f.sip_domain));
@@ -463,9 +490,23 @@ static void subscribe_in(struct sipgw *gw, struct dom *d, struct stxn *st)
 		fg_strlcpy(f.call_id, m->call_id.p, sizeof(f.call_id));
 		fg_strlcpy(f.local_tag, st->to_tag, sizeof(f.local_tag));
 		sub_take_dialog(&f, dlg);
-		notify_send(gw, d, &f, "terminated;reason=timeout", NULL);
-		sub_delete(gw, id);
 		sip_dialog_free(dlg);
+		if (exists) {
+			send_presence(gw, SIPGW_PRES_UNSUBSCRIBE, fg_buf_cstr(&watcher_jid),
+			              pres_bare, NULL);
+			notify_send(gw, d, &f, "terminated;reason=timeout", NULL);
+			sub_delete(gw, id);
+			goto out;
+		}
+		/* a fetch: its NOTIFY carries the state the probe brings back (RFC 6665
+		 * §4.4.3), so the record waits for it as "terminated" (no subscription), at
+		 * most SIPGW_FETCH_WAIT_MS; without an answer the NOTIFY has no body */
+		f.state = DB_SUB_TERMINATED;
+		f.remote_cseq = m->cseq;
+		f.created_ms = f.refreshed_ms = fg_now_ms();
+		f.expires_ms = f.refreshed_ms + SIPGW_FETCH_WAIT_MS;
+		sub_save(gw, &f);
+		send_presence(gw, SIPGW_PRES_PROBE, fg_buf_cstr(&watcher_jid), pres_bare, NULL);
 		goto out;
 	}
 	if (!exists && gw->nsubs >= SIPGW_MAX_SUBS) {
@@ -648,11 +689,48 @@ void sipgw__presence_ctxn_done(struct sipgw *gw, struct ctxn *ct, enum purpose p
 	d->status_dirty = true;
 }
 
-/* Every few seconds: refresh our subscriptions at 80% (RFC 6665 §4.1.2.1) and end the SIP
- * watchers' ones that were not refreshed in time (§4.2.2). */
+enum sipgw_sub_action sipgw__sub_due(const struct db_subscription *s, int64_t now_ms,
+                                     int64_t *due_ms)
+{
+	if (s->state == DB_SUB_TERMINATED && s->direction == DB_SUB_SIP_WATCHER) {
+		/* a fetch waiting for the state: its NOTIFY goes without it at the end */
+		*due_ms = s->expires_ms;
+		return now_ms >= *due_ms ? SIPGW_SUB_FETCH_END : SIPGW_SUB_WAIT;
+	}
+	if (s->state == DB_SUB_TERMINATED) {
+		*due_ms = INT64_MAX;
+		return SIPGW_SUB_WAIT;
+	}
+	if (s->direction == DB_SUB_SIP_WATCHER) {
+		/* §4.2.2: not refreshed in time, it ends (just after its last moment) */
+		*due_ms = s->expires_ms + 1;
+		return now_ms >= *due_ms ? SIPGW_SUB_EXPIRE : SIPGW_SUB_WAIT;
+	}
+	if (s->remote_tag[0] == '\0') {
+		/* no dialog yet: once past its end it is dropped, never refreshed */
+		*due_ms = s->expires_ms + 1;
+		return now_ms >= *due_ms ? SIPGW_SUB_DROP : SIPGW_SUB_WAIT;
+	}
+	long period = (long)((s->expires_ms - s->refreshed_ms) / 1000);
+	/* a grant with no length left would be refreshed every tick: every scan at most */
+	*due_ms = period > 0 ? sipgw_refresh_at(s->refreshed_ms, period)
+	                     : s->refreshed_ms + SIPGW_SUB_SCAN_MS;
+	return now_ms >= *due_ms ? SIPGW_SUB_REFRESH : SIPGW_SUB_WAIT;
+}
+
+bool sipgw__presence_scan_due(int64_t now_ms, int64_t due_ms, int64_t last_scan_ms)
+{
+	return due_ms == 0 || now_ms >= due_ms || now_ms - last_scan_ms >= SIPGW_SUB_SCAN_MS ||
+	       now_ms < last_scan_ms; /* the wall clock went back */
+}
+
+/* Every tick: refresh our subscriptions at their due time (RFC 6665 §4.1.2.1) and end the SIP
+ * watchers' ones that were not refreshed in time (§4.2.2). The store is read only when
+ * something is due, or every SIPGW_SUB_SCAN_MS to count them. */
 void sipgw__presence_tick(struct sipgw *gw)
 {
-	if (gw->ticks % (5000 / SIPGW_TICK_MS) != 0)
+	int64_t now = fg_now_ms();
+	if (!sipgw__presence_scan_due(now, gw->presence_due_ms, gw->presence_scan_ms))
 		return;
 	struct db_txn *txn = NULL;
 	struct db_subscription *subs = NULL;
@@ -663,22 +741,33 @@ void sipgw__presence_tick(struct sipgw *gw)
 	db_txn_end(txn);
 	if (err != FG_OK)
 		return;
-	int64_t now = fg_now_ms();
+	gw->presence_scan_ms = now;
+	/* sub_save lowers it for what the actions below store */
+	gw->presence_due_ms = INT64_MAX;
+	int64_t next = INT64_MAX;
 	gw->nsubs = n;
 	for (size_t i = 0; i < n && i < SIPGW_MAX_SUBS; i++) {
 		struct db_subscription *s = &subs[i];
 		struct dom *d = sipgw__dom_find(gw, s->sip_domain);
+		int64_t due = INT64_MAX;
+		enum sipgw_sub_action act = sipgw__sub_due(s, now, &due);
 		if (d == NULL)
 			continue;
-		if (s->direction == DB_SUB_XMPP_WATCHER) {
-			long period = (long)((s->expires_ms - s->refreshed_ms) / 1000);
-			if (s->remote_tag[0] == '\0' && now > s->expires_ms) {
-				sub_delete(gw, s->id); /* never established */
-			} else if (s->remote_tag[0] != '\0' &&
-			           now >= sipgw_refresh_at(s->refreshed_ms, period)) {
-				subscribe_send(gw, d, s, gw->set.subscription_expires_s);
-			}
-		} else if (now > s->expires_ms) {
+		switch (act) {
+		case SIPGW_SUB_WAIT:
+			if (due < next)
+				next = due;
+			break;
+		case SIPGW_SUB_DROP:
+			sub_delete(gw, s->id); /* never established */
+			break;
+		case SIPGW_SUB_FETCH_END:
+			fetch_end(gw, d, s, "terminated;reason=timeout", NULL);
+			break;
+		case SIPGW_SUB_REFRESH:
+			subscribe_send(gw, d, s, gw->set.subscription_expires_s);
+			break;
+		case SIPGW_SUB_EXPIRE: {
 			struct fg_buf wj = {0};
 			notify_send(gw, d, s, "terminated;reason=timeout", NULL);
 			if (sub_sip_party_jid(d, s->watcher, &wj))
@@ -686,7 +775,11 @@ void sipgw__presence_tick(struct sipgw *gw)
 				              s->presentity, NULL);
 			fg_buf_free(&wj);
 			sub_delete(gw, s->id);
+			break;
+		}
 		}
 	}
+	if (next < gw->presence_due_ms)
+		gw->presence_due_ms = next;
 	free(subs);
 }

@@ -33,8 +33,19 @@
 #define SIPGW_WBUF_MAX (64u * 1024u)
 /* Accepted connections at once: far above what a few edges open. */
 #define SIPGW_MAX_CONNS 1024u
+/* Text listing the SRV targets tried and why each failed (status, faults): a few
+ * targets with a sentence each; longer lists are cut. */
+#define SIPGW_TARGETS_TEXT 1024
+/* SRV targets tried per connection attempt: an edge pool publishes a handful. */
+#define SIPGW_MAX_TARGETS 16u
 /* Engine tick: transaction timers, keepalives, OPTIONS, refreshes, status. */
 #define SIPGW_TICK_MS 200
+/* Full scan of the stored subscriptions at least this often (counts, outside changes);
+ * refreshes and expiries in between run at their due time, checked every tick. */
+#define SIPGW_SUB_SCAN_MS 5000
+/* A fetch (RFC 6665 §4.4.3) waits this long for the XMPP server's answer to its probe
+ * before its NOTIFY goes without the state: a server answers a probe at once. */
+#define SIPGW_FETCH_WAIT_MS 2000
 /* RFC 6665 §4.1.2.1 refresh margin (see sipgw_refresh_at). */
 #define SIPGW_REFRESH_MARGIN_MS 5000
 /* Stanza ids we generate are 16 hex chars; a peer's (CPIM Message-ID) is cut to this. */
@@ -136,6 +147,14 @@ struct dom {
 	char addr[80];
 	uint64_t msgs_in, msgs_out, errors;
 	bool status_dirty;
+	/* RFC 3263 §4.4: the SRV target in use ("host:port") and those that failed before it
+	 * in the last connection attempt, for the status */
+	char target[DNS_MAX_NAME + 8];
+	char targets_failed[SIPGW_TARGETS_TEXT];
+	/* the next hop's targets in RFC 2782 order for the current attempt (one when no SRV
+	 * record is used) */
+	struct dns_srv targets[SIPGW_MAX_TARGETS];
+	size_t ntargets;
 };
 
 enum conn_state { CS_RESOLVING = 0, CS_CONNECTING, CS_TLS, CS_UP, CS_DEAD };
@@ -149,7 +168,6 @@ struct conn {
 	enum conn_state state;
 	uv_tcp_t *tcp;
 	bool tcp_open;
-	uv_connect_t creq;
 	struct tls_conn *tls;
 	bool tls_up;
 	struct sip_stream *stream;
@@ -170,6 +188,14 @@ struct conn {
 	size_t naddr, iaddr;
 	uint16_t port;
 	char host[DB_DOMAIN_MAX];
+	/* outgoing: the target of dom->targets being tried, and what went wrong with each
+	 * one tried before it (RFC 3263 §4.4) */
+	size_t itarget;
+	char tried[SIPGW_TARGETS_TEXT];
+	char addr_error[160];    /* the last address's failure, for the target's summary */
+	uv_connect_t *connect_q; /* in flight; its data is cleared when abandoned */
+	bool cert_mismatch;      /* a target of this attempt had a wrong-name certificate */
+	char cert_cause[512];    /* ... and what the fault said about it */
 };
 
 /* The fate of a SIP request sent to XMPP (s2s_send's callback). Freed by the callback;
@@ -278,6 +304,10 @@ struct sipgw {
 	unsigned refused_next;
 	sipgw_xmpp_sink_cb sink; /* tests only */
 	void *sink_ctx;
+	/* presence.c: wall-clock time of the earliest refresh or expiry due among the stored
+	 * subscriptions (0: not known yet, scan now), and of the last full scan */
+	int64_t presence_due_ms;
+	int64_t presence_scan_ms;
 };
 
 /* Cross-file engine helpers (engine.c). */
@@ -308,7 +338,25 @@ void sipgw__presence_sip_in(struct sipgw *gw, struct stxn *st);
 void sipgw__presence_xmpp_in(struct sipgw *gw, struct dom *d, const struct xmpp_node *n);
 void sipgw__presence_ctxn_done(struct sipgw *gw, struct ctxn *ct, enum purpose p, unsigned status,
                                const struct sip_msg *rsp);
+/* Every engine tick: refreshes and expiries that are due (cheap when none is). */
 void sipgw__presence_tick(struct sipgw *gw);
+
+/* What a stored subscription needs at now_ms (wall clock), and in *due_ms when it next needs
+ * something (INT64_MAX: never): our SUBSCRIBE refreshed at sipgw_refresh_at (RFC 6665
+ * §4.1.2.1), a SIP watcher's subscription ended once expired (§4.2.2), ours dropped when the
+ * edge never answered it before its end. */
+enum sipgw_sub_action {
+	SIPGW_SUB_WAIT = 0,
+	SIPGW_SUB_REFRESH,
+	SIPGW_SUB_EXPIRE,
+	SIPGW_SUB_DROP,
+	SIPGW_SUB_FETCH_END, /* a fetch's wait for the state is over (RFC 6665 §4.4.3) */
+};
+enum sipgw_sub_action sipgw__sub_due(const struct db_subscription *s, int64_t now_ms,
+                                     int64_t *due_ms);
+/* Whether the subscriptions must be read from the store this tick: something is due, or
+ * the periodic scan (SIPGW_SUB_SCAN_MS) that counts them and sees records others changed. */
+bool sipgw__presence_scan_due(int64_t now_ms, int64_t due_ms, int64_t last_scan_ms);
 
 /* ---- test entry points (engine.c) ----------------------------------------------------- */
 

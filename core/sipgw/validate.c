@@ -11,11 +11,15 @@
 
 /* The whole validation gives up after this long. */
 #define VAL_TIMEOUT_MS 20000
-#define VAL_TEXT       512
+/* One SRV target that does not answer is given up after this long (the engine's connect
+ * timeout), so that the next one is still checked within VAL_TIMEOUT_MS. */
+#define VAL_TARGET_TIMEOUT_MS 10000
+#define VAL_TEXT              512
 
-enum vstep { V_DNS = 0, V_TCP, V_TLS, V_CERT, V_OPTIONS, V__COUNT };
+/* V_SRV first: it is never "not reached" (the SRV lookup cannot fail the check). */
+enum vstep { V_SRV = 0, V_DNS, V_TCP, V_TLS, V_CERT, V_OPTIONS, V__COUNT };
 
-static const char *const step_ids[V__COUNT] = {"dns", "tcp", "tls", "cert", "options"};
+static const char *const step_ids[V__COUNT] = {"dns.srv", "dns", "tcp", "tls", "cert", "options"};
 
 struct sipgw_validation {
 	uv_loop_t *loop;
@@ -40,6 +44,13 @@ struct sipgw_validation {
 	size_t naddr, iaddr;
 	char peer[80];
 	char branch[33];
+	/* RFC 3263 §4.4: the targets in SRV order (one without SRV), the one being tried and
+	 * what went wrong with those before it */
+	struct dns_srv targets[SIPGW_MAX_TARGETS];
+	size_t ntargets, itarget;
+	bool srv; /* the targets came from SRV records */
+	char tried[SIPGW_TARGETS_TEXT];
+	uint64_t give_up_at; /* loop time (ms) when the whole check ends */
 };
 
 static void vfmt(char *out, size_t size, const char *fmt, ...)
@@ -57,18 +68,31 @@ static void step(struct sipgw_validation *v, enum vstep s, enum s2s_step_state s
 {
 	char title[DB_DOMAIN_MAX + 64];
 	switch (s) {
+	case V_SRV:
+		vfmt(title, sizeof(title), "DNS SRV %s.%s", v->use_tls ? "_sips._tcp" : "_sip._tcp",
+		     v->dc.rec.next_hop);
+		break;
 	case V_DNS:
-		vfmt(title, sizeof(title), "DNS of the next hop %s", v->dc.rec.next_hop);
+		if (v->srv)
+			vfmt(title, sizeof(title), "DNS of the next hop %s: SRV target %s",
+			     v->dc.rec.next_hop, v->host);
+		else
+			vfmt(title, sizeof(title), "DNS of the next hop %s", v->dc.rec.next_hop);
 		break;
 	case V_TCP:
 		vfmt(title, sizeof(title), "TCP connection to %s port %u", v->host,
 		     (unsigned)v->port);
 		break;
 	case V_TLS:
-		vfmt(title, sizeof(title), "TLS handshake with both certificates");
+		vfmt(title, sizeof(title), "TLS handshake with %s, both certificates", v->host);
 		break;
 	case V_CERT:
-		vfmt(title, sizeof(title), "Next hop certificate names %s", v->dc.rec.next_hop);
+		if (v->srv)
+			vfmt(title, sizeof(title), "Certificate of %s names the next hop %s",
+			     v->host, v->dc.rec.next_hop);
+		else
+			vfmt(title, sizeof(title), "Next hop certificate names %s",
+			     v->dc.rec.next_hop);
 		break;
 	case V_OPTIONS:
 	case V__COUNT:
@@ -139,14 +163,72 @@ static void fail(struct sipgw_validation *v, const char *detail, const char *fix
 	finish(v, false);
 }
 
+static void try_target(struct sipgw_validation *v);
+
+/* Drops the socket and TLS of the target being tried (the next one starts afresh). */
+static void drop_target_io(struct sipgw_validation *v)
+{
+	if (v->q != NULL) {
+		resolve_cancel(v->q);
+		v->q = NULL;
+	}
+	if (v->creq != NULL) {
+		v->creq->data = NULL;
+		v->creq = NULL;
+	}
+	if (v->tcp != NULL) {
+		v->tcp->data = NULL;
+		uv_close((uv_handle_t *)v->tcp, handle_free_cb);
+		v->tcp = NULL;
+	}
+	tls_conn_free(v->tls);
+	v->tls = NULL;
+	v->tls_up = false;
+	v->naddr = v->iaddr = 0;
+}
+
+/* The current step failed for this target. RFC 3263 §4.4: with SRV targets left, that is
+ * a warning and the next target is tried; the last target's failure fails the check and
+ * lists every target tried. */
+static void target_failed(struct sipgw_validation *v, const char *detail, const char *fix,
+                          const char *tech)
+{
+	char item[DB_DOMAIN_MAX + VAL_TEXT];
+	vfmt(item, sizeof(item), "%s port %u: %s", v->host, (unsigned)v->port, detail);
+	size_t l = strlen(v->tried);
+	if (l < sizeof(v->tried))
+		vfmt(v->tried + l, sizeof(v->tried) - l, "%s%s", l ? "; " : "", item);
+	if (v->itarget + 1 < v->ntargets) {
+		char more[VAL_TEXT + 64];
+		vfmt(more, sizeof(more), "%s (trying the next SRV target)", detail);
+		step(v, v->cur, S2S_STEP_WARN, more, fix, tech);
+		drop_target_io(v);
+		v->itarget++;
+		try_target(v);
+		return;
+	}
+	if (v->ntargets > 1) {
+		char all[SIPGW_TARGETS_TEXT + VAL_TEXT + 64];
+		vfmt(all, sizeof(all), "%s; every SRV target was tried: %s", detail, v->tried);
+		fail(v, all, fix, tech);
+		return;
+	}
+	fail(v, detail, fix, tech);
+}
+
 static void timeout_cb(uv_timer_t *t)
 {
 	struct sipgw_validation *v = t->data;
-	fail(v, "no answer in time",
-	     v->cur == V_OPTIONS
-	         ? "Check that the edge accepts SIP from the gateway's FQDN and answers OPTIONS."
-	         : "Check that the next hop is up and that no firewall drops the traffic.",
-	     NULL);
+	const char *fix =
+	    v->cur == V_OPTIONS
+	        ? "Check that the edge accepts SIP from the gateway's FQDN and answers OPTIONS."
+	        : "Check that the next hop is up and that no firewall drops the traffic.";
+	/* a target that does not answer: the next one, while time is left (RFC 3263 §4.4) */
+	if (v->cur != V_OPTIONS && uv_now(v->loop) < v->give_up_at) {
+		target_failed(v, "no answer in time", fix, NULL);
+		return;
+	}
+	fail(v, "no answer in time", fix, NULL);
 }
 
 /* ---- I/O ------------------------------------------------------------------------------------ */
@@ -258,7 +340,7 @@ static void tls_up(struct sipgw_validation *v)
 		     "the "
 		     "edge a certificate with the subjectAltName DNS:%s.",
 		     names, v->dc.rec.next_hop);
-		fail(v, detail, fix, "RFC 5922 §7.1");
+		target_failed(v, detail, fix, "RFC 5922 §7.1");
 		return;
 	}
 	vfmt(detail, sizeof(detail), "the certificate names %s (%s)", v->dc.rec.next_hop, names);
@@ -323,12 +405,13 @@ static void tls_failed(struct sipgw_validation *v)
 	char tech[64];
 	vfmt(tech, sizeof(tech), "BearSSL error %d", code);
 	bool cert = code >= 32 && code < 64;
-	fail(v, tls_conn_error_text(v->tls),
-	     cert ? "The next hop's certificate does not lead to the CA bundle chosen for this SIP "
-	            "domain, or it is expired: upload the edge's CA and choose it on the domain."
-	          : "The next hop refused the handshake: check that it trusts the CA of our SIP "
-	            "certificate (mutual TLS) and speaks TLS 1.2.",
-	     tech);
+	target_failed(
+	    v, tls_conn_error_text(v->tls),
+	    cert ? "The next hop's certificate does not lead to the CA bundle chosen for this SIP "
+	           "domain, or it is expired: upload the edge's CA and choose it on the domain."
+	         : "The next hop refused the handshake: check that it trusts the CA of our SIP "
+	           "certificate (mutual TLS) and speaks TLS 1.2.",
+	    tech);
 }
 
 static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
@@ -413,10 +496,11 @@ static void connect_cb(uv_connect_t *req, int status)
 		}
 		char detail[VAL_TEXT];
 		vfmt(detail, sizeof(detail), "%s: %s", v->peer, uv_strerror(status));
-		fail(v, detail,
-		     "Check that the edge listens on this address and port, and that no firewall "
-		     "blocks the gateway.",
-		     uv_err_name(status));
+		target_failed(
+		    v, detail,
+		    "Check that the edge listens on this address and port, and that no firewall "
+		    "blocks the gateway.",
+		    uv_err_name(status));
 		return;
 	}
 	char detail[VAL_TEXT];
@@ -429,10 +513,14 @@ static void connect_cb(uv_connect_t *req, int status)
 		return;
 	}
 	step(v, V_TLS, S2S_STEP_RUNNING, "", NULL, NULL);
+	/* SNI with the next hop's name, never an address (RFC 6066 §3); the name check is
+	 * ours (RFC 5922 §7.1), so that the step can say which names the certificate has */
+	const char *hop = v->dc.rec.next_hop;
 	struct tls_config cfg = {.role = TLS_ROLE_CLIENT,
 	                         .creds = v->dc.creds,
 	                         .trust = v->dc.trust,
-	                         .server_name = NULL};
+	                         .server_name = sipgw__is_ip_literal(hop) ? NULL : hop,
+	                         .sni_skip_name_check = true};
 	if (v->dc.trust == NULL || tls_conn_new(&v->tls, &cfg) != FG_OK) {
 		fail(v, v->dc.problem[0] ? v->dc.problem : "TLS cannot start",
 		     "Choose a SIP certificate with its private key and a trusted CA bundle on the "
@@ -479,10 +567,10 @@ static void addr_cb(void *ctx, const struct resolve_addr_answer *ans)
 	struct sipgw_validation *v = ctx;
 	v->q = NULL;
 	if (ans->status != RESOLVE_OK || ans->n == 0) {
-		fail(v, ans->text ? ans->text : resolve_status_name(ans->status),
-		     "Check the next hop name on the SIP domain and that the DNS servers "
-		     "(xmpp.dns_servers) publish its address, or enter the IP address.",
-		     resolve_status_name(ans->status));
+		target_failed(v, ans->text ? ans->text : resolve_status_name(ans->status),
+		              "Check the next hop name on the SIP domain and that the DNS servers "
+		              "(xmpp.dns_servers) publish its address, or enter the IP address.",
+		              resolve_status_name(ans->status));
 		return;
 	}
 	char detail[VAL_TEXT] = "";
@@ -499,6 +587,36 @@ static void addr_cb(void *ctx, const struct resolve_addr_answer *ans)
 	try_next_addr(v);
 }
 
+/* Resolves the address of the target being tried. */
+static void try_target(struct sipgw_validation *v)
+{
+	const struct dns_srv *t = &v->targets[v->itarget];
+	if (v->timer != NULL) {
+		uint64_t now = uv_now(v->loop),
+		         left = v->give_up_at > now ? v->give_up_at - now : 0;
+		/* the last target has what is left of the whole check */
+		bool more = v->itarget + 1 < v->ntargets;
+		uv_timer_start(v->timer, timeout_cb,
+		               more && left > VAL_TARGET_TIMEOUT_MS ? VAL_TARGET_TIMEOUT_MS : left,
+		               0);
+	}
+	fg_strlcpy(v->host, t->target, sizeof(v->host));
+	v->port = t->port;
+	step(v, V_DNS, S2S_STEP_RUNNING, "", NULL, NULL);
+	if (resolve_addr(v->resolver, v->host, addr_cb, v, &v->q) != FG_OK)
+		fail(v, "the DNS query could not start", NULL, NULL);
+}
+
+/* One target: the next hop itself on port (no SRV). */
+static void one_target(struct sipgw_validation *v, uint16_t port)
+{
+	memset(&v->targets[0], 0, sizeof(v->targets[0]));
+	fg_strlcpy(v->targets[0].target, v->dc.rec.next_hop, sizeof(v->targets[0].target));
+	v->targets[0].port = port;
+	v->ntargets = 1;
+	v->itarget = 0;
+}
+
 static void srv_cb(void *ctx, const struct resolve_srv_answer *ans)
 {
 	struct sipgw_validation *v = ctx;
@@ -509,13 +627,30 @@ static void srv_cb(void *ctx, const struct resolve_srv_answer *ans)
 		size_t n = ans->n < DNS_MAX_SRV ? ans->n : DNS_MAX_SRV;
 		memcpy(recs, ans->records, n * sizeof(recs[0]));
 		(void)dns_srv_order(recs, n, NULL, NULL);
-		fg_strlcpy(v->host, recs[0].target, sizeof(v->host));
-		v->port = recs[0].port;
+		/* RFC 3263 §4.4: every target in RFC 2782 order, as the engine tries them */
+		v->ntargets = n < SIPGW_MAX_TARGETS ? n : SIPGW_MAX_TARGETS;
+		memcpy(v->targets, recs, v->ntargets * sizeof(recs[0]));
+		v->itarget = 0;
+		v->srv = true;
+		/* the order the targets are checked in, as the engine tries them */
+		char list[VAL_TEXT] = "";
+		for (size_t i = 0; i < v->ntargets; i++) {
+			size_t l = strlen(list);
+			vfmt(list + l, sizeof(list) - l, "%s%s port %u (priority %u, weight %u)",
+			     i ? ", " : "", v->targets[i].target, (unsigned)v->targets[i].port,
+			     (unsigned)v->targets[i].priority, (unsigned)v->targets[i].weight);
+		}
+		step(v, V_SRV, S2S_STEP_PASS, list, NULL, ans->text);
 	} else {
-		v->port = sipgw__default_port(v->use_tls);
+		one_target(v, sipgw__default_port(v->use_tls));
+		char detail[VAL_TEXT];
+		vfmt(detail, sizeof(detail),
+		     "no SRV record (%s): the next hop itself on port %u (RFC 3263 §4.2)",
+		     ans->text ? ans->text : resolve_status_name(ans->status),
+		     (unsigned)v->targets[0].port);
+		step(v, V_SRV, S2S_STEP_PASS, detail, NULL, NULL);
 	}
-	if (resolve_addr(v->resolver, v->host, addr_cb, v, &v->q) != FG_OK)
-		fail(v, "the DNS query could not start", NULL, NULL);
+	try_target(v);
 }
 
 enum fg_err sipgw_validate_start(struct sipgw_validation **out, uv_loop_t *loop, struct db *db,
@@ -553,16 +688,18 @@ enum fg_err sipgw_validate_start(struct sipgw_validation **out, uv_loop_t *loop,
 		uv_timer_init(loop, v->timer);
 		v->timer->data = v;
 		uv_timer_start(v->timer, timeout_cb, VAL_TIMEOUT_MS, 0);
+		v->give_up_at = uv_now(loop) + VAL_TIMEOUT_MS;
 	}
 	*out = v;
-	step(v, V_DNS, S2S_STEP_RUNNING, "", NULL, NULL);
 	if (v->dc.rec.next_hop_port != 0 || sipgw__is_ip_literal(v->host)) {
-		v->port = v->dc.rec.next_hop_port ? v->dc.rec.next_hop_port
-		                                  : sipgw__default_port(v->use_tls);
-		err = resolve_addr(v->resolver, v->host, addr_cb, v, &v->q);
+		one_target(v, v->dc.rec.next_hop_port ? v->dc.rec.next_hop_port
+		                                      : sipgw__default_port(v->use_tls));
+		try_target(v);
+		return FG_OK;
 	} else {
 		char name[DB_DOMAIN_MAX + 16];
 		vfmt(name, sizeof(name), "%s.%s", v->use_tls ? "_sips._tcp" : "_sip._tcp", v->host);
+		step(v, V_SRV, S2S_STEP_RUNNING, "", NULL, NULL);
 		err = resolve_srv(v->resolver, name, srv_cb, v, &v->q);
 	}
 	if (err != FG_OK)

@@ -59,6 +59,7 @@ struct tls_conn {
 	bool peer_verified;
 	bool established;
 	int local_err;
+	bool skip_name_check; /* client: SNI sent, the name left to the caller */
 };
 
 /* ---- X.509 wrapper ------------------------------------------------------------------ */
@@ -78,7 +79,9 @@ static void x509_start_chain(const br_x509_class **ctx, const char *server_name)
 	x->conn->peer_cap = 0;
 	x->conn->peer_der_too_big = false;
 	x->conn->peer_verified = false;
-	x->minimal.vtable->start_chain(&x->minimal.vtable, server_name);
+	/* BearSSL checks the name it sent as SNI unless told no name at all */
+	x->minimal.vtable->start_chain(&x->minimal.vtable,
+	                               x->conn->skip_name_check ? NULL : server_name);
 }
 
 static void x509_start_cert(const br_x509_class **ctx, uint32_t length)
@@ -276,6 +279,7 @@ enum fg_err tls_conn_new(struct tls_conn **out, const struct tls_config *cfg)
 	c->trust = tls_trust_ref(cfg->trust);
 	c->select_creds = cfg->select_creds;
 	c->select_ctx = cfg->select_ctx;
+	c->skip_name_check = cfg->role == TLS_ROLE_CLIENT && cfg->sni_skip_name_check;
 	c->iobuf = malloc(BR_SSL_BUFSIZE_BIDI);
 	if (!c->iobuf) {
 		err = FG_ERR_NOMEM;

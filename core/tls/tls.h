@@ -92,6 +92,10 @@ struct tls_config {
 	/* Client: the name sent as SNI and checked against the certificate by BearSSL (a
 	 * baseline; RFC 6125 checks belong to the protocol). NULL: no SNI, no name check. */
 	const char *server_name;
+	/* Client: send server_name as SNI (RFC 6066 §3) but leave the name check to the
+	 * caller, which reads tls_conn_peer_cert() after the handshake (RFC 5922 §7.1 in SIP:
+	 * the caller reports which names the certificate has). The chain is still checked. */
+	bool sni_skip_name_check;
 	/* Protocol versions; 0 means TLS 1.2. The product only uses TLS 1.2: older versions
 	 * exist to test that a peer limited to them is refused. */
 	uint16_t min_version;

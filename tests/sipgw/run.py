@@ -23,6 +23,10 @@ import time
 FEDGW, SEED, PROBE, XPROBE = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "sip")
 GW_IP, EDGE_IP, EDGE2_IP, DNS_IP = "127.0.0.10", "127.0.0.20", "127.0.0.21", "127.0.0.53"
+# an edge of an SRV set (RFC 3263 §4.4), and an address where nothing listens
+EDGE3_IP, DEAD_IP = "127.0.0.22", "127.0.0.23"
+# a target that accepts TCP and never speaks: its TLS handshake times out
+SILENT_IP = "127.0.0.24"
 
 
 def skip(why):
@@ -84,14 +88,16 @@ def make_certs():
         "-days", "30", "-out", p("ca.crt"), "-addext", "basicConstraints=critical,CA:TRUE",
         "-addext", "keyUsage=critical,keyCertSign,cRLSign")
     for name, dns in (("gw", "gw.sip.test"), ("edge", "edge.sip.test"),
-                      ("wrong", "wrong.sip.test")):
+                      ("wrong", "wrong.sip.test"), ("pool", "pool.sip.test")):
         run("openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out",
             p(name + ".key"))
         run("openssl", "req", "-new", "-key", p(name + ".key"), "-subj", "/CN=" + dns,
             "-out", p(name + ".csr"))
         ext = p(name + ".ext")
+        # the pool edge serves two SRV sets (pool.sip.test and slow.sip.test)
+        sans = "DNS:" + dns + (",DNS:slow.sip.test" if name == "pool" else "")
         with open(ext, "w") as f:
-            f.write("subjectAltName=DNS:%s\nextendedKeyUsage=serverAuth,clientAuth\n" % dns)
+            f.write("subjectAltName=%s\nextendedKeyUsage=serverAuth,clientAuth\n" % sans)
         run("openssl", "x509", "-req", "-in", p(name + ".csr"), "-CA", p("ca.crt"), "-CAkey",
             p("ca.key"), "-CAcreateserial", "-days", "30", "-out", p(name + ".crt"),
             "-extfile", ext)
@@ -204,6 +210,11 @@ class Edge(threading.Thread):
         self.handshakes = 0
         self.notifies = []
         self.requests = []
+        self.sni = []  # RFC 6066 §3 names the clients asked for
+        self.grant = None  # Expires granted to a SUBSCRIBE (None: as asked)
+        self.sub_times = []  # (time, SUBSCRIBE) as they arrived
+        self.fetch = False  # send a fetch SUBSCRIBE after the next OPTIONS
+        self.ctx.sni_callback = lambda sock, name, ctx: self.sni.append(name)
 
     def run(self):
         while True:
@@ -229,6 +240,12 @@ class Edge(threading.Thread):
             if msg.startswith(b"OPTIONS "):
                 self.options += 1
                 s.sendall(answer(msg, 200, "OK"))
+                if self.fetch:
+                    # RFC 6665 §4.4.3 fetch of an XMPP user's presence
+                    self.fetch = False
+                    s.sendall(sip_req("SUBSCRIBE", "sip:carol@nowhere.test", "fetch1@edge",
+                                      "z9hG4bKfx1", 1, None,
+                                      "Event: presence\r\nExpires: 0\r\n"))
             elif not msg.startswith(b"SIP/2.0"):
                 self.requests.append(msg)
                 if msg.startswith(b"NOTIFY "):
@@ -236,7 +253,10 @@ class Edge(threading.Thread):
                 if msg.startswith(b"MESSAGE sip:nobody@"):
                     s.sendall(answer(msg, 404, "Not Found"))
                 elif msg.startswith(b"SUBSCRIBE "):
+                    self.sub_times.append((time.time(), msg))
                     exp = header(msg, "Expires") or "600"
+                    if self.grant and exp != "0":
+                        exp = self.grant  # the notifier may shorten (RFC 6665 §4.2.1.1)
                     s.sendall(answer(msg, 200, "OK")[:-2] .replace(
                         b"Content-Length: 0\r\n", b"Expires: " + exp.encode() +
                         b"\r\nContact: <sip:romeo@edge.sip.test;transport=tls>\r\n"
@@ -385,6 +405,44 @@ def overload(tls):
           rsp.startswith(b"SIP/2.0 408"), "a router timeout: 408, never 202 (%s)" % code)
 
 
+def domain_status(data, domain):
+    """(state, extra JSON) of the status object sip:<domain>, read from the store."""
+    r = subprocess.run([SEED, data, "--status", "sip:" + domain], capture_output=True)
+    state, _, extra = r.stdout.decode(errors="replace").strip().partition("\t")
+    try:
+        return state, json.loads(extra) if extra else {}
+    except ValueError:
+        return state, {"unparsable": extra}
+
+
+def failover(data, edge3):
+    """RFC 3263 §4.4: the SRV targets are tried in order until one works."""
+    check(wait_for(lambda: domain_status(data, "pool.sip.test")[0] == "up", 20, 0.3),
+          "pool.sip.test is up through its third SRV target (%s)"
+          % (domain_status(data, "pool.sip.test"),))
+    state, extra = domain_status(data, "pool.sip.test")
+    check(extra.get("target") == "edge3.sip.test:5061",
+          "the status names the target in use (%s)" % extra.get("target"))
+    failed = extra.get("targets_failed", "")
+    check("dead.sip.test:5061" in failed and "edge2.sip.test:5061" in failed and
+          "wrong.sip.test" in failed, "the status lists the targets that failed (%s)" % failed)
+    check(edge3.sni == ["pool.sip.test"] * len(edge3.sni) and edge3.sni,
+          "SNI toward an SRV target is the next hop's name (%s)" % edge3.sni)
+    f = fault_active(data, "sip.cert.pool.sip.test")
+    check(f is not None and "wrong.sip.test" in f.get("cause", "") and
+          "edge3.sip.test:5061" in f.get("cause", "") and f.get("severity") == "warning",
+          "the wrong-name target stays reported as a warning (%s)" % f)
+    check(fault_active(data, "sip.connect.pool.sip.test") is None,
+          "no connect fault while a target works")
+    check(wait_for(lambda: fault_active(data, "sip.cert.allbad.sip.test") is not None, 15, 0.3),
+          "every target of allbad.sip.test failed: a fault")
+    f = fault_active(data, "sip.cert.allbad.sip.test") or {}
+    text = f.get("cause", "") + " " + f.get("detail", "")
+    check("dead.sip.test:5061" in text and "edge2.sip.test:5061" in text and
+          "refused" in text and "wrong.sip.test" in text,
+          "the fault names each target tried and why (%s)" % text)
+
+
 def sip_exchange(sock, payload, timeout=3.0):
     sock.sendall(payload)
     msg, _ = read_msg(sock, b"", timeout)
@@ -417,7 +475,19 @@ def main():
         # slow.test is forwarded where nothing answers: lookups time out (router timeout)
         "--server=/slow.test/127.0.0.2#9",
         # a next hop found by SRV (RFC 3263 §4.2): _sips._tcp.srv.sip.test -> edge.sip.test
-        "--srv-host=_sips._tcp.srv.sip.test,edge.sip.test,5061,0,0"]))
+        "--srv-host=_sips._tcp.srv.sip.test,edge.sip.test,5061,0,0",
+        # RFC 3263 §4.4 failover: a dead target, a wrong-name edge, then a good one
+        "--host-record=edge3.sip.test," + EDGE3_IP, "--host-record=dead.sip.test," + DEAD_IP,
+        "--srv-host=_sips._tcp.pool.sip.test,dead.sip.test,5061,10,0",
+        "--srv-host=_sips._tcp.pool.sip.test,edge2.sip.test,5061,20,0",
+        "--srv-host=_sips._tcp.pool.sip.test,edge3.sip.test,5061,30,0",
+        # every target fails
+        "--srv-host=_sips._tcp.allbad.sip.test,dead.sip.test,5061,10,0",
+        "--srv-host=_sips._tcp.allbad.sip.test,edge2.sip.test,5061,20,0",
+        # a target that never answers the handshake, then a good one
+        "--host-record=silent.sip.test," + SILENT_IP,
+        "--srv-host=_sips._tcp.slow.sip.test,silent.sip.test,5061,10,0",
+        "--srv-host=_sips._tcp.slow.sip.test,edge3.sip.test,5061,20,0"]))
     check(wait_for(lambda: os.path.exists(dlog) and "started" in open(dlog).read(), 5),
           "dnsmasq started")
 
@@ -425,6 +495,11 @@ def main():
     edge.start()
     edge2 = Edge(EDGE2_IP, os.path.join(TMP, "wrong.crt"), os.path.join(TMP, "wrong.key"))
     edge2.start()
+    edge3 = Edge(EDGE3_IP, os.path.join(TMP, "pool.crt"), os.path.join(TMP, "pool.key"))
+    edge3.start()
+    silent = socket.socket()
+    silent.bind((SILENT_IP, 5061))
+    silent.listen(8)  # accepted by the kernel, never read: no TLS handshake
 
     data = os.path.join(TMP, "store")
     t = lambda n: os.path.join(TMP, n)
@@ -438,6 +513,9 @@ def main():
         "domain sip.test edge.sip.test 5061 tls gwcert testca -",
         "domain bad.sip.test edge2.sip.test 5061 tls gwcert testca -",
         "domain srv.sip.test srv.sip.test 0 tls gwcert testca -",
+        "domain pool.sip.test pool.sip.test 0 tls gwcert testca -",
+        "domain allbad.sip.test allbad.sip.test 0 tls gwcert testca -",
+        "domain slow.sip.test slow.sip.test 0 tls gwcert testca -",
     ]) + "\n"
     subprocess.run([SEED, data], input=seed.encode(), check=True)
     log = open(os.path.join(TMP, "fedgw.log"), "wb")
@@ -453,6 +531,8 @@ def main():
                    0.3), "status object sip:sip.test is up (%s)" % object_state(data, "sip:sip.test"))
     o = object_state(data, "sip:sip.test") or {}
     check(o.get("kind") == "sip-domain", "its kind is sip-domain")
+    check("edge.sip.test" in edge.sni, "SNI toward the next hop names it (%s)" % edge.sni)
+    failover(data, edge3)
 
     # 2. MESSAGE from the edge (mutual TLS to the gateway's listener) to an unknown domain
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -560,6 +640,11 @@ def main():
         check("wrong.sip.test" in text and "edge2.sip.test" in text,
               "the fault names the certificate's names and the expected one")
     check(fault_active(data, "sip.cert.sip.test") is None, "no certificate fault for sip.test")
+    check(wait_for(lambda: domain_status(data, "slow.sip.test")[0] == "up", 25, 0.3),
+          "slow.sip.test is up through its second SRV target after the first timed out")
+    failed = domain_status(data, "slow.sip.test")[1].get("targets_failed", "")
+    check("silent.sip.test:5061" in failed and "timed out" in failed,
+          "the status says the first target timed out (%s)" % failed)
 
     # 5. validate connection, step by step
     r = subprocess.run([PROBE, data, "sip.test"], capture_output=True, timeout=40)
@@ -580,8 +665,25 @@ def main():
     # RFC 5922 §4: the name checked is the configured next hop, not the SRV target
     check("\ncert fail " in "\n" + out and "expected srv.sip.test" in out,
           "validate srv.sip.test: the certificate must name srv.sip.test")
+    r = subprocess.run([PROBE, data, "pool.sip.test"], capture_output=True, timeout=40)
+    pout = r.stdout.decode(errors="replace")
+    check(r.returncode == 0 and "\ntcp warn 127.0.0.23:5061" in "\n" + pout and
+          "\ncert warn peer's certificate does not contain a matching FQDN" in "\n" + pout and
+          "\ncert pass the certificate names pool.sip.test" in "\n" + pout and
+          "\noptions pass" in "\n" + pout,
+          "validate pool.sip.test: each SRV target reported, the third one works")
+    check("\ndns.srv pass dead.sip.test port 5061 (priority 10, weight 0), edge2.sip.test port "
+          "5061 (priority 20, weight 0), edge3.sip.test" in "\n" + pout,
+          "validate pool.sip.test: the SRV targets in the order they are tried")
+    r = subprocess.run([PROBE, data, "slow.sip.test"], capture_output=True, timeout=40)
+    sout = r.stdout.decode(errors="replace")
+    check(r.returncode == 0 and "\ntls warn no answer in time" in "\n" + sout and
+          "\noptions pass" in "\n" + sout,
+          "validate slow.sip.test: a silent target is given up, the next one checked")
     if FAILS:
         print(out)
+        print(pout)
+        print(sout)
 
     gw.send_signal(signal.SIGTERM)
     try:
@@ -600,6 +702,8 @@ def main():
     # 6. XMPP -> SIP with the engine alone (its XMPP side printed by the probe)
     edge.notifies.clear()
     edge.requests.clear()
+    edge.grant = "10"  # a short grant: refreshed at 5 s (RFC 6665 §4.1.2.1), not late
+    edge.fetch = True
     r = subprocess.run([XPROBE, data], capture_output=True, timeout=60)
     out = r.stdout.decode(errors="replace")
     check(r.returncode == 0 and "\nup\n" in "\n" + out, "the engine alone reaches the edge")
@@ -628,6 +732,13 @@ def main():
           "XMPP presence -> NOTIFY with PIDF to the SIP watcher")
     check(any("terminated;reason=rejected" in n for n in nots),
           "XMPP unsubscribed -> NOTIFY terminated;reason=rejected")
+    check(any("fetch1@edge" in n and "Subscription-State: terminated" in n and
+              "application/pidf+xml" in n and "fetched state" in n for n in nots),
+          "a fetch SUBSCRIBE gets a NOTIFY terminated with the PIDF the probe brought")
+    times = [t for t, m in edge.sub_times if b"Expires: 0" not in m]
+    late = [round(b - a, 2) for a, b in zip(times, times[1:])]
+    check(len(times) >= 2 and 4.5 <= times[1] - times[0] <= 6.0,
+          "a 10 s grant is refreshed at 5 s, on time (intervals %s)" % late)
     if FAILS:
         print(out)
         print("\n----\n".join(reqs))

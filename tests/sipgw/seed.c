@@ -1,6 +1,7 @@
 /* sipgw_seed, interop_sip_seed: writes the SIP side of a test's configuration into a fedgw
  * store with the db API (sip.* settings, certificates with keys, CA bundles, SIP domains),
- * one command per stdin line; --subs lists the stored presence subscriptions (RFC 8048). */
+ * one command per stdin line; --subs lists the stored presence subscriptions (RFC 8048),
+ * --status ID prints a status object's state and extra JSON. */
 #include "db/db.h"
 
 #include <stdio.h>
@@ -123,6 +124,25 @@ static int list_subs(struct db *db)
 	return rc;
 }
 
+static int print_status(struct db *db, const char *id)
+{
+	/* "state<TAB>extra JSON" of one status object */
+	struct db_txn *txn = NULL;
+	struct db_status *objs = NULL;
+	size_t n = 0;
+	int rc = 1;
+	if (db_txn_begin(db, &txn) == FG_OK && db_status_list(txn, &objs, &n) == FG_OK) {
+		for (size_t i = 0; i < n; i++)
+			if (strcmp(objs[i].id, id) == 0) {
+				printf("%s\t%s\n", objs[i].state, objs[i].extra);
+				rc = 0;
+			}
+	}
+	db_status_list_free(objs, n);
+	db_txn_end(txn);
+	return rc;
+}
+
 static void split(char *buf, struct line *l)
 {
 	for (char *p = buf; l->n < SEED_WORDS_MAX;) {
@@ -142,16 +162,17 @@ int main(int argc, char **argv)
 	/* The same program is built under two names; messages carry the one it runs as. */
 	const char *slash = strrchr(argv[0], '/');
 	const char *prog = slash ? slash + 1 : argv[0];
-	if (argc != 2 && !(argc == 3 && strcmp(argv[2], "--subs") == 0)) {
-		fprintf(stderr, "usage: %s DATA_DIR [--subs] < commands\n", prog);
+	if (argc != 2 && !(argc == 3 && strcmp(argv[2], "--subs") == 0) &&
+	    !(argc == 4 && strcmp(argv[2], "--status") == 0)) {
+		fprintf(stderr, "usage: %s DATA_DIR [--subs | --status ID] < commands\n", prog);
 		return 2;
 	}
 	if (db_open(&db, argv[1]) != FG_OK) {
 		fprintf(stderr, "%s: cannot open the store %s\n", prog, argv[1]);
 		return 1;
 	}
-	if (argc == 3) {
-		int rc = list_subs(db);
+	if (argc >= 3) {
+		int rc = argc == 4 ? print_status(db, argv[3]) : list_subs(db);
 		db_close(db);
 		return rc;
 	}

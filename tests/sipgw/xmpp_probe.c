@@ -16,13 +16,19 @@ struct probe {
 	int phase;
 	int64_t t0, phase_at;
 	int rc;
+	bool answer_probe; /* the XMPP server's answer to a fetch's probe, on the next tick */
 };
 
 static void sink(void *ctx, const uint8_t *stanza, size_t len)
 {
-	(void)ctx;
+	struct probe *p = ctx;
 	printf("XMPP %.*s\n", (int)len, (const char *)stanza);
 	fflush(stdout);
+	/* RFC 6121 §4.3: the server answers a probe with the user's presence */
+	char text[1024];
+	snprintf(text, sizeof(text), "%.*s", (int)len, (const char *)stanza);
+	if (strstr(text, "type='probe'") && strstr(text, "to='carol@nowhere.test'"))
+		p->answer_probe = true;
 }
 
 static void inject(struct probe *p, const char *xml)
@@ -61,6 +67,11 @@ static void tick(uv_timer_t *t)
 	struct probe *p = t->data;
 	int64_t now = fg_mono_ms();
 	const char *st = sipgw__domain_state(p->gw, "sip.test");
+	if (p->answer_probe && p->gw != NULL) {
+		p->answer_probe = false;
+		inject(p, "<presence from='carol@nowhere.test/home' to='alice@sip.test'>"
+		          "<show>away</show><status>fetched state</status></presence>");
+	}
 	switch (p->phase) {
 	case 0:
 		if (st != NULL && strcmp(st, "up") == 0) {
@@ -76,7 +87,8 @@ static void tick(uv_timer_t *t)
 		}
 		return;
 	case 1:
-		if (now - p->phase_at < 3000)
+		/* long enough for the refresh of a short grant (Expires: 10, due at 5 s) */
+		if (now - p->phase_at < 7000)
 			return;
 		for (size_t i = 0; i < sizeof(script2) / sizeof(script2[0]); i++)
 			inject(p, script2[i]);
@@ -112,7 +124,7 @@ int main(int argc, char **argv)
 	uv_loop_init(&loop);
 	if (sipgw_start(&p.gw, &loop, db, NULL) != FG_OK)
 		return 3;
-	sipgw__set_xmpp_sink(p.gw, sink, NULL);
+	sipgw__set_xmpp_sink(p.gw, sink, &p);
 	p.t0 = fg_mono_ms();
 	uv_timer_init(&loop, &p.timer);
 	p.timer.data = &p;

@@ -353,6 +353,41 @@ static void test_sni_select(void **state)
 	tls_trust_free(t);
 }
 
+/* SIP toward a next hop (RFC 6066 §3 with RFC 5922 §7.1): the client sends SNI, the server
+ * sees it, and the name check is left to the caller, which gets the certificate. */
+static void test_sni_without_name_check(void **state)
+{
+	struct tls_creds *def = creds(EC_CHAIN_PEM, EC_KEY_PEM);
+	struct sni_pick pick = {.creds = NULL};
+	struct tls_trust *t = trust_ca();
+	struct tls_config scfg = {
+	    .role = TLS_ROLE_SERVER, .creds = def, .select_creds = pick_cb, .select_ctx = &pick};
+	struct tls_config ccfg = {.role = TLS_ROLE_CLIENT,
+	                          .trust = t,
+	                          .server_name = "edge.other.test",
+	                          .sni_skip_name_check = true};
+	struct pair p;
+	pair_new(&p, &ccfg, &scfg);
+	assert_string_equal(pick.seen, "edge.other.test");
+	assert_string_equal(tls_conn_server_name(p.server), "edge.other.test");
+	assert_int_equal(tls_conn_state(p.client), TLS_STATE_ESTABLISHED);
+	assert_true(tls_conn_peer_verified(p.client));
+	const uint8_t *der;
+	size_t len;
+	tls_conn_peer_cert(p.client, &der, &len);
+	assert_true(len > 100);
+	pair_free(&p);
+
+	/* the chain is still checked */
+	struct tls_creds *rogue = creds(ROGUE_CHAIN_PEM, ROGUE_KEY_PEM);
+	struct tls_config rcfg = {.role = TLS_ROLE_SERVER, .creds = rogue};
+	expect_client_failure(&ccfg, &rcfg,
+	                      "the peer's certificate is not signed by a trusted authority");
+	tls_creds_free(rogue);
+	tls_creds_free(def);
+	tls_trust_free(t);
+}
+
 static void test_eof_during_handshake(void **state)
 {
 	struct tls_creds *sc = creds(EC_CHAIN_PEM, EC_KEY_PEM);
@@ -476,6 +511,7 @@ int main(void)
 	    cmocka_unit_test(test_refuse_tls11),
 	    cmocka_unit_test(test_mutual_tls),
 	    cmocka_unit_test(test_sni_select),
+	    cmocka_unit_test(test_sni_without_name_check),
 	    cmocka_unit_test(test_eof_during_handshake),
 	    cmocka_unit_test(test_not_tls),
 	    cmocka_unit_test(test_creds_errors),
