@@ -123,11 +123,98 @@ static void t_to_xml(void **st)
 	fg_buf_free(&out);
 }
 
+/* The one-pass SIP -> stanza gives the bytes of xlate_im_from_sip + xlate_im_to_xml, and
+ * the same refusals. */
+static void sip_to_xml_same(const char *ctype, const char *body, const char *subject,
+                            const char *lang, const char *call_id)
+{
+	struct xlate_im im;
+	struct fg_buf a = {0}, b = {0};
+	enum fg_err e1 = xlate_im_from_sip(ctype, (const uint8_t *)body, strlen(body), subject,
+	                                   lang, call_id, &im, NULL);
+	if (e1 == FG_OK) {
+		im.id = "id1";
+		e1 = xlate_im_to_xml(&im, "a@b.example", "c@d.example/r", &a);
+		im.id = NULL;
+		xlate_im_clear(&im);
+	}
+	struct xlate_im_sip in = {ctype,
+	                          ctype ? strlen(ctype) : 0,
+	                          (const uint8_t *)body,
+	                          strlen(body),
+	                          subject,
+	                          subject ? strlen(subject) : 0,
+	                          lang,
+	                          lang ? strlen(lang) : 0,
+	                          call_id,
+	                          call_id ? strlen(call_id) : 0};
+	const char *why = NULL;
+	enum fg_err e2 =
+	    xlate_im_sip_to_xml(&in, "a@b.example", 11, "c@d.example/r", 13, "id1", &b, &why);
+	if (e1 == FG_ERR_VERSION || e2 == FG_ERR_VERSION)
+		assert_int_equal(e1, e2);
+	else
+		assert_int_equal(e1 != FG_OK, e2 != FG_OK);
+	if (e2 == FG_OK)
+		assert_string_equal(fg_buf_cstr(&a), fg_buf_cstr(&b));
+	else
+		assert_int_equal(b.len, 0);
+	fg_buf_free(&a);
+	fg_buf_free(&b);
+}
+
+static void t_sip_to_xml(void **st)
+{
+	sip_to_xml_same("text/plain", "r=f3000 n=7 t=1763762400.123456", NULL, NULL,
+	                "7-1234@127.0.0.5");
+	sip_to_xml_same("text/plain;charset=UTF-8", "a<b & 'c' \"d\"\r\n\tx \xe2\x98\x83",
+	                "S & <s>", "fr", "c'1");
+	sip_to_xml_same("text/plain", "", NULL, NULL, NULL);
+	sip_to_xml_same("", "x", NULL, NULL, NULL);
+	sip_to_xml_same(NULL, "x", NULL, NULL, NULL);
+	sip_to_xml_same("text/html", "x", NULL, NULL, NULL);
+	sip_to_xml_same("text/plain;charset=latin1", "x", NULL, NULL, NULL);
+	sip_to_xml_same("text/plain", "\xc3\x28", NULL, NULL, NULL);
+	sip_to_xml_same("text/plain", "bell\x07", NULL, NULL, NULL);
+	sip_to_xml_same("text/plain", "x", "\xff", NULL, NULL);
+	sip_to_xml_same("message/cpim",
+	                "From: x\r\nSubject;lang=en: Hello\r\n\r\n"
+	                "Content-Type: text/plain\r\n\r\nWherefore & why",
+	                "ignored", "de", "c1");
+	sip_to_xml_same("message/cpim", "From: x\r\nTo y\r\n", NULL, NULL, NULL);
+	sip_to_xml_same("message/cpim", "From: x\r\n\r\nContent-Type: image/png\r\n\r\nP", NULL,
+	                NULL, NULL);
+	/* attribute values: TAB and LF as character references; U+FFFF refused */
+	struct xlate_im_sip in = {.content_type = "text/plain",
+	                          .content_type_len = 10,
+	                          .body = (const uint8_t *)"\xef\xbf\xbf",
+	                          .body_len = 3};
+	struct fg_buf out = {0};
+	assert_int_equal(xlate_im_sip_to_xml(&in, "a", 1, "b", 1, NULL, &out, NULL), FG_ERR_PARSE);
+	in.body = (const uint8_t *)"hi";
+	in.body_len = 2;
+	in.content_language = "e\tn\n";
+	in.content_language_len = 5;
+	assert_int_equal(xlate_im_sip_to_xml(&in, "a", 1, "b", 1, NULL, &out, NULL), FG_OK);
+	assert_string_equal(fg_buf_cstr(&out), "<message type='chat' from='a' to='b' "
+	                                       "xml:lang='e&#9;n&#10;'><body>hi</body></message>");
+	/* a header value ends at its first NUL, as a C string would */
+	fg_buf_reset(&out);
+	in.content_language = NULL;
+	in.call_id = "c1\0junk";
+	in.call_id_len = 7;
+	assert_int_equal(xlate_im_sip_to_xml(&in, "a", 1, "b", 1, "i", &out, NULL), FG_OK);
+	assert_string_equal(fg_buf_cstr(&out), "<message type='chat' from='a' to='b' id='i'>"
+	                                       "<body>hi</body><thread>c1</thread></message>");
+	fg_buf_free(&out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(t_plain),  cmocka_unit_test(t_refusals), cmocka_unit_test(t_cpim),
-	    cmocka_unit_test(t_to_sip), cmocka_unit_test(t_to_xml),
+	    cmocka_unit_test(t_plain),  cmocka_unit_test(t_refusals),
+	    cmocka_unit_test(t_cpim),   cmocka_unit_test(t_to_sip),
+	    cmocka_unit_test(t_to_xml), cmocka_unit_test(t_sip_to_xml),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
