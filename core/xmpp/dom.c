@@ -224,14 +224,28 @@ enum fg_err xmpp_node_text(const struct xmpp_node *n, struct fg_buf *out)
 	return FG_OK;
 }
 
+/* a + b + c without printf (markup around a name) */
+static enum fg_err put3(struct fg_buf *out, const char *a, const char *b, const char *c)
+{
+	size_t la = strlen(a), lb = strlen(b), lc = strlen(c);
+	enum fg_err err = fg_buf_reserve(out, la + lb + lc);
+	if (err != FG_OK)
+		return err;
+	memcpy(out->data + out->len, a, la);
+	memcpy(out->data + out->len + la, b, lb);
+	memcpy(out->data + out->len + la + lb, c, lc);
+	out->len += la + lb + lc;
+	return FG_OK;
+}
+
 static enum fg_err serialize_attr(const struct xmpp_attr *a, unsigned idx, struct fg_buf *out)
 {
 	enum fg_err err;
 	if (a->ns[0] == '\0') {
-		err = fg_buf_printf(out, " %s='", a->name);
+		err = put3(out, " ", a->name, "='");
 	} else if (strcmp(a->ns, XMPP_NS_XML) == 0) {
 		/* the xml: prefix is bound by definition (Namespaces in XML §3) */
-		err = fg_buf_printf(out, " xml:%s='", a->name);
+		err = put3(out, " xml:", a->name, "='");
 	} else {
 		/* other qualified attributes get a private prefix declared on the element */
 		err = fg_buf_printf(out, " xmlns:a%u='", idx);
@@ -256,7 +270,7 @@ static enum fg_err serialize_rec(const struct xmpp_node *n, const char *parent_n
 	/* our own DOMs come from the parser (depth-capped); guard anyway */
 	if (depth > XMPP_MAX_DEPTH + 2)
 		return FG_ERR_TOOBIG;
-	if ((err = fg_buf_printf(out, "<%s", n->name)) != FG_OK)
+	if ((err = put3(out, "<", n->name, "")) != FG_OK)
 		return err;
 	if (parent_ns == NULL || strcmp(n->ns, parent_ns) != 0) {
 		if ((err = fg_buf_append_str(out, " xmlns='")) != FG_OK)
@@ -279,7 +293,7 @@ static enum fg_err serialize_rec(const struct xmpp_node *n, const char *parent_n
 		if ((err = serialize_rec(c, n->ns, out, depth + 1)) != FG_OK)
 			return err;
 	}
-	return fg_buf_printf(out, "</%s>", n->name);
+	return put3(out, "</", n->name, ">");
 }
 
 enum fg_err xmpp_node_serialize(const struct xmpp_node *n, const char *parent_ns,
