@@ -121,14 +121,26 @@ bool xmpp__xml_chars_ok(const uint8_t *s, size_t len)
 
 enum fg_err xmpp_escape(struct fg_buf *out, const char *s, size_t len, bool attr)
 {
-	if (!xmpp__xml_chars_ok((const uint8_t *)s, len))
-		return FG_ERR_INVAL;
+	/* one pass: characters are checked where they are copied */
 	size_t start = out->len;
 	size_t run = 0;
-	enum fg_err err = FG_OK;
-	for (size_t i = 0; i < len; i++) {
+	enum fg_err err = fg_buf_reserve(out, len);
+	if (err != FG_OK)
+		return err;
+	for (size_t i = 0; i < len;) {
+		unsigned char c = (unsigned char)s[i];
 		const char *ent = NULL;
-		switch (s[i]) {
+		if (c >= 0x80) {
+			uint32_t cp;
+			size_t n = utf8_decode((const uint8_t *)s + i, len - i, &cp);
+			if (n == 0 || !xml_char_ok(cp)) {
+				err = FG_ERR_INVAL;
+				goto fail;
+			}
+			i += n;
+			continue;
+		}
+		switch (c) {
 		case '&':
 			ent = "&amp;";
 			break;
@@ -159,15 +171,22 @@ enum fg_err xmpp_escape(struct fg_buf *out, const char *s, size_t len, bool attr
 			ent = attr ? "&#10;" : NULL;
 			break;
 		default:
+			if (c < 0x20) {
+				/* XML 1.0 §2.2: no other C0 control */
+				err = FG_ERR_INVAL;
+				goto fail;
+			}
 			break;
 		}
-		if (ent == NULL)
+		if (ent == NULL) {
+			i++;
 			continue;
+		}
 		if ((err = fg_buf_append(out, s + run, i - run)) != FG_OK)
 			goto fail;
 		if ((err = fg_buf_append_str(out, ent)) != FG_OK)
 			goto fail;
-		run = i + 1;
+		run = ++i;
 	}
 	if ((err = fg_buf_append(out, s + run, len - run)) != FG_OK)
 		goto fail;

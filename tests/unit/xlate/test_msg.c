@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "xlate/xlate.h"
+#include "xmpp/xmpp.h"
 
 static void t_plain(void **st)
 {
@@ -209,12 +210,79 @@ static void t_sip_to_xml(void **st)
 	fg_buf_free(&out);
 }
 
+/* The bytes xlate_im_sip_to_xml writes are the bytes the router wrote before, when it
+ * serialized the message as a tree (xmpp_node_serialize in jabber:server). */
+static void same_as_tree(const char *from, const char *to, const char *id, const char *lang,
+                         const char *subject, const char *body, const char *thread)
+{
+	struct xmpp_node msg = {.ns = XMPP_NS_SERVER, .name = "message"}, el[3], tx[3];
+	struct xmpp_attr at[5];
+	const char *names[5] = {"type", "from", "to", "id", "lang"};
+	const char *values[5] = {"chat", from, to, id, lang};
+	struct xmpp_attr **link = &msg.attrs;
+	for (size_t i = 0; i < 5; i++) {
+		if (values[i] == NULL)
+			continue;
+		at[i] = (struct xmpp_attr){i == 4 ? XMPP_NS_XML : "", names[i], values[i], NULL};
+		*link = &at[i];
+		link = &at[i].next;
+	}
+	const char *cnames[3] = {"subject", "body", "thread"};
+	const char *cvalues[3] = {subject, body, thread};
+	for (size_t i = 0; i < 3; i++) {
+		if (cvalues[i] == NULL)
+			continue;
+		tx[i] = (struct xmpp_node){
+		    .ns = "", .text = cvalues[i], .text_len = strlen(cvalues[i])};
+		el[i] = (struct xmpp_node){.ns = XMPP_NS_SERVER,
+		                           .name = cnames[i],
+		                           .children = &tx[i],
+		                           .last_child = &tx[i]};
+		if (msg.last_child != NULL)
+			msg.last_child->next = &el[i];
+		else
+			msg.children = &el[i];
+		msg.last_child = &el[i];
+	}
+	struct fg_buf want = {0}, got = {0};
+	enum fg_err e1 = xmpp_node_serialize(&msg, XMPP_NS_SERVER, &want);
+	struct xlate_im_sip in = {"text/plain",
+	                          10,
+	                          (const uint8_t *)body,
+	                          strlen(body),
+	                          subject,
+	                          subject ? strlen(subject) : 0,
+	                          lang,
+	                          lang ? strlen(lang) : 0,
+	                          thread,
+	                          thread ? strlen(thread) : 0};
+	enum fg_err e2 =
+	    xlate_im_sip_to_xml(&in, from, strlen(from), to, strlen(to), id, &got, NULL);
+	assert_int_equal(e1 == FG_OK, e2 == FG_OK);
+	if (e1 == FG_OK)
+		assert_string_equal(fg_buf_cstr(&got), fg_buf_cstr(&want));
+	fg_buf_free(&want);
+	fg_buf_free(&got);
+}
+
+static void t_wire_bytes(void **st)
+{
+	same_as_tree("load@sip.xmpp.test", "sink@prosody.test", "0123456789abcdef", NULL, NULL,
+	             "r=f3000 n=7 t=1763762400.123456", "7-1234@127.0.0.5");
+	same_as_tree("a\\27b@x.test/r&'\"<>", "c@d.test/\t\n\r", "i", "en\t", "s\t\n\r&<>'\"",
+	             "b\t\n\r&<>'\"\xc3\xa9\xf0\x9f\x98\x80\x7f", "t&1");
+	same_as_tree("a@b", "c@d", NULL, NULL, NULL, "bad \xef\xbf\xbe", NULL);
+	same_as_tree("a@b", "c@d", NULL, NULL, NULL, "bad \x01", NULL);
+	same_as_tree("a@b", "c\xed\xa0\x80@d", NULL, NULL, NULL, "surrogate in to", NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(t_plain),  cmocka_unit_test(t_refusals),
-	    cmocka_unit_test(t_cpim),   cmocka_unit_test(t_to_sip),
-	    cmocka_unit_test(t_to_xml), cmocka_unit_test(t_sip_to_xml),
+	    cmocka_unit_test(t_plain),      cmocka_unit_test(t_refusals),
+	    cmocka_unit_test(t_cpim),       cmocka_unit_test(t_to_sip),
+	    cmocka_unit_test(t_to_xml),     cmocka_unit_test(t_sip_to_xml),
+	    cmocka_unit_test(t_wire_bytes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
