@@ -236,6 +236,9 @@ struct s2s_engine {
 	struct reg regs[MAX_REGS];
 	size_t n_regs;
 	uv_timer_t kick, tick;
+	/* completions run after the loop's I/O callbacks of the same turn: the SIP answer to a
+	 * relayed stanza is written on the next turn's flush, without a turn of its own */
+	uv_check_t done_check;
 	struct done *done_head, *done_tail;
 	struct done *done_free; /* completions kept for reuse: no allocation per stanza */
 	size_t n_done_free;
@@ -297,6 +300,13 @@ static void kick(struct s2s_engine *e)
 		uv_timer_start(&e->kick, kick_cb, 0, 0);
 }
 
+static void done_check_cb(uv_check_t *h)
+{
+	struct s2s_engine *e = h->data;
+	uv_check_stop(h);
+	done_run(e);
+}
+
 static void done_push(struct s2s_engine *e, s2s_sent_cb cb, void *ctx, enum xmpp_stanza_cond cond,
                       const char *text)
 {
@@ -324,7 +334,8 @@ static void done_push(struct s2s_engine *e, s2s_sent_cb cb, void *ctx, enum xmpp
 	else
 		e->done_head = d;
 	e->done_tail = d;
-	kick(e);
+	if (!e->stopping && !uv_is_active((const uv_handle_t *)&e->done_check))
+		uv_check_start(&e->done_check, done_check_cb);
 }
 
 static void done_run(struct s2s_engine *e)
@@ -2722,8 +2733,9 @@ static enum fg_err engine_new(struct s2s_engine **out, uv_loop_t *loop, struct d
 	}
 	uv_timer_init(loop, &e->kick);
 	uv_timer_init(loop, &e->tick);
-	e->kick.data = e->tick.data = e;
-	e->refs += 2;
+	uv_check_init(loop, &e->done_check);
+	e->kick.data = e->tick.data = e->done_check.data = e;
+	e->refs += 3;
 	/* the kick timer's callback is set once; kick() restarts it */
 	uv_timer_start(&e->kick, kick_cb, 0, 0);
 	uv_timer_start(&e->tick, tick_cb, TICK_MS, TICK_MS);
@@ -2900,8 +2912,10 @@ void s2s_engine_stop(struct s2s_engine *e)
 	done_run(e);
 	uv_timer_stop(&e->kick);
 	uv_timer_stop(&e->tick);
+	uv_check_stop(&e->done_check);
 	uv_close((uv_handle_t *)&e->kick, engine_handle_closed);
 	uv_close((uv_handle_t *)&e->tick, engine_handle_closed);
+	uv_close((uv_handle_t *)&e->done_check, engine_handle_closed);
 	engine_unref(e);
 }
 
