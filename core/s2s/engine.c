@@ -27,6 +27,8 @@
 #define MAX_CONNS 30000u
 /* Buckets of the outgoing-stream index by (local, remote): lookups happen per stanza. */
 #define OUT_HASH 4096u
+/* Completion records kept for reuse: a burst's worth; beyond, they go back to the heap. */
+#define DONE_FREE_MAX 256u
 /* Status objects of closed streams kept for the console: peers choose the domain names
  * they claim, so the oldest go first rather than letting the registry grow. */
 #define MAX_CLOSED_STATUS 256u
@@ -234,7 +236,12 @@ struct s2s_engine {
 	struct reg regs[MAX_REGS];
 	size_t n_regs;
 	uv_timer_t kick, tick;
+	/* completions run after the loop's I/O callbacks of the same turn: the SIP answer to a
+	 * relayed stanza is written on the next turn's flush, without a turn of its own */
+	uv_check_t done_check;
 	struct done *done_head, *done_tail;
+	struct done *done_free; /* completions kept for reuse: no allocation per stanza */
+	size_t n_done_free;
 	int refs;
 	bool stopping;
 	struct xmpp_local_info info;
@@ -265,6 +272,11 @@ static void engine_unref(struct s2s_engine *e)
 		return;
 	/* completions of stanzas handed over while the engine was stopping */
 	done_run(e);
+	while (e->done_free != NULL) {
+		struct done *d = e->done_free;
+		e->done_free = d->next;
+		free(d);
+	}
 	s2s__conf_unref(e->conf);
 	free(e->closed_ids);
 	free(e);
@@ -283,8 +295,16 @@ static void kick_cb(uv_timer_t *t);
 
 static void kick(struct s2s_engine *e)
 {
-	if (!e->stopping)
+	/* once per loop turn however many stanzas ask: restarting a due timer changes nothing */
+	if (!e->stopping && !uv_is_active((const uv_handle_t *)&e->kick))
 		uv_timer_start(&e->kick, kick_cb, 0, 0);
+}
+
+static void done_check_cb(uv_check_t *h)
+{
+	struct s2s_engine *e = h->data;
+	uv_check_stop(h);
+	done_run(e);
 }
 
 static void done_push(struct s2s_engine *e, s2s_sent_cb cb, void *ctx, enum xmpp_stanza_cond cond,
@@ -292,7 +312,13 @@ static void done_push(struct s2s_engine *e, s2s_sent_cb cb, void *ctx, enum xmpp
 {
 	if (cb == NULL)
 		return;
-	struct done *d = calloc(1, sizeof(*d));
+	struct done *d = e->done_free;
+	if (d != NULL) {
+		e->done_free = d->next;
+		e->n_done_free--;
+	} else {
+		d = malloc(sizeof(*d));
+	}
 	if (d == NULL) {
 		/* Without memory the completion cannot be deferred: call it now. */
 		cb(ctx, cond, text ? text : "");
@@ -301,13 +327,15 @@ static void done_push(struct s2s_engine *e, s2s_sent_cb cb, void *ctx, enum xmpp
 	d->cb = cb;
 	d->ctx = ctx;
 	d->cond = cond;
+	d->next = NULL;
 	fg_strlcpy(d->text, text ? text : "", sizeof(d->text));
 	if (e->done_tail != NULL)
 		e->done_tail->next = d;
 	else
 		e->done_head = d;
 	e->done_tail = d;
-	kick(e);
+	if (!e->stopping && !uv_is_active((const uv_handle_t *)&e->done_check))
+		uv_check_start(&e->done_check, done_check_cb);
 }
 
 static void done_run(struct s2s_engine *e)
@@ -317,7 +345,13 @@ static void done_run(struct s2s_engine *e)
 	while (d != NULL) {
 		struct done *next = d->next;
 		d->cb(d->ctx, d->cond, d->text);
-		free(d);
+		if (e->n_done_free < DONE_FREE_MAX) {
+			d->next = e->done_free;
+			e->done_free = d;
+			e->n_done_free++;
+		} else {
+			free(d);
+		}
 		d = next;
 	}
 }
@@ -2032,7 +2066,10 @@ static void conn_flush_queue(struct conn *c)
 		verifies_flush(c);
 	while (!c->dead && c->authenticated && (it = s2s__queue_pop(&c->queue)) != NULL) {
 		struct send_ctx s = {c, FG_ERR_PARSE};
-		(void)s2s__parse_stanza(it->data, it->len, send_node_cb, &s);
+		if (it->routed)
+			s.err = xmpp_s2s_send_bytes(c->m, c->local, c->remote, it->data, it->len);
+		else
+			(void)s2s__parse_stanza(it->data, it->len, send_node_cb, &s);
 		if (s.err == FG_OK) {
 			c->stanzas_out++;
 			c->status_dirty = true;
@@ -2130,7 +2167,8 @@ static void route_node_cb(void *arg, const struct xmpp_node *n)
 	if (data == NULL) {
 		if (xmpp_node_serialize(n, XMPP_NS_SERVER, &own) != FG_OK) {
 			fg_buf_free(&own);
-			done_push(e, r->cb, r->ctx, XMPP_SC_BAD_REQUEST, "not a well-formed stanza");
+			done_push(e, r->cb, r->ctx, XMPP_SC_BAD_REQUEST,
+			          "not a well-formed stanza");
 			return;
 		}
 		data = own.data;
@@ -2695,8 +2733,9 @@ static enum fg_err engine_new(struct s2s_engine **out, uv_loop_t *loop, struct d
 	}
 	uv_timer_init(loop, &e->kick);
 	uv_timer_init(loop, &e->tick);
-	e->kick.data = e->tick.data = e;
-	e->refs += 2;
+	uv_check_init(loop, &e->done_check);
+	e->kick.data = e->tick.data = e->done_check.data = e;
+	e->refs += 3;
 	/* the kick timer's callback is set once; kick() restarts it */
 	uv_timer_start(&e->kick, kick_cb, 0, 0);
 	uv_timer_start(&e->tick, tick_cb, TICK_MS, TICK_MS);
@@ -2873,8 +2912,10 @@ void s2s_engine_stop(struct s2s_engine *e)
 	done_run(e);
 	uv_timer_stop(&e->kick);
 	uv_timer_stop(&e->tick);
+	uv_check_stop(&e->done_check);
 	uv_close((uv_handle_t *)&e->kick, engine_handle_closed);
 	uv_close((uv_handle_t *)&e->tick, engine_handle_closed);
+	uv_close((uv_handle_t *)&e->done_check, engine_handle_closed);
 	engine_unref(e);
 }
 
@@ -2920,6 +2961,64 @@ enum fg_err s2s_send_node(struct s2s_engine *e, const struct xmpp_node *stanza, 
 	/* the caller built the tree: routed as is, without a serialise and parse round trip */
 	struct route_ctx r = {e, NULL, 0, cb, ctx, false, false};
 	route_node_cb(&r, stanza);
+	return FG_OK;
+}
+
+enum fg_err s2s_send_routed(struct s2s_engine *e, const char *from_domain, const char *to_domain,
+                            const uint8_t *stanza, size_t len, s2s_sent_cb cb, void *ctx)
+{
+	if (e == NULL || from_domain == NULL || to_domain == NULL || from_domain[0] == '\0' ||
+	    to_domain[0] == '\0' || stanza == NULL || len == 0)
+		return FG_ERR_INVAL;
+	if (strlen(from_domain) > XMPP_MAX_DOMAIN || strlen(to_domain) > XMPP_MAX_DOMAIN)
+		return FG_ERR_INVAL; /* RFC 7622 §3.2 */
+	if (len > e->conf->max_stanza || len > S2S_MAX_SEND_BYTES)
+		return FG_ERR_TOOBIG;
+	struct s2s_conf *conf = e->conf;
+	/* The decisions of route_node_cb, in its order, from the given domains. Whatever is
+	 * not the common case (local target, foreign sender, federation off, policy denial)
+	 * takes the parsing path, which decides the same and builds the bounce it needs. */
+	if (s2s__conf_domain(conf, to_domain) >= 0 || s2s__conf_domain(conf, from_domain) < 0 ||
+	    !conf->enabled || e->stopping) {
+		route_out(e, stanza, len, cb, ctx);
+		return FG_OK;
+	}
+	struct policy_verdict v;
+	policy_check(conf->policy, to_domain, POLICY_OUTGOING, &v);
+	if (!v.allow) {
+		route_out(e, stanza, len, cb, ctx);
+		return FG_OK;
+	}
+	struct conn *c = find_out(e, from_domain, to_domain);
+	if (c != NULL && c->authenticated && c->queue.n == 0 && !c->need_flush &&
+	    xmpp_s2s_send_bytes(c->m, from_domain, to_domain, stanza, len) == FG_OK) {
+		c->stanzas_out++;
+		c->status_dirty = true;
+		c->last_active_ms = now_ms(e);
+		e->cnt_out++;
+		done_push(e, cb, ctx, XMPP_SC__COUNT, "");
+		return FG_OK;
+	}
+	if (c == NULL) {
+		c = out_open(e, from_domain, to_domain);
+		if (c == NULL) {
+			/* out_open failed at once (its fault says why) */
+			bounce(e, stanza, len, cb, ctx, XMPP_SC_REMOTE_SERVER_NOT_FOUND,
+			       "the remote server could not be reached");
+			return FG_OK;
+		}
+	}
+	if (s2s__queue_push(&c->queue, conf->queue_max, stanza, len, cb, ctx) != FG_OK) {
+		bounce(e, stanza, len, cb, ctx, XMPP_SC_RESOURCE_CONSTRAINT,
+		       "too many stanzas waiting for that domain");
+		return FG_OK;
+	}
+	c->queue.tail->routed = true;
+	c->status_dirty = true;
+	if (c->authenticated) {
+		c->need_flush = true;
+		kick(e);
+	}
 	return FG_OK;
 }
 

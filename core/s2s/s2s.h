@@ -56,6 +56,15 @@ enum fg_err s2s_send(struct s2s_engine *e, const uint8_t *stanza, size_t len, s2
 enum fg_err s2s_send_node(struct s2s_engine *e, const struct xmpp_node *stanza, s2s_sent_cb cb,
                           void *ctx);
 
+/* Same for a stanza the caller serialized and vouches for: one well-formed element in
+ * jabber:server (written without xmlns) whose 'from' and 'to' domains are from_domain and
+ * to_domain, as xmpp_jid_domain gives them. The router takes the domains as given instead
+ * of parsing the bytes, applies the same limits (xmpp.max_stanza_bytes: FG_ERR_TOOBIG) and
+ * policy, and writes the bytes as they are: straight to an authenticated stream, or one
+ * copy into its queue. The bytes are only read during the call. */
+enum fg_err s2s_send_routed(struct s2s_engine *e, const char *from_domain, const char *to_domain,
+                            const uint8_t *stanza, size_t len, s2s_sent_cb cb, void *ctx);
+
 /* ---- validate connection (console, API, CLI) ----------------------------------------- */
 
 enum s2s_step_state {

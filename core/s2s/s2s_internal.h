@@ -45,10 +45,11 @@
 
 /* One stanza waiting for its stream, with its completion. */
 struct s2s_item {
-	uint8_t *data;
+	uint8_t *data; /* stored after the item itself: one allocation */
 	size_t len;
 	s2s_sent_cb cb;
 	void *ctx;
+	bool routed; /* s2s_send_routed: written as it is, not parsed again */
 	struct s2s_item *next;
 };
 

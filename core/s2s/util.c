@@ -14,14 +14,14 @@ enum fg_err s2s__queue_push(struct s2s_queue *q, size_t max, const uint8_t *data
 {
 	if (q->n >= max)
 		return FG_ERR_TOOBIG;
-	struct s2s_item *it = calloc(1, sizeof(*it));
+	if (len > SIZE_MAX - sizeof(struct s2s_item))
+		return FG_ERR_TOOBIG;
+	struct s2s_item *it = malloc(sizeof(*it) + (len ? len : 1));
 	if (it == NULL)
 		return FG_ERR_NOMEM;
-	it->data = malloc(len ? len : 1);
-	if (it->data == NULL) {
-		free(it);
-		return FG_ERR_NOMEM;
-	}
+	it->data = (uint8_t *)(it + 1);
+	it->routed = false;
+	it->next = NULL;
 	memcpy(it->data, data, len);
 	it->len = len;
 	it->cb = cb;
@@ -52,7 +52,6 @@ void s2s__item_free(struct s2s_item *it)
 {
 	if (it == NULL)
 		return;
-	free(it->data);
 	free(it);
 }
 

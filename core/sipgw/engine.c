@@ -1606,27 +1606,94 @@ void sipgw__xmpp_send(struct sipgw *gw, const struct fg_buf *stanza)
 	(void)s2s_send(gw->s2s, stanza->data, stanza->len, NULL, NULL);
 }
 
+/* A JID built for a relay, with its parts (no allocation: it lives on the stack). */
+struct relay_jid {
+	char text[SIPGW_MAX_JID + 1];
+	struct xlate_jid_parts parts;
+};
+
 /* sip:alice@sip.example;gr=x -> alice@<xmpp_domain>/x (RFC 7247 §4.1, the SIP domain
- * replaced by the XMPP domain it is mapped to). */
+ * replaced by the XMPP domain it is mapped to), from the URI the parser already split. */
+static enum fg_err jid_from_uri(const struct sip_uri *u, const char *xmpp_domain,
+                                struct relay_jid *j, const char **why)
+{
+	if (u->scheme == SIP_SCHEME_OTHER) {
+		if (why)
+			*why = "not a sip: or sips: URI";
+		return FG_ERR_VERSION;
+	}
+	if (u->text.len > SIP_MAX_URI) {
+		if (why)
+			*why = "malformed SIP URI";
+		return FG_ERR_TOOBIG;
+	}
+	/* a domainpart is 1-1023 bytes (RFC 7622 §3.2), after the trailing dot goes */
+	size_t hl = u->host.len;
+	if (hl > 0 && u->host.p[hl - 1] == '.')
+		hl--;
+	if (u->host_type == SIP_HOST_NAME && (hl == 0 || hl > XLATE_MAX_JID_PART)) {
+		if (why)
+			*why = "the address cannot be a JID";
+		return FG_ERR_INVAL;
+	}
+	return xlate_addr_uri_to_jid(u, xmpp_domain, j->text, sizeof(j->text), &j->parts, why);
+}
+
 enum fg_err sipgw__jid_from_sip(const char *uri, size_t len, const char *xmpp_domain,
                                 struct fg_buf *out, const char **why)
 {
-	struct fg_buf tmp = {0};
-	struct sipgw_jid j;
-	enum fg_err err = xlate_addr_sip_to_xmpp(uri, len, &tmp, why);
-	if (err == FG_OK && !sipgw__jid_split(fg_buf_cstr(&tmp), &j)) {
-		err = FG_ERR_INVAL;
+	struct sip_uri *u = NULL;
+	struct sip_error serr;
+	struct relay_jid *j = NULL;
+	enum fg_err err = sip_uri_parse(uri, len, &u, &serr);
+	if (err != FG_OK) {
 		if (why)
-			*why = "the address cannot be a JID";
+			*why =
+			    err == FG_ERR_VERSION ? "not a sip: or sips: URI" : "malformed SIP URI";
+		return err;
 	}
-	if (err == FG_OK) {
-		if (xmpp_domain != NULL)
-			fg_strlcpy(j.domain, xmpp_domain, sizeof(j.domain));
-		err = fg_buf_printf(out, "%s%s%s%s%s", j.local, j.local[0] ? "@" : "", j.domain,
-		                    j.resource[0] ? "/" : "", j.resource);
-	}
-	fg_buf_free(&tmp);
+	j = malloc(sizeof(*j));
+	err = j == NULL ? FG_ERR_NOMEM : jid_from_uri(u, xmpp_domain, j, why);
+	if (err == FG_OK)
+		err = fg_buf_append(out, j->text, j->parts.len);
+	free(j);
+	sip_uri_free(u);
 	return err;
+}
+
+/* The parts of a stored JID (a session's peer), with the checks of sipgw__jid_split. */
+static bool relay_jid_set(struct relay_jid *j, const char *jid)
+{
+	size_t len = strlen(jid);
+	if (len > SIPGW_MAX_JID)
+		return false;
+	const char *slash = memchr(jid, '/', len);
+	size_t bare = slash ? (size_t)(slash - jid) : len;
+	const char *at = memchr(jid, '@', bare);
+	size_t doff = at ? (size_t)(at - jid) + 1 : 0;
+	if (bare - doff == 0 || bare - doff > XLATE_MAX_JID_PART || (at && doff - 1 == 0) ||
+	    (at && doff - 1 > XLATE_MAX_JID_PART) ||
+	    (slash && (len - bare - 1 == 0 || len - bare - 1 > XLATE_MAX_JID_PART)))
+		return false;
+	memcpy(j->text, jid, len + 1);
+	j->parts = (struct xlate_jid_parts){.len = len,
+	                                    .local_len = at ? doff - 1 : 0,
+	                                    .domain_off = doff,
+	                                    .domain_len = bare - doff,
+	                                    .resource_len = slash ? len - bare - 1 : 0};
+	return true;
+}
+
+/* The domainpart of j into out (XLATE_MAX_JID_PART + 1 bytes); strip_dot: as
+ * xmpp_jid_domain gives it to the router (RFC 7622 §3.2). */
+static const char *relay_jid_domain(const struct relay_jid *j, char *out, bool strip_dot)
+{
+	size_t n = j->parts.domain_len;
+	memcpy(out, j->text + j->parts.domain_off, n);
+	if (strip_dot && n > 1 && out[n - 1] == '.')
+		n--;
+	out[n] = '\0';
+	return out;
 }
 
 void sipgw__presence_ctxn_done(struct sipgw *gw, struct ctxn *ct, enum purpose p, unsigned status,
@@ -1913,6 +1980,31 @@ static bool router_bounce(struct sipgw *gw, const char *id)
 	return false;
 }
 
+/* Pending records come from a free list: one per relayed MESSAGE, and a burst reuses them. */
+#define SIPGW_PENDING_FREE_MAX 1024u
+
+static struct pending *pending_get(struct sipgw *gw)
+{
+	struct pending *p = gw->pending_free;
+	if (p == NULL)
+		return malloc(sizeof(*p));
+	gw->pending_free = p->next;
+	gw->n_pending_free--;
+	return p;
+}
+
+/* gw NULL: the engine stopped and forgot the record. */
+static void pending_put(struct sipgw *gw, struct pending *p)
+{
+	if (gw == NULL || gw->stopping || gw->n_pending_free >= SIPGW_PENDING_FREE_MAX) {
+		free(p);
+		return;
+	}
+	p->next = gw->pending_free;
+	gw->pending_free = p;
+	gw->n_pending_free++;
+}
+
 static void relay_done_cb(void *ctx, enum xmpp_stanza_cond result, const char *text)
 {
 	struct pending *p = ctx;
@@ -1945,7 +2037,7 @@ static void relay_done_cb(void *ctx, enum xmpp_stanza_cond result, const char *t
 			           SIPGW_RETRY_AFTER_S);
 		sipgw__respond(st, code, extra[0] ? extra : NULL, NULL, NULL, 0);
 	}
-	free(p);
+	pending_put(p->gw, p);
 }
 
 static struct session *session_for_request(struct sipgw *gw, const struct sip_msg *m)
@@ -1957,14 +2049,12 @@ static struct session *session_for_request(struct sipgw *gw, const struct sip_ms
 	return NULL;
 }
 
-/* Relays one stanza to XMPP for a server transaction; the answer comes with s2s's verdict. */
-/* Stanzas up to this size go to the router as the tree they were built from: it is the
- * lowest xmpp.max_stanza_bytes allowed, so none of them can be over the configured limit.
- * Larger ones take the bytes path, where the router checks that limit. */
-#define SIPGW_NODE_SEND_MAX 10240
-
+/* Relays one stanza to XMPP for a server transaction; the answer comes with s2s's verdict.
+ * from_dom/to_dom (NULL: the router parses the stanza for them): the stanza was built here
+ * and is routed as it is (s2s_send_routed), written once. */
 static void relay_to_xmpp(struct sipgw *gw, struct stxn *st, const struct fg_buf *stanza,
-                          const struct xmpp_node *node, const char *to, const char *id)
+                          const char *from_dom, const char *to_dom, const struct relay_jid *to,
+                          const char *id)
 {
 	if (gw->sink != NULL) {
 		gw->sink(gw->sink_ctx, stanza->data, stanza->len);
@@ -1983,14 +2073,16 @@ static void relay_to_xmpp(struct sipgw *gw, struct stxn *st, const struct fg_buf
 		sipgw__respond(st, 503, extra, NULL, NULL, 0);
 		return;
 	}
-	struct pending *p = calloc(1, sizeof(*p));
+	struct pending *p = pending_get(gw);
 	if (p == NULL) {
 		sipgw__respond(st, 500, NULL, NULL, NULL, 0);
 		return;
 	}
 	p->gw = gw;
 	p->st = st;
-	fg_strlcpy(p->to, to, sizeof(p->to));
+	p->prev = NULL;
+	/* to fits: both are SIPGW_MAX_JID + 1 bytes */
+	memcpy(p->to, to->text, to->parts.len + 1);
 	fg_strlcpy(p->id, id ? id : "", sizeof(p->id));
 	p->next = gw->pendings;
 	if (gw->pendings != NULL)
@@ -1998,70 +2090,33 @@ static void relay_to_xmpp(struct sipgw *gw, struct stxn *st, const struct fg_buf
 	gw->pendings = p;
 	st->pend = p;
 	gw->npending++;
-	enum fg_err err = node != NULL && stanza->len <= SIPGW_NODE_SEND_MAX
-	                      ? s2s_send_node(gw->s2s, node, relay_done_cb, p)
+	enum fg_err err = from_dom != NULL
+	                      ? s2s_send_routed(gw->s2s, from_dom, to_dom, stanza->data,
+	                                        stanza->len, relay_done_cb, p)
 	                      : s2s_send(gw->s2s, stanza->data, stanza->len, relay_done_cb, p);
 	if (err != FG_OK) {
 		st->pend = NULL;
 		gw->npending--;
 		pending_unlink(gw, p);
-		free(p);
+		pending_put(gw, p);
 		sipgw__respond(st, err == FG_ERR_TOOBIG ? 513 : 500, NULL, NULL, NULL, 0);
 	}
 }
 
-/* The tree of what xlate_im_to_xml writes (RFC 7572 §5), for s2s_send_node: the router
- * then writes it once instead of parsing our own bytes back. Points into im, from, to. */
-struct im_tree {
-	struct xmpp_node msg, el[3], text[3];
-	struct xmpp_attr attr[5];
-};
-
-static void im_tree_build(struct im_tree *t, const struct xlate_im *im, const char *from,
-                          const char *to)
-{
-	memset(t, 0, sizeof(*t));
-	const char *names[5] = {"type", "from", "to", "id", "lang"};
-	const char *values[5] = {"chat", from, to, im->id, im->lang};
-	struct xmpp_attr **link = &t->msg.attrs;
-	for (size_t i = 0; i < 5; i++) {
-		if (values[i] == NULL)
-			continue;
-		t->attr[i] =
-		    (struct xmpp_attr){i == 4 ? XMPP_NS_XML : "", names[i], values[i], NULL};
-		*link = &t->attr[i];
-		link = &t->attr[i].next;
-	}
-	t->msg.ns = XMPP_NS_SERVER;
-	t->msg.name = "message";
-	const char *cnames[3] = {"subject", "body", "thread"};
-	const char *cvalues[3] = {im->subject, im->body, im->thread};
-	for (size_t i = 0; i < 3; i++) {
-		if (cvalues[i] == NULL)
-			continue;
-		struct xmpp_node *el = &t->el[i], *tx = &t->text[i];
-		*tx = (struct xmpp_node){
-		    .ns = "", .text = cvalues[i], .text_len = strlen(cvalues[i]), .parent = el};
-		*el = (struct xmpp_node){.ns = XMPP_NS_SERVER,
-		                         .name = cnames[i],
-		                         .parent = &t->msg,
-		                         .children = tx,
-		                         .last_child = tx};
-		if (t->msg.last_child != NULL)
-			t->msg.last_child->next = el;
-		else
-			t->msg.children = el;
-		t->msg.last_child = el;
-	}
-}
+/* A relay buffer larger than this goes back to the heap after use (a big MESSAGE does not
+ * pin its memory); typical stanzas are a few hundred bytes. */
+#define SIPGW_RELAY_BUF_KEEP 16384u
 
 static void message_in(struct sipgw *gw, struct stxn *st)
 {
 	const struct sip_msg *m = st->req;
 	struct dom *d = sipgw__sender_domain(gw, m);
-	struct fg_buf from = {0}, to = {0}, stanza = {0};
-	struct xlate_im im = {0};
+	/* the relay buffer is taken for the call: nothing that runs inside can reuse it */
+	struct fg_buf stanza = gw->relay_buf;
+	struct relay_jid from, to;
 	const char *why = NULL;
+	gw->relay_buf = (struct fg_buf){0};
+	stanza.len = 0;
 	if (d == NULL || !sipgw__conn_speaks_for(st->c, d)) {
 		sipgw__respond(st, 403, NULL, NULL, NULL, 0);
 		goto out;
@@ -2071,32 +2126,35 @@ static void message_in(struct sipgw *gw, struct stxn *st)
 		sipgw__respond(st, 481, NULL, NULL, NULL, 0);
 		goto out;
 	}
-	if (sipgw__jid_from_sip(m->from.uri.text.p, m->from.uri.text.len, d->cf.xmpp, &from,
-	                        &why) != FG_OK) {
+	if (jid_from_uri(&m->from.uri, d->cf.xmpp, &from, &why) != FG_OK) {
 		sipgw__respond(st, 400, NULL, NULL, NULL, 0);
 		goto out;
 	}
+	bool to_ok;
 	if (sess != NULL) {
 		sess->last_active = now_mono();
-		(void)fg_buf_append_str(&to, sess->jid);
+		to_ok = relay_jid_set(&to, sess->jid);
 	} else if (m->ruri.scheme == SIP_SCHEME_OTHER ||
-	           sipgw__jid_from_sip(m->ruri.text.p, m->ruri.text.len, NULL, &to, &why) !=
-	               FG_OK) {
+	           jid_from_uri(&m->ruri, NULL, &to, &why) != FG_OK) {
 		sipgw__respond(st, 416, NULL, NULL, NULL, 0);
 		goto out;
+	} else {
+		to_ok = true;
 	}
-	struct sipgw_jid tj;
-	if (!sipgw__jid_split(fg_buf_cstr(&to), &tj) || dom_by_xmpp(gw, tj.domain) != NULL ||
-	    sipgw__dom_find(gw, tj.domain) != NULL) {
+	char to_dom[XLATE_MAX_JID_PART + 1], route_to[XLATE_MAX_JID_PART + 1],
+	    route_from[XLATE_MAX_JID_PART + 1];
+	if (!to_ok || dom_by_xmpp(gw, relay_jid_domain(&to, to_dom, false)) != NULL ||
+	    sipgw__dom_find(gw, to_dom) != NULL) {
 		/* the target is one of our own SIP-mapped domains: refuse rather than loop */
 		sipgw__respond(st, 404, NULL, NULL, NULL, 0);
 		goto out;
 	}
 	const struct sip_header *subj = sipgw__hdr(m, "Subject"),
 	                        *lang = sipgw__hdr(m, "Content-Language");
-	const char *ctype = m->content_type.p ? m->content_type.p : "";
 	char sid[SIPGW_STANZA_ID_MAX] = "";
-	if (strncasecmp(ctype, XLATE_ISCOMPOSING_TYPE, strlen(XLATE_ISCOMPOSING_TYPE)) == 0) {
+	bool routed = false;
+	if (m->content_type.p != NULL && strncasecmp(m->content_type.p, XLATE_ISCOMPOSING_TYPE,
+	                                             sizeof(XLATE_ISCOMPOSING_TYPE) - 1) == 0) {
 		/* RFC 3994 -> XEP-0085 */
 		enum xlate_chatstate cs;
 		if (xlate_chatstate_from_iscomposing(m->body, m->body_len, &cs, &why) != FG_OK) {
@@ -2105,9 +2163,9 @@ static void message_in(struct sipgw *gw, struct stxn *st)
 		}
 		sipgw__token(sid, 8);
 		(void)fg_buf_append_str(&stanza, "<message type='chat' from='");
-		(void)xmpp_escape(&stanza, (const char *)from.data, from.len, true);
+		(void)xmpp_escape(&stanza, from.text, from.parts.len, true);
 		(void)fg_buf_append_str(&stanza, "' to='");
-		(void)xmpp_escape(&stanza, (const char *)to.data, to.len, true);
+		(void)xmpp_escape(&stanza, to.text, to.parts.len, true);
 		(void)fg_buf_printf(&stanza,
 		                    "' id='%s'><%s xmlns='http://jabber.org/protocol/chatstates'/>",
 		                    sid, xlate_chatstate_name(cs));
@@ -2115,9 +2173,21 @@ static void message_in(struct sipgw *gw, struct stxn *st)
 		(void)xmpp_escape(&stanza, m->call_id.p, m->call_id.len, false);
 		(void)fg_buf_append_str(&stanza, "</thread></message>");
 	} else {
-		enum fg_err err =
-		    xlate_im_from_sip(ctype, m->body, m->body_len, subj ? subj->value.p : NULL,
-		                      lang ? lang->value.p : NULL, m->call_id.p, &im, &why);
+		/* RFC 7572 §5, written once: these bytes are what the stream carries */
+		sipgw__token(sid, 8);
+		struct xlate_im_sip in = {
+		    .content_type = m->content_type.p ? m->content_type.p : "",
+		    .content_type_len = m->content_type.p ? m->content_type.len : 0,
+		    .body = m->body,
+		    .body_len = m->body_len,
+		    .subject = subj ? subj->value.p : NULL,
+		    .subject_len = subj ? subj->value.len : 0,
+		    .content_language = lang ? lang->value.p : NULL,
+		    .content_language_len = lang ? lang->value.len : 0,
+		    .call_id = m->call_id.p,
+		    .call_id_len = m->call_id.len};
+		enum fg_err err = xlate_im_sip_to_xml(&in, from.text, from.parts.len, to.text,
+		                                      to.parts.len, sid, &stanza, &why);
 		if (err == FG_ERR_VERSION) {
 			sipgw__respond(st, 415, "Accept: text/plain, message/cpim\r\n", NULL, NULL,
 			               0);
@@ -2127,29 +2197,17 @@ static void message_in(struct sipgw *gw, struct stxn *st)
 			sipgw__respond(st, 400, NULL, NULL, NULL, 0);
 			goto out;
 		}
-		if (im.id == NULL && (im.id = malloc(17)) != NULL)
-			sipgw__token(im.id, 8);
-		if (im.id != NULL)
-			fg_strlcpy(sid, im.id, sizeof(sid));
-		if (xlate_im_to_xml(&im, fg_buf_cstr(&from), fg_buf_cstr(&to), &stanza) != FG_OK) {
-			sipgw__respond(st, 400, NULL, NULL, NULL, 0);
-			goto out;
-		}
+		routed = true;
 	}
 	d->msgs_in++;
 	d->status_dirty = true;
-	struct im_tree tree;
-	const struct xmpp_node *node = NULL;
-	if (im.body != NULL || im.subject != NULL || im.thread != NULL) {
-		im_tree_build(&tree, &im, fg_buf_cstr(&from), fg_buf_cstr(&to));
-		node = &tree.msg;
-	}
-	relay_to_xmpp(gw, st, &stanza, node, fg_buf_cstr(&to), sid);
+	relay_to_xmpp(gw, st, &stanza, routed ? relay_jid_domain(&from, route_from, true) : NULL,
+	              routed ? relay_jid_domain(&to, route_to, true) : NULL, &to, sid);
 out:
-	xlate_im_clear(&im);
-	fg_buf_free(&from);
-	fg_buf_free(&to);
-	fg_buf_free(&stanza);
+	if (stanza.cap > SIPGW_RELAY_BUF_KEEP || gw->relay_buf.data != NULL || gw->stopping)
+		fg_buf_free(&stanza);
+	else
+		gw->relay_buf = stanza;
 }
 
 /* ---- IM sessions (INVITE with an m=message offer, RFC 4975-less OCS/Lync style) ------------- */
@@ -2839,6 +2897,13 @@ void sipgw_stop(struct sipgw *gw)
 		p->gw = NULL;
 		p->st = NULL;
 	}
+	while (gw->pending_free != NULL) {
+		struct pending *p = gw->pending_free;
+		gw->pending_free = p->next;
+		free(p);
+	}
+	gw->n_pending_free = 0;
+	fg_buf_free(&gw->relay_buf);
 	while (gw->ctxns != NULL) {
 		struct ctxn *ct = gw->ctxns;
 		gw->ctxns = ct->next;

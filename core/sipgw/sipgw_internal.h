@@ -299,6 +299,11 @@ struct sipgw {
 	unsigned ticks;
 	size_t nsubs;             /* stored subscriptions, counted every 5 s */
 	struct pending *pendings; /* relays waiting for the router's verdict */
+	/* pending records kept for reuse (SIPGW_PENDING_FREE_MAX in engine.c) */
+	struct pending *pending_free;
+	size_t n_pending_free;
+	/* the stanza being relayed: its memory is kept between relays */
+	struct fg_buf relay_buf;
 	/* ids of relays the router refused: their bounce stanza is not reported twice */
 	char refused_ids[SIPGW_REFUSED_IDS][SIPGW_STANZA_ID_MAX];
 	unsigned refused_next;

@@ -24,6 +24,22 @@
  * the localpart kept as is. Appends to jid. *why (may be NULL) gets a reason on error. */
 enum fg_err xlate_addr_sip_to_xmpp(const char *uri, size_t len, struct fg_buf *jid,
                                    const char **why);
+/* What xlate_addr_uri_to_jid wrote, as lengths and offsets into the JID. */
+struct xlate_jid_parts {
+	size_t len;          /* the whole JID, without its NUL */
+	size_t local_len;    /* 0: no localpart (then no '@') */
+	size_t domain_off;   /* where the domainpart starts */
+	size_t domain_len;   /* the domainpart, up to '/' or the end */
+	size_t resource_len; /* 0: no resourcepart; else it ends the JID, after a '/' */
+};
+struct sip_uri;
+/* xlate_addr_sip_to_xmpp for a URI the SIP parser already split (struct sip_uri, sip.h):
+ * the same rules and refusals, with no parse, no allocation and no formatting. domain (may
+ * be NULL) is written as the domainpart instead of the lower-cased host (RFC 7247 §4.1: a
+ * SIP domain served as an XMPP domain); the host is still checked. Writes a NUL-terminated
+ * JID into out (FG_ERR_TOOBIG when it needs more than outsize bytes) and its parts. */
+enum fg_err xlate_addr_uri_to_jid(const struct sip_uri *uri, const char *domain, char *out,
+                                  size_t outsize, struct xlate_jid_parts *parts, const char **why);
 /* user@domain[/res] -> sip:user@domain[;gr=res]: XEP-0106 escapes are undone, then
  * characters not allowed in a SIP user part (RFC 3261 §25.1) are percent-encoded. */
 enum fg_err xlate_addr_xmpp_to_sip(const char *jid, size_t len, struct fg_buf *uri,
@@ -129,6 +145,30 @@ enum fg_err xlate_im_to_sip(const struct xlate_im *im, struct fg_buf *body,
  * with XML escaping (for the router and for tests). */
 enum fg_err xlate_im_to_xml(const struct xlate_im *im, const char *from, const char *to,
                             struct fg_buf *out);
+
+/* The parts of a SIP MESSAGE that RFC 7572 maps, borrowed from the parsed request. A NULL
+ * pointer is an absent header; a header value ends at its length or at a NUL, whichever
+ * comes first. content_type NULL means text/plain (RFC 3261 §20.15). */
+struct xlate_im_sip {
+	const char *content_type;
+	size_t content_type_len;
+	const uint8_t *body;
+	size_t body_len;
+	const char *subject;
+	size_t subject_len;
+	const char *content_language;
+	size_t content_language_len;
+	const char *call_id;
+	size_t call_id_len;
+};
+/* SIP MESSAGE -> the stanza, in one pass and without copying any field: the checks and
+ * errors of xlate_im_from_sip (FG_ERR_VERSION: answer 415; FG_ERR_PARSE: 400), then what
+ * xlate_im_to_xml writes for from and to (JIDs of from_len/to_len bytes) and id (NULL: no
+ * id). Values are checked and escaped as the s2s stream carries them (xmpp_escape); a
+ * value XML cannot carry is FG_ERR_PARSE. Appends to out; out is unchanged on error. */
+enum fg_err xlate_im_sip_to_xml(const struct xlate_im_sip *in, const char *from, size_t from_len,
+                                const char *to, size_t to_len, const char *id, struct fg_buf *out,
+                                const char **why);
 
 /* ---- presence (RFC 8048, PIDF RFC 3863, RPID RFC 4480) ---- */
 

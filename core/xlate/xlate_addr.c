@@ -40,78 +40,120 @@ static const char *jid_escape(unsigned char c)
 	}
 }
 
+enum fg_err xlate_addr_uri_to_jid(const struct sip_uri *u, const char *domain, char *out,
+                                  size_t outsize, struct xlate_jid_parts *parts, const char **why)
+{
+	size_t n = 0;
+	memset(parts, 0, sizeof(*parts));
+	if (outsize == 0)
+		return FG_ERR_TOOBIG;
+	out[0] = '\0';
+	if (u->scheme == SIP_SCHEME_OTHER) {
+		set_why(why, "not a sip: or sips: URI");
+		return FG_ERR_VERSION;
+	}
+	if (u->host_type != SIP_HOST_NAME) {
+		/* RFC 7247 §4.2: a JID domainpart is a domain name; IP literals do not map. */
+		set_why(why, "SIP URI host is an IP address");
+		return FG_ERR_INVAL;
+	}
+	if (u->user.p) {
+		if (u->user.len == 0 || u->user.len > XLATE_MAX_JID_PART) {
+			set_why(why, "user part empty or too long for a JID");
+			return FG_ERR_TOOBIG;
+		}
+		if (!xlate__utf8_valid((const uint8_t *)u->user.p, u->user.len)) {
+			set_why(why, "user part is not UTF-8");
+			return FG_ERR_INVAL;
+		}
+		for (size_t i = 0; i < u->user.len; i++) {
+			unsigned char c = (unsigned char)u->user.p[i];
+			if (c < 0x20 || c == 0x7f) {
+				/* RFC 7622 §3.3.1 (PRECIS IdentifierClass): no controls, no NUL */
+				set_why(why, "user part holds a control character");
+				return FG_ERR_INVAL;
+			}
+			if (n + 4 > outsize)
+				goto too_long;
+			const char *esc = jid_escape(c);
+			if (esc != NULL) {
+				memcpy(out + n, esc, 3);
+				n += 3;
+			} else {
+				out[n++] = (char)c;
+			}
+		}
+		if (n > XLATE_MAX_JID_PART) {
+			set_why(why, "escaped localpart too long for a JID");
+			return FG_ERR_TOOBIG;
+		}
+		parts->local_len = n;
+		out[n++] = '@';
+	}
+	parts->domain_off = n;
+	if (domain != NULL) {
+		size_t dl = strlen(domain);
+		if (n + dl + 1 > outsize)
+			goto too_long;
+		memcpy(out + n, domain, dl);
+		n += dl;
+	} else {
+		if (n + u->host.len + 1 > outsize)
+			goto too_long;
+		/* RFC 7247 §4.2: domain names compare case-insensitively; emit lower case. */
+		for (size_t i = 0; i < u->host.len; i++) {
+			char c = u->host.p[i];
+			out[n++] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+		}
+		if (n > 0 && out[n - 1] == '.')
+			n--; /* RFC 7622 §3.2: strip a trailing dot */
+	}
+	parts->domain_len = n - parts->domain_off;
+	/* RFC 7247 §4.2: a GRUU's gr parameter becomes the resourcepart. */
+	const struct sip_param *gr = u->nparams ? sip_uri_param(u, "gr") : NULL;
+	if (gr && gr->value.p && gr->value.len) {
+		if (gr->value.len > XLATE_MAX_JID_PART ||
+		    !xlate__utf8_valid((const uint8_t *)gr->value.p, gr->value.len) ||
+		    memchr(gr->value.p, '\0', gr->value.len)) {
+			set_why(why, "gr parameter is not a valid resource");
+			return FG_ERR_INVAL;
+		}
+		if (n + 1 + gr->value.len + 1 > outsize)
+			goto too_long;
+		out[n++] = '/';
+		memcpy(out + n, gr->value.p, gr->value.len);
+		n += gr->value.len;
+		parts->resource_len = gr->value.len;
+	}
+	out[n] = '\0';
+	parts->len = n;
+	return FG_OK;
+too_long:
+	out[0] = '\0';
+	memset(parts, 0, sizeof(*parts));
+	set_why(why, "too long for a JID");
+	return FG_ERR_TOOBIG;
+}
+
 enum fg_err xlate_addr_sip_to_xmpp(const char *text, size_t len, struct fg_buf *jid,
                                    const char **why)
 {
 	struct sip_uri *u = NULL;
 	struct sip_error err;
+	struct xlate_jid_parts parts;
 	enum fg_err e = sip_uri_parse(text, len, &u, &err);
 	if (e) {
 		set_why(why, e == FG_ERR_VERSION ? "not a sip: or sips: URI" : "malformed SIP URI");
 		return e;
 	}
-	size_t start = jid->len;
-	if (u->host_type != SIP_HOST_NAME) {
-		/* RFC 7247 §4.2: a JID domainpart is a domain name; IP literals do not map. */
-		set_why(why, "SIP URI host is an IP address");
-		e = FG_ERR_INVAL;
-		goto out;
-	}
-	if (u->user.p) {
-		if (u->user.len == 0 || u->user.len > XLATE_MAX_JID_PART) {
-			set_why(why, "user part empty or too long for a JID");
-			e = FG_ERR_TOOBIG;
-			goto out;
-		}
-		if (!xlate__utf8_valid((const uint8_t *)u->user.p, u->user.len)) {
-			set_why(why, "user part is not UTF-8");
-			e = FG_ERR_INVAL;
-			goto out;
-		}
-		for (size_t i = 0; i < u->user.len && !e; i++) {
-			unsigned char c = (unsigned char)u->user.p[i];
-			if (c < 0x20 || c == 0x7f) {
-				/* RFC 7622 §3.3.1 (PRECIS IdentifierClass): no controls, no NUL */
-				set_why(why, "user part holds a control character");
-				e = FG_ERR_INVAL;
-				goto out;
-			}
-			const char *esc = jid_escape(c);
-			e = esc ? fg_buf_append_str(jid, esc) : fg_buf_append(jid, &c, 1);
-		}
-		if (!e && jid->len - start > XLATE_MAX_JID_PART) {
-			set_why(why, "escaped localpart too long for a JID");
-			e = FG_ERR_TOOBIG;
-		}
-		if (!e)
-			e = fg_buf_append_str(jid, "@");
-	}
-	if (e)
-		goto out;
-	/* RFC 7247 §4.2: domain names compare case-insensitively; emit lower case. */
-	for (size_t i = 0; i < u->host.len && !e; i++) {
-		char c = (char)tolower((unsigned char)u->host.p[i]);
-		e = fg_buf_append(jid, &c, 1);
-	}
-	if (!e && jid->len && jid->data[jid->len - 1] == '.')
-		jid->len--; /* RFC 7622 §3.2: strip a trailing dot */
-	/* RFC 7247 §4.2: a GRUU's gr parameter becomes the resourcepart. */
-	const struct sip_param *gr = sip_uri_param(u, "gr");
-	if (!e && gr && gr->value.p && gr->value.len) {
-		if (gr->value.len > XLATE_MAX_JID_PART ||
-		    !xlate__utf8_valid((const uint8_t *)gr->value.p, gr->value.len) ||
-		    memchr(gr->value.p, '\0', gr->value.len)) {
-			set_why(why, "gr parameter is not a valid resource");
-			e = FG_ERR_INVAL;
-			goto out;
-		}
-		e = fg_buf_append_str(jid, "/");
-		if (!e)
-			e = fg_buf_append(jid, gr->value.p, gr->value.len);
-	}
-out:
-	if (e)
-		jid->len = start;
+	/* user, host and gr are disjoint pieces of the text, never longer decoded; an escape
+	 * triples a user byte: 3 * len bounds the JID */
+	e = fg_buf_reserve(jid, 3 * len + 4);
+	if (!e)
+		e = xlate_addr_uri_to_jid(u, NULL, (char *)jid->data + jid->len,
+		                          jid->cap - jid->len, &parts, why);
+	if (!e)
+		jid->len += parts.len;
 	sip_uri_free(u);
 	return e;
 }

@@ -75,7 +75,8 @@ static bool media_is(const char *ct, size_t len, const char *want, bool *charset
 	return true;
 }
 
-static enum fg_err text_body(const uint8_t *body, size_t len, char **out, const char **why)
+/* Checks a message body: size cap, UTF-8, no NUL (RFC 7572 §5: the body is text). */
+static enum fg_err body_check(const uint8_t *body, size_t len, const char **why)
 {
 	if (len > XLATE_MAX_BODY) {
 		set_why(why, "message body too large");
@@ -85,8 +86,7 @@ static enum fg_err text_body(const uint8_t *body, size_t len, char **out, const 
 		set_why(why, "message body is not valid UTF-8 text");
 		return FG_ERR_PARSE;
 	}
-	*out = xlate__strndup((const char *)body, len);
-	return *out ? FG_OK : FG_ERR_NOMEM;
+	return FG_OK;
 }
 
 /* Reads one CRLF- (or LF-) terminated header block; returns the pointer after the
@@ -116,11 +116,20 @@ header_block(const char *p, const char *end,
 	return NULL;
 }
 
+/* What RFC 7572 maps out of a SIP MESSAGE, as byte ranges borrowed from its body (CPIM
+ * headers) or headers; p == NULL when absent. */
+struct span {
+	const char *p;
+	size_t len;
+};
+struct im_view {
+	struct span body, subject, lang;
+};
+
 struct cpim_ctx {
-	struct xlate_im *im;
+	struct im_view *v;
 	const char *ctype;
 	size_t ctype_len;
-	bool oom;
 };
 
 static bool cpim_msg_hdr(void *ctx, const char *n, size_t nl, const char *v, size_t vl)
@@ -128,16 +137,14 @@ static bool cpim_msg_hdr(void *ctx, const char *n, size_t nl, const char *v, siz
 	struct cpim_ctx *c = ctx;
 	/* RFC 3862 §3.2: "Subject" possibly with ;lang=xx parameter */
 	if (nl >= 7 && strncasecmp(n, "Subject", 7) == 0 && (nl == 7 || n[7] == ';')) {
-		if (c->im->subject)
+		if (c->v->subject.p)
 			return true; /* first one wins; others are other languages */
-		c->im->subject = xlate__strndup(v, vl);
-		if (!c->im->subject)
-			c->oom = true;
-		const char *lang = nl > 7 ? strstr(n, ";lang=") : NULL;
-		if (lang && lang < n + nl && !c->im->lang) {
-			c->im->lang = xlate__strndup(lang + 6, (size_t)(n + nl - lang - 6));
-			if (!c->im->lang)
-				c->oom = true;
+		c->v->subject = (struct span){v, vl};
+		for (size_t i = 7; i + 6 <= nl; i++) {
+			if (memcmp(n + i, ";lang=", 6) == 0) {
+				c->v->lang = (struct span){n + i + 6, nl - i - 6};
+				break;
+			}
 		}
 	}
 	return true;
@@ -153,51 +160,76 @@ static bool cpim_mime_hdr(void *ctx, const char *n, size_t nl, const char *v, si
 	return true;
 }
 
-enum fg_err xlate_im_from_sip(const char *content_type, const uint8_t *body, size_t len,
-                              const char *subject, const char *content_language,
-                              const char *call_id, struct xlate_im *out, const char **why)
+/* The media type decision and the CPIM wrapper (RFC 3862): fills v with borrowed ranges.
+ * The body is not checked yet. */
+static enum fg_err im_view_parse(const char *content_type, size_t ct_len, const uint8_t *body,
+                                 size_t len, struct im_view *v, const char **why)
 {
-	enum fg_err e = FG_OK;
 	bool charset_ok;
-	memset(out, 0, sizeof(*out));
-	if (!content_type)
-		content_type = "text/plain"; /* RFC 3261 §20.15 default for a bodied MESSAGE */
-	if (media_is(content_type, strlen(content_type), "text/plain", &charset_ok)) {
+	memset(v, 0, sizeof(*v));
+	if (media_is(content_type, ct_len, "text/plain", &charset_ok)) {
 		if (!charset_ok) {
 			set_why(why, "charset other than UTF-8");
 			return FG_ERR_VERSION;
 		}
-		e = text_body(body, len, &out->body, why);
-	} else if (media_is(content_type, strlen(content_type), "message/cpim", &charset_ok)) {
-		struct cpim_ctx c = {.im = out};
-		const char *p = (const char *)body, *end = p + len;
 		if (len > XLATE_MAX_BODY) {
 			set_why(why, "message body too large");
 			return FG_ERR_TOOBIG;
 		}
-		p = header_block(p, end, cpim_msg_hdr, &c);
-		if (p)
-			p = header_block(p, end, cpim_mime_hdr, &c);
-		if (c.oom) {
-			e = FG_ERR_NOMEM;
-			goto out;
-		}
-		if (!p) {
-			set_why(why, "malformed message/cpim");
-			e = FG_ERR_PARSE;
-			goto out;
-		}
-		if (!c.ctype || !media_is(c.ctype, c.ctype_len, "text/plain", &charset_ok) ||
-		    !charset_ok) {
-			set_why(why, "message/cpim content is not UTF-8 text/plain");
-			e = FG_ERR_VERSION;
-			goto out;
-		}
-		e = text_body((const uint8_t *)p, (size_t)(end - p), &out->body, why);
-	} else {
+		v->body = (struct span){(const char *)body, len};
+		return FG_OK;
+	}
+	if (!media_is(content_type, ct_len, "message/cpim", &charset_ok)) {
 		set_why(why, "content type is neither text/plain nor message/cpim");
 		return FG_ERR_VERSION;
 	}
+	struct cpim_ctx c = {.v = v};
+	const char *p = (const char *)body, *end = p + len;
+	if (len > XLATE_MAX_BODY) {
+		set_why(why, "message body too large");
+		return FG_ERR_TOOBIG;
+	}
+	p = header_block(p, end, cpim_msg_hdr, &c);
+	if (p)
+		p = header_block(p, end, cpim_mime_hdr, &c);
+	if (!p) {
+		set_why(why, "malformed message/cpim");
+		return FG_ERR_PARSE;
+	}
+	if (!c.ctype || !media_is(c.ctype, c.ctype_len, "text/plain", &charset_ok) || !charset_ok) {
+		set_why(why, "message/cpim content is not UTF-8 text/plain");
+		return FG_ERR_VERSION;
+	}
+	v->body = (struct span){p, (size_t)(end - p)};
+	return FG_OK;
+}
+
+static enum fg_err span_dup(struct span s, char **out)
+{
+	if (s.p == NULL)
+		return FG_OK;
+	*out = xlate__strndup(s.p, s.len);
+	return *out ? FG_OK : FG_ERR_NOMEM;
+}
+
+enum fg_err xlate_im_from_sip(const char *content_type, const uint8_t *body, size_t len,
+                              const char *subject, const char *content_language,
+                              const char *call_id, struct xlate_im *out, const char **why)
+{
+	struct im_view v;
+	memset(out, 0, sizeof(*out));
+	if (!content_type)
+		content_type = "text/plain"; /* RFC 3261 §20.15 default for a bodied MESSAGE */
+	enum fg_err e = im_view_parse(content_type, strlen(content_type), body, len, &v, why);
+	if (e)
+		return e;
+	e = body_check((const uint8_t *)v.body.p, v.body.len, why);
+	if (!e)
+		e = span_dup(v.body, &out->body);
+	if (!e)
+		e = span_dup(v.subject, &out->subject);
+	if (!e)
+		e = span_dup(v.lang, &out->lang);
 	if (e)
 		goto out;
 	/* RFC 7572 §5: Subject -> <subject/>, Content-Language -> xml:lang, Call-ID -> <thread/> */
@@ -256,50 +288,127 @@ enum fg_err xlate_im_to_sip(const struct xlate_im *im, struct fg_buf *body,
 	return e;
 }
 
-static enum fg_err attr(struct fg_buf *out, const char *name, const char *v)
+/* Literal markup of known length (no printf, no strlen). */
+#define PUT_LIT(out, lit) fg_buf_append((out), (lit), sizeof(lit) - 1)
+
+/* The stanza of RFC 7572 §5 (<message type='chat'> with from, to, id, xml:lang, then
+ * <subject/>, <body/>, <thread/>), every value escaped in the same pass that checks it. */
+struct im_xml {
+	struct span from, to, id, lang, subject, body, thread;
+};
+
+static enum fg_err put_attr(struct fg_buf *out, const char *lit, size_t lit_len, struct span v)
 {
-	enum fg_err e = fg_buf_printf(out, " %s='", name);
+	if (v.p == NULL)
+		return FG_OK;
+	enum fg_err e = fg_buf_append(out, lit, lit_len);
 	if (!e)
-		e = xlate__xml_escape(out, v, strlen(v));
+		e = xlate__xml_put(out, v.p, v.len, true);
 	if (!e)
-		e = fg_buf_append_str(out, "'");
+		e = PUT_LIT(out, "'");
 	return e;
 }
 
-static enum fg_err elem(struct fg_buf *out, const char *name, const char *v)
+static enum fg_err put_elem(struct fg_buf *out, const char *open, size_t open_len,
+                            const char *close, size_t close_len, struct span v)
 {
-	enum fg_err e = fg_buf_printf(out, "<%s>", name);
+	if (v.p == NULL)
+		return FG_OK;
+	enum fg_err e = fg_buf_append(out, open, open_len);
 	if (!e)
-		e = xlate__xml_escape(out, v, strlen(v));
+		e = xlate__xml_put(out, v.p, v.len, false);
 	if (!e)
-		e = fg_buf_printf(out, "</%s>", name);
+		e = fg_buf_append(out, close, close_len);
 	return e;
+}
+
+#define ATTR(out, lit, v) put_attr((out), lit, sizeof(lit) - 1, (v))
+#define ELEM(out, name, v)                                                                         \
+	put_elem((out), "<" name ">", sizeof(name) + 1, "</" name ">", sizeof(name) + 2, (v))
+
+/* body_bad: the body failed the XML check (it is not UTF-8 text: FG_ERR_PARSE). */
+static enum fg_err im_xml_write(const struct im_xml *x, struct fg_buf *out, bool *body_bad)
+{
+	size_t start = out->len;
+	/* one allocation for the usual stanza: the markup is ~120 bytes */
+	enum fg_err e =
+	    fg_buf_reserve(out, 160 + x->from.len + x->to.len + x->id.len + x->lang.len +
+	                            x->subject.len + x->body.len + x->thread.len);
+	if (!e)
+		e = PUT_LIT(out, "<message type='chat'");
+	if (!e)
+		e = ATTR(out, " from='", x->from);
+	if (!e)
+		e = ATTR(out, " to='", x->to);
+	if (!e)
+		e = ATTR(out, " id='", x->id);
+	if (!e)
+		e = ATTR(out, " xml:lang='", x->lang);
+	if (!e)
+		e = PUT_LIT(out, ">");
+	if (!e)
+		e = ELEM(out, "subject", x->subject);
+	if (!e) {
+		e = ELEM(out, "body", x->body);
+		if (e == FG_ERR_INVAL)
+			*body_bad = true;
+	}
+	if (!e)
+		e = ELEM(out, "thread", x->thread);
+	if (!e)
+		e = PUT_LIT(out, "</message>");
+	if (e)
+		out->len = start;
+	return e;
+}
+
+static struct span cspan(const char *s)
+{
+	return (struct span){s, s ? strlen(s) : 0};
 }
 
 enum fg_err xlate_im_to_xml(const struct xlate_im *im, const char *from, const char *to,
                             struct fg_buf *out)
 {
-	size_t start = out->len;
-	enum fg_err e = fg_buf_append_str(out, "<message type='chat'");
-	if (!e)
-		e = attr(out, "from", from);
-	if (!e)
-		e = attr(out, "to", to);
-	if (!e && im->id)
-		e = attr(out, "id", im->id);
-	if (!e && im->lang)
-		e = attr(out, "xml:lang", im->lang);
-	if (!e)
-		e = fg_buf_append_str(out, ">");
-	if (!e && im->subject)
-		e = elem(out, "subject", im->subject);
-	if (!e && im->body)
-		e = elem(out, "body", im->body);
-	if (!e && im->thread)
-		e = elem(out, "thread", im->thread);
-	if (!e)
-		e = fg_buf_append_str(out, "</message>");
+	struct im_xml x = {cspan(from),        cspan(to),       cspan(im->id),    cspan(im->lang),
+	                   cspan(im->subject), cspan(im->body), cspan(im->thread)};
+	bool body_bad = false;
+	return im_xml_write(&x, out, &body_bad);
+}
+
+/* A header value: up to len bytes or its first NUL, as the C string APIs above read it. */
+static struct span hspan(const char *p, size_t len)
+{
+	return (struct span){p, p ? strnlen(p, len) : 0};
+}
+
+enum fg_err xlate_im_sip_to_xml(const struct xlate_im_sip *in, const char *from, size_t from_len,
+                                const char *to, size_t to_len, const char *id, struct fg_buf *out,
+                                const char **why)
+{
+	struct im_view v;
+	struct span ct = in->content_type ? hspan(in->content_type, in->content_type_len)
+	                                  : cspan("text/plain"); /* RFC 3261 §20.15 */
+	enum fg_err e = im_view_parse(ct.p, ct.len, in->body, in->body_len, &v, why);
 	if (e)
-		out->len = start;
-	return e;
+		return e;
+	/* RFC 7572 §5: Subject -> <subject/>, Content-Language -> xml:lang, Call-ID -> <thread/>;
+	 * a CPIM Subject (and its ;lang) comes first */
+	struct im_xml x = {.from = {from, from_len},
+	                   .to = {to, to_len},
+	                   .id = cspan(id),
+	                   .lang = v.lang.p ? v.lang
+	                                    : hspan(in->content_language, in->content_language_len),
+	                   .subject = v.subject.p ? v.subject : hspan(in->subject, in->subject_len),
+	                   .body = v.body,
+	                   .thread = hspan(in->call_id, in->call_id_len)};
+	bool body_bad = false; /* a NUL or a non-UTF-8 byte: the body's one pass finds both */
+	e = im_xml_write(&x, out, &body_bad);
+	if (body_bad) {
+		set_why(why, "message body is not valid UTF-8 text");
+		return FG_ERR_PARSE;
+	}
+	if (e == FG_ERR_INVAL)
+		set_why(why, "a header is not UTF-8 text XML can carry");
+	return e == FG_ERR_INVAL ? FG_ERR_PARSE : e;
 }

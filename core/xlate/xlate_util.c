@@ -76,6 +76,106 @@ enum fg_err xlate__xml_escape(struct fg_buf *out, const char *s, size_t len)
 	return e;
 }
 
+/* XML 1.0 §2.2 Char for one UTF-8 sequence at s (RFC 3629 §4: shortest form, no
+ * surrogates, at most U+10FFFF; U+FFFE and U+FFFF are not XML characters): its length, or 0. */
+static size_t xml_utf8_char(const uint8_t *s, size_t avail)
+{
+	uint8_t c = s[0];
+	size_t n;
+	uint32_t cp;
+	if (c >= 0xc2 && c <= 0xdf) {
+		n = 2;
+		cp = c & 0x1f;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		n = 3;
+		cp = c & 0x0f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 4;
+		cp = c & 0x07;
+	} else {
+		return 0;
+	}
+	if (avail < n)
+		return 0;
+	for (size_t k = 1; k < n; k++) {
+		if ((s[k] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[k] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp == 0xfffe || cp == 0xffff)
+		return 0;
+	return n;
+}
+
+enum fg_err xlate__xml_put(struct fg_buf *out, const char *s, size_t len, bool attr)
+{
+	const uint8_t *p = (const uint8_t *)s, *end = p + len, *run = p;
+	size_t start = out->len;
+	enum fg_err e = fg_buf_reserve(out, len);
+	while (e == FG_OK && p < end) {
+		uint8_t c = *p;
+		if (c >= 0x20 && c < 0x80 && c != '&' && c != '<' && c != '>' && c != '\'' &&
+		    c != '"') {
+			p++;
+			continue;
+		}
+		if (c >= 0x80) {
+			size_t n = xml_utf8_char(p, (size_t)(end - p));
+			if (n == 0) {
+				e = FG_ERR_INVAL;
+				break;
+			}
+			p += n;
+			continue;
+		}
+		const char *ent = NULL;
+		switch (c) {
+		case '&':
+			ent = "&amp;";
+			break;
+		case '<':
+			ent = "&lt;";
+			break;
+		case '>':
+			ent = "&gt;"; /* XML 1.0 §2.4: "]]>" cannot end up in text */
+			break;
+		case '\'':
+			ent = "&apos;";
+			break;
+		case '"':
+			ent = "&quot;";
+			break;
+		case '\r':
+			ent = "&#13;"; /* a raw CR would be normalised away by the receiver */
+			break;
+		case '\t':
+			/* XML 1.0 §3.3.3: attribute values are whitespace-normalised */
+			ent = attr ? "&#9;" : NULL;
+			break;
+		case '\n':
+			ent = attr ? "&#10;" : NULL;
+			break;
+		default:
+			e = FG_ERR_INVAL; /* XML 1.0 §2.2: no other C0 control */
+			continue;
+		}
+		if (ent == NULL) {
+			p++;
+			continue;
+		}
+		e = fg_buf_append(out, run, (size_t)(p - run));
+		if (e == FG_OK)
+			e = fg_buf_append_str(out, ent);
+		run = ++p;
+	}
+	if (e == FG_OK)
+		e = fg_buf_append(out, run, (size_t)(p - run));
+	if (e != FG_OK)
+		out->len = start;
+	return e;
+}
+
 char *xlate__strndup(const char *s, size_t len)
 {
 	char *d = malloc(len + 1);

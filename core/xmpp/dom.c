@@ -121,14 +121,26 @@ bool xmpp__xml_chars_ok(const uint8_t *s, size_t len)
 
 enum fg_err xmpp_escape(struct fg_buf *out, const char *s, size_t len, bool attr)
 {
-	if (!xmpp__xml_chars_ok((const uint8_t *)s, len))
-		return FG_ERR_INVAL;
+	/* one pass: characters are checked where they are copied */
 	size_t start = out->len;
 	size_t run = 0;
-	enum fg_err err = FG_OK;
-	for (size_t i = 0; i < len; i++) {
+	enum fg_err err = fg_buf_reserve(out, len);
+	if (err != FG_OK)
+		return err;
+	for (size_t i = 0; i < len;) {
+		unsigned char c = (unsigned char)s[i];
 		const char *ent = NULL;
-		switch (s[i]) {
+		if (c >= 0x80) {
+			uint32_t cp;
+			size_t n = utf8_decode((const uint8_t *)s + i, len - i, &cp);
+			if (n == 0 || !xml_char_ok(cp)) {
+				err = FG_ERR_INVAL;
+				goto fail;
+			}
+			i += n;
+			continue;
+		}
+		switch (c) {
 		case '&':
 			ent = "&amp;";
 			break;
@@ -159,15 +171,22 @@ enum fg_err xmpp_escape(struct fg_buf *out, const char *s, size_t len, bool attr
 			ent = attr ? "&#10;" : NULL;
 			break;
 		default:
+			if (c < 0x20) {
+				/* XML 1.0 §2.2: no other C0 control */
+				err = FG_ERR_INVAL;
+				goto fail;
+			}
 			break;
 		}
-		if (ent == NULL)
+		if (ent == NULL) {
+			i++;
 			continue;
+		}
 		if ((err = fg_buf_append(out, s + run, i - run)) != FG_OK)
 			goto fail;
 		if ((err = fg_buf_append_str(out, ent)) != FG_OK)
 			goto fail;
-		run = i + 1;
+		run = ++i;
 	}
 	if ((err = fg_buf_append(out, s + run, len - run)) != FG_OK)
 		goto fail;
@@ -224,14 +243,28 @@ enum fg_err xmpp_node_text(const struct xmpp_node *n, struct fg_buf *out)
 	return FG_OK;
 }
 
+/* a + b + c without printf (markup around a name) */
+static enum fg_err put3(struct fg_buf *out, const char *a, const char *b, const char *c)
+{
+	size_t la = strlen(a), lb = strlen(b), lc = strlen(c);
+	enum fg_err err = fg_buf_reserve(out, la + lb + lc);
+	if (err != FG_OK)
+		return err;
+	memcpy(out->data + out->len, a, la);
+	memcpy(out->data + out->len + la, b, lb);
+	memcpy(out->data + out->len + la + lb, c, lc);
+	out->len += la + lb + lc;
+	return FG_OK;
+}
+
 static enum fg_err serialize_attr(const struct xmpp_attr *a, unsigned idx, struct fg_buf *out)
 {
 	enum fg_err err;
 	if (a->ns[0] == '\0') {
-		err = fg_buf_printf(out, " %s='", a->name);
+		err = put3(out, " ", a->name, "='");
 	} else if (strcmp(a->ns, XMPP_NS_XML) == 0) {
 		/* the xml: prefix is bound by definition (Namespaces in XML §3) */
-		err = fg_buf_printf(out, " xml:%s='", a->name);
+		err = put3(out, " xml:", a->name, "='");
 	} else {
 		/* other qualified attributes get a private prefix declared on the element */
 		err = fg_buf_printf(out, " xmlns:a%u='", idx);
@@ -256,7 +289,7 @@ static enum fg_err serialize_rec(const struct xmpp_node *n, const char *parent_n
 	/* our own DOMs come from the parser (depth-capped); guard anyway */
 	if (depth > XMPP_MAX_DEPTH + 2)
 		return FG_ERR_TOOBIG;
-	if ((err = fg_buf_printf(out, "<%s", n->name)) != FG_OK)
+	if ((err = put3(out, "<", n->name, "")) != FG_OK)
 		return err;
 	if (parent_ns == NULL || strcmp(n->ns, parent_ns) != 0) {
 		if ((err = fg_buf_append_str(out, " xmlns='")) != FG_OK)
@@ -279,7 +312,7 @@ static enum fg_err serialize_rec(const struct xmpp_node *n, const char *parent_n
 		if ((err = serialize_rec(c, n->ns, out, depth + 1)) != FG_OK)
 			return err;
 	}
-	return fg_buf_printf(out, "</%s>", n->name);
+	return put3(out, "</", n->name, ">");
 }
 
 enum fg_err xmpp_node_serialize(const struct xmpp_node *n, const char *parent_ns,

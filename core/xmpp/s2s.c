@@ -1241,6 +1241,28 @@ enum fg_err xmpp_s2s_send_stanza(struct xmpp_s2s *s, const struct xmpp_node *sta
 	return FG_OK;
 }
 
+enum fg_err xmpp_s2s_send_bytes(struct xmpp_s2s *s, const char *local, const char *remote,
+                                const uint8_t *stanza, size_t len)
+{
+	if (s->state == ST_CLOSED)
+		return FG_ERR_IO;
+	if (local == NULL || remote == NULL || stanza == NULL || len == 0)
+		return FG_ERR_INVAL;
+	if (s->role != XMPP_S2S_INITIATING || find_pair(s, local, remote) == NULL)
+		return FG_ERR_PERM;
+	if (s->out.len != 0) {
+		/* bytes of our own wait: keep the order */
+		enum fg_err err = fg_buf_append(&s->out, stanza, len);
+		if (err != FG_OK)
+			return err;
+		flush_out(s);
+		return FG_OK;
+	}
+	struct xmpp_action a = {.kind = XMPP_ACT_SEND, .data = stanza, .len = len};
+	emit(s, &a);
+	return FG_OK;
+}
+
 void xmpp_s2s_on_timer(struct xmpp_s2s *s, enum xmpp_timer t, int64_t now_ms)
 {
 	if (s->state == ST_CLOSED || s->in_feed || (unsigned)t >= XMPP_TIMER__COUNT)

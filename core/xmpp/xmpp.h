@@ -287,6 +287,12 @@ enum fg_err xmpp_s2s_send_verify(struct xmpp_s2s *s, const char *local, const ch
                                  const char *stream_id, const char *key);
 /* Sends a stanza; its from/to domains must be an authenticated pair (initiating). */
 enum fg_err xmpp_s2s_send_stanza(struct xmpp_s2s *s, const struct xmpp_node *stanza);
+/* Sends a stanza already serialized by the caller, who vouches that it is one well-formed
+ * element in the stream's namespace (jabber:server, written without xmlns) whose 'from'
+ * and 'to' domains are local and remote, an authenticated pair (initiating). The bytes go
+ * out as they are, without a copy when nothing else waits (XMPP_ACT_SEND points at them). */
+enum fg_err xmpp_s2s_send_bytes(struct xmpp_s2s *s, const char *local, const char *remote,
+                                const uint8_t *stanza, size_t len);
 void xmpp_s2s_on_timer(struct xmpp_s2s *s, enum xmpp_timer t, int64_t now_ms);
 /* Graceful close (we send </stream:stream>) or with a stream error. */
 void xmpp_s2s_close(struct xmpp_s2s *s, enum xmpp_stream_error cond, const char *text);

@@ -255,12 +255,68 @@ static void test_policy_and_local(void **state)
 	assert_int_equal(f.cond, XMPP_SC_NOT_ALLOWED);
 }
 
+static void send_routed(const char *from, const char *to, const char *xml, struct sent *s)
+{
+	t.in_send = true;
+	assert_int_equal(
+	    s2s_send_routed(t.e, from, to, (const uint8_t *)xml, strlen(xml), sent_cb, s), FG_OK);
+	t.in_send = false;
+	assert_int_equal(s->calls, 0);
+}
+
+/* s2s_send_routed: the same verdicts as s2s_send from the domains the caller gives. */
+static void test_routed(void **state)
+{
+	(void)state;
+	struct sent r = {0};
+	send_routed(
+	    "local.test", "refused.test",
+	    "<message from='u@local.test' to='x@refused.test' id='1'><body>hi</body></message>",
+	    &r);
+	run_until(&r.calls, 1, 5000);
+	assert_int_equal(r.cond, XMPP_SC_REMOTE_SERVER_NOT_FOUND);
+	run_until(&t.local_errors, 1, 200);
+	assert_int_equal(t.local_errors, 1); /* the bounce reached the local sender */
+	struct sent p = {0};
+	send_routed("local.test", "x.denied.test",
+	            "<message from='u@local.test' to='y@x.denied.test' id='p'/>", &p);
+	run_until(&p.calls, 1, 1000);
+	assert_int_equal(p.cond, XMPP_SC_POLICY_VIOLATION);
+	struct sent f = {0};
+	send_routed("elsewhere.test", "refused.test",
+	            "<message from='u@elsewhere.test' to='x@refused.test'/>", &f);
+	run_until(&f.calls, 1, 1000);
+	assert_int_equal(f.cond, XMPP_SC_NOT_ALLOWED);
+	struct sent a = {0}, b = {0};
+	send_routed("local.test", "silent.test",
+	            "<message from='u@local.test' to='x@silent.test'/>", &a);
+	send_routed("local.test", "silent.test",
+	            "<message from='u@local.test' to='x@silent.test'/>", &b);
+	run_until(&b.calls, 1, 1000);
+	assert_int_equal(b.cond, XMPP_SC_RESOURCE_CONSTRAINT);
+	assert_int_equal(a.calls, 0); /* queued for its stream */
+	assert_int_equal(
+	    s2s_send_routed(t.e, "local.test", "", (const uint8_t *)"<a/>", 4, NULL, NULL),
+	    FG_ERR_INVAL);
+	static uint8_t big[XMPP_MAX_STANZA_BYTES + 1u];
+	memset(big, ' ', sizeof(big));
+	assert_int_equal(
+	    s2s_send_routed(t.e, "local.test", "silent.test", big, sizeof(big), NULL, NULL),
+	    FG_ERR_TOOBIG);
+	s2s_engine_stop(t.e);
+	t.e = NULL;
+	run_until(&a.calls, 1, 1000);
+	assert_int_equal(a.calls, 1);
+	assert_int_not_equal(a.cond, XMPP_SC__COUNT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_refused_bounces, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_queue_full_and_shutdown, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_policy_and_local, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_routed, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -35,6 +35,8 @@ static void test_queue_bounded(void **state)
 	assert_int_equal(it->len, sizeof(a) - 1);
 	assert_memory_equal(it->data, a, it->len);
 	assert_ptr_equal(it->cb, sent_cb);
+	assert_false(it->routed); /* only s2s_send_routed marks its items */
+	assert_null(it->next);
 	s2s__item_free(it);
 	it = s2s__queue_pop(&q);
 	assert_int_equal(it->len, 3);
@@ -42,6 +44,11 @@ static void test_queue_bounded(void **state)
 	assert_null(s2s__queue_pop(&q));
 	assert_null(q.head);
 	assert_null(q.tail);
+	/* an empty stanza still gets its own storage */
+	assert_int_equal(s2s__queue_push(&q, 2, a, 0, NULL, NULL), FG_OK);
+	assert_non_null(q.head->data);
+	assert_int_equal(q.head->len, 0);
+	s2s__item_free(s2s__queue_pop(&q));
 	/* usable again after draining */
 	assert_int_equal(s2s__queue_push(&q, 2, a, 1, NULL, NULL), FG_OK);
 	s2s__item_free(s2s__queue_pop(&q));

@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include "sip/sip.h"
 #include "xlate/xlate.h"
 
 static const struct {
@@ -81,6 +82,59 @@ static void t_refused(void **st)
 	}
 }
 
+/* The parsed-URI form gives the same JID for every row, its parts, and the domain
+ * replacement; refusals stay refusals. */
+static void t_uri_to_jid(void **st)
+{
+	for (size_t i = 0; i < sizeof(to_xmpp) / sizeof(to_xmpp[0]); i++) {
+		struct sip_uri *u = NULL;
+		struct sip_error err;
+		struct xlate_jid_parts p;
+		char jid[3072];
+		assert_int_equal(sip_uri_parse(to_xmpp[i].sip, strlen(to_xmpp[i].sip), &u, &err),
+		                 FG_OK);
+		assert_int_equal(xlate_addr_uri_to_jid(u, NULL, jid, sizeof(jid), &p, NULL), FG_OK);
+		assert_string_equal(jid, to_xmpp[i].jid);
+		assert_int_equal(p.len, strlen(jid));
+		const char *at = strchr(to_xmpp[i].jid, '@');
+		assert_int_equal(p.local_len, at ? (size_t)(at - to_xmpp[i].jid) : 0);
+		assert_int_equal(p.domain_off, at ? p.local_len + 1 : 0);
+		assert_true(p.domain_off + p.domain_len +
+		                (p.resource_len ? p.resource_len + 1 : 0) ==
+		            p.len);
+		if (p.resource_len)
+			assert_int_equal(jid[p.domain_off + p.domain_len], '/');
+		/* a mapped domain replaces the host */
+		assert_int_equal(
+		    xlate_addr_uri_to_jid(u, "xmpp.example", jid, sizeof(jid), &p, NULL), FG_OK);
+		assert_int_equal(p.domain_len, strlen("xmpp.example"));
+		assert_memory_equal(jid + p.domain_off, "xmpp.example", p.domain_len);
+		/* too small a buffer is refused, never cut */
+		assert_int_equal(xlate_addr_uri_to_jid(u, NULL, jid, 5, &p, NULL), FG_ERR_TOOBIG);
+		assert_int_equal(p.len, 0);
+		sip_uri_free(u);
+	}
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		struct sip_uri *u = NULL;
+		struct sip_error err;
+		struct xlate_jid_parts p;
+		char jid[3072];
+		if (sip_uri_parse(refused[i], strlen(refused[i]), &u, &err) != FG_OK)
+			continue; /* the parser refuses it first */
+		const char *why = NULL;
+		assert_int_not_equal(xlate_addr_uri_to_jid(u, NULL, jid, sizeof(jid), &p, &why),
+		                     FG_OK);
+		assert_non_null(why);
+		sip_uri_free(u);
+	}
+	/* a URI the message parser kept opaque (tel:) */
+	struct sip_uri other = {.scheme = SIP_SCHEME_OTHER};
+	struct xlate_jid_parts p;
+	char jid[64];
+	assert_int_equal(xlate_addr_uri_to_jid(&other, NULL, jid, sizeof(jid), &p, NULL),
+	                 FG_ERR_VERSION);
+}
+
 static void t_to_sip(void **st)
 {
 	for (size_t i = 0; i < sizeof(to_sip) / sizeof(to_sip[0]); i++) {
@@ -122,9 +176,8 @@ static void t_round_trip(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(t_to_xmpp),
-	    cmocka_unit_test(t_refused),
-	    cmocka_unit_test(t_to_sip),
+	    cmocka_unit_test(t_to_xmpp),    cmocka_unit_test(t_refused),
+	    cmocka_unit_test(t_uri_to_jid), cmocka_unit_test(t_to_sip),
 	    cmocka_unit_test(t_round_trip),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "xlate/xlate.h"
+#include "xmpp/xmpp.h"
 
 static void t_plain(void **st)
 {
@@ -123,11 +124,165 @@ static void t_to_xml(void **st)
 	fg_buf_free(&out);
 }
 
+/* The one-pass SIP -> stanza gives the bytes of xlate_im_from_sip + xlate_im_to_xml, and
+ * the same refusals. */
+static void sip_to_xml_same(const char *ctype, const char *body, const char *subject,
+                            const char *lang, const char *call_id)
+{
+	struct xlate_im im;
+	struct fg_buf a = {0}, b = {0};
+	enum fg_err e1 = xlate_im_from_sip(ctype, (const uint8_t *)body, strlen(body), subject,
+	                                   lang, call_id, &im, NULL);
+	if (e1 == FG_OK) {
+		im.id = "id1";
+		e1 = xlate_im_to_xml(&im, "a@b.example", "c@d.example/r", &a);
+		im.id = NULL;
+		xlate_im_clear(&im);
+	}
+	struct xlate_im_sip in = {ctype,
+	                          ctype ? strlen(ctype) : 0,
+	                          (const uint8_t *)body,
+	                          strlen(body),
+	                          subject,
+	                          subject ? strlen(subject) : 0,
+	                          lang,
+	                          lang ? strlen(lang) : 0,
+	                          call_id,
+	                          call_id ? strlen(call_id) : 0};
+	const char *why = NULL;
+	enum fg_err e2 =
+	    xlate_im_sip_to_xml(&in, "a@b.example", 11, "c@d.example/r", 13, "id1", &b, &why);
+	if (e1 == FG_ERR_VERSION || e2 == FG_ERR_VERSION)
+		assert_int_equal(e1, e2);
+	else
+		assert_int_equal(e1 != FG_OK, e2 != FG_OK);
+	if (e2 == FG_OK)
+		assert_string_equal(fg_buf_cstr(&a), fg_buf_cstr(&b));
+	else
+		assert_int_equal(b.len, 0);
+	fg_buf_free(&a);
+	fg_buf_free(&b);
+}
+
+static void t_sip_to_xml(void **st)
+{
+	sip_to_xml_same("text/plain", "r=f3000 n=7 t=1763762400.123456", NULL, NULL,
+	                "7-1234@127.0.0.5");
+	sip_to_xml_same("text/plain;charset=UTF-8", "a<b & 'c' \"d\"\r\n\tx \xe2\x98\x83",
+	                "S & <s>", "fr", "c'1");
+	sip_to_xml_same("text/plain", "", NULL, NULL, NULL);
+	sip_to_xml_same("", "x", NULL, NULL, NULL);
+	sip_to_xml_same(NULL, "x", NULL, NULL, NULL);
+	sip_to_xml_same("text/html", "x", NULL, NULL, NULL);
+	sip_to_xml_same("text/plain;charset=latin1", "x", NULL, NULL, NULL);
+	sip_to_xml_same("text/plain", "\xc3\x28", NULL, NULL, NULL);
+	sip_to_xml_same("text/plain", "bell\x07", NULL, NULL, NULL);
+	sip_to_xml_same("text/plain", "x", "\xff", NULL, NULL);
+	sip_to_xml_same("message/cpim",
+	                "From: x\r\nSubject;lang=en: Hello\r\n\r\n"
+	                "Content-Type: text/plain\r\n\r\nWherefore & why",
+	                "ignored", "de", "c1");
+	sip_to_xml_same("message/cpim", "From: x\r\nTo y\r\n", NULL, NULL, NULL);
+	sip_to_xml_same("message/cpim", "From: x\r\n\r\nContent-Type: image/png\r\n\r\nP", NULL,
+	                NULL, NULL);
+	/* attribute values: TAB and LF as character references; U+FFFF refused */
+	struct xlate_im_sip in = {.content_type = "text/plain",
+	                          .content_type_len = 10,
+	                          .body = (const uint8_t *)"\xef\xbf\xbf",
+	                          .body_len = 3};
+	struct fg_buf out = {0};
+	assert_int_equal(xlate_im_sip_to_xml(&in, "a", 1, "b", 1, NULL, &out, NULL), FG_ERR_PARSE);
+	in.body = (const uint8_t *)"hi";
+	in.body_len = 2;
+	in.content_language = "e\tn\n";
+	in.content_language_len = 5;
+	assert_int_equal(xlate_im_sip_to_xml(&in, "a", 1, "b", 1, NULL, &out, NULL), FG_OK);
+	assert_string_equal(fg_buf_cstr(&out), "<message type='chat' from='a' to='b' "
+	                                       "xml:lang='e&#9;n&#10;'><body>hi</body></message>");
+	/* a header value ends at its first NUL, as a C string would */
+	fg_buf_reset(&out);
+	in.content_language = NULL;
+	in.call_id = "c1\0junk";
+	in.call_id_len = 7;
+	assert_int_equal(xlate_im_sip_to_xml(&in, "a", 1, "b", 1, "i", &out, NULL), FG_OK);
+	assert_string_equal(fg_buf_cstr(&out), "<message type='chat' from='a' to='b' id='i'>"
+	                                       "<body>hi</body><thread>c1</thread></message>");
+	fg_buf_free(&out);
+}
+
+/* The bytes xlate_im_sip_to_xml writes are the bytes the router wrote before, when it
+ * serialized the message as a tree (xmpp_node_serialize in jabber:server). */
+static void same_as_tree(const char *from, const char *to, const char *id, const char *lang,
+                         const char *subject, const char *body, const char *thread)
+{
+	struct xmpp_node msg = {.ns = XMPP_NS_SERVER, .name = "message"}, el[3], tx[3];
+	struct xmpp_attr at[5];
+	const char *names[5] = {"type", "from", "to", "id", "lang"};
+	const char *values[5] = {"chat", from, to, id, lang};
+	struct xmpp_attr **link = &msg.attrs;
+	for (size_t i = 0; i < 5; i++) {
+		if (values[i] == NULL)
+			continue;
+		at[i] = (struct xmpp_attr){i == 4 ? XMPP_NS_XML : "", names[i], values[i], NULL};
+		*link = &at[i];
+		link = &at[i].next;
+	}
+	const char *cnames[3] = {"subject", "body", "thread"};
+	const char *cvalues[3] = {subject, body, thread};
+	for (size_t i = 0; i < 3; i++) {
+		if (cvalues[i] == NULL)
+			continue;
+		tx[i] = (struct xmpp_node){
+		    .ns = "", .text = cvalues[i], .text_len = strlen(cvalues[i])};
+		el[i] = (struct xmpp_node){.ns = XMPP_NS_SERVER,
+		                           .name = cnames[i],
+		                           .children = &tx[i],
+		                           .last_child = &tx[i]};
+		if (msg.last_child != NULL)
+			msg.last_child->next = &el[i];
+		else
+			msg.children = &el[i];
+		msg.last_child = &el[i];
+	}
+	struct fg_buf want = {0}, got = {0};
+	enum fg_err e1 = xmpp_node_serialize(&msg, XMPP_NS_SERVER, &want);
+	struct xlate_im_sip in = {"text/plain",
+	                          10,
+	                          (const uint8_t *)body,
+	                          strlen(body),
+	                          subject,
+	                          subject ? strlen(subject) : 0,
+	                          lang,
+	                          lang ? strlen(lang) : 0,
+	                          thread,
+	                          thread ? strlen(thread) : 0};
+	enum fg_err e2 =
+	    xlate_im_sip_to_xml(&in, from, strlen(from), to, strlen(to), id, &got, NULL);
+	assert_int_equal(e1 == FG_OK, e2 == FG_OK);
+	if (e1 == FG_OK)
+		assert_string_equal(fg_buf_cstr(&got), fg_buf_cstr(&want));
+	fg_buf_free(&want);
+	fg_buf_free(&got);
+}
+
+static void t_wire_bytes(void **st)
+{
+	same_as_tree("load@sip.xmpp.test", "sink@prosody.test", "0123456789abcdef", NULL, NULL,
+	             "r=f3000 n=7 t=1763762400.123456", "7-1234@127.0.0.5");
+	same_as_tree("a\\27b@x.test/r&'\"<>", "c@d.test/\t\n\r", "i", "en\t", "s\t\n\r&<>'\"",
+	             "b\t\n\r&<>'\"\xc3\xa9\xf0\x9f\x98\x80\x7f", "t&1");
+	same_as_tree("a@b", "c@d", NULL, NULL, NULL, "bad \xef\xbf\xbe", NULL);
+	same_as_tree("a@b", "c@d", NULL, NULL, NULL, "bad \x01", NULL);
+	same_as_tree("a@b", "c\xed\xa0\x80@d", NULL, NULL, NULL, "surrogate in to", NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(t_plain),  cmocka_unit_test(t_refusals), cmocka_unit_test(t_cpim),
-	    cmocka_unit_test(t_to_sip), cmocka_unit_test(t_to_xml),
+	    cmocka_unit_test(t_plain),      cmocka_unit_test(t_refusals),
+	    cmocka_unit_test(t_cpim),       cmocka_unit_test(t_to_sip),
+	    cmocka_unit_test(t_to_xml),     cmocka_unit_test(t_sip_to_xml),
+	    cmocka_unit_test(t_wire_bytes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

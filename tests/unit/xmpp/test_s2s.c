@@ -261,11 +261,28 @@ static void dialback_flow(bool forge)
 		assert_int_equal(send_stanza(&io, "<message from='a@origin.example' "
 		                                  "to='b@other.example'/>"),
 		                 FG_ERR_PERM);
+		/* bytes the caller serialized go out as they are, on an authenticated pair only */
+		static const char raw[] = "<message from='a@origin.example' to='b@recv.example' "
+		                          "id='m2'><body>raw</body></message>";
+		assert_int_equal(xmpp_s2s_send_bytes(io.m, "Origin.example", "recv.example",
+		                                     (const uint8_t *)raw, sizeof(raw) - 1),
+		                 FG_OK);
+		assert_int_equal(xmpp_s2s_send_bytes(io.m, "origin.example", "other.example",
+		                                     (const uint8_t *)raw, sizeof(raw) - 1),
+		                 FG_ERR_PERM);
+		assert_int_equal(xmpp_s2s_send_bytes(rin.m, "recv.example", "origin.example",
+		                                     (const uint8_t *)raw, sizeof(raw) - 1),
+		                 FG_ERR_PERM);
+		assert_int_equal(xmpp_s2s_send_bytes(io.m, "origin.example", "recv.example",
+		                                     (const uint8_t *)raw, 0),
+		                 FG_ERR_INVAL);
 		pump(&io, &rin);
-		assert_int_equal(rin.n_delivered, 1);
+		assert_int_equal(rin.n_delivered, 2);
 		assert_string_equal(fg_buf_cstr(&rin.delivered),
 		                    "<message from='a@origin.example' to='b@recv.example' "
-		                    "id='m1'><body>hi &amp; bye</body></message>");
+		                    "id='m1'><body>hi &amp; bye</body></message>"
+		                    "<message from='a@origin.example' to='b@recv.example' "
+		                    "id='m2'><body>raw</body></message>");
 		assert_false(rin.closed);
 	} else {
 		assert_null(find_ev(&io, XMPP_ACT_AUTHENTICATED));
@@ -275,6 +292,9 @@ static void dialback_flow(bool forge)
 		assert_true(io.closed);
 		assert_int_equal(send_stanza(&io, "<message from='a@origin.example' "
 		                                  "to='b@recv.example'/>"),
+		                 FG_ERR_IO);
+		assert_int_equal(xmpp_s2s_send_bytes(io.m, "origin.example", "recv.example",
+		                                     (const uint8_t *)"<message/>", 10),
 		                 FG_ERR_IO);
 		assert_int_equal(rin.n_delivered, 0);
 	}
