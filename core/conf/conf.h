@@ -61,6 +61,35 @@ void conf_answer_object(json_t *answer, const char *key, json_t *obj);
  * request, safe to quote in a message. */
 void conf_shown(char *out, size_t size, const char *s);
 
+/* ---- writes ------------------------------------------------------------------------------ */
+
+/* Runs fn in one db_write; fn rebuilds *answer on every run. On success *out takes the
+ * answer; else it is dropped and a store error becomes a 500 refusal "<failed>: <reason>."
+ * (refusals fn made, 422/409/404, are kept). */
+enum fg_err conf_write(struct db *db, db_write_fn fn, void *ctx, json_t **answer, json_t **out,
+                       struct conf_err *e, const char *failed);
+
+/* got: the result of reading the record a change names. Refuses adding one that exists
+ * (409) or editing one that does not (404), in the words "The <what> <name> ..."; passes
+ * other store errors on. */
+enum fg_err conf_record_check(enum fg_err got, bool create, const char *what, const char *name,
+                              struct conf_err *e);
+
+/* Deleting one record by its domain name: the store call and the words of the refusals. */
+struct conf_delete {
+	enum fg_err (*del)(struct db_txn *txn, const char *domain);
+	const char *action;  /* audit action, detail: the domain */
+	const char *fix;     /* when there is no such record (field "domain") */
+	const char *invalid; /* ... and the name is not even a domain name */
+	/* ... in words around the name: "There is no SIP domain " and "." */
+	const char *missing_before, *missing_after;
+	const char *failed; /* "The SIP domain could not be deleted" */
+};
+/* Deletes the record and audits it; *out is an answer without a message yet. */
+enum fg_err conf_delete_run(struct db *db, const struct conf_delete *d, const char *actor,
+                            const char *source, const char *domain, json_t **out,
+                            struct conf_err *e);
+
 /* ---- request fields ---------------------------------------------------------------------- */
 
 /* Reads an optional string field: absent/null -> *out NULL; wrong type or too long -> 422. */
@@ -94,7 +123,7 @@ enum conf_type {
 
 /* One setting: its API/CLI name, store key, the console's words for messages, type,
  * default (text; NULL for CONF_HOST = this machine's host name), range, choices (NULL
- * terminated) and the fix shown with a refusal. */
+ * terminated), the fix shown with a refusal and the command line's help. */
 struct conf_setting {
 	const char *name;
 	const char *key;
@@ -104,6 +133,9 @@ struct conf_setting {
 	uint64_t min, max;
 	const char *const *choices;
 	const char *fix;
+	/* The command line's help: the value's form ("true|false", "N") and what it does
+	 * ('\n' starts a continuation line). */
+	const char *form, *help;
 };
 
 /* A set of settings as a request will have them: the checks across settings see this. */

@@ -294,3 +294,71 @@ bool conf_domain_valid(const char *domain, const char **why)
 	}
 	return false;
 }
+
+enum fg_err conf_write(struct db *db, db_write_fn fn, void *ctx, json_t **answer, json_t **out,
+                       struct conf_err *e, const char *failed)
+{
+	enum fg_err err = db_write(db, fn, ctx);
+	if (err) {
+		if (err != FG_ERR_INVAL && err != FG_ERR_EXISTS && err != FG_ERR_NOTFOUND)
+			conf_fail(e, 500, NULL, "See the log (fedgw journal).", "%s: %s.", failed,
+			          fg_strerror(err));
+		json_decref(*answer);
+		*answer = NULL;
+		return err;
+	}
+	*out = *answer;
+	*answer = NULL;
+	return FG_OK;
+}
+
+struct delete_ctx {
+	const struct conf_delete *d;
+	const char *actor, *source, *domain;
+	struct conf_err *e;
+};
+
+static enum fg_err delete_fn(struct db_txn *txn, void *vctx)
+{
+	struct delete_ctx *c = vctx;
+	enum fg_err err = c->d->del(txn, c->domain);
+	if (err == FG_ERR_NOTFOUND)
+		return conf_fail(c->e, 404, "domain", c->d->fix, "%s%s%s", c->d->missing_before,
+		                 c->domain, c->d->missing_after);
+	if (err)
+		return err;
+	return conf_audit(txn, c->actor, c->source, c->d->action, "%s", c->domain);
+}
+
+enum fg_err conf_delete_run(struct db *db, const struct conf_delete *d, const char *actor,
+                            const char *source, const char *domain, json_t **out,
+                            struct conf_err *e)
+{
+	*out = NULL;
+	if (!conf_domain_valid(domain, NULL))
+		return conf_fail(e, 404, "domain", d->fix, "%s", d->invalid);
+	struct delete_ctx c = {d, actor, source, domain, e};
+	enum fg_err err = db_write(db, delete_fn, &c);
+	if (err) {
+		if (err != FG_ERR_NOTFOUND)
+			conf_fail(e, 500, NULL, "See the log (fedgw journal).", "%s: %s.",
+			          d->failed, fg_strerror(err));
+		return err;
+	}
+	*out = conf_answer_new();
+	return FG_OK;
+}
+
+enum fg_err conf_record_check(enum fg_err got, bool create, const char *what, const char *name,
+                              struct conf_err *e)
+{
+	if (got && got != FG_ERR_NOTFOUND)
+		return got;
+	if (create && got == FG_OK)
+		return conf_fail(e, 409, "domain", "Edit the existing domain instead.",
+		                 "The %s %s exists already.", what, name);
+	if (!create && got == FG_ERR_NOTFOUND)
+		return conf_fail(e, 404, "domain", "Pick a domain from the list.",
+		                 "There is no %s %s.", what, name);
+	return FG_OK;
+}

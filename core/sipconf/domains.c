@@ -380,15 +380,10 @@ static enum fg_err domain_fn(struct db_txn *txn, void *vctx)
 	json_decref(c->answer);
 	c->answer = conf_answer_new();
 	memset(&old, 0, sizeof(old));
-	err = db_sip_domain_get(txn, c->domain, &old);
-	if (err && err != FG_ERR_NOTFOUND)
+	err = conf_record_check(db_sip_domain_get(txn, c->domain, &old), c->create, "SIP domain",
+	                        c->domain, c->e);
+	if (err)
 		return err;
-	if (c->create && err == FG_OK)
-		return conf_fail(c->e, 409, "domain", "Edit the existing domain instead.",
-		                 "The SIP domain %s exists already.", c->domain);
-	if (!c->create && err == FG_ERR_NOTFOUND)
-		return conf_fail(c->e, 404, "domain", "Pick a domain from the list.",
-		                 "There is no SIP domain %s.", c->domain);
 	struct db_sip_domain *all = NULL;
 	size_t n = 0;
 	if ((err = db_sip_domain_list(txn, &all, &n)) != FG_OK)
@@ -516,26 +511,14 @@ answer:;
 		return err;
 	json_t *dj = domain_json(txn, &d, st, ns);
 	db_status_list_free(st, ns);
-	size_t i;
-	json_t *w;
-	json_array_foreach(json_object_get(dj, "warnings"), i, w)
-	    json_array_append(json_object_get(c->answer, "warnings"), w);
-	json_object_set_new(c->answer, "domain", dj);
+	conf_answer_object(c->answer, "domain", dj);
 	return FG_OK;
 }
 
 static enum fg_err domain_run(struct db *db, struct domain_ctx *c, json_t **out)
 {
-	enum fg_err err = db_write(db, domain_fn, c);
-	if (err) {
-		if (err != FG_ERR_INVAL && err != FG_ERR_EXISTS && err != FG_ERR_NOTFOUND)
-			conf_fail(c->e, 500, NULL, "See the log (fedgw journal).",
-			          "The SIP domain could not be saved: %s.", fg_strerror(err));
-		json_decref(c->answer);
-		return err;
-	}
-	*out = c->answer;
-	return FG_OK;
+	return conf_write(db, domain_fn, c, &c->answer, out, c->e,
+	                  "The SIP domain could not be saved");
 }
 
 enum fg_err sipconf_domain_add(struct db *db, const char *actor, const char *source, json_t *in,
@@ -598,39 +581,22 @@ enum fg_err sipconf_domain_edit(struct db *db, const char *actor, const char *so
 
 /* ---- delete ------------------------------------------------------------------------------ */
 
-struct del_ctx {
-	const char *actor, *source, *domain;
-	struct xmppconf_err *e;
+static const struct conf_delete domain_delete = {
+    .del = db_sip_domain_del,
+    .action = "sip.domain.delete",
+    .fix = "Pick a domain from the list.",
+    .invalid = "There is no such SIP domain.",
+    .missing_before = "There is no SIP domain ",
+    .missing_after = ".",
+    .failed = "The SIP domain could not be deleted",
 };
-
-static enum fg_err domain_del_fn(struct db_txn *txn, void *vctx)
-{
-	struct del_ctx *c = vctx;
-	enum fg_err err = db_sip_domain_del(txn, c->domain);
-	if (err == FG_ERR_NOTFOUND)
-		return conf_fail(c->e, 404, "domain", "Pick a domain from the list.",
-		                 "There is no SIP domain %s.", c->domain);
-	if (err)
-		return err;
-	return conf_audit(txn, c->actor, c->source, "sip.domain.delete", "%s", c->domain);
-}
 
 enum fg_err sipconf_domain_delete(struct db *db, const char *actor, const char *source,
                                   const char *domain, json_t **out, struct xmppconf_err *e)
 {
-	*out = NULL;
-	if (!xmppconf_domain_valid(domain, NULL))
-		return conf_fail(e, 404, "domain", "Pick a domain from the list.",
-		                 "There is no such SIP domain.");
-	struct del_ctx c = {actor, source, domain, e};
-	enum fg_err err = db_write(db, domain_del_fn, &c);
-	if (err) {
-		if (err != FG_ERR_NOTFOUND)
-			conf_fail(e, 500, NULL, "See the log (fedgw journal).",
-			          "The SIP domain could not be deleted: %s.", fg_strerror(err));
+	enum fg_err err = conf_delete_run(db, &domain_delete, actor, source, domain, out, e);
+	if (err)
 		return err;
-	}
-	*out = conf_answer_new();
 	conf_answer_message(*out,
 	                    "Deleted the SIP domain %s: its next-hop connection closes now and "
 	                    "its users are no longer reachable from XMPP.",

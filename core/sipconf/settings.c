@@ -9,21 +9,25 @@
 
 static const struct conf_setting defs[] = {
     {"enabled", "sip.enabled", "SIP gateway on/off (enabled)", CONF_BOOL, "true", 0, 0, NULL,
-     "Use true or false."},
+     "Use true or false.", "true|false", "SIP gateway on/off"},
     {"fqdn", "sip.fqdn", "The gateway's FQDN (fqdn)", CONF_HOST, NULL, 0, 0, NULL,
      "Write the name on the gateway's SIP certificate, as in sipgw.example.com; leave it "
-     "empty for the host name."},
+     "empty for the host name.",
+     "NAME", "the gateway's FQDN (on its SIP certificate);\nempty = the host name"},
     {"tcp_port", "sip.tcp_port", "The SIP over TCP port (tcp_port)", CONF_UINT, "5060", 0, 65535,
-     NULL, "Use 0 (off) or a port up to 65535 (5060 is the standard)."},
+     NULL, "Use 0 (off) or a port up to 65535 (5060 is the standard).", "N",
+     "SIP over TCP listener, 0 = off (5060)"},
     {"tls_port", "sip.tls_port", "The SIP over TLS port (tls_port)", CONF_UINT, "5061", 0, 65535,
-     NULL, "Use 0 (off) or a port up to 65535 (5061 is the standard)."},
+     NULL, "Use 0 (off) or a port up to 65535 (5061 is the standard).", "N",
+     "SIP over mutual TLS listener, 0 = off (5061)"},
     {"bind", "sip.bind", "The listen address (bind)", CONF_ADDR, "0.0.0.0", 0, 0, NULL,
-     "Give one IPv4 or IPv6 address, e.g. 0.0.0.0 (every IPv4 address) or ::."},
+     "Give one IPv4 or IPv6 address, e.g. 0.0.0.0 (every IPv4 address) or ::.", "ADDR",
+     "listener address (0.0.0.0)"},
     {"subscription_expires_s", "sip.subscription_expires_s",
      "The presence subscription period (subscription_expires_s)", CONF_UINT, "3600", 60, 86400,
-     NULL, "Use a number of seconds from 60 to 86400 (default 3600)."},
+     NULL, "Use a number of seconds from 60 to 86400 (default 3600).", "N", "60-86400 (3600)"},
     {"max_pending", "sip.max_pending", "The pending request limit (max_pending)", CONF_UINT, "1000",
-     1, 1000000, NULL, "Use a number from 1 to 1000000 (default 1000)."},
+     1, 1000000, NULL, "Use a number from 1 to 1000000 (default 1000).", "N", "1-1000000 (1000)"},
 };
 
 /* Warns about each SIP domain whose certificate does not name the new FQDN: the edge
@@ -124,6 +128,11 @@ void sipconf__fqdn(struct db_txn *txn, char out[DB_DOMAIN_MAX], bool *is_default
 		fg_strlcpy(out, v, DB_DOMAIN_MAX);
 	else
 		conf_host_name(out);
+}
+
+const struct conf_settings *sipconf_settings_table(void)
+{
+	return &table;
 }
 
 enum fg_err sipconf_settings_get(struct db *db, json_t **out)

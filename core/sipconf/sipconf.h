@@ -38,6 +38,8 @@ bool sipconf_host_valid(const char *host, const char **why);
  * keys are the settings' names without "sip."; fqdn is the host name while unset
  * (fqdn_default true). */
 enum fg_err sipconf_settings_get(struct db *db, json_t **out);
+/* The sip.* settings table (names, types, ranges, defaults, help) the engine uses. */
+const struct conf_settings *sipconf_settings_table(void);
 /* Partial update of the keys above (fqdn "" goes back to the host name). Values typed or
  * as text ("true", "5061"); all validated before anything is written. */
 enum fg_err sipconf_settings_set(struct db *db, const char *actor, const char *source,

@@ -159,15 +159,10 @@ static enum fg_err domain_fn(struct db_txn *txn, void *vctx)
 	json_decref(c->answer);
 	c->answer = conf_answer_new();
 	memset(&d, 0, sizeof(d));
-	enum fg_err err = db_xmpp_domain_get(txn, c->domain, &old);
-	if (err && err != FG_ERR_NOTFOUND)
+	enum fg_err err = conf_record_check(db_xmpp_domain_get(txn, c->domain, &old), c->create,
+	                                    "XMPP domain", c->domain, c->e);
+	if (err)
 		return err;
-	if (c->create && err == FG_OK)
-		return conf_fail(c->e, 409, "domain", "Edit the existing domain instead.",
-		                 "The XMPP domain %s exists already.", c->domain);
-	if (!c->create && err == FG_ERR_NOTFOUND)
-		return conf_fail(c->e, 404, "domain", "Pick a domain from the list.",
-		                 "There is no XMPP domain %s.", c->domain);
 	if (c->create) {
 		struct db_xmpp_domain *all = NULL;
 		size_t n = 0;
@@ -228,11 +223,7 @@ static enum fg_err domain_fn(struct db_txn *txn, void *vctx)
 	unsigned port = xmppconf__setting_uint(txn, "xmpp.port");
 	unsigned dtls = xmppconf__setting_uint(txn, "xmpp.direct_tls_port");
 	json_t *dj = domain_json(txn, &d, c->host, port, dtls);
-	size_t i;
-	json_t *w;
-	json_array_foreach(json_object_get(dj, "warnings"), i, w)
-	    json_array_append(json_object_get(c->answer, "warnings"), w);
-	json_object_set_new(c->answer, "domain", dj);
+	conf_answer_object(c->answer, "domain", dj);
 	return FG_OK;
 }
 
@@ -242,16 +233,8 @@ static const char *const domain_ignored[] = {"cert_name", "cert_covers", "create
 
 static enum fg_err domain_run(struct db *db, struct domain_ctx *c, json_t **out)
 {
-	enum fg_err err = db_write(db, domain_fn, c);
-	if (err) {
-		if (err != FG_ERR_INVAL && err != FG_ERR_EXISTS && err != FG_ERR_NOTFOUND)
-			conf_fail(c->e, 500, NULL, "See the log (fedgw journal).",
-			          "The XMPP domain could not be saved: %s.", fg_strerror(err));
-		json_decref(c->answer);
-		return err;
-	}
-	*out = c->answer;
-	return FG_OK;
+	return conf_write(db, domain_fn, c, &c->answer, out, c->e,
+	                  "The XMPP domain could not be saved");
 }
 
 static bool domain_param(const char *domain, const char *field, struct xmppconf_err *e)
@@ -321,39 +304,22 @@ enum fg_err xmppconf_domain_edit(struct db *db, const char *actor, const char *s
 	return domain_run(db, &c, out);
 }
 
-struct del_ctx {
-	const char *actor, *source, *domain;
-	struct xmppconf_err *e;
+static const struct conf_delete domain_delete = {
+    .del = db_xmpp_domain_del,
+    .action = "xmpp.domain.delete",
+    .fix = "Pick a domain from the list.",
+    .invalid = "There is no such XMPP domain.",
+    .missing_before = "There is no XMPP domain ",
+    .missing_after = ".",
+    .failed = "The XMPP domain could not be deleted",
 };
-
-static enum fg_err domain_del_fn(struct db_txn *txn, void *vctx)
-{
-	struct del_ctx *c = vctx;
-	enum fg_err err = db_xmpp_domain_del(txn, c->domain);
-	if (err == FG_ERR_NOTFOUND)
-		return conf_fail(c->e, 404, "domain", "Pick a domain from the list.",
-		                 "There is no XMPP domain %s.", c->domain);
-	if (err)
-		return err;
-	return conf_audit(txn, c->actor, c->source, "xmpp.domain.delete", "%s", c->domain);
-}
 
 enum fg_err xmppconf_domain_delete(struct db *db, const char *actor, const char *source,
                                    const char *domain, json_t **out, struct xmppconf_err *e)
 {
-	*out = NULL;
-	if (!xmppconf_domain_valid(domain, NULL))
-		return conf_fail(e, 404, "domain", "Pick a domain from the list.",
-		                 "There is no such XMPP domain.");
-	struct del_ctx c = {actor, source, domain, e};
-	enum fg_err err = db_write(db, domain_del_fn, &c);
-	if (err) {
-		if (err != FG_ERR_NOTFOUND)
-			conf_fail(e, 500, NULL, "See the log (fedgw journal).",
-			          "The XMPP domain could not be deleted: %s.", fg_strerror(err));
+	enum fg_err err = conf_delete_run(db, &domain_delete, actor, source, domain, out, e);
+	if (err)
 		return err;
-	}
-	*out = conf_answer_new();
 	conf_answer_message(*out,
 	                    "Deleted the XMPP domain %s: its streams close now. Remove its DNS "
 	                    "records if no other server uses them.",

@@ -351,17 +351,9 @@ static enum fg_err allow_fn(struct db_txn *txn, void *vctx)
 
 static enum fg_err allow_run(struct db *db, struct allow_ctx *c, json_t **out, const char *what)
 {
-	enum fg_err err = db_write(db, allow_fn, c);
-	if (err) {
-		if (err != FG_ERR_INVAL && err != FG_ERR_EXISTS && err != FG_ERR_NOTFOUND)
-			conf_fail(c->e, 500, NULL, "See the log (fedgw journal).",
-			          "The allow-list entry could not be %s: %s.", what,
-			          fg_strerror(err));
-		json_decref(c->answer);
-		return err;
-	}
-	*out = c->answer;
-	return FG_OK;
+	char failed[64];
+	snprintf(failed, sizeof(failed), "The allow-list entry could not be %s", what);
+	return conf_write(db, allow_fn, c, &c->answer, out, c->e, failed);
 }
 
 static bool allow_domain_ok(const char *domain, struct xmppconf_err *e)
@@ -417,39 +409,22 @@ enum fg_err xmppconf_allow_edit(struct db *db, const char *actor, const char *so
 	return allow_run(db, &c, out, "saved");
 }
 
-struct allow_del_ctx {
-	const char *actor, *source, *domain;
-	struct xmppconf_err *e;
+static const struct conf_delete allow_delete = {
+    .del = db_allow_del,
+    .action = "xmpp.allow.delete",
+    .fix = "Pick an entry from the allow list.",
+    .invalid = "That domain is not on the allow list.",
+    .missing_before = "",
+    .missing_after = " is not on the allow list.",
+    .failed = "The entry could not be deleted",
 };
-
-static enum fg_err allow_del_fn(struct db_txn *txn, void *vctx)
-{
-	struct allow_del_ctx *c = vctx;
-	enum fg_err err = db_allow_del(txn, c->domain);
-	if (err == FG_ERR_NOTFOUND)
-		return conf_fail(c->e, 404, "domain", "Pick an entry from the allow list.",
-		                 "%s is not on the allow list.", c->domain);
-	if (err)
-		return err;
-	return conf_audit(txn, c->actor, c->source, "xmpp.allow.delete", "%s", c->domain);
-}
 
 enum fg_err xmppconf_allow_delete(struct db *db, const char *actor, const char *source,
                                   const char *domain, json_t **out, struct xmppconf_err *e)
 {
-	*out = NULL;
-	if (!xmppconf_domain_valid(domain, NULL))
-		return conf_fail(e, 404, "domain", "Pick an entry from the allow list.",
-		                 "That domain is not on the allow list.");
-	struct allow_del_ctx c = {actor, source, domain, e};
-	enum fg_err err = db_write(db, allow_del_fn, &c);
-	if (err) {
-		if (err != FG_ERR_NOTFOUND)
-			conf_fail(e, 500, NULL, "See the log (fedgw journal).",
-			          "The entry could not be deleted: %s.", fg_strerror(err));
+	enum fg_err err = conf_delete_run(db, &allow_delete, actor, source, domain, out, e);
+	if (err)
 		return err;
-	}
-	*out = conf_answer_new();
 	conf_answer_message(*out,
 	                    "Removed %s from the allow list; the gateway applies it now, without a "
 	                    "restart.",
@@ -721,16 +696,8 @@ static enum fg_err rule_fn(struct db_txn *txn, void *vctx)
 
 static enum fg_err rule_run(struct db *db, struct rule_ctx *c, json_t **out)
 {
-	enum fg_err err = db_write(db, rule_fn, c);
-	if (err) {
-		if (err != FG_ERR_INVAL && err != FG_ERR_EXISTS && err != FG_ERR_NOTFOUND)
-			conf_fail(c->e, 500, NULL, "See the log (fedgw journal).",
-			          "The exception could not be saved: %s.", fg_strerror(err));
-		json_decref(c->answer);
-		return err;
-	}
-	*out = c->answer;
-	return FG_OK;
+	return conf_write(db, rule_fn, c, &c->answer, out, c->e,
+	                  "The exception could not be saved");
 }
 
 enum fg_err xmppconf_rule_add(struct db *db, const char *actor, const char *source, json_t *in,

@@ -11,46 +11,54 @@ static const char *const verdicts[] = {"allow", "deny", NULL};
 
 static const struct conf_setting defs[] = {
     {"enabled", "xmpp.enabled", "Federation on/off (enabled)", CONF_BOOL, "true", 0, 0, NULL,
-     "Use true or false."},
+     "Use true or false.", "true|false", "federation on/off"},
     {"bind", "xmpp.bind", "The listen addresses (bind)", CONF_ADDRS, "0.0.0.0", 0, 0, NULL,
-     "Give IPv4 or IPv6 addresses separated by commas, e.g. 0.0.0.0 or 0.0.0.0, ::."},
+     "Give IPv4 or IPv6 addresses separated by commas, e.g. 0.0.0.0 or 0.0.0.0, ::.", "ADDR[,ADDR]",
+     "listener addresses (0.0.0.0)"},
     {"port", "xmpp.port", "The port (port)", CONF_UINT, "5269", 1, 65535, NULL,
      "Use a port from 1 to 65535 (5269 is "
-     "the standard)."},
+     "the standard).",
+     "N", "s2s port (5269)"},
     {"direct_tls_port", "xmpp.direct_tls_port", "The direct TLS port (direct_tls_port)", CONF_UINT,
-     "0", 0, 65535, NULL, "Use 0 (off) or a port up to 65535 (commonly 5270)."},
+     "0", 0, 65535, NULL, "Use 0 (off) or a port up to 65535 (commonly 5270).", "N",
+     "XEP-0368 direct TLS port, 0 = off"},
     {"dns_servers", "xmpp.dns_servers", "The DNS servers (dns_servers)", CONF_DNS, "", 0, 0, NULL,
      "Give addresses with an optional @port separated by commas, e.g. 192.0.2.53, "
-     "2001:db8::53@5353; leave empty for the system's servers."},
+     "2001:db8::53@5353; leave empty for the system's servers.",
+     "ADDR[@PORT],...", "DNS servers; empty = the system's"},
     {"dns_transparent_zones", "xmpp.dns_transparent_zones",
      "The special-use zones (dns_transparent_zones)", CONF_ZONES, "", 0, 0, NULL,
-     "Give zone names separated by commas, e.g. test."},
+     "Give zone names separated by commas, e.g. test.", "ZONE,...",
+     "special-use zones to resolve anyway"},
     {"tls_mode", "xmpp.tls_mode", "The security mode (tls_mode)", CONF_ENUM, "required", 0, 0,
-     tls_modes, "Use off, optional or required."},
+     tls_modes, "Use off, optional or required.", "off|optional|required",
+     "No TLS / TLS optional / TLS required"},
     {"require_client_cert", "xmpp.require_client_cert",
      "Require client-side certificates (require_client_cert)", CONF_BOOL, "false", 0, 0, NULL,
-     "Use true or false."},
+     "Use true or false.", "true|false", "refuse incoming TLS peers without a certificate"},
     {"sasl_external_in", "xmpp.sasl_external_in",
      "SASL EXTERNAL on incoming connections (sasl_external_in)", CONF_BOOL, "true", 0, 0, NULL,
-     "Use true or false."},
+     "Use true or false.", "true|false", "offer SASL EXTERNAL on incoming connections"},
     {"sasl_external_out", "xmpp.sasl_external_out",
      "SASL EXTERNAL on outgoing connections (sasl_external_out)", CONF_BOOL, "true", 0, 0, NULL,
-     "Use true or false."},
+     "Use true or false.", "true|false", "use SASL EXTERNAL on outgoing connections"},
     {"dialback", "xmpp.dialback", "Server Dialback (dialback)", CONF_BOOL, "true", 0, 0, NULL,
-     "Use true or false."},
+     "Use true or false.", "true|false", "Server Dialback (XEP-0220)"},
     {"max_stanza_bytes", "xmpp.max_stanza_bytes", "The stanza size limit (max_stanza_bytes)",
      CONF_UINT, "524288", 10240, 16777216, NULL,
-     "Use a size in bytes from 10240 to 16777216 (default 524288)."},
+     "Use a size in bytes from 10240 to 16777216 (default 524288).", "N",
+     "10240-16777216 (524288)"},
     {"allow_system_ca", "xmpp.allow_system_ca", "Trusting the system CA set (allow_system_ca)",
-     CONF_BOOL, "false", 0, 0, NULL, "Use true or false."},
+     CONF_BOOL, "false", 0, 0, NULL, "Use true or false.", "true|false",
+     "also trust the system CA set"},
     {"connect_timeout_s", "xmpp.connect_timeout_s", "The connect timeout (connect_timeout_s)",
-     CONF_UINT, "10", 1, 120, NULL, "Use a number of seconds from 1 to 120."},
+     CONF_UINT, "10", 1, 120, NULL, "Use a number of seconds from 1 to 120.", "N", "1-120 (10)"},
     {"queue_max", "xmpp.queue_max", "The queue length (queue_max)", CONF_UINT, "1000", 1, 100000,
-     NULL, "Use a number from 1 to 100000."},
+     NULL, "Use a number from 1 to 100000.", "N", "1-100000 (1000)"},
     {"idle_timeout_s", "xmpp.idle_timeout_s", "The idle timeout (idle_timeout_s)", CONF_UINT, "600",
-     30, 86400, NULL, "Use a number of seconds from 30 to 86400."},
+     30, 86400, NULL, "Use a number of seconds from 30 to 86400.", "N", "30-86400 (600)"},
     {"policy_default", XMPPCONF_SETTING_POLICY, "The default policy (policy_default)", CONF_ENUM,
-     "allow", 0, 0, verdicts, "Use allow or deny."},
+     "allow", 0, 0, verdicts, "Use allow or deny.", "allow|deny", "same as `policy default`"},
 };
 
 /* Checks across settings, on the values as they will be. */
@@ -140,6 +148,11 @@ enum fg_err xmppconf__setting(struct db_txn *txn, const char *key, char *out, si
 unsigned xmppconf__setting_uint(struct db_txn *txn, const char *key)
 {
 	return conf_setting_uint(txn, &table, key);
+}
+
+const struct conf_settings *xmppconf_settings_table(void)
+{
+	return &table;
 }
 
 enum fg_err xmppconf_settings_get(struct db *db, json_t **out)

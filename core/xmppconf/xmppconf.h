@@ -58,6 +58,8 @@ bool xmppconf_domain_valid(const char *domain, const char **why);
  * without "xmpp." (and policy_default), defaults filled in; booleans and numbers typed,
  * lists as arrays of strings. */
 enum fg_err xmppconf_settings_get(struct db *db, json_t **out);
+/* The xmpp.* settings table (names, types, ranges, defaults, help) the engine uses. */
+const struct conf_settings *xmppconf_settings_table(void);
 /* Partial update: any subset of the keys above (except dialback_secret_set). Values may be
  * typed or strings as on the command line ("true", "5269", "a, b"). All are validated
  * before anything is written; nothing is written when one is refused. */

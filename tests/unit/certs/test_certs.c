@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
+
 #define DAY_MS (86400LL * 1000)
 
 struct fx {
@@ -24,10 +26,7 @@ struct fx {
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	snprintf(f->dir, sizeof(f->dir), "/tmp/fedgw-certs-XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
-		return -1;
-	if (db_open(&f->db, f->dir) != FG_OK)
+	if (!f || fx_store_open(f->dir, &f->db, "certs") != 0)
 		return -1;
 	f->now = fg_now_ms();
 	*state = f;
@@ -37,13 +36,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fx *f = *state;
-	char cmd[128];
-	db_close(f->db);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	if (system(cmd) != 0)
-		return -1;
+	int rc = fx_store_close(f->dir, f->db);
 	free(f);
-	return 0;
+	return rc;
 }
 
 /* A certificate for cn with subject_key, signed by issuer_key as issuer_cn, in PEM. */

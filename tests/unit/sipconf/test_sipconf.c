@@ -15,6 +15,8 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
+
 struct fx {
 	char dir[64];
 	struct db *db;
@@ -36,10 +38,7 @@ static void selfsigned(struct db *db, const char *name, const char *cn, char id[
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	if (!f)
-		return -1;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/fedgw-sipconf-XXXXXX");
-	if (mkdtemp(f->dir) == NULL || db_open(&f->db, f->dir) != FG_OK)
+	if (!f || fx_store_open(f->dir, &f->db, "sipconf") != 0)
 		return -1;
 	selfsigned(f->db, "sipgw", "sipgw.test", f->cert);
 	selfsigned(f->db, "other", "other.test", f->other);
@@ -58,56 +57,12 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fx *f = *state;
-	char cmd[128];
-	db_close(f->db);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	if (system(cmd) != 0)
-		return -1;
+	int rc = fx_store_close(f->dir, f->db);
 	free(f);
-	return 0;
+	return rc;
 }
 
 /* ---- helpers ------------------------------------------------------------------------------ */
-
-static json_t *obj(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static json_t *obj(const char *fmt, ...)
-{
-	char text[1024];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
-	json_error_t je;
-	json_t *j = json_loads(text, 0, &je);
-	if (!j)
-		fail_msg("bad test JSON %s: %s", text, je.text);
-	return j;
-}
-
-static struct db_audit_entry last_audit(struct db *db, size_t *total)
-{
-	struct db_txn *txn = NULL;
-	struct db_audit_entry *list = NULL, out;
-	size_t n = 0, t = 0;
-	struct db_audit_filter flt = {NULL, 0, 1};
-	assert_int_equal(db_txn_begin(db, &txn), FG_OK);
-	assert_int_equal(db_audit_query(txn, &flt, &list, &n, &t), FG_OK);
-	db_txn_end(txn);
-	memset(&out, 0, sizeof(out));
-	if (n > 0)
-		out = list[0];
-	db_audit_list_free(list, n);
-	if (total)
-		*total = t;
-	return out;
-}
-
-static size_t audit_count(struct db *db)
-{
-	size_t t = 0;
-	(void)last_audit(db, &t);
-	return t;
-}
 
 static bool has_text(json_t *j, const char *needle)
 {
@@ -159,8 +114,9 @@ static void test_settings(void **state)
 	assert_int_equal(json_integer_value(json_object_get(s, "max_pending")), 1000);
 	json_decref(s);
 
-	json_t *in = obj("{\"fqdn\":\"sipgw.test\", \"sip.tls_port\":\"5071\", \"enabled\":\"off\","
-	                 " \"bind\":\"::1\", \"max_pending\": 50, \"fqdn_default\": true}");
+	json_t *in =
+	    fx_json("{\"fqdn\":\"sipgw.test\", \"sip.tls_port\":\"5071\", \"enabled\":\"off\","
+	            " \"bind\":\"::1\", \"max_pending\": 50, \"fqdn_default\": true}");
 	assert_int_equal(sipconf_settings_set(f->db, "admin", "192.0.2.1", in, &out, &e), FG_OK);
 	json_decref(in);
 	assert_int_equal(json_array_size(json_object_get(out, "changed")), 5);
@@ -171,22 +127,22 @@ static void test_settings(void **state)
 	assert_false(json_is_true(json_object_get(now, "fqdn_default")));
 	assert_false(json_is_true(json_object_get(now, "enabled")));
 	json_decref(out);
-	struct db_audit_entry a = last_audit(f->db, NULL);
+	struct db_audit_entry a = fx_last_audit(f->db, NULL);
 	assert_string_equal(a.action, "sip.settings");
 	assert_string_equal(a.actor, "admin");
 	assert_string_equal(a.source, "192.0.2.1");
 	assert_non_null(strstr(a.detail, "fqdn: "));
 
 	/* Same values: nothing written, no audit entry. */
-	size_t before = audit_count(f->db);
-	in = obj("{\"max_pending\":\"50\"}");
+	size_t before = fx_audit_count(f->db);
+	in = fx_json("{\"max_pending\":\"50\"}");
 	assert_int_equal(sipconf_settings_set(f->db, "admin", "cli", in, &out, &e), FG_OK);
 	json_decref(in);
 	json_decref(out);
-	assert_int_equal(audit_count(f->db), before);
+	assert_int_equal(fx_audit_count(f->db), before);
 
 	/* fqdn "" goes back to the host name. */
-	in = obj("{\"fqdn\":\"\"}");
+	in = fx_json("{\"fqdn\":\"\"}");
 	assert_int_equal(sipconf_settings_set(f->db, "admin", "cli", in, &out, &e), FG_OK);
 	json_decref(in);
 	assert_string_equal(
@@ -216,8 +172,8 @@ static void test_settings(void **state)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char text[128];
 		snprintf(text, sizeof(text), "{\"%s\": %s}", bad[i].key, bad[i].value);
-		in = obj("%s", text);
-		before = audit_count(f->db);
+		in = fx_json("%s", text);
+		before = fx_audit_count(f->db);
 		memset(&e, 0, sizeof(e));
 		out = NULL;
 		if (sipconf_settings_set(f->db, "admin", "cli", in, &out, &e) != FG_ERR_INVAL)
@@ -227,10 +183,10 @@ static void test_settings(void **state)
 		assert_int_equal(e.status, 422);
 		assert_string_equal(e.field, bad[i].key);
 		assert_true(e.message[0] && e.fix[0]);
-		assert_int_equal(audit_count(f->db), before);
+		assert_int_equal(fx_audit_count(f->db), before);
 	}
 	/* Both ports off: allowed, with a warning. */
-	in = obj("{\"tcp_port\":0, \"tls_port\":0, \"enabled\":true}");
+	in = fx_json("{\"tcp_port\":0, \"tls_port\":0, \"enabled\":true}");
 	assert_int_equal(sipconf_settings_set(f->db, "admin", "cli", in, &out, &e), FG_OK);
 	json_decref(in);
 	assert_true(has_text(json_object_get(out, "warnings"), "nothing listens"));
@@ -244,15 +200,15 @@ static void test_domain_add(void **state)
 	struct fx *f = *state;
 	struct xmppconf_err e;
 	json_t *out = NULL;
-	size_t before = audit_count(f->db);
+	size_t before = fx_audit_count(f->db);
 	assert_int_equal(add(f,
-	                     obj("{\"domain\":\"sip.test\",\"next_hop\":\"edge.sip.test\","
-	                         "\"cert_id\":\"%s\",\"ca_id\":\"%s\"}",
-	                         f->cert, f->ca),
+	                     fx_json("{\"domain\":\"sip.test\",\"next_hop\":\"edge.sip.test\","
+	                             "\"cert_id\":\"%s\",\"ca_id\":\"%s\"}",
+	                             f->cert, f->ca),
 	                     &e, &out),
 	                 FG_OK);
-	assert_int_equal(audit_count(f->db), before + 1);
-	struct db_audit_entry a = last_audit(f->db, NULL);
+	assert_int_equal(fx_audit_count(f->db), before + 1);
+	struct db_audit_entry a = fx_last_audit(f->db, NULL);
 	assert_string_equal(a.action, "sip.domain.add");
 	assert_non_null(strstr(a.detail, "edge.sip.test:5061 tls"));
 	json_t *d = json_object_get(out, "domain");
@@ -269,7 +225,7 @@ static void test_domain_add(void **state)
 	json_decref(out);
 
 	/* With sip.fqdn set to the certificate's name the warning goes away. */
-	json_t *in = obj("{\"fqdn\":\"sipgw.test\"}");
+	json_t *in = fx_json("{\"fqdn\":\"sipgw.test\"}");
 	assert_int_equal(sipconf_settings_set(f->db, "admin", "cli", in, &out, &e), FG_OK);
 	json_decref(in);
 	assert_int_equal(json_array_size(json_object_get(out, "warnings")), 0);
@@ -281,7 +237,7 @@ static void test_domain_add(void **state)
 	assert_int_equal(json_array_size(json_object_get(d, "warnings")), 0);
 	json_decref(out);
 	/* Changing the FQDN warns about the domains whose certificate lacks it. */
-	in = obj("{\"fqdn\":\"gw.other.test\"}");
+	in = fx_json("{\"fqdn\":\"gw.other.test\"}");
 	assert_int_equal(sipconf_settings_set(f->db, "admin", "cli", in, &out, &e), FG_OK);
 	json_decref(in);
 	assert_true(has_text(json_object_get(out, "warnings"), "sip.test does not name"));
@@ -289,9 +245,9 @@ static void test_domain_add(void **state)
 
 	/* TCP with an address, its default port, a mapped XMPP domain. */
 	assert_int_equal(add(f,
-	                     obj("{\"domain\":\"tcp.test\",\"next_hop\":\"2001:db8::5\","
-	                         "\"transport\":\"TCP\",\"xmpp_domain\":\"xmpp.tcp.test\","
-	                         "\"bind\":\"127.0.0.1\",\"port\":\"\"}"),
+	                     fx_json("{\"domain\":\"tcp.test\",\"next_hop\":\"2001:db8::5\","
+	                             "\"transport\":\"TCP\",\"xmpp_domain\":\"xmpp.tcp.test\","
+	                             "\"bind\":\"127.0.0.1\",\"port\":\"\"}"),
 	                     &e, &out),
 	                 FG_OK);
 	struct db_sip_domain s = stored(f->db, "tcp.test");
@@ -305,8 +261,8 @@ static void test_domain_add(void **state)
 
 	/* A port given stays. */
 	assert_int_equal(add(f,
-	                     obj("{\"domain\":\"p.test\",\"next_hop\":\"10.0.0.1\","
-	                         "\"transport\":\"tcp\",\"port\":5080}"),
+	                     fx_json("{\"domain\":\"p.test\",\"next_hop\":\"10.0.0.1\","
+	                             "\"transport\":\"tcp\",\"port\":5080}"),
 	                     &e, NULL),
 	                 FG_OK);
 	assert_int_equal(stored(f->db, "p.test").next_hop_port, 5080);
@@ -380,39 +336,42 @@ static void test_domain_refused(void **state)
 		subst(text, sizeof(text), bad[i].json, f->ca);
 		if (strstr(bad[i].json, "@CA31@") && f->ca[31] == '0')
 			continue;
-		size_t before = audit_count(f->db);
-		if (add(f, obj("%s", text), &e, NULL) == FG_OK)
+		size_t before = fx_audit_count(f->db);
+		if (add(f, fx_json("%s", text), &e, NULL) == FG_OK)
 			fail_msg("%s was accepted", text);
 		assert_int_equal(e.status, bad[i].status);
 		if (strcmp(e.field, bad[i].field) != 0)
 			fail_msg("%s: field %s, not %s (%s)", text, e.field, bad[i].field,
 			         e.message);
 		assert_true(e.message[0] && e.fix[0]);
-		assert_int_equal(audit_count(f->db), before);
+		assert_int_equal(fx_audit_count(f->db), before);
 	}
 	/* TLS needs a CA bundle; the CA field must be a bundle, not a leaf. */
-	assert_int_equal(add(f, obj("{\"domain\":\"s.test\",\"next_hop\":\"e.test\"}"), &e, NULL),
-	                 FG_ERR_INVAL);
+	assert_int_equal(
+	    add(f, fx_json("{\"domain\":\"s.test\",\"next_hop\":\"e.test\"}"), &e, NULL),
+	    FG_ERR_INVAL);
 	assert_string_equal(e.field, "ca_id");
 	assert_int_equal(
-	    add(f, obj("{\"domain\":\"s.test\",\"next_hop\":\"e.test\",\"ca_id\":\"%s\"}", f->cert),
+	    add(f,
+	        fx_json("{\"domain\":\"s.test\",\"next_hop\":\"e.test\",\"ca_id\":\"%s\"}",
+	                f->cert),
 	        &e, NULL),
 	    FG_ERR_INVAL);
 	assert_string_equal(e.field, "ca_id");
 	assert_non_null(strstr(e.message, "not a CA bundle"));
 	/* Exists already; an XMPP domain mapped twice. */
 	assert_int_equal(
-	    add(f, obj("{\"domain\":\"s.test\",\"next_hop\":\"e.test\",\"transport\":\"tcp\"}"), &e,
-	        NULL),
+	    add(f, fx_json("{\"domain\":\"s.test\",\"next_hop\":\"e.test\",\"transport\":\"tcp\"}"),
+	        &e, NULL),
 	    FG_OK);
 	assert_int_equal(
-	    add(f, obj("{\"domain\":\"s.test\",\"next_hop\":\"e.test\",\"transport\":\"tcp\"}"), &e,
-	        NULL),
+	    add(f, fx_json("{\"domain\":\"s.test\",\"next_hop\":\"e.test\",\"transport\":\"tcp\"}"),
+	        &e, NULL),
 	    FG_ERR_EXISTS);
 	assert_int_equal(e.status, 409);
 	assert_int_equal(add(f,
-	                     obj("{\"domain\":\"t.test\",\"next_hop\":\"e.test\",\"transport\":"
-	                         "\"tcp\",\"xmpp_domain\":\"s.test\"}"),
+	                     fx_json("{\"domain\":\"t.test\",\"next_hop\":\"e.test\",\"transport\":"
+	                             "\"tcp\",\"xmpp_domain\":\"s.test\"}"),
 	                     &e, NULL),
 	                 FG_ERR_EXISTS);
 	assert_string_equal(e.field, "xmpp_domain");
@@ -437,55 +396,55 @@ static void test_domain_edit_delete(void **state)
 	struct xmppconf_err e;
 	json_t *out = NULL, *in;
 	assert_int_equal(add(f,
-	                     obj("{\"domain\":\"sip.test\",\"next_hop\":\"edge.test\","
-	                         "\"transport\":\"tcp\"}"),
+	                     fx_json("{\"domain\":\"sip.test\",\"next_hop\":\"edge.test\","
+	                             "\"transport\":\"tcp\"}"),
 	                     &e, NULL),
 	                 FG_OK);
 	/* Switching to TLS: the default port follows; a CA is needed. */
-	in = obj("{\"transport\":\"tls\"}");
+	in = fx_json("{\"transport\":\"tls\"}");
 	assert_int_equal(sipconf_domain_edit(f->db, "admin", "cli", "sip.test", in, &out, &e),
 	                 FG_ERR_INVAL);
 	json_decref(in);
 	assert_string_equal(e.field, "ca_id");
-	in = obj("{\"transport\":\"tls\",\"ca_id\":\"%s\",\"cert_id\":\"%s\",\"warnings\":[],"
-	         "\"status\":null}",
-	         f->ca, f->other);
+	in = fx_json("{\"transport\":\"tls\",\"ca_id\":\"%s\",\"cert_id\":\"%s\",\"warnings\":[],"
+	             "\"status\":null}",
+	             f->ca, f->other);
 	assert_int_equal(sipconf_domain_edit(f->db, "admin", "cli", "sip.test", in, &out, &e),
 	                 FG_OK);
 	json_decref(in);
 	assert_int_equal(stored(f->db, "sip.test").next_hop_port, 5061);
 	assert_true(has_text(json_object_get(out, "changed"), "\"port\""));
 	json_decref(out);
-	struct db_audit_entry a = last_audit(f->db, NULL);
+	struct db_audit_entry a = fx_last_audit(f->db, NULL);
 	assert_string_equal(a.action, "sip.domain.edit");
 	assert_non_null(strstr(a.detail, "transport: tcp -> tls"));
 	/* Nothing changed: no audit entry. */
-	size_t before = audit_count(f->db);
-	in = obj("{\"next_hop\":\"edge.test\"}");
+	size_t before = fx_audit_count(f->db);
+	in = fx_json("{\"next_hop\":\"edge.test\"}");
 	assert_int_equal(sipconf_domain_edit(f->db, "admin", "cli", "sip.test", in, &out, &e),
 	                 FG_OK);
 	json_decref(in);
 	assert_true(has_text(json_object_get(out, "message"), "Nothing changed"));
 	json_decref(out);
-	assert_int_equal(audit_count(f->db), before);
+	assert_int_equal(fx_audit_count(f->db), before);
 	/* A custom port stays when the transport changes back. */
-	in = obj("{\"port\":7000}");
+	in = fx_json("{\"port\":7000}");
 	assert_int_equal(sipconf_domain_edit(f->db, "admin", "cli", "sip.test", in, &out, &e),
 	                 FG_OK);
 	json_decref(in);
 	json_decref(out);
-	in = obj("{\"transport\":\"tcp\"}");
+	in = fx_json("{\"transport\":\"tcp\"}");
 	assert_int_equal(sipconf_domain_edit(f->db, "admin", "cli", "sip.test", in, &out, &e),
 	                 FG_OK);
 	json_decref(in);
 	json_decref(out);
 	assert_int_equal(stored(f->db, "sip.test").next_hop_port, 7000);
 	/* Renaming, an unknown domain. */
-	in = obj("{\"domain\":\"other.test\"}");
+	in = fx_json("{\"domain\":\"other.test\"}");
 	assert_int_equal(sipconf_domain_edit(f->db, "admin", "cli", "sip.test", in, &out, &e),
 	                 FG_ERR_INVAL);
 	json_decref(in);
-	in = obj("{\"next_hop\":\"x.test\"}");
+	in = fx_json("{\"next_hop\":\"x.test\"}");
 	assert_int_equal(sipconf_domain_edit(f->db, "admin", "cli", "nope.test", in, &out, &e),
 	                 FG_ERR_NOTFOUND);
 	assert_int_equal(e.status, 404);
@@ -525,7 +484,7 @@ static void test_domain_edit_delete(void **state)
 	assert_int_equal(sipconf_domain_delete(f->db, "admin", "cli", "sip.test", &out, &e), FG_OK);
 	assert_true(has_text(json_object_get(out, "message"), "Deleted"));
 	json_decref(out);
-	assert_string_equal(last_audit(f->db, NULL).action, "sip.domain.delete");
+	assert_string_equal(fx_last_audit(f->db, NULL).action, "sip.domain.delete");
 	assert_int_equal(sipconf_domain_delete(f->db, "admin", "cli", "sip.test", &out, &e),
 	                 FG_ERR_NOTFOUND);
 	assert_int_equal(sipconf_domain_get(f->db, "sip.test", &out, &e), FG_ERR_NOTFOUND);
