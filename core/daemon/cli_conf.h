@@ -52,6 +52,24 @@ bool cli_cert_resolve(const char *noun, struct db *db, const char *ref, char id[
 /* The same without the "none" shorthand: ref must name exactly one record. */
 bool cli_cert_find(const char *noun, struct db *db, const char *ref, char id[DB_ID_MAX]);
 
+/* A configuration area as its verbs see it. */
+struct cli_area {
+	const char *noun;                              /* "sip": `fedgw sip ...` */
+	const char *set_example;                       /* a KEY=VALUE for `set` without arguments */
+	const struct conf_settings *(*settings)(void); /* the area's settings table */
+	/* Prints what an answer carries beyond its message (may be NULL). */
+	void (*answer_more)(json_t *answer);
+};
+/* Prints an answer (its message, answer_more, warnings on stderr; or the JSON) and drops
+ * it; EXIT_OK. */
+int cli_answered(const struct cli_area *area, json_t *answer, bool as_json);
+/* "Settings (docs/settings.md; KEY without "<prefix>"):" and a line per setting. */
+void cli_settings_help(FILE *out, const struct conf_settings *t);
+/* The settings object as "  KEY   VALUE" lines, KEY padded to width. */
+void cli_print_settings(json_t *settings, int width);
+/* `fedgw <noun> set KEY=VALUE... [--json]`. */
+int cli_settings_set(const struct cli_area *area, struct db *db, int argc, char **argv);
+
 /* One command of a configuration verb: its word and what runs it on the open store. */
 struct cli_cmd {
 	const char *name;
@@ -65,19 +83,19 @@ int cli_dispatch(const struct daemon_opts *o, const char *noun, const struct cli
 #include "s2s/s2s.h"
 
 #include <uv.h>
-/* Validate connection run on the CLI's own loop: steps printed as they end (or collected
- * for --json). */
-struct cli_validate_run {
-	bool as_json;
-	bool done;
-	bool ok;
-	json_t *steps;
+/* How a verb validates the connection of one domain: its engine's start and free, the
+ * words of the line printed first (around the domain) and an optional check that the
+ * domain is one to validate (EXIT_OK to go on, else the exit status, the reason printed). */
+struct cli_validator {
+	const char *intro_before, *intro_after;
+	enum fg_err (*start)(void **v, uv_loop_t *loop, struct db *db, const char *domain,
+	                     s2s_step_cb step_cb, s2s_done_cb done_cb, void *ctx);
+	void (*free)(void *v);
+	int (*check)(struct db *db, const char *domain);
 };
-void cli_validate_step_cb(void *ctx, const struct s2s_step *step);
-void cli_validate_done_cb(void *ctx, bool ok);
-/* Prints how the check ended (text, or JSON with --json); returns the exit status. */
-int cli_validate_report(const char *noun, const struct cli_validate_run *r, const char *domain);
-/* Lets the handles the check closed run their close callbacks, then closes loop. */
-void cli_validate_loop_close(const char *noun, uv_loop_t *loop);
+/* `fedgw <noun> validate DOMAIN [--json]`: steps printed as they end; exit 0 when every
+ * step passes. */
+int cli_validate_cmd(const char *noun, const struct cli_validator *vd, struct db *db, int argc,
+                     char **argv);
 
 #endif

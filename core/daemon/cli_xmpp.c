@@ -44,25 +44,9 @@ static void xmpp_usage(FILE *out)
 	        "  peers [--json]                 connected domains, direction, state, TLS\n"
 	        "  validate DOMAIN [--json]       DNS, TCP, TLS, authentication and ping, step\n"
 	        "                                 by step; exit 0 when every step passes\n"
-	        "\n"
-	        "Settings (docs/settings.md; KEY without \"xmpp.\"):\n"
-	        "  enabled=true|false             federation on/off\n"
-	        "  bind=ADDR[,ADDR]               listener addresses (0.0.0.0)\n"
-	        "  port=N                         s2s port (5269)\n"
-	        "  direct_tls_port=N              XEP-0368 direct TLS port, 0 = off\n"
-	        "  dns_servers=ADDR[@PORT],...    DNS servers; empty = the system's\n"
-	        "  dns_transparent_zones=ZONE,... special-use zones to resolve anyway\n"
-	        "  tls_mode=off|optional|required No TLS / TLS optional / TLS required\n"
-	        "  require_client_cert=true|false refuse incoming TLS peers without a certificate\n"
-	        "  sasl_external_in=true|false    offer SASL EXTERNAL on incoming connections\n"
-	        "  sasl_external_out=true|false   use SASL EXTERNAL on outgoing connections\n"
-	        "  dialback=true|false            Server Dialback (XEP-0220)\n"
-	        "  max_stanza_bytes=N             10240-16777216 (524288)\n"
-	        "  allow_system_ca=true|false     also trust the system CA set\n"
-	        "  connect_timeout_s=N            1-120 (10)\n"
-	        "  queue_max=N                    1-100000 (1000)\n"
-	        "  idle_timeout_s=N               30-86400 (600)\n"
-	        "  policy_default=allow|deny      same as `policy default`\n"
+	        "\n");
+	cli_settings_help(out, xmppconf_settings_table());
+	fprintf(out,
 	        "\n"
 	        "Exit codes: 0 done, 1 refused or failed (the reason and the fix on stderr),\n"
 	        "2 usage error, 3 not found, 4 the store could not be opened.\n"
@@ -82,24 +66,26 @@ static void print_records(json_t *records, const char *indent)
 	    printf("%s%s\n", indent, json_string_value(json_object_get(r, "text")));
 }
 
-/* Prints an answer: its message, the records of a domain, warnings on stderr. */
+/* The records a domain's answer carries, to publish. */
+static void answer_records(json_t *answer)
+{
+	json_t *dom = json_object_get(answer, "domain");
+	if (json_is_object(dom) && json_array_size(json_object_get(dom, "records"))) {
+		printf("DNS records to publish:\n");
+		print_records(json_object_get(dom, "records"), "  ");
+	}
+}
+
+static const struct cli_area area = {
+    .noun = "xmpp",
+    .set_example = "tls_mode=required",
+    .settings = xmppconf_settings_table,
+    .answer_more = answer_records,
+};
+
 static int answered(json_t *answer, bool as_json)
 {
-	if (as_json) {
-		cli_print_json(answer);
-	} else {
-		const char *msg = json_string_value(json_object_get(answer, "message"));
-		if (msg && *msg)
-			printf("%s\n", msg);
-		json_t *dom = json_object_get(answer, "domain");
-		if (json_is_object(dom) && json_array_size(json_object_get(dom, "records"))) {
-			printf("DNS records to publish:\n");
-			print_records(json_object_get(dom, "records"), "  ");
-		}
-		cli_print_warnings(answer);
-	}
-	json_decref(answer);
-	return EXIT_OK;
+	return cli_answered(&area, answer, as_json);
 }
 
 static void host_name(char *out, size_t size)
@@ -110,23 +96,6 @@ static void host_name(char *out, size_t size)
 }
 
 /* ---- show / set / secret ---------------------------------------------------------------- */
-
-static void print_setting(const char *key, json_t *v)
-{
-	if (json_is_boolean(v))
-		printf("  %-22s %s\n", key, json_is_true(v) ? "true" : "false");
-	else if (json_is_integer(v))
-		printf("  %-22s %lld\n", key, (long long)json_integer_value(v));
-	else if (json_is_string(v))
-		printf("  %-22s %s\n", key, json_string_value(v));
-	else if (json_is_array(v)) {
-		printf("  %-22s ", key);
-		size_t i;
-		json_t *it;
-		json_array_foreach(v, i, it) printf("%s%s", i ? ", " : "", json_string_value(it));
-		printf("%s\n", json_array_size(v) ? "" : "(none)");
-	}
-}
 
 static void print_domains(json_t *domains)
 {
@@ -220,9 +189,7 @@ static int cmd_show(struct db *db, int argc, char **argv)
 		json_decref(all);
 	} else {
 		printf("Settings:\n");
-		const char *key;
-		json_t *v;
-		json_object_foreach(settings, key, v) print_setting(key, v);
+		cli_print_settings(settings, 22);
 		printf("Domains:\n");
 		print_domains(domains);
 		printf("Allow list:\n");
@@ -241,25 +208,7 @@ out:
 
 static int cmd_set(struct db *db, int argc, char **argv)
 {
-	struct cli_args a;
-	struct xmppconf_err e = {0};
-	json_t *out = NULL;
-	if (!cli_args_parse("xmpp", argc, argv, NULL, &a, "set"))
-		return EXIT_USAGE;
-	if (a.npos == 0) {
-		fprintf(stderr, "fedgw xmpp set: give KEY=VALUE pairs, e.g. tls_mode=required "
-		                "(fedgw xmpp --help lists the keys)\n");
-		return EXIT_USAGE;
-	}
-	json_t *changes = cli_settings_changes("xmpp", &a);
-	if (!changes)
-		return EXIT_USAGE;
-	enum fg_err err =
-	    xmppconf_settings_set(db, daemon_cli_actor(), CLI_SOURCE, changes, &out, &e);
-	json_decref(changes);
-	if (err)
-		return cli_refused("xmpp", "set", err, &e);
-	return answered(out, a.json);
+	return cli_settings_set(&area, db, argc, argv);
 }
 
 static int cmd_secret(struct db *db, int argc, char **argv)
@@ -650,45 +599,29 @@ static int cmd_peers(struct db *db, int argc, char **argv)
 
 /* ---- validate -------------------------------------------------------------------------- */
 
+static enum fg_err validate_start(void **v, uv_loop_t *loop, struct db *db, const char *domain,
+                                  s2s_step_cb step_cb, s2s_done_cb done_cb, void *ctx)
+{
+	struct s2s_validation *sv = NULL;
+	enum fg_err err = s2s_validate_start(&sv, loop, db, domain, step_cb, done_cb, ctx);
+	*v = sv;
+	return err;
+}
+
+static void validate_free(void *v)
+{
+	s2s_validate_free(v);
+}
+
 static int cmd_validate(struct db *db, int argc, char **argv)
 {
-	struct cli_args a;
-	if (!cli_args_parse("xmpp", argc, argv, NULL, &a, "validate"))
-		return EXIT_USAGE;
-	if (a.npos != 1) {
-		fprintf(stderr, "Usage: fedgw xmpp validate DOMAIN [--json]\n");
-		return EXIT_USAGE;
-	}
-	const char *why = NULL;
-	if (!xmppconf_domain_valid(a.pos[0], &why)) {
-		fprintf(stderr, "fedgw xmpp validate: \"%s\" is not a domain name: %s\n", a.pos[0],
-		        why);
-		return EXIT_USAGE;
-	}
-	uv_loop_t loop;
-	struct s2s_validation *v = NULL;
-	struct cli_validate_run r = {.as_json = a.json, .steps = json_array()};
-	int rc = EXIT_FAIL;
-	if (uv_loop_init(&loop) != 0) {
-		fprintf(stderr, "fedgw xmpp validate: cannot start an event loop\n");
-		json_decref(r.steps);
-		return EXIT_FAIL;
-	}
-	if (!a.json)
-		printf("Validating federation with %s\n", a.pos[0]);
-	enum fg_err err = s2s_validate_start(&v, &loop, db, a.pos[0], cli_validate_step_cb,
-	                                     cli_validate_done_cb, &r);
-	if (err) {
-		fprintf(stderr, "fedgw xmpp validate: cannot start: %s\n", fg_strerror(err));
-	} else {
-		while (!r.done && uv_run(&loop, UV_RUN_ONCE) != 0)
-			;
-		s2s_validate_free(v);
-		rc = cli_validate_report("xmpp", &r, a.pos[0]);
-	}
-	cli_validate_loop_close("xmpp", &loop);
-	json_decref(r.steps);
-	return rc;
+	static const struct cli_validator vd = {
+	    .intro_before = "Validating federation with ",
+	    .intro_after = "",
+	    .start = validate_start,
+	    .free = validate_free,
+	};
+	return cli_validate_cmd("xmpp", &vd, db, argc, argv);
 }
 
 /* ---- dispatch -------------------------------------------------------------------------- */
