@@ -5,8 +5,8 @@ import { del, enc, get, post, put } from './api.js';
 import { h, replace, timeEl, toDate, ago, hoverText, table, emptyRow, badge, field, input,
 	select, button, noticeEl, notice, showError, clearFormErrors, busy, confirmDialog,
 	copyButton, plural, sortable, stateKind } from './ui.js';
-import { answerNotice, certificatesWithKeys, certOptions, liveState, validationView }
-	from './conf.js';
+import { REFRESH_MS, answerNotice, certificatesWithKeys, certOptions, confScreen, liveState,
+	settingFields, settingsSubmit, validationRunner, validationView } from './conf.js';
 
 const SECTIONS = [
 	['settings', 'Settings'],
@@ -15,11 +15,6 @@ const SECTIONS = [
 	['peers', 'Peers'],
 	['validate', 'Validate connection'],
 ];
-
-// Peers and the allow list's connection states refresh this often.
-const REFRESH_MS = 5000;
-// A validation is polled this often while it runs.
-const VALIDATE_POLL_MS = 1000;
 
 const TLS_MODES = [
 	['required', 'TLS required'],
@@ -49,29 +44,16 @@ function sectionFromHash() {
 
 export function render(root) {
 	const current = sectionFromHash();
-	const timers = [];
-	const body = h('div');
-	const subnav = h('nav.subnav', { 'aria-label': 'XMPP sections' },
-		h('ul', null, SECTIONS.map(([id, label]) => h('li', null,
-			h('a', { href: `#/xmpp/${id}`, 'aria-current': id === current ? 'page' : null },
-				label)))));
-	const state = h('span');
-	replace(root,
-		h('div.screen-head', null, h('h1', null, 'XMPP federation'), state,
-			h('p.muted.small', null, 'Server-to-server federation with other XMPP domains. ' +
-				'Changes apply at once, without a restart.')),
-		subnav, body);
-	const showState = (st) => replace(state, st.enabled ? badge('federation on', 'ok')
-		: badge('federation off', 'warn'));
-	get('/api/v1/xmpp/settings').then(showState).catch(() => {});
-	const ctx = { every: (fn, ms) => timers.push(setInterval(fn, ms)), timers,
-		settingsSaved: showState };
+	const { body, ctx, cleanup } = confScreen(root, { area: 'xmpp', title: 'XMPP federation',
+		lead: 'Server-to-server federation with other XMPP domains. Changes apply at once, ' +
+			'without a restart.',
+		sections: SECTIONS, current, on: 'federation on', off: 'federation off' });
 	if (current === 'settings') settingsSection(body, ctx);
 	else if (current === 'allow') allowSection(body, ctx);
 	else if (current === 'policy') policySection(body);
 	else if (current === 'peers') peersSection(body, ctx);
 	else validateSection(body, ctx);
-	return () => timers.forEach((t) => clearInterval(t));
+	return cleanup;
 }
 
 // ---- shared ---------------------------------------------------------------------------
@@ -229,24 +211,7 @@ function settingsSection(body, ctx) {
 
 	let loaded = {};
 
-	function check(name, label, hint) {
-		const id = `xs-${name}`;
-		return h('div.field.check', null,
-			h('input', { type: 'checkbox', id, name, checked: !!loaded[name],
-				'aria-describedby': hint ? `${id}-hint` : null }),
-			h('label', { for: id }, label),
-			hint ? h('p.hint', { id: `${id}-hint` }, hint) : null);
-	}
-
-	function num(name, label, min, max, hint) {
-		return field(label, input(name, { type: 'number', min, max, value: String(loaded[name] ?? ''),
-			required: true }), hint);
-	}
-
-	function text(name, label, hint, placeholder) {
-		return field(label, input(name, { value: (loaded[name] || []).join(', '), placeholder,
-			autocomplete: 'off', spellcheck: 'false' }), hint);
-	}
+	const { check, num, list: text } = settingFields('xs', () => loaded);
 
 	async function loadSettings() {
 		try {
@@ -296,46 +261,16 @@ function settingsSection(body, ctx) {
 				'Save settings')));
 	}
 
-	function listValue(s) {
-		return String(s || '').split(/[\s,]+/).map((x) => x.trim()).filter(Boolean);
-	}
-
-	settingsForm.addEventListener('submit', async (ev) => {
-		ev.preventDefault();
-		clearFormErrors(settingsForm);
-		const e = settingsForm.elements;
-		const changes = {};
-		for (const k of ['enabled', 'require_client_cert', 'sasl_external_in',
-			'sasl_external_out', 'dialback', 'allow_system_ca']) {
-			if (e[k].checked !== !!loaded[k]) changes[k] = e[k].checked;
-		}
-		if (e.tls_mode.value !== loaded.tls_mode) changes.tls_mode = e.tls_mode.value;
-		for (const k of ['bind', 'dns_servers', 'dns_transparent_zones']) {
-			const v = listValue(e[k].value);
-			if (JSON.stringify(v) !== JSON.stringify(loaded[k] || [])) changes[k] = v;
-		}
-		for (const k of ['port', 'direct_tls_port', 'max_stanza_bytes', 'connect_timeout_s',
-			'idle_timeout_s', 'queue_max']) {
-			const raw = e[k].value.trim();
-			if (raw !== String(loaded[k])) changes[k] = /^\d+$/.test(raw) ? Number(raw) : raw;
-		}
-		if (!Object.keys(changes).length) {
-			notice(settingsMsg, 'info', 'Nothing to save: no setting was changed.');
-			return;
-		}
-		await busy(settingsForm, async () => {
-			try {
-				const ans = await put('/api/v1/xmpp/settings', changes);
-				loaded = ans.settings || loaded;
-				ctx.settingsSaved(loaded);
-				drawSettings();
-				answerNotice(settingsMsg, ans, 'Saved.');
-				loadDomains(); // the records to publish follow the ports
-			} catch (err) {
-				showError(settingsForm, settingsMsg, err);
-			}
-		});
-	});
+	settingsSubmit(settingsForm, settingsMsg, { url: '/api/v1/xmpp/settings', ctx,
+		redraw: drawSettings,
+		saved: loadDomains, // the records to publish follow the ports
+		fields: [['enabled', 'check'], ['require_client_cert', 'check'],
+			['sasl_external_in', 'check'], ['sasl_external_out', 'check'], ['dialback', 'check'],
+			['allow_system_ca', 'check'], ['tls_mode', 'select'], ['bind', 'list'],
+			['dns_servers', 'list'], ['dns_transparent_zones', 'list'], ['port', 'num'],
+			['direct_tls_port', 'num'], ['max_stanza_bytes', 'num'], ['connect_timeout_s', 'num'],
+			['idle_timeout_s', 'num'], ['queue_max', 'num']],
+		state: { get: () => loaded, set: (v) => { loaded = v; } } });
 
 	function drawSecret(shown) {
 		const regen = button('Regenerate', { class: 'btn-danger-quiet' });
@@ -825,46 +760,12 @@ function validateSection(body, ctx) {
 			h('p.muted.small', null, 'Peers find this gateway through these DNS records. ' +
 				'Publish them in your domains\' zones.'), records));
 
-	let pollTimer = null;
-
-	// The screen's cleanup clears every timer in ctx.timers, this one included.
-	function stopPoll() {
-		if (pollTimer) clearInterval(pollTimer);
-		pollTimer = null;
-	}
-
-	async function start(domain) {
-		stopPoll();
-		msg.hidden = true;
-		replace(result, h('p.muted', null, `Validating ${domain}…`));
-		try {
-			const ans = await post('/api/v1/xmpp/validate', { domain });
-			poll(ans.id);
-			pollTimer = setInterval(() => poll(ans.id), VALIDATE_POLL_MS);
-			ctx.timers.push(pollTimer);
-		} catch (err) {
-			replace(result);
-			showError(form, msg, err);
-		}
-	}
-
-	async function poll(id) {
-		try {
-			const v = await get(`/api/v1/xmpp/validate/${enc(id)}`);
-			draw(v);
-			if (v.done) stopPoll();
-		} catch (err) {
-			stopPoll();
-			notice(msg, 'error', err.message, err.fix);
-		}
-	}
-
-	function draw(v) {
-		replace(result, ...validationView(v, PHASES, {
+	const run = validationRunner(ctx, { url: '/api/v1/xmpp/validate', msg, result,
+		draw: (v) => replace(result, ...validationView(v, PHASES, {
 			okText: `Every step passed: ${v.domain} federates with this gateway.`,
 			onRetry: () => start(v.domain),
-		}));
-	}
+		})) });
+	const start = (domain) => run(domain, form);
 
 	form.addEventListener('submit', (ev) => {
 		ev.preventDefault();
