@@ -75,20 +75,27 @@ enum fg_err conf_write(struct db *db, db_write_fn fn, void *ctx, json_t **answer
 enum fg_err conf_record_check(enum fg_err got, bool create, const char *what, const char *name,
                               struct conf_err *e);
 
-/* Deleting one record by its domain name: the store call and the words of the refusals. */
-struct conf_delete {
+/* A kind of record named by a domain (a SIP domain, an allow-list entry): its store
+ * delete and the words of its refusals. */
+struct conf_record {
 	enum fg_err (*del)(struct db_txn *txn, const char *domain);
-	const char *action;  /* audit action, detail: the domain */
-	const char *fix;     /* when there is no such record (field "domain") */
-	const char *invalid; /* ... and the name is not even a domain name */
+	const char *delete_action; /* audit action, detail: the domain */
+	const char *fix;           /* when there is no such record (field "domain") */
+	const char *invalid;       /* ... and the name is not even a domain name */
 	/* ... in words around the name: "There is no SIP domain " and "." */
 	const char *missing_before, *missing_after;
-	const char *failed; /* "The SIP domain could not be deleted" */
+	const char *delete_failed; /* "The SIP domain could not be deleted" */
+	const char *rename_fix;    /* an edit whose body names another domain */
+	const char *renamed;       /* ... "A SIP domain cannot be renamed." */
 };
 /* Deletes the record and audits it; *out is an answer without a message yet. */
-enum fg_err conf_delete_run(struct db *db, const struct conf_delete *d, const char *actor,
-                            const char *source, const char *domain, json_t **out,
-                            struct conf_err *e);
+enum fg_err conf_record_delete(struct db *db, const struct conf_record *r, const char *actor,
+                               const char *source, const char *domain, json_t **out,
+                               struct conf_err *e);
+/* Before an edit of the record domain: 404 when domain is not a domain name, 422 when the
+ * request's "domain" (body, may be NULL) names another. */
+enum fg_err conf_record_edit_check(const struct conf_record *r, const char *domain,
+                                   const char *body, struct conf_err *e);
 
 /* ---- request fields ---------------------------------------------------------------------- */
 
@@ -98,6 +105,18 @@ bool conf_field_str(json_t *in, const char *name, size_t max, const char **out, 
  * names in ignored are accepted and skipped (read-only fields a form sends back). */
 bool conf_fields_known(json_t *in, const char *const *known, const char *const *ignored,
                        struct conf_err *e);
+/* A name a request may use for a choice and the value it stands for ("" = the default). */
+struct conf_choice {
+	const char *name;
+	int value;
+};
+/* The value of name in choices (ended by a NULL name); false when it is none of them. */
+bool conf_choice_value(const struct conf_choice *choices, const char *name, int *value);
+/* The first name of value in choices, or fallback. */
+const char *conf_choice_name(const struct conf_choice *choices, int value, const char *fallback);
+/* A description as typed: one line of UTF-8 text, copied to out; false with *e (field
+ * "description"). */
+bool conf_description(const char *desc, char *out, size_t size, struct conf_err *e);
 /* Text a person typed: UTF-8 (RFC 3629), no control characters. */
 bool conf_text_valid(const char *s);
 bool conf_ip_valid(const char *s);

@@ -313,7 +313,7 @@ enum fg_err conf_write(struct db *db, db_write_fn fn, void *ctx, json_t **answer
 }
 
 struct delete_ctx {
-	const struct conf_delete *d;
+	const struct conf_record *d;
 	const char *actor, *source, *domain;
 	struct conf_err *e;
 };
@@ -327,12 +327,12 @@ static enum fg_err delete_fn(struct db_txn *txn, void *vctx)
 		                 c->domain, c->d->missing_after);
 	if (err)
 		return err;
-	return conf_audit(txn, c->actor, c->source, c->d->action, "%s", c->domain);
+	return conf_audit(txn, c->actor, c->source, c->d->delete_action, "%s", c->domain);
 }
 
-enum fg_err conf_delete_run(struct db *db, const struct conf_delete *d, const char *actor,
-                            const char *source, const char *domain, json_t **out,
-                            struct conf_err *e)
+enum fg_err conf_record_delete(struct db *db, const struct conf_record *d, const char *actor,
+                               const char *source, const char *domain, json_t **out,
+                               struct conf_err *e)
 {
 	*out = NULL;
 	if (!conf_domain_valid(domain, NULL))
@@ -342,7 +342,7 @@ enum fg_err conf_delete_run(struct db *db, const struct conf_delete *d, const ch
 	if (err) {
 		if (err != FG_ERR_NOTFOUND)
 			conf_fail(e, 500, NULL, "See the log (fedgw journal).", "%s: %s.",
-			          d->failed, fg_strerror(err));
+			          d->delete_failed, fg_strerror(err));
 		return err;
 	}
 	*out = conf_answer_new();
@@ -361,4 +361,45 @@ enum fg_err conf_record_check(enum fg_err got, bool create, const char *what, co
 		return conf_fail(e, 404, "domain", "Pick a domain from the list.",
 		                 "There is no %s %s.", what, name);
 	return FG_OK;
+}
+
+enum fg_err conf_record_edit_check(const struct conf_record *r, const char *domain,
+                                   const char *body, struct conf_err *e)
+{
+	if (!conf_domain_valid(domain, NULL))
+		return conf_fail(e, 404, "domain", r->fix, "%s", r->invalid);
+	if (body && strcmp(body, domain) != 0)
+		return conf_fail(e, 422, "domain", r->rename_fix, "%s", r->renamed);
+	return FG_OK;
+}
+
+bool conf_choice_value(const struct conf_choice *choices, const char *name, int *value)
+{
+	for (size_t i = 0; choices[i].name; i++) {
+		if (strcmp(choices[i].name, name) == 0) {
+			*value = choices[i].value;
+			return true;
+		}
+	}
+	return false;
+}
+
+const char *conf_choice_name(const struct conf_choice *choices, int value, const char *fallback)
+{
+	for (size_t i = 0; choices[i].name; i++)
+		if (choices[i].value == value)
+			return choices[i].name;
+	return fallback;
+}
+
+bool conf_description(const char *desc, char *out, size_t size, struct conf_err *e)
+{
+	if (!conf_text_valid(desc)) {
+		conf_fail(e, 422, "description",
+		          "Write the description on one line, without control characters.",
+		          "The description has control characters or is not UTF-8 text.");
+		return false;
+	}
+	fg_strlcpy(out, desc, size);
+	return true;
 }

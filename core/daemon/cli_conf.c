@@ -88,6 +88,35 @@ int cli_dispatch(const struct daemon_opts *o, const char *noun, const struct cli
 	return EXIT_USAGE;
 }
 
+const char *cli_sub_args(const char *noun, const char *cmd, const char *subs, int argc, char **argv,
+                         const char *const *valued, struct cli_args *a)
+{
+	if (argc < 1) {
+		fprintf(stderr, "Usage: fedgw %s %s %s ...\n", noun, cmd, subs);
+		return NULL;
+	}
+	if (!cli_args_parse(noun, argc - 1, argv + 1, valued, a, cmd))
+		return NULL;
+	return argv[0];
+}
+
+int cli_list_print(const char *noun, const char *cmd, enum fg_err err, json_t *list,
+                   const char *member, bool as_json, void (*print)(json_t *list))
+{
+	if (err) {
+		fprintf(stderr, "fedgw %s %s: cannot read the store: %s\n", noun, cmd,
+		        fg_strerror(err));
+		return EXIT_FAIL;
+	}
+	json_t *shown = member ? json_object_get(list, member) : list;
+	if (as_json)
+		cli_print_json(shown);
+	else
+		print(shown);
+	json_decref(list);
+	return EXIT_OK;
+}
+
 const char *cli_opt(const struct cli_args *a, const char *name)
 {
 	for (int i = a->nopt - 1; i >= 0; i--)

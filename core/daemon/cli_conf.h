@@ -32,6 +32,14 @@ struct cli_args {
  * command in messages ("fedgw <noun> <cmd>: ..."). */
 bool cli_args_parse(const char *noun, int argc, char **argv, const char *const *valued,
                     struct cli_args *a, const char *cmd);
+/* `fedgw <noun> <cmd> SUB ...`: SUB (argv[0]) with the rest parsed into *a; NULL after a
+ * usage line naming subs ("add|edit|delete|list") or a parse error. */
+const char *cli_sub_args(const char *noun, const char *cmd, const char *subs, int argc, char **argv,
+                         const char *const *valued, struct cli_args *a);
+/* Ends a `list`: the store's error on stderr (EXIT_FAIL), or list[member] (the whole list
+ * when member is NULL) as JSON or printed with print; list is dropped. */
+int cli_list_print(const char *noun, const char *cmd, enum fg_err err, json_t *list,
+                   const char *member, bool as_json, void (*print)(json_t *list));
 /* The value of the last --name given, or NULL. */
 const char *cli_opt(const struct cli_args *a, const char *name);
 /* The positionals KEY=VALUE as a JSON object of strings (NULL and a message on stderr when

@@ -194,27 +194,15 @@ static int cmd_domain(struct db *db, int argc, char **argv)
 	json_t *out = NULL;
 	enum fg_err err;
 	int rc = EXIT_USAGE;
-	if (argc < 1) {
-		fprintf(stderr, "Usage: fedgw sip domain add|edit|delete|list ...\n");
-		return EXIT_USAGE;
-	}
-	const char *sub = argv[0];
-	if (!cli_args_parse(NOUN, argc - 1, argv + 1, valued, &a, "domain"))
+	const char *sub =
+	    cli_sub_args(NOUN, "domain", "add|edit|delete|list", argc, argv, valued, &a);
+	if (!sub)
 		return EXIT_USAGE;
 	if (strcmp(sub, "list") == 0) {
 		if (a.npos || a.nopt)
 			return EXIT_USAGE;
-		if ((err = sipconf_domain_list(db, &out)) != FG_OK) {
-			fprintf(stderr, "fedgw sip domain: cannot read the store: %s\n",
-			        fg_strerror(err));
-			return EXIT_FAIL;
-		}
-		if (a.json)
-			cli_print_json(out);
-		else
-			print_domains(out);
-		json_decref(out);
-		return EXIT_OK;
+		err = sipconf_domain_list(db, &out);
+		return cli_list_print(NOUN, "domain", err, out, NULL, a.json, print_domains);
 	}
 	if (a.npos != 1) {
 		fprintf(stderr, "fedgw sip domain %s: give one DOMAIN\n", sub);

@@ -241,28 +241,16 @@ static int cmd_domain(struct db *db, int argc, char **argv)
 	json_t *out = NULL;
 	char host[256], cert_id[DB_ID_MAX];
 	enum fg_err err;
-	if (argc < 1) {
-		fprintf(stderr, "Usage: fedgw xmpp domain add|edit|delete|list ...\n");
-		return EXIT_USAGE;
-	}
-	const char *sub = argv[0];
-	if (!cli_args_parse("xmpp", argc - 1, argv + 1, valued, &a, "domain"))
+	const char *sub =
+	    cli_sub_args("xmpp", "domain", "add|edit|delete|list", argc, argv, valued, &a);
+	if (!sub)
 		return EXIT_USAGE;
 	host_name(host, sizeof(host));
 	if (strcmp(sub, "list") == 0) {
 		if (a.npos)
 			return EXIT_USAGE;
-		if ((err = xmppconf_domain_list(db, host, &out)) != FG_OK) {
-			fprintf(stderr, "fedgw xmpp domain: cannot read the store: %s\n",
-			        fg_strerror(err));
-			return EXIT_FAIL;
-		}
-		if (a.json)
-			cli_print_json(out);
-		else
-			print_domains(out);
-		json_decref(out);
-		return EXIT_OK;
+		err = xmppconf_domain_list(db, host, &out);
+		return cli_list_print("xmpp", "domain", err, out, NULL, a.json, print_domains);
 	}
 	if (a.npos != 1) {
 		fprintf(stderr, "fedgw xmpp domain %s: give one DOMAIN\n", sub);
@@ -315,27 +303,15 @@ static int cmd_allow(struct db *db, int argc, char **argv)
 	json_t *out = NULL;
 	char cert_id[DB_ID_MAX];
 	enum fg_err err;
-	if (argc < 1) {
-		fprintf(stderr, "Usage: fedgw xmpp allow add|edit|delete|list ...\n");
-		return EXIT_USAGE;
-	}
-	const char *sub = argv[0];
-	if (!cli_args_parse("xmpp", argc - 1, argv + 1, valued, &a, "allow"))
+	const char *sub =
+	    cli_sub_args("xmpp", "allow", "add|edit|delete|list", argc, argv, valued, &a);
+	if (!sub)
 		return EXIT_USAGE;
 	if (strcmp(sub, "list") == 0) {
 		if (a.npos)
 			return EXIT_USAGE;
-		if ((err = xmppconf_peers(db, &out)) != FG_OK) {
-			fprintf(stderr, "fedgw xmpp allow: cannot read the store: %s\n",
-			        fg_strerror(err));
-			return EXIT_FAIL;
-		}
-		if (a.json)
-			cli_print_json(json_object_get(out, "allow"));
-		else
-			print_allow(json_object_get(out, "allow"));
-		json_decref(out);
-		return EXIT_OK;
+		err = xmppconf_peers(db, &out);
+		return cli_list_print("xmpp", "allow", err, out, "allow", a.json, print_allow);
 	}
 	if (a.npos != 1) {
 		fprintf(stderr, "fedgw xmpp allow %s: give one DOMAIN\n", sub);
@@ -441,27 +417,15 @@ static int cmd_policy(struct db *db, int argc, char **argv)
 	struct xmppconf_err e = {0};
 	json_t *out = NULL;
 	enum fg_err err;
-	if (argc < 1) {
-		fprintf(stderr, "Usage: fedgw xmpp policy default|add|delete|list ...\n");
-		return EXIT_USAGE;
-	}
-	const char *sub = argv[0];
-	if (!cli_args_parse("xmpp", argc - 1, argv + 1, valued, &a, "policy"))
+	const char *sub =
+	    cli_sub_args("xmpp", "policy", "default|add|delete|list", argc, argv, valued, &a);
+	if (!sub)
 		return EXIT_USAGE;
 	if (strcmp(sub, "list") == 0) {
 		if (a.npos)
 			return EXIT_USAGE;
-		if ((err = xmppconf_policy_get(db, &out)) != FG_OK) {
-			fprintf(stderr, "fedgw xmpp policy: cannot read the store: %s\n",
-			        fg_strerror(err));
-			return EXIT_FAIL;
-		}
-		if (a.json)
-			cli_print_json(out);
-		else
-			print_policy(out);
-		json_decref(out);
-		return EXIT_OK;
+		err = xmppconf_policy_get(db, &out);
+		return cli_list_print("xmpp", "policy", err, out, NULL, a.json, print_policy);
 	}
 	if (strcmp(sub, "default") == 0) {
 		if (a.npos != 1) {

@@ -233,6 +233,18 @@ enum fg_err sipconf_domain_get(struct db *db, const char *domain, json_t **out,
 	return err;
 }
 
+static const struct conf_record sip_domain = {
+    .del = db_sip_domain_del,
+    .delete_action = "sip.domain.delete",
+    .fix = "Pick a domain from the list.",
+    .invalid = "There is no such SIP domain.",
+    .missing_before = "There is no SIP domain ",
+    .missing_after = ".",
+    .delete_failed = "The SIP domain could not be deleted",
+    .rename_fix = "To rename, add the new domain and delete the old one.",
+    .renamed = "A SIP domain cannot be renamed.",
+};
+
 /* ---- add / edit ----------------------------------------------------------------------- */
 
 /* The request's fields, validated for form before the write. NULL = not given. */
@@ -563,13 +575,9 @@ enum fg_err sipconf_domain_edit(struct db *db, const char *actor, const char *so
 	if (!conf_field_str(in, "domain", DB_DOMAIN_MAX - 1, &body_domain, e) ||
 	    !read_input(in, &c.in, e))
 		return FG_ERR_INVAL;
-	if (!xmppconf_domain_valid(domain, NULL))
-		return conf_fail(e, 404, "domain", "Pick a domain from the list.",
-		                 "There is no such SIP domain.");
-	if (body_domain && strcmp(body_domain, domain) != 0)
-		return conf_fail(e, 422, "domain",
-		                 "To rename, add the new domain and delete the old one.",
-		                 "A SIP domain cannot be renamed.");
+	enum fg_err err = conf_record_edit_check(&sip_domain, domain, body_domain, e);
+	if (err)
+		return err;
 	if (c.in.next_hop && !c.in.next_hop[0])
 		return conf_fail(e, 422, "next_hop",
 		                 "Type the Access Edge's host name (as on its certificate) or "
@@ -581,20 +589,10 @@ enum fg_err sipconf_domain_edit(struct db *db, const char *actor, const char *so
 
 /* ---- delete ------------------------------------------------------------------------------ */
 
-static const struct conf_delete domain_delete = {
-    .del = db_sip_domain_del,
-    .action = "sip.domain.delete",
-    .fix = "Pick a domain from the list.",
-    .invalid = "There is no such SIP domain.",
-    .missing_before = "There is no SIP domain ",
-    .missing_after = ".",
-    .failed = "The SIP domain could not be deleted",
-};
-
 enum fg_err sipconf_domain_delete(struct db *db, const char *actor, const char *source,
                                   const char *domain, json_t **out, struct xmppconf_err *e)
 {
-	enum fg_err err = conf_delete_run(db, &domain_delete, actor, source, domain, out, e);
+	enum fg_err err = conf_record_delete(db, &sip_domain, actor, source, domain, out, e);
 	if (err)
 		return err;
 	conf_answer_message(*out,

@@ -8,6 +8,11 @@
 #include <string.h>
 #include <strings.h>
 
+bool xmppconf_domain_valid(const char *domain, const char **why)
+{
+	return conf_domain_valid(domain, why);
+}
+
 json_t *xmppconf_records(const char *domain, const char *host, unsigned port,
                          unsigned direct_tls_port)
 {
@@ -249,6 +254,18 @@ static bool domain_param(const char *domain, const char *field, struct xmppconf_
 	return false;
 }
 
+static const struct conf_record xmpp_domain = {
+    .del = db_xmpp_domain_del,
+    .delete_action = "xmpp.domain.delete",
+    .fix = "Pick a domain from the list.",
+    .invalid = "There is no such XMPP domain.",
+    .missing_before = "There is no XMPP domain ",
+    .missing_after = ".",
+    .delete_failed = "The XMPP domain could not be deleted",
+    .rename_fix = "To rename, add the new domain and delete the old one.",
+    .renamed = "A domain cannot be renamed.",
+};
+
 enum fg_err xmppconf_domain_add(struct db *db, const char *actor, const char *source, json_t *in,
                                 const char *host, json_t **out, struct xmppconf_err *e)
 {
@@ -287,13 +304,9 @@ enum fg_err xmppconf_domain_edit(struct db *db, const char *actor, const char *s
 	    !conf_field_str(in, "domain", DB_DOMAIN_MAX - 1, &body_domain, e) ||
 	    !conf_field_str(in, "cert_id", DB_ID_MAX - 1, &cert_id, e))
 		return FG_ERR_INVAL;
-	if (!xmppconf_domain_valid(domain, NULL))
-		return conf_fail(e, 404, "domain", "Pick a domain from the list.",
-		                 "There is no such XMPP domain.");
-	if (body_domain && strcmp(body_domain, domain) != 0)
-		return conf_fail(e, 422, "domain",
-		                 "To rename, add the new domain and delete the old one.",
-		                 "A domain cannot be renamed.");
+	enum fg_err err = conf_record_edit_check(&xmpp_domain, domain, body_domain, e);
+	if (err)
+		return err;
 	struct domain_ctx c = {.actor = actor,
 	                       .source = source,
 	                       .host = host,
@@ -304,20 +317,10 @@ enum fg_err xmppconf_domain_edit(struct db *db, const char *actor, const char *s
 	return domain_run(db, &c, out);
 }
 
-static const struct conf_delete domain_delete = {
-    .del = db_xmpp_domain_del,
-    .action = "xmpp.domain.delete",
-    .fix = "Pick a domain from the list.",
-    .invalid = "There is no such XMPP domain.",
-    .missing_before = "There is no XMPP domain ",
-    .missing_after = ".",
-    .failed = "The XMPP domain could not be deleted",
-};
-
 enum fg_err xmppconf_domain_delete(struct db *db, const char *actor, const char *source,
                                    const char *domain, json_t **out, struct xmppconf_err *e)
 {
-	enum fg_err err = conf_delete_run(db, &domain_delete, actor, source, domain, out, e);
+	enum fg_err err = conf_record_delete(db, &xmpp_domain, actor, source, domain, out, e);
 	if (err)
 		return err;
 	conf_answer_message(*out,

@@ -9,28 +9,37 @@
 #include <string.h>
 #include <strings.h>
 
+/* The names a request may use ("" = the default) and the first is the one answers use. */
+static const struct conf_choice auth_choices[] = {{"dialback", DB_AUTH_DIALBACK},
+                                                  {"sasl_external", DB_AUTH_SASL_EXTERNAL},
+                                                  {"sasl", DB_AUTH_SASL_EXTERNAL},
+                                                  {"either", DB_AUTH_EITHER},
+                                                  {"", DB_AUTH_EITHER},
+                                                  {NULL, 0}};
+static const struct conf_choice tls_choices[] = {{"required", DB_TLS_REQUIRED},
+                                                 {"", DB_TLS_REQUIRED},
+                                                 {"optional", DB_TLS_OPTIONAL},
+                                                 {"off", DB_TLS_OFF},
+                                                 {NULL, 0}};
+static const struct conf_choice direction_choices[] = {{"both", DB_DIR_BOTH},
+                                                       {"", DB_DIR_BOTH},
+                                                       {"incoming", DB_DIR_INCOMING},
+                                                       {"outgoing", DB_DIR_OUTGOING},
+                                                       {NULL, 0}};
+
 static const char *auth_name(enum db_auth_mode a)
 {
-	switch (a) {
-	case DB_AUTH_DIALBACK:
-		return "dialback";
-	case DB_AUTH_SASL_EXTERNAL:
-		return "sasl_external";
-	default:
-		return "either";
-	}
+	return conf_choice_name(auth_choices, (int)a, "either");
 }
 
 static const char *tls_name(enum db_tls_mode t)
 {
-	switch (t) {
-	case DB_TLS_OFF:
-		return "off";
-	case DB_TLS_OPTIONAL:
-		return "optional";
-	default:
-		return "required";
-	}
+	return conf_choice_name(tls_choices, (int)t, "required");
+}
+
+static const char *direction_name(enum db_direction d)
+{
+	return conf_choice_name(direction_choices, (int)d, "both");
 }
 
 json_t *xmppconf__allow_json(const struct db_allow_entry *a)
@@ -70,7 +79,7 @@ static bool policy_denies(const struct policy *p, const struct db_policy_rule *r
 	*rule_id = r ? r->id : NULL;
 	if (r)
 		snprintf(rule, rulesize, "%s (%s, %s)", r->pattern, r->allow ? "allow" : "deny",
-		         xmppconf__direction_name(r->direction));
+		         direction_name(r->direction));
 	else
 		fg_strlcpy(rule, v.rule, rulesize);
 	return !v.allow;
@@ -188,44 +197,27 @@ static bool allow_apply(json_t *in, struct db_allow_entry *a, struct xmppconf_er
 		a->port =
 		    (uint16_t)(json_is_integer(port) ? json_integer_value(port) : (json_int_t)p);
 	}
+	int v;
 	if (auth) {
-		if (strcmp(auth, "dialback") == 0)
-			a->auth = DB_AUTH_DIALBACK;
-		else if (strcmp(auth, "sasl_external") == 0 || strcmp(auth, "sasl") == 0)
-			a->auth = DB_AUTH_SASL_EXTERNAL;
-		else if (strcmp(auth, "either") == 0 || auth[0] == '\0')
-			a->auth = DB_AUTH_EITHER;
-		else {
+		if (!conf_choice_value(auth_choices, auth, &v)) {
 			conf_fail(e, 422, "auth", "Use dialback, sasl_external or either.",
 			          "The authentication method is not one of the choices.");
 			return false;
 		}
+		a->auth = (enum db_auth_mode)v;
 	}
 	if (tls) {
-		if (strcmp(tls, "required") == 0 || tls[0] == '\0')
-			a->tls = DB_TLS_REQUIRED;
-		else if (strcmp(tls, "optional") == 0)
-			a->tls = DB_TLS_OPTIONAL;
-		else if (strcmp(tls, "off") == 0)
-			a->tls = DB_TLS_OFF;
-		else {
+		if (!conf_choice_value(tls_choices, tls, &v)) {
 			conf_fail(e, 422, "tls", "Use required, optional or off.",
 			          "The TLS choice is not one of the choices.");
 			return false;
 		}
+		a->tls = (enum db_tls_mode)v;
 	}
 	if (cert)
 		fg_strlcpy(a->cert_id, cert, sizeof(a->cert_id));
-	if (desc) {
-		if (!conf_text_valid(desc)) {
-			conf_fail(e, 422, "description",
-			          "Write the description on one line, without control "
-			          "characters.",
-			          "The description has control characters or is not UTF-8 text.");
-			return false;
-		}
-		fg_strlcpy(a->description, desc, sizeof(a->description));
-	}
+	if (desc && !conf_description(desc, a->description, sizeof(a->description), e))
+		return false;
 	if (a->auth == DB_AUTH_SASL_EXTERNAL && a->tls == DB_TLS_OFF) {
 		conf_fail(e, 422, "tls", "Set TLS to required or optional, or use dialback.",
 		          "SASL EXTERNAL authenticates with the TLS certificate: it cannot "
@@ -368,6 +360,18 @@ static bool allow_domain_ok(const char *domain, struct xmppconf_err *e)
 	return false;
 }
 
+static const struct conf_record allow_entry = {
+    .del = db_allow_del,
+    .delete_action = "xmpp.allow.delete",
+    .fix = "Pick an entry from the allow list.",
+    .invalid = "That domain is not on the allow list.",
+    .missing_before = "",
+    .missing_after = " is not on the allow list.",
+    .delete_failed = "The entry could not be deleted",
+    .rename_fix = "To rename, add the new domain and delete the old entry.",
+    .renamed = "An allow-list entry cannot be renamed.",
+};
+
 enum fg_err xmppconf_allow_add(struct db *db, const char *actor, const char *source, json_t *in,
                                json_t **out, struct xmppconf_err *e)
 {
@@ -397,32 +401,18 @@ enum fg_err xmppconf_allow_edit(struct db *db, const char *actor, const char *so
 		return conf_fail(e, 422, NULL, "Send a JSON object.", "Nothing to change.");
 	if (!conf_field_str(in, "domain", DB_DOMAIN_MAX - 1, &body_domain, e))
 		return FG_ERR_INVAL;
-	if (!xmppconf_domain_valid(domain, NULL))
-		return conf_fail(e, 404, "domain", "Pick an entry from the allow list.",
-		                 "That domain is not on the allow list.");
-	if (body_domain && strcmp(body_domain, domain) != 0)
-		return conf_fail(e, 422, "domain",
-		                 "To rename, add the new domain and delete the old entry.",
-		                 "An allow-list entry cannot be renamed.");
+	enum fg_err err = conf_record_edit_check(&allow_entry, domain, body_domain, e);
+	if (err)
+		return err;
 	struct allow_ctx c = {.actor = actor, .source = source, .create = false, .in = in, .e = e};
 	fg_strlcpy(c.entry.domain, domain, sizeof(c.entry.domain));
 	return allow_run(db, &c, out, "saved");
 }
 
-static const struct conf_delete allow_delete = {
-    .del = db_allow_del,
-    .action = "xmpp.allow.delete",
-    .fix = "Pick an entry from the allow list.",
-    .invalid = "That domain is not on the allow list.",
-    .missing_before = "",
-    .missing_after = " is not on the allow list.",
-    .failed = "The entry could not be deleted",
-};
-
 enum fg_err xmppconf_allow_delete(struct db *db, const char *actor, const char *source,
                                   const char *domain, json_t **out, struct xmppconf_err *e)
 {
-	enum fg_err err = conf_delete_run(db, &allow_delete, actor, source, domain, out, e);
+	enum fg_err err = conf_record_delete(db, &allow_entry, actor, source, domain, out, e);
 	if (err)
 		return err;
 	conf_answer_message(*out,
@@ -438,8 +428,8 @@ static json_t *rule_json(const struct db_policy_rule *r)
 {
 	return json_pack("{s:o, s:o, s:s, s:s, s:o, s:o}", "id", conf_text(r->id), "pattern",
 	                 conf_text(r->pattern), "verdict", r->allow ? "allow" : "deny", "direction",
-	                 xmppconf__direction_name(r->direction), "description",
-	                 conf_text(r->description), "created", conf_time(r->created_ms));
+	                 direction_name(r->direction), "description", conf_text(r->description),
+	                 "created", conf_time(r->created_ms));
 }
 
 static enum fg_err policy_json(struct db_txn *txn, json_t **out)
@@ -562,29 +552,17 @@ static bool rule_apply(json_t *in, struct db_policy_rule *r, struct xmppconf_err
 		}
 		r->allow = strcmp(verdict, "allow") == 0;
 	}
+	int v;
 	if (dir) {
-		if (strcmp(dir, "both") == 0 || dir[0] == '\0')
-			r->direction = DB_DIR_BOTH;
-		else if (strcmp(dir, "incoming") == 0)
-			r->direction = DB_DIR_INCOMING;
-		else if (strcmp(dir, "outgoing") == 0)
-			r->direction = DB_DIR_OUTGOING;
-		else {
+		if (!conf_choice_value(direction_choices, dir, &v)) {
 			conf_fail(e, 422, "direction", "Use both, incoming or outgoing.",
 			          "The direction must be both, incoming or outgoing.");
 			return false;
 		}
+		r->direction = (enum db_direction)v;
 	}
-	if (desc) {
-		if (!conf_text_valid(desc)) {
-			conf_fail(e, 422, "description",
-			          "Write the description on one line, without control "
-			          "characters.",
-			          "The description has control characters or is not UTF-8 text.");
-			return false;
-		}
-		fg_strlcpy(r->description, desc, sizeof(r->description));
-	}
+	if (desc && !conf_description(desc, r->description, sizeof(r->description), e))
+		return false;
 	return true;
 }
 
@@ -660,7 +638,7 @@ static enum fg_err rule_fn(struct db_txn *txn, void *vctx)
 		err = conf_audit(txn, c->actor, c->source,
 		                 c->create ? "xmpp.policy.rule.add" : "xmpp.policy.rule.edit",
 		                 "%s %s %s (id %s)", r.pattern, r.allow ? "allow" : "deny",
-		                 xmppconf__direction_name(r.direction), r.id);
+		                 direction_name(r.direction), r.id);
 		if (err)
 			return err;
 		if (!c->create) {
@@ -672,8 +650,8 @@ static enum fg_err rule_fn(struct db_txn *txn, void *vctx)
 				                    r.allow ? "allow" : "deny");
 			if (old.direction != r.direction)
 				conf_answer_changed(c->answer, "direction",
-				                    xmppconf__direction_name(old.direction),
-				                    xmppconf__direction_name(r.direction));
+				                    direction_name(old.direction),
+				                    direction_name(r.direction));
 			if (strcmp(old.description, r.description) != 0)
 				conf_answer_changed(c->answer, "description", old.description,
 				                    r.description);
@@ -745,8 +723,7 @@ static enum fg_err rule_del_fn(struct db_txn *txn, void *vctx)
 	if ((err = db_policy_del(txn, c->id)) != FG_OK)
 		return err;
 	return conf_audit(txn, c->actor, c->source, "xmpp.policy.rule.delete", "%s %s %s (id %s)",
-	                  r.pattern, r.allow ? "allow" : "deny",
-	                  xmppconf__direction_name(r.direction), r.id);
+	                  r.pattern, r.allow ? "allow" : "deny", direction_name(r.direction), r.id);
 }
 
 enum fg_err xmppconf_rule_delete(struct db *db, const char *actor, const char *source,

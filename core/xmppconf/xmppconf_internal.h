@@ -10,8 +10,6 @@
 enum fg_err xmppconf__setting(struct db_txn *txn, const char *key, char *out, size_t size);
 unsigned xmppconf__setting_uint(struct db_txn *txn, const char *key);
 
-const char *xmppconf__direction_name(enum db_direction d);
-
 /* The allow-list entry as JSON (without connection state). */
 json_t *xmppconf__allow_json(const struct db_allow_entry *a);
 

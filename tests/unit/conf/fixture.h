@@ -11,22 +11,36 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A new store in /tmp/fedgw-<name>-XXXXXX (dir holds 64 bytes); 0 or -1 as cmocka's setup. */
-static inline int fx_store_open(char dir[64], struct db **db, const char *name)
+/* A store in a temporary folder: the first member of each test's state. */
+struct fx_store {
+	char dir[64];
+	struct db *db;
+};
+
+/* cmocka setup: *state = size zeroed bytes starting with a struct fx_store whose store is
+ * new in /tmp/fedgw-<name>-XXXXXX. */
+static inline int fx_store_new(void **state, size_t size, const char *name)
 {
-	snprintf(dir, 64, "/tmp/fedgw-%s-XXXXXX", name);
-	if (mkdtemp(dir) == NULL || db_open(db, dir) != FG_OK)
+	struct fx_store *s = calloc(1, size);
+	if (!s)
+		return -1;
+	*state = s;
+	snprintf(s->dir, sizeof(s->dir), "/tmp/fedgw-%s-XXXXXX", name);
+	if (mkdtemp(s->dir) == NULL || db_open(&s->db, s->dir) != FG_OK)
 		return -1;
 	return 0;
 }
 
-/* Closes the store and removes its folder; 0 or -1 as cmocka's teardown. */
-static inline int fx_store_close(const char *dir, struct db *db)
+/* cmocka teardown: closes the store, removes its folder and frees the state. */
+static inline int fx_store_free(void **state)
 {
+	struct fx_store *s = *state;
 	char cmd[128];
-	db_close(db);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	db_close(s->db);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", s->dir);
+	int rc = system(cmd) == 0 ? 0 : -1;
+	free(s);
+	return rc;
 }
 
 /* JSON from printf-style text; fails the test when it does not parse. */

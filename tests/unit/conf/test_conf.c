@@ -16,39 +16,30 @@
 
 #include "fixture.h"
 
-struct fx {
-	char dir[64];
-	struct db *db;
-};
-
 static int setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof(*f));
-	if (!f || fx_store_open(f->dir, &f->db, "conf") != 0)
-		return -1;
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-	int rc = fx_store_close(f->dir, f->db);
-	free(f);
-	return rc;
+	return fx_store_new(state, sizeof(struct fx_store), "conf");
 }
 
 static const char *const modes[] = {"off", "on", NULL};
 
 static const struct conf_setting defs[] = {
-    {"enabled", "t.enabled", "On/off (enabled)", CONF_BOOL, "true", 0, 0, NULL, "Use true."},
-    {"port", "t.port", "The port (port)", CONF_UINT, "5000", 1, 65535, NULL, "Use a port."},
-    {"mode", "t.mode", "The mode (mode)", CONF_ENUM, "off", 0, 0, modes, "Use off or on."},
-    {"name", "t.name", "The name (name)", CONF_HOST, NULL, 0, 0, NULL, "Use a name."},
-    {"bind", "t.bind", "The address (bind)", CONF_ADDR, "0.0.0.0", 0, 0, NULL, "Use an IP."},
-    {"listen", "t.listen", "The addresses (listen)", CONF_ADDRS, "::", 0, 0, NULL, "Use IPs."},
-    {"dns", "t.dns", "The servers (dns)", CONF_DNS, "", 0, 0, NULL, "Use IP@port."},
-    {"zones", "t.zones", "The zones (zones)", CONF_ZONES, "", 0, 0, NULL, "Use zones."},
+    {"enabled", "t.enabled", "On/off (enabled)", CONF_BOOL, "true", 0, 0, NULL, "Use true.",
+     "true|false", "the enabled"},
+    {"port", "t.port", "The port (port)", CONF_UINT, "5000", 1, 65535, NULL, "Use a port.", "N",
+     "the port"},
+    {"mode", "t.mode", "The mode (mode)", CONF_ENUM, "off", 0, 0, modes, "Use off or on.", "off|on",
+     "the mode"},
+    {"name", "t.name", "The name (name)", CONF_HOST, NULL, 0, 0, NULL, "Use a name.", "NAME",
+     "the name"},
+    {"bind", "t.bind", "The address (bind)", CONF_ADDR, "0.0.0.0", 0, 0, NULL, "Use an IP.", "ADDR",
+     "the bind"},
+    {"listen", "t.listen", "The addresses (listen)", CONF_ADDRS, "::", 0, 0, NULL, "Use IPs.",
+     "ADDR,...", "the listen"},
+    {"dns", "t.dns", "The servers (dns)", CONF_DNS, "", 0, 0, NULL, "Use IP@port.",
+     "ADDR[@PORT],...", "the dns"},
+    {"zones", "t.zones", "The zones (zones)", CONF_ZONES, "", 0, 0, NULL, "Use zones.", "ZONE,...",
+     "the zones"},
 };
 
 static const char *const readonly[] = {"name_default", NULL};
@@ -68,7 +59,7 @@ static struct conf_settings table(bool raw)
 	return t;
 }
 
-static enum fg_err set(struct fx *f, const struct conf_settings *t, const char *json,
+static enum fg_err set(struct fx_store *f, const struct conf_settings *t, const char *json,
                        struct conf_err *e, json_t **out)
 {
 	json_t *in = fx_json("%s", json), *dummy = NULL;
@@ -82,7 +73,7 @@ static enum fg_err set(struct fx *f, const struct conf_settings *t, const char *
 
 static void test_defaults(void **state)
 {
-	struct fx *f = *state;
+	struct fx_store *f = *state;
 	struct conf_settings t = table(true);
 	json_t *s = NULL;
 	char host[DB_DOMAIN_MAX];
@@ -101,7 +92,7 @@ static void test_defaults(void **state)
 
 static void test_set_and_audit(void **state)
 {
-	struct fx *f = *state;
+	struct fx_store *f = *state;
 	struct conf_settings t = table(true);
 	struct conf_err e;
 	json_t *out = NULL;
@@ -155,7 +146,7 @@ static void test_set_and_audit(void **state)
 
 static void test_refused(void **state)
 {
-	struct fx *f = *state;
+	struct fx_store *f = *state;
 	struct conf_settings t = table(false);
 	static const struct {
 		const char *json, *field, *message;
@@ -202,16 +193,18 @@ static enum fg_err put_thing(struct db_txn *txn, void *ctx)
 
 static void test_records(void **state)
 {
-	struct fx *f = *state;
+	struct fx_store *f = *state;
 	struct conf_err e = {0};
-	static const struct conf_delete d = {
+	static const struct conf_record d = {
 	    .del = del_setting,
-	    .action = "t.delete",
+	    .delete_action = "t.delete",
 	    .fix = "Pick one.",
 	    .invalid = "There is no such thing.",
 	    .missing_before = "There is no thing ",
 	    .missing_after = ".",
-	    .failed = "The thing could not be deleted",
+	    .delete_failed = "The thing could not be deleted",
+	    .rename_fix = "Add another.",
+	    .renamed = "A thing cannot be renamed.",
 	};
 	json_t *out = NULL;
 	assert_int_equal(conf_record_check(FG_OK, true, "thing", "a.test", &e), FG_ERR_EXISTS);
@@ -221,15 +214,22 @@ static void test_records(void **state)
 	assert_string_equal(e.message, "There is no thing a.test.");
 	assert_int_equal(conf_record_check(FG_ERR_NOTFOUND, true, "thing", "a.test", &e), FG_OK);
 
-	assert_int_equal(conf_delete_run(f->db, &d, "admin", "cli", "Not a name", &out, &e),
+	assert_int_equal(conf_record_delete(f->db, &d, "admin", "cli", "Not a name", &out, &e),
 	                 FG_ERR_NOTFOUND);
 	assert_string_equal(e.message, "There is no such thing.");
-	assert_int_equal(conf_delete_run(f->db, &d, "admin", "cli", "a.test", &out, &e),
+	assert_int_equal(conf_record_delete(f->db, &d, "admin", "cli", "a.test", &out, &e),
 	                 FG_ERR_NOTFOUND);
 	assert_string_equal(e.message, "There is no thing a.test.");
 	assert_null(out);
+	assert_int_equal(conf_record_edit_check(&d, "a.test", NULL, &e), FG_OK);
+	assert_int_equal(conf_record_edit_check(&d, "a.test", "a.test", &e), FG_OK);
+	assert_int_equal(conf_record_edit_check(&d, "a.test", "b.test", &e), FG_ERR_INVAL);
+	assert_string_equal(e.message, "A thing cannot be renamed.");
+	assert_int_equal(conf_record_edit_check(&d, "A..", NULL, &e), FG_ERR_NOTFOUND);
+	assert_string_equal(e.fix, "Pick one.");
+
 	assert_int_equal(db_write(f->db, put_thing, NULL), FG_OK);
-	assert_int_equal(conf_delete_run(f->db, &d, "admin", "cli", "b.test", &out, &e), FG_OK);
+	assert_int_equal(conf_record_delete(f->db, &d, "admin", "cli", "b.test", &out, &e), FG_OK);
 	assert_non_null(out);
 	json_decref(out);
 	struct db_audit_entry a = fx_last_audit(f->db, NULL);
@@ -237,13 +237,34 @@ static void test_records(void **state)
 	assert_string_equal(a.detail, "b.test");
 }
 
+static void test_choices(void **state)
+{
+	(void)state;
+	static const struct conf_choice c[] = {{"on", 1}, {"", 1}, {"off", 0}, {NULL, 0}};
+	int v = -1;
+	struct conf_err e = {0};
+	char out[16];
+	assert_true(conf_choice_value(c, "", &v));
+	assert_int_equal(v, 1);
+	assert_true(conf_choice_value(c, "off", &v));
+	assert_int_equal(v, 0);
+	assert_false(conf_choice_value(c, "ON", &v));
+	assert_string_equal(conf_choice_name(c, 1, "x"), "on");
+	assert_string_equal(conf_choice_name(c, 7, "x"), "x");
+	assert_true(conf_description("lab peers", out, sizeof(out), &e));
+	assert_string_equal(out, "lab peers");
+	assert_false(conf_description("two\nlines", out, sizeof(out), &e));
+	assert_string_equal(e.field, "description");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_set_and_audit, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_records, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_defaults, setup, fx_store_free),
+	    cmocka_unit_test_setup_teardown(test_set_and_audit, setup, fx_store_free),
+	    cmocka_unit_test_setup_teardown(test_refused, setup, fx_store_free),
+	    cmocka_unit_test_setup_teardown(test_records, setup, fx_store_free),
+	    cmocka_unit_test(test_choices),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

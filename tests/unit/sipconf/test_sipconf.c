@@ -18,8 +18,7 @@
 #include "fixture.h"
 
 struct fx {
-	char dir[64];
-	struct db *db;
+	struct fx_store store;
 	char cert[DB_ID_MAX];  /* leaf with key, names sipgw.test */
 	char ca[DB_ID_MAX];    /* CA bundle */
 	char other[DB_ID_MAX]; /* leaf with key, names other.test */
@@ -37,29 +36,20 @@ static void selfsigned(struct db *db, const char *name, const char *cn, char id[
 
 static int setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof(*f));
-	if (!f || fx_store_open(f->dir, &f->db, "sipconf") != 0)
+	if (fx_store_new(state, sizeof(struct fx), "sipconf") != 0)
 		return -1;
-	selfsigned(f->db, "sipgw", "sipgw.test", f->cert);
-	selfsigned(f->db, "other", "other.test", f->other);
+	struct fx *f = *state;
+	selfsigned(f->store.db, "sipgw", "sipgw.test", f->cert);
+	selfsigned(f->store.db, "other", "other.test", f->other);
 	char root[DB_ID_MAX], *pem = NULL, *err = NULL;
-	selfsigned(f->db, "edge-root", "edge-ca.test", root);
-	if (certs_pem(f->db, root, &pem) != FG_OK)
+	selfsigned(f->store.db, "edge-root", "edge-ca.test", root);
+	if (certs_pem(f->store.db, root, &pem) != FG_OK)
 		return -1;
-	if (certs_import_ca(f->db, "admin", "cli", "edge-ca", pem, f->ca, &err) != FG_OK)
+	if (certs_import_ca(f->store.db, "admin", "cli", "edge-ca", pem, f->ca, &err) != FG_OK)
 		return -1;
 	free(pem);
 	free(err);
-	*state = f;
 	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-	int rc = fx_store_close(f->dir, f->db);
-	free(f);
-	return rc;
 }
 
 /* ---- helpers ------------------------------------------------------------------------------ */
@@ -88,7 +78,7 @@ static enum fg_err add(struct fx *f, json_t *in, struct xmppconf_err *e, json_t 
 	json_t *dummy = NULL;
 	memset(e, 0, sizeof(*e));
 	enum fg_err err =
-	    sipconf_domain_add(f->db, "admin", "192.0.2.1", in, out ? out : &dummy, e);
+	    sipconf_domain_add(f->store.db, "admin", "192.0.2.1", in, out ? out : &dummy, e);
 	json_decref(in);
 	json_decref(dummy);
 	return err;
@@ -103,7 +93,7 @@ static void test_settings(void **state)
 	json_t *s = NULL, *out = NULL;
 	char host[DB_DOMAIN_MAX] = "";
 	gethostname(host, sizeof(host) - 1);
-	assert_int_equal(sipconf_settings_get(f->db, &s), FG_OK);
+	assert_int_equal(sipconf_settings_get(f->store.db, &s), FG_OK);
 	assert_true(json_is_true(json_object_get(s, "enabled")));
 	assert_int_equal(json_integer_value(json_object_get(s, "tcp_port")), 5060);
 	assert_int_equal(json_integer_value(json_object_get(s, "tls_port")), 5061);
@@ -117,7 +107,8 @@ static void test_settings(void **state)
 	json_t *in =
 	    fx_json("{\"fqdn\":\"sipgw.test\", \"sip.tls_port\":\"5071\", \"enabled\":\"off\","
 	            " \"bind\":\"::1\", \"max_pending\": 50, \"fqdn_default\": true}");
-	assert_int_equal(sipconf_settings_set(f->db, "admin", "192.0.2.1", in, &out, &e), FG_OK);
+	assert_int_equal(sipconf_settings_set(f->store.db, "admin", "192.0.2.1", in, &out, &e),
+	                 FG_OK);
 	json_decref(in);
 	assert_int_equal(json_array_size(json_object_get(out, "changed")), 5);
 	assert_true(has_text(json_object_get(out, "message"), "tls_port: 5061 -> 5071"));
@@ -127,23 +118,23 @@ static void test_settings(void **state)
 	assert_false(json_is_true(json_object_get(now, "fqdn_default")));
 	assert_false(json_is_true(json_object_get(now, "enabled")));
 	json_decref(out);
-	struct db_audit_entry a = fx_last_audit(f->db, NULL);
+	struct db_audit_entry a = fx_last_audit(f->store.db, NULL);
 	assert_string_equal(a.action, "sip.settings");
 	assert_string_equal(a.actor, "admin");
 	assert_string_equal(a.source, "192.0.2.1");
 	assert_non_null(strstr(a.detail, "fqdn: "));
 
 	/* Same values: nothing written, no audit entry. */
-	size_t before = fx_audit_count(f->db);
+	size_t before = fx_audit_count(f->store.db);
 	in = fx_json("{\"max_pending\":\"50\"}");
-	assert_int_equal(sipconf_settings_set(f->db, "admin", "cli", in, &out, &e), FG_OK);
+	assert_int_equal(sipconf_settings_set(f->store.db, "admin", "cli", in, &out, &e), FG_OK);
 	json_decref(in);
 	json_decref(out);
-	assert_int_equal(fx_audit_count(f->db), before);
+	assert_int_equal(fx_audit_count(f->store.db), before);
 
 	/* fqdn "" goes back to the host name. */
 	in = fx_json("{\"fqdn\":\"\"}");
-	assert_int_equal(sipconf_settings_set(f->db, "admin", "cli", in, &out, &e), FG_OK);
+	assert_int_equal(sipconf_settings_set(f->store.db, "admin", "cli", in, &out, &e), FG_OK);
 	json_decref(in);
 	assert_string_equal(
 	    json_string_value(json_object_get(json_object_get(out, "settings"), "fqdn")), host);
@@ -173,21 +164,21 @@ static void test_settings(void **state)
 		char text[128];
 		snprintf(text, sizeof(text), "{\"%s\": %s}", bad[i].key, bad[i].value);
 		in = fx_json("%s", text);
-		before = fx_audit_count(f->db);
+		before = fx_audit_count(f->store.db);
 		memset(&e, 0, sizeof(e));
 		out = NULL;
-		if (sipconf_settings_set(f->db, "admin", "cli", in, &out, &e) != FG_ERR_INVAL)
+		if (sipconf_settings_set(f->store.db, "admin", "cli", in, &out, &e) != FG_ERR_INVAL)
 			fail_msg("%s was accepted", text);
 		json_decref(in);
 		assert_null(out);
 		assert_int_equal(e.status, 422);
 		assert_string_equal(e.field, bad[i].key);
 		assert_true(e.message[0] && e.fix[0]);
-		assert_int_equal(fx_audit_count(f->db), before);
+		assert_int_equal(fx_audit_count(f->store.db), before);
 	}
 	/* Both ports off: allowed, with a warning. */
 	in = fx_json("{\"tcp_port\":0, \"tls_port\":0, \"enabled\":true}");
-	assert_int_equal(sipconf_settings_set(f->db, "admin", "cli", in, &out, &e), FG_OK);
+	assert_int_equal(sipconf_settings_set(f->store.db, "admin", "cli", in, &out, &e), FG_OK);
 	json_decref(in);
 	assert_true(has_text(json_object_get(out, "warnings"), "nothing listens"));
 	json_decref(out);
@@ -200,15 +191,15 @@ static void test_domain_add(void **state)
 	struct fx *f = *state;
 	struct xmppconf_err e;
 	json_t *out = NULL;
-	size_t before = fx_audit_count(f->db);
+	size_t before = fx_audit_count(f->store.db);
 	assert_int_equal(add(f,
 	                     fx_json("{\"domain\":\"sip.test\",\"next_hop\":\"edge.sip.test\","
 	                             "\"cert_id\":\"%s\",\"ca_id\":\"%s\"}",
 	                             f->cert, f->ca),
 	                     &e, &out),
 	                 FG_OK);
-	assert_int_equal(fx_audit_count(f->db), before + 1);
-	struct db_audit_entry a = fx_last_audit(f->db, NULL);
+	assert_int_equal(fx_audit_count(f->store.db), before + 1);
+	struct db_audit_entry a = fx_last_audit(f->store.db, NULL);
 	assert_string_equal(a.action, "sip.domain.add");
 	assert_non_null(strstr(a.detail, "edge.sip.test:5061 tls"));
 	json_t *d = json_object_get(out, "domain");
@@ -226,11 +217,11 @@ static void test_domain_add(void **state)
 
 	/* With sip.fqdn set to the certificate's name the warning goes away. */
 	json_t *in = fx_json("{\"fqdn\":\"sipgw.test\"}");
-	assert_int_equal(sipconf_settings_set(f->db, "admin", "cli", in, &out, &e), FG_OK);
+	assert_int_equal(sipconf_settings_set(f->store.db, "admin", "cli", in, &out, &e), FG_OK);
 	json_decref(in);
 	assert_int_equal(json_array_size(json_object_get(out, "warnings")), 0);
 	json_decref(out);
-	assert_int_equal(sipconf_domain_list(f->db, &out), FG_OK);
+	assert_int_equal(sipconf_domain_list(f->store.db, &out), FG_OK);
 	assert_int_equal(json_array_size(out), 1);
 	d = json_array_get(out, 0);
 	assert_true(json_is_true(json_object_get(d, "cert_names_fqdn")));
@@ -238,7 +229,7 @@ static void test_domain_add(void **state)
 	json_decref(out);
 	/* Changing the FQDN warns about the domains whose certificate lacks it. */
 	in = fx_json("{\"fqdn\":\"gw.other.test\"}");
-	assert_int_equal(sipconf_settings_set(f->db, "admin", "cli", in, &out, &e), FG_OK);
+	assert_int_equal(sipconf_settings_set(f->store.db, "admin", "cli", in, &out, &e), FG_OK);
 	json_decref(in);
 	assert_true(has_text(json_object_get(out, "warnings"), "sip.test does not name"));
 	json_decref(out);
@@ -250,7 +241,7 @@ static void test_domain_add(void **state)
 	                             "\"bind\":\"127.0.0.1\",\"port\":\"\"}"),
 	                     &e, &out),
 	                 FG_OK);
-	struct db_sip_domain s = stored(f->db, "tcp.test");
+	struct db_sip_domain s = stored(f->store.db, "tcp.test");
 	assert_int_equal(s.next_hop_port, 5060);
 	assert_string_equal(s.transport, "tcp");
 	assert_string_equal(s.next_hop, "2001:db8::5");
@@ -265,7 +256,7 @@ static void test_domain_add(void **state)
 	                             "\"transport\":\"tcp\",\"port\":5080}"),
 	                     &e, NULL),
 	                 FG_OK);
-	assert_int_equal(stored(f->db, "p.test").next_hop_port, 5080);
+	assert_int_equal(stored(f->store.db, "p.test").next_hop_port, 5080);
 }
 
 /* Copies tmpl with "@CA@" replaced by id and "@CA31@" by its first 31 characters. */
@@ -336,7 +327,7 @@ static void test_domain_refused(void **state)
 		subst(text, sizeof(text), bad[i].json, f->ca);
 		if (strstr(bad[i].json, "@CA31@") && f->ca[31] == '0')
 			continue;
-		size_t before = fx_audit_count(f->db);
+		size_t before = fx_audit_count(f->store.db);
 		if (add(f, fx_json("%s", text), &e, NULL) == FG_OK)
 			fail_msg("%s was accepted", text);
 		assert_int_equal(e.status, bad[i].status);
@@ -344,7 +335,7 @@ static void test_domain_refused(void **state)
 			fail_msg("%s: field %s, not %s (%s)", text, e.field, bad[i].field,
 			         e.message);
 		assert_true(e.message[0] && e.fix[0]);
-		assert_int_equal(fx_audit_count(f->db), before);
+		assert_int_equal(fx_audit_count(f->store.db), before);
 	}
 	/* TLS needs a CA bundle; the CA field must be a bundle, not a leaf. */
 	assert_int_equal(
@@ -402,59 +393,60 @@ static void test_domain_edit_delete(void **state)
 	                 FG_OK);
 	/* Switching to TLS: the default port follows; a CA is needed. */
 	in = fx_json("{\"transport\":\"tls\"}");
-	assert_int_equal(sipconf_domain_edit(f->db, "admin", "cli", "sip.test", in, &out, &e),
+	assert_int_equal(sipconf_domain_edit(f->store.db, "admin", "cli", "sip.test", in, &out, &e),
 	                 FG_ERR_INVAL);
 	json_decref(in);
 	assert_string_equal(e.field, "ca_id");
 	in = fx_json("{\"transport\":\"tls\",\"ca_id\":\"%s\",\"cert_id\":\"%s\",\"warnings\":[],"
 	             "\"status\":null}",
 	             f->ca, f->other);
-	assert_int_equal(sipconf_domain_edit(f->db, "admin", "cli", "sip.test", in, &out, &e),
+	assert_int_equal(sipconf_domain_edit(f->store.db, "admin", "cli", "sip.test", in, &out, &e),
 	                 FG_OK);
 	json_decref(in);
-	assert_int_equal(stored(f->db, "sip.test").next_hop_port, 5061);
+	assert_int_equal(stored(f->store.db, "sip.test").next_hop_port, 5061);
 	assert_true(has_text(json_object_get(out, "changed"), "\"port\""));
 	json_decref(out);
-	struct db_audit_entry a = fx_last_audit(f->db, NULL);
+	struct db_audit_entry a = fx_last_audit(f->store.db, NULL);
 	assert_string_equal(a.action, "sip.domain.edit");
 	assert_non_null(strstr(a.detail, "transport: tcp -> tls"));
 	/* Nothing changed: no audit entry. */
-	size_t before = fx_audit_count(f->db);
+	size_t before = fx_audit_count(f->store.db);
 	in = fx_json("{\"next_hop\":\"edge.test\"}");
-	assert_int_equal(sipconf_domain_edit(f->db, "admin", "cli", "sip.test", in, &out, &e),
+	assert_int_equal(sipconf_domain_edit(f->store.db, "admin", "cli", "sip.test", in, &out, &e),
 	                 FG_OK);
 	json_decref(in);
 	assert_true(has_text(json_object_get(out, "message"), "Nothing changed"));
 	json_decref(out);
-	assert_int_equal(fx_audit_count(f->db), before);
+	assert_int_equal(fx_audit_count(f->store.db), before);
 	/* A custom port stays when the transport changes back. */
 	in = fx_json("{\"port\":7000}");
-	assert_int_equal(sipconf_domain_edit(f->db, "admin", "cli", "sip.test", in, &out, &e),
+	assert_int_equal(sipconf_domain_edit(f->store.db, "admin", "cli", "sip.test", in, &out, &e),
 	                 FG_OK);
 	json_decref(in);
 	json_decref(out);
 	in = fx_json("{\"transport\":\"tcp\"}");
-	assert_int_equal(sipconf_domain_edit(f->db, "admin", "cli", "sip.test", in, &out, &e),
+	assert_int_equal(sipconf_domain_edit(f->store.db, "admin", "cli", "sip.test", in, &out, &e),
 	                 FG_OK);
 	json_decref(in);
 	json_decref(out);
-	assert_int_equal(stored(f->db, "sip.test").next_hop_port, 7000);
+	assert_int_equal(stored(f->store.db, "sip.test").next_hop_port, 7000);
 	/* Renaming, an unknown domain. */
 	in = fx_json("{\"domain\":\"other.test\"}");
-	assert_int_equal(sipconf_domain_edit(f->db, "admin", "cli", "sip.test", in, &out, &e),
+	assert_int_equal(sipconf_domain_edit(f->store.db, "admin", "cli", "sip.test", in, &out, &e),
 	                 FG_ERR_INVAL);
 	json_decref(in);
 	in = fx_json("{\"next_hop\":\"x.test\"}");
-	assert_int_equal(sipconf_domain_edit(f->db, "admin", "cli", "nope.test", in, &out, &e),
-	                 FG_ERR_NOTFOUND);
+	assert_int_equal(
+	    sipconf_domain_edit(f->store.db, "admin", "cli", "nope.test", in, &out, &e),
+	    FG_ERR_NOTFOUND);
 	assert_int_equal(e.status, 404);
-	assert_int_equal(sipconf_domain_edit(f->db, "admin", "cli", "../x", in, &out, &e),
+	assert_int_equal(sipconf_domain_edit(f->store.db, "admin", "cli", "../x", in, &out, &e),
 	                 FG_ERR_NOTFOUND);
 	json_decref(in);
 
 	/* The mapped XMPP domain is also a plain XMPP domain: stored with a warning. */
-	assert_int_equal(db_write(f->db, xmpp_domain_fn, (void *)"sip.test"), FG_OK);
-	assert_int_equal(sipconf_domain_get(f->db, "sip.test", &out, &e), FG_OK);
+	assert_int_equal(db_write(f->store.db, xmpp_domain_fn, (void *)"sip.test"), FG_OK);
+	assert_int_equal(sipconf_domain_get(f->store.db, "sip.test", &out, &e), FG_OK);
 	assert_true(has_text(json_object_get(out, "warnings"), "plain XMPP domains"));
 	json_decref(out);
 
@@ -471,8 +463,8 @@ static void test_domain_edit_delete(void **state)
 	    "{\"dns\":\"ok\",\"tcp\":\"failed\",\"tls\":\"\",\"options\":\"\",\"messages_in\":"
 	    "4,\"subscriptions\":2,\"state\":\"ignored\"}",
 	    sizeof(st.extra));
-	assert_int_equal(db_write(f->db, status_fn, &st), FG_OK);
-	assert_int_equal(sipconf_domain_get(f->db, "sip.test", &out, &e), FG_OK);
+	assert_int_equal(db_write(f->store.db, status_fn, &st), FG_OK);
+	assert_int_equal(sipconf_domain_get(f->store.db, "sip.test", &out, &e), FG_OK);
 	json_t *s = json_object_get(out, "status");
 	assert_string_equal(json_string_value(json_object_get(s, "state")), "failed");
 	assert_string_equal(json_string_value(json_object_get(s, "tcp")), "failed");
@@ -481,13 +473,14 @@ static void test_domain_edit_delete(void **state)
 	json_decref(out);
 
 	/* Delete. */
-	assert_int_equal(sipconf_domain_delete(f->db, "admin", "cli", "sip.test", &out, &e), FG_OK);
+	assert_int_equal(sipconf_domain_delete(f->store.db, "admin", "cli", "sip.test", &out, &e),
+	                 FG_OK);
 	assert_true(has_text(json_object_get(out, "message"), "Deleted"));
 	json_decref(out);
-	assert_string_equal(fx_last_audit(f->db, NULL).action, "sip.domain.delete");
-	assert_int_equal(sipconf_domain_delete(f->db, "admin", "cli", "sip.test", &out, &e),
+	assert_string_equal(fx_last_audit(f->store.db, NULL).action, "sip.domain.delete");
+	assert_int_equal(sipconf_domain_delete(f->store.db, "admin", "cli", "sip.test", &out, &e),
 	                 FG_ERR_NOTFOUND);
-	assert_int_equal(sipconf_domain_get(f->db, "sip.test", &out, &e), FG_ERR_NOTFOUND);
+	assert_int_equal(sipconf_domain_get(f->store.db, "sip.test", &out, &e), FG_ERR_NOTFOUND);
 	assert_int_equal(e.status, 404);
 }
 
@@ -508,10 +501,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_host_valid),
-	    cmocka_unit_test_setup_teardown(test_settings, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_domain_add, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_domain_refused, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_domain_edit_delete, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_settings, setup, fx_store_free),
+	    cmocka_unit_test_setup_teardown(test_domain_add, setup, fx_store_free),
+	    cmocka_unit_test_setup_teardown(test_domain_refused, setup, fx_store_free),
+	    cmocka_unit_test_setup_teardown(test_domain_edit_delete, setup, fx_store_free),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

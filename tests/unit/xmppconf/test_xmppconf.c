@@ -16,26 +16,9 @@
 
 #include "fixture.h"
 
-struct fx {
-	char dir[64];
-	struct db *db;
-};
-
 static int setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof(*f));
-	if (!f || fx_store_open(f->dir, &f->db, "xmppconf") != 0)
-		return -1;
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-	int rc = fx_store_close(f->dir, f->db);
-	free(f);
-	return rc;
+	return fx_store_new(state, sizeof(struct fx_store), "xmppconf");
 }
 
 /* ---- helpers ---------------------------------------------------------------------------- */
@@ -149,7 +132,7 @@ static void test_domain_names(void **state)
 
 static void test_settings_defaults(void **state)
 {
-	struct fx *f = *state;
+	struct fx_store *f = *state;
 	json_t *s = NULL;
 	assert_int_equal(xmppconf_settings_get(f->db, &s), FG_OK);
 	assert_true(json_is_true(json_object_get(s, "enabled")));
@@ -176,7 +159,7 @@ static void test_settings_defaults(void **state)
 
 static void test_settings_set_and_audit(void **state)
 {
-	struct fx *f = *state;
+	struct fx_store *f = *state;
 	struct xmppconf_err e = {0};
 	json_t *in = fx_json("{\"port\": \"5270\", \"tls_mode\": \"optional\", \"enabled\": false,"
 	                     " \"bind\": \"127.0.0.1, ::1\", \"dns_servers\": [\"127.0.0.1@5353\"],"
@@ -217,7 +200,7 @@ static void test_settings_set_and_audit(void **state)
 
 static void test_settings_refused(void **state)
 {
-	struct fx *f = *state;
+	struct fx_store *f = *state;
 	struct xmppconf_err e;
 	static const struct {
 		const char *key, *value;
@@ -287,7 +270,7 @@ static void test_settings_refused(void **state)
 
 static void test_settings_warnings(void **state)
 {
-	struct fx *f = *state;
+	struct fx_store *f = *state;
 	struct xmppconf_err e = {0};
 	json_t *in = fx_json("{\"tls_mode\": \"off\"}"), *out = NULL;
 	assert_int_equal(xmppconf_settings_set(f->db, "admin", "cli", in, &out, &e), FG_OK);
@@ -303,7 +286,7 @@ static void test_settings_warnings(void **state)
 
 static void test_secret(void **state)
 {
-	struct fx *f = *state;
+	struct fx_store *f = *state;
 	char secret[XMPPCONF_SECRET_HEX], again[XMPPCONF_SECRET_HEX], stored[128];
 	assert_int_equal(xmppconf_secret_regenerate(f->db, "admin", "cli", secret), FG_OK);
 	assert_int_equal(strlen(secret), 64);
@@ -335,7 +318,7 @@ static void test_secret(void **state)
 
 static void test_domains(void **state)
 {
-	struct fx *f = *state;
+	struct fx_store *f = *state;
 	struct xmppconf_err e = {0};
 	json_t *out = NULL, *in;
 	char good[DB_ID_MAX], other[DB_ID_MAX], keyless[DB_ID_MAX], text[256];
@@ -434,7 +417,7 @@ static void test_domains(void **state)
 
 static void test_allow(void **state)
 {
-	struct fx *f = *state;
+	struct fx_store *f = *state;
 	struct xmppconf_err e = {0};
 	json_t *out = NULL, *in;
 	static const struct {
@@ -511,7 +494,7 @@ static void test_allow(void **state)
 
 static void test_policy(void **state)
 {
-	struct fx *f = *state;
+	struct fx_store *f = *state;
 	struct xmppconf_err e = {0};
 	json_t *out = NULL, *in;
 	in = fx_json("{\"domain\": \"p.example\"}");
@@ -621,7 +604,7 @@ static enum fg_err status_fn(struct db_txn *txn, void *ctx)
 
 static void test_peers(void **state)
 {
-	struct fx *f = *state;
+	struct fx_store *f = *state;
 	struct xmppconf_err e = {0};
 	json_t *out = NULL, *in = fx_json("{\"domain\": \"p.example\"}");
 	assert_int_equal(xmppconf_allow_add(f->db, "admin", "cli", in, &out, &e), FG_OK);
@@ -661,15 +644,15 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_domain_names),
-	    cmocka_unit_test_setup_teardown(test_settings_defaults, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_settings_set_and_audit, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_settings_refused, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_settings_warnings, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_secret, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_domains, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_allow, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_policy, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_peers, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_settings_defaults, setup, fx_store_free),
+	    cmocka_unit_test_setup_teardown(test_settings_set_and_audit, setup, fx_store_free),
+	    cmocka_unit_test_setup_teardown(test_settings_refused, setup, fx_store_free),
+	    cmocka_unit_test_setup_teardown(test_settings_warnings, setup, fx_store_free),
+	    cmocka_unit_test_setup_teardown(test_secret, setup, fx_store_free),
+	    cmocka_unit_test_setup_teardown(test_domains, setup, fx_store_free),
+	    cmocka_unit_test_setup_teardown(test_allow, setup, fx_store_free),
+	    cmocka_unit_test_setup_teardown(test_policy, setup, fx_store_free),
+	    cmocka_unit_test_setup_teardown(test_peers, setup, fx_store_free),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
