@@ -1,9 +1,9 @@
 // fedgw console: pieces shared by the configuration screens (XMPP, SIP) — the screen's
 // head and sections, settings forms bound to the API's settings, answers with their
 // warnings, certificate choices, and the steps of "validate connection".
-import { enc, get, post, put } from './api.js';
-import { h, badge, busy, button, clearFormErrors, field, input, notice, plural, replace,
-	showError, stateKind } from './ui.js';
+import { del, enc, get, post, put } from './api.js';
+import { h, badge, busy, button, clearFormErrors, confirmDialog, field, input, notice, plural,
+	replace, showError, stateKind } from './ui.js';
 
 // Live state refreshes this often.
 export const REFRESH_MS = 5000;
@@ -116,6 +116,43 @@ export function answerNotice(el, ans, fallback) {
 	if (warnings.length) {
 		el.appendChild(h('ul.warnings', null,
 			warnings.map((w) => h('li', null, h('strong', null, 'Warning: '), w))));
+	}
+}
+
+// ---- records (domains, allow-list entries, exceptions) ----------------------------------
+
+// A record form's buttons: add, or save and cancel while editing.
+export function recordActions(editing, addLabel, onCancel) {
+	return h('div.actions', null,
+		h('button.btn.btn-primary', { type: 'submit' }, editing ? 'Save changes' : addLabel),
+		editing ? button('Cancel', { on: { click: onCancel } }) : null);
+}
+
+// Sends a record form (send() makes the request): then after() redraws, and the answer
+// shows in msg (done when it has no message); a refusal shows next to its field.
+export async function saveRecord(form, fmsg, { send, after, msg, done }) {
+	await busy(form, async () => {
+		try {
+			const ans = await send();
+			await after();
+			answerNotice(msg, ans, done);
+		} catch (err) {
+			showError(form, fmsg, err);
+		}
+	});
+}
+
+// Asks (title, text, confirmLabel), deletes with DELETE url, then after() redraws and the
+// answer shows in msg (done when it has no message).
+export async function removeRecord(msg, { title, text, confirmLabel = 'Delete', url, after,
+	done }) {
+	if (!await confirmDialog(title, text, confirmLabel)) return;
+	try {
+		const ans = await del(url);
+		await after();
+		answerNotice(msg, ans, done);
+	} catch (err) {
+		notice(msg, 'error', err.message, err.fix);
 	}
 }
 

@@ -2,11 +2,12 @@
 // Access Edge, SIP over mutual TLS or TCP; RFC 3261 §18, RFC 5922 §7) and that next hop's
 // health beside its configuration, the gateway's SIP settings, and "validate connection"
 // for a domain picked from the list (seed 001).
-import { del, enc, get, post, put } from './api.js';
+import { enc, get, post, put } from './api.js';
 import { h, replace, timeEl, table, badge, field, input, select, button, noticeEl, notice,
-	showError, clearFormErrors, busy, confirmDialog, plural, stateKind } from './ui.js';
-import { REFRESH_MS, answerNotice, caBundles, certificatesWithKeys, certOptions, confScreen,
-	liveState, settingFields, settingsSubmit, validationRunner, validationView } from './conf.js';
+	clearFormErrors, plural, stateKind } from './ui.js';
+import { REFRESH_MS, caBundles, certificatesWithKeys, certOptions, confScreen, liveState,
+	recordActions, removeRecord, saveRecord, settingFields, settingsSubmit, validationRunner,
+	validationView } from './conf.js';
 
 const SECTIONS = [
 	['domains', 'SIP domains'],
@@ -196,11 +197,7 @@ function domainsSection(body, ctx) {
 			(!certs.length || !cas.length) ? h('p.hint', null, 'Create or upload the SIP ' +
 				'certificate and import the Access Edge\'s CA under ',
 			h('a', { href: '#/certificates' }, 'Certificates'), '.') : null,
-			h('div.actions', null,
-				h('button.btn.btn-primary', { type: 'submit' },
-					editing ? 'Save changes' : 'Add SIP domain'),
-				editing ? button('Cancel', { on: { click: () => { editing = null;
-					drawForm(); } } }) : null));
+			recordActions(editing, 'Add SIP domain', () => { editing = null; drawForm(); }));
 		form.addEventListener('submit', async (ev) => {
 			ev.preventDefault();
 			clearFormErrors(form);
@@ -216,20 +213,14 @@ function domainsSection(body, ctx) {
 			const port = e.port.value.trim();
 			reqBody.port = /^\d+$/.test(port) ? Number(port) : port;
 			if (!editing) reqBody.domain = e.domain.value.trim();
-			await busy(form, async () => {
-				try {
-					const ans = editing
-						? await put(`/api/v1/sip/domains/${enc(editing)}`, reqBody)
-						: await post('/api/v1/sip/domains', reqBody);
-					const name = editing || reqBody.domain;
+			await saveRecord(form, formMsg, { msg, done: `Saved ${editing || reqBody.domain}.`,
+				send: () => (editing ? put(`/api/v1/sip/domains/${enc(editing)}`, reqBody)
+					: post('/api/v1/sip/domains', reqBody)),
+				after: async () => {
 					editing = null;
 					await load(true);
 					drawForm();
-					answerNotice(msg, ans, `Saved ${name}.`);
-				} catch (err) {
-					showError(form, formMsg, err);
-				}
-			});
+				} });
 		});
 		return form;
 	}
@@ -253,19 +244,15 @@ function domainsSection(body, ctx) {
 		if (first) first.focus();
 	}
 
-	async function remove(domain) {
-		const ok = await confirmDialog(`Delete ${domain}?`, 'The connection to its next hop ' +
-			`closes now, and its users are no longer reachable from XMPP.`, 'Delete');
-		if (!ok) return;
-		try {
-			const ans = await del(`/api/v1/sip/domains/${enc(domain)}`);
+	function remove(domain) {
+		return removeRecord(msg, { title: `Delete ${domain}?`, text: 'The connection to its ' +
+			'next hop closes now, and its users are no longer reachable from XMPP.',
+		url: `/api/v1/sip/domains/${enc(domain)}`, done: `Deleted ${domain}.`,
+		after: async () => {
 			if (editing === domain) editing = null;
 			await load(true);
 			drawForm();
-			answerNotice(msg, ans, `Deleted ${domain}.`);
-		} catch (err) {
-			notice(msg, 'error', err.message, err.fix);
-		}
+		} });
 	}
 
 	(async () => {

@@ -1,12 +1,13 @@
 // fedgw console: the XMPP screen — federation settings and the gateway's own domains with
 // the DNS records to publish (RFC 6120 §3.2, XEP-0368), the allow list, the policy
 // (default and exceptions), live peers and "validate connection".
-import { del, enc, get, post, put } from './api.js';
-import { h, replace, timeEl, toDate, ago, hoverText, table, emptyRow, badge, field, input,
+import { enc, get, post, put } from './api.js';
+import { h, replace, timeEl, toDate, ago, hoverText, table, badge, field, input,
 	select, button, noticeEl, notice, showError, clearFormErrors, busy, confirmDialog,
 	copyButton, plural, sortable, stateKind } from './ui.js';
 import { REFRESH_MS, answerNotice, certificatesWithKeys, certOptions, confScreen, liveState,
-	settingFields, settingsSubmit, validationRunner, validationView } from './conf.js';
+	recordActions, removeRecord, saveRecord, settingFields, settingsSubmit, validationRunner,
+	validationView } from './conf.js';
 
 const SECTIONS = [
 	['settings', 'Settings'],
@@ -196,17 +197,11 @@ function settingsSection(body, ctx) {
 		}
 	}
 
-	async function removeDomain(domain) {
-		const ok = await confirmDialog(`Delete ${domain}?`, 'The gateway stops federating ' +
-			`as ${domain}: its streams close now.`, 'Delete');
-		if (!ok) return;
-		try {
-			const ans = await del(`/api/v1/xmpp/domains/${enc(domain)}`);
-			await loadDomains();
-			answerNotice(domainMsg, ans, `Deleted ${domain}.`);
-		} catch (err) {
-			notice(domainMsg, 'error', err.message, err.fix);
-		}
+	function removeDomain(domain) {
+		return removeRecord(domainMsg, { title: `Delete ${domain}?`, text: 'The gateway ' +
+			`stops federating as ${domain}: its streams close now.`,
+		url: `/api/v1/xmpp/domains/${enc(domain)}`, after: loadDomains,
+		done: `Deleted ${domain}.` });
 	}
 
 	let loaded = {};
@@ -399,6 +394,13 @@ function allowSection(body, ctx) {
 		return c ? c.name : id;
 	}
 
+	// After a save: the form empties and the list reloads.
+	async function redrawAndLoad() {
+		editing = null;
+		drawForm();
+		await load();
+	}
+
 	function drawForm() {
 		const a = editing || { auth: 'either', tls: 'required' };
 		const fmsg = noticeEl();
@@ -423,11 +425,7 @@ function allowSection(body, ctx) {
 			field('Description (optional)', input('description', { value: a.description || '',
 				maxlength: 500, autocomplete: 'off' })),
 			fmsg,
-			h('div.actions', null,
-				h('button.btn.btn-primary', { type: 'submit' }, editing ? 'Save changes'
-					: 'Add to allow list'),
-				editing ? button('Cancel', { on: { click: () => { editing = null; drawForm(); } } })
-					: null));
+			recordActions(editing, 'Add to allow list', () => { editing = null; drawForm(); }));
 		form.addEventListener('submit', async (ev) => {
 			ev.preventDefault();
 			clearFormErrors(form);
@@ -442,23 +440,10 @@ function allowSection(body, ctx) {
 			};
 			if (e.port.value.trim() !== '' && !/^\d+$/.test(e.port.value.trim()))
 				reqBody.port = e.port.value.trim();
-			await busy(form, async () => {
-				try {
-					let ans;
-					if (editing) {
-						ans = await put(`/api/v1/xmpp/allow/${enc(editing.domain)}`, reqBody);
-					} else {
-						reqBody.domain = e.domain.value.trim();
-						ans = await post('/api/v1/xmpp/allow', reqBody);
-					}
-					editing = null;
-					drawForm();
-					await load();
-					answerNotice(msg, ans, 'Saved.');
-				} catch (err) {
-					showError(form, fmsg, err);
-				}
-			});
+			if (!editing) reqBody.domain = e.domain.value.trim();
+			await saveRecord(form, fmsg, { msg, done: 'Saved.', after: redrawAndLoad,
+				send: () => (editing ? put(`/api/v1/xmpp/allow/${enc(editing.domain)}`, reqBody)
+					: post('/api/v1/xmpp/allow', reqBody)) });
 		});
 		replace(formBox, h('h2', { id: 'xmpp-allow-form' }, editing ? `Edit ${editing.domain}`
 			: 'Add a domain to the allow list'), form);
@@ -470,22 +455,18 @@ function allowSection(body, ctx) {
 		formBox.querySelector('input[name="server"]').focus();
 	}
 
-	async function remove(a) {
-		const ok = await confirmDialog(`Remove ${a.domain} from the allow list?`,
-			'Its connection settings are removed; the policy decides whether it may still ' +
-			'federate.', 'Remove');
-		if (!ok) return;
-		try {
-			const ans = await del(`/api/v1/xmpp/allow/${enc(a.domain)}`);
-			if (editing && editing.domain === a.domain) {
-				editing = null;
-				drawForm();
-			}
-			await load();
-			answerNotice(msg, ans, `Removed ${a.domain}.`);
-		} catch (err) {
-			notice(msg, 'error', err.message, err.fix);
-		}
+	function remove(a) {
+		return removeRecord(msg, { title: `Remove ${a.domain} from the allow list?`,
+			text: 'Its connection settings are removed; the policy decides whether it may ' +
+				'still federate.', confirmLabel: 'Remove',
+			url: `/api/v1/xmpp/allow/${enc(a.domain)}`, done: `Removed ${a.domain}.`,
+			after: async () => {
+				if (editing && editing.domain === a.domain) {
+					editing = null;
+					drawForm();
+				}
+				await load();
+			} });
 	}
 
 	certificatesWithKeys().then((c) => {
@@ -582,6 +563,13 @@ function policySection(body) {
 		filter.apply();
 	}
 
+	// After a save: the form empties and the list reloads.
+	async function redrawAndLoad() {
+		editing = null;
+		drawForm();
+		await load();
+	}
+
 	function drawForm() {
 		const r = editing || { verdict: policy.default === 'deny' ? 'allow' : 'deny',
 			direction: 'both' };
@@ -597,48 +585,30 @@ function policySection(body) {
 			field('Description (optional)', input('description', { value: r.description || '',
 				maxlength: 500, autocomplete: 'off' })),
 			fmsg,
-			h('div.actions', null,
-				h('button.btn.btn-primary', { type: 'submit' }, editing ? 'Save changes'
-					: 'Add exception'),
-				editing ? button('Cancel', { on: { click: () => { editing = null; drawForm(); } } })
-					: null));
+			recordActions(editing, 'Add exception', () => { editing = null; drawForm(); }));
 		form.addEventListener('submit', async (ev) => {
 			ev.preventDefault();
 			clearFormErrors(form);
 			const e = form.elements;
 			const reqBody = { pattern: e.pattern.value.trim(), verdict: e.verdict.value,
 				direction: e.direction.value, description: e.description.value };
-			await busy(form, async () => {
-				try {
-					const ans = editing
-						? await put(`/api/v1/xmpp/policy/rules/${enc(editing.id)}`, reqBody)
-						: await post('/api/v1/xmpp/policy/rules', reqBody);
-					editing = null;
-					drawForm();
-					await load();
-					answerNotice(msg, ans, 'Saved.');
-				} catch (err) {
-					showError(form, fmsg, err);
-				}
-			});
+			await saveRecord(form, fmsg, { msg, done: 'Saved.', after: redrawAndLoad,
+				send: () => (editing ? put(`/api/v1/xmpp/policy/rules/${enc(editing.id)}`, reqBody)
+					: post('/api/v1/xmpp/policy/rules', reqBody)) });
 		});
 		replace(formBox, h('h2', { id: 'xmpp-policy-form' }, editing
 			? `Edit the exception ${editing.pattern}` : 'Add an exception'), form);
 	}
 
-	async function remove(r) {
-		const ok = await confirmDialog(`Delete the exception ${r.pattern}?`,
-			`The default (${policy.default}) then applies to the domains it named.`, 'Delete');
-		if (!ok) return;
-		try {
-			const ans = await del(`/api/v1/xmpp/policy/rules/${enc(r.id)}`);
-			if (editing && editing.id === r.id) editing = null;
-			drawForm();
-			await load();
-			answerNotice(msg, ans, `Deleted ${r.pattern}.`);
-		} catch (err) {
-			notice(msg, 'error', err.message, err.fix);
-		}
+	function remove(r) {
+		return removeRecord(msg, { title: `Delete the exception ${r.pattern}?`,
+			text: `The default (${policy.default}) then applies to the domains it named.`,
+			url: `/api/v1/xmpp/policy/rules/${enc(r.id)}`, done: `Deleted ${r.pattern}.`,
+			after: async () => {
+				if (editing && editing.id === r.id) editing = null;
+				drawForm();
+				await load();
+			} });
 	}
 
 	drawForm();
