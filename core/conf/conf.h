@@ -124,6 +124,8 @@ bool conf_ip_valid(const char *s);
  * either end), lowercase, at most 253 octets, no trailing dot, not an IP address. On false,
  * *why (may be NULL) is a plain-words reason (static). */
 bool conf_domain_valid(const char *domain, const char **why);
+/* A domain a request names (field): true, or false with a 422 refusal saying why. */
+bool conf_domain_param(const char *domain, const char *field, struct conf_err *e);
 /* Accepts true/on/yes/1 and false/off/no/0 (any case). */
 bool conf_bool_parse(const char *s, bool *out);
 

@@ -403,3 +403,15 @@ bool conf_description(const char *desc, char *out, size_t size, struct conf_err 
 	fg_strlcpy(out, desc, size);
 	return true;
 }
+
+bool conf_domain_param(const char *domain, const char *field, struct conf_err *e)
+{
+	const char *why = NULL;
+	if (conf_domain_valid(domain, &why))
+		return true;
+	conf_fail(e, 422, field,
+	          "Write the domain as in example.com: lowercase letters, digits and "
+	          "hyphens between dots, without a final dot.",
+	          "This is not a valid domain name: %s.", why);
+	return false;
+}

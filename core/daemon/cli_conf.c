@@ -265,6 +265,51 @@ int cli_refused(const char *noun, const char *cmd, enum fg_err err, const struct
 	return err == FG_ERR_NOTFOUND ? EXIT_NOTFOUND : EXIT_FAIL;
 }
 
+bool cli_fields(const char *noun, const char *cmd, struct db *db, const struct cli_args *a,
+                const struct cli_field *fields, size_t n, json_t *in, int *rc)
+{
+	/* Texts are checked before any certificate is looked up, as a typing error is the
+	 * cheaper thing to report. */
+	for (int certs = 0; certs < 2; certs++) {
+		for (size_t i = 0; i < n; i++) {
+			const char *v = cli_opt(a, fields[i].opt);
+			if (!v || (fields[i].kind == CLI_FIELD_CERT) != certs)
+				continue;
+			json_t *s = NULL;
+			char id[DB_ID_MAX];
+			if (fields[i].kind == CLI_FIELD_CERT) {
+				if (!cli_cert_resolve(noun, db, v, id)) {
+					*rc = EXIT_NOTFOUND;
+					return false;
+				}
+				s = json_string(id);
+			} else {
+				if (fields[i].kind == CLI_FIELD_TEXT_NONE && strcmp(v, "none") == 0)
+					v = "";
+				if (!(s = json_string(v))) {
+					fprintf(stderr, "fedgw %s %s: %s is not UTF-8 text\n", noun,
+					        cmd, fields[i].opt);
+					*rc = EXIT_USAGE;
+					return false;
+				}
+			}
+			json_object_set_new(in, fields[i].field, s);
+		}
+	}
+	return true;
+}
+
+bool cli_add_domain(const char *noun, const char *cmd, json_t *in, const char *domain)
+{
+	json_t *d = json_string(domain);
+	if (!d) {
+		fprintf(stderr, "fedgw %s %s add: the domain is not UTF-8 text\n", noun, cmd);
+		return false;
+	}
+	json_object_set_new(in, "domain", d);
+	return true;
+}
+
 bool cli_cert_resolve(const char *noun, struct db *db, const char *ref, char id[DB_ID_MAX])
 {
 	id[0] = '\0';

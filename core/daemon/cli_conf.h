@@ -54,6 +54,25 @@ void cli_print_warnings(json_t *answer);
 /* A refusal on stderr (message, field, fix); EXIT_NOTFOUND for a missing object, else
  * EXIT_FAIL. */
 int cli_refused(const char *noun, const char *cmd, enum fg_err err, const struct xmppconf_err *e);
+/* A command-line option and the API field it fills. */
+enum cli_field_kind {
+	CLI_FIELD_TEXT,      /* as given */
+	CLI_FIELD_TEXT_NONE, /* as given; "none" clears ("") */
+	CLI_FIELD_CERT,      /* a certificate id or name ("none" or "" clears) -> its id */
+};
+struct cli_field {
+	const char *opt;   /* "--next-hop" */
+	const char *field; /* "next_hop" */
+	enum cli_field_kind kind;
+};
+/* Sets in[field] for each option given, texts first then certificates, in table order;
+ * false with the reason printed and *rc the exit status (EXIT_USAGE for text that is not
+ * UTF-8, EXIT_NOTFOUND for an unknown certificate). */
+bool cli_fields(const char *noun, const char *cmd, struct db *db, const struct cli_args *a,
+                const struct cli_field *fields, size_t n, json_t *in, int *rc);
+/* in["domain"] = domain for `<noun> <cmd> add`; false (the reason printed) when it is not
+ * UTF-8 text. */
+bool cli_add_domain(const char *noun, const char *cmd, json_t *in, const char *domain);
 /* Accepts a certificate record id or name ("none" or "" clears: id ""). False with a
  * message when nothing or several records match. */
 bool cli_cert_resolve(const char *noun, struct db *db, const char *ref, char id[DB_ID_MAX]);

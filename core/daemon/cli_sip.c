@@ -147,42 +147,21 @@ static int cmd_set(struct db *db, int argc, char **argv)
 
 /* ---- domain ------------------------------------------------------------------------------ */
 
-/* The options as the API's fields; false (message printed) when a reference is unknown. */
+/* The options of `domain add|edit` as the API's fields. */
+static const struct cli_field domain_fields[] = {
+    {"--next-hop", "next_hop", CLI_FIELD_TEXT},
+    {"--port", "port", CLI_FIELD_TEXT},
+    {"--transport", "transport", CLI_FIELD_TEXT},
+    {"--bind", "bind", CLI_FIELD_TEXT_NONE},
+    {"--xmpp-domain", "xmpp_domain", CLI_FIELD_TEXT_NONE},
+    {"--cert", "cert_id", CLI_FIELD_CERT},
+    {"--ca", "ca_id", CLI_FIELD_CERT},
+};
+
 static bool domain_input(struct db *db, const struct cli_args *a, json_t *in, int *rc)
 {
-	static const char *const map[][2] = {{"--next-hop", "next_hop"},
-	                                     {"--port", "port"},
-	                                     {"--transport", "transport"},
-	                                     {"--bind", "bind"},
-	                                     {"--xmpp-domain", "xmpp_domain"}};
-	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
-		const char *v = cli_opt(a, map[i][0]);
-		if (!v)
-			continue;
-		if (strcmp(v, "none") == 0 &&
-		    (strcmp(map[i][1], "bind") == 0 || strcmp(map[i][1], "xmpp_domain") == 0))
-			v = "";
-		json_t *s = json_string(v);
-		if (!s) {
-			fprintf(stderr, "fedgw sip domain: %s is not UTF-8 text\n", map[i][0]);
-			*rc = EXIT_USAGE;
-			return false;
-		}
-		json_object_set_new(in, map[i][1], s);
-	}
-	static const char *const refs[][2] = {{"--cert", "cert_id"}, {"--ca", "ca_id"}};
-	for (size_t i = 0; i < 2; i++) {
-		const char *v = cli_opt(a, refs[i][0]);
-		char id[DB_ID_MAX];
-		if (!v)
-			continue;
-		if (!cli_cert_resolve(NOUN, db, v, id)) {
-			*rc = EXIT_NOTFOUND;
-			return false;
-		}
-		json_object_set_new(in, refs[i][1], json_string(id));
-	}
-	return true;
+	return cli_fields(NOUN, "domain", db, a, domain_fields,
+	                  sizeof(domain_fields) / sizeof(domain_fields[0]), in, rc);
 }
 
 static int cmd_domain(struct db *db, int argc, char **argv)
@@ -210,13 +189,10 @@ static int cmd_domain(struct db *db, int argc, char **argv)
 	}
 	json_t *in = json_object();
 	if (strcmp(sub, "add") == 0) {
-		json_t *d = json_string(a.pos[0]);
-		if (!d) {
+		if (!cli_add_domain(NOUN, "domain", in, a.pos[0])) {
 			json_decref(in);
-			fprintf(stderr, "fedgw sip domain add: the domain is not UTF-8 text\n");
 			return EXIT_USAGE;
 		}
-		json_object_set_new(in, "domain", d);
 		if (!cli_opt(&a, "--next-hop")) {
 			json_decref(in);
 			fprintf(stderr, "fedgw sip domain add: give --next-hop HOST (the Access "

@@ -239,7 +239,7 @@ static int cmd_domain(struct db *db, int argc, char **argv)
 	struct cli_args a;
 	struct xmppconf_err e = {0};
 	json_t *out = NULL;
-	char host[256], cert_id[DB_ID_MAX];
+	char host[256];
 	enum fg_err err;
 	const char *sub =
 	    cli_sub_args("xmpp", "domain", "add|edit|delete|list", argc, argv, valued, &a);
@@ -256,17 +256,17 @@ static int cmd_domain(struct db *db, int argc, char **argv)
 		fprintf(stderr, "fedgw xmpp domain %s: give one DOMAIN\n", sub);
 		return EXIT_USAGE;
 	}
+	static const struct cli_field fields[] = {{"--cert", "cert_id", CLI_FIELD_CERT}};
 	const char *cert = cli_opt(&a, "--cert");
-	if (cert && !cli_cert_resolve("xmpp", db, cert, cert_id))
-		return EXIT_NOTFOUND;
 	json_t *in = json_object();
-	if (cert)
-		json_object_set_new(in, "cert_id", json_string(cert_id));
+	int rc = EXIT_USAGE;
+	if (!cli_fields("xmpp", "domain", db, &a, fields, 1, in, &rc)) {
+		json_decref(in);
+		return rc;
+	}
 	if (strcmp(sub, "add") == 0) {
-		json_object_set_new(in, "domain", json_string(a.pos[0]));
-		if (!json_object_get(in, "domain")) {
+		if (!cli_add_domain("xmpp", "domain", in, a.pos[0])) {
 			json_decref(in);
-			fprintf(stderr, "fedgw xmpp domain add: the domain is not UTF-8 text\n");
 			return EXIT_USAGE;
 		}
 		err = xmppconf_domain_add(db, daemon_cli_actor(), CLI_SOURCE, in, host, &out, &e);
@@ -301,7 +301,6 @@ static int cmd_allow(struct db *db, int argc, char **argv)
 	struct cli_args a;
 	struct xmppconf_err e = {0};
 	json_t *out = NULL;
-	char cert_id[DB_ID_MAX];
 	enum fg_err err;
 	const char *sub =
 	    cli_sub_args("xmpp", "allow", "add|edit|delete|list", argc, argv, valued, &a);
@@ -327,40 +326,26 @@ static int cmd_allow(struct db *db, int argc, char **argv)
 		fprintf(stderr, "fedgw xmpp allow: unknown command \"%s\"\n", sub);
 		return EXIT_USAGE;
 	}
+	static const struct cli_field fields[] = {
+	    {"--server", "server", CLI_FIELD_TEXT},
+	    {"--port", "port", CLI_FIELD_TEXT},
+	    {"--auth", "auth", CLI_FIELD_TEXT},
+	    {"--tls", "tls", CLI_FIELD_TEXT},
+	    {"--description", "description", CLI_FIELD_TEXT},
+	    {"--cert", "cert_id", CLI_FIELD_CERT},
+	};
 	json_t *in = json_object();
-	static const char *const map[][2] = {{"--server", "server"},
-	                                     {"--port", "port"},
-	                                     {"--auth", "auth"},
-	                                     {"--tls", "tls"},
-	                                     {"--description", "description"}};
-	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
-		const char *v = cli_opt(&a, map[i][0]);
-		if (!v)
-			continue;
-		json_t *s = json_string(v);
-		if (!s) {
-			json_decref(in);
-			fprintf(stderr, "fedgw xmpp allow: %s is not UTF-8 text\n", map[i][0]);
-			return EXIT_USAGE;
-		}
-		json_object_set_new(in, map[i][1], s);
-	}
-	const char *cert = cli_opt(&a, "--cert");
-	if (cert) {
-		if (!cli_cert_resolve("xmpp", db, cert, cert_id)) {
-			json_decref(in);
-			return EXIT_NOTFOUND;
-		}
-		json_object_set_new(in, "cert_id", json_string(cert_id));
+	int rc = EXIT_USAGE;
+	if (!cli_fields("xmpp", "allow", db, &a, fields, sizeof(fields) / sizeof(fields[0]), in,
+	                &rc)) {
+		json_decref(in);
+		return rc;
 	}
 	if (strcmp(sub, "add") == 0) {
-		json_t *d = json_string(a.pos[0]);
-		if (!d) {
+		if (!cli_add_domain("xmpp", "allow", in, a.pos[0])) {
 			json_decref(in);
-			fprintf(stderr, "fedgw xmpp allow add: the domain is not UTF-8 text\n");
 			return EXIT_USAGE;
 		}
-		json_object_set_new(in, "domain", d);
 		err = xmppconf_allow_add(db, daemon_cli_actor(), CLI_SOURCE, in, &out, &e);
 	} else {
 		err =

@@ -16,7 +16,7 @@ bool sipconf_host_valid(const char *host, const char **why)
 		why = &dummy;
 	if (host && conf_ip_valid(host))
 		return true;
-	return xmppconf_domain_valid(host, why);
+	return conf_domain_valid(host, why);
 }
 
 bool sipconf__cert_names(struct db_txn *txn, const char *cert_id, const char *host, char *names,
@@ -211,7 +211,7 @@ enum fg_err sipconf_domain_get(struct db *db, const char *domain, json_t **out,
 	struct db_status *st = NULL;
 	size_t ns = 0;
 	*out = NULL;
-	if (!xmppconf_domain_valid(domain, NULL))
+	if (!conf_domain_valid(domain, NULL))
 		return conf_fail(e, 404, "domain", "Pick a domain from the list.",
 		                 "There is no such SIP domain.");
 	enum fg_err err = db_txn_begin(db, &txn);
@@ -267,6 +267,13 @@ static const char *const domain_fields[] = {
     "domain", "next_hop", "port", "transport", "cert_id", "ca_id", "bind", "xmpp_domain", NULL};
 static const char *const domain_ignored[] = {"cert_name", "cert_names_fqdn", "ca_name", "maps_to",
                                              "created",   "warnings",        "status",  NULL};
+
+static enum fg_err next_hop_required(struct xmppconf_err *e)
+{
+	return conf_fail(e, 422, "next_hop",
+	                 "Type the Access Edge's host name (as on its certificate) or address.",
+	                 "The next hop is required.");
+}
 
 static bool read_input(json_t *in, struct domain_in *d, struct xmppconf_err *e)
 {
@@ -327,7 +334,7 @@ static bool read_input(json_t *in, struct domain_in *d, struct xmppconf_err *e)
 		          "The bind address is not an IP address.");
 		return false;
 	}
-	if (d->xmpp_domain && d->xmpp_domain[0] && !xmppconf_domain_valid(d->xmpp_domain, &why)) {
+	if (d->xmpp_domain && d->xmpp_domain[0] && !conf_domain_valid(d->xmpp_domain, &why)) {
 		conf_fail(e, 422, "xmpp_domain",
 		          "Write the XMPP domain as in example.com, or leave it empty "
 		          "for the same name as the SIP domain.",
@@ -436,10 +443,7 @@ static enum fg_err domain_fn(struct db_txn *txn, void *vctx)
 		d.next_hop_port = is_tls(&d) ? SIPCONF_PORT_TLS : SIPCONF_PORT_TCP;
 	if (!d.next_hop[0]) {
 		free(all);
-		return conf_fail(c->e, 422, "next_hop",
-		                 "Type the Access Edge's host name (as on its certificate) or "
-		                 "address.",
-		                 "The next hop is required.");
+		return next_hop_required(c->e);
 	}
 	if (d.cert_id[0] && (err = cert_ref_check(txn, d.cert_id, true, c->e)) != FG_OK) {
 		free(all);
@@ -536,7 +540,7 @@ static enum fg_err domain_run(struct db *db, struct domain_ctx *c, json_t **out)
 enum fg_err sipconf_domain_add(struct db *db, const char *actor, const char *source, json_t *in,
                                json_t **out, struct xmppconf_err *e)
 {
-	const char *domain = NULL, *why = NULL;
+	const char *domain = NULL;
 	*out = NULL;
 	if (!json_is_object(in))
 		return conf_fail(e, 422, NULL, "Send a JSON object.", "No domain was given.");
@@ -549,16 +553,10 @@ enum fg_err sipconf_domain_add(struct db *db, const char *actor, const char *sou
 		                 "Type the SIP domain of your users (the part after @ in "
 		                 "their SIP addresses).",
 		                 "The SIP domain is required.");
-	if (!xmppconf_domain_valid(domain, &why))
-		return conf_fail(e, 422, "domain",
-		                 "Write the domain as in example.com: lowercase letters, digits "
-		                 "and hyphens between dots, without a final dot.",
-		                 "This is not a valid domain name: %s.", why);
+	if (!conf_domain_param(domain, "domain", e))
+		return FG_ERR_INVAL;
 	if (!c.in.next_hop || !c.in.next_hop[0])
-		return conf_fail(e, 422, "next_hop",
-		                 "Type the Access Edge's host name (as on its certificate) or "
-		                 "address.",
-		                 "The next hop is required.");
+		return next_hop_required(e);
 	fg_strlcpy(c.domain, domain, sizeof(c.domain));
 	return domain_run(db, &c, out);
 }
@@ -579,10 +577,7 @@ enum fg_err sipconf_domain_edit(struct db *db, const char *actor, const char *so
 	if (err)
 		return err;
 	if (c.in.next_hop && !c.in.next_hop[0])
-		return conf_fail(e, 422, "next_hop",
-		                 "Type the Access Edge's host name (as on its certificate) or "
-		                 "address.",
-		                 "The next hop is required.");
+		return next_hop_required(e);
 	fg_strlcpy(c.domain, domain, sizeof(c.domain));
 	return domain_run(db, &c, out);
 }

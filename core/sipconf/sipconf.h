@@ -5,14 +5,14 @@
 #define FEDGW_SIPCONF_H
 
 #include "base/base.h"
+#include "conf/conf.h"
 #include "db/db.h"
-#include "xmppconf/xmppconf.h"
 
 #include <jansson.h>
 #include <stdbool.h>
 
 /*
- * The same conventions as xmppconf (xmppconf/xmppconf.h): every change is one db_write
+ * The conventions of every configuration area (conf/conf.h): every change is one db_write
  * holding the change and its audit entry (actor and source as given); the engine applies
  * it live. Answers (*out, a new reference) carry "message", "changed" [{"field","from",
  * "to"}], "warnings" and the resulting object. Refusals fill struct xmppconf_err (status
@@ -27,7 +27,7 @@
 #define SIPCONF_PORT_TCP 5060
 #define SIPCONF_PORT_TLS 5061
 
-/* True if host is a next hop as the engine dials it: a DNS name (xmppconf_domain_valid
+/* True if host is a next hop as the engine dials it: a DNS name (conf_domain_valid
  * rules) or an IPv4/IPv6 address (without brackets). */
 bool sipconf_host_valid(const char *host, const char **why);
 

@@ -242,18 +242,6 @@ static enum fg_err domain_run(struct db *db, struct domain_ctx *c, json_t **out)
 	                  "The XMPP domain could not be saved");
 }
 
-static bool domain_param(const char *domain, const char *field, struct xmppconf_err *e)
-{
-	const char *why = NULL;
-	if (xmppconf_domain_valid(domain, &why))
-		return true;
-	conf_fail(e, 422, field,
-	          "Write the domain as in example.com: lowercase letters, digits and "
-	          "hyphens between dots, without a final dot.",
-	          "This is not a valid domain name: %s.", why);
-	return false;
-}
-
 static const struct conf_record xmpp_domain = {
     .del = db_xmpp_domain_del,
     .delete_action = "xmpp.domain.delete",
@@ -280,7 +268,7 @@ enum fg_err xmppconf_domain_add(struct db *db, const char *actor, const char *so
 	if (!domain)
 		return conf_fail(e, 422, "domain", "Type the domain you federate as.",
 		                 "The domain is required.");
-	if (!domain_param(domain, "domain", e))
+	if (!conf_domain_param(domain, "domain", e))
 		return FG_ERR_INVAL;
 	struct domain_ctx c = {.actor = actor,
 	                       .source = source,
