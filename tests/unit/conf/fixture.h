@@ -1,5 +1,6 @@
 /* Test fixture shared by the configuration tests (conf, xmppconf, sipconf, certs): a store in
- * a temporary folder, JSON from text and the newest audit entry. Include after <cmocka.h>. */
+ * a temporary folder, JSON from text, the newest audit entry, a status record and (after
+ * certs/certs.h) a self-signed certificate. Include after <cmocka.h>. */
 #ifndef FEDGW_TEST_CONF_FIXTURE_H
 #define FEDGW_TEST_CONF_FIXTURE_H
 
@@ -84,5 +85,34 @@ static inline size_t fx_audit_count(struct db *db)
 	(void)fx_last_audit(db, &t);
 	return t;
 }
+
+/* Does the JSON text of j contain needle? */
+static inline bool fx_has_text(json_t *j, const char *needle)
+{
+	char *s = json_dumps(j, JSON_ENCODE_ANY);
+	bool found = s && strstr(s, needle);
+	free(s);
+	return found;
+}
+
+/* db_write callback storing the status record ctx (struct db_status *), as the engine does. */
+static inline enum fg_err fx_status_put(struct db_txn *txn, void *ctx)
+{
+	return db_status_put(txn, ctx);
+}
+
+#ifdef FEDGW_CERTS_H
+/* A self-signed certificate with its key named name, for cn (also its one DNS name). */
+static inline void fx_selfsigned(struct db *db, const char *name, const char *cn,
+                                 char id[DB_ID_MAX])
+{
+	const char *dns[] = {cn};
+	struct certs_csr_params p = {.name = name, .cn = cn, .dns = dns, .dns_count = 1};
+	char *err = NULL;
+	assert_int_equal(certs_selfsigned_create(db, "admin", "cli", &p, fg_now_ms(), id, &err),
+	                 FG_OK);
+	free(err);
+}
+#endif
 
 #endif

@@ -24,25 +24,15 @@ struct fx {
 	char other[DB_ID_MAX]; /* leaf with key, names other.test */
 };
 
-static void selfsigned(struct db *db, const char *name, const char *cn, char id[DB_ID_MAX])
-{
-	const char *dns[] = {cn};
-	struct certs_csr_params p = {.name = name, .cn = cn, .dns = dns, .dns_count = 1};
-	char *err = NULL;
-	assert_int_equal(certs_selfsigned_create(db, "admin", "cli", &p, fg_now_ms(), id, &err),
-	                 FG_OK);
-	free(err);
-}
-
 static int setup(void **state)
 {
 	if (fx_store_new(state, sizeof(struct fx), "sipconf") != 0)
 		return -1;
 	struct fx *f = *state;
-	selfsigned(f->store.db, "sipgw", "sipgw.test", f->cert);
-	selfsigned(f->store.db, "other", "other.test", f->other);
+	fx_selfsigned(f->store.db, "sipgw", "sipgw.test", f->cert);
+	fx_selfsigned(f->store.db, "other", "other.test", f->other);
 	char root[DB_ID_MAX], *pem = NULL, *err = NULL;
-	selfsigned(f->store.db, "edge-root", "edge-ca.test", root);
+	fx_selfsigned(f->store.db, "edge-root", "edge-ca.test", root);
 	if (certs_pem(f->store.db, root, &pem) != FG_OK)
 		return -1;
 	if (certs_import_ca(f->store.db, "admin", "cli", "edge-ca", pem, f->ca, &err) != FG_OK)
@@ -53,14 +43,6 @@ static int setup(void **state)
 }
 
 /* ---- helpers ------------------------------------------------------------------------------ */
-
-static bool has_text(json_t *j, const char *needle)
-{
-	char *s = json_dumps(j, JSON_ENCODE_ANY);
-	bool found = s && strstr(s, needle);
-	free(s);
-	return found;
-}
 
 static struct db_sip_domain stored(struct db *db, const char *domain)
 {
@@ -111,8 +93,8 @@ static void test_settings(void **state)
 	                 FG_OK);
 	json_decref(in);
 	assert_int_equal(json_array_size(json_object_get(out, "changed")), 5);
-	assert_true(has_text(json_object_get(out, "message"), "tls_port: 5061 -> 5071"));
-	assert_true(has_text(json_object_get(out, "warnings"), "now off"));
+	assert_true(fx_has_text(json_object_get(out, "message"), "tls_port: 5061 -> 5071"));
+	assert_true(fx_has_text(json_object_get(out, "warnings"), "now off"));
 	json_t *now = json_object_get(out, "settings");
 	assert_string_equal(json_string_value(json_object_get(now, "fqdn")), "sipgw.test");
 	assert_false(json_is_true(json_object_get(now, "fqdn_default")));
@@ -180,7 +162,7 @@ static void test_settings(void **state)
 	in = fx_json("{\"tcp_port\":0, \"tls_port\":0, \"enabled\":true}");
 	assert_int_equal(sipconf_settings_set(f->store.db, "admin", "cli", in, &out, &e), FG_OK);
 	json_decref(in);
-	assert_true(has_text(json_object_get(out, "warnings"), "nothing listens"));
+	assert_true(fx_has_text(json_object_get(out, "warnings"), "nothing listens"));
 	json_decref(out);
 }
 
@@ -212,7 +194,8 @@ static void test_domain_add(void **state)
 	assert_true(json_is_null(json_object_get(d, "status")));
 	/* sip.fqdn is the host name here, which the certificate does not name. */
 	assert_false(json_is_true(json_object_get(d, "cert_names_fqdn")));
-	assert_true(has_text(json_object_get(out, "warnings"), "does not name the gateway's FQDN"));
+	assert_true(
+	    fx_has_text(json_object_get(out, "warnings"), "does not name the gateway's FQDN"));
 	json_decref(out);
 
 	/* With sip.fqdn set to the certificate's name the warning goes away. */
@@ -231,7 +214,7 @@ static void test_domain_add(void **state)
 	in = fx_json("{\"fqdn\":\"gw.other.test\"}");
 	assert_int_equal(sipconf_settings_set(f->store.db, "admin", "cli", in, &out, &e), FG_OK);
 	json_decref(in);
-	assert_true(has_text(json_object_get(out, "warnings"), "sip.test does not name"));
+	assert_true(fx_has_text(json_object_get(out, "warnings"), "sip.test does not name"));
 	json_decref(out);
 
 	/* TCP with an address, its default port, a mapped XMPP domain. */
@@ -376,11 +359,6 @@ static enum fg_err xmpp_domain_fn(struct db_txn *txn, void *ctx)
 	return db_xmpp_domain_put(txn, &d);
 }
 
-static enum fg_err status_fn(struct db_txn *txn, void *ctx)
-{
-	return db_status_put(txn, ctx);
-}
-
 static void test_domain_edit_delete(void **state)
 {
 	struct fx *f = *state;
@@ -404,7 +382,7 @@ static void test_domain_edit_delete(void **state)
 	                 FG_OK);
 	json_decref(in);
 	assert_int_equal(stored(f->store.db, "sip.test").next_hop_port, 5061);
-	assert_true(has_text(json_object_get(out, "changed"), "\"port\""));
+	assert_true(fx_has_text(json_object_get(out, "changed"), "\"port\""));
 	json_decref(out);
 	struct db_audit_entry a = fx_last_audit(f->store.db, NULL);
 	assert_string_equal(a.action, "sip.domain.edit");
@@ -415,7 +393,7 @@ static void test_domain_edit_delete(void **state)
 	assert_int_equal(sipconf_domain_edit(f->store.db, "admin", "cli", "sip.test", in, &out, &e),
 	                 FG_OK);
 	json_decref(in);
-	assert_true(has_text(json_object_get(out, "message"), "Nothing changed"));
+	assert_true(fx_has_text(json_object_get(out, "message"), "Nothing changed"));
 	json_decref(out);
 	assert_int_equal(fx_audit_count(f->store.db), before);
 	/* A custom port stays when the transport changes back. */
@@ -447,7 +425,7 @@ static void test_domain_edit_delete(void **state)
 	/* The mapped XMPP domain is also a plain XMPP domain: stored with a warning. */
 	assert_int_equal(db_write(f->store.db, xmpp_domain_fn, (void *)"sip.test"), FG_OK);
 	assert_int_equal(sipconf_domain_get(f->store.db, "sip.test", &out, &e), FG_OK);
-	assert_true(has_text(json_object_get(out, "warnings"), "plain XMPP domains"));
+	assert_true(fx_has_text(json_object_get(out, "warnings"), "plain XMPP domains"));
 	json_decref(out);
 
 	/* The engine's status object joins the domain. */
@@ -463,7 +441,7 @@ static void test_domain_edit_delete(void **state)
 	    "{\"dns\":\"ok\",\"tcp\":\"failed\",\"tls\":\"\",\"options\":\"\",\"messages_in\":"
 	    "4,\"subscriptions\":2,\"state\":\"ignored\"}",
 	    sizeof(st.extra));
-	assert_int_equal(db_write(f->store.db, status_fn, &st), FG_OK);
+	assert_int_equal(db_write(f->store.db, fx_status_put, &st), FG_OK);
 	assert_int_equal(sipconf_domain_get(f->store.db, "sip.test", &out, &e), FG_OK);
 	json_t *s = json_object_get(out, "status");
 	assert_string_equal(json_string_value(json_object_get(s, "state")), "failed");
@@ -475,7 +453,7 @@ static void test_domain_edit_delete(void **state)
 	/* Delete. */
 	assert_int_equal(sipconf_domain_delete(f->store.db, "admin", "cli", "sip.test", &out, &e),
 	                 FG_OK);
-	assert_true(has_text(json_object_get(out, "message"), "Deleted"));
+	assert_true(fx_has_text(json_object_get(out, "message"), "Deleted"));
 	json_decref(out);
 	assert_string_equal(fx_last_audit(f->store.db, NULL).action, "sip.domain.delete");
 	assert_int_equal(sipconf_domain_delete(f->store.db, "admin", "cli", "sip.test", &out, &e),

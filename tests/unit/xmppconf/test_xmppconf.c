@@ -46,24 +46,6 @@ static enum fg_err set1(struct db *db, const char *key, const char *json_value,
 	return err;
 }
 
-static bool json_has_text(json_t *j, const char *needle)
-{
-	char *s = json_dumps(j, 0);
-	bool found = s && strstr(s, needle);
-	free(s);
-	return found;
-}
-
-static void selfsigned(struct db *db, const char *name, const char *cn, char id[DB_ID_MAX])
-{
-	const char *dns[] = {cn};
-	struct certs_csr_params p = {.name = name, .cn = cn, .dns = dns, .dns_count = 1};
-	char *err = NULL;
-	assert_int_equal(certs_selfsigned_create(db, "admin", "cli", &p, fg_now_ms(), id, &err),
-	                 FG_OK);
-	free(err);
-}
-
 struct put_cert_ctx {
 	struct db_cert cert;
 };
@@ -274,12 +256,12 @@ static void test_settings_warnings(void **state)
 	struct xmppconf_err e = {0};
 	json_t *in = fx_json("{\"tls_mode\": \"off\"}"), *out = NULL;
 	assert_int_equal(xmppconf_settings_set(f->db, "admin", "cli", in, &out, &e), FG_OK);
-	assert_true(json_has_text(json_object_get(out, "warnings"), "SASL EXTERNAL needs TLS"));
+	assert_true(fx_has_text(json_object_get(out, "warnings"), "SASL EXTERNAL needs TLS"));
 	json_decref(in);
 	json_decref(out);
 	in = fx_json("{\"dialback\": false}");
 	assert_int_equal(xmppconf_settings_set(f->db, "admin", "cli", in, &out, &e), FG_OK);
-	assert_true(json_has_text(json_object_get(out, "warnings"), "No authentication method"));
+	assert_true(fx_has_text(json_object_get(out, "warnings"), "No authentication method"));
 	json_decref(in);
 	json_decref(out);
 }
@@ -299,14 +281,14 @@ static void test_secret(void **state)
 	json_t *s = NULL;
 	assert_int_equal(xmppconf_settings_get(f->db, &s), FG_OK);
 	assert_true(json_is_true(json_object_get(s, "dialback_secret_set")));
-	assert_false(json_has_text(s, secret));
+	assert_false(fx_has_text(s, secret));
 	json_decref(s);
 
 	/* A settings change answers with the settings: still without the secret. */
 	json_t *in = fx_json("{\"port\": 5280}"), *out = NULL;
 	struct xmppconf_err e = {0};
 	assert_int_equal(xmppconf_settings_set(f->db, "admin", "cli", in, &out, &e), FG_OK);
-	assert_false(json_has_text(out, secret));
+	assert_false(fx_has_text(out, secret));
 	json_decref(in);
 	json_decref(out);
 
@@ -322,8 +304,8 @@ static void test_domains(void **state)
 	struct xmppconf_err e = {0};
 	json_t *out = NULL, *in;
 	char good[DB_ID_MAX], other[DB_ID_MAX], keyless[DB_ID_MAX], text[256];
-	selfsigned(f->db, "gw", "gw.example", good);
-	selfsigned(f->db, "other", "other.example", other);
+	fx_selfsigned(f->db, "gw", "gw.example", good);
+	fx_selfsigned(f->db, "other", "other.example", other);
 	keyless_cert(f->db, keyless);
 
 	/* Refusals name the field. */
@@ -384,7 +366,7 @@ static void test_domains(void **state)
 	assert_int_equal(
 	    xmppconf_domain_edit(f->db, "admin", "cli", "gw.example", in, "h", &out, &e), FG_OK);
 	assert_true(json_is_false(json_object_get(json_object_get(out, "domain"), "cert_covers")));
-	assert_true(json_has_text(json_object_get(out, "warnings"), "does not name gw.example"));
+	assert_true(fx_has_text(json_object_get(out, "warnings"), "does not name gw.example"));
 	assert_int_equal(json_array_size(json_object_get(out, "changed")), 1);
 	json_decref(out);
 	assert_string_equal(fx_last_audit(f->db, NULL).action, "xmpp.domain.edit");
@@ -509,7 +491,7 @@ static void test_policy(void **state)
 	assert_int_equal(xmppconf_policy_default_set(f->db, "admin", "cli", "deny", &out, &e),
 	                 FG_OK);
 	assert_true(
-	    json_has_text(json_object_get(out, "warnings"), "p.example is on the allow list"));
+	    fx_has_text(json_object_get(out, "warnings"), "p.example is on the allow list"));
 	json_decref(out);
 	assert_string_equal(fx_last_audit(f->db, NULL).action, "xmpp.policy.default");
 
@@ -567,7 +549,7 @@ static void test_policy(void **state)
 	    "{\"pattern\": \"p.example\", \"verdict\": \"deny\", \"direction\": \"outgoing\"}");
 	assert_int_equal(xmppconf_rule_add(f->db, "admin", "cli", in, &out, &e), FG_OK);
 	assert_true(
-	    json_has_text(json_object_get(out, "warnings"), "p.example is on the allow list"));
+	    fx_has_text(json_object_get(out, "warnings"), "p.example is on the allow list"));
 	char deny_id[DB_ID_MAX];
 	fg_strlcpy(deny_id, json_string_value(json_object_get(json_object_get(out, "rule"), "id")),
 	           sizeof(deny_id));
@@ -597,11 +579,6 @@ static void test_policy(void **state)
 
 /* ---- peers ---------------------------------------------------------------------------------- */
 
-static enum fg_err status_fn(struct db_txn *txn, void *ctx)
-{
-	return db_status_put(txn, ctx);
-}
-
 static void test_peers(void **state)
 {
 	struct fx_store *f = *state;
@@ -619,10 +596,10 @@ static void test_peers(void **state)
 	st.since_ms = fg_now_ms();
 	fg_strlcpy(st.extra, "{\"auth\":\"dialback\",\"stanzas_in\":3,\"tls_version\":\"TLS 1.2\"}",
 	           sizeof(st.extra));
-	assert_int_equal(db_write(f->db, status_fn, &st), FG_OK);
+	assert_int_equal(db_write(f->db, fx_status_put, &st), FG_OK);
 	fg_strlcpy(st.id, "listener:xmpp", sizeof(st.id));
 	fg_strlcpy(st.kind, "listener", sizeof(st.kind));
-	assert_int_equal(db_write(f->db, status_fn, &st), FG_OK);
+	assert_int_equal(db_write(f->db, fx_status_put, &st), FG_OK);
 
 	assert_int_equal(xmppconf_peers(f->db, &out), FG_OK);
 	json_t *peers = json_object_get(out, "peers");
