@@ -97,6 +97,12 @@ enum fg_err conf_record_delete(struct db *db, const struct conf_record *r, const
 enum fg_err conf_record_edit_check(const struct conf_record *r, const char *domain,
                                    const char *body, struct conf_err *e);
 
+/* The certificate record id a request names for the gateway to present to `to` ("peers"):
+ * a leaf with its private key here. FG_OK with *cert filled (db_cert_clear it), else a 422
+ * refusal in field (or the store's error). */
+enum fg_err conf_cert_leaf(struct db_txn *txn, const char *id, const char *field, const char *to,
+                           struct db_cert *cert, struct conf_err *e);
+
 /* ---- request fields ---------------------------------------------------------------------- */
 
 /* Reads an optional string field: absent/null -> *out NULL; wrong type or too long -> 422. */

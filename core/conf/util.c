@@ -415,3 +415,26 @@ bool conf_domain_param(const char *domain, const char *field, struct conf_err *e
 	          "This is not a valid domain name: %s.", why);
 	return false;
 }
+
+enum fg_err conf_cert_leaf(struct db_txn *txn, const char *id, const char *field, const char *to,
+                           struct db_cert *cert, struct conf_err *e)
+{
+	enum fg_err err = db_cert_get(txn, id, cert);
+	if (err == FG_ERR_NOTFOUND)
+		return conf_fail(e, 422, field,
+		                 "Pick a certificate from the list, or create or import one under "
+		                 "Certificates first.",
+		                 "There is no certificate with that id.");
+	if (err)
+		return err;
+	if (cert->kind == DB_CERT_LEAF && cert->key_id[0])
+		return FG_OK;
+	err = conf_fail(e, 422, field,
+	                "Pick a certificate that has its private key (import the certificate "
+	                "issued for a CSR made here, or make a self-signed one).",
+	                "The certificate \"%s\" has no private key here, so it cannot be "
+	                "presented to %s.",
+	                cert->name, to);
+	db_cert_clear(cert);
+	return err;
+}

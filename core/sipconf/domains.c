@@ -349,28 +349,23 @@ static enum fg_err cert_ref_check(struct db_txn *txn, const char *id, bool want_
                                   struct xmppconf_err *e)
 {
 	struct db_cert cert;
-	const char *field = want_leaf ? "cert_id" : "ca_id";
-	enum fg_err err = db_cert_get(txn, id, &cert);
+	enum fg_err err;
+	if (want_leaf) {
+		if ((err = conf_cert_leaf(txn, id, "cert_id", "the Access Edge", &cert, e)) ==
+		    FG_OK)
+			db_cert_clear(&cert);
+		return err;
+	}
+	err = db_cert_get(txn, id, &cert);
 	if (err == FG_ERR_NOTFOUND)
-		return conf_fail(e, 422, field,
-		                 want_leaf ? "Pick a certificate from the list, or create or "
-		                             "import one under Certificates first."
-		                           : "Pick a CA bundle from the list, or import the "
-		                             "Access Edge's CA under Certificates first.",
-		                 "There is no %s with that id.",
-		                 want_leaf ? "certificate" : "CA bundle");
+		return conf_fail(e, 422, "ca_id",
+		                 "Pick a CA bundle from the list, or import the Access Edge's CA "
+		                 "under Certificates first.",
+		                 "There is no CA bundle with that id.");
 	if (err)
 		return err;
-	if (want_leaf && (cert.kind != DB_CERT_LEAF || !cert.key_id[0]))
-		err = conf_fail(e, 422, field,
-		                "Pick a certificate that has its private key (import the "
-		                "certificate issued for a CSR made here, or make a self-signed "
-		                "one).",
-		                "The certificate \"%s\" has no private key here, so it cannot "
-		                "be presented to the Access Edge.",
-		                cert.name);
-	else if (!want_leaf && cert.kind != DB_CERT_CA_BUNDLE)
-		err = conf_fail(e, 422, field,
+	if (cert.kind != DB_CERT_CA_BUNDLE)
+		err = conf_fail(e, 422, "ca_id",
 		                "Pick a CA bundle (import the CA that issued the Access Edge's "
 		                "certificate under Certificates).",
 		                "\"%s\" is not a CA bundle.", cert.name);

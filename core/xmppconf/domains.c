@@ -51,25 +51,10 @@ static enum fg_err cert_check(struct db_txn *txn, const char *cert_id, const cha
 	cert_name[0] = '\0';
 	if (why && whysize)
 		why[0] = '\0';
-	enum fg_err err = db_cert_get(txn, cert_id, &cert);
-	if (err == FG_ERR_NOTFOUND)
-		return conf_fail(e, 422, "cert_id",
-		                 "Pick a certificate from the list, or create or import one "
-		                 "under Certificates first.",
-		                 "There is no certificate with that id.");
+	enum fg_err err = conf_cert_leaf(txn, cert_id, "cert_id", "peers", &cert, e);
 	if (err)
 		return err;
 	fg_strlcpy(cert_name, cert.name, DB_NAME_MAX);
-	if (cert.kind != DB_CERT_LEAF || cert.key_id[0] == '\0') {
-		err = conf_fail(e, 422, "cert_id",
-		                "Pick a certificate that has its private key (import the "
-		                "certificate issued for a CSR made here, or make a "
-		                "self-signed one).",
-		                "The certificate \"%s\" has no private key here, so it cannot "
-		                "be presented to peers.",
-		                cert.name);
-		goto out;
-	}
 	if (cert.pem &&
 	    pki_certs_from_pem(cert.pem, strlen(cert.pem), &chain, &n, perr, sizeof(perr)) ==
 	        FG_OK &&
@@ -78,7 +63,6 @@ static enum fg_err cert_check(struct db_txn *txn, const char *cert_id, const cha
 		 * without those SANs. */
 		*covers = pki_cert_match_xmpp(chain[0]->der, chain[0]->der_len, domain, why,
 		                              whysize) != PKI_ID_NONE;
-out:
 	pki_certs_free(chain, n);
 	db_cert_clear(&cert);
 	return err;
