@@ -56,11 +56,6 @@ static const struct cli_area area = {
     .settings = sipconf_settings_table,
 };
 
-static int answered(json_t *answer, bool as_json)
-{
-	return cli_answered(&area, answer, as_json);
-}
-
 /* ---- show / set -------------------------------------------------------------------------- */
 
 static void print_domains(json_t *domains)
@@ -231,7 +226,7 @@ static int cmd_domain(struct db *db, int argc, char **argv)
 	json_decref(in);
 	if (err)
 		return cli_refused(NOUN, "domain", err, &e);
-	return answered(out, a.json);
+	return cli_answered(&area, out, a.json);
 }
 
 /* ---- validate ---------------------------------------------------------------------------- */

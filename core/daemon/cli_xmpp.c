@@ -83,11 +83,6 @@ static const struct cli_area area = {
     .answer_more = answer_records,
 };
 
-static int answered(json_t *answer, bool as_json)
-{
-	return cli_answered(&area, answer, as_json);
-}
-
 static void host_name(char *out, size_t size)
 {
 	char addrs[1][64];
@@ -289,7 +284,7 @@ static int cmd_domain(struct db *db, int argc, char **argv)
 	json_decref(in);
 	if (err)
 		return cli_refused("xmpp", "domain", err, &e);
-	return answered(out, a.json);
+	return cli_answered(&area, out, a.json);
 }
 
 /* ---- allow ----------------------------------------------------------------------------- */
@@ -320,7 +315,7 @@ static int cmd_allow(struct db *db, int argc, char **argv)
 		err = xmppconf_allow_delete(db, daemon_cli_actor(), CLI_SOURCE, a.pos[0], &out, &e);
 		if (err)
 			return cli_refused("xmpp", "allow", err, &e);
-		return answered(out, a.json);
+		return cli_answered(&area, out, a.json);
 	}
 	if (strcmp(sub, "add") != 0 && strcmp(sub, "edit") != 0) {
 		fprintf(stderr, "fedgw xmpp allow: unknown command \"%s\"\n", sub);
@@ -354,7 +349,7 @@ static int cmd_allow(struct db *db, int argc, char **argv)
 	json_decref(in);
 	if (err)
 		return cli_refused("xmpp", "allow", err, &e);
-	return answered(out, a.json);
+	return cli_answered(&area, out, a.json);
 }
 
 /* ---- policy ---------------------------------------------------------------------------- */
@@ -458,7 +453,7 @@ static int cmd_policy(struct db *db, int argc, char **argv)
 	}
 	if (err)
 		return cli_refused("xmpp", "policy", err, &e);
-	return answered(out, a.json);
+	return cli_answered(&area, out, a.json);
 }
 
 /* ---- peers ----------------------------------------------------------------------------- */
