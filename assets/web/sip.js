@@ -2,10 +2,11 @@
 // Access Edge, SIP over mutual TLS or TCP; RFC 3261 §18, RFC 5922 §7) and that next hop's
 // health beside its configuration, the gateway's SIP settings, and "validate connection"
 // for a domain picked from the list (seed 001).
-import { del, enc, get, post, put } from './api.js';
+import { enc, get, post, put } from './api.js';
 import { h, replace, timeEl, table, badge, field, input, select, button, noticeEl, notice,
-	showError, clearFormErrors, busy, confirmDialog, plural, stateKind } from './ui.js';
-import { answerNotice, caBundles, certificatesWithKeys, certOptions, liveState,
+	clearFormErrors, plural, stateKind } from './ui.js';
+import { REFRESH_MS, caBundles, certificatesWithKeys, certOptions, confScreen, liveState,
+	recordActions, removeRecord, saveRecord, settingFields, settingsSubmit, validationRunner,
 	validationView } from './conf.js';
 
 const SECTIONS = [
@@ -13,11 +14,6 @@ const SECTIONS = [
 	['settings', 'Settings'],
 	['validate', 'Validate connection'],
 ];
-
-// The domains' live state refreshes this often.
-const REFRESH_MS = 5000;
-// A validation is polled this often while it runs.
-const VALIDATE_POLL_MS = 1000;
 
 const TRANSPORTS = [
 	['tls', 'TLS (mutual TLS, port 5061)'],
@@ -50,27 +46,14 @@ function hashParts() {
 
 export function render(root) {
 	const [current, arg] = hashParts();
-	const timers = [];
-	const body = h('div');
-	const subnav = h('nav.subnav', { 'aria-label': 'SIP sections' },
-		h('ul', null, SECTIONS.map(([id, label]) => h('li', null,
-			h('a', { href: `#/sip/${id}`, 'aria-current': id === current ? 'page' : null },
-				label)))));
-	const state = h('span');
-	replace(root,
-		h('div.screen-head', null, h('h1', null, 'SIP gateway'), state,
-			h('p.muted.small', null, 'Users behind a SIP Access Edge reach XMPP domains and ' +
-				'back. Changes apply at once, without a restart.')),
-		subnav, body);
-	const showState = (st) => replace(state, st.enabled ? badge('SIP gateway on', 'ok')
-		: badge('SIP gateway off', 'warn'));
-	get('/api/v1/sip/settings').then(showState).catch(() => {});
-	const ctx = { every: (fn, ms) => timers.push(setInterval(fn, ms)), timers,
-		settingsSaved: showState };
+	const { body, ctx, cleanup } = confScreen(root, { area: 'sip', title: 'SIP gateway',
+		lead: 'Users behind a SIP Access Edge reach XMPP domains and back. Changes apply at ' +
+			'once, without a restart.',
+		sections: SECTIONS, current, on: 'SIP gateway on', off: 'SIP gateway off' });
 	if (current === 'settings') settingsSection(body, ctx);
 	else if (current === 'validate') validateSection(body, ctx, arg);
 	else domainsSection(body, ctx);
-	return () => timers.forEach((t) => clearInterval(t));
+	return cleanup;
 }
 
 // ---- next hop health ----------------------------------------------------------------------
@@ -214,11 +197,7 @@ function domainsSection(body, ctx) {
 			(!certs.length || !cas.length) ? h('p.hint', null, 'Create or upload the SIP ' +
 				'certificate and import the Access Edge\'s CA under ',
 			h('a', { href: '#/certificates' }, 'Certificates'), '.') : null,
-			h('div.actions', null,
-				h('button.btn.btn-primary', { type: 'submit' },
-					editing ? 'Save changes' : 'Add SIP domain'),
-				editing ? button('Cancel', { on: { click: () => { editing = null;
-					drawForm(); } } }) : null));
+			recordActions(editing, 'Add SIP domain', () => { editing = null; drawForm(); }));
 		form.addEventListener('submit', async (ev) => {
 			ev.preventDefault();
 			clearFormErrors(form);
@@ -234,20 +213,14 @@ function domainsSection(body, ctx) {
 			const port = e.port.value.trim();
 			reqBody.port = /^\d+$/.test(port) ? Number(port) : port;
 			if (!editing) reqBody.domain = e.domain.value.trim();
-			await busy(form, async () => {
-				try {
-					const ans = editing
-						? await put(`/api/v1/sip/domains/${enc(editing)}`, reqBody)
-						: await post('/api/v1/sip/domains', reqBody);
-					const name = editing || reqBody.domain;
+			await saveRecord(form, formMsg, { msg, done: `Saved ${editing || reqBody.domain}.`,
+				send: () => (editing ? put(`/api/v1/sip/domains/${enc(editing)}`, reqBody)
+					: post('/api/v1/sip/domains', reqBody)),
+				after: async () => {
 					editing = null;
 					await load(true);
 					drawForm();
-					answerNotice(msg, ans, `Saved ${name}.`);
-				} catch (err) {
-					showError(form, formMsg, err);
-				}
-			});
+				} });
 		});
 		return form;
 	}
@@ -271,19 +244,15 @@ function domainsSection(body, ctx) {
 		if (first) first.focus();
 	}
 
-	async function remove(domain) {
-		const ok = await confirmDialog(`Delete ${domain}?`, 'The connection to its next hop ' +
-			`closes now, and its users are no longer reachable from XMPP.`, 'Delete');
-		if (!ok) return;
-		try {
-			const ans = await del(`/api/v1/sip/domains/${enc(domain)}`);
+	function remove(domain) {
+		return removeRecord(msg, { title: `Delete ${domain}?`, text: 'The connection to its ' +
+			'next hop closes now, and its users are no longer reachable from XMPP.',
+		url: `/api/v1/sip/domains/${enc(domain)}`, done: `Deleted ${domain}.`,
+		after: async () => {
 			if (editing === domain) editing = null;
 			await load(true);
 			drawForm();
-			answerNotice(msg, ans, `Deleted ${domain}.`);
-		} catch (err) {
-			notice(msg, 'error', err.message, err.fix);
-		}
+		} });
 	}
 
 	(async () => {
@@ -312,19 +281,12 @@ function settingsSection(body, ctx) {
 		offText: 'Not listening: the SIP gateway is off.', noneText: 'No SIP listener is up.',
 		off: () => loaded.enabled === false });
 
-	function num(name, label, min, max, hint) {
-		return field(label, input(name, { type: 'number', min, max,
-			value: String(loaded[name] ?? ''), required: true }), hint);
-	}
+	const { check, num } = settingFields('sip', () => loaded);
 
 	function draw() {
 		replace(form,
-			h('div.field.check', null,
-				h('input', { type: 'checkbox', id: 'sip-enabled', name: 'enabled',
-					checked: !!loaded.enabled, 'aria-describedby': 'sip-enabled-hint' }),
-				h('label', { for: 'sip-enabled' }, 'Run the SIP gateway'),
-				h('p.hint', { id: 'sip-enabled-hint' }, 'Off: the SIP listeners and the ' +
-					'connections to the next hops close.')),
+			check('enabled', 'Run the SIP gateway', 'Off: the SIP listeners and the ' +
+				'connections to the next hops close.'),
 			h('div.grid-2', null,
 				field('Gateway FQDN', input('fqdn', { value: loaded.fqdn_default ? ''
 					: loaded.fqdn || '', placeholder: loaded.fqdn || 'host name',
@@ -347,36 +309,11 @@ function settingsSection(body, ctx) {
 				'Save settings')));
 	}
 
-	form.addEventListener('submit', async (ev) => {
-		ev.preventDefault();
-		clearFormErrors(form);
-		const e = form.elements;
-		const changes = {};
-		if (e.enabled.checked !== !!loaded.enabled) changes.enabled = e.enabled.checked;
-		const fqdn = e.fqdn.value.trim();
-		if (fqdn !== (loaded.fqdn_default ? '' : loaded.fqdn || '')) changes.fqdn = fqdn;
-		if (e.bind.value.trim() !== loaded.bind) changes.bind = e.bind.value.trim();
-		for (const k of ['tls_port', 'tcp_port', 'subscription_expires_s', 'max_pending']) {
-			const raw = e[k].value.trim();
-			if (raw !== String(loaded[k])) changes[k] = /^\d+$/.test(raw) ? Number(raw) : raw;
-		}
-		if (!Object.keys(changes).length) {
-			notice(msg, 'info', 'Nothing to save: no setting was changed.');
-			return;
-		}
-		await busy(form, async () => {
-			try {
-				const ans = await put('/api/v1/sip/settings', changes);
-				loaded = ans.settings || loaded;
-				ctx.settingsSaved(loaded);
-				draw();
-				answerNotice(msg, ans, 'Saved.');
-				loadLive();
-			} catch (err) {
-				showError(form, msg, err);
-			}
-		});
-	});
+	settingsSubmit(form, msg, { url: '/api/v1/sip/settings', ctx, redraw: draw,
+		saved: loadLive,
+		fields: [['enabled', 'check'], ['fqdn', 'host'], ['bind', 'text'], ['tls_port', 'num'],
+			['tcp_port', 'num'], ['subscription_expires_s', 'num'], ['max_pending', 'num']],
+		state: { get: () => loaded, set: (v) => { loaded = v; } } });
 
 	(async () => {
 		try {
@@ -402,45 +339,16 @@ function validateSection(body, ctx, preset) {
 			'TLS with both certificates and the name match, then a SIP OPTIONS round trip.'),
 		formHolder, msg, result));
 
-	let pollTimer = null;
-	function stopPoll() {
-		if (pollTimer) clearInterval(pollTimer);
-		pollTimer = null;
-	}
-
-	async function start(domain, form) {
-		stopPoll();
-		msg.hidden = true;
-		replace(result, h('p.muted', null, `Validating ${domain}…`));
-		try {
-			const ans = await post('/api/v1/sip/validate', { domain });
-			poll(ans.id);
-			pollTimer = setInterval(() => poll(ans.id), VALIDATE_POLL_MS);
-			ctx.timers.push(pollTimer);
-		} catch (err) {
-			replace(result);
-			showError(form, msg, err);
-		}
-	}
-
 	// Over TCP there is no TLS phase to show.
 	let transports = {};
 	const phasesOf = (domain) => (transports[domain] === 'tcp'
 		? PHASES.filter(([label]) => !label.startsWith('TLS')) : PHASES);
 
-	async function poll(id) {
-		try {
-			const v = await get(`/api/v1/sip/validate/${enc(id)}`);
-			replace(result, ...validationView(v, phasesOf(v.domain), {
-				okText: `Every step passed: the gateway reaches the next hop of ${v.domain}.`,
-				onRetry: () => start(v.domain, formHolder.querySelector('form')),
-			}));
-			if (v.done) stopPoll();
-		} catch (err) {
-			stopPoll();
-			notice(msg, 'error', err.message, err.fix);
-		}
-	}
+	const start = validationRunner(ctx, { url: '/api/v1/sip/validate', msg, result,
+		draw: (v) => replace(result, ...validationView(v, phasesOf(v.domain), {
+			okText: `Every step passed: the gateway reaches the next hop of ${v.domain}.`,
+			onRetry: () => start(v.domain, formHolder.querySelector('form')),
+		})) });
 
 	(async () => {
 		let list = [];

@@ -1,12 +1,13 @@
 // fedgw console: the XMPP screen — federation settings and the gateway's own domains with
 // the DNS records to publish (RFC 6120 §3.2, XEP-0368), the allow list, the policy
 // (default and exceptions), live peers and "validate connection".
-import { del, enc, get, post, put } from './api.js';
-import { h, replace, timeEl, toDate, ago, hoverText, table, emptyRow, badge, field, input,
+import { enc, get, post, put } from './api.js';
+import { h, replace, timeEl, toDate, ago, hoverText, table, badge, field, input,
 	select, button, noticeEl, notice, showError, clearFormErrors, busy, confirmDialog,
 	copyButton, plural, sortable, stateKind } from './ui.js';
-import { answerNotice, certificatesWithKeys, certOptions, liveState, validationView }
-	from './conf.js';
+import { REFRESH_MS, answerNotice, certificatesWithKeys, certOptions, confScreen, liveState,
+	recordActions, removeRecord, saveRecord, settingFields, settingsSubmit, validationRunner,
+	validationView } from './conf.js';
 
 const SECTIONS = [
 	['settings', 'Settings'],
@@ -15,11 +16,6 @@ const SECTIONS = [
 	['peers', 'Peers'],
 	['validate', 'Validate connection'],
 ];
-
-// Peers and the allow list's connection states refresh this often.
-const REFRESH_MS = 5000;
-// A validation is polled this often while it runs.
-const VALIDATE_POLL_MS = 1000;
 
 const TLS_MODES = [
 	['required', 'TLS required'],
@@ -49,29 +45,16 @@ function sectionFromHash() {
 
 export function render(root) {
 	const current = sectionFromHash();
-	const timers = [];
-	const body = h('div');
-	const subnav = h('nav.subnav', { 'aria-label': 'XMPP sections' },
-		h('ul', null, SECTIONS.map(([id, label]) => h('li', null,
-			h('a', { href: `#/xmpp/${id}`, 'aria-current': id === current ? 'page' : null },
-				label)))));
-	const state = h('span');
-	replace(root,
-		h('div.screen-head', null, h('h1', null, 'XMPP federation'), state,
-			h('p.muted.small', null, 'Server-to-server federation with other XMPP domains. ' +
-				'Changes apply at once, without a restart.')),
-		subnav, body);
-	const showState = (st) => replace(state, st.enabled ? badge('federation on', 'ok')
-		: badge('federation off', 'warn'));
-	get('/api/v1/xmpp/settings').then(showState).catch(() => {});
-	const ctx = { every: (fn, ms) => timers.push(setInterval(fn, ms)), timers,
-		settingsSaved: showState };
+	const { body, ctx, cleanup } = confScreen(root, { area: 'xmpp', title: 'XMPP federation',
+		lead: 'Server-to-server federation with other XMPP domains. Changes apply at once, ' +
+			'without a restart.',
+		sections: SECTIONS, current, on: 'federation on', off: 'federation off' });
 	if (current === 'settings') settingsSection(body, ctx);
 	else if (current === 'allow') allowSection(body, ctx);
 	else if (current === 'policy') policySection(body);
 	else if (current === 'peers') peersSection(body, ctx);
 	else validateSection(body, ctx);
-	return () => timers.forEach((t) => clearInterval(t));
+	return cleanup;
 }
 
 // ---- shared ---------------------------------------------------------------------------
@@ -214,39 +197,16 @@ function settingsSection(body, ctx) {
 		}
 	}
 
-	async function removeDomain(domain) {
-		const ok = await confirmDialog(`Delete ${domain}?`, 'The gateway stops federating ' +
-			`as ${domain}: its streams close now.`, 'Delete');
-		if (!ok) return;
-		try {
-			const ans = await del(`/api/v1/xmpp/domains/${enc(domain)}`);
-			await loadDomains();
-			answerNotice(domainMsg, ans, `Deleted ${domain}.`);
-		} catch (err) {
-			notice(domainMsg, 'error', err.message, err.fix);
-		}
+	function removeDomain(domain) {
+		return removeRecord(domainMsg, { title: `Delete ${domain}?`, text: 'The gateway ' +
+			`stops federating as ${domain}: its streams close now.`,
+		url: `/api/v1/xmpp/domains/${enc(domain)}`, after: loadDomains,
+		done: `Deleted ${domain}.` });
 	}
 
 	let loaded = {};
 
-	function check(name, label, hint) {
-		const id = `xs-${name}`;
-		return h('div.field.check', null,
-			h('input', { type: 'checkbox', id, name, checked: !!loaded[name],
-				'aria-describedby': hint ? `${id}-hint` : null }),
-			h('label', { for: id }, label),
-			hint ? h('p.hint', { id: `${id}-hint` }, hint) : null);
-	}
-
-	function num(name, label, min, max, hint) {
-		return field(label, input(name, { type: 'number', min, max, value: String(loaded[name] ?? ''),
-			required: true }), hint);
-	}
-
-	function text(name, label, hint, placeholder) {
-		return field(label, input(name, { value: (loaded[name] || []).join(', '), placeholder,
-			autocomplete: 'off', spellcheck: 'false' }), hint);
-	}
+	const { check, num, list: text } = settingFields('xs', () => loaded);
 
 	async function loadSettings() {
 		try {
@@ -296,46 +256,16 @@ function settingsSection(body, ctx) {
 				'Save settings')));
 	}
 
-	function listValue(s) {
-		return String(s || '').split(/[\s,]+/).map((x) => x.trim()).filter(Boolean);
-	}
-
-	settingsForm.addEventListener('submit', async (ev) => {
-		ev.preventDefault();
-		clearFormErrors(settingsForm);
-		const e = settingsForm.elements;
-		const changes = {};
-		for (const k of ['enabled', 'require_client_cert', 'sasl_external_in',
-			'sasl_external_out', 'dialback', 'allow_system_ca']) {
-			if (e[k].checked !== !!loaded[k]) changes[k] = e[k].checked;
-		}
-		if (e.tls_mode.value !== loaded.tls_mode) changes.tls_mode = e.tls_mode.value;
-		for (const k of ['bind', 'dns_servers', 'dns_transparent_zones']) {
-			const v = listValue(e[k].value);
-			if (JSON.stringify(v) !== JSON.stringify(loaded[k] || [])) changes[k] = v;
-		}
-		for (const k of ['port', 'direct_tls_port', 'max_stanza_bytes', 'connect_timeout_s',
-			'idle_timeout_s', 'queue_max']) {
-			const raw = e[k].value.trim();
-			if (raw !== String(loaded[k])) changes[k] = /^\d+$/.test(raw) ? Number(raw) : raw;
-		}
-		if (!Object.keys(changes).length) {
-			notice(settingsMsg, 'info', 'Nothing to save: no setting was changed.');
-			return;
-		}
-		await busy(settingsForm, async () => {
-			try {
-				const ans = await put('/api/v1/xmpp/settings', changes);
-				loaded = ans.settings || loaded;
-				ctx.settingsSaved(loaded);
-				drawSettings();
-				answerNotice(settingsMsg, ans, 'Saved.');
-				loadDomains(); // the records to publish follow the ports
-			} catch (err) {
-				showError(settingsForm, settingsMsg, err);
-			}
-		});
-	});
+	settingsSubmit(settingsForm, settingsMsg, { url: '/api/v1/xmpp/settings', ctx,
+		redraw: drawSettings,
+		saved: loadDomains, // the records to publish follow the ports
+		fields: [['enabled', 'check'], ['require_client_cert', 'check'],
+			['sasl_external_in', 'check'], ['sasl_external_out', 'check'], ['dialback', 'check'],
+			['allow_system_ca', 'check'], ['tls_mode', 'select'], ['bind', 'list'],
+			['dns_servers', 'list'], ['dns_transparent_zones', 'list'], ['port', 'num'],
+			['direct_tls_port', 'num'], ['max_stanza_bytes', 'num'], ['connect_timeout_s', 'num'],
+			['idle_timeout_s', 'num'], ['queue_max', 'num']],
+		state: { get: () => loaded, set: (v) => { loaded = v; } } });
 
 	function drawSecret(shown) {
 		const regen = button('Regenerate', { class: 'btn-danger-quiet' });
@@ -464,6 +394,13 @@ function allowSection(body, ctx) {
 		return c ? c.name : id;
 	}
 
+	// After a save: the form empties and the list reloads.
+	async function redrawAndLoad() {
+		editing = null;
+		drawForm();
+		await load();
+	}
+
 	function drawForm() {
 		const a = editing || { auth: 'either', tls: 'required' };
 		const fmsg = noticeEl();
@@ -488,11 +425,7 @@ function allowSection(body, ctx) {
 			field('Description (optional)', input('description', { value: a.description || '',
 				maxlength: 500, autocomplete: 'off' })),
 			fmsg,
-			h('div.actions', null,
-				h('button.btn.btn-primary', { type: 'submit' }, editing ? 'Save changes'
-					: 'Add to allow list'),
-				editing ? button('Cancel', { on: { click: () => { editing = null; drawForm(); } } })
-					: null));
+			recordActions(editing, 'Add to allow list', () => { editing = null; drawForm(); }));
 		form.addEventListener('submit', async (ev) => {
 			ev.preventDefault();
 			clearFormErrors(form);
@@ -507,23 +440,10 @@ function allowSection(body, ctx) {
 			};
 			if (e.port.value.trim() !== '' && !/^\d+$/.test(e.port.value.trim()))
 				reqBody.port = e.port.value.trim();
-			await busy(form, async () => {
-				try {
-					let ans;
-					if (editing) {
-						ans = await put(`/api/v1/xmpp/allow/${enc(editing.domain)}`, reqBody);
-					} else {
-						reqBody.domain = e.domain.value.trim();
-						ans = await post('/api/v1/xmpp/allow', reqBody);
-					}
-					editing = null;
-					drawForm();
-					await load();
-					answerNotice(msg, ans, 'Saved.');
-				} catch (err) {
-					showError(form, fmsg, err);
-				}
-			});
+			if (!editing) reqBody.domain = e.domain.value.trim();
+			await saveRecord(form, fmsg, { msg, done: 'Saved.', after: redrawAndLoad,
+				send: () => (editing ? put(`/api/v1/xmpp/allow/${enc(editing.domain)}`, reqBody)
+					: post('/api/v1/xmpp/allow', reqBody)) });
 		});
 		replace(formBox, h('h2', { id: 'xmpp-allow-form' }, editing ? `Edit ${editing.domain}`
 			: 'Add a domain to the allow list'), form);
@@ -535,22 +455,18 @@ function allowSection(body, ctx) {
 		formBox.querySelector('input[name="server"]').focus();
 	}
 
-	async function remove(a) {
-		const ok = await confirmDialog(`Remove ${a.domain} from the allow list?`,
-			'Its connection settings are removed; the policy decides whether it may still ' +
-			'federate.', 'Remove');
-		if (!ok) return;
-		try {
-			const ans = await del(`/api/v1/xmpp/allow/${enc(a.domain)}`);
-			if (editing && editing.domain === a.domain) {
-				editing = null;
-				drawForm();
-			}
-			await load();
-			answerNotice(msg, ans, `Removed ${a.domain}.`);
-		} catch (err) {
-			notice(msg, 'error', err.message, err.fix);
-		}
+	function remove(a) {
+		return removeRecord(msg, { title: `Remove ${a.domain} from the allow list?`,
+			text: 'Its connection settings are removed; the policy decides whether it may ' +
+				'still federate.', confirmLabel: 'Remove',
+			url: `/api/v1/xmpp/allow/${enc(a.domain)}`, done: `Removed ${a.domain}.`,
+			after: async () => {
+				if (editing && editing.domain === a.domain) {
+					editing = null;
+					drawForm();
+				}
+				await load();
+			} });
 	}
 
 	certificatesWithKeys().then((c) => {
@@ -647,6 +563,13 @@ function policySection(body) {
 		filter.apply();
 	}
 
+	// After a save: the form empties and the list reloads.
+	async function redrawAndLoad() {
+		editing = null;
+		drawForm();
+		await load();
+	}
+
 	function drawForm() {
 		const r = editing || { verdict: policy.default === 'deny' ? 'allow' : 'deny',
 			direction: 'both' };
@@ -662,48 +585,30 @@ function policySection(body) {
 			field('Description (optional)', input('description', { value: r.description || '',
 				maxlength: 500, autocomplete: 'off' })),
 			fmsg,
-			h('div.actions', null,
-				h('button.btn.btn-primary', { type: 'submit' }, editing ? 'Save changes'
-					: 'Add exception'),
-				editing ? button('Cancel', { on: { click: () => { editing = null; drawForm(); } } })
-					: null));
+			recordActions(editing, 'Add exception', () => { editing = null; drawForm(); }));
 		form.addEventListener('submit', async (ev) => {
 			ev.preventDefault();
 			clearFormErrors(form);
 			const e = form.elements;
 			const reqBody = { pattern: e.pattern.value.trim(), verdict: e.verdict.value,
 				direction: e.direction.value, description: e.description.value };
-			await busy(form, async () => {
-				try {
-					const ans = editing
-						? await put(`/api/v1/xmpp/policy/rules/${enc(editing.id)}`, reqBody)
-						: await post('/api/v1/xmpp/policy/rules', reqBody);
-					editing = null;
-					drawForm();
-					await load();
-					answerNotice(msg, ans, 'Saved.');
-				} catch (err) {
-					showError(form, fmsg, err);
-				}
-			});
+			await saveRecord(form, fmsg, { msg, done: 'Saved.', after: redrawAndLoad,
+				send: () => (editing ? put(`/api/v1/xmpp/policy/rules/${enc(editing.id)}`, reqBody)
+					: post('/api/v1/xmpp/policy/rules', reqBody)) });
 		});
 		replace(formBox, h('h2', { id: 'xmpp-policy-form' }, editing
 			? `Edit the exception ${editing.pattern}` : 'Add an exception'), form);
 	}
 
-	async function remove(r) {
-		const ok = await confirmDialog(`Delete the exception ${r.pattern}?`,
-			`The default (${policy.default}) then applies to the domains it named.`, 'Delete');
-		if (!ok) return;
-		try {
-			const ans = await del(`/api/v1/xmpp/policy/rules/${enc(r.id)}`);
-			if (editing && editing.id === r.id) editing = null;
-			drawForm();
-			await load();
-			answerNotice(msg, ans, `Deleted ${r.pattern}.`);
-		} catch (err) {
-			notice(msg, 'error', err.message, err.fix);
-		}
+	function remove(r) {
+		return removeRecord(msg, { title: `Delete the exception ${r.pattern}?`,
+			text: `The default (${policy.default}) then applies to the domains it named.`,
+			url: `/api/v1/xmpp/policy/rules/${enc(r.id)}`, done: `Deleted ${r.pattern}.`,
+			after: async () => {
+				if (editing && editing.id === r.id) editing = null;
+				drawForm();
+				await load();
+			} });
 	}
 
 	drawForm();
@@ -825,46 +730,12 @@ function validateSection(body, ctx) {
 			h('p.muted.small', null, 'Peers find this gateway through these DNS records. ' +
 				'Publish them in your domains\' zones.'), records));
 
-	let pollTimer = null;
-
-	// The screen's cleanup clears every timer in ctx.timers, this one included.
-	function stopPoll() {
-		if (pollTimer) clearInterval(pollTimer);
-		pollTimer = null;
-	}
-
-	async function start(domain) {
-		stopPoll();
-		msg.hidden = true;
-		replace(result, h('p.muted', null, `Validating ${domain}…`));
-		try {
-			const ans = await post('/api/v1/xmpp/validate', { domain });
-			poll(ans.id);
-			pollTimer = setInterval(() => poll(ans.id), VALIDATE_POLL_MS);
-			ctx.timers.push(pollTimer);
-		} catch (err) {
-			replace(result);
-			showError(form, msg, err);
-		}
-	}
-
-	async function poll(id) {
-		try {
-			const v = await get(`/api/v1/xmpp/validate/${enc(id)}`);
-			draw(v);
-			if (v.done) stopPoll();
-		} catch (err) {
-			stopPoll();
-			notice(msg, 'error', err.message, err.fix);
-		}
-	}
-
-	function draw(v) {
-		replace(result, ...validationView(v, PHASES, {
+	const run = validationRunner(ctx, { url: '/api/v1/xmpp/validate', msg, result,
+		draw: (v) => replace(result, ...validationView(v, PHASES, {
 			okText: `Every step passed: ${v.domain} federates with this gateway.`,
 			onRetry: () => start(v.domain),
-		}));
-	}
+		})) });
+	const start = (domain) => run(domain, form);
 
 	form.addEventListener('submit', (ev) => {
 		ev.preventDefault();

@@ -39,38 +39,22 @@ static void sip_usage(FILE *out)
 	    "  validate DOMAIN [--json]       DNS, TCP, TLS (both certificates, the name\n"
 	    "                                 match) and a SIP OPTIONS round trip; exit 0\n"
 	    "                                 when every step passes\n"
-	    "\n"
-	    "Settings (docs/settings.md; KEY without \"sip.\"):\n"
-	    "  enabled=true|false             SIP gateway on/off\n"
-	    "  fqdn=NAME                      the gateway's FQDN (on its SIP certificate);\n"
-	    "                                 empty = the host name\n"
-	    "  tcp_port=N                     SIP over TCP listener, 0 = off (5060)\n"
-	    "  tls_port=N                     SIP over mutual TLS listener, 0 = off (5061)\n"
-	    "  bind=ADDR                      listener address (0.0.0.0)\n"
-	    "  subscription_expires_s=N       60-86400 (3600)\n"
-	    "  max_pending=N                  1-1000000 (1000)\n"
-	    "\n"
-	    "Exit codes: 0 done, 1 refused or failed (the reason and the fix on stderr),\n"
-	    "2 usage error, 3 not found, 4 the store could not be opened.\n"
-	    "Example: fedgw sip domain add sip.example.com --next-hop edge.example.com \\\n"
-	    "             --cert sipgw --ca edge-ca\n"
-	    "         fedgw sip validate sip.example.com\n");
+	    "\n");
+	cli_settings_help(out, sipconf_settings_table());
+	fprintf(out,
+	        "\n"
+	        "Exit codes: 0 done, 1 refused or failed (the reason and the fix on stderr),\n"
+	        "2 usage error, 3 not found, 4 the store could not be opened.\n"
+	        "Example: fedgw sip domain add sip.example.com --next-hop edge.example.com \\\n"
+	        "             --cert sipgw --ca edge-ca\n"
+	        "         fedgw sip validate sip.example.com\n");
 }
 
-/* Prints an answer: its message, warnings on stderr. */
-static int answered(json_t *answer, bool as_json)
-{
-	if (as_json) {
-		cli_print_json(answer);
-	} else {
-		const char *msg = cli_json_str(answer, "message");
-		if (*msg)
-			printf("%s\n", msg);
-		cli_print_warnings(answer);
-	}
-	json_decref(answer);
-	return EXIT_OK;
-}
+static const struct cli_area area = {
+    .noun = NOUN,
+    .set_example = "fqdn=sipgw.example.com",
+    .settings = sipconf_settings_table,
+};
 
 /* ---- show / set -------------------------------------------------------------------------- */
 
@@ -139,18 +123,8 @@ static int cmd_show(struct db *db, int argc, char **argv)
 		cli_print_json(all);
 		json_decref(all);
 	} else {
-		const char *key;
-		json_t *v;
 		printf("Settings:\n");
-		json_object_foreach(settings, key, v)
-		{
-			if (json_is_boolean(v))
-				printf("  %-24s %s\n", key, json_is_true(v) ? "true" : "false");
-			else if (json_is_integer(v))
-				printf("  %-24s %lld\n", key, (long long)json_integer_value(v));
-			else
-				printf("  %-24s %s\n", key, json_string_value(v));
-		}
+		cli_print_settings(settings, 24);
 		printf("SIP domains:\n");
 		print_domains(domains);
 	}
@@ -163,65 +137,26 @@ out:
 
 static int cmd_set(struct db *db, int argc, char **argv)
 {
-	struct cli_args a;
-	struct xmppconf_err e = {0};
-	json_t *out = NULL;
-	if (!cli_args_parse(NOUN, argc, argv, NULL, &a, "set"))
-		return EXIT_USAGE;
-	if (a.npos == 0) {
-		fprintf(stderr, "fedgw sip set: give KEY=VALUE pairs, e.g. fqdn=sipgw.example.com "
-		                "(fedgw sip --help lists the keys)\n");
-		return EXIT_USAGE;
-	}
-	json_t *changes = cli_settings_changes(NOUN, &a);
-	if (!changes)
-		return EXIT_USAGE;
-	enum fg_err err =
-	    sipconf_settings_set(db, daemon_cli_actor(), CLI_SOURCE, changes, &out, &e);
-	json_decref(changes);
-	if (err)
-		return cli_refused(NOUN, "set", err, &e);
-	return answered(out, a.json);
+	return cli_settings_set(&area, db, argc, argv);
 }
 
 /* ---- domain ------------------------------------------------------------------------------ */
 
-/* The options as the API's fields; false (message printed) when a reference is unknown. */
+/* The options of `domain add|edit` as the API's fields. */
+static const struct cli_field domain_fields[] = {
+    {"--next-hop", "next_hop", CLI_FIELD_TEXT},
+    {"--port", "port", CLI_FIELD_TEXT},
+    {"--transport", "transport", CLI_FIELD_TEXT},
+    {"--bind", "bind", CLI_FIELD_TEXT_NONE},
+    {"--xmpp-domain", "xmpp_domain", CLI_FIELD_TEXT_NONE},
+    {"--cert", "cert_id", CLI_FIELD_CERT},
+    {"--ca", "ca_id", CLI_FIELD_CERT},
+};
+
 static bool domain_input(struct db *db, const struct cli_args *a, json_t *in, int *rc)
 {
-	static const char *const map[][2] = {{"--next-hop", "next_hop"},
-	                                     {"--port", "port"},
-	                                     {"--transport", "transport"},
-	                                     {"--bind", "bind"},
-	                                     {"--xmpp-domain", "xmpp_domain"}};
-	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
-		const char *v = cli_opt(a, map[i][0]);
-		if (!v)
-			continue;
-		if (strcmp(v, "none") == 0 &&
-		    (strcmp(map[i][1], "bind") == 0 || strcmp(map[i][1], "xmpp_domain") == 0))
-			v = "";
-		json_t *s = json_string(v);
-		if (!s) {
-			fprintf(stderr, "fedgw sip domain: %s is not UTF-8 text\n", map[i][0]);
-			*rc = EXIT_USAGE;
-			return false;
-		}
-		json_object_set_new(in, map[i][1], s);
-	}
-	static const char *const refs[][2] = {{"--cert", "cert_id"}, {"--ca", "ca_id"}};
-	for (size_t i = 0; i < 2; i++) {
-		const char *v = cli_opt(a, refs[i][0]);
-		char id[DB_ID_MAX];
-		if (!v)
-			continue;
-		if (!cli_cert_resolve(NOUN, db, v, id)) {
-			*rc = EXIT_NOTFOUND;
-			return false;
-		}
-		json_object_set_new(in, refs[i][1], json_string(id));
-	}
-	return true;
+	return cli_fields(NOUN, "domain", db, a, domain_fields,
+	                  sizeof(domain_fields) / sizeof(domain_fields[0]), in, rc);
 }
 
 static int cmd_domain(struct db *db, int argc, char **argv)
@@ -233,27 +168,15 @@ static int cmd_domain(struct db *db, int argc, char **argv)
 	json_t *out = NULL;
 	enum fg_err err;
 	int rc = EXIT_USAGE;
-	if (argc < 1) {
-		fprintf(stderr, "Usage: fedgw sip domain add|edit|delete|list ...\n");
-		return EXIT_USAGE;
-	}
-	const char *sub = argv[0];
-	if (!cli_args_parse(NOUN, argc - 1, argv + 1, valued, &a, "domain"))
+	const char *sub =
+	    cli_sub_args(NOUN, "domain", "add|edit|delete|list", argc, argv, valued, &a);
+	if (!sub)
 		return EXIT_USAGE;
 	if (strcmp(sub, "list") == 0) {
 		if (a.npos || a.nopt)
 			return EXIT_USAGE;
-		if ((err = sipconf_domain_list(db, &out)) != FG_OK) {
-			fprintf(stderr, "fedgw sip domain: cannot read the store: %s\n",
-			        fg_strerror(err));
-			return EXIT_FAIL;
-		}
-		if (a.json)
-			cli_print_json(out);
-		else
-			print_domains(out);
-		json_decref(out);
-		return EXIT_OK;
+		err = sipconf_domain_list(db, &out);
+		return cli_list_print(NOUN, "domain", err, out, NULL, a.json, print_domains);
 	}
 	if (a.npos != 1) {
 		fprintf(stderr, "fedgw sip domain %s: give one DOMAIN\n", sub);
@@ -261,13 +184,10 @@ static int cmd_domain(struct db *db, int argc, char **argv)
 	}
 	json_t *in = json_object();
 	if (strcmp(sub, "add") == 0) {
-		json_t *d = json_string(a.pos[0]);
-		if (!d) {
+		if (!cli_add_domain(NOUN, "domain", in, a.pos[0])) {
 			json_decref(in);
-			fprintf(stderr, "fedgw sip domain add: the domain is not UTF-8 text\n");
 			return EXIT_USAGE;
 		}
-		json_object_set_new(in, "domain", d);
 		if (!cli_opt(&a, "--next-hop")) {
 			json_decref(in);
 			fprintf(stderr, "fedgw sip domain add: give --next-hop HOST (the Access "
@@ -306,56 +226,45 @@ static int cmd_domain(struct db *db, int argc, char **argv)
 	json_decref(in);
 	if (err)
 		return cli_refused(NOUN, "domain", err, &e);
-	return answered(out, a.json);
+	return cli_answered(&area, out, a.json);
 }
 
 /* ---- validate ---------------------------------------------------------------------------- */
 
-static int cmd_validate(struct db *db, int argc, char **argv)
+/* Only a configured SIP domain has a next hop to check. */
+static int validate_check(struct db *db, const char *domain)
 {
-	struct cli_args a;
-	if (!cli_args_parse(NOUN, argc, argv, NULL, &a, "validate"))
-		return EXIT_USAGE;
-	if (a.npos != 1) {
-		fprintf(stderr, "Usage: fedgw sip validate DOMAIN [--json]\n");
-		return EXIT_USAGE;
-	}
-	const char *why = NULL;
-	if (!xmppconf_domain_valid(a.pos[0], &why)) {
-		fprintf(stderr, "fedgw sip validate: \"%s\" is not a domain name: %s\n", a.pos[0],
-		        why);
-		return EXIT_USAGE;
-	}
 	struct xmppconf_err e = {0};
 	json_t *dom = NULL;
-	enum fg_err err = sipconf_domain_get(db, a.pos[0], &dom, &e);
+	enum fg_err err = sipconf_domain_get(db, domain, &dom, &e);
 	json_decref(dom);
-	if (err)
-		return cli_refused(NOUN, "validate", err, &e);
-	uv_loop_t loop;
-	struct sipgw_validation *v = NULL;
-	struct cli_validate_run r = {.as_json = a.json, .steps = json_array()};
-	int rc = EXIT_FAIL;
-	if (uv_loop_init(&loop) != 0) {
-		fprintf(stderr, "fedgw sip validate: cannot start an event loop\n");
-		json_decref(r.steps);
-		return EXIT_FAIL;
-	}
-	if (!a.json)
-		printf("Validating the connection of SIP domain %s to its next hop\n", a.pos[0]);
-	err = sipgw_validate_start(&v, &loop, db, a.pos[0], cli_validate_step_cb,
-	                           cli_validate_done_cb, &r);
-	if (err) {
-		fprintf(stderr, "fedgw sip validate: cannot start: %s\n", fg_strerror(err));
-	} else {
-		while (!r.done && uv_run(&loop, UV_RUN_ONCE) != 0)
-			;
-		sipgw_validate_free(v);
-		rc = cli_validate_report(NOUN, &r, a.pos[0]);
-	}
-	cli_validate_loop_close(NOUN, &loop);
-	json_decref(r.steps);
-	return rc;
+	return err ? cli_refused(NOUN, "validate", err, &e) : EXIT_OK;
+}
+
+static enum fg_err validate_start(void **v, uv_loop_t *loop, struct db *db, const char *domain,
+                                  s2s_step_cb step_cb, s2s_done_cb done_cb, void *ctx)
+{
+	struct sipgw_validation *sv = NULL;
+	enum fg_err err = sipgw_validate_start(&sv, loop, db, domain, step_cb, done_cb, ctx);
+	*v = sv;
+	return err;
+}
+
+static void validate_free(void *v)
+{
+	sipgw_validate_free(v);
+}
+
+static int cmd_validate(struct db *db, int argc, char **argv)
+{
+	static const struct cli_validator vd = {
+	    .intro_before = "Validating the connection of SIP domain ",
+	    .intro_after = " to its next hop",
+	    .start = validate_start,
+	    .free = validate_free,
+	    .check = validate_check,
+	};
+	return cli_validate_cmd(NOUN, &vd, db, argc, argv);
 }
 
 /* ---- dispatch ---------------------------------------------------------------------------- */

@@ -44,25 +44,9 @@ static void xmpp_usage(FILE *out)
 	        "  peers [--json]                 connected domains, direction, state, TLS\n"
 	        "  validate DOMAIN [--json]       DNS, TCP, TLS, authentication and ping, step\n"
 	        "                                 by step; exit 0 when every step passes\n"
-	        "\n"
-	        "Settings (docs/settings.md; KEY without \"xmpp.\"):\n"
-	        "  enabled=true|false             federation on/off\n"
-	        "  bind=ADDR[,ADDR]               listener addresses (0.0.0.0)\n"
-	        "  port=N                         s2s port (5269)\n"
-	        "  direct_tls_port=N              XEP-0368 direct TLS port, 0 = off\n"
-	        "  dns_servers=ADDR[@PORT],...    DNS servers; empty = the system's\n"
-	        "  dns_transparent_zones=ZONE,... special-use zones to resolve anyway\n"
-	        "  tls_mode=off|optional|required No TLS / TLS optional / TLS required\n"
-	        "  require_client_cert=true|false refuse incoming TLS peers without a certificate\n"
-	        "  sasl_external_in=true|false    offer SASL EXTERNAL on incoming connections\n"
-	        "  sasl_external_out=true|false   use SASL EXTERNAL on outgoing connections\n"
-	        "  dialback=true|false            Server Dialback (XEP-0220)\n"
-	        "  max_stanza_bytes=N             10240-16777216 (524288)\n"
-	        "  allow_system_ca=true|false     also trust the system CA set\n"
-	        "  connect_timeout_s=N            1-120 (10)\n"
-	        "  queue_max=N                    1-100000 (1000)\n"
-	        "  idle_timeout_s=N               30-86400 (600)\n"
-	        "  policy_default=allow|deny      same as `policy default`\n"
+	        "\n");
+	cli_settings_help(out, xmppconf_settings_table());
+	fprintf(out,
 	        "\n"
 	        "Exit codes: 0 done, 1 refused or failed (the reason and the fix on stderr),\n"
 	        "2 usage error, 3 not found, 4 the store could not be opened.\n"
@@ -82,25 +66,22 @@ static void print_records(json_t *records, const char *indent)
 	    printf("%s%s\n", indent, json_string_value(json_object_get(r, "text")));
 }
 
-/* Prints an answer: its message, the records of a domain, warnings on stderr. */
-static int answered(json_t *answer, bool as_json)
+/* The records a domain's answer carries, to publish. */
+static void answer_records(json_t *answer)
 {
-	if (as_json) {
-		cli_print_json(answer);
-	} else {
-		const char *msg = json_string_value(json_object_get(answer, "message"));
-		if (msg && *msg)
-			printf("%s\n", msg);
-		json_t *dom = json_object_get(answer, "domain");
-		if (json_is_object(dom) && json_array_size(json_object_get(dom, "records"))) {
-			printf("DNS records to publish:\n");
-			print_records(json_object_get(dom, "records"), "  ");
-		}
-		cli_print_warnings(answer);
+	json_t *dom = json_object_get(answer, "domain");
+	if (json_is_object(dom) && json_array_size(json_object_get(dom, "records"))) {
+		printf("DNS records to publish:\n");
+		print_records(json_object_get(dom, "records"), "  ");
 	}
-	json_decref(answer);
-	return EXIT_OK;
 }
+
+static const struct cli_area area = {
+    .noun = "xmpp",
+    .set_example = "tls_mode=required",
+    .settings = xmppconf_settings_table,
+    .answer_more = answer_records,
+};
 
 static void host_name(char *out, size_t size)
 {
@@ -110,23 +91,6 @@ static void host_name(char *out, size_t size)
 }
 
 /* ---- show / set / secret ---------------------------------------------------------------- */
-
-static void print_setting(const char *key, json_t *v)
-{
-	if (json_is_boolean(v))
-		printf("  %-22s %s\n", key, json_is_true(v) ? "true" : "false");
-	else if (json_is_integer(v))
-		printf("  %-22s %lld\n", key, (long long)json_integer_value(v));
-	else if (json_is_string(v))
-		printf("  %-22s %s\n", key, json_string_value(v));
-	else if (json_is_array(v)) {
-		printf("  %-22s ", key);
-		size_t i;
-		json_t *it;
-		json_array_foreach(v, i, it) printf("%s%s", i ? ", " : "", json_string_value(it));
-		printf("%s\n", json_array_size(v) ? "" : "(none)");
-	}
-}
 
 static void print_domains(json_t *domains)
 {
@@ -220,9 +184,7 @@ static int cmd_show(struct db *db, int argc, char **argv)
 		json_decref(all);
 	} else {
 		printf("Settings:\n");
-		const char *key;
-		json_t *v;
-		json_object_foreach(settings, key, v) print_setting(key, v);
+		cli_print_settings(settings, 22);
 		printf("Domains:\n");
 		print_domains(domains);
 		printf("Allow list:\n");
@@ -241,25 +203,7 @@ out:
 
 static int cmd_set(struct db *db, int argc, char **argv)
 {
-	struct cli_args a;
-	struct xmppconf_err e = {0};
-	json_t *out = NULL;
-	if (!cli_args_parse("xmpp", argc, argv, NULL, &a, "set"))
-		return EXIT_USAGE;
-	if (a.npos == 0) {
-		fprintf(stderr, "fedgw xmpp set: give KEY=VALUE pairs, e.g. tls_mode=required "
-		                "(fedgw xmpp --help lists the keys)\n");
-		return EXIT_USAGE;
-	}
-	json_t *changes = cli_settings_changes("xmpp", &a);
-	if (!changes)
-		return EXIT_USAGE;
-	enum fg_err err =
-	    xmppconf_settings_set(db, daemon_cli_actor(), CLI_SOURCE, changes, &out, &e);
-	json_decref(changes);
-	if (err)
-		return cli_refused("xmpp", "set", err, &e);
-	return answered(out, a.json);
+	return cli_settings_set(&area, db, argc, argv);
 }
 
 static int cmd_secret(struct db *db, int argc, char **argv)
@@ -290,46 +234,34 @@ static int cmd_domain(struct db *db, int argc, char **argv)
 	struct cli_args a;
 	struct xmppconf_err e = {0};
 	json_t *out = NULL;
-	char host[256], cert_id[DB_ID_MAX];
+	char host[256];
 	enum fg_err err;
-	if (argc < 1) {
-		fprintf(stderr, "Usage: fedgw xmpp domain add|edit|delete|list ...\n");
-		return EXIT_USAGE;
-	}
-	const char *sub = argv[0];
-	if (!cli_args_parse("xmpp", argc - 1, argv + 1, valued, &a, "domain"))
+	const char *sub =
+	    cli_sub_args("xmpp", "domain", "add|edit|delete|list", argc, argv, valued, &a);
+	if (!sub)
 		return EXIT_USAGE;
 	host_name(host, sizeof(host));
 	if (strcmp(sub, "list") == 0) {
 		if (a.npos)
 			return EXIT_USAGE;
-		if ((err = xmppconf_domain_list(db, host, &out)) != FG_OK) {
-			fprintf(stderr, "fedgw xmpp domain: cannot read the store: %s\n",
-			        fg_strerror(err));
-			return EXIT_FAIL;
-		}
-		if (a.json)
-			cli_print_json(out);
-		else
-			print_domains(out);
-		json_decref(out);
-		return EXIT_OK;
+		err = xmppconf_domain_list(db, host, &out);
+		return cli_list_print("xmpp", "domain", err, out, NULL, a.json, print_domains);
 	}
 	if (a.npos != 1) {
 		fprintf(stderr, "fedgw xmpp domain %s: give one DOMAIN\n", sub);
 		return EXIT_USAGE;
 	}
+	static const struct cli_field fields[] = {{"--cert", "cert_id", CLI_FIELD_CERT}};
 	const char *cert = cli_opt(&a, "--cert");
-	if (cert && !cli_cert_resolve("xmpp", db, cert, cert_id))
-		return EXIT_NOTFOUND;
 	json_t *in = json_object();
-	if (cert)
-		json_object_set_new(in, "cert_id", json_string(cert_id));
+	int rc = EXIT_USAGE;
+	if (!cli_fields("xmpp", "domain", db, &a, fields, 1, in, &rc)) {
+		json_decref(in);
+		return rc;
+	}
 	if (strcmp(sub, "add") == 0) {
-		json_object_set_new(in, "domain", json_string(a.pos[0]));
-		if (!json_object_get(in, "domain")) {
+		if (!cli_add_domain("xmpp", "domain", in, a.pos[0])) {
 			json_decref(in);
-			fprintf(stderr, "fedgw xmpp domain add: the domain is not UTF-8 text\n");
 			return EXIT_USAGE;
 		}
 		err = xmppconf_domain_add(db, daemon_cli_actor(), CLI_SOURCE, in, host, &out, &e);
@@ -352,7 +284,7 @@ static int cmd_domain(struct db *db, int argc, char **argv)
 	json_decref(in);
 	if (err)
 		return cli_refused("xmpp", "domain", err, &e);
-	return answered(out, a.json);
+	return cli_answered(&area, out, a.json);
 }
 
 /* ---- allow ----------------------------------------------------------------------------- */
@@ -364,29 +296,16 @@ static int cmd_allow(struct db *db, int argc, char **argv)
 	struct cli_args a;
 	struct xmppconf_err e = {0};
 	json_t *out = NULL;
-	char cert_id[DB_ID_MAX];
 	enum fg_err err;
-	if (argc < 1) {
-		fprintf(stderr, "Usage: fedgw xmpp allow add|edit|delete|list ...\n");
-		return EXIT_USAGE;
-	}
-	const char *sub = argv[0];
-	if (!cli_args_parse("xmpp", argc - 1, argv + 1, valued, &a, "allow"))
+	const char *sub =
+	    cli_sub_args("xmpp", "allow", "add|edit|delete|list", argc, argv, valued, &a);
+	if (!sub)
 		return EXIT_USAGE;
 	if (strcmp(sub, "list") == 0) {
 		if (a.npos)
 			return EXIT_USAGE;
-		if ((err = xmppconf_peers(db, &out)) != FG_OK) {
-			fprintf(stderr, "fedgw xmpp allow: cannot read the store: %s\n",
-			        fg_strerror(err));
-			return EXIT_FAIL;
-		}
-		if (a.json)
-			cli_print_json(json_object_get(out, "allow"));
-		else
-			print_allow(json_object_get(out, "allow"));
-		json_decref(out);
-		return EXIT_OK;
+		err = xmppconf_peers(db, &out);
+		return cli_list_print("xmpp", "allow", err, out, "allow", a.json, print_allow);
 	}
 	if (a.npos != 1) {
 		fprintf(stderr, "fedgw xmpp allow %s: give one DOMAIN\n", sub);
@@ -396,46 +315,32 @@ static int cmd_allow(struct db *db, int argc, char **argv)
 		err = xmppconf_allow_delete(db, daemon_cli_actor(), CLI_SOURCE, a.pos[0], &out, &e);
 		if (err)
 			return cli_refused("xmpp", "allow", err, &e);
-		return answered(out, a.json);
+		return cli_answered(&area, out, a.json);
 	}
 	if (strcmp(sub, "add") != 0 && strcmp(sub, "edit") != 0) {
 		fprintf(stderr, "fedgw xmpp allow: unknown command \"%s\"\n", sub);
 		return EXIT_USAGE;
 	}
+	static const struct cli_field fields[] = {
+	    {"--server", "server", CLI_FIELD_TEXT},
+	    {"--port", "port", CLI_FIELD_TEXT},
+	    {"--auth", "auth", CLI_FIELD_TEXT},
+	    {"--tls", "tls", CLI_FIELD_TEXT},
+	    {"--description", "description", CLI_FIELD_TEXT},
+	    {"--cert", "cert_id", CLI_FIELD_CERT},
+	};
 	json_t *in = json_object();
-	static const char *const map[][2] = {{"--server", "server"},
-	                                     {"--port", "port"},
-	                                     {"--auth", "auth"},
-	                                     {"--tls", "tls"},
-	                                     {"--description", "description"}};
-	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
-		const char *v = cli_opt(&a, map[i][0]);
-		if (!v)
-			continue;
-		json_t *s = json_string(v);
-		if (!s) {
-			json_decref(in);
-			fprintf(stderr, "fedgw xmpp allow: %s is not UTF-8 text\n", map[i][0]);
-			return EXIT_USAGE;
-		}
-		json_object_set_new(in, map[i][1], s);
-	}
-	const char *cert = cli_opt(&a, "--cert");
-	if (cert) {
-		if (!cli_cert_resolve("xmpp", db, cert, cert_id)) {
-			json_decref(in);
-			return EXIT_NOTFOUND;
-		}
-		json_object_set_new(in, "cert_id", json_string(cert_id));
+	int rc = EXIT_USAGE;
+	if (!cli_fields("xmpp", "allow", db, &a, fields, sizeof(fields) / sizeof(fields[0]), in,
+	                &rc)) {
+		json_decref(in);
+		return rc;
 	}
 	if (strcmp(sub, "add") == 0) {
-		json_t *d = json_string(a.pos[0]);
-		if (!d) {
+		if (!cli_add_domain("xmpp", "allow", in, a.pos[0])) {
 			json_decref(in);
-			fprintf(stderr, "fedgw xmpp allow add: the domain is not UTF-8 text\n");
 			return EXIT_USAGE;
 		}
-		json_object_set_new(in, "domain", d);
 		err = xmppconf_allow_add(db, daemon_cli_actor(), CLI_SOURCE, in, &out, &e);
 	} else {
 		err =
@@ -444,7 +349,7 @@ static int cmd_allow(struct db *db, int argc, char **argv)
 	json_decref(in);
 	if (err)
 		return cli_refused("xmpp", "allow", err, &e);
-	return answered(out, a.json);
+	return cli_answered(&area, out, a.json);
 }
 
 /* ---- policy ---------------------------------------------------------------------------- */
@@ -492,27 +397,15 @@ static int cmd_policy(struct db *db, int argc, char **argv)
 	struct xmppconf_err e = {0};
 	json_t *out = NULL;
 	enum fg_err err;
-	if (argc < 1) {
-		fprintf(stderr, "Usage: fedgw xmpp policy default|add|delete|list ...\n");
-		return EXIT_USAGE;
-	}
-	const char *sub = argv[0];
-	if (!cli_args_parse("xmpp", argc - 1, argv + 1, valued, &a, "policy"))
+	const char *sub =
+	    cli_sub_args("xmpp", "policy", "default|add|delete|list", argc, argv, valued, &a);
+	if (!sub)
 		return EXIT_USAGE;
 	if (strcmp(sub, "list") == 0) {
 		if (a.npos)
 			return EXIT_USAGE;
-		if ((err = xmppconf_policy_get(db, &out)) != FG_OK) {
-			fprintf(stderr, "fedgw xmpp policy: cannot read the store: %s\n",
-			        fg_strerror(err));
-			return EXIT_FAIL;
-		}
-		if (a.json)
-			cli_print_json(out);
-		else
-			print_policy(out);
-		json_decref(out);
-		return EXIT_OK;
+		err = xmppconf_policy_get(db, &out);
+		return cli_list_print("xmpp", "policy", err, out, NULL, a.json, print_policy);
 	}
 	if (strcmp(sub, "default") == 0) {
 		if (a.npos != 1) {
@@ -560,7 +453,7 @@ static int cmd_policy(struct db *db, int argc, char **argv)
 	}
 	if (err)
 		return cli_refused("xmpp", "policy", err, &e);
-	return answered(out, a.json);
+	return cli_answered(&area, out, a.json);
 }
 
 /* ---- peers ----------------------------------------------------------------------------- */
@@ -650,45 +543,29 @@ static int cmd_peers(struct db *db, int argc, char **argv)
 
 /* ---- validate -------------------------------------------------------------------------- */
 
+static enum fg_err validate_start(void **v, uv_loop_t *loop, struct db *db, const char *domain,
+                                  s2s_step_cb step_cb, s2s_done_cb done_cb, void *ctx)
+{
+	struct s2s_validation *sv = NULL;
+	enum fg_err err = s2s_validate_start(&sv, loop, db, domain, step_cb, done_cb, ctx);
+	*v = sv;
+	return err;
+}
+
+static void validate_free(void *v)
+{
+	s2s_validate_free(v);
+}
+
 static int cmd_validate(struct db *db, int argc, char **argv)
 {
-	struct cli_args a;
-	if (!cli_args_parse("xmpp", argc, argv, NULL, &a, "validate"))
-		return EXIT_USAGE;
-	if (a.npos != 1) {
-		fprintf(stderr, "Usage: fedgw xmpp validate DOMAIN [--json]\n");
-		return EXIT_USAGE;
-	}
-	const char *why = NULL;
-	if (!xmppconf_domain_valid(a.pos[0], &why)) {
-		fprintf(stderr, "fedgw xmpp validate: \"%s\" is not a domain name: %s\n", a.pos[0],
-		        why);
-		return EXIT_USAGE;
-	}
-	uv_loop_t loop;
-	struct s2s_validation *v = NULL;
-	struct cli_validate_run r = {.as_json = a.json, .steps = json_array()};
-	int rc = EXIT_FAIL;
-	if (uv_loop_init(&loop) != 0) {
-		fprintf(stderr, "fedgw xmpp validate: cannot start an event loop\n");
-		json_decref(r.steps);
-		return EXIT_FAIL;
-	}
-	if (!a.json)
-		printf("Validating federation with %s\n", a.pos[0]);
-	enum fg_err err = s2s_validate_start(&v, &loop, db, a.pos[0], cli_validate_step_cb,
-	                                     cli_validate_done_cb, &r);
-	if (err) {
-		fprintf(stderr, "fedgw xmpp validate: cannot start: %s\n", fg_strerror(err));
-	} else {
-		while (!r.done && uv_run(&loop, UV_RUN_ONCE) != 0)
-			;
-		s2s_validate_free(v);
-		rc = cli_validate_report("xmpp", &r, a.pos[0]);
-	}
-	cli_validate_loop_close("xmpp", &loop);
-	json_decref(r.steps);
-	return rc;
+	static const struct cli_validator vd = {
+	    .intro_before = "Validating federation with ",
+	    .intro_after = "",
+	    .start = validate_start,
+	    .free = validate_free,
+	};
+	return cli_validate_cmd("xmpp", &vd, db, argc, argv);
 }
 
 /* ---- dispatch -------------------------------------------------------------------------- */

@@ -14,9 +14,9 @@ bool sipconf_host_valid(const char *host, const char **why)
 	static const char *dummy;
 	if (!why)
 		why = &dummy;
-	if (host && xmppconf__ip_valid(host))
+	if (host && conf_ip_valid(host))
 		return true;
-	return xmppconf_domain_valid(host, why);
+	return conf_domain_valid(host, why);
 }
 
 bool sipconf__cert_names(struct db_txn *txn, const char *cert_id, const char *host, char *names,
@@ -134,10 +134,10 @@ static json_t *status_json(const struct db_status *st, size_t ns, const char *do
 	for (size_t i = 0; i < ns; i++) {
 		if (strcmp(st[i].id, id) != 0)
 			continue;
-		json_t *s = json_pack("{s:o, s:o, s:o, s:I}", "state", xmppconf__text(st[i].state),
-		                      "reason", xmppconf__text(st[i].reason), "since",
-		                      xmppconf__time(st[i].since_ms), "since_ms",
-		                      (json_int_t)st[i].since_ms);
+		json_t *s =
+		    json_pack("{s:o, s:o, s:o, s:I}", "state", conf_text(st[i].state), "reason",
+		              conf_text(st[i].reason), "since", conf_time(st[i].since_ms),
+		              "since_ms", (json_int_t)st[i].since_ms);
 		json_t *extra = st[i].extra[0] ? json_loads(st[i].extra, 0, NULL) : NULL;
 		if (json_is_object(extra)) {
 			const char *k;
@@ -166,17 +166,17 @@ static json_t *domain_json(struct db_txn *txn, const struct db_sip_domain *d,
 	if (d->cert_id[0] && cname[0])
 		names = json_boolean(sipconf__cert_names(txn, d->cert_id, fqdn, NULL, 0));
 	domain_warnings(txn, d, warnings);
-	return json_pack(
-	    "{s:o, s:o, s:i, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, "
-	    "s:o}",
-	    "domain", xmppconf__text(d->domain), "next_hop", xmppconf__text(d->next_hop), "port",
-	    (int)d->next_hop_port, "transport", is_tls(d) ? "tls" : "tcp", "cert_id",
-	    xmppconf__text(d->cert_id), "cert_name", cname[0] ? xmppconf__text(cname) : json_null(),
-	    "cert_names_fqdn", names, "ca_id", xmppconf__text(d->ca_id), "ca_name",
-	    caname[0] ? xmppconf__text(caname) : json_null(), "bind", xmppconf__text(d->bind),
-	    "xmpp_domain", xmppconf__text(d->xmpp_domain), "maps_to", xmppconf__text(maps_to(d)),
-	    "created", xmppconf__time(d->created_ms), "warnings", warnings, "status",
-	    status_json(st, ns, d->domain));
+	return json_pack("{s:o, s:o, s:i, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, "
+	                 "s:o}",
+	                 "domain", conf_text(d->domain), "next_hop", conf_text(d->next_hop), "port",
+	                 (int)d->next_hop_port, "transport", is_tls(d) ? "tls" : "tcp", "cert_id",
+	                 conf_text(d->cert_id), "cert_name",
+	                 cname[0] ? conf_text(cname) : json_null(), "cert_names_fqdn", names,
+	                 "ca_id", conf_text(d->ca_id), "ca_name",
+	                 caname[0] ? conf_text(caname) : json_null(), "bind", conf_text(d->bind),
+	                 "xmpp_domain", conf_text(d->xmpp_domain), "maps_to", conf_text(maps_to(d)),
+	                 "created", conf_time(d->created_ms), "warnings", warnings, "status",
+	                 status_json(st, ns, d->domain));
 }
 
 enum fg_err sipconf_domain_list(struct db *db, json_t **out)
@@ -211,27 +211,39 @@ enum fg_err sipconf_domain_get(struct db *db, const char *domain, json_t **out,
 	struct db_status *st = NULL;
 	size_t ns = 0;
 	*out = NULL;
-	if (!xmppconf_domain_valid(domain, NULL))
-		return xmppconf__fail(e, 404, "domain", "Pick a domain from the list.",
-		                      "There is no such SIP domain.");
+	if (!conf_domain_valid(domain, NULL))
+		return conf_fail(e, 404, "domain", "Pick a domain from the list.",
+		                 "There is no such SIP domain.");
 	enum fg_err err = db_txn_begin(db, &txn);
 	if (err)
-		return xmppconf__fail(e, 500, NULL, "See the log (fedgw journal).",
-		                      "The store could not be read: %s.", fg_strerror(err));
+		return conf_fail(e, 500, NULL, "See the log (fedgw journal).",
+		                 "The store could not be read: %s.", fg_strerror(err));
 	err = db_sip_domain_get(txn, domain, &d);
 	if (err == FG_ERR_NOTFOUND) {
-		err = xmppconf__fail(e, 404, "domain", "Pick a domain from the list.",
-		                     "There is no SIP domain %s.", domain);
+		err = conf_fail(e, 404, "domain", "Pick a domain from the list.",
+		                "There is no SIP domain %s.", domain);
 	} else if (!err && (err = db_status_list(txn, &st, &ns)) == FG_OK) {
 		*out = domain_json(txn, &d, st, ns);
 	}
 	if (err && err != FG_ERR_NOTFOUND)
-		xmppconf__fail(e, 500, NULL, "See the log (fedgw journal).",
-		               "The store could not be read: %s.", fg_strerror(err));
+		conf_fail(e, 500, NULL, "See the log (fedgw journal).",
+		          "The store could not be read: %s.", fg_strerror(err));
 	db_txn_end(txn);
 	db_status_list_free(st, ns);
 	return err;
 }
+
+static const struct conf_record sip_domain = {
+    .del = db_sip_domain_del,
+    .delete_action = "sip.domain.delete",
+    .fix = "Pick a domain from the list.",
+    .invalid = "There is no such SIP domain.",
+    .missing_before = "There is no SIP domain ",
+    .missing_after = ".",
+    .delete_failed = "The SIP domain could not be deleted",
+    .rename_fix = "To rename, add the new domain and delete the old one.",
+    .renamed = "A SIP domain cannot be renamed.",
+};
 
 /* ---- add / edit ----------------------------------------------------------------------- */
 
@@ -256,23 +268,30 @@ static const char *const domain_fields[] = {
 static const char *const domain_ignored[] = {"cert_name", "cert_names_fqdn", "ca_name", "maps_to",
                                              "created",   "warnings",        "status",  NULL};
 
+static enum fg_err next_hop_required(struct xmppconf_err *e)
+{
+	return conf_fail(e, 422, "next_hop",
+	                 "Type the Access Edge's host name (as on its certificate) or address.",
+	                 "The next hop is required.");
+}
+
 static bool read_input(json_t *in, struct domain_in *d, struct xmppconf_err *e)
 {
 	const char *why = NULL, *port_text = NULL;
 	memset(d, 0, sizeof(*d));
-	if (!xmppconf__fields_known(in, domain_fields, domain_ignored, e) ||
-	    !xmppconf__field_str(in, "next_hop", DB_DOMAIN_MAX - 1, &d->next_hop, e) ||
-	    !xmppconf__field_str(in, "transport", 7, &d->transport, e) ||
-	    !xmppconf__field_str(in, "cert_id", DB_ID_MAX - 1, &d->cert_id, e) ||
-	    !xmppconf__field_str(in, "ca_id", DB_ID_MAX - 1, &d->ca_id, e) ||
-	    !xmppconf__field_str(in, "bind", DB_ADDR_MAX - 1, &d->bind, e) ||
-	    !xmppconf__field_str(in, "xmpp_domain", DB_DOMAIN_MAX - 1, &d->xmpp_domain, e))
+	if (!conf_fields_known(in, domain_fields, domain_ignored, e) ||
+	    !conf_field_str(in, "next_hop", DB_DOMAIN_MAX - 1, &d->next_hop, e) ||
+	    !conf_field_str(in, "transport", 7, &d->transport, e) ||
+	    !conf_field_str(in, "cert_id", DB_ID_MAX - 1, &d->cert_id, e) ||
+	    !conf_field_str(in, "ca_id", DB_ID_MAX - 1, &d->ca_id, e) ||
+	    !conf_field_str(in, "bind", DB_ADDR_MAX - 1, &d->bind, e) ||
+	    !conf_field_str(in, "xmpp_domain", DB_DOMAIN_MAX - 1, &d->xmpp_domain, e))
 		return false;
 	if (d->next_hop && !sipconf_host_valid(d->next_hop, &why)) {
-		xmppconf__fail(e, 422, "next_hop",
-		               "Write the Access Edge's host name as in edge.example.com, or its "
-		               "IPv4 or IPv6 address.",
-		               "The next hop is not a host name or an address: %s.", why);
+		conf_fail(e, 422, "next_hop",
+		          "Write the Access Edge's host name as in edge.example.com, or its "
+		          "IPv4 or IPv6 address.",
+		          "The next hop is not a host name or an address: %s.", why);
 		return false;
 	}
 	json_t *p = json_object_get(in, "port");
@@ -287,10 +306,10 @@ static bool read_input(json_t *in, struct domain_in *d, struct xmppconf_err *e)
 			ok = !port_text[0] || fg_parse_u64(port_text, 0, 65535, &v);
 		}
 		if (!ok) {
-			xmppconf__fail(e, 422, "port",
-			               "Use a port from 1 to 65535, or leave it empty for "
-			               "5061 (TLS) or 5060 (TCP).",
-			               "The port must be a whole number from 1 to 65535.");
+			conf_fail(e, 422, "port",
+			          "Use a port from 1 to 65535, or leave it empty for "
+			          "5061 (TLS) or 5060 (TCP).",
+			          "The port must be a whole number from 1 to 65535.");
 			return false;
 		}
 		d->port_given = true;
@@ -302,24 +321,24 @@ static bool read_input(json_t *in, struct domain_in *d, struct xmppconf_err *e)
 		else if (strcasecmp(d->transport, "tcp") == 0)
 			d->transport = "tcp";
 		else {
-			xmppconf__fail(e, 422, "transport",
-			               "Use tls (SIP over mutual TLS, port 5061) or tcp.",
-			               "The transport must be tls or tcp.");
+			conf_fail(e, 422, "transport",
+			          "Use tls (SIP over mutual TLS, port 5061) or tcp.",
+			          "The transport must be tls or tcp.");
 			return false;
 		}
 	}
-	if (d->bind && d->bind[0] && !xmppconf__ip_valid(d->bind)) {
-		xmppconf__fail(e, 422, "bind",
-		               "Give one of this machine's IPv4 or IPv6 addresses, or leave "
-		               "it empty to let the system choose.",
-		               "The bind address is not an IP address.");
+	if (d->bind && d->bind[0] && !conf_ip_valid(d->bind)) {
+		conf_fail(e, 422, "bind",
+		          "Give one of this machine's IPv4 or IPv6 addresses, or leave "
+		          "it empty to let the system choose.",
+		          "The bind address is not an IP address.");
 		return false;
 	}
-	if (d->xmpp_domain && d->xmpp_domain[0] && !xmppconf_domain_valid(d->xmpp_domain, &why)) {
-		xmppconf__fail(e, 422, "xmpp_domain",
-		               "Write the XMPP domain as in example.com, or leave it empty "
-		               "for the same name as the SIP domain.",
-		               "The mapped XMPP domain is not a valid domain name: %s.", why);
+	if (d->xmpp_domain && d->xmpp_domain[0] && !conf_domain_valid(d->xmpp_domain, &why)) {
+		conf_fail(e, 422, "xmpp_domain",
+		          "Write the XMPP domain as in example.com, or leave it empty "
+		          "for the same name as the SIP domain.",
+		          "The mapped XMPP domain is not a valid domain name: %s.", why);
 		return false;
 	}
 	return true;
@@ -330,33 +349,26 @@ static enum fg_err cert_ref_check(struct db_txn *txn, const char *id, bool want_
                                   struct xmppconf_err *e)
 {
 	struct db_cert cert;
-	const char *field = want_leaf ? "cert_id" : "ca_id";
-	enum fg_err err = db_cert_get(txn, id, &cert);
+	enum fg_err err;
+	if (want_leaf) {
+		if ((err = conf_cert_leaf(txn, id, "cert_id", "the Access Edge", &cert, e)) ==
+		    FG_OK)
+			db_cert_clear(&cert);
+		return err;
+	}
+	err = db_cert_get(txn, id, &cert);
 	if (err == FG_ERR_NOTFOUND)
-		return xmppconf__fail(e, 422, field,
-		                      want_leaf ? "Pick a certificate from the list, or create or "
-		                                  "import one under Certificates first."
-		                                : "Pick a CA bundle from the list, or import the "
-		                                  "Access Edge's CA under Certificates first.",
-		                      "There is no %s with that id.",
-		                      want_leaf ? "certificate" : "CA bundle");
+		return conf_fail(e, 422, "ca_id",
+		                 "Pick a CA bundle from the list, or import the Access Edge's CA "
+		                 "under Certificates first.",
+		                 "There is no CA bundle with that id.");
 	if (err)
 		return err;
-	if (want_leaf && (cert.kind != DB_CERT_LEAF || !cert.key_id[0]))
-		err =
-		    xmppconf__fail(e, 422, field,
-		                   "Pick a certificate that has its private key (import the "
-		                   "certificate issued for a CSR made here, or make a self-signed "
-		                   "one).",
-		                   "The certificate \"%s\" has no private key here, so it cannot "
-		                   "be presented to the Access Edge.",
-		                   cert.name);
-	else if (!want_leaf && cert.kind != DB_CERT_CA_BUNDLE)
-		err =
-		    xmppconf__fail(e, 422, field,
-		                   "Pick a CA bundle (import the CA that issued the Access Edge's "
-		                   "certificate under Certificates).",
-		                   "\"%s\" is not a CA bundle.", cert.name);
+	if (cert.kind != DB_CERT_CA_BUNDLE)
+		err = conf_fail(e, 422, "ca_id",
+		                "Pick a CA bundle (import the CA that issued the Access Edge's "
+		                "certificate under Certificates).",
+		                "\"%s\" is not a CA bundle.", cert.name);
 	db_cert_clear(&cert);
 	return err;
 }
@@ -366,7 +378,7 @@ static void changed_text(json_t *answer, char *detail, size_t size, size_t *used
 {
 	if (strcmp(from, to) == 0)
 		return;
-	xmppconf__changed(answer, field, from, to);
+	conf_answer_changed(answer, field, from, to);
 	int w = snprintf(detail + *used, size - *used, "%s%s: %.60s -> %.60s", *used ? "; " : "",
 	                 field, from[0] ? from : "(none)", to[0] ? to : "(none)");
 	if (w > 0 && (size_t)w < size - *used)
@@ -380,26 +392,21 @@ static enum fg_err domain_fn(struct db_txn *txn, void *vctx)
 	struct db_sip_domain d, old;
 	enum fg_err err;
 	json_decref(c->answer);
-	c->answer = xmppconf__answer();
+	c->answer = conf_answer_new();
 	memset(&old, 0, sizeof(old));
-	err = db_sip_domain_get(txn, c->domain, &old);
-	if (err && err != FG_ERR_NOTFOUND)
+	err = conf_record_check(db_sip_domain_get(txn, c->domain, &old), c->create, "SIP domain",
+	                        c->domain, c->e);
+	if (err)
 		return err;
-	if (c->create && err == FG_OK)
-		return xmppconf__fail(c->e, 409, "domain", "Edit the existing domain instead.",
-		                      "The SIP domain %s exists already.", c->domain);
-	if (!c->create && err == FG_ERR_NOTFOUND)
-		return xmppconf__fail(c->e, 404, "domain", "Pick a domain from the list.",
-		                      "There is no SIP domain %s.", c->domain);
 	struct db_sip_domain *all = NULL;
 	size_t n = 0;
 	if ((err = db_sip_domain_list(txn, &all, &n)) != FG_OK)
 		return err;
 	if (c->create && n >= SIPCONF_DOMAINS_MAX) {
 		free(all);
-		return xmppconf__fail(c->e, 422, "domain", "Delete a SIP domain you no longer use.",
-		                      "The gateway already has %d SIP domains, the most it serves.",
-		                      SIPCONF_DOMAINS_MAX);
+		return conf_fail(c->e, 422, "domain", "Delete a SIP domain you no longer use.",
+		                 "The gateway already has %d SIP domains, the most it serves.",
+		                 SIPCONF_DOMAINS_MAX);
 	}
 	if (c->create) {
 		memset(&d, 0, sizeof(d));
@@ -431,10 +438,7 @@ static enum fg_err domain_fn(struct db_txn *txn, void *vctx)
 		d.next_hop_port = is_tls(&d) ? SIPCONF_PORT_TLS : SIPCONF_PORT_TCP;
 	if (!d.next_hop[0]) {
 		free(all);
-		return xmppconf__fail(c->e, 422, "next_hop",
-		                      "Type the Access Edge's host name (as on its certificate) or "
-		                      "address.",
-		                      "The next hop is required.");
+		return next_hop_required(c->e);
 	}
 	if (d.cert_id[0] && (err = cert_ref_check(txn, d.cert_id, true, c->e)) != FG_OK) {
 		free(all);
@@ -446,12 +450,11 @@ static enum fg_err domain_fn(struct db_txn *txn, void *vctx)
 	}
 	if (is_tls(&d) && !d.ca_id[0]) {
 		free(all);
-		return xmppconf__fail(
-		    c->e, 422, "ca_id",
-		    "Pick the CA bundle that issued the Access Edge's certificate "
-		    "(import it under Certificates), or use transport tcp.",
-		    "SIP over TLS needs a trusted CA bundle to check the Access "
-		    "Edge's certificate.");
+		return conf_fail(c->e, 422, "ca_id",
+		                 "Pick the CA bundle that issued the Access Edge's certificate "
+		                 "(import it under Certificates), or use transport tcp.",
+		                 "SIP over TLS needs a trusted CA bundle to check the Access "
+		                 "Edge's certificate.");
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (strcmp(all[i].domain, d.domain) == 0 ||
@@ -460,10 +463,10 @@ static enum fg_err domain_fn(struct db_txn *txn, void *vctx)
 		char other[DB_DOMAIN_MAX];
 		fg_strlcpy(other, all[i].domain, sizeof(other));
 		free(all);
-		return xmppconf__fail(c->e, 409, "xmpp_domain",
-		                      "Map this SIP domain to another XMPP domain.",
-		                      "The XMPP domain %s is already mapped to the SIP domain %s.",
-		                      maps_to(&d), other);
+		return conf_fail(c->e, 409, "xmpp_domain",
+		                 "Map this SIP domain to another XMPP domain.",
+		                 "The XMPP domain %s is already mapped to the SIP domain %s.",
+		                 maps_to(&d), other);
 	}
 	free(all);
 
@@ -484,7 +487,7 @@ static enum fg_err domain_fn(struct db_txn *txn, void *vctx)
 		changed_text(a, detail, sizeof(detail), &used, "xmpp_domain", old.xmpp_domain,
 		             d.xmpp_domain);
 		if (used == 0) {
-			xmppconf__message(c->answer, "Nothing changed for %s.", d.domain);
+			conf_answer_message(c->answer, "Nothing changed for %s.", d.domain);
 			goto answer;
 		}
 	}
@@ -492,22 +495,23 @@ static enum fg_err domain_fn(struct db_txn *txn, void *vctx)
 		return err;
 	cert_name(txn, d.cert_id, cname);
 	if (c->create) {
-		err = xmppconf__audit(txn, c->actor, c->source, "sip.domain.add",
-		                      "%s: next hop %s:%u %s, certificate %s, XMPP domain %s",
-		                      d.domain, d.next_hop, (unsigned)d.next_hop_port, d.transport,
-		                      cname[0] ? cname : "(none)", maps_to(&d));
-		xmppconf__message(c->answer,
-		                  "Added the SIP domain %s: the gateway connects to %s:%u over %s "
-		                  "now, and XMPP users reach its users as user@%s.",
-		                  d.domain, d.next_hop, (unsigned)d.next_hop_port,
-		                  is_tls(&d) ? "TLS" : "TCP", maps_to(&d));
+		err = conf_audit(txn, c->actor, c->source, "sip.domain.add",
+		                 "%s: next hop %s:%u %s, certificate %s, XMPP domain %s", d.domain,
+		                 d.next_hop, (unsigned)d.next_hop_port, d.transport,
+		                 cname[0] ? cname : "(none)", maps_to(&d));
+		conf_answer_message(
+		    c->answer,
+		    "Added the SIP domain %s: the gateway connects to %s:%u over %s "
+		    "now, and XMPP users reach its users as user@%s.",
+		    d.domain, d.next_hop, (unsigned)d.next_hop_port, is_tls(&d) ? "TLS" : "TCP",
+		    maps_to(&d));
 	} else {
-		err = xmppconf__audit(txn, c->actor, c->source, "sip.domain.edit", "%s: %s",
-		                      d.domain, detail);
-		xmppconf__message(c->answer,
-		                  "Saved %s (%s); the next-hop connection is remade now, without "
-		                  "a restart.",
-		                  d.domain, detail);
+		err = conf_audit(txn, c->actor, c->source, "sip.domain.edit", "%s: %s", d.domain,
+		                 detail);
+		conf_answer_message(c->answer,
+		                    "Saved %s (%s); the next-hop connection is remade now, without "
+		                    "a restart.",
+		                    d.domain, detail);
 	}
 	if (err)
 		return err;
@@ -518,55 +522,36 @@ answer:;
 		return err;
 	json_t *dj = domain_json(txn, &d, st, ns);
 	db_status_list_free(st, ns);
-	size_t i;
-	json_t *w;
-	json_array_foreach(json_object_get(dj, "warnings"), i, w)
-	    json_array_append(json_object_get(c->answer, "warnings"), w);
-	json_object_set_new(c->answer, "domain", dj);
+	conf_answer_object(c->answer, "domain", dj);
 	return FG_OK;
 }
 
 static enum fg_err domain_run(struct db *db, struct domain_ctx *c, json_t **out)
 {
-	enum fg_err err = db_write(db, domain_fn, c);
-	if (err) {
-		if (err != FG_ERR_INVAL && err != FG_ERR_EXISTS && err != FG_ERR_NOTFOUND)
-			xmppconf__fail(c->e, 500, NULL, "See the log (fedgw journal).",
-			               "The SIP domain could not be saved: %s.", fg_strerror(err));
-		json_decref(c->answer);
-		return err;
-	}
-	*out = c->answer;
-	return FG_OK;
+	return conf_write(db, domain_fn, c, &c->answer, out, c->e,
+	                  "The SIP domain could not be saved");
 }
 
 enum fg_err sipconf_domain_add(struct db *db, const char *actor, const char *source, json_t *in,
                                json_t **out, struct xmppconf_err *e)
 {
-	const char *domain = NULL, *why = NULL;
+	const char *domain = NULL;
 	*out = NULL;
 	if (!json_is_object(in))
-		return xmppconf__fail(e, 422, NULL, "Send a JSON object.", "No domain was given.");
+		return conf_fail(e, 422, NULL, "Send a JSON object.", "No domain was given.");
 	struct domain_ctx c = {.actor = actor, .source = source, .create = true, .e = e};
-	if (!xmppconf__field_str(in, "domain", DB_DOMAIN_MAX - 1, &domain, e) ||
+	if (!conf_field_str(in, "domain", DB_DOMAIN_MAX - 1, &domain, e) ||
 	    !read_input(in, &c.in, e))
 		return FG_ERR_INVAL;
 	if (!domain || !domain[0])
-		return xmppconf__fail(e, 422, "domain",
-		                      "Type the SIP domain of your users (the part after @ in "
-		                      "their SIP addresses).",
-		                      "The SIP domain is required.");
-	if (!xmppconf_domain_valid(domain, &why))
-		return xmppconf__fail(
-		    e, 422, "domain",
-		    "Write the domain as in example.com: lowercase letters, digits "
-		    "and hyphens between dots, without a final dot.",
-		    "This is not a valid domain name: %s.", why);
+		return conf_fail(e, 422, "domain",
+		                 "Type the SIP domain of your users (the part after @ in "
+		                 "their SIP addresses).",
+		                 "The SIP domain is required.");
+	if (!conf_domain_param(domain, "domain", e))
+		return FG_ERR_INVAL;
 	if (!c.in.next_hop || !c.in.next_hop[0])
-		return xmppconf__fail(e, 422, "next_hop",
-		                      "Type the Access Edge's host name (as on its certificate) or "
-		                      "address.",
-		                      "The next hop is required.");
+		return next_hop_required(e);
 	fg_strlcpy(c.domain, domain, sizeof(c.domain));
 	return domain_run(db, &c, out);
 }
@@ -578,66 +563,31 @@ enum fg_err sipconf_domain_edit(struct db *db, const char *actor, const char *so
 	const char *body_domain = NULL;
 	*out = NULL;
 	if (!json_is_object(in))
-		return xmppconf__fail(e, 422, NULL, "Send a JSON object.", "Nothing to change.");
+		return conf_fail(e, 422, NULL, "Send a JSON object.", "Nothing to change.");
 	struct domain_ctx c = {.actor = actor, .source = source, .create = false, .e = e};
-	if (!xmppconf__field_str(in, "domain", DB_DOMAIN_MAX - 1, &body_domain, e) ||
+	if (!conf_field_str(in, "domain", DB_DOMAIN_MAX - 1, &body_domain, e) ||
 	    !read_input(in, &c.in, e))
 		return FG_ERR_INVAL;
-	if (!xmppconf_domain_valid(domain, NULL))
-		return xmppconf__fail(e, 404, "domain", "Pick a domain from the list.",
-		                      "There is no such SIP domain.");
-	if (body_domain && strcmp(body_domain, domain) != 0)
-		return xmppconf__fail(e, 422, "domain",
-		                      "To rename, add the new domain and delete the old one.",
-		                      "A SIP domain cannot be renamed.");
+	enum fg_err err = conf_record_edit_check(&sip_domain, domain, body_domain, e);
+	if (err)
+		return err;
 	if (c.in.next_hop && !c.in.next_hop[0])
-		return xmppconf__fail(e, 422, "next_hop",
-		                      "Type the Access Edge's host name (as on its certificate) or "
-		                      "address.",
-		                      "The next hop is required.");
+		return next_hop_required(e);
 	fg_strlcpy(c.domain, domain, sizeof(c.domain));
 	return domain_run(db, &c, out);
 }
 
 /* ---- delete ------------------------------------------------------------------------------ */
 
-struct del_ctx {
-	const char *actor, *source, *domain;
-	struct xmppconf_err *e;
-};
-
-static enum fg_err domain_del_fn(struct db_txn *txn, void *vctx)
-{
-	struct del_ctx *c = vctx;
-	enum fg_err err = db_sip_domain_del(txn, c->domain);
-	if (err == FG_ERR_NOTFOUND)
-		return xmppconf__fail(c->e, 404, "domain", "Pick a domain from the list.",
-		                      "There is no SIP domain %s.", c->domain);
-	if (err)
-		return err;
-	return xmppconf__audit(txn, c->actor, c->source, "sip.domain.delete", "%s", c->domain);
-}
-
 enum fg_err sipconf_domain_delete(struct db *db, const char *actor, const char *source,
                                   const char *domain, json_t **out, struct xmppconf_err *e)
 {
-	*out = NULL;
-	if (!xmppconf_domain_valid(domain, NULL))
-		return xmppconf__fail(e, 404, "domain", "Pick a domain from the list.",
-		                      "There is no such SIP domain.");
-	struct del_ctx c = {actor, source, domain, e};
-	enum fg_err err = db_write(db, domain_del_fn, &c);
-	if (err) {
-		if (err != FG_ERR_NOTFOUND)
-			xmppconf__fail(e, 500, NULL, "See the log (fedgw journal).",
-			               "The SIP domain could not be deleted: %s.",
-			               fg_strerror(err));
+	enum fg_err err = conf_record_delete(db, &sip_domain, actor, source, domain, out, e);
+	if (err)
 		return err;
-	}
-	*out = xmppconf__answer();
-	xmppconf__message(*out,
-	                  "Deleted the SIP domain %s: its next-hop connection closes now and "
-	                  "its users are no longer reachable from XMPP.",
-	                  domain);
+	conf_answer_message(*out,
+	                    "Deleted the SIP domain %s: its next-hop connection closes now and "
+	                    "its users are no longer reachable from XMPP.",
+	                    domain);
 	return FG_OK;
 }

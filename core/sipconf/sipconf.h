@@ -5,14 +5,14 @@
 #define FEDGW_SIPCONF_H
 
 #include "base/base.h"
+#include "conf/conf.h"
 #include "db/db.h"
-#include "xmppconf/xmppconf.h"
 
 #include <jansson.h>
 #include <stdbool.h>
 
 /*
- * The same conventions as xmppconf (xmppconf/xmppconf.h): every change is one db_write
+ * The conventions of every configuration area (conf/conf.h): every change is one db_write
  * holding the change and its audit entry (actor and source as given); the engine applies
  * it live. Answers (*out, a new reference) carry "message", "changed" [{"field","from",
  * "to"}], "warnings" and the resulting object. Refusals fill struct xmppconf_err (status
@@ -27,7 +27,7 @@
 #define SIPCONF_PORT_TCP 5060
 #define SIPCONF_PORT_TLS 5061
 
-/* True if host is a next hop as the engine dials it: a DNS name (xmppconf_domain_valid
+/* True if host is a next hop as the engine dials it: a DNS name (conf_domain_valid
  * rules) or an IPv4/IPv6 address (without brackets). */
 bool sipconf_host_valid(const char *host, const char **why);
 
@@ -38,6 +38,8 @@ bool sipconf_host_valid(const char *host, const char **why);
  * keys are the settings' names without "sip."; fqdn is the host name while unset
  * (fqdn_default true). */
 enum fg_err sipconf_settings_get(struct db *db, json_t **out);
+/* The sip.* settings table (names, types, ranges, defaults, help) the engine uses. */
+const struct conf_settings *sipconf_settings_table(void);
 /* Partial update of the keys above (fqdn "" goes back to the host name). Values typed or
  * as text ("true", "5061"); all validated before anything is written. */
 enum fg_err sipconf_settings_set(struct db *db, const char *actor, const char *source,

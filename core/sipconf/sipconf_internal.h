@@ -3,9 +3,6 @@
 #define FEDGW_SIPCONF_INTERNAL_H
 
 #include "sipconf/sipconf.h"
-/* Answers, audit entries, field readers and name checks shared with the XMPP
- * configuration (one implementation for every configuration operation). */
-#include "xmppconf/xmppconf_internal.h"
 
 /* The gateway's FQDN in effect: sip.fqdn, or the host name while unset (as the engine). */
 void sipconf__fqdn(struct db_txn *txn, char out[DB_DOMAIN_MAX], bool *is_default);

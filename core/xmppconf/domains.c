@@ -8,6 +8,11 @@
 #include <string.h>
 #include <strings.h>
 
+bool xmppconf_domain_valid(const char *domain, const char **why)
+{
+	return conf_domain_valid(domain, why);
+}
+
 json_t *xmppconf_records(const char *domain, const char *host, unsigned port,
                          unsigned direct_tls_port)
 {
@@ -26,9 +31,8 @@ json_t *xmppconf_records(const char *domain, const char *host, unsigned port,
 		snprintf(value, sizeof(value), "0 5 %u %s%s", p, target, dot);
 		snprintf(text, sizeof(text), "%s SRV %s", name, value);
 		json_array_append_new(arr, json_pack("{s:o, s:s, s:o, s:o}", "name",
-		                                     xmppconf__text(name), "type", "SRV", "value",
-		                                     xmppconf__text(value), "text",
-		                                     xmppconf__text(text)));
+		                                     conf_text(name), "type", "SRV", "value",
+		                                     conf_text(value), "text", conf_text(text)));
 	}
 	return arr;
 }
@@ -47,25 +51,10 @@ static enum fg_err cert_check(struct db_txn *txn, const char *cert_id, const cha
 	cert_name[0] = '\0';
 	if (why && whysize)
 		why[0] = '\0';
-	enum fg_err err = db_cert_get(txn, cert_id, &cert);
-	if (err == FG_ERR_NOTFOUND)
-		return xmppconf__fail(e, 422, "cert_id",
-		                      "Pick a certificate from the list, or create or import one "
-		                      "under Certificates first.",
-		                      "There is no certificate with that id.");
+	enum fg_err err = conf_cert_leaf(txn, cert_id, "cert_id", "peers", &cert, e);
 	if (err)
 		return err;
 	fg_strlcpy(cert_name, cert.name, DB_NAME_MAX);
-	if (cert.kind != DB_CERT_LEAF || cert.key_id[0] == '\0') {
-		err = xmppconf__fail(e, 422, "cert_id",
-		                     "Pick a certificate that has its private key (import the "
-		                     "certificate issued for a CSR made here, or make a "
-		                     "self-signed one).",
-		                     "The certificate \"%s\" has no private key here, so it cannot "
-		                     "be presented to peers.",
-		                     cert.name);
-		goto out;
-	}
 	if (cert.pem &&
 	    pki_certs_from_pem(cert.pem, strlen(cert.pem), &chain, &n, perr, sizeof(perr)) ==
 	        FG_OK &&
@@ -74,7 +63,6 @@ static enum fg_err cert_check(struct db_txn *txn, const char *cert_id, const cha
 		 * without those SANs. */
 		*covers = pki_cert_match_xmpp(chain[0]->der, chain[0]->der_len, domain, why,
 		                              whysize) != PKI_ID_NONE;
-out:
 	pki_certs_free(chain, n);
 	db_cert_clear(&cert);
 	return err;
@@ -92,7 +80,7 @@ static json_t *domain_json(struct db_txn *txn, const struct db_xmpp_domain *d, c
 		struct xmppconf_err e;
 		if (cert_check(txn, d->cert_id, d->domain, name, &ok, why, sizeof(why), &e) ==
 		    FG_OK) {
-			cert_name = xmppconf__text(name);
+			cert_name = conf_text(name);
 			covers = json_boolean(ok);
 			if (!ok)
 				json_array_append_new(
@@ -104,7 +92,7 @@ static json_t *domain_json(struct db_txn *txn, const struct db_xmpp_domain *d, c
 				        name, d->domain, why[0] ? " (" : "", why, why[0] ? ")" : "",
 				        d->domain, d->domain));
 		} else {
-			json_array_append_new(warnings, xmppconf__text(e.message));
+			json_array_append_new(warnings, conf_text(e.message));
 		}
 	} else {
 		json_array_append_new(warnings,
@@ -112,11 +100,10 @@ static json_t *domain_json(struct db_txn *txn, const struct db_xmpp_domain *d, c
 		                                   "cannot federate with it. Choose one.",
 		                                   d->domain));
 	}
-	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "domain", xmppconf__text(d->domain),
-	                 "cert_id", xmppconf__text(d->cert_id), "cert_name", cert_name,
-	                 "cert_covers", covers, "created", xmppconf__time(d->created_ms),
-	                 "warnings", warnings, "records",
-	                 xmppconf_records(d->domain, host, port, dtls));
+	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "domain", conf_text(d->domain),
+	                 "cert_id", conf_text(d->cert_id), "cert_name", cert_name, "cert_covers",
+	                 covers, "created", conf_time(d->created_ms), "warnings", warnings,
+	                 "records", xmppconf_records(d->domain, host, port, dtls));
 }
 
 enum fg_err xmppconf_domain_list(struct db *db, const char *host, json_t **out)
@@ -159,17 +146,12 @@ static enum fg_err domain_fn(struct db_txn *txn, void *vctx)
 	char cert_name[DB_NAME_MAX] = "", old_name[DB_NAME_MAX] = "";
 	bool covers = true, dummy;
 	json_decref(c->answer);
-	c->answer = xmppconf__answer();
+	c->answer = conf_answer_new();
 	memset(&d, 0, sizeof(d));
-	enum fg_err err = db_xmpp_domain_get(txn, c->domain, &old);
-	if (err && err != FG_ERR_NOTFOUND)
+	enum fg_err err = conf_record_check(db_xmpp_domain_get(txn, c->domain, &old), c->create,
+	                                    "XMPP domain", c->domain, c->e);
+	if (err)
 		return err;
-	if (c->create && err == FG_OK)
-		return xmppconf__fail(c->e, 409, "domain", "Edit the existing domain instead.",
-		                      "The XMPP domain %s exists already.", c->domain);
-	if (!c->create && err == FG_ERR_NOTFOUND)
-		return xmppconf__fail(c->e, 404, "domain", "Pick a domain from the list.",
-		                      "There is no XMPP domain %s.", c->domain);
 	if (c->create) {
 		struct db_xmpp_domain *all = NULL;
 		size_t n = 0;
@@ -177,11 +159,10 @@ static enum fg_err domain_fn(struct db_txn *txn, void *vctx)
 			return err;
 		free(all);
 		if (n >= XMPPCONF_DOMAINS_MAX)
-			return xmppconf__fail(
-			    c->e, 422, "domain", "Delete a domain you no longer use.",
-			    "The gateway already has %d XMPP domains, the most it "
-			    "serves.",
-			    XMPPCONF_DOMAINS_MAX);
+			return conf_fail(c->e, 422, "domain", "Delete a domain you no longer use.",
+			                 "The gateway already has %d XMPP domains, the most it "
+			                 "serves.",
+			                 XMPPCONF_DOMAINS_MAX);
 		fg_strlcpy(d.domain, c->domain, sizeof(d.domain));
 		d.created_ms = fg_now_ms();
 	} else {
@@ -199,31 +180,31 @@ static enum fg_err domain_fn(struct db_txn *txn, void *vctx)
 		fg_strlcpy(d.cert_id, c->cert_id, sizeof(d.cert_id));
 	}
 	if (!c->create && strcmp(d.cert_id, old.cert_id) == 0) {
-		xmppconf__message(c->answer, "Nothing changed for %s.", c->domain);
+		conf_answer_message(c->answer, "Nothing changed for %s.", c->domain);
 	} else {
 		if ((err = db_xmpp_domain_put(txn, &d)) != FG_OK)
 			return err;
 		if (c->create) {
-			err = xmppconf__audit(txn, c->actor, c->source, "xmpp.domain.add",
-			                      "%s, certificate %s", d.domain,
-			                      d.cert_id[0] ? cert_name : "(none)");
-			xmppconf__message(c->answer,
-			                  "Added the XMPP domain %s; the gateway serves it now. "
-			                  "Publish the DNS records below so peers find it.",
-			                  d.domain);
+			err = conf_audit(txn, c->actor, c->source, "xmpp.domain.add",
+			                 "%s, certificate %s", d.domain,
+			                 d.cert_id[0] ? cert_name : "(none)");
+			conf_answer_message(c->answer,
+			                    "Added the XMPP domain %s; the gateway serves it now. "
+			                    "Publish the DNS records below so peers find it.",
+			                    d.domain);
 		} else {
-			err = xmppconf__audit(
-			    txn, c->actor, c->source, "xmpp.domain.edit",
-			    "%s: certificate %s -> %s", d.domain,
-			    old.cert_id[0] ? (old_name[0] ? old_name : old.cert_id) : "(none)",
-			    d.cert_id[0] ? cert_name : "(none)");
-			xmppconf__message(
+			err = conf_audit(txn, c->actor, c->source, "xmpp.domain.edit",
+			                 "%s: certificate %s -> %s", d.domain,
+			                 old.cert_id[0] ? (old_name[0] ? old_name : old.cert_id)
+			                                : "(none)",
+			                 d.cert_id[0] ? cert_name : "(none)");
+			conf_answer_message(
 			    c->answer,
 			    "Saved: %s now presents %s%s%s; new connections use it at "
 			    "once.",
 			    d.domain, d.cert_id[0] ? "the certificate \"" : "no certificate",
 			    d.cert_id[0] ? cert_name : "", d.cert_id[0] ? "\"" : "");
-			xmppconf__changed(c->answer, "cert_id", old.cert_id, d.cert_id);
+			conf_answer_changed(c->answer, "cert_id", old.cert_id, d.cert_id);
 		}
 		if (err)
 			return err;
@@ -231,11 +212,7 @@ static enum fg_err domain_fn(struct db_txn *txn, void *vctx)
 	unsigned port = xmppconf__setting_uint(txn, "xmpp.port");
 	unsigned dtls = xmppconf__setting_uint(txn, "xmpp.direct_tls_port");
 	json_t *dj = domain_json(txn, &d, c->host, port, dtls);
-	size_t i;
-	json_t *w;
-	json_array_foreach(json_object_get(dj, "warnings"), i, w)
-	    json_array_append(json_object_get(c->answer, "warnings"), w);
-	json_object_set_new(c->answer, "domain", dj);
+	conf_answer_object(c->answer, "domain", dj);
 	return FG_OK;
 }
 
@@ -245,29 +222,21 @@ static const char *const domain_ignored[] = {"cert_name", "cert_covers", "create
 
 static enum fg_err domain_run(struct db *db, struct domain_ctx *c, json_t **out)
 {
-	enum fg_err err = db_write(db, domain_fn, c);
-	if (err) {
-		if (err != FG_ERR_INVAL && err != FG_ERR_EXISTS && err != FG_ERR_NOTFOUND)
-			xmppconf__fail(c->e, 500, NULL, "See the log (fedgw journal).",
-			               "The XMPP domain could not be saved: %s.", fg_strerror(err));
-		json_decref(c->answer);
-		return err;
-	}
-	*out = c->answer;
-	return FG_OK;
+	return conf_write(db, domain_fn, c, &c->answer, out, c->e,
+	                  "The XMPP domain could not be saved");
 }
 
-static bool domain_param(const char *domain, const char *field, struct xmppconf_err *e)
-{
-	const char *why = NULL;
-	if (xmppconf_domain_valid(domain, &why))
-		return true;
-	xmppconf__fail(e, 422, field,
-	               "Write the domain as in example.com: lowercase letters, digits and "
-	               "hyphens between dots, without a final dot.",
-	               "This is not a valid domain name: %s.", why);
-	return false;
-}
+static const struct conf_record xmpp_domain = {
+    .del = db_xmpp_domain_del,
+    .delete_action = "xmpp.domain.delete",
+    .fix = "Pick a domain from the list.",
+    .invalid = "There is no such XMPP domain.",
+    .missing_before = "There is no XMPP domain ",
+    .missing_after = ".",
+    .delete_failed = "The XMPP domain could not be deleted",
+    .rename_fix = "To rename, add the new domain and delete the old one.",
+    .renamed = "A domain cannot be renamed.",
+};
 
 enum fg_err xmppconf_domain_add(struct db *db, const char *actor, const char *source, json_t *in,
                                 const char *host, json_t **out, struct xmppconf_err *e)
@@ -275,15 +244,15 @@ enum fg_err xmppconf_domain_add(struct db *db, const char *actor, const char *so
 	const char *domain = NULL, *cert_id = NULL;
 	*out = NULL;
 	if (!json_is_object(in))
-		return xmppconf__fail(e, 422, NULL, "Send a JSON object.", "No domain was given.");
-	if (!xmppconf__fields_known(in, domain_fields, domain_ignored, e) ||
-	    !xmppconf__field_str(in, "domain", DB_DOMAIN_MAX - 1, &domain, e) ||
-	    !xmppconf__field_str(in, "cert_id", DB_ID_MAX - 1, &cert_id, e))
+		return conf_fail(e, 422, NULL, "Send a JSON object.", "No domain was given.");
+	if (!conf_fields_known(in, domain_fields, domain_ignored, e) ||
+	    !conf_field_str(in, "domain", DB_DOMAIN_MAX - 1, &domain, e) ||
+	    !conf_field_str(in, "cert_id", DB_ID_MAX - 1, &cert_id, e))
 		return FG_ERR_INVAL;
 	if (!domain)
-		return xmppconf__fail(e, 422, "domain", "Type the domain you federate as.",
-		                      "The domain is required.");
-	if (!domain_param(domain, "domain", e))
+		return conf_fail(e, 422, "domain", "Type the domain you federate as.",
+		                 "The domain is required.");
+	if (!conf_domain_param(domain, "domain", e))
 		return FG_ERR_INVAL;
 	struct domain_ctx c = {.actor = actor,
 	                       .source = source,
@@ -302,18 +271,14 @@ enum fg_err xmppconf_domain_edit(struct db *db, const char *actor, const char *s
 	const char *body_domain = NULL, *cert_id = NULL;
 	*out = NULL;
 	if (!json_is_object(in))
-		return xmppconf__fail(e, 422, NULL, "Send a JSON object.", "Nothing to change.");
-	if (!xmppconf__fields_known(in, domain_fields, domain_ignored, e) ||
-	    !xmppconf__field_str(in, "domain", DB_DOMAIN_MAX - 1, &body_domain, e) ||
-	    !xmppconf__field_str(in, "cert_id", DB_ID_MAX - 1, &cert_id, e))
+		return conf_fail(e, 422, NULL, "Send a JSON object.", "Nothing to change.");
+	if (!conf_fields_known(in, domain_fields, domain_ignored, e) ||
+	    !conf_field_str(in, "domain", DB_DOMAIN_MAX - 1, &body_domain, e) ||
+	    !conf_field_str(in, "cert_id", DB_ID_MAX - 1, &cert_id, e))
 		return FG_ERR_INVAL;
-	if (!xmppconf_domain_valid(domain, NULL))
-		return xmppconf__fail(e, 404, "domain", "Pick a domain from the list.",
-		                      "There is no such XMPP domain.");
-	if (body_domain && strcmp(body_domain, domain) != 0)
-		return xmppconf__fail(e, 422, "domain",
-		                      "To rename, add the new domain and delete the old one.",
-		                      "A domain cannot be renamed.");
+	enum fg_err err = conf_record_edit_check(&xmpp_domain, domain, body_domain, e);
+	if (err)
+		return err;
 	struct domain_ctx c = {.actor = actor,
 	                       .source = source,
 	                       .host = host,
@@ -324,43 +289,15 @@ enum fg_err xmppconf_domain_edit(struct db *db, const char *actor, const char *s
 	return domain_run(db, &c, out);
 }
 
-struct del_ctx {
-	const char *actor, *source, *domain;
-	struct xmppconf_err *e;
-};
-
-static enum fg_err domain_del_fn(struct db_txn *txn, void *vctx)
-{
-	struct del_ctx *c = vctx;
-	enum fg_err err = db_xmpp_domain_del(txn, c->domain);
-	if (err == FG_ERR_NOTFOUND)
-		return xmppconf__fail(c->e, 404, "domain", "Pick a domain from the list.",
-		                      "There is no XMPP domain %s.", c->domain);
-	if (err)
-		return err;
-	return xmppconf__audit(txn, c->actor, c->source, "xmpp.domain.delete", "%s", c->domain);
-}
-
 enum fg_err xmppconf_domain_delete(struct db *db, const char *actor, const char *source,
                                    const char *domain, json_t **out, struct xmppconf_err *e)
 {
-	*out = NULL;
-	if (!xmppconf_domain_valid(domain, NULL))
-		return xmppconf__fail(e, 404, "domain", "Pick a domain from the list.",
-		                      "There is no such XMPP domain.");
-	struct del_ctx c = {actor, source, domain, e};
-	enum fg_err err = db_write(db, domain_del_fn, &c);
-	if (err) {
-		if (err != FG_ERR_NOTFOUND)
-			xmppconf__fail(e, 500, NULL, "See the log (fedgw journal).",
-			               "The XMPP domain could not be deleted: %s.",
-			               fg_strerror(err));
+	enum fg_err err = conf_record_delete(db, &xmpp_domain, actor, source, domain, out, e);
+	if (err)
 		return err;
-	}
-	*out = xmppconf__answer();
-	xmppconf__message(*out,
-	                  "Deleted the XMPP domain %s: its streams close now. Remove its DNS "
-	                  "records if no other server uses them.",
-	                  domain);
+	conf_answer_message(*out,
+	                    "Deleted the XMPP domain %s: its streams close now. Remove its DNS "
+	                    "records if no other server uses them.",
+	                    domain);
 	return FG_OK;
 }

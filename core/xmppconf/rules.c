@@ -9,37 +9,46 @@
 #include <string.h>
 #include <strings.h>
 
+/* The names a request may use ("" = the default) and the first is the one answers use. */
+static const struct conf_choice auth_choices[] = {{"dialback", DB_AUTH_DIALBACK},
+                                                  {"sasl_external", DB_AUTH_SASL_EXTERNAL},
+                                                  {"sasl", DB_AUTH_SASL_EXTERNAL},
+                                                  {"either", DB_AUTH_EITHER},
+                                                  {"", DB_AUTH_EITHER},
+                                                  {NULL, 0}};
+static const struct conf_choice tls_choices[] = {{"required", DB_TLS_REQUIRED},
+                                                 {"", DB_TLS_REQUIRED},
+                                                 {"optional", DB_TLS_OPTIONAL},
+                                                 {"off", DB_TLS_OFF},
+                                                 {NULL, 0}};
+static const struct conf_choice direction_choices[] = {{"both", DB_DIR_BOTH},
+                                                       {"", DB_DIR_BOTH},
+                                                       {"incoming", DB_DIR_INCOMING},
+                                                       {"outgoing", DB_DIR_OUTGOING},
+                                                       {NULL, 0}};
+
 static const char *auth_name(enum db_auth_mode a)
 {
-	switch (a) {
-	case DB_AUTH_DIALBACK:
-		return "dialback";
-	case DB_AUTH_SASL_EXTERNAL:
-		return "sasl_external";
-	default:
-		return "either";
-	}
+	return conf_choice_name(auth_choices, (int)a, "either");
 }
 
 static const char *tls_name(enum db_tls_mode t)
 {
-	switch (t) {
-	case DB_TLS_OFF:
-		return "off";
-	case DB_TLS_OPTIONAL:
-		return "optional";
-	default:
-		return "required";
-	}
+	return conf_choice_name(tls_choices, (int)t, "required");
+}
+
+static const char *direction_name(enum db_direction d)
+{
+	return conf_choice_name(direction_choices, (int)d, "both");
 }
 
 json_t *xmppconf__allow_json(const struct db_allow_entry *a)
 {
-	return json_pack("{s:o, s:o, s:i, s:s, s:s, s:o, s:o, s:o}", "domain",
-	                 xmppconf__text(a->domain), "server", xmppconf__text(a->server), "port",
-	                 (int)a->port, "auth", auth_name(a->auth), "tls", tls_name(a->tls),
-	                 "cert_id", xmppconf__text(a->cert_id), "description",
-	                 xmppconf__text(a->description), "created", xmppconf__time(a->created_ms));
+	return json_pack("{s:o, s:o, s:i, s:s, s:s, s:o, s:o, s:o}", "domain", conf_text(a->domain),
+	                 "server", conf_text(a->server), "port", (int)a->port, "auth",
+	                 auth_name(a->auth), "tls", tls_name(a->tls), "cert_id",
+	                 conf_text(a->cert_id), "description", conf_text(a->description), "created",
+	                 conf_time(a->created_ms));
 }
 
 /* Reads the whole policy from txn. */
@@ -70,7 +79,7 @@ static bool policy_denies(const struct policy *p, const struct db_policy_rule *r
 	*rule_id = r ? r->id : NULL;
 	if (r)
 		snprintf(rule, rulesize, "%s (%s, %s)", r->pattern, r->allow ? "allow" : "deny",
-		         xmppconf__direction_name(r->direction));
+		         direction_name(r->direction));
 	else
 		fg_strlcpy(rule, v.rule, rulesize);
 	return !v.allow;
@@ -110,11 +119,11 @@ static enum fg_err warn_denied(struct db_txn *txn, json_t *answer, const char *o
 		/* Only the new rule's own effect is worth a warning here. */
 		if (only_rule && (!decider_id || strcmp(decider_id, only_rule) != 0))
 			continue;
-		xmppconf__warn(answer,
-		               "%s is on the allow list but the policy denies it (%s, rule %s): "
-		               "its stanzas will be refused. Add an allow exception for it under "
-		               "Policy, or remove it from the allow list.",
-		               allow[i].domain, dirs, decider);
+		conf_answer_warn(answer,
+		                 "%s is on the allow list but the policy denies it (%s, rule %s): "
+		                 "its stanzas will be refused. Add an allow exception for it under "
+		                 "Policy, or remove it from the allow list.",
+		                 allow[i].domain, dirs, decider);
 	}
 out:
 	policy_free(pol);
@@ -153,21 +162,19 @@ static const char *const allow_ignored[] = {"created", "connection", NULL};
 static bool allow_apply(json_t *in, struct db_allow_entry *a, struct xmppconf_err *e)
 {
 	const char *server = NULL, *auth = NULL, *tls = NULL, *cert = NULL, *desc = NULL;
-	if (!xmppconf__fields_known(in, allow_fields, allow_ignored, e) ||
-	    !xmppconf__field_str(in, "server", DB_DOMAIN_MAX - 1, &server, e) ||
-	    !xmppconf__field_str(in, "auth", 32, &auth, e) ||
-	    !xmppconf__field_str(in, "tls", 32, &tls, e) ||
-	    !xmppconf__field_str(in, "cert_id", DB_ID_MAX - 1, &cert, e) ||
-	    !xmppconf__field_str(in, "description", DB_TEXT_MAX - 1, &desc, e))
+	if (!conf_fields_known(in, allow_fields, allow_ignored, e) ||
+	    !conf_field_str(in, "server", DB_DOMAIN_MAX - 1, &server, e) ||
+	    !conf_field_str(in, "auth", 32, &auth, e) || !conf_field_str(in, "tls", 32, &tls, e) ||
+	    !conf_field_str(in, "cert_id", DB_ID_MAX - 1, &cert, e) ||
+	    !conf_field_str(in, "description", DB_TEXT_MAX - 1, &desc, e))
 		return false;
 	if (server) {
 		const char *why = NULL;
-		if (server[0] && !xmppconf__ip_valid(server) &&
-		    !xmppconf_domain_valid(server, &why)) {
-			xmppconf__fail(e, 422, "server",
-			               "Give the peer server's host name (xmpp.example.com) or IP "
-			               "address, or leave it empty to find it through DNS SRV.",
-			               "The server is not a host name or IP address: %s.", why);
+		if (server[0] && !conf_ip_valid(server) && !xmppconf_domain_valid(server, &why)) {
+			conf_fail(e, 422, "server",
+			          "Give the peer server's host name (xmpp.example.com) or IP "
+			          "address, or leave it empty to find it through DNS SRV.",
+			          "The server is not a host name or IP address: %s.", why);
 			return false;
 		}
 		fg_strlcpy(a->server, server, sizeof(a->server));
@@ -181,59 +188,40 @@ static bool allow_apply(json_t *in, struct db_allow_entry *a, struct xmppconf_er
 		                    (json_string_length(port) == 0 ||
 		                     fg_parse_u64(json_string_value(port), 0, 65535, &p));
 		if (!ok) {
-			xmppconf__fail(
-			    e, 422, "port",
-			    "Use a port from 1 to 65535, or leave it empty for the default "
-			    "(5269, or what DNS SRV says).",
-			    "The port is not a number from 0 to 65535.");
+			conf_fail(e, 422, "port",
+			          "Use a port from 1 to 65535, or leave it empty for the default "
+			          "(5269, or what DNS SRV says).",
+			          "The port is not a number from 0 to 65535.");
 			return false;
 		}
 		a->port =
 		    (uint16_t)(json_is_integer(port) ? json_integer_value(port) : (json_int_t)p);
 	}
+	int v;
 	if (auth) {
-		if (strcmp(auth, "dialback") == 0)
-			a->auth = DB_AUTH_DIALBACK;
-		else if (strcmp(auth, "sasl_external") == 0 || strcmp(auth, "sasl") == 0)
-			a->auth = DB_AUTH_SASL_EXTERNAL;
-		else if (strcmp(auth, "either") == 0 || auth[0] == '\0')
-			a->auth = DB_AUTH_EITHER;
-		else {
-			xmppconf__fail(e, 422, "auth", "Use dialback, sasl_external or either.",
-			               "The authentication method is not one of the choices.");
+		if (!conf_choice_value(auth_choices, auth, &v)) {
+			conf_fail(e, 422, "auth", "Use dialback, sasl_external or either.",
+			          "The authentication method is not one of the choices.");
 			return false;
 		}
+		a->auth = (enum db_auth_mode)v;
 	}
 	if (tls) {
-		if (strcmp(tls, "required") == 0 || tls[0] == '\0')
-			a->tls = DB_TLS_REQUIRED;
-		else if (strcmp(tls, "optional") == 0)
-			a->tls = DB_TLS_OPTIONAL;
-		else if (strcmp(tls, "off") == 0)
-			a->tls = DB_TLS_OFF;
-		else {
-			xmppconf__fail(e, 422, "tls", "Use required, optional or off.",
-			               "The TLS choice is not one of the choices.");
+		if (!conf_choice_value(tls_choices, tls, &v)) {
+			conf_fail(e, 422, "tls", "Use required, optional or off.",
+			          "The TLS choice is not one of the choices.");
 			return false;
 		}
+		a->tls = (enum db_tls_mode)v;
 	}
 	if (cert)
 		fg_strlcpy(a->cert_id, cert, sizeof(a->cert_id));
-	if (desc) {
-		if (!xmppconf__text_valid(desc)) {
-			xmppconf__fail(
-			    e, 422, "description",
-			    "Write the description on one line, without control "
-			    "characters.",
-			    "The description has control characters or is not UTF-8 text.");
-			return false;
-		}
-		fg_strlcpy(a->description, desc, sizeof(a->description));
-	}
+	if (desc && !conf_description(desc, a->description, sizeof(a->description), e))
+		return false;
 	if (a->auth == DB_AUTH_SASL_EXTERNAL && a->tls == DB_TLS_OFF) {
-		xmppconf__fail(e, 422, "tls", "Set TLS to required or optional, or use dialback.",
-		               "SASL EXTERNAL authenticates with the TLS certificate: it cannot "
-		               "work with TLS off.");
+		conf_fail(e, 422, "tls", "Set TLS to required or optional, or use dialback.",
+		          "SASL EXTERNAL authenticates with the TLS certificate: it cannot "
+		          "work with TLS off.");
 		return false;
 	}
 	return true;
@@ -253,16 +241,16 @@ static enum fg_err allow_fn(struct db_txn *txn, void *vctx)
 	struct allow_ctx *c = vctx;
 	struct db_allow_entry a, old;
 	json_decref(c->answer);
-	c->answer = xmppconf__answer();
+	c->answer = conf_answer_new();
 	enum fg_err err = db_allow_get(txn, c->entry.domain, &old);
 	if (err && err != FG_ERR_NOTFOUND)
 		return err;
 	if (c->create && err == FG_OK)
-		return xmppconf__fail(c->e, 409, "domain", "Edit the existing entry instead.",
-		                      "%s is on the allow list already.", c->entry.domain);
+		return conf_fail(c->e, 409, "domain", "Edit the existing entry instead.",
+		                 "%s is on the allow list already.", c->entry.domain);
 	if (!c->create && err == FG_ERR_NOTFOUND)
-		return xmppconf__fail(c->e, 404, "domain", "Pick an entry from the allow list.",
-		                      "%s is not on the allow list.", c->entry.domain);
+		return conf_fail(c->e, 404, "domain", "Pick an entry from the allow list.",
+		                 "%s is not on the allow list.", c->entry.domain);
 	if (c->create) {
 		struct db_allow_entry *all = NULL;
 		size_t n = 0;
@@ -270,9 +258,9 @@ static enum fg_err allow_fn(struct db_txn *txn, void *vctx)
 			return err;
 		free(all);
 		if (n >= XMPPCONF_ALLOW_MAX)
-			return xmppconf__fail(
-			    c->e, 422, "domain", "Remove entries you no longer use.",
-			    "The allow list is full (%d entries).", XMPPCONF_ALLOW_MAX);
+			return conf_fail(c->e, 422, "domain", "Remove entries you no longer use.",
+			                 "The allow list is full (%d entries).",
+			                 XMPPCONF_ALLOW_MAX);
 		memset(&a, 0, sizeof(a));
 		fg_strlcpy(a.domain, c->entry.domain, sizeof(a.domain));
 		a.auth = DB_AUTH_EITHER;
@@ -287,40 +275,39 @@ static enum fg_err allow_fn(struct db_txn *txn, void *vctx)
 		struct db_cert cert;
 		err = db_cert_get(txn, a.cert_id, &cert);
 		if (err == FG_ERR_NOTFOUND)
-			return xmppconf__fail(
-			    c->e, 422, "cert_id",
-			    "Pick a certificate from the list, or leave it empty to "
-			    "use the local domain's.",
-			    "There is no certificate with that id.");
+			return conf_fail(c->e, 422, "cert_id",
+			                 "Pick a certificate from the list, or leave it empty to "
+			                 "use the local domain's.",
+			                 "There is no certificate with that id.");
 		if (err)
 			return err;
 		bool usable = cert.kind == DB_CERT_LEAF && cert.key_id[0] != '\0';
 		db_cert_clear(&cert);
 		if (!usable)
-			return xmppconf__fail(
-			    c->e, 422, "cert_id", "Pick a certificate that has its private key.",
-			    "That certificate has no private key here, so it cannot "
-			    "be presented to the peer.");
+			return conf_fail(c->e, 422, "cert_id",
+			                 "Pick a certificate that has its private key.",
+			                 "That certificate has no private key here, so it cannot "
+			                 "be presented to the peer.");
 	}
 	if (!c->create && memcmp(&a, &old, sizeof(a)) == 0) {
-		xmppconf__message(c->answer, "Nothing changed for %s.", a.domain);
+		conf_answer_message(c->answer, "Nothing changed for %s.", a.domain);
 	} else {
 		if ((err = db_allow_put(txn, &a)) != FG_OK)
 			return err;
 		char desc[96];
 		fg_strlcpy(desc, a.description, sizeof(desc)); /* the audit detail is bounded */
-		err = xmppconf__audit(
-		    txn, c->actor, c->source, c->create ? "xmpp.allow.add" : "xmpp.allow.edit",
-		    "%s server=%s port=%u auth=%s tls=%s cert=%s \"%s\"", a.domain,
-		    a.server[0] ? a.server : "(SRV)", a.port, auth_name(a.auth), tls_name(a.tls),
-		    a.cert_id[0] ? a.cert_id : "(domain's)", desc);
+		err = conf_audit(txn, c->actor, c->source,
+		                 c->create ? "xmpp.allow.add" : "xmpp.allow.edit",
+		                 "%s server=%s port=%u auth=%s tls=%s cert=%s \"%s\"", a.domain,
+		                 a.server[0] ? a.server : "(SRV)", a.port, auth_name(a.auth),
+		                 tls_name(a.tls), a.cert_id[0] ? a.cert_id : "(domain's)", desc);
 		if (err)
 			return err;
 		if (!c->create) {
 			char from[16], to[16];
 #define CHANGED_STR(f)                                                                             \
 	if (strcmp(old.f, a.f) != 0)                                                               \
-	xmppconf__changed(c->answer, #f, old.f, a.f)
+	conf_answer_changed(c->answer, #f, old.f, a.f)
 			CHANGED_STR(server);
 			CHANGED_STR(cert_id);
 			CHANGED_STR(description);
@@ -328,14 +315,14 @@ static enum fg_err allow_fn(struct db_txn *txn, void *vctx)
 			if (old.port != a.port) {
 				snprintf(from, sizeof(from), "%u", old.port);
 				snprintf(to, sizeof(to), "%u", a.port);
-				xmppconf__changed(c->answer, "port", from, to);
+				conf_answer_changed(c->answer, "port", from, to);
 			}
 			if (old.auth != a.auth)
-				xmppconf__changed(c->answer, "auth", auth_name(old.auth),
-				                  auth_name(a.auth));
+				conf_answer_changed(c->answer, "auth", auth_name(old.auth),
+				                    auth_name(a.auth));
 			if (old.tls != a.tls)
-				xmppconf__changed(c->answer, "tls", tls_name(old.tls),
-				                  tls_name(a.tls));
+				conf_answer_changed(c->answer, "tls", tls_name(old.tls),
+				                    tls_name(a.tls));
 		}
 		if (c->create)
 			json_object_set_new(c->answer, "message",
@@ -356,17 +343,9 @@ static enum fg_err allow_fn(struct db_txn *txn, void *vctx)
 
 static enum fg_err allow_run(struct db *db, struct allow_ctx *c, json_t **out, const char *what)
 {
-	enum fg_err err = db_write(db, allow_fn, c);
-	if (err) {
-		if (err != FG_ERR_INVAL && err != FG_ERR_EXISTS && err != FG_ERR_NOTFOUND)
-			xmppconf__fail(c->e, 500, NULL, "See the log (fedgw journal).",
-			               "The allow-list entry could not be %s: %s.", what,
-			               fg_strerror(err));
-		json_decref(c->answer);
-		return err;
-	}
-	*out = c->answer;
-	return FG_OK;
+	char failed[64];
+	snprintf(failed, sizeof(failed), "The allow-list entry could not be %s", what);
+	return conf_write(db, allow_fn, c, &c->answer, out, c->e, failed);
 }
 
 static bool allow_domain_ok(const char *domain, struct xmppconf_err *e)
@@ -374,12 +353,24 @@ static bool allow_domain_ok(const char *domain, struct xmppconf_err *e)
 	const char *why = NULL;
 	if (xmppconf_domain_valid(domain, &why))
 		return true;
-	xmppconf__fail(e, 422, "domain",
-	               "Write the peer's XMPP domain as in example.com: lowercase, without a "
-	               "final dot.",
-	               "This is not a valid domain name: %s.", why);
+	conf_fail(e, 422, "domain",
+	          "Write the peer's XMPP domain as in example.com: lowercase, without a "
+	          "final dot.",
+	          "This is not a valid domain name: %s.", why);
 	return false;
 }
+
+static const struct conf_record allow_entry = {
+    .del = db_allow_del,
+    .delete_action = "xmpp.allow.delete",
+    .fix = "Pick an entry from the allow list.",
+    .invalid = "That domain is not on the allow list.",
+    .missing_before = "",
+    .missing_after = " is not on the allow list.",
+    .delete_failed = "The entry could not be deleted",
+    .rename_fix = "To rename, add the new domain and delete the old entry.",
+    .renamed = "An allow-list entry cannot be renamed.",
+};
 
 enum fg_err xmppconf_allow_add(struct db *db, const char *actor, const char *source, json_t *in,
                                json_t **out, struct xmppconf_err *e)
@@ -387,12 +378,12 @@ enum fg_err xmppconf_allow_add(struct db *db, const char *actor, const char *sou
 	const char *domain = NULL;
 	*out = NULL;
 	if (!json_is_object(in))
-		return xmppconf__fail(e, 422, NULL, "Send a JSON object.", "No entry was given.");
-	if (!xmppconf__field_str(in, "domain", DB_DOMAIN_MAX - 1, &domain, e))
+		return conf_fail(e, 422, NULL, "Send a JSON object.", "No entry was given.");
+	if (!conf_field_str(in, "domain", DB_DOMAIN_MAX - 1, &domain, e))
 		return FG_ERR_INVAL;
 	if (!domain)
-		return xmppconf__fail(e, 422, "domain", "Type the peer's XMPP domain.",
-		                      "The domain is required.");
+		return conf_fail(e, 422, "domain", "Type the peer's XMPP domain.",
+		                 "The domain is required.");
 	if (!allow_domain_ok(domain, e))
 		return FG_ERR_INVAL;
 	struct allow_ctx c = {.actor = actor, .source = source, .create = true, .in = in, .e = e};
@@ -407,58 +398,27 @@ enum fg_err xmppconf_allow_edit(struct db *db, const char *actor, const char *so
 	const char *body_domain = NULL;
 	*out = NULL;
 	if (!json_is_object(in))
-		return xmppconf__fail(e, 422, NULL, "Send a JSON object.", "Nothing to change.");
-	if (!xmppconf__field_str(in, "domain", DB_DOMAIN_MAX - 1, &body_domain, e))
+		return conf_fail(e, 422, NULL, "Send a JSON object.", "Nothing to change.");
+	if (!conf_field_str(in, "domain", DB_DOMAIN_MAX - 1, &body_domain, e))
 		return FG_ERR_INVAL;
-	if (!xmppconf_domain_valid(domain, NULL))
-		return xmppconf__fail(e, 404, "domain", "Pick an entry from the allow list.",
-		                      "That domain is not on the allow list.");
-	if (body_domain && strcmp(body_domain, domain) != 0)
-		return xmppconf__fail(e, 422, "domain",
-		                      "To rename, add the new domain and delete the old entry.",
-		                      "An allow-list entry cannot be renamed.");
+	enum fg_err err = conf_record_edit_check(&allow_entry, domain, body_domain, e);
+	if (err)
+		return err;
 	struct allow_ctx c = {.actor = actor, .source = source, .create = false, .in = in, .e = e};
 	fg_strlcpy(c.entry.domain, domain, sizeof(c.entry.domain));
 	return allow_run(db, &c, out, "saved");
 }
 
-struct allow_del_ctx {
-	const char *actor, *source, *domain;
-	struct xmppconf_err *e;
-};
-
-static enum fg_err allow_del_fn(struct db_txn *txn, void *vctx)
-{
-	struct allow_del_ctx *c = vctx;
-	enum fg_err err = db_allow_del(txn, c->domain);
-	if (err == FG_ERR_NOTFOUND)
-		return xmppconf__fail(c->e, 404, "domain", "Pick an entry from the allow list.",
-		                      "%s is not on the allow list.", c->domain);
-	if (err)
-		return err;
-	return xmppconf__audit(txn, c->actor, c->source, "xmpp.allow.delete", "%s", c->domain);
-}
-
 enum fg_err xmppconf_allow_delete(struct db *db, const char *actor, const char *source,
                                   const char *domain, json_t **out, struct xmppconf_err *e)
 {
-	*out = NULL;
-	if (!xmppconf_domain_valid(domain, NULL))
-		return xmppconf__fail(e, 404, "domain", "Pick an entry from the allow list.",
-		                      "That domain is not on the allow list.");
-	struct allow_del_ctx c = {actor, source, domain, e};
-	enum fg_err err = db_write(db, allow_del_fn, &c);
-	if (err) {
-		if (err != FG_ERR_NOTFOUND)
-			xmppconf__fail(e, 500, NULL, "See the log (fedgw journal).",
-			               "The entry could not be deleted: %s.", fg_strerror(err));
+	enum fg_err err = conf_record_delete(db, &allow_entry, actor, source, domain, out, e);
+	if (err)
 		return err;
-	}
-	*out = xmppconf__answer();
-	xmppconf__message(*out,
-	                  "Removed %s from the allow list; the gateway applies it now, without a "
-	                  "restart.",
-	                  domain);
+	conf_answer_message(*out,
+	                    "Removed %s from the allow list; the gateway applies it now, without a "
+	                    "restart.",
+	                    domain);
 	return FG_OK;
 }
 
@@ -466,10 +426,10 @@ enum fg_err xmppconf_allow_delete(struct db *db, const char *actor, const char *
 
 static json_t *rule_json(const struct db_policy_rule *r)
 {
-	return json_pack("{s:o, s:o, s:s, s:s, s:o, s:o}", "id", xmppconf__text(r->id), "pattern",
-	                 xmppconf__text(r->pattern), "verdict", r->allow ? "allow" : "deny",
-	                 "direction", xmppconf__direction_name(r->direction), "description",
-	                 xmppconf__text(r->description), "created", xmppconf__time(r->created_ms));
+	return json_pack("{s:o, s:o, s:s, s:s, s:o, s:o}", "id", conf_text(r->id), "pattern",
+	                 conf_text(r->pattern), "verdict", r->allow ? "allow" : "deny", "direction",
+	                 direction_name(r->direction), "description", conf_text(r->description),
+	                 "created", conf_time(r->created_ms));
 }
 
 static enum fg_err policy_json(struct db_txn *txn, json_t **out)
@@ -516,24 +476,24 @@ static enum fg_err default_fn(struct db_txn *txn, void *vctx)
 	struct default_ctx *c = vctx;
 	char cur[16];
 	json_decref(c->answer);
-	c->answer = xmppconf__answer();
+	c->answer = conf_answer_new();
 	enum fg_err err = xmppconf__setting(txn, XMPPCONF_SETTING_POLICY, cur, sizeof(cur));
 	if (err)
 		return err;
 	if (strcmp(cur, c->verdict) == 0) {
-		xmppconf__message(c->answer, "Nothing changed: the default is %s already.", cur);
+		conf_answer_message(c->answer, "Nothing changed: the default is %s already.", cur);
 	} else {
 		if ((err = db_setting_put(txn, XMPPCONF_SETTING_POLICY, c->verdict)) != FG_OK)
 			return err;
-		if ((err = xmppconf__audit(txn, c->actor, c->source, "xmpp.policy.default",
-		                           "%s -> %s", cur, c->verdict)) != FG_OK)
+		if ((err = conf_audit(txn, c->actor, c->source, "xmpp.policy.default", "%s -> %s",
+		                      cur, c->verdict)) != FG_OK)
 			return err;
-		xmppconf__changed(c->answer, "default", cur, c->verdict);
-		xmppconf__message(c->answer,
-		                  "The default is now %s: domains no exception names are %s. The "
-		                  "gateway applies it now; streams it no longer allows are closed.",
-		                  c->verdict,
-		                  strcmp(c->verdict, "allow") == 0 ? "allowed" : "denied");
+		conf_answer_changed(c->answer, "default", cur, c->verdict);
+		conf_answer_message(
+		    c->answer,
+		    "The default is now %s: domains no exception names are %s. The "
+		    "gateway applies it now; streams it no longer allows are closed.",
+		    c->verdict, strcmp(c->verdict, "allow") == 0 ? "allowed" : "denied");
 	}
 	return warn_denied(txn, c->answer, NULL, NULL);
 }
@@ -543,14 +503,14 @@ enum fg_err xmppconf_policy_default_set(struct db *db, const char *actor, const 
 {
 	*out = NULL;
 	if (!verdict || (strcmp(verdict, "allow") != 0 && strcmp(verdict, "deny") != 0))
-		return xmppconf__fail(e, 422, "default", "Use allow or deny.",
-		                      "The default verdict must be allow or deny.");
+		return conf_fail(e, 422, "default", "Use allow or deny.",
+		                 "The default verdict must be allow or deny.");
 	struct default_ctx c = {actor, source, verdict, NULL};
 	enum fg_err err = db_write(db, default_fn, &c);
 	if (err) {
 		json_decref(c.answer);
-		xmppconf__fail(e, 500, NULL, "See the log (fedgw journal).",
-		               "The default could not be saved: %s.", fg_strerror(err));
+		conf_fail(e, 500, NULL, "See the log (fedgw journal).",
+		          "The default could not be saved: %s.", fg_strerror(err));
 		return err;
 	}
 	*out = c.answer;
@@ -563,11 +523,11 @@ static const char *const rule_ignored[] = {"id", "created", NULL};
 static bool rule_apply(json_t *in, struct db_policy_rule *r, struct xmppconf_err *e)
 {
 	const char *pattern = NULL, *verdict = NULL, *dir = NULL, *desc = NULL;
-	if (!xmppconf__fields_known(in, rule_fields, rule_ignored, e) ||
-	    !xmppconf__field_str(in, "pattern", DB_DOMAIN_MAX - 1, &pattern, e) ||
-	    !xmppconf__field_str(in, "verdict", 16, &verdict, e) ||
-	    !xmppconf__field_str(in, "direction", 16, &dir, e) ||
-	    !xmppconf__field_str(in, "description", DB_TEXT_MAX - 1, &desc, e))
+	if (!conf_fields_known(in, rule_fields, rule_ignored, e) ||
+	    !conf_field_str(in, "pattern", DB_DOMAIN_MAX - 1, &pattern, e) ||
+	    !conf_field_str(in, "verdict", 16, &verdict, e) ||
+	    !conf_field_str(in, "direction", 16, &dir, e) ||
+	    !conf_field_str(in, "description", DB_TEXT_MAX - 1, &desc, e))
 		return false;
 	if (pattern) {
 		const char *why = "it is empty";
@@ -576,47 +536,33 @@ static bool rule_apply(json_t *in, struct db_policy_rule *r, struct xmppconf_err
 		for (char *p = lower; *p; p++)
 			*p = (char)tolower((unsigned char)*p);
 		if (!lower[0] || !policy_pattern_valid(lower, &why)) {
-			xmppconf__fail(
-			    e, 422, "pattern",
-			    "Give a domain (example.com), a wildcard (*.example.com matches "
-			    "example.com and every subdomain) or a host's IP address.",
-			    "The pattern is not valid: %s.", why ? why : "");
+			conf_fail(e, 422, "pattern",
+			          "Give a domain (example.com), a wildcard (*.example.com matches "
+			          "example.com and every subdomain) or a host's IP address.",
+			          "The pattern is not valid: %s.", why ? why : "");
 			return false;
 		}
 		fg_strlcpy(r->pattern, lower, sizeof(r->pattern));
 	}
 	if (verdict) {
 		if (strcmp(verdict, "allow") != 0 && strcmp(verdict, "deny") != 0) {
-			xmppconf__fail(e, 422, "verdict", "Use allow or deny.",
-			               "The verdict must be allow or deny.");
+			conf_fail(e, 422, "verdict", "Use allow or deny.",
+			          "The verdict must be allow or deny.");
 			return false;
 		}
 		r->allow = strcmp(verdict, "allow") == 0;
 	}
+	int v;
 	if (dir) {
-		if (strcmp(dir, "both") == 0 || dir[0] == '\0')
-			r->direction = DB_DIR_BOTH;
-		else if (strcmp(dir, "incoming") == 0)
-			r->direction = DB_DIR_INCOMING;
-		else if (strcmp(dir, "outgoing") == 0)
-			r->direction = DB_DIR_OUTGOING;
-		else {
-			xmppconf__fail(e, 422, "direction", "Use both, incoming or outgoing.",
-			               "The direction must be both, incoming or outgoing.");
+		if (!conf_choice_value(direction_choices, dir, &v)) {
+			conf_fail(e, 422, "direction", "Use both, incoming or outgoing.",
+			          "The direction must be both, incoming or outgoing.");
 			return false;
 		}
+		r->direction = (enum db_direction)v;
 	}
-	if (desc) {
-		if (!xmppconf__text_valid(desc)) {
-			xmppconf__fail(
-			    e, 422, "description",
-			    "Write the description on one line, without control "
-			    "characters.",
-			    "The description has control characters or is not UTF-8 text.");
-			return false;
-		}
-		fg_strlcpy(r->description, desc, sizeof(r->description));
-	}
+	if (desc && !conf_description(desc, r->description, sizeof(r->description), e))
+		return false;
 	return true;
 }
 
@@ -636,15 +582,15 @@ static enum fg_err rule_fn(struct db_txn *txn, void *vctx)
 	struct db_policy_rule *all = NULL;
 	size_t n = 0;
 	json_decref(c->answer);
-	c->answer = xmppconf__answer();
+	c->answer = conf_answer_new();
 	memset(&r, 0, sizeof(r));
 	memset(&old, 0, sizeof(old));
 	enum fg_err err;
 	if (!c->create) {
 		err = db_policy_get(txn, c->id, &old);
 		if (err == FG_ERR_NOTFOUND)
-			return xmppconf__fail(c->e, 404, "id", "Pick an exception from the list.",
-			                      "There is no policy exception with that id.");
+			return conf_fail(c->e, 404, "id", "Pick an exception from the list.",
+			                 "There is no policy exception with that id.");
 		if (err)
 			return err;
 		r = old;
@@ -653,14 +599,13 @@ static enum fg_err rule_fn(struct db_txn *txn, void *vctx)
 		r.direction = DB_DIR_BOTH;
 		r.created_ms = fg_now_ms();
 		if (!json_object_get(c->in, "pattern"))
-			return xmppconf__fail(
-			    c->e, 422, "pattern",
-			    "Give a domain, a wildcard such as *.example.com, or an "
-			    "IP address.",
-			    "The pattern is required.");
+			return conf_fail(c->e, 422, "pattern",
+			                 "Give a domain, a wildcard such as *.example.com, or an "
+			                 "IP address.",
+			                 "The pattern is required.");
 		if (!json_object_get(c->in, "verdict"))
-			return xmppconf__fail(c->e, 422, "verdict", "Use allow or deny.",
-			                      "The verdict is required.");
+			return conf_fail(c->e, 422, "verdict", "Use allow or deny.",
+			                 "The verdict is required.");
 	}
 	if (!rule_apply(c->in, &r, c->e))
 		return FG_ERR_INVAL;
@@ -673,43 +618,43 @@ static enum fg_err rule_fn(struct db_txn *txn, void *vctx)
 		               all[i].direction == r.direction;
 		if (overlap) {
 			free(all);
-			return xmppconf__fail(
+			return conf_fail(
 			    c->e, 409, "pattern", "Edit the existing exception instead.",
 			    "An exception for %s in that direction exists already.", r.pattern);
 		}
 	}
 	if (c->create && n >= XMPPCONF_RULES_MAX) {
 		free(all);
-		return xmppconf__fail(c->e, 422, "pattern", "Remove exceptions you no longer use.",
-		                      "The policy has %d exceptions, the most it holds.",
-		                      XMPPCONF_RULES_MAX);
+		return conf_fail(c->e, 422, "pattern", "Remove exceptions you no longer use.",
+		                 "The policy has %d exceptions, the most it holds.",
+		                 XMPPCONF_RULES_MAX);
 	}
 	free(all);
 	if (!c->create && memcmp(&r, &old, sizeof(r)) == 0) {
-		xmppconf__message(c->answer, "Nothing changed for %s.", r.pattern);
+		conf_answer_message(c->answer, "Nothing changed for %s.", r.pattern);
 	} else {
 		if ((err = db_policy_put(txn, &r)) != FG_OK)
 			return err;
-		err = xmppconf__audit(txn, c->actor, c->source,
-		                      c->create ? "xmpp.policy.rule.add" : "xmpp.policy.rule.edit",
-		                      "%s %s %s (id %s)", r.pattern, r.allow ? "allow" : "deny",
-		                      xmppconf__direction_name(r.direction), r.id);
+		err = conf_audit(txn, c->actor, c->source,
+		                 c->create ? "xmpp.policy.rule.add" : "xmpp.policy.rule.edit",
+		                 "%s %s %s (id %s)", r.pattern, r.allow ? "allow" : "deny",
+		                 direction_name(r.direction), r.id);
 		if (err)
 			return err;
 		if (!c->create) {
 			if (strcmp(old.pattern, r.pattern) != 0)
-				xmppconf__changed(c->answer, "pattern", old.pattern, r.pattern);
+				conf_answer_changed(c->answer, "pattern", old.pattern, r.pattern);
 			if (old.allow != r.allow)
-				xmppconf__changed(c->answer, "verdict",
-				                  old.allow ? "allow" : "deny",
-				                  r.allow ? "allow" : "deny");
+				conf_answer_changed(c->answer, "verdict",
+				                    old.allow ? "allow" : "deny",
+				                    r.allow ? "allow" : "deny");
 			if (old.direction != r.direction)
-				xmppconf__changed(c->answer, "direction",
-				                  xmppconf__direction_name(old.direction),
-				                  xmppconf__direction_name(r.direction));
+				conf_answer_changed(c->answer, "direction",
+				                    direction_name(old.direction),
+				                    direction_name(r.direction));
 			if (strcmp(old.description, r.description) != 0)
-				xmppconf__changed(c->answer, "description", old.description,
-				                  r.description);
+				conf_answer_changed(c->answer, "description", old.description,
+				                    r.description);
 		}
 		json_object_set_new(
 		    c->answer, "message",
@@ -729,16 +674,8 @@ static enum fg_err rule_fn(struct db_txn *txn, void *vctx)
 
 static enum fg_err rule_run(struct db *db, struct rule_ctx *c, json_t **out)
 {
-	enum fg_err err = db_write(db, rule_fn, c);
-	if (err) {
-		if (err != FG_ERR_INVAL && err != FG_ERR_EXISTS && err != FG_ERR_NOTFOUND)
-			xmppconf__fail(c->e, 500, NULL, "See the log (fedgw journal).",
-			               "The exception could not be saved: %s.", fg_strerror(err));
-		json_decref(c->answer);
-		return err;
-	}
-	*out = c->answer;
-	return FG_OK;
+	return conf_write(db, rule_fn, c, &c->answer, out, c->e,
+	                  "The exception could not be saved");
 }
 
 enum fg_err xmppconf_rule_add(struct db *db, const char *actor, const char *source, json_t *in,
@@ -746,8 +683,7 @@ enum fg_err xmppconf_rule_add(struct db *db, const char *actor, const char *sour
 {
 	*out = NULL;
 	if (!json_is_object(in))
-		return xmppconf__fail(e, 422, NULL, "Send a JSON object.",
-		                      "No exception was given.");
+		return conf_fail(e, 422, NULL, "Send a JSON object.", "No exception was given.");
 	struct rule_ctx c = {.actor = actor, .source = source, .create = true, .in = in, .e = e};
 	db_new_id(c.id);
 	return rule_run(db, &c, out);
@@ -758,10 +694,10 @@ enum fg_err xmppconf_rule_edit(struct db *db, const char *actor, const char *sou
 {
 	*out = NULL;
 	if (!json_is_object(in))
-		return xmppconf__fail(e, 422, NULL, "Send a JSON object.", "Nothing to change.");
+		return conf_fail(e, 422, NULL, "Send a JSON object.", "Nothing to change.");
 	if (!id || !db_id_valid(id))
-		return xmppconf__fail(e, 404, "id", "Pick an exception from the list.",
-		                      "There is no policy exception with that id.");
+		return conf_fail(e, 404, "id", "Pick an exception from the list.",
+		                 "There is no policy exception with that id.");
 	struct rule_ctx c = {.actor = actor, .source = source, .create = false, .in = in, .e = e};
 	fg_strlcpy(c.id, id, sizeof(c.id));
 	return rule_run(db, &c, out);
@@ -779,16 +715,15 @@ static enum fg_err rule_del_fn(struct db_txn *txn, void *vctx)
 	struct db_policy_rule r;
 	enum fg_err err = db_policy_get(txn, c->id, &r);
 	if (err == FG_ERR_NOTFOUND)
-		return xmppconf__fail(c->e, 404, "id", "Pick an exception from the list.",
-		                      "There is no policy exception with that id.");
+		return conf_fail(c->e, 404, "id", "Pick an exception from the list.",
+		                 "There is no policy exception with that id.");
 	if (err)
 		return err;
 	fg_strlcpy(c->pattern, r.pattern, sizeof(c->pattern));
 	if ((err = db_policy_del(txn, c->id)) != FG_OK)
 		return err;
-	return xmppconf__audit(txn, c->actor, c->source, "xmpp.policy.rule.delete",
-	                       "%s %s %s (id %s)", r.pattern, r.allow ? "allow" : "deny",
-	                       xmppconf__direction_name(r.direction), r.id);
+	return conf_audit(txn, c->actor, c->source, "xmpp.policy.rule.delete", "%s %s %s (id %s)",
+	                  r.pattern, r.allow ? "allow" : "deny", direction_name(r.direction), r.id);
 }
 
 enum fg_err xmppconf_rule_delete(struct db *db, const char *actor, const char *source,
@@ -796,21 +731,21 @@ enum fg_err xmppconf_rule_delete(struct db *db, const char *actor, const char *s
 {
 	*out = NULL;
 	if (!id || !db_id_valid(id))
-		return xmppconf__fail(e, 404, "id", "Pick an exception from the list.",
-		                      "There is no policy exception with that id.");
+		return conf_fail(e, 404, "id", "Pick an exception from the list.",
+		                 "There is no policy exception with that id.");
 	struct rule_del_ctx c = {.actor = actor, .source = source, .id = id, .e = e};
 	enum fg_err err = db_write(db, rule_del_fn, &c);
 	if (err) {
 		if (err != FG_ERR_NOTFOUND)
-			xmppconf__fail(e, 500, NULL, "See the log (fedgw journal).",
-			               "The exception could not be deleted: %s.", fg_strerror(err));
+			conf_fail(e, 500, NULL, "See the log (fedgw journal).",
+			          "The exception could not be deleted: %s.", fg_strerror(err));
 		return err;
 	}
-	*out = xmppconf__answer();
-	xmppconf__message(*out,
-	                  "Deleted the exception for %s; the gateway applies it now, without a "
-	                  "restart.",
-	                  c.pattern);
+	*out = conf_answer_new();
+	conf_answer_message(*out,
+	                    "Deleted the exception for %s; the gateway applies it now, without a "
+	                    "restart.",
+	                    c.pattern);
 	return FG_OK;
 }
 
@@ -857,12 +792,12 @@ enum fg_err xmppconf_peers(struct db *db, json_t **out)
 		char dir[16] = "", local[DB_DOMAIN_MAX] = "", remote[DB_DOMAIN_MAX] = "";
 		(void)peer_id_split(st[i].id, dir, sizeof(dir), local, sizeof(local), remote,
 		                    sizeof(remote));
-		json_t *p = json_pack(
-		    "{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I}", "id", xmppconf__text(st[i].id),
-		    "name", xmppconf__text(st[i].name), "domain", xmppconf__text(remote), "local",
-		    xmppconf__text(local), "direction", xmppconf__text(dir), "state",
-		    xmppconf__text(st[i].state), "reason", xmppconf__text(st[i].reason), "since",
-		    xmppconf__time(st[i].since_ms), "since_ms", (json_int_t)st[i].since_ms);
+		json_t *p = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I}", "id",
+		                      conf_text(st[i].id), "name", conf_text(st[i].name), "domain",
+		                      conf_text(remote), "local", conf_text(local), "direction",
+		                      conf_text(dir), "state", conf_text(st[i].state), "reason",
+		                      conf_text(st[i].reason), "since", conf_time(st[i].since_ms),
+		                      "since_ms", (json_int_t)st[i].since_ms);
 		json_t *extra = st[i].extra[0] ? json_loads(st[i].extra, 0, NULL) : NULL;
 		if (json_is_object(extra)) {
 			/* The engine's own fields (auth, TLS, counters, certificate...) join in;
@@ -911,8 +846,8 @@ enum fg_err xmppconf_peers(struct db *db, json_t **out)
 		}
 		json_object_set_new(a, "connection",
 		                    json_pack("{s:o, s:o}", "state",
-		                              xmppconf__text(used ? state : "not connected"),
-		                              "peers", conns));
+		                              conf_text(used ? state : "not connected"), "peers",
+		                              conns));
 		json_array_append_new(allow_arr, a);
 	}
 	*out = json_pack("{s:o, s:o}", "peers", peers, "allow", allow_arr);

@@ -4,6 +4,7 @@
 #define FEDGW_XMPPCONF_H
 
 #include "base/base.h"
+#include "conf/conf.h"
 #include "db/db.h"
 
 #include <jansson.h>
@@ -26,9 +27,8 @@
  * The dialback secret is never part of any answer except xmppconf_secret_regenerate's.
  */
 
-/* Lists in settings (bind addresses, DNS servers, zones) hold at most this many items:
- * a gateway listens on a few addresses and asks a few servers; more is a typing error. */
-#define XMPPCONF_LIST_MAX 16
+/* Lists in settings hold at most this many items (conf/conf.h). */
+#define XMPPCONF_LIST_MAX CONF_LIST_MAX
 /* The dialback secret: 32 random bytes as 64 hex characters (XEP-0185 §3). */
 #define XMPPCONF_SECRET_BYTES 32
 #define XMPPCONF_SECRET_HEX   (2 * XMPPCONF_SECRET_BYTES + 1)
@@ -41,12 +41,8 @@
 #define XMPPCONF_SETTING_SECRET "xmpp.dialback_secret"
 #define XMPPCONF_SETTING_POLICY "policy.default"
 
-struct xmppconf_err {
-	unsigned status;                /* 404 not found, 409 exists, 422 invalid, 500 store */
-	char message[DB_TEXT_MAX];      /* plain words */
-	char field[DB_SETTING_KEY_MAX]; /* the request field concerned, or "" */
-	char fix[DB_TEXT_MAX];          /* what to do */
-};
+/* struct xmppconf_err: the refusal shape every configuration operation shares (status,
+ * message, field, fix), defined in conf/conf.h. */
 
 /* ---- validation shared with the engine and the CLI ------------------------------------ */
 
@@ -62,6 +58,8 @@ bool xmppconf_domain_valid(const char *domain, const char **why);
  * without "xmpp." (and policy_default), defaults filled in; booleans and numbers typed,
  * lists as arrays of strings. */
 enum fg_err xmppconf_settings_get(struct db *db, json_t **out);
+/* The xmpp.* settings table (names, types, ranges, defaults, help) the engine uses. */
+const struct conf_settings *xmppconf_settings_table(void);
 /* Partial update: any subset of the keys above (except dialback_secret_set). Values may be
  * typed or strings as on the command line ("true", "5269", "a, b"). All are validated
  * before anything is written; nothing is written when one is refused. */

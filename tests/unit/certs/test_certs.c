@@ -13,36 +13,21 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
+
 #define DAY_MS (86400LL * 1000)
 
 struct fx {
-	char dir[64];
-	struct db *db;
+	struct fx_store store;
 	int64_t now;
 };
 
 static int setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof(*f));
-	snprintf(f->dir, sizeof(f->dir), "/tmp/fedgw-certs-XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
+	if (fx_store_new(state, sizeof(struct fx), "certs") != 0)
 		return -1;
-	if (db_open(&f->db, f->dir) != FG_OK)
-		return -1;
-	f->now = fg_now_ms();
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
 	struct fx *f = *state;
-	char cmd[128];
-	db_close(f->db);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	if (system(cmd) != 0)
-		return -1;
-	free(f);
+	f->now = fg_now_ms();
 	return 0;
 }
 
@@ -122,7 +107,7 @@ static json_t *find(json_t *list, const char *id)
 static size_t count_records(struct fx *f)
 {
 	json_t *list = NULL;
-	assert_int_equal(certs_list(f->db, f->now, &list), FG_OK);
+	assert_int_equal(certs_list(f->store.db, f->now, &list), FG_OK);
 	size_t n = json_array_size(list);
 	json_decref(list);
 	return n;
@@ -146,7 +131,7 @@ static struct pki_key *stored_key(struct fx *f, const char *cert_id)
 	struct db_cert rec;
 	struct db_key k;
 	struct pki_key *key = NULL;
-	assert_int_equal(db_txn_begin(f->db, &txn), FG_OK);
+	assert_int_equal(db_txn_begin(f->store.db, &txn), FG_OK);
 	assert_int_equal(db_cert_get(txn, cert_id, &rec), FG_OK);
 	assert_int_equal(db_key_get(txn, rec.key_id, &k), FG_OK);
 	assert_int_equal(pki_key_from_pem(k.pem, strlen(k.pem), &key, NULL, 0), FG_OK);
@@ -169,11 +154,12 @@ static void test_csr_then_import(void **state)
 	                             .dns_count = 1,
 	                             .xmpp_domains = xd,
 	                             .xmpp_count = 1};
-	assert_int_equal(certs_csr_create(f->db, "admin", "127.0.0.1", &p, csr_id, &err), FG_OK);
+	assert_int_equal(certs_csr_create(f->store.db, "admin", "127.0.0.1", &p, csr_id, &err),
+	                 FG_OK);
 	assert_null(err);
 
 	json_t *list = NULL;
-	assert_int_equal(certs_list(f->db, f->now, &list), FG_OK);
+	assert_int_equal(certs_list(f->store.db, f->now, &list), FG_OK);
 	json_t *csr = find(list, csr_id);
 	assert_non_null(csr);
 	assert_string_equal(json_string_value(json_object_get(csr, "kind")), "csr");
@@ -187,7 +173,7 @@ static void test_csr_then_import(void **state)
 	assert_string_equal(json_string_value(json_object_get(csr, "key_type")), "ec-p256");
 	json_decref(list);
 
-	assert_int_equal(certs_pem(f->db, csr_id, &pem), FG_OK);
+	assert_int_equal(certs_pem(f->store.db, csr_id, &pem), FG_OK);
 	assert_non_null(strstr(pem, "BEGIN CERTIFICATE REQUEST"));
 	assert_null(strstr(pem, "PRIVATE KEY"));
 	free(pem);
@@ -205,8 +191,8 @@ static void test_csr_then_import(void **state)
 	fg_buf_append_str(&wrong, fg_buf_cstr(&root));
 	fg_buf_append_str(&wrong, fg_buf_cstr(&leaf));
 	size_t before = count_records(f);
-	assert_int_equal(certs_import(f->db, "admin", "127.0.0.1", "", fg_buf_cstr(&wrong), NULL,
-	                              f->now, leaf_id, &err, &fix),
+	assert_int_equal(certs_import(f->store.db, "admin", "127.0.0.1", "", fg_buf_cstr(&wrong),
+	                              NULL, f->now, leaf_id, &err, &fix),
 	                 FG_ERR_INVAL);
 	assert_non_null(strstr(err, "out of order"));
 	assert_non_null(fix);
@@ -220,7 +206,7 @@ static void test_csr_then_import(void **state)
 	assert_int_equal(pki_key_to_pem(ca, &ca_pem), FG_OK);
 	fg_buf_append_str(&chain, fg_buf_cstr(&leaf));
 	fg_buf_append_str(&chain, fg_buf_cstr(&root));
-	assert_int_equal(certs_import(f->db, "admin", "127.0.0.1", "", fg_buf_cstr(&chain),
+	assert_int_equal(certs_import(f->store.db, "admin", "127.0.0.1", "", fg_buf_cstr(&chain),
 	                              fg_buf_cstr(&ca_pem), f->now, leaf_id, &err, &fix),
 	                 FG_ERR_INVAL);
 	assert_non_null(strstr(err, "does not belong"));
@@ -228,13 +214,13 @@ static void test_csr_then_import(void **state)
 	free(fix);
 	err = fix = NULL;
 
-	assert_int_equal(certs_import(f->db, "admin", "127.0.0.1", "", fg_buf_cstr(&chain), NULL,
-	                              f->now, leaf_id, &err, &fix),
+	assert_int_equal(certs_import(f->store.db, "admin", "127.0.0.1", "", fg_buf_cstr(&chain),
+	                              NULL, f->now, leaf_id, &err, &fix),
 	                 FG_OK);
 	assert_int_equal(count_records(f), before); /* CSR replaced by the certificate */
 	json_t *shown = NULL;
-	assert_int_equal(certs_show(f->db, csr_id, f->now, &shown), FG_ERR_NOTFOUND);
-	assert_int_equal(certs_show(f->db, leaf_id, f->now, &shown), FG_OK);
+	assert_int_equal(certs_show(f->store.db, csr_id, f->now, &shown), FG_ERR_NOTFOUND);
+	assert_int_equal(certs_show(f->store.db, leaf_id, f->now, &shown), FG_OK);
 	assert_string_equal(json_string_value(json_object_get(shown, "kind")), "certificate");
 	assert_string_equal(json_string_value(json_object_get(shown, "name")), "xmpp.example.com");
 	assert_string_equal(json_string_value(json_object_get(shown, "issuer")), "CN=Test CA");
@@ -247,7 +233,7 @@ static void test_csr_then_import(void **state)
 
 	/* The key moved with it: the TLS front can load the credentials. */
 	struct certs_creds cr;
-	assert_int_equal(certs_load_creds(f->db, leaf_id, &cr), FG_OK);
+	assert_int_equal(certs_load_creds(f->store.db, leaf_id, &cr), FG_OK);
 	assert_int_equal(cr.chain_len, 2);
 	assert_int_equal(cr.key_type, BR_KEYTYPE_EC);
 	assert_memory_equal(cr.ec.x, leaf_key->ec.x, leaf_key->ec.xlen);
@@ -280,31 +266,31 @@ static void test_import_with_key_and_ca_bundle(void **state)
 	/* Key in the same text as the certificate. */
 	fg_buf_append_str(&both, fg_buf_cstr(&leaf));
 	fg_buf_append_str(&both, fg_buf_cstr(&kpem));
-	assert_int_equal(certs_import(f->db, "admin", "cli", "sip", fg_buf_cstr(&both), NULL,
+	assert_int_equal(certs_import(f->store.db, "admin", "cli", "sip", fg_buf_cstr(&both), NULL,
 	                              f->now, id, &err, &fix),
 	                 FG_OK);
 	struct certs_creds cr;
-	assert_int_equal(certs_load_creds(f->db, id, &cr), FG_OK);
+	assert_int_equal(certs_load_creds(f->store.db, id, &cr), FG_OK);
 	assert_int_equal(cr.chain_len, 1);
 	certs_creds_free(&cr);
 
 	/* A key given for a request made here: the request goes, its key is reused. */
 	char csr[DB_ID_MAX], id3[DB_ID_MAX];
 	struct certs_csr_params cp = {.cn = "req.example.com"};
-	assert_int_equal(certs_csr_create(f->db, "admin", "cli", &cp, csr, &err), FG_OK);
+	assert_int_equal(certs_csr_create(f->store.db, "admin", "cli", &cp, csr, &err), FG_OK);
 	struct pki_key *rk = stored_key(f, csr);
 	struct fg_buf rleaf = {0}, rkpem = {0};
 	make_cert_pem(&rleaf, "req.example.com", rk, "Root", ca, false, f->now - DAY_MS,
 	              f->now + 10 * DAY_MS);
 	assert_int_equal(pki_key_to_pem(rk, &rkpem), FG_OK);
 	size_t before = count_records(f);
-	assert_int_equal(certs_import(f->db, "admin", "cli", "", fg_buf_cstr(&rleaf),
+	assert_int_equal(certs_import(f->store.db, "admin", "cli", "", fg_buf_cstr(&rleaf),
 	                              fg_buf_cstr(&rkpem), f->now, id3, &err, &fix),
 	                 FG_OK);
 	assert_int_equal(count_records(f), before);
 	json_t *shown = NULL;
-	assert_int_equal(certs_show(f->db, csr, f->now, &shown), FG_ERR_NOTFOUND);
-	assert_int_equal(certs_load_creds(f->db, id3, &cr), FG_OK);
+	assert_int_equal(certs_show(f->store.db, csr, f->now, &shown), FG_ERR_NOTFOUND);
+	assert_int_equal(certs_load_creds(f->store.db, id3, &cr), FG_OK);
 	certs_creds_free(&cr);
 	pki_key_free(rk);
 	fg_buf_free(&rleaf);
@@ -315,23 +301,24 @@ static void test_import_with_key_and_ca_bundle(void **state)
 	fg_buf_append_str(&bundle, fg_buf_cstr(&root));
 	fg_buf_append_str(&bundle, fg_buf_cstr(&leaf));
 	assert_int_equal(
-	    certs_import_ca(f->db, "admin", "cli", "CAs", fg_buf_cstr(&bundle), id, &err),
+	    certs_import_ca(f->store.db, "admin", "cli", "CAs", fg_buf_cstr(&bundle), id, &err),
 	    FG_ERR_INVAL);
 	assert_non_null(strstr(err, "certificate 2 (CN=sip.example.com) is not a CA certificate"));
 	free(err);
 	err = NULL;
 	assert_int_equal(
-	    certs_import_ca(f->db, "admin", "cli", "CAs", fg_buf_cstr(&root), id, &err), FG_OK);
+	    certs_import_ca(f->store.db, "admin", "cli", "CAs", fg_buf_cstr(&root), id, &err),
+	    FG_OK);
 	json_t *o = NULL;
-	assert_int_equal(certs_show(f->db, id, f->now, &o), FG_OK);
+	assert_int_equal(certs_show(f->store.db, id, f->now, &o), FG_OK);
 	assert_string_equal(json_string_value(json_object_get(o, "kind")), "ca_bundle");
 	assert_false(json_is_true(json_object_get(o, "has_key")));
 	json_decref(o);
 	/* A bundle has no key: it cannot serve TLS. */
-	assert_int_equal(certs_load_creds(f->db, id, &cr), FG_ERR_INVAL);
+	assert_int_equal(certs_load_creds(f->store.db, id, &cr), FG_ERR_INVAL);
 	/* Garbage is refused with the PEM reason. */
 	assert_int_equal(
-	    certs_import(f->db, "admin", "cli", "x", "hello", NULL, f->now, id, &err, &fix),
+	    certs_import(f->store.db, "admin", "cli", "x", "hello", NULL, f->now, id, &err, &fix),
 	    FG_ERR_PARSE);
 	assert_non_null(strstr(err, "no PEM block"));
 	free(err);
@@ -365,21 +352,22 @@ static void test_roles_delete_console(void **state)
 	char id[DB_ID_MAX], csr[DB_ID_MAX], cur[DB_ID_MAX];
 	char *err = NULL;
 	struct certs_csr_params p = {.cn = "gw.example.net"};
-	assert_int_equal(certs_selfsigned_create(f->db, "admin", "::1", &p, f->now, id, &err),
+	assert_int_equal(certs_selfsigned_create(f->store.db, "admin", "::1", &p, f->now, id, &err),
 	                 FG_OK);
-	assert_int_equal(certs_csr_create(f->db, "admin", "::1", &p, csr, &err), FG_OK);
+	assert_int_equal(certs_csr_create(f->store.db, "admin", "::1", &p, csr, &err), FG_OK);
 
 	/* The console refuses a CSR, then takes the certificate. */
-	assert_int_equal(certs_console_set(f->db, "admin", "::1", csr, f->now, &err), FG_ERR_INVAL);
+	assert_int_equal(certs_console_set(f->store.db, "admin", "::1", csr, f->now, &err),
+	                 FG_ERR_INVAL);
 	assert_non_null(strstr(err, "certificate request"));
 	free(err);
 	err = NULL;
-	assert_int_equal(certs_console_set(f->db, "admin", "::1", id, f->now, &err), FG_OK);
+	assert_int_equal(certs_console_set(f->store.db, "admin", "::1", id, f->now, &err), FG_OK);
 	struct put_domain pd = {"example.net", id};
-	assert_int_equal(db_write(f->db, put_domain_fn, &pd), FG_OK);
+	assert_int_equal(db_write(f->store.db, put_domain_fn, &pd), FG_OK);
 
 	json_t *o = NULL;
-	assert_int_equal(certs_show(f->db, id, f->now, &o), FG_OK);
+	assert_int_equal(certs_show(f->store.db, id, f->now, &o), FG_OK);
 	json_t *roles = json_object_get(o, "roles");
 	assert_int_equal(json_array_size(roles), 2);
 	assert_true(has_string(roles, "console"));
@@ -387,7 +375,7 @@ static void test_roles_delete_console(void **state)
 	assert_true(json_is_true(json_object_get(o, "self_signed")));
 	json_decref(o);
 
-	assert_int_equal(certs_delete(f->db, "admin", "::1", id, &err), FG_ERR_BUSY);
+	assert_int_equal(certs_delete(f->store.db, "admin", "::1", id, &err), FG_ERR_BUSY);
 	assert_string_equal(err, "used by the console; choose another console certificate first");
 	free(err);
 	err = NULL;
@@ -397,7 +385,7 @@ static void test_roles_delete_console(void **state)
 	struct db_audit_entry *ae = NULL;
 	size_t n = 0, total = 0;
 	struct db_audit_filter af = {.text = "cert.delete"};
-	assert_int_equal(db_txn_begin(f->db, &txn), FG_OK);
+	assert_int_equal(db_txn_begin(f->store.db, &txn), FG_OK);
 	assert_int_equal(db_audit_query(txn, &af, &ae, &n, &total), FG_OK);
 	assert_true(n >= 1);
 	assert_false(ae[0].ok);
@@ -407,38 +395,40 @@ static void test_roles_delete_console(void **state)
 
 	/* Another certificate for the console: then the XMPP domain still holds it. */
 	char id2[DB_ID_MAX];
-	assert_int_equal(certs_selfsigned_create(f->db, "admin", "::1", &p, f->now, id2, &err),
-	                 FG_OK);
-	assert_int_equal(certs_console_set(f->db, "admin", "::1", id2, f->now, &err), FG_OK);
-	assert_int_equal(certs_delete(f->db, "admin", "::1", id, &err), FG_ERR_BUSY);
+	assert_int_equal(
+	    certs_selfsigned_create(f->store.db, "admin", "::1", &p, f->now, id2, &err), FG_OK);
+	assert_int_equal(certs_console_set(f->store.db, "admin", "::1", id2, f->now, &err), FG_OK);
+	assert_int_equal(certs_delete(f->store.db, "admin", "::1", id, &err), FG_ERR_BUSY);
 	assert_non_null(strstr(err, "XMPP domain example.net"));
 	free(err);
 	err = NULL;
 	pd.cert_id = "";
-	assert_int_equal(db_write(f->db, put_domain_fn, &pd), FG_OK);
-	assert_int_equal(certs_delete(f->db, "admin", "::1", id, &err), FG_OK);
-	assert_int_equal(certs_delete(f->db, "admin", "::1", id, &err), FG_ERR_NOTFOUND);
+	assert_int_equal(db_write(f->store.db, put_domain_fn, &pd), FG_OK);
+	assert_int_equal(certs_delete(f->store.db, "admin", "::1", id, &err), FG_OK);
+	assert_int_equal(certs_delete(f->store.db, "admin", "::1", id, &err), FG_ERR_NOTFOUND);
 	free(err);
 	err = NULL;
-	assert_int_equal(certs_delete(f->db, "admin", "::1", csr, &err), FG_OK);
+	assert_int_equal(certs_delete(f->store.db, "admin", "::1", csr, &err), FG_OK);
 
 	/* Names are checked before anything is generated. */
 	const char *bad_dns[] = {"bad name"};
 	struct certs_csr_params bp = {.cn = "x.example", .dns = bad_dns, .dns_count = 1};
-	assert_int_equal(certs_csr_create(f->db, "admin", "::1", &bp, csr, &err), FG_ERR_INVAL);
+	assert_int_equal(certs_csr_create(f->store.db, "admin", "::1", &bp, csr, &err),
+	                 FG_ERR_INVAL);
 	assert_string_equal(err, "\"bad name\" is not a valid DNS name");
 	free(err);
 	err = NULL;
 	bp.dns_count = 0;
 	bp.key_type = "dsa-1024";
-	assert_int_equal(certs_csr_create(f->db, "admin", "::1", &bp, csr, &err), FG_ERR_INVAL);
+	assert_int_equal(certs_csr_create(f->store.db, "admin", "::1", &bp, csr, &err),
+	                 FG_ERR_INVAL);
 	assert_non_null(strstr(err, "unknown key type"));
 	free(err);
 	err = NULL;
 
 	/* console_ensure keeps a valid setting. */
-	assert_int_equal(certs_console_ensure(f->db, "gw", NULL, 0, f->now), FG_OK);
-	assert_int_equal(db_txn_begin(f->db, &txn), FG_OK);
+	assert_int_equal(certs_console_ensure(f->store.db, "gw", NULL, 0, f->now), FG_OK);
+	assert_int_equal(db_txn_begin(f->store.db, &txn), FG_OK);
 	assert_int_equal(db_setting_get(txn, "console.cert", cur, sizeof(cur)), FG_OK);
 	db_txn_end(txn);
 	assert_string_equal(cur, id2);
@@ -446,10 +436,11 @@ static void test_roles_delete_console(void **state)
 	/* An expired certificate is refused for the console. */
 	char old[DB_ID_MAX];
 	p.days = 1;
-	assert_int_equal(
-	    certs_selfsigned_create(f->db, "admin", "::1", &p, f->now - 10 * DAY_MS, old, &err),
-	    FG_OK);
-	assert_int_equal(certs_console_set(f->db, "admin", "::1", old, f->now, &err), FG_ERR_INVAL);
+	assert_int_equal(certs_selfsigned_create(f->store.db, "admin", "::1", &p,
+	                                         f->now - 10 * DAY_MS, old, &err),
+	                 FG_OK);
+	assert_int_equal(certs_console_set(f->store.db, "admin", "::1", old, f->now, &err),
+	                 FG_ERR_INVAL);
 	assert_non_null(strstr(err, "expired on"));
 	free(err);
 }
@@ -473,13 +464,13 @@ static void test_console_ensure_and_expiry(void **state)
 	struct fx *f = *state;
 	const char *addrs[] = {"192.0.2.7", "fe80::1", "not-an-ip"};
 	int64_t made = f->now - 820 * DAY_MS;
-	assert_int_equal(certs_console_ensure(f->db, "appliance.lan", addrs, 3, made), FG_OK);
+	assert_int_equal(certs_console_ensure(f->store.db, "appliance.lan", addrs, 3, made), FG_OK);
 	assert_int_equal(count_records(f), 1);
-	assert_int_equal(certs_console_ensure(f->db, "appliance.lan", addrs, 3, made), FG_OK);
+	assert_int_equal(certs_console_ensure(f->store.db, "appliance.lan", addrs, 3, made), FG_OK);
 	assert_int_equal(count_records(f), 1); /* idempotent */
 
 	json_t *list = NULL;
-	assert_int_equal(certs_list(f->db, f->now, &list), FG_OK);
+	assert_int_equal(certs_list(f->store.db, f->now, &list), FG_OK);
 	json_t *c = json_array_get(list, 0);
 	assert_string_equal(json_string_value(json_object_get(c, "name")), "console (self-signed)");
 	json_t *sans = json_object_get(c, "sans");
@@ -495,9 +486,9 @@ static void test_console_ensure_and_expiry(void **state)
 	json_decref(list);
 
 	struct expiry_seen seen = {0};
-	assert_int_equal(certs_expiring(f->db, f->now, 3 * DAY_MS, expiry_cb, &seen), FG_OK);
+	assert_int_equal(certs_expiring(f->store.db, f->now, 3 * DAY_MS, expiry_cb, &seen), FG_OK);
 	assert_int_equal(seen.calls, 0);
-	assert_int_equal(certs_expiring(f->db, f->now, 30 * DAY_MS, expiry_cb, &seen), FG_OK);
+	assert_int_equal(certs_expiring(f->store.db, f->now, 30 * DAY_MS, expiry_cb, &seen), FG_OK);
 	assert_int_equal(seen.calls, 1);
 	assert_string_equal(seen.roles, "console");
 	assert_int_equal(seen.days_left, 4);
@@ -506,18 +497,19 @@ static void test_console_ensure_and_expiry(void **state)
 	char other[DB_ID_MAX];
 	char *err = NULL;
 	struct certs_csr_params p = {.cn = "unused.example", .days = 2};
-	assert_int_equal(certs_selfsigned_create(f->db, "admin", "::1", &p, f->now, other, &err),
-	                 FG_OK);
+	assert_int_equal(
+	    certs_selfsigned_create(f->store.db, "admin", "::1", &p, f->now, other, &err), FG_OK);
 	seen.calls = 0;
-	assert_int_equal(certs_expiring(f->db, f->now, 30 * DAY_MS, expiry_cb, &seen), FG_OK);
+	assert_int_equal(certs_expiring(f->store.db, f->now, 30 * DAY_MS, expiry_cb, &seen), FG_OK);
 	assert_int_equal(seen.calls, 1);
 
 	/* Pointing the setting at a missing record makes ensure create a new one. */
-	assert_int_equal(certs_console_set(f->db, "admin", "::1", other, f->now, &err), FG_OK);
-	assert_int_equal(certs_delete(f->db, "admin", "::1", id, &err), FG_OK);
+	assert_int_equal(certs_console_set(f->store.db, "admin", "::1", other, f->now, &err),
+	                 FG_OK);
+	assert_int_equal(certs_delete(f->store.db, "admin", "::1", id, &err), FG_OK);
 	struct certs_creds cr;
-	assert_int_equal(certs_load_creds(f->db, id, &cr), FG_ERR_NOTFOUND);
-	assert_int_equal(certs_load_creds(f->db, other, &cr), FG_OK);
+	assert_int_equal(certs_load_creds(f->store.db, id, &cr), FG_ERR_NOTFOUND);
+	assert_int_equal(certs_load_creds(f->store.db, other, &cr), FG_OK);
 	certs_creds_free(&cr);
 }
 
@@ -535,8 +527,8 @@ static void test_create_with_key(void **state)
 	assert_int_equal(certs_csr_params_check(&p, &kt, &err), FG_OK);
 	assert_int_equal(kt, PKI_KEY_RSA_3072);
 	assert_int_equal(pki_key_generate(PKI_KEY_EC_P384, &key), FG_OK);
-	assert_int_equal(certs_csr_create_with_key(f->db, "admin", "::1", &p, key, csr_id, &err),
-	                 FG_OK);
+	assert_int_equal(
+	    certs_csr_create_with_key(f->store.db, "admin", "::1", &p, key, csr_id, &err), FG_OK);
 	assert_null(err);
 	struct pki_key *stored = stored_key(f, csr_id);
 	assert_int_equal(pki_key_to_pem(key, &want), FG_OK);
@@ -544,15 +536,16 @@ static void test_create_with_key(void **state)
 	assert_string_equal(fg_buf_cstr(&want), fg_buf_cstr(&got));
 	assert_string_equal(stored->type_name, "ec-p384");
 	pki_key_free(stored);
-	assert_int_equal(
-	    certs_selfsigned_create_with_key(f->db, "admin", "::1", &p, key, f->now, self_id, &err),
-	    FG_OK);
+	assert_int_equal(certs_selfsigned_create_with_key(f->store.db, "admin", "::1", &p, key,
+	                                                  f->now, self_id, &err),
+	                 FG_OK);
 	json_t *obj = NULL;
-	assert_int_equal(certs_show(f->db, self_id, f->now, &obj), FG_OK);
+	assert_int_equal(certs_show(f->store.db, self_id, f->now, &obj), FG_OK);
 	assert_string_equal(json_string_value(json_object_get(obj, "kind")), "certificate");
 	json_decref(obj);
-	assert_int_equal(certs_csr_create_with_key(f->db, "admin", "::1", &p, NULL, csr_id, &err),
-	                 FG_ERR_INVAL);
+	assert_int_equal(
+	    certs_csr_create_with_key(f->store.db, "admin", "::1", &p, NULL, csr_id, &err),
+	    FG_ERR_INVAL);
 	struct certs_csr_params bad = {.cn = "", .key_type = "rsa-3072"};
 	assert_int_equal(certs_csr_params_check(&bad, NULL, &err), FG_ERR_INVAL);
 	assert_non_null(err);
@@ -565,11 +558,12 @@ static void test_create_with_key(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_csr_then_import, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_import_with_key_and_ca_bundle, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_roles_delete_console, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_console_ensure_and_expiry, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_create_with_key, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_csr_then_import, setup, fx_store_free),
+	    cmocka_unit_test_setup_teardown(test_import_with_key_and_ca_bundle, setup,
+	                                    fx_store_free),
+	    cmocka_unit_test_setup_teardown(test_roles_delete_console, setup, fx_store_free),
+	    cmocka_unit_test_setup_teardown(test_console_ensure_and_expiry, setup, fx_store_free),
+	    cmocka_unit_test_setup_teardown(test_create_with_key, setup, fx_store_free),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,107 +15,34 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
+
 struct fx {
-	char dir[64];
-	struct db *db;
+	struct fx_store store;
 	char cert[DB_ID_MAX];  /* leaf with key, names sipgw.test */
 	char ca[DB_ID_MAX];    /* CA bundle */
 	char other[DB_ID_MAX]; /* leaf with key, names other.test */
 };
 
-static void selfsigned(struct db *db, const char *name, const char *cn, char id[DB_ID_MAX])
-{
-	const char *dns[] = {cn};
-	struct certs_csr_params p = {.name = name, .cn = cn, .dns = dns, .dns_count = 1};
-	char *err = NULL;
-	assert_int_equal(certs_selfsigned_create(db, "admin", "cli", &p, fg_now_ms(), id, &err),
-	                 FG_OK);
-	free(err);
-}
-
 static int setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof(*f));
-	if (!f)
+	if (fx_store_new(state, sizeof(struct fx), "sipconf") != 0)
 		return -1;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/fedgw-sipconf-XXXXXX");
-	if (mkdtemp(f->dir) == NULL || db_open(&f->db, f->dir) != FG_OK)
-		return -1;
-	selfsigned(f->db, "sipgw", "sipgw.test", f->cert);
-	selfsigned(f->db, "other", "other.test", f->other);
+	struct fx *f = *state;
+	fx_selfsigned(f->store.db, "sipgw", "sipgw.test", f->cert);
+	fx_selfsigned(f->store.db, "other", "other.test", f->other);
 	char root[DB_ID_MAX], *pem = NULL, *err = NULL;
-	selfsigned(f->db, "edge-root", "edge-ca.test", root);
-	if (certs_pem(f->db, root, &pem) != FG_OK)
+	fx_selfsigned(f->store.db, "edge-root", "edge-ca.test", root);
+	if (certs_pem(f->store.db, root, &pem) != FG_OK)
 		return -1;
-	if (certs_import_ca(f->db, "admin", "cli", "edge-ca", pem, f->ca, &err) != FG_OK)
+	if (certs_import_ca(f->store.db, "admin", "cli", "edge-ca", pem, f->ca, &err) != FG_OK)
 		return -1;
 	free(pem);
 	free(err);
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-	char cmd[128];
-	db_close(f->db);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	if (system(cmd) != 0)
-		return -1;
-	free(f);
 	return 0;
 }
 
 /* ---- helpers ------------------------------------------------------------------------------ */
-
-static json_t *obj(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static json_t *obj(const char *fmt, ...)
-{
-	char text[1024];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
-	json_error_t je;
-	json_t *j = json_loads(text, 0, &je);
-	if (!j)
-		fail_msg("bad test JSON %s: %s", text, je.text);
-	return j;
-}
-
-static struct db_audit_entry last_audit(struct db *db, size_t *total)
-{
-	struct db_txn *txn = NULL;
-	struct db_audit_entry *list = NULL, out;
-	size_t n = 0, t = 0;
-	struct db_audit_filter flt = {NULL, 0, 1};
-	assert_int_equal(db_txn_begin(db, &txn), FG_OK);
-	assert_int_equal(db_audit_query(txn, &flt, &list, &n, &t), FG_OK);
-	db_txn_end(txn);
-	memset(&out, 0, sizeof(out));
-	if (n > 0)
-		out = list[0];
-	db_audit_list_free(list, n);
-	if (total)
-		*total = t;
-	return out;
-}
-
-static size_t audit_count(struct db *db)
-{
-	size_t t = 0;
-	(void)last_audit(db, &t);
-	return t;
-}
-
-static bool has_text(json_t *j, const char *needle)
-{
-	char *s = json_dumps(j, JSON_ENCODE_ANY);
-	bool found = s && strstr(s, needle);
-	free(s);
-	return found;
-}
 
 static struct db_sip_domain stored(struct db *db, const char *domain)
 {
@@ -133,7 +60,7 @@ static enum fg_err add(struct fx *f, json_t *in, struct xmppconf_err *e, json_t 
 	json_t *dummy = NULL;
 	memset(e, 0, sizeof(*e));
 	enum fg_err err =
-	    sipconf_domain_add(f->db, "admin", "192.0.2.1", in, out ? out : &dummy, e);
+	    sipconf_domain_add(f->store.db, "admin", "192.0.2.1", in, out ? out : &dummy, e);
 	json_decref(in);
 	json_decref(dummy);
 	return err;
@@ -148,7 +75,7 @@ static void test_settings(void **state)
 	json_t *s = NULL, *out = NULL;
 	char host[DB_DOMAIN_MAX] = "";
 	gethostname(host, sizeof(host) - 1);
-	assert_int_equal(sipconf_settings_get(f->db, &s), FG_OK);
+	assert_int_equal(sipconf_settings_get(f->store.db, &s), FG_OK);
 	assert_true(json_is_true(json_object_get(s, "enabled")));
 	assert_int_equal(json_integer_value(json_object_get(s, "tcp_port")), 5060);
 	assert_int_equal(json_integer_value(json_object_get(s, "tls_port")), 5061);
@@ -159,35 +86,37 @@ static void test_settings(void **state)
 	assert_int_equal(json_integer_value(json_object_get(s, "max_pending")), 1000);
 	json_decref(s);
 
-	json_t *in = obj("{\"fqdn\":\"sipgw.test\", \"sip.tls_port\":\"5071\", \"enabled\":\"off\","
-	                 " \"bind\":\"::1\", \"max_pending\": 50, \"fqdn_default\": true}");
-	assert_int_equal(sipconf_settings_set(f->db, "admin", "192.0.2.1", in, &out, &e), FG_OK);
+	json_t *in =
+	    fx_json("{\"fqdn\":\"sipgw.test\", \"sip.tls_port\":\"5071\", \"enabled\":\"off\","
+	            " \"bind\":\"::1\", \"max_pending\": 50, \"fqdn_default\": true}");
+	assert_int_equal(sipconf_settings_set(f->store.db, "admin", "192.0.2.1", in, &out, &e),
+	                 FG_OK);
 	json_decref(in);
 	assert_int_equal(json_array_size(json_object_get(out, "changed")), 5);
-	assert_true(has_text(json_object_get(out, "message"), "tls_port: 5061 -> 5071"));
-	assert_true(has_text(json_object_get(out, "warnings"), "now off"));
+	assert_true(fx_has_text(json_object_get(out, "message"), "tls_port: 5061 -> 5071"));
+	assert_true(fx_has_text(json_object_get(out, "warnings"), "now off"));
 	json_t *now = json_object_get(out, "settings");
 	assert_string_equal(json_string_value(json_object_get(now, "fqdn")), "sipgw.test");
 	assert_false(json_is_true(json_object_get(now, "fqdn_default")));
 	assert_false(json_is_true(json_object_get(now, "enabled")));
 	json_decref(out);
-	struct db_audit_entry a = last_audit(f->db, NULL);
+	struct db_audit_entry a = fx_last_audit(f->store.db, NULL);
 	assert_string_equal(a.action, "sip.settings");
 	assert_string_equal(a.actor, "admin");
 	assert_string_equal(a.source, "192.0.2.1");
 	assert_non_null(strstr(a.detail, "fqdn: "));
 
 	/* Same values: nothing written, no audit entry. */
-	size_t before = audit_count(f->db);
-	in = obj("{\"max_pending\":\"50\"}");
-	assert_int_equal(sipconf_settings_set(f->db, "admin", "cli", in, &out, &e), FG_OK);
+	size_t before = fx_audit_count(f->store.db);
+	in = fx_json("{\"max_pending\":\"50\"}");
+	assert_int_equal(sipconf_settings_set(f->store.db, "admin", "cli", in, &out, &e), FG_OK);
 	json_decref(in);
 	json_decref(out);
-	assert_int_equal(audit_count(f->db), before);
+	assert_int_equal(fx_audit_count(f->store.db), before);
 
 	/* fqdn "" goes back to the host name. */
-	in = obj("{\"fqdn\":\"\"}");
-	assert_int_equal(sipconf_settings_set(f->db, "admin", "cli", in, &out, &e), FG_OK);
+	in = fx_json("{\"fqdn\":\"\"}");
+	assert_int_equal(sipconf_settings_set(f->store.db, "admin", "cli", in, &out, &e), FG_OK);
 	json_decref(in);
 	assert_string_equal(
 	    json_string_value(json_object_get(json_object_get(out, "settings"), "fqdn")), host);
@@ -216,24 +145,24 @@ static void test_settings(void **state)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char text[128];
 		snprintf(text, sizeof(text), "{\"%s\": %s}", bad[i].key, bad[i].value);
-		in = obj("%s", text);
-		before = audit_count(f->db);
+		in = fx_json("%s", text);
+		before = fx_audit_count(f->store.db);
 		memset(&e, 0, sizeof(e));
 		out = NULL;
-		if (sipconf_settings_set(f->db, "admin", "cli", in, &out, &e) != FG_ERR_INVAL)
+		if (sipconf_settings_set(f->store.db, "admin", "cli", in, &out, &e) != FG_ERR_INVAL)
 			fail_msg("%s was accepted", text);
 		json_decref(in);
 		assert_null(out);
 		assert_int_equal(e.status, 422);
 		assert_string_equal(e.field, bad[i].key);
 		assert_true(e.message[0] && e.fix[0]);
-		assert_int_equal(audit_count(f->db), before);
+		assert_int_equal(fx_audit_count(f->store.db), before);
 	}
 	/* Both ports off: allowed, with a warning. */
-	in = obj("{\"tcp_port\":0, \"tls_port\":0, \"enabled\":true}");
-	assert_int_equal(sipconf_settings_set(f->db, "admin", "cli", in, &out, &e), FG_OK);
+	in = fx_json("{\"tcp_port\":0, \"tls_port\":0, \"enabled\":true}");
+	assert_int_equal(sipconf_settings_set(f->store.db, "admin", "cli", in, &out, &e), FG_OK);
 	json_decref(in);
-	assert_true(has_text(json_object_get(out, "warnings"), "nothing listens"));
+	assert_true(fx_has_text(json_object_get(out, "warnings"), "nothing listens"));
 	json_decref(out);
 }
 
@@ -244,15 +173,15 @@ static void test_domain_add(void **state)
 	struct fx *f = *state;
 	struct xmppconf_err e;
 	json_t *out = NULL;
-	size_t before = audit_count(f->db);
+	size_t before = fx_audit_count(f->store.db);
 	assert_int_equal(add(f,
-	                     obj("{\"domain\":\"sip.test\",\"next_hop\":\"edge.sip.test\","
-	                         "\"cert_id\":\"%s\",\"ca_id\":\"%s\"}",
-	                         f->cert, f->ca),
+	                     fx_json("{\"domain\":\"sip.test\",\"next_hop\":\"edge.sip.test\","
+	                             "\"cert_id\":\"%s\",\"ca_id\":\"%s\"}",
+	                             f->cert, f->ca),
 	                     &e, &out),
 	                 FG_OK);
-	assert_int_equal(audit_count(f->db), before + 1);
-	struct db_audit_entry a = last_audit(f->db, NULL);
+	assert_int_equal(fx_audit_count(f->store.db), before + 1);
+	struct db_audit_entry a = fx_last_audit(f->store.db, NULL);
 	assert_string_equal(a.action, "sip.domain.add");
 	assert_non_null(strstr(a.detail, "edge.sip.test:5061 tls"));
 	json_t *d = json_object_get(out, "domain");
@@ -265,36 +194,37 @@ static void test_domain_add(void **state)
 	assert_true(json_is_null(json_object_get(d, "status")));
 	/* sip.fqdn is the host name here, which the certificate does not name. */
 	assert_false(json_is_true(json_object_get(d, "cert_names_fqdn")));
-	assert_true(has_text(json_object_get(out, "warnings"), "does not name the gateway's FQDN"));
+	assert_true(
+	    fx_has_text(json_object_get(out, "warnings"), "does not name the gateway's FQDN"));
 	json_decref(out);
 
 	/* With sip.fqdn set to the certificate's name the warning goes away. */
-	json_t *in = obj("{\"fqdn\":\"sipgw.test\"}");
-	assert_int_equal(sipconf_settings_set(f->db, "admin", "cli", in, &out, &e), FG_OK);
+	json_t *in = fx_json("{\"fqdn\":\"sipgw.test\"}");
+	assert_int_equal(sipconf_settings_set(f->store.db, "admin", "cli", in, &out, &e), FG_OK);
 	json_decref(in);
 	assert_int_equal(json_array_size(json_object_get(out, "warnings")), 0);
 	json_decref(out);
-	assert_int_equal(sipconf_domain_list(f->db, &out), FG_OK);
+	assert_int_equal(sipconf_domain_list(f->store.db, &out), FG_OK);
 	assert_int_equal(json_array_size(out), 1);
 	d = json_array_get(out, 0);
 	assert_true(json_is_true(json_object_get(d, "cert_names_fqdn")));
 	assert_int_equal(json_array_size(json_object_get(d, "warnings")), 0);
 	json_decref(out);
 	/* Changing the FQDN warns about the domains whose certificate lacks it. */
-	in = obj("{\"fqdn\":\"gw.other.test\"}");
-	assert_int_equal(sipconf_settings_set(f->db, "admin", "cli", in, &out, &e), FG_OK);
+	in = fx_json("{\"fqdn\":\"gw.other.test\"}");
+	assert_int_equal(sipconf_settings_set(f->store.db, "admin", "cli", in, &out, &e), FG_OK);
 	json_decref(in);
-	assert_true(has_text(json_object_get(out, "warnings"), "sip.test does not name"));
+	assert_true(fx_has_text(json_object_get(out, "warnings"), "sip.test does not name"));
 	json_decref(out);
 
 	/* TCP with an address, its default port, a mapped XMPP domain. */
 	assert_int_equal(add(f,
-	                     obj("{\"domain\":\"tcp.test\",\"next_hop\":\"2001:db8::5\","
-	                         "\"transport\":\"TCP\",\"xmpp_domain\":\"xmpp.tcp.test\","
-	                         "\"bind\":\"127.0.0.1\",\"port\":\"\"}"),
+	                     fx_json("{\"domain\":\"tcp.test\",\"next_hop\":\"2001:db8::5\","
+	                             "\"transport\":\"TCP\",\"xmpp_domain\":\"xmpp.tcp.test\","
+	                             "\"bind\":\"127.0.0.1\",\"port\":\"\"}"),
 	                     &e, &out),
 	                 FG_OK);
-	struct db_sip_domain s = stored(f->db, "tcp.test");
+	struct db_sip_domain s = stored(f->store.db, "tcp.test");
 	assert_int_equal(s.next_hop_port, 5060);
 	assert_string_equal(s.transport, "tcp");
 	assert_string_equal(s.next_hop, "2001:db8::5");
@@ -305,11 +235,11 @@ static void test_domain_add(void **state)
 
 	/* A port given stays. */
 	assert_int_equal(add(f,
-	                     obj("{\"domain\":\"p.test\",\"next_hop\":\"10.0.0.1\","
-	                         "\"transport\":\"tcp\",\"port\":5080}"),
+	                     fx_json("{\"domain\":\"p.test\",\"next_hop\":\"10.0.0.1\","
+	                             "\"transport\":\"tcp\",\"port\":5080}"),
 	                     &e, NULL),
 	                 FG_OK);
-	assert_int_equal(stored(f->db, "p.test").next_hop_port, 5080);
+	assert_int_equal(stored(f->store.db, "p.test").next_hop_port, 5080);
 }
 
 /* Copies tmpl with "@CA@" replaced by id and "@CA31@" by its first 31 characters. */
@@ -380,39 +310,42 @@ static void test_domain_refused(void **state)
 		subst(text, sizeof(text), bad[i].json, f->ca);
 		if (strstr(bad[i].json, "@CA31@") && f->ca[31] == '0')
 			continue;
-		size_t before = audit_count(f->db);
-		if (add(f, obj("%s", text), &e, NULL) == FG_OK)
+		size_t before = fx_audit_count(f->store.db);
+		if (add(f, fx_json("%s", text), &e, NULL) == FG_OK)
 			fail_msg("%s was accepted", text);
 		assert_int_equal(e.status, bad[i].status);
 		if (strcmp(e.field, bad[i].field) != 0)
 			fail_msg("%s: field %s, not %s (%s)", text, e.field, bad[i].field,
 			         e.message);
 		assert_true(e.message[0] && e.fix[0]);
-		assert_int_equal(audit_count(f->db), before);
+		assert_int_equal(fx_audit_count(f->store.db), before);
 	}
 	/* TLS needs a CA bundle; the CA field must be a bundle, not a leaf. */
-	assert_int_equal(add(f, obj("{\"domain\":\"s.test\",\"next_hop\":\"e.test\"}"), &e, NULL),
-	                 FG_ERR_INVAL);
+	assert_int_equal(
+	    add(f, fx_json("{\"domain\":\"s.test\",\"next_hop\":\"e.test\"}"), &e, NULL),
+	    FG_ERR_INVAL);
 	assert_string_equal(e.field, "ca_id");
 	assert_int_equal(
-	    add(f, obj("{\"domain\":\"s.test\",\"next_hop\":\"e.test\",\"ca_id\":\"%s\"}", f->cert),
+	    add(f,
+	        fx_json("{\"domain\":\"s.test\",\"next_hop\":\"e.test\",\"ca_id\":\"%s\"}",
+	                f->cert),
 	        &e, NULL),
 	    FG_ERR_INVAL);
 	assert_string_equal(e.field, "ca_id");
 	assert_non_null(strstr(e.message, "not a CA bundle"));
 	/* Exists already; an XMPP domain mapped twice. */
 	assert_int_equal(
-	    add(f, obj("{\"domain\":\"s.test\",\"next_hop\":\"e.test\",\"transport\":\"tcp\"}"), &e,
-	        NULL),
+	    add(f, fx_json("{\"domain\":\"s.test\",\"next_hop\":\"e.test\",\"transport\":\"tcp\"}"),
+	        &e, NULL),
 	    FG_OK);
 	assert_int_equal(
-	    add(f, obj("{\"domain\":\"s.test\",\"next_hop\":\"e.test\",\"transport\":\"tcp\"}"), &e,
-	        NULL),
+	    add(f, fx_json("{\"domain\":\"s.test\",\"next_hop\":\"e.test\",\"transport\":\"tcp\"}"),
+	        &e, NULL),
 	    FG_ERR_EXISTS);
 	assert_int_equal(e.status, 409);
 	assert_int_equal(add(f,
-	                     obj("{\"domain\":\"t.test\",\"next_hop\":\"e.test\",\"transport\":"
-	                         "\"tcp\",\"xmpp_domain\":\"s.test\"}"),
+	                     fx_json("{\"domain\":\"t.test\",\"next_hop\":\"e.test\",\"transport\":"
+	                             "\"tcp\",\"xmpp_domain\":\"s.test\"}"),
 	                     &e, NULL),
 	                 FG_ERR_EXISTS);
 	assert_string_equal(e.field, "xmpp_domain");
@@ -426,77 +359,73 @@ static enum fg_err xmpp_domain_fn(struct db_txn *txn, void *ctx)
 	return db_xmpp_domain_put(txn, &d);
 }
 
-static enum fg_err status_fn(struct db_txn *txn, void *ctx)
-{
-	return db_status_put(txn, ctx);
-}
-
 static void test_domain_edit_delete(void **state)
 {
 	struct fx *f = *state;
 	struct xmppconf_err e;
 	json_t *out = NULL, *in;
 	assert_int_equal(add(f,
-	                     obj("{\"domain\":\"sip.test\",\"next_hop\":\"edge.test\","
-	                         "\"transport\":\"tcp\"}"),
+	                     fx_json("{\"domain\":\"sip.test\",\"next_hop\":\"edge.test\","
+	                             "\"transport\":\"tcp\"}"),
 	                     &e, NULL),
 	                 FG_OK);
 	/* Switching to TLS: the default port follows; a CA is needed. */
-	in = obj("{\"transport\":\"tls\"}");
-	assert_int_equal(sipconf_domain_edit(f->db, "admin", "cli", "sip.test", in, &out, &e),
+	in = fx_json("{\"transport\":\"tls\"}");
+	assert_int_equal(sipconf_domain_edit(f->store.db, "admin", "cli", "sip.test", in, &out, &e),
 	                 FG_ERR_INVAL);
 	json_decref(in);
 	assert_string_equal(e.field, "ca_id");
-	in = obj("{\"transport\":\"tls\",\"ca_id\":\"%s\",\"cert_id\":\"%s\",\"warnings\":[],"
-	         "\"status\":null}",
-	         f->ca, f->other);
-	assert_int_equal(sipconf_domain_edit(f->db, "admin", "cli", "sip.test", in, &out, &e),
+	in = fx_json("{\"transport\":\"tls\",\"ca_id\":\"%s\",\"cert_id\":\"%s\",\"warnings\":[],"
+	             "\"status\":null}",
+	             f->ca, f->other);
+	assert_int_equal(sipconf_domain_edit(f->store.db, "admin", "cli", "sip.test", in, &out, &e),
 	                 FG_OK);
 	json_decref(in);
-	assert_int_equal(stored(f->db, "sip.test").next_hop_port, 5061);
-	assert_true(has_text(json_object_get(out, "changed"), "\"port\""));
+	assert_int_equal(stored(f->store.db, "sip.test").next_hop_port, 5061);
+	assert_true(fx_has_text(json_object_get(out, "changed"), "\"port\""));
 	json_decref(out);
-	struct db_audit_entry a = last_audit(f->db, NULL);
+	struct db_audit_entry a = fx_last_audit(f->store.db, NULL);
 	assert_string_equal(a.action, "sip.domain.edit");
 	assert_non_null(strstr(a.detail, "transport: tcp -> tls"));
 	/* Nothing changed: no audit entry. */
-	size_t before = audit_count(f->db);
-	in = obj("{\"next_hop\":\"edge.test\"}");
-	assert_int_equal(sipconf_domain_edit(f->db, "admin", "cli", "sip.test", in, &out, &e),
+	size_t before = fx_audit_count(f->store.db);
+	in = fx_json("{\"next_hop\":\"edge.test\"}");
+	assert_int_equal(sipconf_domain_edit(f->store.db, "admin", "cli", "sip.test", in, &out, &e),
 	                 FG_OK);
 	json_decref(in);
-	assert_true(has_text(json_object_get(out, "message"), "Nothing changed"));
+	assert_true(fx_has_text(json_object_get(out, "message"), "Nothing changed"));
 	json_decref(out);
-	assert_int_equal(audit_count(f->db), before);
+	assert_int_equal(fx_audit_count(f->store.db), before);
 	/* A custom port stays when the transport changes back. */
-	in = obj("{\"port\":7000}");
-	assert_int_equal(sipconf_domain_edit(f->db, "admin", "cli", "sip.test", in, &out, &e),
+	in = fx_json("{\"port\":7000}");
+	assert_int_equal(sipconf_domain_edit(f->store.db, "admin", "cli", "sip.test", in, &out, &e),
 	                 FG_OK);
 	json_decref(in);
 	json_decref(out);
-	in = obj("{\"transport\":\"tcp\"}");
-	assert_int_equal(sipconf_domain_edit(f->db, "admin", "cli", "sip.test", in, &out, &e),
+	in = fx_json("{\"transport\":\"tcp\"}");
+	assert_int_equal(sipconf_domain_edit(f->store.db, "admin", "cli", "sip.test", in, &out, &e),
 	                 FG_OK);
 	json_decref(in);
 	json_decref(out);
-	assert_int_equal(stored(f->db, "sip.test").next_hop_port, 7000);
+	assert_int_equal(stored(f->store.db, "sip.test").next_hop_port, 7000);
 	/* Renaming, an unknown domain. */
-	in = obj("{\"domain\":\"other.test\"}");
-	assert_int_equal(sipconf_domain_edit(f->db, "admin", "cli", "sip.test", in, &out, &e),
+	in = fx_json("{\"domain\":\"other.test\"}");
+	assert_int_equal(sipconf_domain_edit(f->store.db, "admin", "cli", "sip.test", in, &out, &e),
 	                 FG_ERR_INVAL);
 	json_decref(in);
-	in = obj("{\"next_hop\":\"x.test\"}");
-	assert_int_equal(sipconf_domain_edit(f->db, "admin", "cli", "nope.test", in, &out, &e),
-	                 FG_ERR_NOTFOUND);
+	in = fx_json("{\"next_hop\":\"x.test\"}");
+	assert_int_equal(
+	    sipconf_domain_edit(f->store.db, "admin", "cli", "nope.test", in, &out, &e),
+	    FG_ERR_NOTFOUND);
 	assert_int_equal(e.status, 404);
-	assert_int_equal(sipconf_domain_edit(f->db, "admin", "cli", "../x", in, &out, &e),
+	assert_int_equal(sipconf_domain_edit(f->store.db, "admin", "cli", "../x", in, &out, &e),
 	                 FG_ERR_NOTFOUND);
 	json_decref(in);
 
 	/* The mapped XMPP domain is also a plain XMPP domain: stored with a warning. */
-	assert_int_equal(db_write(f->db, xmpp_domain_fn, (void *)"sip.test"), FG_OK);
-	assert_int_equal(sipconf_domain_get(f->db, "sip.test", &out, &e), FG_OK);
-	assert_true(has_text(json_object_get(out, "warnings"), "plain XMPP domains"));
+	assert_int_equal(db_write(f->store.db, xmpp_domain_fn, (void *)"sip.test"), FG_OK);
+	assert_int_equal(sipconf_domain_get(f->store.db, "sip.test", &out, &e), FG_OK);
+	assert_true(fx_has_text(json_object_get(out, "warnings"), "plain XMPP domains"));
 	json_decref(out);
 
 	/* The engine's status object joins the domain. */
@@ -512,8 +441,8 @@ static void test_domain_edit_delete(void **state)
 	    "{\"dns\":\"ok\",\"tcp\":\"failed\",\"tls\":\"\",\"options\":\"\",\"messages_in\":"
 	    "4,\"subscriptions\":2,\"state\":\"ignored\"}",
 	    sizeof(st.extra));
-	assert_int_equal(db_write(f->db, status_fn, &st), FG_OK);
-	assert_int_equal(sipconf_domain_get(f->db, "sip.test", &out, &e), FG_OK);
+	assert_int_equal(db_write(f->store.db, fx_status_put, &st), FG_OK);
+	assert_int_equal(sipconf_domain_get(f->store.db, "sip.test", &out, &e), FG_OK);
 	json_t *s = json_object_get(out, "status");
 	assert_string_equal(json_string_value(json_object_get(s, "state")), "failed");
 	assert_string_equal(json_string_value(json_object_get(s, "tcp")), "failed");
@@ -522,13 +451,14 @@ static void test_domain_edit_delete(void **state)
 	json_decref(out);
 
 	/* Delete. */
-	assert_int_equal(sipconf_domain_delete(f->db, "admin", "cli", "sip.test", &out, &e), FG_OK);
-	assert_true(has_text(json_object_get(out, "message"), "Deleted"));
+	assert_int_equal(sipconf_domain_delete(f->store.db, "admin", "cli", "sip.test", &out, &e),
+	                 FG_OK);
+	assert_true(fx_has_text(json_object_get(out, "message"), "Deleted"));
 	json_decref(out);
-	assert_string_equal(last_audit(f->db, NULL).action, "sip.domain.delete");
-	assert_int_equal(sipconf_domain_delete(f->db, "admin", "cli", "sip.test", &out, &e),
+	assert_string_equal(fx_last_audit(f->store.db, NULL).action, "sip.domain.delete");
+	assert_int_equal(sipconf_domain_delete(f->store.db, "admin", "cli", "sip.test", &out, &e),
 	                 FG_ERR_NOTFOUND);
-	assert_int_equal(sipconf_domain_get(f->db, "sip.test", &out, &e), FG_ERR_NOTFOUND);
+	assert_int_equal(sipconf_domain_get(f->store.db, "sip.test", &out, &e), FG_ERR_NOTFOUND);
 	assert_int_equal(e.status, 404);
 }
 
@@ -549,10 +479,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_host_valid),
-	    cmocka_unit_test_setup_teardown(test_settings, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_domain_add, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_domain_refused, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_domain_edit_delete, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_settings, setup, fx_store_free),
+	    cmocka_unit_test_setup_teardown(test_domain_add, setup, fx_store_free),
+	    cmocka_unit_test_setup_teardown(test_domain_refused, setup, fx_store_free),
+	    cmocka_unit_test_setup_teardown(test_domain_edit_delete, setup, fx_store_free),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,75 +14,14 @@
 
 #include <cmocka.h>
 
-struct fx {
-	char dir[64];
-	struct db *db;
-};
+#include "fixture.h"
 
 static int setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof(*f));
-	snprintf(f->dir, sizeof(f->dir), "/tmp/fedgw-xmppconf-XXXXXX");
-	if (!f || mkdtemp(f->dir) == NULL)
-		return -1;
-	if (db_open(&f->db, f->dir) != FG_OK)
-		return -1;
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-	char cmd[128];
-	db_close(f->db);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	if (system(cmd) != 0)
-		return -1;
-	free(f);
-	return 0;
+	return fx_store_new(state, sizeof(struct fx_store), "xmppconf");
 }
 
 /* ---- helpers ---------------------------------------------------------------------------- */
-
-static json_t *obj(const char *text)
-{
-	json_error_t je;
-	json_t *j = json_loads(text, 0, &je);
-	if (!j)
-		fail_msg("bad test JSON %s: %s", text, je.text);
-	return j;
-}
-
-/* The newest audit entry. */
-static struct db_audit_entry last_audit(struct db *db)
-{
-	struct db_txn *txn = NULL;
-	struct db_audit_entry *list = NULL, out;
-	size_t n = 0, total = 0;
-	struct db_audit_filter flt = {NULL, 0, 1};
-	assert_int_equal(db_txn_begin(db, &txn), FG_OK);
-	assert_int_equal(db_audit_query(txn, &flt, &list, &n, &total), FG_OK);
-	db_txn_end(txn);
-	memset(&out, 0, sizeof(out));
-	if (n > 0)
-		out = list[0];
-	db_audit_list_free(list, n);
-	return out;
-}
-
-static size_t audit_count(struct db *db)
-{
-	struct db_txn *txn = NULL;
-	struct db_audit_entry *list = NULL;
-	size_t n = 0, total = 0;
-	struct db_audit_filter flt = {NULL, 0, 1};
-	assert_int_equal(db_txn_begin(db, &txn), FG_OK);
-	assert_int_equal(db_audit_query(txn, &flt, &list, &n, &total), FG_OK);
-	db_txn_end(txn);
-	db_audit_list_free(list, n);
-	return total;
-}
 
 static void setting(struct db *db, const char *key, char *out, size_t size)
 {
@@ -99,30 +38,12 @@ static enum fg_err set1(struct db *db, const char *key, const char *json_value,
 {
 	char text[512];
 	snprintf(text, sizeof(text), "{\"%s\": %s}", key, json_value);
-	json_t *in = obj(text), *out = NULL;
+	json_t *in = fx_json("%s", text), *out = NULL;
 	memset(e, 0, sizeof(*e));
 	enum fg_err err = xmppconf_settings_set(db, "admin", "192.0.2.1", in, &out, e);
 	json_decref(in);
 	json_decref(out);
 	return err;
-}
-
-static bool json_has_text(json_t *j, const char *needle)
-{
-	char *s = json_dumps(j, 0);
-	bool found = s && strstr(s, needle);
-	free(s);
-	return found;
-}
-
-static void selfsigned(struct db *db, const char *name, const char *cn, char id[DB_ID_MAX])
-{
-	const char *dns[] = {cn};
-	struct certs_csr_params p = {.name = name, .cn = cn, .dns = dns, .dns_count = 1};
-	char *err = NULL;
-	assert_int_equal(certs_selfsigned_create(db, "admin", "cli", &p, fg_now_ms(), id, &err),
-	                 FG_OK);
-	free(err);
 }
 
 struct put_cert_ctx {
@@ -193,7 +114,7 @@ static void test_domain_names(void **state)
 
 static void test_settings_defaults(void **state)
 {
-	struct fx *f = *state;
+	struct fx_store *f = *state;
 	json_t *s = NULL;
 	assert_int_equal(xmppconf_settings_get(f->db, &s), FG_OK);
 	assert_true(json_is_true(json_object_get(s, "enabled")));
@@ -220,12 +141,12 @@ static void test_settings_defaults(void **state)
 
 static void test_settings_set_and_audit(void **state)
 {
-	struct fx *f = *state;
+	struct fx_store *f = *state;
 	struct xmppconf_err e = {0};
-	json_t *in = obj("{\"port\": \"5270\", \"tls_mode\": \"optional\", \"enabled\": false,"
-	                 " \"bind\": \"127.0.0.1, ::1\", \"dns_servers\": [\"127.0.0.1@5353\"],"
-	                 " \"dns_transparent_zones\": \"test.\", \"xmpp.queue_max\": 5,"
-	                 " \"policy_default\": \"deny\", \"dialback_secret_set\": true}");
+	json_t *in = fx_json("{\"port\": \"5270\", \"tls_mode\": \"optional\", \"enabled\": false,"
+	                     " \"bind\": \"127.0.0.1, ::1\", \"dns_servers\": [\"127.0.0.1@5353\"],"
+	                     " \"dns_transparent_zones\": \"test.\", \"xmpp.queue_max\": 5,"
+	                     " \"policy_default\": \"deny\", \"dialback_secret_set\": true}");
 	json_t *out = NULL;
 	assert_int_equal(xmppconf_settings_set(f->db, "admin", "192.0.2.1", in, &out, &e), FG_OK);
 	json_decref(in);
@@ -247,21 +168,21 @@ static void test_settings_set_and_audit(void **state)
 	setting(f->db, "policy.default", v, sizeof(v));
 	assert_string_equal(v, "deny");
 
-	struct db_audit_entry a = last_audit(f->db);
+	struct db_audit_entry a = fx_last_audit(f->db, NULL);
 	assert_string_equal(a.action, "xmpp.settings");
 	assert_string_equal(a.actor, "admin");
 	assert_string_equal(a.source, "192.0.2.1");
 	assert_non_null(strstr(a.detail, "tls_mode: required -> optional"));
 
 	/* The same values again: nothing written, no audit entry. */
-	size_t before = audit_count(f->db);
+	size_t before = fx_audit_count(f->db);
 	assert_int_equal(set1(f->db, "port", "5270", &e), FG_OK);
-	assert_int_equal(audit_count(f->db), before);
+	assert_int_equal(fx_audit_count(f->db), before);
 }
 
 static void test_settings_refused(void **state)
 {
-	struct fx *f = *state;
+	struct fx_store *f = *state;
 	struct xmppconf_err e;
 	static const struct {
 		const char *key, *value;
@@ -296,7 +217,7 @@ static void test_settings_refused(void **state)
 	    {"dialback_secret", "\"00\""},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		size_t before = audit_count(f->db);
+		size_t before = fx_audit_count(f->db);
 		enum fg_err err = set1(f->db, bad[i].key, bad[i].value, &e);
 		if (err != FG_ERR_INVAL)
 			fail_msg("%s=%s was accepted", bad[i].key, bad[i].value);
@@ -304,7 +225,7 @@ static void test_settings_refused(void **state)
 		assert_string_equal(e.field, bad[i].key);
 		assert_true(e.message[0] != '\0');
 		assert_true(e.fix[0] != '\0');
-		assert_int_equal(audit_count(f->db), before);
+		assert_int_equal(fx_audit_count(f->db), before);
 	}
 	/* Seventeen list items are too many. */
 	assert_int_equal(set1(f->db, "bind",
@@ -314,7 +235,7 @@ static void test_settings_refused(void **state)
 	                      &e),
 	                 FG_ERR_INVAL);
 	/* One bad value refuses the whole change. */
-	json_t *in = obj("{\"port\": 6000, \"queue_max\": 0}"), *out = NULL;
+	json_t *in = fx_json("{\"port\": 6000, \"queue_max\": 0}"), *out = NULL;
 	assert_int_equal(xmppconf_settings_set(f->db, "admin", "cli", in, &out, &e), FG_ERR_INVAL);
 	json_decref(in);
 	assert_null(out);
@@ -331,43 +252,43 @@ static void test_settings_refused(void **state)
 
 static void test_settings_warnings(void **state)
 {
-	struct fx *f = *state;
+	struct fx_store *f = *state;
 	struct xmppconf_err e = {0};
-	json_t *in = obj("{\"tls_mode\": \"off\"}"), *out = NULL;
+	json_t *in = fx_json("{\"tls_mode\": \"off\"}"), *out = NULL;
 	assert_int_equal(xmppconf_settings_set(f->db, "admin", "cli", in, &out, &e), FG_OK);
-	assert_true(json_has_text(json_object_get(out, "warnings"), "SASL EXTERNAL needs TLS"));
+	assert_true(fx_has_text(json_object_get(out, "warnings"), "SASL EXTERNAL needs TLS"));
 	json_decref(in);
 	json_decref(out);
-	in = obj("{\"dialback\": false}");
+	in = fx_json("{\"dialback\": false}");
 	assert_int_equal(xmppconf_settings_set(f->db, "admin", "cli", in, &out, &e), FG_OK);
-	assert_true(json_has_text(json_object_get(out, "warnings"), "No authentication method"));
+	assert_true(fx_has_text(json_object_get(out, "warnings"), "No authentication method"));
 	json_decref(in);
 	json_decref(out);
 }
 
 static void test_secret(void **state)
 {
-	struct fx *f = *state;
+	struct fx_store *f = *state;
 	char secret[XMPPCONF_SECRET_HEX], again[XMPPCONF_SECRET_HEX], stored[128];
 	assert_int_equal(xmppconf_secret_regenerate(f->db, "admin", "cli", secret), FG_OK);
 	assert_int_equal(strlen(secret), 64);
 	setting(f->db, XMPPCONF_SETTING_SECRET, stored, sizeof(stored));
 	assert_string_equal(stored, secret);
-	struct db_audit_entry a = last_audit(f->db);
+	struct db_audit_entry a = fx_last_audit(f->db, NULL);
 	assert_string_equal(a.action, "xmpp.secret.regenerate");
 	assert_null(strstr(a.detail, secret));
 
 	json_t *s = NULL;
 	assert_int_equal(xmppconf_settings_get(f->db, &s), FG_OK);
 	assert_true(json_is_true(json_object_get(s, "dialback_secret_set")));
-	assert_false(json_has_text(s, secret));
+	assert_false(fx_has_text(s, secret));
 	json_decref(s);
 
 	/* A settings change answers with the settings: still without the secret. */
-	json_t *in = obj("{\"port\": 5280}"), *out = NULL;
+	json_t *in = fx_json("{\"port\": 5280}"), *out = NULL;
 	struct xmppconf_err e = {0};
 	assert_int_equal(xmppconf_settings_set(f->db, "admin", "cli", in, &out, &e), FG_OK);
-	assert_false(json_has_text(out, secret));
+	assert_false(fx_has_text(out, secret));
 	json_decref(in);
 	json_decref(out);
 
@@ -379,39 +300,40 @@ static void test_secret(void **state)
 
 static void test_domains(void **state)
 {
-	struct fx *f = *state;
+	struct fx_store *f = *state;
 	struct xmppconf_err e = {0};
 	json_t *out = NULL, *in;
 	char good[DB_ID_MAX], other[DB_ID_MAX], keyless[DB_ID_MAX], text[256];
-	selfsigned(f->db, "gw", "gw.example", good);
-	selfsigned(f->db, "other", "other.example", other);
+	fx_selfsigned(f->db, "gw", "gw.example", good);
+	fx_selfsigned(f->db, "other", "other.example", other);
 	keyless_cert(f->db, keyless);
 
 	/* Refusals name the field. */
-	in = obj("{\"domain\": \"GW.example\"}");
+	in = fx_json("{\"domain\": \"GW.example\"}");
 	assert_int_equal(
 	    xmppconf_domain_add(f->db, "admin", "cli", in, "gw-host.example", &out, &e),
 	    FG_ERR_INVAL);
 	assert_string_equal(e.field, "domain");
 	json_decref(in);
-	in = obj("{}");
+	in = fx_json("{}");
 	assert_int_equal(xmppconf_domain_add(f->db, "admin", "cli", in, "h", &out, &e),
 	                 FG_ERR_INVAL);
 	assert_string_equal(e.field, "domain");
 	json_decref(in);
-	in = obj("{\"domain\": \"gw.example\", \"cert_id\": \"0123456789abcdef0123456789abcdef\"}");
+	in = fx_json(
+	    "{\"domain\": \"gw.example\", \"cert_id\": \"0123456789abcdef0123456789abcdef\"}");
 	assert_int_equal(xmppconf_domain_add(f->db, "admin", "cli", in, "h", &out, &e),
 	                 FG_ERR_INVAL);
 	assert_string_equal(e.field, "cert_id");
 	json_decref(in);
 	snprintf(text, sizeof(text), "{\"domain\": \"gw.example\", \"cert_id\": \"%s\"}", keyless);
-	in = obj(text);
+	in = fx_json("%s", text);
 	assert_int_equal(xmppconf_domain_add(f->db, "admin", "cli", in, "h", &out, &e),
 	                 FG_ERR_INVAL);
 	assert_string_equal(e.field, "cert_id");
 	assert_non_null(strstr(e.message, "no private key"));
 	json_decref(in);
-	in = obj("{\"domain\": \"gw.example\", \"colour\": \"red\"}");
+	in = fx_json("{\"domain\": \"gw.example\", \"colour\": \"red\"}");
 	assert_int_equal(xmppconf_domain_add(f->db, "admin", "cli", in, "h", &out, &e),
 	                 FG_ERR_INVAL);
 	assert_string_equal(e.field, "colour");
@@ -419,7 +341,7 @@ static void test_domains(void **state)
 
 	/* A good one: the records to publish name the host and the port. */
 	snprintf(text, sizeof(text), "{\"domain\": \"gw.example\", \"cert_id\": \"%s\"}", good);
-	in = obj(text);
+	in = fx_json("%s", text);
 	assert_int_equal(
 	    xmppconf_domain_add(f->db, "admin", "192.0.2.9", in, "gw-host.example", &out, &e),
 	    FG_OK);
@@ -430,7 +352,7 @@ static void test_domains(void **state)
 	                    "_xmpp-server._tcp.gw.example. SRV 0 5 5269 gw-host.example.");
 	assert_int_equal(json_array_size(json_object_get(out, "warnings")), 0);
 	json_decref(out);
-	struct db_audit_entry a = last_audit(f->db);
+	struct db_audit_entry a = fx_last_audit(f->db, NULL);
 	assert_string_equal(a.action, "xmpp.domain.add");
 	assert_non_null(strstr(a.detail, "gw.example"));
 	assert_int_equal(xmppconf_domain_add(f->db, "admin", "cli", in, "h", &out, &e),
@@ -440,14 +362,14 @@ static void test_domains(void **state)
 
 	/* A certificate that does not name the domain is accepted with a warning. */
 	snprintf(text, sizeof(text), "{\"cert_id\": \"%s\"}", other);
-	in = obj(text);
+	in = fx_json("%s", text);
 	assert_int_equal(
 	    xmppconf_domain_edit(f->db, "admin", "cli", "gw.example", in, "h", &out, &e), FG_OK);
 	assert_true(json_is_false(json_object_get(json_object_get(out, "domain"), "cert_covers")));
-	assert_true(json_has_text(json_object_get(out, "warnings"), "does not name gw.example"));
+	assert_true(fx_has_text(json_object_get(out, "warnings"), "does not name gw.example"));
 	assert_int_equal(json_array_size(json_object_get(out, "changed")), 1);
 	json_decref(out);
-	assert_string_equal(last_audit(f->db).action, "xmpp.domain.edit");
+	assert_string_equal(fx_last_audit(f->db, NULL).action, "xmpp.domain.edit");
 	assert_int_equal(
 	    xmppconf_domain_edit(f->db, "admin", "cli", "missing.example", in, "h", &out, &e),
 	    FG_ERR_NOTFOUND);
@@ -467,7 +389,7 @@ static void test_domains(void **state)
 	assert_int_equal(xmppconf_domain_delete(f->db, "admin", "cli", "gw.example", &out, &e),
 	                 FG_OK);
 	json_decref(out);
-	assert_string_equal(last_audit(f->db).action, "xmpp.domain.delete");
+	assert_string_equal(fx_last_audit(f->db, NULL).action, "xmpp.domain.delete");
 	assert_int_equal(xmppconf_domain_delete(f->db, "admin", "cli", "gw.example", &out, &e),
 	                 FG_ERR_NOTFOUND);
 	assert_int_equal(e.status, 404);
@@ -477,7 +399,7 @@ static void test_domains(void **state)
 
 static void test_allow(void **state)
 {
-	struct fx *f = *state;
+	struct fx_store *f = *state;
 	struct xmppconf_err e = {0};
 	json_t *out = NULL, *in;
 	static const struct {
@@ -498,7 +420,7 @@ static void test_allow(void **state)
 	    {"{\"domain\": \"p.example\", \"speed\": 5}", "speed"},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		in = obj(bad[i].json);
+		in = fx_json("%s", bad[i].json);
 		if (xmppconf_allow_add(f->db, "admin", "cli", in, &out, &e) != FG_ERR_INVAL)
 			fail_msg("accepted %s", bad[i].json);
 		assert_string_equal(e.field, bad[i].field);
@@ -506,9 +428,9 @@ static void test_allow(void **state)
 		json_decref(in);
 	}
 
-	in = obj("{\"domain\": \"p.example\", \"server\": \"xmpp.p.example\", \"port\": 5299,"
-	         " \"auth\": \"dialback\", \"tls\": \"optional\","
-	         " \"description\": \"<img src=x onerror=alert(1)> partner\"}");
+	in = fx_json("{\"domain\": \"p.example\", \"server\": \"xmpp.p.example\", \"port\": 5299,"
+	             " \"auth\": \"dialback\", \"tls\": \"optional\","
+	             " \"description\": \"<img src=x onerror=alert(1)> partner\"}");
 	assert_int_equal(xmppconf_allow_add(f->db, "admin", "cli", in, &out, &e), FG_OK);
 	json_t *entry = json_object_get(out, "entry");
 	assert_string_equal(json_string_value(json_object_get(entry, "description")),
@@ -518,12 +440,12 @@ static void test_allow(void **state)
 	json_decref(out);
 	assert_int_equal(xmppconf_allow_add(f->db, "admin", "cli", in, &out, &e), FG_ERR_EXISTS);
 	json_decref(in);
-	struct db_audit_entry a = last_audit(f->db);
+	struct db_audit_entry a = fx_last_audit(f->db, NULL);
 	assert_string_equal(a.action, "xmpp.allow.add");
 	assert_non_null(strstr(a.detail, "p.example"));
 
 	/* Edit is partial: only the given fields change. */
-	in = obj("{\"tls\": \"required\", \"auth\": \"sasl\", \"created\": \"ignored\"}");
+	in = fx_json("{\"tls\": \"required\", \"auth\": \"sasl\", \"created\": \"ignored\"}");
 	assert_int_equal(xmppconf_allow_edit(f->db, "admin", "cli", "p.example", in, &out, &e),
 	                 FG_OK);
 	entry = json_object_get(out, "entry");
@@ -534,7 +456,7 @@ static void test_allow(void **state)
 	assert_int_equal(xmppconf_allow_edit(f->db, "admin", "cli", "q.example", in, &out, &e),
 	                 FG_ERR_NOTFOUND);
 	json_decref(in);
-	in = obj("{\"domain\": \"other.example\"}");
+	in = fx_json("{\"domain\": \"other.example\"}");
 	assert_int_equal(xmppconf_allow_edit(f->db, "admin", "cli", "p.example", in, &out, &e),
 	                 FG_ERR_INVAL);
 	json_decref(in);
@@ -545,7 +467,7 @@ static void test_allow(void **state)
 	assert_int_equal(xmppconf_allow_delete(f->db, "admin", "cli", "p.example", &out, &e),
 	                 FG_OK);
 	json_decref(out);
-	assert_string_equal(last_audit(f->db).action, "xmpp.allow.delete");
+	assert_string_equal(fx_last_audit(f->db, NULL).action, "xmpp.allow.delete");
 	assert_int_equal(xmppconf_allow_delete(f->db, "admin", "cli", "p.example", &out, &e),
 	                 FG_ERR_NOTFOUND);
 }
@@ -554,10 +476,10 @@ static void test_allow(void **state)
 
 static void test_policy(void **state)
 {
-	struct fx *f = *state;
+	struct fx_store *f = *state;
 	struct xmppconf_err e = {0};
 	json_t *out = NULL, *in;
-	in = obj("{\"domain\": \"p.example\"}");
+	in = fx_json("{\"domain\": \"p.example\"}");
 	assert_int_equal(xmppconf_allow_add(f->db, "admin", "cli", in, &out, &e), FG_OK);
 	json_decref(in);
 	json_decref(out);
@@ -569,9 +491,9 @@ static void test_policy(void **state)
 	assert_int_equal(xmppconf_policy_default_set(f->db, "admin", "cli", "deny", &out, &e),
 	                 FG_OK);
 	assert_true(
-	    json_has_text(json_object_get(out, "warnings"), "p.example is on the allow list"));
+	    fx_has_text(json_object_get(out, "warnings"), "p.example is on the allow list"));
 	json_decref(out);
-	assert_string_equal(last_audit(f->db).action, "xmpp.policy.default");
+	assert_string_equal(fx_last_audit(f->db, NULL).action, "xmpp.policy.default");
 
 	static const struct {
 		const char *json, *field;
@@ -589,7 +511,7 @@ static void test_policy(void **state)
 	     "description"},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		in = obj(bad[i].json);
+		in = fx_json("%s", bad[i].json);
 		if (xmppconf_rule_add(f->db, "admin", "cli", in, &out, &e) != FG_ERR_INVAL)
 			fail_msg("accepted %s", bad[i].json);
 		assert_string_equal(e.field, bad[i].field);
@@ -597,8 +519,8 @@ static void test_policy(void **state)
 	}
 
 	/* An allow exception for the domain by wildcard: the warning goes away. */
-	in = obj("{\"pattern\": \"*.P.example\", \"verdict\": \"allow\", \"description\": "
-	         "\"<b>x</b>\"}");
+	in = fx_json("{\"pattern\": \"*.P.example\", \"verdict\": \"allow\", \"description\": "
+	             "\"<b>x</b>\"}");
 	assert_int_equal(xmppconf_rule_add(f->db, "admin", "cli", in, &out, &e), FG_OK);
 	json_decref(in);
 	json_t *rule = json_object_get(out, "rule");
@@ -608,7 +530,7 @@ static void test_policy(void **state)
 	assert_string_equal(json_string_value(json_object_get(rule, "direction")), "both");
 	assert_string_equal(json_string_value(json_object_get(rule, "description")), "<b>x</b>");
 	json_decref(out);
-	assert_string_equal(last_audit(f->db).action, "xmpp.policy.rule.add");
+	assert_string_equal(fx_last_audit(f->db, NULL).action, "xmpp.policy.rule.add");
 	assert_int_equal(xmppconf_policy_get(f->db, &out), FG_OK);
 	assert_string_equal(json_string_value(json_object_get(out, "default")), "deny");
 	assert_int_equal(json_array_size(json_object_get(out, "rules")), 1);
@@ -616,18 +538,18 @@ static void test_policy(void **state)
 	json_decref(out);
 
 	/* The same pattern in an overlapping direction is a duplicate. */
-	in = obj(
+	in = fx_json(
 	    "{\"pattern\": \"*.p.example\", \"verdict\": \"deny\", \"direction\": \"incoming\"}");
 	assert_int_equal(xmppconf_rule_add(f->db, "admin", "cli", in, &out, &e), FG_ERR_EXISTS);
 	assert_string_equal(e.field, "pattern");
 	json_decref(in);
 
 	/* An exact deny beats the wildcard: denying an allow-listed domain warns. */
-	in =
-	    obj("{\"pattern\": \"p.example\", \"verdict\": \"deny\", \"direction\": \"outgoing\"}");
+	in = fx_json(
+	    "{\"pattern\": \"p.example\", \"verdict\": \"deny\", \"direction\": \"outgoing\"}");
 	assert_int_equal(xmppconf_rule_add(f->db, "admin", "cli", in, &out, &e), FG_OK);
 	assert_true(
-	    json_has_text(json_object_get(out, "warnings"), "p.example is on the allow list"));
+	    fx_has_text(json_object_get(out, "warnings"), "p.example is on the allow list"));
 	char deny_id[DB_ID_MAX];
 	fg_strlcpy(deny_id, json_string_value(json_object_get(json_object_get(out, "rule"), "id")),
 	           sizeof(deny_id));
@@ -635,12 +557,12 @@ static void test_policy(void **state)
 	json_decref(in);
 
 	/* Edit: the deny becomes an allow; the warning goes. */
-	in = obj("{\"verdict\": \"allow\"}");
+	in = fx_json("{\"verdict\": \"allow\"}");
 	assert_int_equal(xmppconf_rule_edit(f->db, "admin", "cli", deny_id, in, &out, &e), FG_OK);
 	assert_int_equal(json_array_size(json_object_get(out, "warnings")), 0);
 	assert_int_equal(json_array_size(json_object_get(out, "changed")), 1);
 	json_decref(out);
-	assert_string_equal(last_audit(f->db).action, "xmpp.policy.rule.edit");
+	assert_string_equal(fx_last_audit(f->db, NULL).action, "xmpp.policy.rule.edit");
 	assert_int_equal(xmppconf_rule_edit(f->db, "admin", "cli", "nope", in, &out, &e),
 	                 FG_ERR_NOTFOUND);
 	assert_int_equal(xmppconf_rule_edit(f->db, "admin", "cli",
@@ -650,23 +572,18 @@ static void test_policy(void **state)
 
 	assert_int_equal(xmppconf_rule_delete(f->db, "admin", "cli", id, &out, &e), FG_OK);
 	json_decref(out);
-	assert_string_equal(last_audit(f->db).action, "xmpp.policy.rule.delete");
+	assert_string_equal(fx_last_audit(f->db, NULL).action, "xmpp.policy.rule.delete");
 	assert_int_equal(xmppconf_rule_delete(f->db, "admin", "cli", id, &out, &e),
 	                 FG_ERR_NOTFOUND);
 }
 
 /* ---- peers ---------------------------------------------------------------------------------- */
 
-static enum fg_err status_fn(struct db_txn *txn, void *ctx)
-{
-	return db_status_put(txn, ctx);
-}
-
 static void test_peers(void **state)
 {
-	struct fx *f = *state;
+	struct fx_store *f = *state;
 	struct xmppconf_err e = {0};
-	json_t *out = NULL, *in = obj("{\"domain\": \"p.example\"}");
+	json_t *out = NULL, *in = fx_json("{\"domain\": \"p.example\"}");
 	assert_int_equal(xmppconf_allow_add(f->db, "admin", "cli", in, &out, &e), FG_OK);
 	json_decref(in);
 	json_decref(out);
@@ -679,10 +596,10 @@ static void test_peers(void **state)
 	st.since_ms = fg_now_ms();
 	fg_strlcpy(st.extra, "{\"auth\":\"dialback\",\"stanzas_in\":3,\"tls_version\":\"TLS 1.2\"}",
 	           sizeof(st.extra));
-	assert_int_equal(db_write(f->db, status_fn, &st), FG_OK);
+	assert_int_equal(db_write(f->db, fx_status_put, &st), FG_OK);
 	fg_strlcpy(st.id, "listener:xmpp", sizeof(st.id));
 	fg_strlcpy(st.kind, "listener", sizeof(st.kind));
-	assert_int_equal(db_write(f->db, status_fn, &st), FG_OK);
+	assert_int_equal(db_write(f->db, fx_status_put, &st), FG_OK);
 
 	assert_int_equal(xmppconf_peers(f->db, &out), FG_OK);
 	json_t *peers = json_object_get(out, "peers");
@@ -704,15 +621,15 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_domain_names),
-	    cmocka_unit_test_setup_teardown(test_settings_defaults, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_settings_set_and_audit, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_settings_refused, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_settings_warnings, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_secret, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_domains, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_allow, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_policy, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_peers, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_settings_defaults, setup, fx_store_free),
+	    cmocka_unit_test_setup_teardown(test_settings_set_and_audit, setup, fx_store_free),
+	    cmocka_unit_test_setup_teardown(test_settings_refused, setup, fx_store_free),
+	    cmocka_unit_test_setup_teardown(test_settings_warnings, setup, fx_store_free),
+	    cmocka_unit_test_setup_teardown(test_secret, setup, fx_store_free),
+	    cmocka_unit_test_setup_teardown(test_domains, setup, fx_store_free),
+	    cmocka_unit_test_setup_teardown(test_allow, setup, fx_store_free),
+	    cmocka_unit_test_setup_teardown(test_policy, setup, fx_store_free),
+	    cmocka_unit_test_setup_teardown(test_peers, setup, fx_store_free),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
