@@ -201,18 +201,18 @@ bool webui__session_create(struct webui_req *req, const char *admin, char csrf[6
 
 /* A configuration refusal (core/xmppconf, core/sipconf) as the API's error answer:
  * 404/409/413/422 with message, field and fix; anything else a logged 500. */
-struct xmppconf_err;
+struct conf_err;
 enum MHD_Result webui__conf_failed(struct webui_req *req, enum fg_err err,
-                                   const struct xmppconf_err *ce);
+                                   const struct conf_err *ce);
 /* The shapes of the xmppconf/sipconf operations behind one route each: the body in, a
  * record key (the route's parameter) and the body, or the key alone. */
 typedef enum fg_err (*webui_conf_body_fn)(struct db *db, const char *actor, const char *source,
-                                          json_t *in, json_t **out, struct xmppconf_err *e);
+                                          json_t *in, json_t **out, struct conf_err *e);
 typedef enum fg_err (*webui_conf_edit_fn)(struct db *db, const char *actor, const char *source,
                                           const char *key, json_t *in, json_t **out,
-                                          struct xmppconf_err *e);
+                                          struct conf_err *e);
 typedef enum fg_err (*webui_conf_delete_fn)(struct db *db, const char *actor, const char *source,
-                                            const char *key, json_t **out, struct xmppconf_err *e);
+                                            const char *key, json_t **out, struct conf_err *e);
 /* Runs one such operation for the session's admin and answers with its JSON (status on
  * success) or the refusal (webui__conf_failed). */
 enum MHD_Result webui__conf_body(struct webui_req *req, webui_conf_body_fn fn, unsigned status);

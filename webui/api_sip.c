@@ -47,7 +47,7 @@ enum MHD_Result webui__api_sip_domains_list(struct webui_req *req)
 enum MHD_Result webui__api_sip_domains_get(struct webui_req *req)
 {
 	json_t *out = NULL;
-	struct xmppconf_err e = {0};
+	struct conf_err e = {0};
 	enum fg_err err = sipconf_domain_get(req->w->db, req->params[0], &out, &e);
 	if (err)
 		return webui__conf_failed(req, err, &e);
@@ -80,7 +80,7 @@ enum MHD_Result webui__api_sip_validate_start(struct webui_req *req)
 {
 	json_t *in = NULL, *dom = NULL;
 	struct webui_error we;
-	struct xmppconf_err e = {0};
+	struct conf_err e = {0};
 	const char *domain = NULL;
 	if (!webui__req_json(req, &in))
 		return MHD_YES;

@@ -14,7 +14,7 @@
 /* ---- answers -------------------------------------------------------------------------- */
 
 enum MHD_Result webui__conf_failed(struct webui_req *req, enum fg_err err,
-                                   const struct xmppconf_err *ce)
+                                   const struct conf_err *ce)
 {
 	struct webui_error e;
 	unsigned status = ce->status ? ce->status : 500;
@@ -42,7 +42,7 @@ enum MHD_Result webui__conf_failed(struct webui_req *req, enum fg_err err,
 enum MHD_Result webui__conf_body(struct webui_req *req, webui_conf_body_fn fn, unsigned status)
 {
 	json_t *in = NULL, *out = NULL;
-	struct xmppconf_err e = {0};
+	struct conf_err e = {0};
 	if (!webui__req_json(req, &in))
 		return MHD_YES;
 	enum fg_err err = fn(req->w->db, req->session.admin, req->source, in, &out, &e);
@@ -55,7 +55,7 @@ enum MHD_Result webui__conf_body(struct webui_req *req, webui_conf_body_fn fn, u
 enum MHD_Result webui__conf_edit(struct webui_req *req, webui_conf_edit_fn fn)
 {
 	json_t *in = NULL, *out = NULL;
-	struct xmppconf_err e = {0};
+	struct conf_err e = {0};
 	if (!webui__req_json(req, &in))
 		return MHD_YES;
 	enum fg_err err =
@@ -69,7 +69,7 @@ enum MHD_Result webui__conf_edit(struct webui_req *req, webui_conf_edit_fn fn)
 enum MHD_Result webui__conf_delete(struct webui_req *req, webui_conf_delete_fn fn)
 {
 	json_t *out = NULL;
-	struct xmppconf_err e = {0};
+	struct conf_err e = {0};
 	enum fg_err err = fn(req->w->db, req->session.admin, req->source, req->params[0], &out, &e);
 	if (err)
 		return webui__conf_failed(req, err, &e);
@@ -131,7 +131,7 @@ enum MHD_Result webui__api_xmpp_secret(struct webui_req *req)
 	enum fg_err err =
 	    xmppconf_secret_regenerate(req->w->db, req->session.admin, req->source, secret);
 	if (err) {
-		struct xmppconf_err e = {0};
+		struct conf_err e = {0};
 		return webui__conf_failed(req, err, &e);
 	}
 	/* The only answer that ever carries the secret: shown once for copying. */
@@ -159,7 +159,7 @@ enum MHD_Result webui__api_xmpp_domains_list(struct webui_req *req)
 enum MHD_Result webui__api_xmpp_domains_add(struct webui_req *req)
 {
 	json_t *in = NULL, *out = NULL;
-	struct xmppconf_err e = {0};
+	struct conf_err e = {0};
 	char host[DB_DOMAIN_MAX];
 	if (!webui__req_json(req, &in))
 		return MHD_YES;
@@ -175,7 +175,7 @@ enum MHD_Result webui__api_xmpp_domains_add(struct webui_req *req)
 enum MHD_Result webui__api_xmpp_domains_put(struct webui_req *req)
 {
 	json_t *in = NULL, *out = NULL;
-	struct xmppconf_err e = {0};
+	struct conf_err e = {0};
 	char host[DB_DOMAIN_MAX];
 	if (!webui__req_json(req, &in))
 		return MHD_YES;
@@ -235,7 +235,7 @@ enum MHD_Result webui__api_xmpp_policy_get(struct webui_req *req)
 enum MHD_Result webui__api_xmpp_policy_put(struct webui_req *req)
 {
 	json_t *in = NULL, *out = NULL;
-	struct xmppconf_err e = {0};
+	struct conf_err e = {0};
 	struct webui_error we;
 	const char *verdict = NULL;
 	if (!webui__req_json(req, &in))

@@ -19,10 +19,7 @@
  * anyway) and the resulting object. A refusal returns an error and fills struct conf_err.
  */
 
-/* A refusal: the status the API answers with, plain words, the field and the fix. The tag
- * keeps the name the console API and the CLI already declare (struct xmppconf_err); this
- * module calls it struct conf_err. */
-#define conf_err xmppconf_err
+/* A refusal: the status the API answers with, plain words, the field and the fix. */
 struct conf_err {
 	unsigned status;                /* 404 not found, 409 exists, 422 invalid, 500 store */
 	char message[DB_TEXT_MAX];      /* plain words */

@@ -229,7 +229,7 @@ void cli_print_settings(json_t *settings, int width)
 int cli_settings_set(const struct cli_area *area, struct db *db, int argc, char **argv)
 {
 	struct cli_args a;
-	struct xmppconf_err e = {0};
+	struct conf_err e = {0};
 	json_t *out = NULL;
 	if (!cli_args_parse(area->noun, argc, argv, NULL, &a, "set"))
 		return EXIT_USAGE;
@@ -251,7 +251,7 @@ int cli_settings_set(const struct cli_area *area, struct db *db, int argc, char 
 	return cli_answered(area, out, a.json);
 }
 
-int cli_refused(const char *noun, const char *cmd, enum fg_err err, const struct xmppconf_err *e)
+int cli_refused(const char *noun, const char *cmd, enum fg_err err, const struct conf_err *e)
 {
 	if (e->message[0]) {
 		fprintf(stderr, "fedgw %s %s: %s\n", noun, cmd, e->message);

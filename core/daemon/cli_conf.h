@@ -53,7 +53,7 @@ const char *cli_json_str(json_t *obj, const char *key);
 void cli_print_warnings(json_t *answer);
 /* A refusal on stderr (message, field, fix); EXIT_NOTFOUND for a missing object, else
  * EXIT_FAIL. */
-int cli_refused(const char *noun, const char *cmd, enum fg_err err, const struct xmppconf_err *e);
+int cli_refused(const char *noun, const char *cmd, enum fg_err err, const struct conf_err *e);
 /* A command-line option and the API field it fills. */
 enum cli_field_kind {
 	CLI_FIELD_TEXT,      /* as given */

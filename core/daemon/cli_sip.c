@@ -164,7 +164,7 @@ static int cmd_domain(struct db *db, int argc, char **argv)
 	static const char *const valued[] = {"--next-hop", "--port", "--transport",   "--cert",
 	                                     "--ca",       "--bind", "--xmpp-domain", NULL};
 	struct cli_args a;
-	struct xmppconf_err e = {0};
+	struct conf_err e = {0};
 	json_t *out = NULL;
 	enum fg_err err;
 	int rc = EXIT_USAGE;
@@ -234,7 +234,7 @@ static int cmd_domain(struct db *db, int argc, char **argv)
 /* Only a configured SIP domain has a next hop to check. */
 static int validate_check(struct db *db, const char *domain)
 {
-	struct xmppconf_err e = {0};
+	struct conf_err e = {0};
 	json_t *dom = NULL;
 	enum fg_err err = sipconf_domain_get(db, domain, &dom, &e);
 	json_decref(dom);

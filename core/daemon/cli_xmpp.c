@@ -232,7 +232,7 @@ static int cmd_domain(struct db *db, int argc, char **argv)
 {
 	static const char *const valued[] = {"--cert", NULL};
 	struct cli_args a;
-	struct xmppconf_err e = {0};
+	struct conf_err e = {0};
 	json_t *out = NULL;
 	char host[256];
 	enum fg_err err;
@@ -294,7 +294,7 @@ static int cmd_allow(struct db *db, int argc, char **argv)
 	static const char *const valued[] = {"--server", "--port",        "--auth", "--tls",
 	                                     "--cert",   "--description", NULL};
 	struct cli_args a;
-	struct xmppconf_err e = {0};
+	struct conf_err e = {0};
 	json_t *out = NULL;
 	enum fg_err err;
 	const char *sub =
@@ -394,7 +394,7 @@ static int cmd_policy(struct db *db, int argc, char **argv)
 {
 	static const char *const valued[] = {"--direction", "--description", NULL};
 	struct cli_args a;
-	struct xmppconf_err e = {0};
+	struct conf_err e = {0};
 	json_t *out = NULL;
 	enum fg_err err;
 	const char *sub =

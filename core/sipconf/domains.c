@@ -204,7 +204,7 @@ enum fg_err sipconf_domain_list(struct db *db, json_t **out)
 }
 
 enum fg_err sipconf_domain_get(struct db *db, const char *domain, json_t **out,
-                               struct xmppconf_err *e)
+                               struct conf_err *e)
 {
 	struct db_txn *txn = NULL;
 	struct db_sip_domain d;
@@ -260,7 +260,7 @@ struct domain_ctx {
 	char domain[DB_DOMAIN_MAX];
 	struct domain_in in;
 	json_t *answer;
-	struct xmppconf_err *e;
+	struct conf_err *e;
 };
 
 static const char *const domain_fields[] = {
@@ -268,14 +268,14 @@ static const char *const domain_fields[] = {
 static const char *const domain_ignored[] = {"cert_name", "cert_names_fqdn", "ca_name", "maps_to",
                                              "created",   "warnings",        "status",  NULL};
 
-static enum fg_err next_hop_required(struct xmppconf_err *e)
+static enum fg_err next_hop_required(struct conf_err *e)
 {
 	return conf_fail(e, 422, "next_hop",
 	                 "Type the Access Edge's host name (as on its certificate) or address.",
 	                 "The next hop is required.");
 }
 
-static bool read_input(json_t *in, struct domain_in *d, struct xmppconf_err *e)
+static bool read_input(json_t *in, struct domain_in *d, struct conf_err *e)
 {
 	const char *why = NULL, *port_text = NULL;
 	memset(d, 0, sizeof(*d));
@@ -346,7 +346,7 @@ static bool read_input(json_t *in, struct domain_in *d, struct xmppconf_err *e)
 
 /* The certificate record id must be a leaf with its key (want_leaf) or a CA bundle. */
 static enum fg_err cert_ref_check(struct db_txn *txn, const char *id, bool want_leaf,
-                                  struct xmppconf_err *e)
+                                  struct conf_err *e)
 {
 	struct db_cert cert;
 	enum fg_err err;
@@ -533,7 +533,7 @@ static enum fg_err domain_run(struct db *db, struct domain_ctx *c, json_t **out)
 }
 
 enum fg_err sipconf_domain_add(struct db *db, const char *actor, const char *source, json_t *in,
-                               json_t **out, struct xmppconf_err *e)
+                               json_t **out, struct conf_err *e)
 {
 	const char *domain = NULL;
 	*out = NULL;
@@ -558,7 +558,7 @@ enum fg_err sipconf_domain_add(struct db *db, const char *actor, const char *sou
 
 enum fg_err sipconf_domain_edit(struct db *db, const char *actor, const char *source,
                                 const char *domain, json_t *in, json_t **out,
-                                struct xmppconf_err *e)
+                                struct conf_err *e)
 {
 	const char *body_domain = NULL;
 	*out = NULL;
@@ -580,7 +580,7 @@ enum fg_err sipconf_domain_edit(struct db *db, const char *actor, const char *so
 /* ---- delete ------------------------------------------------------------------------------ */
 
 enum fg_err sipconf_domain_delete(struct db *db, const char *actor, const char *source,
-                                  const char *domain, json_t **out, struct xmppconf_err *e)
+                                  const char *domain, json_t **out, struct conf_err *e)
 {
 	enum fg_err err = conf_record_delete(db, &sip_domain, actor, source, domain, out, e);
 	if (err)

@@ -15,7 +15,7 @@
  * The conventions of every configuration area (conf/conf.h): every change is one db_write
  * holding the change and its audit entry (actor and source as given); the engine applies
  * it live. Answers (*out, a new reference) carry "message", "changed" [{"field","from",
- * "to"}], "warnings" and the resulting object. Refusals fill struct xmppconf_err (status
+ * "to"}], "warnings" and the resulting object. Refusals fill struct conf_err (status
  * 404/409/422/500, plain-words message, field, fix), the refusal shape every configuration
  * operation shares.
  */
@@ -43,7 +43,7 @@ const struct conf_settings *sipconf_settings_table(void);
 /* Partial update of the keys above (fqdn "" goes back to the host name). Values typed or
  * as text ("true", "5061"); all validated before anything is written. */
 enum fg_err sipconf_settings_set(struct db *db, const char *actor, const char *source,
-                                 json_t *changes, json_t **out, struct xmppconf_err *e);
+                                 json_t *changes, json_t **out, struct conf_err *e);
 
 /* ---- SIP domains ------------------------------------------------------------------------ */
 
@@ -55,18 +55,18 @@ enum fg_err sipconf_settings_set(struct db *db, const char *actor, const char *s
  * "errors","subscriptions","sessions","last_error",...}} (status object "sip:<domain>"). */
 enum fg_err sipconf_domain_list(struct db *db, json_t **out);
 enum fg_err sipconf_domain_get(struct db *db, const char *domain, json_t **out,
-                               struct xmppconf_err *e);
+                               struct conf_err *e);
 /* in: {"domain","next_hop","port","transport","cert_id","ca_id","bind","xmpp_domain"}:
  * domain and next_hop required; port 0/absent = 5061 for tls, 5060 for tcp; transport
  * defaults to tls, which needs a CA bundle (ca_id). */
 enum fg_err sipconf_domain_add(struct db *db, const char *actor, const char *source, json_t *in,
-                               json_t **out, struct xmppconf_err *e);
+                               json_t **out, struct conf_err *e);
 /* Partial: the fields present replace the domain's ("" clears cert_id, bind, xmpp_domain).
  * A port left at the old transport's default follows a change of transport. */
 enum fg_err sipconf_domain_edit(struct db *db, const char *actor, const char *source,
                                 const char *domain, json_t *in, json_t **out,
-                                struct xmppconf_err *e);
+                                struct conf_err *e);
 enum fg_err sipconf_domain_delete(struct db *db, const char *actor, const char *source,
-                                  const char *domain, json_t **out, struct xmppconf_err *e);
+                                  const char *domain, json_t **out, struct conf_err *e);
 
 #endif

@@ -41,7 +41,7 @@ json_t *xmppconf_records(const char *domain, const char *host, unsigned port,
  * cover domain. Refusals fill e. */
 static enum fg_err cert_check(struct db_txn *txn, const char *cert_id, const char *domain,
                               char cert_name[DB_NAME_MAX], bool *covers, char *why, size_t whysize,
-                              struct xmppconf_err *e)
+                              struct conf_err *e)
 {
 	struct db_cert cert;
 	struct pki_cert **chain = NULL;
@@ -77,7 +77,7 @@ static json_t *domain_json(struct db_txn *txn, const struct db_xmpp_domain *d, c
 	if (d->cert_id[0]) {
 		char name[DB_NAME_MAX], why[256];
 		bool ok = false;
-		struct xmppconf_err e;
+		struct conf_err e;
 		if (cert_check(txn, d->cert_id, d->domain, name, &ok, why, sizeof(why), &e) ==
 		    FG_OK) {
 			cert_name = conf_text(name);
@@ -136,7 +136,7 @@ struct domain_ctx {
 	char domain[DB_DOMAIN_MAX];
 	const char *cert_id; /* NULL = keep (edit) */
 	json_t *answer;
-	struct xmppconf_err *e;
+	struct conf_err *e;
 };
 
 static enum fg_err domain_fn(struct db_txn *txn, void *vctx)
@@ -239,7 +239,7 @@ static const struct conf_record xmpp_domain = {
 };
 
 enum fg_err xmppconf_domain_add(struct db *db, const char *actor, const char *source, json_t *in,
-                                const char *host, json_t **out, struct xmppconf_err *e)
+                                const char *host, json_t **out, struct conf_err *e)
 {
 	const char *domain = NULL, *cert_id = NULL;
 	*out = NULL;
@@ -266,7 +266,7 @@ enum fg_err xmppconf_domain_add(struct db *db, const char *actor, const char *so
 
 enum fg_err xmppconf_domain_edit(struct db *db, const char *actor, const char *source,
                                  const char *domain, json_t *in, const char *host, json_t **out,
-                                 struct xmppconf_err *e)
+                                 struct conf_err *e)
 {
 	const char *body_domain = NULL, *cert_id = NULL;
 	*out = NULL;
@@ -290,7 +290,7 @@ enum fg_err xmppconf_domain_edit(struct db *db, const char *actor, const char *s
 }
 
 enum fg_err xmppconf_domain_delete(struct db *db, const char *actor, const char *source,
-                                   const char *domain, json_t **out, struct xmppconf_err *e)
+                                   const char *domain, json_t **out, struct conf_err *e)
 {
 	enum fg_err err = conf_record_delete(db, &xmpp_domain, actor, source, domain, out, e);
 	if (err)

@@ -159,7 +159,7 @@ static const char *const allow_fields[] = {"domain", "server",  "port",        "
 static const char *const allow_ignored[] = {"created", "connection", NULL};
 
 /* Applies the fields present in `in` to *a; false with *e. */
-static bool allow_apply(json_t *in, struct db_allow_entry *a, struct xmppconf_err *e)
+static bool allow_apply(json_t *in, struct db_allow_entry *a, struct conf_err *e)
 {
 	const char *server = NULL, *auth = NULL, *tls = NULL, *cert = NULL, *desc = NULL;
 	if (!conf_fields_known(in, allow_fields, allow_ignored, e) ||
@@ -233,7 +233,7 @@ struct allow_ctx {
 	struct db_allow_entry entry; /* the requested entry (edit: fields applied later) */
 	json_t *in;
 	json_t *answer;
-	struct xmppconf_err *e;
+	struct conf_err *e;
 };
 
 static enum fg_err allow_fn(struct db_txn *txn, void *vctx)
@@ -348,7 +348,7 @@ static enum fg_err allow_run(struct db *db, struct allow_ctx *c, json_t **out, c
 	return conf_write(db, allow_fn, c, &c->answer, out, c->e, failed);
 }
 
-static bool allow_domain_ok(const char *domain, struct xmppconf_err *e)
+static bool allow_domain_ok(const char *domain, struct conf_err *e)
 {
 	const char *why = NULL;
 	if (xmppconf_domain_valid(domain, &why))
@@ -373,7 +373,7 @@ static const struct conf_record allow_entry = {
 };
 
 enum fg_err xmppconf_allow_add(struct db *db, const char *actor, const char *source, json_t *in,
-                               json_t **out, struct xmppconf_err *e)
+                               json_t **out, struct conf_err *e)
 {
 	const char *domain = NULL;
 	*out = NULL;
@@ -393,7 +393,7 @@ enum fg_err xmppconf_allow_add(struct db *db, const char *actor, const char *sou
 
 enum fg_err xmppconf_allow_edit(struct db *db, const char *actor, const char *source,
                                 const char *domain, json_t *in, json_t **out,
-                                struct xmppconf_err *e)
+                                struct conf_err *e)
 {
 	const char *body_domain = NULL;
 	*out = NULL;
@@ -410,7 +410,7 @@ enum fg_err xmppconf_allow_edit(struct db *db, const char *actor, const char *so
 }
 
 enum fg_err xmppconf_allow_delete(struct db *db, const char *actor, const char *source,
-                                  const char *domain, json_t **out, struct xmppconf_err *e)
+                                  const char *domain, json_t **out, struct conf_err *e)
 {
 	enum fg_err err = conf_record_delete(db, &allow_entry, actor, source, domain, out, e);
 	if (err)
@@ -499,7 +499,7 @@ static enum fg_err default_fn(struct db_txn *txn, void *vctx)
 }
 
 enum fg_err xmppconf_policy_default_set(struct db *db, const char *actor, const char *source,
-                                        const char *verdict, json_t **out, struct xmppconf_err *e)
+                                        const char *verdict, json_t **out, struct conf_err *e)
 {
 	*out = NULL;
 	if (!verdict || (strcmp(verdict, "allow") != 0 && strcmp(verdict, "deny") != 0))
@@ -520,7 +520,7 @@ enum fg_err xmppconf_policy_default_set(struct db *db, const char *actor, const 
 static const char *const rule_fields[] = {"pattern", "verdict", "direction", "description", NULL};
 static const char *const rule_ignored[] = {"id", "created", NULL};
 
-static bool rule_apply(json_t *in, struct db_policy_rule *r, struct xmppconf_err *e)
+static bool rule_apply(json_t *in, struct db_policy_rule *r, struct conf_err *e)
 {
 	const char *pattern = NULL, *verdict = NULL, *dir = NULL, *desc = NULL;
 	if (!conf_fields_known(in, rule_fields, rule_ignored, e) ||
@@ -572,7 +572,7 @@ struct rule_ctx {
 	char id[DB_ID_MAX]; /* edit: the rule; add: the new id (made once, before the write) */
 	json_t *in;
 	json_t *answer;
-	struct xmppconf_err *e;
+	struct conf_err *e;
 };
 
 static enum fg_err rule_fn(struct db_txn *txn, void *vctx)
@@ -679,7 +679,7 @@ static enum fg_err rule_run(struct db *db, struct rule_ctx *c, json_t **out)
 }
 
 enum fg_err xmppconf_rule_add(struct db *db, const char *actor, const char *source, json_t *in,
-                              json_t **out, struct xmppconf_err *e)
+                              json_t **out, struct conf_err *e)
 {
 	*out = NULL;
 	if (!json_is_object(in))
@@ -690,7 +690,7 @@ enum fg_err xmppconf_rule_add(struct db *db, const char *actor, const char *sour
 }
 
 enum fg_err xmppconf_rule_edit(struct db *db, const char *actor, const char *source, const char *id,
-                               json_t *in, json_t **out, struct xmppconf_err *e)
+                               json_t *in, json_t **out, struct conf_err *e)
 {
 	*out = NULL;
 	if (!json_is_object(in))
@@ -706,7 +706,7 @@ enum fg_err xmppconf_rule_edit(struct db *db, const char *actor, const char *sou
 struct rule_del_ctx {
 	const char *actor, *source, *id;
 	char pattern[DB_DOMAIN_MAX];
-	struct xmppconf_err *e;
+	struct conf_err *e;
 };
 
 static enum fg_err rule_del_fn(struct db_txn *txn, void *vctx)
@@ -727,7 +727,7 @@ static enum fg_err rule_del_fn(struct db_txn *txn, void *vctx)
 }
 
 enum fg_err xmppconf_rule_delete(struct db *db, const char *actor, const char *source,
-                                 const char *id, json_t **out, struct xmppconf_err *e)
+                                 const char *id, json_t **out, struct conf_err *e)
 {
 	*out = NULL;
 	if (!id || !db_id_valid(id))

@@ -161,7 +161,7 @@ enum fg_err xmppconf_settings_get(struct db *db, json_t **out)
 }
 
 enum fg_err xmppconf_settings_set(struct db *db, const char *actor, const char *source,
-                                  json_t *changes, json_t **out, struct xmppconf_err *e)
+                                  json_t *changes, json_t **out, struct conf_err *e)
 {
 	return conf_settings_set(db, &table, actor, source, changes, out, e);
 }

@@ -41,7 +41,7 @@
 #define XMPPCONF_SETTING_SECRET "xmpp.dialback_secret"
 #define XMPPCONF_SETTING_POLICY "policy.default"
 
-/* struct xmppconf_err: the refusal shape every configuration operation shares (status,
+/* struct conf_err: the refusal shape every configuration operation shares (status,
  * message, field, fix), defined in conf/conf.h. */
 
 /* ---- validation shared with the engine and the CLI ------------------------------------ */
@@ -64,7 +64,7 @@ const struct conf_settings *xmppconf_settings_table(void);
  * typed or strings as on the command line ("true", "5269", "a, b"). All are validated
  * before anything is written; nothing is written when one is refused. */
 enum fg_err xmppconf_settings_set(struct db *db, const char *actor, const char *source,
-                                  json_t *changes, json_t **out, struct xmppconf_err *e);
+                                  json_t *changes, json_t **out, struct conf_err *e);
 /* A new random dialback secret, stored and returned once (audited without the value). */
 enum fg_err xmppconf_secret_regenerate(struct db *db, const char *actor, const char *source,
                                        char secret[XMPPCONF_SECRET_HEX]);
@@ -77,13 +77,13 @@ enum fg_err xmppconf_secret_regenerate(struct db *db, const char *actor, const c
 enum fg_err xmppconf_domain_list(struct db *db, const char *host, json_t **out);
 /* in: {"domain", "cert_id"}; cert_id "" or absent = none. */
 enum fg_err xmppconf_domain_add(struct db *db, const char *actor, const char *source, json_t *in,
-                                const char *host, json_t **out, struct xmppconf_err *e);
+                                const char *host, json_t **out, struct conf_err *e);
 /* in: {"cert_id"} (and "domain" only if equal to domain). */
 enum fg_err xmppconf_domain_edit(struct db *db, const char *actor, const char *source,
                                  const char *domain, json_t *in, const char *host, json_t **out,
-                                 struct xmppconf_err *e);
+                                 struct conf_err *e);
 enum fg_err xmppconf_domain_delete(struct db *db, const char *actor, const char *source,
-                                   const char *domain, json_t **out, struct xmppconf_err *e);
+                                   const char *domain, json_t **out, struct conf_err *e);
 
 /* ---- allow list ------------------------------------------------------------------------ */
 
@@ -91,13 +91,13 @@ enum fg_err xmppconf_domain_delete(struct db *db, const char *actor, const char 
  * "tls":"required|optional|off","cert_id","description","created"}. */
 enum fg_err xmppconf_allow_list(struct db *db, json_t **out);
 enum fg_err xmppconf_allow_add(struct db *db, const char *actor, const char *source, json_t *in,
-                               json_t **out, struct xmppconf_err *e);
+                               json_t **out, struct conf_err *e);
 /* Partial: the fields present replace the entry's. */
 enum fg_err xmppconf_allow_edit(struct db *db, const char *actor, const char *source,
                                 const char *domain, json_t *in, json_t **out,
-                                struct xmppconf_err *e);
+                                struct conf_err *e);
 enum fg_err xmppconf_allow_delete(struct db *db, const char *actor, const char *source,
-                                  const char *domain, json_t **out, struct xmppconf_err *e);
+                                  const char *domain, json_t **out, struct conf_err *e);
 
 /* ---- policy (seed 003) --------------------------------------------------------------- */
 
@@ -105,15 +105,15 @@ enum fg_err xmppconf_allow_delete(struct db *db, const char *actor, const char *
  * "created"}], "warnings":[]}. */
 enum fg_err xmppconf_policy_get(struct db *db, json_t **out);
 enum fg_err xmppconf_policy_default_set(struct db *db, const char *actor, const char *source,
-                                        const char *verdict, json_t **out, struct xmppconf_err *e);
+                                        const char *verdict, json_t **out, struct conf_err *e);
 /* in: {"pattern","verdict":"allow|deny","direction":"both|incoming|outgoing",
  * "description"}. A rule that denies an allow-listed domain is stored with a warning. */
 enum fg_err xmppconf_rule_add(struct db *db, const char *actor, const char *source, json_t *in,
-                              json_t **out, struct xmppconf_err *e);
+                              json_t **out, struct conf_err *e);
 enum fg_err xmppconf_rule_edit(struct db *db, const char *actor, const char *source, const char *id,
-                               json_t *in, json_t **out, struct xmppconf_err *e);
+                               json_t *in, json_t **out, struct conf_err *e);
 enum fg_err xmppconf_rule_delete(struct db *db, const char *actor, const char *source,
-                                 const char *id, json_t **out, struct xmppconf_err *e);
+                                 const char *id, json_t **out, struct conf_err *e);
 
 /* ---- peers (status objects of kind "xmpp-peer" written by the engine) ---------------- */
 

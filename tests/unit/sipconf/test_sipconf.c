@@ -55,7 +55,7 @@ static struct db_sip_domain stored(struct db *db, const char *domain)
 	return d;
 }
 
-static enum fg_err add(struct fx *f, json_t *in, struct xmppconf_err *e, json_t **out)
+static enum fg_err add(struct fx *f, json_t *in, struct conf_err *e, json_t **out)
 {
 	json_t *dummy = NULL;
 	memset(e, 0, sizeof(*e));
@@ -71,7 +71,7 @@ static enum fg_err add(struct fx *f, json_t *in, struct xmppconf_err *e, json_t 
 static void test_settings(void **state)
 {
 	struct fx *f = *state;
-	struct xmppconf_err e = {0};
+	struct conf_err e = {0};
 	json_t *s = NULL, *out = NULL;
 	char host[DB_DOMAIN_MAX] = "";
 	gethostname(host, sizeof(host) - 1);
@@ -171,7 +171,7 @@ static void test_settings(void **state)
 static void test_domain_add(void **state)
 {
 	struct fx *f = *state;
-	struct xmppconf_err e;
+	struct conf_err e;
 	json_t *out = NULL;
 	size_t before = fx_audit_count(f->store.db);
 	assert_int_equal(add(f,
@@ -263,7 +263,7 @@ static void subst(char *out, size_t size, const char *tmpl, const char *id)
 static void test_domain_refused(void **state)
 {
 	struct fx *f = *state;
-	struct xmppconf_err e;
+	struct conf_err e;
 	char text[512];
 	static const struct {
 		const char *json; /* %s = CA id */
@@ -362,7 +362,7 @@ static enum fg_err xmpp_domain_fn(struct db_txn *txn, void *ctx)
 static void test_domain_edit_delete(void **state)
 {
 	struct fx *f = *state;
-	struct xmppconf_err e;
+	struct conf_err e;
 	json_t *out = NULL, *in;
 	assert_int_equal(add(f,
 	                     fx_json("{\"domain\":\"sip.test\",\"next_hop\":\"edge.test\","

@@ -34,7 +34,7 @@ static void setting(struct db *db, const char *key, char *out, size_t size)
 
 /* Sets one value given as JSON text; returns the error and the field refused. */
 static enum fg_err set1(struct db *db, const char *key, const char *json_value,
-                        struct xmppconf_err *e)
+                        struct conf_err *e)
 {
 	char text[512];
 	snprintf(text, sizeof(text), "{\"%s\": %s}", key, json_value);
@@ -142,7 +142,7 @@ static void test_settings_defaults(void **state)
 static void test_settings_set_and_audit(void **state)
 {
 	struct fx_store *f = *state;
-	struct xmppconf_err e = {0};
+	struct conf_err e = {0};
 	json_t *in = fx_json("{\"port\": \"5270\", \"tls_mode\": \"optional\", \"enabled\": false,"
 	                     " \"bind\": \"127.0.0.1, ::1\", \"dns_servers\": [\"127.0.0.1@5353\"],"
 	                     " \"dns_transparent_zones\": \"test.\", \"xmpp.queue_max\": 5,"
@@ -183,7 +183,7 @@ static void test_settings_set_and_audit(void **state)
 static void test_settings_refused(void **state)
 {
 	struct fx_store *f = *state;
-	struct xmppconf_err e;
+	struct conf_err e;
 	static const struct {
 		const char *key, *value;
 	} bad[] = {
@@ -253,7 +253,7 @@ static void test_settings_refused(void **state)
 static void test_settings_warnings(void **state)
 {
 	struct fx_store *f = *state;
-	struct xmppconf_err e = {0};
+	struct conf_err e = {0};
 	json_t *in = fx_json("{\"tls_mode\": \"off\"}"), *out = NULL;
 	assert_int_equal(xmppconf_settings_set(f->db, "admin", "cli", in, &out, &e), FG_OK);
 	assert_true(fx_has_text(json_object_get(out, "warnings"), "SASL EXTERNAL needs TLS"));
@@ -286,7 +286,7 @@ static void test_secret(void **state)
 
 	/* A settings change answers with the settings: still without the secret. */
 	json_t *in = fx_json("{\"port\": 5280}"), *out = NULL;
-	struct xmppconf_err e = {0};
+	struct conf_err e = {0};
 	assert_int_equal(xmppconf_settings_set(f->db, "admin", "cli", in, &out, &e), FG_OK);
 	assert_false(fx_has_text(out, secret));
 	json_decref(in);
@@ -301,7 +301,7 @@ static void test_secret(void **state)
 static void test_domains(void **state)
 {
 	struct fx_store *f = *state;
-	struct xmppconf_err e = {0};
+	struct conf_err e = {0};
 	json_t *out = NULL, *in;
 	char good[DB_ID_MAX], other[DB_ID_MAX], keyless[DB_ID_MAX], text[256];
 	fx_selfsigned(f->db, "gw", "gw.example", good);
@@ -400,7 +400,7 @@ static void test_domains(void **state)
 static void test_allow(void **state)
 {
 	struct fx_store *f = *state;
-	struct xmppconf_err e = {0};
+	struct conf_err e = {0};
 	json_t *out = NULL, *in;
 	static const struct {
 		const char *json, *field;
@@ -477,7 +477,7 @@ static void test_allow(void **state)
 static void test_policy(void **state)
 {
 	struct fx_store *f = *state;
-	struct xmppconf_err e = {0};
+	struct conf_err e = {0};
 	json_t *out = NULL, *in;
 	in = fx_json("{\"domain\": \"p.example\"}");
 	assert_int_equal(xmppconf_allow_add(f->db, "admin", "cli", in, &out, &e), FG_OK);
@@ -582,7 +582,7 @@ static void test_policy(void **state)
 static void test_peers(void **state)
 {
 	struct fx_store *f = *state;
-	struct xmppconf_err e = {0};
+	struct conf_err e = {0};
 	json_t *out = NULL, *in = fx_json("{\"domain\": \"p.example\"}");
 	assert_int_equal(xmppconf_allow_add(f->db, "admin", "cli", in, &out, &e), FG_OK);
 	json_decref(in);
