@@ -191,6 +191,9 @@ void sip_stream_free(struct sip_stream *s);
 void sip_stream_expect_pong(struct sip_stream *s);
 /* Appends bytes (FG_ERR_TOOBIG past SIP_MAX_HEAD + SIP_MAX_BODY buffered). */
 enum fg_err sip_stream_feed(struct sip_stream *s, const uint8_t *buf, size_t len);
+/* The bytes buffered and not yet framed (after an error: the message that failed, for an
+ * answer built from its raw head). Borrowed until the next call on the stream. */
+void sip_stream_pending(const struct sip_stream *s, const uint8_t **data, size_t *len);
 /* Returns the next event. A parse error is sticky: the stream cannot resync and the
  * caller closes the connection (after a 400 if it can build one). */
 enum fg_err sip_stream_next(struct sip_stream *s, enum sip_stream_event *ev, struct sip_msg **msg,
