@@ -267,7 +267,9 @@ enum sip_txn_action_kind {
 };
 struct sip_txn_action {
 	enum sip_txn_action_kind kind;
-	const uint8_t *bytes; /* SEND: borrowed until the next call on the txn */
+	const uint8_t *bytes; /* SEND: borrowed until the next call on the txn (a final
+	                       * response on a reliable non-INVITE server transaction is
+	                       * the caller's own rsp bytes: the txn ends, nothing is kept) */
 	size_t len;
 	const struct sip_msg *msg; /* DELIVER: borrowed (the message passed in) */
 };
@@ -291,7 +293,9 @@ void sip_txn_free(struct sip_txn *t);
 /* Client: a response that matched this transaction (sip_txn_match_response). */
 enum fg_err sip_txn_on_response(struct sip_txn *t, const struct sip_msg *rsp, int64_t now_ms,
                                 struct sip_txn_actions *acts);
-/* Server: the TU sends a response (bytes are copied for retransmission). */
+/* Server: the TU sends a response (bytes are copied for retransmission, except a final
+ * response that ends a reliable non-INVITE transaction at once: the SEND action then
+ * points at rsp, which must stay valid while the caller runs the actions). */
 enum fg_err sip_txn_send_response(struct sip_txn *t, unsigned status, const uint8_t *rsp,
                                   size_t len, int64_t now_ms, struct sip_txn_actions *acts);
 /* Server: a retransmitted request or an ACK matched this transaction. */
