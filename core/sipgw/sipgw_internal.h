@@ -196,6 +196,8 @@ struct stxn {
 	struct pending *pend;
 	char to_tag[24];
 	bool dead;
+	bool reclaim_queued;       /* in sipgw.reclaim */
+	struct stxn *reclaim_next; /* chain in sipgw.reclaim */
 };
 
 enum purpose { P_OPTIONS = 0, P_MESSAGE, P_SUBSCRIBE, P_NOTIFY, P_OTHER };
@@ -250,6 +252,7 @@ struct sipgw {
 	struct conn *conns;
 	size_t nconns;
 	struct stxn *stxns;
+	struct stxn *reclaim; /* terminated this loop turn: their requests are freed soon */
 	/* server transactions by RFC 3261 §17.2.3 key hash, so that matching a request
 	 * costs one bucket, not a walk of every transaction */
 	struct stxn **stxn_tab;
