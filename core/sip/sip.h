@@ -137,6 +137,7 @@ struct sip_msg {
 	/* per known header (sip_msg.c's table): 1 + index of its first field, 0 when absent;
 	 * filled at parse time so that lookups need no scan of the names */
 	uint8_t known_first[SIP_KNOWN_HEADERS];
+	uint64_t known_repeated; /* bit k: known header k has more than one field */
 	/* the fields every transaction needs, parsed */
 	struct sip_via *vias; /* nvias entries, in the arena */
 	size_t nvias;

@@ -65,6 +65,7 @@ static const struct {
 #define N_KNOWN (sizeof(known_headers) / sizeof(known_headers[0]))
 _Static_assert(N_KNOWN <= SIP_KNOWN_HEADERS, "SIP_KNOWN_HEADERS holds the table");
 _Static_assert(SIP_MAX_HEADERS < 255, "known_first holds 1 + a field index in a byte");
+_Static_assert(SIP_KNOWN_HEADERS <= 64, "known_repeated has a bit per known header");
 
 static int header_lookup(const char *name, size_t len)
 {
@@ -183,6 +184,7 @@ static struct sip_msg *msg_new(void)
 	m->reason = (struct sip_str){NULL, 0};
 	m->nheaders = 0;
 	memset(m->known_first, 0, sizeof(m->known_first));
+	m->known_repeated = 0;
 	m->vias = NULL;
 	m->nvias = 0;
 	m->from.display = m->to.display = (struct sip_str){NULL, 0};
@@ -286,6 +288,8 @@ static enum fg_err add_header(struct sip_msg *m, int k, struct sip_str name, cha
 	h->value.len = vlen;
 	if (k >= 0 && m->known_first[k] == 0)
 		m->known_first[k] = (uint8_t)(m->nheaders + 1);
+	else if (k >= 0)
+		m->known_repeated |= (uint64_t)1 << k;
 	m->nheaders++;
 	return FG_OK;
 }
@@ -390,7 +394,12 @@ static enum fg_err parse_via(struct sip_msg *m, const struct sip_header *h, stru
 	size_t len = h->value.len, i = 0;
 	const char *parts[3];
 	size_t plen[3];
-	memset(via, 0, sizeof(*via));
+	/* not the 1 KiB parameter array: valid up to nparams */
+	via->transport = via->host = via->branch = via->received = (struct sip_str){NULL, 0};
+	via->host_type = SIP_HOST_NAME;
+	via->port = 0;
+	via->rport = false;
+	via->nparams = 0;
 	/* sent-protocol = protocol-name SLASH protocol-version SLASH transport, with
 	 * SLASH = SWS "/" SWS (RFC 3261 §25.1; RFC 4475 wsinv). */
 	for (int k = 0; k < 3; k++) {
@@ -476,6 +485,8 @@ static enum fg_err interpret(struct sip_msg *m, struct sip_error *err)
 	    SIP__H_TO,           SIP__H_FROM,           SIP__H_CALL_ID,     SIP__H_CSEQ,
 	    SIP__H_MAX_FORWARDS, SIP__H_CONTENT_LENGTH, SIP__H_CONTENT_TYPE};
 	for (size_t i = 0; i < sizeof(single) / sizeof(single[0]); i++) {
+		if ((m->known_repeated & ((uint64_t)1 << single[i])) == 0)
+			continue;
 		const struct sip_header *second = sip__msg_known(m, single[i], 1);
 		if (second != NULL) {
 			sip__set_err(err, second->offset, "%s appears more than once",
