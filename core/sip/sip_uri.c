@@ -306,10 +306,21 @@ enum fg_err sip__uri_parse(struct sip_arena *a, const char *p, size_t len, bool 
 	return FG_OK;
 }
 
+/* A parsed URI, its arena and the arena's first chunk are one block; freed blocks are
+ * kept for the next parse (address translation parses a URI per message). */
+#define URI_ARENA_FIRST 1024 /* a usual URI and its decoded parts fit */
+#define URI_CACHE_MAX   16
+
 struct uri_box {
-	struct sip_arena *arena;
-	struct sip_uri uri;
+	_Alignas(max_align_t) struct sip_uri uri;
+	struct sip_arena arena;
+	struct uri_box *next_free;
+	/* followed by struct arena_chunk and URI_ARENA_FIRST bytes */
 };
+_Static_assert(sizeof(struct uri_box) % _Alignof(max_align_t) == 0, "chunk alignment");
+
+static _Thread_local struct uri_box *uri_cache;
+static _Thread_local size_t uri_cache_n;
 
 enum fg_err sip_uri_parse(const char *text, size_t len, struct sip_uri **out, struct sip_error *err)
 {
@@ -318,19 +329,19 @@ enum fg_err sip_uri_parse(const char *text, size_t len, struct sip_uri **out, st
 		sip__set_err(err, 0, "URI: longer than %d bytes", SIP_MAX_URI);
 		return FG_ERR_TOOBIG;
 	}
-	struct sip_arena *a = sip__arena_new();
-	if (!a)
-		return FG_ERR_NOMEM;
-	/* The URI lives in its own arena; the arena pointer is kept just before it. */
-	struct uri_box *box = sip__arena_alloc(a, sizeof(*box));
-	if (!box) {
-		sip__arena_free(a);
-		return FG_ERR_NOMEM;
+	struct uri_box *box = uri_cache;
+	if (box != NULL) {
+		uri_cache = box->next_free;
+		uri_cache_n--;
+	} else {
+		box = malloc(sizeof(*box) + sizeof(struct arena_chunk) + URI_ARENA_FIRST);
+		if (!box)
+			return FG_ERR_NOMEM;
 	}
-	box->arena = a;
-	enum fg_err e = sip__uri_parse(a, text, len, true, false, &box->uri, err, 0);
+	sip__arena_init(&box->arena, (struct arena_chunk *)(void *)(box + 1), URI_ARENA_FIRST);
+	enum fg_err e = sip__uri_parse(&box->arena, text, len, true, false, &box->uri, err, 0);
 	if (e) {
-		sip__arena_free(a);
+		sip_uri_free(&box->uri);
 		return e;
 	}
 	*out = &box->uri;
@@ -341,9 +352,15 @@ void sip_uri_free(struct sip_uri *uri)
 {
 	if (!uri)
 		return;
-	struct uri_box *box =
-	    (struct uri_box *)(void *)((char *)uri - offsetof(struct uri_box, uri));
-	sip__arena_free(box->arena);
+	struct uri_box *box = (struct uri_box *)(void *)uri;
+	sip__arena_release(&box->arena);
+	if (uri_cache_n >= URI_CACHE_MAX) {
+		free(box);
+		return;
+	}
+	box->next_free = uri_cache;
+	uri_cache = box;
+	uri_cache_n++;
 }
 
 const struct sip_param *sip_uri_param(const struct sip_uri *uri, const char *name)
