@@ -158,6 +158,8 @@ struct msg_block {
 };
 _Static_assert(sizeof(struct msg_block) % _Alignof(max_align_t) == 0, "chunk alignment");
 
+#define MSG_BLOCK_SIZE (sizeof(struct msg_block) + sizeof(struct arena_chunk) + MSG_ARENA_FIRST)
+
 static _Thread_local struct msg_block *msg_cache;
 static _Thread_local size_t msg_cache_n;
 
@@ -165,10 +167,11 @@ static struct sip_msg *msg_new(void)
 {
 	struct msg_block *b = msg_cache;
 	if (b != NULL) {
+		SIP__UNPOISON(b, MSG_BLOCK_SIZE);
 		msg_cache = b->next_free;
 		msg_cache_n--;
 	} else {
-		b = malloc(sizeof(*b) + sizeof(struct arena_chunk) + MSG_ARENA_FIRST);
+		b = malloc(MSG_BLOCK_SIZE);
 		if (b == NULL)
 			return NULL;
 	}
@@ -219,6 +222,8 @@ void sip_msg_free(struct sip_msg *msg)
 	b->next_free = msg_cache;
 	msg_cache = b;
 	msg_cache_n++;
+	SIP__POISON(b, offsetof(struct msg_block, next_free));
+	SIP__POISON(b + 1, MSG_BLOCK_SIZE - sizeof(*b));
 }
 
 static char *find_crlf(char *p, const char *end)

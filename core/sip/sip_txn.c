@@ -109,6 +109,7 @@ static struct sip_txn *txn_alloc(enum sip_txn_kind kind, bool reliable)
 {
 	struct sip_txn *t = txn_cache;
 	if (t != NULL) {
+		SIP__UNPOISON(t, sizeof(*t));
 		txn_cache = t->next_free;
 		txn_cache_n--;
 	} else {
@@ -148,6 +149,8 @@ void sip_txn_free(struct sip_txn *t)
 	t->next_free = txn_cache;
 	txn_cache = t;
 	txn_cache_n++;
+	SIP__POISON(t, offsetof(struct sip_txn, next_free));
+	SIP__POISON(t->keys_inline, sizeof(t->keys_inline));
 }
 
 enum fg_err sip_txn_client_new(enum sip_method method, const uint8_t *req, size_t len,

@@ -319,6 +319,8 @@ struct uri_box {
 };
 _Static_assert(sizeof(struct uri_box) % _Alignof(max_align_t) == 0, "chunk alignment");
 
+#define URI_BOX_SIZE (sizeof(struct uri_box) + sizeof(struct arena_chunk) + URI_ARENA_FIRST)
+
 static _Thread_local struct uri_box *uri_cache;
 static _Thread_local size_t uri_cache_n;
 
@@ -331,10 +333,11 @@ enum fg_err sip_uri_parse(const char *text, size_t len, struct sip_uri **out, st
 	}
 	struct uri_box *box = uri_cache;
 	if (box != NULL) {
+		SIP__UNPOISON(box, URI_BOX_SIZE);
 		uri_cache = box->next_free;
 		uri_cache_n--;
 	} else {
-		box = malloc(sizeof(*box) + sizeof(struct arena_chunk) + URI_ARENA_FIRST);
+		box = malloc(URI_BOX_SIZE);
 		if (!box)
 			return FG_ERR_NOMEM;
 	}
@@ -361,6 +364,8 @@ void sip_uri_free(struct sip_uri *uri)
 	box->next_free = uri_cache;
 	uri_cache = box;
 	uri_cache_n++;
+	SIP__POISON(box, offsetof(struct uri_box, next_free));
+	SIP__POISON(box + 1, URI_BOX_SIZE - sizeof(*box));
 }
 
 const struct sip_param *sip_uri_param(const struct sip_uri *uri, const char *name)

@@ -1233,8 +1233,18 @@ static void ctxn_hash_del(struct sipgw *gw, struct ctxn *ct)
 	gw->ctxn_hashed--;
 }
 
-/* Freed records are kept for the next requests (no calloc/free per message). */
+/* Freed records are kept for the next requests (no calloc/free per message); under
+ * AddressSanitizer they are poisoned meanwhile, so a use after stxn_free is reported. */
 #define STXN_CACHE_MAX 1024 /* ~100 bytes each */
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define STXN_POISON(p)                                                                             \
+	ASAN_POISON_MEMORY_REGION(&(p)->hnext, sizeof(struct stxn) - sizeof(struct stxn *))
+#define STXN_UNPOISON(p) ASAN_UNPOISON_MEMORY_REGION((p), sizeof(struct stxn))
+#else
+#define STXN_POISON(p)   ((void)(p))
+#define STXN_UNPOISON(p) ((void)(p))
+#endif
 static _Thread_local struct stxn *stxn_cache;
 static _Thread_local size_t stxn_cache_n;
 
@@ -1243,6 +1253,7 @@ static struct stxn *stxn_new(void)
 	struct stxn *st = stxn_cache;
 	if (st == NULL)
 		return calloc(1, sizeof(*st));
+	STXN_UNPOISON(st);
 	stxn_cache = st->next;
 	stxn_cache_n--;
 	memset(st, 0, sizeof(*st));
@@ -1276,6 +1287,8 @@ static void stxn_free(struct stxn *st)
 	st->next = stxn_cache;
 	stxn_cache = st;
 	stxn_cache_n++;
+	/* next (the first member) stays readable: it links the free list */
+	STXN_POISON(st);
 }
 
 static void ctxn_free(struct ctxn *ct)
