@@ -334,9 +334,14 @@ static enum fg_err header_line_values(struct sip_msg *m, char *line, size_t len,
 	size_t voff = off + (size_t)(v - line);
 	if (k < 0 || !known_headers[k].list)
 		return add_header(m, k, name, v, vlen, err, voff);
-	/* no comma and no quote: one element, as the split below would find */
-	if (memchr(v, ',', vlen) == NULL && memchr(v, '"', vlen) == NULL)
+	/* no comma and no quote: one element, as the split below would find (which adds
+	 * nothing when the value ends inside <>) */
+	if (memchr(v, ',', vlen) == NULL && memchr(v, '"', vlen) == NULL) {
+		const char *lt = memrchr(v, '<', vlen), *gt = memrchr(v, '>', vlen);
+		if (lt != NULL && (gt == NULL || gt < lt))
+			return FG_OK;
 		return add_header(m, k, name, v, vlen, err, voff);
+	}
 	/* Split at commas outside quotes and <> (RFC 3261 §7.3.1). An empty value is
 	 * allowed only for the whole header (e.g. "Accept:"), never for one element. */
 	size_t s = 0, i = 0;

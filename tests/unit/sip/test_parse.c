@@ -554,6 +554,25 @@ static void t_reuse(void **st)
 	}
 }
 
+/* A list header's element that ends inside <> is not added (as before the fast path for
+ * one-element lists); the request then fails on what is missing, not on that element. */
+static void t_list_open_angle(void **st)
+{
+	(void)st;
+	static const char msg[] = "OPTIONS sip:a@a.example SIP/2.0\r\n"
+	                          "Via: SIP/2.0/TCP a.example;branch=z9hG4bK1\r\n"
+	                          "From: <sip:b@b.example>;tag=1\r\nTo: <sip:a@a.example>\r\n"
+	                          "Call-ID: x\r\nCSeq: 1 OPTIONS\r\nContact: <sip:b@b.example\r\n"
+	                          "Route: <sip:r@r.example>\r\nContent-Length: 0\r\n\r\n";
+	struct sip_msg *m = NULL;
+	assert_int_equal(
+	    sip_msg_parse((const uint8_t *)msg, sizeof(msg) - 1, SIP_PARSE_STREAM, &m, NULL, NULL),
+	    FG_OK);
+	assert_null(sip_msg_header(m, "Contact", 0));
+	assert_str(sip_msg_header(m, "Route", 0)->value, "<sip:r@r.example>");
+	sip_msg_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -605,6 +624,7 @@ int main(void)
 	    cmocka_unit_test(t_uri),
 	    cmocka_unit_test(t_char_classes),
 	    cmocka_unit_test(t_reuse),
+	    cmocka_unit_test(t_list_open_angle),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
