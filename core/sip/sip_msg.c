@@ -1,4 +1,5 @@
 /* sip: message parser and stream framing (RFC 3261 §7, §18.3, §20, §25; RFC 5626 §4.4.1). */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,23 +68,40 @@ _Static_assert(N_KNOWN <= SIP_KNOWN_HEADERS, "SIP_KNOWN_HEADERS holds the table"
 _Static_assert(SIP_MAX_HEADERS < 255, "known_first holds 1 + a field index in a byte");
 _Static_assert(SIP_KNOWN_HEADERS <= 64, "known_repeated has a bit per known header");
 
+/* Known names chained by length (built once): a lookup compares one to six names. */
+#define KNOWN_MAX_LEN 19                       /* "Request-Disposition", "Content-Disposition" */
+static int8_t known_by_len[KNOWN_MAX_LEN + 1]; /* first index of that length, or -1 */
+static int8_t known_next[N_KNOWN];             /* next index of the same length, or -1 */
+static int8_t known_by_compact[26];            /* index for a compact form letter, or -1 */
+static pthread_once_t known_once = PTHREAD_ONCE_INIT;
+
+static void known_index_build(void)
+{
+	memset(known_by_len, -1, sizeof(known_by_len));
+	memset(known_by_compact, -1, sizeof(known_by_compact));
+	for (size_t i = N_KNOWN; i-- > 0;) {
+		size_t len = known_headers[i].len;
+		FG_INVARIANT(len <= KNOWN_MAX_LEN);
+		known_next[i] = known_by_len[len];
+		known_by_len[len] = (int8_t)i;
+		if (known_headers[i].compact)
+			known_by_compact[known_headers[i].compact - 'a'] = (int8_t)i;
+	}
+}
+
 static int header_lookup(const char *name, size_t len)
 {
-	if (len == 0)
+	if (len == 0 || len > KNOWN_MAX_LEN)
 		return -1;
+	pthread_once(&known_once, known_index_build);
 	unsigned char first = sip__lower((unsigned char)name[0]);
-	if (len == 1) {
-		for (size_t i = 0; i < N_KNOWN; i++)
-			if (known_headers[i].compact && first == known_headers[i].compact)
-				return (int)i;
-		return -1;
-	}
-	/* length and first letter rule out all but one name before any case comparison */
-	for (size_t i = 0; i < N_KNOWN; i++)
-		if (known_headers[i].len == len &&
-		    sip__lower((unsigned char)known_headers[i].name[0]) == first &&
+	if (len == 1)
+		return first >= 'a' && first <= 'z' ? known_by_compact[first - 'a'] : -1;
+	/* the first letter rules out all but one name before any case comparison */
+	for (int i = known_by_len[len]; i >= 0; i = known_next[i])
+		if (sip__lower((unsigned char)known_headers[i].name[0]) == first &&
 		    sip__casecmp(name, len, known_headers[i].name))
-			return (int)i;
+			return i;
 	return -1;
 }
 
