@@ -768,7 +768,11 @@ static enum fg_err parse(const uint8_t *buf, size_t len, enum sip_parse_mode mod
 	/* ---- header lines, unfolded in place (RFC 3261 §7.3.1) ---- */
 	char *q = sl_end + 2;
 	while (q < hend) {
-		char *lend = find_crlf(q, hend + 2);
+		/* the usual line: its first LF ends it, right after its only CR */
+		char *lend = memchr(q, '\n', (size_t)(hend + 2 - q));
+		bool plain = lend != NULL && lend > q && lend[-1] == '\r' &&
+		             memchr(q, '\r', (size_t)(lend - 1 - q)) == NULL;
+		lend = plain ? lend - 1 : find_crlf(q, hend + 2);
 		if (sip__is_ws((unsigned char)*q)) {
 			sip__set_err(err, off + (size_t)(q - p),
 			             "continuation line without a header");
@@ -776,8 +780,10 @@ static enum fg_err parse(const uint8_t *buf, size_t len, enum sip_parse_mode mod
 			goto out;
 		}
 		/* extend over continuation lines */
-		while (lend + 2 < hend && sip__is_ws((unsigned char)lend[2]))
+		while (lend + 2 < hend && sip__is_ws((unsigned char)lend[2])) {
 			lend = find_crlf(lend + 2, hend + 2);
+			plain = false;
+		}
 		size_t raw = (size_t)(lend - q);
 		if (raw > SIP_MAX_LINE) {
 			sip__set_err(err, off + (size_t)(q - p), "header line longer than %d bytes",
@@ -786,11 +792,9 @@ static enum fg_err parse(const uint8_t *buf, size_t len, enum sip_parse_mode mod
 			goto out;
 		}
 		/* the unfolded line is never longer than the raw one: write it over it (each
-		 * byte is read before it is written); most lines have no CR or LF inside */
+		 * byte is read before it is written); a plain line has no CR or LF inside */
 		char *line = q;
-		size_t n = 0;
-		if (memchr(q, '\r', raw) == NULL && memchr(q, '\n', raw) == NULL)
-			n = raw;
+		size_t n = plain ? raw : 0;
 		for (const char *c = q + n; c < lend; c++) {
 			if (c[0] == '\r' && c + 1 < lend && c[1] == '\n') {
 				/* fold: CRLF + whitespace becomes one SP */
