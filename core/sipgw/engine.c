@@ -1241,7 +1241,7 @@ static void ctxn_hash_del(struct sipgw *gw, struct ctxn *ct)
 
 /* Freed records are kept for the next requests (no calloc/free per message); under
  * AddressSanitizer they are poisoned meanwhile, so a use after stxn_free is reported. */
-#define STXN_CACHE_MAX 1024 /* ~100 bytes each */
+#define STXN_CACHE_MAX 4096 /* ~100 bytes each: a 200 ms sweep frees 1,200 at 6,000/s */
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
 #define STXN_POISON(p)                                                                             \
