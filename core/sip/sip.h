@@ -137,6 +137,7 @@ struct sip_msg {
 	/* per known header (sip_msg.c's table): 1 + index of its first field, 0 when absent;
 	 * filled at parse time so that lookups need no scan of the names */
 	uint8_t known_first[SIP_KNOWN_HEADERS];
+	uint64_t known_repeated; /* bit k: known header k has more than one field */
 	/* the fields every transaction needs, parsed */
 	struct sip_via *vias; /* nvias entries, in the arena */
 	size_t nvias;
@@ -191,6 +192,9 @@ void sip_stream_free(struct sip_stream *s);
 void sip_stream_expect_pong(struct sip_stream *s);
 /* Appends bytes (FG_ERR_TOOBIG past SIP_MAX_HEAD + SIP_MAX_BODY buffered). */
 enum fg_err sip_stream_feed(struct sip_stream *s, const uint8_t *buf, size_t len);
+/* The bytes buffered and not yet framed (after an error: the message that failed, for an
+ * answer built from its raw head). Borrowed until the next call on the stream. */
+void sip_stream_pending(const struct sip_stream *s, const uint8_t **data, size_t *len);
 /* Returns the next event. A parse error is sticky: the stream cannot resync and the
  * caller closes the connection (after a 400 if it can build one). */
 enum fg_err sip_stream_next(struct sip_stream *s, enum sip_stream_event *ev, struct sip_msg **msg,
@@ -264,7 +268,9 @@ enum sip_txn_action_kind {
 };
 struct sip_txn_action {
 	enum sip_txn_action_kind kind;
-	const uint8_t *bytes; /* SEND: borrowed until the next call on the txn */
+	const uint8_t *bytes; /* SEND: borrowed until the next call on the txn (a final
+	                       * response on a reliable non-INVITE server transaction is
+	                       * the caller's own rsp bytes: the txn ends, nothing is kept) */
 	size_t len;
 	const struct sip_msg *msg; /* DELIVER: borrowed (the message passed in) */
 };
@@ -288,7 +294,9 @@ void sip_txn_free(struct sip_txn *t);
 /* Client: a response that matched this transaction (sip_txn_match_response). */
 enum fg_err sip_txn_on_response(struct sip_txn *t, const struct sip_msg *rsp, int64_t now_ms,
                                 struct sip_txn_actions *acts);
-/* Server: the TU sends a response (bytes are copied for retransmission). */
+/* Server: the TU sends a response (bytes are copied for retransmission, except a final
+ * response that ends a reliable non-INVITE transaction at once: the SEND action then
+ * points at rsp, which must stay valid while the caller runs the actions). */
 enum fg_err sip_txn_send_response(struct sip_txn *t, unsigned status, const uint8_t *rsp,
                                   size_t len, int64_t now_ms, struct sip_txn_actions *acts);
 /* Server: a retransmitted request or an ACK matched this transaction. */

@@ -80,6 +80,29 @@ enum fg_err sip_build_request(struct fg_buf *out, const struct sip_request_spec 
 	return e;
 }
 
+/* Writes the decimal digits of v at p; returns how many (at most 20). */
+static size_t put_u64(char *p, uint64_t v)
+{
+	char tmp[20];
+	size_t n = 0;
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	for (size_t i = 0; i < n; i++)
+		p[i] = tmp[n - 1 - i];
+	return n;
+}
+
+/* Appends into room reserved beforehand (no check: the caller counted). */
+static char *put(char *at, const void *p, size_t n)
+{
+	if (n != 0)
+		memcpy(at, p, n);
+	return at + n;
+}
+#define PUT_LIT(at, lit) put((at), (lit), sizeof(lit) - 1)
+
 enum fg_err sip_build_response(struct fg_buf *out, const struct sip_msg *req, unsigned status,
                                const char *reason, const char *to_tag, const char *extra_headers,
                                const char *content_type, const uint8_t *body, size_t body_len)
@@ -88,33 +111,78 @@ enum fg_err sip_build_response(struct fg_buf *out, const struct sip_msg *req, un
 	    !safe_opt(to_tag) || !safe_lines(extra_headers) || !safe_opt(content_type) ||
 	    (body_len && !body) || body_len > SIP_MAX_BODY)
 		return FG_ERR_INVAL;
-	enum fg_err e = fg_buf_printf(out, "SIP/2.0 %u %s\r\n", status,
-	                              reason ? reason : sip_reason_phrase(status));
+	if (reason == NULL)
+		reason = sip_reason_phrase(status);
 	/* RFC 3261 §8.2.6.2: Via (all, in order), From, Call-ID and CSeq copied; To copied
-	 * with a tag added unless present or the response is 100 (Trying). */
+	 * with a tag added unless present or the response is 100 (Trying). The bytes are
+	 * counted first and copied into one reservation: no formatting pass. */
+	const struct sip_header *from = sip__msg_known(req, SIP__H_FROM, 0);
+	const struct sip_header *to = sip__msg_known(req, SIP__H_TO, 0);
+	bool add_tag = to != NULL && !req->to.tag.p && status > 100 && to_tag;
+	size_t reason_len = strlen(reason), tag_len = add_tag ? strlen(to_tag) : 0;
+	size_t extra_len = extra_headers ? strlen(extra_headers) : 0;
+	size_t ctype_len = content_type && body_len ? strlen(content_type) : 0;
+	if (add_tag && tag_len + 5 >= 160)
+		return FG_ERR_INVAL; /* as long as the tag buffer this replaced allowed */
+	size_t need = 8 + 3 + 1 + reason_len + 2;
 	const struct sip_header *h;
-	for (size_t i = 0; !e && (h = sip_msg_header(req, "Via", i)) != NULL; i++)
-		e = sip__append_hdr(out, "Via", h->value, NULL);
-	h = sip_msg_header(req, "From", 0);
-	if (!e && h)
-		e = sip__append_hdr(out, "From", h->value, NULL);
-	h = sip_msg_header(req, "To", 0);
-	if (!e && h) {
-		bool add = !req->to.tag.p && status > 100 && to_tag;
-		char tag[160];
-		if (add && snprintf(tag, sizeof(tag), ";tag=%s", to_tag) >= (int)sizeof(tag))
-			return FG_ERR_INVAL;
-		e = sip__append_hdr(out, "To", h->value, add ? tag : NULL);
+	for (size_t i = 0; (h = sip__msg_known(req, SIP__H_VIA, i)) != NULL; i++)
+		need += 5 + h->value.len + 2;
+	if (from != NULL)
+		need += 6 + from->value.len + 2;
+	if (to != NULL)
+		need += 4 + to->value.len + (add_tag ? 5 + tag_len : 0) + 2;
+	need += 9 + req->call_id.len + 2;
+	need += 6 + 10 + 1 + req->cseq_method.len + 2;
+	need += extra_len;
+	if (ctype_len)
+		need += 14 + ctype_len + 2;
+	need += 16 + 20 + 4 + body_len;
+	enum fg_err e = fg_buf_reserve(out, need);
+	if (e)
+		return e;
+	char *start = (char *)out->data + out->len, *at = start;
+	at = PUT_LIT(at, "SIP/2.0 ");
+	at += put_u64(at, status);
+	*at++ = ' ';
+	at = put(at, reason, reason_len);
+	at = PUT_LIT(at, "\r\n");
+	for (size_t i = 0; (h = sip__msg_known(req, SIP__H_VIA, i)) != NULL; i++) {
+		at = PUT_LIT(at, "Via: ");
+		at = put(at, h->value.p, h->value.len);
+		at = PUT_LIT(at, "\r\n");
 	}
-	if (!e)
-		e = sip__append_hdr(out, "Call-ID", req->call_id, NULL);
-	if (!e)
-		e = fg_buf_printf(out, "CSeq: %u ", (unsigned)req->cseq);
-	if (!e)
-		e = fg_buf_append(out, req->cseq_method.p, req->cseq_method.len);
-	if (!e)
-		e = fg_buf_append_str(out, "\r\n");
-	if (!e)
-		e = body_part(out, extra_headers, content_type, body, body_len);
-	return e;
+	if (from != NULL) {
+		at = PUT_LIT(at, "From: ");
+		at = put(at, from->value.p, from->value.len);
+		at = PUT_LIT(at, "\r\n");
+	}
+	if (to != NULL) {
+		at = PUT_LIT(at, "To: ");
+		at = put(at, to->value.p, to->value.len);
+		if (add_tag) {
+			at = PUT_LIT(at, ";tag=");
+			at = put(at, to_tag, tag_len);
+		}
+		at = PUT_LIT(at, "\r\n");
+	}
+	at = PUT_LIT(at, "Call-ID: ");
+	at = put(at, req->call_id.p, req->call_id.len);
+	at = PUT_LIT(at, "\r\nCSeq: ");
+	at += put_u64(at, req->cseq);
+	*at++ = ' ';
+	at = put(at, req->cseq_method.p, req->cseq_method.len);
+	at = PUT_LIT(at, "\r\n");
+	at = put(at, extra_headers, extra_len);
+	if (ctype_len) {
+		at = PUT_LIT(at, "Content-Type: ");
+		at = put(at, content_type, ctype_len);
+		at = PUT_LIT(at, "\r\n");
+	}
+	at = PUT_LIT(at, "Content-Length: ");
+	at += put_u64(at, body_len);
+	at = PUT_LIT(at, "\r\n\r\n");
+	at = put(at, body, body_len);
+	out->len += (size_t)(at - start);
+	return FG_OK;
 }

@@ -9,6 +9,9 @@
 
 enum { TM_RETX = 0, TM_TIMEOUT, TM_WAIT, TM__COUNT };
 
+/* Matching keys of the usual size are kept in the transaction's own block. */
+#define SKEYS_INLINE 448
+
 struct sip_txn {
 	enum sip_txn_kind kind;
 	enum sip_txn_state state;
@@ -20,6 +23,8 @@ struct sip_txn {
 	struct fg_buf last;      /* server: last response sent; INVITE client: the ACK */
 	int64_t due[TM__COUNT];
 	int64_t retx_interval;
+	struct sip_txn *next_free; /* in txn_cache while unused */
+	_Alignas(max_align_t) unsigned char keys_inline[SKEYS_INLINE];
 };
 
 /* A server transaction's matching keys (RFC 3261 §17.2.3), copied into one block: the
@@ -31,7 +36,7 @@ struct skeys {
 	uint16_t port;
 };
 
-static struct skeys *skeys_new(const struct sip_msg *req)
+static struct skeys *skeys_new(struct sip_txn *t, const struct sip_msg *req)
 {
 	const struct sip_via *v = &req->vias[0];
 	struct sip_str src[7] = {req->method,   v->branch,   v->host,     req->ruri.text,
@@ -39,7 +44,8 @@ static struct skeys *skeys_new(const struct sip_msg *req)
 	size_t total = sizeof(struct skeys);
 	for (size_t i = 0; i < 7; i++)
 		total += src[i].p != NULL ? src[i].len : 0;
-	struct skeys *k = malloc(total);
+	struct skeys *k =
+	    total <= SKEYS_INLINE ? (struct skeys *)(void *)t->keys_inline : malloc(total);
 	if (k == NULL)
 		return NULL;
 	char *at = (char *)(k + 1);
@@ -93,13 +99,35 @@ static void wait_or_end(struct sip_txn *t, int64_t now, int64_t unreliable_ms,
 		t->due[TM_WAIT] = now + unreliable_ms;
 }
 
+/* Freed transactions are kept for the next ones: a steady stream of requests costs no
+ * malloc. */
+#define TXN_CACHE_MAX 256 /* ~600 bytes each */
+static _Thread_local struct sip_txn *txn_cache;
+static _Thread_local size_t txn_cache_n;
+
 static struct sip_txn *txn_alloc(enum sip_txn_kind kind, bool reliable)
 {
-	struct sip_txn *t = calloc(1, sizeof(*t));
-	if (!t)
-		return NULL;
+	struct sip_txn *t = txn_cache;
+	if (t != NULL) {
+		SIP__UNPOISON(t, sizeof(*t));
+		txn_cache = t->next_free;
+		txn_cache_n--;
+	} else {
+		t = malloc(sizeof(*t));
+		if (!t)
+			return NULL;
+	}
+	/* the fields only: keys_inline is written before it is read */
 	t->kind = kind;
+	t->state = SIP_TXN_CALLING;
 	t->reliable = reliable;
+	t->method = SIP_METHOD_OTHER;
+	t->req = NULL;
+	t->keys = NULL;
+	t->req_bytes = (struct fg_buf){0};
+	t->last = (struct fg_buf){0};
+	t->retx_interval = 0;
+	t->next_free = NULL;
 	for (int i = 0; i < TM__COUNT; i++)
 		t->due[i] = NEVER;
 	return t;
@@ -110,10 +138,19 @@ void sip_txn_free(struct sip_txn *t)
 	if (!t)
 		return;
 	sip_msg_free(t->req);
-	free(t->keys);
+	if ((void *)t->keys != (void *)t->keys_inline)
+		free(t->keys);
 	fg_buf_free(&t->req_bytes);
 	fg_buf_free(&t->last);
-	free(t);
+	if (txn_cache_n >= TXN_CACHE_MAX) {
+		free(t);
+		return;
+	}
+	t->next_free = txn_cache;
+	txn_cache = t;
+	txn_cache_n++;
+	SIP__POISON(t, offsetof(struct sip_txn, next_free));
+	SIP__POISON(t->keys_inline, sizeof(t->keys_inline));
 }
 
 enum fg_err sip_txn_client_new(enum sip_method method, const uint8_t *req, size_t len,
@@ -275,7 +312,7 @@ enum fg_err sip_txn_server_new(const struct sip_msg *req, bool reliable, int64_t
 		return FG_ERR_NOMEM;
 	t->method = req->method_id;
 	/* Keep a private copy of the matching keys only (the caller's message may go). */
-	t->keys = skeys_new(req);
+	t->keys = skeys_new(t, req);
 	if (t->keys == NULL) {
 		sip_txn_free(t);
 		return FG_ERR_NOMEM;
@@ -299,6 +336,15 @@ enum fg_err sip_txn_send_response(struct sip_txn *t, unsigned status, const uint
 	            (t->state == SIP_TXN_ACCEPTED && status >= 200 && status < 300);
 	if (!open)
 		return FG_ERR_BUSY; /* a final response was already sent */
+	if (t->reliable && t->kind == SIP_TXN_NON_INVITE_SERVER && status >= 200) {
+		/* RFC 3261 §17.2.2: Timer J is 0 on a reliable transport, the transaction
+		 * ends now and never resends: the caller's bytes go out as they are. */
+		struct sip_txn_action *x = &acts->act[acts->n++];
+		*x = (struct sip_txn_action){SIP_TXN_ACT_SEND, rsp, len, NULL};
+		t->state = SIP_TXN_COMPLETED;
+		wait_or_end(t, now_ms, 64 * SIP_T1_MS, acts); /* Timer J */
+		return FG_OK;
+	}
 	fg_buf_reset(&t->last);
 	enum fg_err e = fg_buf_append(&t->last, rsp, len);
 	if (e)

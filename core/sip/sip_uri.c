@@ -4,37 +4,10 @@
 
 #include "sip/sip_internal.h"
 
-/* RFC 3261 §25.1: unreserved = alphanum / mark. */
-static bool is_unreserved(unsigned char c)
-{
-	return sip__is_alnum(c) || (c && strchr("-_.!~*'()", c) != NULL);
-}
-
-static bool is_user_char(unsigned char c)
-{
-	return is_unreserved(c) || c == '%' || (c && strchr("&=+$,;?/", c) != NULL);
-}
-
-static bool is_password_char(unsigned char c)
-{
-	return is_unreserved(c) || c == '%' || (c && strchr("&=+$,", c) != NULL);
-}
-
-static bool is_paramchar(unsigned char c)
-{
-	return is_unreserved(c) || c == '%' || (c && strchr("[]/:&+$", c) != NULL);
-}
-
-static bool is_hnvchar(unsigned char c)
-{
-	return is_unreserved(c) || c == '%' || (c && strchr("[]/?:+$", c) != NULL);
-}
-
 /* Checks the characters against cls and percent-decodes (RFC 3261 §19.1.2: escaped
  * characters in user, password, parameters and headers). */
-static enum fg_err decode(struct sip_arena *a, const char *p, size_t len,
-                          bool (*cls)(unsigned char), const char *what, struct sip_str *out,
-                          struct sip_error *err, size_t off)
+static enum fg_err decode(struct sip_arena *a, const char *p, size_t len, uint8_t cls,
+                          const char *what, struct sip_str *out, struct sip_error *err, size_t off)
 {
 	char *d = sip__arena_alloc(a, len + 1);
 	if (!d)
@@ -42,7 +15,7 @@ static enum fg_err decode(struct sip_arena *a, const char *p, size_t len,
 	size_t n = 0;
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)p[i];
-		if (!cls(c)) {
+		if ((sip__cc[c] & cls) == 0) {
 			sip__set_err(err, off + i, "%s: character 0x%02x not allowed", what, c);
 			return FG_ERR_PARSE;
 		}
@@ -175,9 +148,9 @@ enum fg_err sip__hostport_parse(struct sip_arena *a, const char *p, size_t len,
 }
 
 /* Splits [p, p+len) at sep into name[=value] pairs, decoding each. */
-static enum fg_err uri_pairs(struct sip_arena *a, const char *p, size_t len, char sep,
-                             bool (*cls)(unsigned char), bool need_value, const char *what,
-                             struct sip_param *out, size_t *n, struct sip_error *err, size_t off)
+static enum fg_err uri_pairs(struct sip_arena *a, const char *p, size_t len, char sep, uint8_t cls,
+                             bool need_value, const char *what, struct sip_param *out, size_t *n,
+                             struct sip_error *err, size_t off)
 {
 	size_t i = 0;
 	*n = 0;
@@ -216,6 +189,21 @@ static enum fg_err uri_pairs(struct sip_arena *a, const char *p, size_t len, cha
 	return FG_OK;
 }
 
+/* Clears what a parse sets; the parameter arrays (2 KiB) are valid up to their counts
+ * only, so they are not wiped on every parse. */
+void sip__uri_clear(struct sip_uri *u)
+{
+	u->scheme = SIP_SCHEME_SIP;
+	u->text = (struct sip_str){NULL, 0};
+	u->user = (struct sip_str){NULL, 0};
+	u->password = (struct sip_str){NULL, 0};
+	u->host = (struct sip_str){NULL, 0};
+	u->host_type = SIP_HOST_NAME;
+	u->port = 0;
+	u->nparams = 0;
+	u->nheaders = 0;
+}
+
 static bool is_scheme_char(unsigned char c)
 {
 	return sip__is_alnum(c) || c == '+' || c == '-' || c == '.';
@@ -225,7 +213,7 @@ enum fg_err sip__uri_parse(struct sip_arena *a, const char *p, size_t len, bool 
                            bool allow_other, struct sip_uri *out, struct sip_error *err, size_t off)
 {
 	enum fg_err e;
-	memset(out, 0, sizeof(*out));
+	sip__uri_clear(out);
 	if (len == 0) {
 		sip__set_err(err, off, "URI: empty");
 		return FG_ERR_PARSE;
@@ -266,7 +254,7 @@ enum fg_err sip__uri_parse(struct sip_arena *a, const char *p, size_t len, bool 
 	size_t rlen = len - i;
 	/* userinfo ends at the first '@' reachable through user/password characters. */
 	size_t u = 0;
-	while (u < rlen && (is_user_char((unsigned char)rest[u]) || rest[u] == ':'))
+	while (u < rlen && ((sip__cc[(unsigned char)rest[u]] & SIP_CC_USER) != 0 || rest[u] == ':'))
 		u++;
 	if (u < rlen && rest[u] == '@') {
 		const char *pc = memchr(rest, ':', u);
@@ -275,11 +263,11 @@ enum fg_err sip__uri_parse(struct sip_arena *a, const char *p, size_t len, bool 
 			sip__set_err(err, off + i, "URI: empty user");
 			return FG_ERR_PARSE;
 		}
-		e = decode(a, rest, ulen, is_user_char, "URI user", &out->user, err, off + i);
+		e = decode(a, rest, ulen, SIP_CC_USER, "URI user", &out->user, err, off + i);
 		if (e)
 			return e;
 		if (pc) {
-			e = decode(a, pc + 1, u - ulen - 1, is_password_char, "URI password",
+			e = decode(a, pc + 1, u - ulen - 1, SIP_CC_PASSWORD, "URI password",
 			           &out->password, err, off + i + ulen + 1);
 			if (e)
 				return e;
@@ -298,7 +286,7 @@ enum fg_err sip__uri_parse(struct sip_arena *a, const char *p, size_t len, bool 
 	if (i < len && p[i] == ';') {
 		const char *q = memchr(p + i, '?', len - i);
 		size_t end = q ? (size_t)(q - p) : len;
-		e = uri_pairs(a, p + i + 1, end - i - 1, ';', is_paramchar, false, "URI parameter",
+		e = uri_pairs(a, p + i + 1, end - i - 1, ';', SIP_CC_PARAM, false, "URI parameter",
 		              out->params, &out->nparams, err, off + i + 1);
 		if (e)
 			return e;
@@ -310,7 +298,7 @@ enum fg_err sip__uri_parse(struct sip_arena *a, const char *p, size_t len, bool 
 			sip__set_err(err, off + i, "URI: headers not allowed here");
 			return FG_ERR_PARSE;
 		}
-		e = uri_pairs(a, p + i + 1, len - i - 1, '&', is_hnvchar, true, "URI header",
+		e = uri_pairs(a, p + i + 1, len - i - 1, '&', SIP_CC_HNV, true, "URI header",
 		              out->headers, &out->nheaders, err, off + i + 1);
 		if (e)
 			return e;
@@ -318,10 +306,23 @@ enum fg_err sip__uri_parse(struct sip_arena *a, const char *p, size_t len, bool 
 	return FG_OK;
 }
 
+/* A parsed URI, its arena and the arena's first chunk are one block; freed blocks are
+ * kept for the next parse (address translation parses a URI per message). */
+#define URI_ARENA_FIRST 1024 /* a usual URI and its decoded parts fit */
+#define URI_CACHE_MAX   16
+
 struct uri_box {
-	struct sip_arena *arena;
-	struct sip_uri uri;
+	_Alignas(max_align_t) struct sip_uri uri;
+	struct sip_arena arena;
+	struct uri_box *next_free;
+	/* followed by struct arena_chunk and URI_ARENA_FIRST bytes */
 };
+_Static_assert(sizeof(struct uri_box) % _Alignof(max_align_t) == 0, "chunk alignment");
+
+#define URI_BOX_SIZE (sizeof(struct uri_box) + sizeof(struct arena_chunk) + URI_ARENA_FIRST)
+
+static _Thread_local struct uri_box *uri_cache;
+static _Thread_local size_t uri_cache_n;
 
 enum fg_err sip_uri_parse(const char *text, size_t len, struct sip_uri **out, struct sip_error *err)
 {
@@ -330,19 +331,20 @@ enum fg_err sip_uri_parse(const char *text, size_t len, struct sip_uri **out, st
 		sip__set_err(err, 0, "URI: longer than %d bytes", SIP_MAX_URI);
 		return FG_ERR_TOOBIG;
 	}
-	struct sip_arena *a = sip__arena_new();
-	if (!a)
-		return FG_ERR_NOMEM;
-	/* The URI lives in its own arena; the arena pointer is kept just before it. */
-	struct uri_box *box = sip__arena_alloc(a, sizeof(*box));
-	if (!box) {
-		sip__arena_free(a);
-		return FG_ERR_NOMEM;
+	struct uri_box *box = uri_cache;
+	if (box != NULL) {
+		SIP__UNPOISON(box, URI_BOX_SIZE);
+		uri_cache = box->next_free;
+		uri_cache_n--;
+	} else {
+		box = malloc(URI_BOX_SIZE);
+		if (!box)
+			return FG_ERR_NOMEM;
 	}
-	box->arena = a;
-	enum fg_err e = sip__uri_parse(a, text, len, true, false, &box->uri, err, 0);
+	sip__arena_init(&box->arena, (struct arena_chunk *)(void *)(box + 1), URI_ARENA_FIRST);
+	enum fg_err e = sip__uri_parse(&box->arena, text, len, true, false, &box->uri, err, 0);
 	if (e) {
-		sip__arena_free(a);
+		sip_uri_free(&box->uri);
 		return e;
 	}
 	*out = &box->uri;
@@ -353,9 +355,17 @@ void sip_uri_free(struct sip_uri *uri)
 {
 	if (!uri)
 		return;
-	struct uri_box *box =
-	    (struct uri_box *)(void *)((char *)uri - offsetof(struct uri_box, uri));
-	sip__arena_free(box->arena);
+	struct uri_box *box = (struct uri_box *)(void *)uri;
+	sip__arena_release(&box->arena);
+	if (uri_cache_n >= URI_CACHE_MAX) {
+		free(box);
+		return;
+	}
+	box->next_free = uri_cache;
+	uri_cache = box;
+	uri_cache_n++;
+	SIP__POISON(box, offsetof(struct uri_box, next_free));
+	SIP__POISON(box + 1, URI_BOX_SIZE - sizeof(*box));
 }
 
 const struct sip_param *sip_uri_param(const struct sip_uri *uri, const char *name)
@@ -471,7 +481,11 @@ enum fg_err sip__addr_parse(struct sip_arena *a, const char *p, size_t len, bool
                             struct sip_addr *out, struct sip_error *err, size_t off)
 {
 	enum fg_err e;
-	memset(out, 0, sizeof(*out));
+	out->display = (struct sip_str){NULL, 0};
+	sip__uri_clear(&out->uri);
+	out->tag = (struct sip_str){NULL, 0};
+	out->star = false;
+	out->nparams = 0;
 	size_t i = skip_ws(p, len, 0);
 	while (len > i && sip__is_ws((unsigned char)p[len - 1]))
 		len--;

@@ -8,31 +8,38 @@
 
 #define ARENA_CHUNK 4096 /* most messages fit in one or two chunks */
 
-struct arena_chunk {
-	struct arena_chunk *next;
-	size_t used, cap;
-	max_align_t data[];
-};
-
-struct sip_arena {
-	struct arena_chunk *head;
-};
-
 struct sip_arena *sip__arena_new(void)
 {
 	return calloc(1, sizeof(struct sip_arena));
+}
+
+void sip__arena_init(struct sip_arena *a, struct arena_chunk *first, size_t cap)
+{
+	first->next = NULL;
+	first->used = 0;
+	first->cap = cap;
+	a->head = first;
+	a->first = first;
+}
+
+void sip__arena_release(struct sip_arena *a)
+{
+	struct arena_chunk *c = a->head;
+	while (c != NULL && c != a->first) {
+		struct arena_chunk *next = c->next;
+		free(c);
+		c = next;
+	}
+	a->head = a->first;
+	if (a->first != NULL)
+		a->first->used = 0;
 }
 
 void sip__arena_free(struct sip_arena *a)
 {
 	if (!a)
 		return;
-	struct arena_chunk *c = a->head;
-	while (c) {
-		struct arena_chunk *next = c->next;
-		free(c);
-		c = next;
-	}
+	sip__arena_release(a);
 	free(a);
 }
 
@@ -72,27 +79,18 @@ struct sip_str sip__arena_str(struct sip_arena *a, const char *p, size_t n)
 	return s;
 }
 
-bool sip__is_alnum(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
-bool sip__is_token(unsigned char c)
-{
-	/* RFC 3261 §25.1: token = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" /
-	 * "`" / "'" / "~") */
-	return sip__is_alnum(c) || (c && strchr("-.!%*_+`'~", c) != NULL);
-}
-
-bool sip__is_ws(unsigned char c)
-{
-	return c == ' ' || c == '\t';
-}
-
-bool sip__casecmp(const char *a, size_t alen, const char *b)
-{
-	return strlen(b) == alen && strncasecmp(a, b, alen) == 0;
-}
+/* Generated from the RFC 3261 §25.1 sets (bits as in sip_internal.h); bytes >= 0x80
+ * belong to none. tests/unit/sip checks every byte against the ABNF. */
+const uint8_t sip__cc[256] = {
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x04, 0xf9, 0x00, 0x00, 0xf0, 0xf1, 0x70, 0xf9, 0xf8, 0xf8, 0xf9, 0xf1, 0x30, 0xf9, 0xf9, 0xd0,
+    0xfb, 0xfb, 0xfb, 0xfb, 0xfb, 0xfb, 0xfb, 0xfb, 0xfb, 0xfb, 0xc0, 0x10, 0x00, 0x30, 0x00, 0x90,
+    0x00, 0xfb, 0xfb, 0xfb, 0xfb, 0xfb, 0xfb, 0xfb, 0xfb, 0xfb, 0xfb, 0xfb, 0xfb, 0xfb, 0xfb, 0xfb,
+    0xfb, 0xfb, 0xfb, 0xfb, 0xfb, 0xfb, 0xfb, 0xfb, 0xfb, 0xfb, 0xfb, 0xc0, 0x00, 0xc0, 0x00, 0xf9,
+    0x01, 0xfb, 0xfb, 0xfb, 0xfb, 0xfb, 0xfb, 0xfb, 0xfb, 0xfb, 0xfb, 0xfb, 0xfb, 0xfb, 0xfb, 0xfb,
+    0xfb, 0xfb, 0xfb, 0xfb, 0xfb, 0xfb, 0xfb, 0xfb, 0xfb, 0xfb, 0xfb, 0x00, 0x00, 0x00, 0xf9, 0x00,
+};
 
 enum fg_err sip__append_hdr(struct fg_buf *b, const char *name, struct sip_str value,
                             const char *suffix)
@@ -134,7 +132,8 @@ enum sip_method sip_method_from_name(const char *name, size_t len)
 {
 	/* RFC 3261 §7.1: method names are case-sensitive. */
 	for (size_t i = 1; i < sizeof(method_names) / sizeof(method_names[0]); i++)
-		if (strlen(method_names[i]) == len && memcmp(method_names[i], name, len) == 0)
+		if (len != 0 && method_names[i][0] == name[0] && strlen(method_names[i]) == len &&
+		    memcmp(method_names[i], name, len) == 0)
 			return (enum sip_method)i;
 	return SIP_METHOD_OTHER;
 }

@@ -213,12 +213,75 @@ void sipgw__json_escape(struct fg_buf *out, const char *s)
 	}
 }
 
+/* Tokens (tags, branches, ids) come from ChaCha20 keyed from getrandom, so that a message
+ * costs no system call. RFC 3261 §19.3 wants tags and branches unguessable (32 random
+ * bits at least): the key never leaves this file, each refill replaces it with fresh
+ * keystream first (fast key erasure: a later memory dump does not reveal earlier tokens),
+ * and the kernel reseeds it every TOKEN_RESEED_BYTES of output. */
+#define TOKEN_BLOCK        512           /* keystream per refill: 32 key bytes + output */
+#define TOKEN_RESEED_BYTES (1024 * 1024) /* output between two getrandom reseeds */
+
+struct token_rng {
+	uint8_t key[32];
+	uint8_t buf[TOKEN_BLOCK - 32];
+	size_t avail;      /* unread bytes at the end of buf */
+	size_t since_seed; /* output since the last reseed */
+	uint64_t nonce;    /* a fresh key per block makes it unique anyway */
+	bool seeded;
+};
+static _Thread_local struct token_rng token_rng;
+
+static void token_refill(struct token_rng *r)
+{
+	if (!r->seeded || r->since_seed >= TOKEN_RESEED_BYTES) {
+		uint8_t seed[32];
+		fg_random(seed, sizeof(seed));
+		for (size_t i = 0; i < sizeof(seed); i++)
+			r->key[i] ^= seed[i];
+		explicit_bzero(seed, sizeof(seed));
+		r->since_seed = 0;
+		r->seeded = true;
+	}
+	uint8_t block[TOKEN_BLOCK] = {0};
+	uint8_t iv[12] = {0};
+	r->nonce++;
+	memcpy(iv + 4, &r->nonce, sizeof(r->nonce));
+	static br_chacha20_run run;
+	if (run == NULL) {
+		run = br_chacha20_sse2_get(); /* 0 where SSE2 is missing */
+		if (run == NULL)
+			run = br_chacha20_ct_run;
+	}
+	run(r->key, iv, 0, block, sizeof(block));
+	memcpy(r->key, block, sizeof(r->key));
+	memcpy(r->buf, block + sizeof(r->key), sizeof(r->buf));
+	explicit_bzero(block, sizeof(block));
+	r->avail = sizeof(r->buf);
+}
+
+static void token_bytes(uint8_t *out, size_t n)
+{
+	struct token_rng *r = &token_rng;
+	while (n > 0) {
+		if (r->avail == 0)
+			token_refill(r);
+		size_t take = n < r->avail ? n : r->avail;
+		uint8_t *from = r->buf + sizeof(r->buf) - r->avail;
+		memcpy(out, from, take);
+		memset(from, 0, take); /* handed out: not kept */
+		r->avail -= take;
+		r->since_seed += take;
+		out += take;
+		n -= take;
+	}
+}
+
 void sipgw__token(char *out, size_t nbytes)
 {
 	uint8_t rnd[32];
 	if (nbytes > sizeof(rnd))
 		nbytes = sizeof(rnd);
-	fg_random(rnd, nbytes);
+	token_bytes(rnd, nbytes);
 	fg_hex(out, rnd, nbytes);
 }
 

@@ -171,8 +171,6 @@ struct conn {
 	struct tls_conn *tls;
 	bool tls_up;
 	struct sip_stream *stream;
-	struct fg_buf raw;  /* the bytes of the message being framed, for a 400 */
-	size_t raw_off;     /* raw's bytes before this are framed already (dropped per read) */
 	struct fg_buf outq; /* bytes written before the connection came up */
 	struct fg_buf wbuf; /* bytes for the socket, written once per loop turn */
 	size_t wpending;
@@ -222,6 +220,8 @@ struct stxn {
 	struct pending *pend;
 	char to_tag[24];
 	bool dead;
+	bool reclaim_queued;       /* in sipgw.reclaim */
+	struct stxn *reclaim_next; /* chain in sipgw.reclaim */
 };
 
 enum purpose { P_OPTIONS = 0, P_MESSAGE, P_SUBSCRIBE, P_NOTIFY, P_OTHER };
@@ -276,6 +276,7 @@ struct sipgw {
 	struct conn *conns;
 	size_t nconns;
 	struct stxn *stxns;
+	struct stxn *reclaim; /* terminated this loop turn: their requests are freed soon */
 	/* server transactions by RFC 3261 §17.2.3 key hash, so that matching a request
 	 * costs one bucket, not a walk of every transaction */
 	struct stxn **stxn_tab;

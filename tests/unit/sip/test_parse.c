@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "common.h"
+#include "sip/sip_internal.h"
 
 static struct sip_msg *parse_file(const char *name, size_t *consumed_out, size_t *len_out)
 {
@@ -470,6 +471,108 @@ static void t_uri(void **st)
 	}
 }
 
+/* The class table of sip_internal.h against the RFC 3261 §25.1 sets, byte by byte. */
+static bool in_set(unsigned char c, const char *extra, bool alnum)
+{
+	bool an = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+	return (alnum && an) || (c != 0 && strchr(extra, c) != NULL);
+}
+
+static void t_char_classes(void **st)
+{
+	(void)st;
+	for (unsigned i = 0; i < 256; i++) {
+		unsigned char c = (unsigned char)i;
+		const char *mark = "-_.!~*'()";
+		char unres[32], user[48], pass[48], param[48], hnv[48];
+		snprintf(unres, sizeof(unres), "%s", mark);
+		snprintf(user, sizeof(user), "%s%%&=+$,;?/", mark);
+		snprintf(pass, sizeof(pass), "%s%%&=+$,", mark);
+		snprintf(param, sizeof(param), "%s%%[]/:&+$", mark);
+		snprintf(hnv, sizeof(hnv), "%s%%[]/?:+$", mark);
+		assert_int_equal(sip__is_token(c), in_set(c, "-.!%*_+`'~", true));
+		assert_int_equal(sip__is_alnum(c), in_set(c, "", true));
+		assert_int_equal(sip__is_ws(c), c == ' ' || c == '\t');
+		assert_int_equal((sip__cc[c] & SIP_CC_UNRES) != 0, in_set(c, unres, true));
+		assert_int_equal((sip__cc[c] & SIP_CC_USER) != 0, in_set(c, user, true));
+		assert_int_equal((sip__cc[c] & SIP_CC_PASSWORD) != 0, in_set(c, pass, true));
+		assert_int_equal((sip__cc[c] & SIP_CC_PARAM) != 0, in_set(c, param, true));
+		assert_int_equal((sip__cc[c] & SIP_CC_HNV) != 0, in_set(c, hnv, true));
+	}
+	assert_true(sip__casecmp("Call-ID", 7, "call-id"));
+	assert_false(sip__casecmp("Call-I", 6, "call-id"));
+	assert_false(sip__casecmp("Call-IDs", 8, "call-id"));
+	assert_false(sip__casecmp("@", 1, "`")); /* not letters: no case folding */
+}
+
+/* Message memory is reused: nothing of a freed message shows in the next one. */
+static void t_reuse(void **st)
+{
+	(void)st;
+	static const char big[] =
+	    "INVITE sip:bob@b.example;transport=tcp;lr;maddr=10.0.0.1 SIP/2.0\r\n"
+	    "Via: SIP/2.0/TCP a.example;branch=z9hG4bK1;received=10.0.0.2;rport\r\n"
+	    "From: \"Alice\" <sip:alice@a.example;user=phone>;tag=a1;x=y\r\n"
+	    "To: <sip:bob@b.example>;tag=b2\r\n"
+	    "Call-ID: c1\r\nCSeq: 1 INVITE\r\nMax-Forwards: 9\r\n"
+	    "Contact: <sip:alice@10.0.0.2>\r\nX-Long: folded\r\n value\r\n"
+	    "Content-Type: text/plain\r\nContent-Length: 2\r\n\r\nhi";
+	static const char small[] = "MESSAGE sip:c@c.example SIP/2.0\r\n"
+	                            "Via: SIP/2.0/TCP c.example\r\n"
+	                            "From: <sip:c@c.example>;tag=1\r\nTo: sip:d@d.example\r\n"
+	                            "Call-ID: c2\r\nCSeq: 2 MESSAGE\r\nContent-Length: 0\r\n\r\n";
+	for (int round = 0; round < 3; round++) {
+		struct sip_msg *m = NULL;
+		assert_int_equal(sip_msg_parse((const uint8_t *)big, sizeof(big) - 1,
+		                               SIP_PARSE_STREAM, &m, NULL, NULL),
+		                 FG_OK);
+		assert_int_equal(m->ruri.nparams, 3);
+		assert_str(sip_msg_header(m, "X-Long", 0)->value, "folded value");
+		assert_str(m->from.display, "Alice");
+		assert_int_equal(m->max_forwards, 9);
+		sip_msg_free(m);
+		m = NULL;
+		assert_int_equal(sip_msg_parse((const uint8_t *)small, sizeof(small) - 1,
+		                               SIP_PARSE_STREAM, &m, NULL, NULL),
+		                 FG_OK);
+		assert_str(m->method, "MESSAGE");
+		assert_int_equal(m->ruri.nparams, 0);
+		assert_null(m->vias[0].branch.p);
+		assert_false(m->vias[0].rport);
+		assert_int_equal(m->vias[0].nparams, 0);
+		assert_null(m->from.display.p);
+		assert_int_equal(m->from.nparams, 1);
+		assert_null(m->to.tag.p);
+		assert_int_equal(m->to.nparams, 0);
+		assert_int_equal(m->max_forwards, -1);
+		assert_null(m->content_type.p);
+		assert_int_equal(m->body_len, 0);
+		assert_null(sip_msg_header(m, "X-Long", 0));
+		assert_null(sip_msg_header(m, "Contact", 0));
+		assert_int_equal(m->nheaders, 6);
+		sip_msg_free(m);
+	}
+}
+
+/* A list header's element that ends inside <> is not added (as before the fast path for
+ * one-element lists); the request then fails on what is missing, not on that element. */
+static void t_list_open_angle(void **st)
+{
+	(void)st;
+	static const char msg[] = "OPTIONS sip:a@a.example SIP/2.0\r\n"
+	                          "Via: SIP/2.0/TCP a.example;branch=z9hG4bK1\r\n"
+	                          "From: <sip:b@b.example>;tag=1\r\nTo: <sip:a@a.example>\r\n"
+	                          "Call-ID: x\r\nCSeq: 1 OPTIONS\r\nContact: <sip:b@b.example\r\n"
+	                          "Route: <sip:r@r.example>\r\nContent-Length: 0\r\n\r\n";
+	struct sip_msg *m = NULL;
+	assert_int_equal(
+	    sip_msg_parse((const uint8_t *)msg, sizeof(msg) - 1, SIP_PARSE_STREAM, &m, NULL, NULL),
+	    FG_OK);
+	assert_null(sip_msg_header(m, "Contact", 0));
+	assert_str(sip_msg_header(m, "Route", 0)->value, "<sip:r@r.example>");
+	sip_msg_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -519,6 +622,9 @@ int main(void)
 	    cmocka_unit_test(t_error_where),
 	    cmocka_unit_test(t_limits),
 	    cmocka_unit_test(t_uri),
+	    cmocka_unit_test(t_char_classes),
+	    cmocka_unit_test(t_reuse),
+	    cmocka_unit_test(t_list_open_angle),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

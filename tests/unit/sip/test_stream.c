@@ -134,12 +134,52 @@ static void t_stream_head_cap(void **st)
 	sip_stream_free(s);
 }
 
+/* The bytes not yet framed are those of the message that failed (the gateway answers
+ * from them), and framed bytes leave the buffer. */
+static void t_stream_pending(void **st)
+{
+	(void)st;
+	static const char ok[] = "OPTIONS sip:a@a.example SIP/2.0\r\nVia: SIP/2.0/TCP a.example"
+	                         ";branch=z9hG4bK1\r\nFrom: <sip:b@b.example>;tag=1\r\n"
+	                         "To: <sip:a@a.example>\r\nCall-ID: x\r\nCSeq: 1 OPTIONS\r\n"
+	                         "Content-Length: 0\r\n\r\n";
+	static const char bad[] = "OPTIONS sip:a@a.example SIP/2.0\r\nCSeq: 1 OPTIONS\r\n\r\n";
+	struct sip_stream *s = sip_stream_new();
+	const uint8_t *d;
+	size_t n;
+	enum sip_stream_event ev;
+	struct sip_msg *m;
+	struct sip_error err;
+	sip_stream_pending(s, &d, &n);
+	assert_int_equal(n, 0);
+	assert_int_equal(sip_stream_feed(s, (const uint8_t *)ok, sizeof(ok) - 1), FG_OK);
+	assert_int_equal(sip_stream_feed(s, (const uint8_t *)"\r\n\r\n", 4), FG_OK);
+	assert_int_equal(sip_stream_feed(s, (const uint8_t *)bad, 10), FG_OK);
+	assert_int_equal(sip_stream_next(s, &ev, &m, &err), FG_OK);
+	assert_int_equal(ev, SIP_STREAM_MESSAGE);
+	sip_msg_free(m);
+	sip_stream_pending(s, &d, &n);
+	assert_int_equal(n, 14);
+	assert_memory_equal(d, "\r\n\r\nOPTIONS si", 14);
+	assert_int_equal(sip_stream_next(s, &ev, &m, &err), FG_OK);
+	assert_int_equal(ev, SIP_STREAM_PING);
+	assert_int_equal(sip_stream_next(s, &ev, &m, &err), FG_OK);
+	assert_int_equal(ev, SIP_STREAM_NEED_MORE);
+	assert_int_equal(sip_stream_feed(s, (const uint8_t *)bad + 10, sizeof(bad) - 11), FG_OK);
+	assert_int_equal(sip_stream_next(s, &ev, &m, &err), FG_ERR_PARSE);
+	sip_stream_pending(s, &d, &n);
+	assert_int_equal(n, sizeof(bad) - 1);
+	assert_memory_equal(d, bad, n);
+	sip_stream_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(t_dblreq_stream),       cmocka_unit_test(t_all_valid_bytewise),
 	    cmocka_unit_test(t_keepalive),           cmocka_unit_test(t_pong),
 	    cmocka_unit_test(t_stream_needs_length), cmocka_unit_test(t_stream_head_cap),
+	    cmocka_unit_test(t_stream_pending),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
