@@ -29,6 +29,9 @@
 #define OUT_HASH 4096u
 /* Completion records kept for reuse: a burst's worth; beyond, they go back to the heap. */
 #define DONE_FREE_MAX 256u
+/* A busy connection keeps up to this much write buffer between loop turns; a quiet one
+ * gives it back when its session is compacted (S2S_COMPACT_MS). */
+#define S2S_OBUF_KEEP 16384u
 /* Status objects of closed streams kept for the console: peers choose the domain names
  * they claim, so the oldest go first rather than letting the registry grow. */
 #define MAX_CLOSED_STATUS 256u
@@ -97,6 +100,11 @@ struct conn {
 	int handles;
 	bool dead;
 	bool tcp_open;
+	/* what this loop turn wrote, sent once by the engine's prepare handle: the stanzas a
+	 * burst of SIP requests or a queue flush produces leave in one write (one TLS record) */
+	struct fg_buf obuf;
+	struct conn *onext; /* in the engine's list of connections with bytes in obuf */
+	bool oqueued;
 	struct tls_conn *tls;
 	bool tls_up;
 	bool direct_tls;
@@ -239,6 +247,9 @@ struct s2s_engine {
 	/* completions run after the loop's I/O callbacks of the same turn: the SIP answer to a
 	 * relayed stanza is written on the next turn's flush, without a turn of its own */
 	uv_check_t done_check;
+	/* runs right before the loop blocks for I/O: writes every connection's obuf */
+	uv_prepare_t flush_prep;
+	struct conn *odirty;
 	struct done *done_head, *done_tail;
 	struct done *done_free; /* completions kept for reuse: no allocation per stanza */
 	size_t n_done_free;
@@ -715,7 +726,8 @@ static void tls_pump(struct conn *c)
 	}
 }
 
-static void conn_send(struct conn *c, const uint8_t *data, size_t len)
+/* Writes bytes of the stream now: as they are, or as TLS records. */
+static void conn_write_now(struct conn *c, const uint8_t *data, size_t len)
 {
 	if (c->dead)
 		return;
@@ -736,6 +748,51 @@ static void conn_send(struct conn *c, const uint8_t *data, size_t len)
 			break;
 		data += used;
 		len -= used;
+	}
+}
+
+/* Sends the bytes written this turn. A write error kills the connection (raw_write). */
+static void conn_flush_out(struct conn *c)
+{
+	if (c->obuf.len > 0)
+		conn_write_now(c, c->obuf.data, c->obuf.len);
+	/* the memory stays for the next turn unless one turn needed a lot of it */
+	if (c->obuf.cap > S2S_OBUF_KEEP)
+		fg_buf_free(&c->obuf);
+	else
+		fg_buf_reset(&c->obuf);
+}
+
+static void flush_prep_cb(uv_prepare_t *h)
+{
+	struct s2s_engine *e = h->data;
+	uv_prepare_stop(h);
+	struct conn *c;
+	while ((c = e->odirty) != NULL) {
+		e->odirty = c->onext;
+		c->onext = NULL;
+		c->oqueued = false;
+		conn_flush_out(c);
+	}
+}
+
+static void conn_send(struct conn *c, const uint8_t *data, size_t len)
+{
+	if (c->dead || len == 0)
+		return;
+	if (c->tls != NULL && tls_conn_state(c->tls) != TLS_STATE_ESTABLISHED)
+		return; /* nothing legitimate is written during a handshake */
+	if (fg_buf_append(&c->obuf, data, len) != FG_OK) {
+		conn_kill(c, S2S_FAIL_REFUSED, "out of memory", false);
+		return;
+	}
+	if (!c->oqueued) {
+		struct s2s_engine *e = c->e;
+		c->oqueued = true;
+		c->onext = e->odirty;
+		e->odirty = c;
+		if (!uv_is_active((const uv_handle_t *)&e->flush_prep))
+			uv_prepare_start(&e->flush_prep, flush_prep_cb);
 	}
 }
 
@@ -765,6 +822,15 @@ static void conn_rearm(struct conn *c)
 
 static void conn_free(struct conn *c)
 {
+	if (c->oqueued) {
+		/* closed in this turn, before the prepare handle ran */
+		struct conn **pp = &c->e->odirty;
+		while (*pp != NULL && *pp != c)
+			pp = &(*pp)->onext;
+		if (*pp == c)
+			*pp = c->onext;
+	}
+	fg_buf_free(&c->obuf);
 	xmpp_s2s_free(c->m);
 	xmpp_stream_free(c->sniff);
 	xmpp_stream_free(c->trace);
@@ -828,6 +894,10 @@ static void conn_kill(struct conn *c, enum s2s_fail fail, const char *why, bool 
 {
 	if (c->dead)
 		return;
+	if (graceful)
+		conn_flush_out(c); /* what was written before the close goes first */
+	if (c->dead)
+		return; /* that write failed and ended the connection */
 	c->dead = true;
 	if (why != NULL && why[0] != '\0' && c->last_error[0] == '\0')
 		(void)text_set(&c->last_error, why, S2S_TEXT_MAX);
@@ -921,6 +991,10 @@ static enum fg_err conn_tls_new(struct conn *c)
 
 static void conn_start_tls(struct conn *c)
 {
+	/* <proceed/> (or <starttls/>) and whatever came before it leave in the clear first */
+	conn_flush_out(c);
+	if (c->dead)
+		return;
 	if (conn_tls_new(c) != FG_OK) {
 		conn_kill(c, S2S_FAIL_TLS, "TLS could not start (no certificate or CA bundle)",
 		          false);
@@ -2650,6 +2724,9 @@ static void tick_cb(uv_timer_t *t)
 			c->compact = true;
 			compacted++;
 		}
+		/* nor a write buffer */
+		if (!c->oqueued && c->obuf.cap > 0 && now - c->last_io_ms >= S2S_COMPACT_MS)
+			fg_buf_free(&c->obuf);
 		c = next;
 	}
 #ifdef __GLIBC__
@@ -2734,8 +2811,9 @@ static enum fg_err engine_new(struct s2s_engine **out, uv_loop_t *loop, struct d
 	uv_timer_init(loop, &e->kick);
 	uv_timer_init(loop, &e->tick);
 	uv_check_init(loop, &e->done_check);
-	e->kick.data = e->tick.data = e->done_check.data = e;
-	e->refs += 3;
+	uv_prepare_init(loop, &e->flush_prep);
+	e->kick.data = e->tick.data = e->done_check.data = e->flush_prep.data = e;
+	e->refs += 4;
 	/* the kick timer's callback is set once; kick() restarts it */
 	uv_timer_start(&e->kick, kick_cb, 0, 0);
 	uv_timer_start(&e->tick, tick_cb, TICK_MS, TICK_MS);
@@ -2913,6 +2991,8 @@ void s2s_engine_stop(struct s2s_engine *e)
 	uv_timer_stop(&e->kick);
 	uv_timer_stop(&e->tick);
 	uv_check_stop(&e->done_check);
+	flush_prep_cb(&e->flush_prep);
+	uv_close((uv_handle_t *)&e->flush_prep, engine_handle_closed);
 	uv_close((uv_handle_t *)&e->kick, engine_handle_closed);
 	uv_close((uv_handle_t *)&e->tick, engine_handle_closed);
 	uv_close((uv_handle_t *)&e->done_check, engine_handle_closed);
