@@ -225,11 +225,14 @@ enum xlate_chatstate {
 	XLATE_CS_INACTIVE,
 	XLATE_CS_GONE,
 };
-#define XLATE_ISCOMPOSING_TYPE    "application/im-iscomposing+xml"
-#define XLATE_ISCOMPOSING_REFRESH 90 /* RFC 3994 §3.2 recommends 90 s */
-/* Builds an isComposing document: composing -> "active" with refresh, others "idle". */
+#define XLATE_ISCOMPOSING_TYPE "application/im-iscomposing+xml"
+/* RFC 3994 §3.2: a refresh SHOULD be at least 60 s; 90 s as in its §5 example */
+#define XLATE_ISCOMPOSING_REFRESH 90
+/* Builds an isComposing document (RFC 7573 §6 Table 4): composing -> "active" with
+ * refresh, others "idle" (gone too: outside a session there is nothing better). */
 enum fg_err xlate_chatstate_to_iscomposing(enum xlate_chatstate cs, struct fg_buf *out);
-/* Parses isComposing: "active" -> composing, "idle" -> paused. */
+/* Parses isComposing (RFC 7573 §6 Table 3): "active" -> composing, "idle" -> active; any
+ * other state token is idle (RFC 3994 §3.5). A document with no <state> is refused. */
 enum fg_err xlate_chatstate_from_iscomposing(const uint8_t *xml, size_t len,
                                              enum xlate_chatstate *out, const char **why);
 const char *xlate_chatstate_name(enum xlate_chatstate cs); /* "composing" */

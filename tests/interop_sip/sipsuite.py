@@ -529,6 +529,15 @@ def s_chat_states(ctx):
 	                XMPP_TIMEOUT, m)
 	check(st is not None, "alice got no <composing/>: %s" % alice.stanzas[m:])
 	check(st.body is None, "a chat state arrived with a body: %s" % st)
+	# RFC 3994 §3.5: an unknown state token is idle; RFC 7573 §6 Table 3: idle -> active
+	m = alice.mark()
+	r = bob.message("sip:alice@prosody.test", ISCOMPOSING.replace("active", "typing"),
+	                ctype="application/im-iscomposing+xml")
+	check(r is not None and 200 <= r.code < 300,
+	      "isComposing with an unknown state (RFC 3994 §3.5: idle): %s" % first_line(r))
+	st = alice.wait(lambda s: s.kind == "message" and s.has(CHATSTATES + "active"),
+	                XMPP_TIMEOUT, m)
+	check(st is not None, "alice got no <active/> for isComposing idle: %s" % alice.stanzas[m:])
 
 
 def s_im_session(ctx):

@@ -318,18 +318,47 @@ static void t_chatstate_row(void **st)
 	enum xlate_chatstate back;
 	assert_int_equal(xlate_chatstate_to_iscomposing(cs, &b), FG_OK);
 	assert_int_equal(xlate_chatstate_from_iscomposing(b.data, b.len, &back, NULL), FG_OK);
-	/* RFC 3994 has two states: composing <-> active, everything else <-> idle (paused) */
-	assert_int_equal(back, cs == XLATE_CS_COMPOSING ? XLATE_CS_COMPOSING : XLATE_CS_PAUSED);
+	/* RFC 3994 has two states: composing <-> active, everything else -> idle, and idle ->
+	 * active (RFC 7573 §6 Tables 3 and 4) */
+	assert_int_equal(back, cs == XLATE_CS_COMPOSING ? XLATE_CS_COMPOSING : XLATE_CS_ACTIVE);
 	if (cs == XLATE_CS_COMPOSING)
 		assert_non_null(strstr(fg_buf_cstr(&b), "<refresh>90</refresh>"));
 	fg_buf_free(&b);
 }
 
+static void t_iscomposing_states(void **st)
+{
+	static const struct {
+		const char *state;
+		enum xlate_chatstate want;
+	} rows[] = {
+	    {"active", XLATE_CS_COMPOSING},
+	    {"\n  active \n", XLATE_CS_COMPOSING}, /* XML whitespace around the token */
+	    {"idle", XLATE_CS_ACTIVE},
+	    /* RFC 3994 §3.5: any other token is idle */
+	    {"typing", XLATE_CS_ACTIVE},
+	    {"Active", XLATE_CS_ACTIVE},
+	    {"", XLATE_CS_ACTIVE},
+	    {"activeactiveactiveactiveactiveactiveactiveactiveactiveactiveactiveactive",
+	     XLATE_CS_ACTIVE},
+	};
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		char doc[256];
+		snprintf(doc, sizeof(doc),
+		         "<isComposing xmlns='urn:ietf:params:xml:ns:im-iscomposing'><state>%s"
+		         "</state><refresh>60</refresh></isComposing>",
+		         rows[i].state);
+		enum xlate_chatstate cs = XLATE_CS_GONE;
+		assert_int_equal(
+		    xlate_chatstate_from_iscomposing((const uint8_t *)doc, strlen(doc), &cs, NULL),
+		    FG_OK);
+		assert_int_equal(cs, rows[i].want);
+	}
+}
+
 static void t_iscomposing_refused(void **st)
 {
 	static const char *const bad[] = {
-	    ("<isComposing xmlns='urn:ietf:params:xml:ns:im-iscomposing'><state>typing</state>"
-	     "</isComposing>"),
 	    "<isComposing xmlns='urn:ietf:params:xml:ns:im-iscomposing'/>",
 	    "<isComposing><state>active</state></isComposing>",
 	    "<!DOCTYPE x><isComposing xmlns='urn:ietf:params:xml:ns:im-iscomposing'/>",
@@ -375,6 +404,7 @@ int main(void)
 		tests[n++] = (struct CMUnitTest){names[k], t_chatstate_row, NULL, NULL,
 		                                 (void *)(uintptr_t)c};
 	}
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(t_iscomposing_states);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(t_iscomposing_refused);
 	return _cmocka_run_group_tests("xlate_pres", tests, n, NULL, NULL);
 }
