@@ -91,7 +91,7 @@ static bool sub_dialog(const struct db_subscription *s, struct sub_dialog *sd)
 	const char *local = s->direction == DB_SUB_XMPP_WATCHER ? s->watcher : s->presentity;
 	const char *remote = s->direction == DB_SUB_XMPP_WATCHER ? s->presentity : s->watcher;
 	memset(sd, 0, sizeof(*sd));
-	/* our side is an XMPP address: its SIP form (RFC 7247 §4.2) */
+	/* our side is an XMPP address: its SIP form (RFC 7247 §6.5) */
 	if (xlate_addr_xmpp_to_sip(local, strlen(local), &mine, NULL) != FG_OK) {
 		fg_buf_free(&mine);
 		return false;
@@ -261,14 +261,16 @@ static void notify_send(struct sipgw *gw, struct dom *d, struct db_subscription 
 		sipgw__fmt(extra + l, sizeof(extra) - l, "Content-Language: %s\r\n", lang);
 	}
 	if (p != NULL) {
-		/* the entity: the presentity's SIP form, which SIP stacks match against the
-		 * From (RFC 3863 §4.1.1 names the pres: URL; both designate the same user) */
-		char entity[DB_SUB_URI_MAX + 2];
-		fg_strlcpy(entity, sd.local_uri + 1, sizeof(entity));
-		entity[strcspn(entity, ">")] = '\0';
+		/* RFC 3863 §4.1.1: the entity is the presentity's pres: URL (RFC 8048 Example
+		 * 19); the contact, when there is one, its SIP form */
+		char sipform[DB_SUB_URI_MAX + 2], entity[DB_SUB_URI_MAX + 8];
+		fg_strlcpy(sipform, sd.local_uri + 1, sizeof(sipform));
+		sipform[strcspn(sipform, ">")] = '\0';
+		sipgw__fmt(entity, sizeof(entity), "pres:%s",
+		           strncmp(sipform, "sip:", 4) == 0 ? sipform + 4 : sipform);
 		/* RFC 8048 §6.2 note 6: priority 0..127 as the tuple's contact priority; a
 		 * negative one is not mapped (xlate_pidf_build leaves it out) */
-		const char *contact = p->has_priority && p->available ? entity : NULL;
+		const char *contact = p->has_priority && p->available ? sipform : NULL;
 		if (xlate_pidf_build(p, entity, contact, &pidf) != FG_OK)
 			fg_buf_reset(&pidf);
 	}
@@ -298,12 +300,29 @@ static void fetch_end(struct sipgw *gw, struct dom *d, struct db_subscription *s
 }
 
 /* The id of a fetch's record. A fetch is its own dialog (RFC 6665 §4.4.3), so its record
- * is never the pair's subscription, which it leaves alone. */
-static void fetch_id(const char *watcher, const char *pres_bare, char id[DB_ID_MAX])
+ * is never the pair's subscription, which it leaves alone. SIP watchers' fetches are ours to
+ * answer; XMPP watchers' (a probe, RFC 8048 §7.1) are ours to send. */
+static void fetch_id_dir(enum db_sub_direction dir, const char *watcher, const char *presentity,
+                         char id[DB_ID_MAX])
 {
 	char key[DB_SUB_URI_MAX + 8];
-	sipgw__fmt(key, sizeof(key), "fetch %s", pres_bare);
-	sipgw__sub_id(DB_SUB_SIP_WATCHER, watcher, key, id);
+	sipgw__fmt(key, sizeof(key), "fetch %s", presentity);
+	sipgw__sub_id(dir, watcher, key, id);
+}
+
+static void fetch_id(const char *watcher, const char *pres_bare, char id[DB_ID_MAX])
+{
+	fetch_id_dir(DB_SUB_SIP_WATCHER, watcher, pres_bare, id);
+}
+
+/* Is this record of ours the fetch an XMPP probe made (not a subscription)? */
+static bool is_xmpp_fetch(const struct db_subscription *s)
+{
+	char id[DB_ID_MAX];
+	if (s->direction != DB_SUB_XMPP_WATCHER)
+		return false;
+	fetch_id_dir(DB_SUB_XMPP_WATCHER, s->watcher, s->presentity, id);
+	return strcmp(id, s->id) == 0;
 }
 
 /* A SIP watcher's notification dialog ends (its SUBSCRIBE Expires 0, no refresh in time, or
@@ -348,12 +367,71 @@ static void xmpp_sub_lapse(struct sipgw *gw, struct dom *d, struct db_subscripti
 	sipgw__token(r, 16);
 	sipgw__fmt(s->call_id, sizeof(s->call_id), "%s@%s", r, gw->set.fqdn);
 	s->notify_by_ms = 0;
+	if (s->retry_at_ms == SIPGW_SUB_DORMANT) {
+		sub_save(gw, s); /* its XMPP user is offline: again when it is back */
+		return;
+	}
 	if (delay_ms <= 0) {
 		subscribe_send(gw, d, s, gw->set.subscription_expires_s);
 		return;
 	}
 	s->retry_at_ms = fg_now_ms() + delay_ms;
 	sub_save(gw, s);
+}
+
+/* RFC 8048 §8.1, §5.2.2: refreshes run only during the XMPP user's presence session. The
+ * answer to the probe sent to the XMPP watcher's bare JID before each refresh (addressed to
+ * the gateway's domain): 'unavailable' makes its subscriptions dormant (not refreshed; they
+ * lapse at the notifier), 'available' wakes the dormant ones with a new SUBSCRIBE. */
+static void watcher_online(struct sipgw *gw, struct dom *d, const char *watcher, bool online)
+{
+	struct db_txn *txn = NULL;
+	struct db_subscription *subs = NULL;
+	size_t n = 0;
+	if (db_txn_begin(gw->db, &txn) != FG_OK)
+		return;
+	enum fg_err err = db_subscription_list(txn, &subs, &n);
+	db_txn_end(txn);
+	for (size_t i = 0; err == FG_OK && i < n && i < SIPGW_MAX_SUBS; i++) {
+		struct db_subscription *s = &subs[i];
+		if (s->direction != DB_SUB_XMPP_WATCHER || s->state == DB_SUB_TERMINATED ||
+		    strcmp(s->watcher, watcher) != 0 ||
+		    strcmp(s->sip_domain, d->cf.rec.domain) != 0)
+			continue;
+		bool dormant = s->retry_at_ms == SIPGW_SUB_DORMANT;
+		if (!online && !dormant) {
+			s->retry_at_ms = SIPGW_SUB_DORMANT;
+			s->notify_by_ms = 0;
+			sub_save(gw, s);
+		} else if (online && dormant) {
+			subscribe_send(gw, d, s, gw->set.subscription_expires_s);
+		}
+	}
+	free(subs);
+}
+
+/* RFC 8048 §7.1: an XMPP probe for a SIP user with no subscription of the pair becomes a
+ * SUBSCRIBE Expires 0 in a new dialog; its NOTIFY's state goes back as presence. */
+static void xmpp_fetch(struct sipgw *gw, struct dom *d, const char *watcher, const char *presentity)
+{
+	struct db_subscription f;
+	memset(&f, 0, sizeof(f));
+	fetch_id_dir(DB_SUB_XMPP_WATCHER, watcher, presentity, f.id);
+	if (sub_load(gw, f.id, &f))
+		return; /* one fetch of the pair at a time */
+	memset(&f, 0, sizeof(f));
+	fetch_id_dir(DB_SUB_XMPP_WATCHER, watcher, presentity, f.id);
+	fg_strlcpy(f.sip_domain, d->cf.rec.domain, sizeof(f.sip_domain));
+	f.direction = DB_SUB_XMPP_WATCHER;
+	f.state = DB_SUB_TERMINATED; /* no subscription: only a final NOTIFY to come */
+	fg_strlcpy(f.watcher, watcher, sizeof(f.watcher));
+	fg_strlcpy(f.presentity, presentity, sizeof(f.presentity));
+	char r[33];
+	sipgw__token(r, 16);
+	sipgw__fmt(f.call_id, sizeof(f.call_id), "%s@%s", r, gw->set.fqdn);
+	f.created_ms = fg_now_ms();
+	f.expires_ms = f.created_ms + SIPGW_FINAL_NOTIFY_WAIT_MS;
+	subscribe_send(gw, d, &f, 0);
 }
 
 static void xmpp_subscribe(struct sipgw *gw, struct dom *d, const char *watcher,
@@ -405,12 +483,18 @@ void sipgw__presence_xmpp_in(struct sipgw *gw, struct dom *d, const struct xmpp_
 	const char *from = xmpp_node_attr(n, "from"), *to = xmpp_node_attr(n, "to");
 	struct sipgw_jid fj, tj;
 	if (from == NULL || to == NULL || !sipgw__jid_split(from, &fj) ||
-	    !sipgw__jid_split(to, &tj) || tj.local[0] == '\0' ||
-	    sipgw_presence_read(n, &type, &p) != FG_OK)
+	    !sipgw__jid_split(to, &tj) || sipgw_presence_read(n, &type, &p) != FG_OK)
 		return;
 	char watcher_bare[SIPGW_MAX_JID + 1];
 	sipgw__fmt(watcher_bare, sizeof(watcher_bare), "%s%s%s", fj.local, fj.local[0] ? "@" : "",
 	           fj.domain);
+	if (tj.local[0] == '\0') {
+		/* to the gateway's domain: an answer to our RFC 8048 §8.1 probe */
+		if (fj.local[0] != '\0' &&
+		    (type == SIPGW_PRES_AVAILABLE || type == SIPGW_PRES_UNAVAILABLE))
+			watcher_online(gw, d, watcher_bare, type == SIPGW_PRES_AVAILABLE);
+		goto out;
+	}
 	if (sipgw__sip_uri_for_local(tj.local, d->cf.rec.domain, &sip_user, NULL) != FG_OK)
 		goto out;
 	const char *su = fg_buf_cstr(&sip_user);
@@ -444,9 +528,19 @@ void sipgw__presence_xmpp_in(struct sipgw *gw, struct dom *d, const struct xmpp_
 		}
 		break;
 	case SIPGW_PRES_PROBE:
-		/* a refresh makes the notifier send the current state (RFC 6665 §4.2.1.2) */
 		sipgw__sub_id(DB_SUB_XMPP_WATCHER, watcher_bare, su, id);
-		if (sub_load(gw, id, &s) && s.remote_tag[0] != '\0' && s.state != DB_SUB_TERMINATED)
+		if (!sub_load(gw, id, &s) || s.state == DB_SUB_TERMINATED) {
+			xmpp_fetch(gw, d, watcher_bare, su); /* RFC 8048 §7.1 */
+			break;
+		}
+		/* the XMPP user's server probes at login (RFC 6121 §4.2.2): RFC 8048 §5.2.2, a
+		 * new SUBSCRIBE. Inside a live subscription it is a fetch with Expires = the
+		 * seconds left (RFC 6665 §4.4.3); otherwise (dormant, lapsed, waiting for a
+		 * retry) a new subscription now */
+		long left = (long)((s.expires_ms - fg_now_ms()) / 1000);
+		if (s.remote_tag[0] != '\0' && s.retry_at_ms == 0 && left > 0)
+			subscribe_send(gw, d, &s, left);
+		else
 			subscribe_send(gw, d, &s, gw->set.subscription_expires_s);
 		break;
 	case SIPGW_PRES_SUBSCRIBED:
@@ -485,7 +579,7 @@ out:
 	fg_buf_free(&sip_user);
 }
 
-/* SUBSCRIBE from the edge: a SIP user watches an XMPP user (RFC 8048 §5). */
+/* SUBSCRIBE from the edge: a SIP user watches an XMPP user (RFC 8048 §5.3.1). */
 static void subscribe_in(struct sipgw *gw, struct dom *d, struct stxn *st)
 {
 	const struct sip_msg *m = st->req;
@@ -494,7 +588,7 @@ static void subscribe_in(struct sipgw *gw, struct dom *d, struct stxn *st)
 	if (ev == NULL || strncasecmp(ev->value.p, "presence", 8) != 0 ||
 	    (ev->value.len > 8 && ev->value.p[8] != ';' && ev->value.p[8] != ' ')) {
 		sipgw__respond(st, 489, "Allow-Events: presence\r\n", NULL, NULL,
-		               0); /* RFC 6665 §4.2.1 */
+		               0); /* RFC 6665 §4.2.1.1 */
 		return;
 	}
 	/* RFC 6665 §3.1.1, RFC 3856 §6.4: no Expires means the package default (3600 s); the
@@ -625,7 +719,7 @@ static void subscribe_in(struct sipgw *gw, struct dom *d, struct stxn *st)
 	fg_buf_free(&hdrs);
 	/* RFC 6665 §4.2.1.2: a NOTIFY at once, pending until the XMPP user answers */
 	notify_send(gw, d, &s, s.state == DB_SUB_ACTIVE ? "active" : "pending", NULL);
-	/* RFC 8048 §5.1: ask for the subscription; once it is approved the XMPP server sends
+	/* RFC 8048 §5.3.1: ask for the subscription; once it is approved the XMPP server sends
 	 * the current presence itself (RFC 6121 §3.1.5). A probe before approval would only
 	 * earn an "unsubscribed" (RFC 6121 §4.3.2), so it is sent for approved ones only. */
 	send_presence(gw, s.state == DB_SUB_ACTIVE ? SIPGW_PRES_PROBE : SIPGW_PRES_SUBSCRIBE,
@@ -675,6 +769,26 @@ static void notify_in(struct sipgw *gw, struct dom *d, struct stxn *st)
 			fg_strlcpy(s.remote_target, a.uri.text.p, sizeof(s.remote_target));
 	}
 	s.remote_cseq = m->cseq;
+	if (s.state == DB_SUB_TERMINATED && is_xmpp_fetch(&s)) {
+		/* our fetch for an XMPP probe (RFC 8048 §7.1): its state goes back as presence
+		 * unless the notifier refuses (RFC 8048 §5.2.1: nothing while pending) */
+		enum xlate_sub fs;
+		bool refused = xlate_sub_from_sip("NOTIFY", -1, state, true, &fs) &&
+		               fs == XLATE_SUB_UNSUBSCRIBED;
+		bool pending = strncasecmp(state, "pending", 7) == 0;
+		if (!refused && !pending && m->body_len > 0 && m->content_type.p != NULL &&
+		    strncasecmp(m->content_type.p, "application/pidf+xml", 20) == 0) {
+			struct xlate_presence p;
+			if (xlate_pidf_parse(m->body, m->body_len, &p, NULL) == FG_OK)
+				to_xmpp_watcher(gw, d, &s, SIPGW_PRES_AVAILABLE, &p);
+			xlate_presence_clear(&p);
+		}
+		if (terminated)
+			sub_delete(gw, s.id);
+		else
+			sub_save(gw, &s);
+		return;
+	}
 	if (s.state == DB_SUB_TERMINATED) {
 		/* the XMPP user unsubscribed: this is the final NOTIFY (RFC 6665 §4.1.2.3), or
 		 * one that came before we could send the Expires 0 */
@@ -795,6 +909,10 @@ static void subscribe_ok(struct sipgw *gw, struct dom *d, struct ctxn *ct,
 		sip_dialog_free(dlg);
 		sip_msg_free(req);
 	}
+	if (s->state == DB_SUB_TERMINATED && is_xmpp_fetch(s)) {
+		sub_save(gw, s); /* the fetch waits for its NOTIFY */
+		return;
+	}
 	if (s->state == DB_SUB_TERMINATED) {
 		if (ctxn_req_expires(ct) == 0) {
 			/* RFC 8048 §5.2.3 (F20, F21): the 2xx to the Expires 0 */
@@ -837,6 +955,10 @@ void sipgw__presence_ctxn_done(struct sipgw *gw, struct ctxn *ct, enum purpose p
 	}
 	if (status >= 100 && status < 200)
 		return;
+	if (s.state == DB_SUB_TERMINATED && is_xmpp_fetch(&s)) {
+		sub_delete(gw, s.id); /* a failed fetch: no state to give */
+		return;
+	}
 	if (s.state == DB_SUB_TERMINATED) {
 		/* the Expires 0 failed: the dialog is gone or going all the same (RFC 6665
 		 * §4.1.2.2), and the user asked for it */
@@ -977,6 +1099,10 @@ void sipgw__presence_tick(struct sipgw *gw)
 			fetch_end(gw, d, s, "terminated;reason=timeout", NULL);
 			break;
 		case SIPGW_SUB_REFRESH:
+			/* RFC 8048 §8.1: first a probe of the XMPP user's bare JID from the
+			 * gateway; an 'unavailable' answer makes the next refresh wait for the
+			 * user to come back (watcher_online) */
+			send_presence(gw, SIPGW_PRES_PROBE, d->cf.xmpp, s->watcher, NULL);
 			subscribe_send(gw, d, s, gw->set.subscription_expires_s);
 			break;
 		case SIPGW_SUB_EXPIRE:

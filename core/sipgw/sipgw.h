@@ -94,7 +94,8 @@ enum fg_err sipgw_error_stanza_cond(const char *stanza_kind, const char *orig_fr
                                     enum xlate_stanza_error cond, enum xlate_error_type type,
                                     const char *text, struct fg_buf *out);
 
-/* RFC 8048 §4/§5 presence stanza kinds the gateway handles. */
+/* Presence stanza kinds the gateway handles: RFC 8048 §5 (authorizations), §6
+ * (notifications), §7 (probe and fetch). */
 enum sipgw_presence_type {
 	SIPGW_PRES_AVAILABLE = 0, /* no type */
 	SIPGW_PRES_UNAVAILABLE,

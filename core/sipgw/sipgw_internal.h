@@ -49,6 +49,9 @@
 /* RFC 6665 §4.1.2.2 refresh margin (see sipgw_refresh_at): a refresh must complete before
  * the end, and a non-INVITE transaction may take Timer F = 64*T1 (RFC 3261 §17.1.2.2). */
 #define SIPGW_REFRESH_MARGIN_MS (64 * SIP_T1_MS)
+/* retry_at_ms of a subscription of ours whose XMPP user is offline: not refreshed until the
+ * user is back (RFC 8048 §5.2.2 "during the XMPP user's active presence session", §8.1). */
+#define SIPGW_SUB_DORMANT INT64_MAX
 /* RFC 6665 §4.1.2.4: Timer N, the wait for the NOTIFY a SUBSCRIBE brings (64*T1). */
 #define SIPGW_TIMER_N_MS (64 * SIP_T1_MS)
 /* A SUBSCRIBE of ours with no answer at all by then (Timer F plus a margin) is tried again. */

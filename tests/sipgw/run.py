@@ -623,6 +623,8 @@ def main():
            "Call-ID: o1@edge\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n").encode()
     rsp = sip_exchange(tls, opt, 5)
     check(rsp is not None and rsp.startswith(b"SIP/2.0 200"), "OPTIONS over mutual TLS: 200")
+    check(rsp is not None and header(rsp, "Allow-Events") == "presence",
+          "OPTIONS 200 lists Allow-Events: presence (RFC 6665 §4.4.4)")
     tls.sendall(b"\r\n\r\n")
     tls.settimeout(3)
     try:
@@ -802,14 +804,22 @@ def main():
           "XMPP presence -> NOTIFY with PIDF to the SIP watcher")
     pidfs = [n for n in nots if "busy now" in n]
     check(any("<tuple id='ID-r'>" in n and "<show xmlns='jabber:client'>dnd</show>" in n and
-              "<contact priority='0.039'>" in n for n in pidfs),
-          "the NOTIFY's PIDF: tuple id from the resource, jabber:client show, priority "
-          "(RFC 8048 §6.2 notes 2, 6, 7)")
+              "<contact priority='0.039'>" in n and "entity='pres:bob@nowhere.test'" in n
+              for n in pidfs),
+          "the NOTIFY's PIDF: pres: entity, tuple id from the resource, jabber:client show, "
+          "priority (RFC 3863 §4.1.1; RFC 8048 §6.2 notes 2, 6, 7)")
     check(any("terminated;reason=rejected" in n for n in nots),
           "XMPP unsubscribed -> NOTIFY terminated;reason=rejected")
     check(any("fetch1@edge" in n and "Subscription-State: terminated" in n and
               "application/pidf+xml" in n and "fetched state" in n for n in nots),
           "a fetch SUBSCRIBE gets a NOTIFY terminated with the PIDF the probe brought")
+    check("<presence from='sip.test' to='juliet@capulet.test' type='probe'>" in out,
+          "before a refresh, a probe of the XMPP user's bare JID from the gateway (RFC 8048 §8.1)")
+    fetches = [m for m in subs_sent if m.startswith("SUBSCRIBE sip:mercutio@sip.test ")]
+    check(any("Expires: 0" in m and ";tag=" not in (header(m.encode(), "To") or ";tag=")
+              for m in fetches),
+          "an XMPP probe with no subscription -> SUBSCRIBE Expires 0 in a new dialog "
+          "(RFC 8048 §7.1): %s" % [m.split("\r\n")[0] for m in fetches])
     times = [t for t, m in edge.sub_times if b"Expires: 0" not in m]
     late = [round(b - a, 2) for a, b in zip(times, times[1:])]
     check(len(times) >= 2 and 4.5 <= times[1] - times[0] <= 6.0,

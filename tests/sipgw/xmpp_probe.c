@@ -50,6 +50,8 @@ static const char *const script1[] = {
     "<presence from='bob@nowhere.test' to='alice@sip.test' type='subscribed'/>",
     "<presence from='bob@nowhere.test/r' to='alice@sip.test'><show>dnd</show>"
     "<status>busy now</status><priority>5</priority></presence>",
+    /* RFC 8048 §7.1: a probe with no subscription of the pair is a fetch */
+    "<presence from='juliet@capulet.test/balcony' to='mercutio@sip.test' type='probe'/>",
 };
 
 static const char *const script2[] = {

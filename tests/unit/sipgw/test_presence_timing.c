@@ -89,6 +89,13 @@ static void test_retry_and_timer_n(void **state)
 	assert_int_equal(sipgw__sub_due(&s, T0, &due), SIPGW_SUB_WAIT);
 	assert_int_equal(due, T0 + SIPGW_TIMER_N_MS);
 	assert_int_equal(sipgw__sub_due(&s, T0 + SIPGW_TIMER_N_MS, &due), SIPGW_SUB_NO_NOTIFY);
+	/* RFC 8048 §8.1, §5.2.2: dormant while the XMPP user is offline: nothing, ever (no
+	 * refresh, no Timer N) until the user is back */
+	s = granted(DB_SUB_XMPP_WATCHER, 10, true);
+	s.retry_at_ms = SIPGW_SUB_DORMANT;
+	s.notify_by_ms = T0 + 1;
+	assert_int_equal(sipgw__sub_due(&s, T0 + 3600000, &due), SIPGW_SUB_WAIT);
+	assert_true(due == INT64_MAX);
 	/* Timer N does not apply to the SIP watchers' subscriptions (we are the notifier) */
 	s = granted(DB_SUB_SIP_WATCHER, 600, true);
 	s.notify_by_ms = T0 + 1;
