@@ -893,6 +893,21 @@ static long ctxn_req_expires(const struct ctxn *ct)
 	return v;
 }
 
+/* Was the request of this transaction sent in the record's current dialog? A late answer to
+ * a request of a dialog the record has since replaced (a new subscription of the pair, a
+ * fresh dialog after a failure) says nothing about the current one. */
+static bool ctxn_in_dialog_of(const struct ctxn *ct, const struct db_subscription *s)
+{
+	struct sip_msg *req = NULL;
+	bool same = true; /* unreadable: as before, take it */
+	if (ct->req != NULL &&
+	    sip_msg_parse(ct->req, ct->req_len, SIP_PARSE_STREAM, &req, NULL, NULL) == FG_OK &&
+	    req->call_id.p != NULL)
+		same = strcmp(req->call_id.p, s->call_id) == 0;
+	sip_msg_free(req);
+	return same;
+}
+
 /* Our SUBSCRIBE got a 2xx: the dialog it made, the period granted. */
 static void subscribe_ok(struct sipgw *gw, struct dom *d, struct ctxn *ct,
                          struct db_subscription *s, const struct sip_msg *rsp)
@@ -939,7 +954,7 @@ void sipgw__presence_ctxn_done(struct sipgw *gw, struct ctxn *ct, enum purpose p
 {
 	struct db_subscription s;
 	struct dom *d = sipgw__dom_find(gw, ct->domain);
-	if (d == NULL || !sub_load(gw, ct->sub_id, &s))
+	if (d == NULL || !sub_load(gw, ct->sub_id, &s) || !ctxn_in_dialog_of(ct, &s))
 		return;
 	if (p == P_NOTIFY) {
 		/* RFC 6665 §4.2.2: these end the SIP watcher's subscription; RFC 8048 §5.3.3:
