@@ -259,6 +259,10 @@ class Edge(threading.Thread):
                     self.notifies.append(msg)
                 if msg.startswith(b"MESSAGE sip:nobody@"):
                     s.sendall(answer(msg, 404, "Not Found"))
+                elif msg.startswith(b"SUBSCRIBE sip:busy@"):
+                    s.sendall(answer(msg, 503, "Service Unavailable"))  # transient
+                elif msg.startswith(b"SUBSCRIBE sip:denied@"):
+                    s.sendall(answer(msg, 403, "Forbidden"))  # RFC 8048 §5.2.2: permanent
                 elif msg.startswith(b"SUBSCRIBE "):
                     self.sub_times.append((time.time(), msg))
                     exp = header(msg, "Expires") or "600"
@@ -813,6 +817,11 @@ def main():
     check(any("fetch1@edge" in n and "Subscription-State: terminated" in n and
               "application/pidf+xml" in n and "fetched state" in n for n in nots),
           "a fetch SUBSCRIBE gets a NOTIFY terminated with the PIDF the probe brought")
+    check("from='denied@sip.test' to='juliet@capulet.test' type='unsubscribed'" in out,
+          "SUBSCRIBE refused 403 -> unsubscribed (RFC 8048 §5.2.2)")
+    check("from='busy@sip.test' to='juliet@capulet.test' type='unsubscribed'" not in out and
+          any(m.startswith("SUBSCRIBE sip:busy@sip.test ") for m in subs_sent),
+          "SUBSCRIBE answered 503 -> no unsubscribed, the authorization stays (RFC 8048 §5.2.2)")
     check("<presence from='sip.test' to='juliet@capulet.test' type='probe'>" in out,
           "before a refresh, a probe of the XMPP user's bare JID from the gateway (RFC 8048 §8.1)")
     fetches = [m for m in subs_sent if m.startswith("SUBSCRIBE sip:mercutio@sip.test ")]
