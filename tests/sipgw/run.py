@@ -173,7 +173,7 @@ PIDF = (b"<?xml version='1.0' encoding='UTF-8'?><presence xmlns='urn:ietf:params
 NOTIFY_SEQ = [0]
 
 
-def edge_notify(sub, expires, pending=False):
+def edge_notify(sub, expires, pending=False, state=None):
     """The edge's NOTIFY in the dialog its 200 to SUBSCRIBE made (RFC 6665 §4.2.2)."""
     NOTIFY_SEQ[0] += 1
     frm, to = header(sub, "From"), header(sub, "To")
@@ -186,9 +186,9 @@ def edge_notify(sub, expires, pending=False):
              "Max-Forwards: 70", "From: %s;tag=edge1" % to, "To: %s" % frm,
              "Call-ID: %s" % header(sub, "Call-ID"), "CSeq: %d NOTIFY" % NOTIFY_SEQ[0],
              "Contact: <sip:romeo@edge.sip.test;transport=tls>", "Event: presence",
-             "Subscription-State: " + ("%s;expires=%s" % ("pending" if pending else "active",
-                                                         expires) if active
-                                       else "terminated;reason=timeout")]
+             "Subscription-State: " + (state or ("%s;expires=%s" % (
+                 "pending" if pending else "active", expires) if active
+                 else "terminated;reason=timeout"))]
     if body:
         lines.append("Content-Type: application/pidf+xml")
     lines.append("Content-Length: %d" % len(body))
@@ -276,7 +276,10 @@ class Edge(threading.Thread):
                         # RFC 8048 §5.2.1: answered, but no presence to the XMPP user
                         self.pending_first = False
                         s.sendall(edge_notify(msg, exp, pending=True))
-                    s.sendall(edge_notify(msg, exp))
+                    ends = {b"SUBSCRIBE sip:prob@": "terminated;reason=probation;retry-after=30",
+                            b"SUBSCRIBE sip:moved@": "terminated;reason=deactivated"}
+                    end = [v for k, v in ends.items() if msg.startswith(k)]
+                    s.sendall(edge_notify(msg, exp, state=end[0] if end else None))
                 else:
                     s.sendall(answer(msg, 200, "OK"))
 
@@ -822,6 +825,19 @@ def main():
     check("from='busy@sip.test' to='juliet@capulet.test' type='unsubscribed'" not in out and
           any(m.startswith("SUBSCRIBE sip:busy@sip.test ") for m in subs_sent),
           "SUBSCRIBE answered 503 -> no unsubscribed, the authorization stays (RFC 8048 §5.2.2)")
+    # RFC 6665 §4.1.3: retry-after is waited for; deactivated means subscribe again now
+    # (once: the next one meets the backoff); neither cancels the authorization
+    prob = [m for m in subs_sent if m.startswith("SUBSCRIBE sip:prob@sip.test ")]
+    moved = [m for m in subs_sent if m.startswith("SUBSCRIBE sip:moved@sip.test ")]
+    check(len(prob) == 1, "terminated;reason=probation;retry-after=30: no new SUBSCRIBE "
+          "before 30 s (%d)" % len(prob))
+    check(len(moved) == 2 and header(moved[0].encode(), "Call-ID") !=
+          header(moved[1].encode(), "Call-ID"),
+          "terminated;reason=deactivated: a new SUBSCRIBE at once, in a fresh dialog (%d)"
+          % len(moved))
+    check("type='unsubscribed'" not in "".join(l for l in out.splitlines()
+                                               if "from='prob@" in l or "from='moved@" in l),
+          "probation and deactivated keep the authorization (no unsubscribed)")
     check("<presence from='sip.test' to='juliet@capulet.test' type='probe'>" in out,
           "before a refresh, a probe of the XMPP user's bare JID from the gateway (RFC 8048 §8.1)")
     fetches = [m for m in subs_sent if m.startswith("SUBSCRIBE sip:mercutio@sip.test ")]
@@ -829,7 +845,8 @@ def main():
               for m in fetches),
           "an XMPP probe with no subscription -> SUBSCRIBE Expires 0 in a new dialog "
           "(RFC 8048 §7.1): %s" % [m.split("\r\n")[0] for m in fetches])
-    times = [t for t, m in edge.sub_times if b"Expires: 0" not in m]
+    times = [t for t, m in edge.sub_times
+             if b"Expires: 0" not in m and m.startswith(b"SUBSCRIBE sip:romeo@")]
     late = [round(b - a, 2) for a, b in zip(times, times[1:])]
     check(len(times) >= 2 and 4.5 <= times[1] - times[0] <= 6.0,
           "a 10 s grant is refreshed at 5 s, on time (intervals %s)" % late)
