@@ -629,7 +629,7 @@ def s_presence_sip_watches_xmpp(ctx):
 	      [q.text()[:400] for q in bob.requests[j:] if q.method == "NOTIFY"])
 	check("away" in chg.text(), "the NOTIFY lost show=away: %s" % chg.text())
 	alice.presence(status="back")  # available again for the later scenarios
-	# a refresh (RFC 6665 §4.1.2.1): 2xx, a NOTIFY, and no second request to alice
+	# a refresh (RFC 6665 §4.2.1.1): 2xx, a NOTIFY, and no second request to alice
 	j, m = len(bob.requests), alice.mark()
 	tr = bob.request("SUBSCRIBE", None, dialog=d,
 	                 extra="Event: presence\r\nAccept: application/pidf+xml\r\nExpires: 600\r\n")
@@ -738,7 +738,8 @@ def s_presence_xmpp_watches_sip(ctx):
 
 def s_presence_refresh_to_sip(ctx):
 	"""The UA grants only 10 s: fedgw refreshes the subscription inside the dialog before
-	it ends (RFC 6665 §4.1.2.1; at 80% of the period, at least 5 s before its end)."""
+	it ends (RFC 6665 §4.1.2.2; at 80% of the period, at least Timer F before its end, never
+	before half of it: at 5 s)."""
 	bob, alice = ctx.bob, ctx.alice
 	i = len(bob.requests)
 	bob.grant_expires = 10

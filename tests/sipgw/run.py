@@ -769,7 +769,7 @@ def main():
     # 6. XMPP -> SIP with the engine alone (its XMPP side printed by the probe)
     edge.notifies.clear()
     edge.requests.clear()
-    edge.grant = "10"  # a short grant: refreshed at 5 s (RFC 6665 §4.1.2.1), not late
+    edge.grant = "10"  # a short grant: refreshed at 5 s (RFC 6665 §4.1.2.2), not late
     edge.fetch = True
     edge.pending_first = True
     edge.responses.clear()

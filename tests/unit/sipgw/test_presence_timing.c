@@ -1,5 +1,6 @@
-/* Unit tests for the timing of presence subscriptions (RFC 6665 §4.1.2.1 refresh, §4.2.2
- * expiry): what is due when, and that an engine checking every tick acts at the due time. */
+/* Unit tests for the timing of presence subscriptions (RFC 6665 §4.1.2.2 refresh, §4.1.2.4
+ * Timer N, §4.2.1.4 expiry; RFC 8048 §5.2.2 retries, §8.1 dormancy): what is due when, and
+ * that an engine checking every tick acts at the due time. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
