@@ -940,6 +940,8 @@ static void subscribe_ok(struct sipgw *gw, struct dom *d, struct ctxn *ct,
 		return;
 	}
 	long exp = rsp != NULL ? header_expires(rsp, -1) : -1;
+	if (exp < 0) /* RFC 6665 §3.1.1 wants it in the 2xx; without one, what we asked for */
+		exp = ctxn_req_expires(ct);
 	if (exp > 0) {
 		s->refreshed_ms = fg_now_ms();
 		s->expires_ms = s->refreshed_ms + (int64_t)exp * 1000;
