@@ -365,6 +365,13 @@ struct db_subscription {
 	int64_t expires_ms; /* wall clock when the subscription ends unless refreshed */
 	int64_t created_ms;
 	int64_t refreshed_ms;
+	/* Ours (XMPP watcher): the next SUBSCRIBE after a failure (wall clock, 0: none) and the
+	 * failures in a row for its backoff (RFC 8048 §5.2.2, RFC 6665 §4.1.2.2); the end of
+	 * Timer N, waiting for the NOTIFY a SUBSCRIBE brings (RFC 6665 §4.1.2.4, 0: none).
+	 * Added within schema 2: older records read them as 0. */
+	int64_t retry_at_ms;
+	int64_t failures;
+	int64_t notify_by_ms;
 };
 
 enum fg_err db_subscription_get(struct db_txn *txn, const char *id, struct db_subscription *out);

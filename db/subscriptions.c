@@ -21,6 +21,9 @@ static const struct db_field sub_fields[] = {
     DB_FLD(struct db_subscription, expires_ms, DB_F_I64, 0),
     DB_FLD(struct db_subscription, created_ms, DB_F_I64, 0),
     DB_FLD(struct db_subscription, refreshed_ms, DB_F_I64, 0),
+    DB_FLD(struct db_subscription, retry_at_ms, DB_F_I64, 0),
+    DB_FLD(struct db_subscription, failures, DB_F_I64, 0),
+    DB_FLD(struct db_subscription, notify_by_ms, DB_F_I64, 0),
 };
 
 static const struct db_rec_desc sub_desc = {

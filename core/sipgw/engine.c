@@ -2446,7 +2446,9 @@ static void dispatch(struct stxn *st)
 		    st, 200,
 		    "Allow: " ALLOW_METHODS "\r\nAccept: text/plain, message/cpim, "
 		    "application/sdp, application/pidf+xml, application/im-iscomposing+xml\r\n"
-		    "Supported: \r\n",
+		    "Supported: \r\n"
+		    /* RFC 6665 §4.4.4: the packages we support, in OPTIONS responses */
+		    "Allow-Events: presence\r\n",
 		    NULL, NULL, 0);
 		return;
 	case SIP_METHOD_MESSAGE:

@@ -167,6 +167,26 @@ enum fg_err sipgw__sip_uri_for_local(const char *local, const char *sip_domain, 
 	return err;
 }
 
+enum fg_err sipgw__sip_uri_canonical(const char *uri, size_t len, struct fg_buf *out,
+                                     const char **why)
+{
+	/* SIP -> JID -> SIP through the RFC 7247 §6.4 and §6.5 mappings: the user part is
+	 * decoded once and encoded once, so two spellings of one address give one URI and a
+	 * decoded "\", "@" or "/" cannot change the address */
+	struct fg_buf jid = {0};
+	struct sipgw_jid j;
+	enum fg_err err = xlate_addr_sip_to_xmpp(uri, len, &jid, why);
+	if (err == FG_OK && (!sipgw__jid_split(fg_buf_cstr(&jid), &j) || j.local[0] == '\0')) {
+		err = FG_ERR_INVAL;
+		if (why)
+			*why = "the address has no user part";
+	}
+	if (err == FG_OK)
+		err = sipgw__sip_uri_for_local(j.local, j.domain, out, why); /* bare: no gr */
+	fg_buf_free(&jid);
+	return err;
+}
+
 enum fg_err sipgw_message_to_sip(const struct sipgw_stanza_msg *m, const char *sip_domain,
                                  struct sipgw_request *out, const char **why)
 {
@@ -277,13 +297,70 @@ int64_t sipgw_refresh_at(int64_t granted_at_ms, long expires_s)
 		return granted_at_ms;
 	int64_t period = (int64_t)expires_s * 1000;
 	int64_t at = period * 4 / 5;
-	/* RFC 6665 §4.1.2.1 leaves the margin to the subscriber: keep at least 5 s so a
-	 * round trip to the edge fits, but never refresh before half the period */
+	/* RFC 6665 §4.1.2.2 leaves the margin to the subscriber: keep at least Timer F so the
+	 * refresh transaction completes before the end, but never refresh before half */
 	if (period - at < SIPGW_REFRESH_MARGIN_MS)
 		at = period - SIPGW_REFRESH_MARGIN_MS;
 	if (at < period / 2)
 		at = period / 2;
 	return granted_at_ms + at;
+}
+
+long sipgw_granted_expires(long requested, long configured)
+{
+	long want = requested < 0 ? XLATE_SUB_DEFAULT_EXPIRES : requested;
+	return want > configured ? configured : want;
+}
+
+enum sipgw_subscribe_failure sipgw_subscribe_failure_action(unsigned status, bool is_refresh)
+{
+	switch (status) {
+	case 403:
+	case 489:
+	case 603:
+		return SIPGW_SUBFAIL_CANCEL; /* RFC 8048 §5.2.2 MUST */
+	case 423:
+		return SIPGW_SUBFAIL_INTERVAL;
+	case 404:
+	case 405:
+	case 410:
+	case 416:
+	case 501:
+	case 604:
+		return is_refresh ? SIPGW_SUBFAIL_NEW_DIALOG : SIPGW_SUBFAIL_RETRY;
+	default:
+		break;
+	}
+	if (status >= 480 && status <= 485)
+		return is_refresh ? SIPGW_SUBFAIL_NEW_DIALOG : SIPGW_SUBFAIL_RETRY;
+	return SIPGW_SUBFAIL_RETRY;
+}
+
+int64_t sipgw_subscribe_backoff_ms(unsigned failures)
+{
+	unsigned shift = failures > 1 ? failures - 1 : 0;
+	if (shift > 7)
+		shift = 7; /* 30 s << 7 is past the hour already */
+	int64_t ms = (int64_t)30000 << shift;
+	return ms > 3600000 ? 3600000 : ms;
+}
+
+bool sipgw_notify_failure_ends(unsigned status)
+{
+	switch (status) {
+	case 0:   /* transport failure */
+	case 408: /* Timer F */
+	case 404:
+	case 405:
+	case 410:
+	case 416:
+	case 489:
+	case 501:
+	case 604:
+		return true;
+	default:
+		return status >= 480 && status <= 485;
+	}
 }
 
 /* ---- replies to unparsable requests ------------------------------------------------------ */
@@ -483,7 +560,7 @@ bool sipgw_cert_names_host(const uint8_t *der, size_t len, const char *host, cha
 	return match;
 }
 
-/* ---- presence stanzas (RFC 8048 §4, §5; RFC 6121 §4.7) ------------------------------------- */
+/* ---- presence stanzas (RFC 8048 §5 subscriptions, §6 notifications; RFC 6121 §4.7) ------- */
 
 static const char *const pres_type_names[] = {NULL,         "unavailable", "subscribe",
                                               "subscribed", "unsubscribe", "unsubscribed",
@@ -507,6 +584,16 @@ enum fg_err sipgw_presence_read(const struct xmpp_node *stanza, enum sipgw_prese
 	p->available = *type == SIPGW_PRES_AVAILABLE;
 	if (*type != SIPGW_PRES_AVAILABLE && *type != SIPGW_PRES_UNAVAILABLE)
 		return FG_OK;
+	/* RFC 8048 §6.2 Table 1: the resource becomes the tuple id, xml:lang the
+	 * Content-Language */
+	const char *from = xmpp_node_attr(stanza, "from");
+	const char *slash = from != NULL ? strchr(from, '/') : NULL;
+	if (slash != NULL && slash[1] != '\0' && strlen(slash + 1) < 1024)
+		p->resource = strdup(slash + 1);
+	for (const struct xmpp_attr *a = stanza->attrs; a != NULL; a = a->next)
+		if (strcmp(a->ns, XMPP_NS_XML) == 0 && strcmp(a->name, "lang") == 0 &&
+		    p->lang == NULL)
+			p->lang = strdup(a->value);
 	for (const struct xmpp_node *c = stanza->children; c != NULL; c = c->next) {
 		if (c->name == NULL || strcmp(c->ns, XMPP_NS_SERVER) != 0)
 			continue;
@@ -519,7 +606,7 @@ enum fg_err sipgw_presence_read(const struct xmpp_node *stanza, enum sipgw_prese
 		if (strcmp(c->name, "show") == 0) {
 			(void)xlate_show_parse(v, &p->show);
 		} else if (strcmp(c->name, "status") == 0 && p->status == NULL) {
-			/* RFC 8048 §4.3: the status text is kept whole, never cut */
+			/* RFC 8048 §6.2 Table 1: <status/> -> <note/>; kept whole (our policy) */
 			p->status = strdup(v);
 			for (const struct xmpp_attr *a = c->attrs; a != NULL; a = a->next)
 				if (strcmp(a->ns, XMPP_NS_XML) == 0 && strcmp(a->name, "lang") == 0)
@@ -556,6 +643,11 @@ enum fg_err sipgw_presence_stanza(enum sipgw_presence_type type, const char *fro
 		err = xmpp_escape(out, to, strlen(to), true);
 	if (err == FG_OK && pres_type_names[type] != NULL)
 		err = fg_buf_printf(out, "' type='%s", pres_type_names[type]);
+	char lang[SIPGW_MAX_LANG + 1];
+	if (err == FG_OK && p != NULL && p->lang != NULL &&
+	    sipgw__lang_tag(p->lang, strlen(p->lang), lang, sizeof(lang)))
+		/* RFC 8048 §6.3 Table 2: Content-Language -> xml:lang */
+		err = fg_buf_printf(out, "' xml:lang='%s", lang);
 	if (err == FG_OK)
 		err = fg_buf_append_str(out, "'>");
 	if (err == FG_OK && p != NULL && type == SIPGW_PRES_AVAILABLE &&
@@ -585,6 +677,31 @@ enum fg_err sipgw_presence_stanza(enum sipgw_presence_type type, const char *fro
 	if (err != FG_OK)
 		out->len = start;
 	return err;
+}
+
+bool sipgw__lang_tag(const char *in, size_t len, char *out, size_t outsize)
+{
+	/* the first tag of a Content-Language list (RFC 3261 §20.13), in the shape of an
+	 * RFC 5646 tag: letters, digits and hyphens, starting with a letter */
+	while (len > 0 && (*in == ' ' || *in == '\t')) {
+		in++;
+		len--;
+	}
+	size_t n = 0;
+	while (n < len && in[n] != ',' && in[n] != ' ' && in[n] != '\t' && in[n] != ';')
+		n++;
+	if (n == 0 || n > SIPGW_MAX_LANG || n >= outsize ||
+	    !((in[0] >= 'a' && in[0] <= 'z') || (in[0] >= 'A' && in[0] <= 'Z')))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = in[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-'))
+			return false;
+		out[i] = c;
+	}
+	out[n] = '\0';
+	return true;
 }
 
 /* ---- one stanza from bytes ---------------------------------------------------------------- */

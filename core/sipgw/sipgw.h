@@ -94,7 +94,8 @@ enum fg_err sipgw_error_stanza_cond(const char *stanza_kind, const char *orig_fr
                                     enum xlate_stanza_error cond, enum xlate_error_type type,
                                     const char *text, struct fg_buf *out);
 
-/* RFC 8048 §4/§5 presence stanza kinds the gateway handles. */
+/* Presence stanza kinds the gateway handles: RFC 8048 §5 (authorizations), §6
+ * (notifications), §7 (probe and fetch). */
 enum sipgw_presence_type {
 	SIPGW_PRES_AVAILABLE = 0, /* no type */
 	SIPGW_PRES_UNAVAILABLE,
@@ -114,10 +115,38 @@ enum fg_err sipgw_presence_read(const struct xmpp_node *stanza, enum sipgw_prese
 enum fg_err sipgw_presence_stanza(enum sipgw_presence_type type, const char *from, const char *to,
                                   const struct xlate_presence *p, struct fg_buf *out);
 
-/* RFC 6665 §4.1.2.1: refresh a subscription before it expires. Returns the wall-clock time
- * to send the refresh: 80% of the granted period, but at least 5 s before the end (short
- * periods). */
+/* RFC 6665 §4.1.2.2: refresh a subscription before it expires. Returns the wall-clock time
+ * to send the refresh: 80% of the granted period, but at least Timer F (32 s,
+ * SIPGW_REFRESH_MARGIN_MS) before the end so that a slow transaction still completes in
+ * time, and never before half the period (short periods). */
 int64_t sipgw_refresh_at(int64_t granted_at_ms, long expires_s);
+
+/* The period granted to a SUBSCRIBE (RFC 6665 §4.2.1.1): requested (-1: no Expires header,
+ * which means the package default, XLATE_SUB_DEFAULT_EXPIRES, RFC 3856 §6.4) shortened to
+ * the configured maximum, never longer than asked (RFC 6665 §3.1.1). */
+long sipgw_granted_expires(long requested, long configured);
+
+/* What to do when a SUBSCRIBE of ours fails (RFC 8048 §5.2.2, RFC 6665 §4.1.2.2). */
+enum sipgw_subscribe_failure {
+	/* 403, 489, 603: the authorization is cancelled; the XMPP user gets 'unsubscribed' */
+	SIPGW_SUBFAIL_CANCEL = 0,
+	/* 423: again at once with the Min-Expires asked for (RFC 6665 §4.2.1.1) */
+	SIPGW_SUBFAIL_INTERVAL,
+	/* a refresh got 404, 405, 410, 416, 480-485, 501 or 604: the subscription is over, a
+	 * new one goes in a fresh dialog after a backoff; the authorization stays */
+	SIPGW_SUBFAIL_NEW_DIALOG,
+	/* anything else, a timeout (408) or no answer (0): transient, tried again after a
+	 * backoff; the authorization stays (RFC 8048 §5.2.2: "transient error") */
+	SIPGW_SUBFAIL_RETRY,
+};
+enum sipgw_subscribe_failure sipgw_subscribe_failure_action(unsigned status, bool is_refresh);
+/* Delay before the next try after failures in a row (1, 2, ...): 30 s doubling, at most an
+ * hour, so a notifier that is down is not flooded (RFC 8048 §8.1). */
+int64_t sipgw_subscribe_backoff_ms(unsigned failures);
+/* RFC 6665 §4.2.2: does this answer to a NOTIFY of ours end the SIP watcher's subscription?
+ * MUST for 404, 405, 410, 416, 480-485, 489, 501, 604; SHOULD for Timer F (408) and for a
+ * transport failure (status 0). */
+bool sipgw_notify_failure_ends(unsigned status);
 
 /* A best-effort response to a request that did not parse (RFC 3261 §8.2.6: copy Via, From,
  * To, Call-ID, CSeq as written; RFC 4475 §3.1.2: malformed requests get 400). Appends

@@ -46,8 +46,19 @@
 /* A fetch (RFC 6665 §4.4.3) waits this long for the XMPP server's answer to its probe
  * before its NOTIFY goes without the state: a server answers a probe at once. */
 #define SIPGW_FETCH_WAIT_MS 2000
-/* RFC 6665 §4.1.2.1 refresh margin (see sipgw_refresh_at). */
-#define SIPGW_REFRESH_MARGIN_MS 5000
+/* RFC 6665 §4.1.2.2 refresh margin (see sipgw_refresh_at): a refresh must complete before
+ * the end, and a non-INVITE transaction may take Timer F = 64*T1 (RFC 3261 §17.1.2.2). */
+#define SIPGW_REFRESH_MARGIN_MS (64 * SIP_T1_MS)
+/* retry_at_ms of a subscription of ours whose XMPP user is offline: not refreshed until the
+ * user is back (RFC 8048 §5.2.2 "during the XMPP user's active presence session", §8.1). */
+#define SIPGW_SUB_DORMANT INT64_MAX
+/* RFC 6665 §4.1.2.4: Timer N, the wait for the NOTIFY a SUBSCRIBE brings (64*T1). */
+#define SIPGW_TIMER_N_MS (64 * SIP_T1_MS)
+/* A SUBSCRIBE of ours with no answer at all by then (Timer F plus a margin) is tried again. */
+#define SIPGW_SUBSCRIBE_WATCHDOG_MS (64 * SIP_T1_MS + 8000)
+/* An XMPP user's unsubscribe waits this long for the notifier's final NOTIFY (RFC 6665
+ * §4.1.2.3, §4.4.1) before the record goes. */
+#define SIPGW_FINAL_NOTIFY_WAIT_MS (64 * SIP_T1_MS)
 /* Stanza ids we generate are 16 hex chars; a peer's (CPIM Message-ID) is cut to this. */
 #define SIPGW_STANZA_ID_MAX 128
 /* Ids of relays the router refused, remembered so its bounce stanza is not reported twice
@@ -73,6 +84,15 @@ struct sipgw_jid {
 /* local@domain/resource into parts (local and resource may be ""); false if malformed. */
 bool sipgw__jid_split(const char *jid, struct sipgw_jid *out);
 /* sip:local@sip_domain (percent-encoded per RFC 3261 §25.1) appended to out. */
+/* The canonical form of a SIP address of record (a presence watcher): user decoded and
+ * encoded again as RFC 7247 §6.4/§6.5 do, host lower-cased, no parameters (RFC 7247 §6.4
+ * step 7: the bare address; a GRUU is dropped). FG_ERR_INVAL with no user part. */
+enum fg_err sipgw__sip_uri_canonical(const char *uri, size_t len, struct fg_buf *out,
+                                     const char **why);
+/* A language tag for xml:lang or Content-Language (RFC 8048 §6.2 Table 1, §6.3 Table 2):
+ * the first of a list, letters, digits and hyphens only. False when there is none. */
+#define SIPGW_MAX_LANG 63 /* RFC 5646 §4.4.1: 35 covers real tags; room for extensions */
+bool sipgw__lang_tag(const char *in, size_t len, char *out, size_t outsize);
 enum fg_err sipgw__sip_uri_for_local(const char *local, const char *sip_domain, struct fg_buf *out,
                                      const char **why);
 
@@ -349,14 +369,19 @@ void sipgw__presence_tick(struct sipgw *gw);
 
 /* What a stored subscription needs at now_ms (wall clock), and in *due_ms when it next needs
  * something (INT64_MAX: never): our SUBSCRIBE refreshed at sipgw_refresh_at (RFC 6665
- * §4.1.2.1), a SIP watcher's subscription ended once expired (§4.2.2), ours dropped when the
- * edge never answered it before its end. */
+ * §4.1.2.2), tried again after a failure (retry_at_ms) or when Timer N ran out (§4.1.2.4);
+ * an unsubscribed one of ours dropped once its final NOTIFY had its time; a SIP watcher's
+ * subscription ended once expired (§4.2.1.4); a fetch answered (§4.4.3). */
 enum sipgw_sub_action {
 	SIPGW_SUB_WAIT = 0,
 	SIPGW_SUB_REFRESH,
 	SIPGW_SUB_EXPIRE,
 	SIPGW_SUB_DROP,
 	SIPGW_SUB_FETCH_END, /* a fetch's wait for the state is over (RFC 6665 §4.4.3) */
+	/* ours: the next try after a failure, or a SUBSCRIBE that got no answer at all */
+	SIPGW_SUB_RETRY,
+	/* ours: Timer N ran out with no NOTIFY (RFC 6665 §4.1.2.4, §4.1.2.2) */
+	SIPGW_SUB_NO_NOTIFY,
 };
 enum sipgw_sub_action sipgw__sub_due(const struct db_subscription *s, int64_t now_ms,
                                      int64_t *due_ms);

@@ -187,27 +187,43 @@ struct xlate_presence {
 	char *status_lang; /* xml:lang of the note, owned, NULL when absent */
 	int priority;      /* -128..127 <-> PIDF <contact priority> 0..1 */
 	bool has_priority;
+	/* XMPP resourcepart -> PIDF tuple id "ID-<resource>" (RFC 8048 §6.2 Table 1 row 2,
+	 * note 2), owned, NULL: none (the tuple id is then "t1"). Not set by the parser. */
+	char *resource;
+	/* <presence xml:lang> <-> Content-Language (RFC 8048 §6.2 Table 1, §6.3 Table 2),
+	 * owned, NULL when absent. Not set by the parser (it is a SIP header). */
+	char *lang;
 };
 void xlate_presence_clear(struct xlate_presence *p);
 
-/* Parses a PIDF document (with RPID activities) into p. DOCTYPE, entity declarations,
- * processing instructions and comments are refused before anything is expanded. */
+/* Parses a PIDF document (with RPID activities) into p. A <show xmlns='jabber:client'>
+ * inside a tuple's <status> gives p->show and wins over RPID (RFC 8048 §6.3 Table 2 row 3).
+ * DOCTYPE, entity declarations, processing instructions and comments are refused before
+ * anything is expanded. */
 enum fg_err xlate_pidf_parse(const uint8_t *xml, size_t len, struct xlate_presence *p,
                              const char **why);
-/* Builds a PIDF document for entity ("pres:user@domain" or a sip: URI). contact (may be
- * NULL) carries the priority. */
+/* Builds a PIDF document for entity ("pres:user@domain" or a sip: URI): one tuple, its id
+ * from p->resource ("ID-" + the resource, characters an xs:ID cannot hold as "_"), basic
+ * open/closed, the XMPP <show/> in the 'jabber:client' namespace inside <status> (RFC 8048
+ * §6.2 note 7, RECOMMENDED) next to the RPID activities, and <note/> from <status/>.
+ * contact (may be NULL) is the tuple's <contact>; it carries the priority 0..127 as 0..1
+ * (note 6: a negative priority is never mapped). */
 enum fg_err xlate_pidf_build(const struct xlate_presence *p, const char *entity,
                              const char *contact, struct fg_buf *out);
 const char *xlate_show_name(enum xlate_show show); /* "away"; NULL for NONE */
 bool xlate_show_parse(const char *s, enum xlate_show *out);
 
-/* Subscription handling (RFC 8048 §4, §5; RFC 6665 §4.1.3, §4.2.2). */
+/* Subscription handling (RFC 8048 §5.2, §5.3, §7; RFC 6665 §4.1.3, §4.2.1, §4.4.3). */
 enum xlate_sub {
 	XLATE_SUB_SUBSCRIBE = 0,
 	XLATE_SUB_SUBSCRIBED,
 	XLATE_SUB_UNSUBSCRIBE,
 	XLATE_SUB_UNSUBSCRIBED,
 	XLATE_SUB_PROBE,
+	/* SIP -> XMPP only: the SIP watcher ends its notification dialog (SUBSCRIBE Expires 0
+	 * in the dialog). RFC 8048 §5.3.3: XMPP presence type 'unavailable'; the XMPP
+	 * authorization stays (never an unsubscribe). */
+	XLATE_SUB_END_DIALOG,
 };
 /* One row: an XMPP presence type and the SIP side that carries it. */
 struct xlate_sub_row {
@@ -219,16 +235,26 @@ struct xlate_sub_row {
 };
 extern const struct xlate_sub_row xlate_sub_table[];
 extern const size_t xlate_sub_table_len;
-#define XLATE_SUB_DEFAULT_EXPIRES 3600 /* RFC 3856 §6.4 suggests one hour for presence */
+/* RFC 3856 §6.4: the presence package's default subscription period (the implied Expires
+ * when a SUBSCRIBE has none, RFC 6665 §3.1.1). */
+#define XLATE_SUB_DEFAULT_EXPIRES 3600
+/* Largest Subscription-State retry-after honoured: a day (a larger one is taken as a day). */
+#define XLATE_SUB_MAX_RETRY_AFTER 86400
 const struct xlate_sub_row *xlate_sub_to_sip(enum xlate_sub sub);
 /* SIP -> XMPP: method SUBSCRIBE with expires (-1 when absent), or NOTIFY with its
  * Subscription-State value ("active;expires=60", "terminated;reason=rejected").
- * SUBSCRIBE with Expires 0 is an unsubscribe when a subscription exists, else a fetch
- * (probe) (RFC 6665 §4.1.2.3). false: nothing to send to XMPP (NOTIFY pending; or
- * terminated with a reason that asks us to subscribe again, RFC 6665 §4.1.3). */
+ * SUBSCRIBE with Expires 0 inside an existing subscription's dialog ends that dialog
+ * (XLATE_SUB_END_DIALOG, RFC 8048 §5.3.3); outside one it is a fetch (XLATE_SUB_PROBE,
+ * RFC 6665 §4.4.3, RFC 8048 §7.2). NOTIFY terminated maps to XLATE_SUB_UNSUBSCRIBED only
+ * for the reasons after which RFC 6665 §4.1.3 says not to subscribe again (rejected,
+ * noresource, invariant). false: nothing to send to XMPP (NOTIFY pending; or terminated
+ * with no reason, an unknown one or one that allows a new subscription). */
 bool xlate_sub_from_sip(const char *method, long expires, const char *subscription_state,
                         bool subscription_exists, enum xlate_sub *out);
-const char *xlate_sub_name(enum xlate_sub sub); /* "subscribe" */
+/* The retry-after parameter of a Subscription-State value in seconds (capped at
+ * XLATE_SUB_MAX_RETRY_AFTER), or -1 when absent or malformed (RFC 6665 §4.1.3). */
+long xlate_sub_retry_after(const char *subscription_state);
+const char *xlate_sub_name(enum xlate_sub sub); /* "subscribe"; END_DIALOG: "unavailable" */
 
 /* ---- chat states (XEP-0085 <-> RFC 3994 isComposing) ---- */
 
@@ -239,11 +265,14 @@ enum xlate_chatstate {
 	XLATE_CS_INACTIVE,
 	XLATE_CS_GONE,
 };
-#define XLATE_ISCOMPOSING_TYPE    "application/im-iscomposing+xml"
-#define XLATE_ISCOMPOSING_REFRESH 90 /* RFC 3994 §3.2 recommends 90 s */
-/* Builds an isComposing document: composing -> "active" with refresh, others "idle". */
+#define XLATE_ISCOMPOSING_TYPE "application/im-iscomposing+xml"
+/* RFC 3994 §3.2: a refresh SHOULD be at least 60 s; 90 s as in its §5 example */
+#define XLATE_ISCOMPOSING_REFRESH 90
+/* Builds an isComposing document (RFC 7573 §6 Table 4): composing -> "active" with
+ * refresh, others "idle" (gone too: outside a session there is nothing better). */
 enum fg_err xlate_chatstate_to_iscomposing(enum xlate_chatstate cs, struct fg_buf *out);
-/* Parses isComposing: "active" -> composing, "idle" -> paused. */
+/* Parses isComposing (RFC 7573 §6 Table 3): "active" -> composing, "idle" -> active; any
+ * other state token is idle (RFC 3994 §3.5). A document with no <state> is refused. */
 enum fg_err xlate_chatstate_from_iscomposing(const uint8_t *xml, size_t len,
                                              enum xlate_chatstate *out, const char **why);
 const char *xlate_chatstate_name(enum xlate_chatstate cs); /* "composing" */

@@ -1,4 +1,5 @@
-/* xlate: XEP-0085 chat states <-> RFC 3994 isComposing documents. */
+/* xlate: XEP-0085 chat states <-> RFC 3994 isComposing documents, mapped as RFC 7573 §6
+ * Tables 3 and 4 suggest. */
 #include <string.h>
 
 #include "xlate/xlate_internal.h"
@@ -33,8 +34,13 @@ struct isc_state {
 	bool in_state;
 	bool have_state;
 	bool composing;
+	bool state_long; /* longer than any token we know: some other state, so idle */
 	struct fg_buf text;
 };
+
+/* Longest state token kept: "active" and "idle" are the only ones known; a longer one is
+ * another state, which RFC 3994 §3.5 says to read as idle, so it need not be kept. */
+#define ISC_STATE_MAX 64
 
 static void isc_start(struct xlate__xml *x, const char *name, const char **attrs)
 {
@@ -54,8 +60,8 @@ static void isc_text(struct xlate__xml *x, const char *s, int len)
 	struct isc_state *st = x->user;
 	if (!st->in_state)
 		return;
-	if (st->text.len + (size_t)len > 64) { /* "active" or "idle" */
-		xlate__xml_fail(x, "state too long");
+	if (st->state_long || st->text.len + (size_t)len > ISC_STATE_MAX) {
+		st->state_long = true;
 		return;
 	}
 	if (fg_buf_append(&st->text, s, (size_t)len))
@@ -67,13 +73,20 @@ static void isc_end(struct xlate__xml *x, const char *name)
 	struct isc_state *st = x->user;
 	if (st->in_state) {
 		st->in_state = false;
+		/* the token may be surrounded by XML whitespace */
 		const char *t = fg_buf_cstr(&st->text);
-		if (strcmp(t, "active") == 0 || strcmp(t, "idle") == 0) {
-			st->have_state = true;
-			st->composing = t[0] == 'a';
-		} else {
-			xlate__xml_fail(x, "state is neither active nor idle");
+		size_t n = st->text.len;
+		while (n > 0 && (*t == ' ' || *t == '\t' || *t == '\r' || *t == '\n')) {
+			t++;
+			n--;
 		}
+		while (n > 0 && (t[n - 1] == ' ' || t[n - 1] == '\t' || t[n - 1] == '\r' ||
+		                 t[n - 1] == '\n'))
+			n--;
+		/* RFC 3994 §3.5: recipients MUST treat state tokens other than "idle" and
+		 * "active" as "idle" */
+		st->have_state = true;
+		st->composing = !st->state_long && n == 6 && memcmp(t, "active", 6) == 0;
 	}
 }
 
@@ -94,7 +107,9 @@ enum fg_err xlate_chatstate_from_iscomposing(const uint8_t *xml, size_t len,
 		if (why)
 			*why = st.x.why;
 	} else {
-		*out = st.composing ? XLATE_CS_COMPOSING : XLATE_CS_PAUSED;
+		/* RFC 7573 §6 Table 3: active -> composing, idle -> active (the user is in the
+		 * conversation and not typing; XEP-0085 "paused" would claim typing had begun) */
+		*out = st.composing ? XLATE_CS_COMPOSING : XLATE_CS_ACTIVE;
 	}
 	fg_buf_free(&st.text);
 	return e;

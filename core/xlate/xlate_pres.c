@@ -10,6 +10,7 @@
 #define NS_DM   "urn:ietf:params:xml:ns:pidf:data-model"
 #define NS_RPID "urn:ietf:params:xml:ns:pidf:rpid"
 #define NS_XML  "http://www.w3.org/XML/1998/namespace"
+#define NS_JC   "jabber:client" /* RFC 8048 §6.2 note 7: <show/> carried in PIDF */
 
 void xlate_presence_clear(struct xlate_presence *p)
 {
@@ -17,6 +18,8 @@ void xlate_presence_clear(struct xlate_presence *p)
 		return;
 	free(p->status);
 	free(p->status_lang);
+	free(p->resource);
+	free(p->lang);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -37,8 +40,10 @@ bool xlate_show_parse(const char *s, enum xlate_show *out)
 	return false;
 }
 
-/* RFC 4480 §3.2 activities -> XMPP <show/>. RFC 8048 leaves <show/> unmapped; this
- * table is our choice, documented in docs/sip.md. */
+/* RFC 4480 §3.2 activities -> XMPP <show/>, for SIP clients that send RPID rather than the
+ * <show xmlns='jabber:client'> of RFC 8048 §6.2 note 7 (which wins when both are present;
+ * note 7 leaves custom extensions to the gateway). This table is our choice, documented
+ * in docs/sip.md. */
 static const struct {
 	const char *activity;
 	enum xlate_show show;
@@ -58,7 +63,7 @@ static const struct {
     {"travel", XLATE_SHOW_XA},
 };
 
-enum pidf_where { W_NONE = 0, W_BASIC, W_NOTE, W_CONTACT, W_OTHER, W_USER_INPUT };
+enum pidf_where { W_NONE = 0, W_BASIC, W_NOTE, W_CONTACT, W_OTHER, W_USER_INPUT, W_SHOW };
 
 struct pidf_state {
 	struct xlate__xml x;
@@ -75,7 +80,8 @@ struct pidf_state {
 	bool any_open;
 	bool idle;
 	bool activity_away;
-	long priority_milli; /* -1 when absent */
+	long priority_milli;     /* -1 when absent */
+	enum xlate_show jc_show; /* <show xmlns='jabber:client'>, NONE when absent */
 };
 
 static const char *local(const char *name, const char *ns)
@@ -133,6 +139,9 @@ static void pidf_start(struct xlate__xml *x, const char *name, const char **attr
 			st->where = W_NOTE;
 			st->cur_note_rank = st->tuple_depth ? 3 : 1;
 		}
+	} else if ((l = local(name, NS_JC)) != NULL) {
+		if (strcmp(l, "show") == 0 && st->tuple_depth)
+			st->where = W_SHOW;
 	} else if ((l = local(name, NS_DM)) != NULL) {
 		if (strcmp(l, "note") == 0) {
 			st->where = W_NOTE;
@@ -228,6 +237,14 @@ static void pidf_end(struct xlate__xml *x, const char *name)
 		if (text_is(&st->text, "idle"))
 			st->idle = true;
 		break;
+	case W_SHOW:
+		/* RFC 6121 §4.7.2.1 values; an unknown one is ignored, not fatal. The first
+		 * tuple's wins, as for the priority */
+		for (int v = XLATE_SHOW_AWAY; v <= XLATE_SHOW_XA; v++)
+			if (st->jc_show == XLATE_SHOW_NONE &&
+			    text_is(&st->text, xlate_show_name((enum xlate_show)v)))
+				st->jc_show = (enum xlate_show)v;
+		break;
 	default:
 		break;
 	}
@@ -256,10 +273,12 @@ enum fg_err xlate_pidf_parse(const uint8_t *xml, size_t len, struct xlate_presen
 			*why = st.x.why;
 		xlate_presence_clear(p);
 	} else {
-		/* RFC 8048 §6: open in any tuple -> available */
+		/* RFC 8048 §6.3 Table 2 note 1: open in any tuple -> available */
 		p->available = st.any_open;
 		if (!p->available)
 			p->show = XLATE_SHOW_NONE;
+		else if (st.jc_show != XLATE_SHOW_NONE)
+			p->show = st.jc_show; /* §6.3 Table 2 row 3 */
 		else if (p->show == XLATE_SHOW_AWAY && st.activity_away && st.idle)
 			p->show = XLATE_SHOW_XA; /* our xa encoding: away + idle */
 		if (st.priority_milli >= 0) {
@@ -282,22 +301,50 @@ enum fg_err xlate_pidf_build(const struct xlate_presence *p, const char *entity,
 	if (!e)
 		e = xlate__xml_escape(out, entity, strlen(entity));
 	if (!e)
-		e = fg_buf_printf(out, "'>\n<tuple id='t1'><status><basic>%s</basic></status>",
+		e = fg_buf_append_str(out, "'>\n<tuple id='");
+	if (!e && p->resource != NULL && p->resource[0] != '\0') {
+		/* RFC 8048 §6.2 note 2: the resource is the tuple id, with "ID-" in front as
+		 * an xs:ID cannot start with a digit; what an NCName cannot hold becomes "_"
+		 * (a byte of a non-ASCII character too: simple, and always valid) */
+		e = fg_buf_append_str(out, "ID-");
+		for (const char *c = p->resource; !e && *c; c++) {
+			char ch = *c;
+			bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+			          (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_';
+			e = fg_buf_append(out, ok ? &ch : "_", 1);
+		}
+	} else if (!e) {
+		e = fg_buf_append_str(out, "t1");
+	}
+	if (!e)
+		e = fg_buf_printf(out, "'><status><basic>%s</basic>",
 		                  p->available ? "open" : "closed");
+	if (!e && p->available && xlate_show_name(p->show) != NULL)
+		/* RFC 8048 §6.2 note 7 (RECOMMENDED): the XMPP <show/> itself; PIDF <status>
+		 * takes elements of other namespaces (RFC 3863 §4.1.3) */
+		e = fg_buf_printf(out, "<show xmlns='" NS_JC "'>%s</show>",
+		                  xlate_show_name(p->show));
+	if (!e)
+		e = fg_buf_append_str(out, "</status>");
 	if (!e && contact) {
-		int pr = p->has_priority ? p->priority : 0;
-		long milli = pr <= 0 ? 0 : ((long)pr * 1000 + 63) / 127;
-		if (milli > 1000)
-			milli = 1000;
-		e = fg_buf_printf(out, "<contact priority='%ld.%03ld'>", milli / 1000,
-		                  milli % 1000);
+		/* RFC 8048 §6.2 note 6: a negative priority MUST NOT be mapped; 0..127 ->
+		 * 0..1, each value distinct (1 -> 0.008, 126 -> 0.992, 127 -> 1) */
+		e = fg_buf_append_str(out, "<contact");
+		if (!e && p->has_priority && p->priority >= 0) {
+			long milli = ((long)p->priority * 1000 + 63) / 127;
+			if (milli > 1000)
+				milli = 1000;
+			e = fg_buf_printf(out, " priority='%ld.%03ld'", milli / 1000, milli % 1000);
+		}
+		if (!e)
+			e = fg_buf_append_str(out, ">");
 		if (!e)
 			e = xlate__xml_escape(out, contact, strlen(contact));
 		if (!e)
 			e = fg_buf_append_str(out, "</contact>");
 	}
 	if (!e && p->status) {
-		/* RFC 8048 §6: <status/> <-> <note/>, language kept */
+		/* RFC 8048 §6.2 Table 1: <status/> -> <note/>, language kept */
 		e = fg_buf_append_str(out, "<note");
 		if (!e && p->status_lang) {
 			e = fg_buf_append_str(out, " xml:lang='");
@@ -354,11 +401,15 @@ enum fg_err xlate_pidf_build(const struct xlate_presence *p, const char *entity,
 	return e;
 }
 
-/* RFC 8048 §4 (XMPP -> SIP) and §5 (SIP -> XMPP) subscription handling. */
+/* RFC 8048 §5.2 (XMPP -> SIP), §5.3 (SIP -> XMPP) and §7 (probe and fetch) subscription
+ * handling. The rows read both ways except UNSUBSCRIBE: an XMPP unsubscribe becomes SUBSCRIBE
+ * Expires 0 (§5.2.3), but a SIP SUBSCRIBE Expires 0 only ends the notification dialog and
+ * becomes 'unavailable' (§5.3.3, XLATE_SUB_END_DIALOG). */
 const struct xlate_sub_row xlate_sub_table[] = {
     {XLATE_SUB_SUBSCRIBE, "SUBSCRIBE", -1, NULL, NULL},
     {XLATE_SUB_UNSUBSCRIBE, "SUBSCRIBE", 0, NULL, NULL},
-    {XLATE_SUB_PROBE, "SUBSCRIBE", 0, NULL, NULL}, /* RFC 6665 §4.1.2.3: a fetch */
+    /* RFC 8048 §7.1, RFC 6665 §4.4.3: a fetch, Expires 0 in a new dialog */
+    {XLATE_SUB_PROBE, "SUBSCRIBE", 0, NULL, NULL},
     {XLATE_SUB_SUBSCRIBED, "NOTIFY", -1, "active", NULL},
     {XLATE_SUB_UNSUBSCRIBED, "NOTIFY", -1, "terminated", "rejected"},
 };
@@ -377,12 +428,37 @@ static bool word_is(const char *s, size_t n, const char *w)
 	return n == strlen(w) && strncasecmp(s, w, n) == 0;
 }
 
+/* The value of parameter name in a Subscription-State value (after the first ';'), or
+ * NULL; *len gets its length. Parameter names are case-insensitive (RFC 6665 §8.4). */
+static const char *state_param(const char *state, const char *name, size_t *len)
+{
+	size_t nl = strlen(name);
+	for (const char *p = strchr(state, ';'); p != NULL; p = strchr(p + 1, ';')) {
+		const char *q = p + 1;
+		while (*q == ' ' || *q == '\t')
+			q++;
+		if (strncasecmp(q, name, nl) != 0)
+			continue;
+		q += nl;
+		while (*q == ' ' || *q == '\t')
+			q++;
+		if (*q != '=')
+			continue;
+		q++;
+		while (*q == ' ' || *q == '\t')
+			q++;
+		*len = strcspn(q, "; \t");
+		return q;
+	}
+	return NULL;
+}
+
 bool xlate_sub_from_sip(const char *method, long expires, const char *state,
                         bool subscription_exists, enum xlate_sub *out)
 {
 	if (strcmp(method, "SUBSCRIBE") == 0) {
 		if (expires == 0)
-			*out = subscription_exists ? XLATE_SUB_UNSUBSCRIBE : XLATE_SUB_PROBE;
+			*out = subscription_exists ? XLATE_SUB_END_DIALOG : XLATE_SUB_PROBE;
 		else
 			*out = XLATE_SUB_SUBSCRIBE;
 		return true;
@@ -400,22 +476,38 @@ bool xlate_sub_from_sip(const char *method, long expires, const char *state,
 	}
 	if (!word_is(state, n, "terminated"))
 		return false; /* pending, or an extension state: nothing for XMPP yet */
-	const char *r = semi ? strstr(semi, "reason=") : NULL;
-	if (r) {
-		r += 7;
-		size_t rl = strcspn(r, "; \t");
-		/* RFC 6665 §4.1.3: after these the subscriber may subscribe again */
-		if (word_is(r, rl, "deactivated") || word_is(r, rl, "timeout") ||
-		    word_is(r, rl, "probation") || word_is(r, rl, "giveup"))
-			return false;
+	size_t rl = 0;
+	const char *r = state_param(state, "reason", &rl);
+	/* RFC 6665 §4.1.3: after rejected, noresource and invariant the subscriber SHOULD NOT
+	 * subscribe again; with no reason, an unknown one or any other it may (RFC 8048
+	 * §5.2.2: the XMPP authorization is long-lived), so only those three cancel it */
+	if (r != NULL && (word_is(r, rl, "rejected") || word_is(r, rl, "noresource") ||
+	                  word_is(r, rl, "invariant"))) {
+		*out = XLATE_SUB_UNSUBSCRIBED;
+		return true;
 	}
-	*out = XLATE_SUB_UNSUBSCRIBED;
-	return true;
+	return false;
+}
+
+long xlate_sub_retry_after(const char *state)
+{
+	size_t n = 0;
+	const char *v = state ? state_param(state, "retry-after", &n) : NULL;
+	char num[16];
+	if (v == NULL || n == 0 || n >= sizeof(num))
+		return -1;
+	memcpy(num, v, n);
+	num[n] = '\0';
+	char *end = NULL;
+	unsigned long secs = strtoul(num, &end, 10);
+	if (end == num || *end != '\0' || num[0] == '-' || num[0] == '+')
+		return -1;
+	return secs > XLATE_SUB_MAX_RETRY_AFTER ? XLATE_SUB_MAX_RETRY_AFTER : (long)secs;
 }
 
 const char *xlate_sub_name(enum xlate_sub sub)
 {
-	static const char *const names[] = {"subscribe", "subscribed", "unsubscribe",
-	                                    "unsubscribed", "probe"};
+	static const char *const names[] = {"subscribe",    "subscribed", "unsubscribe",
+	                                    "unsubscribed", "probe",      "unavailable"};
 	return (size_t)sub < sizeof(names) / sizeof(names[0]) ? names[sub] : "unknown";
 }

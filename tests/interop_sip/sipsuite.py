@@ -199,6 +199,15 @@ def prosody_log_wait(ctx, text, timeout=XMPP_TIMEOUT):
 	return text in ctx.prosody.logtext()
 
 
+def wait_until(pred, timeout):
+	end = time.monotonic() + timeout
+	while time.monotonic() < end:
+		if pred():
+			return True
+		time.sleep(0.2)
+	return pred()
+
+
 def bare(jid):
 	return jid.split("/")[0]
 
@@ -520,6 +529,15 @@ def s_chat_states(ctx):
 	                XMPP_TIMEOUT, m)
 	check(st is not None, "alice got no <composing/>: %s" % alice.stanzas[m:])
 	check(st.body is None, "a chat state arrived with a body: %s" % st)
+	# RFC 3994 §3.5: an unknown state token is idle; RFC 7573 §6 Table 3: idle -> active
+	m = alice.mark()
+	r = bob.message("sip:alice@prosody.test", ISCOMPOSING.replace("active", "typing"),
+	                ctype="application/im-iscomposing+xml")
+	check(r is not None and 200 <= r.code < 300,
+	      "isComposing with an unknown state (RFC 3994 §3.5: idle): %s" % first_line(r))
+	st = alice.wait(lambda s: s.kind == "message" and s.has(CHATSTATES + "active"),
+	                XMPP_TIMEOUT, m)
+	check(st is not None, "alice got no <active/> for isComposing idle: %s" % alice.stanzas[m:])
 
 
 def s_im_session(ctx):
@@ -611,7 +629,7 @@ def s_presence_sip_watches_xmpp(ctx):
 	      [q.text()[:400] for q in bob.requests[j:] if q.method == "NOTIFY"])
 	check("away" in chg.text(), "the NOTIFY lost show=away: %s" % chg.text())
 	alice.presence(status="back")  # available again for the later scenarios
-	# a refresh (RFC 6665 §4.1.2.1): 2xx, a NOTIFY, and no second request to alice
+	# a refresh (RFC 6665 §4.2.1.1): 2xx, a NOTIFY, and no second request to alice
 	j, m = len(bob.requests), alice.mark()
 	tr = bob.request("SUBSCRIBE", None, dialog=d,
 	                 extra="Event: presence\r\nAccept: application/pidf+xml\r\nExpires: 600\r\n")
@@ -641,11 +659,20 @@ def s_presence_sip_watches_xmpp(ctx):
 		      "SUBSCRIBE Expires 0 to sip:alice@prosody.test: %s" % first_line(r2))
 	term = notify_with(lambda q: "terminated" in (q.get("subscription-state") or ""), j)
 	check(term is not None, "no NOTIFY terminated after unsubscribing")
-	uns = alice.wait(lambda s: s.kind == "presence" and s.type == "unsubscribe" and
+	# RFC 8048 §5.3.3: the final NOTIFY says closed (reason timeout), alice sees bob
+	# unavailable, and her authorization of bob stays: no unsubscribe
+	check("reason=timeout" in (term.get("subscription-state") or "") and
+	      b"<basic>closed</basic>" in term.body.replace(b" ", b""),
+	      "the final NOTIFY is not terminated;reason=timeout with PIDF closed: %s %s"
+	      % (term.get("subscription-state"), term.body[:300]))
+	una = alice.wait(lambda s: s.kind == "presence" and s.type == "unavailable" and
 	                 bare(s.frm) == "bob@sip.test", XMPP_TIMEOUT, m)
-	check(uns is not None, "alice got no unsubscribe (Prosody received it: %s): %s"
-	      % (prosody_log_wait(ctx, "inbound presence unsubscribe from bob@sip.test", 0.1),
-	         alice.stanzas[m:]))
+	check(una is not None, "alice got no unavailable from bob (RFC 8048 §5.3.3): %s"
+	      % alice.stanzas[m:])
+	uns = alice.wait(lambda s: s.kind == "presence" and s.type == "unsubscribe" and
+	                 bare(s.frm) == "bob@sip.test", 1.0, m)
+	check(uns is None, "alice got an unsubscribe for the end of a notification dialog "
+	      "(RFC 8048 §5.3.3: the authorization stays): %s" % uns)
 
 
 def s_presence_xmpp_watches_sip(ctx):
@@ -689,6 +716,7 @@ def s_presence_xmpp_watches_sip(ctx):
 	check(chg is not None, "the status change did not reach alice: %s" % alice.stanzas[m:])
 	check(chg.child_text("show") == "away", "show %r, want away" % chg.child_text("show"))
 	i = len(bob.requests)
+	before = ctx.prosody.logtext().count("inbound presence unsubscribed from bob@sip.test")
 	alice.presence(ptype="unsubscribe", to="bob@sip.test")
 	uns = bob.wait_request(lambda q: q.method == "SUBSCRIBE" and q.get("call-id") == d.call_id
 	                       and (q.get("expires") or "").strip() == "0", XMPP_TIMEOUT, i)
@@ -697,12 +725,21 @@ def s_presence_xmpp_watches_sip(ctx):
 	t = bob.request("NOTIFY", None, dialog=d,
 	                extra="Event: presence\r\nSubscription-State: terminated;reason=timeout\r\n")
 	r = bob.final(t, 10)
-	check(r is not None and r.code in (200, 481), "NOTIFY terminated: %s" % first_line(r))
+	# RFC 6665 §4.1.2.3, §4.4.1: the subscription lasts until this final NOTIFY
+	check(r is not None and r.code == 200, "final NOTIFY terminated: %s" % first_line(r))
+	# RFC 8048 §5.2.3 (F21): 'unsubscribed' once the Expires 0 has its 2xx. Prosody takes
+	# it but need not pass it on: alice's roster no longer subscribes to bob (RFC 6121
+	# §3.2.3), so its log is the witness
+	seen = "inbound presence unsubscribed from bob@sip.test"
+	check(wait_until(lambda: ctx.prosody.logtext().count(seen) > before, XMPP_TIMEOUT),
+	      "no unsubscribed from bob@sip.test reached Prosody after the 2xx to the Expires 0 "
+	      "(RFC 8048 §5.2.3)")
 
 
 def s_presence_refresh_to_sip(ctx):
 	"""The UA grants only 10 s: fedgw refreshes the subscription inside the dialog before
-	it ends (RFC 6665 §4.1.2.1; at 80% of the period, at least 5 s before its end)."""
+	it ends (RFC 6665 §4.1.2.2; at 80% of the period, at least Timer F before its end, never
+	before half of it: at 5 s)."""
 	bob, alice = ctx.bob, ctx.alice
 	i = len(bob.requests)
 	bob.grant_expires = 10

@@ -173,19 +173,22 @@ PIDF = (b"<?xml version='1.0' encoding='UTF-8'?><presence xmlns='urn:ietf:params
 NOTIFY_SEQ = [0]
 
 
-def edge_notify(sub, expires):
+def edge_notify(sub, expires, pending=False, state=None):
     """The edge's NOTIFY in the dialog its 200 to SUBSCRIBE made (RFC 6665 §4.2.2)."""
     NOTIFY_SEQ[0] += 1
     frm, to = header(sub, "From"), header(sub, "To")
     active = expires != "0"
     body = PIDF if active else b""
+    if pending:
+        body = PIDF.replace(b"in a meeting", b"still pending")
     lines = ["NOTIFY %s SIP/2.0" % (header(sub, "Contact") or "<sip:gw.sip.test>").strip("<>"),
              "Via: SIP/2.0/TLS edge.sip.test:5061;branch=z9hG4bKn%d" % NOTIFY_SEQ[0],
              "Max-Forwards: 70", "From: %s;tag=edge1" % to, "To: %s" % frm,
              "Call-ID: %s" % header(sub, "Call-ID"), "CSeq: %d NOTIFY" % NOTIFY_SEQ[0],
              "Contact: <sip:romeo@edge.sip.test;transport=tls>", "Event: presence",
-             "Subscription-State: " + ("active;expires=%s" % expires if active
-                                       else "terminated;reason=timeout")]
+             "Subscription-State: " + (state or ("%s;expires=%s" % (
+                 "pending" if pending else "active", expires) if active
+                 else "terminated;reason=timeout"))]
     if body:
         lines.append("Content-Type: application/pidf+xml")
     lines.append("Content-Length: %d" % len(body))
@@ -214,6 +217,8 @@ class Edge(threading.Thread):
         self.grant = None  # Expires granted to a SUBSCRIBE (None: as asked)
         self.sub_times = []  # (time, SUBSCRIBE) as they arrived
         self.fetch = False  # send a fetch SUBSCRIBE after the next OPTIONS
+        self.pending_first = False  # a NOTIFY pending with a PIDF before the first active
+        self.responses = []  # responses to the edge's own requests (its NOTIFYs)
         self.ctx.sni_callback = lambda sock, name, ctx: self.sni.append(name)
 
     def run(self):
@@ -246,12 +251,18 @@ class Edge(threading.Thread):
                     s.sendall(sip_req("SUBSCRIBE", "sip:carol@nowhere.test", "fetch1@edge",
                                       "z9hG4bKfx1", 1, None,
                                       "Event: presence\r\nExpires: 0\r\n"))
-            elif not msg.startswith(b"SIP/2.0"):
+            elif msg.startswith(b"SIP/2.0"):
+                self.responses.append(msg)
+            else:
                 self.requests.append(msg)
                 if msg.startswith(b"NOTIFY "):
                     self.notifies.append(msg)
                 if msg.startswith(b"MESSAGE sip:nobody@"):
                     s.sendall(answer(msg, 404, "Not Found"))
+                elif msg.startswith(b"SUBSCRIBE sip:busy@"):
+                    s.sendall(answer(msg, 503, "Service Unavailable"))  # transient
+                elif msg.startswith(b"SUBSCRIBE sip:denied@"):
+                    s.sendall(answer(msg, 403, "Forbidden"))  # RFC 8048 §5.2.2: permanent
                 elif msg.startswith(b"SUBSCRIBE "):
                     self.sub_times.append((time.time(), msg))
                     exp = header(msg, "Expires") or "600"
@@ -261,7 +272,14 @@ class Edge(threading.Thread):
                         b"Content-Length: 0\r\n", b"Expires: " + exp.encode() +
                         b"\r\nContact: <sip:romeo@edge.sip.test;transport=tls>\r\n"
                         b"Content-Length: 0\r\n") + b"\r\n")
-                    s.sendall(edge_notify(msg, exp))
+                    if self.pending_first and exp != "0":
+                        # RFC 8048 §5.2.1: answered, but no presence to the XMPP user
+                        self.pending_first = False
+                        s.sendall(edge_notify(msg, exp, pending=True))
+                    ends = {b"SUBSCRIBE sip:prob@": "terminated;reason=probation;retry-after=30",
+                            b"SUBSCRIBE sip:moved@": "terminated;reason=deactivated"}
+                    end = [v for k, v in ends.items() if msg.startswith(k)]
+                    s.sendall(edge_notify(msg, exp, state=end[0] if end else None))
                 else:
                     s.sendall(answer(msg, 200, "OK"))
 
@@ -368,8 +386,9 @@ def subscribe_from_sip(tls, data, edge):
     rsp = sip_exchange(tls, subscribe_req("s1@edge", "z9hG4bKs1", 1, None, event="dialog"), 5)
     check(rsp is not None and rsp.startswith(b"SIP/2.0 489"), "SUBSCRIBE for another event: 489")
     rsp = sip_exchange(tls, subscribe_req("s2@edge", "z9hG4bKs2", 1, None), 5)
-    check(rsp is not None and rsp.startswith(b"SIP/2.0 202") and header(rsp, "Expires") == "600",
-          "SUBSCRIBE Event: presence: 202 with Expires")
+    check(rsp is not None and rsp.startswith(b"SIP/2.0 200") and header(rsp, "Expires") == "600",
+          "SUBSCRIBE Event: presence: 200 (RFC 6665 §8.3.1: never 202) with Expires")
+    s2_tag = to_tag_of(rsp) if rsp else None
     check(wait_for(lambda: any(b"Subscription-State: pending" in n for n in edge.notifies), 5),
           "the edge got NOTIFY pending at once")
     n = edge.notifies[-1] if edge.notifies else b""
@@ -386,6 +405,52 @@ def subscribe_from_sip(tls, data, edge):
                                for n in edge.notifies[count:]), 5),
           "fetch SUBSCRIBE: NOTIFY terminated in its dialog")
     check(len(subs(data)) == 1, "a fetch stores no subscription")
+    # a fetch of the same pair is its own dialog: the subscription stays (RFC 6665 §4.4.3)
+    count = len(edge.notifies)
+    rsp = sip_exchange(tls, sip_req("SUBSCRIBE", "sip:bob@nowhere.test", "f2@edge", "z9hG4bKf2",
+                                    1, None, "Event: presence\r\nExpires: 0\r\n"), 5)
+    check(rsp is not None and rsp.startswith(b"SIP/2.0 200"), "fetch of a subscribed pair: 200")
+    check(wait_for(lambda: any(b"f2@edge" in n and b"terminated" in n
+                               for n in edge.notifies[count:]), 5),
+          "fetch of a subscribed pair: NOTIFY terminated in the fetch's dialog")
+    check(not any(b"s2@edge" in n and b"terminated" in n for n in edge.notifies[count:]),
+          "the fetch did not end the subscription's dialog")
+    rsp = sip_exchange(tls, subscribe_req("s2@edge", "z9hG4bKs3", 2, s2_tag), 5)
+    check(rsp is not None and rsp.startswith(b"SIP/2.0 200"),
+          "a refresh after a fetch of the same pair: 200, not 481 (%s)"
+          % (rsp.split(b"\r\n")[0] if rsp else None))
+    check(len(subs(data)) == 1, "the subscription is still stored after the fetch")
+    # no Expires: the presence default, 3600 s at most (RFC 3856 §6.4, RFC 6665 §3.1.1)
+    rsp = sip_exchange(tls, sip_req("SUBSCRIBE", "sip:dave@nowhere.test", "s5@edge", "z9hG4bKs5",
+                                    1, None, "Event: presence\r\n"), 5)
+    check(rsp is not None and rsp.startswith(b"SIP/2.0 200") and
+          header(rsp, "Expires") == "3600", "SUBSCRIBE without Expires: 200 with Expires 3600 "
+          "(%s)" % (header(rsp, "Expires") if rsp else None))
+    # RFC 8048 §5.3.3: Expires 0 in the dialog ends it with a PIDF closed, the record goes
+    tag5 = to_tag_of(rsp) if rsp else None
+    count = len(edge.notifies)
+    rsp = sip_exchange(tls, sip_req("SUBSCRIBE", "sip:dave@nowhere.test", "s5@edge", "z9hG4bKs6",
+                                    2, tag5, "Event: presence\r\nExpires: 0\r\n"), 5)
+    check(rsp is not None and rsp.startswith(b"SIP/2.0 200"), "in-dialog Expires 0: 200")
+    check(wait_for(lambda: any(b"s5@edge" in n and b"terminated;reason=timeout" in n and
+                               b"<basic>closed</basic>" in n for n in edge.notifies[count:]), 5),
+          "in-dialog Expires 0: NOTIFY terminated;reason=timeout with PIDF closed")
+    check(wait_for(lambda: len(subs(data)) == 1, 3), "in-dialog Expires 0: the record goes")
+    # RFC 6665 §4.1.3: a NOTIFY needs Subscription-State (400); another package gets 489
+    rsp = sip_exchange(tls, sip_req("NOTIFY", "sip:alice@sip.test", "n1@edge", "z9hG4bKn1", 1,
+                                    "x1", "Event: presence\r\n"), 5)
+    check(rsp is not None and rsp.startswith(b"SIP/2.0 400"),
+          "NOTIFY without Subscription-State: 400 (%s)" % (rsp.split(b"\r\n")[0] if rsp else None))
+    rsp = sip_exchange(tls, sip_req("NOTIFY", "sip:alice@sip.test", "n2@edge", "z9hG4bKn2", 1,
+                                    "x1", "Event: dialog\r\nSubscription-State: active\r\n"), 5)
+    check(rsp is not None and rsp.startswith(b"SIP/2.0 489") and
+          header(rsp, "Allow-Events") == "presence", "NOTIFY for another package: 489 with "
+          "Allow-Events (%s)" % (rsp.split(b"\r\n")[0] if rsp else None))
+    rsp = sip_exchange(tls, sip_req("NOTIFY", "sip:alice@sip.test", "n3@edge", "z9hG4bKn3", 1,
+                                    "x1", "Event: presence\r\nSubscription-State: active\r\n"),
+                       5)
+    check(rsp is not None and rsp.startswith(b"SIP/2.0 481"),
+          "NOTIFY outside any subscription: 481")
 
 
 def overload(tls):
@@ -565,6 +630,8 @@ def main():
            "Call-ID: o1@edge\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n").encode()
     rsp = sip_exchange(tls, opt, 5)
     check(rsp is not None and rsp.startswith(b"SIP/2.0 200"), "OPTIONS over mutual TLS: 200")
+    check(rsp is not None and header(rsp, "Allow-Events") == "presence",
+          "OPTIONS 200 lists Allow-Events: presence (RFC 6665 §4.4.4)")
     tls.sendall(b"\r\n\r\n")
     tls.settimeout(3)
     try:
@@ -595,7 +662,7 @@ def main():
     tls = ctx.wrap_socket(socket.create_connection((GW_IP, 5061), timeout=5),
                           server_hostname="gw.sip.test")
     rsp = sip_exchange(tls, subscribe_req("s9@edge", "z9hG4bKs9", 1, None), 5)
-    check(rsp is not None and rsp.startswith(b"SIP/2.0 202"), "SUBSCRIBE again: 202")
+    check(rsp is not None and rsp.startswith(b"SIP/2.0 200"), "SUBSCRIBE again: 200")
     check(len(subs(data)) == 1, "the same subscription again is not duplicated")
     overload(tls)
     tls.close()
@@ -702,8 +769,10 @@ def main():
     # 6. XMPP -> SIP with the engine alone (its XMPP side printed by the probe)
     edge.notifies.clear()
     edge.requests.clear()
-    edge.grant = "10"  # a short grant: refreshed at 5 s (RFC 6665 §4.1.2.1), not late
+    edge.grant = "10"  # a short grant: refreshed at 5 s (RFC 6665 §4.1.2.2), not late
     edge.fetch = True
+    edge.pending_first = True
+    edge.responses.clear()
     r = subprocess.run([XPROBE, data], capture_output=True, timeout=60)
     out = r.stdout.decode(errors="replace")
     check(r.returncode == 0 and "\nup\n" in "\n" + out, "the engine alone reaches the edge")
@@ -724,18 +793,60 @@ def main():
           "NOTIFY active -> presence subscribed")
     check("<show>away</show>" in out and "in a meeting" in out,
           "PIDF -> presence with show and status")
+    check("still pending" not in out,
+          "a NOTIFY pending with a PIDF sends no presence (RFC 8048 §5.2.1)")
+    check("from='romeo@sip.test' to='juliet@capulet.test' type='unsubscribed'" in out,
+          "after the 2xx to the Expires 0, the XMPP user gets unsubscribed (RFC 8048 §5.2.3)")
+    unsub_ids = [header(m.encode(), "Call-ID") for m in subs_sent if "Expires: 0" in m]
+    final = [r for r in edge.responses if b" NOTIFY" in (header(r, "CSeq") or "").encode() and
+             header(r, "Call-ID") in unsub_ids]
+    check(final and all(r.startswith(b"SIP/2.0 200") for r in final),
+          "the final NOTIFY after the Expires 0 gets 200, not 481 (RFC 6665 §4.1.2.3): %s"
+          % [r.split(b"\r\n")[0] for r in final])
     check(any("Expires: 0" in m and "To: <sip:romeo@sip.test>;tag=edge1" in m
               for m in subs_sent), "XMPP unsubscribe -> SUBSCRIBE Expires: 0 in the dialog")
     nots = [m.decode(errors="replace") for m in edge.notifies]
     check(any("Subscription-State: active" in n for n in nots) and
           any("busy now" in n and "application/pidf+xml" in n for n in nots),
           "XMPP presence -> NOTIFY with PIDF to the SIP watcher")
+    pidfs = [n for n in nots if "busy now" in n]
+    check(any("<tuple id='ID-r'>" in n and "<show xmlns='jabber:client'>dnd</show>" in n and
+              "<contact priority='0.039'>" in n and "entity='pres:bob@nowhere.test'" in n
+              for n in pidfs),
+          "the NOTIFY's PIDF: pres: entity, tuple id from the resource, jabber:client show, "
+          "priority (RFC 3863 §4.1.1; RFC 8048 §6.2 notes 2, 6, 7)")
     check(any("terminated;reason=rejected" in n for n in nots),
           "XMPP unsubscribed -> NOTIFY terminated;reason=rejected")
     check(any("fetch1@edge" in n and "Subscription-State: terminated" in n and
               "application/pidf+xml" in n and "fetched state" in n for n in nots),
           "a fetch SUBSCRIBE gets a NOTIFY terminated with the PIDF the probe brought")
-    times = [t for t, m in edge.sub_times if b"Expires: 0" not in m]
+    check("from='denied@sip.test' to='juliet@capulet.test' type='unsubscribed'" in out,
+          "SUBSCRIBE refused 403 -> unsubscribed (RFC 8048 §5.2.2)")
+    check("from='busy@sip.test' to='juliet@capulet.test' type='unsubscribed'" not in out and
+          any(m.startswith("SUBSCRIBE sip:busy@sip.test ") for m in subs_sent),
+          "SUBSCRIBE answered 503 -> no unsubscribed, the authorization stays (RFC 8048 §5.2.2)")
+    # RFC 6665 §4.1.3: retry-after is waited for; deactivated means subscribe again now
+    # (once: the next one meets the backoff); neither cancels the authorization
+    prob = [m for m in subs_sent if m.startswith("SUBSCRIBE sip:prob@sip.test ")]
+    moved = [m for m in subs_sent if m.startswith("SUBSCRIBE sip:moved@sip.test ")]
+    check(len(prob) == 1, "terminated;reason=probation;retry-after=30: no new SUBSCRIBE "
+          "before 30 s (%d)" % len(prob))
+    check(len(moved) == 2 and header(moved[0].encode(), "Call-ID") !=
+          header(moved[1].encode(), "Call-ID"),
+          "terminated;reason=deactivated: a new SUBSCRIBE at once, in a fresh dialog (%d)"
+          % len(moved))
+    check("type='unsubscribed'" not in "".join(l for l in out.splitlines()
+                                               if "from='prob@" in l or "from='moved@" in l),
+          "probation and deactivated keep the authorization (no unsubscribed)")
+    check("<presence from='sip.test' to='juliet@capulet.test' type='probe'>" in out,
+          "before a refresh, a probe of the XMPP user's bare JID from the gateway (RFC 8048 §8.1)")
+    fetches = [m for m in subs_sent if m.startswith("SUBSCRIBE sip:mercutio@sip.test ")]
+    check(any("Expires: 0" in m and ";tag=" not in (header(m.encode(), "To") or ";tag=")
+              for m in fetches),
+          "an XMPP probe with no subscription -> SUBSCRIBE Expires 0 in a new dialog "
+          "(RFC 8048 §7.1): %s" % [m.split("\r\n")[0] for m in fetches])
+    times = [t for t, m in edge.sub_times
+             if b"Expires: 0" not in m and m.startswith(b"SUBSCRIBE sip:romeo@")]
     late = [round(b - a, 2) for a, b in zip(times, times[1:])]
     check(len(times) >= 2 and 4.5 <= times[1] - times[0] <= 6.0,
           "a 10 s grant is refreshed at 5 s, on time (intervals %s)" % late)

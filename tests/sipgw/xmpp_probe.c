@@ -50,6 +50,14 @@ static const char *const script1[] = {
     "<presence from='bob@nowhere.test' to='alice@sip.test' type='subscribed'/>",
     "<presence from='bob@nowhere.test/r' to='alice@sip.test'><show>dnd</show>"
     "<status>busy now</status><priority>5</priority></presence>",
+    /* RFC 8048 §5.2.2: a 503 is transient, a 403 cancels the authorization */
+    "<presence from='juliet@capulet.test' to='busy@sip.test' type='subscribe'/>",
+    "<presence from='juliet@capulet.test' to='denied@sip.test' type='subscribe'/>",
+    /* RFC 6665 §4.1.3: the notifier ends these at once, with reasons that allow more */
+    "<presence from='juliet@capulet.test' to='prob@sip.test' type='subscribe'/>",
+    "<presence from='juliet@capulet.test' to='moved@sip.test' type='subscribe'/>",
+    /* RFC 8048 §7.1: a probe with no subscription of the pair is a fetch */
+    "<presence from='juliet@capulet.test/balcony' to='mercutio@sip.test' type='probe'/>",
 };
 
 static const char *const script2[] = {

@@ -176,11 +176,77 @@ static void test_refresh_at(void **state)
 	(void)state;
 	/* 80% of the period */
 	assert_int_equal(sipgw_refresh_at(1000, 3600), 1000 + 2880000);
-	assert_int_equal(sipgw_refresh_at(0, 60), 48000);
-	/* short periods keep 5 s of margin, but never refresh before half the period */
-	assert_int_equal(sipgw_refresh_at(0, 20), 15000);
+	assert_int_equal(sipgw_refresh_at(0, 600), 480000);
+	/* shorter periods keep Timer F (32 s) of margin so a slow refresh still completes,
+	 * but never refresh before half the period */
+	assert_int_equal(sipgw_refresh_at(0, 120), 88000);
+	assert_int_equal(sipgw_refresh_at(0, 60), 30000);
+	assert_int_equal(sipgw_refresh_at(0, 20), 10000);
 	assert_int_equal(sipgw_refresh_at(0, 6), 3000);
 	assert_int_equal(sipgw_refresh_at(500, 0), 500);
+}
+
+static void test_granted_expires(void **state)
+{
+	(void)state;
+	/* RFC 6665 §3.1.1, RFC 3856 §6.4: no Expires is the package default, 3600 s */
+	assert_int_equal(sipgw_granted_expires(-1, 86400), 3600);
+	assert_int_equal(sipgw_granted_expires(-1, 600), 600);
+	/* never longer than asked, nor than configured */
+	assert_int_equal(sipgw_granted_expires(60, 86400), 60);
+	assert_int_equal(sipgw_granted_expires(7200, 3600), 3600);
+	assert_int_equal(sipgw_granted_expires(0, 3600), 0);
+}
+
+static void test_subscribe_failure(void **state)
+{
+	(void)state;
+	/* RFC 8048 §5.2.2: only 403, 489, 603 cancel the authorization */
+	static const unsigned cancel[] = {403, 489, 603};
+	for (size_t i = 0; i < sizeof(cancel) / sizeof(cancel[0]); i++) {
+		assert_int_equal(sipgw_subscribe_failure_action(cancel[i], false),
+		                 SIPGW_SUBFAIL_CANCEL);
+		assert_int_equal(sipgw_subscribe_failure_action(cancel[i], true),
+		                 SIPGW_SUBFAIL_CANCEL);
+	}
+	assert_int_equal(sipgw_subscribe_failure_action(423, true), SIPGW_SUBFAIL_INTERVAL);
+	/* RFC 6665 §4.1.2.2: these end a refreshed subscription (a new dialog later); 481 is
+	 * transient for RFC 8048 §5.2.2, and so is the rest for an initial SUBSCRIBE */
+	static const unsigned ends[] = {404, 405, 410, 416, 480, 481, 482, 483, 484, 485, 501, 604};
+	for (size_t i = 0; i < sizeof(ends) / sizeof(ends[0]); i++) {
+		assert_int_equal(sipgw_subscribe_failure_action(ends[i], true),
+		                 SIPGW_SUBFAIL_NEW_DIALOG);
+		assert_int_equal(sipgw_subscribe_failure_action(ends[i], false),
+		                 SIPGW_SUBFAIL_RETRY);
+	}
+	/* timeouts, overload, an unreachable next hop: transient, never a cancellation */
+	static const unsigned transient[] = {0, 408, 500, 503, 504, 486, 600};
+	for (size_t i = 0; i < sizeof(transient) / sizeof(transient[0]); i++) {
+		assert_int_equal(sipgw_subscribe_failure_action(transient[i], true),
+		                 SIPGW_SUBFAIL_RETRY);
+		assert_int_equal(sipgw_subscribe_failure_action(transient[i], false),
+		                 SIPGW_SUBFAIL_RETRY);
+	}
+	/* backoff: 30 s doubling, at most an hour */
+	assert_int_equal(sipgw_subscribe_backoff_ms(0), 30000);
+	assert_int_equal(sipgw_subscribe_backoff_ms(1), 30000);
+	assert_int_equal(sipgw_subscribe_backoff_ms(2), 60000);
+	assert_int_equal(sipgw_subscribe_backoff_ms(7), 1920000);
+	assert_int_equal(sipgw_subscribe_backoff_ms(8), 3600000);
+	assert_int_equal(sipgw_subscribe_backoff_ms(1000), 3600000);
+}
+
+static void test_notify_failure(void **state)
+{
+	(void)state;
+	/* RFC 6665 §4.2.2: MUST remove on these, SHOULD on Timer F and transport failure */
+	static const unsigned ends[] = {0,   404, 405, 408, 410, 416, 480, 481,
+	                                482, 483, 484, 485, 489, 501, 604};
+	for (size_t i = 0; i < sizeof(ends) / sizeof(ends[0]); i++)
+		assert_true(sipgw_notify_failure_ends(ends[i]));
+	static const unsigned keeps[] = {200, 400, 403, 415, 486, 500, 503, 603};
+	for (size_t i = 0; i < sizeof(keeps) / sizeof(keeps[0]); i++)
+		assert_false(sipgw_notify_failure_ends(keeps[i]));
 }
 
 static void test_reply_unparsed(void **state)
@@ -305,6 +371,15 @@ static void test_presence_read(void **state)
 	assert_string_equal(pp.p.status_lang, "en");
 	assert_true(pp.p.has_priority);
 	assert_int_equal(pp.p.priority, -5);
+	assert_null(pp.p.resource);
+	assert_null(pp.p.lang);
+	xlate_presence_clear(&pp.p);
+	/* RFC 8048 §6.2 Table 1: the resource (-> tuple id) and xml:lang (-> Content-Language) */
+	pres_parse("<presence from='juliet@example.com/yn0cl4bnw0yr3vym' to='c@d' xml:lang='fr'/>",
+	           &pp);
+	assert_int_equal(pp.err, FG_OK);
+	assert_string_equal(pp.p.resource, "yn0cl4bnw0yr3vym");
+	assert_string_equal(pp.p.lang, "fr");
 	xlate_presence_clear(&pp.p);
 	/* RFC 6121 §4.7.2.3: a priority out of range is ignored */
 	pres_parse("<presence from='a@b' to='c@d' type='unavailable'><status>gone</status>"
@@ -338,6 +413,50 @@ static void test_presence_read(void **state)
 	xlate_presence_clear(&pp.p);
 }
 
+static void test_lang_tag(void **state)
+{
+	(void)state;
+	char out[SIPGW_MAX_LANG + 1];
+	assert_true(sipgw__lang_tag("en", 2, out, sizeof(out)));
+	assert_string_equal(out, "en");
+	assert_true(sipgw__lang_tag(" fr-CA, en", 10, out, sizeof(out)));
+	assert_string_equal(out, "fr-CA");
+	assert_false(sipgw__lang_tag("", 0, out, sizeof(out)));
+	assert_false(sipgw__lang_tag("1en", 3, out, sizeof(out)));
+	assert_false(sipgw__lang_tag("e'n", 3, out, sizeof(out)));
+	assert_false(sipgw__lang_tag("en\r\nX: y", 9, out, sizeof(out)));
+}
+
+/* A14: the watcher's address is decoded once and encoded once (RFC 7247 §6.4, §6.5) */
+static void test_sip_uri_canonical(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *in, *want;
+	} rows[] = {
+	    {"sip:alice@sip.test", "sip:alice@sip.test"},
+	    {"sip:alice@SIP.Test;transport=tls", "sip:alice@sip.test"},
+	    {"sip:alice@sip.test;gr=abc", "sip:alice@sip.test"},
+	    {"sip:%61lice@sip.test", "sip:alice@sip.test"},
+	    /* a decoded "\26" stays "\26", never "&" (another user) */
+	    {"sip:a%5C26b@x.test", "sip:a%5C26b@x.test"},
+	    {"sip:a&b@x.test", "sip:a&b@x.test"},
+	    /* a decoded "@" or "/" stays in the user part */
+	    {"sip:a%40b@x.test", "sip:a%40b@x.test"},
+	    {"sip:a%2Fb@x.test", "sip:a/b@x.test"}, /* "/" is user-unreserved (RFC 3261 §25.1) */
+	};
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct fg_buf out = {0};
+		assert_int_equal(
+		    sipgw__sip_uri_canonical(rows[i].in, strlen(rows[i].in), &out, NULL), FG_OK);
+		assert_string_equal(fg_buf_cstr(&out), rows[i].want);
+		fg_buf_free(&out);
+	}
+	struct fg_buf out = {0};
+	assert_int_not_equal(sipgw__sip_uri_canonical("sip:x.test", 10, &out, NULL), FG_OK);
+	fg_buf_free(&out);
+}
+
 static void test_presence_stanza(void **state)
 {
 	(void)state;
@@ -356,7 +475,19 @@ static void test_presence_stanza(void **state)
 	                    "<show>away</show><status xml:lang='en'>in a &lt;meeting&gt;</status>"
 	                    "<priority>3</priority></presence>");
 	fg_buf_reset(&out);
-	/* PIDF closed -> unavailable, the note kept (RFC 8048 §4.3) */
+	/* RFC 8048 §6.3 Table 2: Content-Language -> xml:lang (a valid tag only) */
+	p.lang = (char *)"de";
+	assert_int_equal(sipgw_presence_stanza(SIPGW_PRES_AVAILABLE, "a@b", "c@d", &p, &out),
+	                 FG_OK);
+	assert_non_null(strstr(fg_buf_cstr(&out), "<presence from='a@b' to='c@d' xml:lang='de'>"));
+	fg_buf_reset(&out);
+	p.lang = (char *)"d'e";
+	assert_int_equal(sipgw_presence_stanza(SIPGW_PRES_AVAILABLE, "a@b", "c@d", &p, &out),
+	                 FG_OK);
+	assert_null(strstr(fg_buf_cstr(&out), "xml:lang='d"));
+	p.lang = NULL;
+	fg_buf_reset(&out);
+	/* PIDF closed -> unavailable, the note kept (RFC 8048 §6.3 Table 2) */
 	p.available = false;
 	assert_int_equal(sipgw_presence_stanza(SIPGW_PRES_AVAILABLE, "a@b", "c@d", &p, &out),
 	                 FG_OK);
@@ -427,12 +558,17 @@ int main(void)
 	    cmocka_unit_test(test_message_escaping),
 	    cmocka_unit_test(test_error_stanza),
 	    cmocka_unit_test(test_refresh_at),
+	    cmocka_unit_test(test_granted_expires),
+	    cmocka_unit_test(test_subscribe_failure),
+	    cmocka_unit_test(test_notify_failure),
 	    cmocka_unit_test(test_reply_unparsed),
 	    cmocka_unit_test(test_jid_split),
 	    cmocka_unit_test(test_sub_id),
 	    cmocka_unit_test(test_bind_addr),
 	    cmocka_unit_test(test_presence_read),
 	    cmocka_unit_test(test_presence_stanza),
+	    cmocka_unit_test(test_lang_tag),
+	    cmocka_unit_test(test_sip_uri_canonical),
 	    cmocka_unit_test(test_cert_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

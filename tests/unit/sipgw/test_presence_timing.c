@@ -1,5 +1,6 @@
-/* Unit tests for the timing of presence subscriptions (RFC 6665 §4.1.2.1 refresh, §4.2.2
- * expiry): what is due when, and that an engine checking every tick acts at the due time. */
+/* Unit tests for the timing of presence subscriptions (RFC 6665 §4.1.2.2 refresh, §4.1.2.4
+ * Timer N, §4.2.1.4 expiry; RFC 8048 §5.2.2 retries, §8.1 dormancy): what is due when, and
+ * that an engine checking every tick acts at the due time. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -35,25 +36,71 @@ static void test_refresh_due(void **state)
 	assert_int_equal(due, T0 + 480000);
 	assert_int_equal(sipgw__sub_due(&s, T0 + 479999, &due), SIPGW_SUB_WAIT);
 	assert_int_equal(sipgw__sub_due(&s, T0 + 480000, &due), SIPGW_SUB_REFRESH);
-	/* a short grant (Expires: 10): 5 s margin, never before half the period */
+	/* a short grant (Expires: 10): Timer F margin, never before half the period */
 	s = granted(DB_SUB_XMPP_WATCHER, 10, true);
 	assert_int_equal(sipgw__sub_due(&s, T0, &due), SIPGW_SUB_WAIT);
 	assert_int_equal(due, T0 + 5000);
 	assert_true(due < s.expires_ms);
-	/* no dialog yet: dropped just after its end, never refreshed */
+	/* no dialog: a new SUBSCRIBE just after its end (RFC 8048 §5.2.2: the authorization
+	 * is long-lived), never a refresh */
 	s = granted(DB_SUB_XMPP_WATCHER, 10, false);
 	assert_int_equal(sipgw__sub_due(&s, T0 + 9000, &due), SIPGW_SUB_WAIT);
 	assert_int_equal(due, T0 + 10001);
-	assert_int_equal(sipgw__sub_due(&s, T0 + 10001, &due), SIPGW_SUB_DROP);
+	assert_int_equal(sipgw__sub_due(&s, T0 + 10001, &due), SIPGW_SUB_RETRY);
 	/* a grant with no length left is not refreshed every tick */
 	s = granted(DB_SUB_XMPP_WATCHER, 0, true);
 	assert_int_equal(sipgw__sub_due(&s, T0, &due), SIPGW_SUB_WAIT);
 	assert_int_equal(due, T0 + SIPGW_SUB_SCAN_MS);
-	/* terminated: nothing, ever */
+	/* unsubscribed: kept for the final NOTIFY until expires_ms, then dropped (RFC 6665
+	 * §4.1.2.3) */
 	s = granted(DB_SUB_XMPP_WATCHER, 10, true);
 	s.state = DB_SUB_TERMINATED;
-	assert_int_equal(sipgw__sub_due(&s, T0 + 60000, &due), SIPGW_SUB_WAIT);
+	s.expires_ms = T0 + SIPGW_FINAL_NOTIFY_WAIT_MS;
+	s.retry_at_ms = T0 + 1; /* the Expires 0 in flight changes nothing */
+	assert_int_equal(sipgw__sub_due(&s, T0 + 1000, &due), SIPGW_SUB_WAIT);
+	assert_int_equal(due, T0 + SIPGW_FINAL_NOTIFY_WAIT_MS);
+	assert_int_equal(sipgw__sub_due(&s, T0 + SIPGW_FINAL_NOTIFY_WAIT_MS, &due), SIPGW_SUB_DROP);
+}
+
+static void test_retry_and_timer_n(void **state)
+{
+	(void)state;
+	int64_t due = 0;
+	/* a SUBSCRIBE in flight, or a failed one (RFC 8048 §5.2.2 transient): the retry time
+	 * wins over the refresh */
+	struct db_subscription s = granted(DB_SUB_XMPP_WATCHER, 600, true);
+	s.retry_at_ms = T0 + 30000;
+	assert_int_equal(sipgw__sub_due(&s, T0, &due), SIPGW_SUB_WAIT);
+	assert_int_equal(due, T0 + 30000);
+	assert_int_equal(sipgw__sub_due(&s, T0 + 30000, &due), SIPGW_SUB_RETRY);
+	/* RFC 6665 §4.1.2.4: Timer N (64*T1) with no NOTIFY */
+	s = granted(DB_SUB_XMPP_WATCHER, 600, true);
+	s.notify_by_ms = T0 + SIPGW_TIMER_N_MS;
+	assert_int_equal(SIPGW_TIMER_N_MS, 32000);
+	assert_int_equal(sipgw__sub_due(&s, T0, &due), SIPGW_SUB_WAIT);
+	assert_int_equal(due, T0 + SIPGW_TIMER_N_MS);
+	assert_int_equal(sipgw__sub_due(&s, T0 + SIPGW_TIMER_N_MS, &due), SIPGW_SUB_NO_NOTIFY);
+	/* a NOTIFY came (notify_by_ms cleared): the refresh as usual */
+	s.notify_by_ms = 0;
+	assert_int_equal(sipgw__sub_due(&s, T0 + SIPGW_TIMER_N_MS, &due), SIPGW_SUB_WAIT);
+	assert_int_equal(due, T0 + 480000);
+	/* no dialog yet and no NOTIFY: Timer N comes first */
+	s = granted(DB_SUB_XMPP_WATCHER, 600, false);
+	s.notify_by_ms = T0 + SIPGW_TIMER_N_MS;
+	assert_int_equal(sipgw__sub_due(&s, T0, &due), SIPGW_SUB_WAIT);
+	assert_int_equal(due, T0 + SIPGW_TIMER_N_MS);
+	assert_int_equal(sipgw__sub_due(&s, T0 + SIPGW_TIMER_N_MS, &due), SIPGW_SUB_NO_NOTIFY);
+	/* RFC 8048 §8.1, §5.2.2: dormant while the XMPP user is offline: nothing, ever (no
+	 * refresh, no Timer N) until the user is back */
+	s = granted(DB_SUB_XMPP_WATCHER, 10, true);
+	s.retry_at_ms = SIPGW_SUB_DORMANT;
+	s.notify_by_ms = T0 + 1;
+	assert_int_equal(sipgw__sub_due(&s, T0 + 3600000, &due), SIPGW_SUB_WAIT);
 	assert_true(due == INT64_MAX);
+	/* Timer N does not apply to the SIP watchers' subscriptions (we are the notifier) */
+	s = granted(DB_SUB_SIP_WATCHER, 600, true);
+	s.notify_by_ms = T0 + 1;
+	assert_int_equal(sipgw__sub_due(&s, T0 + 2, &due), SIPGW_SUB_WAIT);
 }
 
 static void test_watcher_expiry_due(void **state)
@@ -129,9 +176,8 @@ static void test_scan_due(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_refresh_due),
-	    cmocka_unit_test(test_watcher_expiry_due),
-	    cmocka_unit_test(test_acts_on_time),
+	    cmocka_unit_test(test_refresh_due),       cmocka_unit_test(test_watcher_expiry_due),
+	    cmocka_unit_test(test_retry_and_timer_n), cmocka_unit_test(test_acts_on_time),
 	    cmocka_unit_test(test_scan_due),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
