@@ -2153,9 +2153,10 @@ static void message_in(struct sipgw *gw, struct stxn *st)
 	                        *lang = sipgw__hdr(m, "Content-Language");
 	char sid[SIPGW_STANZA_ID_MAX] = "";
 	bool routed = false;
-	if (m->content_type.p != NULL && strncasecmp(m->content_type.p, XLATE_ISCOMPOSING_TYPE,
-	                                             sizeof(XLATE_ISCOMPOSING_TYPE) - 1) == 0) {
-		/* RFC 3994 -> XEP-0085 */
+	if (xlate_media_type_is(m->content_type.p, m->content_type.len, XLATE_ISCOMPOSING_TYPE)) {
+		/* RFC 3994 -> XEP-0085. type='chat' even in pager mode: XEP-0085 chat states
+		 * belong to one-to-one chats, RFC 7573 §6 maps isComposing so, and the MUST of
+		 * RFC 7572 §5 is about the message content (pager-mode text) */
 		enum xlate_chatstate cs;
 		if (xlate_chatstate_from_iscomposing(m->body, m->body_len, &cs, &why) != FG_OK) {
 			sipgw__respond(st, 400, NULL, NULL, NULL, 0);
@@ -2185,12 +2186,18 @@ static void message_in(struct sipgw *gw, struct stxn *st)
 		    .content_language = lang ? lang->value.p : NULL,
 		    .content_language_len = lang ? lang->value.len : 0,
 		    .call_id = m->call_id.p,
-		    .call_id_len = m->call_id.len};
+		    .call_id_len = m->call_id.len,
+		    /* RFC 7572 §5: a pager-mode MESSAGE gets no type; inside an IM session it
+		     * is a chat (RFC 7573 §5) */
+		    .chat = sess != NULL};
 		enum fg_err err = xlate_im_sip_to_xml(&in, from.text, from.parts.len, to.text,
 		                                      to.parts.len, sid, &stanza, &why);
 		if (err == FG_ERR_VERSION) {
-			sipgw__respond(st, 415, "Accept: text/plain, message/cpim\r\n", NULL, NULL,
-			               0);
+			/* RFC 3428 §7, RFC 3261 §21.4.13: Accept lists every type taken here */
+			sipgw__respond(st, 415,
+			               "Accept: text/plain, message/cpim, " XLATE_ISCOMPOSING_TYPE
+			               "\r\n",
+			               NULL, NULL, 0);
 			goto out;
 		}
 		if (err != FG_OK) {

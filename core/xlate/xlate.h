@@ -118,14 +118,23 @@ const char *xlate_error_type_name(enum xlate_error_type type); /* "cancel" */
 
 /* ---- messages (RFC 7572) ---- */
 
-/* An XMPP <message type='chat'/> reduced to what RFC 7572 maps. Strings are owned
- * (malloc'd), NULL when absent; xlate_im_clear frees them. */
+/* Is the Content-Type value (len bytes, parameters allowed) exactly the media type want
+ * ("application/im-iscomposing+xml"; type and subtype compare case-insensitively, RFC 2045
+ * §5.1)? A longer subtype ("...+xmlfoo") is another type. */
+bool xlate_media_type_is(const char *content_type, size_t len, const char *want);
+
+/* An XMPP <message/> reduced to what RFC 7572 maps. Strings are owned (malloc'd), NULL
+ * when absent; xlate_im_clear frees them. */
 struct xlate_im {
 	char *body;
 	char *subject;
-	char *thread; /* RFC 7572 §4/§5: <thread/> <-> SIP Call-ID */
-	char *lang;   /* xml:lang <-> Content-Language */
+	char *thread;       /* RFC 7572 §4/§5: <thread/> <-> SIP Call-ID */
+	char *lang;         /* xml:lang <-> Content-Language (its first valid tag, RFC 7572 §8) */
+	char *subject_lang; /* a CPIM "Subject:;lang=xx" (RFC 3862 §3.3): <subject xml:lang> */
 	char *id;
+	/* xlate_im_to_xml writes type='chat' (a MESSAGE inside an IM session, RFC 7573) when
+	 * set, else no type: a pager-mode MESSAGE MUST have none or 'normal' (RFC 7572 §5) */
+	bool chat;
 };
 void xlate_im_clear(struct xlate_im *im);
 
@@ -141,8 +150,8 @@ enum fg_err xlate_im_from_sip(const char *content_type, const uint8_t *body, siz
  * checked for CR/LF (header injection); the Call-ID to use is im->thread when set. */
 enum fg_err xlate_im_to_sip(const struct xlate_im *im, struct fg_buf *body,
                             struct fg_buf *extra_headers, const char **content_type);
-/* Serialises <message type='chat' from to [id] [xml:lang]><body/><subject/><thread/>
- * with XML escaping (for the router and for tests). */
+/* Serialises <message [type='chat'] from to [id] [xml:lang]><subject/><body/><thread/>
+ * with XML escaping (for the router and for tests); type='chat' only when im->chat. */
 enum fg_err xlate_im_to_xml(const struct xlate_im *im, const char *from, const char *to,
                             struct fg_buf *out);
 
@@ -160,6 +169,7 @@ struct xlate_im_sip {
 	size_t content_language_len;
 	const char *call_id;
 	size_t call_id_len;
+	bool chat; /* inside an IM session: type='chat'; else no type (RFC 7572 §5) */
 };
 /* SIP MESSAGE -> the stanza, in one pass and without copying any field: the checks and
  * errors of xlate_im_from_sip (FG_ERR_VERSION: answer 415; FG_ERR_PARSE: 400), then what

@@ -362,6 +362,15 @@ def im_session(tls):
     rsp = sip_exchange(tls, sip_req("INVITE", "sip:bob@nowhere.test", "im2@edge", "z9hG4bKi6",
                                     1, None, ctype="application/sdp", body=audio), 5)
     check(rsp is not None and rsp.startswith(b"SIP/2.0 488"), "INVITE for audio: 488")
+    # RFC 3428 §7: 415 with an Accept that lists every type taken, isComposing included
+    # (RFC 3994); a media type is matched whole, never by prefix
+    for n, ctype in enumerate(("text/html", "application/im-iscomposing+xmlfoo")):
+        rsp = sip_exchange(tls, sip_req("MESSAGE", "sip:bob@nowhere.test", "ct%d@edge" % n,
+                                        "z9hG4bKc%d" % n, 1, None, ctype=ctype, body=b"<b/>"), 5)
+        accept = (header(rsp, "Accept") or "") if rsp else ""
+        check(rsp is not None and rsp.startswith(b"SIP/2.0 415") and
+              "application/im-iscomposing+xml" in accept and "text/plain" in accept,
+              "MESSAGE %s: 415 with Accept listing isComposing (%s)" % (ctype, accept))
 
 
 def subscribe_from_sip(tls, data, edge):
