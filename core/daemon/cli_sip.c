@@ -49,6 +49,8 @@ static void sip_usage(FILE *out)
 	    "  bind=ADDR                      listener address (0.0.0.0)\n"
 	    "  subscription_expires_s=N       60-86400 (3600)\n"
 	    "  max_pending=N                  1-1000000 (1000)\n"
+	    "  max_message_bytes=N            500-131072 (1300): largest MESSAGE outside a\n"
+	    "                                 session (RFC 3428 §8)\n"
 	    "\n"
 	    "Exit codes: 0 done, 1 refused or failed (the reason and the fix on stderr),\n"
 	    "2 usage error, 3 not found, 4 the store could not be opened.\n"

@@ -37,6 +37,9 @@ static const struct setting_def defs[] = {
      "Use a number of seconds from 60 to 86400 (default 3600)."},
     {"max_pending", "sip.max_pending", "The pending request limit (max_pending)", ST_UINT, "1000",
      1, 1000000, "Use a number from 1 to 1000000 (default 1000)."},
+    {"max_message_bytes", "sip.max_message_bytes",
+     "The largest MESSAGE outside a session (max_message_bytes)", ST_UINT, "1300", 500, 131072,
+     "Use a number of bytes from 500 to 131072 (default 1300, RFC 3428 §8)."},
 };
 
 #define NDEFS (sizeof(defs) / sizeof(defs[0]))
@@ -374,7 +377,8 @@ enum fg_err sipconf_settings_set(struct db *db, const char *actor, const char *s
 					*p = '?';
 			err = xmppconf__fail(e, 422, shown,
 			                     "Use one of: enabled, fqdn, tcp_port, tls_port, bind, "
-			                     "subscription_expires_s, max_pending.",
+			                     "subscription_expires_s, max_pending, "
+			                     "max_message_bytes.",
 			                     "There is no SIP setting \"%s\".", shown);
 			goto out;
 		}

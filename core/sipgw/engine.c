@@ -1698,6 +1698,7 @@ static const char *relay_jid_domain(const struct relay_jid *j, char *out, bool s
 
 void sipgw__presence_ctxn_done(struct sipgw *gw, struct ctxn *ct, enum purpose p, unsigned status,
                                const struct sip_msg *rsp);
+static void message_queue_next(struct sipgw *gw, const struct ctxn *done);
 
 static void ctxn_finish(struct ctxn *ct, unsigned status, const struct sip_msg *rsp,
                         const char *why)
@@ -1738,6 +1739,7 @@ static void ctxn_finish(struct ctxn *ct, unsigned status, const struct sip_msg *
 		d->status_dirty = true;
 		break;
 	case P_MESSAGE:
+		message_queue_next(gw, ct);
 		if (status >= 200 && status < 300) {
 			if (d != NULL)
 				d->msgs_out++;
@@ -1747,7 +1749,7 @@ static void ctxn_finish(struct ctxn *ct, unsigned status, const struct sip_msg *
 			break;
 		struct fg_buf err = {0};
 		if (status == 0) {
-			/* the next hop cannot be reached: as RFC 6120 §8.3.3.13 for a server */
+			/* the next hop cannot be reached: as RFC 6120 §8.3.3.16 for a server */
 			(void)sipgw_error_stanza_cond(
 			    "message", ct->orig_from, ct->orig_to, ct->orig_id,
 			    XLATE_ERR_REMOTE_SERVER_NOT_FOUND, XLATE_TYPE_CANCEL, why, &err);
@@ -1952,7 +1954,140 @@ void sipgw__copy_record_route(const struct sip_msg *m, struct fg_buf *out)
 	}
 }
 
-/* ---- SIP MESSAGE -> XMPP (RFC 7572 §4, RFC 7247 §5: no false success) ---------------------- */
+/* ---- message-path memory: threads and Call-IDs, the RFC 3428 §8 queue --------------------- */
+
+/* Threads whose Call-ID had to be derived (xlate_call_id_from_thread), so that a reply's
+ * Call-ID maps back to the thread (RFC 7572 Table 2): the recent conversations. */
+#define SIPGW_THREAD_MAP 64u
+/* A longer thread is not remembered: its replies carry the derived Call-ID as thread. */
+#define SIPGW_THREAD_MAX  256u
+#define SIPGW_CALL_ID_MAX (XLATE_MAX_THREAD_CALL_ID + DB_DOMAIN_MAX + 2)
+/* Out-of-dialog MESSAGEs waiting behind the pending one to the same URI (RFC 3428 §8); past
+ * this the sender is told to wait (a client flooding one recipient). */
+#define SIPGW_MSG_QUEUE_MAX 64u
+
+struct thread_pair {
+	char call_id[SIPGW_CALL_ID_MAX];
+	char thread[SIPGW_THREAD_MAX + 1];
+};
+
+struct msg_memory {
+	struct thread_pair threads[SIPGW_THREAD_MAP];
+	unsigned threads_next;
+};
+
+static struct msg_memory *msg_memory(struct sipgw *gw)
+{
+	if (gw->msg_mem == NULL)
+		gw->msg_mem = calloc(1, sizeof(*gw->msg_mem));
+	return gw->msg_mem;
+}
+
+static void thread_remember(struct sipgw *gw, const char *call_id, const char *thread)
+{
+	struct msg_memory *mm = msg_memory(gw);
+	size_t tl = strlen(thread);
+	if (mm == NULL || tl > SIPGW_THREAD_MAX || strlen(call_id) >= SIPGW_CALL_ID_MAX)
+		return;
+	for (unsigned i = 0; i < SIPGW_THREAD_MAP; i++)
+		if (strcmp(mm->threads[i].call_id, call_id) == 0)
+			return;
+	struct thread_pair *tp = &mm->threads[mm->threads_next++ % SIPGW_THREAD_MAP];
+	fg_strlcpy(tp->call_id, call_id, sizeof(tp->call_id));
+	memcpy(tp->thread, thread, tl + 1);
+}
+
+/* The thread of a Call-ID (RFC 7572 Table 2): the one it was derived from, or itself. */
+static struct sip_str thread_of_call_id(struct sipgw *gw, struct sip_str call_id)
+{
+	static const char prefix[] = XLATE_THREAD_CALL_ID_PREFIX;
+	if (gw->msg_mem == NULL || call_id.p == NULL || call_id.len < sizeof(prefix) - 1 ||
+	    memcmp(call_id.p, prefix, sizeof(prefix) - 1) != 0)
+		return call_id;
+	for (unsigned i = 0; i < SIPGW_THREAD_MAP; i++) {
+		const struct thread_pair *tp = &gw->msg_mem->threads[i];
+		if (strlen(tp->call_id) == call_id.len &&
+		    memcmp(tp->call_id, call_id.p, call_id.len) == 0)
+			return (struct sip_str){tp->thread, strlen(tp->thread)};
+	}
+	return call_id;
+}
+
+/* RFC 3428 §8 queue key: the Request-URI as the gateway wrote it (one form per address). */
+static uint64_t message_queue_key(const char *ruri)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (const char *c = ruri; *c; c++) {
+		h ^= (unsigned char)*c;
+		h *= 0x100000001b3ull;
+	}
+	return h | 1; /* 0 is "not queued" */
+}
+
+/* RFC 3428 §8: "A UAC MUST NOT initiate a new out-of-dialog MESSAGE transaction to a given
+ * URI if there is a previous out-of-dialog transaction pending for the same URI." Starts ct
+ * (ct->queue_key set) now, or links it as waiting (no transaction yet) to be started by
+ * message_queue_next. False: too many wait already; ct is not taken. */
+static bool message_send(struct sipgw *gw, struct dom *d, struct ctxn *ct, const struct fg_buf *req)
+{
+	size_t waiting = 0;
+	bool busy = false;
+	for (const struct ctxn *o = gw->ctxns; o != NULL; o = o->next) {
+		if (o->queue_key != ct->queue_key || o->dead)
+			continue;
+		if (o->t == NULL)
+			waiting++;
+		else if (o->p == P_MESSAGE)
+			busy = true; /* not answered yet */
+	}
+	if (!busy && waiting == 0) {
+		sipgw__ctxn_start(gw, d, ct, SIP_METHOD_MESSAGE, req);
+		return true;
+	}
+	if (waiting >= SIPGW_MSG_QUEUE_MAX || (ct->req = malloc(req->len)) == NULL)
+		return false;
+	memcpy(ct->req, req->data, req->len);
+	ct->req_len = req->len;
+	ct->gw = gw;
+	fg_strlcpy(ct->domain, d->cf.rec.domain, sizeof(ct->domain));
+	ctxn_link(gw, ct); /* no transaction: not hashed, no timers */
+	return true;
+}
+
+/* The out-of-dialog MESSAGE done was answered (or failed): start the oldest one waiting for
+ * the same URI. */
+static void message_queue_next(struct sipgw *gw, const struct ctxn *done)
+{
+	struct ctxn *next = NULL, **next_pp = NULL;
+	if (done->queue_key == 0 || gw->stopping)
+		return;
+	for (struct ctxn **pp = &gw->ctxns; *pp != NULL; pp = &(*pp)->next) {
+		struct ctxn *o = *pp;
+		if (o == done || o->queue_key != done->queue_key || o->dead)
+			continue;
+		if (o->t != NULL && o->p == P_MESSAGE)
+			return; /* one is pending already */
+		if (o->t == NULL) {
+			next = o; /* the list is newest first: the last one waited longest */
+			next_pp = pp;
+		}
+	}
+	if (next == NULL)
+		return;
+	*next_pp = next->next;
+	next->next = NULL;
+	struct dom *d = sipgw__dom_find(gw, next->domain);
+	if (d == NULL) {
+		ctxn_link(gw, next);
+		next->dead = true; /* before its finish, which starts the one after it */
+		ctxn_finish(next, 0, NULL, "the SIP domain was removed");
+		return;
+	}
+	struct fg_buf req = {.data = next->req, .len = next->req_len, .cap = next->req_len};
+	sipgw__ctxn_start(gw, d, next, SIP_METHOD_MESSAGE, &req);
+}
+
+/* ---- SIP MESSAGE -> XMPP (RFC 7572 §5; RFC 3428 §7: 202 only once accepted) --------------- */
 
 static void pending_unlink(struct sipgw *gw, struct pending *p)
 {
@@ -2170,12 +2305,15 @@ static void message_in(struct sipgw *gw, struct stxn *st)
 		(void)fg_buf_printf(&stanza,
 		                    "' id='%s'><%s xmlns='http://jabber.org/protocol/chatstates'/>",
 		                    sid, xlate_chatstate_name(cs));
+		struct sip_str thread = thread_of_call_id(gw, m->call_id);
 		(void)fg_buf_append_str(&stanza, "<thread>");
-		(void)xmpp_escape(&stanza, m->call_id.p, m->call_id.len, false);
+		(void)xmpp_escape(&stanza, thread.p, thread.len, false);
 		(void)fg_buf_append_str(&stanza, "</thread></message>");
 	} else {
 		/* RFC 7572 §5, written once: these bytes are what the stream carries */
 		sipgw__token(sid, 8);
+		/* RFC 7572 Table 2: Call-ID -> <thread/>, back to the thread it was made from */
+		struct sip_str thread = thread_of_call_id(gw, m->call_id);
 		struct xlate_im_sip in = {
 		    .content_type = m->content_type.p ? m->content_type.p : "",
 		    .content_type_len = m->content_type.p ? m->content_type.len : 0,
@@ -2185,8 +2323,8 @@ static void message_in(struct sipgw *gw, struct stxn *st)
 		    .subject_len = subj ? subj->value.len : 0,
 		    .content_language = lang ? lang->value.p : NULL,
 		    .content_language_len = lang ? lang->value.len : 0,
-		    .call_id = m->call_id.p,
-		    .call_id_len = m->call_id.len,
+		    .call_id = thread.p,
+		    .call_id_len = thread.len,
 		    /* RFC 7572 §5: a pager-mode MESSAGE gets no type; inside an IM session it
 		     * is a chat (RFC 7573 §5) */
 		    .chat = sess != NULL};
@@ -2455,10 +2593,36 @@ static void xmpp_message_in(struct sipgw *gw, struct dom *d, const struct xmpp_n
 		                               false, r.extra.len ? fg_buf_cstr(&r.extra) : NULL,
 		                               r.content_type, r.body.data, r.body.len);
 	} else {
+		/* RFC 7572 Table 1: <thread/> -> Call-ID, made valid (RFC 3261 §25.1) when the
+		 * thread is not one; the pair is kept to map replies back */
+		char call_id[SIPGW_CALL_ID_MAX];
+		bool derived = false;
+		if (sm.im.thread != NULL &&
+		    xlate_call_id_from_thread(sm.im.thread, strlen(sm.im.thread), gw->set.fqdn,
+		                              call_id, sizeof(call_id), &derived) != FG_OK) {
+			stanza_error_reply(gw, n, XMPP_SC_BAD_REQUEST,
+			                   "the thread cannot be carried in SIP");
+			goto out;
+		}
+		if (derived)
+			thread_remember(gw, call_id, sm.im.thread);
 		err = sipgw__build_request(
 		    gw, d, "MESSAGE", fg_buf_cstr(&r.ruri), fg_buf_cstr(&r.from),
-		    fg_buf_cstr(&r.to), sm.im.thread, r.extra.len ? fg_buf_cstr(&r.extra) : NULL,
-		    r.content_type, r.body.data, r.body.len, false, &req, NULL);
+		    fg_buf_cstr(&r.to), sm.im.thread ? call_id : NULL,
+		    r.extra.len ? fg_buf_cstr(&r.extra) : NULL, r.content_type, r.body.data,
+		    r.body.len, false, &req, NULL);
+		if (err == FG_OK && req.len > gw->set.max_message_bytes) {
+			/* RFC 3428 §8: an out-of-dialog MESSAGE MUST NOT exceed 1300 bytes (unless
+			 * every hop is congestion-safe: sip.max_message_bytes); RFC 7572 §6 */
+			char text[128];
+			sipgw__fmt(
+			    text, sizeof(text),
+			    "the message is %zu bytes as SIP; at most %zu are allowed outside "
+			    "a session",
+			    req.len, gw->set.max_message_bytes);
+			stanza_error_reply(gw, n, XMPP_SC_POLICY_VIOLATION, text);
+			goto out;
+		}
 	}
 	if (err != FG_OK) {
 		stanza_error_reply(gw, n, XMPP_SC_BAD_REQUEST,
@@ -2491,7 +2655,14 @@ static void xmpp_message_in(struct sipgw *gw, struct dom *d, const struct xmpp_n
 		ctxn_link(gw, ct);
 		ctxn_actions(ct, &acts);
 	} else {
-		sipgw__ctxn_start(gw, d, ct, SIP_METHOD_MESSAGE, &req);
+		ct->queue_key = message_queue_key(fg_buf_cstr(&r.ruri));
+		if (!message_send(gw, d, ct, &req)) {
+			if (ct->orig_from != NULL)
+				stanza_error_reply(
+				    gw, n, XMPP_SC_RESOURCE_CONSTRAINT,
+				    "too many messages are waiting for this recipient");
+			ctxn_free(ct);
+		}
 	}
 out:
 	sipgw_stanza_msg_clear(&sm);
@@ -2552,8 +2723,11 @@ static void late_error_in(struct sipgw *gw, struct dom *d, const struct xmpp_nod
 	                         body.data, body.len, false, &req, NULL) == FG_OK) {
 		struct ctxn *ct = calloc(1, sizeof(*ct));
 		if (ct != NULL) {
-			ct->p = P_OTHER; /* a failed notice is not reported again */
-			sipgw__ctxn_start(gw, d, ct, SIP_METHOD_MESSAGE, &req);
+			/* a MESSAGE with no stanza to answer: its failure is not reported again */
+			ct->p = P_MESSAGE;
+			ct->queue_key = message_queue_key(fg_buf_cstr(&ruri));
+			if (!message_send(gw, d, ct, &req))
+				ctxn_free(ct);
 		}
 	}
 out:
@@ -2911,6 +3085,8 @@ void sipgw_stop(struct sipgw *gw)
 	}
 	gw->n_pending_free = 0;
 	fg_buf_free(&gw->relay_buf);
+	free(gw->msg_mem);
+	gw->msg_mem = NULL;
 	while (gw->ctxns != NULL) {
 		struct ctxn *ct = gw->ctxns;
 		gw->ctxns = ct->next;

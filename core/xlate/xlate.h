@@ -147,9 +147,22 @@ enum fg_err xlate_im_from_sip(const char *content_type, const uint8_t *body, siz
                               const char *call_id, struct xlate_im *out, const char **why);
 /* XMPP -> SIP MESSAGE: body bytes, content type (always text/plain;charset=UTF-8) and
  * extra header lines ("Subject: ...\r\nContent-Language: ...\r\n"). Header values are
- * checked for CR/LF (header injection); the Call-ID to use is im->thread when set. */
+ * checked for CR/LF (header injection); the Call-ID for im->thread comes from
+ * xlate_call_id_from_thread. */
 enum fg_err xlate_im_to_sip(const struct xlate_im *im, struct fg_buf *body,
                             struct fg_buf *extra_headers, const char **content_type);
+/* RFC 7572 Table 1: <thread/> -> Call-ID. A thread that is an RFC 3261 §25.1 callid of at
+ * most XLATE_MAX_THREAD_CALL_ID bytes is the Call-ID as it is; any other (a space, non-ASCII
+ * text, too long) gets one derived from it, "th-" + 32 hex digits of its hash + "@" + host,
+ * the same for the same thread, and *derived is set: the caller keeps the pair so that the
+ * Call-ID of a reply maps back to the thread (RFC 7572 Table 2). out: at least
+ * XLATE_MAX_THREAD_CALL_ID + 1 bytes and room for the host. */
+#define XLATE_MAX_THREAD_CALL_ID    128 /* longer Call-IDs are legal but break some stacks */
+#define XLATE_THREAD_CALL_ID_PREFIX "th-"
+enum fg_err xlate_call_id_from_thread(const char *thread, size_t len, const char *host, char *out,
+                                      size_t outsize, bool *derived);
+/* Is s (len bytes) a Call-ID by RFC 3261 §25.1 (word ["@" word])? */
+bool xlate_call_id_valid(const char *s, size_t len);
 /* Serialises <message [type='chat'] from to [id] [xml:lang]><subject/><body/><thread/>
  * with XML escaping (for the router and for tests); type='chat' only when im->chat. */
 enum fg_err xlate_im_to_xml(const struct xlate_im *im, const char *from, const char *to,

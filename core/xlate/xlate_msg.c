@@ -1,5 +1,6 @@
 /* xlate: SIP MESSAGE <-> XMPP chat message conversion (RFC 7572, CPIM RFC 3862). */
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -361,11 +362,6 @@ out:
 	return e;
 }
 
-static bool header_safe(const char *s)
-{
-	return !strpbrk(s, "\r\n");
-}
-
 enum fg_err xlate_im_to_sip(const struct xlate_im *im, struct fg_buf *body,
                             struct fg_buf *extra_headers, const char **content_type)
 {
@@ -394,9 +390,59 @@ enum fg_err xlate_im_to_sip(const struct xlate_im *im, struct fg_buf *body,
 				return FG_ERR_INVAL; /* RFC 5646 tags are alphanumerics and '-' */
 		e = fg_buf_printf(extra_headers, "Content-Language: %s\r\n", im->lang);
 	}
-	if (!e && im->thread && !header_safe(im->thread))
-		return FG_ERR_INVAL;
+	/* im->thread is not a header here: xlate_call_id_from_thread makes the Call-ID */
 	return e;
+}
+
+/* RFC 3261 §25.1: callid = word [ "@" word ], word = 1*(alphanum / "-" / "." / "!" / "%" /
+ * "*" / "_" / "+" / "`" / "'" / "~" / "(" / ")" / "<" / ">" / ":" / "\" / DQUOTE / "/" /
+ * "[" / "]" / "?" / "{" / "}"). */
+static bool callid_word_char(unsigned char c)
+{
+	return isalnum(c) || (c && strchr("-.!%*_+`'~()<>:\\\"/[]?{}", c) != NULL);
+}
+
+bool xlate_call_id_valid(const char *s, size_t len)
+{
+	const char *at = memchr(s, '@', len);
+	if (len == 0 || at == s || (at && at == s + len - 1))
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (s + i != at && !callid_word_char((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+/* FNV-1a, 64 bits, from a given start: two starts give the 128 bits of a derived Call-ID. */
+static uint64_t fnv1a(uint64_t h, const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		h ^= (unsigned char)s[i];
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+enum fg_err xlate_call_id_from_thread(const char *thread, size_t len, const char *host, char *out,
+                                      size_t outsize, bool *derived)
+{
+	*derived = false;
+	if (len <= XLATE_MAX_THREAD_CALL_ID && xlate_call_id_valid(thread, len)) {
+		if (len + 1 > outsize)
+			return FG_ERR_TOOBIG;
+		memcpy(out, thread, len);
+		out[len] = '\0';
+		return FG_OK;
+	}
+	/* the same thread always gives the same Call-ID, so a conversation keeps one */
+	uint64_t h1 = fnv1a(0xcbf29ce484222325ull, thread, len);
+	uint64_t h2 = fnv1a(0x84222325cbf29ce4ull, thread, len);
+	int n = snprintf(out, outsize, "%s%016llx%016llx@%s", XLATE_THREAD_CALL_ID_PREFIX,
+	                 (unsigned long long)h1, (unsigned long long)h2, host);
+	if (n < 0 || (size_t)n >= outsize || !xlate_call_id_valid(out, (size_t)n))
+		return FG_ERR_TOOBIG;
+	*derived = true;
+	return FG_OK;
 }
 
 /* Literal markup of known length (no printf, no strlen). */

@@ -9,6 +9,7 @@ Root only (exit 77 otherwise). Never uses the machine's resolver."""
 import json
 import os
 import random
+import re
 import select
 import shutil
 import signal
@@ -214,6 +215,7 @@ class Edge(threading.Thread):
         self.grant = None  # Expires granted to a SUBSCRIBE (None: as asked)
         self.sub_times = []  # (time, SUBSCRIBE) as they arrived
         self.fetch = False  # send a fetch SUBSCRIBE after the next OPTIONS
+        self.overlap = None  # a second MESSAGE came before the first was answered
         self.ctx.sni_callback = lambda sock, name, ctx: self.sni.append(name)
 
     def run(self):
@@ -252,6 +254,26 @@ class Edge(threading.Thread):
                     self.notifies.append(msg)
                 if msg.startswith(b"MESSAGE sip:nobody@"):
                     s.sendall(answer(msg, 404, "Not Found"))
+                elif msg.startswith(b"MESSAGE ") and msg.endswith(b"slow-first"):
+                    # RFC 3428 §8: while this one is unanswered, the gateway must not
+                    # start another MESSAGE to the same URI; see what arrives meanwhile
+                    time.sleep(1.0)
+                    while select.select([s], [], [], 0.3)[0] or s.pending():
+                        try:
+                            data = s.recv(65536)
+                        except (ssl.SSLError, OSError):
+                            break
+                        if not data:
+                            break
+                        buf += data
+                    self.overlap = b"queued-second" in buf
+                    s.sendall(answer(msg, 200, "OK"))
+                elif msg.startswith(b"MESSAGE ") and msg.endswith(b"queued-second"):
+                    s.sendall(answer(msg, 200, "OK"))
+                    # a reply in the same conversation: its Call-ID maps back to the thread
+                    s.sendall(sip_req("MESSAGE", "sip:juliet@capulet.test",
+                                      header(msg, "Call-ID"), "z9hG4bKtr1", 1, None,
+                                      ctype="text/plain", body=b"reply in thread"))
                 elif msg.startswith(b"SUBSCRIBE "):
                     self.sub_times.append((time.time(), msg))
                     exp = header(msg, "Expires") or "600"
@@ -723,6 +745,21 @@ def main():
           "XMPP message -> MESSAGE sip:romeo@sip.test (From with gr=, Call-ID = thread)")
     check(any("application/im-iscomposing+xml" in m for m in msgs),
           "XMPP chat state -> isComposing MESSAGE")
+    slow = [m for m in msgs if m.endswith("slow-first")]
+    second = [m for m in msgs if m.endswith("queued-second")]
+    check(len(slow) == 1 and len(second) == 1 and edge.overlap is False,
+          "RFC 3428 §8: the second MESSAGE to a URI waits for the answer to the first "
+          "(overlap %s)" % edge.overlap)
+    cid = header(second[0].encode(), "Call-ID") if second else None
+    check(cid is not None and re.fullmatch(r"th-[0-9a-f]{32}@[A-Za-z0-9.-]+", cid),
+          "a thread that is no Call-ID ('a b\u00e9') gets a valid derived one (%s)" % cid)
+    check("<body>reply in thread</body><thread>a b\u00e9</thread>" in out,
+          "the reply's Call-ID maps back to the thread (RFC 7572 Table 2)")
+    check("policy-violation" in out and "id='big1'" in out and
+          not any(m.endswith("x" * 50) for m in msgs),
+          "RFC 3428 §8 / RFC 7572 §6: a message over 1300 bytes as SIP -> <policy-violation/>")
+    plain = [m for m in msgs if "hi from XMPP" in m]
+    check(len(plain) == 1, "the message with a valid thread went out once")
     check("type='error'" in out and "item-not-found" in out and "id='m2'" in out and
           "to='juliet@capulet.test/balcony'" in out,
           "SIP 404 -> stanza error item-not-found to the sender")

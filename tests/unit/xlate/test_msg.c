@@ -81,6 +81,69 @@ static void t_media_type(void **st)
 	assert_false(xlate_media_type_is(ic, 10, ic));
 }
 
+/* RFC 7572 Table 1: <thread/> -> Call-ID, valid by RFC 3261 §25.1 */
+static void t_thread_call_id(void **st)
+{
+	char out[256];
+	bool derived = true;
+	static const char uuid[] = "e0ffe42b28561960c6b12b944a980bcc";
+	assert_int_equal(
+	    xlate_call_id_from_thread(uuid, strlen(uuid), "gw.example", out, sizeof(out), &derived),
+	    FG_OK);
+	assert_string_equal(out, uuid); /* kept as it is */
+	assert_false(derived);
+	assert_int_equal(
+	    xlate_call_id_from_thread("th-1@host", 9, "gw.example", out, sizeof(out), &derived),
+	    FG_OK);
+	assert_string_equal(out, "th-1@host");
+	static const char *const bad[] = {"a b", "caf\xc3\xa9", "a@b@c", "@x", "x@", "a\r\nb", ""};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char again[256];
+		bool d2 = false;
+		assert_int_equal(xlate_call_id_from_thread(bad[i], strlen(bad[i]), "gw.example",
+		                                           out, sizeof(out), &derived),
+		                 FG_OK);
+		assert_true(derived);
+		assert_true(xlate_call_id_valid(out, strlen(out)));
+		assert_memory_equal(out, "th-", 3);
+		assert_non_null(strstr(out, "@gw.example"));
+		assert_int_equal(strlen(out), 3 + 32 + 1 + 10);
+		/* the same thread gives the same Call-ID: one conversation keeps one */
+		assert_int_equal(xlate_call_id_from_thread(bad[i], strlen(bad[i]), "gw.example",
+		                                           again, sizeof(again), &d2),
+		                 FG_OK);
+		assert_string_equal(out, again);
+	}
+	char a[256], b[256];
+	assert_int_equal(xlate_call_id_from_thread("a b", 3, "h", a, sizeof(a), &derived), FG_OK);
+	assert_int_equal(xlate_call_id_from_thread("a c", 3, "h", b, sizeof(b), &derived), FG_OK);
+	assert_string_not_equal(a, b);
+	/* longer than XLATE_MAX_THREAD_CALL_ID: derived, though valid */
+	char longt[XLATE_MAX_THREAD_CALL_ID + 2];
+	memset(longt, 'x', sizeof(longt) - 1);
+	longt[sizeof(longt) - 1] = '\0';
+	assert_int_equal(
+	    xlate_call_id_from_thread(longt, strlen(longt), "h", out, sizeof(out), &derived),
+	    FG_OK);
+	assert_true(derived);
+	assert_int_equal(
+	    xlate_call_id_from_thread(longt, strlen(longt) - 1, "h", out, sizeof(out), &derived),
+	    FG_OK);
+	assert_false(derived);
+	/* no room */
+	assert_int_equal(xlate_call_id_from_thread("a b", 3, "h", out, 10, &derived),
+	                 FG_ERR_TOOBIG);
+	assert_true(xlate_call_id_valid("a\"<>:/[]?{}\\b@c", 15));
+	assert_false(xlate_call_id_valid("a;b", 3));
+	/* a thread with CR/LF is no longer refused for SIP: its Call-ID is derived */
+	struct xlate_im im = {.body = "x", .thread = "a\r\nb"};
+	struct fg_buf body = {0}, hdrs = {0};
+	const char *ct;
+	assert_int_equal(xlate_im_to_sip(&im, &body, &hdrs, &ct), FG_OK);
+	fg_buf_free(&body);
+	fg_buf_free(&hdrs);
+}
+
 static void t_cpim(void **st)
 {
 	const char *cpim = "From: Romeo <im:romeo@example.net>\r\n"
@@ -377,9 +440,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(t_plain),      cmocka_unit_test(t_refusals),
-	    cmocka_unit_test(t_media_type), cmocka_unit_test(t_cpim),
-	    cmocka_unit_test(t_to_sip),     cmocka_unit_test(t_to_xml),
-	    cmocka_unit_test(t_sip_to_xml), cmocka_unit_test(t_wire_bytes),
+	    cmocka_unit_test(t_media_type), cmocka_unit_test(t_thread_call_id),
+	    cmocka_unit_test(t_cpim),       cmocka_unit_test(t_to_sip),
+	    cmocka_unit_test(t_to_xml),     cmocka_unit_test(t_sip_to_xml),
+	    cmocka_unit_test(t_wire_bytes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
