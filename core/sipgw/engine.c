@@ -1699,6 +1699,8 @@ static const char *relay_jid_domain(const struct relay_jid *j, char *out, bool s
 void sipgw__presence_ctxn_done(struct sipgw *gw, struct ctxn *ct, enum purpose p, unsigned status,
                                const struct sip_msg *rsp);
 static void message_queue_next(struct sipgw *gw, const struct ctxn *done);
+static void isc_refused_add(struct sipgw *gw, uint64_t key);
+static bool isc_refused(const struct sipgw *gw, uint64_t key);
 
 static void ctxn_finish(struct ctxn *ct, unsigned status, const struct sip_msg *rsp,
                         const char *why)
@@ -1739,6 +1741,8 @@ static void ctxn_finish(struct ctxn *ct, unsigned status, const struct sip_msg *
 		d->status_dirty = true;
 		break;
 	case P_MESSAGE:
+		if (status == 415 && ct->isc_key != 0)
+			isc_refused_add(gw, ct->isc_key); /* RFC 3994 §4 */
 		message_queue_next(gw, ct);
 		if (status >= 200 && status < 300) {
 			if (d != NULL)
@@ -1971,9 +1975,22 @@ struct thread_pair {
 	char thread[SIPGW_THREAD_MAX + 1];
 };
 
+/* (XMPP sender, SIP Request-URI) pairs whose isComposing MESSAGE got 415: RFC 3994 §4 "the
+ * composer MUST cease transmitting status messages". Forgotten after a while, so that a
+ * client that learns the type is reached again. */
+#define SIPGW_ISC_REFUSED    128u
+#define SIPGW_ISC_REFUSED_MS (3600 * 1000)
+
+struct isc_refusal {
+	uint64_t key;
+	int64_t until_ms;
+};
+
 struct msg_memory {
 	struct thread_pair threads[SIPGW_THREAD_MAP];
 	unsigned threads_next;
+	struct isc_refusal isc_refused[SIPGW_ISC_REFUSED];
+	unsigned isc_next;
 };
 
 static struct msg_memory *msg_memory(struct sipgw *gw)
@@ -2013,15 +2030,53 @@ static struct sip_str thread_of_call_id(struct sipgw *gw, struct sip_str call_id
 	return call_id;
 }
 
+static uint64_t fnv1a_str(uint64_t h, const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		h ^= (unsigned char)s[i];
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
 /* RFC 3428 §8 queue key: the Request-URI as the gateway wrote it (one form per address). */
 static uint64_t message_queue_key(const char *ruri)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
-	for (const char *c = ruri; *c; c++) {
-		h ^= (unsigned char)*c;
-		h *= 0x100000001b3ull;
+	return fnv1a_str(0xcbf29ce484222325ull, ruri, strlen(ruri)) | 1; /* 0: not queued */
+}
+
+/* RFC 3994 §4 refusal key: the sender's bare JID and the Request-URI. */
+static uint64_t isc_key(const char *from_jid, const char *ruri)
+{
+	const char *slash = strchr(from_jid, '/');
+	size_t bare = slash ? (size_t)(slash - from_jid) : strlen(from_jid);
+	uint64_t h = fnv1a_str(0x84222325cbf29ce4ull, from_jid, bare);
+	return fnv1a_str(h ^ 0xff, ruri, strlen(ruri)) | 1;
+}
+
+static void isc_refused_add(struct sipgw *gw, uint64_t key)
+{
+	struct msg_memory *mm = msg_memory(gw);
+	if (mm == NULL)
+		return;
+	int64_t until = now_mono() + SIPGW_ISC_REFUSED_MS;
+	for (unsigned i = 0; i < SIPGW_ISC_REFUSED; i++) {
+		if (mm->isc_refused[i].key == key) {
+			mm->isc_refused[i].until_ms = until;
+			return;
+		}
 	}
-	return h | 1; /* 0 is "not queued" */
+	mm->isc_refused[mm->isc_next++ % SIPGW_ISC_REFUSED] = (struct isc_refusal){key, until};
+}
+
+static bool isc_refused(const struct sipgw *gw, uint64_t key)
+{
+	if (gw->msg_mem == NULL)
+		return false;
+	for (unsigned i = 0; i < SIPGW_ISC_REFUSED; i++)
+		if (gw->msg_mem->isc_refused[i].key == key)
+			return gw->msg_mem->isc_refused[i].until_ms > now_mono();
+	return false;
 }
 
 /* RFC 3428 §8: "A UAC MUST NOT initiate a new out-of-dialog MESSAGE transaction to a given
@@ -2077,10 +2132,13 @@ static void message_queue_next(struct sipgw *gw, const struct ctxn *done)
 	*next_pp = next->next;
 	next->next = NULL;
 	struct dom *d = sipgw__dom_find(gw, next->domain);
-	if (d == NULL) {
+	bool refused = next->isc_key != 0 && isc_refused(gw, next->isc_key);
+	if (d == NULL || refused) {
+		/* the domain went, or the receiver refused isComposing meanwhile (RFC 3994 §4) */
 		ctxn_link(gw, next);
 		next->dead = true; /* before its finish, which starts the one after it */
-		ctxn_finish(next, 0, NULL, "the SIP domain was removed");
+		ctxn_finish(next, 0, NULL,
+		            refused ? "isComposing refused (415)" : "the SIP domain was removed");
 		return;
 	}
 	struct fg_buf req = {.data = next->req, .len = next->req_len, .cap = next->req_len};
@@ -2375,17 +2433,37 @@ static void session_remove(struct sipgw *gw, struct session *s)
 	}
 }
 
-/* True when the SDP body offers an instant-message media line (RFC 4566 §5.14). */
-static bool sdp_offers_message(const uint8_t *body, size_t len)
+/* Ends an IM session from the XMPP side (RFC 7573 §6.1: <gone/> -> BYE) and forgets it. */
+static void session_bye(struct sipgw *gw, struct dom *d, struct session *s)
 {
-	static const char needle[] = "m=message ";
-	if (body == NULL || len < sizeof(needle) - 1)
-		return false;
-	for (size_t i = 0; i + sizeof(needle) - 1 <= len; i++)
-		if ((i == 0 || body[i - 1] == '\n') &&
-		    memcmp(body + i, needle, sizeof(needle) - 1) == 0)
-			return true;
-	return false;
+	struct fg_buf req = {0};
+	char sent_by[DB_DOMAIN_MAX + 8], branch[33];
+	const char *transport;
+	sipgw__via_for(gw, d, sent_by, sizeof(sent_by), &transport);
+	sipgw__token(branch, 16);
+	struct ctxn *ct = NULL;
+	if (s->c != NULL &&
+	    sip_dialog_build_request(s->d, &req, "BYE", transport, sent_by, branch, false, NULL,
+	                             NULL, NULL, 0) == FG_OK &&
+	    (ct = calloc(1, sizeof(*ct))) != NULL) {
+		struct sip_txn_actions acts = {0};
+		ct->p = P_OTHER; /* the session is gone whatever the answer */
+		ct->gw = gw;
+		fg_strlcpy(ct->domain, d->cf.rec.domain, sizeof(ct->domain));
+		ct->c = s->c;
+		if (sip_txn_client_new(SIP_METHOD_BYE, req.data, req.len, true, now_mono(), &ct->t,
+		                       &acts) == FG_OK) {
+			ctxn_link(gw, ct);
+			ctxn_actions(ct, &acts);
+		} else {
+			ctxn_free(ct);
+		}
+	}
+	fg_log(FG_LOG_INFO, SIPGW_SUBSYS, "IM session %s ended by %s (gone)", s->d->call_id,
+	       s->jid);
+	d->status_dirty = true;
+	session_remove(gw, s);
+	fg_buf_free(&req);
 }
 
 static void invite_in(struct sipgw *gw, struct stxn *st)
@@ -2404,12 +2482,22 @@ static void invite_in(struct sipgw *gw, struct stxn *st)
 		sipgw__respond(st, s ? 488 : 481, NULL, NULL, NULL, 0);
 		goto out;
 	}
-	if (m->content_type.p == NULL ||
-	    strncasecmp(m->content_type.p, "application/sdp", 15) != 0 ||
-	    !sdp_offers_message(m->body, m->body_len)) {
-		/* only text sessions are gatewayed; audio/video offers are refused (RFC 3261
-		 * §13.3.1.4) */
-		sipgw__respond(st, 488, NULL, NULL, NULL, 0);
+	/* RFC 3264 §6: the answer has the offer's m= lines, each but the message stream
+	 * rejected; with no usable message stream (audio only, MSRP only), 488 with a Warning
+	 * (RFC 3261 §13.3.1.3) */
+	bool tls = sipgw__domain_tls(&d->cf.rec);
+	unsigned port = tls ? gw->set.tls_port : gw->set.tcp_port;
+	char sid[17];
+	sipgw__token(sid, 4);
+	unsigned warn =
+	    !xlate_media_type_is(m->content_type.p, m->content_type.len, "application/sdp")
+	        ? 304
+	        : sipgw_sdp_answer(m->body, m->body_len, gw->set.fqdn, port, sid, &sdp);
+	if (warn != 0) {
+		char warning[DB_DOMAIN_MAX + 64];
+		sipgw__fmt(warning, sizeof(warning), "Warning: %u %s \"%s\"\r\n", warn,
+		           gw->set.fqdn, sipgw_sdp_warning_text(warn));
+		sipgw__respond(st, 488, warning, NULL, NULL, 0);
 		goto out;
 	}
 	if (gw->nsessions >= SIPGW_MAX_SESSIONS) {
@@ -2440,17 +2528,12 @@ static void invite_in(struct sipgw *gw, struct stxn *st)
 	s->next = gw->sessions;
 	gw->sessions = s;
 	gw->nsessions++;
-	/* RFC 3264 §6: answer the message stream; the text itself travels in MESSAGE requests
-	 * inside the dialog, as OCS and Lync do */
-	bool tls = sipgw__domain_tls(&d->cf.rec);
-	unsigned port = tls ? gw->set.tls_port : gw->set.tcp_port;
-	char sid[17];
-	sipgw__token(sid, 4);
-	(void)fg_buf_printf(&sdp,
-	                    "v=0\r\no=- %s 1 IN IP4 %s\r\ns=session\r\nc=IN IP4 %s\r\nt=0 0\r\n"
-	                    "m=message %u sip sip:%s\r\na=accept-types:text/plain\r\n",
-	                    sid, gw->set.fqdn, gw->set.fqdn, port, gw->set.fqdn);
-	(void)fg_buf_printf(&extra, "Contact: <sip:%s:%u;transport=%s>\r\nAllow: %s\r\n",
+	/* the answer (sdp) was made above; the text itself travels in MESSAGE requests inside
+	 * the dialog, as OCS and Lync do. RFC 6665 §4.4.4: Allow-Events in responses to
+	 * dialog-initiating requests */
+	(void)fg_buf_printf(&extra,
+	                    "Contact: <sip:%s:%u;transport=%s>\r\nAllow: %s\r\n"
+	                    "Allow-Events: presence\r\n",
 	                    gw->set.fqdn, port, tls ? "tls" : "tcp", ALLOW_METHODS);
 	sipgw__copy_record_route(m, &extra);
 	sipgw__respond(st, 200, fg_buf_cstr(&extra), "application/sdp", sdp.data, sdp.len);
@@ -2583,6 +2666,19 @@ static void xmpp_message_in(struct sipgw *gw, struct dom *d, const struct xmpp_n
 		goto out;
 	}
 	struct session *s = session_for_xmpp(gw, sm.from, fg_buf_cstr(&r.ruri));
+	bool chatstate_only = sm.im.body == NULL;
+	if (chatstate_only && sm.chatstate == XLATE_CS_GONE) {
+		/* RFC 7573 §6.1, Table 4: <gone/> maps to no isComposing state; in a session it
+		 * ends the session with a BYE */
+		if (s != NULL)
+			session_bye(gw, d, s);
+		goto out;
+	}
+	uint64_t isc = chatstate_only ? isc_key(sm.from, fg_buf_cstr(&r.ruri)) : 0;
+	if (isc != 0 && isc_refused(gw, isc)) {
+		/* RFC 3994 §4: the receiver answered 415 to isComposing; send no more */
+		goto out;
+	}
 	if (s != NULL) {
 		/* inside the IM session the user accepted (RFC 3261 §12.2.1.1) */
 		char sent_by[DB_DOMAIN_MAX + 8], branch[33];
@@ -2633,6 +2729,7 @@ static void xmpp_message_in(struct sipgw *gw, struct dom *d, const struct xmpp_n
 	if (ct == NULL)
 		goto out;
 	ct->p = P_MESSAGE;
+	ct->isc_key = isc;
 	/* chat states are best effort: their failures are not reported back */
 	if (sm.im.body != NULL) {
 		ct->orig_from = strdup(sm.from);

@@ -82,6 +82,18 @@ void sipgw_request_clear(struct sipgw_request *r);
 enum fg_err sipgw_message_to_sip(const struct sipgw_stanza_msg *m, const char *sip_domain,
                                  struct sipgw_request *out, const char **why);
 
+/* RFC 3264 §6: the SDP answer to an INVITE that opens an IM session: one m= line per offered
+ * one, in order; the first "m=message <port> sip ..." stream (text in SIP MESSAGE requests
+ * inside the dialog, as OCS and Lync do) is accepted at port, every other stream is
+ * rejected with port 0, and the t= line is the offer's. Returns 0 with the answer appended
+ * to out, or the RFC 3261 §20.43 warn-code for a 488 (RFC 3261 §13.3.1.3): 302 when a message
+ * stream is offered only over another transport (MSRP, RFC 4975), 304 when none is offered,
+ * 399 when the offer cannot be read. */
+unsigned sipgw_sdp_answer(const uint8_t *offer, size_t len, const char *fqdn, unsigned port,
+                          const char *sess_id, struct fg_buf *out);
+/* The recommended warn-text of a warn-code of sipgw_sdp_answer (RFC 3261 §20.43). */
+const char *sipgw_sdp_warning_text(unsigned warn);
+
 /* RFC 7247 §5 table 2: a SIP final error response to the stanza error sent back to the
  * XMPP sender (from = the original 'to', to = the original 'from'). stanza_kind is
  * "message", "presence" or "iq". False for codes below 300 (no error). */

@@ -244,6 +244,7 @@ struct ctxn {
 	char *orig_from, *orig_to, *orig_id; /* the stanza that caused it (error replies) */
 	char sub_id[DB_ID_MAX];
 	uint64_t queue_key; /* out-of-dialog MESSAGE: its Request-URI's hash (RFC 3428 §8) */
+	uint64_t isc_key;   /* isComposing MESSAGE: (sender, Request-URI) hash (RFC 3994 §4) */
 	uint8_t *req;
 	size_t req_len;
 	bool dead;

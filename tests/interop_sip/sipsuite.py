@@ -577,6 +577,21 @@ def s_im_session(ctx):
 	gone = alice.wait(lambda s: s.kind == "message" and
 	                  s.has("{http://jabber.org/protocol/chatstates}gone"), XMPP_TIMEOUT, m)
 	check(gone is not None, "alice got no <gone/> after BYE: %s" % alice.stanzas[m:])
+	# RFC 7573 §6.1: alice's <gone/> ends a session from her side: bob's UA gets a BYE
+	txn = bob.request("INVITE", "sip:alice@prosody.test", ctype="application/sdp", body=sdp)
+	r = bob.final(txn, 10)
+	check(r is not None and r.code == 200, "second INVITE: %s" % first_line(r))
+	check("presence" in (r.get("allow-events") or ""),
+	      "the INVITE's 200 has no Allow-Events: presence (RFC 6665 §4.4.4)")
+	d2 = bob.dialog_from_response(txn, r, "sip:alice@prosody.test")
+	bob.request("ACK", None, dialog=d2, cseq=txn[1])
+	i = len(bob.requests)
+	alice.send_raw("<message to='bob@sip.test' type='chat'><thread>%s</thread>"
+	               "<gone xmlns='http://jabber.org/protocol/chatstates'/></message>" % d2.call_id)
+	req = bob.wait_request(lambda q: q.method == "BYE" and q.get("call-id") == d2.call_id,
+	                       XMPP_TIMEOUT, i)
+	check(req is not None, "alice's <gone/> did not end the session with a BYE: %s"
+	      % [q.first for q in bob.requests[i:]])
 
 
 def s_presence_sip_watches_xmpp(ctx):

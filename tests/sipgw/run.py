@@ -254,6 +254,11 @@ class Edge(threading.Thread):
                     self.notifies.append(msg)
                 if msg.startswith(b"MESSAGE sip:nobody@"):
                     s.sendall(answer(msg, 404, "Not Found"))
+                elif (msg.startswith(b"MESSAGE sip:noisc@") and
+                      b"application/im-iscomposing+xml" in msg):
+                    s.sendall(answer(msg, 415, "Unsupported Media Type")[:-2].replace(
+                        b"Content-Length: 0\r\n",
+                        b"Accept: text/plain\r\nContent-Length: 0\r\n") + b"\r\n")
                 elif msg.startswith(b"MESSAGE ") and msg.endswith(b"slow-first"):
                     # RFC 3428 §8: while this one is unanswered, the gateway must not
                     # start another MESSAGE to the same URI; see what arrives meanwhile
@@ -366,6 +371,9 @@ def im_session(tls):
                                     1, None, ctype="application/sdp", body=sdp), 5)
     ok = rsp is not None and rsp.startswith(b"SIP/2.0 200") and b"m=message" in rsp
     check(ok, "INVITE with an m=message offer: 200 with an SDP answer")
+    check(ok and b"\r\nt=0 0\r\n" in rsp and "presence" in (header(rsp, "Allow-Events") or ""),
+          "the 200 keeps the offer's t= line (RFC 3264 §6) and has Allow-Events: presence "
+          "(RFC 6665 §4.4.4)")
     tag = to_tag_of(rsp) if rsp else None
     tls.sendall(sip_req("ACK", "sip:bob@nowhere.test", "im1@edge", "z9hG4bKi2", 1, tag))
     body = b"in the session"
@@ -383,7 +391,33 @@ def im_session(tls):
     audio = sdp.replace(b"m=message 5061 sip null", b"m=audio 4000 RTP/AVP 0")
     rsp = sip_exchange(tls, sip_req("INVITE", "sip:bob@nowhere.test", "im2@edge", "z9hG4bKi6",
                                     1, None, ctype="application/sdp", body=audio), 5)
-    check(rsp is not None and rsp.startswith(b"SIP/2.0 488"), "INVITE for audio: 488")
+    check(rsp is not None and rsp.startswith(b"SIP/2.0 488") and
+          (header(rsp, "Warning") or "").startswith("304 "),
+          "INVITE for audio: 488 with Warning 304 (RFC 3261 §13.3.1.3)")
+    # RFC 3264 §6: an MSRP-only offer (RFC 4975, RFC 7573) cannot be answered: 488, 302
+    msrp = sdp.replace(b"m=message 5061 sip null",
+                       b"m=message 7394 TCP/MSRP *\r\na=path:msrp://edge.sip.test:7394/x;tcp")
+    rsp = sip_exchange(tls, sip_req("INVITE", "sip:bob@nowhere.test", "im3@edge", "z9hG4bKi7",
+                                    1, None, ctype="application/sdp", body=msrp), 5)
+    check(rsp is not None and rsp.startswith(b"SIP/2.0 488") and
+          (header(rsp, "Warning") or "").startswith("302 "),
+          "INVITE with an MSRP-only offer: 488 with Warning 302 (%s)"
+          % (header(rsp, "Warning") if rsp else None))
+    # audio + message: the answer has both m= lines, audio rejected with port 0
+    both = sdp.replace(b"m=message 5061 sip null",
+                       b"m=audio 4000 RTP/AVP 0 8\r\nm=message 5061 sip null")
+    rsp = sip_exchange(tls, sip_req("INVITE", "sip:bob@nowhere.test", "im4@edge", "z9hG4bKi8",
+                                    1, None, ctype="application/sdp", body=both), 5)
+    body = rsp.split(b"\r\n\r\n", 1)[1] if rsp else b""
+    mlines = [l for l in body.split(b"\r\n") if l.startswith(b"m=")]
+    check(rsp is not None and rsp.startswith(b"SIP/2.0 200") and len(mlines) == 2 and
+          mlines[0] == b"m=audio 0 RTP/AVP 0 8" and mlines[1].startswith(b"m=message "),
+          "INVITE audio + message: 200 answering both m= lines, audio at port 0 (%s)" % mlines)
+    tag = to_tag_of(rsp) if rsp else None
+    tls.sendall(sip_req("ACK", "sip:bob@nowhere.test", "im4@edge", "z9hG4bKi9", 1, tag))
+    rsp = sip_exchange(tls, sip_req("BYE", "sip:bob@nowhere.test", "im4@edge", "z9hG4bKia", 2,
+                                    tag), 5)
+    check(rsp is not None and rsp.startswith(b"SIP/2.0 200"), "BYE of the audio+message session")
     # RFC 3428 §7: 415 with an Accept that lists every type taken, isComposing included
     # (RFC 3994); a media type is matched whole, never by prefix
     for n, ctype in enumerate(("text/html", "application/im-iscomposing+xmlfoo")):
@@ -758,6 +792,13 @@ def main():
     check("policy-violation" in out and "id='big1'" in out and
           not any(m.endswith("x" * 50) for m in msgs),
           "RFC 3428 §8 / RFC 7572 §6: a message over 1300 bytes as SIP -> <policy-violation/>")
+    noisc = [m for m in reqs if m.startswith("MESSAGE sip:noisc@sip.test ")]
+    check(len([m for m in noisc if "im-iscomposing" in m]) == 1 and
+          any(m.endswith("text after 415") for m in noisc),
+          "RFC 3994 §4: after a 415 no more isComposing to that URI; text still goes (%d)"
+          % len(noisc))
+    check(len([m for m in msgs if "im-iscomposing" in m]) == 1,
+          "RFC 7573 Table 4: <gone/> outside a session sends no isComposing")
     plain = [m for m in msgs if "hi from XMPP" in m]
     check(len(plain) == 1, "the message with a valid thread went out once")
     check("type='error'" in out and "item-not-found" in out and "id='m2'" in out and

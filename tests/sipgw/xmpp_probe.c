@@ -60,6 +60,17 @@ static const char *const script_msg[] = {
     "<body>slow-first</body></message>",
     "<message from='juliet@capulet.test/balcony' to='romeo@sip.test' id='q2'>"
     "<body>queued-second</body><thread>a b\xc3\xa9</thread></message>",
+    /* the edge answers 415 to isComposing for noisc: RFC 3994 §4, no more status messages
+     * (the second waits behind the first and is dropped), text still goes */
+    "<message from='juliet@capulet.test/balcony' to='noisc@sip.test' type='chat'>"
+    "<composing xmlns='http://jabber.org/protocol/chatstates'/></message>",
+    "<message from='juliet@capulet.test/balcony' to='noisc@sip.test' type='chat'>"
+    "<paused xmlns='http://jabber.org/protocol/chatstates'/></message>",
+    "<message from='juliet@capulet.test/balcony' to='noisc@sip.test' type='chat' id='t415'>"
+    "<body>text after 415</body></message>",
+    /* RFC 7573 Table 4: <gone/> outside a session maps to nothing */
+    "<message from='juliet@capulet.test/balcony' to='romeo@sip.test' type='chat'>"
+    "<gone xmlns='http://jabber.org/protocol/chatstates'/></message>",
 };
 static const char *const script2[] = {
     "<presence from='juliet@capulet.test' to='romeo@sip.test' type='unsubscribe'/>",

@@ -417,6 +417,62 @@ static void test_cert_names(void **state)
 	key = NULL;
 }
 
+/* RFC 3264 §6: one answer m= line per offered one; only the SIP-MESSAGE stream is taken */
+static unsigned sdp(const char *offer, struct fg_buf *out)
+{
+	fg_buf_reset(out);
+	return sipgw_sdp_answer((const uint8_t *)offer, strlen(offer), "gw.example", 5061, "42",
+	                        out);
+}
+
+static void test_sdp_answer(void **state)
+{
+	(void)state;
+	struct fg_buf out = {0};
+	const char *head = "v=0\r\no=- 1 1 IN IP4 edge\r\ns=-\r\nc=IN IP4 127.0.0.1\r\n"
+	                   "t=3034423619 3042462419\r\n";
+	char offer[1024];
+	snprintf(offer, sizeof(offer), "%sm=message 5060 sip sip:bob@x\r\n", head);
+	assert_int_equal(sdp(offer, &out), 0);
+	assert_string_equal(fg_buf_cstr(&out),
+	                    "v=0\r\no=- 42 1 IN IP4 gw.example\r\ns=session\r\n"
+	                    "c=IN IP4 gw.example\r\nt=3034423619 3042462419\r\n"
+	                    "m=message 5061 sip sip:gw.example\r\na=accept-types:text/plain\r\n");
+	/* audio and video rejected in place, the message stream answered */
+	snprintf(offer, sizeof(offer),
+	         "%sm=audio 49170 RTP/AVP 0 8\r\na=rtpmap:0 PCMU/8000\r\nm=message 5060 SIP null\n"
+	         "m=video 51372 RTP/AVP 31\r\n",
+	         head);
+	assert_int_equal(sdp(offer, &out), 0);
+	assert_non_null(strstr(fg_buf_cstr(&out), "m=audio 0 RTP/AVP 0 8\r\nm=message 5061 sip "
+	                                          "sip:gw.example\r\na=accept-types:text/plain\r\n"
+	                                          "m=video 0 RTP/AVP 31\r\n"));
+	/* MSRP only (RFC 4975): 488 with 302; audio only: 304; nothing: 304 */
+	snprintf(offer, sizeof(offer), "%sm=message 7394 TCP/MSRP *\r\n", head);
+	assert_int_equal(sdp(offer, &out), 302);
+	assert_string_equal(sipgw_sdp_warning_text(302), "Incompatible transport protocol");
+	snprintf(offer, sizeof(offer), "%sm=audio 49170 RTP/AVP 0\r\n", head);
+	assert_int_equal(sdp(offer, &out), 304);
+	assert_string_equal(sipgw_sdp_warning_text(304), "Media type not available");
+	assert_int_equal(sdp(head, &out), 304);
+	assert_int_equal(sdp("", &out), 304);
+	/* a message stream offered with port 0 is not taken */
+	snprintf(offer, sizeof(offer), "%sm=message 0 sip null\r\n", head);
+	assert_int_equal(sdp(offer, &out), 304);
+	/* MSRP next to SIP: the SIP one is taken, the MSRP one rejected */
+	snprintf(offer, sizeof(offer), "%sm=message 7394 TCP/MSRP *\r\nm=message 5060 sip x\r\n",
+	         head);
+	assert_int_equal(sdp(offer, &out), 0);
+	assert_non_null(strstr(fg_buf_cstr(&out), "m=message 0 TCP/MSRP *\r\nm=message 5061 sip"));
+	/* malformed m= lines, control characters: refused, nothing echoed */
+	assert_int_equal(sdp("m=message\r\n", &out), 399);
+	assert_int_equal(sdp("m=au\x01dio 1 RTP/AVP 0\r\nm=message 1 sip x\r\n", &out), 399);
+	/* no t= line: t=0 0 */
+	assert_int_equal(sdp("m=message 1 sip x\r\n", &out), 0);
+	assert_non_null(strstr(fg_buf_cstr(&out), "\r\nt=0 0\r\n"));
+	fg_buf_free(&out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -434,6 +490,7 @@ int main(void)
 	    cmocka_unit_test(test_presence_read),
 	    cmocka_unit_test(test_presence_stanza),
 	    cmocka_unit_test(test_cert_names),
+	    cmocka_unit_test(test_sdp_answer),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
