@@ -101,11 +101,13 @@ static void tick(uv_timer_t *t)
 			for (size_t i = 0; i < sizeof(script_msg) / sizeof(script_msg[0]); i++)
 				inject(p, script_msg[i]);
 			char big[2048];
-			int n = snprintf(big, sizeof(big),
-			                 "<message from='juliet@capulet.test/balcony' to='romeo@sip.test' "
-			                 "id='big1'><body>");
+			int n = snprintf(
+			    big, sizeof(big),
+			    "<message from='juliet@capulet.test/balcony' to='romeo@sip.test' "
+			    "id='big1'><body>");
 			memset(big + n, 'x', 1400);
-			snprintf(big + n + 1400, sizeof(big) - (size_t)n - 1400, "</body></message>");
+			snprintf(big + n + 1400, sizeof(big) - (size_t)n - 1400,
+			         "</body></message>");
 			inject(p, big);
 			p->phase = 1;
 			p->phase_at = now;
