@@ -16,12 +16,13 @@
 #define XLATE_MAX_XML_DEPTH 32    /* PIDF nests 4-5 levels; anything deeper is abuse */
 #define XLATE_MAX_NOTE      8192  /* one status text; longer is refused, never cut */
 
-/* ---- addresses (RFC 7247 §4) ---- */
+/* ---- addresses (RFC 7247 §6) ---- */
 
-/* sip:user@domain[;gr=x] -> user@domain[/x]. The user part is percent-decoded; a
- * character a JID localpart forbids (RFC 7622 §3.3.1: " & ' / : < > @ and space) is
- * XEP-0106-escaped; control characters and NUL are refused. The domain is lower-cased,
- * the localpart kept as is. Appends to jid. *why (may be NULL) gets a reason on error. */
+/* sip:, sips:, im: or pres: user@domain[;gr=x] -> user@domain[/x] (RFC 7247 §6.4). The user
+ * part is percent-decoded; a character a JID localpart forbids (RFC 7622 §3.3.1: " & ' / :
+ * < > @; space by PRECIS, §3.3) and '\' are XEP-0106-escaped; control characters and NUL
+ * are refused. The domain is lower-cased, the localpart kept as is. A temporary GRUU (gr
+ * with no value) is refused (§6.3). Appends to jid. *why (may be NULL) gets a reason. */
 enum fg_err xlate_addr_sip_to_xmpp(const char *uri, size_t len, struct fg_buf *jid,
                                    const char **why);
 /* What xlate_addr_uri_to_jid wrote, as lengths and offsets into the JID. */
@@ -35,13 +36,15 @@ struct xlate_jid_parts {
 struct sip_uri;
 /* xlate_addr_sip_to_xmpp for a URI the SIP parser already split (struct sip_uri, sip.h):
  * the same rules and refusals, with no parse, no allocation and no formatting. domain (may
- * be NULL) is written as the domainpart instead of the lower-cased host (RFC 7247 §4.1: a
- * SIP domain served as an XMPP domain); the host is still checked. Writes a NUL-terminated
+ * be NULL) is written as the domainpart instead of the lower-cased host (a SIP domain
+ * served as an XMPP domain; domain mapping is local policy, RFC 7247 §6.1); the host is
+ * still checked. Writes a NUL-terminated
  * JID into out (FG_ERR_TOOBIG when it needs more than outsize bytes) and its parts. */
 enum fg_err xlate_addr_uri_to_jid(const struct sip_uri *uri, const char *domain, char *out,
                                   size_t outsize, struct xlate_jid_parts *parts, const char **why);
-/* user@domain[/res] -> sip:user@domain[;gr=res]: XEP-0106 escapes are undone, then
- * characters not allowed in a SIP user part (RFC 3261 §25.1) are percent-encoded. */
+/* user@domain[/res] -> sip:user@domain[;gr=res] (RFC 7247 §6.5): XEP-0106 escapes are
+ * undone, then characters not allowed in a SIP user part (RFC 3261 §25.1) are
+ * percent-encoded. */
 enum fg_err xlate_addr_xmpp_to_sip(const char *jid, size_t len, struct fg_buf *uri,
                                    const char **why);
 
