@@ -1612,8 +1612,9 @@ struct relay_jid {
 	struct xlate_jid_parts parts;
 };
 
-/* sip:alice@sip.example;gr=x -> alice@<xmpp_domain>/x (RFC 7247 §4.1, the SIP domain
- * replaced by the XMPP domain it is mapped to), from the URI the parser already split. */
+/* sip:alice@sip.example;gr=x -> alice@<xmpp_domain>/x (RFC 7247 §6.4, gr: step 8; the SIP
+ * domain replaced by the XMPP domain it is mapped to, local policy as §6.1 leaves domains
+ * out of scope), from the URI the parser already split. */
 static enum fg_err jid_from_uri(const struct sip_uri *u, const char *xmpp_domain,
                                 struct relay_jid *j, const char **why)
 {
@@ -2661,8 +2662,14 @@ static void xmpp_message_in(struct sipgw *gw, struct dom *d, const struct xmpp_n
 		stanza_error_reply(gw, n, XMPP_SC_BAD_REQUEST, NULL);
 		goto out;
 	}
-	if (sipgw_message_to_sip(&sm, d->cf.rec.domain, &r, &why) != FG_OK) {
-		stanza_error_reply(gw, n, XMPP_SC_JID_MALFORMED, why);
+	err = sipgw_message_to_sip(&sm, d->cf.rec.domain, &r, &why);
+	if (err != FG_OK) {
+		/* too large: RFC 7572 §6 policy-violation; an address: jid-malformed */
+		stanza_error_reply(gw, n,
+		                   err == FG_ERR_TOOBIG  ? XMPP_SC_POLICY_VIOLATION
+		                   : err == FG_ERR_PARSE ? XMPP_SC_BAD_REQUEST
+		                                         : XMPP_SC_JID_MALFORMED,
+		                   why);
 		goto out;
 	}
 	struct session *s = session_for_xmpp(gw, sm.from, fg_buf_cstr(&r.ruri));
@@ -2771,7 +2778,8 @@ void sipgw__presence_xmpp_in(struct sipgw *gw, struct dom *d, const struct xmpp_
 
 /* An XMPP error for a message a SIP user sent: its SIP request was answered when the stanza
  * was written to the peer's stream (202), so the error goes back to the SIP sender as a new
- * MESSAGE from the address that refused it (RFC 7247 §5), and is logged. */
+ * MESSAGE from the address that refused it (gateway policy: no RFC maps a late error), and is
+ * logged. */
 static void late_error_in(struct sipgw *gw, struct dom *d, const struct xmpp_node *n)
 {
 	const char *from = xmpp_node_attr(n, "from"), *to = xmpp_node_attr(n, "to");

@@ -1,5 +1,5 @@
 /* sipgw glue: pure SIP <-> XMPP mappings used by the engine — stanza -> MESSAGE (RFC 7572,
- * RFC 7247 §4), SIP error -> stanza error (RFC 7247 §7), subscription refresh timing
+ * RFC 7247 §6.5), SIP error -> stanza error (RFC 7247 §7), subscription refresh timing
  * (RFC 6665 §4.1.2.1), replies to unparsable requests (RFC 3261 §8.2.6, RFC 4475) and the
  * RFC 5922 §7.1 certificate name check. */
 #include "sipgw/sipgw_internal.h"
@@ -93,7 +93,9 @@ enum fg_err sipgw_stanza_msg_read(const struct xmpp_node *stanza, struct sipgw_s
 	out->type = xmpp_node_attr(stanza, "type");
 	if (out->from == NULL || out->to == NULL)
 		return FG_ERR_INVAL;
-	/* RFC 7572 §5: chat and normal messages map; errors and headlines do not */
+	/* RFC 7572 §4 Table 1 note 2: 'type' has no SIP mapping. Errors are answers, not
+	 * messages (RFC 6120 §8.3.1; late_error_in handles them); dropping headline and
+	 * groupchat is gateway policy */
 	if (out->type != NULL && strcmp(out->type, "chat") != 0 && strcmp(out->type, "normal") != 0)
 		return FG_ERR_NOTFOUND;
 	for (const struct xmpp_node *c = stanza->children; c != NULL; c = c->next) {
@@ -179,7 +181,7 @@ enum fg_err sipgw_message_to_sip(const struct sipgw_stanza_msg *m, const char *s
 		err = FG_ERR_INVAL;
 		goto out;
 	}
-	/* RFC 7247 §4: user@xmppdomain -> sip:user@sipdomain; the resource is our own mapping
+	/* RFC 7247 §6.5: user@xmppdomain -> sip:user@sipdomain; the resource is our own mapping
 	 * artefact on this side, so the Request-URI is the bare address of record */
 	err = sipgw__sip_uri_for_local(to.local, sip_domain, &out->ruri, &w);
 	if (err != FG_OK)
@@ -187,7 +189,8 @@ enum fg_err sipgw_message_to_sip(const struct sipgw_stanza_msg *m, const char *s
 	err = fg_buf_printf(&out->to, "<%s>", fg_buf_cstr(&out->ruri));
 	if (err != FG_OK)
 		goto out;
-	/* the sender keeps its own domain; a resource becomes a GRUU parameter (§4.2) */
+	/* the sender keeps its own domain; a resource becomes a GRUU parameter (RFC 7247 §6.5
+	 * step 8; RFC 7572 §4 Table 1 note 1 MUST) */
 	struct fg_buf from = {0};
 	err = xlate_addr_xmpp_to_sip(m->from, strlen(m->from), &from, &w);
 	if (err == FG_OK)
@@ -197,10 +200,14 @@ enum fg_err sipgw_message_to_sip(const struct sipgw_stanza_msg *m, const char *s
 		goto out;
 	if (m->im.body != NULL) {
 		err = xlate_im_to_sip(&m->im, &out->body, &out->extra, &out->content_type);
-		if (err != FG_OK)
-			w = "the message cannot be carried in SIP (header characters)";
+		if (err == FG_ERR_TOOBIG) {
+			w = "the message is too large for SIP";
+		} else if (err != FG_OK) {
+			w = "the message cannot be carried in SIP (its text or language tag)";
+			err = FG_ERR_PARSE;
+		}
 	} else {
-		/* RFC 3994 §3: a chat state alone travels as an isComposing document */
+		/* RFC 3994 §4: in page mode a chat state alone is the body of a MESSAGE */
 		err = xlate_chatstate_to_iscomposing(m->chatstate, &out->body);
 		out->content_type = XLATE_ISCOMPOSING_TYPE;
 	}

@@ -173,7 +173,8 @@ enum fg_err xlate_im_to_xml(const struct xlate_im *im, const char *from, const c
 
 /* The parts of a SIP MESSAGE that RFC 7572 maps, borrowed from the parsed request. A NULL
  * pointer is an absent header; a header value ends at its length or at a NUL, whichever
- * comes first. content_type NULL means text/plain (RFC 3261 §20.15). */
+ * comes first. content_type NULL means text/plain (lenient: RFC 3261 §20.15 wants a
+ * Content-Type with a body; text/plain is the RFC 2045 §5.2 default). */
 struct xlate_im_sip {
 	const char *content_type;
 	size_t content_type_len;

@@ -331,7 +331,9 @@ enum fg_err xlate_im_from_sip(const char *content_type, const uint8_t *body, siz
 	struct im_view v;
 	memset(out, 0, sizeof(*out));
 	if (!content_type)
-		content_type = "text/plain"; /* RFC 3261 §20.15 default for a bodied MESSAGE */
+		/* RFC 3261 §20.15 wants a Content-Type with every body; taking text/plain when
+		 * it is missing is leniency (the default of RFC 2045 §5.2) */
+		content_type = "text/plain";
 	enum fg_err e = im_view_parse(content_type, strlen(content_type), body, len, &v, why);
 	if (e)
 		return e;
@@ -558,7 +560,7 @@ enum fg_err xlate_im_sip_to_xml(const struct xlate_im_sip *in, const char *from,
 {
 	struct im_view v;
 	struct span ct = in->content_type ? hspan(in->content_type, in->content_type_len)
-	                                  : cspan("text/plain"); /* RFC 3261 §20.15 */
+	                                  : cspan("text/plain"); /* RFC 2045 §5.2, leniency */
 	enum fg_err e = im_view_parse(ct.p, ct.len, in->body, in->body_len, &v, why);
 	if (e)
 		return e;

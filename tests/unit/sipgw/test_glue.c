@@ -74,7 +74,7 @@ static void test_message_to_sip(void **state)
 	assert_int_equal(p.rerr, FG_OK);
 	assert_string_equal(fg_buf_cstr(&p.r.ruri), "sip:romeo@sip.example");
 	assert_string_equal(fg_buf_cstr(&p.r.to), "<sip:romeo@sip.example>");
-	/* RFC 7247 §4.2: the resource travels as a GRUU parameter */
+	/* RFC 7247 §6.5 step 8: the resource travels as a GRUU parameter */
 	assert_string_equal(fg_buf_cstr(&p.r.from), "<sip:juliet@capulet.example;gr=balcony>");
 	assert_string_equal(fg_buf_cstr(&p.r.body), "Art thou not Romeo?");
 	assert_non_null(strstr(p.r.content_type, "text/plain"));
@@ -123,6 +123,24 @@ static void test_message_not_mapped(void **state)
 	assert_int_equal(p.err, FG_OK);
 	assert_int_equal(p.rerr, FG_ERR_INVAL);
 	assert_non_null(p.why);
+	parsed_clear(&p);
+	/* a body too large for SIP and a language tag SIP cannot carry: distinct errors
+	 * (policy-violation, RFC 7572 §6; bad-request) */
+	char *big = malloc(XLATE_MAX_BODY + 200);
+	assert_non_null(big);
+	int n = snprintf(big, 200, "<message from='a@b.example' to='c@d.example'><body>");
+	memset(big + n, 'x', XLATE_MAX_BODY + 1);
+	memcpy(big + n + XLATE_MAX_BODY + 1, "</body></message>", 18);
+	parse(big, &p);
+	free(big);
+	assert_int_equal(p.err, FG_OK);
+	assert_int_equal(p.rerr, FG_ERR_TOOBIG);
+	assert_non_null(p.why);
+	parsed_clear(&p);
+	parse(
+	    "<message from='a@b.example' to='c@d.example' xml:lang='e n'><body>x</body></message>",
+	    &p);
+	assert_int_equal(p.rerr, FG_ERR_PARSE);
 	parsed_clear(&p);
 }
 
