@@ -2758,6 +2758,9 @@ static void xmpp_message_in(struct sipgw *gw, struct dom *d, const struct xmpp_n
 		}
 		ctxn_link(gw, ct);
 		ctxn_actions(ct, &acts);
+	} else if (s != NULL) {
+		/* a session whose connection went: its request goes to the next hop */
+		sipgw__ctxn_start(gw, d, ct, SIP_METHOD_MESSAGE, &req);
 	} else {
 		ct->queue_key = message_queue_key(fg_buf_cstr(&r.ruri));
 		if (!message_send(gw, d, ct, &req)) {
