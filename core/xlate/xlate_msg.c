@@ -189,8 +189,8 @@ struct im_view {
 };
 
 /* The language tag of Content-Language or a CPIM ;lang= (RFC 5646 §2.1: alphanumeric
- * subtags of 1-8 characters joined by '-', the first one 2-8 letters or "x"/"i"). SIP allows a list
- * ("en, fr", RFC 3261 §20.13): the first valid tag wins; none gives p == NULL. */
+ * subtags of 1-8 characters joined by '-', the first one 2-8 letters or "x"/"i"). SIP
+ * allows a list ("en, fr", RFC 3261 §20.13): the first valid tag wins; none: p == NULL. */
 #define XLATE_MAX_LANG 64 /* RFC 5646 §4.4.1 asks for 35; longer tags are private use */
 static bool lang_tag_ok(const char *p, size_t len)
 {
