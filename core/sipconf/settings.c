@@ -28,6 +28,10 @@ static const struct conf_setting defs[] = {
      NULL, "Use a number of seconds from 60 to 86400 (default 3600).", "N", "60-86400 (3600)"},
     {"max_pending", "sip.max_pending", "The pending request limit (max_pending)", CONF_UINT, "1000",
      1, 1000000, NULL, "Use a number from 1 to 1000000 (default 1000).", "N", "1-1000000 (1000)"},
+    {"max_message_bytes", "sip.max_message_bytes",
+     "The largest MESSAGE outside a session (max_message_bytes)", CONF_UINT, "1300", 500, 131072,
+     NULL, "Use a number of bytes from 500 to 131072 (default 1300, RFC 3428 §8).", "N",
+     "500-131072 (1300): largest MESSAGE outside a\nsession (RFC 3428 §8)"},
 };
 
 /* Warns about each SIP domain whose certificate does not name the new FQDN: the edge

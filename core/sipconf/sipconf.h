@@ -34,7 +34,7 @@ bool sipconf_host_valid(const char *host, const char **why);
 /* ---- settings (docs/settings.md, SIP table) ------------------------------------------- */
 
 /* {"enabled":true, "fqdn":"gw.example.com", "fqdn_default":true, "tcp_port":5060,
- *  "tls_port":5061, "bind":"0.0.0.0", "subscription_expires_s":3600, "max_pending":1000}:
+ *  "tls_port":5061, "bind":"0.0.0.0", "subscription_expires_s":3600, "max_pending":1000, "max_message_bytes":1300}:
  * keys are the settings' names without "sip."; fqdn is the host name while unset
  * (fqdn_default true). */
 enum fg_err sipconf_settings_get(struct db *db, json_t **out);

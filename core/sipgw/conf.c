@@ -44,6 +44,8 @@ void sipgw__settings_load(struct db_txn *txn, struct sipgw_settings *s)
 	s->subscription_expires_s =
 	    (long)get_u64(txn, "sip.subscription_expires_s", 60, 86400, XLATE_SUB_DEFAULT_EXPIRES);
 	s->max_pending = (size_t)get_u64(txn, "sip.max_pending", 1, 1000000, 1000);
+	s->max_message_bytes =
+	    (size_t)get_u64(txn, "sip.max_message_bytes", 500, 131072, SIPGW_MAX_MESSAGE_BYTES);
 	/* the DNS servers are the federation's: one resolver configuration per box */
 	get(txn, "xmpp.dns_servers", s->dns_servers, sizeof(s->dns_servers), "");
 	get(txn, "xmpp.dns_transparent_zones", s->dns_zones, sizeof(s->dns_zones), "");

@@ -1721,8 +1721,9 @@ struct relay_jid {
 	struct xlate_jid_parts parts;
 };
 
-/* sip:alice@sip.example;gr=x -> alice@<xmpp_domain>/x (RFC 7247 §4.1, the SIP domain
- * replaced by the XMPP domain it is mapped to), from the URI the parser already split. */
+/* sip:alice@sip.example;gr=x -> alice@<xmpp_domain>/x (RFC 7247 §6.4, gr: step 8; the SIP
+ * domain replaced by the XMPP domain it is mapped to, local policy as §6.1 leaves domains
+ * out of scope), from the URI the parser already split. */
 static enum fg_err jid_from_uri(const struct sip_uri *u, const char *xmpp_domain,
                                 struct relay_jid *j, const char **why)
 {
@@ -1807,6 +1808,9 @@ static const char *relay_jid_domain(const struct relay_jid *j, char *out, bool s
 
 void sipgw__presence_ctxn_done(struct sipgw *gw, struct ctxn *ct, enum purpose p, unsigned status,
                                const struct sip_msg *rsp);
+static void message_queue_next(struct sipgw *gw, const struct ctxn *done);
+static void isc_refused_add(struct sipgw *gw, uint64_t key);
+static bool isc_refused(const struct sipgw *gw, uint64_t key);
 
 static void ctxn_finish(struct ctxn *ct, unsigned status, const struct sip_msg *rsp,
                         const char *why)
@@ -1847,6 +1851,9 @@ static void ctxn_finish(struct ctxn *ct, unsigned status, const struct sip_msg *
 		d->status_dirty = true;
 		break;
 	case P_MESSAGE:
+		if (status == 415 && ct->isc_key != 0)
+			isc_refused_add(gw, ct->isc_key); /* RFC 3994 §4 */
+		message_queue_next(gw, ct);
 		if (status >= 200 && status < 300) {
 			if (d != NULL)
 				d->msgs_out++;
@@ -1856,7 +1863,7 @@ static void ctxn_finish(struct ctxn *ct, unsigned status, const struct sip_msg *
 			break;
 		struct fg_buf err = {0};
 		if (status == 0) {
-			/* the next hop cannot be reached: as RFC 6120 §8.3.3.13 for a server */
+			/* the next hop cannot be reached: as RFC 6120 §8.3.3.16 for a server */
 			(void)sipgw_error_stanza_cond(
 			    "message", ct->orig_from, ct->orig_to, ct->orig_id,
 			    XLATE_ERR_REMOTE_SERVER_NOT_FOUND, XLATE_TYPE_CANCEL, why, &err);
@@ -2037,7 +2044,194 @@ void sipgw__copy_record_route(const struct sip_msg *m, struct fg_buf *out)
 	}
 }
 
-/* ---- SIP MESSAGE -> XMPP (RFC 7572 §4, RFC 7247 §5: no false success) ---------------------- */
+/* ---- message-path memory: threads and Call-IDs, the RFC 3428 §8 queue --------------------- */
+
+/* Threads whose Call-ID had to be derived (xlate_call_id_from_thread), so that a reply's
+ * Call-ID maps back to the thread (RFC 7572 Table 2): the recent conversations. */
+#define SIPGW_THREAD_MAP 64u
+/* A longer thread is not remembered: its replies carry the derived Call-ID as thread. */
+#define SIPGW_THREAD_MAX  256u
+#define SIPGW_CALL_ID_MAX (XLATE_MAX_THREAD_CALL_ID + DB_DOMAIN_MAX + 2)
+/* Out-of-dialog MESSAGEs waiting behind the pending one to the same URI (RFC 3428 §8); past
+ * this the sender is told to wait (a client flooding one recipient). */
+#define SIPGW_MSG_QUEUE_MAX 64u
+
+struct thread_pair {
+	char call_id[SIPGW_CALL_ID_MAX];
+	char thread[SIPGW_THREAD_MAX + 1];
+};
+
+/* (XMPP sender, SIP Request-URI) pairs whose isComposing MESSAGE got 415: RFC 3994 §4 "the
+ * composer MUST cease transmitting status messages". Forgotten after a while, so that a
+ * client that learns the type is reached again. */
+#define SIPGW_ISC_REFUSED    128u
+#define SIPGW_ISC_REFUSED_MS (3600 * 1000)
+
+struct isc_refusal {
+	uint64_t key;
+	int64_t until_ms;
+};
+
+struct msg_memory {
+	struct thread_pair threads[SIPGW_THREAD_MAP];
+	unsigned threads_next;
+	struct isc_refusal isc_refused[SIPGW_ISC_REFUSED];
+	unsigned isc_next;
+};
+
+static struct msg_memory *msg_memory(struct sipgw *gw)
+{
+	if (gw->msg_mem == NULL)
+		gw->msg_mem = calloc(1, sizeof(*gw->msg_mem));
+	return gw->msg_mem;
+}
+
+static void thread_remember(struct sipgw *gw, const char *call_id, const char *thread)
+{
+	struct msg_memory *mm = msg_memory(gw);
+	size_t tl = strlen(thread);
+	if (mm == NULL || tl > SIPGW_THREAD_MAX || strlen(call_id) >= SIPGW_CALL_ID_MAX)
+		return;
+	for (unsigned i = 0; i < SIPGW_THREAD_MAP; i++)
+		if (strcmp(mm->threads[i].call_id, call_id) == 0)
+			return;
+	struct thread_pair *tp = &mm->threads[mm->threads_next++ % SIPGW_THREAD_MAP];
+	fg_strlcpy(tp->call_id, call_id, sizeof(tp->call_id));
+	memcpy(tp->thread, thread, tl + 1);
+}
+
+/* The thread of a Call-ID (RFC 7572 Table 2): the one it was derived from, or itself. */
+static struct sip_str thread_of_call_id(struct sipgw *gw, struct sip_str call_id)
+{
+	static const char prefix[] = XLATE_THREAD_CALL_ID_PREFIX;
+	if (gw->msg_mem == NULL || call_id.p == NULL || call_id.len < sizeof(prefix) - 1 ||
+	    memcmp(call_id.p, prefix, sizeof(prefix) - 1) != 0)
+		return call_id;
+	for (unsigned i = 0; i < SIPGW_THREAD_MAP; i++) {
+		const struct thread_pair *tp = &gw->msg_mem->threads[i];
+		if (strlen(tp->call_id) == call_id.len &&
+		    memcmp(tp->call_id, call_id.p, call_id.len) == 0)
+			return (struct sip_str){tp->thread, strlen(tp->thread)};
+	}
+	return call_id;
+}
+
+static uint64_t fnv1a_str(uint64_t h, const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		h ^= (unsigned char)s[i];
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+/* RFC 3428 §8 queue key: the Request-URI as the gateway wrote it (one form per address). */
+static uint64_t message_queue_key(const char *ruri)
+{
+	return fnv1a_str(0xcbf29ce484222325ull, ruri, strlen(ruri)) | 1; /* 0: not queued */
+}
+
+/* RFC 3994 §4 refusal key: the sender's bare JID and the Request-URI. */
+static uint64_t isc_key(const char *from_jid, const char *ruri)
+{
+	const char *slash = strchr(from_jid, '/');
+	size_t bare = slash ? (size_t)(slash - from_jid) : strlen(from_jid);
+	uint64_t h = fnv1a_str(0x84222325cbf29ce4ull, from_jid, bare);
+	return fnv1a_str(h ^ 0xff, ruri, strlen(ruri)) | 1;
+}
+
+static void isc_refused_add(struct sipgw *gw, uint64_t key)
+{
+	struct msg_memory *mm = msg_memory(gw);
+	if (mm == NULL)
+		return;
+	int64_t until = now_mono() + SIPGW_ISC_REFUSED_MS;
+	for (unsigned i = 0; i < SIPGW_ISC_REFUSED; i++) {
+		if (mm->isc_refused[i].key == key) {
+			mm->isc_refused[i].until_ms = until;
+			return;
+		}
+	}
+	mm->isc_refused[mm->isc_next++ % SIPGW_ISC_REFUSED] = (struct isc_refusal){key, until};
+}
+
+static bool isc_refused(const struct sipgw *gw, uint64_t key)
+{
+	if (gw->msg_mem == NULL)
+		return false;
+	for (unsigned i = 0; i < SIPGW_ISC_REFUSED; i++)
+		if (gw->msg_mem->isc_refused[i].key == key)
+			return gw->msg_mem->isc_refused[i].until_ms > now_mono();
+	return false;
+}
+
+/* RFC 3428 §8: "A UAC MUST NOT initiate a new out-of-dialog MESSAGE transaction to a given
+ * URI if there is a previous out-of-dialog transaction pending for the same URI." Starts ct
+ * (ct->queue_key set) now, or links it as waiting (no transaction yet) to be started by
+ * message_queue_next. False: too many wait already; ct is not taken. */
+static bool message_send(struct sipgw *gw, struct dom *d, struct ctxn *ct, const struct fg_buf *req)
+{
+	size_t waiting = 0;
+	bool busy = false;
+	for (const struct ctxn *o = gw->ctxns; o != NULL; o = o->next) {
+		if (o->queue_key != ct->queue_key || o->dead)
+			continue;
+		if (o->t == NULL)
+			waiting++;
+		else if (o->p == P_MESSAGE)
+			busy = true; /* not answered yet */
+	}
+	if (!busy && waiting == 0) {
+		sipgw__ctxn_start(gw, d, ct, SIP_METHOD_MESSAGE, req);
+		return true;
+	}
+	if (waiting >= SIPGW_MSG_QUEUE_MAX || (ct->req = malloc(req->len)) == NULL)
+		return false;
+	memcpy(ct->req, req->data, req->len);
+	ct->req_len = req->len;
+	ct->gw = gw;
+	fg_strlcpy(ct->domain, d->cf.rec.domain, sizeof(ct->domain));
+	ctxn_link(gw, ct); /* no transaction: not hashed, no timers */
+	return true;
+}
+
+/* The out-of-dialog MESSAGE done was answered (or failed): start the oldest one waiting for
+ * the same URI. */
+static void message_queue_next(struct sipgw *gw, const struct ctxn *done)
+{
+	struct ctxn *next = NULL, **next_pp = NULL;
+	if (done->queue_key == 0 || gw->stopping)
+		return;
+	for (struct ctxn **pp = &gw->ctxns; *pp != NULL; pp = &(*pp)->next) {
+		struct ctxn *o = *pp;
+		if (o == done || o->queue_key != done->queue_key || o->dead)
+			continue;
+		if (o->t != NULL && o->p == P_MESSAGE)
+			return; /* one is pending already */
+		if (o->t == NULL) {
+			next = o; /* the list is newest first: the last one waited longest */
+			next_pp = pp;
+		}
+	}
+	if (next == NULL)
+		return;
+	*next_pp = next->next;
+	next->next = NULL;
+	struct dom *d = sipgw__dom_find(gw, next->domain);
+	bool refused = next->isc_key != 0 && isc_refused(gw, next->isc_key);
+	if (d == NULL || refused) {
+		/* the domain went, or the receiver refused isComposing meanwhile (RFC 3994 §4) */
+		ctxn_link(gw, next);
+		next->dead = true; /* before its finish, which starts the one after it */
+		ctxn_finish(next, 0, NULL,
+		            refused ? "isComposing refused (415)" : "the SIP domain was removed");
+		return;
+	}
+	struct fg_buf req = {.data = next->req, .len = next->req_len, .cap = next->req_len};
+	sipgw__ctxn_start(gw, d, next, SIP_METHOD_MESSAGE, &req);
+}
+
+/* ---- SIP MESSAGE -> XMPP (RFC 7572 §5; RFC 3428 §7: 202 only once accepted) --------------- */
 
 static void pending_unlink(struct sipgw *gw, struct pending *p)
 {
@@ -2238,9 +2432,10 @@ static void message_in(struct sipgw *gw, struct stxn *st)
 	                        *lang = sipgw__hdr(m, "Content-Language");
 	char sid[SIPGW_STANZA_ID_MAX] = "";
 	bool routed = false;
-	if (m->content_type.p != NULL && strncasecmp(m->content_type.p, XLATE_ISCOMPOSING_TYPE,
-	                                             sizeof(XLATE_ISCOMPOSING_TYPE) - 1) == 0) {
-		/* RFC 3994 -> XEP-0085 */
+	if (xlate_media_type_is(m->content_type.p, m->content_type.len, XLATE_ISCOMPOSING_TYPE)) {
+		/* RFC 3994 -> XEP-0085. type='chat' even in pager mode: XEP-0085 chat states
+		 * belong to one-to-one chats, RFC 7573 §6 maps isComposing so, and the MUST of
+		 * RFC 7572 §5 is about the message content (pager-mode text) */
 		enum xlate_chatstate cs;
 		if (xlate_chatstate_from_iscomposing(m->body, m->body_len, &cs, &why) != FG_OK) {
 			sipgw__respond(st, 400, NULL, NULL, NULL, 0);
@@ -2254,12 +2449,15 @@ static void message_in(struct sipgw *gw, struct stxn *st)
 		(void)fg_buf_printf(&stanza,
 		                    "' id='%s'><%s xmlns='http://jabber.org/protocol/chatstates'/>",
 		                    sid, xlate_chatstate_name(cs));
+		struct sip_str thread = thread_of_call_id(gw, m->call_id);
 		(void)fg_buf_append_str(&stanza, "<thread>");
-		(void)xmpp_escape(&stanza, m->call_id.p, m->call_id.len, false);
+		(void)xmpp_escape(&stanza, thread.p, thread.len, false);
 		(void)fg_buf_append_str(&stanza, "</thread></message>");
 	} else {
 		/* RFC 7572 §5, written once: these bytes are what the stream carries */
 		sipgw__token(sid, 8);
+		/* RFC 7572 Table 2: Call-ID -> <thread/>, back to the thread it was made from */
+		struct sip_str thread = thread_of_call_id(gw, m->call_id);
 		struct xlate_im_sip in = {
 		    .content_type = m->content_type.p ? m->content_type.p : "",
 		    .content_type_len = m->content_type.p ? m->content_type.len : 0,
@@ -2269,13 +2467,19 @@ static void message_in(struct sipgw *gw, struct stxn *st)
 		    .subject_len = subj ? subj->value.len : 0,
 		    .content_language = lang ? lang->value.p : NULL,
 		    .content_language_len = lang ? lang->value.len : 0,
-		    .call_id = m->call_id.p,
-		    .call_id_len = m->call_id.len};
+		    .call_id = thread.p,
+		    .call_id_len = thread.len,
+		    /* RFC 7572 §5: a pager-mode MESSAGE gets no type; inside an IM session it
+		     * is a chat (RFC 7573 §5) */
+		    .chat = sess != NULL};
 		enum fg_err err = xlate_im_sip_to_xml(&in, from.text, from.parts.len, to.text,
 		                                      to.parts.len, sid, &stanza, &why);
 		if (err == FG_ERR_VERSION) {
-			sipgw__respond(st, 415, "Accept: text/plain, message/cpim\r\n", NULL, NULL,
-			               0);
+			/* RFC 3428 §7, RFC 3261 §21.4.13: Accept lists every type taken here */
+			sipgw__respond(st, 415,
+			               "Accept: text/plain, message/cpim, " XLATE_ISCOMPOSING_TYPE
+			               "\r\n",
+			               NULL, NULL, 0);
 			goto out;
 		}
 		if (err != FG_OK) {
@@ -2315,17 +2519,37 @@ static void session_remove(struct sipgw *gw, struct session *s)
 	}
 }
 
-/* True when the SDP body offers an instant-message media line (RFC 4566 §5.14). */
-static bool sdp_offers_message(const uint8_t *body, size_t len)
+/* Ends an IM session from the XMPP side (RFC 7573 §6.1: <gone/> -> BYE) and forgets it. */
+static void session_bye(struct sipgw *gw, struct dom *d, struct session *s)
 {
-	static const char needle[] = "m=message ";
-	if (body == NULL || len < sizeof(needle) - 1)
-		return false;
-	for (size_t i = 0; i + sizeof(needle) - 1 <= len; i++)
-		if ((i == 0 || body[i - 1] == '\n') &&
-		    memcmp(body + i, needle, sizeof(needle) - 1) == 0)
-			return true;
-	return false;
+	struct fg_buf req = {0};
+	char sent_by[DB_DOMAIN_MAX + 8], branch[33];
+	const char *transport;
+	sipgw__via_for(gw, d, sent_by, sizeof(sent_by), &transport);
+	sipgw__token(branch, 16);
+	struct ctxn *ct = NULL;
+	if (s->c != NULL &&
+	    sip_dialog_build_request(s->d, &req, "BYE", transport, sent_by, branch, false, NULL,
+	                             NULL, NULL, 0) == FG_OK &&
+	    (ct = calloc(1, sizeof(*ct))) != NULL) {
+		struct sip_txn_actions acts = {0};
+		ct->p = P_OTHER; /* the session is gone whatever the answer */
+		ct->gw = gw;
+		fg_strlcpy(ct->domain, d->cf.rec.domain, sizeof(ct->domain));
+		ct->c = s->c;
+		if (sip_txn_client_new(SIP_METHOD_BYE, req.data, req.len, true, now_mono(), &ct->t,
+		                       &acts) == FG_OK) {
+			ctxn_link(gw, ct);
+			ctxn_actions(ct, &acts);
+		} else {
+			ctxn_free(ct);
+		}
+	}
+	fg_log(FG_LOG_INFO, SIPGW_SUBSYS, "IM session %s ended by %s (gone)", s->d->call_id,
+	       s->jid);
+	d->status_dirty = true;
+	session_remove(gw, s);
+	fg_buf_free(&req);
 }
 
 static void invite_in(struct sipgw *gw, struct stxn *st)
@@ -2344,12 +2568,22 @@ static void invite_in(struct sipgw *gw, struct stxn *st)
 		sipgw__respond(st, s ? 488 : 481, NULL, NULL, NULL, 0);
 		goto out;
 	}
-	if (m->content_type.p == NULL ||
-	    strncasecmp(m->content_type.p, "application/sdp", 15) != 0 ||
-	    !sdp_offers_message(m->body, m->body_len)) {
-		/* only text sessions are gatewayed; audio/video offers are refused (RFC 3261
-		 * §13.3.1.4) */
-		sipgw__respond(st, 488, NULL, NULL, NULL, 0);
+	/* RFC 3264 §6: the answer has the offer's m= lines, each but the message stream
+	 * rejected; with no usable message stream (audio only, MSRP only), 488 with a Warning
+	 * (RFC 3261 §13.3.1.3) */
+	bool tls = sipgw__domain_tls(&d->cf.rec);
+	unsigned port = tls ? gw->set.tls_port : gw->set.tcp_port;
+	char sid[17];
+	sipgw__token(sid, 4);
+	unsigned warn =
+	    !xlate_media_type_is(m->content_type.p, m->content_type.len, "application/sdp")
+	        ? 304
+	        : sipgw_sdp_answer(m->body, m->body_len, gw->set.fqdn, port, sid, &sdp);
+	if (warn != 0) {
+		char warning[DB_DOMAIN_MAX + 64];
+		sipgw__fmt(warning, sizeof(warning), "Warning: %u %s \"%s\"\r\n", warn,
+		           gw->set.fqdn, sipgw_sdp_warning_text(warn));
+		sipgw__respond(st, 488, warning, NULL, NULL, 0);
 		goto out;
 	}
 	if (gw->nsessions >= SIPGW_MAX_SESSIONS) {
@@ -2380,17 +2614,12 @@ static void invite_in(struct sipgw *gw, struct stxn *st)
 	s->next = gw->sessions;
 	gw->sessions = s;
 	gw->nsessions++;
-	/* RFC 3264 §6: answer the message stream; the text itself travels in MESSAGE requests
-	 * inside the dialog, as OCS and Lync do */
-	bool tls = sipgw__domain_tls(&d->cf.rec);
-	unsigned port = tls ? gw->set.tls_port : gw->set.tcp_port;
-	char sid[17];
-	sipgw__token(sid, 4);
-	(void)fg_buf_printf(&sdp,
-	                    "v=0\r\no=- %s 1 IN IP4 %s\r\ns=session\r\nc=IN IP4 %s\r\nt=0 0\r\n"
-	                    "m=message %u sip sip:%s\r\na=accept-types:text/plain\r\n",
-	                    sid, gw->set.fqdn, gw->set.fqdn, port, gw->set.fqdn);
-	(void)fg_buf_printf(&extra, "Contact: <sip:%s:%u;transport=%s>\r\nAllow: %s\r\n",
+	/* the answer (sdp) was made above; the text itself travels in MESSAGE requests inside
+	 * the dialog, as OCS and Lync do. RFC 6665 §4.4.4: Allow-Events in responses to
+	 * dialog-initiating requests */
+	(void)fg_buf_printf(&extra,
+	                    "Contact: <sip:%s:%u;transport=%s>\r\nAllow: %s\r\n"
+	                    "Allow-Events: presence\r\n",
 	                    gw->set.fqdn, port, tls ? "tls" : "tcp", ALLOW_METHODS);
 	sipgw__copy_record_route(m, &extra);
 	sipgw__respond(st, 200, fg_buf_cstr(&extra), "application/sdp", sdp.data, sdp.len);
@@ -2520,11 +2749,30 @@ static void xmpp_message_in(struct sipgw *gw, struct dom *d, const struct xmpp_n
 		stanza_error_reply(gw, n, XMPP_SC_BAD_REQUEST, NULL);
 		goto out;
 	}
-	if (sipgw_message_to_sip(&sm, d->cf.rec.domain, &r, &why) != FG_OK) {
-		stanza_error_reply(gw, n, XMPP_SC_JID_MALFORMED, why);
+	err = sipgw_message_to_sip(&sm, d->cf.rec.domain, &r, &why);
+	if (err != FG_OK) {
+		/* too large: RFC 7572 §6 policy-violation; an address: jid-malformed */
+		stanza_error_reply(gw, n,
+		                   err == FG_ERR_TOOBIG  ? XMPP_SC_POLICY_VIOLATION
+		                   : err == FG_ERR_PARSE ? XMPP_SC_BAD_REQUEST
+		                                         : XMPP_SC_JID_MALFORMED,
+		                   why);
 		goto out;
 	}
 	struct session *s = session_for_xmpp(gw, sm.from, fg_buf_cstr(&r.ruri));
+	bool chatstate_only = sm.im.body == NULL;
+	if (chatstate_only && sm.chatstate == XLATE_CS_GONE) {
+		/* RFC 7573 §6.1, Table 4: <gone/> maps to no isComposing state; in a session it
+		 * ends the session with a BYE */
+		if (s != NULL)
+			session_bye(gw, d, s);
+		goto out;
+	}
+	uint64_t isc = chatstate_only ? isc_key(sm.from, fg_buf_cstr(&r.ruri)) : 0;
+	if (isc != 0 && isc_refused(gw, isc)) {
+		/* RFC 3994 §4: the receiver answered 415 to isComposing; send no more */
+		goto out;
+	}
 	if (s != NULL) {
 		/* inside the IM session the user accepted (RFC 3261 §12.2.1.1) */
 		char sent_by[DB_DOMAIN_MAX + 8], branch[33];
@@ -2535,10 +2783,36 @@ static void xmpp_message_in(struct sipgw *gw, struct dom *d, const struct xmpp_n
 		                               false, r.extra.len ? fg_buf_cstr(&r.extra) : NULL,
 		                               r.content_type, r.body.data, r.body.len);
 	} else {
+		/* RFC 7572 Table 1: <thread/> -> Call-ID, made valid (RFC 3261 §25.1) when the
+		 * thread is not one; the pair is kept to map replies back */
+		char call_id[SIPGW_CALL_ID_MAX];
+		bool derived = false;
+		if (sm.im.thread != NULL &&
+		    xlate_call_id_from_thread(sm.im.thread, strlen(sm.im.thread), gw->set.fqdn,
+		                              call_id, sizeof(call_id), &derived) != FG_OK) {
+			stanza_error_reply(gw, n, XMPP_SC_BAD_REQUEST,
+			                   "the thread cannot be carried in SIP");
+			goto out;
+		}
+		if (derived)
+			thread_remember(gw, call_id, sm.im.thread);
 		err = sipgw__build_request(
 		    gw, d, "MESSAGE", fg_buf_cstr(&r.ruri), fg_buf_cstr(&r.from),
-		    fg_buf_cstr(&r.to), sm.im.thread, r.extra.len ? fg_buf_cstr(&r.extra) : NULL,
-		    r.content_type, r.body.data, r.body.len, false, &req, NULL);
+		    fg_buf_cstr(&r.to), sm.im.thread ? call_id : NULL,
+		    r.extra.len ? fg_buf_cstr(&r.extra) : NULL, r.content_type, r.body.data,
+		    r.body.len, false, &req, NULL);
+		if (err == FG_OK && req.len > gw->set.max_message_bytes) {
+			/* RFC 3428 §8: an out-of-dialog MESSAGE MUST NOT exceed 1300 bytes (unless
+			 * every hop is congestion-safe: sip.max_message_bytes); RFC 7572 §6 */
+			char text[128];
+			sipgw__fmt(
+			    text, sizeof(text),
+			    "the message is %zu bytes as SIP; at most %zu are allowed outside "
+			    "a session",
+			    req.len, gw->set.max_message_bytes);
+			stanza_error_reply(gw, n, XMPP_SC_POLICY_VIOLATION, text);
+			goto out;
+		}
 	}
 	if (err != FG_OK) {
 		stanza_error_reply(gw, n, XMPP_SC_BAD_REQUEST,
@@ -2549,6 +2823,7 @@ static void xmpp_message_in(struct sipgw *gw, struct dom *d, const struct xmpp_n
 	if (ct == NULL)
 		goto out;
 	ct->p = P_MESSAGE;
+	ct->isc_key = isc;
 	/* chat states are best effort: their failures are not reported back */
 	if (sm.im.body != NULL) {
 		ct->orig_from = strdup(sm.from);
@@ -2570,8 +2845,18 @@ static void xmpp_message_in(struct sipgw *gw, struct dom *d, const struct xmpp_n
 		}
 		ctxn_link(gw, ct);
 		ctxn_actions(ct, &acts);
-	} else {
+	} else if (s != NULL) {
+		/* a session whose connection went: its request goes to the next hop */
 		sipgw__ctxn_start(gw, d, ct, SIP_METHOD_MESSAGE, &req);
+	} else {
+		ct->queue_key = message_queue_key(fg_buf_cstr(&r.ruri));
+		if (!message_send(gw, d, ct, &req)) {
+			if (ct->orig_from != NULL)
+				stanza_error_reply(
+				    gw, n, XMPP_SC_RESOURCE_CONSTRAINT,
+				    "too many messages are waiting for this recipient");
+			ctxn_free(ct);
+		}
 	}
 out:
 	sipgw_stanza_msg_clear(&sm);
@@ -2583,7 +2868,8 @@ void sipgw__presence_xmpp_in(struct sipgw *gw, struct dom *d, const struct xmpp_
 
 /* An XMPP error for a message a SIP user sent: its SIP request was answered when the stanza
  * was written to the peer's stream (202), so the error goes back to the SIP sender as a new
- * MESSAGE from the address that refused it (RFC 7247 §5), and is logged. */
+ * MESSAGE from the address that refused it (gateway policy: no RFC maps a late error), and is
+ * logged. */
 static void late_error_in(struct sipgw *gw, struct dom *d, const struct xmpp_node *n)
 {
 	const char *from = xmpp_node_attr(n, "from"), *to = xmpp_node_attr(n, "to");
@@ -2632,8 +2918,11 @@ static void late_error_in(struct sipgw *gw, struct dom *d, const struct xmpp_nod
 	                         body.data, body.len, false, &req, NULL) == FG_OK) {
 		struct ctxn *ct = calloc(1, sizeof(*ct));
 		if (ct != NULL) {
-			ct->p = P_OTHER; /* a failed notice is not reported again */
-			sipgw__ctxn_start(gw, d, ct, SIP_METHOD_MESSAGE, &req);
+			/* a MESSAGE with no stanza to answer: its failure is not reported again */
+			ct->p = P_MESSAGE;
+			ct->queue_key = message_queue_key(fg_buf_cstr(&ruri));
+			if (!message_send(gw, d, ct, &req))
+				ctxn_free(ct);
 		}
 	}
 out:
@@ -2991,6 +3280,8 @@ void sipgw_stop(struct sipgw *gw)
 	}
 	gw->n_pending_free = 0;
 	fg_buf_free(&gw->relay_buf);
+	free(gw->msg_mem);
+	gw->msg_mem = NULL;
 	while (gw->ctxns != NULL) {
 		struct ctxn *ct = gw->ctxns;
 		gw->ctxns = ct->next;

@@ -1,5 +1,5 @@
 /* sipgw glue: pure SIP <-> XMPP mappings used by the engine — stanza -> MESSAGE (RFC 7572,
- * RFC 7247 §4), SIP error -> stanza error (RFC 7247 §7), subscription refresh timing
+ * RFC 7247 §6.5), SIP error -> stanza error (RFC 7247 §7), subscription refresh timing
  * (RFC 6665 §4.1.2.1), replies to unparsable requests (RFC 3261 §8.2.6, RFC 4475) and the
  * RFC 5922 §7.1 certificate name check. */
 #include "sipgw/sipgw_internal.h"
@@ -93,7 +93,9 @@ enum fg_err sipgw_stanza_msg_read(const struct xmpp_node *stanza, struct sipgw_s
 	out->type = xmpp_node_attr(stanza, "type");
 	if (out->from == NULL || out->to == NULL)
 		return FG_ERR_INVAL;
-	/* RFC 7572 §5: chat and normal messages map; errors and headlines do not */
+	/* RFC 7572 §4 Table 1 note 2: 'type' has no SIP mapping. Errors are answers, not
+	 * messages (RFC 6120 §8.3.1; late_error_in handles them); dropping headline and
+	 * groupchat is gateway policy */
 	if (out->type != NULL && strcmp(out->type, "chat") != 0 && strcmp(out->type, "normal") != 0)
 		return FG_ERR_NOTFOUND;
 	for (const struct xmpp_node *c = stanza->children; c != NULL; c = c->next) {
@@ -199,7 +201,7 @@ enum fg_err sipgw_message_to_sip(const struct sipgw_stanza_msg *m, const char *s
 		err = FG_ERR_INVAL;
 		goto out;
 	}
-	/* RFC 7247 §4: user@xmppdomain -> sip:user@sipdomain; the resource is our own mapping
+	/* RFC 7247 §6.5: user@xmppdomain -> sip:user@sipdomain; the resource is our own mapping
 	 * artefact on this side, so the Request-URI is the bare address of record */
 	err = sipgw__sip_uri_for_local(to.local, sip_domain, &out->ruri, &w);
 	if (err != FG_OK)
@@ -207,7 +209,8 @@ enum fg_err sipgw_message_to_sip(const struct sipgw_stanza_msg *m, const char *s
 	err = fg_buf_printf(&out->to, "<%s>", fg_buf_cstr(&out->ruri));
 	if (err != FG_OK)
 		goto out;
-	/* the sender keeps its own domain; a resource becomes a GRUU parameter (§4.2) */
+	/* the sender keeps its own domain; a resource becomes a GRUU parameter (RFC 7247 §6.5
+	 * step 8; RFC 7572 §4 Table 1 note 1 MUST) */
 	struct fg_buf from = {0};
 	err = xlate_addr_xmpp_to_sip(m->from, strlen(m->from), &from, &w);
 	if (err == FG_OK)
@@ -217,10 +220,14 @@ enum fg_err sipgw_message_to_sip(const struct sipgw_stanza_msg *m, const char *s
 		goto out;
 	if (m->im.body != NULL) {
 		err = xlate_im_to_sip(&m->im, &out->body, &out->extra, &out->content_type);
-		if (err != FG_OK)
-			w = "the message cannot be carried in SIP (header characters)";
+		if (err == FG_ERR_TOOBIG) {
+			w = "the message is too large for SIP";
+		} else if (err != FG_OK) {
+			w = "the message cannot be carried in SIP (its text or language tag)";
+			err = FG_ERR_PARSE;
+		}
 	} else {
-		/* RFC 3994 §3: a chat state alone travels as an isComposing document */
+		/* RFC 3994 §4: in page mode a chat state alone is the body of a MESSAGE */
 		err = xlate_chatstate_to_iscomposing(m->chatstate, &out->body);
 		out->content_type = XLATE_ISCOMPOSING_TYPE;
 	}
@@ -231,6 +238,140 @@ out:
 		sipgw_request_clear(out);
 	}
 	return err;
+}
+
+/* ---- IM session offer/answer (RFC 3264 §6) ---------------------------------------------- */
+
+/* m= lines read from one offer: real offers carry one to four (audio, video, message). */
+#define SIPGW_SDP_MAX_MEDIA 32u
+/* One SDP token copied into the answer (media, proto, format). */
+#define SIPGW_SDP_MAX_TOKEN 128u
+
+static bool sdp_token_ok(const char *p, size_t len)
+{
+	if (len == 0 || len > SIPGW_SDP_MAX_TOKEN)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)p[i] <= 0x20 || (unsigned char)p[i] >= 0x7f)
+			return false; /* RFC 4566 §9: tokens are visible ASCII */
+	return true;
+}
+
+/* The next space-separated token of [*p, end). */
+static bool sdp_token(const char **p, const char *end, const char **tok, size_t *len)
+{
+	while (*p < end && **p == ' ')
+		(*p)++;
+	*tok = *p;
+	while (*p < end && **p != ' ')
+		(*p)++;
+	*len = (size_t)(*p - *tok);
+	return *len > 0;
+}
+
+unsigned sipgw_sdp_answer(const uint8_t *offer, size_t len, const char *fqdn, unsigned port,
+                          const char *sess_id, struct fg_buf *out)
+{
+	const char *p = (const char *)offer, *end = p + len;
+	struct fg_buf media = {0};
+	const char *t_line = NULL;
+	size_t t_len = 0, nmedia = 0;
+	bool accepted = false, message_other_proto = false;
+	unsigned warn = 0;
+	enum fg_err e = FG_OK;
+	while (p < end && !e) {
+		const char *le = memchr(p, '\n', (size_t)(end - p));
+		const char *lend = le ? le : end;
+		const char *next = le ? le + 1 : end;
+		if (lend > p && lend[-1] == '\r')
+			lend--;
+		if (lend - p >= 2 && p[0] == 't' && p[1] == '=' && t_line == NULL &&
+		    lend - p <= (ptrdiff_t)SIPGW_SDP_MAX_TOKEN) {
+			/* RFC 3264 §6: the answer's t= line MUST equal the offer's */
+			bool printable = true;
+			for (const char *c = p; c < lend; c++)
+				printable = printable && (unsigned char)*c >= 0x20 &&
+				            (unsigned char)*c < 0x7f;
+			if (printable) {
+				t_line = p;
+				t_len = (size_t)(lend - p);
+			}
+		}
+		if (lend - p < 2 || p[0] != 'm' || p[1] != '=') {
+			p = next;
+			continue;
+		}
+		/* RFC 4566 §5.14: m=<media> <port>[/<number>] <proto> <fmt> ... */
+		const char *q = p + 2, *mt, *pt, *pr, *fm;
+		size_t ml, pl, prl, fml;
+		if (++nmedia > SIPGW_SDP_MAX_MEDIA || !sdp_token(&q, lend, &mt, &ml) ||
+		    !sdp_token(&q, lend, &pt, &pl) || !sdp_token(&q, lend, &pr, &prl) ||
+		    !sdp_token_ok(mt, ml) || !sdp_token_ok(pr, prl)) {
+			warn = 399; /* not an offer that can be answered line by line */
+			goto out;
+		}
+		bool is_message = ml == 7 && strncasecmp(mt, "message", 7) == 0;
+		bool sip_proto = prl == 3 && strncasecmp(pr, "sip", 3) == 0;
+		bool offered_port = !(pl == 1 && pt[0] == '0');
+		if (is_message && sip_proto && offered_port && !accepted) {
+			/* the OCS/Lync form: text in SIP MESSAGE requests inside the dialog */
+			accepted = true;
+			e = fg_buf_printf(
+			    &media, "m=message %u sip sip:%s\r\na=accept-types:text/plain\r\n",
+			    port, fqdn);
+			p = next;
+			continue;
+		}
+		if (is_message && offered_port && !sip_proto)
+			message_other_proto = true; /* e.g. TCP/MSRP (RFC 4975, RFC 7573) */
+		/* RFC 3264 §6: a rejected stream keeps its line with port 0 and its formats */
+		e = fg_buf_printf(&media, "m=%.*s 0 %.*s", (int)ml, mt, (int)prl, pr);
+		size_t nfmt = 0;
+		while (!e && sdp_token(&q, lend, &fm, &fml)) {
+			if (!sdp_token_ok(fm, fml))
+				continue;
+			e = fg_buf_printf(&media, " %.*s", (int)fml, fm);
+			nfmt++;
+		}
+		if (!e && nfmt == 0)
+			e = fg_buf_append_str(&media, " *"); /* SDP needs one format */
+		if (!e)
+			e = fg_buf_append_str(&media, "\r\n");
+		p = next;
+	}
+	if (e) {
+		warn = 399;
+		goto out;
+	}
+	if (!accepted) {
+		/* RFC 3261 §13.3.1.3: 488 with a Warning; RFC 3261 §20.43 codes */
+		warn = message_other_proto ? 302 : 304;
+		goto out;
+	}
+	e = fg_buf_printf(out, "v=0\r\no=- %s 1 IN IP4 %s\r\ns=session\r\nc=IN IP4 %s\r\n", sess_id,
+	                  fqdn, fqdn);
+	if (!e)
+		e = t_line ? fg_buf_printf(out, "%.*s\r\n", (int)t_len, t_line)
+		           : fg_buf_append_str(out, "t=0 0\r\n");
+	if (!e)
+		e = fg_buf_append(out, media.data, media.len);
+	if (e)
+		warn = 399;
+out:
+	fg_buf_free(&media);
+	return warn;
+}
+
+const char *sipgw_sdp_warning_text(unsigned warn)
+{
+	switch (warn) {
+	case 302:
+		return "Incompatible transport protocol"; /* RFC 3261 §20.43 */
+	case 304:
+		return "Media type not available";
+	default:
+		return "Miscellaneous warning";
+	}
 }
 
 /* ---- stanza errors ---------------------------------------------------------------------- */

@@ -50,8 +50,9 @@ void sipgw_validate_free(struct sipgw_validation *v);
 #define SIPGW_MAX_JID  3071u /* RFC 7622: a full JID */
 #define SIPGW_MAX_TEXT 8192u /* error text kept for a reply */
 
-/* s2s_send's outcome -> the SIP final response for the request that caused it (RFC 7247 §5:
- * 202 only when written to an authenticated stream; remote-server-not-found 404,
+/* s2s_send's outcome -> the SIP final response for the request that caused it (RFC 3428 §7:
+ * 202 only when written to an authenticated stream; otherwise the RFC 7247 §7.1 codes,
+ * with gateway choices: remote-server-not-found 404,
  * policy-violation 403, remote-server-timeout 408, resource-constraint 503). */
 unsigned sipgw_status_from_s2s(enum xmpp_stanza_cond result);
 
@@ -75,14 +76,27 @@ struct sipgw_request {
 	const char *content_type;
 };
 void sipgw_request_clear(struct sipgw_request *r);
-/* RFC 7572 §5 / RFC 7247 §4: <message from='a@x' to='b@xmppdom'> -> MESSAGE
+/* RFC 7572 §4 / RFC 7247 §6.5: <message from='a@x' to='b@xmppdom'> -> MESSAGE
  * sip:b@sip_domain, From sip:a@x, body text/plain;charset=UTF-8 (or isComposing when only
- * a chat state is sent). why gets plain words on refusal (FG_ERR_INVAL: JID that cannot
- * map). */
+ * a chat state is sent). why gets plain words on refusal: FG_ERR_INVAL a JID that cannot
+ * map, FG_ERR_TOOBIG a body too large for SIP, FG_ERR_PARSE text or a language tag SIP
+ * cannot carry. */
 enum fg_err sipgw_message_to_sip(const struct sipgw_stanza_msg *m, const char *sip_domain,
                                  struct sipgw_request *out, const char **why);
 
-/* RFC 7247 §5 table 2: a SIP final error response to the stanza error sent back to the
+/* RFC 3264 §6: the SDP answer to an INVITE that opens an IM session: one m= line per offered
+ * one, in order; the first "m=message <port> sip ..." stream (text in SIP MESSAGE requests
+ * inside the dialog, as OCS and Lync do) is accepted at port, every other stream is
+ * rejected with port 0, and the t= line is the offer's. Returns 0 with the answer appended
+ * to out, or the RFC 3261 §20.43 warn-code for a 488 (RFC 3261 §13.3.1.3): 302 when a message
+ * stream is offered only over another transport (MSRP, RFC 4975), 304 when none is offered,
+ * 399 when the offer cannot be read. */
+unsigned sipgw_sdp_answer(const uint8_t *offer, size_t len, const char *fqdn, unsigned port,
+                          const char *sess_id, struct fg_buf *out);
+/* The recommended warn-text of a warn-code of sipgw_sdp_answer (RFC 3261 §20.43). */
+const char *sipgw_sdp_warning_text(unsigned warn);
+
+/* RFC 7247 §7.2 Table 3: a SIP final error response to the stanza error sent back to the
  * XMPP sender (from = the original 'to', to = the original 'from'). stanza_kind is
  * "message", "presence" or "iq". False for codes below 300 (no error). */
 bool sipgw_error_stanza(const char *stanza_kind, const char *orig_from, const char *orig_to,

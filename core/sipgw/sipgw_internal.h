@@ -66,6 +66,9 @@
 #define SIPGW_REFUSED_IDS 64u
 /* 503 Retry-After when sip.max_pending is reached (seconds). */
 #define SIPGW_RETRY_AFTER_S 5
+/* RFC 3428 §8: an out-of-dialog MESSAGE MUST NOT exceed 1300 bytes unless every hop is
+ * known to be congestion-safe; the default of sip.max_message_bytes. */
+#define SIPGW_MAX_MESSAGE_BYTES 1300u
 /* Presence subscriptions kept: each is one store record. */
 #define SIPGW_MAX_SUBS 10000u
 /* IM sessions (INVITE with m=message) at once. */
@@ -109,6 +112,7 @@ struct sipgw_settings {
 	char bind[DB_ADDR_MAX];
 	long subscription_expires_s;
 	size_t max_pending;
+	size_t max_message_bytes; /* sip.max_message_bytes: RFC 3428 §8 out-of-dialog MESSAGE */
 	char dns_servers[DB_SETTING_VALUE_MAX];
 	char dns_zones[DB_SETTING_VALUE_MAX];
 };
@@ -259,6 +263,8 @@ struct ctxn {
 	char domain[DB_DOMAIN_MAX];
 	char *orig_from, *orig_to, *orig_id; /* the stanza that caused it (error replies) */
 	char sub_id[DB_ID_MAX];
+	uint64_t queue_key; /* out-of-dialog MESSAGE: its Request-URI's hash (RFC 3428 §8) */
+	uint64_t isc_key;   /* isComposing MESSAGE: (sender, Request-URI) hash (RFC 3994 §4) */
 	uint8_t *req;
 	size_t req_len;
 	bool dead;
@@ -328,6 +334,9 @@ struct sipgw {
 	/* ids of relays the router refused: their bounce stanza is not reported twice */
 	char refused_ids[SIPGW_REFUSED_IDS][SIPGW_STANZA_ID_MAX];
 	unsigned refused_next;
+	/* engine.c: message-path memory (derived Call-IDs of threads, isComposing refusals),
+	 * made on first use */
+	struct msg_memory *msg_mem;
 	sipgw_xmpp_sink_cb sink; /* tests only */
 	void *sink_ctx;
 	/* presence.c: wall-clock time of the earliest refresh or expiry due among the stored

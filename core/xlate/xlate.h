@@ -16,12 +16,13 @@
 #define XLATE_MAX_XML_DEPTH 32    /* PIDF nests 4-5 levels; anything deeper is abuse */
 #define XLATE_MAX_NOTE      8192  /* one status text; longer is refused, never cut */
 
-/* ---- addresses (RFC 7247 §4) ---- */
+/* ---- addresses (RFC 7247 §6) ---- */
 
-/* sip:user@domain[;gr=x] -> user@domain[/x]. The user part is percent-decoded; a
- * character a JID localpart forbids (RFC 7622 §3.3.1: " & ' / : < > @ and space) is
- * XEP-0106-escaped; control characters and NUL are refused. The domain is lower-cased,
- * the localpart kept as is. Appends to jid. *why (may be NULL) gets a reason on error. */
+/* sip:, sips:, im: or pres: user@domain[;gr=x] -> user@domain[/x] (RFC 7247 §6.4). The user
+ * part is percent-decoded; a character a JID localpart forbids (RFC 7622 §3.3.1: " & ' / :
+ * < > @; space by PRECIS, §3.3) and '\' are XEP-0106-escaped; control characters and NUL
+ * are refused. The domain is lower-cased, the localpart kept as is. A temporary GRUU (gr
+ * with no value) is refused (§6.3). Appends to jid. *why (may be NULL) gets a reason. */
 enum fg_err xlate_addr_sip_to_xmpp(const char *uri, size_t len, struct fg_buf *jid,
                                    const char **why);
 /* What xlate_addr_uri_to_jid wrote, as lengths and offsets into the JID. */
@@ -35,13 +36,15 @@ struct xlate_jid_parts {
 struct sip_uri;
 /* xlate_addr_sip_to_xmpp for a URI the SIP parser already split (struct sip_uri, sip.h):
  * the same rules and refusals, with no parse, no allocation and no formatting. domain (may
- * be NULL) is written as the domainpart instead of the lower-cased host (RFC 7247 §4.1: a
- * SIP domain served as an XMPP domain); the host is still checked. Writes a NUL-terminated
+ * be NULL) is written as the domainpart instead of the lower-cased host (a SIP domain
+ * served as an XMPP domain; domain mapping is local policy, RFC 7247 §6.1); the host is
+ * still checked. Writes a NUL-terminated
  * JID into out (FG_ERR_TOOBIG when it needs more than outsize bytes) and its parts. */
 enum fg_err xlate_addr_uri_to_jid(const struct sip_uri *uri, const char *domain, char *out,
                                   size_t outsize, struct xlate_jid_parts *parts, const char **why);
-/* user@domain[/res] -> sip:user@domain[;gr=res]: XEP-0106 escapes are undone, then
- * characters not allowed in a SIP user part (RFC 3261 §25.1) are percent-encoded. */
+/* user@domain[/res] -> sip:user@domain[;gr=res] (RFC 7247 §6.5): XEP-0106 escapes are
+ * undone, then characters not allowed in a SIP user part (RFC 3261 §25.1) are
+ * percent-encoded. */
 enum fg_err xlate_addr_xmpp_to_sip(const char *jid, size_t len, struct fg_buf *uri,
                                    const char **why);
 
@@ -118,14 +121,23 @@ const char *xlate_error_type_name(enum xlate_error_type type); /* "cancel" */
 
 /* ---- messages (RFC 7572) ---- */
 
-/* An XMPP <message type='chat'/> reduced to what RFC 7572 maps. Strings are owned
- * (malloc'd), NULL when absent; xlate_im_clear frees them. */
+/* Is the Content-Type value (len bytes, parameters allowed) exactly the media type want
+ * ("application/im-iscomposing+xml"; type and subtype compare case-insensitively, RFC 2045
+ * §5.1)? A longer subtype ("...+xmlfoo") is another type. */
+bool xlate_media_type_is(const char *content_type, size_t len, const char *want);
+
+/* An XMPP <message/> reduced to what RFC 7572 maps. Strings are owned (malloc'd), NULL
+ * when absent; xlate_im_clear frees them. */
 struct xlate_im {
 	char *body;
 	char *subject;
-	char *thread; /* RFC 7572 §4/§5: <thread/> <-> SIP Call-ID */
-	char *lang;   /* xml:lang <-> Content-Language */
+	char *thread;       /* RFC 7572 §4/§5: <thread/> <-> SIP Call-ID */
+	char *lang;         /* xml:lang <-> Content-Language (its first valid tag, RFC 7572 §8) */
+	char *subject_lang; /* a CPIM "Subject:;lang=xx" (RFC 3862 §3.3): <subject xml:lang> */
 	char *id;
+	/* xlate_im_to_xml writes type='chat' (a MESSAGE inside an IM session, RFC 7573) when
+	 * set, else no type: a pager-mode MESSAGE MUST have none or 'normal' (RFC 7572 §5) */
+	bool chat;
 };
 void xlate_im_clear(struct xlate_im *im);
 
@@ -138,17 +150,31 @@ enum fg_err xlate_im_from_sip(const char *content_type, const uint8_t *body, siz
                               const char *call_id, struct xlate_im *out, const char **why);
 /* XMPP -> SIP MESSAGE: body bytes, content type (always text/plain;charset=UTF-8) and
  * extra header lines ("Subject: ...\r\nContent-Language: ...\r\n"). Header values are
- * checked for CR/LF (header injection); the Call-ID to use is im->thread when set. */
+ * checked for CR/LF (header injection); the Call-ID for im->thread comes from
+ * xlate_call_id_from_thread. */
 enum fg_err xlate_im_to_sip(const struct xlate_im *im, struct fg_buf *body,
                             struct fg_buf *extra_headers, const char **content_type);
-/* Serialises <message type='chat' from to [id] [xml:lang]><body/><subject/><thread/>
- * with XML escaping (for the router and for tests). */
+/* RFC 7572 Table 1: <thread/> -> Call-ID. A thread that is an RFC 3261 §25.1 callid of at
+ * most XLATE_MAX_THREAD_CALL_ID bytes is the Call-ID as it is; any other (a space, non-ASCII
+ * text, too long) gets one derived from it, "th-" + 32 hex digits of its hash + "@" + host,
+ * the same for the same thread, and *derived is set: the caller keeps the pair so that the
+ * Call-ID of a reply maps back to the thread (RFC 7572 Table 2). out: at least
+ * XLATE_MAX_THREAD_CALL_ID + 1 bytes and room for the host. */
+#define XLATE_MAX_THREAD_CALL_ID    128 /* longer Call-IDs are legal but break some stacks */
+#define XLATE_THREAD_CALL_ID_PREFIX "th-"
+enum fg_err xlate_call_id_from_thread(const char *thread, size_t len, const char *host, char *out,
+                                      size_t outsize, bool *derived);
+/* Is s (len bytes) a Call-ID by RFC 3261 §25.1 (word ["@" word])? */
+bool xlate_call_id_valid(const char *s, size_t len);
+/* Serialises <message [type='chat'] from to [id] [xml:lang]><subject/><body/><thread/>
+ * with XML escaping (for the router and for tests); type='chat' only when im->chat. */
 enum fg_err xlate_im_to_xml(const struct xlate_im *im, const char *from, const char *to,
                             struct fg_buf *out);
 
 /* The parts of a SIP MESSAGE that RFC 7572 maps, borrowed from the parsed request. A NULL
  * pointer is an absent header; a header value ends at its length or at a NUL, whichever
- * comes first. content_type NULL means text/plain (RFC 3261 §20.15). */
+ * comes first. content_type NULL means text/plain (lenient: RFC 3261 §20.15 wants a
+ * Content-Type with a body; text/plain is the RFC 2045 §5.2 default). */
 struct xlate_im_sip {
 	const char *content_type;
 	size_t content_type_len;
@@ -160,6 +186,7 @@ struct xlate_im_sip {
 	size_t content_language_len;
 	const char *call_id;
 	size_t call_id_len;
+	bool chat; /* inside an IM session: type='chat'; else no type (RFC 7572 §5) */
 };
 /* SIP MESSAGE -> the stanza, in one pass and without copying any field: the checks and
  * errors of xlate_im_from_sip (FG_ERR_VERSION: answer 415; FG_ERR_PARSE: 400), then what

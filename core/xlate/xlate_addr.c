@@ -1,6 +1,8 @@
-/* xlate: SIP URI <-> JID address mapping (RFC 7247 §4, XEP-0106 JID escaping, RFC 7622). */
+/* xlate: SIP URI <-> JID address mapping (RFC 7247 §6: §6.4 SIP -> XMPP, §6.5 XMPP -> SIP;
+ * XEP-0106 JID escaping; RFC 7622). */
 #include <ctype.h>
 #include <string.h>
+#include <strings.h>
 
 #include "sip/sip.h"
 #include "xlate/xlate_internal.h"
@@ -11,7 +13,9 @@ static void set_why(const char **why, const char *s)
 		*why = s;
 }
 
-/* XEP-0106 §4.2: the characters a localpart cannot carry and their escapes. */
+/* XEP-0106 §3.2: the characters a localpart cannot carry and their escapes. '\' is always
+ * escaped too, as in the examples of XEP-0106 §5.1 (c:\net -> c\3a\5cnet): the mapping stays
+ * lossless, and the way back (§3.3) undoes exactly these ten sequences. */
 static const char *jid_escape(unsigned char c)
 {
 	switch (c) {
@@ -53,7 +57,8 @@ enum fg_err xlate_addr_uri_to_jid(const struct sip_uri *u, const char *domain, c
 		return FG_ERR_VERSION;
 	}
 	if (u->host_type != SIP_HOST_NAME) {
-		/* RFC 7247 §4.2: a JID domainpart is a domain name; IP literals do not map. */
+		/* gateway policy: RFC 7622 §3.2 allows IP literals as domainparts, but domain
+		 * mapping is out of RFC 7247's scope (§6.1) and an IP is no federated domain */
 		set_why(why, "SIP URI host is an IP address");
 		return FG_ERR_INVAL;
 	}
@@ -69,7 +74,7 @@ enum fg_err xlate_addr_uri_to_jid(const struct sip_uri *u, const char *domain, c
 		for (size_t i = 0; i < u->user.len; i++) {
 			unsigned char c = (unsigned char)u->user.p[i];
 			if (c < 0x20 || c == 0x7f) {
-				/* RFC 7622 §3.3.1 (PRECIS IdentifierClass): no controls, no NUL */
+				/* RFC 7622 §3.3 (PRECIS IdentifierClass): no controls, no NUL */
 				set_why(why, "user part holds a control character");
 				return FG_ERR_INVAL;
 			}
@@ -100,7 +105,7 @@ enum fg_err xlate_addr_uri_to_jid(const struct sip_uri *u, const char *domain, c
 	} else {
 		if (n + u->host.len + 1 > outsize)
 			goto too_long;
-		/* RFC 7247 §4.2: domain names compare case-insensitively; emit lower case. */
+		/* RFC 7622 §3.2: domain names compare case-insensitively; emit lower case. */
 		for (size_t i = 0; i < u->host.len; i++) {
 			char c = u->host.p[i];
 			out[n++] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
@@ -109,12 +114,22 @@ enum fg_err xlate_addr_uri_to_jid(const struct sip_uri *u, const char *domain, c
 			n--; /* RFC 7622 §3.2: strip a trailing dot */
 	}
 	parts->domain_len = n - parts->domain_off;
-	/* RFC 7247 §4.2: a GRUU's gr parameter becomes the resourcepart. */
+	/* RFC 7247 §6.3, §6.4 step 8: a GRUU's gr parameter becomes the resourcepart */
 	const struct sip_param *gr = u->nparams ? sip_uri_param(u, "gr") : NULL;
-	if (gr && gr->value.p && gr->value.len) {
-		if (gr->value.len > XLATE_MAX_JID_PART ||
-		    !xlate__utf8_valid((const uint8_t *)gr->value.p, gr->value.len) ||
-		    memchr(gr->value.p, '\0', gr->value.len)) {
+	if (gr && (gr->value.p == NULL || gr->value.len == 0)) {
+		/* RFC 7247 §6.3: not for temporary GRUUs (RFC 5627 §3.2: a gr with no value;
+		 * the user part is opaque, no address of record to map) */
+		set_why(why, "a temporary GRUU has no address of record");
+		return FG_ERR_INVAL;
+	}
+	if (gr) {
+		bool ctl = false;
+		for (size_t i = 0; i < gr->value.len; i++)
+			ctl = ctl || (unsigned char)gr->value.p[i] < 0x20 ||
+			      (unsigned char)gr->value.p[i] == 0x7f;
+		/* RFC 7622 §3.4: a resourcepart (OpaqueString) has no control characters */
+		if (ctl || gr->value.len > XLATE_MAX_JID_PART ||
+		    !xlate__utf8_valid((const uint8_t *)gr->value.p, gr->value.len)) {
 			set_why(why, "gr parameter is not a valid resource");
 			return FG_ERR_INVAL;
 		}
@@ -135,10 +150,77 @@ too_long:
 	return FG_ERR_TOOBIG;
 }
 
+/* RFC 7247 §6.4 for an im: or pres: URI (RFC 3860, RFC 3859: scheme ":" mailbox, then
+ * optional "?" headers): the local part is percent-decoded, the domain must be a host name.
+ * The result is split as the SIP parser would split a sip: URI, so the one mapping applies. */
+static enum fg_err im_pres_to_jid(const char *text, size_t len, size_t scheme_len,
+                                  struct fg_buf *jid, const char **why)
+{
+	const char *p = text + scheme_len, *end = text + len;
+	const char *q = memchr(p, '?', (size_t)(end - p));
+	if (q != NULL)
+		end = q; /* headers carry nothing an address needs */
+	const char *at = memchr(p, '@', (size_t)(end - p));
+	if (at == NULL || at == p || at + 1 == end) {
+		set_why(why, "im:/pres: URI is not user@domain");
+		return FG_ERR_INVAL;
+	}
+	char user[XLATE_MAX_JID_PART + 1];
+	size_t ul = 0;
+	for (const char *c = p; c < at; c++) {
+		if (ul >= XLATE_MAX_JID_PART) {
+			set_why(why, "user part empty or too long for a JID");
+			return FG_ERR_TOOBIG;
+		}
+		if (*c == '%' && at - c > 2 && fg_hex_digit(c[1]) >= 0 && fg_hex_digit(c[2]) >= 0) {
+			user[ul++] = (char)(fg_hex_digit(c[1]) * 16 + fg_hex_digit(c[2]));
+			c += 2;
+		} else if (*c == '%') {
+			set_why(why, "malformed percent-encoding");
+			return FG_ERR_INVAL;
+		} else {
+			user[ul++] = *c;
+		}
+	}
+	const char *host = at + 1;
+	size_t hl = (size_t)(end - host);
+	bool digits_only = true;
+	for (size_t i = 0; i < hl; i++) {
+		unsigned char c = (unsigned char)host[i];
+		if (!(isalnum(c) || c == '-' || c == '.')) {
+			set_why(why, "im:/pres: domain is not a host name");
+			return FG_ERR_INVAL;
+		}
+		digits_only = digits_only && (isdigit(c) || c == '.');
+	}
+	if (hl > XLATE_MAX_JID_PART) {
+		set_why(why, "domain too long for a JID");
+		return FG_ERR_TOOBIG;
+	}
+	struct sip_uri u = {.scheme = SIP_SCHEME_SIP,
+	                    .text = {text, len},
+	                    .user = {user, ul},
+	                    .host = {host, hl},
+	                    .host_type = digits_only ? SIP_HOST_IPV4 : SIP_HOST_NAME};
+	struct xlate_jid_parts parts;
+	enum fg_err e = fg_buf_reserve(jid, 3 * len + 4);
+	if (!e)
+		e = xlate_addr_uri_to_jid(&u, NULL, (char *)jid->data + jid->len,
+		                          jid->cap - jid->len, &parts, why);
+	if (!e)
+		jid->len += parts.len;
+	return e;
+}
+
 enum fg_err xlate_addr_sip_to_xmpp(const char *text, size_t len, struct fg_buf *jid,
                                    const char **why)
 {
 	struct sip_uri *u = NULL;
+	/* RFC 7247 §6.4 step 1: sip, sips, im and pres URIs map */
+	if (len > 3 && strncasecmp(text, "im:", 3) == 0)
+		return im_pres_to_jid(text, len, 3, jid, why);
+	if (len > 5 && strncasecmp(text, "pres:", 5) == 0)
+		return im_pres_to_jid(text, len, 5, jid, why);
 	struct sip_error err;
 	struct xlate_jid_parts parts;
 	enum fg_err e = sip_uri_parse(text, len, &u, &err);
@@ -212,7 +294,8 @@ enum fg_err xlate_addr_xmpp_to_sip(const char *jid, size_t len, struct fg_buf *u
 	}
 	e = fg_buf_append_str(uri, "sip:");
 	if (!e && at) {
-		/* XEP-0106 §4.3: undo the escapes, then percent-encode for SIP. */
+		/* RFC 7247 §6.5 step 3, XEP-0106 §3.3: undo the escapes (only the ten sequences;
+		 * §4.3: others stay as they are), then percent-encode for SIP (step 5) */
 		for (size_t i = 0; i < llen && !e; i++) {
 			unsigned char c = (unsigned char)jid[i];
 			if (c == '\\' && i + 2 < llen && fg_hex_digit(jid[i + 1]) >= 0 &&
@@ -234,7 +317,8 @@ enum fg_err xlate_addr_xmpp_to_sip(const char *jid, size_t len, struct fg_buf *u
 		e = fg_buf_append(uri, &c, 1);
 	}
 	if (!e && slash) {
-		/* RFC 7247 §4.1: the resourcepart is carried as a GRUU gr parameter. */
+		/* RFC 7247 §6.5 step 8, §6.3: the resourcepart is carried as a GRUU gr
+		 * parameter */
 		e = fg_buf_append_str(uri, ";gr=");
 		if (!e)
 			e = pct(uri, slash + 1, len - bare - 1, is_param_unescaped);

@@ -1,5 +1,6 @@
 /* xlate: SIP MESSAGE <-> XMPP chat message conversion (RFC 7572, CPIM RFC 3862). */
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -7,6 +8,7 @@
 #include "xlate/xlate_internal.h"
 
 #define CPIM_MAX_HEADERS 64 /* RFC 3862 messages carry a handful of headers */
+#define CPIM_MAX_PARAMS  8  /* RFC 3862 §3.6 header parameters: lang and rare extensions */
 
 void xlate_im_clear(struct xlate_im *im)
 {
@@ -16,6 +18,7 @@ void xlate_im_clear(struct xlate_im *im)
 	free(im->subject);
 	free(im->thread);
 	free(im->lang);
+	free(im->subject_lang);
 	free(im->id);
 	memset(im, 0, sizeof(*im));
 }
@@ -75,6 +78,12 @@ static bool media_is(const char *ct, size_t len, const char *want, bool *charset
 	return true;
 }
 
+bool xlate_media_type_is(const char *content_type, size_t len, const char *want)
+{
+	bool charset_ok;
+	return content_type != NULL && media_is(content_type, len, want, &charset_ok);
+}
+
 /* Checks a message body: size cap, UTF-8, no NUL (RFC 7572 §5: the body is text). */
 static enum fg_err body_check(const uint8_t *body, size_t len, const char **why)
 {
@@ -89,11 +98,69 @@ static enum fg_err body_check(const uint8_t *body, size_t len, const char **why)
 	return FG_OK;
 }
 
+/* What RFC 7572 maps out of a SIP MESSAGE, as byte ranges borrowed from its body (CPIM
+ * headers) or headers; p == NULL when absent. */
+struct span {
+	const char *p;
+	size_t len;
+};
+
+/* RFC 3862 §3.6: Header = Header-name ":" *( ";" Parameter ) SP Header-value. Splits the
+ * text after the colon into the parameters (";lang=fr;x=1", possibly empty) and the value.
+ * A quoted String parameter value may hold SP and ';'. */
+static bool cpim_params_split(const char *p, const char *lend, struct span *params,
+                              struct span *value)
+{
+	*params = (struct span){p, 0};
+	int count = 0;
+	while (p < lend && *p == ';') {
+		if (++count > CPIM_MAX_PARAMS)
+			return false;
+		p++;
+		bool quoted = false;
+		while (p < lend && (quoted || (*p != ';' && *p != ' '))) {
+			if (*p == '\\' && quoted && p + 1 < lend)
+				p++;
+			else if (*p == '"')
+				quoted = !quoted;
+			p++;
+		}
+		if (quoted)
+			return false;
+	}
+	params->len = (size_t)(p - params->p);
+	p = skip_ws(p, lend);
+	*value = (struct span){p, (size_t)(lend - p)};
+	return true;
+}
+
+/* The value of parameter name (";name=value") in an RFC 3862 §3.6 parameter list. */
+static struct span cpim_param(struct span params, const char *name)
+{
+	size_t nl = strlen(name);
+	const char *p = params.p, *end = params.p + params.len;
+	while (p < end) {
+		p++; /* the ';' */
+		const char *pe = p;
+		bool quoted = false;
+		while (pe < end && (quoted || *pe != ';')) {
+			if (*pe == '"')
+				quoted = !quoted;
+			pe++;
+		}
+		if ((size_t)(pe - p) > nl && p[nl] == '=' && strncasecmp(p, name, nl) == 0)
+			return (struct span){p + nl + 1, (size_t)(pe - p - nl - 1)};
+		p = pe;
+	}
+	return (struct span){NULL, 0};
+}
+
 /* Reads one CRLF- (or LF-) terminated header block; returns the pointer after the
- * blank line, or NULL when malformed. Calls cb for each "Name: value". */
-static const char *
-header_block(const char *p, const char *end,
-             bool (*cb)(void *ctx, const char *n, size_t nl, const char *v, size_t vl), void *ctx)
+ * blank line, or NULL when malformed. Calls cb for each "Name:;params value". */
+static const char *header_block(const char *p, const char *end,
+                                bool (*cb)(void *ctx, const char *n, size_t nl, struct span params,
+                                           struct span value),
+                                void *ctx)
 {
 	int count = 0;
 	while (p < end) {
@@ -108,23 +175,64 @@ header_block(const char *p, const char *end,
 		const char *colon = memchr(p, ':', (size_t)(lend - p));
 		if (!colon || colon == p)
 			return NULL;
-		const char *v = skip_ws(colon + 1, lend);
-		if (!cb(ctx, p, (size_t)(colon - p), v, (size_t)(lend - v)))
+		struct span params, value;
+		if (!cpim_params_split(colon + 1, lend, &params, &value) ||
+		    !cb(ctx, p, (size_t)(colon - p), params, value))
 			return NULL;
 		p = le + 1;
 	}
 	return NULL;
 }
 
-/* What RFC 7572 maps out of a SIP MESSAGE, as byte ranges borrowed from its body (CPIM
- * headers) or headers; p == NULL when absent. */
-struct span {
-	const char *p;
-	size_t len;
-};
 struct im_view {
-	struct span body, subject, lang;
+	struct span body, subject, subject_lang;
 };
+
+/* The language tag of Content-Language or a CPIM ;lang= (RFC 5646 §2.1: alphanumeric
+ * subtags of 1-8 characters joined by '-', the first one 2-8 letters or "x"/"i"). SIP
+ * allows a list ("en, fr", RFC 3261 §20.13): the first valid tag wins; none: p == NULL. */
+#define XLATE_MAX_LANG 64 /* RFC 5646 §4.4.1 asks for 35; longer tags are private use */
+static bool lang_tag_ok(const char *p, size_t len)
+{
+	size_t sub = 0;
+	bool first = true;
+	if (len == 0 || len > XLATE_MAX_LANG)
+		return false;
+	for (size_t i = 0; i <= len; i++) {
+		if (i == len || p[i] == '-') {
+			if (sub == 0 || sub > 8)
+				return false;
+			sub = 0;
+			first = false;
+			continue;
+		}
+		unsigned char c = (unsigned char)p[i];
+		if (!(isalpha(c) || (!first && isdigit(c))))
+			return false;
+		sub++;
+	}
+	/* a one-letter first subtag is only the "x-"/"i-" prefix of a longer tag */
+	return !(len == 1 || (p[1] == '-' && tolower((unsigned char)p[0]) != 'x' &&
+	                      tolower((unsigned char)p[0]) != 'i'));
+}
+
+static struct span lang_first(struct span v)
+{
+	const char *p = v.p, *end = v.p ? v.p + v.len : NULL;
+	while (p != NULL && p < end) {
+		while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
+			p++;
+		const char *te = p;
+		while (te < end && *te != ',' && *te != ' ' && *te != '\t' && *te != ';')
+			te++;
+		if (te > p && lang_tag_ok(p, (size_t)(te - p)))
+			return (struct span){p, (size_t)(te - p)};
+		while (te < end && *te != ',') /* skip ";q=..." and the rest of this entry */
+			te++;
+		p = te;
+	}
+	return (struct span){NULL, 0};
+}
 
 struct cpim_ctx {
 	struct im_view *v;
@@ -132,30 +240,29 @@ struct cpim_ctx {
 	size_t ctype_len;
 };
 
-static bool cpim_msg_hdr(void *ctx, const char *n, size_t nl, const char *v, size_t vl)
+static bool cpim_msg_hdr(void *ctx, const char *n, size_t nl, struct span params, struct span value)
 {
 	struct cpim_ctx *c = ctx;
-	/* RFC 3862 §3.2: "Subject" possibly with ;lang=xx parameter */
-	if (nl >= 7 && strncasecmp(n, "Subject", 7) == 0 && (nl == 7 || n[7] == ';')) {
+	/* RFC 3862 §3.3, §3.6: "Subject:;lang=fr Objet de message"; the language is the
+	 * subject's own, not the message's (that is Content-Language, RFC 7572 §8) */
+	if (nl == 7 && strncasecmp(n, "Subject", 7) == 0) {
 		if (c->v->subject.p)
 			return true; /* first one wins; others are other languages */
-		c->v->subject = (struct span){v, vl};
-		for (size_t i = 7; i + 6 <= nl; i++) {
-			if (memcmp(n + i, ";lang=", 6) == 0) {
-				c->v->lang = (struct span){n + i + 6, nl - i - 6};
-				break;
-			}
-		}
+		c->v->subject = value;
+		c->v->subject_lang = lang_first(cpim_param(params, "lang"));
 	}
 	return true;
 }
 
-static bool cpim_mime_hdr(void *ctx, const char *n, size_t nl, const char *v, size_t vl)
+static bool cpim_mime_hdr(void *ctx, const char *n, size_t nl, struct span params,
+                          struct span value)
 {
 	struct cpim_ctx *c = ctx;
+	/* a MIME header (RFC 2045) has no CPIM parameters: a ';' right after the colon is
+	 * part of the value */
 	if (nl == 12 && strncasecmp(n, "Content-Type", 12) == 0) {
-		c->ctype = v;
-		c->ctype_len = vl;
+		c->ctype = params.len ? params.p : value.p;
+		c->ctype_len = (size_t)(value.p + value.len - c->ctype);
 	}
 	return true;
 }
@@ -204,6 +311,11 @@ static enum fg_err im_view_parse(const char *content_type, size_t ct_len, const 
 	return FG_OK;
 }
 
+static struct span cspan(const char *s)
+{
+	return (struct span){s, s ? strlen(s) : 0};
+}
+
 static enum fg_err span_dup(struct span s, char **out)
 {
 	if (s.p == NULL)
@@ -219,7 +331,9 @@ enum fg_err xlate_im_from_sip(const char *content_type, const uint8_t *body, siz
 	struct im_view v;
 	memset(out, 0, sizeof(*out));
 	if (!content_type)
-		content_type = "text/plain"; /* RFC 3261 §20.15 default for a bodied MESSAGE */
+		/* RFC 3261 §20.15 wants a Content-Type with every body; taking text/plain when
+		 * it is missing is leniency (the default of RFC 2045 §5.2) */
+		content_type = "text/plain";
 	enum fg_err e = im_view_parse(content_type, strlen(content_type), body, len, &v, why);
 	if (e)
 		return e;
@@ -229,13 +343,13 @@ enum fg_err xlate_im_from_sip(const char *content_type, const uint8_t *body, siz
 	if (!e)
 		e = span_dup(v.subject, &out->subject);
 	if (!e)
-		e = span_dup(v.lang, &out->lang);
+		e = span_dup(v.subject_lang, &out->subject_lang);
+	if (!e && content_language)
+		e = span_dup(lang_first(cspan(content_language)), &out->lang);
 	if (e)
 		goto out;
 	/* RFC 7572 §5: Subject -> <subject/>, Content-Language -> xml:lang, Call-ID -> <thread/> */
 	if (subject && !out->subject && !(out->subject = strdup(subject)))
-		e = FG_ERR_NOMEM;
-	if (!e && content_language && !out->lang && !(out->lang = strdup(content_language)))
 		e = FG_ERR_NOMEM;
 	if (!e && call_id && !(out->thread = strdup(call_id)))
 		e = FG_ERR_NOMEM;
@@ -248,11 +362,6 @@ out:
 	if (e)
 		xlate_im_clear(out);
 	return e;
-}
-
-static bool header_safe(const char *s)
-{
-	return !strpbrk(s, "\r\n");
 }
 
 enum fg_err xlate_im_to_sip(const struct xlate_im *im, struct fg_buf *body,
@@ -283,18 +392,71 @@ enum fg_err xlate_im_to_sip(const struct xlate_im *im, struct fg_buf *body,
 				return FG_ERR_INVAL; /* RFC 5646 tags are alphanumerics and '-' */
 		e = fg_buf_printf(extra_headers, "Content-Language: %s\r\n", im->lang);
 	}
-	if (!e && im->thread && !header_safe(im->thread))
-		return FG_ERR_INVAL;
+	/* im->thread is not a header here: xlate_call_id_from_thread makes the Call-ID */
 	return e;
+}
+
+/* RFC 3261 §25.1: callid = word [ "@" word ], word = 1*(alphanum / "-" / "." / "!" / "%" /
+ * "*" / "_" / "+" / "`" / "'" / "~" / "(" / ")" / "<" / ">" / ":" / "\" / DQUOTE / "/" /
+ * "[" / "]" / "?" / "{" / "}"). */
+static bool callid_word_char(unsigned char c)
+{
+	return isalnum(c) || (c && strchr("-.!%*_+`'~()<>:\\\"/[]?{}", c) != NULL);
+}
+
+bool xlate_call_id_valid(const char *s, size_t len)
+{
+	const char *at = memchr(s, '@', len);
+	if (len == 0 || at == s || (at && at == s + len - 1))
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (s + i != at && !callid_word_char((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+/* FNV-1a, 64 bits, from a given start: two starts give the 128 bits of a derived Call-ID. */
+static uint64_t fnv1a(uint64_t h, const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		h ^= (unsigned char)s[i];
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+enum fg_err xlate_call_id_from_thread(const char *thread, size_t len, const char *host, char *out,
+                                      size_t outsize, bool *derived)
+{
+	*derived = false;
+	if (len <= XLATE_MAX_THREAD_CALL_ID && xlate_call_id_valid(thread, len)) {
+		if (len + 1 > outsize)
+			return FG_ERR_TOOBIG;
+		memcpy(out, thread, len);
+		out[len] = '\0';
+		return FG_OK;
+	}
+	/* the same thread always gives the same Call-ID, so a conversation keeps one */
+	uint64_t h1 = fnv1a(0xcbf29ce484222325ull, thread, len);
+	uint64_t h2 = fnv1a(0x84222325cbf29ce4ull, thread, len);
+	int n = snprintf(out, outsize, "%s%016llx%016llx@%s", XLATE_THREAD_CALL_ID_PREFIX,
+	                 (unsigned long long)h1, (unsigned long long)h2, host);
+	if (n < 0 || (size_t)n >= outsize || !xlate_call_id_valid(out, (size_t)n))
+		return FG_ERR_TOOBIG;
+	*derived = true;
+	return FG_OK;
 }
 
 /* Literal markup of known length (no printf, no strlen). */
 #define PUT_LIT(out, lit) fg_buf_append((out), (lit), sizeof(lit) - 1)
 
-/* The stanza of RFC 7572 §5 (<message type='chat'> with from, to, id, xml:lang, then
- * <subject/>, <body/>, <thread/>), every value escaped in the same pass that checks it. */
+/* The stanza of RFC 7572 §5 (<message> with from, to, id, xml:lang, then <subject/>,
+ * <body/>, <thread/>), every value escaped in the same pass that checks it. chat: the
+ * MESSAGE came inside an IM session (RFC 7573 maps those to type='chat'); a pager-mode
+ * MESSAGE MUST get no type or 'normal' (RFC 7572 §5): no type is the shorter. */
 struct im_xml {
-	struct span from, to, id, lang, subject, body, thread;
+	struct span from, to, id, lang, subject, subject_lang, body, thread;
+	bool chat;
 };
 
 static enum fg_err put_attr(struct fg_buf *out, const char *lit, size_t lit_len, struct span v)
@@ -331,11 +493,11 @@ static enum fg_err im_xml_write(const struct im_xml *x, struct fg_buf *out, bool
 {
 	size_t start = out->len;
 	/* one allocation for the usual stanza: the markup is ~120 bytes */
-	enum fg_err e =
-	    fg_buf_reserve(out, 160 + x->from.len + x->to.len + x->id.len + x->lang.len +
-	                            x->subject.len + x->body.len + x->thread.len);
+	enum fg_err e = fg_buf_reserve(out, 180 + x->from.len + x->to.len + x->id.len +
+	                                        x->lang.len + x->subject.len + x->subject_lang.len +
+	                                        x->body.len + x->thread.len);
 	if (!e)
-		e = PUT_LIT(out, "<message type='chat'");
+		e = x->chat ? PUT_LIT(out, "<message type='chat'") : PUT_LIT(out, "<message");
 	if (!e)
 		e = ATTR(out, " from='", x->from);
 	if (!e)
@@ -346,8 +508,16 @@ static enum fg_err im_xml_write(const struct im_xml *x, struct fg_buf *out, bool
 		e = ATTR(out, " xml:lang='", x->lang);
 	if (!e)
 		e = PUT_LIT(out, ">");
-	if (!e)
+	if (!e && x->subject.p && x->subject_lang.p &&
+	    (x->lang.p == NULL || x->subject_lang.len != x->lang.len ||
+	     strncasecmp(x->subject_lang.p, x->lang.p, x->lang.len) != 0)) {
+		/* RFC 6121 §5.2.4: a subject in a language other than the stanza's says so */
+		e = ATTR(out, "<subject xml:lang='", x->subject_lang);
+		if (!e)
+			e = put_elem(out, ">", 1, "</subject>", 10, x->subject);
+	} else if (!e) {
 		e = ELEM(out, "subject", x->subject);
+	}
 	if (!e) {
 		e = ELEM(out, "body", x->body);
 		if (e == FG_ERR_INVAL)
@@ -362,16 +532,18 @@ static enum fg_err im_xml_write(const struct im_xml *x, struct fg_buf *out, bool
 	return e;
 }
 
-static struct span cspan(const char *s)
-{
-	return (struct span){s, s ? strlen(s) : 0};
-}
-
 enum fg_err xlate_im_to_xml(const struct xlate_im *im, const char *from, const char *to,
                             struct fg_buf *out)
 {
-	struct im_xml x = {cspan(from),        cspan(to),       cspan(im->id),    cspan(im->lang),
-	                   cspan(im->subject), cspan(im->body), cspan(im->thread)};
+	struct im_xml x = {.from = cspan(from),
+	                   .to = cspan(to),
+	                   .id = cspan(im->id),
+	                   .lang = cspan(im->lang),
+	                   .subject = cspan(im->subject),
+	                   .subject_lang = cspan(im->subject_lang),
+	                   .body = cspan(im->body),
+	                   .thread = cspan(im->thread),
+	                   .chat = im->chat};
 	bool body_bad = false;
 	return im_xml_write(&x, out, &body_bad);
 }
@@ -388,20 +560,22 @@ enum fg_err xlate_im_sip_to_xml(const struct xlate_im_sip *in, const char *from,
 {
 	struct im_view v;
 	struct span ct = in->content_type ? hspan(in->content_type, in->content_type_len)
-	                                  : cspan("text/plain"); /* RFC 3261 §20.15 */
+	                                  : cspan("text/plain"); /* RFC 2045 §5.2, leniency */
 	enum fg_err e = im_view_parse(ct.p, ct.len, in->body, in->body_len, &v, why);
 	if (e)
 		return e;
-	/* RFC 7572 §5: Subject -> <subject/>, Content-Language -> xml:lang, Call-ID -> <thread/>;
-	 * a CPIM Subject (and its ;lang) comes first */
+	/* RFC 7572 §5: Subject -> <subject/>, Content-Language -> xml:lang (its first valid
+	 * tag), Call-ID -> <thread/>; a CPIM Subject (with its own ;lang) comes first */
 	struct im_xml x = {.from = {from, from_len},
 	                   .to = {to, to_len},
 	                   .id = cspan(id),
-	                   .lang = v.lang.p ? v.lang
-	                                    : hspan(in->content_language, in->content_language_len),
+	                   .lang =
+	                       lang_first(hspan(in->content_language, in->content_language_len)),
 	                   .subject = v.subject.p ? v.subject : hspan(in->subject, in->subject_len),
+	                   .subject_lang = v.subject.p ? v.subject_lang : (struct span){NULL, 0},
 	                   .body = v.body,
-	                   .thread = hspan(in->call_id, in->call_id_len)};
+	                   .thread = hspan(in->call_id, in->call_id_len),
+	                   .chat = in->chat};
 	bool body_bad = false; /* a NUL or a non-UTF-8 byte: the body's one pass finds both */
 	e = im_xml_write(&x, out, &body_bad);
 	if (body_bad) {

@@ -339,7 +339,10 @@ def s_message_sip_to_xmpp(ctx):
 	      % ctx.alice.stanzas[m:])
 	check(bare(st.frm) == "bob@sip.test", "from is %r, want bob@sip.test" % st.frm)
 	check(bare(st.to) == "alice@prosody.test", "to is %r" % st.to)
-	check(st.type == "chat", "type is %r, want chat" % st.type)
+	# RFC 7572 §5: a pager-mode MESSAGE MUST become a message with no type or 'normal'
+	# (slixmpp reports an absent type as 'normal')
+	check(st.type == "normal", "type is %r, want none or normal (RFC 7572 §5): %s"
+	      % (st.type, st.xml))
 
 
 def s_message_xmpp_to_sip(ctx):
@@ -563,6 +566,8 @@ def s_im_session(ctx):
 	st = alice.wait(lambda s: s.kind == "message" and s.body == text, XMPP_TIMEOUT, m)
 	check(st is not None, "alice did not get the session's message: %s" % alice.stanzas[m:])
 	check(bare(st.frm) == "bob@sip.test", "from %r" % st.frm)
+	check(st.type == "chat", "a message inside the IM session has type %r, want chat (RFC 7573)"
+	      % st.type)
 	thread = st.child_text("thread")
 	check(thread == d.call_id, "thread %r, want the Call-ID %r" % (thread, d.call_id))
 	i = len(bob.requests)
@@ -590,6 +595,21 @@ def s_im_session(ctx):
 	gone = alice.wait(lambda s: s.kind == "message" and
 	                  s.has("{http://jabber.org/protocol/chatstates}gone"), XMPP_TIMEOUT, m)
 	check(gone is not None, "alice got no <gone/> after BYE: %s" % alice.stanzas[m:])
+	# RFC 7573 §6.1: alice's <gone/> ends a session from her side: bob's UA gets a BYE
+	txn = bob.request("INVITE", "sip:alice@prosody.test", ctype="application/sdp", body=sdp)
+	r = bob.final(txn, 10)
+	check(r is not None and r.code == 200, "second INVITE: %s" % first_line(r))
+	check("presence" in (r.get("allow-events") or ""),
+	      "the INVITE's 200 has no Allow-Events: presence (RFC 6665 §4.4.4)")
+	d2 = bob.dialog_from_response(txn, r, "sip:alice@prosody.test")
+	bob.request("ACK", None, dialog=d2, cseq=txn[1])
+	i = len(bob.requests)
+	alice.send_raw("<message to='bob@sip.test' type='chat'><thread>%s</thread>"
+	               "<gone xmlns='http://jabber.org/protocol/chatstates'/></message>" % d2.call_id)
+	req = bob.wait_request(lambda q: q.method == "BYE" and q.get("call-id") == d2.call_id,
+	                       XMPP_TIMEOUT, i)
+	check(req is not None, "alice's <gone/> did not end the session with a BYE: %s"
+	      % [q.first for q in bob.requests[i:]])
 
 
 def s_presence_sip_watches_xmpp(ctx):

@@ -9,6 +9,7 @@ Root only (exit 77 otherwise). Never uses the machine's resolver."""
 import json
 import os
 import random
+import re
 import select
 import shutil
 import signal
@@ -219,6 +220,7 @@ class Edge(threading.Thread):
         self.fetch = False  # send a fetch SUBSCRIBE after the next OPTIONS
         self.pending_first = False  # a NOTIFY pending with a PIDF before the first active
         self.responses = []  # responses to the edge's own requests (its NOTIFYs)
+        self.overlap = None  # a second MESSAGE came before the first was answered
         self.ctx.sni_callback = lambda sock, name, ctx: self.sni.append(name)
 
     def run(self):
@@ -263,6 +265,31 @@ class Edge(threading.Thread):
                     s.sendall(answer(msg, 503, "Service Unavailable"))  # transient
                 elif msg.startswith(b"SUBSCRIBE sip:denied@"):
                     s.sendall(answer(msg, 403, "Forbidden"))  # RFC 8048 §5.2.2: permanent
+                elif (msg.startswith(b"MESSAGE sip:noisc@") and
+                      b"application/im-iscomposing+xml" in msg):
+                    s.sendall(answer(msg, 415, "Unsupported Media Type")[:-2].replace(
+                        b"Content-Length: 0\r\n",
+                        b"Accept: text/plain\r\nContent-Length: 0\r\n") + b"\r\n")
+                elif msg.startswith(b"MESSAGE ") and msg.endswith(b"slow-first"):
+                    # RFC 3428 §8: while this one is unanswered, the gateway must not
+                    # start another MESSAGE to the same URI; see what arrives meanwhile
+                    time.sleep(1.0)
+                    while select.select([s], [], [], 0.3)[0] or s.pending():
+                        try:
+                            data = s.recv(65536)
+                        except (ssl.SSLError, OSError):
+                            break
+                        if not data:
+                            break
+                        buf += data
+                    self.overlap = b"queued-second" in buf
+                    s.sendall(answer(msg, 200, "OK"))
+                elif msg.startswith(b"MESSAGE ") and msg.endswith(b"queued-second"):
+                    s.sendall(answer(msg, 200, "OK"))
+                    # a reply in the same conversation: its Call-ID maps back to the thread
+                    s.sendall(sip_req("MESSAGE", "sip:juliet@capulet.test",
+                                      header(msg, "Call-ID"), "z9hG4bKtr1", 1, None,
+                                      ctype="text/plain", body=b"reply in thread"))
                 elif msg.startswith(b"SUBSCRIBE "):
                     self.sub_times.append((time.time(), msg))
                     exp = header(msg, "Expires") or "600"
@@ -362,6 +389,9 @@ def im_session(tls):
                                     1, None, ctype="application/sdp", body=sdp), 5)
     ok = rsp is not None and rsp.startswith(b"SIP/2.0 200") and b"m=message" in rsp
     check(ok, "INVITE with an m=message offer: 200 with an SDP answer")
+    check(ok and b"\r\nt=0 0\r\n" in rsp and "presence" in (header(rsp, "Allow-Events") or ""),
+          "the 200 keeps the offer's t= line (RFC 3264 §6) and has Allow-Events: presence "
+          "(RFC 6665 §4.4.4)")
     tag = to_tag_of(rsp) if rsp else None
     tls.sendall(sip_req("ACK", "sip:bob@nowhere.test", "im1@edge", "z9hG4bKi2", 1, tag))
     body = b"in the session"
@@ -379,7 +409,42 @@ def im_session(tls):
     audio = sdp.replace(b"m=message 5061 sip null", b"m=audio 4000 RTP/AVP 0")
     rsp = sip_exchange(tls, sip_req("INVITE", "sip:bob@nowhere.test", "im2@edge", "z9hG4bKi6",
                                     1, None, ctype="application/sdp", body=audio), 5)
-    check(rsp is not None and rsp.startswith(b"SIP/2.0 488"), "INVITE for audio: 488")
+    check(rsp is not None and rsp.startswith(b"SIP/2.0 488") and
+          (header(rsp, "Warning") or "").startswith("304 "),
+          "INVITE for audio: 488 with Warning 304 (RFC 3261 §13.3.1.3)")
+    # RFC 3264 §6: an MSRP-only offer (RFC 4975, RFC 7573) cannot be answered: 488, 302
+    msrp = sdp.replace(b"m=message 5061 sip null",
+                       b"m=message 7394 TCP/MSRP *\r\na=path:msrp://edge.sip.test:7394/x;tcp")
+    rsp = sip_exchange(tls, sip_req("INVITE", "sip:bob@nowhere.test", "im3@edge", "z9hG4bKi7",
+                                    1, None, ctype="application/sdp", body=msrp), 5)
+    check(rsp is not None and rsp.startswith(b"SIP/2.0 488") and
+          (header(rsp, "Warning") or "").startswith("302 "),
+          "INVITE with an MSRP-only offer: 488 with Warning 302 (%s)"
+          % (header(rsp, "Warning") if rsp else None))
+    # audio + message: the answer has both m= lines, audio rejected with port 0
+    both = sdp.replace(b"m=message 5061 sip null",
+                       b"m=audio 4000 RTP/AVP 0 8\r\nm=message 5061 sip null")
+    rsp = sip_exchange(tls, sip_req("INVITE", "sip:bob@nowhere.test", "im4@edge", "z9hG4bKi8",
+                                    1, None, ctype="application/sdp", body=both), 5)
+    body = rsp.split(b"\r\n\r\n", 1)[1] if rsp else b""
+    mlines = [l for l in body.split(b"\r\n") if l.startswith(b"m=")]
+    check(rsp is not None and rsp.startswith(b"SIP/2.0 200") and len(mlines) == 2 and
+          mlines[0] == b"m=audio 0 RTP/AVP 0 8" and mlines[1].startswith(b"m=message "),
+          "INVITE audio + message: 200 answering both m= lines, audio at port 0 (%s)" % mlines)
+    tag = to_tag_of(rsp) if rsp else None
+    tls.sendall(sip_req("ACK", "sip:bob@nowhere.test", "im4@edge", "z9hG4bKi9", 1, tag))
+    rsp = sip_exchange(tls, sip_req("BYE", "sip:bob@nowhere.test", "im4@edge", "z9hG4bKia", 2,
+                                    tag), 5)
+    check(rsp is not None and rsp.startswith(b"SIP/2.0 200"), "BYE of the audio+message session")
+    # RFC 3428 §7: 415 with an Accept that lists every type taken, isComposing included
+    # (RFC 3994); a media type is matched whole, never by prefix
+    for n, ctype in enumerate(("text/html", "application/im-iscomposing+xmlfoo")):
+        rsp = sip_exchange(tls, sip_req("MESSAGE", "sip:bob@nowhere.test", "ct%d@edge" % n,
+                                        "z9hG4bKc%d" % n, 1, None, ctype=ctype, body=b"<b/>"), 5)
+        accept = (header(rsp, "Accept") or "") if rsp else ""
+        check(rsp is not None and rsp.startswith(b"SIP/2.0 415") and
+              "application/im-iscomposing+xml" in accept and "text/plain" in accept,
+              "MESSAGE %s: 415 with Accept listing isComposing (%s)" % (ctype, accept))
 
 
 def subscribe_from_sip(tls, data, edge):
@@ -783,6 +848,28 @@ def main():
           "XMPP message -> MESSAGE sip:romeo@sip.test (From with gr=, Call-ID = thread)")
     check(any("application/im-iscomposing+xml" in m for m in msgs),
           "XMPP chat state -> isComposing MESSAGE")
+    slow = [m for m in msgs if m.endswith("slow-first")]
+    second = [m for m in msgs if m.endswith("queued-second")]
+    check(len(slow) == 1 and len(second) == 1 and edge.overlap is False,
+          "RFC 3428 §8: the second MESSAGE to a URI waits for the answer to the first "
+          "(overlap %s)" % edge.overlap)
+    cid = header(second[0].encode(), "Call-ID") if second else None
+    check(cid is not None and re.fullmatch(r"th-[0-9a-f]{32}@[A-Za-z0-9.-]+", cid),
+          "a thread that is no Call-ID ('a b\u00e9') gets a valid derived one (%s)" % cid)
+    check("<body>reply in thread</body><thread>a b\u00e9</thread>" in out,
+          "the reply's Call-ID maps back to the thread (RFC 7572 Table 2)")
+    check("policy-violation" in out and "id='big1'" in out and
+          not any(m.endswith("x" * 50) for m in msgs),
+          "RFC 3428 §8 / RFC 7572 §6: a message over 1300 bytes as SIP -> <policy-violation/>")
+    noisc = [m for m in reqs if m.startswith("MESSAGE sip:noisc@sip.test ")]
+    check(len([m for m in noisc if "im-iscomposing" in m]) == 1 and
+          any(m.endswith("text after 415") for m in noisc),
+          "RFC 3994 §4: after a 415 no more isComposing to that URI; text still goes (%d)"
+          % len(noisc))
+    check(len([m for m in msgs if "im-iscomposing" in m]) == 1,
+          "RFC 7573 Table 4: <gone/> outside a session sends no isComposing")
+    plain = [m for m in msgs if "hi from XMPP" in m]
+    check(len(plain) == 1, "the message with a valid thread went out once")
     check("type='error'" in out and "item-not-found" in out and "id='m2'" in out and
           "to='juliet@capulet.test/balcony'" in out,
           "SIP 404 -> stanza error item-not-found to the sender")

@@ -60,6 +60,26 @@ static const char *const script1[] = {
     "<presence from='juliet@capulet.test/balcony' to='mercutio@sip.test' type='probe'/>",
 };
 
+/* The message path (engine.c): one pending MESSAGE per URI (RFC 3428 §8), a thread that is
+ * no Call-ID (RFC 7572 Table 1); a message too large for SIP outside a session is sent
+ * by the tick (RFC 3428 §8, RFC 7572 §6). */
+static const char *const script_msg[] = {
+    "<message from='juliet@capulet.test/balcony' to='romeo@sip.test' id='q1'>"
+    "<body>slow-first</body></message>",
+    "<message from='juliet@capulet.test/balcony' to='romeo@sip.test' id='q2'>"
+    "<body>queued-second</body><thread>a b\xc3\xa9</thread></message>",
+    /* the edge answers 415 to isComposing for noisc: RFC 3994 §4, no more status messages
+     * (the second waits behind the first and is dropped), text still goes */
+    "<message from='juliet@capulet.test/balcony' to='noisc@sip.test' type='chat'>"
+    "<composing xmlns='http://jabber.org/protocol/chatstates'/></message>",
+    "<message from='juliet@capulet.test/balcony' to='noisc@sip.test' type='chat'>"
+    "<paused xmlns='http://jabber.org/protocol/chatstates'/></message>",
+    "<message from='juliet@capulet.test/balcony' to='noisc@sip.test' type='chat' id='t415'>"
+    "<body>text after 415</body></message>",
+    /* RFC 7573 Table 4: <gone/> outside a session maps to nothing */
+    "<message from='juliet@capulet.test/balcony' to='romeo@sip.test' type='chat'>"
+    "<gone xmlns='http://jabber.org/protocol/chatstates'/></message>",
+};
 static const char *const script2[] = {
     "<presence from='juliet@capulet.test' to='romeo@sip.test' type='unsubscribe'/>",
     "<presence from='bob@nowhere.test' to='alice@sip.test' type='unsubscribed'/>",
@@ -86,6 +106,17 @@ static void tick(uv_timer_t *t)
 			printf("up\n");
 			for (size_t i = 0; i < sizeof(script1) / sizeof(script1[0]); i++)
 				inject(p, script1[i]);
+			for (size_t i = 0; i < sizeof(script_msg) / sizeof(script_msg[0]); i++)
+				inject(p, script_msg[i]);
+			char big[2048];
+			int n = snprintf(
+			    big, sizeof(big),
+			    "<message from='juliet@capulet.test/balcony' to='romeo@sip.test' "
+			    "id='big1'><body>");
+			memset(big + n, 'x', 1400);
+			snprintf(big + n + 1400, sizeof(big) - (size_t)n - 1400,
+			         "</body></message>");
+			inject(p, big);
 			p->phase = 1;
 			p->phase_at = now;
 		} else if (now - p->t0 > 15000) {

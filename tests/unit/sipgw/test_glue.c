@@ -74,7 +74,7 @@ static void test_message_to_sip(void **state)
 	assert_int_equal(p.rerr, FG_OK);
 	assert_string_equal(fg_buf_cstr(&p.r.ruri), "sip:romeo@sip.example");
 	assert_string_equal(fg_buf_cstr(&p.r.to), "<sip:romeo@sip.example>");
-	/* RFC 7247 §4.2: the resource travels as a GRUU parameter */
+	/* RFC 7247 §6.5 step 8: the resource travels as a GRUU parameter */
 	assert_string_equal(fg_buf_cstr(&p.r.from), "<sip:juliet@capulet.example;gr=balcony>");
 	assert_string_equal(fg_buf_cstr(&p.r.body), "Art thou not Romeo?");
 	assert_non_null(strstr(p.r.content_type, "text/plain"));
@@ -123,6 +123,24 @@ static void test_message_not_mapped(void **state)
 	assert_int_equal(p.err, FG_OK);
 	assert_int_equal(p.rerr, FG_ERR_INVAL);
 	assert_non_null(p.why);
+	parsed_clear(&p);
+	/* a body too large for SIP and a language tag SIP cannot carry: distinct errors
+	 * (policy-violation, RFC 7572 §6; bad-request) */
+	char *big = malloc(XLATE_MAX_BODY + 200);
+	assert_non_null(big);
+	int n = snprintf(big, 200, "<message from='a@b.example' to='c@d.example'><body>");
+	memset(big + n, 'x', XLATE_MAX_BODY + 1);
+	memcpy(big + n + XLATE_MAX_BODY + 1, "</body></message>", 18);
+	parse(big, &p);
+	free(big);
+	assert_int_equal(p.err, FG_OK);
+	assert_int_equal(p.rerr, FG_ERR_TOOBIG);
+	assert_non_null(p.why);
+	parsed_clear(&p);
+	parse(
+	    "<message from='a@b.example' to='c@d.example' xml:lang='e n'><body>x</body></message>",
+	    &p);
+	assert_int_equal(p.rerr, FG_ERR_PARSE);
 	parsed_clear(&p);
 }
 
@@ -548,6 +566,62 @@ static void test_cert_names(void **state)
 	key = NULL;
 }
 
+/* RFC 3264 §6: one answer m= line per offered one; only the SIP-MESSAGE stream is taken */
+static unsigned sdp(const char *offer, struct fg_buf *out)
+{
+	fg_buf_reset(out);
+	return sipgw_sdp_answer((const uint8_t *)offer, strlen(offer), "gw.example", 5061, "42",
+	                        out);
+}
+
+static void test_sdp_answer(void **state)
+{
+	(void)state;
+	struct fg_buf out = {0};
+	const char *head = "v=0\r\no=- 1 1 IN IP4 edge\r\ns=-\r\nc=IN IP4 127.0.0.1\r\n"
+	                   "t=3034423619 3042462419\r\n";
+	char offer[1024];
+	snprintf(offer, sizeof(offer), "%sm=message 5060 sip sip:bob@x\r\n", head);
+	assert_int_equal(sdp(offer, &out), 0);
+	assert_string_equal(fg_buf_cstr(&out),
+	                    "v=0\r\no=- 42 1 IN IP4 gw.example\r\ns=session\r\n"
+	                    "c=IN IP4 gw.example\r\nt=3034423619 3042462419\r\n"
+	                    "m=message 5061 sip sip:gw.example\r\na=accept-types:text/plain\r\n");
+	/* audio and video rejected in place, the message stream answered */
+	snprintf(offer, sizeof(offer),
+	         "%sm=audio 49170 RTP/AVP 0 8\r\na=rtpmap:0 PCMU/8000\r\nm=message 5060 SIP null\n"
+	         "m=video 51372 RTP/AVP 31\r\n",
+	         head);
+	assert_int_equal(sdp(offer, &out), 0);
+	assert_non_null(strstr(fg_buf_cstr(&out), "m=audio 0 RTP/AVP 0 8\r\nm=message 5061 sip "
+	                                          "sip:gw.example\r\na=accept-types:text/plain\r\n"
+	                                          "m=video 0 RTP/AVP 31\r\n"));
+	/* MSRP only (RFC 4975): 488 with 302; audio only: 304; nothing: 304 */
+	snprintf(offer, sizeof(offer), "%sm=message 7394 TCP/MSRP *\r\n", head);
+	assert_int_equal(sdp(offer, &out), 302);
+	assert_string_equal(sipgw_sdp_warning_text(302), "Incompatible transport protocol");
+	snprintf(offer, sizeof(offer), "%sm=audio 49170 RTP/AVP 0\r\n", head);
+	assert_int_equal(sdp(offer, &out), 304);
+	assert_string_equal(sipgw_sdp_warning_text(304), "Media type not available");
+	assert_int_equal(sdp(head, &out), 304);
+	assert_int_equal(sdp("", &out), 304);
+	/* a message stream offered with port 0 is not taken */
+	snprintf(offer, sizeof(offer), "%sm=message 0 sip null\r\n", head);
+	assert_int_equal(sdp(offer, &out), 304);
+	/* MSRP next to SIP: the SIP one is taken, the MSRP one rejected */
+	snprintf(offer, sizeof(offer), "%sm=message 7394 TCP/MSRP *\r\nm=message 5060 sip x\r\n",
+	         head);
+	assert_int_equal(sdp(offer, &out), 0);
+	assert_non_null(strstr(fg_buf_cstr(&out), "m=message 0 TCP/MSRP *\r\nm=message 5061 sip"));
+	/* malformed m= lines, control characters: refused, nothing echoed */
+	assert_int_equal(sdp("m=message\r\n", &out), 399);
+	assert_int_equal(sdp("m=au\x01dio 1 RTP/AVP 0\r\nm=message 1 sip x\r\n", &out), 399);
+	/* no t= line: t=0 0 */
+	assert_int_equal(sdp("m=message 1 sip x\r\n", &out), 0);
+	assert_non_null(strstr(fg_buf_cstr(&out), "\r\nt=0 0\r\n"));
+	fg_buf_free(&out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -570,6 +644,7 @@ int main(void)
 	    cmocka_unit_test(test_lang_tag),
 	    cmocka_unit_test(test_sip_uri_canonical),
 	    cmocka_unit_test(test_cert_names),
+	    cmocka_unit_test(test_sdp_answer),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,4 +1,4 @@
-/* Unit tests: RFC 7247 §4 address mapping with XEP-0106 escaping. */
+/* Unit tests: RFC 7247 §6 address mapping with XEP-0106 escaping. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,6 +26,23 @@ static const struct {
     {"sip:%E2%98%83@example.com", "\xe2\x98\x83@example.com"},
     {"sip:example.com", "example.com"},
     {"sip:x@example.com;gr=urn:uuid:f81d4fae", "x@example.com/urn:uuid:f81d4fae"},
+    /* the examples of RFC 7247 §6.4 (steps 3, 5 and 8) */
+    {"sip:f%C3%BC@sip.example", "f\xc3\xbc@sip.example"},
+    {"sip:o'malley@sip.example", "o\\27malley@sip.example"},
+    {"sip:foo@sip.example;gr=bar", "foo@sip.example/bar"},
+    /* XEP-0106 §5.1 example 9: '\' is escaped too (lossless; see jid_escape) */
+    {"sip:c%3A%5Cnet@example.com", "c\\3a\\5cnet@example.com"},
+};
+
+/* RFC 7247 §6.4 step 1: im: (RFC 3860) and pres: (RFC 3859) URIs map the same way */
+static const struct {
+	const char *uri;
+	const char *jid;
+} im_pres[] = {
+    {"im:romeo@example.net", "romeo@example.net"},
+    {"pres:o'hara@x.example", "o\\27hara@x.example"},
+    {"IM:a%20b@Example.NET.?subject=hi", "a\\20b@example.net"},
+    {"pres:f%C3%BC@sip.example", "f\xc3\xbc@sip.example"},
 };
 
 static const char *const refused[] = {
@@ -36,6 +53,16 @@ static const char *const refused[] = {
     "sip:user@[2001:db8::1]",
     "sip:%FF@example.com", /* not UTF-8 */
     "sip:user@",
+    "sip:user@example.com;gr",       /* temporary GRUU: RFC 7247 §6.3 does not apply */
+    "sip:user@example.com;gr=a%01b", /* RFC 7622 §3.4: no controls in a resourcepart */
+    "sip:user@example.com;gr=a%7Fb",
+    "im:romeo", /* no user@domain */
+    "im:@example.net",
+    "pres:romeo@",
+    "pres:romeo@192.0.2.1", /* IP literal, as for sip: */
+    "im:a%4@example.net",   /* broken percent-encoding */
+    "im:a%00b@example.net",
+    "im:a@exa mple.net",
 };
 
 static const struct {
@@ -50,6 +77,12 @@ static const struct {
     {"example.com", "sip:example.com"},
     {"a@example.com/res with space", "sip:a@example.com;gr=res%20with%20space"},
     {"a\\5cb@example.com", "sip:a%5Cb@example.com"},
+    /* the examples of RFC 7247 §6.5 (steps 3, 5 and 8) */
+    {"m\\26m@xmpp.example", "sip:m&m@xmpp.example"},
+    {"tsch\xc3\xbcss@xmpp.example", "sip:tsch%C3%BCss@xmpp.example"},
+    {"baz@xmpp.example/qux", "sip:baz@xmpp.example;gr=qux"},
+    /* XEP-0106 §4.3: a sequence that is no escape stays as it is */
+    {"foob\\41r@example.com", "sip:foob%5C41r@example.com"},
 };
 
 static void t_to_xmpp(void **st)
@@ -63,6 +96,21 @@ static void t_to_xmpp(void **st)
 			fprintf(stderr, "%s: %s\n", to_xmpp[i].sip, why);
 		assert_int_equal(e, FG_OK);
 		assert_string_equal(fg_buf_cstr(&b), to_xmpp[i].jid);
+		fg_buf_free(&b);
+	}
+}
+
+static void t_im_pres(void **st)
+{
+	for (size_t i = 0; i < sizeof(im_pres) / sizeof(im_pres[0]); i++) {
+		struct fg_buf b = {0};
+		const char *why = NULL;
+		enum fg_err e =
+		    xlate_addr_sip_to_xmpp(im_pres[i].uri, strlen(im_pres[i].uri), &b, &why);
+		if (e)
+			fprintf(stderr, "%s: %s\n", im_pres[i].uri, why);
+		assert_int_equal(e, FG_OK);
+		assert_string_equal(fg_buf_cstr(&b), im_pres[i].jid);
 		fg_buf_free(&b);
 	}
 }
@@ -178,7 +226,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(t_to_xmpp),    cmocka_unit_test(t_refused),
 	    cmocka_unit_test(t_uri_to_jid), cmocka_unit_test(t_to_sip),
-	    cmocka_unit_test(t_round_trip),
+	    cmocka_unit_test(t_round_trip), cmocka_unit_test(t_im_pres),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
