@@ -18,6 +18,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -279,7 +280,7 @@ class Bench:
 		perf = None
 		if self.args.perf and target == "fedgw" and rate == self.args.perf_rate:
 			# where the gateway's time goes: call graphs at ~1 kHz for the whole step
-			perf = subprocess.Popen(["perf", "record", "-F", "499", "--call-graph", "dwarf,16384", "-p", str(pid), "-o",
+			perf = subprocess.Popen(["perf", "record", "-F", str(self.args.perf_freq), "--call-graph", "dwarf,16384", "-p", str(pid), "-o",
 			                         os.path.join(self.work, "perf-%s.data" % tag)],
 			                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 		pcap = None
@@ -297,8 +298,33 @@ class Bench:
 		        "-rp", "1000", "-i", LOAD_IP, "-nostdin", "-timeout",
 		        "%ds" % (duration + 30), "-recv_timeout", "10000", "-trace_counts",
 		        "-trace_stat", "-fd", "1", "-max_socket", "2048"]
+		stall = None
+		if self.args.stall_prosody > 0 and not tag.endswith("warm"):
+			# Prosody stops reading for a while: its socket buffers fill and the gateway
+			# must push back (503 with Retry-After, or TCP flow control), never accept a
+			# message it then loses
+			pids = proc_tree(self.prosody_pid)
+
+			def signal_all(sig):
+				for q in pids:
+					try:
+						os.kill(q, sig)
+					except OSError:
+						pass
+			stall = (threading.Timer(1.0, signal_all, (signal.SIGSTOP,)),
+			         threading.Timer(1.0 + self.args.stall_prosody, signal_all,
+			                         (signal.SIGCONT,)))
+			for tm in stall:
+				tm.start()
 		# sipp names its files after the scenario file
-		p = subprocess.run(argv, capture_output=True, timeout=duration + 60, cwd=self.work)
+		try:
+			p = subprocess.run(argv, capture_output=True, timeout=duration + 60,
+			                   cwd=self.work)
+		finally:
+			if stall is not None:
+				stall[0].cancel()
+				stall[1].cancel()
+				stall[1].function(*stall[1].args)  # never leave Prosody stopped
 		rc = p.returncode
 		out, err = p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
 		t_send = time.monotonic() - t0
@@ -372,6 +398,9 @@ class Bench:
 		sat = max(r["delivered_per_s"] for r in rows)
 		if sat < 50:
 			h.log("sipbench: %s delivered nothing: no overload step" % target)
+			self.rows[target] = rows
+			return pid
+		if self.args.no_overload:
 			self.rows[target] = rows
 			return pid
 		over = int(round(2 * sat / 100.0)) * 100
@@ -519,8 +548,14 @@ def main():
 	ap.add_argument("--prosody-debug", action="store_true", help="Prosody logs at debug level")
 	ap.add_argument("--perf", action="store_true", help="perf record fedgw at --perf-rate")
 	ap.add_argument("--perf-rate", type=int, default=3000)
+	ap.add_argument("--perf-freq", type=int, default=499, help="perf samples per second")
 	ap.add_argument("--pcap", action="store_true", help="capture loopback at --perf-rate (dumpcap)")
 	ap.add_argument("--out", default=None, help="also write the tables to this file")
+	ap.add_argument("--stall-prosody", type=float, default=0,
+	                help="SIGSTOP Prosody for this many seconds, 1 s into each step")
+	ap.add_argument("--no-overload", action="store_true", help="no step at twice saturation")
+	ap.add_argument("--check", action="store_true",
+	                help="exit 1 when a message was lost, duplicated or failed otherwise")
 	ap.add_argument("--keep", action="store_true")
 	ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
 	ap.add_argument("--work", help=argparse.SUPPRESS)
@@ -536,6 +571,16 @@ def main():
 	signal.signal(signal.SIGTERM, stop)
 	try:
 		b.run()
+		if args.check:
+			bad = [r for rows in b.rows.values() for r in rows
+			       if r["lost"] or r["dups"] or r["other_fail"]]
+			for r in bad:
+				print("sipbench: FAIL %s at %d/s: %d lost, %d duplicates, %d other failures"
+				      % (r["target"], r["rate"], r["lost"], r["dups"], r["other_fail"]),
+				      flush=True)
+			if bad:
+				return 1
+			print("sipbench: every accepted message delivered once", flush=True)
 		return 0
 	except h.HarnessError as e:
 		print("sipbench: %s" % e, flush=True)

@@ -32,6 +32,11 @@
 /* A busy connection keeps up to this much write buffer between loop turns; a quiet one
  * gives it back when its session is compacted (S2S_COMPACT_MS). */
 #define S2S_OBUF_KEEP 16384u
+/* Backpressure: while this many bytes wait to be written to a stream (ours and libuv's),
+ * stanzas stay in the domain's queue, whose cap (xmpp.queue_max) then refuses more with
+ * resource-constraint (the SIP side answers 503 with Retry-After) instead of a peer that
+ * reads slowly making us hold megabytes or drop what we already accepted. */
+#define S2S_WRITE_HIGH (256u * 1024u)
 /* Status objects of closed streams kept for the console: peers choose the domain names
  * they claim, so the oldest go first rather than letting the registry grow. */
 #define MAX_CLOSED_STATUS 256u
@@ -655,10 +660,25 @@ struct wreq {
 	uint8_t data[];
 };
 
+static bool conn_write_busy(const struct conn *c)
+{
+	return c->wpending + c->obuf.len >= S2S_WRITE_HIGH;
+}
+
+/* The queue waited for the stream to drain: let kick_cb send it again. */
+static void conn_resume_queue(struct conn *c)
+{
+	if (!c->dead && c->authenticated && c->queue.n > 0 && !conn_write_busy(c)) {
+		c->need_flush = true;
+		kick(c->e);
+	}
+}
+
 static void write_cb(uv_write_t *r, int status)
 {
 	struct wreq *w = (struct wreq *)r;
 	w->c->wpending -= w->len;
+	conn_resume_queue(w->c);
 	if (status < 0 && status != UV_ECANCELED && !w->c->dead) {
 		char why[S2S_TEXT_MAX];
 		s2s__fmt(why, sizeof(why), "write failed: %s", uv_strerror(status));
@@ -761,6 +781,7 @@ static void conn_flush_out(struct conn *c)
 		fg_buf_free(&c->obuf);
 	else
 		fg_buf_reset(&c->obuf);
+	conn_resume_queue(c);
 }
 
 static void flush_prep_cb(uv_prepare_t *h)
@@ -2138,7 +2159,8 @@ static void conn_flush_queue(struct conn *c)
 	struct s2s_item *it;
 	if (!c->dead && c->authenticated)
 		verifies_flush(c);
-	while (!c->dead && c->authenticated && (it = s2s__queue_pop(&c->queue)) != NULL) {
+	while (!c->dead && c->authenticated && !conn_write_busy(c) &&
+	       (it = s2s__queue_pop(&c->queue)) != NULL) {
 		struct send_ctx s = {c, FG_ERR_PARSE};
 		if (it->routed)
 			s.err = xmpp_s2s_send_bytes(c->m, c->local, c->remote, it->data, it->len);
@@ -2218,7 +2240,7 @@ static void route_node_cb(void *arg, const struct xmpp_node *n)
 	}
 	struct conn *c = find_out(e, from_dom, to_dom);
 	if (c != NULL && c->authenticated && c->queue.n == 0 && !c->need_flush &&
-	    xmpp_s2s_send_stanza(c->m, n) == FG_OK) {
+	    !conn_write_busy(c) && xmpp_s2s_send_stanza(c->m, n) == FG_OK) {
 		c->stanzas_out++;
 		c->status_dirty = true;
 		c->last_active_ms = now_ms(e);
@@ -2322,7 +2344,7 @@ static void send_answer(struct s2s_engine *e, const struct xmpp_node *query, con
 	if (from != NULL && xmpp_jid_domain(from, remote, sizeof(remote)))
 		c = find_out(e, local, remote);
 	if (c != NULL && c->authenticated && c->queue.n == 0 && !c->need_flush &&
-	    e->conf->enabled && !e->stopping) {
+	    !conn_write_busy(c) && e->conf->enabled && !e->stopping) {
 		struct policy_verdict v;
 		policy_check(e->conf->policy, remote, POLICY_OUTGOING, &v);
 		if (v.allow) {
@@ -3071,6 +3093,7 @@ enum fg_err s2s_send_routed(struct s2s_engine *e, const char *from_domain, const
 	}
 	struct conn *c = find_out(e, from_domain, to_domain);
 	if (c != NULL && c->authenticated && c->queue.n == 0 && !c->need_flush &&
+	    !conn_write_busy(c) &&
 	    xmpp_s2s_send_bytes(c->m, from_domain, to_domain, stanza, len) == FG_OK) {
 		c->stanzas_out++;
 		c->status_dirty = true;
