@@ -13,42 +13,13 @@ static int rec_fmt(const struct db_rec_desc *d)
 	return d->fmt ? d->fmt : DB_RECORD_FMT;
 }
 
-/* Length of the valid UTF-8 sequence at p (RFC 3629: no overlongs, no surrogates, at most
- * U+10FFFF, as jansson checks), or 0 if it is invalid. */
-static size_t utf8_len(const unsigned char *p)
-{
-	unsigned c = p[0], cp;
-	size_t n;
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf) {
-		n = 2;
-		cp = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		n = 3;
-		cp = c & 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4;
-		cp = c & 0x07;
-	} else {
-		return 0;
-	}
-	for (size_t i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80) /* also stops at the terminating NUL */
-			return 0;
-		cp = (cp << 6) | (p[i] & 0x3f);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
 void db__utf8_sanitize(char *s)
 {
 	unsigned char *p = (unsigned char *)s;
+	size_t left = strlen(s);
 	while (*p) {
-		size_t n = utf8_len(p);
+		size_t n = fg_utf8_decode(p, left, NULL);
+		left -= n == 0 ? 1 : n;
 		if (n == 0)
 			*p++ = '?';
 		else

@@ -212,6 +212,43 @@ enum fg_name_fault fg_host_name_check(const char *s, size_t len, bool lowercase_
 	return FG_NAME_OK;
 }
 
+size_t fg_utf8_decode(const uint8_t *s, size_t avail, uint32_t *cp)
+{
+	if (avail == 0)
+		return 0;
+	uint8_t c = s[0];
+	size_t n;
+	uint32_t v;
+	if (c < 0x80) {
+		n = 1;
+		v = c;
+	} else if (c >= 0xc2 && c <= 0xdf) {
+		n = 2;
+		v = c & 0x1f;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		n = 3;
+		v = c & 0x0f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 4;
+		v = c & 0x07;
+	} else {
+		return 0; /* a continuation byte, or a lead byte only overlong forms use */
+	}
+	if (avail < n)
+		return 0;
+	for (size_t k = 1; k < n; k++) {
+		if ((s[k] & 0xc0) != 0x80)
+			return 0;
+		v = (v << 6) | (s[k] & 0x3f);
+	}
+	if ((n == 3 && v < 0x800) || (n == 4 && v < 0x10000) || v > 0x10ffff ||
+	    (v >= 0xd800 && v <= 0xdfff))
+		return 0;
+	if (cp != NULL)
+		*cp = v;
+	return n;
+}
+
 int fg_hex_digit(int c)
 {
 	if (c >= '0' && c <= '9')

@@ -62,6 +62,10 @@ void fg_random(void *buf, size_t len);
 void fg_hex(char *out, const uint8_t *in, size_t len);
 /* Value of one hex digit (either case), or -1 when c is not one. */
 int fg_hex_digit(int c);
+/* One UTF-8 sequence at s, of the avail bytes there (RFC 3629 §4: shortest form, no
+ * surrogates, at most U+10FFFF): its length (1-4) with the code point in *cp (cp may be
+ * NULL), or 0 when the bytes are not one (invalid, or cut short by avail). */
+size_t fg_utf8_decode(const uint8_t *s, size_t avail, uint32_t *cp);
 
 /* RFC 1035 §2.3.4: a label is at most 63 octets. */
 #define FG_HOST_LABEL_MAX 63

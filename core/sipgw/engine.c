@@ -77,8 +77,9 @@ static struct dom *dom_by_xmpp(struct sipgw *gw, const char *xmpp_domain)
 	return NULL;
 }
 
-static void fault(struct dom *d, const char *what, const char *condition, const char *cause,
-                  const char *fix)
+/* A fault of a SIP domain; detail is e.g. the list of SRV targets tried (may be NULL). */
+static void out_fault(struct dom *d, const char *what, const char *condition, const char *cause,
+                      const char *fix, const char *detail, enum fg_log_level severity)
 {
 	char id[STATUS_ID_MAX], object[160];
 	sipgw__fmt(id, sizeof(id), "sip.%s.%s", what, d->cf.rec.domain);
@@ -88,12 +89,18 @@ static void fault(struct dom *d, const char *what, const char *condition, const 
 	                               .condition = condition,
 	                               .cause = cause,
 	                               .fix = fix,
-	                               .detail = NULL,
-	                               .severity = FG_LOG_ERR};
+	                               .detail = detail,
+	                               .severity = severity};
 	status_fault_raise(id, &fd);
+	d->status_dirty = true;
+}
+
+static void fault(struct dom *d, const char *what, const char *condition, const char *cause,
+                  const char *fix)
+{
+	out_fault(d, what, condition, cause, fix, NULL, FG_LOG_ERR);
 	fg_strlcpy(d->last_error, cause, sizeof(d->last_error));
 	d->errors++;
-	d->status_dirty = true;
 }
 
 static void fault_clear(struct dom *d, const char *what)
@@ -770,24 +777,6 @@ static void out_reset(struct conn *c)
 	c->peer[0] = '\0';
 	c->addr_error[0] = '\0';
 	c->naddr = c->iaddr = 0;
-}
-
-/* A next-hop fault with the list of SRV targets tried as its detail (fault() has none). */
-static void out_fault(struct dom *d, const char *what, const char *condition, const char *cause,
-                      const char *fix, const char *detail, enum fg_log_level severity)
-{
-	char id[STATUS_ID_MAX], object[160];
-	sipgw__fmt(id, sizeof(id), "sip.%s.%s", what, d->cf.rec.domain);
-	sipgw__fmt(object, sizeof(object), "SIP domain %s (next hop %s)", d->cf.rec.domain,
-	           d->cf.rec.next_hop);
-	struct status_fault_desc fd = {.object = object,
-	                               .condition = condition,
-	                               .cause = cause,
-	                               .fix = fix,
-	                               .detail = detail,
-	                               .severity = severity};
-	status_fault_raise(id, &fd);
-	d->status_dirty = true;
 }
 
 /* One target failed. RFC 3263 §4.4: go on with the next one in SRV order; only when every

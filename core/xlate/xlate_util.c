@@ -6,38 +6,11 @@
 
 bool xlate__utf8_valid(const uint8_t *s, size_t len)
 {
-	/* RFC 3629 §4: shortest form only, no surrogates, at most U+10FFFF. */
-	size_t i = 0;
-	while (i < len) {
-		uint8_t c = s[i];
-		size_t n;
-		uint32_t cp;
-		if (c < 0x80) {
-			i++;
-			continue;
-		} else if (c >= 0xc2 && c <= 0xdf) {
-			n = 1;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			n = 2;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			n = 3;
-			cp = c & 0x07;
-		} else {
+	for (size_t i = 0; i < len;) {
+		size_t n = fg_utf8_decode(s + i, len - i, NULL);
+		if (n == 0)
 			return false;
-		}
-		if (i + n >= len)
-			return false;
-		for (size_t k = 1; k <= n; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
-		    (cp >= 0xd800 && cp <= 0xdfff))
-			return false;
-		i += n + 1;
+		i += n;
 	}
 	return true;
 }
@@ -76,36 +49,13 @@ enum fg_err xlate__xml_escape(struct fg_buf *out, const char *s, size_t len)
 	return e;
 }
 
-/* XML 1.0 §2.2 Char for one UTF-8 sequence at s (RFC 3629 §4: shortest form, no
- * surrogates, at most U+10FFFF; U+FFFE and U+FFFF are not XML characters): its length, or 0. */
+/* XML 1.0 §2.2 Char for one UTF-8 sequence at s (U+FFFE and U+FFFF are not XML
+ * characters): its length, or 0. */
 static size_t xml_utf8_char(const uint8_t *s, size_t avail)
 {
-	uint8_t c = s[0];
-	size_t n;
 	uint32_t cp;
-	if (c >= 0xc2 && c <= 0xdf) {
-		n = 2;
-		cp = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		n = 3;
-		cp = c & 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4;
-		cp = c & 0x07;
-	} else {
-		return 0;
-	}
-	if (avail < n)
-		return 0;
-	for (size_t k = 1; k < n; k++) {
-		if ((s[k] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[k] & 0x3f);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || cp == 0xfffe || cp == 0xffff)
-		return 0;
-	return n;
+	size_t n = fg_utf8_decode(s, avail, &cp);
+	return n == 0 || cp == 0xfffe || cp == 0xffff ? 0 : n;
 }
 
 enum fg_err xlate__xml_put(struct fg_buf *out, const char *s, size_t len, bool attr)

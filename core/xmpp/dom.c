@@ -61,43 +61,6 @@ void xmpp__arena_reset(struct xmpp__arena *a)
 	a->used = 0;
 }
 
-/* Decodes one UTF-8 sequence; returns its length or 0 if invalid (overlong, surrogate,
- * beyond U+10FFFF, truncated). */
-static size_t utf8_decode(const uint8_t *s, size_t len, uint32_t *cp)
-{
-	uint8_t b = s[0];
-	size_t n;
-	uint32_t min;
-	if (b < 0x80) {
-		*cp = b;
-		return 1;
-	} else if ((b & 0xe0) == 0xc0) {
-		n = 2;
-		min = 0x80;
-		*cp = b & 0x1f;
-	} else if ((b & 0xf0) == 0xe0) {
-		n = 3;
-		min = 0x800;
-		*cp = b & 0x0f;
-	} else if ((b & 0xf8) == 0xf0) {
-		n = 4;
-		min = 0x10000;
-		*cp = b & 0x07;
-	} else {
-		return 0;
-	}
-	if (len < n)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		*cp = (*cp << 6) | (s[i] & 0x3f);
-	}
-	if (*cp < min || *cp > 0x10ffff || (*cp >= 0xd800 && *cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
 /* XML 1.0 §2.2 Char: #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF] */
 static bool xml_char_ok(uint32_t cp)
 {
@@ -111,7 +74,7 @@ bool xmpp__xml_chars_ok(const uint8_t *s, size_t len)
 	size_t i = 0;
 	while (i < len) {
 		uint32_t cp;
-		size_t n = utf8_decode(s + i, len - i, &cp);
+		size_t n = fg_utf8_decode(s + i, len - i, &cp);
 		if (n == 0 || !xml_char_ok(cp))
 			return false;
 		i += n;
@@ -132,7 +95,7 @@ enum fg_err xmpp_escape(struct fg_buf *out, const char *s, size_t len, bool attr
 		const char *ent = NULL;
 		if (c >= 0x80) {
 			uint32_t cp;
-			size_t n = utf8_decode((const uint8_t *)s + i, len - i, &cp);
+			size_t n = fg_utf8_decode((const uint8_t *)s + i, len - i, &cp);
 			if (n == 0 || !xml_char_ok(cp)) {
 				err = FG_ERR_INVAL;
 				goto fail;

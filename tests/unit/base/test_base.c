@@ -145,6 +145,40 @@ static void test_log_sinks_filter_and_sanitise(void **state)
 	assert_false(fg_log_level_parse("loud", &l));
 }
 
+/* RFC 3629 §4 and its §10 examples: shortest form only, no surrogates, at most U+10FFFF. */
+static void test_utf8_decode(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *bytes;
+		size_t len, want;
+		uint32_t cp;
+	} rows[] = {
+	    {"A", 1, 1, 0x41},
+	    {"\xc3\xa9", 2, 2, 0xe9},             /* é */
+	    {"\xe2\x82\xac", 3, 3, 0x20ac},       /* € */
+	    {"\xf0\x9f\x98\x80", 4, 4, 0x1f600},  /* an emoji, 4 bytes */
+	    {"\xf4\x8f\xbf\xbf", 4, 4, 0x10ffff}, /* the last code point */
+	    {"\xef\xbf\xbf", 3, 3, 0xffff},       /* a noncharacter is still UTF-8 */
+	    {"\xc0\xaf", 2, 0, 0},                /* overlong '/' */
+	    {"\xe0\x80\xaf", 3, 0, 0},            /* overlong, 3 bytes */
+	    {"\xf0\x80\x80\xaf", 4, 0, 0},        /* overlong, 4 bytes */
+	    {"\xed\xa0\x80", 3, 0, 0},            /* U+D800, a surrogate */
+	    {"\xf4\x90\x80\x80", 4, 0, 0},        /* U+110000 */
+	    {"\x80", 1, 0, 0},                    /* a lone continuation byte */
+	    {"\xe2\x82", 2, 0, 0},                /* cut short */
+	    {"\xe2\x28\xa1", 3, 0, 0},            /* bad continuation */
+	};
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		uint32_t cp = 0xdead;
+		size_t n = fg_utf8_decode((const uint8_t *)rows[i].bytes, rows[i].len, &cp);
+		assert_int_equal(n, rows[i].want);
+		if (n > 0)
+			assert_int_equal(cp, rows[i].cp);
+	}
+	assert_int_equal(fg_utf8_decode((const uint8_t *)"A", 0, NULL), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -156,6 +190,7 @@ int main(void)
 	    cmocka_unit_test(test_format_iso8601),
 	    cmocka_unit_test(test_strerror_total),
 	    cmocka_unit_test(test_log_sinks_filter_and_sanitise),
+	    cmocka_unit_test(test_utf8_decode),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
