@@ -379,19 +379,27 @@ static void xmpp_sub_lapse(struct sipgw *gw, struct dom *d, struct db_subscripti
 	sub_save(gw, s);
 }
 
+/* Every subscription record, copied out of one read transaction. */
+static enum fg_err subs_load(struct sipgw *gw, struct db_subscription **subs, size_t *n)
+{
+	struct db_txn *txn = NULL;
+	enum fg_err err = db_txn_begin(gw->db, &txn);
+	if (err != FG_OK)
+		return err;
+	err = db_subscription_list(txn, subs, n);
+	db_txn_end(txn);
+	return err;
+}
+
 /* RFC 8048 §8.1, §5.2.2: refreshes run only during the XMPP user's presence session. The
  * answer to the probe sent to the XMPP watcher's bare JID before each refresh (addressed to
  * the gateway's domain): 'unavailable' makes its subscriptions dormant (not refreshed; they
  * lapse at the notifier), 'available' wakes the dormant ones with a new SUBSCRIBE. */
 static void watcher_online(struct sipgw *gw, struct dom *d, const char *watcher, bool online)
 {
-	struct db_txn *txn = NULL;
 	struct db_subscription *subs = NULL;
 	size_t n = 0;
-	if (db_txn_begin(gw->db, &txn) != FG_OK)
-		return;
-	enum fg_err err = db_subscription_list(txn, &subs, &n);
-	db_txn_end(txn);
+	enum fg_err err = subs_load(gw, &subs, &n);
 	for (size_t i = 0; err == FG_OK && i < n && i < SIPGW_MAX_SUBS; i++) {
 		struct db_subscription *s = &subs[i];
 		if (s->direction != DB_SUB_XMPP_WATCHER || s->state == DB_SUB_TERMINATED ||
@@ -1083,13 +1091,9 @@ void sipgw__presence_tick(struct sipgw *gw)
 	int64_t now = fg_now_ms();
 	if (!sipgw__presence_scan_due(now, gw->presence_due_ms, gw->presence_scan_ms))
 		return;
-	struct db_txn *txn = NULL;
 	struct db_subscription *subs = NULL;
 	size_t n = 0;
-	if (db_txn_begin(gw->db, &txn) != FG_OK)
-		return;
-	enum fg_err err = db_subscription_list(txn, &subs, &n);
-	db_txn_end(txn);
+	enum fg_err err = subs_load(gw, &subs, &n);
 	if (err != FG_OK)
 		return;
 	gw->presence_scan_ms = now;

@@ -115,28 +115,16 @@ static void handle_free_cb(uv_handle_t *h)
 	free(h);
 }
 
+static void drop_target_io(struct sipgw_validation *v);
+
 static void release_io(struct sipgw_validation *v)
 {
-	if (v->q != NULL) {
-		resolve_cancel(v->q);
-		v->q = NULL;
-	}
-	if (v->creq != NULL) {
-		v->creq->data = NULL;
-		v->creq = NULL;
-	}
-	if (v->tcp != NULL) {
-		v->tcp->data = NULL;
-		uv_close((uv_handle_t *)v->tcp, handle_free_cb);
-		v->tcp = NULL;
-	}
+	drop_target_io(v);
 	if (v->timer != NULL) {
 		uv_timer_stop(v->timer);
 		uv_close((uv_handle_t *)v->timer, handle_free_cb);
 		v->timer = NULL;
 	}
-	tls_conn_free(v->tls);
-	v->tls = NULL;
 	sip_stream_free(v->stream);
 	v->stream = NULL;
 }
