@@ -302,9 +302,13 @@ function settingsSection(body, ctx) {
 			h('details.panel', null, h('summary', null, 'Presence and queues'),
 				h('div.grid-2', null,
 					num('subscription_expires_s', 'Presence subscription period (seconds)',
-						60, 86400, 'Asked for and the most granted; refreshed at 80%.'),
+						60, 86400, 'Asked for and the most granted; refreshed at 80%, ' +
+						'at least 32 s before the end.'),
 					num('max_pending', 'SIP requests waiting for XMPP', 1, 1000000,
-						'Beyond: 503 with Retry-After.'))),
+						'Beyond: 503 with Retry-After.'),
+					num('max_message_bytes', 'Largest MESSAGE outside a session (bytes)', 500,
+						131072, 'RFC 3428: 1300 unless every hop is TCP or TLS. Larger XMPP ' +
+						'messages are refused with policy-violation.'))),
 			h('div.actions', null, h('button.btn.btn-primary', { type: 'submit' },
 				'Save settings')));
 	}
@@ -312,7 +316,8 @@ function settingsSection(body, ctx) {
 	settingsSubmit(form, msg, { url: '/api/v1/sip/settings', ctx, redraw: draw,
 		saved: loadLive,
 		fields: [['enabled', 'check'], ['fqdn', 'host'], ['bind', 'text'], ['tls_port', 'num'],
-			['tcp_port', 'num'], ['subscription_expires_s', 'num'], ['max_pending', 'num']],
+			['tcp_port', 'num'], ['subscription_expires_s', 'num'], ['max_pending', 'num'],
+			['max_message_bytes', 'num']],
 		state: { get: () => loaded, set: (v) => { loaded = v; } } });
 
 	(async () => {

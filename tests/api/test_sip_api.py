@@ -55,7 +55,8 @@ def run(port, fedgw, data):
     st, _, doc = c.json("GET", "/api/v1/sip/settings")
     check(st == 200 and doc.get("bind") == "127.0.0.1" and doc.get("enabled") is True and
           doc.get("fqdn_default") is True and doc.get("subscription_expires_s") == 3600 and
-          doc.get("max_pending") == 1000, "GET settings: as set before the start, defaults")
+          doc.get("max_pending") == 1000 and doc.get("max_message_bytes") == 1300,
+          "GET settings: as set before the start, defaults")
     st, _, doc = c.json("PUT", "/api/v1/sip/settings", {"fqdn": "sipgw.test", "max_pending": 20})
     check(st == 200 and len(doc["changed"]) == 2 and "fqdn" in doc["message"] and
           doc["settings"]["fqdn"] == "sipgw.test" and doc["settings"]["fqdn_default"] is False,
@@ -64,7 +65,9 @@ def run(port, fedgw, data):
                         ({"fqdn": "Bad Name"}, "fqdn"), ({"bind": "example.com"}, "bind"),
                         ({"enabled": "perhaps"}, "enabled"),
                         ({"subscription_expires_s": 10}, "subscription_expires_s"),
-                        ({"max_pending": 0}, "max_pending"), ({"colour": "red"}, "colour")):
+                        ({"max_pending": 0}, "max_pending"),
+                        ({"max_message_bytes": 100}, "max_message_bytes"),
+                        ({"colour": "red"}, "colour")):
         st, _, doc = c.json("PUT", "/api/v1/sip/settings", body)
         check(st == 422 and field_of(doc) == field and doc["error"]["fix"],
               "PUT settings %s -> 422 naming %s (got %d %s)" % (body, field, st, field_of(doc)))
