@@ -78,7 +78,7 @@ enum s2s_fail {
 	S2S_FAIL_SHUTDOWN /* the engine stopped or federation was turned off */
 };
 
-/* RFC 6120 §8.3.3.13/.14: the condition a stanza bounces with. */
+/* RFC 6120 §8.3.3.16/.17: the condition a stanza bounces with. */
 enum xmpp_stanza_cond s2s__fail_cond(enum s2s_fail f);
 const char *s2s__fail_name(enum s2s_fail f);
 /* A resolver status as a failure: TIMEOUT/SERVFAIL count as timeouts of the DNS step. */

@@ -71,7 +71,7 @@ enum xmpp_stanza_cond s2s__fail_cond(enum s2s_fail f)
 	case S2S_FAIL_AUTH:
 		break;
 	}
-	/* RFC 6120 §8.3.3.13: the remote server cannot be resolved or reached */
+	/* RFC 6120 §8.3.3.16: the remote server cannot be resolved or reached */
 	return XMPP_SC_REMOTE_SERVER_NOT_FOUND;
 }
 

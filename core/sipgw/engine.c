@@ -3025,7 +3025,7 @@ static void tick_cb(uv_timer_t *t)
 			session_remove(gw, s);
 		s = next;
 	}
-	/* due refreshes and expiries at once (RFC 6665 §4.1.2.1): cheap when none is */
+	/* due refreshes and expiries at once (RFC 6665 §4.1.2.2): cheap when none is */
 	sipgw__presence_tick(gw);
 	if (++gw->ticks % (1000 / SIPGW_TICK_MS) == 0) {
 		/* a listener that could not bind (address busy or not yet up) is tried again */

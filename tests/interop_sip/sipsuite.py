@@ -811,7 +811,7 @@ def s_error_unknown_xmpp_user(ctx):
 	bounce = [line for line in ctx.prosody.logtext().splitlines()
 	          if "nobody" in line and "Sending[s2sout]" in line]
 	check(back is not None, "202 for a MESSAGE to nobody@prosody.test, Prosody bounced it "
-	      "to fedgw (%s) and nothing reached the SIP sender (RFC 7247 §5)"
+	      "to fedgw (%s) and nothing reached the SIP sender (RFC 7247 §7)"
 	      % (bounce[-1].split("\t")[-1] if bounce else "no bounce in Prosody's log"))
 	check(back.uri("to") == "sip:bob@sip.test" and "service-unavailable" in back.text(),
 	      "the error notice does not name the condition Prosody sent (service-unavailable):"
@@ -820,7 +820,7 @@ def s_error_unknown_xmpp_user(ctx):
 
 def s_error_unknown_sip_user(ctx):
 	"""alice writes to carol@sip.test, who is not registered: Kamailio 404 -> alice gets
-	item-not-found (RFC 7247 §5 table 2)."""
+	item-not-found (RFC 7247 §7 Table 3)."""
 	m = ctx.alice.mark()
 	ctx.alice.chat("carol@sip.test", "are you there?")
 	err = ctx.alice.wait(lambda s: s.kind == "message" and s.type == "error" and
@@ -862,7 +862,7 @@ def s_no_false_202_peer_down(ctx):
 		check(r is not None and r.code != 202 and r.code >= 400,
 		      "MESSAGE while Prosody is down: %s (want an error, never 202)" % first_line(r))
 		check(r.code == 404, "MESSAGE while Prosody is down: %s, want 404 "
-		      "(remote-server-not-found, RFC 7247 §5)" % first_line(r))
+		      "(remote-server-not-found, RFC 7247 §7)" % first_line(r))
 	finally:
 		ctx.prosody.start()
 		ctx.alice = xmppuser.XmppUser(h.PROSODY_IP, ALICE[0], ALICE[1])

@@ -196,7 +196,7 @@ static void test_refused_bounces(void **state)
 	    &s);
 	run_until(&s.calls, 1, 5000);
 	assert_int_equal(s.calls, 1);
-	/* RFC 6120 §8.3.3.13 */
+	/* RFC 6120 §8.3.3.16 */
 	assert_int_equal(s.cond, XMPP_SC_REMOTE_SERVER_NOT_FOUND);
 	run_until(&t.local_errors, 1, 200);
 	assert_int_equal(t.local_errors, 1);

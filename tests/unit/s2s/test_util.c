@@ -58,7 +58,7 @@ static void test_queue_bounded(void **state)
 static void test_bounce_conditions(void **state)
 {
 	(void)state;
-	/* RFC 6120 §8.3.3.13: DNS failures and refused connections */
+	/* RFC 6120 §8.3.3.16: DNS failures and refused connections */
 	assert_int_equal(s2s__fail_cond(S2S_FAIL_DNS), XMPP_SC_REMOTE_SERVER_NOT_FOUND);
 	assert_int_equal(s2s__fail_cond(S2S_FAIL_REFUSED), XMPP_SC_REMOTE_SERVER_NOT_FOUND);
 	assert_int_equal(s2s__fail_cond(S2S_FAIL_TLS), XMPP_SC_REMOTE_SERVER_NOT_FOUND);
