@@ -239,11 +239,37 @@ struct sipgw_htab {
 	size_t size;  /* a power of two, or 0 */
 	size_t count; /* entries linked */
 };
+/* Doubles the bucket array (or makes the first one); rare, so out of line. */
+void sipgw_htab_grow(struct sipgw_htab *t);
 /* Links l under hash (growing first if due); false if there is no bucket array (out of
- * memory), and l is then not linked. */
-bool sipgw_htab_add(struct sipgw_htab *t, struct sipgw_hlink *l, uint32_t hash);
+ * memory), and l is then not linked. Inline: it runs per SIP message. */
+static inline bool sipgw_htab_add(struct sipgw_htab *t, struct sipgw_hlink *l, uint32_t hash)
+{
+	if (t->count >= t->size && t->size < SIPGW_HTAB_MAX)
+		sipgw_htab_grow(t);
+	if (t->buckets == NULL)
+		return false;
+	struct sipgw_hlink **b = &t->buckets[hash & (t->size - 1)];
+	l->hash = hash;
+	l->next = *b;
+	*b = l;
+	t->count++;
+	return true;
+}
 /* Unlinks l if it is linked under its hash; a missing entry changes nothing. */
-void sipgw_htab_del(struct sipgw_htab *t, struct sipgw_hlink *l);
+static inline void sipgw_htab_del(struct sipgw_htab *t, struct sipgw_hlink *l)
+{
+	if (t->buckets == NULL)
+		return;
+	for (struct sipgw_hlink **pp = &t->buckets[l->hash & (t->size - 1)]; *pp != NULL;
+	     pp = &(*pp)->next) {
+		if (*pp == l) {
+			*pp = l->next;
+			t->count--;
+			return;
+		}
+	}
+}
 /* Frees the bucket array (not the entries); the table is empty and reusable. */
 void sipgw_htab_free(struct sipgw_htab *t);
 /* The chain that holds every entry of this hash (and others): compare l->hash first. */
