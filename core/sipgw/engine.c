@@ -1330,67 +1330,28 @@ static uint32_t stxn_hash(const struct sip_msg *m)
 	return h;
 }
 
-/* Initial buckets: the table doubles when it holds more entries than buckets, up to
- * SIPGW_STXN_TAB_MAX (beyond it chains grow; sip.max_pending bounds live entries). */
-#define SIPGW_STXN_TAB_MIN 1024
-#define SIPGW_STXN_TAB_MAX (1u << 20)
-
-static void stxn_tab_grow(struct sipgw *gw)
-{
-	size_t n = gw->stxn_tab_size ? gw->stxn_tab_size * 2 : SIPGW_STXN_TAB_MIN;
-	struct stxn **tab = calloc(n, sizeof(*tab));
-	if (tab == NULL)
-		return; /* keep the old table: longer chains, same answers */
-	for (size_t i = 0; i < gw->stxn_tab_size; i++) {
-		for (struct stxn *st = gw->stxn_tab[i]; st != NULL;) {
-			struct stxn *next = st->hnext;
-			st->hnext = tab[st->hash & (n - 1)];
-			tab[st->hash & (n - 1)] = st;
-			st = next;
-		}
-	}
-	free(gw->stxn_tab);
-	gw->stxn_tab = tab;
-	gw->stxn_tab_size = n;
-}
-
 static void stxn_hash_add(struct sipgw *gw, struct stxn *st)
 {
-	if (gw->stxn_hashed >= gw->stxn_tab_size && gw->stxn_tab_size < SIPGW_STXN_TAB_MAX)
-		stxn_tab_grow(gw);
-	if (gw->stxn_tab == NULL)
-		return; /* out of memory: unmatchable, like a transaction already gone */
-	st->hash = stxn_hash(st->req);
-	struct stxn **b = &gw->stxn_tab[st->hash & (gw->stxn_tab_size - 1)];
-	st->hnext = *b;
-	*b = st;
-	st->hashed = true;
-	gw->stxn_hashed++;
+	/* out of memory: left unhashed, unmatchable, like a transaction already gone */
+	st->hashed = sipgw_htab_add(&gw->stxn_tab, &st->hl, stxn_hash(st->req));
 }
 
 static void stxn_hash_del(struct sipgw *gw, struct stxn *st)
 {
 	if (!st->hashed)
 		return;
-	for (struct stxn **pp = &gw->stxn_tab[st->hash & (gw->stxn_tab_size - 1)]; *pp != NULL;
-	     pp = &(*pp)->hnext) {
-		if (*pp == st) {
-			*pp = st->hnext;
-			break;
-		}
-	}
+	sipgw_htab_del(&gw->stxn_tab, &st->hl);
 	st->hashed = false;
-	gw->stxn_hashed--;
 }
 
 static struct stxn *stxn_find(struct sipgw *gw, const struct conn *c, const struct sip_msg *m)
 {
-	if (gw->stxn_tab == NULL || m->nvias == 0)
+	if (gw->stxn_tab.buckets == NULL || m->nvias == 0)
 		return NULL;
 	uint32_t h = stxn_hash(m);
-	for (struct stxn *st = gw->stxn_tab[h & (gw->stxn_tab_size - 1)]; st != NULL;
-	     st = st->hnext) {
-		if (st->hash != h || st->dead || st->t == NULL || st->c != c ||
+	for (struct sipgw_hlink *l = sipgw_htab_bucket(&gw->stxn_tab, h); l != NULL; l = l->next) {
+		struct stxn *st = SIPGW_HTAB_ENTRY(l, struct stxn, hl);
+		if (l->hash != h || st->dead || st->t == NULL || st->c != c ||
 		    !sip_txn_match_request(st->t, m))
 			continue;
 		return st;
@@ -1408,25 +1369,6 @@ static uint32_t branch_hash(struct sip_str b)
 	return h;
 }
 
-static void ctxn_tab_grow(struct sipgw *gw)
-{
-	size_t n = gw->ctxn_tab_size ? gw->ctxn_tab_size * 2 : SIPGW_STXN_TAB_MIN;
-	struct ctxn **tab = calloc(n, sizeof(*tab));
-	if (tab == NULL)
-		return; /* keep the old table: longer chains, same answers */
-	for (size_t i = 0; i < gw->ctxn_tab_size; i++) {
-		for (struct ctxn *ct = gw->ctxn_tab[i]; ct != NULL;) {
-			struct ctxn *next = ct->hnext;
-			ct->hnext = tab[ct->hash & (n - 1)];
-			tab[ct->hash & (n - 1)] = ct;
-			ct = next;
-		}
-	}
-	free(gw->ctxn_tab);
-	gw->ctxn_tab = tab;
-	gw->ctxn_tab_size = n;
-}
-
 /* Links a client transaction into the list and, once it has a request, the index. */
 static void ctxn_link(struct sipgw *gw, struct ctxn *ct)
 {
@@ -1434,33 +1376,17 @@ static void ctxn_link(struct sipgw *gw, struct ctxn *ct)
 	gw->ctxns = ct;
 	if (ct->t == NULL)
 		return;
-	if (gw->ctxn_hashed >= gw->ctxn_tab_size && gw->ctxn_tab_size < SIPGW_STXN_TAB_MAX)
-		ctxn_tab_grow(gw);
-	if (gw->ctxn_tab == NULL) {
+	ct->hashed = sipgw_htab_add(&gw->ctxn_tab, &ct->hl, branch_hash(sip_txn_branch(ct->t)));
+	if (!ct->hashed)
 		ct->dead = true; /* out of memory: its answer could not be found */
-		return;
-	}
-	ct->hash = branch_hash(sip_txn_branch(ct->t));
-	struct ctxn **b = &gw->ctxn_tab[ct->hash & (gw->ctxn_tab_size - 1)];
-	ct->hnext = *b;
-	*b = ct;
-	ct->hashed = true;
-	gw->ctxn_hashed++;
 }
 
 static void ctxn_hash_del(struct sipgw *gw, struct ctxn *ct)
 {
 	if (!ct->hashed)
 		return;
-	for (struct ctxn **pp = &gw->ctxn_tab[ct->hash & (gw->ctxn_tab_size - 1)]; *pp != NULL;
-	     pp = &(*pp)->hnext) {
-		if (*pp == ct) {
-			*pp = ct->hnext;
-			break;
-		}
-	}
+	sipgw_htab_del(&gw->ctxn_tab, &ct->hl);
 	ct->hashed = false;
-	gw->ctxn_hashed--;
 }
 
 /* Freed records are kept for the next requests (no calloc/free per message); under
@@ -1469,7 +1395,7 @@ static void ctxn_hash_del(struct sipgw *gw, struct ctxn *ct)
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
 #define STXN_POISON(p)                                                                             \
-	ASAN_POISON_MEMORY_REGION(&(p)->hnext, sizeof(struct stxn) - sizeof(struct stxn *))
+	ASAN_POISON_MEMORY_REGION(&(p)->hl, sizeof(struct stxn) - sizeof(struct stxn *))
 #define STXN_UNPOISON(p) ASAN_UNPOISON_MEMORY_REGION((p), sizeof(struct stxn))
 #else
 #define STXN_POISON(p)   ((void)(p))
@@ -1939,11 +1865,10 @@ static void on_response(struct conn *c, struct sip_msg *m)
 {
 	struct sipgw *gw = c->gw;
 	uint32_t h = m->nvias > 0 ? branch_hash(m->vias[0].branch) : 0;
-	for (struct ctxn *ct = gw->ctxn_tab != NULL && m->nvias > 0
-	                           ? gw->ctxn_tab[h & (gw->ctxn_tab_size - 1)]
-	                           : NULL;
-	     ct != NULL; ct = ct->hnext) {
-		if (ct->hash != h || ct->dead || ct->t == NULL || !sip_txn_match_response(ct->t, m))
+	for (struct sipgw_hlink *l = m->nvias > 0 ? sipgw_htab_bucket(&gw->ctxn_tab, h) : NULL;
+	     l != NULL; l = l->next) {
+		struct ctxn *ct = SIPGW_HTAB_ENTRY(l, struct ctxn, hl);
+		if (l->hash != h || ct->dead || ct->t == NULL || !sip_txn_match_response(ct->t, m))
 			continue;
 		struct sip_txn_actions acts = {0};
 		if (sip_txn_on_response(ct->t, m, now_mono(), &acts) == FG_OK)
@@ -3252,9 +3177,7 @@ void sipgw_stop(struct sipgw *gw)
 		gw->stxns = st->next;
 		stxn_free(st);
 	}
-	free(gw->stxn_tab);
-	gw->stxn_tab = NULL;
-	gw->stxn_tab_size = 0;
+	sipgw_htab_free(&gw->stxn_tab);
 	/* the router may still answer: its callbacks find nobody */
 	while (gw->pendings != NULL) {
 		struct pending *p = gw->pendings;
@@ -3276,9 +3199,7 @@ void sipgw_stop(struct sipgw *gw)
 		gw->ctxns = ct->next;
 		ctxn_free(ct);
 	}
-	free(gw->ctxn_tab);
-	gw->ctxn_tab = NULL;
-	gw->ctxn_tab_size = 0;
+	sipgw_htab_free(&gw->ctxn_tab);
 	while (gw->sessions != NULL) {
 		struct session *s = gw->sessions;
 		gw->sessions = s->next;

@@ -10,6 +10,8 @@
 #include "sip/sip.h"
 #include "tls/tls.h"
 
+#include <stddef.h>
+
 #define SIPGW_SUBSYS "sip"
 
 /* SIP domains served at once: an appliance fronts a handful of edges. */
@@ -222,6 +224,62 @@ struct conn {
 
 /* The fate of a SIP request sent to XMPP (s2s_send's callback). Freed by the callback;
  * the server transaction and engine forget it by clearing their pointers. */
+/* An intrusive chained hash table (htab.c): entries embed a sipgw_hlink, so adding,
+ * finding and removing allocate nothing per entry. The bucket array doubles when it holds
+ * more entries than buckets, from SIPGW_HTAB_MIN up to SIPGW_HTAB_MAX buckets (8 MiB of
+ * pointers; beyond it chains grow, and sip.max_pending bounds the live entries). */
+#define SIPGW_HTAB_MIN 1024
+#define SIPGW_HTAB_MAX (1u << 20)
+struct sipgw_hlink {
+	struct sipgw_hlink *next; /* chain in one bucket */
+	uint32_t hash;            /* the entry's full hash, kept for growth and for compares */
+};
+struct sipgw_htab {
+	struct sipgw_hlink **buckets;
+	size_t size;  /* a power of two, or 0 */
+	size_t count; /* entries linked */
+};
+/* Doubles the bucket array (or makes the first one); rare, so out of line. */
+void sipgw_htab_grow(struct sipgw_htab *t);
+/* Links l under hash (growing first if due); false if there is no bucket array (out of
+ * memory), and l is then not linked. Inline: it runs per SIP message. */
+static inline bool sipgw_htab_add(struct sipgw_htab *t, struct sipgw_hlink *l, uint32_t hash)
+{
+	if (t->count >= t->size && t->size < SIPGW_HTAB_MAX)
+		sipgw_htab_grow(t);
+	if (t->buckets == NULL)
+		return false;
+	struct sipgw_hlink **b = &t->buckets[hash & (t->size - 1)];
+	l->hash = hash;
+	l->next = *b;
+	*b = l;
+	t->count++;
+	return true;
+}
+/* Unlinks l if it is linked under its hash; a missing entry changes nothing. */
+static inline void sipgw_htab_del(struct sipgw_htab *t, struct sipgw_hlink *l)
+{
+	if (t->buckets == NULL)
+		return;
+	for (struct sipgw_hlink **pp = &t->buckets[l->hash & (t->size - 1)]; *pp != NULL;
+	     pp = &(*pp)->next) {
+		if (*pp == l) {
+			*pp = l->next;
+			t->count--;
+			return;
+		}
+	}
+}
+/* Frees the bucket array (not the entries); the table is empty and reusable. */
+void sipgw_htab_free(struct sipgw_htab *t);
+/* The chain that holds every entry of this hash (and others): compare l->hash first. */
+static inline struct sipgw_hlink *sipgw_htab_bucket(const struct sipgw_htab *t, uint32_t hash)
+{
+	return t->buckets != NULL ? t->buckets[hash & (t->size - 1)] : NULL;
+}
+/* The entry of type `type` whose member `member` is the link l. */
+#define SIPGW_HTAB_ENTRY(l, type, member) ((type *)(void *)((char *)(l)-offsetof(type, member)))
+
 struct stxn;
 struct pending {
 	struct sipgw *gw; /* NULL once the engine stopped */
@@ -234,8 +292,7 @@ struct pending {
 /* A server transaction: a request from the edge and where to answer it. */
 struct stxn {
 	struct stxn *next;
-	struct stxn *hnext; /* chain in sipgw.stxn_tab */
-	uint32_t hash;      /* stxn_hash of the request */
+	struct sipgw_hlink hl; /* in sipgw.stxn_tab, by stxn_hash of the request */
 	bool hashed;
 	struct sipgw *gw;
 	struct sip_txn *t;
@@ -253,8 +310,7 @@ enum purpose { P_OPTIONS = 0, P_MESSAGE, P_SUBSCRIBE, P_NOTIFY, P_OTHER };
 /* A client transaction: a request we sent to a next hop and what to do with its answer. */
 struct ctxn {
 	struct ctxn *next;
-	struct ctxn *hnext; /* chain in sipgw.ctxn_tab */
-	uint32_t hash;      /* of its request's top Via branch */
+	struct sipgw_hlink hl; /* in sipgw.ctxn_tab, by hash of its request's top Via branch */
 	bool hashed;
 	struct sipgw *gw;
 	struct sip_txn *t;
@@ -305,14 +361,10 @@ struct sipgw {
 	struct stxn *reclaim; /* terminated this loop turn: their requests are freed soon */
 	/* server transactions by RFC 3261 §17.2.3 key hash, so that matching a request
 	 * costs one bucket, not a walk of every transaction */
-	struct stxn **stxn_tab;
-	size_t stxn_tab_size; /* a power of two, or 0 */
-	size_t stxn_hashed;
+	struct sipgw_htab stxn_tab;
 	struct ctxn *ctxns;
 	/* client transactions by branch (RFC 3261 §17.1.3), for matching responses */
-	struct ctxn **ctxn_tab;
-	size_t ctxn_tab_size; /* a power of two, or 0 */
-	size_t ctxn_hashed;
+	struct sipgw_htab ctxn_tab;
 	struct session *sessions;
 	size_t nsessions;
 	struct resolver *resolver;
