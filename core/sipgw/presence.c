@@ -740,6 +740,8 @@ out:
 }
 
 /* NOTIFY from the edge for an XMPP watcher's subscription (RFC 8048 §5.2.1, §6.3). */
+static bool expires0_unanswered(struct sipgw *gw, const char *sub_id);
+
 static void notify_in(struct sipgw *gw, struct dom *d, struct stxn *st)
 {
 	const struct sip_msg *m = st->req;
@@ -800,9 +802,15 @@ static void notify_in(struct sipgw *gw, struct dom *d, struct stxn *st)
 	if (s.state == DB_SUB_TERMINATED) {
 		/* the XMPP user unsubscribed: this is the final NOTIFY (RFC 6665 §4.1.2.3), or
 		 * one that came before we could send the Expires 0 */
-		if (terminated)
+		if (terminated) {
+			/* The edge may send it before the 2xx to our Expires 0 reaches us (two
+			 * transactions, no order between them): the subscription is over either
+			 * way, so 'unsubscribed' (RFC 8048 §5.2.3) goes now, and the late 2xx
+			 * finds no record */
+			if (!is_xmpp_fetch(&s) && expires0_unanswered(gw, s.id))
+				to_xmpp_watcher(gw, d, &s, SIPGW_PRES_UNSUBSCRIBED, NULL);
 			sub_delete(gw, s.id);
-		else if (!had_dialog && s.remote_tag[0] != '\0')
+		} else if (!had_dialog && s.remote_tag[0] != '\0')
 			subscribe_send(gw, d, &s, 0);
 		else
 			sub_save(gw, &s);
@@ -899,6 +907,17 @@ static long ctxn_req_expires(const struct ctxn *ct)
 		v = header_expires(req, -1);
 	sip_msg_free(req);
 	return v;
+}
+
+/* Is an Expires 0 SUBSCRIBE of this record still waiting for its final answer? */
+static bool expires0_unanswered(struct sipgw *gw, const char *sub_id)
+{
+	for (const struct ctxn *ct = gw->ctxns; ct != NULL; ct = ct->next) {
+		if (!ct->dead && ct->p == P_SUBSCRIBE && strcmp(ct->sub_id, sub_id) == 0 &&
+		    ctxn_req_expires(ct) == 0)
+			return true;
+	}
+	return false;
 }
 
 /* Was the request of this transaction sent in the record's current dialog? A late answer to
