@@ -132,21 +132,28 @@ static void close_both(struct pair *p)
 	assert_string_equal(tls_conn_error_text(p->client), "");
 }
 
-static void handshake_and_talk(const char *chain, const char *key, const char *suite)
+/* A client for console.test trusting the test CA, and a server with chain and key,
+ * through the handshake. */
+static void established_pair(struct pair *p, const char *chain, const char *key)
 {
 	struct tls_creds *sc = creds(chain, key);
 	struct tls_trust *t = trust_ca();
 	struct tls_config scfg = {.role = TLS_ROLE_SERVER, .creds = sc};
 	struct tls_config ccfg = {
 	    .role = TLS_ROLE_CLIENT, .trust = t, .server_name = "console.test"};
-	struct pair p;
-
-	pair_new(&p, &ccfg, &scfg);
+	pair_new(p, &ccfg, &scfg);
 	/* The connections hold their own references. */
 	tls_creds_free(sc);
 	tls_trust_free(t);
-	assert_int_equal(tls_conn_state(p.client), TLS_STATE_ESTABLISHED);
-	assert_int_equal(tls_conn_state(p.server), TLS_STATE_ESTABLISHED);
+	assert_int_equal(tls_conn_state(p->client), TLS_STATE_ESTABLISHED);
+	assert_int_equal(tls_conn_state(p->server), TLS_STATE_ESTABLISHED);
+}
+
+static void handshake_and_talk(const char *chain, const char *key, const char *suite)
+{
+	struct pair p;
+
+	established_pair(&p, chain, key);
 	assert_string_equal(tls_conn_version_name(p.server), "TLS 1.2");
 	assert_string_equal(tls_conn_suite_name(p.server), suite);
 	assert_string_equal(tls_conn_suite_name(p.client), suite);
@@ -519,30 +526,23 @@ static bool sink_write(void *ctx, const uint8_t *buf, size_t len)
 	return k->die_after == 0 || k->calls < k->die_after;
 }
 
-static void established_pair(struct pair *p)
+/* A client that has just written its ClientHello. */
+static struct tls_conn *new_client(void)
 {
-	struct tls_creds *sc = creds(EC_CHAIN_PEM, EC_KEY_PEM);
 	struct tls_trust *t = trust_ca();
-	struct tls_config scfg = {.role = TLS_ROLE_SERVER, .creds = sc};
 	struct tls_config ccfg = {
 	    .role = TLS_ROLE_CLIENT, .trust = t, .server_name = "console.test"};
-	pair_new(p, &ccfg, &scfg);
-	tls_creds_free(sc);
+	struct tls_conn *c = NULL;
+	assert_int_equal(tls_conn_new(&c, &ccfg), FG_OK);
 	tls_trust_free(t);
-	assert_int_equal(tls_conn_state(p->client), TLS_STATE_ESTABLISHED);
-	assert_int_equal(tls_conn_state(p->server), TLS_STATE_ESTABLISHED);
+	return c;
 }
 
 static void test_pump_handshake(void **state)
 {
 	(void)state;
-	struct tls_trust *t = trust_ca();
-	struct tls_config ccfg = {
-	    .role = TLS_ROLE_CLIENT, .trust = t, .server_name = "console.test"};
-	struct tls_conn *c = NULL;
+	struct tls_conn *c = new_client();
 	struct sink k = {0};
-	assert_int_equal(tls_conn_new(&c, &ccfg), FG_OK);
-	tls_trust_free(t);
 	/* The ClientHello goes out whole, as one TLS handshake record (RFC 5246 §6.2.1). */
 	assert_true(tls_conn_pump(c, sink_write, &k));
 	assert_true(k.calls >= 1);
@@ -560,13 +560,8 @@ static void test_pump_handshake(void **state)
 static void test_pump_dies_in_write(void **state)
 {
 	(void)state;
-	struct tls_trust *t = trust_ca();
-	struct tls_config ccfg = {
-	    .role = TLS_ROLE_CLIENT, .trust = t, .server_name = "console.test"};
-	struct tls_conn *c = NULL;
+	struct tls_conn *c = new_client();
 	struct sink k = {.die_after = 1};
-	assert_int_equal(tls_conn_new(&c, &ccfg), FG_OK);
-	tls_trust_free(t);
 	assert_false(tls_conn_pump(c, sink_write, &k));
 	assert_int_equal(k.calls, 1);
 	/* The output was not acknowledged after the connection died. */
@@ -583,7 +578,7 @@ static void test_write_all(void **state)
 {
 	(void)state;
 	struct pair p;
-	established_pair(&p);
+	established_pair(&p, EC_CHAIN_PEM, EC_KEY_PEM);
 	/* Larger than the engine's record buffer: written in chunks, each pumped out. */
 	size_t size = 100000;
 	uint8_t *data = malloc(size), *got = malloc(size);
@@ -624,7 +619,7 @@ static void test_write_all_dies(void **state)
 {
 	(void)state;
 	struct pair p;
-	established_pair(&p);
+	established_pair(&p, EC_CHAIN_PEM, EC_KEY_PEM);
 	size_t size = 100000;
 	uint8_t *data = calloc(1, size);
 	assert_non_null(data);
@@ -641,7 +636,7 @@ static void test_write_all_after_close(void **state)
 {
 	(void)state;
 	struct pair p;
-	established_pair(&p);
+	established_pair(&p, EC_CHAIN_PEM, EC_KEY_PEM);
 	close_both(&p);
 	struct sink k = {0};
 	const uint8_t data[] = "late";
