@@ -419,6 +419,13 @@ static void feed_plain(struct conn *c, const uint8_t *buf, size_t len)
 	accept_pending(c);
 }
 
+static bool tls_plain_cb(void *ctx, const uint8_t *buf, size_t len)
+{
+	struct conn *c = ctx;
+	feed_plain(c, buf, len);
+	return !c->dead;
+}
+
 static void feed_tls(struct conn *c, const uint8_t *buf, size_t len)
 {
 	static uint8_t app[APP_BUF];
@@ -449,14 +456,7 @@ static void feed_tls(struct conn *c, const uint8_t *buf, size_t len)
 			if (c->dead)
 				return;
 		}
-		bool got_any = false;
-		while (!c->dead && tls_conn_has_app(c->tls)) {
-			size_t got = 0;
-			if (tls_conn_read_app(c->tls, app, sizeof(app), &got) != FG_OK || got == 0)
-				break;
-			got_any = true;
-			feed_plain(c, app, got);
-		}
+		bool got_any = tls_conn_read_all(c->tls, app, sizeof(app), tls_plain_cb, c);
 		if ((len == 0 || used == 0) && !got_any)
 			break;
 	}

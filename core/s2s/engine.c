@@ -1465,6 +1465,17 @@ static void conn_tls_failed(struct conn *c)
 	conn_kill(c, S2S_FAIL_TLS, cause, false);
 }
 
+/* The replies a stanza produced leave at once, in order with the records already queued. */
+static bool tls_plain_cb(void *ctx, const uint8_t *buf, size_t len)
+{
+	struct conn *c = ctx;
+	deliver_plain(c, buf, len);
+	if (c->dead)
+		return false;
+	tls_pump(c);
+	return !c->dead;
+}
+
 static void conn_feed_tls(struct conn *c, const uint8_t *buf, size_t len)
 {
 	uint8_t app[APP_BUF];
@@ -1494,16 +1505,7 @@ static void conn_feed_tls(struct conn *c, const uint8_t *buf, size_t len)
 			if (c->dead)
 				return;
 		}
-		bool got_any = false;
-		while (!c->dead && c->tls != NULL && tls_conn_has_app(c->tls)) {
-			size_t got = 0;
-			if (tls_conn_read_app(c->tls, app, sizeof(app), &got) != FG_OK || got == 0)
-				break;
-			got_any = true;
-			deliver_plain(c, app, got);
-			if (!c->dead)
-				tls_pump(c);
-		}
+		bool got_any = tls_conn_read_all(c->tls, app, sizeof(app), tls_plain_cb, c);
 		if (len == 0 && !got_any)
 			break;
 		if (used == 0 && !got_any)

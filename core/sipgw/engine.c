@@ -548,6 +548,13 @@ static void conn_tls_established(struct conn *c)
 	conn_up(c);
 }
 
+static bool tls_plain_cb(void *ctx, const uint8_t *buf, size_t len)
+{
+	struct conn *c = ctx;
+	on_plain(c, buf, len);
+	return c->state != CS_DEAD && c->tls != NULL;
+}
+
 static void conn_feed_tls(struct conn *c, const uint8_t *buf, size_t len)
 {
 	uint8_t app[APP_BUF];
@@ -577,14 +584,8 @@ static void conn_feed_tls(struct conn *c, const uint8_t *buf, size_t len)
 			if (c->state == CS_DEAD)
 				return;
 		}
-		bool got_any = false;
-		while (c->state != CS_DEAD && c->tls != NULL && tls_conn_has_app(c->tls)) {
-			size_t got = 0;
-			if (tls_conn_read_app(c->tls, app, sizeof(app), &got) != FG_OK || got == 0)
-				break;
-			got_any = true;
-			on_plain(c, app, got);
-		}
+		bool got_any =
+		    c->tls != NULL && tls_conn_read_all(c->tls, app, sizeof(app), tls_plain_cb, c);
 		if (len == 0 && !got_any)
 			break;
 		if (used == 0 && !got_any)

@@ -394,6 +394,13 @@ static void tls_failed(struct sipgw_validation *v)
 	    tech);
 }
 
+static bool tls_plain_cb(void *ctx, const uint8_t *buf, size_t len)
+{
+	struct sipgw_validation *v = ctx;
+	on_plain(v, buf, len);
+	return !v->done && v->tls != NULL;
+}
+
 static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
 	struct sipgw_validation *v = s->data;
@@ -442,14 +449,8 @@ static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 			if (v->done)
 				break;
 		}
-		bool got = false;
-		while (!v->done && v->tls != NULL && tls_conn_has_app(v->tls)) {
-			size_t g = 0;
-			if (tls_conn_read_app(v->tls, app, sizeof(app), &g) != FG_OK || g == 0)
-				break;
-			got = true;
-			on_plain(v, app, g);
-		}
+		bool got =
+		    v->tls != NULL && tls_conn_read_all(v->tls, app, sizeof(app), tls_plain_cb, v);
 		if ((len == 0 || used == 0) && !got)
 			break;
 	}

@@ -1,4 +1,5 @@
-/* tls: moving a sans-IO connection's records to a transport (RFC 5246 §6.2 records). */
+/* tls: moving a sans-IO connection's records to a transport and its plaintext to the protocol
+ * (RFC 5246 §6.2 records). */
 #include "tls/tls.h"
 
 bool tls_conn_pump(struct tls_conn *conn, tls_write_fn write, void *ctx)
@@ -34,4 +35,20 @@ enum fg_err tls_conn_write_all(struct tls_conn *conn, const uint8_t *buf, size_t
 		len -= used;
 	}
 	return FG_OK;
+}
+
+bool tls_conn_read_all(struct tls_conn *conn, uint8_t *buf, size_t cap, tls_plain_fn on_plain,
+                       void *ctx)
+{
+	bool got_any = false;
+	while (tls_conn_has_app(conn)) {
+		size_t got = 0;
+		if (tls_conn_read_app(conn, buf, cap, &got) != FG_OK || got == 0)
+			break;
+		got_any = true;
+		/* conn may be freed by on_plain when the connection dies: look no further */
+		if (!on_plain(ctx, buf, got))
+			break;
+	}
+	return got_any;
 }

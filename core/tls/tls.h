@@ -147,6 +147,14 @@ bool tls_conn_pump(struct tls_conn *conn, tls_write_fn write, void *ctx);
  * is still valid), FG_OK otherwise (including a connection that died in write). */
 enum fg_err tls_conn_write_all(struct tls_conn *conn, const uint8_t *buf, size_t len,
                                tls_write_fn write, void *ctx);
+/* Handles plaintext from the peer. Returns whether the connection is still alive after
+ * (the caller's own test); on false tls_conn_read_all stops and does not touch conn again. */
+typedef bool (*tls_plain_fn)(void *ctx, const uint8_t *buf, size_t len);
+/* Reads the waiting plaintext into buf, cap bytes at a time, and hands each piece to
+ * on_plain until none is waiting or on_plain says the connection died. Returns whether
+ * anything was read (the caller's feed loop stops once neither side moves). */
+bool tls_conn_read_all(struct tls_conn *conn, uint8_t *buf, size_t cap, tls_plain_fn on_plain,
+                       void *ctx);
 
 /* Starts a clean close (sends close_notify); keep taking output until it is empty. */
 void tls_conn_close(struct tls_conn *conn);
