@@ -230,17 +230,17 @@ static void raw_write(struct conn *c, const uint8_t *data, size_t len)
 	c->wq++;
 }
 
+static bool tls_write_cb(void *ctx, const uint8_t *buf, size_t len)
+{
+	struct conn *c = ctx;
+	raw_write(c, buf, len);
+	return !c->dead;
+}
+
 static void tls_pump(struct conn *c)
 {
-	const uint8_t *buf;
-	size_t len;
-	while (c->tls != NULL && !c->dead) {
-		tls_conn_take_output(c->tls, &buf, &len);
-		if (len == 0)
-			break;
-		raw_write(c, buf, len);
-		tls_conn_output_done(c->tls, len);
-	}
+	if (c->tls != NULL && !c->dead)
+		(void)tls_conn_pump(c->tls, tls_write_cb, c);
 }
 
 static void conn_send(struct conn *c, const uint8_t *data, size_t len)
@@ -253,18 +253,8 @@ static void conn_send(struct conn *c, const uint8_t *data, size_t len)
 	}
 	if (tls_conn_state(c->tls) != TLS_STATE_ESTABLISHED)
 		return;
-	while (len > 0 && !c->dead) {
-		size_t used = 0;
-		if (tls_conn_write_app(c->tls, data, len, &used) != FG_OK) {
-			conn_kill(c, tls_conn_error_text(c->tls));
-			return;
-		}
-		tls_pump(c);
-		if (used == 0 && !tls_conn_want_output(c->tls))
-			break;
-		data += used;
-		len -= used;
-	}
+	if (tls_conn_write_all(c->tls, data, len, tls_write_cb, c) != FG_OK)
+		conn_kill(c, tls_conn_error_text(c->tls));
 }
 
 /* ---- pings (XEP-0199) ------------------------------------------------------------------------ */
@@ -429,6 +419,13 @@ static void feed_plain(struct conn *c, const uint8_t *buf, size_t len)
 	accept_pending(c);
 }
 
+static bool tls_plain_cb(void *ctx, const uint8_t *buf, size_t len)
+{
+	struct conn *c = ctx;
+	feed_plain(c, buf, len);
+	return !c->dead;
+}
+
 static void feed_tls(struct conn *c, const uint8_t *buf, size_t len)
 {
 	static uint8_t app[APP_BUF];
@@ -459,14 +456,7 @@ static void feed_tls(struct conn *c, const uint8_t *buf, size_t len)
 			if (c->dead)
 				return;
 		}
-		bool got_any = false;
-		while (!c->dead && tls_conn_has_app(c->tls)) {
-			size_t got = 0;
-			if (tls_conn_read_app(c->tls, app, sizeof(app), &got) != FG_OK || got == 0)
-				break;
-			got_any = true;
-			feed_plain(c, app, got);
-		}
+		bool got_any = tls_conn_read_all(c->tls, app, sizeof(app), tls_plain_cb, c);
 		if ((len == 0 || used == 0) && !got_any)
 			break;
 	}

@@ -731,19 +731,19 @@ static void raw_write(struct conn *c, const uint8_t *data, size_t len)
 	c->wpending += len;
 }
 
+/* A write error kills the connection and closes its socket (conn_kill -> tcp_close). Not
+ * c->dead: close_notify is written after conn_kill has set it. */
+static bool tls_write_cb(void *ctx, const uint8_t *buf, size_t len)
+{
+	struct conn *c = ctx;
+	raw_write(c, buf, len);
+	return c->tcp_open;
+}
+
 static void tls_pump(struct conn *c)
 {
-	const uint8_t *buf;
-	size_t len;
-	while (c->tls != NULL && c->tcp_open) {
-		tls_conn_take_output(c->tls, &buf, &len);
-		if (len == 0)
-			break;
-		raw_write(c, buf, len);
-		if (c->tls == NULL)
-			break;
-		tls_conn_output_done(c->tls, len);
-	}
+	if (c->tls != NULL && c->tcp_open)
+		(void)tls_conn_pump(c->tls, tls_write_cb, c);
 }
 
 /* Writes bytes of the stream now: as they are, or as TLS records. */
@@ -757,18 +757,9 @@ static void conn_write_now(struct conn *c, const uint8_t *data, size_t len)
 	}
 	if (tls_conn_state(c->tls) != TLS_STATE_ESTABLISHED)
 		return; /* nothing legitimate is written during a handshake */
-	while (len > 0 && !c->dead) {
-		size_t used = 0;
-		if (tls_conn_write_app(c->tls, data, len, &used) != FG_OK) {
-			conn_kill(c, S2S_FAIL_TLS, tls_conn_error_text(c->tls), false);
-			return;
-		}
-		tls_pump(c);
-		if (used == 0 && !tls_conn_want_output(c->tls))
-			break;
-		data += used;
-		len -= used;
-	}
+	/* a write error has killed c (dead, socket closed) by the time this returns */
+	if (tls_conn_write_all(c->tls, data, len, tls_write_cb, c) != FG_OK)
+		conn_kill(c, S2S_FAIL_TLS, tls_conn_error_text(c->tls), false);
 }
 
 /* Sends the bytes written this turn. A write error kills the connection (raw_write). */
@@ -1474,6 +1465,17 @@ static void conn_tls_failed(struct conn *c)
 	conn_kill(c, S2S_FAIL_TLS, cause, false);
 }
 
+/* The replies a stanza produced leave at once, in order with the records already queued. */
+static bool tls_plain_cb(void *ctx, const uint8_t *buf, size_t len)
+{
+	struct conn *c = ctx;
+	deliver_plain(c, buf, len);
+	if (c->dead)
+		return false;
+	tls_pump(c);
+	return !c->dead;
+}
+
 static void conn_feed_tls(struct conn *c, const uint8_t *buf, size_t len)
 {
 	uint8_t app[APP_BUF];
@@ -1503,16 +1505,7 @@ static void conn_feed_tls(struct conn *c, const uint8_t *buf, size_t len)
 			if (c->dead)
 				return;
 		}
-		bool got_any = false;
-		while (!c->dead && c->tls != NULL && tls_conn_has_app(c->tls)) {
-			size_t got = 0;
-			if (tls_conn_read_app(c->tls, app, sizeof(app), &got) != FG_OK || got == 0)
-				break;
-			got_any = true;
-			deliver_plain(c, app, got);
-			if (!c->dead)
-				tls_pump(c);
-		}
+		bool got_any = tls_conn_read_all(c->tls, app, sizeof(app), tls_plain_cb, c);
 		if (len == 0 && !got_any)
 			break;
 		if (used == 0 && !got_any)

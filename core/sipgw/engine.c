@@ -305,19 +305,18 @@ static void flush_cb(uv_prepare_t *h)
 	}
 }
 
+/* A write error kills the connection (CS_DEAD); c itself stays until its handle closes. */
+static bool tls_write_cb(void *ctx, const uint8_t *buf, size_t len)
+{
+	struct conn *c = ctx;
+	raw_write(c, buf, len);
+	return c->state != CS_DEAD;
+}
+
 static void tls_pump(struct conn *c)
 {
-	const uint8_t *buf;
-	size_t len;
-	while (c->tls != NULL && c->state != CS_DEAD) {
-		tls_conn_take_output(c->tls, &buf, &len);
-		if (len == 0)
-			break;
-		raw_write(c, buf, len);
-		if (c->state == CS_DEAD)
-			break;
-		tls_conn_output_done(c->tls, len);
-	}
+	if (c->tls != NULL && c->state != CS_DEAD)
+		(void)tls_conn_pump(c->tls, tls_write_cb, c);
 }
 
 static void conn_send(struct conn *c, const uint8_t *data, size_t len)
@@ -334,18 +333,8 @@ static void conn_send(struct conn *c, const uint8_t *data, size_t len)
 		raw_write(c, data, len);
 		return;
 	}
-	while (len > 0 && c->state != CS_DEAD) {
-		size_t used = 0;
-		if (tls_conn_write_app(c->tls, data, len, &used) != FG_OK) {
-			conn_kill(c, tls_conn_error_text(c->tls), false);
-			return;
-		}
-		tls_pump(c);
-		if (used == 0 && !tls_conn_want_output(c->tls))
-			break;
-		data += used;
-		len -= used;
-	}
+	if (tls_conn_write_all(c->tls, data, len, tls_write_cb, c) != FG_OK)
+		conn_kill(c, tls_conn_error_text(c->tls), false);
 }
 
 static void conn_closed_cb(uv_handle_t *h)
@@ -559,6 +548,13 @@ static void conn_tls_established(struct conn *c)
 	conn_up(c);
 }
 
+static bool tls_plain_cb(void *ctx, const uint8_t *buf, size_t len)
+{
+	struct conn *c = ctx;
+	on_plain(c, buf, len);
+	return c->state != CS_DEAD && c->tls != NULL;
+}
+
 static void conn_feed_tls(struct conn *c, const uint8_t *buf, size_t len)
 {
 	uint8_t app[APP_BUF];
@@ -588,14 +584,8 @@ static void conn_feed_tls(struct conn *c, const uint8_t *buf, size_t len)
 			if (c->state == CS_DEAD)
 				return;
 		}
-		bool got_any = false;
-		while (c->state != CS_DEAD && c->tls != NULL && tls_conn_has_app(c->tls)) {
-			size_t got = 0;
-			if (tls_conn_read_app(c->tls, app, sizeof(app), &got) != FG_OK || got == 0)
-				break;
-			got_any = true;
-			on_plain(c, app, got);
-		}
+		bool got_any =
+		    c->tls != NULL && tls_conn_read_all(c->tls, app, sizeof(app), tls_plain_cb, c);
 		if (len == 0 && !got_any)
 			break;
 		if (used == 0 && !got_any)

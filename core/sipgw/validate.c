@@ -243,17 +243,17 @@ static void raw_send(struct sipgw_validation *v, const uint8_t *data, size_t len
 		free(r);
 }
 
+/* raw_send never ends the probe: a failed write shows as the peer's silence. */
+static bool tls_write_cb(void *ctx, const uint8_t *buf, size_t len)
+{
+	raw_send(ctx, buf, len);
+	return true;
+}
+
 static void tls_pump(struct sipgw_validation *v)
 {
-	const uint8_t *buf;
-	size_t len;
-	while (v->tls != NULL) {
-		tls_conn_take_output(v->tls, &buf, &len);
-		if (len == 0)
-			break;
-		raw_send(v, buf, len);
-		tls_conn_output_done(v->tls, len);
-	}
+	if (v->tls != NULL)
+		(void)tls_conn_pump(v->tls, tls_write_cb, v);
 }
 
 static void send_bytes(struct sipgw_validation *v, const uint8_t *data, size_t len)
@@ -262,16 +262,8 @@ static void send_bytes(struct sipgw_validation *v, const uint8_t *data, size_t l
 		raw_send(v, data, len);
 		return;
 	}
-	while (len > 0) {
-		size_t used = 0;
-		if (tls_conn_write_app(v->tls, data, len, &used) != FG_OK)
-			return;
-		tls_pump(v);
-		if (used == 0 && !tls_conn_want_output(v->tls))
-			return;
-		data += used;
-		len -= used;
-	}
+	/* a refusal is the TLS failure the read path reports */
+	(void)tls_conn_write_all(v->tls, data, len, tls_write_cb, v);
 }
 
 static void send_options(struct sipgw_validation *v)
@@ -402,6 +394,13 @@ static void tls_failed(struct sipgw_validation *v)
 	    tech);
 }
 
+static bool tls_plain_cb(void *ctx, const uint8_t *buf, size_t len)
+{
+	struct sipgw_validation *v = ctx;
+	on_plain(v, buf, len);
+	return !v->done && v->tls != NULL;
+}
+
 static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
 	struct sipgw_validation *v = s->data;
@@ -450,14 +449,8 @@ static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 			if (v->done)
 				break;
 		}
-		bool got = false;
-		while (!v->done && v->tls != NULL && tls_conn_has_app(v->tls)) {
-			size_t g = 0;
-			if (tls_conn_read_app(v->tls, app, sizeof(app), &g) != FG_OK || g == 0)
-				break;
-			got = true;
-			on_plain(v, app, g);
-		}
+		bool got =
+		    v->tls != NULL && tls_conn_read_all(v->tls, app, sizeof(app), tls_plain_cb, v);
 		if ((len == 0 || used == 0) && !got)
 			break;
 	}

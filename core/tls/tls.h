@@ -131,6 +131,31 @@ enum fg_err tls_conn_read_app(struct tls_conn *conn, uint8_t *buf, size_t cap, s
 /* True when plaintext is waiting for tls_conn_read_app. */
 bool tls_conn_has_app(struct tls_conn *conn);
 
+/* ---- driving a connection over a transport ------------------------------------------- */
+
+/* Sends ciphertext to the peer's transport. Returns whether the connection is still alive
+ * afterwards (the caller's own test: a failed write may kill it, and its tls_conn with it);
+ * on false the helpers below stop at once and do not touch conn again. */
+typedef bool (*tls_write_fn)(void *ctx, const uint8_t *buf, size_t len);
+
+/* Moves every waiting record to write (take_output -> write -> output_done) until the engine
+ * has nothing more. Returns false when write said the connection died. */
+bool tls_conn_pump(struct tls_conn *conn, tls_write_fn write, void *ctx);
+/* Writes plaintext as records and pumps them out after each chunk, until all of it is
+ * written, the connection dies, or the engine takes nothing and has nothing to send.
+ * tls_conn_write_app's error when the engine refused (tls_conn_error_text says why; conn
+ * is still valid), FG_OK otherwise (including a connection that died in write). */
+enum fg_err tls_conn_write_all(struct tls_conn *conn, const uint8_t *buf, size_t len,
+                               tls_write_fn write, void *ctx);
+/* Handles plaintext from the peer. Returns whether the connection is still alive after
+ * (the caller's own test); on false tls_conn_read_all stops and does not touch conn again. */
+typedef bool (*tls_plain_fn)(void *ctx, const uint8_t *buf, size_t len);
+/* Reads the waiting plaintext into buf, cap bytes at a time, and hands each piece to
+ * on_plain until none is waiting or on_plain says the connection died. Returns whether
+ * anything was read (the caller's feed loop stops once neither side moves). */
+bool tls_conn_read_all(struct tls_conn *conn, uint8_t *buf, size_t cap, tls_plain_fn on_plain,
+                       void *ctx);
+
 /* Starts a clean close (sends close_notify); keep taking output until it is empty. */
 void tls_conn_close(struct tls_conn *conn);
 enum tls_state tls_conn_state(struct tls_conn *conn);

@@ -132,21 +132,28 @@ static void close_both(struct pair *p)
 	assert_string_equal(tls_conn_error_text(p->client), "");
 }
 
-static void handshake_and_talk(const char *chain, const char *key, const char *suite)
+/* A client for console.test trusting the test CA, and a server with chain and key,
+ * through the handshake. */
+static void established_pair(struct pair *p, const char *chain, const char *key)
 {
 	struct tls_creds *sc = creds(chain, key);
 	struct tls_trust *t = trust_ca();
 	struct tls_config scfg = {.role = TLS_ROLE_SERVER, .creds = sc};
 	struct tls_config ccfg = {
 	    .role = TLS_ROLE_CLIENT, .trust = t, .server_name = "console.test"};
-	struct pair p;
-
-	pair_new(&p, &ccfg, &scfg);
+	pair_new(p, &ccfg, &scfg);
 	/* The connections hold their own references. */
 	tls_creds_free(sc);
 	tls_trust_free(t);
-	assert_int_equal(tls_conn_state(p.client), TLS_STATE_ESTABLISHED);
-	assert_int_equal(tls_conn_state(p.server), TLS_STATE_ESTABLISHED);
+	assert_int_equal(tls_conn_state(p->client), TLS_STATE_ESTABLISHED);
+	assert_int_equal(tls_conn_state(p->server), TLS_STATE_ESTABLISHED);
+}
+
+static void handshake_and_talk(const char *chain, const char *key, const char *suite)
+{
+	struct pair p;
+
+	established_pair(&p, chain, key);
 	assert_string_equal(tls_conn_version_name(p.server), "TLS 1.2");
 	assert_string_equal(tls_conn_suite_name(p.server), suite);
 	assert_string_equal(tls_conn_suite_name(p.client), suite);
@@ -500,6 +507,222 @@ static void test_error_texts(void **state)
 	assert_string_equal(tls_suite_name(0xCCA9), "ECDHE-ECDSA-CHACHA20-POLY1305");
 }
 
+/* ---- tls_conn_pump / tls_conn_write_all ------------------------------------------------ */
+
+/* A transport or a protocol: keeps what it is given, and can report the connection dead after n
+ * writes (as a failed socket write kills a connection in the engines). */
+struct sink {
+	struct fg_buf wire;
+	int calls;
+	int die_after; /* 0: never */
+};
+
+static bool sink_write(void *ctx, const uint8_t *buf, size_t len)
+{
+	struct sink *k = ctx;
+	assert_true(len > 0);
+	assert_int_equal(fg_buf_append(&k->wire, buf, len), FG_OK);
+	k->calls++;
+	return k->die_after == 0 || k->calls < k->die_after;
+}
+
+/* A client that has just written its ClientHello. */
+static struct tls_conn *new_client(void)
+{
+	struct tls_trust *t = trust_ca();
+	struct tls_config ccfg = {
+	    .role = TLS_ROLE_CLIENT, .trust = t, .server_name = "console.test"};
+	struct tls_conn *c = NULL;
+	assert_int_equal(tls_conn_new(&c, &ccfg), FG_OK);
+	tls_trust_free(t);
+	return c;
+}
+
+static void test_pump_handshake(void **state)
+{
+	(void)state;
+	struct tls_conn *c = new_client();
+	struct sink k = {0};
+	/* The ClientHello goes out whole, as one TLS handshake record (RFC 5246 §6.2.1). */
+	assert_true(tls_conn_pump(c, sink_write, &k));
+	assert_true(k.calls >= 1);
+	assert_true(k.wire.len > 5);
+	assert_int_equal(k.wire.data[0], 22);
+	assert_false(tls_conn_want_output(c));
+	/* Nothing waiting: no write at all. */
+	int calls = k.calls;
+	assert_true(tls_conn_pump(c, sink_write, &k));
+	assert_int_equal(k.calls, calls);
+	tls_conn_free(c);
+	fg_buf_free(&k.wire);
+}
+
+static void test_pump_dies_in_write(void **state)
+{
+	(void)state;
+	struct tls_conn *c = new_client();
+	struct sink k = {.die_after = 1};
+	assert_false(tls_conn_pump(c, sink_write, &k));
+	assert_int_equal(k.calls, 1);
+	/* The output was not acknowledged after the connection died. */
+	const uint8_t *buf;
+	size_t len;
+	tls_conn_take_output(c, &buf, &len);
+	assert_int_equal(len, k.wire.len);
+	assert_memory_equal(buf, k.wire.data, len);
+	tls_conn_free(c);
+	fg_buf_free(&k.wire);
+}
+
+static void test_write_all(void **state)
+{
+	(void)state;
+	struct pair p;
+	established_pair(&p, EC_CHAIN_PEM, EC_KEY_PEM);
+	/* Larger than the engine's record buffer: written in chunks, each pumped out. */
+	size_t size = 100000;
+	uint8_t *data = malloc(size), *got = malloc(size);
+	assert_non_null(data);
+	assert_non_null(got);
+	for (size_t i = 0; i < size; i++)
+		data[i] = (uint8_t)(i * 13 + 1);
+	struct sink k = {0};
+	assert_int_equal(tls_conn_write_all(p.client, data, size, sink_write, &k), FG_OK);
+	assert_true(k.calls > 1);
+	assert_false(tls_conn_want_output(p.client));
+	/* The peer reads it all back. */
+	size_t recvd = 0, off = 0;
+	for (int rounds = 0; recvd < size && rounds < 10000; rounds++) {
+		size_t used = 0, n = 0;
+		if (off < k.wire.len) {
+			assert_int_equal(
+			    tls_conn_feed(p.server, k.wire.data + off, k.wire.len - off, &used),
+			    FG_OK);
+			off += used;
+		}
+		assert_int_equal(tls_conn_read_app(p.server, got + recvd, size - recvd, &n), FG_OK);
+		recvd += n;
+	}
+	assert_int_equal(recvd, size);
+	assert_memory_equal(data, got, size);
+	/* Nothing to write: no record. */
+	int calls = k.calls;
+	assert_int_equal(tls_conn_write_all(p.client, data, 0, sink_write, &k), FG_OK);
+	assert_int_equal(k.calls, calls);
+	free(data);
+	free(got);
+	fg_buf_free(&k.wire);
+	pair_free(&p);
+}
+
+static void test_write_all_dies(void **state)
+{
+	(void)state;
+	struct pair p;
+	established_pair(&p, EC_CHAIN_PEM, EC_KEY_PEM);
+	size_t size = 100000;
+	uint8_t *data = calloc(1, size);
+	assert_non_null(data);
+	struct sink k = {.die_after = 1};
+	/* The connection dies in the first write: one write, no error for the caller. */
+	assert_int_equal(tls_conn_write_all(p.client, data, size, sink_write, &k), FG_OK);
+	assert_int_equal(k.calls, 1);
+	free(data);
+	fg_buf_free(&k.wire);
+	pair_free(&p);
+}
+
+static void test_write_all_after_close(void **state)
+{
+	(void)state;
+	struct pair p;
+	established_pair(&p, EC_CHAIN_PEM, EC_KEY_PEM);
+	close_both(&p);
+	struct sink k = {0};
+	const uint8_t data[] = "late";
+	/* The engine refuses: the caller gets the error and conn stays usable. */
+	assert_int_not_equal(tls_conn_write_all(p.client, data, sizeof(data), sink_write, &k),
+	                     FG_OK);
+	assert_int_equal(k.calls, 0);
+	assert_int_equal(tls_conn_state(p.client), TLS_STATE_CLOSED);
+	fg_buf_free(&k.wire);
+	pair_free(&p);
+}
+
+/* Sends size bytes from the client and feeds all of it to the server, without reading. */
+static void feed_server(struct pair *p, const uint8_t *data, size_t size)
+{
+	struct sink k = {0};
+	assert_int_equal(tls_conn_write_all(p->client, data, size, sink_write, &k), FG_OK);
+	size_t off = 0;
+	for (int rounds = 0; off < k.wire.len && rounds < 100; rounds++) {
+		size_t used = 0;
+		assert_int_equal(
+		    tls_conn_feed(p->server, k.wire.data + off, k.wire.len - off, &used), FG_OK);
+		off += used;
+		if (used == 0)
+			break;
+	}
+	/* the engine holds one record of plaintext: the rest waits until it is read */
+	fg_buf_consume(&k.wire, off);
+	fg_buf_free(&p->c2s);
+	p->c2s = k.wire;
+}
+
+static void test_read_all(void **state)
+{
+	(void)state;
+	struct pair p;
+	established_pair(&p, EC_CHAIN_PEM, EC_KEY_PEM);
+	size_t size = 50000;
+	uint8_t *data = malloc(size);
+	assert_non_null(data);
+	for (size_t i = 0; i < size; i++)
+		data[i] = (uint8_t)(i * 7 + 3);
+	feed_server(&p, data, size);
+	/* Read in small pieces, feeding the rest of the wire as the engine makes room. */
+	struct sink got = {0};
+	uint8_t piece[1000];
+	for (int rounds = 0; got.wire.len < size && rounds < 1000; rounds++) {
+		assert_true(tls_conn_read_all(p.server, piece, sizeof(piece), sink_write, &got));
+		assert_false(tls_conn_has_app(p.server));
+		size_t used = 0;
+		if (p.c2s.len > 0) {
+			assert_int_equal(tls_conn_feed(p.server, p.c2s.data, p.c2s.len, &used),
+			                 FG_OK);
+			fg_buf_consume(&p.c2s, used);
+		}
+	}
+	assert_int_equal(got.wire.len, size);
+	assert_memory_equal(got.wire.data, data, size);
+	assert_true(got.calls >= (int)(size / sizeof(piece)));
+	/* Nothing waiting: nothing read, no call. */
+	int calls = got.calls;
+	assert_false(tls_conn_read_all(p.server, piece, sizeof(piece), sink_write, &got));
+	assert_int_equal(got.calls, calls);
+	free(data);
+	fg_buf_free(&got.wire);
+	pair_free(&p);
+}
+
+static void test_read_all_dies(void **state)
+{
+	(void)state;
+	struct pair p;
+	established_pair(&p, EC_CHAIN_PEM, EC_KEY_PEM);
+	uint8_t data[5000] = {1, 2, 3};
+	feed_server(&p, data, sizeof(data));
+	struct sink got = {.die_after = 1};
+	uint8_t piece[100];
+	/* The connection dies handling the first piece: no second call, the rest stays. */
+	assert_true(tls_conn_read_all(p.server, piece, sizeof(piece), sink_write, &got));
+	assert_int_equal(got.calls, 1);
+	assert_int_equal(got.wire.len, sizeof(piece));
+	assert_true(tls_conn_has_app(p.server));
+	fg_buf_free(&got.wire);
+	pair_free(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -516,6 +739,13 @@ int main(void)
 	    cmocka_unit_test(test_not_tls),
 	    cmocka_unit_test(test_creds_errors),
 	    cmocka_unit_test(test_error_texts),
+	    cmocka_unit_test(test_pump_handshake),
+	    cmocka_unit_test(test_pump_dies_in_write),
+	    cmocka_unit_test(test_write_all),
+	    cmocka_unit_test(test_write_all_dies),
+	    cmocka_unit_test(test_write_all_after_close),
+	    cmocka_unit_test(test_read_all),
+	    cmocka_unit_test(test_read_all_dies),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
