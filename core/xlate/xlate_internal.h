@@ -1,18 +1,13 @@
-/* xlate internals: UTF-8 checks, XML escaping and a restricted expat parser. */
+/* xlate internals: UTF-8 checks and a restricted expat parser. */
 #ifndef FEDGW_XLATE_INTERNAL_H
 #define FEDGW_XLATE_INTERNAL_H
 
 #include <expat.h>
 
 #include "xlate/xlate.h"
+#include "xmpp/xmpp.h" /* xmpp_escape: the one XML escaper, as the s2s stream writes */
 
 bool xlate__utf8_valid(const uint8_t *s, size_t len);
-/* Appends s with &, <, >, ', " escaped; refuses characters XML 1.0 cannot carry. */
-enum fg_err xlate__xml_escape(struct fg_buf *out, const char *s, size_t len);
-/* One pass over s: checks it is UTF-8 made of XML 1.0 characters (FG_ERR_INVAL otherwise,
- * out unchanged) and appends it escaped for text or a quoted attribute value (attr), the
- * way xmpp_escape writes stanzas (RFC 6120 §11: what the s2s stream carries). */
-enum fg_err xlate__xml_put(struct fg_buf *out, const char *s, size_t len, bool attr);
 char *xlate__strndup(const char *s, size_t len);
 
 /* Restricted XML parsing (no DOCTYPE, entities, PIs or comments; depth and size caps).

@@ -465,7 +465,7 @@ static enum fg_err put_attr(struct fg_buf *out, const char *lit, size_t lit_len,
 		return FG_OK;
 	enum fg_err e = fg_buf_append(out, lit, lit_len);
 	if (!e)
-		e = xlate__xml_put(out, v.p, v.len, true);
+		e = xmpp_escape(out, v.p, v.len, true);
 	if (!e)
 		e = PUT_LIT(out, "'");
 	return e;
@@ -478,7 +478,7 @@ static enum fg_err put_elem(struct fg_buf *out, const char *open, size_t open_le
 		return FG_OK;
 	enum fg_err e = fg_buf_append(out, open, open_len);
 	if (!e)
-		e = xlate__xml_put(out, v.p, v.len, false);
+		e = xmpp_escape(out, v.p, v.len, false);
 	if (!e)
 		e = fg_buf_append(out, close, close_len);
 	return e;

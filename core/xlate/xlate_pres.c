@@ -299,7 +299,7 @@ enum fg_err xlate_pidf_build(const struct xlate_presence *p, const char *entity,
 	    out, "<?xml version='1.0' encoding='UTF-8'?>\n<presence xmlns='" NS_PIDF
 	         "' xmlns:dm='" NS_DM "' xmlns:rpid='" NS_RPID "' entity='");
 	if (!e)
-		e = xlate__xml_escape(out, entity, strlen(entity));
+		e = xmpp_escape(out, entity, strlen(entity), true);
 	if (!e)
 		e = fg_buf_append_str(out, "'>\n<tuple id='");
 	if (!e && p->resource != NULL && p->resource[0] != '\0') {
@@ -339,7 +339,7 @@ enum fg_err xlate_pidf_build(const struct xlate_presence *p, const char *entity,
 		if (!e)
 			e = fg_buf_append_str(out, ">");
 		if (!e)
-			e = xlate__xml_escape(out, contact, strlen(contact));
+			e = xmpp_escape(out, contact, strlen(contact), false);
 		if (!e)
 			e = fg_buf_append_str(out, "</contact>");
 	}
@@ -349,14 +349,14 @@ enum fg_err xlate_pidf_build(const struct xlate_presence *p, const char *entity,
 		if (!e && p->status_lang) {
 			e = fg_buf_append_str(out, " xml:lang='");
 			if (!e)
-				e = xlate__xml_escape(out, p->status_lang, strlen(p->status_lang));
+				e = xmpp_escape(out, p->status_lang, strlen(p->status_lang), true);
 			if (!e)
 				e = fg_buf_append_str(out, "'");
 		}
 		if (!e)
 			e = fg_buf_append_str(out, ">");
 		if (!e)
-			e = xlate__xml_escape(out, p->status, strlen(p->status));
+			e = xmpp_escape(out, p->status, strlen(p->status), false);
 		if (!e)
 			e = fg_buf_append_str(out, "</note>");
 	}

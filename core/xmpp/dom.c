@@ -93,6 +93,11 @@ enum fg_err xmpp_escape(struct fg_buf *out, const char *s, size_t len, bool attr
 	for (size_t i = 0; i < len;) {
 		unsigned char c = (unsigned char)s[i];
 		const char *ent = NULL;
+		if (c >= 0x20 && c < 0x80 && c != '&' && c != '<' && c != '>' && c != '\'' &&
+		    c != '"') {
+			i++; /* the common case: printable ASCII copied as it is */
+			continue;
+		}
 		if (c >= 0x80) {
 			uint32_t cp;
 			size_t n = fg_utf8_decode((const uint8_t *)s + i, len - i, &cp);
