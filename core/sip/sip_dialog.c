@@ -190,7 +190,8 @@ enum fg_err sip_dialog_confirm(struct sip_dialog *d, const struct sip_msg *rsp)
 
 static bool is_target_refresh(enum sip_method m)
 {
-	/* RFC 3261 §12.2.2 (re-INVITE), RFC 3311 UPDATE, RFC 6665 §3.1 and §3.2 (SUBSCRIBE, NOTIFY) */
+	/* RFC 3261 §12.2.2 (re-INVITE), RFC 3311 UPDATE, RFC 6665 §3.1 and §3.2 (SUBSCRIBE, NOTIFY)
+	 */
 	return m == SIP_METHOD_INVITE || m == SIP_METHOD_UPDATE || m == SIP_METHOD_SUBSCRIBE ||
 	       m == SIP_METHOD_NOTIFY;
 }

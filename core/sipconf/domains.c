@@ -203,8 +203,7 @@ enum fg_err sipconf_domain_list(struct db *db, json_t **out)
 	return err;
 }
 
-enum fg_err sipconf_domain_get(struct db *db, const char *domain, json_t **out,
-                               struct conf_err *e)
+enum fg_err sipconf_domain_get(struct db *db, const char *domain, json_t **out, struct conf_err *e)
 {
 	struct db_txn *txn = NULL;
 	struct db_sip_domain d;
@@ -557,8 +556,7 @@ enum fg_err sipconf_domain_add(struct db *db, const char *actor, const char *sou
 }
 
 enum fg_err sipconf_domain_edit(struct db *db, const char *actor, const char *source,
-                                const char *domain, json_t *in, json_t **out,
-                                struct conf_err *e)
+                                const char *domain, json_t *in, json_t **out, struct conf_err *e)
 {
 	const char *body_domain = NULL;
 	*out = NULL;

@@ -34,9 +34,9 @@ bool sipconf_host_valid(const char *host, const char **why);
 /* ---- settings (docs/settings.md, SIP table) ------------------------------------------- */
 
 /* {"enabled":true, "fqdn":"gw.example.com", "fqdn_default":true, "tcp_port":5060,
- *  "tls_port":5061, "bind":"0.0.0.0", "subscription_expires_s":3600, "max_pending":1000, "max_message_bytes":1300}:
- * keys are the settings' names without "sip."; fqdn is the host name while unset
- * (fqdn_default true). */
+ *  "tls_port":5061, "bind":"0.0.0.0", "subscription_expires_s":3600, "max_pending":1000,
+ * "max_message_bytes":1300}: keys are the settings' names without "sip."; fqdn is the host name
+ * while unset (fqdn_default true). */
 enum fg_err sipconf_settings_get(struct db *db, json_t **out);
 /* The sip.* settings table (names, types, ranges, defaults, help) the engine uses. */
 const struct conf_settings *sipconf_settings_table(void);
@@ -54,8 +54,7 @@ enum fg_err sipconf_settings_set(struct db *db, const char *actor, const char *s
  * "dns","tcp","tls","options","cert_match","peer_names","messages_in","messages_out",
  * "errors","subscriptions","sessions","last_error",...}} (status object "sip:<domain>"). */
 enum fg_err sipconf_domain_list(struct db *db, json_t **out);
-enum fg_err sipconf_domain_get(struct db *db, const char *domain, json_t **out,
-                               struct conf_err *e);
+enum fg_err sipconf_domain_get(struct db *db, const char *domain, json_t **out, struct conf_err *e);
 /* in: {"domain","next_hop","port","transport","cert_id","ca_id","bind","xmpp_domain"}:
  * domain and next_hop required; port 0/absent = 5061 for tls, 5060 for tcp; transport
  * defaults to tls, which needs a CA bundle (ca_id). */
@@ -64,8 +63,7 @@ enum fg_err sipconf_domain_add(struct db *db, const char *actor, const char *sou
 /* Partial: the fields present replace the domain's ("" clears cert_id, bind, xmpp_domain).
  * A port left at the old transport's default follows a change of transport. */
 enum fg_err sipconf_domain_edit(struct db *db, const char *actor, const char *source,
-                                const char *domain, json_t *in, json_t **out,
-                                struct conf_err *e);
+                                const char *domain, json_t *in, json_t **out, struct conf_err *e);
 enum fg_err sipconf_domain_delete(struct db *db, const char *actor, const char *source,
                                   const char *domain, json_t **out, struct conf_err *e);
 

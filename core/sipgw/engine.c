@@ -2149,7 +2149,7 @@ static void pending_unlink(struct sipgw *gw, struct pending *p)
 }
 
 /* Is an error stanza for one of our relays the router's own bounce, whose condition the SIP
- * request gets (or got) as its response? */
+ * request is (or was) answered with? */
 static bool router_bounce(struct sipgw *gw, const char *id)
 {
 	if (id == NULL || id[0] == '\0')
@@ -2792,7 +2792,7 @@ static void late_error_in(struct sipgw *gw, struct dom *d, const struct xmpp_nod
 			cond = c->name;
 	}
 	if (router_bounce(gw, id)) {
-		/* the router's own bounce: the SIP request gets (or got) it as its response */
+		/* the router's own bounce: the SIP request is (or was) answered with it */
 		fg_log(FG_LOG_DEBUG, SIPGW_SUBSYS,
 		       "router bounce %s for message %s: answered in SIP", cond, id);
 		goto out;

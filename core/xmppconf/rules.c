@@ -392,8 +392,7 @@ enum fg_err xmppconf_allow_add(struct db *db, const char *actor, const char *sou
 }
 
 enum fg_err xmppconf_allow_edit(struct db *db, const char *actor, const char *source,
-                                const char *domain, json_t *in, json_t **out,
-                                struct conf_err *e)
+                                const char *domain, json_t *in, json_t **out, struct conf_err *e)
 {
 	const char *body_domain = NULL;
 	*out = NULL;

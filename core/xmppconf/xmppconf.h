@@ -94,8 +94,7 @@ enum fg_err xmppconf_allow_add(struct db *db, const char *actor, const char *sou
                                json_t **out, struct conf_err *e);
 /* Partial: the fields present replace the entry's. */
 enum fg_err xmppconf_allow_edit(struct db *db, const char *actor, const char *source,
-                                const char *domain, json_t *in, json_t **out,
-                                struct conf_err *e);
+                                const char *domain, json_t *in, json_t **out, struct conf_err *e);
 enum fg_err xmppconf_allow_delete(struct db *db, const char *actor, const char *source,
                                   const char *domain, json_t **out, struct conf_err *e);
 

@@ -33,8 +33,7 @@ static void setting(struct db *db, const char *key, char *out, size_t size)
 }
 
 /* Sets one value given as JSON text; returns the error and the field refused. */
-static enum fg_err set1(struct db *db, const char *key, const char *json_value,
-                        struct conf_err *e)
+static enum fg_err set1(struct db *db, const char *key, const char *json_value, struct conf_err *e)
 {
 	char text[512];
 	snprintf(text, sizeof(text), "{\"%s\": %s}", key, json_value);
