@@ -5,28 +5,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "micro.h"
 #include "sip/sip.h"
 #include "sipgw/sipgw_internal.h"
-
-/* The bench MESSAGE as fedgw receives it from sipp (docs/bench-sip.md). */
-static const char bench_msg[] = "MESSAGE sip:sink@prosody.test SIP/2.0\r\n"
-                                "Via: SIP/2.0/TCP 127.0.0.5:5060;branch=z9hG4bK-1-0-7\r\n"
-                                "Max-Forwards: 70\r\n"
-                                "From: <sip:load@sip.test>;tag=1-7\r\n"
-                                "To: <sip:sink@prosody.test>\r\n"
-                                "Call-ID: 7-1234@127.0.0.5\r\n"
-                                "CSeq: 1 MESSAGE\r\n"
-                                "Content-Type: text/plain\r\n"
-                                "Content-Length: 33\r\n"
-                                "\r\n"
-                                "r=f3000 n=7 t=1763762400.123456\r\n";
-
-static double now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
 
 static void fail(const char *what)
 {

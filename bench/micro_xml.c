@@ -11,21 +11,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "micro.h"
 #include "sip/sip.h"
 #include "xlate/xlate.h"
 #include "xmpp/xmpp.h"
-
-static const char bench_msg[] = "MESSAGE sip:sink@prosody.test SIP/2.0\r\n"
-                                "Via: SIP/2.0/TCP 127.0.0.5:5060;branch=z9hG4bK-1-0-7\r\n"
-                                "Max-Forwards: 70\r\n"
-                                "From: <sip:load@sip.test>;tag=1-7\r\n"
-                                "To: <sip:sink@prosody.test>\r\n"
-                                "Call-ID: 7-1234@127.0.0.5\r\n"
-                                "CSeq: 1 MESSAGE\r\n"
-                                "Content-Type: text/plain\r\n"
-                                "Content-Length: 31\r\n"
-                                "\r\n"
-                                "r=f3000 n=7 t=1763762400.123456";
 
 /* ---- an authenticated stream: XEP-0220 dialback between machines in memory ---- */
 
@@ -140,13 +129,6 @@ static void stream_up(struct peer *io)
 	peer_free(&rin);
 	peer_free(&rout);
 	peer_free(&oin);
-}
-
-static double now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
 /* ---- the path as it was ---- */
