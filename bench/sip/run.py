@@ -1,14 +1,20 @@
 #!/usr/bin/python3
-"""sipbench: SIP -> XMPP relay benchmark of fedgw against Kamailio 5.6's xmpp gateway module
-Inside a network namespace with its own dnsmasq (the interop harness), sipp
-sends page-mode MESSAGEs (RFC 3428) over TCP at stepped rates to the gateway under test,
-which relays them over XMPP s2s (dialback, no TLS on either side) to one Prosody 0.12 where
-a raw-XML sink client (sink.py) counts them and measures latency from the epoch timestamp
-sipp wrote into each body. The gateway's CPU time comes from /proc/PID/stat (all its
-processes), its memory from VmRSS and Pss. Prints one table with both side by side.
+"""sipbench: SIP <-> XMPP relay benchmark of fedgw against Kamailio 5.6's xmpp gateway module
+Inside a network namespace with its own dnsmasq (the interop harness), both directions:
+- SIP -> XMPP: sipp sends page-mode MESSAGEs (RFC 3428) over TCP at stepped rates to the
+  gateway under test, which relays them over XMPP s2s (dialback, no TLS on either side) to
+  one Prosody 0.12 where a raw-XML sink client (sink.py) counts them and measures latency
+  from the epoch timestamp sipp wrote into each body;
+- XMPP -> SIP: a client of the same Prosody (xload.py) sends <message/> stanzas at the same
+  stepped rates to users of the gateway's domain; Prosody routes them over s2s to the
+  gateway, which sends them as MESSAGEs over TCP to its next hop, a SIP sink (sipsink.py)
+  that answers 200 and counts them.
+The gateway's CPU time comes from /proc/PID/stat (all its processes), its memory from VmRSS
+and Pss. Prints one table per direction with both gateways side by side.
 
   run.py FEDGW [--kamailio-module XMPP_SO] [--rates 500,1000,2000,3000,6000]
-         [--duration S] [--targets fedgw,kamailio] [--out FILE] [--keep]
+         [--duration S] [--targets fedgw,kamailio] [--directions sip-xmpp,xmpp-sip]
+         [--out FILE] [--keep]
 """
 
 import argparse
@@ -33,6 +39,9 @@ NEXTHOP_IP = "127.0.0.7"
 SIP_DOMAIN = "sip.test"  # served by fedgw
 KSIP_DOMAIN = "ksip.test"  # served by Kamailio's xmpp module
 SINK = ("sink", "sink-pw-0")
+LOAD = ("load", "load-pw-0")
+X_USERS = 100  # XMPP -> SIP stanzas go round-robin to this many users of the gateway's domain
+DIRECTIONS = ("sip-xmpp", "xmpp-sip")
 SKIP = 77
 KAM_MODULES = "/usr/lib/x86_64-linux-gnu/kamailio/modules/"
 # sipp's [timestamp] ends with the epoch time; "r=" names the step so the sink keeps each
@@ -136,17 +145,20 @@ def mem_kb(pids):
 	return rss, pss
 
 
-class Sink:
-	def __init__(self, procs, work):
+class Child:
+	"""sink.py, sipsink.py or xload.py: commands on stdin, one JSON line back for each."""
+
+	def __init__(self, procs, work, script, argv):
+		name = script[:-3]
 		self.proc = subprocess.Popen(
-			["/usr/bin/python3", "-B", os.path.join(HERE, "sink.py"), h.PROSODY_IP, "5222",
-			 "prosody.test", SINK[0], SINK[1]], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-			stderr=open(os.path.join(work, "sink.err"), "wb"), start_new_session=True)
+			["/usr/bin/python3", "-B", os.path.join(HERE, script)] + argv,
+			stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+			stderr=open(os.path.join(work, name + ".err"), "wb"), start_new_session=True)
 		procs.procs.append(self.proc)
 		line = self.proc.stdout.readline()
 		if not line:
-			raise h.HarnessError("sink did not log in: " +
-			                     open(os.path.join(work, "sink.err")).read())
+			raise h.HarnessError("%s did not start: " % name +
+			                     open(os.path.join(work, name + ".err")).read())
 
 	def ask(self, cmd):
 		self.proc.stdin.write((cmd + "\n").encode())
@@ -225,9 +237,15 @@ class Bench:
 		with open(p.cfg, "w") as f:
 			f.write(cfg)
 		p.register(SINK[0], SINK[1])
+		p.register(LOAD[0], LOAD[1])
 		p.start()
 		self.prosody_pid = p.proc.pid  # runuser and Prosody under it (proc_tree)
-		self.sink = Sink(self.procs, self.work)
+		if "xmpp-sip" in self.args.directions:
+			# the next hop of both gateways
+			self.sipsink = Child(self.procs, self.work, "sipsink.py", [NEXTHOP_IP, "5060"])
+			self.xload = Child(self.procs, self.work, "xload.py",
+			                   [h.PROSODY_IP, "5222", "prosody.test", LOAD[0], LOAD[1]])
+		self.sink = Child(self.procs, self.work, "sink.py", [h.PROSODY_IP, "5222", "prosody.test", SINK[0], SINK[1]])
 		r = self.sink.ask("cpu")
 		self.sink_cpu0 = r["cpu_s"]
 
@@ -240,7 +258,7 @@ class Bench:
 		      "require_client_cert=false", "sasl_external_in=false", "sasl_external_out=false")
 		f.cli("xmpp", "allow", "add", "prosody.test", "--auth", "dialback", "--tls", "off")
 		# SIP over plain TCP (the trusted-network transport, as Kamailio's side has it);
-		# the next hop only matters for XMPP -> SIP, which this bench does not drive
+		# the next hop, edge.test, is sipsink.py (XMPP -> SIP)
 		f.cli("sip", "set", "fqdn=gw.test", "bind=" + h.GW_IP, "tcp_port=5060", "tls_port=0",
 		      "max_pending=%d" % self.args.max_pending)
 		f.cli("sip", "domain", "add", SIP_DOMAIN, "--next-hop", "edge.test", "--port", "5060",
@@ -256,6 +274,7 @@ class Bench:
 		cfg = os.path.join(d, "kamailio.cfg")
 		with open(cfg, "w") as f:
 			f.write(KAMAILIO_CFG.format(ip=KAM_IP, domain=KSIP_DOMAIN, mpath=KAM_MODULES,
+			                            nexthop=NEXTHOP_IP,
 			                            xmpp_so=os.path.abspath(self.args.kamailio_module),
 			                            children=self.args.kam_children,
 			                            debug=self.args.kam_debug))
@@ -384,31 +403,84 @@ class Bench:
 			h.log("sipbench: sipp exit %d: %s" % (rc, (out + err)[-800:]))
 		return row
 
-	def run_target(self, target, start):
-		h.log("sipbench: === %s ===" % target)
-		pid, dest = start()
+	def step_x(self, target, pid, domain, rate, duration, tag):
+		"""One XMPP -> SIP step: xload.py sends rate x duration stanzas through Prosody to
+		users of the gateway's domain; sipsink.py counts the MESSAGEs that arrive."""
+		n = int(rate * duration)
+		c0 = cpu_s(proc_tree(pid))
+		pp0 = cpu_s(proc_tree(self.prosody_pid))
+		k0 = self.sipsink.ask("cpu")["cpu_s"]
+		sent = self.xload.ask("send %s %d %d %s %d" % (tag, rate, duration, domain, X_USERS))
+		# let the last MESSAGEs arrive (and duplicates behind them)
+		deadline = time.monotonic() + 15
+		last = -1
+		while time.monotonic() < deadline:
+			st = self.sipsink.ask("stats " + tag)
+			errs = self.xload.ask("errors " + tag)["errors"]
+			if st["unique"] + errs >= n or (st["received"] == last and last >= 0):
+				break
+			last = st["received"]
+			time.sleep(1.0)
+		time.sleep(0.5)
+		st = self.sipsink.ask("stats " + tag)
+		er = self.xload.ask("errors " + tag)
+		c1 = cpu_s(proc_tree(pid))
+		pp1 = cpu_s(proc_tree(self.prosody_pid))
+		k1 = self.sipsink.ask("cpu")["cpu_s"]
+		rss, pss = mem_kb(proc_tree(pid))
+		span = (st["last"] - st["first"]) if st["first"] else 0.0
+		row = {
+			"target": target, "rate": rate, "sent": sent["sent"], "secs_sending": sent["secs"],
+			"errors": er["errors"], "conditions": er["conditions"],
+			"delivered": st["unique"], "dups": st["dups"],
+			# neither delivered nor bounced: silently lost
+			"lost": max(0, sent["sent"] - st["unique"] - er["errors"]),
+			"delivered_per_s": round(st["unique"] / span, 1) if span > 0 else 0,
+			"p50_ms": st["p50_ms"], "p99_ms": st["p99_ms"], "max_ms": st["max_ms"],
+			"cpu_s": round(c1 - c0, 3),
+			"cpu_us_per_msg": round((c1 - c0) * 1e6 / st["unique"], 1) if st["unique"] else None,
+			"rss_kb": rss, "pss_kb": pss, "sipsink_cpu_s": round(k1 - k0, 3),
+			"prosody_cpu_s": round(pp1 - pp0, 3),
+			"prosody_us_per_msg": round((pp1 - pp0) * 1e6 / st["unique"], 1)
+			if st["unique"] else None,
+			"loadavg_1m": round(os.getloadavg()[0], 2),
+		}
+		h.log("sipbench: %s" % json.dumps(row))
+		return row
+
+	def run_steps(self, target, direction, do_step, prefix):
 		# the s2s stream (dialback both ways) is set up by a first message; not measured
-		self.step(target, pid, dest, 10, 1, "%swarm" % target[0])
+		do_step(10, 1, prefix + "warm")
 		rows = []
 		for rate in self.args.rates:
-			rows.append(self.step(target, pid, dest, rate, self.args.duration,
-			                      "%s%d" % (target[0], rate)))
+			rows.append(do_step(rate, self.args.duration, "%s%d" % (prefix, rate)))
 			time.sleep(2)
+		self.rows.setdefault(direction, {})[target] = rows
 		# saturation: the highest delivered rate seen; then twice that
 		sat = max(r["delivered_per_s"] for r in rows)
 		if sat < 50:
-			h.log("sipbench: %s delivered nothing: no overload step" % target)
-			self.rows[target] = rows
-			return pid
+			h.log("sipbench: %s delivered nothing %s: no overload step" % (target, direction))
+			return
 		if self.args.no_overload:
-			self.rows[target] = rows
-			return pid
+			return
 		over = int(round(2 * sat / 100.0)) * 100
-		r = self.step(target, pid, dest, over, self.args.duration, "%sover" % target[0])
+		r = do_step(over, self.args.duration, prefix + "over")
 		r["overload"] = True
 		r["saturation"] = sat
 		rows.append(r)
-		self.rows[target] = rows
+
+	def run_target(self, target, start):
+		h.log("sipbench: === %s ===" % target)
+		pid, dest = start()
+		if "sip-xmpp" in self.args.directions:
+			self.run_steps(target, "sip-xmpp",
+			               lambda rate, dur, tag: self.step(target, pid, dest, rate, dur, tag),
+			               target[0])
+		if "xmpp-sip" in self.args.directions:
+			time.sleep(2)
+			self.run_steps(target, "xmpp-sip",
+			               lambda rate, dur, tag: self.step_x(target, pid, dest[1], rate, dur,
+			                                                  tag), "x" + target[0])
 		return pid
 
 	def run(self):
@@ -429,9 +501,37 @@ class Bench:
 		sc = self.sink.ask("cpu")["cpu_s"] - self.sink_cpu0
 		self.report(sc)
 
+	def bad_rows(self):
+		"""Steps where a message was lost, duplicated or failed otherwise (--check)."""
+		bad = []
+		for direction, targets in self.rows.items():
+			for rows in targets.values():
+				for r in rows:
+					if r["lost"] or r["dups"] or r.get("other_fail"):
+						bad.append((direction, r))
+		return bad
+
 	def report(self, sink_cpu):
 		out = []
-		f, k = self.rows.get("fedgw", []), self.rows.get("kamailio", [])
+		for direction in DIRECTIONS:
+			if direction not in self.rows:
+				continue
+			out += self.report_direction(direction, self.rows[direction])
+		out.append("sink CPU over the whole run: %.2f s" % sink_cpu)
+		text = "\n".join(out)
+		print(text, flush=True)
+		with open(os.path.join(self.work, "rows.json"), "w") as fj:
+			json.dump(self.rows, fj, indent=1)
+		if self.args.out:
+			with open(self.args.out, "w") as fo:
+				fo.write(text + "\n")
+			with open(self.args.out + ".json", "w") as fj:
+				json.dump(self.rows, fj, indent=1)
+
+	@staticmethod
+	def report_direction(direction, rows):
+		out = ["### %s" % ("SIP -> XMPP" if direction == "sip-xmpp" else "XMPP -> SIP"), ""]
+		f, k = rows.get("fedgw", []), rows.get("kamailio", [])
 		out.append("| offered msg/s | fedgw delivered/s | Kamailio delivered/s | fedgw p50 / p99 ms "
 		           "| Kamailio p50 / p99 ms | fedgw CPU us/msg | Kamailio CPU us/msg | "
 		           "CPU ratio (fedgw/Kamailio) | fedgw RSS KB | Kamailio RSS / Pss KB |")
@@ -456,26 +556,29 @@ class Bench:
 				g(a, "p99_ms"), g(b, "p50_ms"), g(b, "p99_ms"), g(a, "cpu_us_per_msg"),
 				g(b, "cpu_us_per_msg"), ratio, g(a, "rss_kb"), g(b, "rss_kb"), g(b, "pss_kb")))
 		out.append("")
-		out.append("| step | target | sent | 202 | 503 | other failures | delivered | lost "
-		           "(202 not delivered) | duplicates |")
-		out.append("|---|---|---|---|---|---|---|---|---|")
-		for rows in (f, k):
-			for r in rows:
-				out.append("| %d%s | %s | %d | %d | %d | %d | %d | %d | %d |" % (
-					r["rate"], " (2x sat.)" if r.get("overload") else "", r["target"], r["sent"],
-					r["ok_202"], r["busy_503"], r["other_fail"], r["delivered"], r["lost"],
-					r["dups"]))
+		if direction == "sip-xmpp":
+			out.append("| step | target | sent | 202 | 503 | other failures | delivered | lost "
+			           "(202 not delivered) | duplicates |")
+			out.append("|---|---|---|---|---|---|---|---|---|")
+			for rows_t in (f, k):
+				for r in rows_t:
+					out.append("| %d%s | %s | %d | %d | %d | %d | %d | %d | %d |" % (
+						r["rate"], " (2x sat.)" if r.get("overload") else "", r["target"],
+						r["sent"], r["ok_202"], r["busy_503"], r["other_fail"], r["delivered"],
+						r["lost"], r["dups"]))
+		else:
+			out.append("| step | target | sent | error stanzas back (conditions) | delivered | "
+			           "lost (neither delivered nor bounced) | duplicates |")
+			out.append("|---|---|---|---|---|---|---|")
+			for rows_t in (f, k):
+				for r in rows_t:
+					conds = ", ".join("%s %d" % kv for kv in sorted(r["conditions"].items()))
+					out.append("| %d%s | %s | %d | %d%s | %d | %d | %d |" % (
+						r["rate"], " (2x sat.)" if r.get("overload") else "", r["target"],
+						r["sent"], r["errors"], " (%s)" % conds if conds else "",
+						r["delivered"], r["lost"], r["dups"]))
 		out.append("")
-		out.append("sink CPU over the whole run: %.2f s" % sink_cpu)
-		text = "\n".join(out)
-		print(text, flush=True)
-		with open(os.path.join(self.work, "rows.json"), "w") as fj:
-			json.dump(self.rows, fj, indent=1)
-		if self.args.out:
-			with open(self.args.out, "w") as fo:
-				fo.write(text + "\n")
-			with open(self.args.out + ".json", "w") as fj:
-				json.dump(self.rows, fj, indent=1)
+		return out
 
 
 def tail(path, n=30):
@@ -487,7 +590,7 @@ def tail(path, n=30):
 
 
 KAMAILIO_CFG = """#!KAMAILIO
-# generated by fedgw's sipbench: Kamailio's xmpp module as a SIP -> XMPP gateway (server
+# generated by fedgw's sipbench: Kamailio's xmpp module as a SIP <-> XMPP gateway (server
 # backend: XMPP s2s with dialback), MESSAGE answered 202 once handed to the module
 debug={debug}
 log_stderror=yes
@@ -512,6 +615,8 @@ modparam("xmpp", "xmpp_host", "{ip}")
 modparam("xmpp", "xmpp_port", 5269)
 # same names on both sides, as fedgw maps sip:user@domain <-> user@domain (RFC 7247 §4)
 modparam("xmpp", "gwmap", "{domain}")
+# XMPP -> SIP: every MESSAGE goes to the same next hop as fedgw's, over TCP
+modparam("xmpp", "outbound_proxy", "sip:{nexthop}:5060;transport=tcp")
 
 request_route {{
 	if (!mf_process_maxfwd_header("10")) {{
@@ -542,6 +647,7 @@ def main():
 	ap.add_argument("--rates", default="500,1000,2000,3000,6000")
 	ap.add_argument("--duration", type=int, default=10, help="seconds per step")
 	ap.add_argument("--targets", default="fedgw,kamailio")
+	ap.add_argument("--directions", default="sip-xmpp,xmpp-sip")
 	ap.add_argument("--max-pending", type=int, default=1000, help="fedgw's sip.max_pending")
 	ap.add_argument("--kam-children", type=int, default=4, help="Kamailio's children")
 	ap.add_argument("--kam-debug", type=int, default=1, help="Kamailio's log level")
@@ -562,6 +668,9 @@ def main():
 	args = ap.parse_args()
 	args.rates = [int(x) for x in args.rates.split(",") if x]
 	args.targets = args.targets.split(",")
+	args.directions = args.directions.split(",")
+	if any(d not in DIRECTIONS for d in args.directions):
+		ap.error("--directions: sip-xmpp, xmpp-sip or both")
 	if not args.inner:
 		return outer(args)
 	b = Bench(args)
@@ -572,12 +681,11 @@ def main():
 	try:
 		b.run()
 		if args.check:
-			bad = [r for rows in b.rows.values() for r in rows
-			       if r["lost"] or r["dups"] or r["other_fail"]]
-			for r in bad:
-				print("sipbench: FAIL %s at %d/s: %d lost, %d duplicates, %d other failures"
-				      % (r["target"], r["rate"], r["lost"], r["dups"], r["other_fail"]),
-				      flush=True)
+			bad = b.bad_rows()
+			for direction, r in bad:
+				print("sipbench: FAIL %s %s at %d/s: %d lost, %d duplicates, %d other failures"
+				      % (r["target"], direction, r["rate"], r["lost"], r["dups"],
+				         r.get("other_fail", 0)), flush=True)
 			if bad:
 				return 1
 			print("sipbench: every accepted message delivered once", flush=True)

@@ -86,7 +86,8 @@ def header(domain):
 	        "xmlns:stream='%s'>" % (domain, NS_STREAM)).encode()
 
 
-async def client(host, port, domain, user, password, runs, ready):
+async def login(host, port, domain, user, password, resource):
+	"""A c2s session (SASL PLAIN, bind, session, presence): (reader, writer, unread bytes)."""
 	reader, writer = await asyncio.open_connection(host, port)
 	buf = b""
 	writer.write(header(domain))
@@ -101,8 +102,8 @@ async def client(host, port, domain, user, password, runs, ready):
 	buf = b""
 	writer.write(header(domain))
 	_, buf = await read_until(reader, buf, b"</stream:features>")
-	writer.write(b"<iq type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>"
-	             b"<resource>sink</resource></bind></iq>")
+	writer.write(("<iq type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>"
+	              "<resource>%s</resource></bind></iq>" % resource).encode())
 	_, buf = await read_until(reader, buf, b"</iq>")
 	writer.write(b"<iq type='set' id='s1'><session xmlns='urn:ietf:params:xml:ns:xmpp-session'/>"
 	             b"</iq>")
@@ -110,6 +111,11 @@ async def client(host, port, domain, user, password, runs, ready):
 	# available with a positive priority: messages to the bare JID come here (RFC 6121 §8.5.2)
 	writer.write(b"<presence><priority>10</priority></presence>")
 	await writer.drain()
+	return reader, writer, buf
+
+
+async def client(host, port, domain, user, password, runs, ready):
+	reader, writer, buf = await login(host, port, domain, user, password, "sink")
 	ready.set()
 	while True:
 		data = await reader.read(262144)
