@@ -287,6 +287,28 @@ class Bench:
 		return self.kam.pid, (KAM_IP, KSIP_DOMAIN)
 
 	# -- one step ------------------------------------------------------------------------
+	def perf_start(self, target, pid, rate, tag):
+		if not self.args.perf or target != "fedgw" or rate != self.args.perf_rate:
+			return None
+		# where the gateway's time goes: call graphs for the whole step
+		return subprocess.Popen(["perf", "record", "-F", str(self.args.perf_freq),
+		                         "--call-graph", "dwarf,16384", "-p", str(pid), "-o",
+		                         os.path.join(self.work, "perf-%s.data" % tag)],
+		                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+	def perf_stop(self, perf, tag):
+		if perf is None:
+			return
+		perf.send_signal(signal.SIGINT)
+		perf.wait(30)
+		rep = os.path.join(self.work, "perf-%s.txt" % tag)
+		with open(rep, "w") as fr:
+			subprocess.run(["perf", "report", "--stdio", "--no-children", "-i",
+			                os.path.join(self.work, "perf-%s.data" % tag),
+			                "--percent-limit", "0.5", "-g", "none"], stdout=fr,
+			               stderr=subprocess.DEVNULL)
+		h.log("sipbench: perf report in " + rep)
+
 	def step(self, target, pid, dest, rate, duration, tag):
 		ip, frm = dest
 		n = int(rate * duration)
@@ -296,12 +318,7 @@ class Bench:
 		pids = proc_tree(pid)
 		c0 = cpu_s(pids)
 		pp0 = cpu_s(proc_tree(self.prosody_pid))
-		perf = None
-		if self.args.perf and target == "fedgw" and rate == self.args.perf_rate:
-			# where the gateway's time goes: call graphs at ~1 kHz for the whole step
-			perf = subprocess.Popen(["perf", "record", "-F", str(self.args.perf_freq), "--call-graph", "dwarf,16384", "-p", str(pid), "-o",
-			                         os.path.join(self.work, "perf-%s.data" % tag)],
-			                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+		perf = self.perf_start(target, pid, rate, tag)
 		pcap = None
 		if self.args.pcap and rate == self.args.perf_rate:
 			# every hop's packets, to tell which hop a slow message waited on
@@ -352,16 +369,7 @@ class Bench:
 			pcap.send_signal(signal.SIGINT)
 			pcap.wait(30)
 			h.log("sipbench: packets in " + os.path.join(self.work, "%s.pcap" % tag))
-		if perf is not None:
-			perf.send_signal(signal.SIGINT)
-			perf.wait(30)
-			rep = os.path.join(self.work, "perf-%s.txt" % tag)
-			with open(rep, "w") as fr:
-				subprocess.run(["perf", "report", "--stdio", "--no-children", "-i",
-				                os.path.join(self.work, "perf-%s.data" % tag),
-				                "--percent-limit", "0.5", "-g", "none"], stdout=fr,
-				               stderr=subprocess.DEVNULL)
-			h.log("sipbench: perf report in " + rep)
+		self.perf_stop(perf, tag)
 		# let the last stanzas arrive (and duplicates behind them)
 		deadline = time.monotonic() + 15
 		last = -1
@@ -410,9 +418,29 @@ class Bench:
 		c0 = cpu_s(proc_tree(pid))
 		pp0 = cpu_s(proc_tree(self.prosody_pid))
 		k0 = self.sipsink.ask("cpu")["cpu_s"]
-		sent = self.xload.ask("send %s %d %d %s %d" % (tag, rate, duration, domain, X_USERS))
+		perf = self.perf_start(target, pid, rate, tag)
+		stall = None
+		if self.args.stall_next_hop > 0 and not tag.endswith("warm"):
+			# the next hop stops reading for a while: MESSAGEs wait in the gateway (one
+			# pending per URI, RFC 3428 §8) until it answers again, and what does not fit
+			# must come back as an error stanza, never vanish
+			sink_pid = self.sipsink.proc.pid
+			stall = (threading.Timer(1.0, os.kill, (sink_pid, signal.SIGSTOP)),
+			         threading.Timer(1.0 + self.args.stall_next_hop, os.kill,
+			                         (sink_pid, signal.SIGCONT)))
+			for tm in stall:
+				tm.start()
+		try:
+			sent = self.xload.ask("send %s %d %d %s %d" % (tag, rate, duration, domain,
+			                                                X_USERS))
+		finally:
+			if stall is not None:
+				stall[0].cancel()
+				stall[1].cancel()
+				stall[1].function(*stall[1].args)  # never leave the sink stopped
+		self.perf_stop(perf, tag)
 		# let the last MESSAGEs arrive (and duplicates behind them)
-		deadline = time.monotonic() + 15
+		deadline = time.monotonic() + 15 + self.args.stall_next_hop
 		last = -1
 		while time.monotonic() < deadline:
 			st = self.sipsink.ask("stats " + tag)
@@ -659,6 +687,9 @@ def main():
 	ap.add_argument("--out", default=None, help="also write the tables to this file")
 	ap.add_argument("--stall-prosody", type=float, default=0,
 	                help="SIGSTOP Prosody for this many seconds, 1 s into each step")
+	ap.add_argument("--stall-next-hop", type=float, default=0,
+	                help="XMPP -> SIP: SIGSTOP the SIP sink for this many seconds, 1 s into "
+	                "each step")
 	ap.add_argument("--no-overload", action="store_true", help="no step at twice saturation")
 	ap.add_argument("--check", action="store_true",
 	                help="exit 1 when a message was lost, duplicated or failed otherwise")

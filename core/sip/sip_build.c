@@ -1,5 +1,4 @@
 /* sip: request and response builder (RFC 3261 §8.1.1, §8.2.6, §20). */
-#include <stdio.h>
 #include <string.h>
 
 #include "sip/sip_internal.h"
@@ -30,56 +29,6 @@ static bool safe_lines(const char *s)
 	return strstr(s, "\r\n\r\n") == NULL;
 }
 
-static enum fg_err body_part(struct fg_buf *out, const char *extra, const char *ctype,
-                             const uint8_t *body, size_t body_len)
-{
-	enum fg_err e = FG_OK;
-	if (extra)
-		e = fg_buf_append_str(out, extra);
-	if (!e && ctype && body_len)
-		e = fg_buf_printf(out, "Content-Type: %s\r\n", ctype);
-	if (!e)
-		e = fg_buf_printf(out, "Content-Length: %zu\r\n\r\n", body_len);
-	if (!e && body_len)
-		e = fg_buf_append(out, body, body_len);
-	return e;
-}
-
-enum fg_err sip_build_request(struct fg_buf *out, const struct sip_request_spec *s)
-{
-	enum fg_err e;
-	if (!safe(s->method) || !safe(s->ruri) || !safe(s->via_transport) ||
-	    !safe(s->via_sent_by) || !safe(s->branch_random) || !safe(s->from) ||
-	    !safe(s->from_tag) || !safe(s->to) || !safe_opt(s->to_tag) || !safe(s->call_id) ||
-	    !safe_opt(s->contact) || !safe_opt(s->content_type) || !safe_lines(s->extra_headers) ||
-	    s->cseq > 0x7fffffffu || (s->body_len && !s->body) || s->body_len > SIP_MAX_BODY)
-		return FG_ERR_INVAL;
-	for (size_t i = 0; i < s->nroutes; i++)
-		if (!safe(s->routes[i]))
-			return FG_ERR_INVAL;
-	for (const char *c = s->method; *c; c++)
-		if (!sip__is_token((unsigned char)*c))
-			return FG_ERR_INVAL;
-	/* RFC 3261 §8.1.1.7: the branch starts with the magic cookie z9hG4bK. */
-	e = fg_buf_printf(out,
-	                  "%s %s SIP/2.0\r\nVia: SIP/2.0/%s %s;branch=" SIP_BRANCH_COOKIE
-	                  "%s\r\nMax-Forwards: %d\r\n",
-	                  s->method, s->ruri, s->via_transport, s->via_sent_by, s->branch_random,
-	                  SIP_MAX_FORWARDS_DEFAULT);
-	for (size_t i = 0; !e && i < s->nroutes; i++)
-		e = fg_buf_printf(out, "Route: %s\r\n", s->routes[i]);
-	if (!e)
-		e = fg_buf_printf(
-		    out, "From: %s;tag=%s\r\nTo: %s%s%s\r\nCall-ID: %s\r\nCSeq: %u %s\r\n", s->from,
-		    s->from_tag, s->to, s->to_tag ? ";tag=" : "", s->to_tag ? s->to_tag : "",
-		    s->call_id, (unsigned)s->cseq, s->method);
-	if (!e && s->contact)
-		e = fg_buf_printf(out, "Contact: %s\r\n", s->contact);
-	if (!e)
-		e = body_part(out, s->extra_headers, s->content_type, s->body, s->body_len);
-	return e;
-}
-
 /* Writes the decimal digits of v at p; returns how many (at most 20). */
 static size_t put_u64(char *p, uint64_t v)
 {
@@ -102,6 +51,115 @@ static char *put(char *at, const void *p, size_t n)
 	return at + n;
 }
 #define PUT_LIT(at, lit) put((at), (lit), sizeof(lit) - 1)
+
+/* Pieces of a message, copied into one reservation: no formatting pass. */
+#define PIECES_MAX 40
+struct pieces {
+	struct sip_str s[PIECES_MAX];
+	size_t n;
+};
+
+static void pc_add(struct pieces *pc, const char *p, size_t len)
+{
+	/* Invariant: the builder below adds at most PIECES_MAX pieces. */
+	FG_INVARIANT(pc->n < PIECES_MAX);
+	pc->s[pc->n++] = (struct sip_str){p, len};
+}
+#define PC_LIT(pc, lit) pc_add((pc), (lit), sizeof(lit) - 1)
+#define PC_STR(pc, str) pc_add((pc), (str), strlen(str))
+
+static enum fg_err pc_write(struct fg_buf *out, const struct pieces *pc)
+{
+	size_t need = 0;
+	for (size_t i = 0; i < pc->n; i++)
+		need += pc->s[i].len;
+	enum fg_err e = fg_buf_reserve(out, need);
+	if (e)
+		return e;
+	char *at = (char *)out->data + out->len;
+	for (size_t i = 0; i < pc->n; i++)
+		at = put(at, pc->s[i].p, pc->s[i].len);
+	out->len += need;
+	return FG_OK;
+}
+
+#define SIP_STR_(x) #x
+#define SIP_STR(x)  SIP_STR_(x)
+
+enum fg_err sip_build_request(struct fg_buf *out, const struct sip_request_spec *s)
+{
+	enum fg_err e;
+	if (!safe(s->method) || !safe(s->ruri) || !safe(s->via_transport) ||
+	    !safe(s->via_sent_by) || !safe(s->branch_random) || !safe(s->from) ||
+	    !safe(s->from_tag) || !safe(s->to) || !safe_opt(s->to_tag) || !safe(s->call_id) ||
+	    !safe_opt(s->contact) || !safe_opt(s->content_type) || !safe_lines(s->extra_headers) ||
+	    s->cseq > 0x7fffffffu || (s->body_len && !s->body) || s->body_len > SIP_MAX_BODY)
+		return FG_ERR_INVAL;
+	for (size_t i = 0; i < s->nroutes; i++)
+		if (!safe(s->routes[i]))
+			return FG_ERR_INVAL;
+	for (const char *c = s->method; *c; c++)
+		if (!sip__is_token((unsigned char)*c))
+			return FG_ERR_INVAL;
+	struct pieces pc = {.n = 0};
+	PC_STR(&pc, s->method);
+	PC_LIT(&pc, " ");
+	PC_STR(&pc, s->ruri);
+	PC_LIT(&pc, " SIP/2.0\r\nVia: SIP/2.0/");
+	PC_STR(&pc, s->via_transport);
+	PC_LIT(&pc, " ");
+	PC_STR(&pc, s->via_sent_by);
+	/* RFC 3261 §8.1.1.7: the branch starts with the magic cookie z9hG4bK. */
+	PC_LIT(&pc, ";branch=" SIP_BRANCH_COOKIE);
+	PC_STR(&pc, s->branch_random);
+	PC_LIT(&pc, "\r\nMax-Forwards: " SIP_STR(SIP_MAX_FORWARDS_DEFAULT) "\r\n");
+	e = pc_write(out, &pc);
+	for (size_t i = 0; !e && i < s->nroutes; i++) {
+		pc.n = 0;
+		PC_LIT(&pc, "Route: ");
+		PC_STR(&pc, s->routes[i]);
+		PC_LIT(&pc, "\r\n");
+		e = pc_write(out, &pc);
+	}
+	if (e)
+		return e;
+	char cseq[11], clen[21];
+	pc.n = 0;
+	PC_LIT(&pc, "From: ");
+	PC_STR(&pc, s->from);
+	PC_LIT(&pc, ";tag=");
+	PC_STR(&pc, s->from_tag);
+	PC_LIT(&pc, "\r\nTo: ");
+	PC_STR(&pc, s->to);
+	if (s->to_tag) {
+		PC_LIT(&pc, ";tag=");
+		PC_STR(&pc, s->to_tag);
+	}
+	PC_LIT(&pc, "\r\nCall-ID: ");
+	PC_STR(&pc, s->call_id);
+	PC_LIT(&pc, "\r\nCSeq: ");
+	pc_add(&pc, cseq, put_u64(cseq, s->cseq));
+	PC_LIT(&pc, " ");
+	PC_STR(&pc, s->method);
+	PC_LIT(&pc, "\r\n");
+	if (s->contact) {
+		PC_LIT(&pc, "Contact: ");
+		PC_STR(&pc, s->contact);
+		PC_LIT(&pc, "\r\n");
+	}
+	if (s->extra_headers)
+		PC_STR(&pc, s->extra_headers);
+	if (s->content_type && s->body_len) {
+		PC_LIT(&pc, "Content-Type: ");
+		PC_STR(&pc, s->content_type);
+		PC_LIT(&pc, "\r\n");
+	}
+	PC_LIT(&pc, "Content-Length: ");
+	pc_add(&pc, clen, put_u64(clen, s->body_len));
+	PC_LIT(&pc, "\r\n\r\n");
+	pc_add(&pc, (const char *)s->body, s->body_len);
+	return pc_write(out, &pc);
+}
 
 enum fg_err sip_build_response(struct fg_buf *out, const struct sip_msg *req, unsigned status,
                                const char *reason, const char *to_tag, const char *extra_headers,

@@ -153,6 +153,68 @@ void sip_txn_free(struct sip_txn *t)
 	SIP__POISON(t->keys_inline, sizeof(t->keys_inline));
 }
 
+/* The top Via's branch (RFC 3261 §8.1.1.7) of a request as this process builds them: the
+ * first header line named Via or v, ";branch=" in its first via-parm, no LWS around it.
+ * False for anything else (folding, LWS, no branch): the full parser decides then. */
+static bool quick_branch(const uint8_t *req, size_t len, struct sip_str *branch)
+{
+	const char *p = (const char *)req, *end = p + len;
+	const char *line = memchr(p, '\n', len); /* the end of the request line */
+	while (line != NULL && ++line < end) {
+		const char *eol = memchr(line, '\n', (size_t)(end - line));
+		if (eol == NULL || eol - line <= 1 || *line == ' ' || *line == '\t')
+			return false; /* no end, the end of the head, or folding */
+		const char *colon = memchr(line, ':', (size_t)(eol - line));
+		if (colon == NULL)
+			return false;
+		size_t nl = (size_t)(colon - line);
+		while (nl > 0 && (line[nl - 1] == ' ' || line[nl - 1] == '\t'))
+			nl--;
+		if (!((nl == 3 && strncasecmp(line, "via", 3) == 0) ||
+		      (nl == 1 && (*line | 0x20) == 'v'))) {
+			line = eol;
+			continue;
+		}
+		const char *ve = eol[-1] == '\r' ? eol - 1 : eol;
+		const char *comma = memchr(colon, ',', (size_t)(ve - colon));
+		if (comma != NULL)
+			ve = comma;
+		for (const char *q = memchr(colon, ';', (size_t)(ve - colon)); q != NULL;
+		     q = memchr(q + 1, ';', (size_t)(ve - q - 1))) {
+			if (ve - q <= 8 || strncasecmp(q, ";branch=", 8) != 0)
+				continue;
+			const char *b = q + 8, *e = b;
+			while (e < ve && *e != ';' && *e != ' ' && *e != '\t')
+				e++;
+			if (e == b)
+				return false;
+			*branch = (struct sip_str){b, (size_t)(e - b)};
+			return true;
+		}
+		return false;
+	}
+	return false;
+}
+
+/* A non-INVITE client transaction matches responses by branch and method only (RFC 3261
+ * §17.1.3): it keeps those two, pointing into the request bytes, rather than a parsed copy
+ * (only the INVITE one needs the request, to build the ACK). False: not a request of this
+ * process's shape (the caller parses it). */
+static bool client_quick_keys(struct sip_txn *t, enum sip_method method)
+{
+	const char *name = sip_method_name(method);
+	const uint8_t *d = t->req_bytes.data;
+	size_t len = t->req_bytes.len, ml = name ? strlen(name) : 0;
+	struct sip_str branch;
+	if (name == NULL || len <= ml || memcmp(d, name, ml) != 0 || d[ml] != ' ' ||
+	    !quick_branch(d, len, &branch))
+		return false;
+	struct skeys *k = (struct skeys *)(void *)t->keys_inline;
+	*k = (struct skeys){.method = {(const char *)d, ml}, .branch = branch, .method_id = method};
+	t->keys = k;
+	return true;
+}
+
 enum fg_err sip_txn_client_new(enum sip_method method, const uint8_t *req, size_t len,
                                bool reliable, int64_t now_ms, struct sip_txn **out,
                                struct sip_txn_actions *acts)
@@ -168,16 +230,18 @@ enum fg_err sip_txn_client_new(enum sip_method method, const uint8_t *req, size_
 	if (!t)
 		return FG_ERR_NOMEM;
 	t->method = method;
-	e = sip_msg_parse(req, len, SIP_PARSE_DATAGRAM, &t->req, NULL, NULL);
-	if (e)
-		goto out;
-	if (t->req->method_id != method || !t->req->vias[0].branch.p) {
-		e = FG_ERR_INVAL;
-		goto out;
-	}
 	e = fg_buf_append(&t->req_bytes, req, len);
 	if (e)
 		goto out;
+	if (method == SIP_METHOD_INVITE || !client_quick_keys(t, method)) {
+		e = sip_msg_parse(req, len, SIP_PARSE_DATAGRAM, &t->req, NULL, NULL);
+		if (e)
+			goto out;
+		if (t->req->method_id != method || !t->req->vias[0].branch.p) {
+			e = FG_ERR_INVAL;
+			goto out;
+		}
+	}
 	if (t->kind == SIP_TXN_INVITE_CLIENT) {
 		t->state = SIP_TXN_CALLING;
 		if (!reliable) { /* Timer A */
@@ -489,7 +553,11 @@ static bool has_cookie(struct sip_str branch)
 
 struct sip_str sip_txn_branch(const struct sip_txn *t)
 {
-	if (t->req == NULL || t->req->nvias == 0)
+	if (t->req == NULL) /* a non-INVITE client transaction keeps its keys only */
+		return t->keys != NULL && t->kind == SIP_TXN_NON_INVITE_CLIENT
+		           ? t->keys->branch
+		           : (struct sip_str){NULL, 0};
+	if (t->req->nvias == 0)
 		return (struct sip_str){NULL, 0};
 	return t->req->vias[0].branch;
 }
@@ -501,9 +569,9 @@ bool sip_txn_match_response(const struct sip_txn *t, const struct sip_msg *rsp)
 	if (t->kind != SIP_TXN_INVITE_CLIENT && t->kind != SIP_TXN_NON_INVITE_CLIENT)
 		return false;
 	/* RFC 3261 §17.1.3: top Via branch and CSeq method. */
-	if (!str_eq(rsp->vias[0].branch, t->req->vias[0].branch))
+	if (!str_eq(rsp->vias[0].branch, sip_txn_branch(t)))
 		return false;
-	return str_eq(rsp->cseq_method, t->req->method) ||
+	return str_eq(rsp->cseq_method, t->req ? t->req->method : t->keys->method) ||
 	       (rsp->cseq_method_id == t->method && t->method != SIP_METHOD_OTHER);
 }
 

@@ -1437,8 +1437,11 @@ static void stxn_free(struct stxn *st)
 	STXN_POISON(st);
 }
 
+static void mq_detach(struct ctxn *ct);
+
 static void ctxn_free(struct ctxn *ct)
 {
+	mq_detach(ct);
 	if (ct->gw != NULL)
 		ctxn_hash_del(ct->gw, ct);
 	sip_txn_free(ct->t);
@@ -1515,7 +1518,9 @@ void sipgw__ctxn_start(struct sipgw *gw, struct dom *d, struct ctxn *ct, enum si
 	struct sip_txn_actions acts = {0};
 	ct->gw = gw;
 	fg_strlcpy(ct->domain, d->cf.rec.domain, sizeof(ct->domain));
-	if (ct->req == NULL && (ct->req = malloc(req->len)) != NULL) {
+	/* kept for what reads the request later (a SUBSCRIBE's Expires); a MESSAGE's bytes
+	 * are the transaction's */
+	if (ct->req == NULL && ct->p != P_MESSAGE && (ct->req = malloc(req->len)) != NULL) {
 		memcpy(ct->req, req->data, req->len);
 		ct->req_len = req->len;
 	}
@@ -1537,6 +1542,21 @@ void sipgw__ctxn_start(struct sipgw *gw, struct dom *d, struct ctxn *ct, enum si
 	ctxn_actions(ct, &acts);
 }
 
+/* Appends at most max bytes of src to out at offset at, cut to size and NUL-terminated as
+ * snprintf would; returns the new offset. For the per-message header values: no
+ * formatting pass. */
+static size_t str_put(char *out, size_t size, size_t at, const char *src, size_t max)
+{
+	size_t n = strnlen(src, max);
+	if (at >= size)
+		return at;
+	if (n > size - 1 - at)
+		n = size - 1 - at;
+	memcpy(out + at, src, n);
+	out[at + n] = '\0';
+	return at + n;
+}
+
 /* Via sent-by and transport for requests to a domain's next hop (RFC 3261 §18.1.1: the
  * gateway's FQDN, the name on its certificate). */
 void sipgw__via_for(struct sipgw *gw, const struct dom *d, char *sent_by, size_t size,
@@ -1544,8 +1564,22 @@ void sipgw__via_for(struct sipgw *gw, const struct dom *d, char *sent_by, size_t
 {
 	bool tls = sipgw__domain_tls(&d->cf.rec);
 	*transport = tls ? "TLS" : "TCP";
-	sipgw__fmt(sent_by, size, "%s:%u", gw->set.fqdn,
-	           (unsigned)(tls ? gw->set.tls_port : gw->set.tcp_port));
+	char port[8];
+	unsigned v = tls ? gw->set.tls_port : gw->set.tcp_port;
+	size_t n = 0;
+	do { /* digits backwards, then turned */
+		port[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0 && n < sizeof(port) - 1);
+	for (size_t i = 0; i < n / 2; i++) {
+		char c = port[i];
+		port[i] = port[n - 1 - i];
+		port[n - 1 - i] = c;
+	}
+	port[n] = '\0';
+	size_t at = str_put(sent_by, size, 0, gw->set.fqdn, SIZE_MAX);
+	at = str_put(sent_by, size, at, ":", 1);
+	(void)str_put(sent_by, size, at, port, n);
 }
 
 enum fg_err sipgw__build_request(struct sipgw *gw, const struct dom *d, const char *method,
@@ -1565,11 +1599,18 @@ enum fg_err sipgw__build_request(struct sipgw *gw, const struct dom *d, const ch
 	if (call_id == NULL) {
 		char r[33];
 		sipgw__token(r, 16);
-		sipgw__fmt(cid, sizeof(cid), "%s@%.40s", r, gw->set.fqdn);
+		size_t at = str_put(cid, sizeof(cid), 0, r, SIZE_MAX);
+		at = str_put(cid, sizeof(cid), at, "@", 1);
+		(void)str_put(cid, sizeof(cid), at, gw->set.fqdn, 40);
 		call_id = cid;
 	}
-	sipgw__fmt(contact_hdr, sizeof(contact_hdr), "<sip:%s;transport=%s>", sent_by,
-	           sipgw__domain_tls(&d->cf.rec) ? "tls" : "tcp");
+	if (contact) {
+		size_t at = str_put(contact_hdr, sizeof(contact_hdr), 0, "<sip:", 5);
+		at = str_put(contact_hdr, sizeof(contact_hdr), at, sent_by, SIZE_MAX);
+		(void)str_put(contact_hdr, sizeof(contact_hdr), at,
+		              sipgw__domain_tls(&d->cf.rec) ? ";transport=tls>" : ";transport=tcp>",
+		              SIZE_MAX);
+	}
 	struct sip_request_spec spec = {.method = method,
 	                                .ruri = ruri,
 	                                .via_transport = transport,
@@ -1713,7 +1754,7 @@ static const char *relay_jid_domain(const struct relay_jid *j, char *out, bool s
 
 void sipgw__presence_ctxn_done(struct sipgw *gw, struct ctxn *ct, enum purpose p, unsigned status,
                                const struct sip_msg *rsp);
-static void message_queue_next(struct sipgw *gw, const struct ctxn *done);
+static void message_queue_next(struct sipgw *gw, struct ctxn *done);
 static void isc_refused_add(struct sipgw *gw, uint64_t key);
 static bool isc_refused(const struct sipgw *gw, uint64_t key);
 
@@ -2069,70 +2110,162 @@ static bool isc_refused(const struct sipgw *gw, uint64_t key)
 	return false;
 }
 
+/* One Request-URI's out-of-dialog MESSAGEs (RFC 3428 §8): the transaction pending for it
+ * and the ones waiting behind it, oldest first. Exists while either is there. */
+struct mqueue {
+	struct sipgw_hlink hl; /* in sipgw.mq_tab, by queue key */
+	uint64_t key;
+	struct ctxn *active;
+	struct ctxn *head, *tail;
+	size_t waiting;
+	bool kicking; /* mq_kick is starting the next one: an inner finish only detaches */
+};
+
+static uint32_t mq_hash(uint64_t key)
+{
+	return (uint32_t)(key ^ (key >> 32));
+}
+
+static struct mqueue *mq_find(struct sipgw *gw, uint64_t key)
+{
+	for (struct sipgw_hlink *l = sipgw_htab_bucket(&gw->mq_tab, mq_hash(key)); l != NULL;
+	     l = l->next) {
+		struct mqueue *mq = SIPGW_HTAB_ENTRY(l, struct mqueue, hl);
+		if (mq->key == key)
+			return mq;
+	}
+	return NULL;
+}
+
+static void mq_drop_if_empty(struct sipgw *gw, struct mqueue *mq)
+{
+	if (mq->active != NULL || mq->head != NULL || mq->kicking)
+		return;
+	sipgw_htab_del(&gw->mq_tab, &mq->hl);
+	free(mq);
+}
+
+/* Starts the oldest waiting MESSAGE while none is pending. One whose domain went, or whose
+ * receiver refused isComposing meanwhile (RFC 3994 §4), fails instead. */
+static void mq_kick(struct sipgw *gw, struct mqueue *mq)
+{
+	if (mq->kicking)
+		return;
+	mq->kicking = true;
+	while (mq->active == NULL && mq->head != NULL) {
+		struct ctxn *next = mq->head;
+		mq->head = next->qnext;
+		if (mq->head == NULL)
+			mq->tail = NULL;
+		mq->waiting--;
+		next->qnext = NULL;
+		struct dom *d = sipgw__dom_find(gw, next->domain);
+		bool refused = next->isc_key != 0 && isc_refused(gw, next->isc_key);
+		if (d == NULL || refused) {
+			next->mq = NULL;
+			ctxn_link(gw, next);
+			next->dead = true;
+			ctxn_finish(next, 0, NULL,
+			            refused ? "isComposing refused (415)"
+			                    : "the SIP domain was removed");
+			continue;
+		}
+		mq->active = next; /* a start that fails at once detaches it again */
+		struct fg_buf req = {.data = next->req, .len = next->req_len, .cap = next->req_len};
+		sipgw__ctxn_start(gw, d, next, SIP_METHOD_MESSAGE, &req);
+	}
+	mq->kicking = false;
+	mq_drop_if_empty(gw, mq);
+}
+
 /* RFC 3428 §8: "A UAC MUST NOT initiate a new out-of-dialog MESSAGE transaction to a given
  * URI if there is a previous out-of-dialog transaction pending for the same URI." Starts ct
- * (ct->queue_key set) now, or links it as waiting (no transaction yet) to be started by
- * message_queue_next. False: too many wait already; ct is not taken. */
+ * (ct->queue_key set) now, or queues it (no transaction yet) to be started by mq_kick when
+ * the one before it is answered. False: too many wait already; ct is not taken. */
 static bool message_send(struct sipgw *gw, struct dom *d, struct ctxn *ct, const struct fg_buf *req)
 {
-	size_t waiting = 0;
-	bool busy = false;
-	for (const struct ctxn *o = gw->ctxns; o != NULL; o = o->next) {
-		if (o->queue_key != ct->queue_key || o->dead)
-			continue;
-		if (o->t == NULL)
-			waiting++;
-		else if (o->p == P_MESSAGE)
-			busy = true; /* not answered yet */
+	struct mqueue *mq = mq_find(gw, ct->queue_key);
+	if (mq == NULL) {
+		if ((mq = calloc(1, sizeof(*mq))) == NULL)
+			return false;
+		mq->key = ct->queue_key;
+		if (!sipgw_htab_add(&gw->mq_tab, &mq->hl, mq_hash(mq->key))) {
+			free(mq);
+			return false;
+		}
 	}
-	if (!busy && waiting == 0) {
+	ct->mq = mq;
+	if (mq->active == NULL && mq->head == NULL) {
+		mq->active = ct;
 		sipgw__ctxn_start(gw, d, ct, SIP_METHOD_MESSAGE, req);
+		mq_drop_if_empty(gw, mq); /* when the start failed at once */
 		return true;
 	}
-	if (waiting >= SIPGW_MSG_QUEUE_MAX || (ct->req = malloc(req->len)) == NULL)
+	if (mq->waiting >= SIPGW_MSG_QUEUE_MAX || (ct->req = malloc(req->len)) == NULL) {
+		ct->mq = NULL;
 		return false;
+	}
 	memcpy(ct->req, req->data, req->len);
 	ct->req_len = req->len;
 	ct->gw = gw;
 	fg_strlcpy(ct->domain, d->cf.rec.domain, sizeof(ct->domain));
-	ctxn_link(gw, ct); /* no transaction: not hashed, no timers */
+	if (mq->tail != NULL)
+		mq->tail->qnext = ct;
+	else
+		mq->head = ct;
+	mq->tail = ct;
+	mq->waiting++;
+	mq_kick(gw, mq); /* in case the pending one went without an answer */
 	return true;
 }
 
-/* The out-of-dialog MESSAGE done was answered (or failed): start the oldest one waiting for
- * the same URI. */
-static void message_queue_next(struct sipgw *gw, const struct ctxn *done)
+/* The out-of-dialog MESSAGE done was answered (or failed): the next one for its URI may go. */
+static void message_queue_next(struct sipgw *gw, struct ctxn *done)
 {
-	struct ctxn *next = NULL, **next_pp = NULL;
-	if (done->queue_key == 0 || gw->stopping)
+	struct mqueue *mq = done->mq;
+	if (mq == NULL)
 		return;
-	for (struct ctxn **pp = &gw->ctxns; *pp != NULL; pp = &(*pp)->next) {
-		struct ctxn *o = *pp;
-		if (o == done || o->queue_key != done->queue_key || o->dead)
-			continue;
-		if (o->t != NULL && o->p == P_MESSAGE)
-			return; /* one is pending already */
-		if (o->t == NULL) {
-			next = o; /* the list is newest first: the last one waited longest */
-			next_pp = pp;
+	done->mq = NULL;
+	if (mq->active == done)
+		mq->active = NULL;
+	if (!gw->stopping)
+		mq_kick(gw, mq);
+}
+
+/* A pending MESSAGE freed without an answer (which message_queue_next handles) leaves its
+ * queue: the next message_send to the URI starts the ones behind it. */
+static void mq_detach(struct ctxn *ct)
+{
+	struct mqueue *mq = ct->mq;
+	if (mq == NULL)
+		return;
+	ct->mq = NULL;
+	if (mq->active == ct)
+		mq->active = NULL;
+	if (ct->gw != NULL)
+		mq_drop_if_empty(ct->gw, mq);
+}
+
+/* Frees every queue and the MESSAGEs still waiting in them (the engine stops). */
+static void mq_free_all(struct sipgw *gw)
+{
+	for (size_t i = 0; i < gw->mq_tab.size; i++) {
+		while (gw->mq_tab.buckets[i] != NULL) {
+			struct mqueue *mq =
+			    SIPGW_HTAB_ENTRY(gw->mq_tab.buckets[i], struct mqueue, hl);
+			gw->mq_tab.buckets[i] = mq->hl.next;
+			if (mq->active != NULL)
+				mq->active->mq = NULL;
+			while (mq->head != NULL) {
+				struct ctxn *ct = mq->head;
+				mq->head = ct->qnext;
+				ct->mq = NULL;
+				ctxn_free(ct);
+			}
+			free(mq);
 		}
 	}
-	if (next == NULL)
-		return;
-	*next_pp = next->next;
-	next->next = NULL;
-	struct dom *d = sipgw__dom_find(gw, next->domain);
-	bool refused = next->isc_key != 0 && isc_refused(gw, next->isc_key);
-	if (d == NULL || refused) {
-		/* the domain went, or the receiver refused isComposing meanwhile (RFC 3994 §4) */
-		ctxn_link(gw, next);
-		next->dead = true; /* before its finish, which starts the one after it */
-		ctxn_finish(next, 0, NULL,
-		            refused ? "isComposing refused (415)" : "the SIP domain was removed");
-		return;
-	}
-	struct fg_buf req = {.data = next->req, .len = next->req_len, .cap = next->req_len};
-	sipgw__ctxn_start(gw, d, next, SIP_METHOD_MESSAGE, &req);
+	sipgw_htab_free(&gw->mq_tab);
 }
 
 /* ---- SIP MESSAGE -> XMPP (RFC 7572 §5; RFC 3428 §7: 202 only once accepted) --------------- */
@@ -3184,6 +3317,7 @@ void sipgw_stop(struct sipgw *gw)
 	fg_buf_free(&gw->relay_buf);
 	free(gw->msg_mem);
 	gw->msg_mem = NULL;
+	mq_free_all(gw);
 	while (gw->ctxns != NULL) {
 		struct ctxn *ct = gw->ctxns;
 		gw->ctxns = ct->next;

@@ -162,7 +162,11 @@ enum fg_err sipgw__sip_uri_for_local(const char *local, const char *sip_domain, 
                                      const char **why)
 {
 	struct fg_buf jid = {0};
-	enum fg_err err = fg_buf_printf(&jid, "%s@%s", local, sip_domain);
+	enum fg_err err = fg_buf_append_str(&jid, local);
+	if (err == FG_OK)
+		err = fg_buf_append(&jid, "@", 1);
+	if (err == FG_OK)
+		err = fg_buf_append_str(&jid, sip_domain);
 	if (err == FG_OK)
 		err = xlate_addr_xmpp_to_sip((const char *)jid.data, jid.len, out, why);
 	fg_buf_free(&jid);
@@ -189,6 +193,22 @@ enum fg_err sipgw__sip_uri_canonical(const char *uri, size_t len, struct fg_buf 
 	return err;
 }
 
+/* "<uri>": a name-addr without a display name (RFC 3261 §20.20, §20.39) */
+static enum fg_err name_addr(struct fg_buf *out, const struct fg_buf *uri)
+{
+	enum fg_err err = fg_buf_reserve(out, uri->len + 3);
+	if (err != FG_OK)
+		return err;
+	char *at = (char *)out->data + out->len;
+	at[0] = '<';
+	if (uri->len > 0)
+		memcpy(at + 1, uri->data, uri->len);
+	at[uri->len + 1] = '>';
+	at[uri->len + 2] = '\0';
+	out->len += uri->len + 2;
+	return FG_OK;
+}
+
 enum fg_err sipgw_message_to_sip(const struct sipgw_stanza_msg *m, const char *sip_domain,
                                  struct sipgw_request *out, const char **why)
 {
@@ -206,7 +226,7 @@ enum fg_err sipgw_message_to_sip(const struct sipgw_stanza_msg *m, const char *s
 	err = sipgw__sip_uri_for_local(to.local, sip_domain, &out->ruri, &w);
 	if (err != FG_OK)
 		goto out;
-	err = fg_buf_printf(&out->to, "<%s>", fg_buf_cstr(&out->ruri));
+	err = name_addr(&out->to, &out->ruri);
 	if (err != FG_OK)
 		goto out;
 	/* the sender keeps its own domain; a resource becomes a GRUU parameter (RFC 7247 §6.5
@@ -214,7 +234,7 @@ enum fg_err sipgw_message_to_sip(const struct sipgw_stanza_msg *m, const char *s
 	struct fg_buf from = {0};
 	err = xlate_addr_xmpp_to_sip(m->from, strlen(m->from), &from, &w);
 	if (err == FG_OK)
-		err = fg_buf_printf(&out->from, "<%s>", fg_buf_cstr(&from));
+		err = name_addr(&out->from, &from);
 	fg_buf_free(&from);
 	if (err != FG_OK)
 		goto out;

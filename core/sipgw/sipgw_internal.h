@@ -320,6 +320,8 @@ struct ctxn {
 	char *orig_from, *orig_to, *orig_id; /* the stanza that caused it (error replies) */
 	char sub_id[DB_ID_MAX];
 	uint64_t queue_key; /* out-of-dialog MESSAGE: its Request-URI's hash (RFC 3428 §8) */
+	struct mqueue *mq;  /* that Request-URI's queue while pending in it or waiting */
+	struct ctxn *qnext; /* waiting behind the pending one (not in sipgw.ctxns meanwhile) */
 	uint64_t isc_key;   /* isComposing MESSAGE: (sender, Request-URI) hash (RFC 3994 §4) */
 	uint8_t *req;
 	size_t req_len;
@@ -365,6 +367,9 @@ struct sipgw {
 	struct ctxn *ctxns;
 	/* client transactions by branch (RFC 3261 §17.1.3), for matching responses */
 	struct sipgw_htab ctxn_tab;
+	/* out-of-dialog MESSAGE queues by Request-URI (RFC 3428 §8), so that sending one
+	 * costs one bucket, not a walk of every transaction */
+	struct sipgw_htab mq_tab;
 	struct session *sessions;
 	size_t nsessions;
 	struct resolver *resolver;

@@ -529,6 +529,74 @@ static void t_server_keys_outlive_request(void **st)
 	fg_buf_free(&b);
 }
 
+/* A non-INVITE client transaction takes its branch straight from the request bytes when
+ * they have the builder's shape, and from the full parser otherwise (compact form, LWS
+ * around '=', a folded Via, a Via list): the same branch and matching either way; a
+ * request without a branch or of another method is refused. */
+static void t_client_branch_forms(void **st)
+{
+	(void)st;
+	static const struct {
+		const char *req;
+		const char *branch; /* NULL: refused */
+	} rows[] = {
+	    {"MESSAGE sip:b@x SIP/2.0\r\nVia: SIP/2.0/TCP h:5060;branch=z9hG4bKq1\r\n"
+	     "From: <sip:a@y>;tag=1\r\nTo: <sip:b@x>\r\nCall-ID: c1\r\nCSeq: 1 MESSAGE\r\n"
+	     "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+	     "z9hG4bKq1"},
+	    {"MESSAGE sip:b@x SIP/2.0\r\nMax-Forwards: 70\r\nv: SIP/2.0/TCP "
+	     "h;rport;branch=z9hG4bKq2;x"
+	     "\r\nFrom: <sip:a@y>;tag=1\r\nTo: <sip:b@x>\r\nCall-ID: c1\r\nCSeq: 1 MESSAGE\r\n"
+	     "Content-Length: 0\r\n\r\n",
+	     "z9hG4bKq2"},
+	    {"MESSAGE sip:b@x SIP/2.0\r\nVia: SIP/2.0/TCP h ; branch = z9hG4bKq3\r\n"
+	     "From: <sip:a@y>;tag=1\r\nTo: <sip:b@x>\r\nCall-ID: c1\r\nCSeq: 1 MESSAGE\r\n"
+	     "Content-Length: 0\r\n\r\n",
+	     "z9hG4bKq3"},
+	    {"MESSAGE sip:b@x SIP/2.0\r\nVia: SIP/2.0/TCP h\r\n ;branch=z9hG4bKq4\r\n"
+	     "From: <sip:a@y>;tag=1\r\nTo: <sip:b@x>\r\nCall-ID: c1\r\nCSeq: 1 MESSAGE\r\n"
+	     "Content-Length: 0\r\n\r\n",
+	     "z9hG4bKq4"},
+	    {"MESSAGE sip:b@x SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bKq5, SIP/2.0/TCP "
+	     "i;branch=z9hG4bKo"
+	     "\r\nFrom: <sip:a@y>;tag=1\r\nTo: <sip:b@x>\r\nCall-ID: c1\r\nCSeq: 1 MESSAGE\r\n"
+	     "Content-Length: 0\r\n\r\n",
+	     "z9hG4bKq5"},
+	    {"MESSAGE sip:b@x SIP/2.0\r\nVia: SIP/2.0/TCP h;received=1.2.3.4\r\n"
+	     "From: <sip:a@y>;tag=1\r\nTo: <sip:b@x>\r\nCall-ID: c1\r\nCSeq: 1 MESSAGE\r\n"
+	     "Content-Length: 0\r\n\r\n",
+	     NULL},
+	    {"OPTIONS sip:b@x SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bKq7\r\n"
+	     "From: <sip:a@y>;tag=1\r\nTo: <sip:b@x>\r\nCall-ID: c1\r\nCSeq: 1 OPTIONS\r\n"
+	     "Content-Length: 0\r\n\r\n",
+	     NULL},
+	};
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct sip_txn *t = NULL;
+		struct sip_txn_actions a;
+		const uint8_t *req = (const uint8_t *)rows[i].req;
+		size_t len = strlen(rows[i].req);
+		enum fg_err e = sip_txn_client_new(SIP_METHOD_MESSAGE, req, len, true, 0, &t, &a);
+		if (rows[i].branch == NULL) {
+			assert_int_not_equal(e, FG_OK);
+			assert_null(t);
+			continue;
+		}
+		assert_int_equal(e, FG_OK);
+		struct sip_str br = sip_txn_branch(t);
+		assert_int_equal(br.len, strlen(rows[i].branch));
+		assert_memory_equal(br.p, rows[i].branch, br.len);
+		struct sip_msg *m = NULL;
+		assert_int_equal(sip_msg_parse(req, len, SIP_PARSE_DATAGRAM, &m, NULL, NULL),
+		                 FG_OK);
+		struct sip_msg *r = response_to(m, 200, "x", NULL);
+		assert_true(sip_txn_match_response(t, r));
+		sip_msg_free(r);
+		sip_msg_free(m);
+		sip_txn_free(t);
+	}
+}
+
 static void t_rfc2543_matching(void **st)
 {
 	size_t len;
@@ -696,6 +764,7 @@ int main(void)
 	    cmocka_unit_test(t_matching),
 	    cmocka_unit_test(t_server_keys_outlive_request),
 	    cmocka_unit_test(t_rfc2543_matching),
+	    cmocka_unit_test(t_client_branch_forms),
 	    cmocka_unit_test(t_dialog_invite),
 	    cmocka_unit_test(t_dialog_early_confirm),
 	    cmocka_unit_test(t_dialog_subscribe_notify),
