@@ -145,6 +145,24 @@ def mem_kb(pids):
 	return rss, pss
 
 
+def measured(st, cpu, prosody_cpu, rss, pss):
+	"""A step's figures common to both directions, from the sink's stats and CPU deltas."""
+	span = (st["last"] - st["first"]) if st["first"] else 0.0
+	n = st["unique"]
+	return {
+		"delivered": n, "dups": st["dups"],
+		"delivered_per_s": round(n / span, 1) if span > 0 else 0,
+		"p50_ms": st["p50_ms"], "p99_ms": st["p99_ms"], "max_ms": st["max_ms"],
+		"cpu_s": round(cpu, 3),
+		"cpu_us_per_msg": round(cpu * 1e6 / n, 1) if n else None,
+		"rss_kb": rss, "pss_kb": pss,
+		"prosody_cpu_s": round(prosody_cpu, 3),
+		"prosody_us_per_msg": round(prosody_cpu * 1e6 / n, 1) if n else None,
+		# the machine is shared: the load average says when others competed for it
+		"loadavg_1m": round(os.getloadavg()[0], 2),
+	}
+
+
 class Child:
 	"""sink.py, sipsink.py or xload.py: commands on stdin, one JSON line back for each."""
 
@@ -387,25 +405,15 @@ class Bench:
 		pp1 = cpu_s(proc_tree(self.prosody_pid))
 		ok, busy = sipp_counts(self.work, tag)
 		stat = sipp_stat(self.work, tag)
-		span = (st["last"] - st["first"]) if st["first"] else 0.0
 		row = {
 			"target": target, "rate": rate, "sent": n, "secs_sending": round(t_send, 2),
 			"ok_202": ok, "busy_503": busy,
 			"other_fail": max(0, n - ok - busy),
-			"delivered": st["unique"], "dups": st["dups"],
 			"lost": max(0, ok - st["unique"]),
-			"delivered_per_s": round(st["unique"] / span, 1) if span > 0 else 0,
-			"p50_ms": st["p50_ms"], "p99_ms": st["p99_ms"], "max_ms": st["max_ms"],
-			"cpu_s": round(c1 - c0, 3),
-			"cpu_us_per_msg": round((c1 - c0) * 1e6 / st["unique"], 1) if st["unique"] else None,
-			"rss_kb": rss, "pss_kb": pss, "sink_cpu_s": round(s1 - s0, 3),
-			"prosody_cpu_s": round(pp1 - pp0, 3),
-			"prosody_us_per_msg": round((pp1 - pp0) * 1e6 / st["unique"], 1)
-			if st["unique"] else None,
+			"sink_cpu_s": round(s1 - s0, 3),
 			"sipp_rc": rc, "sipp": stat,
-			# the machine is shared: the load average says when others competed for it
-			"loadavg_1m": round(os.getloadavg()[0], 2),
 		}
+		row.update(measured(st, c1 - c0, pp1 - pp0, rss, pss))
 		h.log("sipbench: %s" % json.dumps(row))
 		if rc not in (0, 1):
 			h.log("sipbench: sipp exit %d: %s" % (rc, (out + err)[-800:]))
@@ -456,23 +464,14 @@ class Bench:
 		pp1 = cpu_s(proc_tree(self.prosody_pid))
 		k1 = self.sipsink.ask("cpu")["cpu_s"]
 		rss, pss = mem_kb(proc_tree(pid))
-		span = (st["last"] - st["first"]) if st["first"] else 0.0
 		row = {
 			"target": target, "rate": rate, "sent": sent["sent"], "secs_sending": sent["secs"],
 			"errors": er["errors"], "conditions": er["conditions"],
-			"delivered": st["unique"], "dups": st["dups"],
 			# neither delivered nor bounced: silently lost
 			"lost": max(0, sent["sent"] - st["unique"] - er["errors"]),
-			"delivered_per_s": round(st["unique"] / span, 1) if span > 0 else 0,
-			"p50_ms": st["p50_ms"], "p99_ms": st["p99_ms"], "max_ms": st["max_ms"],
-			"cpu_s": round(c1 - c0, 3),
-			"cpu_us_per_msg": round((c1 - c0) * 1e6 / st["unique"], 1) if st["unique"] else None,
-			"rss_kb": rss, "pss_kb": pss, "sipsink_cpu_s": round(k1 - k0, 3),
-			"prosody_cpu_s": round(pp1 - pp0, 3),
-			"prosody_us_per_msg": round((pp1 - pp0) * 1e6 / st["unique"], 1)
-			if st["unique"] else None,
-			"loadavg_1m": round(os.getloadavg()[0], 2),
+			"sipsink_cpu_s": round(k1 - k0, 3),
 		}
+		row.update(measured(st, c1 - c0, pp1 - pp0, rss, pss))
 		h.log("sipbench: %s" % json.dumps(row))
 		return row
 

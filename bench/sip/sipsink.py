@@ -17,7 +17,6 @@ Runs). Commands on stdin, one JSON line each on stdout, as sink.py:
 import asyncio
 import json
 import os
-import re
 import sys
 import threading
 import time
@@ -25,7 +24,7 @@ import time
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from sink import Runs  # noqa: E402
+from sink import Runs, commands  # noqa: E402
 
 # Compact forms (RFC 3261 §7.3.3) map to the long names the response copies.
 COMPACT = {b"v": b"via", b"f": b"from", b"t": b"to", b"i": b"call-id", b"l": b"content-length"}
@@ -92,25 +91,6 @@ class Conn(asyncio.Protocol):
 			self.tr.write(b"".join(replies))
 		if bodies:
 			self.runs.add(now, b"\n".join(bodies))
-
-
-def commands(runs, loop, stop):
-	for line in sys.stdin:
-		parts = line.split()
-		if not parts:
-			continue
-		if parts[0] == "stats" and len(parts) == 2:
-			out = runs.stats(parts[1])
-		elif parts[0] == "cpu":
-			t = os.times()
-			out = {"cpu_s": t.user + t.system}
-		elif parts[0] == "quit":
-			break
-		else:
-			out = {"error": "unknown command"}
-		sys.stdout.write(json.dumps(out) + "\n")
-		sys.stdout.flush()
-	loop.call_soon_threadsafe(stop.set)
 
 
 def selftest(n):
