@@ -174,12 +174,12 @@ PIDF = (b"<?xml version='1.0' encoding='UTF-8'?><presence xmlns='urn:ietf:params
 NOTIFY_SEQ = [0]
 
 
-def edge_notify(sub, expires, pending=False, state=None):
+def edge_notify(sub, expires, pending=False, state=None, bodyless=False):
     """The edge's NOTIFY in the dialog its 200 to SUBSCRIBE made (RFC 6665 §4.2.2)."""
     NOTIFY_SEQ[0] += 1
     frm, to = header(sub, "From"), header(sub, "To")
     active = expires != "0"
-    body = PIDF if active else b""
+    body = PIDF if active and not bodyless else b""
     if pending:
         body = PIDF.replace(b"in a meeting", b"still pending")
     lines = ["NOTIFY %s SIP/2.0" % (header(sub, "Contact") or "<sip:gw.sip.test>").strip("<>"),
@@ -219,6 +219,7 @@ class Edge(threading.Thread):
         self.sub_times = []  # (time, SUBSCRIBE) as they arrived
         self.fetch = False  # send a fetch SUBSCRIBE after the next OPTIONS
         self.pending_first = False  # a NOTIFY pending with a PIDF before the first active
+        self.bodyless_refresh = False  # romeo's refresh NOTIFY is active without a body
         self.responses = []  # responses to the edge's own requests (its NOTIFYs)
         self.overlap = None  # a second MESSAGE came before the first was answered
         self.ctx.sni_callback = lambda sock, name, ctx: self.sni.append(name)
@@ -306,7 +307,12 @@ class Edge(threading.Thread):
                     ends = {b"SUBSCRIBE sip:prob@": "terminated;reason=probation;retry-after=30",
                             b"SUBSCRIBE sip:moved@": "terminated;reason=deactivated"}
                     end = [v for k, v in ends.items() if msg.startswith(k)]
-                    s.sendall(edge_notify(msg, exp, state=end[0] if end else None))
+                    # RFC 8048 §5.2.1: a NOTIFY without a body is no state ("closed")
+                    bodyless = (self.bodyless_refresh and exp != "0" and
+                                msg.startswith(b"SUBSCRIBE sip:romeo@") and
+                                ";tag=" in (header(msg, "To") or ""))
+                    s.sendall(edge_notify(msg, exp, state=end[0] if end else None,
+                                          bodyless=bodyless))
                 else:
                     s.sendall(answer(msg, 200, "OK"))
 
@@ -837,6 +843,7 @@ def main():
     edge.grant = "10"  # a short grant: refreshed at 5 s (RFC 6665 §4.1.2.2), not late
     edge.fetch = True
     edge.pending_first = True
+    edge.bodyless_refresh = True
     edge.responses.clear()
     r = subprocess.run([XPROBE, data], capture_output=True, timeout=60)
     out = r.stdout.decode(errors="replace")
@@ -880,6 +887,12 @@ def main():
           "NOTIFY active -> presence subscribed")
     check("<show>away</show>" in out and "in a meeting" in out,
           "PIDF -> presence with show and status")
+    romeo = [l for l in out.splitlines() if "from='romeo@sip.test" in l]
+    away = [i for i, l in enumerate(romeo) if "<show>away</show>" in l]
+    gone = [i for i, l in enumerate(romeo) if "type='unavailable'" in l]
+    check(away and gone and gone[-1] > away[0],
+          "an active NOTIFY without a body after open presence -> unavailable "
+          "(RFC 8048 §5.2.1)")
     check("still pending" not in out,
           "a NOTIFY pending with a PIDF sends no presence (RFC 8048 §5.2.1)")
     check("from='romeo@sip.test' to='juliet@capulet.test' type='unsubscribed'" in out,
