@@ -220,6 +220,8 @@ class Edge(threading.Thread):
         self.fetch = False  # send a fetch SUBSCRIBE after the next OPTIONS
         self.pending_first = False  # a NOTIFY pending with a PIDF before the first active
         self.bodyless_refresh = False  # romeo's refresh NOTIFY is active without a body
+        self.fetch_cached = False  # a fetch of bob once his presence reached the edge
+        self.composer = False  # isComposing from alice once the XMPP message arrives
         self.responses = []  # responses to the edge's own requests (its NOTIFYs)
         self.overlap = None  # a second MESSAGE came before the first was answered
         self.ctx.sni_callback = lambda sock, name, ctx: self.sni.append(name)
@@ -260,6 +262,33 @@ class Edge(threading.Thread):
                 self.requests.append(msg)
                 if msg.startswith(b"NOTIFY "):
                     self.notifies.append(msg)
+                if msg.startswith(b"NOTIFY ") and b"busy now" in msg and self.fetch_cached:
+                    # RFC 6665 §4.4.3: alice's fetch of bob, whose presence her active
+                    # subscription just brought: answered at once from what is known
+                    self.fetch_cached = False
+                    s.sendall(answer(msg, 200, "OK"))
+                    s.sendall(sip_req("SUBSCRIBE", "sip:bob@nowhere.test", "fetch2@edge",
+                                      "z9hG4bKfx2", 1, None,
+                                      "Event: presence\r\nExpires: 0\r\n"))
+                    continue
+                if msg.startswith(b"MESSAGE sip:romeo@") and b"hi from XMPP" in msg and \
+                        self.composer:
+                    # RFC 3994 §3.3: alice types to juliet with a 1 s refresh and then
+                    # says nothing more; to tybalt she types and sends the text
+                    self.composer = False
+                    s.sendall(answer(msg, 200, "OK"))
+                    isc = (b"<?xml version='1.0' encoding='UTF-8'?><isComposing "
+                           b"xmlns='urn:ietf:params:xml:ns:im-iscomposing'><state>active"
+                           b"</state><refresh>1</refresh></isComposing>")
+                    for n, (to, cid) in enumerate((("juliet", "isc1@edge"),
+                                                   ("tybalt", "isc2@edge"))):
+                        s.sendall(sip_req("MESSAGE", "sip:%s@capulet.test" % to, cid,
+                                          "z9hG4bKic%d" % n, 1, None,
+                                          ctype="application/im-iscomposing+xml", body=isc))
+                    s.sendall(sip_req("MESSAGE", "sip:tybalt@capulet.test", "isc2@edge",
+                                      "z9hG4bKic9", 2, None, ctype="text/plain",
+                                      body=b"text after typing"))
+                    continue
                 if msg.startswith(b"MESSAGE sip:nobody@"):
                     s.sendall(answer(msg, 404, "Not Found"))
                 elif msg.startswith(b"SUBSCRIBE sip:busy@"):
@@ -844,6 +873,8 @@ def main():
     edge.fetch = True
     edge.pending_first = True
     edge.bodyless_refresh = True
+    edge.fetch_cached = True
+    edge.composer = True
     edge.responses.clear()
     r = subprocess.run([XPROBE, data], capture_output=True, timeout=60)
     out = r.stdout.decode(errors="replace")
@@ -938,6 +969,23 @@ def main():
     check("type='unsubscribed'" not in "".join(l for l in out.splitlines()
                                                if "from='prob@" in l or "from='moved@" in l),
           "probation and deactivated keep the authorization (no unsubscribed)")
+    check(any("fetch2@edge" in n and "Subscription-State: terminated" in n and
+              "application/pidf+xml" in n and "busy now" in n for n in nots),
+          "a fetch by a watcher with an active subscription is answered at once from the "
+          "last presence it brought (RFC 6665 §4.4.3)")
+    lines = out.splitlines()
+    isc = [(i, l) for i, l in enumerate(lines) if "from='alice@sip.test" in l and
+           "<thread>isc1@edge</thread>" in l]
+    typing = [i for i, l in isc if "<composing " in l]
+    idle = [i for i, l in isc if "<active xmlns='http://jabber.org/protocol/chatstates'/>" in l]
+    check(typing and idle and idle[0] > typing[0],
+          "isComposing active with refresh 1 and nothing after it -> <active/> to the XMPP "
+          "user once the refresh ran out (RFC 3994 §3.3)")
+    tyb = [l for l in lines if "from='alice@sip.test" in l and "to='tybalt@capulet.test" in l]
+    check(any("<composing " in l for l in tyb) and
+          any("text after typing" in l for l in tyb) and
+          not any("<active xmlns=" in l for l in tyb),
+          "a content message after active ends the composer's wait: no <active/> later")
     check("<presence from='sip.test' to='juliet@capulet.test' type='probe'>" in out,
           "before a refresh, a probe of the XMPP user's bare JID from the gateway (RFC 8048 §8.1)")
     fetches = [m for m in subs_sent if m.startswith("SUBSCRIBE sip:mercutio@sip.test ")]
