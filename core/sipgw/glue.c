@@ -1,7 +1,8 @@
 /* sipgw glue: pure SIP <-> XMPP mappings used by the engine — stanza -> MESSAGE (RFC 7572,
  * RFC 7247 §6.5), SIP error -> stanza error (RFC 7247 §7), subscription refresh timing
- * (RFC 6665 §4.1.2.2), replies to unparsable requests (RFC 3261 §8.2.6, RFC 4475) and the
- * RFC 5922 §7.1 certificate name check. */
+ * (RFC 6665 §4.1.2.2), replies to unparsable requests (RFC 3261 §8.2.6, RFC 4475), the
+ * RFC 5922 §7.1 certificate name check, the last presence that answers SIP fetches (RFC 6665
+ * §4.4.3) and isComposing timing both ways (RFC 3994 §3.2, §3.3). */
 #include "sipgw/sipgw_internal.h"
 
 #include "pki/pki.h"
