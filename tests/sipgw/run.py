@@ -222,6 +222,7 @@ class Edge(threading.Thread):
         self.bodyless_refresh = False  # romeo's refresh NOTIFY is active without a body
         self.fetch_cached = False  # a fetch of bob once his presence reached the edge
         self.composer = False  # isComposing from alice once the XMPP message arrives
+        self.notify_fail = {}  # Call-ID -> the status its NOTIFYs get (RFC 6665 §4.2.2)
         self.responses = []  # responses to the edge's own requests (its NOTIFYs)
         self.overlap = None  # a second MESSAGE came before the first was answered
         self.ctx.sni_callback = lambda sock, name, ctx: self.sni.append(name)
@@ -262,6 +263,11 @@ class Edge(threading.Thread):
                 self.requests.append(msg)
                 if msg.startswith(b"NOTIFY "):
                     self.notifies.append(msg)
+                fail = self.notify_fail.get(header(msg, "Call-ID")) \
+                    if msg.startswith(b"NOTIFY ") else None
+                if fail:
+                    s.sendall(answer(msg, fail, "Failed"))
+                    continue
                 if msg.startswith(b"NOTIFY ") and b"busy now" in msg and self.fetch_cached:
                     # RFC 6665 §4.4.3: alice's fetch of bob, whose presence her active
                     # subscription just brought: answered at once from what is known
@@ -536,6 +542,15 @@ def subscribe_from_sip(tls, data, edge):
                                b"<basic>closed</basic>" in n for n in edge.notifies[count:]), 5),
           "in-dialog Expires 0: NOTIFY terminated;reason=timeout with PIDF closed")
     check(wait_for(lambda: len(subs(data)) == 1, 3), "in-dialog Expires 0: the record goes")
+    # RFC 6665 §4.2.2: a NOTIFY that times out (408, Timer F) removes the subscription
+    edge.notify_fail["s7@edge"] = 408
+    rsp = sip_exchange(tls, sip_req("SUBSCRIBE", "sip:erin@nowhere.test", "s7@edge",
+                                    "z9hG4bKs7", 1, None,
+                                    "Event: presence\r\nExpires: 600\r\n"), 5)
+    check(rsp is not None and rsp.startswith(b"SIP/2.0 200"), "SUBSCRIBE to erin: 200")
+    check(wait_for(lambda: any(b"s7@edge" in n for n in edge.notifies), 5) and
+          wait_for(lambda: len(subs(data)) == 1, 5),
+          "its NOTIFY answered 408 ends the subscription (RFC 6665 §4.2.2): %s" % subs(data))
     # RFC 6665 §4.1.3: a NOTIFY needs Subscription-State (400); another package gets 489
     rsp = sip_exchange(tls, sip_req("NOTIFY", "sip:alice@sip.test", "n1@edge", "z9hG4bKn1", 1,
                                     "x1", "Event: presence\r\n"), 5)
