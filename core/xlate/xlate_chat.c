@@ -43,7 +43,8 @@ struct isc_state {
 	struct fg_buf text;
 	/* RFC 3994 §3.3: <refresh> in integer seconds, kept up to ISC_REFRESH_DIGITS */
 	bool in_refresh;
-	bool refresh_bad; /* too long or not digits: as if absent */
+	bool refresh_bad;  /* too long or not digits: as if absent */
+	bool refresh_tail; /* whitespace after the digits: nothing but whitespace may follow */
 	char refresh[ISC_REFRESH_DIGITS + 1];
 	size_t refresh_len;
 	long refresh_s;
@@ -66,7 +67,7 @@ static void isc_start(struct xlate__xml *x, const char *name, const char **attrs
 	st->in_refresh = strcmp(name, NS_ISC "|refresh") == 0 && x->depth == 2;
 	if (st->in_refresh) {
 		st->refresh_len = 0;
-		st->refresh_bad = false;
+		st->refresh_bad = st->refresh_tail = false;
 	}
 	fg_buf_reset(&st->text);
 }
@@ -78,9 +79,12 @@ static void isc_text(struct xlate__xml *x, const char *s, int len)
 		for (int i = 0; i < len && !st->refresh_bad; i++) {
 			char c = s[i];
 			/* XML whitespace may surround the number (xs:positiveInteger) */
-			if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
+			if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+				st->refresh_tail = st->refresh_len > 0;
 				continue;
-			if (c < '0' || c > '9' || st->refresh_len == ISC_REFRESH_DIGITS)
+			}
+			if (c < '0' || c > '9' || st->refresh_tail ||
+			    st->refresh_len == ISC_REFRESH_DIGITS)
 				st->refresh_bad = true;
 			else
 				st->refresh[st->refresh_len++] = c;

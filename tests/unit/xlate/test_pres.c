@@ -341,6 +341,7 @@ static void t_iscomposing_refresh(void **st)
 	    {"0", -1}, /* xs:positiveInteger */
 	    {"-5", -1},
 	    {"1.5", -1},
+	    {"1 5", -1}, /* one number, not two */
 	    {"", -1},
 	    {"86400", XLATE_ISCOMPOSING_REFRESH_MAX}, /* capped */
 	    {"99999999999999999999", -1},             /* longer than any count of seconds */
