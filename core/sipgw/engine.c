@@ -2423,6 +2423,32 @@ static void relay_to_xmpp(struct sipgw *gw, struct stxn *st, const struct fg_buf
  * pin its memory); typical stanzas are a few hundred bytes. */
 #define SIPGW_RELAY_BUF_KEEP 16384u
 
+/* RFC 3994 §3.3: a SIP composer's refresh ran out with no new "active" and no content: the
+ * XMPP recipient is told it went idle, as RFC 7573 §6 Table 3 maps idle (<active/>). Best
+ * effort like every chat state: no SIP transaction waits for it. */
+static void isc_idle_cb(void *ctx, const char *from, const char *to, const char *thread)
+{
+	struct sipgw *gw = ctx;
+	struct fg_buf stanza = {0};
+	char sid[17];
+	sipgw__token(sid, 8);
+	(void)fg_buf_append_str(&stanza, "<message type='chat' from='");
+	(void)xmpp_escape(&stanza, from, strlen(from), true);
+	(void)fg_buf_append_str(&stanza, "' to='");
+	(void)xmpp_escape(&stanza, to, strlen(to), true);
+	(void)fg_buf_printf(&stanza,
+	                    "' id='%s'><%s xmlns='http://jabber.org/protocol/chatstates'/>", sid,
+	                    xlate_chatstate_name(XLATE_CS_ACTIVE));
+	if (thread[0] != '\0') {
+		(void)fg_buf_append_str(&stanza, "<thread>");
+		(void)xmpp_escape(&stanza, thread, strlen(thread), false);
+		(void)fg_buf_append_str(&stanza, "</thread>");
+	}
+	(void)fg_buf_append_str(&stanza, "</message>");
+	sipgw__xmpp_send(gw, &stanza);
+	fg_buf_free(&stanza);
+}
+
 static void message_in(struct sipgw *gw, struct stxn *st)
 {
 	const struct sip_msg *m = st->req;
@@ -2474,7 +2500,8 @@ static void message_in(struct sipgw *gw, struct stxn *st)
 		 * belong to one-to-one chats, RFC 7573 §6 maps isComposing so, and the MUST of
 		 * RFC 7572 §5 is about the message content (pager-mode text) */
 		enum xlate_chatstate cs;
-		if (xlate_chatstate_from_iscomposing(m->body, m->body_len, &cs, &why) != FG_OK) {
+		long refresh_s = -1;
+		if (xlate_iscomposing_parse(m->body, m->body_len, &cs, &refresh_s, &why) != FG_OK) {
 			sipgw__respond(st, 400, NULL, NULL, NULL, 0);
 			goto out;
 		}
@@ -2490,6 +2517,18 @@ static void message_in(struct sipgw *gw, struct stxn *st)
 		(void)fg_buf_append_str(&stanza, "<thread>");
 		(void)xmpp_escape(&stanza, thread.p, thread.len, false);
 		(void)fg_buf_append_str(&stanza, "</thread></message>");
+		/* RFC 3994 §3.3: "active" falls back to idle after its refresh unless another
+		 * "active" or content comes first; "idle" ends the wait */
+		if (cs == XLATE_CS_COMPOSING) {
+			if (gw->isc_rx == NULL)
+				gw->isc_rx = sipgw__isc_rx_new();
+			sipgw__isc_rx_active(gw->isc_rx, from.text, from.parts.len, to.text,
+			                     to.parts.len, thread.p, thread.len, refresh_s,
+			                     now_mono(), isc_idle_cb, gw);
+		} else {
+			(void)sipgw__isc_rx_cancel(gw->isc_rx, from.text, from.parts.len, to.text,
+			                           to.parts.len);
+		}
 	} else {
 		/* RFC 7572 §5, written once: these bytes are what the stream carries */
 		sipgw__token(sid, 8);
@@ -2525,6 +2564,9 @@ static void message_in(struct sipgw *gw, struct stxn *st)
 		}
 		routed = true;
 	}
+	if (routed) /* RFC 3994 §3.3: a content message: the composer is idle */
+		(void)sipgw__isc_rx_cancel(gw->isc_rx, from.text, from.parts.len, to.text,
+		                           to.parts.len);
 	d->msgs_in++;
 	d->status_dirty = true;
 	relay_to_xmpp(gw, st, &stanza, routed ? relay_jid_domain(&from, route_from, true) : NULL,
@@ -2805,7 +2847,8 @@ static void xmpp_message_in(struct sipgw *gw, struct dom *d, const struct xmpp_n
 			session_bye(gw, d, s);
 		goto out;
 	}
-	uint64_t isc = chatstate_only ? isc_key(sm.from, fg_buf_cstr(&r.ruri)) : 0;
+	uint64_t pair = isc_key(sm.from, fg_buf_cstr(&r.ruri));
+	uint64_t isc = chatstate_only ? pair : 0;
 	if (isc != 0 && isc_refused(gw, isc)) {
 		/* RFC 3994 §4: the receiver answered 415 to isComposing; send no more */
 		goto out;
@@ -2856,6 +2899,12 @@ static void xmpp_message_in(struct sipgw *gw, struct dom *d, const struct xmpp_n
 		                   "the message cannot be carried in SIP");
 		goto out;
 	}
+	/* RFC 3994 §3.2: "active" once per refresh interval we announced, no "idle" that
+	 * says nothing new (after idle, or after the content message that implied it) */
+	if (gw->isc_tx == NULL)
+		gw->isc_tx = sipgw__isc_tx_new();
+	if (!sipgw__isc_tx_decide(gw->isc_tx, pair, !chatstate_only, sm.chatstate, now_mono()))
+		goto out;
 	struct ctxn *ct = calloc(1, sizeof(*ct));
 	if (ct == NULL)
 		goto out;
@@ -3075,6 +3124,8 @@ static void tick_cb(uv_timer_t *t)
 	}
 	/* due refreshes and expiries at once (RFC 6665 §4.1.2.2): cheap when none is */
 	sipgw__presence_tick(gw);
+	/* SIP composers whose "active" ran out (RFC 3994 §3.3): one compare when none did */
+	(void)sipgw__isc_rx_expire(gw->isc_rx, now, isc_idle_cb, gw);
 	if (++gw->ticks % (1000 / SIPGW_TICK_MS) == 0) {
 		/* a listener that could not bind (address busy or not yet up) is tried again */
 		if (gw->ticks % (SIPGW_RETRY_MS / SIPGW_TICK_MS) == 0) {
@@ -3318,6 +3369,12 @@ void sipgw_stop(struct sipgw *gw)
 	free(gw->msg_mem);
 	gw->msg_mem = NULL;
 	mq_free_all(gw);
+	sipgw__pres_cache_free(gw->pres_cache);
+	gw->pres_cache = NULL;
+	sipgw__isc_rx_free(gw->isc_rx);
+	gw->isc_rx = NULL;
+	sipgw__isc_tx_free(gw->isc_tx);
+	gw->isc_tx = NULL;
 	while (gw->ctxns != NULL) {
 		struct ctxn *ct = gw->ctxns;
 		gw->ctxns = ct->next;

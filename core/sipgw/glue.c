@@ -1,7 +1,8 @@
 /* sipgw glue: pure SIP <-> XMPP mappings used by the engine — stanza -> MESSAGE (RFC 7572,
  * RFC 7247 §6.5), SIP error -> stanza error (RFC 7247 §7), subscription refresh timing
- * (RFC 6665 §4.1.2.2), replies to unparsable requests (RFC 3261 §8.2.6, RFC 4475) and the
- * RFC 5922 §7.1 certificate name check. */
+ * (RFC 6665 §4.1.2.2), replies to unparsable requests (RFC 3261 §8.2.6, RFC 4475), the
+ * RFC 5922 §7.1 certificate name check, the last presence that answers SIP fetches (RFC 6665
+ * §4.4.3) and isComposing timing both ways (RFC 3994 §3.2, §3.3). */
 #include "sipgw/sipgw_internal.h"
 
 #include "pki/pki.h"
@@ -912,4 +913,415 @@ enum fg_err sipgw__parse_stanza(const uint8_t *data, size_t len,
 		(void)xmpp_stream_feed(s, data, len);
 	xmpp_stream_free(s);
 	return p.seen > 0 ? FG_OK : FG_ERR_PARSE;
+}
+
+/* ---- last presence of XMPP users for SIP fetches (RFC 6665 §4.4.3, RFC 8048 §7.2) --------- */
+
+struct pres_cache_entry {
+	uint32_t pair_hash;      /* of watcher and bare JID: compared before the strings */
+	uint64_t stamp;          /* the put that last changed it: the oldest goes first */
+	char *watcher;           /* the SIP watcher's address of record */
+	char *bare;              /* the XMPP user's bare JID */
+	struct xlate_presence p; /* p.resource: the full JID's resource, NULL for the bare one */
+};
+
+struct sipgw_pres_cache {
+	struct pres_cache_entry *e;
+	size_t n, cap;
+	uint64_t stamp;
+};
+
+static uint32_t pair_hash(const char *watcher, const char *bare)
+{
+	uint32_t h = 2166136261u;
+	for (const char *s = watcher; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	h = (h ^ '\n') * 16777619u;
+	for (const char *s = bare; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+static bool str_eq_opt(const char *a, const char *b)
+{
+	return (a == NULL || b == NULL) ? a == b : strcmp(a, b) == 0;
+}
+
+static bool strdup_opt(char **out, const char *s)
+{
+	*out = s != NULL ? strdup(s) : NULL;
+	return s == NULL || *out != NULL;
+}
+
+static bool presence_copy(struct xlate_presence *out, const struct xlate_presence *p)
+{
+	*out = *p;
+	out->status = out->status_lang = out->resource = out->lang = NULL;
+	if (strdup_opt(&out->status, p->status) && strdup_opt(&out->status_lang, p->status_lang) &&
+	    strdup_opt(&out->resource, p->resource) && strdup_opt(&out->lang, p->lang))
+		return true;
+	xlate_presence_clear(out);
+	return false;
+}
+
+static void entry_clear(struct pres_cache_entry *e)
+{
+	free(e->watcher);
+	free(e->bare);
+	xlate_presence_clear(&e->p);
+	memset(e, 0, sizeof(*e));
+}
+
+static bool entry_of(const struct pres_cache_entry *e, uint32_t h, const char *watcher,
+                     const char *bare)
+{
+	return e->pair_hash == h && strcmp(e->watcher, watcher) == 0 && strcmp(e->bare, bare) == 0;
+}
+
+struct sipgw_pres_cache *sipgw__pres_cache_new(void)
+{
+	return calloc(1, sizeof(struct sipgw_pres_cache));
+}
+
+void sipgw__pres_cache_free(struct sipgw_pres_cache *c)
+{
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < c->n; i++)
+		entry_clear(&c->e[i]);
+	free(c->e);
+	free(c);
+}
+
+size_t sipgw__pres_cache_count(const struct sipgw_pres_cache *c)
+{
+	return c != NULL ? c->n : 0;
+}
+
+/* Removes entry i (the last one takes its place). */
+static void entry_remove(struct sipgw_pres_cache *c, size_t i)
+{
+	entry_clear(&c->e[i]);
+	c->e[i] = c->e[--c->n];
+	memset(&c->e[c->n], 0, sizeof(c->e[c->n]));
+}
+
+/* A free slot: a new one while below the cap, else the least recently changed entry's. */
+static struct pres_cache_entry *entry_slot(struct sipgw_pres_cache *c)
+{
+	if (c->n == c->cap && c->cap < SIPGW_PRES_CACHE_MAX) {
+		size_t cap = c->cap ? 2 * c->cap : 64;
+		if (cap > SIPGW_PRES_CACHE_MAX)
+			cap = SIPGW_PRES_CACHE_MAX;
+		struct pres_cache_entry *e = realloc(c->e, cap * sizeof(*e));
+		if (e != NULL) {
+			c->e = e;
+			c->cap = cap;
+		}
+	}
+	if (c->n < c->cap)
+		return &c->e[c->n++];
+	if (c->n == 0)
+		return NULL;
+	size_t old = 0;
+	for (size_t i = 1; i < c->n; i++)
+		if (c->e[i].stamp < c->e[old].stamp)
+			old = i;
+	entry_clear(&c->e[old]);
+	return &c->e[old];
+}
+
+void sipgw__pres_cache_put(struct sipgw_pres_cache *c, const char *watcher, const char *bare,
+                           const struct xlate_presence *p)
+{
+	if (c == NULL)
+		return;
+	uint32_t h = pair_hash(watcher, bare);
+	uint64_t stamp = ++c->stamp;
+	if (!p->available && p->resource == NULL) {
+		/* unavailable from the bare JID: every resource of it is offline */
+		for (size_t i = 0; i < c->n;)
+			if (entry_of(&c->e[i], h, watcher, bare))
+				entry_remove(c, i);
+			else
+				i++;
+	}
+	struct pres_cache_entry *e = NULL;
+	for (size_t i = 0; i < c->n && e == NULL; i++)
+		if (entry_of(&c->e[i], h, watcher, bare) &&
+		    str_eq_opt(c->e[i].p.resource, p->resource))
+			e = &c->e[i];
+	if (e != NULL) {
+		struct xlate_presence copy;
+		if (!presence_copy(&copy, p))
+			return;
+		xlate_presence_clear(&e->p);
+		e->p = copy;
+		e->stamp = stamp;
+		return;
+	}
+	e = entry_slot(c);
+	if (e == NULL)
+		return;
+	e->pair_hash = h;
+	e->stamp = stamp;
+	e->watcher = strdup(watcher);
+	e->bare = strdup(bare);
+	if (e->watcher == NULL || e->bare == NULL || !presence_copy(&e->p, p))
+		entry_remove(c, (size_t)(e - c->e));
+}
+
+void sipgw__pres_cache_forget(struct sipgw_pres_cache *c, const char *watcher, const char *bare)
+{
+	if (c == NULL)
+		return;
+	uint32_t h = pair_hash(watcher, bare);
+	for (size_t i = 0; i < c->n;)
+		if (entry_of(&c->e[i], h, watcher, bare))
+			entry_remove(c, i);
+		else
+			i++;
+}
+
+bool sipgw__pres_cache_get(const struct sipgw_pres_cache *c, const char *watcher, const char *bare,
+                           struct xlate_presence *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (c == NULL)
+		return false;
+	uint32_t h = pair_hash(watcher, bare);
+	const struct pres_cache_entry *best = NULL;
+	for (size_t i = 0; i < c->n; i++) {
+		const struct pres_cache_entry *e = &c->e[i];
+		if (!entry_of(e, h, watcher, bare))
+			continue;
+		/* an available resource wins over offline ones; among equals the latest */
+		if (best == NULL || (e->p.available && !best->p.available) ||
+		    (e->p.available == best->p.available && e->stamp > best->stamp))
+			best = e;
+	}
+	return best != NULL && presence_copy(out, &best->p);
+}
+
+/* ---- isComposing timing both ways (RFC 3994 §3.2, §3.3) ----------------------------------- */
+
+struct isc_rx_entry {
+	int64_t due_ms;
+	char *from, *to, *thread; /* the chat state stanza's from, to and thread */
+};
+
+struct sipgw_isc_rx {
+	struct isc_rx_entry e[SIPGW_ISC_RX_MAX];
+	size_t n;
+	int64_t next_due_ms; /* the earliest due_ms (INT64_MAX: none) */
+};
+
+static char *dup_len(const char *s, size_t len)
+{
+	char *d = malloc(len + 1);
+	if (d != NULL) {
+		memcpy(d, s, len);
+		d[len] = '\0';
+	}
+	return d;
+}
+
+static bool same_len(const char *a, const char *b, size_t blen)
+{
+	return strlen(a) == blen && memcmp(a, b, blen) == 0;
+}
+
+static void isc_rx_remove(struct sipgw_isc_rx *t, size_t i)
+{
+	free(t->e[i].from);
+	free(t->e[i].to);
+	free(t->e[i].thread);
+	t->e[i] = t->e[--t->n];
+	memset(&t->e[t->n], 0, sizeof(t->e[t->n]));
+}
+
+static void isc_rx_next_due(struct sipgw_isc_rx *t)
+{
+	t->next_due_ms = INT64_MAX;
+	for (size_t i = 0; i < t->n; i++)
+		if (t->e[i].due_ms < t->next_due_ms)
+			t->next_due_ms = t->e[i].due_ms;
+}
+
+struct sipgw_isc_rx *sipgw__isc_rx_new(void)
+{
+	struct sipgw_isc_rx *t = calloc(1, sizeof(*t));
+	if (t != NULL)
+		t->next_due_ms = INT64_MAX;
+	return t;
+}
+
+void sipgw__isc_rx_free(struct sipgw_isc_rx *t)
+{
+	if (t == NULL)
+		return;
+	while (t->n > 0)
+		isc_rx_remove(t, t->n - 1);
+	free(t);
+}
+
+size_t sipgw__isc_rx_count(const struct sipgw_isc_rx *t)
+{
+	return t != NULL ? t->n : 0;
+}
+
+static size_t isc_rx_find(const struct sipgw_isc_rx *t, const char *from, size_t from_len,
+                          const char *to, size_t to_len)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (same_len(t->e[i].from, from, from_len) && same_len(t->e[i].to, to, to_len))
+			return i;
+	return SIZE_MAX;
+}
+
+long sipgw__isc_refresh_s(long refresh_s)
+{
+	/* RFC 3994 §3.3: "otherwise, it is 120 seconds" */
+	if (refresh_s <= 0)
+		return SIPGW_ISC_REFRESH_DEFAULT_S;
+	if (refresh_s < SIPGW_ISC_REFRESH_MIN_S)
+		return SIPGW_ISC_REFRESH_MIN_S;
+	return refresh_s < XLATE_ISCOMPOSING_REFRESH_MAX ? refresh_s
+	                                                 : XLATE_ISCOMPOSING_REFRESH_MAX;
+}
+
+void sipgw__isc_rx_active(struct sipgw_isc_rx *t, const char *from, size_t from_len, const char *to,
+                          size_t to_len, const char *thread, size_t thread_len, long refresh_s,
+                          int64_t now_ms, sipgw_isc_idle_cb cb, void *ctx)
+{
+	if (t == NULL)
+		return;
+	int64_t due = now_ms + (int64_t)sipgw__isc_refresh_s(refresh_s) * 1000;
+	size_t i = isc_rx_find(t, from, from_len, to, to_len);
+	if (i == SIZE_MAX && t->n == SIPGW_ISC_RX_MAX) {
+		/* full: the composer due first is taken idle now rather than never */
+		size_t first = 0;
+		for (size_t k = 1; k < t->n; k++)
+			if (t->e[k].due_ms < t->e[first].due_ms)
+				first = k;
+		if (cb != NULL)
+			cb(ctx, t->e[first].from, t->e[first].to, t->e[first].thread);
+		isc_rx_remove(t, first);
+	}
+	if (i == SIZE_MAX) {
+		struct isc_rx_entry *e = &t->e[t->n];
+		e->from = dup_len(from, from_len);
+		e->to = dup_len(to, to_len);
+		e->thread = dup_len(thread != NULL ? thread : "", thread != NULL ? thread_len : 0);
+		if (e->from == NULL || e->to == NULL || e->thread == NULL) {
+			free(e->from);
+			free(e->to);
+			free(e->thread);
+			memset(e, 0, sizeof(*e));
+			return;
+		}
+		i = t->n++;
+	} else if (thread != NULL && !same_len(t->e[i].thread, thread, thread_len)) {
+		char *th = dup_len(thread, thread_len);
+		if (th != NULL) {
+			free(t->e[i].thread);
+			t->e[i].thread = th;
+		}
+	}
+	/* "Each transmission ... resets the timer" (RFC 3994 §3.2): the latest active counts */
+	t->e[i].due_ms = due;
+	isc_rx_next_due(t);
+}
+
+bool sipgw__isc_rx_cancel(struct sipgw_isc_rx *t, const char *from, size_t from_len, const char *to,
+                          size_t to_len)
+{
+	if (t == NULL)
+		return false;
+	size_t i = isc_rx_find(t, from, from_len, to, to_len);
+	if (i == SIZE_MAX)
+		return false;
+	isc_rx_remove(t, i);
+	isc_rx_next_due(t);
+	return true;
+}
+
+size_t sipgw__isc_rx_expire(struct sipgw_isc_rx *t, int64_t now_ms, sipgw_isc_idle_cb cb, void *ctx)
+{
+	size_t ended = 0;
+	if (t == NULL || now_ms < t->next_due_ms)
+		return 0;
+	for (size_t i = 0; i < t->n;) {
+		if (t->e[i].due_ms <= now_ms) {
+			if (cb != NULL)
+				cb(ctx, t->e[i].from, t->e[i].to, t->e[i].thread);
+			isc_rx_remove(t, i);
+			ended++;
+		} else {
+			i++;
+		}
+	}
+	isc_rx_next_due(t);
+	return ended;
+}
+
+enum isc_tx_state { ISC_TX_FREE = 0, ISC_TX_ACTIVE, ISC_TX_IDLE };
+
+struct isc_tx_entry {
+	uint64_t key;
+	int64_t at_ms; /* when the state was sent (or the body that implied idle) */
+	enum isc_tx_state state;
+};
+
+struct sipgw_isc_tx {
+	struct isc_tx_entry e[SIPGW_ISC_TX_MAX];
+};
+
+struct sipgw_isc_tx *sipgw__isc_tx_new(void)
+{
+	return calloc(1, sizeof(struct sipgw_isc_tx));
+}
+
+void sipgw__isc_tx_free(struct sipgw_isc_tx *t)
+{
+	free(t);
+}
+
+bool sipgw__isc_tx_decide(struct sipgw_isc_tx *t, uint64_t key, bool body, enum xlate_chatstate cs,
+                          int64_t now_ms)
+{
+	if (t == NULL)
+		return true;
+	struct isc_tx_entry *e = NULL, *slot = NULL;
+	for (size_t i = 0; i < SIPGW_ISC_TX_MAX; i++) {
+		struct isc_tx_entry *x = &t->e[i];
+		if (x->state != ISC_TX_FREE && x->key == key) {
+			e = x;
+			break;
+		}
+		/* a free slot, else the pair whose state went longest ago */
+		if (slot == NULL || (slot->state != ISC_TX_FREE &&
+		                     (x->state == ISC_TX_FREE || x->at_ms < slot->at_ms)))
+			slot = x;
+	}
+	bool active = !body && cs == XLATE_CS_COMPOSING;
+	bool send = true;
+	if (e != NULL && !body) {
+		/* RFC 3994 §3.2: "the message rate is limited to one status message per refresh
+		 * threshold interval" for active; an idle after idle, or right after a content
+		 * message ("no 'idle' state indication is needed"), says nothing new */
+		if (active)
+			send = e->state != ISC_TX_ACTIVE ||
+			       now_ms - e->at_ms >= (int64_t)XLATE_ISCOMPOSING_REFRESH * 1000;
+		else
+			send = e->state != ISC_TX_IDLE;
+	}
+	if (!send)
+		return false;
+	if (e == NULL)
+		e = slot;
+	e->key = key;
+	e->at_ms = now_ms;
+	e->state = active ? ISC_TX_ACTIVE : ISC_TX_IDLE;
+	return true;
 }

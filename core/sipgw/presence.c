@@ -335,6 +335,8 @@ static void sip_watcher_end(struct sipgw *gw, struct dom *d, struct db_subscript
 	struct fg_buf wj = {0};
 	if (notify)
 		notify_send(gw, d, s, "terminated;reason=timeout", &closed);
+	/* no more presence comes for it: what the pair learnt would go stale */
+	sipgw__pres_cache_forget(gw->pres_cache, s->watcher, s->presentity);
 	if (sub_sip_party_jid(d, s->watcher, &wj))
 		send_presence(gw, SIPGW_PRES_UNAVAILABLE, fg_buf_cstr(&wj), s->presentity, NULL);
 	fg_buf_free(&wj);
@@ -574,9 +576,14 @@ void sipgw__presence_xmpp_in(struct sipgw *gw, struct dom *d, const struct xmpp_
 		} else if (type == SIPGW_PRES_UNSUBSCRIBED) {
 			notify_send(gw, d, &s, "terminated;reason=rejected", NULL);
 			sub_delete(gw, id);
+			sipgw__pres_cache_forget(gw->pres_cache, su, watcher_bare);
 			d->status_dirty = true;
 		} else if (s.state == DB_SUB_ACTIVE) {
 			notify_send(gw, d, &s, "active", &p);
+			/* RFC 6665 §4.4.3: the state a later fetch of this watcher gets at once */
+			if (gw->pres_cache == NULL)
+				gw->pres_cache = sipgw__pres_cache_new();
+			sipgw__pres_cache_put(gw->pres_cache, su, watcher_bare, &p);
 		}
 		break;
 	case SIPGW_PRES_ERROR:
@@ -680,13 +687,21 @@ static void subscribe_in(struct sipgw *gw, struct dom *d, struct stxn *st)
 		fg_strlcpy(f.local_tag, st->to_tag, sizeof(f.local_tag));
 		sub_take_dialog(&f, dlg);
 		sip_dialog_free(dlg);
-		/* a fetch: its NOTIFY carries the state the probe brings back (RFC 6665
-		 * §4.4.3), so the record waits for it as "terminated" (no subscription), at
-		 * most SIPGW_FETCH_WAIT_MS; without an answer the NOTIFY has no body */
+		/* a fetch: its NOTIFY carries the current state (RFC 6665 §4.4.3). The last
+		 * presence this watcher's active subscription brought answers it at once;
+		 * without one the record waits as "terminated" (no subscription) for the
+		 * answer to a probe, at most SIPGW_FETCH_WAIT_MS, and without an answer the
+		 * NOTIFY has no body (RFC 8048 §5.3.2, §7.2) */
 		f.state = DB_SUB_TERMINATED;
 		f.remote_cseq = m->cseq;
 		f.created_ms = f.refreshed_ms = fg_now_ms();
 		f.expires_ms = f.refreshed_ms + SIPGW_FETCH_WAIT_MS;
+		struct xlate_presence known;
+		if (sipgw__pres_cache_get(gw->pres_cache, f.watcher, pres_bare, &known)) {
+			fetch_end(gw, d, &f, "terminated;reason=timeout", &known);
+			xlate_presence_clear(&known);
+			goto out;
+		}
 		sub_save(gw, &f);
 		send_presence(gw, SIPGW_PRES_PROBE, fg_buf_cstr(&watcher_jid), pres_bare, NULL);
 		goto out;
@@ -856,6 +871,11 @@ static void notify_in(struct sipgw *gw, struct dom *d, struct stxn *st)
 			fg_log(FG_LOG_INFO, SIPGW_SUBSYS, "PIDF from %s refused: %s", s.presentity,
 			       why ? why : "malformed");
 		xlate_presence_clear(&p);
+	} else if (active && m->body_len == 0) {
+		/* RFC 8048 §5.2.1: an active NOTIFY without a body carries no state, which the
+		 * gateway "would interpret ... as unknown or 'closed'": the XMPP user must not
+		 * keep showing the contact's last presence (after 'subscribed' on the first) */
+		to_xmpp_watcher(gw, d, &s, SIPGW_PRES_UNAVAILABLE, NULL);
 	}
 	if (!terminated) {
 		sub_save(gw, &s);

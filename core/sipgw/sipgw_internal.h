@@ -400,6 +400,12 @@ struct sipgw {
 	 * subscriptions (0: not known yet, scan now), and of the last full scan */
 	int64_t presence_due_ms;
 	int64_t presence_scan_ms;
+	/* presence.c: the last presence for SIP fetches, made on first use */
+	struct sipgw_pres_cache *pres_cache;
+	/* engine.c: RFC 3994 §3.3 refresh timers of SIP composers, and what was last sent
+	 * to each SIP recipient (§3.2), made on first use */
+	struct sipgw_isc_rx *isc_rx;
+	struct sipgw_isc_tx *isc_tx;
 };
 
 /* Cross-file engine helpers (engine.c). */
@@ -454,6 +460,77 @@ enum sipgw_sub_action sipgw__sub_due(const struct db_subscription *s, int64_t no
 /* Whether the subscriptions must be read from the store this tick: something is due, or
  * the periodic scan (SIPGW_SUB_SCAN_MS) that counts them and sees records others changed. */
 bool sipgw__presence_scan_due(int64_t now_ms, int64_t due_ms, int64_t last_scan_ms);
+
+/* ---- the last presence of XMPP users, for SIP fetches (glue.c) ---------------------------- */
+
+/* RFC 6665 §4.4.3, RFC 8048 §7.2: a SIP watcher's fetch is answered at once from the last
+ * presence the gateway received for that watcher's active subscription to the XMPP user; an
+ * XMPP probe goes only when there is none. Kept per (SIP watcher, XMPP full JID), since XMPP
+ * authorizes presence per contact; in memory only (a restart starts empty). Entries at most:
+ * a few per subscription of SIPGW_MAX_SUBS is far more than fetches ever ask for; beyond it
+ * the least recently changed entry goes. */
+#define SIPGW_PRES_CACHE_MAX 4096u
+struct sipgw_pres_cache;
+struct sipgw_pres_cache *sipgw__pres_cache_new(void);
+void sipgw__pres_cache_free(struct sipgw_pres_cache *c); /* NULL: no-op */
+/* Remembers p (copied) as what watcher last saw of bare's resource p->resource (NULL: the
+ * bare JID). An unavailable without a resource takes every resource of bare offline. */
+void sipgw__pres_cache_put(struct sipgw_pres_cache *c, const char *watcher, const char *bare,
+                           const struct xlate_presence *p);
+/* The pair's subscription ended or was refused: what it learnt is no longer current. */
+void sipgw__pres_cache_forget(struct sipgw_pres_cache *c, const char *watcher, const char *bare);
+/* What answers watcher's fetch of bare: the latest available resource, else the latest
+ * unavailable one; out is a copy the caller clears. False when nothing is known. */
+bool sipgw__pres_cache_get(const struct sipgw_pres_cache *c, const char *watcher, const char *bare,
+                           struct xlate_presence *out);
+size_t sipgw__pres_cache_count(const struct sipgw_pres_cache *c);
+
+/* ---- isComposing timing both ways (glue.c, RFC 3994 §3.2, §3.3) ------------------------- */
+
+/* The receiver side: a SIP composer's "active" falls back to idle after its <refresh>
+ * (120 s without one) with no new "active" and no content message (RFC 3994 §3.3), and the
+ * XMPP recipient is then sent the state idle maps to (RFC 7573 §6 Table 3: <active/>).
+ * Composers timed at once: each is a (SIP sender, XMPP recipient) pair typing right now,
+ * which an appliance's users never approach; when full, the one due first ends at once. */
+#define SIPGW_ISC_RX_MAX            1024u
+#define SIPGW_ISC_REFRESH_DEFAULT_S 120 /* RFC 3994 §3.3 */
+/* The RFC sets no floor on <refresh> (§3.2 asks composers for 60 s or more); a zero-length
+ * wait would end every "active" on the next tick, so 1 s is the shortest taken. */
+#define SIPGW_ISC_REFRESH_MIN_S 1
+/* The timer's wait for a <refresh> (-1: none) as xlate_iscomposing_parse gives it. */
+long sipgw__isc_refresh_s(long refresh_s);
+typedef void (*sipgw_isc_idle_cb)(void *ctx, const char *from, const char *to, const char *thread);
+struct sipgw_isc_rx;
+struct sipgw_isc_rx *sipgw__isc_rx_new(void);
+void sipgw__isc_rx_free(struct sipgw_isc_rx *t); /* NULL: no-op */
+/* An "active" from `from` to `to` at now_ms: its timer starts again (refresh_s -1: none
+ * given). Should the table be full, cb is called first for the composer due first. */
+void sipgw__isc_rx_active(struct sipgw_isc_rx *t, const char *from, size_t from_len, const char *to,
+                          size_t to_len, const char *thread, size_t thread_len, long refresh_s,
+                          int64_t now_ms, sipgw_isc_idle_cb cb, void *ctx);
+/* An "idle" or a content message of the pair: its timer goes; true if one ran. */
+bool sipgw__isc_rx_cancel(struct sipgw_isc_rx *t, const char *from, size_t from_len, const char *to,
+                          size_t to_len);
+/* Calls cb for every composer whose refresh ran out by now_ms and forgets it; how many.
+ * Cheap when none is due (one compare). */
+size_t sipgw__isc_rx_expire(struct sipgw_isc_rx *t, int64_t now_ms, sipgw_isc_idle_cb cb,
+                            void *ctx);
+size_t sipgw__isc_rx_count(const struct sipgw_isc_rx *t);
+
+/* The composer side (XMPP -> SIP): what was last sent to each (XMPP sender, SIP
+ * Request-URI) pair. RFC 3994 §3.2: "active" at most once per XLATE_ISCOMPOSING_REFRESH
+ * unless an idle came between, and no "idle" after idle or after a content message. Pairs
+ * remembered: as SIPGW_ISC_RX_MAX; beyond it the pair whose state went longest ago is
+ * forgotten (then at most one status message more goes to it). */
+#define SIPGW_ISC_TX_MAX 1024u
+struct sipgw_isc_tx;
+struct sipgw_isc_tx *sipgw__isc_tx_new(void);
+void sipgw__isc_tx_free(struct sipgw_isc_tx *t); /* NULL: no-op */
+/* A chat state cs (body false) or a content message (body true, cs ignored) for the pair
+ * key at now_ms: whether its isComposing goes; what goes is remembered (a content message
+ * always "goes" and counts as idle). A NULL table sends everything. */
+bool sipgw__isc_tx_decide(struct sipgw_isc_tx *t, uint64_t key, bool body, enum xlate_chatstate cs,
+                          int64_t now_ms);
 
 /* ---- test entry points (engine.c) ----------------------------------------------------- */
 

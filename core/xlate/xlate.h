@@ -295,6 +295,9 @@ enum xlate_chatstate {
 #define XLATE_ISCOMPOSING_TYPE "application/im-iscomposing+xml"
 /* RFC 3994 §3.2: a refresh SHOULD be at least 60 s; 90 s as in its §5 example */
 #define XLATE_ISCOMPOSING_REFRESH 90
+/* A peer's <refresh> longer than an hour is read as an hour: a composer gone that long has
+ * gone idle by any measure, and the receiver's timer stays bounded. */
+#define XLATE_ISCOMPOSING_REFRESH_MAX 3600
 /* Builds an isComposing document (RFC 7573 §6 Table 4): composing -> "active" with
  * refresh, others "idle" (gone too: outside a session there is nothing better). */
 enum fg_err xlate_chatstate_to_iscomposing(enum xlate_chatstate cs, struct fg_buf *out);
@@ -302,6 +305,11 @@ enum fg_err xlate_chatstate_to_iscomposing(enum xlate_chatstate cs, struct fg_bu
  * other state token is idle (RFC 3994 §3.5). A document with no <state> is refused. */
 enum fg_err xlate_chatstate_from_iscomposing(const uint8_t *xml, size_t len,
                                              enum xlate_chatstate *out, const char **why);
+/* The same, and the document's <refresh> in seconds into *refresh_s (RFC 3994 §3.3): -1 when
+ * absent or not a positive integer (the receiver then waits 120 s), at most
+ * XLATE_ISCOMPOSING_REFRESH_MAX. */
+enum fg_err xlate_iscomposing_parse(const uint8_t *xml, size_t len, enum xlate_chatstate *out,
+                                    long *refresh_s, const char **why);
 const char *xlate_chatstate_name(enum xlate_chatstate cs); /* "composing" */
 
 #endif

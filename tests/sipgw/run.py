@@ -174,12 +174,12 @@ PIDF = (b"<?xml version='1.0' encoding='UTF-8'?><presence xmlns='urn:ietf:params
 NOTIFY_SEQ = [0]
 
 
-def edge_notify(sub, expires, pending=False, state=None):
+def edge_notify(sub, expires, pending=False, state=None, bodyless=False):
     """The edge's NOTIFY in the dialog its 200 to SUBSCRIBE made (RFC 6665 §4.2.2)."""
     NOTIFY_SEQ[0] += 1
     frm, to = header(sub, "From"), header(sub, "To")
     active = expires != "0"
-    body = PIDF if active else b""
+    body = PIDF if active and not bodyless else b""
     if pending:
         body = PIDF.replace(b"in a meeting", b"still pending")
     lines = ["NOTIFY %s SIP/2.0" % (header(sub, "Contact") or "<sip:gw.sip.test>").strip("<>"),
@@ -219,6 +219,10 @@ class Edge(threading.Thread):
         self.sub_times = []  # (time, SUBSCRIBE) as they arrived
         self.fetch = False  # send a fetch SUBSCRIBE after the next OPTIONS
         self.pending_first = False  # a NOTIFY pending with a PIDF before the first active
+        self.bodyless_refresh = False  # romeo's refresh NOTIFY is active without a body
+        self.fetch_cached = False  # a fetch of bob once his presence reached the edge
+        self.composer = False  # isComposing from alice once the XMPP message arrives
+        self.notify_fail = {}  # Call-ID -> the status its NOTIFYs get (RFC 6665 §4.2.2)
         self.responses = []  # responses to the edge's own requests (its NOTIFYs)
         self.overlap = None  # a second MESSAGE came before the first was answered
         self.ctx.sni_callback = lambda sock, name, ctx: self.sni.append(name)
@@ -259,6 +263,38 @@ class Edge(threading.Thread):
                 self.requests.append(msg)
                 if msg.startswith(b"NOTIFY "):
                     self.notifies.append(msg)
+                fail = self.notify_fail.get(header(msg, "Call-ID")) \
+                    if msg.startswith(b"NOTIFY ") else None
+                if fail:
+                    s.sendall(answer(msg, fail, "Failed"))
+                    continue
+                if msg.startswith(b"NOTIFY ") and b"busy now" in msg and self.fetch_cached:
+                    # RFC 6665 §4.4.3: alice's fetch of bob, whose presence her active
+                    # subscription just brought: answered at once from what is known
+                    self.fetch_cached = False
+                    s.sendall(answer(msg, 200, "OK"))
+                    s.sendall(sip_req("SUBSCRIBE", "sip:bob@nowhere.test", "fetch2@edge",
+                                      "z9hG4bKfx2", 1, None,
+                                      "Event: presence\r\nExpires: 0\r\n"))
+                    continue
+                if msg.startswith(b"MESSAGE sip:romeo@") and b"hi from XMPP" in msg and \
+                        self.composer:
+                    # RFC 3994 §3.3: alice types to juliet with a 1 s refresh and then
+                    # says nothing more; to tybalt she types and sends the text
+                    self.composer = False
+                    s.sendall(answer(msg, 200, "OK"))
+                    isc = (b"<?xml version='1.0' encoding='UTF-8'?><isComposing "
+                           b"xmlns='urn:ietf:params:xml:ns:im-iscomposing'><state>active"
+                           b"</state><refresh>1</refresh></isComposing>")
+                    for n, (to, cid) in enumerate((("juliet", "isc1@edge"),
+                                                   ("tybalt", "isc2@edge"))):
+                        s.sendall(sip_req("MESSAGE", "sip:%s@capulet.test" % to, cid,
+                                          "z9hG4bKic%d" % n, 1, None,
+                                          ctype="application/im-iscomposing+xml", body=isc))
+                    s.sendall(sip_req("MESSAGE", "sip:tybalt@capulet.test", "isc2@edge",
+                                      "z9hG4bKic9", 2, None, ctype="text/plain",
+                                      body=b"text after typing"))
+                    continue
                 if msg.startswith(b"MESSAGE sip:nobody@"):
                     s.sendall(answer(msg, 404, "Not Found"))
                 elif msg.startswith(b"SUBSCRIBE sip:busy@"):
@@ -306,7 +342,12 @@ class Edge(threading.Thread):
                     ends = {b"SUBSCRIBE sip:prob@": "terminated;reason=probation;retry-after=30",
                             b"SUBSCRIBE sip:moved@": "terminated;reason=deactivated"}
                     end = [v for k, v in ends.items() if msg.startswith(k)]
-                    s.sendall(edge_notify(msg, exp, state=end[0] if end else None))
+                    # RFC 8048 §5.2.1: a NOTIFY without a body is no state ("closed")
+                    bodyless = (self.bodyless_refresh and exp != "0" and
+                                msg.startswith(b"SUBSCRIBE sip:romeo@") and
+                                ";tag=" in (header(msg, "To") or ""))
+                    s.sendall(edge_notify(msg, exp, state=end[0] if end else None,
+                                          bodyless=bodyless))
                 else:
                     s.sendall(answer(msg, 200, "OK"))
 
@@ -501,6 +542,15 @@ def subscribe_from_sip(tls, data, edge):
                                b"<basic>closed</basic>" in n for n in edge.notifies[count:]), 5),
           "in-dialog Expires 0: NOTIFY terminated;reason=timeout with PIDF closed")
     check(wait_for(lambda: len(subs(data)) == 1, 3), "in-dialog Expires 0: the record goes")
+    # RFC 6665 §4.2.2: a NOTIFY that times out (408, Timer F) removes the subscription
+    edge.notify_fail["s7@edge"] = 408
+    rsp = sip_exchange(tls, sip_req("SUBSCRIBE", "sip:erin@nowhere.test", "s7@edge",
+                                    "z9hG4bKs7", 1, None,
+                                    "Event: presence\r\nExpires: 600\r\n"), 5)
+    check(rsp is not None and rsp.startswith(b"SIP/2.0 200"), "SUBSCRIBE to erin: 200")
+    check(wait_for(lambda: any(b"s7@edge" in n for n in edge.notifies), 5) and
+          wait_for(lambda: len(subs(data)) == 1, 5),
+          "its NOTIFY answered 408 ends the subscription (RFC 6665 §4.2.2): %s" % subs(data))
     # RFC 6665 §4.1.3: a NOTIFY needs Subscription-State (400); another package gets 489
     rsp = sip_exchange(tls, sip_req("NOTIFY", "sip:alice@sip.test", "n1@edge", "z9hG4bKn1", 1,
                                     "x1", "Event: presence\r\n"), 5)
@@ -837,6 +887,9 @@ def main():
     edge.grant = "10"  # a short grant: refreshed at 5 s (RFC 6665 §4.1.2.2), not late
     edge.fetch = True
     edge.pending_first = True
+    edge.bodyless_refresh = True
+    edge.fetch_cached = True
+    edge.composer = True
     edge.responses.clear()
     r = subprocess.run([XPROBE, data], capture_output=True, timeout=60)
     out = r.stdout.decode(errors="replace")
@@ -880,6 +933,12 @@ def main():
           "NOTIFY active -> presence subscribed")
     check("<show>away</show>" in out and "in a meeting" in out,
           "PIDF -> presence with show and status")
+    romeo = [l for l in out.splitlines() if "from='romeo@sip.test" in l]
+    away = [i for i, l in enumerate(romeo) if "<show>away</show>" in l]
+    gone = [i for i, l in enumerate(romeo) if "type='unavailable'" in l]
+    check(away and gone and gone[-1] > away[0],
+          "an active NOTIFY without a body after open presence -> unavailable "
+          "(RFC 8048 §5.2.1)")
     check("still pending" not in out,
           "a NOTIFY pending with a PIDF sends no presence (RFC 8048 §5.2.1)")
     check("from='romeo@sip.test' to='juliet@capulet.test' type='unsubscribed'" in out,
@@ -925,6 +984,23 @@ def main():
     check("type='unsubscribed'" not in "".join(l for l in out.splitlines()
                                                if "from='prob@" in l or "from='moved@" in l),
           "probation and deactivated keep the authorization (no unsubscribed)")
+    check(any("fetch2@edge" in n and "Subscription-State: terminated" in n and
+              "application/pidf+xml" in n and "busy now" in n for n in nots),
+          "a fetch by a watcher with an active subscription is answered at once from the "
+          "last presence it brought (RFC 6665 §4.4.3)")
+    lines = out.splitlines()
+    isc = [(i, l) for i, l in enumerate(lines) if "from='alice@sip.test" in l and
+           "<thread>isc1@edge</thread>" in l]
+    typing = [i for i, l in isc if "<composing " in l]
+    idle = [i for i, l in isc if "<active xmlns='http://jabber.org/protocol/chatstates'/>" in l]
+    check(typing and idle and idle[0] > typing[0],
+          "isComposing active with refresh 1 and nothing after it -> <active/> to the XMPP "
+          "user once the refresh ran out (RFC 3994 §3.3)")
+    tyb = [l for l in lines if "from='alice@sip.test" in l and "to='tybalt@capulet.test" in l]
+    check(any("<composing " in l for l in tyb) and
+          any("text after typing" in l for l in tyb) and
+          not any("<active xmlns=" in l for l in tyb),
+          "a content message after active ends the composer's wait: no <active/> later")
     check("<presence from='sip.test' to='juliet@capulet.test' type='probe'>" in out,
           "before a refresh, a probe of the XMPP user's bare JID from the gateway (RFC 8048 §8.1)")
     fetches = [m for m in subs_sent if m.startswith("SUBSCRIBE sip:mercutio@sip.test ")]

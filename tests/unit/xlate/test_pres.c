@@ -326,6 +326,53 @@ static void t_chatstate_row(void **st)
 	fg_buf_free(&b);
 }
 
+/* RFC 3994 §3.3: the receiver's timeout is the last active's <refresh>, 120 s without one */
+static void t_iscomposing_refresh(void **st)
+{
+	(void)st;
+	static const struct {
+		const char *refresh; /* NULL: no element */
+		long want;
+	} rows[] = {
+	    {NULL, -1},
+	    {"90", 90},
+	    {" 2\n", 2}, /* XML whitespace around it */
+	    {"1", 1},
+	    {"0", -1}, /* xs:positiveInteger */
+	    {"-5", -1},
+	    {"1.5", -1},
+	    {"1 5", -1}, /* one number, not two */
+	    {"", -1},
+	    {"86400", XLATE_ISCOMPOSING_REFRESH_MAX}, /* capped */
+	    {"99999999999999999999", -1},             /* longer than any count of seconds */
+	};
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		char doc[512];
+		snprintf(doc, sizeof(doc),
+		         "<isComposing xmlns='urn:ietf:params:xml:ns:im-iscomposing'>"
+		         "<state>active</state>%s%s%s</isComposing>",
+		         rows[i].refresh ? "<refresh>" : "", rows[i].refresh ? rows[i].refresh : "",
+		         rows[i].refresh ? "</refresh>" : "");
+		enum xlate_chatstate cs;
+		long refresh = 12345;
+		assert_int_equal(
+		    xlate_iscomposing_parse((const uint8_t *)doc, strlen(doc), &cs, &refresh, NULL),
+		    FG_OK);
+		assert_int_equal(cs, XLATE_CS_COMPOSING);
+		assert_int_equal(refresh, rows[i].want);
+	}
+	/* a <refresh> not in the isComposing namespace, or nested deeper, is not the one */
+	static const char other[] = "<isComposing xmlns='urn:ietf:params:xml:ns:im-iscomposing'>"
+	                            "<state>active</state><x><refresh>5</refresh></x>"
+	                            "<refresh xmlns='urn:x'>7</refresh></isComposing>";
+	enum xlate_chatstate cs;
+	long refresh = 0;
+	assert_int_equal(
+	    xlate_iscomposing_parse((const uint8_t *)other, sizeof(other) - 1, &cs, &refresh, NULL),
+	    FG_OK);
+	assert_int_equal(refresh, -1);
+}
+
 static void t_iscomposing_states(void **st)
 {
 	static const struct {
@@ -405,6 +452,7 @@ int main(void)
 		                                 (void *)(uintptr_t)c};
 	}
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(t_iscomposing_states);
+	tests[n++] = (struct CMUnitTest)cmocka_unit_test(t_iscomposing_refresh);
 	tests[n++] = (struct CMUnitTest)cmocka_unit_test(t_iscomposing_refused);
 	return _cmocka_run_group_tests("xlate_pres", tests, n, NULL, NULL);
 }
