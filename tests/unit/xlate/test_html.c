@@ -166,6 +166,13 @@ static void t_depth(void **st)
 	for (int i = 0; i < XLATE_HTML_MAX_DEPTH; i++)
 		fg_buf_append_str(&want, "</em>");
 	conv(fg_buf_cstr(&in), "deep", fg_buf_cstr(&want));
+	/* a void element still goes in at the cap: <br/> one level below the deepest */
+	fg_buf_append_str(&in, "<br>x");
+	want.len -= XLATE_HTML_MAX_DEPTH * 5;
+	fg_buf_append_str(&want, "<br/>x");
+	for (int i = 0; i < XLATE_HTML_MAX_DEPTH; i++)
+		fg_buf_append_str(&want, "</em>");
+	conv(fg_buf_cstr(&in), "deep\nx", fg_buf_cstr(&want));
 	fg_buf_free(&in);
 	fg_buf_free(&want);
 	/* a big flat body stays whole; one past the XHTML cap loses the <html/> only */
