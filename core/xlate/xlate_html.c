@@ -336,8 +336,7 @@ static void x_put(struct conv *c, const char *s, size_t n)
 	if (c->xoff || c->err)
 		return;
 	if (c->x->len - c->xstart + n > XLATE_HTML_MAX_XHTML) {
-		/* the <body/> carries the text; the formatting is optional (XEP-0071 business
-		 * rules) */
+		/* the <body/> carries the text; the XHTML-IM only enriches it */
 		c->xoff = true;
 		c->x->len = c->xstart;
 		return;
@@ -353,15 +352,13 @@ static void x_esc(struct conv *c, const char *s, size_t n, bool attr)
 {
 	if (c->xoff || c->err)
 		return;
-	size_t before = c->x->len;
 	enum fg_err e = xmpp_escape(c->x, s, n, attr);
 	if (e == FG_ERR_INVAL)
 		fail(c, FG_ERR_PARSE, "text/html is not valid UTF-8 text");
 	else if (e)
 		fail(c, e, "out of memory");
 	else if (c->x->len - c->xstart > XLATE_HTML_MAX_XHTML) {
-		c->x->len = before;
-		c->xoff = true;
+		c->xoff = true; /* as in x_put */
 		c->x->len = c->xstart;
 	}
 }
@@ -450,13 +447,14 @@ static void text_char(struct conv *c, const uint8_t *b, size_t n)
 	c->trail_nl = 0;
 }
 
-/* Text of the document (between tags), entities decoded. */
-static void text_span(struct conv *c, const uint8_t *p, size_t n)
+/* Text of the document (between tags), its entities decoded unless it is an attribute
+ * value that already was. */
+static void text_span(struct conv *c, const uint8_t *p, size_t n, bool decode)
 {
 	for (size_t i = 0; i < n && c->err == FG_OK;) {
 		uint32_t cp;
 		size_t el;
-		if (p[i] == '&' && (el = entity_decode(p + i, n - i, &cp)) != 0) {
+		if (decode && p[i] == '&' && (el = entity_decode(p + i, n - i, &cp)) != 0) {
 			uint8_t u[4];
 			text_char(c, u, utf8_put(cp, u));
 			i += el;
@@ -521,9 +519,10 @@ static const char *attr_value(struct conv *c, const uint8_t *p, size_t n, size_t
 	return c->scratch.len ? (const char *)c->scratch.data : "";
 }
 
-/* XEP-0071 security considerations: only these URI schemes in href and src; no javascript:, data:,
- * vbscript: or relative references. White space around is trimmed (as browsers do), any
- * inside refuses the URI (a browser drops tabs and newlines: "java\tscript:"). */
+/* XEP-0071 security considerations: only these URI schemes in href and src; no
+ * javascript:, data:, vbscript: or relative references. White space around is trimmed (as
+ * browsers do), any inside refuses the URI (a browser drops tabs and newlines:
+ * "java\tscript:"). */
 static bool uri_safe(const char *s, size_t *off, size_t *len)
 {
 	static const char *const schemes[] = {"http:", "https:", "mailto:", "xmpp:", "sip:"};
@@ -563,8 +562,8 @@ static bool css_prop_ok(const char *p, size_t n)
 }
 
 /* A CSS value: words, numbers, units, colours and rgb()/hsl() only. No url(), no
- * expression(), no escapes, no comments, no '!', no ';' (XEP-0071 security considerations: style
- * must not fetch or run anything). Quotes must pair (font-family names). */
+ * expression(), no escapes, no comments, no '!', no ';' (XEP-0071 security
+ * considerations: style must not fetch or run anything). Quotes must pair (font names). */
 static bool css_value_ok(const char *v, size_t n)
 {
 	unsigned sq = 0, dq = 0;
@@ -755,6 +754,59 @@ static void close_for_block(struct conv *c)
 		close_top(c);
 }
 
+/* The collapsed space before inline content that is not text (an image, a link). */
+static void space_flush(struct conv *c)
+{
+	if (c->pending_space && c->nl_want == 0) {
+		if (c->any && c->trail_nl == 0)
+			c->run[c->run_len++] = ' ';
+		c->pending_space = false;
+		run_flush(c);
+	}
+}
+
+/* <img>: kept with a src we may show; its alt text is its plain-text equivalent, in <body/>
+ * always and in the XHTML-IM only when the image is not there to show it. */
+static void img(struct conv *c, const struct attrs *a)
+{
+	size_t n = 0, off = 0;
+	const char *v;
+	bool shown = false;
+	if (a->v[A_SRC] != NULL) {
+		v = attr_value(c, a->v[A_SRC], a->n[A_SRC], &n);
+		shown = uri_safe(v, &off, &n);
+	}
+	if (shown) {
+		newlines_flush(c);
+		space_flush(c);
+		run_flush(c);
+		X_LIT(c, "<img");
+		if (a->v[A_ALT] != NULL) {
+			v = attr_value(c, a->v[A_ALT], a->n[A_ALT], &n);
+			x_attr(c, "alt", v, n);
+		}
+		v = attr_value(c, a->v[A_SRC], a->n[A_SRC], &n);
+		(void)uri_safe(v, &off, &n);
+		x_attr(c, "src", v + off, n);
+		for (int k = A_WIDTH; k <= A_HEIGHT; k++) {
+			if (a->v[k] == NULL)
+				continue;
+			v = attr_value(c, a->v[k], a->n[k], &n);
+			if (dimension_ok(v, n))
+				x_attr(c, attr_names[k], v, n);
+		}
+		X_LIT(c, "/>");
+	}
+	if (a->v[A_ALT] == NULL)
+		return;
+	v = attr_value(c, a->v[A_ALT], a->n[A_ALT], &n);
+	bool xoff = c->xoff;
+	c->xoff = xoff || shown;
+	text_span(c, (const uint8_t *)v, n, false);
+	run_flush(c);
+	c->xoff = xoff;
+}
+
 static void start_tag(struct conv *c, const struct tag_map *t, const struct attrs *a)
 {
 	enum out_el o = (enum out_el)t->out;
@@ -778,54 +830,7 @@ static void start_tag(struct conv *c, const struct tag_map *t, const struct attr
 		return;
 	}
 	if (o == O_IMG) {
-		const char *alt = NULL;
-		size_t alt_len = 0;
-		if (a->v[A_ALT] != NULL) {
-			/* the alternative text is the image's plain-text equivalent */
-			(void)attr_value(c, a->v[A_ALT], a->n[A_ALT], &alt_len);
-			alt = alt_len ? (const char *)c->scratch.data : NULL;
-		}
-		if (a->v[A_SRC] != NULL) {
-			v = attr_value(c, a->v[A_SRC], a->n[A_SRC], &n);
-			if (uri_safe(v, &off, &n)) {
-				newlines_flush(c);
-				if (c->pending_space && c->any && c->trail_nl == 0)
-					c->run[c->run_len++] = ' ';
-				c->pending_space = false;
-				run_flush(c);
-				X_LIT(c, "<img");
-				if (a->v[A_ALT] != NULL) {
-					v = attr_value(c, a->v[A_ALT], a->n[A_ALT], &n);
-					x_attr(c, "alt", v, n);
-				}
-				v = attr_value(c, a->v[A_SRC], a->n[A_SRC], &n);
-				(void)uri_safe(v, &off, &n);
-				x_attr(c, "src", v + off, n);
-				for (int k = A_WIDTH; k <= A_HEIGHT; k++) {
-					if (a->v[k] == NULL)
-						continue;
-					v = attr_value(c, a->v[k], a->n[k], &n);
-					if (dimension_ok(v, n))
-						x_attr(c, attr_names[k], v, n);
-				}
-				X_LIT(c, "/>");
-				/* the alt text goes to the plain text only: the image shows it */
-				if (alt != NULL) {
-					v = attr_value(c, a->v[A_ALT], a->n[A_ALT], &n);
-					bool xoff = c->xoff;
-					c->xoff = true;
-					text_span(c, (const uint8_t *)v, n);
-					run_flush(c);
-					c->xoff = xoff;
-				}
-				return;
-			}
-		}
-		if (alt != NULL) {
-			/* no image we may show: its alternative text stands in */
-			v = attr_value(c, a->v[A_ALT], a->n[A_ALT], &n);
-			text_span(c, (const uint8_t *)v, n);
-		}
+		img(c, a);
 		return;
 	}
 	if (c->depth >= XLATE_HTML_MAX_DEPTH)
@@ -861,13 +866,8 @@ static void start_tag(struct conv *c, const struct tag_map *t, const struct attr
 	c->depth++;
 	if (t->flags & F_PRE)
 		c->pre++;
-	if (out_inline(o) && c->pending_space && c->nl_want == 0) {
-		/* the collapsed space goes before the markup: "a <b>b</b>" is not "a<b> b</b>" */
-		if (c->any && c->trail_nl == 0)
-			c->run[c->run_len++] = ' ';
-		c->pending_space = false;
-		run_flush(c);
-	}
+	if (out_inline(o))
+		space_flush(c); /* "a <b>b</b>", not "a<b> b</b>" */
 	X_LIT(c, "<");
 	x_put(c, out_names[o], strlen(out_names[o]));
 	if (o == O_A) {
@@ -1009,7 +1009,7 @@ static void convert(struct conv *c, const uint8_t *p, size_t n)
 	size_t i = 0;
 	while (i < n && c->err == FG_OK) {
 		size_t lt = find_byte(p, i, n, '<');
-		text_span(c, p + i, lt - i);
+		text_span(c, p + i, lt - i, true);
 		i = lt;
 		if (i >= n || c->err)
 			break;

@@ -634,8 +634,10 @@ enum fg_err xlate_im_sip_to_xml(const struct xlate_im_sip *in, const char *from,
 	                   .chat = in->chat};
 	bool body_bad = false; /* a NUL or a non-UTF-8 byte: the body's one pass finds both */
 	e = im_xml_write(&x, out, &body_bad);
-	fg_buf_free(&text);
-	fg_buf_free(&xhtml);
+	if (v.html) {
+		fg_buf_free(&text);
+		fg_buf_free(&xhtml);
+	}
 	if (body_bad) {
 		set_why(why, "message body is not valid UTF-8 text");
 		return FG_ERR_PARSE;

@@ -124,6 +124,10 @@ static void t_entities(void **st)
 	conv("<a href='http://e.com/?a=1&amp;b=2'>q</a>", "q <http://e.com/?a=1&b=2>",
 	     "<a href='http://e.com/?a=1&amp;b=2'>q</a>");
 	conv("&#10;a&#32;&#32;b", "a b", "a b"); /* references are white space too */
+	/* an attribute value is decoded once */
+	conv("<img src='http://x/' alt='&amp;lt;'>", "&lt;",
+	     "<img alt='&amp;lt;' src='http://x/'/>");
+	conv("<img alt='a&amp;b'>", "a&b", "a&amp;b");
 }
 
 static void t_whitespace(void **st)
