@@ -157,7 +157,7 @@ static void test_message_escaping(void **state)
 	parsed_clear(&p);
 }
 
-/* RFC 7572 §5/§6: XHTML-IM (XEP-0071) beside the body goes to SIP as text/plain from <body/>;
+/* RFC 7572 §4: XHTML-IM (XEP-0071) beside the body goes to SIP as text/plain from <body/>;
  * the markup is not sent */
 static void test_message_xhtml_im(void **state)
 {
