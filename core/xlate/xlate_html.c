@@ -16,7 +16,7 @@
 #define HTML_MAX_STYLE   1024 /* one style attribute; IM styling is a few declarations */
 #define HTML_MAX_STYLE_V 256  /* one CSS value ("Times New Roman, serif", "rgb(1,2,3)") */
 #define HTML_RUN         256  /* text staged before it is written to both outputs */
-#define HTML_MAX_ENTITY  32   /* longest entity reference looked at ("&#x0000000010FFFF;") */
+#define HTML_MAX_ENTITY  32   /* longest named reference looked at: ours are 8 or less */
 
 enum out_el {
 	O_NONE = 0,
@@ -56,12 +56,11 @@ static bool out_inline(enum out_el o)
 }
 
 enum tag_flag {
-	F_RAW = 1,   /* content is raw text, dropped whole (script, style, title...) */
-	F_VOID = 2,  /* no content and no end tag */
-	F_PRE = 4,   /* white space kept */
-	F_FONT = 8,  /* color/size/face attributes become style */
-	F_SEP = 16,  /* table cell: a space before its text */
-	F_LIST = 32, /* ul/ol */
+	F_RAW = 1,  /* content is raw text, dropped whole (script, style, title...) */
+	F_VOID = 2, /* no content and no end tag */
+	F_PRE = 4,  /* white space kept */
+	F_FONT = 8, /* color/size/face attributes become style */
+	F_SEP = 16, /* table cell: a space before its text */
 };
 
 struct tag_map {
@@ -72,7 +71,8 @@ struct tag_map {
 	const char *style; /* fixed style of a mapped element, NULL: none */
 };
 
-/* Every element not listed is dropped with its text kept. */
+/* Every element not listed is dropped with its text kept. Sorted by name: tag_find is a
+ * binary search. */
 static const struct tag_map tag_table[] = {
     {"a", O_A, 0, 0, NULL},
     {"address", O_NONE, 1, 0, NULL},
@@ -117,7 +117,7 @@ static const struct tag_map tag_table[] = {
     {"nav", O_NONE, 1, 0, NULL},
     {"noembed", O_NONE, 0, F_RAW, NULL},
     {"noframes", O_NONE, 0, F_RAW, NULL},
-    {"ol", O_OL, 1, F_LIST, NULL},
+    {"ol", O_OL, 1, 0, NULL},
     {"p", O_P, 2, 0, NULL},
     {"pre", O_P, 2, F_PRE, "font-family: monospace"},
     {"s", O_SPAN, 0, 0, "text-decoration: line-through"},
@@ -138,7 +138,7 @@ static const struct tag_map tag_table[] = {
     {"tr", O_NONE, 1, 0, NULL},
     {"tt", O_SPAN, 0, 0, "font-family: monospace"},
     {"u", O_SPAN, 0, 0, "text-decoration: underline"},
-    {"ul", O_UL, 1, F_LIST, NULL},
+    {"ul", O_UL, 1, 0, NULL},
     {"var", O_EM, 0, 0, NULL},
     {"xmp", O_NONE, 0, F_RAW, NULL},
 };
@@ -312,6 +312,7 @@ struct conv {
 	unsigned nl_want;   /* newlines a block boundary asks for before the next text */
 	unsigned trail_nl;  /* newlines that end the plain text now */
 	bool br_want;       /* the boundary is not an XHTML block: write <br/> with the newline */
+	bool x_block_edge;  /* the XHTML-IM ends at a block's start or end: a line starts anyway */
 	unsigned pre;       /* open <pre> elements */
 	char run[HTML_RUN + 8];
 	size_t run_len;
@@ -380,6 +381,7 @@ static void run_flush(struct conv *c)
 	t_put(c, c->run, c->run_len);
 	x_esc(c, c->run, c->run_len, false);
 	c->run_len = 0;
+	c->x_block_edge = false;
 }
 
 /* Newlines a block boundary asked for, now that text follows it. */
@@ -391,7 +393,7 @@ static void newlines_flush(struct conv *c)
 			t_put(c, "\n", 1);
 			c->trail_nl++;
 		}
-		if (c->br_want)
+		if (c->br_want && !c->x_block_edge)
 			X_LIT(c, "<br/>");
 	}
 	c->nl_want = 0;
@@ -713,6 +715,8 @@ static void close_top(struct conv *c)
 	X_LIT(c, "</");
 	x_put(c, out_names[o->out], strlen(out_names[o->out]));
 	X_LIT(c, ">");
+	if (!out_inline((enum out_el)o->out))
+		c->x_block_edge = true;
 	if (o->out == O_A) {
 		/* the plain text keeps the link's address when its text is something else */
 		const char *href = (const char *)c->hrefs.data + o->href_off;
@@ -796,6 +800,7 @@ static void img(struct conv *c, const struct attrs *a)
 				x_attr(c, attr_names[k], v, n);
 		}
 		X_LIT(c, "/>");
+		c->x_block_edge = false;
 	}
 	if (a->v[A_ALT] == NULL)
 		return;
@@ -870,6 +875,8 @@ static void start_tag(struct conv *c, const struct tag_map *t, const struct attr
 		space_flush(c); /* "a <b>b</b>", not "a<b> b</b>" */
 	X_LIT(c, "<");
 	x_put(c, out_names[o], strlen(out_names[o]));
+	if (!out_inline(o))
+		c->x_block_edge = true;
 	if (o == O_A) {
 		const char *href = (const char *)c->hrefs.data + e->href_off;
 		x_attr(c, "href", href, e->href_len);
@@ -893,6 +900,8 @@ static void start_tag(struct conv *c, const struct tag_map *t, const struct attr
 
 static void end_tag(struct conv *c, const struct tag_map *t)
 {
+	if (t->flags & F_VOID)
+		return; /* "</br>", "</img>": nothing was opened */
 	if (t->nl)
 		boundary(c, t->nl, t->out == O_NONE);
 	if (t->flags & F_SEP)

@@ -98,6 +98,20 @@ static void t_tags(void **st)
 	     "<p style='font-family: monospace'>a  b<br/> c</p>");
 	conv("<!-- note -->a<!DOCTYPE html><?php x ?>b<!---->c<!-->d", "abcd", "abcd");
 	conv("1 < 2 > 0", "1 < 2 > 0", "1 &lt; 2 &gt; 0");
+	/* every mapped element is found (the table is searched by halves) */
+	conv(
+	    "<xmp>x</xmp><title>t</title><template>x</template><textarea>x</textarea>"
+	    "<noembed>x</noembed><noframes>x</noframes>a<tt>b</tt><var>c</var><dfn>d</dfn>"
+	    "<samp>e</samp><kbd>f</kbd><ins>g</ins><del>h</del><strike>i</strike><small>j</small>"
+	    "<big>k</big>",
+	    "abcdefghijk",
+	    "a<span style='font-family: monospace'>b</span><em>c</em><em>d</em>"
+	    "<span style='font-family: monospace'>e</span><span style='font-family: monospace'>f"
+	    "</span><span style='text-decoration: underline'>g</span><span style='text-decoration: "
+	    "line-through'>h</span><span style='text-decoration: line-through'>i</span><span "
+	    "style='font-size: smaller'>j</span><span style='font-size: larger'>k</span>");
+	conv("<center>c</center><address>a</address><hr>x</hr>y</br>z", "c\na\nxyz",
+	     "<p style='text-align: center'>c</p>a<br/>xyz");
 }
 
 static void t_entities(void **st)
