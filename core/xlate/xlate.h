@@ -218,16 +218,17 @@ enum fg_err xlate_im_sip_to_xml(const struct xlate_im_sip *in, const char *from,
 
 /* A text/html body (UTF-8) -> its plain-text equivalent, appended to text (for <body/>,
  * XEP-0071: it MUST be there), and the XHTML-IM element appended to xhtml: <html
- * xmlns='http://jabber.org/protocol/xhtml-im'><body xmlns='http://www.w3.org/1999/xhtml'>
- * ...</body></html>, reduced to the XEP-0071 recommended profile: b -> strong, i ->
- * em, u -> span with text-decoration, div -> p, font -> span style; other elements are
- * dropped with their text kept; script, style and title are dropped whole; hrefs and srcs
- * only http, https, mailto, xmpp and sip; style only the profile's CSS properties; open
- * elements closed, stray end tags ignored. Text is entity-decoded and white space
- * collapsed as a browser shows it; block ends and <br> are line breaks. xhtml gets nothing
- * when its XLATE_HTML_MAX_XHTML cap is passed. FG_ERR_PARSE: not UTF-8 text (a NUL or a
- * control character), or no text at all; FG_ERR_TOOBIG: more than XLATE_MAX_BODY bytes.
- * Both buffers are unchanged on error. */
+ * xmlns='http://jabber.org/protocol/xhtml-im'><body
+ * xmlns='http://www.w3.org/1999/xhtml'> ...</body></html>, reduced to the XEP-0071
+ * recommended profile: b -> strong, i -> em, u -> span with text-decoration, div -> p,
+ * font -> span style; other elements are dropped with their text kept; script, style,
+ * title and the text of head are dropped; hrefs and srcs only http, https, mailto, xmpp
+ * and sip; style only the profile's CSS properties; open elements closed, stray end tags
+ * ignored. Text is entity-decoded and white space collapsed as a browser shows it; block
+ * ends and <br> are line breaks. xhtml gets nothing when its XLATE_HTML_MAX_XHTML cap is
+ * passed. FG_ERR_PARSE: not UTF-8 text (a NUL or a control character), or no text at
+ * all; FG_ERR_TOOBIG: more than XLATE_MAX_BODY bytes. Both buffers are unchanged on
+ * error. */
 enum fg_err xlate_html_convert(const uint8_t *html, size_t len, struct fg_buf *text,
                                struct fg_buf *xhtml, const char **why);
 

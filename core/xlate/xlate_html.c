@@ -314,6 +314,7 @@ struct conv {
 	bool br_want;       /* the boundary is not an XHTML block: write <br/> with the newline */
 	bool x_block_edge;  /* the XHTML-IM ends at a block's start or end: a line starts anyway */
 	unsigned pre;       /* open <pre> elements */
+	bool in_head;       /* inside <head>: its text is not the message's */
 	char run[HTML_RUN + 8];
 	size_t run_len;
 	struct open_el stack[XLATE_HTML_MAX_DEPTH];
@@ -1018,7 +1019,8 @@ static void convert(struct conv *c, const uint8_t *p, size_t n)
 	size_t i = 0;
 	while (i < n && c->err == FG_OK) {
 		size_t lt = find_byte(p, i, n, '<');
-		text_span(c, p + i, lt - i, true);
+		if (!c->in_head)
+			text_span(c, p + i, lt - i, true);
 		i = lt;
 		if (i >= n || c->err)
 			break;
@@ -1058,6 +1060,8 @@ static void convert(struct conv *c, const uint8_t *p, size_t n)
 				const struct tag_map *t = tag_find(name);
 				if (t != NULL)
 					end_tag(c, t);
+				else if (strcmp(name, "head") == 0)
+					c->in_head = false;
 			} else {
 				i = find_byte(p, i, n, '>') + 1; /* "</>" or a bogus comment */
 			}
@@ -1065,7 +1069,8 @@ static void convert(struct conv *c, const uint8_t *p, size_t n)
 		}
 		if (!is_alpha(nx)) {
 			uint8_t b = '<';
-			text_char(c, &b, 1); /* HTML 5: '<' not starting a tag is text */
+			if (!c->in_head)
+				text_char(c, &b, 1); /* HTML 5: '<' not starting a tag is text */
 			i++;
 			continue;
 		}
@@ -1076,12 +1081,18 @@ static void convert(struct conv *c, const uint8_t *p, size_t n)
 		if (i == TAG_UNCLOSED)
 			break; /* EOF inside a tag: the tag is dropped */
 		const struct tag_map *t = tag_find(name);
-		if (t == NULL)
-			continue; /* unknown (or void: no end tag to wait for) */
+		if (t == NULL) {
+			/* unknown, or void with no end tag to wait for (meta, link); <body> ends
+			 * the <head> */
+			if (strcmp(name, "head") == 0 || strcmp(name, "body") == 0)
+				c->in_head = name[0] == 'h';
+			continue;
+		}
 		if (t->flags & F_RAW) {
 			i = raw_end(p, i, n, t->name); /* script, style...: never shown */
 			continue;
 		}
+		c->in_head = false; /* HTML 5 §13.2.6.4.4: content ends the head */
 		start_tag(c, t, &a);
 	}
 }

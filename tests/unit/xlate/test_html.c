@@ -94,6 +94,11 @@ static void t_tags(void **st)
 	     "a b<br/>c");
 	conv("<html><head><title>T</title><meta charset='utf-8'></head><body>x</body></html>", "x",
 	     "x");
+	/* <head> text is dropped until </head>, <body> or an element of the body */
+	conv("<head>meta text<meta name=x></head>body", "body", "body");
+	conv("<head>h<body>b", "b", "b");
+	conv("<head>h<p>p</p>", "p", "<p>p</p>");
+	conv("<HEAD>h<Title>t</title><style>s</style></HEAD><i>i</i>", "i", "<em>i</em>");
 	conv("<pre>a  b\n c</pre>", "a  b\n c",
 	     "<p style='font-family: monospace'>a  b<br/> c</p>");
 	conv("<!-- note -->a<!DOCTYPE html><?php x ?>b<!---->c<!-->d", "abcd", "abcd");
