@@ -2552,10 +2552,11 @@ static void message_in(struct sipgw *gw, struct stxn *st)
 		                                      to.parts.len, sid, &stanza, &why);
 		if (err == FG_ERR_VERSION) {
 			/* RFC 3428 §7, RFC 3261 §21.4.13: Accept lists every type taken here */
-			sipgw__respond(st, 415,
-			               "Accept: text/plain, message/cpim, " XLATE_ISCOMPOSING_TYPE
-			               "\r\n",
-			               NULL, NULL, 0);
+			sipgw__respond(
+			    st, 415,
+			    "Accept: text/plain, text/html, message/cpim, " XLATE_ISCOMPOSING_TYPE
+			    "\r\n",
+			    NULL, NULL, 0);
 			goto out;
 		}
 		if (err != FG_OK) {
@@ -2752,7 +2753,7 @@ static void dispatch(struct stxn *st)
 	case SIP_METHOD_OPTIONS:
 		sipgw__respond(
 		    st, 200,
-		    "Allow: " ALLOW_METHODS "\r\nAccept: text/plain, message/cpim, "
+		    "Allow: " ALLOW_METHODS "\r\nAccept: text/plain, text/html, message/cpim, "
 		    "application/sdp, application/pidf+xml, application/im-iscomposing+xml\r\n"
 		    "Supported: \r\n"
 		    /* RFC 6665 §4.4.4: the packages we support, in OPTIONS responses */

@@ -138,11 +138,16 @@ struct xlate_im {
 	/* xlate_im_to_xml writes type='chat' (a MESSAGE inside an IM session, RFC 7573) when
 	 * set, else no type: a pager-mode MESSAGE MUST have none or 'normal' (RFC 7572 §5) */
 	bool chat;
+	/* the XHTML-IM <html/> element of a text/html MESSAGE (RFC 7572 §7), serialized, or
+	 * NULL; xlate_im_to_xml writes it after <body/> */
+	char *html;
 };
 void xlate_im_clear(struct xlate_im *im);
 
-/* SIP MESSAGE -> XMPP. content_type: the Content-Type value ("text/plain;charset=UTF-8"
- * or "message/cpim"); subject/content_language/call_id: header values or NULL. Refuses
+/* SIP MESSAGE -> XMPP. content_type: the Content-Type value ("text/plain;charset=UTF-8",
+ * "text/html" or "message/cpim" holding either); subject/content_language/call_id: header
+ * values or NULL. text/html gives the plain text in body and the XHTML-IM in html
+ * (xlate_html_convert; no text at all is FG_ERR_PARSE). Refuses
  * other types and charsets with FG_ERR_VERSION (answer 415) and invalid UTF-8 with
  * FG_ERR_PARSE (answer 400). */
 enum fg_err xlate_im_from_sip(const char *content_type, const uint8_t *body, size_t len,
@@ -196,6 +201,36 @@ struct xlate_im_sip {
 enum fg_err xlate_im_sip_to_xml(const struct xlate_im_sip *in, const char *from, size_t from_len,
                                 const char *to, size_t to_len, const char *id, struct fg_buf *out,
                                 const char **why);
+
+/* ---- text/html -> XHTML-IM (RFC 7572 §7, XEP-0071) ---- */
+
+#define XLATE_XHTML_IM_NS "http://jabber.org/protocol/xhtml-im"
+/* Open elements kept: IM markup nests a few levels, and message/html/body plus this must
+ * stay under the receiving stream's depth cap (XMPP_MAX_DEPTH 32). Deeper ones are dropped,
+ * their text kept. */
+#define XLATE_HTML_MAX_DEPTH 16
+/* The XHTML-IM written for one body: markup may grow (<u> becomes a styled <span>, '&'
+ * becomes "&amp;"); twice the body cap keeps the stanza far under XMPP_MAX_STANZA_BYTES.
+ * Past it the <html/> is left out and the <body/> alone carries the text. */
+#define XLATE_HTML_MAX_XHTML (2 * XLATE_MAX_BODY)
+/* One href or src: longer URIs are not links anyone types into a chat. */
+#define XLATE_HTML_MAX_URL 4096
+
+/* A text/html body (UTF-8) -> its plain-text equivalent, appended to text (for <body/>,
+ * XEP-0071: it MUST be there), and the XHTML-IM element appended to xhtml: <html
+ * xmlns='http://jabber.org/protocol/xhtml-im'><body
+ * xmlns='http://www.w3.org/1999/xhtml'> ...</body></html>, reduced to the XEP-0071
+ * recommended profile: b -> strong, i -> em, u -> span with text-decoration, div -> p,
+ * font -> span style; other elements are dropped with their text kept; script, style,
+ * title and the text of head are dropped; hrefs and srcs only http, https, mailto, xmpp
+ * and sip; style only the profile's CSS properties; open elements closed, stray end tags
+ * ignored. Text is entity-decoded and white space collapsed as a browser shows it; block
+ * ends and <br> are line breaks. xhtml gets nothing when its XLATE_HTML_MAX_XHTML cap is
+ * passed. FG_ERR_PARSE: not UTF-8 text (a NUL or a control character), or no text at
+ * all; FG_ERR_TOOBIG: more than XLATE_MAX_BODY bytes. Both buffers are unchanged on
+ * error. */
+enum fg_err xlate_html_convert(const uint8_t *html, size_t len, struct fg_buf *text,
+                               struct fg_buf *xhtml, const char **why);
 
 /* ---- presence (RFC 8048, PIDF RFC 3863, RPID RFC 4480) ---- */
 

@@ -1,4 +1,5 @@
-/* xlate: SIP MESSAGE <-> XMPP chat message conversion (RFC 7572, CPIM RFC 3862). */
+/* xlate: SIP MESSAGE <-> XMPP chat message conversion (RFC 7572, CPIM RFC 3862; text/html as
+ * XHTML-IM, RFC 7572 §7 and XEP-0071). */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@ void xlate_im_clear(struct xlate_im *im)
 	free(im->lang);
 	free(im->subject_lang);
 	free(im->id);
+	free(im->html);
 	memset(im, 0, sizeof(*im));
 }
 
@@ -186,6 +188,7 @@ static const char *header_block(const char *p, const char *end,
 
 struct im_view {
 	struct span body, subject, subject_lang;
+	bool html; /* body is text/html (RFC 7572 §7): converted before it is written */
 };
 
 /* The language tag of Content-Language or a CPIM ;lang= (RFC 5646 §2.1: alphanumeric
@@ -286,8 +289,22 @@ static enum fg_err im_view_parse(const char *content_type, size_t ct_len, const 
 		v->body = (struct span){(const char *)body, len};
 		return FG_OK;
 	}
+	if (media_is(content_type, ct_len, "text/html", &charset_ok)) {
+		/* RFC 7572 §7: an IM-aware gateway SHOULD take text/html and make it XHTML-IM */
+		if (!charset_ok) {
+			set_why(why, "charset other than UTF-8");
+			return FG_ERR_VERSION;
+		}
+		if (len > XLATE_MAX_BODY) {
+			set_why(why, "message body too large");
+			return FG_ERR_TOOBIG;
+		}
+		v->body = (struct span){(const char *)body, len};
+		v->html = true;
+		return FG_OK;
+	}
 	if (!media_is(content_type, ct_len, "message/cpim", &charset_ok)) {
-		set_why(why, "content type is neither text/plain nor message/cpim");
+		set_why(why, "content type is neither text/plain, text/html nor message/cpim");
 		return FG_ERR_VERSION;
 	}
 	struct cpim_ctx c = {.v = v};
@@ -303,8 +320,11 @@ static enum fg_err im_view_parse(const char *content_type, size_t ct_len, const 
 		set_why(why, "malformed message/cpim");
 		return FG_ERR_PARSE;
 	}
-	if (!c.ctype || !media_is(c.ctype, c.ctype_len, "text/plain", &charset_ok) || !charset_ok) {
-		set_why(why, "message/cpim content is not UTF-8 text/plain");
+	if (c.ctype && media_is(c.ctype, c.ctype_len, "text/html", &charset_ok) && charset_ok)
+		v->html = true;
+	else if (!c.ctype || !media_is(c.ctype, c.ctype_len, "text/plain", &charset_ok) ||
+	         !charset_ok) {
+		set_why(why, "message/cpim content is not UTF-8 text/plain or text/html");
 		return FG_ERR_VERSION;
 	}
 	v->body = (struct span){p, (size_t)(end - p)};
@@ -324,6 +344,23 @@ static enum fg_err span_dup(struct span s, char **out)
 	return *out ? FG_OK : FG_ERR_NOMEM;
 }
 
+/* text/html -> the plain text and the XHTML-IM, both owned. */
+static enum fg_err html_dup(struct span html, char **body, char **xhtml, const char **why)
+{
+	struct fg_buf t = {0}, x = {0};
+	enum fg_err e = xlate_html_convert((const uint8_t *)html.p, html.len, &t, &x, why);
+	if (!e) {
+		*body = xlate__strndup(t.len ? (const char *)t.data : "", t.len);
+		if (x.len)
+			*xhtml = xlate__strndup((const char *)x.data, x.len);
+		if (!*body || (x.len && !*xhtml))
+			e = FG_ERR_NOMEM;
+	}
+	fg_buf_free(&t);
+	fg_buf_free(&x);
+	return e;
+}
+
 enum fg_err xlate_im_from_sip(const char *content_type, const uint8_t *body, size_t len,
                               const char *subject, const char *content_language,
                               const char *call_id, struct xlate_im *out, const char **why)
@@ -337,8 +374,11 @@ enum fg_err xlate_im_from_sip(const char *content_type, const uint8_t *body, siz
 	enum fg_err e = im_view_parse(content_type, strlen(content_type), body, len, &v, why);
 	if (e)
 		return e;
-	e = body_check((const uint8_t *)v.body.p, v.body.len, why);
-	if (!e)
+	if (v.html)
+		e = html_dup(v.body, &out->body, &out->html, why);
+	else
+		e = body_check((const uint8_t *)v.body.p, v.body.len, why);
+	if (!e && !v.html)
 		e = span_dup(v.body, &out->body);
 	if (!e)
 		e = span_dup(v.subject, &out->subject);
@@ -456,6 +496,7 @@ enum fg_err xlate_call_id_from_thread(const char *thread, size_t len, const char
  * MESSAGE MUST get no type or 'normal' (RFC 7572 §5): no type is the shorter. */
 struct im_xml {
 	struct span from, to, id, lang, subject, subject_lang, body, thread;
+	struct span html; /* the XHTML-IM element, markup written as it is (XEP-0071) */
 	bool chat;
 };
 
@@ -495,7 +536,7 @@ static enum fg_err im_xml_write(const struct im_xml *x, struct fg_buf *out, bool
 	/* one allocation for the usual stanza: the markup is ~120 bytes */
 	enum fg_err e = fg_buf_reserve(out, 180 + x->from.len + x->to.len + x->id.len +
 	                                        x->lang.len + x->subject.len + x->subject_lang.len +
-	                                        x->body.len + x->thread.len);
+	                                        x->body.len + x->thread.len + x->html.len);
 	if (!e)
 		e = x->chat ? PUT_LIT(out, "<message type='chat'") : PUT_LIT(out, "<message");
 	if (!e)
@@ -523,6 +564,8 @@ static enum fg_err im_xml_write(const struct im_xml *x, struct fg_buf *out, bool
 		if (e == FG_ERR_INVAL)
 			*body_bad = true;
 	}
+	if (!e && x->html.p)
+		e = fg_buf_append(out, x->html.p, x->html.len); /* XEP-0071: after <body/> */
 	if (!e)
 		e = ELEM(out, "thread", x->thread);
 	if (!e)
@@ -543,6 +586,7 @@ enum fg_err xlate_im_to_xml(const struct xlate_im *im, const char *from, const c
 	                   .subject_lang = cspan(im->subject_lang),
 	                   .body = cspan(im->body),
 	                   .thread = cspan(im->thread),
+	                   .html = cspan(im->html),
 	                   .chat = im->chat};
 	bool body_bad = false;
 	return im_xml_write(&x, out, &body_bad);
@@ -564,6 +608,17 @@ enum fg_err xlate_im_sip_to_xml(const struct xlate_im_sip *in, const char *from,
 	enum fg_err e = im_view_parse(ct.p, ct.len, in->body, in->body_len, &v, why);
 	if (e)
 		return e;
+	struct fg_buf text = {0}, xhtml = {0};
+	if (v.html) {
+		/* RFC 7572 §7: <body/> gets the plain text, <html/> the XHTML-IM (XEP-0071) */
+		e = xlate_html_convert((const uint8_t *)v.body.p, v.body.len, &text, &xhtml, why);
+		if (e) {
+			fg_buf_free(&text);
+			fg_buf_free(&xhtml);
+			return e;
+		}
+		v.body = (struct span){text.len ? (const char *)text.data : "", text.len};
+	}
 	/* RFC 7572 §5: Subject -> <subject/>, Content-Language -> xml:lang (its first valid
 	 * tag), Call-ID -> <thread/>; a CPIM Subject (with its own ;lang) comes first */
 	struct im_xml x = {.from = {from, from_len},
@@ -575,9 +630,14 @@ enum fg_err xlate_im_sip_to_xml(const struct xlate_im_sip *in, const char *from,
 	                   .subject_lang = v.subject.p ? v.subject_lang : (struct span){NULL, 0},
 	                   .body = v.body,
 	                   .thread = hspan(in->call_id, in->call_id_len),
+	                   .html = {xhtml.len ? (const char *)xhtml.data : NULL, xhtml.len},
 	                   .chat = in->chat};
 	bool body_bad = false; /* a NUL or a non-UTF-8 byte: the body's one pass finds both */
 	e = im_xml_write(&x, out, &body_bad);
+	if (v.html) {
+		fg_buf_free(&text);
+		fg_buf_free(&xhtml);
+	}
 	if (body_bad) {
 		set_why(why, "message body is not valid UTF-8 text");
 		return FG_ERR_PARSE;

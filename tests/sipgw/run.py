@@ -326,6 +326,14 @@ class Edge(threading.Thread):
                     s.sendall(sip_req("MESSAGE", "sip:juliet@capulet.test",
                                       header(msg, "Call-ID"), "z9hG4bKtr1", 1, None,
                                       ctype="text/plain", body=b"reply in thread"))
+                    # RFC 7572 §7: text/html, alone and inside message/cpim, as XHTML-IM
+                    s.sendall(sip_req("MESSAGE", "sip:juliet@capulet.test", "html1@edge",
+                                      "z9hG4bKth1", 1, None, ctype="text/html;charset=UTF-8",
+                                      body=HTML_BODY))
+                    s.sendall(sip_req("MESSAGE", "sip:juliet@capulet.test", "html2@edge",
+                                      "z9hG4bKth2", 1, None, ctype="message/cpim",
+                                      body=b"From: <sip:alice@sip.test>\r\n\r\n"
+                                      b"Content-Type: text/html\r\n\r\n<i>cpim</i> html"))
                 elif msg.startswith(b"SUBSCRIBE "):
                     self.sub_times.append((time.time(), msg))
                     exp = header(msg, "Expires") or "600"
@@ -353,6 +361,10 @@ class Edge(threading.Thread):
 
 
 # ---- the test -----------------------------------------------------------------------------
+
+HTML_BODY = (b"<html><head><style>p{}</style></head><body><p onclick='x()'>Hello <b>there</b> "
+             b"&amp; <a href='https://example.com/'>site</a><script>alert(1)</script>"
+             b"<a href='javascript:alert(2)'>!</a></body></html>")
 
 def wait_for(pred, timeout, step=0.1):
     end = time.time() + timeout
@@ -479,12 +491,13 @@ def im_session(tls):
     check(rsp is not None and rsp.startswith(b"SIP/2.0 200"), "BYE of the audio+message session")
     # RFC 3428 §7: 415 with an Accept that lists every type taken, isComposing included
     # (RFC 3994); a media type is matched whole, never by prefix
-    for n, ctype in enumerate(("text/html", "application/im-iscomposing+xmlfoo")):
+    for n, ctype in enumerate(("text/enriched", "application/im-iscomposing+xmlfoo")):
         rsp = sip_exchange(tls, sip_req("MESSAGE", "sip:bob@nowhere.test", "ct%d@edge" % n,
                                         "z9hG4bKc%d" % n, 1, None, ctype=ctype, body=b"<b/>"), 5)
         accept = (header(rsp, "Accept") or "") if rsp else ""
         check(rsp is not None and rsp.startswith(b"SIP/2.0 415") and
-              "application/im-iscomposing+xml" in accept and "text/plain" in accept,
+              "application/im-iscomposing+xml" in accept and "text/plain" in accept and
+              "text/html" in accept,
               "MESSAGE %s: 415 with Accept listing isComposing (%s)" % (ctype, accept))
 
 
@@ -911,6 +924,18 @@ def main():
           "a thread that is no Call-ID ('a b\u00e9') gets a valid derived one (%s)" % cid)
     check("<body>reply in thread</body><thread>a b\u00e9</thread>" in out,
           "the reply's Call-ID maps back to the thread (RFC 7572 Table 2)")
+    xhtml = ("<html xmlns='http://jabber.org/protocol/xhtml-im'><body xmlns='http://www.w3.org/"
+             "1999/xhtml'><p>Hello <strong>there</strong> &amp; <a href='https://example.com/'>"
+             "site</a>!</p></body></html>")
+    htmls = [l for l in out.split("\n") if "<thread>html1@edge</thread>" in l]
+    check(len(htmls) == 1 and "<body>Hello there &amp; site &lt;https://example.com/&gt;!"
+          "</body>" + xhtml + "<thread>" in htmls[0] and "script" not in htmls[0] and
+          "alert" not in htmls[0] and "onclick" not in htmls[0],
+          "RFC 7572 §7: MESSAGE text/html -> <body/> text + sanitised XHTML-IM (%s)" % htmls)
+    cpim = [l for l in out.split("\n") if "<thread>html2@edge</thread>" in l]
+    check(len(cpim) == 1 and "<body>cpim html</body><html xmlns='http://jabber.org/protocol/"
+          "xhtml-im'><body xmlns='http://www.w3.org/1999/xhtml'><em>cpim</em> html</body>"
+          "</html>" in cpim[0], "message/cpim with text/html inside -> XHTML-IM (%s)" % cpim)
     check("policy-violation" in out and "id='big1'" in out and
           not any(m.endswith("x" * 50) for m in msgs),
           "RFC 3428 §8 / RFC 7572 §6: a message over 1300 bytes as SIP -> <policy-violation/>")

@@ -157,6 +157,25 @@ static void test_message_escaping(void **state)
 	parsed_clear(&p);
 }
 
+/* RFC 7572 §4: XHTML-IM (XEP-0071) beside the body goes to SIP as text/plain from <body/>;
+ * the markup is not sent */
+static void test_message_xhtml_im(void **state)
+{
+	(void)state;
+	struct parsed p;
+	parse("<message from='a@b.example' to='c@d.example' type='chat'><body>plain text</body>"
+	      "<html xmlns='http://jabber.org/protocol/xhtml-im'>"
+	      "<body xmlns='http://www.w3.org/1999/xhtml'><p><strong>rich</strong> text</p></body>"
+	      "</html></message>",
+	      &p);
+	assert_int_equal(p.err, FG_OK);
+	assert_int_equal(p.rerr, FG_OK);
+	assert_string_equal(fg_buf_cstr(&p.r.body), "plain text");
+	assert_string_equal(p.r.content_type, "text/plain;charset=UTF-8");
+	assert_null(p.m.im.html);
+	parsed_clear(&p);
+}
+
 static void test_error_stanza(void **state)
 {
 	(void)state;
@@ -630,6 +649,7 @@ int main(void)
 	    cmocka_unit_test(test_message_chatstate_only),
 	    cmocka_unit_test(test_message_not_mapped),
 	    cmocka_unit_test(test_message_escaping),
+	    cmocka_unit_test(test_message_xhtml_im),
 	    cmocka_unit_test(test_error_stanza),
 	    cmocka_unit_test(test_refresh_at),
 	    cmocka_unit_test(test_granted_expires),

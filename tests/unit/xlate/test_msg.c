@@ -55,9 +55,19 @@ static void t_refusals(void **st)
 	                                   NULL, NULL, NULL, &im, &why),
 	                 FG_ERR_VERSION); /* answer 415 */
 	assert_non_null(why);
-	assert_int_equal(xlate_im_from_sip("text/html", (const uint8_t *)"<b>x</b>", 8, NULL, NULL,
-	                                   NULL, &im, &why),
+	assert_int_equal(xlate_im_from_sip("text/enriched", (const uint8_t *)"<b>x</b>", 8, NULL,
+	                                   NULL, NULL, &im, &why),
 	                 FG_ERR_VERSION);
+	assert_int_equal(xlate_im_from_sip("text/html;charset=ISO-8859-1", (const uint8_t *)"x", 1,
+	                                   NULL, NULL, NULL, &im, &why),
+	                 FG_ERR_VERSION);
+	/* text/html with no text: nothing to put in <body/> (XEP-0071 MUST) */
+	assert_int_equal(xlate_im_from_sip("text/html", (const uint8_t *)"<p> </p>", 8, NULL, NULL,
+	                                   NULL, &im, &why),
+	                 FG_ERR_PARSE);
+	assert_int_equal(xlate_im_from_sip("text/html", (const uint8_t *)"<b>\xc3\x28</b>", 9, NULL,
+	                                   NULL, NULL, &im, &why),
+	                 FG_ERR_PARSE);
 	assert_int_equal(xlate_im_from_sip("text/plain", (const uint8_t *)"\xc3\x28", 2, NULL, NULL,
 	                                   NULL, &im, &why),
 	                 FG_ERR_PARSE); /* not UTF-8: 400 */
@@ -310,6 +320,13 @@ static void t_sip_to_xml(void **st)
 	sip_to_xml_same("", "x", NULL, NULL, NULL);
 	sip_to_xml_same(NULL, "x", NULL, NULL, NULL);
 	sip_to_xml_same("text/html", "x", NULL, NULL, NULL);
+	sip_to_xml_same("text/html; charset=utf-8", "<b>bold</b> &amp; <i>it</i>", "S", "fr", "c1");
+	sip_to_xml_same("text/html", "<p> </p>", NULL, NULL, NULL);
+	sip_to_xml_same("text/html", "<b>\x07</b>", NULL, NULL, NULL);
+	sip_to_xml_same("message/cpim",
+	                "Subject: s\r\n\r\nContent-Type: text/html;charset=UTF-8\r\n\r\n"
+	                "<u>under</u><script>x</script>",
+	                NULL, NULL, NULL);
 	sip_to_xml_same("text/plain;charset=latin1", "x", NULL, NULL, NULL);
 	sip_to_xml_same("text/plain", "\xc3\x28", NULL, NULL, NULL);
 	sip_to_xml_same("text/plain", "bell\x07", NULL, NULL, NULL);
@@ -425,6 +442,45 @@ static void same_as_tree(bool chat, const char *from, const char *to, const char
 	fg_buf_free(&got);
 }
 
+/* RFC 7572 §7: text/html -> <body/> with the plain text, then the XHTML-IM <html/>
+ * (XEP-0071), directly and inside message/cpim. */
+static void t_html(void **st)
+{
+	(void)st;
+	static const char *const xhtml =
+	    "<html xmlns='http://jabber.org/protocol/xhtml-im'>"
+	    "<body xmlns='http://www.w3.org/1999/xhtml'><p>Hi <strong>you</strong> &amp; "
+	    "<a href='https://e.com/'>me</a></p></body></html>";
+	static const char *const html = "<html><head><style>p{}</style></head><body>"
+	                                "<p onclick='x()'>Hi <b>you</b> &amp; "
+	                                "<a href='https://e.com/'>me</a></body></html>";
+	struct xlate_im im;
+	assert_int_equal(xlate_im_from_sip("text/html;charset=UTF-8", (const uint8_t *)html,
+	                                   strlen(html), NULL, NULL, NULL, &im, NULL),
+	                 FG_OK);
+	assert_string_equal(im.body, "Hi you & me <https://e.com/>");
+	assert_string_equal(im.html, xhtml);
+	xlate_im_clear(&im);
+	struct fg_buf cpim = {0}, out = {0};
+	fg_buf_printf(&cpim, "From: <sip:a@b>\r\n\r\nContent-Type: text/html\r\n\r\n%s", html);
+	struct xlate_im_sip in = {.content_type = "message/cpim",
+	                          .content_type_len = 12,
+	                          .body = cpim.data,
+	                          .body_len = cpim.len,
+	                          .call_id = "c1",
+	                          .call_id_len = 2};
+	assert_int_equal(xlate_im_sip_to_xml(&in, "a", 1, "b", 1, "i", &out, NULL), FG_OK);
+	struct fg_buf want = {0};
+	fg_buf_printf(&want,
+	              "<message from='a' to='b' id='i'><body>Hi you &amp; me &lt;https://e.com/&gt;"
+	              "</body>%s<thread>c1</thread></message>",
+	              xhtml);
+	assert_string_equal(fg_buf_cstr(&out), fg_buf_cstr(&want));
+	fg_buf_free(&cpim);
+	fg_buf_free(&out);
+	fg_buf_free(&want);
+}
+
 static void t_wire_bytes(void **st)
 {
 	same_as_tree(false, "load@sip.xmpp.test", "sink@prosody.test", "0123456789abcdef", NULL,
@@ -443,7 +499,7 @@ int main(void)
 	    cmocka_unit_test(t_media_type), cmocka_unit_test(t_thread_call_id),
 	    cmocka_unit_test(t_cpim),       cmocka_unit_test(t_to_sip),
 	    cmocka_unit_test(t_to_xml),     cmocka_unit_test(t_sip_to_xml),
-	    cmocka_unit_test(t_wire_bytes),
+	    cmocka_unit_test(t_wire_bytes), cmocka_unit_test(t_html),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
