@@ -277,7 +277,10 @@ static enum fg_err im_view_parse(const char *content_type, size_t ct_len, const 
 {
 	bool charset_ok;
 	memset(v, 0, sizeof(*v));
-	if (media_is(content_type, ct_len, "text/plain", &charset_ok)) {
+	bool plain = media_is(content_type, ct_len, "text/plain", &charset_ok);
+	/* RFC 7572 §7: an IM-aware gateway SHOULD take text/html and make it XHTML-IM */
+	bool html = !plain && media_is(content_type, ct_len, "text/html", &charset_ok);
+	if (plain || html) {
 		if (!charset_ok) {
 			set_why(why, "charset other than UTF-8");
 			return FG_ERR_VERSION;
@@ -287,20 +290,7 @@ static enum fg_err im_view_parse(const char *content_type, size_t ct_len, const 
 			return FG_ERR_TOOBIG;
 		}
 		v->body = (struct span){(const char *)body, len};
-		return FG_OK;
-	}
-	if (media_is(content_type, ct_len, "text/html", &charset_ok)) {
-		/* RFC 7572 §7: an IM-aware gateway SHOULD take text/html and make it XHTML-IM */
-		if (!charset_ok) {
-			set_why(why, "charset other than UTF-8");
-			return FG_ERR_VERSION;
-		}
-		if (len > XLATE_MAX_BODY) {
-			set_why(why, "message body too large");
-			return FG_ERR_TOOBIG;
-		}
-		v->body = (struct span){(const char *)body, len};
-		v->html = true;
+		v->html = html;
 		return FG_OK;
 	}
 	if (!media_is(content_type, ct_len, "message/cpim", &charset_ok)) {
