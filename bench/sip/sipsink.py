@@ -71,8 +71,12 @@ class Conn(asyncio.Protocol):
 		bodies = []
 		pos = 0
 		while True:
-			while buf.startswith(b"\r\n", pos):  # RFC 5626 §4.4.1 keepalives
-				pos += 2
+			while buf.startswith(b"\r\n", pos):
+				if buf.startswith(b"\r\n\r\n", pos):
+					replies.append(b"\r\n")  # RFC 5626 §4.4.1: a ping gets a pong
+					pos += 4
+				else:
+					pos += 2
 			end = buf.find(b"\r\n\r\n", pos)
 			if end < 0:
 				if len(buf) - pos > HEAD_MAX:

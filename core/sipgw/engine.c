@@ -1881,10 +1881,12 @@ static void on_plain(struct conn *c, const uint8_t *buf, size_t len)
 			conn_send(c, (const uint8_t *)"\r\n", 2);
 			continue;
 		}
-		if (ev == SIP_STREAM_PONG) {
-			c->ping_out = false;
+		/* RFC 5626 §4.4.1 waits for the pong; a message that arrives meanwhile proves the
+		 * flow alive as well, so a busy peer that answers pings late (or not at all) is
+		 * not cut off with transactions in flight */
+		c->ping_out = false;
+		if (ev == SIP_STREAM_PONG)
 			continue;
-		}
 		if (m->is_request)
 			on_request(c, m);
 		else
