@@ -401,6 +401,19 @@ static void newlines_flush(struct conv *c)
 	c->br_want = false;
 }
 
+/* A line break: a newline in the text, <br/> in the XHTML; none before the first text. */
+static void line_break(struct conv *c)
+{
+	run_flush(c);
+	if (c->any) {
+		newlines_flush(c);
+		t_put(c, "\n", 1);
+		c->trail_nl++;
+		X_LIT(c, "<br/>");
+	}
+	c->pending_space = false;
+}
+
 /* One character of text (its UTF-8 bytes): white space collapsed as a browser renders it
  * (CSS 2.1 §16.6.1), kept inside <pre>. */
 static void text_char(struct conv *c, const uint8_t *b, size_t n)
@@ -414,15 +427,7 @@ static void text_char(struct conv *c, const uint8_t *b, size_t n)
 	if (ws && ch == '\r')
 		return; /* CRLF in <pre> is one line break */
 	if (ws && ch == '\n') {
-		/* a line break inside <pre>: the same as <br> */
-		if (c->any) {
-			newlines_flush(c);
-			run_flush(c);
-			t_put(c, "\n", 1);
-			c->trail_nl++;
-			X_LIT(c, "<br/>");
-		}
-		c->pending_space = false;
+		line_break(c); /* a line break inside <pre>: the same as <br> */
 		return;
 	}
 	if (ws)
@@ -826,13 +831,7 @@ static void start_tag(struct conv *c, const struct tag_map *t, const struct attr
 		return;
 	run_flush(c);
 	if (o == O_BR) {
-		if (c->any) {
-			newlines_flush(c);
-			t_put(c, "\n", 1);
-			c->trail_nl++;
-			X_LIT(c, "<br/>");
-		}
-		c->pending_space = false;
+		line_break(c);
 		return;
 	}
 	if (o == O_IMG) {
