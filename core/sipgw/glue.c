@@ -1019,8 +1019,11 @@ static struct pres_cache_entry *entry_slot(struct sipgw_pres_cache *c)
 			c->cap = cap;
 		}
 	}
-	if (c->n < c->cap)
-		return &c->e[c->n++];
+	if (c->n < c->cap) {
+		struct pres_cache_entry *e = &c->e[c->n++];
+		memset(e, 0, sizeof(*e)); /* realloc's memory: nothing to free if filling fails */
+		return e;
+	}
 	if (c->n == 0)
 		return NULL;
 	size_t old = 0;
@@ -1292,14 +1295,17 @@ bool sipgw__isc_tx_decide(struct sipgw_isc_tx *t, uint64_t key, bool body, enum 
 {
 	if (t == NULL)
 		return true;
+	/* the key's set of SIPGW_ISC_TX_WAYS slots (keys are hashes already): one look at a
+	 * few slots per message, not a walk of the table */
+	size_t set = (size_t)(key % (SIPGW_ISC_TX_MAX / SIPGW_ISC_TX_WAYS)) * SIPGW_ISC_TX_WAYS;
 	struct isc_tx_entry *e = NULL, *slot = NULL;
-	for (size_t i = 0; i < SIPGW_ISC_TX_MAX; i++) {
+	for (size_t i = set; i < set + SIPGW_ISC_TX_WAYS; i++) {
 		struct isc_tx_entry *x = &t->e[i];
 		if (x->state != ISC_TX_FREE && x->key == key) {
 			e = x;
 			break;
 		}
-		/* a free slot, else the pair whose state went longest ago */
+		/* a free slot, else the pair of the set whose state went longest ago */
 		if (slot == NULL || (slot->state != ISC_TX_FREE &&
 		                     (x->state == ISC_TX_FREE || x->at_ms < slot->at_ms)))
 			slot = x;

@@ -520,9 +520,11 @@ size_t sipgw__isc_rx_count(const struct sipgw_isc_rx *t);
 /* The composer side (XMPP -> SIP): what was last sent to each (XMPP sender, SIP
  * Request-URI) pair. RFC 3994 §3.2: "active" at most once per XLATE_ISCOMPOSING_REFRESH
  * unless an idle came between, and no "idle" after idle or after a content message. Pairs
- * remembered: as SIPGW_ISC_RX_MAX; beyond it the pair whose state went longest ago is
- * forgotten (then at most one status message more goes to it). */
-#define SIPGW_ISC_TX_MAX 1024u
+ * remembered: as SIPGW_ISC_RX_MAX, in sets of SIPGW_ISC_TX_WAYS by key; beyond that the
+ * pair of the set whose state went longest ago is forgotten (then at most one status
+ * message more goes to it). */
+#define SIPGW_ISC_TX_MAX  1024u
+#define SIPGW_ISC_TX_WAYS 8u
 struct sipgw_isc_tx;
 struct sipgw_isc_tx *sipgw__isc_tx_new(void);
 void sipgw__isc_tx_free(struct sipgw_isc_tx *t); /* NULL: no-op */

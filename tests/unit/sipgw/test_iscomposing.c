@@ -154,12 +154,21 @@ static void test_tx_full(void **state)
 {
 	(void)state;
 	struct sipgw_isc_tx *t = sipgw__isc_tx_new();
+	const uint64_t sets = SIPGW_ISC_TX_MAX / SIPGW_ISC_TX_WAYS;
+	/* every pair of the table remembered: a second active within the interval is held */
 	for (uint64_t k = 1; k <= SIPGW_ISC_TX_MAX; k++)
 		assert_true(sipgw__isc_tx_decide(t, k, false, XLATE_CS_COMPOSING, T0 + (int64_t)k));
-	/* a new pair takes the slot of the one whose state went longest ago (key 1) */
-	assert_true(sipgw__isc_tx_decide(t, 99999, false, XLATE_CS_COMPOSING, T0 + 5000));
+	for (uint64_t k = 1; k <= SIPGW_ISC_TX_MAX; k++)
+		assert_false(sipgw__isc_tx_decide(t, k, false, XLATE_CS_COMPOSING, T0 + 3000));
+	/* a new pair takes, in its set, the slot of the one whose state went longest ago:
+	 * 1 + SIPGW_ISC_TX_MAX falls in key 1's set, where key 1 is the oldest */
+	uint64_t nk = 1 + SIPGW_ISC_TX_MAX;
+	assert_int_equal(nk % sets, 1 % sets);
+	assert_true(sipgw__isc_tx_decide(t, nk, false, XLATE_CS_COMPOSING, T0 + 5000));
 	assert_true(sipgw__isc_tx_decide(t, 1, false, XLATE_CS_COMPOSING, T0 + 5001));
-	assert_false(sipgw__isc_tx_decide(t, 99999, false, XLATE_CS_COMPOSING, T0 + 5002));
+	/* key 1 came back in the slot of the then oldest of the set, 1 + sets */
+	assert_true(sipgw__isc_tx_decide(t, 1 + sets, false, XLATE_CS_COMPOSING, T0 + 5002));
+	assert_false(sipgw__isc_tx_decide(t, 1, false, XLATE_CS_COMPOSING, T0 + 5003));
 	sipgw__isc_tx_free(t);
 }
 
