@@ -2199,8 +2199,12 @@ static bool message_send(struct sipgw *gw, struct dom *d, struct ctxn *ct, const
 	ct->mq = mq;
 	if (mq->active == NULL && mq->head == NULL) {
 		mq->active = ct;
+		/* a start that fails at once (no connection) finishes ct in it: mq must outlive
+		 * that, and goes after it when nothing is left */
+		mq->kicking = true;
 		sipgw__ctxn_start(gw, d, ct, SIP_METHOD_MESSAGE, req);
-		mq_drop_if_empty(gw, mq); /* when the start failed at once */
+		mq->kicking = false;
+		mq_drop_if_empty(gw, mq);
 		return true;
 	}
 	if (mq->waiting >= SIPGW_MSG_QUEUE_MAX || (ct->req = malloc(req->len)) == NULL) {
