@@ -172,6 +172,22 @@ void fg_random(void *buf, size_t len)
 	}
 }
 
+uint32_t fg_fnv1a32(uint32_t h, const void *p, size_t len)
+{
+	const uint8_t *b = p;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ b[i]) * 16777619u;
+	return h;
+}
+
+uint64_t fg_fnv1a64(uint64_t h, const void *p, size_t len)
+{
+	const uint8_t *b = p;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ b[i]) * 0x100000001b3ull;
+	return h;
+}
+
 void fg_hex(char *out, const uint8_t *in, size_t len)
 {
 	static const char digits[] = "0123456789abcdef";

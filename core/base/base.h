@@ -60,6 +60,13 @@ bool fg_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 void fg_random(void *buf, size_t len);
 /* Lower-case hex of len bytes into out (2*len+1 bytes). */
 void fg_hex(char *out, const uint8_t *in, size_t len);
+/* FNV-1a over len bytes, continuing from h (start with FG_FNV32_INIT / FG_FNV64_INIT): the
+ * hash of the in-memory indexes, not for anything a peer could use to collide on purpose
+ * beyond longer bucket chains. */
+#define FG_FNV32_INIT 2166136261u
+#define FG_FNV64_INIT 0xcbf29ce484222325ull
+uint32_t fg_fnv1a32(uint32_t h, const void *p, size_t len);
+uint64_t fg_fnv1a64(uint64_t h, const void *p, size_t len);
 /* Value of one hex digit (either case), or -1 when c is not one. */
 int fg_hex_digit(int c);
 /* One UTF-8 sequence at s, of the avail bytes there (RFC 3629 §4: shortest form, no

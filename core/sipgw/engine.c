@@ -1300,24 +1300,12 @@ void sipgw__respond(struct stxn *st, unsigned status, const char *extra, const c
  * byte for byte (branch, or Call-ID and CSeq number); sip_txn_match_request decides. */
 static uint32_t stxn_hash(const struct sip_msg *m)
 {
-	uint32_t h = 2166136261u; /* FNV-1a */
+	uint32_t h = FG_FNV32_INIT;
 	const struct sip_via *v = &m->vias[0];
-	const char *p;
-	size_t n;
-	if (v->branch.len > 7 && memcmp(v->branch.p, SIP_BRANCH_COOKIE, 7) == 0) {
-		p = v->branch.p;
-		n = v->branch.len;
-	} else {
-		p = m->call_id.p;
-		n = m->call_id.p != NULL ? m->call_id.len : 0;
-		h ^= m->cseq;
-		h *= 16777619u;
-	}
-	for (size_t i = 0; i < n; i++) {
-		h ^= (uint8_t)p[i];
-		h *= 16777619u;
-	}
-	return h;
+	if (v->branch.len > 7 && memcmp(v->branch.p, SIP_BRANCH_COOKIE, 7) == 0)
+		return fg_fnv1a32(h, v->branch.p, v->branch.len);
+	h = (h ^ m->cseq) * 16777619u;
+	return m->call_id.p != NULL ? fg_fnv1a32(h, m->call_id.p, m->call_id.len) : h;
 }
 
 static void stxn_hash_add(struct sipgw *gw, struct stxn *st)
@@ -1351,12 +1339,7 @@ static struct stxn *stxn_find(struct sipgw *gw, const struct conn *c, const stru
 
 static uint32_t branch_hash(struct sip_str b)
 {
-	uint32_t h = 2166136261u; /* FNV-1a */
-	for (size_t i = 0; b.p != NULL && i < b.len; i++) {
-		h ^= (uint8_t)b.p[i];
-		h *= 16777619u;
-	}
-	return h;
+	return b.p != NULL ? fg_fnv1a32(FG_FNV32_INIT, b.p, b.len) : FG_FNV32_INIT;
 }
 
 /* Links a client transaction into the list and, once it has a request, the index. */
@@ -2063,19 +2046,10 @@ static struct sip_str thread_of_call_id(struct sipgw *gw, struct sip_str call_id
 	return call_id;
 }
 
-static uint64_t fnv1a_str(uint64_t h, const char *s, size_t len)
-{
-	for (size_t i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 0x100000001b3ull;
-	}
-	return h;
-}
-
 /* RFC 3428 §8 queue key: the Request-URI as the gateway wrote it (one form per address). */
 static uint64_t message_queue_key(const char *ruri)
 {
-	return fnv1a_str(0xcbf29ce484222325ull, ruri, strlen(ruri)) | 1; /* 0: not queued */
+	return fg_fnv1a64(FG_FNV64_INIT, ruri, strlen(ruri)) | 1; /* 0: not queued */
 }
 
 /* RFC 3994 §4 refusal key: the sender's bare JID and the Request-URI. */
@@ -2083,8 +2057,8 @@ static uint64_t isc_key(const char *from_jid, const char *ruri)
 {
 	const char *slash = strchr(from_jid, '/');
 	size_t bare = slash ? (size_t)(slash - from_jid) : strlen(from_jid);
-	uint64_t h = fnv1a_str(0x84222325cbf29ce4ull, from_jid, bare);
-	return fnv1a_str(h ^ 0xff, ruri, strlen(ruri)) | 1;
+	uint64_t h = fg_fnv1a64(0x84222325cbf29ce4ull, from_jid, bare);
+	return fg_fnv1a64(h ^ 0xff, ruri, strlen(ruri)) | 1;
 }
 
 static void isc_refused_add(struct sipgw *gw, uint64_t key)

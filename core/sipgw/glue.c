@@ -933,13 +933,9 @@ struct sipgw_pres_cache {
 
 static uint32_t pair_hash(const char *watcher, const char *bare)
 {
-	uint32_t h = 2166136261u;
-	for (const char *s = watcher; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	h = (h ^ '\n') * 16777619u;
-	for (const char *s = bare; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h;
+	uint32_t h = fg_fnv1a32(FG_FNV32_INIT, watcher, strlen(watcher));
+	h = fg_fnv1a32(h, "\n", 1);
+	return fg_fnv1a32(h, bare, strlen(bare));
 }
 
 static bool str_eq_opt(const char *a, const char *b)

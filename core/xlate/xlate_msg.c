@@ -445,16 +445,6 @@ bool xlate_call_id_valid(const char *s, size_t len)
 	return true;
 }
 
-/* FNV-1a, 64 bits, from a given start: two starts give the 128 bits of a derived Call-ID. */
-static uint64_t fnv1a(uint64_t h, const char *s, size_t len)
-{
-	for (size_t i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 0x100000001b3ull;
-	}
-	return h;
-}
-
 enum fg_err xlate_call_id_from_thread(const char *thread, size_t len, const char *host, char *out,
                                       size_t outsize, bool *derived)
 {
@@ -467,8 +457,9 @@ enum fg_err xlate_call_id_from_thread(const char *thread, size_t len, const char
 		return FG_OK;
 	}
 	/* the same thread always gives the same Call-ID, so a conversation keeps one */
-	uint64_t h1 = fnv1a(0xcbf29ce484222325ull, thread, len);
-	uint64_t h2 = fnv1a(0x84222325cbf29ce4ull, thread, len);
+	/* FNV-1a from two starts: the 128 bits of a derived Call-ID */
+	uint64_t h1 = fg_fnv1a64(FG_FNV64_INIT, thread, len);
+	uint64_t h2 = fg_fnv1a64(0x84222325cbf29ce4ull, thread, len);
 	int n = snprintf(out, outsize, "%s%016llx%016llx@%s", XLATE_THREAD_CALL_ID_PREFIX,
 	                 (unsigned long long)h1, (unsigned long long)h2, host);
 	if (n < 0 || (size_t)n >= outsize || !xlate_call_id_valid(out, (size_t)n))

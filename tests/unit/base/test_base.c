@@ -179,6 +179,22 @@ static void test_utf8_decode(void **state)
 	assert_int_equal(fg_utf8_decode((const uint8_t *)"A", 0, NULL), 0);
 }
 
+/* The FNV reference vectors (draft-eastlake-fnv): "", "a", "foobar"; a hash continued over
+ * two pieces equals the hash of the whole. */
+static void test_fnv1a(void **state)
+{
+	(void)state;
+	assert_int_equal(fg_fnv1a32(FG_FNV32_INIT, "", 0), 0x811c9dc5u);
+	assert_int_equal(fg_fnv1a32(FG_FNV32_INIT, "a", 1), 0xe40c292cu);
+	assert_int_equal(fg_fnv1a32(FG_FNV32_INIT, "foobar", 6), 0xbf9cf968u);
+	assert_true(fg_fnv1a64(FG_FNV64_INIT, "", 0) == 0xcbf29ce484222325ull);
+	assert_true(fg_fnv1a64(FG_FNV64_INIT, "a", 1) == 0xaf63dc4c8601ec8cull);
+	assert_true(fg_fnv1a64(FG_FNV64_INIT, "foobar", 6) == 0x85944171f73967e8ull);
+	assert_int_equal(fg_fnv1a32(fg_fnv1a32(FG_FNV32_INIT, "foo", 3), "bar", 3), 0xbf9cf968u);
+	assert_true(fg_fnv1a64(fg_fnv1a64(FG_FNV64_INIT, "foo", 3), "bar", 3) ==
+	            0x85944171f73967e8ull);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -191,6 +207,7 @@ int main(void)
 	    cmocka_unit_test(test_strerror_total),
 	    cmocka_unit_test(test_log_sinks_filter_and_sanitise),
 	    cmocka_unit_test(test_utf8_decode),
+	    cmocka_unit_test(test_fnv1a),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
