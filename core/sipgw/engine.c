@@ -2199,16 +2199,23 @@ static bool message_send(struct sipgw *gw, struct dom *d, struct ctxn *ct, const
 	return true;
 }
 
+/* Takes ct out of its URI's queue (no longer the pending one); returns the queue. */
+static struct mqueue *mq_leave(struct ctxn *ct)
+{
+	struct mqueue *mq = ct->mq;
+	if (mq == NULL)
+		return NULL;
+	ct->mq = NULL;
+	if (mq->active == ct)
+		mq->active = NULL;
+	return mq;
+}
+
 /* The out-of-dialog MESSAGE done was answered (or failed): the next one for its URI may go. */
 static void message_queue_next(struct sipgw *gw, struct ctxn *done)
 {
-	struct mqueue *mq = done->mq;
-	if (mq == NULL)
-		return;
-	done->mq = NULL;
-	if (mq->active == done)
-		mq->active = NULL;
-	if (!gw->stopping)
+	struct mqueue *mq = mq_leave(done);
+	if (mq != NULL && !gw->stopping)
 		mq_kick(gw, mq);
 }
 
@@ -2216,13 +2223,8 @@ static void message_queue_next(struct sipgw *gw, struct ctxn *done)
  * queue: the next message_send to the URI starts the ones behind it. */
 static void mq_detach(struct ctxn *ct)
 {
-	struct mqueue *mq = ct->mq;
-	if (mq == NULL)
-		return;
-	ct->mq = NULL;
-	if (mq->active == ct)
-		mq->active = NULL;
-	if (ct->gw != NULL)
+	struct mqueue *mq = mq_leave(ct);
+	if (mq != NULL && ct->gw != NULL)
 		mq_drop_if_empty(ct->gw, mq);
 }
 
