@@ -420,26 +420,36 @@ static void watcher_online(struct sipgw *gw, struct dom *d, const char *watcher,
 	free(subs);
 }
 
+/* A new record of an XMPP user watching a SIP user, in a dialog of its own (a fresh
+ * Call-ID, RFC 3261 §8.1.1.4). */
+static void xmpp_watcher_new(struct sipgw *gw, const struct dom *d, struct db_subscription *s,
+                             const char *id, enum db_sub_state state, const char *watcher,
+                             const char *presentity)
+{
+	memset(s, 0, sizeof(*s));
+	fg_strlcpy(s->id, id, sizeof(s->id));
+	fg_strlcpy(s->sip_domain, d->cf.rec.domain, sizeof(s->sip_domain));
+	s->direction = DB_SUB_XMPP_WATCHER;
+	s->state = state;
+	fg_strlcpy(s->watcher, watcher, sizeof(s->watcher));
+	fg_strlcpy(s->presentity, presentity, sizeof(s->presentity));
+	char r[33];
+	sipgw__token(r, 16);
+	sipgw__fmt(s->call_id, sizeof(s->call_id), "%s@%s", r, gw->set.fqdn);
+	s->created_ms = fg_now_ms();
+}
+
 /* RFC 8048 §7.1: an XMPP probe for a SIP user with no subscription of the pair becomes a
  * SUBSCRIBE Expires 0 in a new dialog; its NOTIFY's state goes back as presence. */
 static void xmpp_fetch(struct sipgw *gw, struct dom *d, const char *watcher, const char *presentity)
 {
 	struct db_subscription f;
-	memset(&f, 0, sizeof(f));
-	fetch_id_dir(DB_SUB_XMPP_WATCHER, watcher, presentity, f.id);
-	if (sub_load(gw, f.id, &f))
+	char id[DB_ID_MAX];
+	fetch_id_dir(DB_SUB_XMPP_WATCHER, watcher, presentity, id);
+	if (sub_load(gw, id, &f))
 		return; /* one fetch of the pair at a time */
-	memset(&f, 0, sizeof(f));
-	fetch_id_dir(DB_SUB_XMPP_WATCHER, watcher, presentity, f.id);
-	fg_strlcpy(f.sip_domain, d->cf.rec.domain, sizeof(f.sip_domain));
-	f.direction = DB_SUB_XMPP_WATCHER;
-	f.state = DB_SUB_TERMINATED; /* no subscription: only a final NOTIFY to come */
-	fg_strlcpy(f.watcher, watcher, sizeof(f.watcher));
-	fg_strlcpy(f.presentity, presentity, sizeof(f.presentity));
-	char r[33];
-	sipgw__token(r, 16);
-	sipgw__fmt(f.call_id, sizeof(f.call_id), "%s@%s", r, gw->set.fqdn);
-	f.created_ms = fg_now_ms();
+	/* no subscription: only a final NOTIFY to come */
+	xmpp_watcher_new(gw, d, &f, id, DB_SUB_TERMINATED, watcher, presentity);
 	f.expires_ms = f.created_ms + SIPGW_FINAL_NOTIFY_WAIT_MS;
 	subscribe_send(gw, d, &f, 0);
 }
@@ -470,17 +480,7 @@ static void xmpp_subscribe(struct sipgw *gw, struct dom *d, const char *watcher,
 		return;
 	}
 	gw->nsubs++;
-	memset(&s, 0, sizeof(s));
-	fg_strlcpy(s.id, id, sizeof(s.id));
-	fg_strlcpy(s.sip_domain, d->cf.rec.domain, sizeof(s.sip_domain));
-	s.direction = DB_SUB_XMPP_WATCHER;
-	s.state = DB_SUB_PENDING;
-	fg_strlcpy(s.watcher, watcher, sizeof(s.watcher));
-	fg_strlcpy(s.presentity, presentity, sizeof(s.presentity));
-	char r[33];
-	sipgw__token(r, 16);
-	sipgw__fmt(s.call_id, sizeof(s.call_id), "%s@%s", r, gw->set.fqdn);
-	s.created_ms = fg_now_ms();
+	xmpp_watcher_new(gw, d, &s, id, DB_SUB_PENDING, watcher, presentity);
 	subscribe_send(gw, d, &s, gw->set.subscription_expires_s);
 	d->status_dirty = true;
 }
