@@ -308,17 +308,27 @@ class Bench:
 	def perf_start(self, target, pid, rate, tag):
 		if not self.args.perf or target != "fedgw" or rate != self.args.perf_rate:
 			return None
-		# where the gateway's time goes: call graphs for the whole step
-		return subprocess.Popen(["perf", "record", "-F", str(self.args.perf_freq),
-		                         "--call-graph", "dwarf,16384", "-p", str(pid), "-o",
-		                         os.path.join(self.work, "perf-%s.data" % tag)],
+		# where the gateway's time goes: call graphs for the whole step, and how often it
+		# enters the kernel and is switched out
+		rec = subprocess.Popen(["perf", "record", "-F", str(self.args.perf_freq),
+		                        "--call-graph", "dwarf,16384", "-p", str(pid), "-o",
+		                        os.path.join(self.work, "perf-%s.data" % tag)],
+		                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+		events = ["raw_syscalls:sys_enter"] + [
+		    "syscalls:sys_enter_" + c for c in ("read", "write", "writev", "epoll_wait", "epoll_ctl")
+		] + ["context-switches", "task-clock"]
+		stat = subprocess.Popen(["perf", "stat", "-e", ",".join(events), "-p", str(pid), "-o",
+		                         os.path.join(self.work, "perf-stat-%s.txt" % tag)],
 		                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+		return rec, stat
 
 	def perf_stop(self, perf, tag):
 		if perf is None:
 			return
-		perf.send_signal(signal.SIGINT)
-		perf.wait(30)
+		for p in perf:
+			p.send_signal(signal.SIGINT)
+			p.wait(30)
+		h.log("sipbench: perf stat in " + os.path.join(self.work, "perf-stat-%s.txt" % tag))
 		rep = os.path.join(self.work, "perf-%s.txt" % tag)
 		with open(rep, "w") as fr:
 			subprocess.run(["perf", "report", "--stdio", "--no-children", "-i",

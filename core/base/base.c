@@ -283,6 +283,32 @@ int64_t fg_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static _Thread_local char *readbuf;
+static _Thread_local bool readbuf_out;
+
+char *fg_readbuf_take(size_t *len)
+{
+	char *p;
+	if (readbuf == NULL)
+		readbuf = malloc(FG_READ_BUF);
+	if (readbuf != NULL && !readbuf_out) {
+		readbuf_out = true;
+		p = readbuf;
+	} else {
+		p = malloc(FG_READ_BUF);
+	}
+	*len = p != NULL ? FG_READ_BUF : 0;
+	return p;
+}
+
+void fg_readbuf_give(char *p)
+{
+	if (p != NULL && p == readbuf)
+		readbuf_out = false;
+	else
+		free(p);
+}
+
 int64_t fg_mono_ms(void)
 {
 	struct timespec ts;

@@ -92,6 +92,16 @@ enum fg_name_fault {
  * the fault. */
 enum fg_name_fault fg_host_name_check(const char *s, size_t len, bool lowercase_only, size_t *at);
 
+/* The receive buffer of an event loop's read: libuv asks for a buffer, reads into it and
+ * hands the bytes to the read callback at once, and the callback is done with them when it
+ * returns (whatever it keeps, it copies). So one FG_READ_BUF-byte buffer per thread serves
+ * every connection, and idle connections hold none. A second take while the first is out
+ * (which libuv does not do) gets a buffer of its own; fg_readbuf_give frees or returns
+ * either. NULL with *len 0 when out of memory. */
+#define FG_READ_BUF 65536u
+char *fg_readbuf_take(size_t *len);
+void fg_readbuf_give(char *p);
+
 /* Wall clock in milliseconds since the epoch, and a monotonic clock in milliseconds.
  * Protocol cores never call these: the I/O edge passes time in. */
 int64_t fg_now_ms(void);

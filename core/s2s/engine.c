@@ -19,7 +19,6 @@
 /* Registered domains (other gateways in the process): one per SIP/component domain. */
 #define MAX_REGS 32u
 /* Plaintext read buffer handed to libuv per read; TLS records are at most 16 kB. */
-#define READ_BUF 16384u
 /* Decrypted bytes pulled per step from the TLS engine. */
 #define APP_BUF 4096u
 /* Streams at once: the target is 10,000 idle sessions on a small appliance; beyond three
@@ -1517,9 +1516,7 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
 	(void)h;
 	(void)suggested;
-	/* Lazily allocated per read and freed after it: idle sessions hold no read buffer. */
-	buf->base = malloc(READ_BUF);
-	buf->len = buf->base != NULL ? READ_BUF : 0;
+	buf->base = fg_readbuf_take(&buf->len);
 }
 
 static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
@@ -1543,7 +1540,7 @@ static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 			          false);
 		}
 	}
-	free(buf->base);
+	fg_readbuf_give(buf->base);
 }
 
 /* ---- connections ------------------------------------------------------------------------------

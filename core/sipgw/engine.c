@@ -12,7 +12,6 @@
 #include <string.h>
 #include <strings.h>
 
-#define READ_BUF 65536
 #define APP_BUF  16384
 
 struct sipgw;
@@ -593,24 +592,11 @@ static void conn_feed_tls(struct conn *c, const uint8_t *buf, size_t len)
 	}
 }
 
-/* One read buffer serves every connection: libuv calls read_cb right after alloc_cb, and
- * read_cb is done with the bytes when it returns (the stream and TLS copy what they keep). */
-static _Thread_local char *read_buf;
-static _Thread_local bool read_buf_busy;
-
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
 	(void)h;
 	(void)suggested;
-	if (read_buf == NULL)
-		read_buf = malloc(READ_BUF);
-	if (read_buf != NULL && !read_buf_busy) {
-		read_buf_busy = true;
-		buf->base = read_buf;
-	} else {
-		buf->base = malloc(READ_BUF);
-	}
-	buf->len = buf->base != NULL ? READ_BUF : 0;
+	buf->base = fg_readbuf_take(&buf->len);
 }
 
 static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
@@ -634,10 +620,7 @@ static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 		}
 	}
 	read_now = -1;
-	if (buf->base != NULL && buf->base == read_buf)
-		read_buf_busy = false;
-	else
-		free(buf->base);
+	fg_readbuf_give(buf->base);
 }
 
 static enum fg_err conn_start_tls(struct conn *c, bool server)

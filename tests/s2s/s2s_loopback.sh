@@ -103,8 +103,10 @@ for d in a b; do
 	fgw $d pki import xmpp-$d "$T/ca/$d.pem" "$T/ca/$d.key" > /dev/null || exit 1
 	fgw $d pki import-ca testca "$T/ca/ca.pem" > /dev/null || exit 1
 	fgw $d xmpp domain edit $d.test --cert xmpp-$d > /dev/null || exit 1
-	fgw $d serve --console-bind $ip --console-port 8443 --log-file "$T/$d.log" \
-		> "$T/$d.stderr" 2>&1 &
+	# not through fgw: a function run in the background is a subshell, and $! would be
+	# the subshell, which the cleanup's kill would not pass on to the daemon
+	ip netns exec "$NS" "$FEDGW" --data-dir "$T/$d" serve --console-bind $ip --console-port 8443 \
+		--log-file "$T/$d.log" > "$T/$d.stderr" 2>&1 &
 	PIDS+=($!)
 	eval "PID_$d=$!"
 done

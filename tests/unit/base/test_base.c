@@ -181,6 +181,31 @@ static void test_utf8_decode(void **state)
 
 /* The FNV reference vectors (draft-eastlake-fnv): "", "a", "foobar"; a hash continued over
  * two pieces equals the hash of the whole. */
+/* One buffer is lent over and over; a second take while it is out gets its own, and
+ * giving either back leaves the first lendable again. */
+static void test_readbuf(void **state)
+{
+	(void)state;
+	size_t len = 0, len2 = 0, len3 = 0;
+	char *a = fg_readbuf_take(&len);
+	assert_non_null(a);
+	assert_int_equal(len, FG_READ_BUF);
+	a[0] = 'x';
+	a[FG_READ_BUF - 1] = 'y';
+	char *b = fg_readbuf_take(&len2);
+	assert_non_null(b);
+	assert_ptr_not_equal(a, b);
+	assert_int_equal(len2, FG_READ_BUF);
+	b[FG_READ_BUF - 1] = 'z';
+	fg_readbuf_give(b);
+	assert_int_equal(a[FG_READ_BUF - 1], 'y');
+	fg_readbuf_give(a);
+	char *c = fg_readbuf_take(&len3);
+	assert_ptr_equal(c, a);
+	fg_readbuf_give(c);
+	fg_readbuf_give(NULL);
+}
+
 static void test_fnv1a(void **state)
 {
 	(void)state;
@@ -208,6 +233,7 @@ int main(void)
 	    cmocka_unit_test(test_log_sinks_filter_and_sanitise),
 	    cmocka_unit_test(test_utf8_decode),
 	    cmocka_unit_test(test_fnv1a),
+	    cmocka_unit_test(test_readbuf),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
