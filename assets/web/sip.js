@@ -299,7 +299,7 @@ function settingsSection(body, ctx) {
 				'One address; 0.0.0.0 means every IPv4 address, :: every IPv6 address.'),
 				num('tls_port', 'SIP over TLS port', 0, 65535, 'Standard: 5061. 0 = off.'),
 				num('tcp_port', 'SIP over TCP port', 0, 65535, 'Standard: 5060. 0 = off.')),
-			h('details.panel', null, h('summary', null, 'Presence and queues'),
+			h('details.panel', null, h('summary', null, 'Presence, queues and keepalive'),
 				h('div.grid-2', null,
 					num('subscription_expires_s', 'Presence subscription period (seconds)',
 						60, 86400, 'Asked for and the most granted; refreshed at 80%, ' +
@@ -308,7 +308,10 @@ function settingsSection(body, ctx) {
 						'Beyond: 503 with Retry-After.'),
 					num('max_message_bytes', 'Largest MESSAGE outside a session (bytes)', 500,
 						131072, 'RFC 3428: 1300 unless every hop is TCP or TLS. Larger XMPP ' +
-						'messages are refused with policy-violation.'))),
+						'messages are refused with policy-violation.'),
+					num('keepalive_s', 'Keepalive toward the next hop (seconds)', 0, 3600,
+						'A CRLF ping after this long idle (RFC 5626). A peer that answers ' +
+						'pings and stops is disconnected after 10 s. 0 = off.'))),
 			h('div.actions', null, h('button.btn.btn-primary', { type: 'submit' },
 				'Save settings')));
 	}
@@ -317,7 +320,7 @@ function settingsSection(body, ctx) {
 		saved: loadLive,
 		fields: [['enabled', 'check'], ['fqdn', 'host'], ['bind', 'text'], ['tls_port', 'num'],
 			['tcp_port', 'num'], ['subscription_expires_s', 'num'], ['max_pending', 'num'],
-			['max_message_bytes', 'num']],
+			['max_message_bytes', 'num'], ['keepalive_s', 'num']],
 		state: { get: () => loaded, set: (v) => { loaded = v; } } });
 
 	(async () => {

@@ -46,6 +46,7 @@ void sipgw__settings_load(struct db_txn *txn, struct sipgw_settings *s)
 	s->max_pending = (size_t)get_u64(txn, "sip.max_pending", 1, 1000000, 1000);
 	s->max_message_bytes =
 	    (size_t)get_u64(txn, "sip.max_message_bytes", 500, 131072, SIPGW_MAX_MESSAGE_BYTES);
+	s->keepalive_s = (unsigned)get_u64(txn, "sip.keepalive_s", 0, 3600, SIPGW_KEEPALIVE_S);
 	/* the DNS servers are the federation's: one resolver configuration per box */
 	get(txn, "xmpp.dns_servers", s->dns_servers, sizeof(s->dns_servers), "");
 	get(txn, "xmpp.dns_transparent_zones", s->dns_zones, sizeof(s->dns_zones), "");

@@ -1851,8 +1851,10 @@ static void on_plain(struct conn *c, const uint8_t *buf, size_t len)
 		 * flow alive as well, so a busy peer that answers pings late (or not at all) is
 		 * not cut off with transactions in flight */
 		c->ping_out = false;
-		if (ev == SIP_STREAM_PONG)
+		if (ev == SIP_STREAM_PONG) {
+			c->ponged = true;
 			continue;
+		}
 		if (m->is_request)
 			on_request(c, m);
 		else
@@ -3049,11 +3051,18 @@ static void conns_tick(struct sipgw *gw, int64_t now)
 			conn_kill(c, "timeout", false);
 		} else if (c->state == CS_UP && !c->out && now - c->last_io > SIPGW_IDLE_IN_MS) {
 			conn_kill(c, "idle", true);
-		} else if (c->state == CS_UP && c->out) {
-			/* RFC 5626 §4.4.1 keepalive on the connection we opened */
+		} else if (c->state == CS_UP && c->out && gw->set.keepalive_s > 0) {
+			/* RFC 5626 §4.4.1 keepalive on the connection we opened. A peer that has
+			 * never answered one is not cut off for that: without RFC 5626 it may
+			 * ignore the CRLFs (RFC 3261 §7.5). The ping still keeps firewalls and NATs
+			 * open, and the OPTIONS ping checks that the peer answers. */
+			int64_t every = (int64_t)gw->set.keepalive_s * 1000;
 			if (c->ping_out && now - c->ping_sent > SIPGW_PONG_WAIT_MS) {
-				conn_kill(c, "no answer to the CRLF keepalive", false);
-			} else if (!c->ping_out && now - c->last_io >= SIPGW_KEEPALIVE_MS) {
+				if (c->ponged)
+					conn_kill(c, "no answer to the CRLF keepalive", false);
+				else
+					c->ping_out = false;
+			} else if (!c->ping_out && now - c->last_io >= every) {
 				c->ping_out = true;
 				c->ping_sent = now;
 				sip_stream_expect_pong(c->stream);

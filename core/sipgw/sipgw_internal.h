@@ -16,9 +16,10 @@
 
 /* SIP domains served at once: an appliance fronts a handful of edges. */
 #define SIPGW_MAX_DOMAINS 64u
-/* RFC 5626 §4.4.1: CRLF keepalive on idle connections every 30 s; the pong must come
- * within 10 s (§4.4.1 suggests the same order) or the connection is dropped. */
-#define SIPGW_KEEPALIVE_MS 30000
+/* RFC 5626 §4.4.1: CRLF keepalive on idle connections to the next hop every
+ * sip.keepalive_s (30 s by default); once the peer has answered one, the pong must come
+ * within 10 s (§4.4.1) or the connection is dropped. */
+#define SIPGW_KEEPALIVE_S  30
 #define SIPGW_PONG_WAIT_MS 10000
 /* OPTIONS ping toward every next hop. */
 #define SIPGW_OPTIONS_MS 60000
@@ -115,6 +116,7 @@ struct sipgw_settings {
 	long subscription_expires_s;
 	size_t max_pending;
 	size_t max_message_bytes; /* sip.max_message_bytes: RFC 3428 §8 out-of-dialog MESSAGE */
+	unsigned keepalive_s;     /* sip.keepalive_s: RFC 5626 §4.4.1 CRLF ping, 0 = off */
 	char dns_servers[DB_SETTING_VALUE_MAX];
 	char dns_zones[DB_SETTING_VALUE_MAX];
 };
@@ -202,6 +204,7 @@ struct conn {
 	size_t wpending;
 	int64_t last_io, ping_sent, deadline;
 	bool ping_out;
+	bool ponged; /* the peer has answered a CRLF ping on this connection */
 	char peer[80];
 	uint8_t *peer_der; /* incoming TLS: the client's certificate, for name checks */
 	size_t peer_der_len;

@@ -55,7 +55,8 @@ def run(port, fedgw, data):
     st, _, doc = c.json("GET", "/api/v1/sip/settings")
     check(st == 200 and doc.get("bind") == "127.0.0.1" and doc.get("enabled") is True and
           doc.get("fqdn_default") is True and doc.get("subscription_expires_s") == 3600 and
-          doc.get("max_pending") == 1000 and doc.get("max_message_bytes") == 1300,
+          doc.get("max_pending") == 1000 and doc.get("max_message_bytes") == 1300 and
+          doc.get("keepalive_s") == 30,
           "GET settings: as set before the start, defaults")
     st, _, doc = c.json("PUT", "/api/v1/sip/settings", {"fqdn": "sipgw.test", "max_pending": 20})
     check(st == 200 and len(doc["changed"]) == 2 and "fqdn" in doc["message"] and
@@ -67,6 +68,7 @@ def run(port, fedgw, data):
                         ({"subscription_expires_s": 10}, "subscription_expires_s"),
                         ({"max_pending": 0}, "max_pending"),
                         ({"max_message_bytes": 100}, "max_message_bytes"),
+                        ({"keepalive_s": 3601}, "keepalive_s"),
                         ({"colour": "red"}, "colour")):
         st, _, doc = c.json("PUT", "/api/v1/sip/settings", body)
         check(st == 422 and field_of(doc) == field and doc["error"]["fix"],

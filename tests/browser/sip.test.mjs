@@ -124,10 +124,12 @@ async function run() {
 		await page.getByRole('button', { name: 'Save settings' }).click();
 		await page.locator('.notice', { hasText: 'fqdn: gw.elsewhere.fedgw.test -> sipgw.fedgw.test' })
 			.waitFor();
-		await page.locator('details.panel summary', { hasText: 'Presence and queues' }).click();
+		await page.locator('details.panel summary', { hasText: 'Presence, queues and keepalive' }).click();
 		await page.getByLabel('Largest MESSAGE outside a session (bytes)').fill('4000');
+		await page.getByLabel('Keepalive toward the next hop (seconds)').fill('45');
 		await page.getByRole('button', { name: 'Save settings' }).click();
 		await page.locator('.notice', { hasText: 'max_message_bytes' }).waitFor();
+		await page.locator('.notice', { hasText: 'keepalive_s: 30 -> 45' }).waitFor();
 		await shot(page, 'sip-settings');
 
 		step = 'validate, the domain picked from the list: the TCP step fails with its fix';

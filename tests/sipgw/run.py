@@ -109,14 +109,18 @@ def make_certs():
 
 # ---- a small SIP edge ---------------------------------------------------------------------
 
-def read_msg(sock, buf, timeout):
-    """Reads one SIP message (head + Content-Length body); returns (msg or None, rest)."""
+def read_msg(sock, buf, timeout, on_ping=None):
+    """Reads one SIP message (head + Content-Length body); returns (msg or None, rest).
+    A CRLFCRLF ping is answered with the CRLF pong (RFC 5626), or handed to on_ping."""
     end = time.time() + timeout
     while True:
         while buf.startswith(b"\r\n"):
             if buf.startswith(b"\r\n\r\n"):
                 buf = buf[4:]
-                sock.sendall(b"\r\n")  # RFC 5626 pong
+                if on_ping is None:
+                    sock.sendall(b"\r\n")
+                else:
+                    on_ping(sock)
                 continue
             buf = buf[2:]
         i = buf.find(b"\r\n\r\n")
@@ -225,6 +229,12 @@ class Edge(threading.Thread):
         self.notify_fail = {}  # Call-ID -> the status its NOTIFYs get (RFC 6665 §4.2.2)
         self.responses = []  # responses to the edge's own requests (its NOTIFYs)
         self.overlap = None  # a second MESSAGE came before the first was answered
+        # the gateway's CRLF pings (RFC 5626 §4.4.1) as (connection, answer, time); answered
+        # with "none" (ignored, as RFC 3261 §7.5 allows), "pong", "request" (an OPTIONS), or
+        # "silent" (ignored, and OPTIONS are not answered either)
+        self.pings = []
+        self.ping_answer = "none"
+        self.closes = []  # connections the gateway closed
         self.ctx.sni_callback = lambda sock, name, ctx: self.sni.append(name)
 
     def run(self):
@@ -241,16 +251,29 @@ class Edge(threading.Thread):
         except (ssl.SSLError, OSError):
             return
         self.handshakes += 1
+        conn = self.handshakes
         cert = s.getpeercert()
         self.peer_cn = dict(x[0] for x in cert.get("subject", ())).get("commonName")
+
+        def ping(sock):
+            answer = self.ping_answer
+            self.pings.append((conn, answer, time.time()))
+            if answer == "pong":
+                sock.sendall(b"\r\n")
+            elif answer == "request":
+                n = len(self.pings)
+                sock.sendall(sip_req("OPTIONS", "sip:gw.sip.test", "ka%d@edge" % n,
+                                     "z9hG4bKka%d" % n, 1, None))
         buf = b""
         while True:
-            msg, buf = read_msg(s, buf, 120)
+            msg, buf = read_msg(s, buf, 120, ping)
             if msg is None:
+                self.closes.append(conn)
                 return
             if msg.startswith(b"OPTIONS "):
                 self.options += 1
-                s.sendall(answer(msg, 200, "OK"))
+                if self.ping_answer != "silent":
+                    s.sendall(answer(msg, 200, "OK"))
                 if self.fetch:
                     # RFC 6665 §4.4.3 fetch of an XMPP user's presence
                     self.fetch = False
@@ -642,6 +665,54 @@ def sip_exchange(sock, payload, timeout=3.0):
     return msg
 
 
+def keepalive(data, edge):
+    """RFC 5626 §4.4.1 CRLF pings on the gateway's connections to the edge, every
+    sip.keepalive_s, and what a missing pong means."""
+    r = subprocess.run([FEDGW, "--data-dir", data, "sip", "set", "keepalive_s=2"],
+                       capture_output=True)
+    check(r.returncode == 0, "sip set keepalive_s=2 (%s)" % r.stderr.decode(errors="replace"))
+
+    def pings(conn=None, answer=None, since=0):
+        return [p for p in edge.pings if (conn is None or p[0] == conn) and
+                (answer is None or p[1] == answer) and p[2] >= since]
+
+    def ignored_twice():
+        conns = [p[0] for p in pings(answer="none")]
+        return next((c for c in conns if conns.count(c) >= 2 and c not in edge.closes), None)
+
+    # a peer that has never answered a ping ignores them (RFC 3261 §7.5): not cut off
+    check(wait_for(lambda: ignored_twice() is not None, 25),
+          "a connection whose peer ignores the pings is pinged again 10 s later and kept "
+          "(pings %s, closed %s of %d)" % (edge.pings, edge.closes, edge.handshakes))
+    # once it has answered one, an answer may also be any message (RFC 5626 §4.4.1)
+    edge.ping_answer = "pong"
+    check(wait_for(lambda: pings(answer="pong"), 15), "a ping answered with a pong")
+    if not pings(answer="pong"):
+        return
+    conn = pings(answer="pong")[0][0]
+    edge.ping_answer = "request"
+    check(wait_for(lambda: pings(conn, "request"), 5), "a ping answered with a request")
+    if not pings(conn, "request"):
+        return
+    first = pings(conn, "request")[0][2]
+    time.sleep(max(0.0, first + 11.5 - time.time()))
+    check(conn not in edge.closes and len(pings(conn, "request")) >= 3,
+          "a request instead of the pong keeps the connection, pings go on every 2 s "
+          "(%d pings, closed %s)" % (len(pings(conn, "request")), edge.closes))
+    # and a peer that answered before and now stays silent is cut off after 10 s
+    edge.ping_answer = "silent"
+    silent = time.time()
+    check(wait_for(lambda: conn in edge.closes, 16),
+          "a peer that answered pings and stops is cut off 10 s after the ping it ignored")
+    edge.ping_answer = "none"
+    gone = pings(conn, "silent", silent)
+    check(gone and time.time() - gone[0][2] >= 9.5,
+          "not before the 10 s are up (%s)" % [round(p[2] - silent, 1) for p in gone])
+    with open(os.path.join(TMP, "fedgw.log"), "rb") as f:
+        check(b"closed: no answer to the CRLF keepalive" in f.read(),
+              "the log says why the connection was closed")
+
+
 def outer():
     """Makes the namespace and the certificates, then runs the test inside the namespace."""
     if subprocess.call(["ip", "netns", "add", NS]) != 0:
@@ -879,6 +950,7 @@ def main():
         print(out)
         print(pout)
         print(sout)
+    keepalive(data, edge)
 
     gw.send_signal(signal.SIGTERM)
     try:
