@@ -18,7 +18,6 @@
 
 /* Registered domains (other gateways in the process): one per SIP/component domain. */
 #define MAX_REGS 32u
-/* Plaintext read buffer handed to libuv per read; TLS records are at most 16 kB. */
 /* Decrypted bytes pulled per step from the TLS engine. */
 #define APP_BUF 4096u
 /* Streams at once: the target is 10,000 idle sessions on a small appliance; beyond three
