@@ -978,8 +978,17 @@ def main():
     edge.fetch_cached = True
     edge.composer = True
     edge.responses.clear()
+    # a TLS domain without a certificate: its MESSAGEs fail as they start
+    subprocess.run([SEED, data], input=b"domain nocert.sip.test edge.sip.test 5061 tls - testca -\n",
+                   check=True)
     r = subprocess.run([XPROBE, data], capture_output=True, timeout=60)
     out = r.stdout.decode(errors="replace")
+    nocert = [l for l in out.splitlines() if "from='x@nocert.sip.test" in l]
+    check(len(nocert) == 2 and all("type='error'" in l and "remote-server-not-found" in l and
+                                   "no SIP certificate is chosen" in l for l in nocert) and
+          "id='nc1'" in nocert[0] and "id='nc2'" in nocert[1],
+          "a TLS domain without a certificate: each MESSAGE fails as it starts and comes back "
+          "remote-server-not-found with the reason (%s)" % nocert)
     check(r.returncode == 0 and "\nup\n" in "\n" + out, "the engine alone reaches the edge")
     reqs = [m.decode(errors="replace") for m in edge.requests]
     msgs = [m for m in reqs if m.startswith("MESSAGE sip:romeo@sip.test ")]

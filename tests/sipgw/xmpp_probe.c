@@ -79,6 +79,12 @@ static const char *const script_msg[] = {
     /* RFC 7573 Table 4: <gone/> outside a session maps to nothing */
     "<message from='juliet@capulet.test/balcony' to='romeo@sip.test' type='chat'>"
     "<gone xmlns='http://jabber.org/protocol/chatstates'/></message>",
+    /* a TLS domain with no certificate cannot connect: each MESSAGE fails as it starts,
+     * inside its URI's queue, and comes back as an error */
+    "<message from='juliet@capulet.test/balcony' to='x@nocert.sip.test' type='chat' id='nc1'>"
+    "<body>no way out</body></message>",
+    "<message from='juliet@capulet.test/balcony' to='x@nocert.sip.test' type='chat' id='nc2'>"
+    "<body>no way out again</body></message>",
 };
 static const char *const script2[] = {
     "<presence from='juliet@capulet.test' to='romeo@sip.test' type='unsubscribe'/>",
