@@ -32,10 +32,9 @@ static const struct conf_setting defs[] = {
      "The largest MESSAGE outside a session (max_message_bytes)", CONF_UINT, "1300", 500, 131072,
      NULL, "Use a number of bytes from 500 to 131072 (default 1300, RFC 3428 §8).", "N",
      "500-131072 (1300): largest MESSAGE outside a\nsession (RFC 3428 §8)"},
-    {"keepalive_s", "sip.keepalive_s", "The CRLF keepalive interval (keepalive_s)", CONF_UINT,
-     "30", 0, 3600, NULL,
-     "Use 0 (off) or a number of seconds up to 3600 (default 30, RFC 5626 §4.4.1).", "N",
-     "0-3600 (30): CRLF keepalive on idle connections to\nthe next hop, 0 = off (RFC 5626)"},
+    {"keepalive_s", "sip.keepalive_s", "The CRLF keepalive interval (keepalive_s)", CONF_UINT, "30",
+     0, 3600, NULL, "Use 0 (off) or a number of seconds up to 3600 (default 30, RFC 5626 §4.4.1).",
+     "N", "0-3600 (30): CRLF keepalive on idle connections to\nthe next hop, 0 = off (RFC 5626)"},
 };
 
 /* Warns about each SIP domain whose certificate does not name the new FQDN: the edge

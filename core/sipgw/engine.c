@@ -12,7 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
-#define APP_BUF  16384
+#define APP_BUF 16384
 
 struct sipgw;
 struct conn;

@@ -1115,16 +1115,6 @@ struct sipgw_isc_rx {
 	int64_t next_due_ms; /* the earliest due_ms (INT64_MAX: none) */
 };
 
-static char *dup_len(const char *s, size_t len)
-{
-	char *d = malloc(len + 1);
-	if (d != NULL) {
-		memcpy(d, s, len);
-		d[len] = '\0';
-	}
-	return d;
-}
-
 static bool same_len(const char *a, const char *b, size_t blen)
 {
 	return strlen(a) == blen && memcmp(a, b, blen) == 0;
@@ -1209,9 +1199,9 @@ void sipgw__isc_rx_active(struct sipgw_isc_rx *t, const char *from, size_t from_
 	}
 	if (i == SIZE_MAX) {
 		struct isc_rx_entry *e = &t->e[t->n];
-		e->from = dup_len(from, from_len);
-		e->to = dup_len(to, to_len);
-		e->thread = dup_len(thread != NULL ? thread : "", thread != NULL ? thread_len : 0);
+		e->from = strndup(from, from_len);
+		e->to = strndup(to, to_len);
+		e->thread = strndup(thread != NULL ? thread : "", thread != NULL ? thread_len : 0);
 		if (e->from == NULL || e->to == NULL || e->thread == NULL) {
 			free(e->from);
 			free(e->to);
@@ -1221,7 +1211,7 @@ void sipgw__isc_rx_active(struct sipgw_isc_rx *t, const char *from, size_t from_
 		}
 		i = t->n++;
 	} else if (thread != NULL && !same_len(t->e[i].thread, thread, thread_len)) {
-		char *th = dup_len(thread, thread_len);
+		char *th = strndup(thread, thread_len);
 		if (th != NULL) {
 			free(t->e[i].thread);
 			t->e[i].thread = th;
