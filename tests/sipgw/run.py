@@ -665,12 +665,17 @@ def sip_exchange(sock, payload, timeout=3.0):
     return msg
 
 
+def set_keepalive(data, secs):
+    r = subprocess.run([FEDGW, "--data-dir", data, "sip", "set", "keepalive_s=%d" % secs],
+                       capture_output=True)
+    check(r.returncode == 0,
+          "sip set keepalive_s=%d (%s)" % (secs, r.stderr.decode(errors="replace")))
+
+
 def keepalive(data, edge):
     """RFC 5626 §4.4.1 CRLF pings on the gateway's connections to the edge, every
     sip.keepalive_s, and what a missing pong means."""
-    r = subprocess.run([FEDGW, "--data-dir", data, "sip", "set", "keepalive_s=2"],
-                       capture_output=True)
-    check(r.returncode == 0, "sip set keepalive_s=2 (%s)" % r.stderr.decode(errors="replace"))
+    set_keepalive(data, 2)
 
     def pings(conn=None, answer=None, since=0):
         return [p for p in edge.pings if (conn is None or p[0] == conn) and
@@ -699,6 +704,17 @@ def keepalive(data, edge):
     check(conn not in edge.closes and len(pings(conn, "request")) >= 3,
           "a request instead of the pong keeps the connection, pings go on every 2 s "
           "(%d pings, closed %s)" % (len(pings(conn, "request")), edge.closes))
+    # keepalive_s=0 turns the pings off, live, and the idle connection stays up
+    set_keepalive(data, 0)
+    time.sleep(2.5)
+    before = len(pings(conn))
+    time.sleep(8)
+    check(len(pings(conn)) == before and conn not in edge.closes,
+          "sip.keepalive_s=0: no ping in 8 s on the idle connection, which stays open "
+          "(%d pings after %d, closed %s)" % (len(pings(conn)), before, edge.closes))
+    set_keepalive(data, 2)
+    check(wait_for(lambda: len(pings(conn)) > before, 5),
+          "sip.keepalive_s=2 again: the pings start again")
     # and a peer that answered before and now stays silent is cut off after 10 s
     edge.ping_answer = "silent"
     silent = time.time()
