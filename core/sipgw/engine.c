@@ -1915,20 +1915,51 @@ static void on_request(struct conn *c, struct sip_msg *m)
 	stxn_actions(st, &acts);
 }
 
+/* A refused request says why in the log, once per connection and domain. */
+static void refused_log(struct conn *c, const struct dom *d, const char *why, const char *fix)
+{
+	if (strcasecmp(c->refused_for, d->cf.rec.domain) == 0)
+		return;
+	fg_strlcpy(c->refused_for, d->cf.rec.domain, sizeof(c->refused_for));
+	fg_log(FG_LOG_WARN, SIPGW_SUBSYS,
+	       "requests for SIP domain %s from %s are refused with 403: %s. %s", d->cf.rec.domain,
+	       c->peer, why, fix);
+}
+
 /* Is this connection allowed to speak for a SIP domain? Over TLS the peer's certificate
- * must name the domain's next hop (RFC 5922 §7.3); plain TCP is for trusted networks. */
+ * must name the domain's next hop (RFC 5922 §7.3). Plain TCP has no name to check: it
+ * speaks only for the domains whose transport is TCP (a trusted network), and for the
+ * domain whose next hop it is our connection to. A domain set to TLS takes requests only
+ * over mutual TLS, whatever comes to the TCP listener. */
 bool sipgw__conn_speaks_for(struct conn *c, const struct dom *d)
 {
-	if (!c->use_tls)
+	if (c->dom != NULL && c->dom == d)
 		return true;
+	if (!c->use_tls) {
+		if (!sipgw__domain_tls(&d->cf.rec))
+			return true;
+		refused_log(c, d,
+		            "they came over plain TCP, and this domain takes requests over "
+		            "mutual TLS only",
+		            "The edge must send them over TLS to the gateway's TLS port.");
+		return false;
+	}
 	if (c->dom != NULL)
-		return c->dom == d;
+		return false;
 	if (strcasecmp(c->trusted_for, d->cf.rec.domain) == 0)
 		return true;
-	if (sipgw_cert_names_host(c->peer_der, c->peer_der_len, d->cf.rec.next_hop, NULL, 0)) {
+	char names[256];
+	if (sipgw_cert_names_host(c->peer_der, c->peer_der_len, d->cf.rec.next_hop, names,
+	                          sizeof(names))) {
 		fg_strlcpy(c->trusted_for, d->cf.rec.domain, sizeof(c->trusted_for));
 		return true;
 	}
+	char why[400];
+	sipgw__fmt(why, sizeof(why), "the client's certificate names %s, not the next hop %s",
+	           names[0] ? names : "no host", d->cf.rec.next_hop);
+	refused_log(c, d, why,
+	            "Set the domain's next hop to the edge's name on its certificate, or give "
+	            "the edge a certificate that names it.");
 	return false;
 }
 
@@ -2687,6 +2718,12 @@ static void bye_in(struct sipgw *gw, struct stxn *st)
 		sipgw__respond(st, 481, NULL, NULL, NULL, 0);
 		return;
 	}
+	/* the session's dialog ends only by its domain's edge (RFC 5922 §7.3 as for the INVITE) */
+	struct dom *d = sipgw__dom_find(gw, s->domain);
+	if (d == NULL || !sipgw__conn_speaks_for(st->c, d)) {
+		sipgw__respond(st, 403, NULL, NULL, NULL, 0);
+		return;
+	}
 	/* XEP-0085: the other side has left the conversation */
 	struct fg_buf gone = {0};
 	(void)fg_buf_append_str(&gone, "<message type='chat' from='");
@@ -2699,9 +2736,7 @@ static void bye_in(struct sipgw *gw, struct stxn *st)
 	(void)fg_buf_append_str(&gone, "</thread></message>");
 	sipgw__xmpp_send(gw, &gone);
 	fg_buf_free(&gone);
-	struct dom *d = sipgw__dom_find(gw, s->domain);
-	if (d != NULL)
-		d->status_dirty = true;
+	d->status_dirty = true;
 	session_remove(gw, s);
 	sipgw__respond(st, 200, NULL, NULL, NULL, 0);
 }

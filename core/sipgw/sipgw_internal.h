@@ -209,6 +209,7 @@ struct conn {
 	uint8_t *peer_der; /* incoming TLS: the client's certificate, for name checks */
 	size_t peer_der_len;
 	char trusted_for[DB_DOMAIN_MAX]; /* last SIP domain its certificate was checked for */
+	char refused_for[DB_DOMAIN_MAX]; /* last SIP domain it was refused for (logged) */
 	/* resolution */
 	struct resolve_query *q;
 	char addrs[RESOLVE_MAX_ADDRS][64];

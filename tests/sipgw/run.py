@@ -665,6 +665,47 @@ def sip_exchange(sock, payload, timeout=3.0):
     return msg
 
 
+def speaks_for(data, tls, msg):
+    """RFC 5922 §7.3: over TLS, the client's certificate must name the sender domain's next
+    hop. Plain TCP carries no name to check: it speaks for the domains set to TCP only."""
+    rsp = sip_exchange(tls, msg.replace(b"alice@sip.test", b"alice@bad.sip.test")
+                       .replace(b"m1@edge", b"b1@edge").replace(b"bKm1", b"bKb1"), 5)
+    check(rsp is not None and rsp.startswith(b"SIP/2.0 403"),
+          "MESSAGE for bad.sip.test from a client whose certificate names another next hop: "
+          "403 (%s)" % (rsp.split(b"\r\n")[0] if rsp else None))
+    with open(os.path.join(TMP, "fedgw.log"), "rb") as f:
+        text = f.read()
+    check(b"requests for SIP domain bad.sip.test from 127.0.0.1" in text and
+          b"certificate names DNS:edge.sip.test" in text and
+          b"not the next hop edge2.sip.test" in text,
+          "the log says whose name the certificate lacks")
+    over_tcp = msg.replace(b"SIP/2.0/TLS", b"SIP/2.0/TCP")
+    s = socket.create_connection((GW_IP, 5060), timeout=5)
+    rsp = sip_exchange(s, over_tcp.replace(b"m1@edge", b"t1@edge").replace(b"bKm1", b"bKt1"), 5)
+    check(rsp is not None and rsp.startswith(b"SIP/2.0 403"),
+          "MESSAGE for a TLS domain over plain TCP answered 403 (%s)"
+          % (rsp.split(b"\r\n")[0] if rsp else None))
+    rsp = sip_exchange(s, over_tcp.replace(b"m1@edge", b"t2@edge").replace(b"bKm1", b"bKt2"), 5)
+    check(rsp is not None and rsp.startswith(b"SIP/2.0 403"), "... and again: 403")
+    with open(os.path.join(TMP, "fedgw.log"), "rb") as f:
+        said = f.read().count(b"requests for SIP domain sip.test from 127.0.0.1")
+    check(said == 1, "the log says once for the connection why they were refused (%d)" % said)
+    # a domain set to TCP takes requests over plain TCP (its next hop: nothing listens)
+    subprocess.run([SEED, data], input=b"domain tcp.sip.test %s 5060 tcp - - -\n"
+                   % DEAD_IP.encode(), check=True)
+    from_tcp = over_tcp.replace(b"alice@sip.test", b"alice@tcp.sip.test")
+
+    def routed():
+        n = time.monotonic_ns()
+        rsp = sip_exchange(s, from_tcp.replace(b"m1@edge", b"t%d@edge" % n)
+                           .replace(b"bKm1", b"bKt%d" % n), 15)
+        return rsp is not None and rsp.startswith(b"SIP/2.0 404")
+    check(wait_for(routed, 10, 0.5), "MESSAGE for a TCP domain over plain TCP is routed "
+          "(404 for the unknown XMPP domain, not 403)")
+    subprocess.run([SEED, data], input=b"deldomain tcp.sip.test\n", check=True)
+    s.close()
+
+
 def set_keepalive(data, secs):
     r = subprocess.run([FEDGW, "--data-dir", data, "sip", "set", "keepalive_s=%d" % secs],
                        capture_output=True)
@@ -842,6 +883,7 @@ def main():
                        .replace(b"m1@edge", b"m2@edge").replace(b"bKm1", b"bKm2"), 5)
     check(rsp is not None and rsp.startswith(b"SIP/2.0 403"),
           "MESSAGE from a foreign SIP domain answered 403")
+    speaks_for(data, tls, msg)
     opt = ("OPTIONS sip:gw.sip.test SIP/2.0\r\nVia: SIP/2.0/TLS edge.sip.test;branch=z9hG4bKo1\r\n"
            "Max-Forwards: 70\r\nFrom: <sip:edge.sip.test>;tag=o1\r\nTo: <sip:gw.sip.test>\r\n"
            "Call-ID: o1@edge\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n").encode()
