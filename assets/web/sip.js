@@ -183,7 +183,10 @@ function domainsSection(body, ctx) {
 				field('Port', input('port', { type: 'number', min: 1, max: 65535,
 					value: d.port ? String(d.port) : '', placeholder: '5061 for TLS, 5060 for TCP' }),
 				'Empty: the standard port of the transport.'),
-				field('Transport', select('transport', TRANSPORTS, d.transport || 'tls')),
+				field('Transport', select('transport', TRANSPORTS, d.transport || 'tls'),
+					'TLS: requests for this domain are taken only over mutual TLS, from the ' +
+					'edge whose certificate names the next hop. TCP: from any client that ' +
+					'reaches the gateway\'s TCP port; use it only on a trusted network.'),
 				field('Bind address', input('bind', { autocomplete: 'off', spellcheck: 'false',
 					value: d.bind || '', placeholder: 'system choice' }),
 				'The local address connections to the next hop leave from. Usually empty.'),

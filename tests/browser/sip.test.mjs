@@ -86,6 +86,10 @@ async function run() {
 		await form.getByLabel('Next hop (Access Edge)').fill('127.0.0.1');
 		await form.getByLabel('Port', { exact: true }).fill(String(closed));
 		await form.getByLabel('Transport').selectOption('tcp');
+		const transportHint = await form.getByLabel('Transport').getAttribute('aria-describedby');
+		if (!transportHint || !(await page.locator(`[id="${transportHint}"]`).innerText())
+			.includes('use it only on a trusted network'))
+			throw new Error('the Transport field does not say what TCP trusts');
 		await form.getByLabel('Mapped XMPP domain').fill('chat.fedgw.test');
 		await form.getByRole('button', { name: 'Add SIP domain' }).click();
 		const tcpRow = page.locator('table.sip-domains tbody tr', { hasText: 'tcp.fedgw.test' });
