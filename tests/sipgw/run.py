@@ -476,6 +476,14 @@ def im_session(tls):
     check(rsp is not None and rsp.startswith(b"SIP/2.0 404"),
           "MESSAGE inside the session to an unknown domain: 404 (%s)"
           % (rsp.split(b"\r\n")[0] if rsp else None))
+    # the session's dialog is not ended from plain TCP: sip.test is a TLS domain
+    s = socket.create_connection((GW_IP, 5060), timeout=5)
+    rsp = sip_exchange(s, sip_req("BYE", "sip:bob@nowhere.test", "im1@edge", "z9hG4bKi4t", 3,
+                                  tag).replace(b"SIP/2.0/TLS", b"SIP/2.0/TCP"), 5)
+    s.close()
+    check(rsp is not None and rsp.startswith(b"SIP/2.0 403"),
+          "BYE for the session over plain TCP: 403 (%s)"
+          % (rsp.split(b"\r\n")[0] if rsp else None))
     rsp = sip_exchange(tls, sip_req("BYE", "sip:bob@nowhere.test", "im1@edge", "z9hG4bKi4", 3,
                                     tag), 5)
     check(rsp is not None and rsp.startswith(b"SIP/2.0 200"), "BYE ends the session: 200")
