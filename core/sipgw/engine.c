@@ -1915,7 +1915,8 @@ static void on_request(struct conn *c, struct sip_msg *m)
 	stxn_actions(st, &acts);
 }
 
-/* A refused request says why in the log, once per connection and domain. */
+/* A refused request says why in the log, once per connection until it is refused for
+ * another domain. */
 static void refused_log(struct conn *c, const struct dom *d, const char *why, const char *fix)
 {
 	if (strcasecmp(c->refused_for, d->cf.rec.domain) == 0)
