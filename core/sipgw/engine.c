@@ -1287,7 +1287,7 @@ static uint32_t stxn_hash(const struct sip_msg *m)
 	const struct sip_via *v = &m->vias[0];
 	if (v->branch.len > 7 && memcmp(v->branch.p, SIP_BRANCH_COOKIE, 7) == 0)
 		return fg_fnv1a32(h, v->branch.p, v->branch.len);
-	h = (h ^ m->cseq) * 16777619u;
+	h = fg_fnv1a32(h, &m->cseq, sizeof(m->cseq));
 	return m->call_id.p != NULL ? fg_fnv1a32(h, m->call_id.p, m->call_id.len) : h;
 }
 

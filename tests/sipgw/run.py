@@ -673,6 +673,11 @@ def sip_exchange(sock, payload, timeout=3.0):
     return msg
 
 
+def gw_log():
+    with open(os.path.join(TMP, "fedgw.log"), "rb") as f:
+        return f.read()
+
+
 def speaks_for(data, tls, msg):
     """RFC 5922 §7.3: over TLS, the client's certificate must name the sender domain's next
     hop. Plain TCP carries no name to check: it speaks for the domains set to TCP only."""
@@ -681,8 +686,7 @@ def speaks_for(data, tls, msg):
     check(rsp is not None and rsp.startswith(b"SIP/2.0 403"),
           "MESSAGE for bad.sip.test from a client whose certificate names another next hop: "
           "403 (%s)" % (rsp.split(b"\r\n")[0] if rsp else None))
-    with open(os.path.join(TMP, "fedgw.log"), "rb") as f:
-        text = f.read()
+    text = gw_log()
     check(b"requests for SIP domain bad.sip.test from 127.0.0.1" in text and
           b"certificate names DNS:edge.sip.test" in text and
           b"not the next hop edge2.sip.test" in text,
@@ -695,8 +699,7 @@ def speaks_for(data, tls, msg):
           % (rsp.split(b"\r\n")[0] if rsp else None))
     rsp = sip_exchange(s, over_tcp.replace(b"m1@edge", b"t2@edge").replace(b"bKm1", b"bKt2"), 5)
     check(rsp is not None and rsp.startswith(b"SIP/2.0 403"), "... and again: 403")
-    with open(os.path.join(TMP, "fedgw.log"), "rb") as f:
-        said = f.read().count(b"requests for SIP domain sip.test from 127.0.0.1")
+    said = gw_log().count(b"requests for SIP domain sip.test from 127.0.0.1")
     check(said == 1, "the log says once for the connection why they were refused (%d)" % said)
     # a domain set to TCP takes requests over plain TCP (its next hop: nothing listens)
     subprocess.run([SEED, data], input=b"domain tcp.sip.test %s 5060 tcp - - -\n"
@@ -775,9 +778,8 @@ def keepalive(data, edge):
     check(gone and closed - gone[0][2] >= 9.5,
           "not before the 10 s are up (closed %.1f s after the ping)"
           % (closed - gone[0][2] if gone else -1))
-    with open(os.path.join(TMP, "fedgw.log"), "rb") as f:
-        check(b"closed: no answer to the CRLF keepalive" in f.read(),
-              "the log says why the connection was closed")
+    check(b"closed: no answer to the CRLF keepalive" in gw_log(),
+          "the log says why the connection was closed")
 
 
 def outer():

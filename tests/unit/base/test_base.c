@@ -179,8 +179,6 @@ static void test_utf8_decode(void **state)
 	assert_int_equal(fg_utf8_decode((const uint8_t *)"A", 0, NULL), 0);
 }
 
-/* The FNV reference vectors (draft-eastlake-fnv): "", "a", "foobar"; a hash continued over
- * two pieces equals the hash of the whole. */
 /* One buffer is lent over and over; a second take while it is out gets its own, and
  * giving either back leaves the first lendable again. */
 static void test_readbuf(void **state)
@@ -206,6 +204,8 @@ static void test_readbuf(void **state)
 	fg_readbuf_give(NULL);
 }
 
+/* The FNV reference vectors (draft-eastlake-fnv): "", "a", "foobar"; a hash continued over
+ * two pieces equals the hash of the whole. */
 static void test_fnv1a(void **state)
 {
 	(void)state;
