@@ -278,6 +278,9 @@ struct db_sip_domain {
 	char ca_id[DB_ID_MAX];   /* trusted CA bundle */
 	char bind[DB_ADDR_MAX];
 	char xmpp_domain[DB_DOMAIN_MAX]; /* mapped XMPP domain; "" = same name */
+	/* transport tcp: the addresses and prefixes, besides the next hop's own, whose requests
+	 * over plain TCP are taken for the domain ("192.0.2.7, 10.0.0.0/8"; fg_addr_list) */
+	char trusted_addrs[DB_TEXT_MAX];
 	int64_t created_ms;
 };
 

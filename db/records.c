@@ -303,6 +303,7 @@ static const struct db_field sip_domain_fields[] = {
     DB_FLD(struct db_sip_domain, ca_id, DB_F_STR, 0),
     DB_FLD(struct db_sip_domain, bind, DB_F_STR, 0),
     DB_FLD(struct db_sip_domain, xmpp_domain, DB_F_STR, 0),
+    DB_FLD(struct db_sip_domain, trusted_addrs, DB_F_STR, 0),
     DB_FLD(struct db_sip_domain, created_ms, DB_F_I64, 0),
 };
 

@@ -138,7 +138,9 @@ function domainsSection(body, ctx) {
 				h('td', null, h('div', null, h('code', null,
 					`${d.next_hop}:${d.port}`), ' ', badge(d.transport.toUpperCase(),
 					d.transport === 'tls' ? 'ok' : 'warn')),
-				d.bind ? h('div.muted.small', null, `from ${d.bind}`) : null),
+				d.bind ? h('div.muted.small', null, `from ${d.bind}`) : null,
+				d.transport === 'tcp' ? h('div.muted.small', null, 'Requests from the next hop' +
+					(d.trusted_addrs ? ` and ${d.trusted_addrs}` : ' only')) : null),
 				h('td', null,
 					h('div', null, 'Certificate: ', d.cert_name
 						? h('span', null, d.cert_name, certWarn ? ' ' : '',
@@ -185,8 +187,14 @@ function domainsSection(body, ctx) {
 				'Empty: the standard port of the transport.'),
 				field('Transport', select('transport', TRANSPORTS, d.transport || 'tls'),
 					'TLS: requests for this domain are taken only over mutual TLS, from the ' +
-					'edge whose certificate names the next hop. TCP: from any client that ' +
-					'reaches the gateway\'s TCP port; use it only on a trusted network.'),
+					'edge whose certificate names the next hop. TCP: from the next hop\'s ' +
+					'addresses and the trusted addresses, with nothing to prove who sent ' +
+					'them; use it only on a trusted network.'),
+				field('Trusted addresses (TCP)', input('trusted_addrs', { autocomplete: 'off',
+					spellcheck: 'false', value: d.trusted_addrs || '',
+					placeholder: 'the next hop only' }),
+				'Over TCP, besides the next hop: addresses or networks whose requests are ' +
+					'taken, as in 192.0.2.7, 10.0.0.0/8. Not used over TLS.'),
 				field('Bind address', input('bind', { autocomplete: 'off', spellcheck: 'false',
 					value: d.bind || '', placeholder: 'system choice' }),
 				'The local address connections to the next hop leave from. Usually empty.'),
@@ -212,6 +220,7 @@ function domainsSection(body, ctx) {
 				ca_id: e.ca_id.value,
 				bind: e.bind.value.trim(),
 				xmpp_domain: e.xmpp_domain.value.trim(),
+				trusted_addrs: e.trusted_addrs.value.trim(),
 			};
 			const port = e.port.value.trim();
 			reqBody.port = /^\d+$/.test(port) ? Number(port) : port;

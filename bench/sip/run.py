@@ -276,11 +276,11 @@ class Bench:
 		      "require_client_cert=false", "sasl_external_in=false", "sasl_external_out=false")
 		f.cli("xmpp", "allow", "add", "prosody.test", "--auth", "dialback", "--tls", "off")
 		# SIP over plain TCP (the trusted-network transport, as Kamailio's side has it);
-		# the next hop, edge.test, is sipsink.py (XMPP -> SIP)
+		# the next hop, edge.test, is sipsink.py (XMPP -> SIP); sipp sends from LOAD_IP
 		f.cli("sip", "set", "fqdn=gw.test", "bind=" + h.GW_IP, "tcp_port=5060", "tls_port=0",
 		      "max_pending=%d" % self.args.max_pending)
 		f.cli("sip", "domain", "add", SIP_DOMAIN, "--next-hop", "edge.test", "--port", "5060",
-		      "--transport", "tcp", "--xmpp-domain", SIP_DOMAIN)
+		      "--transport", "tcp", "--xmpp-domain", SIP_DOMAIN, "--trusted", LOAD_IP)
 		f.start()
 		if not h.wait_port(h.GW_IP, 5060, proc=f.proc):
 			raise h.HarnessError("fedgw does not listen on SIP TCP 5060:\n" + f.tail())

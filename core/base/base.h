@@ -74,6 +74,20 @@ int fg_hex_digit(int c);
  * NULL), or 0 when the bytes are not one (invalid, or cut short by avail). */
 size_t fg_utf8_decode(const uint8_t *s, size_t avail, uint32_t *cp);
 
+/* Address lists, the peers a setting trusts: IPv4 and IPv6 addresses and prefixes
+ * ("192.0.2.7", "10.0.0.0/8", "2001:db8::/32") separated by commas or white space, at most
+ * FG_ADDR_LIST_MAX of them. */
+#define FG_ADDR_LIST_MAX      32
+#define FG_ADDR_LIST_MAX_TEXT "32"
+/* Checks a list and writes it in its usual form into out ("192.0.2.7, 10.0.0.0/8"; empty
+ * for an empty list). False when an item is wrong: that item in bad and what is wrong with
+ * it in *why ("is not an IPv4 or IPv6 address"). */
+bool fg_addr_list_norm(const char *in, char *out, size_t outsize, char *bad, size_t badsize,
+                       const char **why);
+/* Is the address ip (text, as a socket gives it) inside one of the list's items? An
+ * IPv4-mapped IPv6 address is its IPv4 address. */
+bool fg_addr_list_match(const char *list, const char *ip);
+
 /* RFC 1035 §2.3.4: a label is at most 63 octets. */
 #define FG_HOST_LABEL_MAX 63
 /* What is wrong with a host name's syntax (fg_host_name_check), in the order it is found. */

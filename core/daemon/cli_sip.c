@@ -28,12 +28,16 @@ static void sip_usage(FILE *out)
 	    "  set KEY=VALUE...               change settings (keys below)\n"
 	    "  domain add DOMAIN --next-hop HOST [--port N] [--transport tls|tcp]\n"
 	    "             [--cert ID|NAME] [--ca ID|NAME] [--bind ADDR] [--xmpp-domain D]\n"
+	    "             [--trusted ADDRS]\n"
 	    "                                 HOST: the Access Edge's name (as on its\n"
 	    "                                 certificate) or address; port 5061 for tls,\n"
 	    "                                 5060 for tcp; tls needs --ca (the bundle that\n"
 	    "                                 issued the edge's certificate)\n"
+	    "                                 ADDRS (tcp): addresses or networks, besides\n"
+	    "                                 the next hop's own, whose requests over plain\n"
+	    "                                 TCP are taken, as in \"192.0.2.7,10.0.0.0/8\"\n"
 	    "  domain edit DOMAIN [same options; \"none\" or \"\" clears --cert, --bind,\n"
-	    "             --xmpp-domain]\n"
+	    "             --xmpp-domain, --trusted]\n"
 	    "  domain delete DOMAIN\n"
 	    "  domain list [--json]           SIP domains, next hops and their live state\n"
 	    "  validate DOMAIN [--json]       DNS, TCP, TLS (both certificates, the name\n"
@@ -80,6 +84,11 @@ static void print_domains(json_t *domains)
 		           ? " (does not name the gateway's FQDN)"
 		           : "",
 		       ca[0] ? ca : "(none)");
+		if (strcmp(cli_json_str(d, "transport"), "tcp") == 0) {
+			const char *trusted = cli_json_str(d, "trusted_addrs");
+			printf("    requests over TCP from: the next hop%s%s\n",
+			       trusted[0] ? ", " : "", trusted);
+		}
 		json_t *st = json_object_get(d, "status");
 		if (json_is_object(st)) {
 			const char *reason = cli_json_str(st, "reason");
@@ -149,6 +158,7 @@ static const struct cli_field domain_fields[] = {
     {"--transport", "transport", CLI_FIELD_TEXT},
     {"--bind", "bind", CLI_FIELD_TEXT_NONE},
     {"--xmpp-domain", "xmpp_domain", CLI_FIELD_TEXT_NONE},
+    {"--trusted", "trusted_addrs", CLI_FIELD_TEXT_NONE},
     {"--cert", "cert_id", CLI_FIELD_CERT},
     {"--ca", "ca_id", CLI_FIELD_CERT},
 };
@@ -161,8 +171,9 @@ static bool domain_input(struct db *db, const struct cli_args *a, json_t *in, in
 
 static int cmd_domain(struct db *db, int argc, char **argv)
 {
-	static const char *const valued[] = {"--next-hop", "--port", "--transport",   "--cert",
-	                                     "--ca",       "--bind", "--xmpp-domain", NULL};
+	static const char *const valued[] = {"--next-hop",    "--port",    "--transport",
+	                                     "--cert",        "--ca",      "--bind",
+	                                     "--xmpp-domain", "--trusted", NULL};
 	struct cli_args a;
 	struct conf_err e = {0};
 	json_t *out = NULL;

@@ -116,6 +116,12 @@ static void domain_warnings(struct db_txn *txn, const struct db_sip_domain *d, j
 		                      json_sprintf("The trusted CA bundle of %s no longer exists: "
 		                                   "choose another one.",
 		                                   d->domain));
+	if (is_tls(d) && d->trusted_addrs[0])
+		json_array_append_new(
+		    warnings, json_sprintf("The trusted addresses of %s are not used: over TLS the "
+		                           "edge is known by its certificate. They apply to "
+		                           "transport TCP.",
+		                           d->domain));
 	struct db_xmpp_domain x;
 	if (db_xmpp_domain_get(txn, maps_to(d), &x) == FG_OK)
 		json_array_append_new(
@@ -166,17 +172,17 @@ static json_t *domain_json(struct db_txn *txn, const struct db_sip_domain *d,
 	if (d->cert_id[0] && cname[0])
 		names = json_boolean(sipconf__cert_names(txn, d->cert_id, fqdn, NULL, 0));
 	domain_warnings(txn, d, warnings);
-	return json_pack("{s:o, s:o, s:i, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, "
-	                 "s:o}",
-	                 "domain", conf_text(d->domain), "next_hop", conf_text(d->next_hop), "port",
-	                 (int)d->next_hop_port, "transport", is_tls(d) ? "tls" : "tcp", "cert_id",
-	                 conf_text(d->cert_id), "cert_name",
-	                 cname[0] ? conf_text(cname) : json_null(), "cert_names_fqdn", names,
-	                 "ca_id", conf_text(d->ca_id), "ca_name",
-	                 caname[0] ? conf_text(caname) : json_null(), "bind", conf_text(d->bind),
-	                 "xmpp_domain", conf_text(d->xmpp_domain), "maps_to", conf_text(maps_to(d)),
-	                 "created", conf_time(d->created_ms), "warnings", warnings, "status",
-	                 status_json(st, ns, d->domain));
+	return json_pack(
+	    "{s:o, s:o, s:i, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, "
+	    "s:o, s:o}",
+	    "domain", conf_text(d->domain), "next_hop", conf_text(d->next_hop), "port",
+	    (int)d->next_hop_port, "transport", is_tls(d) ? "tls" : "tcp", "cert_id",
+	    conf_text(d->cert_id), "cert_name", cname[0] ? conf_text(cname) : json_null(),
+	    "cert_names_fqdn", names, "ca_id", conf_text(d->ca_id), "ca_name",
+	    caname[0] ? conf_text(caname) : json_null(), "bind", conf_text(d->bind), "xmpp_domain",
+	    conf_text(d->xmpp_domain), "maps_to", conf_text(maps_to(d)), "trusted_addrs",
+	    conf_text(d->trusted_addrs), "created", conf_time(d->created_ms), "warnings", warnings,
+	    "status", status_json(st, ns, d->domain));
 }
 
 enum fg_err sipconf_domain_list(struct db *db, json_t **out)
@@ -249,6 +255,8 @@ static const struct conf_record sip_domain = {
 /* The request's fields, validated for form before the write. NULL = not given. */
 struct domain_in {
 	const char *next_hop, *transport, *cert_id, *ca_id, *bind, *xmpp_domain;
+	const char *trusted_addrs; /* in its usual form (trusted below), or NULL */
+	char trusted[DB_TEXT_MAX];
 	bool port_given;
 	unsigned port; /* 0 = the transport's default */
 };
@@ -262,8 +270,9 @@ struct domain_ctx {
 	struct conf_err *e;
 };
 
-static const char *const domain_fields[] = {
-    "domain", "next_hop", "port", "transport", "cert_id", "ca_id", "bind", "xmpp_domain", NULL};
+static const char *const domain_fields[] = {"domain",        "next_hop", "port", "transport",
+                                            "cert_id",       "ca_id",    "bind", "xmpp_domain",
+                                            "trusted_addrs", NULL};
 static const char *const domain_ignored[] = {"cert_name", "cert_names_fqdn", "ca_name", "maps_to",
                                              "created",   "warnings",        "status",  NULL};
 
@@ -276,7 +285,7 @@ static enum fg_err next_hop_required(struct conf_err *e)
 
 static bool read_input(json_t *in, struct domain_in *d, struct conf_err *e)
 {
-	const char *why = NULL, *port_text = NULL;
+	const char *why = NULL, *port_text = NULL, *trusted = NULL;
 	memset(d, 0, sizeof(*d));
 	if (!conf_fields_known(in, domain_fields, domain_ignored, e) ||
 	    !conf_field_str(in, "next_hop", DB_DOMAIN_MAX - 1, &d->next_hop, e) ||
@@ -284,8 +293,23 @@ static bool read_input(json_t *in, struct domain_in *d, struct conf_err *e)
 	    !conf_field_str(in, "cert_id", DB_ID_MAX - 1, &d->cert_id, e) ||
 	    !conf_field_str(in, "ca_id", DB_ID_MAX - 1, &d->ca_id, e) ||
 	    !conf_field_str(in, "bind", DB_ADDR_MAX - 1, &d->bind, e) ||
-	    !conf_field_str(in, "xmpp_domain", DB_DOMAIN_MAX - 1, &d->xmpp_domain, e))
+	    !conf_field_str(in, "xmpp_domain", DB_DOMAIN_MAX - 1, &d->xmpp_domain, e) ||
+	    !conf_field_str(in, "trusted_addrs", 2 * DB_TEXT_MAX, &trusted, e))
 		return false;
+	if (trusted) {
+		char bad[DB_TEXT_MAX];
+		if (!fg_addr_list_norm(trusted, d->trusted, sizeof(d->trusted), bad, sizeof(bad),
+		                       &why)) {
+			conf_fail(e, 422, "trusted_addrs",
+			          "List the edge's IPv4 or IPv6 addresses or networks, as in "
+			          "192.0.2.7, 10.0.0.0/8 (at most " FG_ADDR_LIST_MAX_TEXT
+			          "), or leave "
+			          "it empty to trust only the next hop's own addresses.",
+			          "The trusted address \"%s\" %s.", bad, why);
+			return false;
+		}
+		d->trusted_addrs = d->trusted;
+	}
 	if (d->next_hop && !sipconf_host_valid(d->next_hop, &why)) {
 		conf_fail(e, 422, "next_hop",
 		          "Write the Access Edge's host name as in edge.example.com, or its "
@@ -428,6 +452,8 @@ static enum fg_err domain_fn(struct db_txn *txn, void *vctx)
 		fg_strlcpy(d.bind, in->bind, sizeof(d.bind));
 	if (in->xmpp_domain)
 		fg_strlcpy(d.xmpp_domain, in->xmpp_domain, sizeof(d.xmpp_domain));
+	if (in->trusted_addrs)
+		fg_strlcpy(d.trusted_addrs, in->trusted_addrs, sizeof(d.trusted_addrs));
 	/* RFC 3261 §19.1.2: 5061 for TLS, 5060 otherwise. A port that was the old transport's
 	 * default follows a change of transport. */
 	if (in->port_given && in->port != 0)
@@ -485,6 +511,8 @@ static enum fg_err domain_fn(struct db_txn *txn, void *vctx)
 		changed_text(a, detail, sizeof(detail), &used, "bind", old.bind, d.bind);
 		changed_text(a, detail, sizeof(detail), &used, "xmpp_domain", old.xmpp_domain,
 		             d.xmpp_domain);
+		changed_text(a, detail, sizeof(detail), &used, "trusted_addrs", old.trusted_addrs,
+		             d.trusted_addrs);
 		if (used == 0) {
 			conf_answer_message(c->answer, "Nothing changed for %s.", d.domain);
 			goto answer;

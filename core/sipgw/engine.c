@@ -960,6 +960,7 @@ static void out_next_addr(struct conn *c)
 		}
 		sipgw__fmt(c->peer, sizeof(c->peer), strchr(a, ':') ? "[%s]:%u" : "%s:%u", a,
 		           (unsigned)c->port);
+		fg_strlcpy(c->peer_ip, a, sizeof(c->peer_ip));
 		req->data = c;
 		c->state = CS_CONNECTING;
 		c->deadline = now_mono() + SIPGW_CONNECT_TIMEOUT_MS;
@@ -973,6 +974,21 @@ static void out_next_addr(struct conn *c)
 		c->iaddr++;
 	}
 	out_all_failed(c);
+}
+
+/* Remembers one of the next hop's addresses, the newest first; the oldest goes when the
+ * list is full. */
+static void hop_addr_learn(struct dom *d, const char *addr)
+{
+	size_t i = 0;
+	while (i < d->nhop_addrs && strcmp(d->hop_addrs[i], addr) != 0)
+		i++;
+	if (i == d->nhop_addrs && d->nhop_addrs < SIPGW_HOP_ADDRS)
+		d->nhop_addrs++;
+	if (i == SIPGW_HOP_ADDRS)
+		i--;
+	memmove(d->hop_addrs[1], d->hop_addrs[0], i * sizeof(d->hop_addrs[0]));
+	fg_strlcpy(d->hop_addrs[0], addr, sizeof(d->hop_addrs[0]));
 }
 
 static void addr_cb(void *ctx, const struct resolve_addr_answer *ans)
@@ -1001,6 +1017,8 @@ static void addr_cb(void *ctx, const struct resolve_addr_answer *ans)
 	if (d != NULL) {
 		fg_strlcpy(d->dns, "ok", sizeof(d->dns));
 		d->status_dirty = true;
+		for (size_t i = 0; i < ans->n; i++)
+			hop_addr_learn(d, ans->addrs[i]);
 	}
 	c->naddr = 0;
 	for (size_t i = 0; i < ans->n && c->naddr < RESOLVE_MAX_ADDRS; i++)
@@ -1114,6 +1132,7 @@ static void accept_cb(uv_stream_t *server, int status)
 			uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof(ip));
 		else
 			uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof(ip));
+		fg_strlcpy(c->peer_ip, ip, sizeof(c->peer_ip));
 		sipgw__fmt(c->peer, sizeof(c->peer), "%s:%u", ip,
 		           ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
 		                                    : ntohs(((struct sockaddr_in *)&ss)->sin_port));
@@ -1927,18 +1946,48 @@ static void refused_log(struct conn *c, const struct dom *d, const char *why, co
 	       c->peer, why, fix);
 }
 
+/* Does a TCP domain trust a client's address: the next hop's own (as written, or as DNS
+ * gave it) or one of its trusted addresses? */
+static bool dom_trusts_addr(const struct dom *d, const char *ip)
+{
+	if (fg_addr_list_match(d->cf.rec.trusted_addrs, ip) ||
+	    fg_addr_list_match(d->cf.rec.next_hop, ip))
+		return true;
+	for (size_t i = 0; i < d->nhop_addrs; i++)
+		if (fg_addr_list_match(d->hop_addrs[i], ip))
+			return true;
+	return false;
+}
+
 /* Is this connection allowed to speak for a SIP domain? Over TLS the peer's certificate
  * must name the domain's next hop (RFC 5922 §7.3). Plain TCP has no name to check: it
- * speaks only for the domains whose transport is TCP (a trusted network), and for the
- * domain whose next hop it is our connection to. A domain set to TLS takes requests only
- * over mutual TLS, whatever comes to the TCP listener. */
+ * speaks for a domain whose transport is TCP from the next hop's addresses and the
+ * domain's trusted addresses, and for the domain whose next hop it is our connection to.
+ * A domain set to TLS takes requests only over mutual TLS, whatever comes to the TCP
+ * listener. */
 bool sipgw__conn_speaks_for(struct conn *c, const struct dom *d)
 {
 	if (c->dom != NULL && c->dom == d)
 		return true;
 	if (!c->use_tls) {
-		if (!sipgw__domain_tls(&d->cf.rec))
-			return true;
+		if (!sipgw__domain_tls(&d->cf.rec)) {
+			if (dom_trusts_addr(d, c->peer_ip))
+				return true;
+			const char *ip = c->peer_ip[0] ? c->peer_ip : "the client";
+			const char *list = d->cf.rec.trusted_addrs;
+			char why[400], fix[1000];
+			sipgw__fmt(why, sizeof(why),
+			           "%s is neither an address of the next hop %s nor among the "
+			           "domain's trusted addresses",
+			           ip, d->cf.rec.next_hop);
+			sipgw__fmt(fix, sizeof(fix),
+			           "If %s is your edge, add it to the domain's trusted addresses "
+			           "(console: SIP domains, Edit; or fedgw sip domain edit %s "
+			           "--trusted \"%s%s%s\").",
+			           ip, d->cf.rec.domain, list, list[0] ? ", " : "", ip);
+			refused_log(c, d, why, fix);
+			return false;
+		}
 		refused_log(c, d,
 		            "they came over plain TCP, and this domain takes requests over "
 		            "mutual TLS only",

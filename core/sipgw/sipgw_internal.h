@@ -41,6 +41,8 @@
 #define SIPGW_TARGETS_TEXT 1024
 /* SRV targets tried per connection attempt: an edge pool publishes a handful. */
 #define SIPGW_MAX_TARGETS 16u
+/* addresses of a next hop remembered for the trust of plain TCP (all of its SRV targets') */
+#define SIPGW_HOP_ADDRS 16u
 /* Engine tick: transaction timers, keepalives, OPTIONS, refreshes, status. */
 #define SIPGW_TICK_MS 200
 /* Full scan of the stored subscriptions at least this often (counts, outside changes);
@@ -183,6 +185,10 @@ struct dom {
 	 * record is used) */
 	struct dns_srv targets[SIPGW_MAX_TARGETS];
 	size_t ntargets;
+	/* the next hop's addresses as DNS gave them (the newest first), whose requests over
+	 * plain TCP the domain takes when its transport is TCP */
+	char hop_addrs[SIPGW_HOP_ADDRS][64];
+	size_t nhop_addrs;
 };
 
 enum conn_state { CS_RESOLVING = 0, CS_CONNECTING, CS_TLS, CS_UP, CS_DEAD };
@@ -206,6 +212,7 @@ struct conn {
 	bool ping_out;
 	bool ponged; /* the peer has answered a CRLF ping on this connection */
 	char peer[80];
+	char peer_ip[64];  /* the peer's address, for a TCP domain's trusted addresses */
 	uint8_t *peer_der; /* incoming TLS: the client's certificate, for name checks */
 	size_t peer_der_len;
 	char trusted_for[DB_DOMAIN_MAX]; /* last SIP domain its certificate was checked for */

@@ -99,6 +99,7 @@ def run(port, fedgw, data):
                           ({"cert_id": ca}, "cert_id"), ({"ca_id": cert}, "ca_id"),
                           ({"ca_id": None}, "ca_id"), ({"bind": "eth0"}, "bind"),
                           ({"xmpp_domain": "-x.test"}, "xmpp_domain"),
+                          ({"trusted_addrs": "10.0.0.1, edge.sip.test"}, "trusted_addrs"),
                           ({"colour": "red"}, "colour")):
         body = dict(good, **change)
         body = {k: v for k, v in body.items() if v is not None}
@@ -136,10 +137,12 @@ def run(port, fedgw, data):
     c.json("PUT", "/api/v1/sip/settings", {"fqdn": "sipgw.test"})
     st, _, doc = c.json("PUT", "/api/v1/sip/domains/sip.test",
                         {"transport": "tcp", "xmpp_domain": "chat.sip.test", "warnings": [],
-                         "status": None})
+                         "status": None, "trusted_addrs": "192.0.2.7 10.0.0.0/8"})
     check(st == 200 and doc["domain"]["port"] == 5060 and
           doc["domain"]["maps_to"] == "chat.sip.test" and
-          {c_["field"] for c_ in doc["changed"]} == {"port", "transport", "xmpp_domain"},
+          doc["domain"]["trusted_addrs"] == "192.0.2.7, 10.0.0.0/8" and
+          {c_["field"] for c_ in doc["changed"]} == {"port", "transport", "xmpp_domain",
+                                                     "trusted_addrs"},
           "PUT a domain: partial edit, the default port follows the transport")
     st, _, doc = c.json("PUT", "/api/v1/sip/domains/sip.test", {"domain": "other.test"})
     check(st == 422 and field_of(doc) == "domain", "a SIP domain cannot be renamed")
@@ -268,7 +271,8 @@ def cli_checks(fedgw, data):
           "editing an unknown domain exits 3")
     closed = free_port()
     rc, out, _ = cli("sip", "domain", "add", "tcp.test", "--next-hop", "127.0.0.1", "--port",
-                     str(closed), "--transport", "tcp", "--xmpp-domain", "chat.tcp.test")
+                     str(closed), "--transport", "tcp", "--xmpp-domain", "chat.tcp.test",
+                     "--trusted", "192.0.2.7,2001:db8::/32")
     check(rc == 0, "domain add with every option")
     rc, out, _ = cli("sip", "domain", "edit", "tcp.test", "--xmpp-domain", "none")
     check(rc == 0 and "xmpp_domain" in out, "domain edit --xmpp-domain none")
@@ -282,7 +286,11 @@ def cli_checks(fedgw, data):
           "domain list --json round trip")
     rc, out, _ = cli("sip", "show")
     check(rc == 0 and "Settings:" in out and "sip.test -> XMPP sip.test" in out and
-          "edge.sip.test:5061 tls" in out, "show (text)")
+          "edge.sip.test:5061 tls" in out and
+          "requests over TCP from: the next hop, 192.0.2.7, 2001:db8::/32" in out, "show (text)")
+    rc, _, err = cli("sip", "domain", "edit", "tcp.test", "--trusted", "10.0.0.1/8")
+    check(rc == 1 and "10.0.0.1/8" in err and "first address" in err,
+          "--trusted with a host address as a prefix: refused, with the fix (%r)" % err)
     rc, out, _ = cli("sip", "show", "--json")
     try:
         shown = json.loads(out)

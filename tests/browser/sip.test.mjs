@@ -91,11 +91,18 @@ async function run() {
 			.includes('use it only on a trusted network'))
 			throw new Error('the Transport field does not say what TCP trusts');
 		await form.getByLabel('Mapped XMPP domain').fill('chat.fedgw.test');
+		await form.getByLabel('Trusted addresses (TCP)').fill('10.0.0.7, edge.fedgw.test');
+		await form.getByRole('button', { name: 'Add SIP domain' }).click();
+		await form.locator('input[name="trusted_addrs"][aria-invalid="true"]').waitFor();
+		await form.locator('.field-error', { hasText: '"edge.fedgw.test" is not an IPv4 or IPv6 address' })
+			.waitFor();
+		await form.getByLabel('Trusted addresses (TCP)').fill('10.0.0.7 192.0.2.0/24');
 		await form.getByRole('button', { name: 'Add SIP domain' }).click();
 		const tcpRow = page.locator('table.sip-domains tbody tr', { hasText: 'tcp.fedgw.test' });
 		await tcpRow.waitFor();
 		await tcpRow.getByText(`127.0.0.1:${closed}`).waitFor();
 		await tcpRow.getByText('XMPP: chat.fedgw.test').waitFor();
+		await tcpRow.getByText('Requests from the next hop and 10.0.0.7, 192.0.2.0/24').waitFor();
 
 		step = 'the next hop health beside the configuration';
 		await tcpRow.locator('td.health .badge').first().waitFor();

@@ -680,7 +680,8 @@ def gw_log():
 
 def speaks_for(data, tls, msg):
     """RFC 5922 §7.3: over TLS, the client's certificate must name the sender domain's next
-    hop. Plain TCP carries no name to check: it speaks for the domains set to TCP only."""
+    hop. Plain TCP carries no name to check: it speaks for the domains set to TCP only, from
+    their next hop's addresses and their trusted addresses."""
     rsp = sip_exchange(tls, msg.replace(b"alice@sip.test", b"alice@bad.sip.test")
                        .replace(b"m1@edge", b"b1@edge").replace(b"bKm1", b"bKb1"), 5)
     check(rsp is not None and rsp.startswith(b"SIP/2.0 403"),
@@ -701,18 +702,36 @@ def speaks_for(data, tls, msg):
     check(rsp is not None and rsp.startswith(b"SIP/2.0 403"), "... and again: 403")
     said = gw_log().count(b"requests for SIP domain sip.test from 127.0.0.1")
     check(said == 1, "the log says once for the connection why they were refused (%d)" % said)
-    # a domain set to TCP takes requests over plain TCP (its next hop: nothing listens)
-    subprocess.run([SEED, data], input=b"domain tcp.sip.test %s 5060 tcp - - -\n"
-                   % DEAD_IP.encode(), check=True)
+    # A domain set to TCP takes requests over plain TCP from its next hop's addresses
+    # (dead.sip.test: DEAD_IP, where nothing listens) and from its trusted addresses.
+    subprocess.run([SEED, data], input=b"domain tcp.sip.test dead.sip.test 5060 tcp - - -\n",
+                   check=True)
     from_tcp = over_tcp.replace(b"alice@sip.test", b"alice@tcp.sip.test")
 
-    def routed():
+    def answer(sock):
         n = time.monotonic_ns()
-        rsp = sip_exchange(s, from_tcp.replace(b"m1@edge", b"t%d@edge" % n)
+        rsp = sip_exchange(sock, from_tcp.replace(b"m1@edge", b"t%d@edge" % n)
                            .replace(b"bKm1", b"bKt%d" % n), 15)
-        return rsp is not None and rsp.startswith(b"SIP/2.0 404")
-    check(wait_for(routed, 10, 0.5), "MESSAGE for a TCP domain over plain TCP is routed "
-          "(404 for the unknown XMPP domain, not 403)")
+        return rsp.split(b"\r\n")[0] if rsp else None
+    # 404: routed, and the XMPP domain is unknown; 403: refused
+    routed = b"SIP/2.0 404 Not Found"
+    # (403 also before the domain is loaded: the log says when it is refused for the address)
+    check(wait_for(lambda: answer(s) == b"SIP/2.0 403 Forbidden" and
+                   b"requests for SIP domain tcp.sip.test from 127.0.0.1" in gw_log(), 10, 0.5),
+          "MESSAGE for a TCP domain from an address it does not trust: 403")
+    text = gw_log()
+    check(b"127.0.0.1 is neither an address of the next hop dead.sip.test nor among the "
+          b"domain's trusted addresses" in text and
+          b'fedgw sip domain edit tcp.sip.test --trusted "127.0.0.1"' in text,
+          "the log says which address was refused and the command that trusts it")
+    hop = socket.create_connection((GW_IP, 5060), timeout=5, source_address=(DEAD_IP, 0))
+    check(wait_for(lambda: answer(hop) == routed, 10, 0.5),
+          "MESSAGE for a TCP domain from its next hop's address (found by DNS): routed")
+    hop.close()
+    subprocess.run([SEED, data], input=b"domain tcp.sip.test dead.sip.test 5060 tcp - - - "
+                   b"192.0.2.0/24,127.0.0.0/30\n", check=True)
+    check(wait_for(lambda: answer(s) == routed, 10, 0.5),
+          "MESSAGE for a TCP domain from one of its trusted addresses: routed")
     subprocess.run([SEED, data], input=b"deldomain tcp.sip.test\n", check=True)
     s.close()
 

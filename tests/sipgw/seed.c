@@ -10,7 +10,7 @@
 
 /* Test PEM files are a certificate chain or a key: a few kilobytes. */
 #define SEED_FILE_MAX (256 * 1024)
-/* The longest command: domain DOMAIN HOP PORT TRANSPORT CERT CA XMPP. */
+/* The longest command: domain DOMAIN HOP PORT TRANSPORT CERT CA XMPP TRUSTED. */
 #define SEED_WORDS_MAX 9
 
 static char *slurp(const char *path)
@@ -72,7 +72,8 @@ static enum fg_err put_ca(struct db_txn *txn, struct line *l)
 
 static enum fg_err put_domain(struct db_txn *txn, struct line *l)
 {
-	/* domain DOMAIN NEXT_HOP PORT TRANSPORT CERT_ID|- CA_ID|- XMPP_DOMAIN|- */
+	/* domain DOMAIN NEXT_HOP PORT TRANSPORT CERT_ID|- CA_ID|- XMPP_DOMAIN|- [TRUSTED]
+	 * (TRUSTED: the trusted addresses, comma-separated) */
 	struct db_sip_domain d = {0};
 	uint64_t port = 0;
 	if (!fg_parse_u64(l->w[3], 0, 65535, &port))
@@ -84,6 +85,8 @@ static enum fg_err put_domain(struct db_txn *txn, struct line *l)
 	fg_strlcpy(d.cert_id, opt_word(l->w[5]), sizeof(d.cert_id));
 	fg_strlcpy(d.ca_id, opt_word(l->w[6]), sizeof(d.ca_id));
 	fg_strlcpy(d.xmpp_domain, opt_word(l->w[7]), sizeof(d.xmpp_domain));
+	if (l->n == 9)
+		fg_strlcpy(d.trusted_addrs, l->w[8], sizeof(d.trusted_addrs));
 	return db_sip_domain_put(txn, &d);
 }
 
@@ -97,7 +100,7 @@ static enum fg_err apply(struct db_txn *txn, void *ctx)
 		return put_cert(txn, l);
 	if (strcmp(cmd, "ca") == 0 && l->n == 4)
 		return put_ca(txn, l);
-	if (strcmp(cmd, "domain") == 0 && l->n == 8)
+	if (strcmp(cmd, "domain") == 0 && (l->n == 8 || l->n == 9))
 		return put_domain(txn, l);
 	if (strcmp(cmd, "deldomain") == 0 && l->n == 2)
 		return db_sip_domain_del(txn, l->w[1]);

@@ -6,6 +6,7 @@
 
 #include "base/base.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static void test_buf_append_and_consume(void **state)
@@ -220,6 +221,64 @@ static void test_fnv1a(void **state)
 	            0x85944171f73967e8ull);
 }
 
+/* Address lists: items in their usual form, each fault named with its item, and matching by
+ * prefix in both families (an IPv4-mapped IPv6 peer is its IPv4 address). */
+static void test_addr_list(void **state)
+{
+	(void)state;
+	char out[256], bad[64];
+	const char *why = NULL;
+	assert_true(fg_addr_list_norm(" 192.0.2.7,10.0.0.0/8  2001:DB8:0::/32,\n::1/128 ", out,
+	                              sizeof(out), bad, sizeof(bad), &why));
+	assert_string_equal(out, "192.0.2.7, 10.0.0.0/8, 2001:db8::/32, ::1");
+	assert_true(fg_addr_list_norm("", out, sizeof(out), bad, sizeof(bad), &why));
+	assert_string_equal(out, "");
+	static const struct {
+		const char *in, *bad, *why;
+	} faults[] = {
+	    {"192.0.2.7, edge.example.com", "edge.example.com", "is not an IPv4"},
+	    {"10.0.0.5/8", "10.0.0.5/8", "has address bits set past"},
+	    {"10.0.0.0/33", "10.0.0.0/33", "is not 0 to 32"},
+	    {"2001:db8::/129", "2001:db8::/129", "is not 0 to 128"},
+	    {"10.0.0.0/", "10.0.0.0/", "is not 0 to 32"},
+	    {"10.0.0.0/x", "10.0.0.0/x", "is not 0 to 32"},
+	    {"256.1.1.1", "256.1.1.1", "is not an IPv4"},
+	};
+	for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++) {
+		why = NULL;
+		assert_false(
+		    fg_addr_list_norm(faults[i].in, out, sizeof(out), bad, sizeof(bad), &why));
+		assert_string_equal(bad, faults[i].bad);
+		assert_non_null(strstr(why, faults[i].why));
+	}
+	char many[1024] = "";
+	for (int i = 0; i <= FG_ADDR_LIST_MAX; i++)
+		snprintf(many + strlen(many), sizeof(many) - strlen(many), "10.0.0.%d ", i);
+	char big[1024];
+	assert_false(fg_addr_list_norm(many, big, sizeof(big), bad, sizeof(bad), &why));
+	assert_string_equal(bad, "10.0.0.32");
+	assert_non_null(strstr(why, "too many"));
+	assert_false(fg_addr_list_norm(many, out, 40, bad, sizeof(bad), &why));
+	assert_non_null(strstr(why, "too long"));
+	assert_true(strlen(out) < 40);
+
+	const char *list = "192.0.2.7, 10.0.0.0/8, 172.16.0.0/12, 2001:db8::/32, 0.0.0.0/32";
+	assert_true(fg_addr_list_match(list, "192.0.2.7"));
+	assert_false(fg_addr_list_match(list, "192.0.2.8"));
+	assert_true(fg_addr_list_match(list, "10.255.1.2"));
+	assert_true(fg_addr_list_match(list, "172.31.255.255"));
+	assert_false(fg_addr_list_match(list, "172.32.0.1"));
+	assert_true(fg_addr_list_match(list, "2001:db8:1::5"));
+	assert_false(fg_addr_list_match(list, "2001:db9::5"));
+	assert_true(fg_addr_list_match(list, "::ffff:10.1.2.3"));
+	assert_false(fg_addr_list_match(list, "::ffff:11.1.2.3"));
+	assert_false(fg_addr_list_match(list, "not an address"));
+	assert_false(fg_addr_list_match("", "192.0.2.7"));
+	assert_true(fg_addr_list_match("0.0.0.0/0", "203.0.113.9"));
+	assert_false(fg_addr_list_match("0.0.0.0/0", "2001:db8::1"));
+	assert_true(fg_addr_list_match("::/0", "2001:db8::1"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -234,6 +293,7 @@ int main(void)
 	    cmocka_unit_test(test_utf8_decode),
 	    cmocka_unit_test(test_fnv1a),
 	    cmocka_unit_test(test_readbuf),
+	    cmocka_unit_test(test_addr_list),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -230,7 +230,31 @@ static void test_domain_add(void **state)
 	assert_string_equal(s.next_hop, "2001:db8::5");
 	assert_string_equal(s.xmpp_domain, "xmpp.tcp.test");
 	assert_string_equal(s.bind, "127.0.0.1");
+	assert_string_equal(s.trusted_addrs, "");
 	assert_true(s.created_ms > 0);
+	json_decref(out);
+
+	/* Trusted addresses, written in their usual form and shown back. */
+	assert_int_equal(add(f,
+	                     fx_json("{\"domain\":\"t.test\",\"next_hop\":\"edge.t.test\","
+	                             "\"transport\":\"tcp\",\"trusted_addrs\":"
+	                             "\" 192.0.2.7,10.0.0.0/8  2001:DB8::/32 \"}"),
+	                     &e, &out),
+	                 FG_OK);
+	json_decref(out);
+	assert_string_equal(stored(f->store.db, "t.test").trusted_addrs,
+	                    "192.0.2.7, 10.0.0.0/8, 2001:db8::/32");
+	assert_int_equal(sipconf_domain_list(f->store.db, &out), FG_OK);
+	bool shown = false;
+	size_t i;
+	json_t *v;
+	json_array_foreach(out, i, v)
+	{
+		if (strcmp(json_string_value(json_object_get(v, "domain")), "t.test") == 0)
+			shown = strcmp(json_string_value(json_object_get(v, "trusted_addrs")),
+			               "192.0.2.7, 10.0.0.0/8, 2001:db8::/32") == 0;
+	}
+	assert_true(shown);
 	json_decref(out);
 
 	/* A port given stays. */
@@ -305,6 +329,15 @@ static void test_domain_refused(void **state)
 	     "ca_id"}, /* no such record (unless the last digit was 0) */
 	    {"{\"domain\":\"s.test\",\"next_hop\":\"e.test\",\"extra\":1,\"ca_id\":\"@CA@\"}", 422,
 	     "extra"},
+	    {"{\"domain\":\"s.test\",\"next_hop\":\"e.test\",\"transport\":\"tcp\","
+	     "\"trusted_addrs\":\"10.0.0.1, edge.test\"}",
+	     422, "trusted_addrs"},
+	    {"{\"domain\":\"s.test\",\"next_hop\":\"e.test\",\"transport\":\"tcp\","
+	     "\"trusted_addrs\":\"10.0.0.1/8\"}",
+	     422, "trusted_addrs"},
+	    {"{\"domain\":\"s.test\",\"next_hop\":\"e.test\",\"transport\":\"tcp\","
+	     "\"trusted_addrs\":[\"10.0.0.1\"]}",
+	     422, "trusted_addrs"},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		subst(text, sizeof(text), bad[i].json, f->ca);
@@ -408,6 +441,30 @@ static void test_domain_edit_delete(void **state)
 	json_decref(in);
 	json_decref(out);
 	assert_int_equal(stored(f->store.db, "sip.test").next_hop_port, 7000);
+	/* Trusted addresses: audited when they change; over TLS they are not used, and the
+	 * domain says so. */
+	in = fx_json("{\"trusted_addrs\":\"192.0.2.0/24\"}");
+	assert_int_equal(sipconf_domain_edit(f->store.db, "admin", "cli", "sip.test", in, &out, &e),
+	                 FG_OK);
+	json_decref(in);
+	json_decref(out);
+	a = fx_last_audit(f->store.db, NULL);
+	assert_non_null(strstr(a.detail, "trusted_addrs: (none) -> 192.0.2.0/24"));
+	in = fx_json("{\"transport\":\"tls\"}");
+	assert_int_equal(sipconf_domain_edit(f->store.db, "admin", "cli", "sip.test", in, &out, &e),
+	                 FG_OK);
+	json_decref(in);
+	json_decref(out);
+	assert_int_equal(sipconf_domain_list(f->store.db, &out), FG_OK);
+	assert_true(fx_has_text(json_object_get(json_array_get(out, 0), "warnings"),
+	                        "trusted addresses of sip.test are not used"));
+	json_decref(out);
+	in = fx_json("{\"transport\":\"tcp\",\"trusted_addrs\":\"\"}");
+	assert_int_equal(sipconf_domain_edit(f->store.db, "admin", "cli", "sip.test", in, &out, &e),
+	                 FG_OK);
+	json_decref(in);
+	json_decref(out);
+	assert_string_equal(stored(f->store.db, "sip.test").trusted_addrs, "");
 	/* Renaming, an unknown domain. */
 	in = fx_json("{\"domain\":\"other.test\"}");
 	assert_int_equal(sipconf_domain_edit(f->store.db, "admin", "cli", "sip.test", in, &out, &e),
