@@ -88,7 +88,10 @@ function healthCell(d) {
 			part('certificate name', s.cert_match), part('OPTIONS', s.options)),
 		s.address ? h('div.muted.small', null, `Address: ${s.address}`) : null,
 		h('div.muted.small', null, counters),
-		lastError ? h('div.warn-line.small', null, `Last error: ${lastError}`) : null);
+		lastError ? h('div.warn-line.small', null, `Last error: ${lastError}`) : null,
+		s.refused ? h('div.warn-line.small.refused', null, `Refused ${plural(s.refused,
+			'request', 'requests')} from clients that may not send for this domain. ` +
+			`Last: ${s.last_refused}`) : null);
 }
 
 // ---- domains ----------------------------------------------------------------------------

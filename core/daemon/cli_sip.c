@@ -105,6 +105,11 @@ static void print_domains(json_t *domains)
 			       (long long)json_integer_value(json_object_get(st, "errors")),
 			       (long long)json_integer_value(json_object_get(st, "subscriptions")),
 			       (long long)json_integer_value(json_object_get(st, "sessions")));
+			if (json_integer_value(json_object_get(st, "refused")) > 0)
+				printf(
+				    "    refused %lld requests; last %s\n",
+				    (long long)json_integer_value(json_object_get(st, "refused")),
+				    cli_json_str(st, "last_refused"));
 		} else {
 			printf("    state: unknown (the gateway is not running)\n");
 		}

@@ -175,13 +175,18 @@ static void dom_status(struct sipgw *gw, struct dom *d)
 	                    (unsigned long long)d->errors, count_subs(gw, d->cf.rec.domain),
 	                    count_sessions(gw, d->cf.rec.domain));
 	sipgw__json_escape(&j, d->last_error);
+	/* the store keeps 2 KiB of extra JSON: the longer texts are cut */
+	char cut[400];
+	(void)fg_buf_printf(&j, "\",\"refused\":%llu,\"last_refused\":\"",
+	                    (unsigned long long)d->refused);
+	fg_strlcpy(cut, d->last_refused, sizeof(cut));
+	sipgw__json_escape(&j, cut);
 	/* RFC 3263 §4.4: the SRV target in use and those that failed before it */
 	(void)fg_buf_append_str(&j, "\",\"target\":\"");
 	sipgw__json_escape(&j, d->target);
 	(void)fg_buf_append_str(&j, "\",\"targets_failed\":\"");
-	char failed[400]; /* the store keeps 2 KiB of extra JSON: the list is cut */
-	fg_strlcpy(failed, d->targets_failed, sizeof(failed));
-	sipgw__json_escape(&j, failed);
+	fg_strlcpy(cut, d->targets_failed, sizeof(cut));
+	sipgw__json_escape(&j, cut);
 	(void)fg_buf_append_str(&j, "\"}");
 	status_set_extra(id, fg_buf_cstr(&j));
 	fg_buf_free(&j);
@@ -1934,16 +1939,19 @@ static void on_request(struct conn *c, struct sip_msg *m)
 	stxn_actions(st, &acts);
 }
 
-/* A refused request says why in the log, once per connection until it is refused for
- * another domain. */
-static void refused_log(struct conn *c, const struct dom *d, const char *why, const char *fix)
+/* A refused request is counted in the domain's status; it says why in the log and in the
+ * status, once per connection until it is refused for another domain. */
+static void refused_log(struct conn *c, struct dom *d, const char *why, const char *fix)
 {
+	d->refused++;
+	d->status_dirty = true;
 	if (strcasecmp(c->refused_for, d->cf.rec.domain) == 0)
 		return;
 	fg_strlcpy(c->refused_for, d->cf.rec.domain, sizeof(c->refused_for));
 	fg_log(FG_LOG_WARN, SIPGW_SUBSYS,
 	       "requests for SIP domain %s from %s are refused with 403: %s. %s", d->cf.rec.domain,
 	       c->peer, why, fix);
+	sipgw__fmt(d->last_refused, sizeof(d->last_refused), "from %s: %s. %s", c->peer, why, fix);
 }
 
 /* Does a TCP domain trust a client's address: the next hop's own (as written, or as DNS
@@ -1965,7 +1973,7 @@ static bool dom_trusts_addr(const struct dom *d, const char *ip)
  * domain's trusted addresses, and for the domain whose next hop it is our connection to.
  * A domain set to TLS takes requests only over mutual TLS, whatever comes to the TCP
  * listener. */
-bool sipgw__conn_speaks_for(struct conn *c, const struct dom *d)
+bool sipgw__conn_speaks_for(struct conn *c, struct dom *d)
 {
 	if (c->dom != NULL && c->dom == d)
 		return true;

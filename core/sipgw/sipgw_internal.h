@@ -176,6 +176,10 @@ struct dom {
 	char last_error[256];
 	char addr[80];
 	uint64_t msgs_in, msgs_out, errors;
+	/* requests refused because their connection may not speak for the domain, and the
+	 * newest reason with its fix (once per connection) */
+	uint64_t refused;
+	char last_refused[512];
 	bool status_dirty;
 	/* RFC 3263 §4.4: the SRV target in use ("host:port") and those that failed before it
 	 * in the last connection attempt, for the status */
@@ -428,7 +432,7 @@ void sipgw__respond(struct stxn *st, unsigned status, const char *extra, const c
 const struct sip_header *sipgw__hdr(const struct sip_msg *m, const char *name);
 void sipgw__copy_record_route(const struct sip_msg *m, struct fg_buf *out);
 struct dom *sipgw__sender_domain(struct sipgw *gw, const struct sip_msg *m);
-bool sipgw__conn_speaks_for(struct conn *c, const struct dom *d);
+bool sipgw__conn_speaks_for(struct conn *c, struct dom *d);
 void sipgw__via_for(struct sipgw *gw, const struct dom *d, char *sent_by, size_t size,
                     const char **transport);
 enum fg_err sipgw__build_request(struct sipgw *gw, const struct dom *d, const char *method,

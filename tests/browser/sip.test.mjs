@@ -3,11 +3,13 @@
 // TLS), the domains table with the next hop's health beside its configuration, edit a domain,
 // the settings (an FQDN the SIP certificate lacks is warned about, seed 000), and validate
 // connection with the domain picked from a list (seed 001): the next hop does not exist, so
-// the DNS step (a name) or the TCP step (a closed port) fails with its fix.
+// the DNS step (a name) or the TCP step (a closed port) fails with its fix; a request the
+// gateway refuses (plain TCP for a TLS domain) is counted in the domain's health.
 //   node sip.test.mjs --fedgw /path/to/fedgw      (or FEDGW_BIN=...)
 // Screenshots go to tests/artifacts/browser/ (sip-*.png). No process uses the machine's
 // resolver: the gateway's DNS server is a closed port on loopback.
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ARTIFACTS, check, firstRunSetup, freePort, inBrowser, log, main, setLogTag, shot,
@@ -25,8 +27,29 @@ async function section(page, base, id, heading) {
 	await page.getByRole('heading', { level: 2, name: heading, exact: true }).waitFor();
 }
 
+// Sends one SIP MESSAGE from alice@domain over plain TCP to the gateway; its answer's text.
+function sipOverTcp(port, domain) {
+	const body = 'hello';
+	const msg = [`MESSAGE sip:bob@xmpp.fedgw.test SIP/2.0`,
+		'Via: SIP/2.0/TCP 127.0.0.1:5099;branch=z9hG4bKbrowser1',
+		'Max-Forwards: 70', `From: <sip:alice@${domain}>;tag=b1`, 'To: <sip:bob@xmpp.fedgw.test>',
+		'Call-ID: browser1@127.0.0.1', 'CSeq: 1 MESSAGE', 'Content-Type: text/plain',
+		`Content-Length: ${body.length}`, '', body].join('\r\n');
+	return new Promise((resolve, reject) => {
+		let got = '';
+		const sock = connect({ host: '127.0.0.1', port }, () => sock.write(msg));
+		sock.setTimeout(10000, () => { sock.destroy(); reject(new Error('no SIP answer in 10 s')); });
+		sock.on('data', (d) => {
+			got += d.toString();
+			if (got.includes('\r\n\r\n')) { sock.end(); resolve(got); }
+		});
+		sock.on('error', reject);
+	});
+}
+
 async function run() {
 	mkdirSync(ARTIFACTS, { recursive: true });
+	const sipPort = await freePort();
 	const work = mkdtempSync(join(tmpdir(), 'fedgw-browser-sip-'));
 	const daemon = await startDaemon(work, 'fedgw-sip.log', async (cli) => {
 		// Loopback only: XMPP federation off, the SIP listener on a free loopback port (TLS
@@ -34,7 +57,7 @@ async function run() {
 		cli('xmpp', 'set', 'enabled=false', 'bind=127.0.0.1', `port=${await freePort()}`,
 			`dns_servers=127.0.0.1@${await freePort()}`, 'dns_transparent_zones=test',
 			'connect_timeout_s=2');
-		cli('sip', 'set', 'bind=127.0.0.1', `tcp_port=${await freePort()}`, 'tls_port=0');
+		cli('sip', 'set', 'bind=127.0.0.1', `tcp_port=${sipPort}`, 'tls_port=0');
 		cli('pki', 'selfsign', 'sipgw-cert', 'CN:sipgw.fedgw.test', 'subAltName:sipgw.fedgw.test');
 		cli('pki', 'selfsign', 'edge-root', 'CN:edge-ca.fedgw.test');
 		const caPem = join(work, 'edge-ca.pem');
@@ -110,6 +133,15 @@ async function run() {
 		check(/DNS/.test(health) && /TCP/.test(health) && /OPTIONS/.test(health),
 			`the health cell shows DNS, TCP and OPTIONS (got ${health.replace(/\s+/g, ' ')})`);
 		await shot(page, 'sip-domains');
+
+		step = 'a request the domain refuses: counted in its health, with the reason and the fix';
+		// sip.fedgw.test takes requests over mutual TLS only: a MESSAGE over plain TCP gets 403
+		const answer = await sipOverTcp(sipPort, 'sip.fedgw.test');
+		check(answer.startsWith('SIP/2.0 403'), `MESSAGE over plain TCP for a TLS domain: 403 (got ${
+			answer.split('\r\n')[0]})`);
+		await row.locator('.refused', { hasText: 'Refused 1 request from clients that may not send ' +
+			'for this domain. Last: from 127.0.0.1' }).waitFor({ timeout: 15000 });
+		await row.locator('.refused', { hasText: 'The edge must send them over TLS' }).waitFor();
 
 		step = 'edit a domain';
 		await row.getByRole('button', { name: 'Edit sip.fedgw.test' }).click();

@@ -724,6 +724,11 @@ def speaks_for(data, tls, msg):
           b"domain's trusted addresses" in text and
           b'fedgw sip domain edit tcp.sip.test --trusted "127.0.0.1"' in text,
           "the log says which address was refused and the command that trusts it")
+    check(wait_for(lambda: domain_status(data, "tcp.sip.test")[1].get("refused", 0) >= 1 and
+                   "127.0.0.1 is neither" in domain_status(data, "tcp.sip.test")[1]
+                   .get("last_refused", ""), 10, 0.3),
+          "the domain's status counts the refusal and says why (%s)"
+          % (domain_status(data, "tcp.sip.test")[1],))
     hop = socket.create_connection((GW_IP, 5060), timeout=5, source_address=(DEAD_IP, 0))
     check(wait_for(lambda: answer(hop) == routed, 10, 0.5),
           "MESSAGE for a TCP domain from its next hop's address (found by DNS): routed")
