@@ -457,15 +457,23 @@ class Bench:
 				stall[1].cancel()
 				stall[1].function(*stall[1].args)  # never leave the sink stopped
 		self.perf_stop(perf, tag)
-		# let the last MESSAGEs arrive (and duplicates behind them)
-		deadline = time.monotonic() + 15 + self.args.stall_next_hop
-		last = -1
+		# let the last MESSAGEs arrive (and duplicates behind them), and the last error
+		# stanzas come back: Prosody, busy with a backlog, relays them seconds later, and a
+		# MESSAGE the next hop never answers comes back after Timer F (64*T1 = 32 s)
+		deadline = time.monotonic() + 45 + self.args.stall_next_hop
+		last, still = None, 0
 		while time.monotonic() < deadline:
 			st = self.sipsink.ask("stats " + tag)
 			errs = self.xload.ask("errors " + tag)["errors"]
-			if st["unique"] + errs >= n or (st["received"] == last and last >= 0):
+			h.log("sipbench: drain %s: %d delivered, %d bounced of %d"
+			      % (tag, st["unique"], errs, n))
+			if st["unique"] + errs >= n:
 				break
-			last = st["received"]
+			now = (st["received"], errs)
+			still = still + 1 if now == last else 0
+			if still > 35:  # nothing moved for longer than Timer F: the rest is lost
+				break
+			last = now
 			time.sleep(1.0)
 		time.sleep(0.5)
 		st = self.sipsink.ask("stats " + tag)
