@@ -35,9 +35,6 @@
  * resource-constraint (the SIP side answers 503 with Retry-After) instead of a peer that
  * reads slowly making us hold megabytes or drop what we already accepted. */
 #define S2S_WRITE_HIGH (256u * 1024u)
-/* Error stanzas may fill a stream's queue to this many times xmpp.queue_max: when a peer
- * reads slowly while its stanzas bounce, the bounces are what must not be dropped. */
-#define S2S_ERROR_QUEUE_FACTOR 4u
 /* Status objects of closed streams kept for the console: peers choose the domain names
  * they claim, so the oldest go first rather than letting the registry grow. */
 #define MAX_CLOSED_STATUS 256u
@@ -2262,12 +2259,7 @@ static void route_node_cb(void *arg, const struct xmpp_node *n)
 		data = own.data;
 		len = own.len;
 	}
-	/* an error stanza is its sender's only news of a failure, and nothing answers the
-	 * loss of one (RFC 6120 §8.3.1): errors may wait beyond the cap, up to a bound */
-	const char *type = xmpp_node_attr(n, "type");
-	size_t cap = conf->queue_max;
-	if (type != NULL && strcmp(type, "error") == 0)
-		cap *= S2S_ERROR_QUEUE_FACTOR;
+	size_t cap = s2s__queue_cap(conf->queue_max, xmpp_node_attr(n, "type"));
 	enum fg_err qerr = s2s__queue_push(&c->queue, cap, data, len, r->cb, r->ctx);
 	fg_buf_free(&own);
 	if (qerr != FG_OK) {

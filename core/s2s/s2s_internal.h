@@ -62,6 +62,13 @@ struct s2s_queue {
 /* Appends a copy; FG_ERR_TOOBIG when n == max (resource-constraint), FG_ERR_NOMEM. */
 enum fg_err s2s__queue_push(struct s2s_queue *q, size_t max, const uint8_t *data, size_t len,
                             s2s_sent_cb cb, void *ctx);
+/* Error stanzas may fill a stream's queue to this many times xmpp.queue_max: when a peer
+ * reads slowly while its stanzas bounce, the bounces are what must not be dropped. */
+#define S2S_ERROR_QUEUE_FACTOR 4u
+/* The queue cap for a stanza of this type ("error", another, or NULL): an error stanza is its
+ * sender's only news of a failure, and nothing answers the loss of one (RFC 6120 §8.3.1), so
+ * errors may wait beyond queue_max, up to a bound. */
+size_t s2s__queue_cap(size_t queue_max, const char *type);
 /* Removes the head (caller frees it with s2s__item_free); NULL when empty. */
 struct s2s_item *s2s__queue_pop(struct s2s_queue *q);
 void s2s__item_free(struct s2s_item *it);

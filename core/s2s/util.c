@@ -35,6 +35,12 @@ enum fg_err s2s__queue_push(struct s2s_queue *q, size_t max, const uint8_t *data
 	return FG_OK;
 }
 
+size_t s2s__queue_cap(size_t queue_max, const char *type)
+{
+	return type != NULL && strcmp(type, "error") == 0 ? queue_max * S2S_ERROR_QUEUE_FACTOR
+	                                                  : queue_max;
+}
+
 struct s2s_item *s2s__queue_pop(struct s2s_queue *q)
 {
 	struct s2s_item *it = q->head;

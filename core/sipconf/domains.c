@@ -300,12 +300,12 @@ static bool read_input(json_t *in, struct domain_in *d, struct conf_err *e)
 		char bad[DB_TEXT_MAX];
 		if (!fg_addr_list_norm(trusted, d->trusted, sizeof(d->trusted), bad, sizeof(bad),
 		                       &why)) {
-			conf_fail(e, 422, "trusted_addrs",
-			          "List the edge's IPv4 or IPv6 addresses or networks, as in "
-			          "192.0.2.7, 10.0.0.0/8 (at most " FG_ADDR_LIST_MAX_TEXT
-			          "), or leave "
-			          "it empty to trust only the next hop's own addresses.",
-			          "The trusted address \"%s\" %s.", bad, why);
+			conf_fail(
+			    e, 422, "trusted_addrs",
+			    "List the edge's IPv4 or IPv6 addresses or networks, as in 192.0.2.7, "
+			    "10.0.0.0/8 (at most " FG_ADDR_LIST_MAX_TEXT "), or leave it empty to "
+			    "trust only the next hop's own addresses.",
+			    "The trusted address \"%s\" %s.", bad, why);
 			return false;
 		}
 		d->trusted_addrs = d->trusted;

@@ -20,6 +20,18 @@ static void sent_cb(void *ctx, enum xmpp_stanza_cond result, const char *text)
 	calls++;
 }
 
+/* Error stanzas may queue beyond xmpp.queue_max (their loss is never answered); nothing
+ * else may. */
+static void test_queue_cap(void **state)
+{
+	(void)state;
+	assert_int_equal(s2s__queue_cap(1000, NULL), 1000);
+	assert_int_equal(s2s__queue_cap(1000, "chat"), 1000);
+	assert_int_equal(s2s__queue_cap(1000, "errors"), 1000);
+	assert_int_equal(s2s__queue_cap(1000, "error"), 1000 * S2S_ERROR_QUEUE_FACTOR);
+	assert_true(S2S_ERROR_QUEUE_FACTOR > 1);
+}
+
 static void test_queue_bounded(void **state)
 {
 	(void)state;
@@ -157,9 +169,9 @@ static void test_parse_stanza(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_queue_bounded),    cmocka_unit_test(test_bounce_conditions),
-	    cmocka_unit_test(test_settings_parsers), cmocka_unit_test(test_json_escape),
-	    cmocka_unit_test(test_parse_stanza),
+	    cmocka_unit_test(test_queue_cap),         cmocka_unit_test(test_queue_bounded),
+	    cmocka_unit_test(test_bounce_conditions), cmocka_unit_test(test_settings_parsers),
+	    cmocka_unit_test(test_json_escape),       cmocka_unit_test(test_parse_stanza),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
