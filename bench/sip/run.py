@@ -112,9 +112,12 @@ def proc_tree(root):
 	return out
 
 
-def cpu_s(pids):
+def cpu_split(pids):
+	"""(user, system) CPU seconds of the processes: the system part is what the kernel
+	spent on their behalf (socket reads and writes, the receiver's TCP path on loopback,
+	epoll and the context switches)."""
 	tick = os.sysconf("SC_CLK_TCK")
-	total = 0
+	user = system = 0
 	for p in pids:
 		try:
 			with open("/proc/%d/stat" % p) as f:
@@ -122,8 +125,13 @@ def cpu_s(pids):
 		except OSError:
 			continue
 		fields = st[st.rindex(")") + 2:].split()
-		total += int(fields[11]) + int(fields[12])  # utime, stime
-	return total / tick
+		user += int(fields[11])
+		system += int(fields[12])
+	return user / tick, system / tick
+
+
+def cpu_s(pids):
+	return sum(cpu_split(pids))
 
 
 def mem_kb(pids):
@@ -145,16 +153,20 @@ def mem_kb(pids):
 	return rss, pss
 
 
-def measured(st, cpu, prosody_cpu, rss, pss):
-	"""A step's figures common to both directions, from the sink's stats and CPU deltas."""
+def measured(st, c0, c1, prosody_cpu, rss, pss):
+	"""A step's figures common to both directions, from the sink's stats and CPU deltas
+	(c0, c1: the gateway's cpu_split before and after)."""
 	span = (st["last"] - st["first"]) if st["first"] else 0.0
 	n = st["unique"]
+	cpu = (c1[0] - c0[0]) + (c1[1] - c0[1])
+	system = c1[1] - c0[1]
 	return {
 		"delivered": n, "dups": st["dups"],
 		"delivered_per_s": round(n / span, 1) if span > 0 else 0,
 		"p50_ms": st["p50_ms"], "p99_ms": st["p99_ms"], "max_ms": st["max_ms"],
 		"cpu_s": round(cpu, 3),
 		"cpu_us_per_msg": round(cpu * 1e6 / n, 1) if n else None,
+		"sys_us_per_msg": round(system * 1e6 / n, 1) if n else None,
 		"rss_kb": rss, "pss_kb": pss,
 		"prosody_cpu_s": round(prosody_cpu, 3),
 		"prosody_us_per_msg": round(prosody_cpu * 1e6 / n, 1) if n else None,
@@ -344,7 +356,7 @@ class Bench:
 		with open(sf, "w") as f:
 			f.write(SIPP_MESSAGE.format(to="sink@prosody.test", frm=frm, run=tag))
 		pids = proc_tree(pid)
-		c0 = cpu_s(pids)
+		c0 = cpu_split(pids)
 		pp0 = cpu_s(proc_tree(self.prosody_pid))
 		perf = self.perf_start(target, pid, rate, tag)
 		pcap = None
@@ -409,7 +421,7 @@ class Bench:
 			time.sleep(1.0)
 		time.sleep(0.5)
 		st = self.sink.ask("stats " + tag)
-		c1 = cpu_s(proc_tree(pid))
+		c1 = cpu_split(proc_tree(pid))
 		s1 = self.sink.ask("cpu")["cpu_s"]
 		rss, pss = mem_kb(proc_tree(pid))
 		pp1 = cpu_s(proc_tree(self.prosody_pid))
@@ -423,7 +435,7 @@ class Bench:
 			"sink_cpu_s": round(s1 - s0, 3),
 			"sipp_rc": rc, "sipp": stat,
 		}
-		row.update(measured(st, c1 - c0, pp1 - pp0, rss, pss))
+		row.update(measured(st, c0, c1, pp1 - pp0, rss, pss))
 		h.log("sipbench: %s" % json.dumps(row))
 		if rc not in (0, 1):
 			h.log("sipbench: sipp exit %d: %s" % (rc, (out + err)[-800:]))
@@ -433,7 +445,7 @@ class Bench:
 		"""One XMPP -> SIP step: xload.py sends rate x duration stanzas through Prosody to
 		users of the gateway's domain; sipsink.py counts the MESSAGEs that arrive."""
 		n = int(rate * duration)
-		c0 = cpu_s(proc_tree(pid))
+		c0 = cpu_split(proc_tree(pid))
 		pp0 = cpu_s(proc_tree(self.prosody_pid))
 		k0 = self.sipsink.ask("cpu")["cpu_s"]
 		perf = self.perf_start(target, pid, rate, tag)
@@ -478,7 +490,7 @@ class Bench:
 		time.sleep(0.5)
 		st = self.sipsink.ask("stats " + tag)
 		er = self.xload.ask("errors " + tag)
-		c1 = cpu_s(proc_tree(pid))
+		c1 = cpu_split(proc_tree(pid))
 		pp1 = cpu_s(proc_tree(self.prosody_pid))
 		k1 = self.sipsink.ask("cpu")["cpu_s"]
 		rss, pss = mem_kb(proc_tree(pid))
@@ -489,7 +501,7 @@ class Bench:
 			"lost": max(0, sent["sent"] - st["unique"] - er["errors"]),
 			"sipsink_cpu_s": round(k1 - k0, 3),
 		}
-		row.update(measured(st, c1 - c0, pp1 - pp0, rss, pss))
+		row.update(measured(st, c0, c1, pp1 - pp0, rss, pss))
 		h.log("sipbench: %s" % json.dumps(row))
 		return row
 
@@ -578,7 +590,8 @@ class Bench:
 		out = ["### %s" % ("SIP -> XMPP" if direction == "sip-xmpp" else "XMPP -> SIP"), ""]
 		f, k = rows.get("fedgw", []), rows.get("kamailio", [])
 		out.append("| offered msg/s | fedgw delivered/s | Kamailio delivered/s | fedgw p50 / p99 ms "
-		           "| Kamailio p50 / p99 ms | fedgw CPU us/msg | Kamailio CPU us/msg | "
+		           "| Kamailio p50 / p99 ms | fedgw CPU us/msg (kernel) | Kamailio CPU us/msg "
+		           "(kernel) | "
 		           "CPU ratio (fedgw/Kamailio) | fedgw RSS KB | Kamailio RSS / Pss KB |")
 		out.append("|---|---|---|---|---|---|---|---|---|---|")
 		n = max(len(f), len(k))
@@ -593,13 +606,17 @@ class Bench:
 
 			def g(r, key, fmt="%s"):
 				return fmt % r[key] if r is not None and r.get(key) is not None else "-"
+
+			def cpu(r):
+				if r is None or r.get("cpu_us_per_msg") is None:
+					return "-"
+				return "%s (%s)" % (r["cpu_us_per_msg"], g(r, "sys_us_per_msg"))
 			ratio = "-"
 			if a and b and a.get("cpu_us_per_msg") and b.get("cpu_us_per_msg"):
 				ratio = "%.3f" % (a["cpu_us_per_msg"] / b["cpu_us_per_msg"])
 			out.append("| %s | %s | %s | %s / %s | %s / %s | %s | %s | %s | %s | %s / %s |" % (
 				label, g(a, "delivered_per_s"), g(b, "delivered_per_s"), g(a, "p50_ms"),
-				g(a, "p99_ms"), g(b, "p50_ms"), g(b, "p99_ms"), g(a, "cpu_us_per_msg"),
-				g(b, "cpu_us_per_msg"), ratio, g(a, "rss_kb"), g(b, "rss_kb"), g(b, "pss_kb")))
+				g(a, "p99_ms"), g(b, "p50_ms"), g(b, "p99_ms"), cpu(a), cpu(b), ratio, g(a, "rss_kb"), g(b, "rss_kb"), g(b, "pss_kb")))
 		out.append("")
 		if direction == "sip-xmpp":
 			out.append("| step | target | sent | 202 | 503 | other failures | delivered | lost "

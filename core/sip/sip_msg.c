@@ -97,10 +97,12 @@ static int header_lookup(const char *name, size_t len)
 	unsigned char first = sip__lower((unsigned char)name[0]);
 	if (len == 1)
 		return first >= 'a' && first <= 'z' ? known_by_compact[first - 'a'] : -1;
-	/* the first letter rules out all but one name before any case comparison */
+	/* the first letter rules out all but one name before any case comparison; most
+	 * senders write the canonical spelling, which one memcmp confirms */
 	for (int i = known_by_len[len]; i >= 0; i = known_next[i])
 		if (sip__lower((unsigned char)known_headers[i].name[0]) == first &&
-		    sip__casecmp(name, len, known_headers[i].name))
+		    (memcmp(name, known_headers[i].name, len) == 0 ||
+		     sip__casecmp(name, len, known_headers[i].name)))
 			return i;
 	return -1;
 }

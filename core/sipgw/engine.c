@@ -2857,7 +2857,7 @@ static void dispatch(struct stxn *st)
 static struct session *session_for_xmpp(struct sipgw *gw, const char *from_jid, const char *sip_uri)
 {
 	struct sipgw_jid fj;
-	if (!sipgw__jid_split(from_jid, &fj))
+	if (gw->sessions == NULL || !sipgw__jid_split(from_jid, &fj))
 		return NULL;
 	char bare[SIPGW_MAX_JID + 1];
 	sipgw__fmt(bare, sizeof(bare), "%s@%s", fj.local, fj.domain);

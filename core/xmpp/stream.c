@@ -474,7 +474,7 @@ static void XMLCALL on_end(void *ud, const XML_Char *name)
 	s->root = NULL;
 	s->cur = NULL;
 	bool go_on = s->ops->stanza_cb == NULL || s->ops->stanza_cb(s->ctx, root);
-	xmpp__arena_reset(&s->arena);
+	xmpp__arena_recycle(&s->arena);
 	s->n_elements = 0;
 	if (!go_on)
 		xmpp_stream_halt(s);
@@ -652,6 +652,16 @@ static size_t utf8_scan(const uint8_t *buf, size_t len, bool *invalid, size_t *i
 	*invalid = false;
 	*incomplete = 0;
 	while (i < len) {
+		/* ASCII, most of a stream, eight bytes at a time */
+		while (len - i >= 8) {
+			uint64_t w;
+			memcpy(&w, buf + i, 8);
+			if ((w & UINT64_C(0x8080808080808080)) != 0)
+				break;
+			i += 8;
+		}
+		if (i == len)
+			break;
 		uint8_t b = buf[i];
 		size_t n = b < 0x80             ? 1
 		           : (b & 0xe0) == 0xc0 ? 2

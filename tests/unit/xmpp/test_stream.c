@@ -255,6 +255,22 @@ static void test_invalid_utf8(void **state)
 	/* XML-forbidden control character */
 	assert_int_equal(run_str(HDR "<message><body>\x01</body></message>", NULL),
 	                 XMPP_SE_NOT_WELL_FORMED);
+	/* ASCII is checked eight bytes at a time: a bad byte at each place of such a word,
+	 * and good multi-byte characters between runs of ASCII */
+	for (size_t at = 0; at < 9; at++) {
+		char in[256];
+		snprintf(in, sizeof(in), HDR "<message/><message><body>%.*s\xff%s</body></message>",
+		         (int)at, "abcdefghijklmnop", "qrstuvwxyz");
+		n = -1;
+		assert_int_equal(run_str(in, &n), XMPP_SE_UNSUPPORTED_ENCODING);
+		assert_int_equal(n, 1);
+	}
+	n = -1;
+	assert_int_equal(run_str(HDR "<message><body>abcdefgh\xc3\xa9ijklmnopq\xf0\x9f\x98\x80"
+	                             "rstuvwxyz0123456789</body></message>",
+	                         &n),
+	                 XMPP_SE_NONE);
+	assert_int_equal(n, 1);
 }
 
 static void test_oversized_stanza(void **state)
