@@ -258,7 +258,7 @@ static void test_invalid_utf8(void **state)
 	/* ASCII is checked eight bytes at a time: a bad byte at each place of such a word,
 	 * and good multi-byte characters between runs of ASCII */
 	for (size_t at = 0; at < 9; at++) {
-		char in[256];
+		char in[512];
 		snprintf(in, sizeof(in), HDR "<message/><message><body>%.*s\xff%s</body></message>",
 		         (int)at, "abcdefghijklmnop", "qrstuvwxyz");
 		n = -1;
