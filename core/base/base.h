@@ -7,6 +7,25 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Memory kept in a free list or cache for reuse is poisoned under AddressSanitizer while
+ * unused, so that a use after its release is still reported in tests; without ASan these
+ * do nothing. */
+#if defined(__SANITIZE_ADDRESS__)
+#define FG_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define FG_ASAN 1
+#endif
+#endif
+#ifdef FG_ASAN
+#include <sanitizer/asan_interface.h>
+#define FG_POISON(p, n)   ASAN_POISON_MEMORY_REGION((p), (n))
+#define FG_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define FG_POISON(p, n)   ((void)(p), (void)(n))
+#define FG_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 /* One status enum for the whole product; 0 is success. Library errors (MDB_*, BR_ERR_*,
  * UB_*) are translated where they are called and logged with their own text. */
 enum fg_err {

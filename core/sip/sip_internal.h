@@ -6,24 +6,6 @@
 
 #include "sip/sip.h"
 
-/* Memory kept in a free list for reuse is poisoned under AddressSanitizer, so that a
- * use after sip_msg_free / sip_txn_free / sip_uri_free is still reported in tests. */
-#if defined(__SANITIZE_ADDRESS__)
-#define SIP__ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SIP__ASAN 1
-#endif
-#endif
-#ifdef SIP__ASAN
-#include <sanitizer/asan_interface.h>
-#define SIP__POISON(p, n)   ASAN_POISON_MEMORY_REGION((p), (n))
-#define SIP__UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
-#else
-#define SIP__POISON(p, n)   ((void)(p), (void)(n))
-#define SIP__UNPOISON(p, n) ((void)(p), (void)(n))
-#endif
-
 /* Per-message arena: every string of a parsed message is freed in one call. A bump
  * allocator over chunks; the first chunk may be caller memory (sip__arena_init), so that a
  * message and its strings take one allocation. */

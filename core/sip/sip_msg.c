@@ -187,7 +187,7 @@ static struct sip_msg *msg_new(void)
 {
 	struct msg_block *b = msg_cache;
 	if (b != NULL) {
-		SIP__UNPOISON(b, MSG_BLOCK_SIZE);
+		FG_UNPOISON(b, MSG_BLOCK_SIZE);
 		msg_cache = b->next_free;
 		msg_cache_n--;
 	} else {
@@ -242,8 +242,8 @@ void sip_msg_free(struct sip_msg *msg)
 	b->next_free = msg_cache;
 	msg_cache = b;
 	msg_cache_n++;
-	SIP__POISON(b, offsetof(struct msg_block, next_free));
-	SIP__POISON(b + 1, MSG_BLOCK_SIZE - sizeof(*b));
+	FG_POISON(b, offsetof(struct msg_block, next_free));
+	FG_POISON(b + 1, MSG_BLOCK_SIZE - sizeof(*b));
 }
 
 static char *find_crlf(char *p, const char *end)

@@ -109,7 +109,7 @@ static struct sip_txn *txn_alloc(enum sip_txn_kind kind, bool reliable)
 {
 	struct sip_txn *t = txn_cache;
 	if (t != NULL) {
-		SIP__UNPOISON(t, sizeof(*t));
+		FG_UNPOISON(t, sizeof(*t));
 		txn_cache = t->next_free;
 		txn_cache_n--;
 	} else {
@@ -149,8 +149,8 @@ void sip_txn_free(struct sip_txn *t)
 	t->next_free = txn_cache;
 	txn_cache = t;
 	txn_cache_n++;
-	SIP__POISON(t, offsetof(struct sip_txn, next_free));
-	SIP__POISON(t->keys_inline, sizeof(t->keys_inline));
+	FG_POISON(t, offsetof(struct sip_txn, next_free));
+	FG_POISON(t->keys_inline, sizeof(t->keys_inline));
 }
 
 /* The top Via's branch (RFC 3261 §8.1.1.7) of a request as this process builds them: the

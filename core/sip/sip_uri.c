@@ -333,7 +333,7 @@ enum fg_err sip_uri_parse(const char *text, size_t len, struct sip_uri **out, st
 	}
 	struct uri_box *box = uri_cache;
 	if (box != NULL) {
-		SIP__UNPOISON(box, URI_BOX_SIZE);
+		FG_UNPOISON(box, URI_BOX_SIZE);
 		uri_cache = box->next_free;
 		uri_cache_n--;
 	} else {
@@ -364,8 +364,8 @@ void sip_uri_free(struct sip_uri *uri)
 	box->next_free = uri_cache;
 	uri_cache = box;
 	uri_cache_n++;
-	SIP__POISON(box, offsetof(struct uri_box, next_free));
-	SIP__POISON(box + 1, URI_BOX_SIZE - sizeof(*box));
+	FG_POISON(box, offsetof(struct uri_box, next_free));
+	FG_POISON(box + 1, URI_BOX_SIZE - sizeof(*box));
 }
 
 const struct sip_param *sip_uri_param(const struct sip_uri *uri, const char *name)

@@ -6,24 +6,6 @@
 
 #include "xmpp/xmpp_internal.h"
 
-/* The chunk kept between stanzas (xmpp__arena_recycle) is poisoned under AddressSanitizer
- * until handed out again, so that a use of the last stanza's tree is still reported. */
-#if defined(__SANITIZE_ADDRESS__)
-#define ARENA_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define ARENA_ASAN 1
-#endif
-#endif
-#ifdef ARENA_ASAN
-#include <sanitizer/asan_interface.h>
-#define ARENA_POISON(p, n)   ASAN_POISON_MEMORY_REGION((p), (n))
-#define ARENA_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
-#else
-#define ARENA_POISON(p, n)   ((void)(p), (void)(n))
-#define ARENA_UNPOISON(p, n) ((void)(p), (void)(n))
-#endif
-
 /* Chunks are at least this large; a stanza of a few KiB needs one or two. */
 #define ARENA_CHUNK_MIN 8192u
 
@@ -52,7 +34,7 @@ void *xmpp__arena_alloc(struct xmpp__arena *a, size_t size)
 		a->chunks = c;
 	}
 	void *p = (uint8_t *)c->data + c->off;
-	ARENA_UNPOISON(p, size);
+	FG_UNPOISON(p, size);
 	c->off += size;
 	a->used += size;
 	return p;
@@ -83,7 +65,8 @@ void xmpp__arena_recycle(struct xmpp__arena *a)
 	}
 	if (keep != NULL) {
 		keep->off = 0;
-		ARENA_POISON(keep->data, keep->size);
+		/* until handed out again: a use of the last stanza's tree is still reported */
+		FG_POISON(keep->data, keep->size);
 	}
 	a->chunks = keep;
 	a->used = 0;
@@ -94,7 +77,7 @@ void xmpp__arena_reset(struct xmpp__arena *a)
 	struct xmpp__arena_chunk *c = a->chunks;
 	while (c != NULL) {
 		struct xmpp__arena_chunk *next = c->next;
-		ARENA_UNPOISON(c->data, c->size);
+		FG_UNPOISON(c->data, c->size);
 		free(c);
 		c = next;
 	}
